@@ -1,0 +1,1 @@
+"""Domain model: aggregates, value objects, domain events and their rules."""

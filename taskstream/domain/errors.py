@@ -1,0 +1,54 @@
+"""Errors the domain and services raise; the gateway maps each to a GraphQL error code."""
+
+from __future__ import annotations
+
+
+class TaskstreamError(Exception):
+    """Base of every error meant to reach a client with a stable code."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(TaskstreamError):
+    """Input broke a rule; the message names the field and what is allowed."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class NotFound(TaskstreamError):
+    """The object does not exist, or belongs to someone else (reported identically)."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, object_id: object) -> None:
+        super().__init__(f"{kind} {object_id} not found")
+        self.kind = kind
+
+
+class Conflict(TaskstreamError):
+    """The change collides with the current state (duplicate email, stale version, ...)."""
+
+    code = "CONFLICT"
+
+
+class Unauthenticated(TaskstreamError):
+    """No valid bearer token was presented."""
+
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "a valid bearer token is required") -> None:
+        super().__init__(message)
+
+
+class RateLimited(TaskstreamError):
+    """Too many attempts in the current window."""
+
+    code = "RATE_LIMITED"
