@@ -1,0 +1,1 @@
+"""The public GraphQL schema, sliced by feature (auth, tasks, tags, reminders, ...)."""

@@ -1,0 +1,49 @@
+"""Sign-up, log-in and `me`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_schema.auth.types import AuthPayload, User
+from graphql_schema.context import Info
+from graphql_schema.permissions import IsAuthenticated
+from taskstream.services import accounts
+
+
+@strawberry.type
+class AuthQueries:
+    """Who the caller is."""
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def me(self, info: Info) -> User:
+        """The caller's account."""
+        return User.of(await info.context.current_user())
+
+
+@strawberry.type
+class AuthMutations:
+    """Getting a token."""
+
+    @strawberry.mutation
+    async def sign_up(
+        self, info: Info, email: str, password: str, timezone: str | None = None
+    ) -> AuthPayload:
+        """Create an account; returns a bearer token."""
+        services = info.context.services
+        token, user = await accounts.sign_up(
+            uow=services.uow(),
+            tokens=services.tokens,
+            email=email,
+            password=password,
+            timezone=timezone,
+        )
+        return AuthPayload(token=token, user=User.of(user))
+
+    @strawberry.mutation
+    async def log_in(self, info: Info, email: str, password: str) -> AuthPayload:
+        """Exchange credentials for a bearer token."""
+        services = info.context.services
+        token, user = await accounts.log_in(
+            uow=services.uow(), tokens=services.tokens, email=email, password=password
+        )
+        return AuthPayload(token=token, user=User.of(user))

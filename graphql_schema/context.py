@@ -1,0 +1,95 @@
+"""Per-request context: the caller, the clock, the services and fresh DataLoaders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from taskstream.auth import TokenService
+from taskstream.domain.errors import Unauthenticated
+from taskstream.domain.model import Reminder
+from taskstream.domain.users import User
+from taskstream.persistence import reads
+from taskstream.persistence.uow import UnitOfWork
+from taskstream.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What resolvers may use, built once by the app's lifespan."""
+
+    engine: AsyncEngine
+    tokens: TokenService
+    settings: Settings
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work over the database."""
+        return UnitOfWork(self.engine)
+
+
+class Loaders:
+    """DataLoaders of one request: one SQL statement per batch, nothing shared across users."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.tags_by_task = DataLoader(self._tags_by_task)
+        self.reminders_by_task = DataLoader(self._reminders_by_task)
+        self.open_count_by_tag = DataLoader(self._open_count_by_tag)
+
+    async def _tags_by_task(self, ids: list[uuid.UUID]) -> list[list[reads.TagRecord]]:
+        async with self.engine.connect() as connection:
+            found = await reads.tags_of_tasks(connection, ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _reminders_by_task(self, ids: list[uuid.UUID]) -> list[list[Reminder]]:
+        async with self.engine.connect() as connection:
+            found = await reads.reminders_of_tasks(connection, ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _open_count_by_tag(self, ids: list[uuid.UUID]) -> list[int]:
+        async with self.engine.connect() as connection:
+            found = await reads.open_task_counts(connection, ids)
+        return [found.get(i, 0) for i in ids]
+
+
+@dataclass
+class Context:
+    """What every resolver sees as `info.context`."""
+
+    services: Services
+    request: Request | WebSocket | None
+    user_id: uuid.UUID | None
+    now: datetime
+    loaders: Loaders = field(init=False)
+    response: Any = None
+    _user: User | None = None
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.services.engine)
+
+    async def current_user(self) -> User:
+        """The caller's account (loaded once per request)."""
+        if self._user is None:
+            async with self.services.uow() as uow:
+                self._user = await uow.users.get(self.require_user())
+            if self._user is None:
+                # The account behind a still-valid token is gone.
+                raise Unauthenticated("the token's account no longer exists")
+        return self._user
+
+    def require_user(self) -> uuid.UUID:
+        """The caller's id; the IsAuthenticated permission has made sure there is one."""
+        if self.user_id is None:
+            raise Unauthenticated()
+        return self.user_id
+
+
+Info = StrawberryInfo[Context, None]

@@ -1,0 +1,57 @@
+"""Maps every error to a contract code and masks anything internal."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.exceptions import StrawberryGraphQLError
+
+from taskstream.domain.errors import TaskstreamError
+
+log = logging.getLogger("taskstream.graphql")
+
+INTERNAL_MESSAGE = "internal error; it has been logged"
+
+
+def _code_of(error: GraphQLError) -> str | None:
+    """The contract code of an error, or None when it must be masked."""
+    original = error.original_error
+    if isinstance(original, TaskstreamError):
+        return original.code
+    if original is None or isinstance(original, GraphQLError):
+        # Syntax, validation, limits and variable coercion: the client sent something wrong.
+        code = (error.extensions or {}).get("code")
+        return code if isinstance(code, str) else "BAD_USER_INPUT"
+    return None
+
+
+class ContractErrors(MaskErrors):
+    """Gives each error `extensions.code`; unexpected ones become INTERNAL with no details."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = []
+        for error in errors:
+            code = _code_of(error)
+            if code is None:
+                log.error(
+                    "unexpected error in %s",
+                    ".".join(str(p) for p in error.path or ()),
+                    exc_info=error.original_error,
+                )
+                code, message = "INTERNAL", INTERNAL_MESSAGE
+            else:
+                original = error.original_error
+                message = original.message if isinstance(original, TaskstreamError) else error.message
+            processed.append(
+                StrawberryGraphQLError(
+                    message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions={"code": code},
+                )
+            )
+        return processed

@@ -1,0 +1,33 @@
+"""Reminder mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_schema.context import Info
+from graphql_schema.ids import parse_id
+from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.tasks.types import Reminder
+from taskstream.services import tasks as service
+
+
+@strawberry.type
+class ReminderMutations:
+    """Changes to reminders."""
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def snooze_reminder(
+        self,
+        info: Info,
+        id: strawberry.ID,  # noqa: A002
+        minutes: int,
+    ) -> Reminder:
+        """Reschedule a reminder to now plus `minutes`."""
+        reminder = await service.snooze_reminder(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            reminder_id=parse_id(id, "reminder"),
+            minutes=minutes,
+            now=info.context.now,
+        )
+        return Reminder.of(reminder)

@@ -1,0 +1,72 @@
+"""Assembles the feature slices into one schema with the contract's limits and error codes."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from graphql_schema.audit.resolvers import AuditQueries
+from graphql_schema.auth.resolvers import AuthMutations, AuthQueries
+from graphql_schema.errors import ContractErrors
+from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
+from graphql_schema.reminders.resolvers import ReminderMutations
+from graphql_schema.tags.resolvers import TagMutations, TagQueries
+from graphql_schema.tasks.mutations import TaskMutations
+from graphql_schema.tasks.queries import TaskQueries
+from graphql_schema.tasks.subscriptions import Subscription
+from graphql_schema.webhooks.resolvers import WebhookMutations, WebhookQueries
+from taskstream.settings import Settings
+
+
+@strawberry.type
+class Query(AuthQueries, TaskQueries, TagQueries, NotificationQueries, AuditQueries, WebhookQueries):
+    """Everything a client can read."""
+
+
+@strawberry.type
+class Mutation(
+    AuthMutations,
+    TaskMutations,
+    ReminderMutations,
+    TagMutations,
+    NotificationMutations,
+    WebhookMutations,
+):
+    """Everything a client can change."""
+
+
+class ContractSchema(strawberry.Schema):
+    """Logs only errors that were not meant for the client (the others are expected)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:  # type: ignore[override]
+        """Leave logging to ContractErrors, which logs the unexpected ones once."""
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with depth, alias and token limits; introspection off in production."""
+    extensions: list[SchemaExtension | type[SchemaExtension]] = [
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        ContractErrors(),
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection())
+    return ContractSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )
+
+
+SCHEMA_FILE = "schema.graphql"

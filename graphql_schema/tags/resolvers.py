@@ -1,0 +1,53 @@
+"""Tag queries and mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_schema.context import Info
+from graphql_schema.ids import parse_id
+from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.tags.types import Tag
+from taskstream.persistence import reads
+from taskstream.persistence.reads import TagRecord
+from taskstream.services import tags as service
+
+
+@strawberry.type
+class TagQueries:
+    """The caller's tags."""
+
+    @strawberry.field(permission_classes=[IsAuthenticated])
+    async def tags(self, info: Info) -> list[Tag]:
+        """All of the caller's tags, by name."""
+        async with info.context.services.engine.connect() as connection:
+            records = await reads.user_tags(connection, info.context.require_user())
+        return [Tag.from_record(r) for r in records]
+
+
+@strawberry.type
+class TagMutations:
+    """Renaming and deleting tags."""
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def rename_tag(self, info: Info, id: strawberry.ID, name: str) -> Tag:  # noqa: A002
+        """Rename a tag; every task carrying it shows the new name."""
+        tag_id, new_name = await service.rename_tag(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            tag_id=parse_id(id, "tag"),
+            name=name,
+            now=info.context.now,
+        )
+        return Tag.from_record(TagRecord(tag_id, new_name))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def delete_tag(self, info: Info, id: strawberry.ID) -> strawberry.ID:  # noqa: A002
+        """Delete a tag and take it off its tasks."""
+        deleted = await service.delete_tag(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            tag_id=parse_id(id, "tag"),
+            now=info.context.now,
+        )
+        return strawberry.ID(str(deleted))

@@ -1,0 +1,29 @@
+"""The Tag type."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from graphql_schema.context import Info
+from graphql_schema.node import Node
+from taskstream.persistence.reads import TagRecord
+
+
+@strawberry.type(name="Tag")
+class Tag(Node):
+    """A label on tasks; names are unique per user, case-insensitively."""
+
+    id: strawberry.ID
+    name: str
+
+    @strawberry.field
+    async def open_task_count(self, info: Info) -> int:
+        """How many open tasks carry this tag."""
+        return await info.context.loaders.open_count_by_tag.load(uuid.UUID(self.id))
+
+    @classmethod
+    def from_record(cls, record: TagRecord) -> Tag:
+        """The GraphQL view of a tag record."""
+        return cls(id=strawberry.ID(str(record.id)), name=record.name)

@@ -1,0 +1,106 @@
+"""Task mutations; each is one application service call."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_schema.context import Info
+from graphql_schema.ids import parse_id
+from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.tasks.inputs import CreateTaskInput, UpdateTaskInput
+from graphql_schema.tasks.types import Task
+from taskstream.persistence.reads import TaskRecord
+from taskstream.services import tasks as service
+
+
+@strawberry.type
+class TaskMutations:
+    """Changes to the caller's tasks."""
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def create_task(self, info: Info, input: CreateTaskInput) -> Task:  # noqa: A002
+        """Create a task; unknown tag names are created."""
+        context = info.context
+        user = await context.current_user()
+        task = await service.create_task(
+            uow=context.services.uow(),
+            user_id=user.id,
+            title=input.title,
+            notes=input.notes,
+            priority=input.priority,
+            tags=input.tags,
+            due_at=input.due_at,
+            recurrence=input.recurrence.to_request(user.timezone) if input.recurrence else None,
+            reminders=[r.to_spec() for r in input.reminders] if input.reminders else None,
+            now=context.now,
+        )
+        return Task.of(TaskRecord.from_task(task))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def update_task(
+        self,
+        info: Info,
+        id: strawberry.ID,  # noqa: A002
+        input: UpdateTaskInput,  # noqa: A002
+    ) -> Task:
+        """Change the given fields of a task."""
+        context = info.context
+        user = await context.current_user()
+        task = await service.update_task(
+            uow=context.services.uow(),
+            user_id=user.id,
+            task_id=parse_id(id, "task"),
+            change=input.to_change(user.timezone),
+            now=context.now,
+        )
+        return Task.of(TaskRecord.from_task(task))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def complete_task(self, info: Info, id: strawberry.ID) -> Task:  # noqa: A002
+        """Mark a task done."""
+        task = await service.complete_task(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            task_id=parse_id(id, "task"),
+            now=info.context.now,
+        )
+        return Task.of(TaskRecord.from_task(task))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def reopen_task(self, info: Info, id: strawberry.ID) -> Task:  # noqa: A002
+        """Open a done task again."""
+        task = await service.reopen_task(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            task_id=parse_id(id, "task"),
+            now=info.context.now,
+        )
+        return Task.of(TaskRecord.from_task(task))
+
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def delete_task(self, info: Info, id: strawberry.ID) -> strawberry.ID:  # noqa: A002
+        """Delete a task."""
+        deleted = await service.delete_task(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            task_id=parse_id(id, "task"),
+            now=info.context.now,
+        )
+        return strawberry.ID(str(deleted))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Moves an open recurring instance to its next occurrence; "
+            "the skipped date joins recurrence.skipped."
+        ),
+    )
+    async def skip_occurrence(self, info: Info, id: strawberry.ID) -> Task:  # noqa: A002
+        """Move a recurring instance to its next occurrence."""
+        task = await service.skip_occurrence(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            task_id=parse_id(id, "task"),
+            now=info.context.now,
+        )
+        return Task.of(TaskRecord.from_task(task))

@@ -1,0 +1,511 @@
+"""The Task aggregate and its parts; every change raises a domain event."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from taskstream.domain import events
+from taskstream.domain.errors import Conflict, InvalidInput, NotFound
+from taskstream.domain.recurrence import Recurrence, RepeatFrom
+
+TITLE_MAX = 500
+NOTES_MAX = 20_000
+TAGS_MAX = 20
+TAG_NAME_MAX = 50
+REMINDERS_MAX = 10
+BEFORE_DUE_MAX_MINUTES = 366 * 24 * 60
+SNOOZE_MAX_MINUTES = 30 * 24 * 60
+
+
+class Priority(enum.IntEnum):
+    """Priorities in ascending order of urgency; the integer is the sort key."""
+
+    NONE = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    URGENT = 4
+
+
+class TaskStatus(enum.Enum):
+    """Whether a task is still to be done."""
+
+    OPEN = "OPEN"
+    DONE = "DONE"
+
+
+class Channel(enum.Enum):
+    """Where a reminder is delivered."""
+
+    IN_APP = "IN_APP"
+    EMAIL = "EMAIL"
+    WEBHOOK = "WEBHOOK"
+
+
+class ReminderState(enum.Enum):
+    """Lifecycle of one reminder."""
+
+    SCHEDULED = "SCHEDULED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+def clean_title(title: str) -> str:
+    """The title trimmed, or InvalidInput when it is empty or too long."""
+    trimmed = title.strip()
+    if not 1 <= len(trimmed) <= TITLE_MAX:
+        raise InvalidInput("title", f"must be 1 to {TITLE_MAX} characters after trimming")
+    return trimmed
+
+
+def clean_notes(notes: str) -> str:
+    """The notes as given, or InvalidInput when longer than allowed."""
+    if len(notes) > NOTES_MAX:
+        raise InvalidInput("notes", f"must be at most {NOTES_MAX} characters")
+    return notes
+
+
+def clean_tag_name(name: str, *, field_name: str = "tags") -> str:
+    """A tag name trimmed, or InvalidInput when empty or too long."""
+    trimmed = " ".join(name.split())
+    if not 1 <= len(trimmed) <= TAG_NAME_MAX:
+        raise InvalidInput(field_name, f"tag names must be 1 to {TAG_NAME_MAX} characters")
+    return trimmed
+
+
+def tag_key(name: str) -> str:
+    """The case-insensitive identity of a tag name."""
+    return name.casefold()
+
+
+def clean_tags(names: list[str]) -> tuple[str, ...]:
+    """Tag names trimmed and de-duplicated case-insensitively, first spelling kept."""
+    seen: dict[str, str] = {}
+    for name in names:
+        cleaned = clean_tag_name(name)
+        seen.setdefault(tag_key(cleaned), cleaned)
+    if len(seen) > TAGS_MAX:
+        raise InvalidInput("tags", f"a task may carry at most {TAGS_MAX} tags")
+    return tuple(seen.values())
+
+
+def require_aware(value: datetime, field_name: str) -> datetime:
+    """The datetime when it carries an offset, else InvalidInput."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(field_name, "must be an RFC 3339 date-time with an explicit offset")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSpec:
+    """What a client asks for: exactly one of an absolute time or minutes before due."""
+
+    remind_at: datetime | None
+    before_due: int | None
+    channels: tuple[Channel, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A reminder of a task; relative ones follow the task's due date."""
+
+    id: uuid.UUID
+    remind_at: datetime
+    before_due: int | None
+    channels: tuple[Channel, ...]
+    state: ReminderState = ReminderState.SCHEDULED
+    sent_at: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The reminder as the API and events spell it."""
+        return {
+            "id": str(self.id),
+            "remindAt": _iso(self.remind_at),
+            "beforeDue": self.before_due,
+            "channels": [c.value for c in self.channels],
+            "state": self.state.value,
+            "sentAt": _iso(self.sent_at),
+        }
+
+
+def build_reminders(specs: list[ReminderSpec], due_at: datetime | None) -> tuple[Reminder, ...]:
+    """New scheduled reminders from client specs, validated against the due date."""
+    if len(specs) > REMINDERS_MAX:
+        raise InvalidInput("reminders", f"a task may have at most {REMINDERS_MAX} reminders")
+    built = []
+    for index, spec in enumerate(specs):
+        where = f"reminders[{index}]"
+        if (spec.remind_at is None) == (spec.before_due is None):
+            raise InvalidInput(where, "give exactly one of remindAt and beforeDue")
+        if not spec.channels:
+            raise InvalidInput(f"{where}.channels", "give at least one channel")
+        channels = tuple(dict.fromkeys(spec.channels))
+        if spec.before_due is not None:
+            if not 0 <= spec.before_due <= BEFORE_DUE_MAX_MINUTES:
+                raise InvalidInput(
+                    f"{where}.beforeDue", f"must be 0 to {BEFORE_DUE_MAX_MINUTES} minutes"
+                )
+            if due_at is None:
+                raise InvalidInput(f"{where}.beforeDue", "a relative reminder needs a due date")
+            remind_at = due_at - timedelta(minutes=spec.before_due)
+        else:
+            assert spec.remind_at is not None
+            remind_at = require_aware(spec.remind_at, f"{where}.remindAt")
+        built.append(Reminder(uuid.uuid4(), remind_at, spec.before_due, channels))
+    return tuple(built)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# The fields an update reports in its before/after diff, as the API names them.
+DIFFED_FIELDS = (
+    "title",
+    "notes",
+    "priority",
+    "tags",
+    "dueAt",
+    "recurrence",
+    "seriesId",
+    "reminders",
+)
+
+
+@dataclass(slots=True)
+class Task:
+    """The aggregate: one task, its tags, reminders and recurrence, and its pending events."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    title: str
+    notes: str
+    status: TaskStatus
+    priority: Priority
+    tags: tuple[str, ...]
+    due_at: datetime | None
+    completed_at: datetime | None
+    recurrence: Recurrence | None
+    series_id: uuid.UUID | None
+    instance_number: int
+    reminders: tuple[Reminder, ...]
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    events: list[events.Event] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        user_id: uuid.UUID,
+        title: str,
+        notes: str = "",
+        priority: Priority = Priority.NONE,
+        tags: list[str] | None = None,
+        due_at: datetime | None = None,
+        recurrence: RecurrenceRequest | None = None,
+        reminders: list[ReminderSpec] | None = None,
+        now: datetime,
+        source: str = "gateway",
+        series: SeriesContinuation | None = None,
+    ) -> Task:
+        """A new open task, validated, with its TaskCreated event."""
+        if due_at is not None:
+            require_aware(due_at, "dueAt")
+        parsed: Recurrence | None = None
+        if recurrence is not None:
+            parsed = recurrence.parse(dtstart=due_at, now=now)
+            due_at = due_at if due_at is not None else parsed.dtstart
+        task = cls(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            title=clean_title(title),
+            notes=clean_notes(notes),
+            status=TaskStatus.OPEN,
+            priority=priority,
+            tags=clean_tags(tags or []),
+            due_at=due_at,
+            completed_at=None,
+            recurrence=parsed,
+            series_id=uuid.uuid4() if parsed is not None else None,
+            instance_number=1,
+            reminders=build_reminders(reminders or [], due_at),
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        if series is not None:
+            task.series_id = series.series_id
+            task.instance_number = series.instance_number
+        task.events.append(events.TaskCreated(task=task.snapshot(), source=source, at=now))
+        return task
+
+    def snapshot(self) -> dict[str, Any]:
+        """The task as the API and CloudEvents spell it."""
+        return {
+            "id": str(self.id),
+            "userId": str(self.user_id),
+            "title": self.title,
+            "notes": self.notes,
+            "status": self.status.value,
+            "priority": self.priority.name,
+            "tags": list(self.tags),
+            "dueAt": _iso(self.due_at),
+            "completedAt": _iso(self.completed_at),
+            "recurrence": recurrence_snapshot(self.recurrence),
+            "seriesId": None if self.series_id is None else str(self.series_id),
+            "instanceNumber": self.instance_number,
+            "reminders": [r.snapshot() for r in self.reminders],
+            "createdAt": _iso(self.created_at),
+            "updatedAt": _iso(self.updated_at),
+            "version": self.version,
+        }
+
+    def update(self, change: TaskChange, *, now: datetime, source: str = "gateway") -> None:
+        """Apply the given fields; raises TaskUpdated with before/after of what changed."""
+        if change.expected_version is not None and change.expected_version != self.version:
+            raise Conflict(
+                f"expectedVersion: the task is at version {self.version}, "
+                f"not {change.expected_version}"
+            )
+        before = self.snapshot()
+        title = clean_title(change.title) if change.title is not None else self.title
+        notes = clean_notes(change.notes) if change.notes is not None else self.notes
+        priority = change.priority if change.priority is not None else self.priority
+        tags = clean_tags(change.tags) if change.tags is not None else self.tags
+        if change.clear_due_at and change.due_at is not None:
+            raise InvalidInput("clearDueAt", "cannot be combined with dueAt")
+        if change.clear_recurrence and change.recurrence is not None:
+            raise InvalidInput("clearRecurrence", "cannot be combined with recurrence")
+        due_at = self.due_at
+        if change.due_at is not None:
+            due_at = require_aware(change.due_at, "dueAt")
+        elif change.clear_due_at:
+            due_at = None
+        recurrence, series_id, instance_number = (
+            self.recurrence,
+            self.series_id,
+            self.instance_number,
+        )
+        if change.clear_recurrence:
+            recurrence, series_id, instance_number = None, None, 1
+        elif change.recurrence is not None:
+            # A new rule governs the series from this instance on: it is its new DTSTART.
+            recurrence = change.recurrence.parse(dtstart=due_at, now=now)
+            due_at = due_at if due_at is not None else recurrence.dtstart
+            series_id = series_id or uuid.uuid4()
+            instance_number = 1
+        elif recurrence is not None and due_at is None:
+            raise InvalidInput("clearDueAt", "a recurring task needs a due date")
+        if change.reminders is not None:
+            reminders = build_reminders(change.reminders, due_at)
+        else:
+            reminders = _follow_due_date(self.reminders, due_at, field_name="dueAt")
+
+        self.title, self.notes, self.priority, self.tags = title, notes, priority, tags
+        self.due_at, self.recurrence = due_at, recurrence
+        self.series_id, self.instance_number, self.reminders = series_id, instance_number, reminders
+        after = self.snapshot()
+        changes = {
+            key: {"before": before[key], "after": after[key]}
+            for key in DIFFED_FIELDS
+            if before[key] != after[key]
+        }
+        if not changes:
+            return
+        self._bump(now)
+        self.events.append(
+            events.TaskUpdated(task=self.snapshot(), changes=changes, source=source, at=now)
+        )
+
+    def complete(self, *, now: datetime, source: str = "gateway") -> None:
+        """Mark an open task done and cancel its pending reminders; done tasks stay as they are."""
+        if self.status is TaskStatus.DONE:
+            return
+        self.status = TaskStatus.DONE
+        self.completed_at = now
+        self.reminders = _cancel_scheduled(self.reminders)
+        self._bump(now)
+        self.events.append(events.TaskCompleted(task=self.snapshot(), source=source, at=now))
+
+    def reopen(self, *, now: datetime, source: str = "gateway") -> None:
+        """Make a done task open again; open tasks stay as they are."""
+        if self.status is TaskStatus.OPEN:
+            return
+        self.status = TaskStatus.OPEN
+        self.completed_at = None
+        self._bump(now)
+        self.events.append(events.TaskReopened(task=self.snapshot(), source=source, at=now))
+
+    def delete(self, *, now: datetime, source: str = "gateway") -> None:
+        """Record the deletion; pending reminders are cancelled."""
+        self.reminders = _cancel_scheduled(self.reminders)
+        self._bump(now)
+        self.events.append(events.TaskDeleted(task=self.snapshot(), source=source, at=now))
+
+    def skip_occurrence(self, *, now: datetime, source: str = "gateway") -> None:
+        """Move an open recurring instance to its next occurrence, remembering the skipped one."""
+        if self.recurrence is None or self.due_at is None:
+            raise InvalidInput("id", "only a recurring task has occurrences to skip")
+        if self.status is not TaskStatus.OPEN:
+            raise InvalidInput("id", "only an open instance can skip its occurrence")
+        skipped = self.recurrence.with_skipped(self.due_at)
+        upcoming = skipped.upcoming(self.due_at, 1)
+        if not upcoming:
+            raise InvalidInput("id", "the series has no later occurrence to move to")
+        before = self.snapshot()
+        shift = upcoming[0] - self.due_at
+        self.recurrence = skipped
+        self.reminders = shift_reminders(self.reminders, upcoming[0], shift)
+        self.due_at = upcoming[0]
+        after = self.snapshot()
+        changes = {
+            key: {"before": before[key], "after": after[key]}
+            for key in ("dueAt", "recurrence", "reminders")
+            if before[key] != after[key]
+        }
+        self._bump(now)
+        self.events.append(
+            events.TaskUpdated(task=self.snapshot(), changes=changes, source=source, at=now)
+        )
+
+    def snooze_reminder(
+        self, reminder_id: uuid.UUID, *, minutes: int, now: datetime, source: str = "gateway"
+    ) -> Reminder:
+        """Reschedule one reminder to now + minutes; it no longer follows the due date."""
+        if not 1 <= minutes <= SNOOZE_MAX_MINUTES:
+            raise InvalidInput("minutes", f"must be 1 to {SNOOZE_MAX_MINUTES}")
+        if self.status is not TaskStatus.OPEN:
+            raise InvalidInput("id", "the reminder's task is done; reopen it first")
+        before = self.snapshot()
+        snoozed = None
+        reminders = []
+        for reminder in self.reminders:
+            if reminder.id == reminder_id:
+                snoozed = Reminder(
+                    reminder.id,
+                    now + timedelta(minutes=minutes),
+                    None,
+                    reminder.channels,
+                    ReminderState.SCHEDULED,
+                )
+                reminder = snoozed
+            reminders.append(reminder)
+        if snoozed is None:
+            raise NotFound("reminder", reminder_id)
+        self.reminders = tuple(reminders)
+        self._bump(now)
+        changes = {"reminders": {"before": before["reminders"], "after": self.snapshot()["reminders"]}}
+        self.events.append(
+            events.TaskUpdated(task=self.snapshot(), changes=changes, source=source, at=now)
+        )
+        return snoozed
+
+    def _bump(self, now: datetime) -> None:
+        self.version += 1
+        self.updated_at = now
+
+
+@dataclass(frozen=True, slots=True)
+class RecurrenceRequest:
+    """A client's recurrence input, parsed once the due date is known."""
+
+    rule: str
+    repeat_from: RepeatFrom
+    timezone: str
+
+    def parse(self, *, dtstart: datetime | None, now: datetime) -> Recurrence:
+        """The validated Recurrence with this DTSTART (or the first occurrence from now)."""
+        return Recurrence.parse(
+            rule=self.rule,
+            repeat_from=self.repeat_from,
+            timezone=self.timezone,
+            dtstart=dtstart,
+            now=now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesContinuation:
+    """Where a new instance stands in an existing series."""
+
+    series_id: uuid.UUID
+    instance_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChange:
+    """The fields of an update; None leaves a field as it is."""
+
+    title: str | None = None
+    notes: str | None = None
+    priority: Priority | None = None
+    tags: list[str] | None = None
+    due_at: datetime | None = None
+    clear_due_at: bool = False
+    recurrence: RecurrenceRequest | None = None
+    clear_recurrence: bool = False
+    reminders: list[ReminderSpec] | None = None
+    expected_version: int | None = None
+
+
+def recurrence_snapshot(recurrence: Recurrence | None) -> dict[str, Any] | None:
+    """The recurrence as the API and events spell it."""
+    if recurrence is None:
+        return None
+    return {
+        "rule": recurrence.rule,
+        "repeatFrom": recurrence.repeat_from.value,
+        "timezone": recurrence.timezone,
+        "dtstart": recurrence.dtstart.isoformat(),
+        "skipped": [s.isoformat() for s in recurrence.skipped],
+    }
+
+
+def _cancel_scheduled(reminders: tuple[Reminder, ...]) -> tuple[Reminder, ...]:
+    return tuple(
+        replace(r, state=ReminderState.CANCELLED) if r.state is ReminderState.SCHEDULED else r
+        for r in reminders
+    )
+
+
+def _follow_due_date(
+    reminders: tuple[Reminder, ...], due_at: datetime | None, *, field_name: str
+) -> tuple[Reminder, ...]:
+    """Relative reminders recomputed from the (possibly new) due date."""
+    followed = []
+    for reminder in reminders:
+        if reminder.before_due is None or reminder.state is not ReminderState.SCHEDULED:
+            followed.append(reminder)
+            continue
+        if due_at is None:
+            raise InvalidInput(
+                field_name, "the task has reminders relative to its due date; remove them first"
+            )
+        followed.append(
+            replace(reminder, remind_at=due_at - timedelta(minutes=reminder.before_due))
+        )
+    return tuple(followed)
+
+
+def shift_reminders(
+    reminders: tuple[Reminder, ...], due_at: datetime, shift: timedelta
+) -> tuple[Reminder, ...]:
+    """Reminders for a moved occurrence: relative ones follow, absolute ones shift as much."""
+    return tuple(
+        replace(
+            r,
+            remind_at=due_at - timedelta(minutes=r.before_due)
+            if r.before_due is not None
+            else r.remind_at + shift,
+        )
+        if r.state is ReminderState.SCHEDULED
+        else r
+        for r in reminders
+    )

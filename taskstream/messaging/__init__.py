@@ -1,0 +1,1 @@
+"""Event contracts (CloudEvents) and the transports that carry them."""

@@ -1,0 +1,89 @@
+"""CloudEvents 1.0 (structured JSON) envelopes for the events on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from taskstream.domain.errors import InvalidInput
+from taskstream.domain.events import Event, TaskUpdated
+
+TASK_EVENTS_TOPIC = "task-events"
+REMINDERS_TOPIC = "reminders"
+NOTIFICATIONS_TOPIC = "notifications"
+
+SPEC_VERSION = "1.0"
+REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type", "subject", "time", "data")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One CloudEvent ready for the outbox: where it goes and what it says."""
+
+    id: uuid.UUID
+    topic: str
+    partition_key: str
+    type: str
+    body: dict[str, Any]
+
+
+def from_task_event(event: Event) -> Envelope:
+    """The CloudEvent of a task's domain event, keyed by its user for per-user order."""
+    task = event.task
+    data: dict[str, Any] = {
+        "userId": task["userId"],
+        "taskId": task["id"],
+        "version": task["version"],
+        "task": task,
+    }
+    if isinstance(event, TaskUpdated):
+        data["changes"] = event.changes
+    return envelope(
+        topic=TASK_EVENTS_TOPIC,
+        type_=event.cloudevent_type,
+        source=event.source,
+        subject=task["id"],
+        partition_key=task["userId"],
+        time=event.at,
+        data=data,
+    )
+
+
+def envelope(
+    *,
+    topic: str,
+    type_: str,
+    source: str,
+    subject: str,
+    partition_key: str,
+    time: datetime,
+    data: dict[str, Any],
+) -> Envelope:
+    """A structured-mode CloudEvent with a fresh id."""
+    event_id = uuid.uuid4()
+    body = {
+        "specversion": SPEC_VERSION,
+        "id": str(event_id),
+        "source": source,
+        "type": type_,
+        "subject": subject,
+        "time": time.isoformat(),
+        "datacontenttype": "application/json",
+        "partitionkey": partition_key,
+        "data": data,
+    }
+    return Envelope(event_id, topic, partition_key, type_, body)
+
+
+def validate(body: dict[str, Any]) -> dict[str, Any]:
+    """The event when it is a CloudEvent 1.0 with every attribute Taskstream relies on."""
+    missing = [name for name in REQUIRED_ATTRIBUTES if name not in body]
+    if missing:
+        raise InvalidInput("cloudevent", f"missing attributes: {', '.join(missing)}")
+    if body["specversion"] != SPEC_VERSION:
+        raise InvalidInput("cloudevent", f"specversion must be {SPEC_VERSION}")
+    if not isinstance(body["data"], dict):
+        raise InvalidInput("cloudevent", "data must be a JSON object")
+    return body

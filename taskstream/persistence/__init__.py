@@ -1,0 +1,1 @@
+"""PostgreSQL persistence: tables, engine, unit of work, repositories, embedded server."""

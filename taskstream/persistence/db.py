@@ -1,0 +1,82 @@
+"""The async engine, migrations, and the readiness check of the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from alembic import command
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def async_url(url: str) -> str:
+    """The URL with the asyncpg driver, whatever PostgreSQL scheme it was given with."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An asyncpg engine with a bounded pool; connections are checked before use."""
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "taskstream"}},
+    )
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration pointed at this repository's migrations and `url`."""
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO_ROOT / "alembic"))
+    config.set_main_option("sqlalchemy.url", async_url(url).replace("%", "%%"))
+    return config
+
+
+async def _run_alembic(engine: AsyncEngine, action: Callable[[Config], None]) -> None:
+    """Run an Alembic command inside one transaction on `engine`."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        action(config)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def migrate(engine: AsyncEngine, *, revision: str = "head") -> None:
+    """Upgrade the database to `revision` (the newest by default)."""
+    await _run_alembic(engine, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(engine: AsyncEngine, *, revision: str) -> None:
+    """Downgrade the database to `revision` ("base" removes every table)."""
+    await _run_alembic(engine, lambda config: command.downgrade(config, revision))
+
+
+async def pending_migrations(engine: AsyncEngine) -> bool:
+    """True when the database is not at the newest migration."""
+    script = ScriptDirectory.from_config(
+        alembic_config(engine.url.render_as_string(hide_password=False))
+    )
+
+    def current(connection: Connection) -> set[str]:
+        context = MigrationContext.configure(connection, opts={"version_table_schema": "public"})
+        return set(context.get_current_heads())
+
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        heads = await connection.run_sync(current)
+    return heads != set(script.get_heads())

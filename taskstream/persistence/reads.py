@@ -1,0 +1,478 @@
+"""The read side: task pages with filters, search, ordering and keyset cursors; batch loads."""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from taskstream.domain.errors import InvalidInput
+from taskstream.domain.model import (
+    Priority,
+    Reminder,
+    Task,
+    TaskStatus,
+    clean_tag_name,
+    tag_key,
+)
+from taskstream.domain.recurrence import Recurrence
+from taskstream.persistence import tables as t
+from taskstream.persistence.cursors import decode_cursor, encode_cursor
+from taskstream.persistence.repositories import recurrence_from_json, reminder_from_row
+
+PAGE_MAX = 200
+SEARCH_TEXT_MAX = 200
+SEARCH_WORDS_MAX = 8
+# Candidate recall for typo matching; the exact edit distance is checked afterwards.
+TYPO_CANDIDATE_THRESHOLD = "0.3"
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class SortField(enum.Enum):
+    """Fields a task list can be ordered by."""
+
+    DUE_AT = "DUE_AT"
+    PRIORITY = "PRIORITY"
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    TITLE = "TITLE"
+    RELEVANCE = "RELEVANCE"
+
+
+DEFAULT_ORDER: tuple[tuple[SortField, bool], ...] = (
+    (SortField.DUE_AT, False),
+    (SortField.CREATED_AT, False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task row as the API reads it; tags and reminders are loaded in batches."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    title: str
+    notes: str
+    status: TaskStatus
+    priority: Priority
+    due_at: datetime | None
+    completed_at: datetime | None
+    recurrence: Recurrence | None
+    series_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> TaskRecord:
+        """A record from a `tasks` row."""
+        return cls(
+            id=row.id,
+            user_id=row.user_id,
+            title=row.title,
+            notes=row.notes,
+            status=TaskStatus(row.status),
+            priority=Priority(row.priority),
+            due_at=row.due_at,
+            completed_at=row.completed_at,
+            recurrence=recurrence_from_json(row.recurrence),
+            series_id=row.series_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+        )
+
+    @classmethod
+    def from_task(cls, task: Task) -> TaskRecord:
+        """A record of an aggregate just written."""
+        return cls(
+            id=task.id,
+            user_id=task.user_id,
+            title=task.title,
+            notes=task.notes,
+            status=task.status,
+            priority=task.priority,
+            due_at=task.due_at,
+            completed_at=task.completed_at,
+            recurrence=task.recurrence,
+            series_id=task.series_id,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            version=task.version,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TagRecord:
+    """A tag as the API reads it."""
+
+    id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """Filters of a task list; all given ones must hold."""
+
+    text: str | None = None
+    status: TaskStatus | None = None
+    priorities: Sequence[Priority] | None = None
+    any_tags: Sequence[str] | None = None
+    all_tags: Sequence[str] | None = None
+    due_from: datetime | None = None
+    due_to: datetime | None = None
+    overdue: bool | None = None
+    recurring: bool | None = None
+
+
+@dataclass(slots=True)
+class TaskPage:
+    """One page of tasks with the cursor of each and whether more follow."""
+
+    records: list[TaskRecord]
+    cursors: list[str]
+    has_next_page: bool
+    query: TaskQuery = field(repr=False, default_factory=TaskQuery)
+
+
+def search_words(text: str | None) -> list[str]:
+    """The words of a search text, lower-cased, at most SEARCH_WORDS_MAX of them."""
+    if text is None:
+        return []
+    if len(text) > SEARCH_TEXT_MAX:
+        raise InvalidInput("filter.text", f"must be at most {SEARCH_TEXT_MAX} characters")
+    words = [w.lower() for w in _WORD.findall(text)]
+    if len(words) > SEARCH_WORDS_MAX:
+        raise InvalidInput("filter.text", f"may contain at most {SEARCH_WORDS_MAX} words")
+    return words
+
+
+_SEARCHED_TEXT = t.tasks.c.title + literal(" ") + t.tasks.c.notes
+
+
+def _typo_budget(word: str) -> int:
+    """How many edits a word may be off by: none when short, one or two when longer."""
+    if len(word) >= 8:
+        return 2
+    if len(word) >= 4:
+        return 1
+    return 0
+
+
+def _word_matches(word: str) -> ColumnElement[bool]:
+    prefix = t.tasks.c.search_vector.op("@@")(
+        func.to_tsquery("simple", literal(_ts_lexeme(word)) + literal(":*"))
+    )
+    budget = _typo_budget(word)
+    if budget == 0:
+        return prefix
+    text_word = func.regexp_split_to_table(func.lower(_SEARCHED_TEXT), r"[^[:alnum:]]+")
+    word_column = text_word.table_valued("value").alias("word")
+    close_word = exists(
+        select(literal(1))
+        .select_from(word_column)
+        .where(func.levenshtein_less_equal(word_column.c.value, literal(word), budget) <= budget)
+    )
+    typo = and_(_SEARCHED_TEXT.op("%>")(literal(word)), close_word)
+    return or_(prefix, typo)
+
+
+def _ts_lexeme(word: str) -> str:
+    """A word quoted for to_tsquery, so that no character acts as an operator."""
+    return "'" + word.replace("'", "''").replace("\\", "\\\\") + "'"
+
+
+def _relevance(words: list[str]) -> ColumnElement[float]:
+    query = func.to_tsquery("simple", literal(" | ".join(_ts_lexeme(w) + ":*" for w in words)))
+    score: ColumnElement[Any] = cast(func.ts_rank(t.tasks.c.search_vector, query), Float)
+    for word in words:
+        score = score + cast(func.word_similarity(literal(word), _SEARCHED_TEXT), Float)
+    return score
+
+
+def _tag_keys(names: Sequence[str], field_name: str) -> list[str]:
+    return [tag_key(clean_tag_name(n, field_name=field_name)) for n in names]
+
+
+def _has_tag(keys: list[str]) -> ColumnElement[bool]:
+    return exists(
+        select(literal(1))
+        .select_from(t.task_tags.join(t.tags, t.tags.c.id == t.task_tags.c.tag_id))
+        .where(t.task_tags.c.task_id == t.tasks.c.id, t.tags.c.name_key.in_(keys))
+    )
+
+
+def filter_conditions(
+    user_id: uuid.UUID, query: TaskQuery, *, now: datetime
+) -> list[ColumnElement[bool]]:
+    """SQL conditions of the query for the user's tasks."""
+    conditions: list[ColumnElement[bool]] = [t.tasks.c.user_id == user_id]
+    for word in search_words(query.text):
+        conditions.append(_word_matches(word))
+    if query.status is not None:
+        conditions.append(t.tasks.c.status == query.status.value)
+    if query.priorities is not None:
+        conditions.append(t.tasks.c.priority.in_([int(p) for p in query.priorities]))
+    if query.any_tags is not None:
+        keys = _tag_keys(query.any_tags, "filter.anyTags")
+        conditions.append(_has_tag(keys) if keys else false())
+    if query.all_tags is not None:
+        for key in _tag_keys(query.all_tags, "filter.allTags"):
+            conditions.append(_has_tag([key]))
+    if query.due_from is not None and query.due_to is not None and query.due_from > query.due_to:
+        raise InvalidInput("filter.dueFrom", "must not be after filter.dueTo")
+    if query.due_from is not None:
+        conditions.append(t.tasks.c.due_at >= query.due_from)
+    if query.due_to is not None:
+        conditions.append(t.tasks.c.due_at <= query.due_to)
+    overdue = and_(t.tasks.c.status == TaskStatus.OPEN.value, t.tasks.c.due_at < now)
+    if query.overdue is True:
+        conditions.append(overdue)
+    elif query.overdue is False:
+        conditions.append(~func.coalesce(overdue, false()))
+    if query.recurring is not None:
+        recurring = t.tasks.c.recurrence.is_not(None)
+        conditions.append(recurring if query.recurring else ~recurring)
+    return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    expression: ColumnElement[Any]
+    descending: bool
+    kind: str  # how the cursor stores the value: time, int, text, float, uuid
+    # For a nullable column ordered by a coalesce: the SQL literal standing in for NULL.
+    null_as: str | None = None
+
+
+def _sort_keys(order: Sequence[tuple[SortField, bool]], words: list[str]) -> tuple[list[_Key], str]:
+    keys: list[_Key] = []
+    for sort_field, descending in order:
+        if sort_field is SortField.DUE_AT:
+            # Undated tasks come last in either direction.
+            stand_in = "'-infinity'::timestamptz" if descending else "'infinity'::timestamptz"
+            expression = func.coalesce(t.tasks.c.due_at, literal_column(stand_in))
+            keys.append(_Key(expression, descending, "time", stand_in))
+        elif sort_field is SortField.PRIORITY:
+            keys.append(_Key(t.tasks.c.priority, descending, "int"))
+        elif sort_field is SortField.CREATED_AT:
+            keys.append(_Key(t.tasks.c.created_at, descending, "time"))
+        elif sort_field is SortField.UPDATED_AT:
+            keys.append(_Key(t.tasks.c.updated_at, descending, "time"))
+        elif sort_field is SortField.TITLE:
+            keys.append(_Key(func.lower(t.tasks.c.title), descending, "text"))
+        else:
+            if not words:
+                raise InvalidInput("orderBy", "RELEVANCE ordering needs a filter.text to rank by")
+            keys.append(_Key(_relevance(words), descending, "float"))
+    keys.append(_Key(t.tasks.c.id, False, "uuid"))
+    signature = ",".join(f"{f.value}:{'D' if d else 'A'}" for f, d in order)
+    return keys, signature + "|" + " ".join(words)
+
+
+def _decode_value(key: _Key, value: Any) -> Any:
+    if value is None:
+        return None
+    if key.kind == "time":
+        return datetime.fromisoformat(value)
+    if key.kind == "uuid":
+        return uuid.UUID(value)
+    return value
+
+
+def _bind(key: _Key, value: Any) -> ColumnElement[Any]:
+    if value is None and key.null_as is not None:
+        return literal_column(key.null_as)
+    return literal(value, key.expression.type)
+
+
+def _after(keys: list[_Key], values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the cursor's row in this ordering."""
+    if all(k.descending == keys[0].descending for k in keys):
+        left = tuple_(*(k.expression for k in keys))
+        right = tuple_(*(_bind(k, v) for k, v in zip(keys, values, strict=True)))
+        return left < right if keys[0].descending else left > right
+    clauses = []
+    for index, key in enumerate(keys):
+        equal = [keys[i].expression == _bind(keys[i], values[i]) for i in range(index)]
+        bound = _bind(key, values[index])
+        step = key.expression < bound if key.descending else key.expression > bound
+        clauses.append(and_(*equal, step))
+    return or_(*clauses)
+
+
+async def task_page(
+    connection: AsyncConnection,
+    *,
+    user_id: uuid.UUID,
+    query: TaskQuery,
+    order: Sequence[tuple[SortField, bool]] | None,
+    first: int,
+    after: str | None,
+    now: datetime,
+) -> TaskPage:
+    """One page of the user's tasks matching the query, after the given cursor."""
+    if not 1 <= first <= PAGE_MAX:
+        raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
+    words = search_words(query.text)
+    keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
+    conditions = filter_conditions(user_id, query, now=now)
+    if after is not None:
+        raw = decode_cursor(after, signature)
+        if len(raw) != len(keys):
+            raise InvalidInput("after", "is not a cursor returned by this query")
+        try:
+            values = [_decode_value(k, v) for k, v in zip(keys, raw, strict=True)]
+        except (ValueError, TypeError) as error:
+            raise InvalidInput("after", "is not a cursor returned by this query") from error
+        conditions.append(_after(keys, values))
+    key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
+    statement: Select[Any] = (
+        select(t.tasks, *key_columns)
+        .where(*conditions)
+        .order_by(*(k.expression.desc() if k.descending else k.expression.asc() for k in keys))
+        .limit(first + 1)
+    )
+    if words:
+        await _enable_typo_candidates(connection)
+    rows = (await connection.execute(statement)).all()
+    has_next = len(rows) > first
+    rows = rows[:first]
+    cursors = [
+        encode_cursor(
+            signature, [_cursor_value(k, getattr(row, f"k{i}"), row) for i, k in enumerate(keys)]
+        )
+        for row in rows
+    ]
+    return TaskPage([TaskRecord.from_row(r) for r in rows], cursors, has_next, query)
+
+
+def _cursor_value(key: _Key, value: Any, row: Any) -> Any:
+    if key.null_as is not None:
+        # The coalesced value may be ±infinity, which Python cannot hold: keep the raw column.
+        return None if row.due_at is None else row.due_at.isoformat()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+async def count_tasks(
+    connection: AsyncConnection, *, user_id: uuid.UUID, query: TaskQuery, now: datetime
+) -> int:
+    """How many of the user's tasks match the query, exactly."""
+    conditions = filter_conditions(user_id, query, now=now)
+    if query.text:
+        await _enable_typo_candidates(connection)
+    total = await connection.scalar(select(func.count()).select_from(t.tasks).where(*conditions))
+    return int(total or 0)
+
+
+async def _enable_typo_candidates(connection: AsyncConnection) -> None:
+    await connection.execute(
+        select(
+            func.set_config(
+                "pg_trgm.word_similarity_threshold",
+                TYPO_CANDIDATE_THRESHOLD,
+                literal(True, Boolean),
+            )
+        )
+    )
+
+
+async def tasks_by_id(
+    connection: AsyncConnection, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, TaskRecord]:
+    """The user's tasks among these ids; others' and missing ones are absent."""
+    rows = await connection.execute(
+        select(t.tasks).where(t.tasks.c.user_id == user_id, t.tasks.c.id.in_(list(ids)))
+    )
+    return {row.id: TaskRecord.from_row(row) for row in rows}
+
+
+async def tags_of_tasks(
+    connection: AsyncConnection, task_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[TagRecord]]:
+    """Each task's tags in the order they were given."""
+    rows = await connection.execute(
+        select(t.task_tags.c.task_id, t.tags.c.id, t.tags.c.name)
+        .join(t.tags, t.tags.c.id == t.task_tags.c.tag_id)
+        .where(t.task_tags.c.task_id.in_(list(task_ids)))
+        .order_by(t.task_tags.c.task_id, t.task_tags.c.position)
+    )
+    grouped: dict[uuid.UUID, list[TagRecord]] = defaultdict(list)
+    for row in rows:
+        grouped[row.task_id].append(TagRecord(row.id, row.name))
+    return grouped
+
+
+async def reminders_of_tasks(
+    connection: AsyncConnection, task_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Reminder]]:
+    """Each task's reminders in the order they were given."""
+    rows = await connection.execute(
+        select(t.reminders)
+        .where(t.reminders.c.task_id.in_(list(task_ids)))
+        .order_by(t.reminders.c.task_id, t.reminders.c.position)
+    )
+    grouped: dict[uuid.UUID, list[Reminder]] = defaultdict(list)
+    for row in rows:
+        grouped[row.task_id].append(reminder_from_row(row))
+    return grouped
+
+
+async def reminders_by_id(
+    connection: AsyncConnection, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Reminder]:
+    """The user's reminders among these ids."""
+    rows = await connection.execute(
+        select(t.reminders).where(t.reminders.c.user_id == user_id, t.reminders.c.id.in_(list(ids)))
+    )
+    return {row.id: reminder_from_row(row) for row in rows}
+
+
+async def user_tags(connection: AsyncConnection, user_id: uuid.UUID) -> list[TagRecord]:
+    """All of the user's tags by name."""
+    rows = await connection.execute(
+        select(t.tags.c.id, t.tags.c.name)
+        .where(t.tags.c.user_id == user_id)
+        .order_by(t.tags.c.name_key)
+    )
+    return [TagRecord(row.id, row.name) for row in rows]
+
+
+async def open_task_counts(
+    connection: AsyncConnection, tag_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many open tasks carry each tag."""
+    rows = await connection.execute(
+        select(t.task_tags.c.tag_id, func.count())
+        .join(t.tasks, t.tasks.c.id == t.task_tags.c.task_id)
+        .where(t.task_tags.c.tag_id.in_(list(tag_ids)), t.tasks.c.status == "OPEN")
+        .group_by(t.task_tags.c.tag_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}

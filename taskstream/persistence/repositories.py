@@ -1,0 +1,356 @@
+"""Repositories: load and store aggregates inside a unit of work's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from taskstream.domain.errors import Conflict, NotFound
+from taskstream.domain.model import (
+    Channel,
+    Priority,
+    Reminder,
+    ReminderState,
+    Task,
+    TaskStatus,
+    tag_key,
+)
+from taskstream.domain.recurrence import Recurrence, RepeatFrom
+from taskstream.domain.users import User
+from taskstream.domain.webhooks import Webhook
+from taskstream.persistence import tables as t
+
+
+def recurrence_from_json(value: dict[str, Any] | None) -> Recurrence | None:
+    """The Recurrence stored in a task row's JSON column."""
+    if value is None:
+        return None
+    return Recurrence(
+        rule=value["rule"],
+        repeat_from=RepeatFrom(value["repeatFrom"]),
+        timezone=value["timezone"],
+        dtstart=datetime.fromisoformat(value["dtstart"]),
+        skipped=tuple(datetime.fromisoformat(s) for s in value["skipped"]),
+    )
+
+
+def recurrence_to_json(recurrence: Recurrence | None) -> dict[str, Any] | None:
+    """The JSON column value of a Recurrence."""
+    if recurrence is None:
+        return None
+    return {
+        "rule": recurrence.rule,
+        "repeatFrom": recurrence.repeat_from.value,
+        "timezone": recurrence.timezone,
+        "dtstart": recurrence.dtstart.isoformat(),
+        "skipped": [s.isoformat() for s in recurrence.skipped],
+    }
+
+
+def reminder_from_row(row: Any) -> Reminder:
+    """A Reminder from a `reminders` row."""
+    return Reminder(
+        id=row.id,
+        remind_at=row.remind_at,
+        before_due=row.before_due,
+        channels=tuple(Channel(c) for c in row.channels),
+        state=ReminderState(row.state),
+        sent_at=row.sent_at,
+    )
+
+
+class UserRepository:
+    """Users by id and by email."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, user: User, password_hash: str) -> None:
+        """Store a new user; CONFLICT when the email is taken (case-insensitively)."""
+        statement = (
+            pg_insert(t.users)
+            .values(
+                id=user.id,
+                email=user.email,
+                email_key=user.email_key,
+                password_hash=password_hash,
+                timezone=user.timezone,
+            )
+            .on_conflict_do_nothing(index_elements=[t.users.c.email_key])
+        )
+        result = await self.connection.execute(statement)
+        if result.rowcount == 0:
+            raise Conflict("email: an account with this email already exists")
+
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        """The user with this id, if any."""
+        row = (
+            await self.connection.execute(select(t.users).where(t.users.c.id == user_id))
+        ).first()
+        return None if row is None else User(row.id, row.email, row.timezone)
+
+    async def credentials(self, email_key: str) -> tuple[User, str] | None:
+        """The user with this email and their password hash, if any."""
+        row = (
+            await self.connection.execute(select(t.users).where(t.users.c.email_key == email_key))
+        ).first()
+        return None if row is None else (User(row.id, row.email, row.timezone), row.password_hash)
+
+
+class TagRepository:
+    """A user's tags; names are unique per user case-insensitively."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def canonical_names(self, user_id: uuid.UUID, names: Iterable[str]) -> tuple[str, ...]:
+        """The names as the user's existing tags spell them; new names as given."""
+        wanted = list(names)
+        if not wanted:
+            return ()
+        rows = await self.connection.execute(
+            select(t.tags.c.name_key, t.tags.c.name).where(
+                t.tags.c.user_id == user_id,
+                t.tags.c.name_key.in_([tag_key(n) for n in wanted]),
+            )
+        )
+        existing = {row.name_key: row.name for row in rows}
+        return tuple(existing.get(tag_key(n), n) for n in wanted)
+
+    async def ensure(self, user_id: uuid.UUID, names: Iterable[str]) -> dict[str, uuid.UUID]:
+        """Ids of the named tags, creating the missing ones; keyed by name key."""
+        keyed = {tag_key(n): n for n in names}
+        if not keyed:
+            return {}
+        await self.connection.execute(
+            pg_insert(t.tags)
+            .values(
+                [
+                    {"id": uuid.uuid4(), "user_id": user_id, "name": name, "name_key": key}
+                    for key, name in keyed.items()
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[t.tags.c.user_id, t.tags.c.name_key])
+        )
+        rows = await self.connection.execute(
+            select(t.tags.c.name_key, t.tags.c.id).where(
+                t.tags.c.user_id == user_id, t.tags.c.name_key.in_(list(keyed))
+            )
+        )
+        return {row.name_key: row.id for row in rows}
+
+    async def get(self, user_id: uuid.UUID, tag_id: uuid.UUID) -> tuple[uuid.UUID, str]:
+        """The tag's id and name, locked for change; NOT_FOUND when not the user's."""
+        row = (
+            await self.connection.execute(
+                select(t.tags.c.id, t.tags.c.name)
+                .where(t.tags.c.id == tag_id, t.tags.c.user_id == user_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound("tag", tag_id)
+        return row.id, row.name
+
+    async def task_ids(self, tag_id: uuid.UUID) -> list[uuid.UUID]:
+        """Ids of the tasks carrying this tag."""
+        rows = await self.connection.execute(
+            select(t.task_tags.c.task_id).where(t.task_tags.c.tag_id == tag_id)
+        )
+        return [row.task_id for row in rows]
+
+    async def rename(self, user_id: uuid.UUID, tag_id: uuid.UUID, name: str) -> None:
+        """Give the tag a new name; CONFLICT when another tag of the user has it."""
+        try:
+            async with self.connection.begin_nested():
+                await self.connection.execute(
+                    update(t.tags)
+                    .where(t.tags.c.id == tag_id, t.tags.c.user_id == user_id)
+                    .values(name=name, name_key=tag_key(name))
+                )
+        except IntegrityError as error:
+            raise Conflict(f"name: you already have a tag named {name!r}") from error
+
+    async def remove(self, tag_id: uuid.UUID) -> None:
+        """Delete the tag; its task links go with it."""
+        await self.connection.execute(delete(t.tags).where(t.tags.c.id == tag_id))
+
+
+class TaskRepository:
+    """Tasks with their tags and reminders; remembers what it handed out for the outbox."""
+
+    def __init__(self, connection: AsyncConnection, tag_repository: TagRepository) -> None:
+        self.connection = connection
+        self.tag_repository = tag_repository
+        self.seen: list[Task] = []
+
+    async def get(self, user_id: uuid.UUID, task_id: uuid.UUID) -> Task:
+        """The user's task, locked until commit; NOT_FOUND when missing or someone else's."""
+        row = (
+            await self.connection.execute(
+                select(t.tasks)
+                .where(t.tasks.c.id == task_id, t.tasks.c.user_id == user_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound("task", task_id)
+        tag_rows = await self.connection.execute(
+            select(t.tags.c.name)
+            .join(t.task_tags, t.task_tags.c.tag_id == t.tags.c.id)
+            .where(t.task_tags.c.task_id == task_id)
+            .order_by(t.task_tags.c.position)
+        )
+        reminder_rows = await self.connection.execute(
+            select(t.reminders)
+            .where(t.reminders.c.task_id == task_id)
+            .order_by(t.reminders.c.position)
+        )
+        task = Task(
+            id=row.id,
+            user_id=row.user_id,
+            title=row.title,
+            notes=row.notes,
+            status=TaskStatus(row.status),
+            priority=Priority(row.priority),
+            tags=tuple(r.name for r in tag_rows),
+            due_at=row.due_at,
+            completed_at=row.completed_at,
+            recurrence=recurrence_from_json(row.recurrence),
+            series_id=row.series_id,
+            instance_number=row.instance_number,
+            reminders=tuple(reminder_from_row(r) for r in reminder_rows),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+        )
+        self.seen.append(task)
+        return task
+
+    async def get_by_reminder(self, user_id: uuid.UUID, reminder_id: uuid.UUID) -> Task:
+        """The user's task owning this reminder, locked; NOT_FOUND otherwise."""
+        task_id = await self.connection.scalar(
+            select(t.reminders.c.task_id).where(
+                t.reminders.c.id == reminder_id, t.reminders.c.user_id == user_id
+            )
+        )
+        if task_id is None:
+            raise NotFound("reminder", reminder_id)
+        return await self.get(user_id, task_id)
+
+    async def add(self, task: Task) -> None:
+        """Insert a new task with its tags and reminders."""
+        await self.connection.execute(insert(t.tasks).values(**self._row(task)))
+        await self._write_parts(task)
+        self.seen.append(task)
+
+    async def save(self, task: Task) -> None:
+        """Write a changed task back, replacing its tags and reminders."""
+        await self.connection.execute(
+            update(t.tasks).where(t.tasks.c.id == task.id).values(**self._row(task))
+        )
+        await self.connection.execute(delete(t.task_tags).where(t.task_tags.c.task_id == task.id))
+        await self.connection.execute(delete(t.reminders).where(t.reminders.c.task_id == task.id))
+        await self._write_parts(task)
+
+    async def remove(self, task: Task) -> None:
+        """Delete the task; tags links and reminders go with it."""
+        await self.connection.execute(delete(t.tasks).where(t.tasks.c.id == task.id))
+
+    async def _write_parts(self, task: Task) -> None:
+        if task.tags:
+            ids = await self.tag_repository.ensure(task.user_id, task.tags)
+            await self.connection.execute(
+                insert(t.task_tags).values(
+                    [
+                        {"task_id": task.id, "tag_id": ids[tag_key(name)], "position": index}
+                        for index, name in enumerate(task.tags)
+                    ]
+                )
+            )
+        if task.reminders:
+            await self.connection.execute(
+                insert(t.reminders).values(
+                    [
+                        {
+                            "id": r.id,
+                            "task_id": task.id,
+                            "user_id": task.user_id,
+                            "position": index,
+                            "remind_at": r.remind_at,
+                            "before_due": r.before_due,
+                            "channels": [c.value for c in r.channels],
+                            "state": r.state.value,
+                            "sent_at": r.sent_at,
+                        }
+                        for index, r in enumerate(task.reminders)
+                    ]
+                )
+            )
+
+    @staticmethod
+    def _row(task: Task) -> dict[str, Any]:
+        return {
+            "id": task.id,
+            "user_id": task.user_id,
+            "title": task.title,
+            "notes": task.notes,
+            "status": task.status.value,
+            "priority": int(task.priority),
+            "due_at": task.due_at,
+            "completed_at": task.completed_at,
+            "recurrence": recurrence_to_json(task.recurrence),
+            "series_id": task.series_id,
+            "instance_number": task.instance_number,
+            "created_at": task.created_at,
+            "updated_at": task.updated_at,
+            "version": task.version,
+        }
+
+
+class WebhookRepository:
+    """A user's webhook endpoints."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, user_id: uuid.UUID, webhook: Webhook, secret: str) -> None:
+        """Store a new endpoint with its signing secret."""
+        await self.connection.execute(
+            insert(t.webhooks).values(
+                id=webhook.id,
+                user_id=user_id,
+                url=webhook.url,
+                secret=secret,
+                created_at=webhook.created_at,
+            )
+        )
+
+    async def list(self, user_id: uuid.UUID) -> list[Webhook]:
+        """The user's endpoints, oldest first."""
+        rows = await self.connection.execute(
+            select(t.webhooks.c.id, t.webhooks.c.url, t.webhooks.c.created_at)
+            .where(t.webhooks.c.user_id == user_id)
+            .order_by(t.webhooks.c.created_at, t.webhooks.c.id)
+        )
+        return [Webhook(row.id, row.url, row.created_at) for row in rows]
+
+    async def remove(self, user_id: uuid.UUID, webhook_id: uuid.UUID) -> Webhook:
+        """Delete the user's endpoint; NOT_FOUND when it is not theirs."""
+        row = (
+            await self.connection.execute(
+                delete(t.webhooks)
+                .where(t.webhooks.c.id == webhook_id, t.webhooks.c.user_id == user_id)
+                .returning(t.webhooks.c.id, t.webhooks.c.url, t.webhooks.c.created_at)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("webhook", webhook_id)
+        return Webhook(row.id, row.url, row.created_at)

@@ -1,0 +1,118 @@
+"""SQLAlchemy Core tables of the gateway's schema; the migrations in alembic/ create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
+
+GATEWAY_SCHEMA = "gateway"
+
+metadata = MetaData(schema=GATEWAY_SCHEMA)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("email_key", Text, nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("name_key", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("priority", SmallInteger, nullable=False),
+    Column("due_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("recurrence", JSONB),
+    Column("series_id", UUID(as_uuid=True)),
+    Column("instance_number", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    # Generated in the database; never written by the application.
+    Column("search_vector", TSVECTOR, server_default=text("''::tsvector")),
+)
+
+task_tags = Table(
+    "task_tags",
+    metadata,
+    Column(
+        "task_id",
+        UUID(as_uuid=True),
+        ForeignKey(tasks.c.id, ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "tag_id", UUID(as_uuid=True), ForeignKey(tags.c.id, ondelete="CASCADE"), primary_key=True
+    ),
+    Column("position", SmallInteger, nullable=False),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "task_id", UUID(as_uuid=True), ForeignKey(tasks.c.id, ondelete="CASCADE"), nullable=False
+    ),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("position", SmallInteger, nullable=False),
+    Column("remind_at", DateTime(timezone=True), nullable=False),
+    Column("before_due", Integer),
+    Column("channels", ARRAY(Text), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("partition_key", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+)

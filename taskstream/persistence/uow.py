@@ -1,0 +1,86 @@
+"""Unit of work: one transaction that commits a change together with its outbox rows."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from taskstream.messaging.cloudevents import Envelope, from_task_event
+from taskstream.persistence import tables as t
+from taskstream.persistence.repositories import (
+    TagRepository,
+    TaskRepository,
+    UserRepository,
+    WebhookRepository,
+)
+
+
+class UnitOfWork:
+    """Opens a transaction; commit() writes every pending event to the outbox, then commits."""
+
+    connection: AsyncConnection
+    users: UserRepository
+    tags: TagRepository
+    tasks: TaskRepository
+    webhooks: WebhookRepository
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._transaction: AsyncTransaction | None = None
+        self._extra: list[Envelope] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.connection = await self.engine.connect()
+        self._transaction = await self.connection.begin()
+        self.users = UserRepository(self.connection)
+        self.tags = TagRepository(self.connection)
+        self.tasks = TaskRepository(self.connection, self.tags)
+        self.webhooks = WebhookRepository(self.connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                await self._transaction.rollback()
+        finally:
+            await self.connection.close()
+
+    def record(self, envelope: Envelope) -> None:
+        """Add an event that no aggregate raised (e.g. a tag renamed) to this commit."""
+        self._extra.append(envelope)
+
+    def collect_envelopes(self) -> list[Envelope]:
+        """Every pending event of this unit of work as CloudEvents, in the order raised."""
+        envelopes = [from_task_event(event) for task in self.tasks.seen for event in task.events]
+        return envelopes + self._extra
+
+    async def commit(self) -> None:
+        """Write the outbox rows and commit them with the change, atomically."""
+        assert self._transaction is not None
+        envelopes = self.collect_envelopes()
+        if envelopes:
+            await self.connection.execute(
+                insert(t.outbox).values(
+                    [
+                        {
+                            "event_id": e.id,
+                            "topic": e.topic,
+                            "partition_key": e.partition_key,
+                            "type": e.type,
+                            "payload": e.body,
+                        }
+                        for e in envelopes
+                    ]
+                )
+            )
+        await self._transaction.commit()
+        for task in self.tasks.seen:
+            task.events.clear()
+        self._extra.clear()

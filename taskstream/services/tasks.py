@@ -1,0 +1,136 @@
+"""Task use cases: create, update, complete, reopen, delete, skip an occurrence."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+
+from taskstream.domain.model import (
+    Priority,
+    RecurrenceRequest,
+    Reminder,
+    ReminderSpec,
+    Task,
+    TaskChange,
+    clean_tags,
+)
+from taskstream.persistence.uow import UnitOfWork
+
+
+async def create_task(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    title: str,
+    notes: str | None,
+    priority: Priority | None,
+    tags: list[str] | None,
+    due_at: datetime | None,
+    recurrence: RecurrenceRequest | None,
+    reminders: list[ReminderSpec] | None,
+    now: datetime,
+    source: str = "gateway",
+) -> Task:
+    """Create a task with its tags and reminders; unknown tag names are created."""
+    async with uow:
+        names = await uow.tags.canonical_names(user_id, clean_tags(tags or []))
+        task = Task.create(
+            user_id=user_id,
+            title=title,
+            notes=notes or "",
+            priority=priority or Priority.NONE,
+            tags=list(names),
+            due_at=due_at,
+            recurrence=recurrence,
+            reminders=reminders,
+            now=now,
+            source=source,
+        )
+        await uow.tasks.add(task)
+        await uow.commit()
+    return task
+
+
+async def update_task(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    task_id: uuid.UUID,
+    change: TaskChange,
+    now: datetime,
+    source: str = "gateway",
+) -> Task:
+    """Apply the given fields to the user's task; CONFLICT on a stale expectedVersion."""
+    async with uow:
+        task = await uow.tasks.get(user_id, task_id)
+        if change.tags is not None:
+            names = await uow.tags.canonical_names(user_id, clean_tags(change.tags))
+            change = replace(change, tags=list(names))
+        task.update(change, now=now, source=source)
+        if task.events:
+            await uow.tasks.save(task)
+        await uow.commit()
+    return task
+
+
+async def complete_task(
+    *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
+) -> Task:
+    """Mark the user's task done (a no-op when it already is)."""
+    async with uow:
+        task = await uow.tasks.get(user_id, task_id)
+        task.complete(now=now)
+        if task.events:
+            await uow.tasks.save(task)
+        await uow.commit()
+    return task
+
+
+async def reopen_task(
+    *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
+) -> Task:
+    """Open the user's done task again (a no-op when it is open)."""
+    async with uow:
+        task = await uow.tasks.get(user_id, task_id)
+        task.reopen(now=now)
+        if task.events:
+            await uow.tasks.save(task)
+        await uow.commit()
+    return task
+
+
+async def delete_task(
+    *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
+) -> uuid.UUID:
+    """Delete the user's task; its last state goes out in the TaskDeleted event."""
+    async with uow:
+        task = await uow.tasks.get(user_id, task_id)
+        task.delete(now=now)
+        await uow.tasks.remove(task)
+        await uow.commit()
+    return task.id
+
+
+async def skip_occurrence(
+    *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
+) -> Task:
+    """Move the user's open recurring instance to its next occurrence."""
+    async with uow:
+        task = await uow.tasks.get(user_id, task_id)
+        task.skip_occurrence(now=now)
+        await uow.tasks.save(task)
+        await uow.commit()
+    return task
+
+
+async def snooze_reminder(
+    *, uow: UnitOfWork, user_id: uuid.UUID, reminder_id: uuid.UUID, minutes: int, now: datetime
+) -> Reminder:
+    """Reschedule the user's reminder to now + minutes."""
+    async with uow:
+        task = await uow.tasks.get_by_reminder(user_id, reminder_id)
+        reminder = task.snooze_reminder(reminder_id, minutes=minutes, now=now)
+        await uow.tasks.save(task)
+        await uow.commit()
+    return reminder

@@ -1,0 +1,54 @@
+"""The one typed reader of the environment: every setting Taskstream has, with its default."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of every service, read from `TASKSTREAM_*` variables and `DATABASE_URL`."""
+
+    model_config = SettingsConfigDict(env_prefix="TASKSTREAM_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "production"
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Path("./data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "taskstream"
+    jwt_audience: str = "taskstream-api"
+    token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+
+    smtp_url: str | None = None
+    audit_retention_days: int = Field(default=365, gt=0)
+    webhook_allow_private: bool = False
+
+    db_pool_size: int = Field(default=10, ge=1)
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 5000
+
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    mutations_per_minute: int = Field(default=600, ge=1)
+
+    outbox_poll_seconds: float = Field(default=0.2, gt=0)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        """True when introspection and the GraphQL IDE must be off."""
+        return self.env == "production"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    return Settings()
