@@ -70,6 +70,7 @@ class Context:
     now: datetime
     loaders: Loaders = field(init=False)
     response: Any = None
+    connection_params: Any = None
     _user: User | None = None
 
     def __post_init__(self) -> None:

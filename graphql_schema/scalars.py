@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, NewType
+from datetime import UTC, datetime
+from typing import TypeAlias
 
 import strawberry
+from strawberry.scalars import JSON as StrawberryJSON
+from strawberry.types.scalar import ScalarDefinition
+
+# Resolvers annotate with these names; the schema maps `datetime` to the contract's DateTime.
+DateTime: TypeAlias = datetime
+JSON = StrawberryJSON
 
 
-def _parse_datetime(value: object) -> datetime:
+def parse_datetime(value: object) -> datetime:
+    """An aware datetime from an RFC 3339 string; the offset is mandatory."""
     if not isinstance(value, str):
         raise ValueError("DateTime must be an RFC 3339 string such as 2026-12-01T09:00:00+01:00")
     text = value.strip()
@@ -25,24 +32,16 @@ def _parse_datetime(value: object) -> datetime:
     return parsed
 
 
-def _serialize_datetime(value: datetime) -> str:
-    return value.isoformat()
+def serialize_datetime(value: datetime) -> str:
+    """The RFC 3339 text of an aware datetime, always in UTC so equal instants read equal."""
+    return value.astimezone(UTC).isoformat()
 
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", datetime),
-    name="DateTime",
-    description="RFC 3339 date-time with an explicit offset, e.g. 2026-12-01T09:00:00+01:00.",
-    serialize=_serialize_datetime,
-    parse_value=_parse_datetime,
-)
-
-JSON = strawberry.scalar(
-    NewType("JSON", object),
-    name="JSON",
-    description="Opaque JSON value (an object unless stated otherwise).",
-    serialize=lambda value: value,
-    parse_value=lambda value: value,
-)
-
-JSONValue = Any
+SCALAR_MAP: dict[object, ScalarDefinition] = {
+    datetime: strawberry.scalar(
+        name="DateTime",
+        description="RFC 3339 date-time with an explicit offset, e.g. 2026-12-01T09:00:00+01:00.",
+        serialize=serialize_datetime,
+        parse_value=parse_datetime,
+    ),
+}

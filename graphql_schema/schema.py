@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import (
@@ -18,6 +20,7 @@ from graphql_schema.auth.resolvers import AuthMutations, AuthQueries
 from graphql_schema.errors import ContractErrors
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.reminders.resolvers import ReminderMutations
+from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.tags.resolvers import TagMutations, TagQueries
 from graphql_schema.tasks.mutations import TaskMutations
 from graphql_schema.tasks.queries import TaskQueries
@@ -52,20 +55,21 @@ class ContractSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with depth, alias and token limits; introspection off in production."""
-    extensions: list[SchemaExtension | type[SchemaExtension]] = [
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        ContractErrors(),
+    # Factories, not instances: Strawberry builds fresh extensions for every operation.
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        ContractErrors,
     ]
     if settings.is_production:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return ContractSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
     )
 
 

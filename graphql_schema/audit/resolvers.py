@@ -6,6 +6,8 @@ empty chain verifies.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graphql_schema.context import Info
@@ -78,7 +80,7 @@ class AuditQueries:
         self,
         info: Info,
         task_id: strawberry.ID | None = None,
-        from_: DateTime | None = strawberry.argument(name="from", default=None),
+        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
         to: DateTime | None = None,
         first: int | None = 100,
         after: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from taskstream.domain import events
@@ -161,7 +161,8 @@ def build_reminders(specs: list[ReminderSpec], due_at: datetime | None) -> tuple
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    """RFC 3339 in UTC, as the API writes every instant."""
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 # The fields an update reports in its before/after diff, as the API names them.
@@ -463,8 +464,8 @@ def recurrence_snapshot(recurrence: Recurrence | None) -> dict[str, Any] | None:
         "rule": recurrence.rule,
         "repeatFrom": recurrence.repeat_from.value,
         "timezone": recurrence.timezone,
-        "dtstart": recurrence.dtstart.isoformat(),
-        "skipped": [s.isoformat() for s in recurrence.skipped],
+        "dtstart": _iso(recurrence.dtstart),
+        "skipped": [_iso(s) for s in recurrence.skipped],
     }
 
 

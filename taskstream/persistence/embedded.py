@@ -150,6 +150,9 @@ class EmbeddedPostgres:
             env={**os.environ, "LC_ALL": "C.UTF-8"},
             cwd="/",
             check=False,
+            # Ctrl-C in a terminal reaches the whole process group: the server must be
+            # stopped by us, in order, not by the signal.
+            start_new_session=True,
         )
         if check and result.returncode != 0:
             raise RuntimeError(

@@ -177,7 +177,7 @@ def _typo_budget(word: str) -> int:
     """How many edits a word may be off by: none when short, one or two when longer."""
     if len(word) >= 8:
         return 2
-    if len(word) >= 4:
+    if len(word) >= 5:
         return 1
     return 0
 
@@ -190,7 +190,7 @@ def _word_matches(word: str) -> ColumnElement[bool]:
     if budget == 0:
         return prefix
     text_word = func.regexp_split_to_table(func.lower(_SEARCHED_TEXT), r"[^[:alnum:]]+")
-    word_column = text_word.table_valued("value").alias("word")
+    word_column = text_word.table_valued("value").render_derived(name="word")
     close_word = exists(
         select(literal(1))
         .select_from(word_column)

@@ -53,7 +53,7 @@ tasks = Table(
     Column("priority", SmallInteger, nullable=False),
     Column("due_at", DateTime(timezone=True)),
     Column("completed_at", DateTime(timezone=True)),
-    Column("recurrence", JSONB),
+    Column("recurrence", JSONB(none_as_null=True)),
     Column("series_id", UUID(as_uuid=True)),
     Column("instance_number", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -1,0 +1,105 @@
+"""The gateway's ASGI app factory: routes and the lifespan that builds its clients."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from gateway.graphql_app import GraphQLApp
+from gateway.metrics import GatewayMetrics, MetricsMiddleware
+from graphql_schema.context import Services
+from graphql_schema.schema import build_schema
+from taskstream.auth import TokenService
+from taskstream.persistence.db import create_engine, pending_migrations
+from taskstream.settings import Settings
+
+WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
+
+PLACEHOLDER_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Taskstream</title></head>
+<body><h1>Taskstream</h1>
+<p>The web app has not been built. The GraphQL API is at <a href="/graphql">/graphql</a>.</p>
+</body></html>
+"""
+
+
+def token_service(settings: Settings) -> TokenService:
+    """The token service of these settings; the signing key must be configured."""
+    if settings.jwt_secret is None:
+        raise RuntimeError(
+            "TASKSTREAM_JWT_SECRET is not set: the gateway cannot sign tokens without a key"
+        )
+    return TokenService(
+        secret=settings.jwt_secret.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(seconds=settings.token_ttl_seconds),
+    )
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Starlette:
+    """The gateway app; builds its own engine from settings unless one is given."""
+    if engine is None:
+        if settings.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set")
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    services = Services(engine=engine, tokens=token_service(settings), settings=settings)
+    graphql = GraphQLApp(build_schema(settings), services=services)
+    metrics = GatewayMetrics()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            if await pending_migrations(engine):
+                return JSONResponse(
+                    {"status": "unready", "reason": "migrations pending"}, status_code=503
+                )
+        except Exception:  # noqa: BLE001 - any failure to reach the database means not ready
+            return JSONResponse(
+                {"status": "unready", "reason": "database unreachable"}, status_code=503
+            )
+        return JSONResponse({"status": "ready"})
+
+    async def placeholder(request: Request) -> Response:
+        return HTMLResponse(PLACEHOLDER_PAGE)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics.endpoint),
+    ]
+    if (WEB_DIST / "index.html").exists():
+        routes.append(Mount("/", StaticFiles(directory=WEB_DIST, html=True)))
+    else:
+        routes.append(Route("/", placeholder))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+    )
+    app.state.services = services
+    return app

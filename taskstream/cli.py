@@ -1,0 +1,185 @@
+"""The `taskstream` command: the composition root of every way Taskstream runs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from taskstream.settings import Settings, get_settings
+
+SCHEMA_SDL = Path(__file__).resolve().parents[1] / "graphql_schema" / "schema.graphql"
+
+
+def default_data_dir() -> Path:
+    """Where `up` keeps its data unless told otherwise."""
+    return Path.home() / ".local" / "share" / "taskstream"
+
+
+async def _serve(settings: Settings, *, announce: bool) -> None:
+    from gateway.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        ws="websockets-sansio",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started and announce:
+        port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
+        print(f"Taskstream is up at http://{settings.host}:{port}", flush=True)
+    await serving
+    if not server.started:
+        raise SystemExit(f"could not listen on {settings.host}:{settings.port}")
+
+
+async def _migrate(url: str) -> None:
+    from taskstream.persistence.db import create_engine, migrate
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+@contextlib.contextmanager
+def _graceful_signals() -> Iterator[list[int]]:
+    """Record SIGINT/SIGTERM instead of dying, so that shutdown runs to the end.
+
+    uvicorn re-raises the signal it stopped for once it has drained; with these handlers in
+    place that re-raise is recorded too, and the caller stops PostgreSQL before exiting 0.
+    """
+    received: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: received.append(number))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def command_up(args: argparse.Namespace) -> int:
+    """Everything in one process, with embedded PostgreSQL unless DATABASE_URL is set."""
+    from taskstream.auth import load_or_create_signing_key
+    from taskstream.persistence.embedded import EmbeddedPostgres
+
+    settings = get_settings()
+    data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, object] = {"host": args.host, "port": args.port, "data_dir": data_dir}
+    if "env" not in settings.model_fields_set:
+        updates["env"] = "development"
+    if settings.jwt_secret is None:
+        from pydantic import SecretStr
+
+        key = load_or_create_signing_key(data_dir / "secrets" / "jwt-signing-key")
+        updates["jwt_secret"] = SecretStr(key)
+    server = None
+    with _graceful_signals() as received:
+        try:
+            if settings.database_url is None:
+                server = EmbeddedPostgres(data_dir / "postgres")
+                updates["database_url"] = server.start()
+            settings = settings.model_copy(update=updates)
+            assert settings.database_url is not None
+            asyncio.run(_migrate(settings.database_url))
+            if not received:
+                asyncio.run(_serve(settings, announce=True))
+        finally:
+            if server is not None:
+                server.stop()
+    print("Taskstream stopped", flush=True)
+    return 0
+
+
+def command_gateway(args: argparse.Namespace) -> int:
+    """The gateway alone, configured from the environment (as in a container)."""
+    settings = get_settings()
+    asyncio.run(_serve(settings, announce=True))
+    return 0
+
+
+def command_migrate(args: argparse.Namespace) -> int:
+    """Bring the database of DATABASE_URL to the newest migration."""
+    settings = get_settings()
+    if settings.database_url is None:
+        print("DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    asyncio.run(_migrate(settings.database_url))
+    print("database is at the newest migration")
+    return 0
+
+
+def exported_sdl() -> str:
+    """The SDL of the schema as served (development settings: introspection on)."""
+    from graphql_schema.schema import build_schema
+
+    return build_schema(Settings(env="development")).as_str() + "\n"
+
+
+def command_schema(args: argparse.Namespace) -> int:
+    """Write the exported SDL, or with --check fail when the committed file is stale."""
+    sdl = exported_sdl()
+    if args.check:
+        if not SCHEMA_SDL.exists() or SCHEMA_SDL.read_text() != sdl:
+            print(f"{SCHEMA_SDL} is stale: run `taskstream schema`", file=sys.stderr)
+            return 1
+        return 0
+    SCHEMA_SDL.write_text(sdl)
+    print(f"wrote {SCHEMA_SDL}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's grammar."""
+    parser = argparse.ArgumentParser(prog="taskstream", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run the whole system in one process")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--data-dir", type=Path, default=None)
+    up.set_defaults(handler=command_up)
+    commands.add_parser("gateway", help="run the gateway service").set_defaults(
+        handler=command_gateway
+    )
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(
+        handler=command_migrate
+    )
+    schema = commands.add_parser("schema", help="export the GraphQL SDL")
+    schema.add_argument("--check", action="store_true", help="fail when the export is stale")
+    schema.set_defaults(handler=command_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `taskstream` command."""
+    from taskstream.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

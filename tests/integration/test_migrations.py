@@ -1,0 +1,62 @@
+"""Migrations run up, down and up again on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskstream.persistence.db import create_engine, downgrade, migrate, pending_migrations
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh, empty database beside the test database."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(engine.url.render_as_string(hide_password=False)).set(database=name)
+    scratch = create_engine(url.render_as_string(hide_password=False), pool_size=1)
+    yield scratch
+    await scratch.dispose()
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+async def tables(engine: AsyncEngine) -> set[str]:
+    """Tables of the gateway schema."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'gateway'")
+        )
+        return {row[0] for row in rows}
+
+
+async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
+    assert await pending_migrations(scratch_engine)
+    await migrate(scratch_engine)
+    assert not await pending_migrations(scratch_engine)
+    expected = {"users", "tags", "tasks", "task_tags", "reminders", "webhooks", "outbox"}
+    assert await tables(scratch_engine) == expected
+    await downgrade(scratch_engine, revision="base")
+    assert await tables(scratch_engine) == set()
+    assert await pending_migrations(scratch_engine)
+    await migrate(scratch_engine)
+    assert await tables(scratch_engine) == expected
+
+
+async def test_search_indexes_exist(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT indexname FROM pg_indexes WHERE schemaname = 'gateway'")
+        )
+        names = {row[0] for row in rows}
+    assert {"tasks_search_vector", "tasks_search_trgm", "tasks_user_due"} <= names
