@@ -69,7 +69,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
                 return JSONResponse(
                     {"status": "unready", "reason": "migrations pending"}, status_code=503
                 )
-        except Exception:  # noqa: BLE001 - any failure to reach the database means not ready
+        except Exception:
             return JSONResponse(
                 {"status": "unready", "reason": "database unreachable"}, status_code=503
             )

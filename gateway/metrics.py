@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -49,9 +56,9 @@ class MetricsMiddleware:
         route = scope["path"] if scope["path"] in KNOWN_ROUTES else "other"
         status = {"code": 500}
 
-        async def sending(message: dict[str, object]) -> None:
+        async def sending(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = int(message["status"])  # type: ignore[call-overload]
+                status["code"] = int(message["status"])
             await send(message)
 
         started = time.perf_counter()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors
 from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.extensions import MaskErrors
 
 from taskstream.domain.errors import TaskstreamError
 
@@ -31,7 +31,7 @@ class ContractErrors(MaskErrors):
     """Gives each error `extensions.code`; unexpected ones become INTERNAL with no details."""
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = []
+        processed: list[GraphQLError] = []
         for error in errors:
             code = _code_of(error)
             if code is None:
@@ -43,7 +43,9 @@ class ContractErrors(MaskErrors):
                 code, message = "INTERNAL", INTERNAL_MESSAGE
             else:
                 original = error.original_error
-                message = original.message if isinstance(original, TaskstreamError) else error.message
+                message = (
+                    original.message if isinstance(original, TaskstreamError) else error.message
+                )
             processed.append(
                 StrawberryGraphQLError(
                     message,

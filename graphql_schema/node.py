@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from taskstream.domain.model import Channel as DomainChannel
-from taskstream.domain.model import Priority as DomainPriority
-from taskstream.domain.model import ReminderState as DomainReminderState
-from taskstream.domain.model import TaskStatus as DomainTaskStatus
-from taskstream.domain.recurrence import RepeatFrom as DomainRepeatFrom
+from taskstream.domain.model import Channel, Priority, ReminderState, TaskStatus
+from taskstream.domain.recurrence import RepeatFrom
 
 
 @strawberry.interface
@@ -26,12 +23,15 @@ class PageInfo:
     end_cursor: str | None
 
 
-Priority = strawberry.enum(DomainPriority, name="Priority")
-TaskStatus = strawberry.enum(DomainTaskStatus, name="TaskStatus")
-Channel = strawberry.enum(DomainChannel, name="Channel")
-ReminderState = strawberry.enum(DomainReminderState, name="ReminderState")
-RepeatFrom = strawberry.enum(
-    DomainRepeatFrom,
+# The domain enums are the GraphQL enums: registering them keeps one definition of each.
+strawberry.enum(Priority, name="Priority")
+strawberry.enum(TaskStatus, name="TaskStatus")
+strawberry.enum(Channel, name="Channel")
+strawberry.enum(ReminderState, name="ReminderState")
+strawberry.enum(
+    RepeatFrom,
     name="RepeatFrom",
     description="Which date the next occurrence of a recurring task is computed from.",
 )
+
+__all__ = ["Channel", "Node", "PageInfo", "Priority", "ReminderState", "RepeatFrom", "TaskStatus"]

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import TypeAlias
 
 import strawberry
-from strawberry.scalars import JSON as StrawberryJSON
+from strawberry.scalars import JSON
 from strawberry.types.scalar import ScalarDefinition
 
 # Resolvers annotate with these names; the schema maps `datetime` to the contract's DateTime.
 DateTime: TypeAlias = datetime
-JSON = StrawberryJSON
+__all__ = ["JSON", "SCALAR_MAP", "DateTime"]
 
 
 def parse_datetime(value: object) -> datetime:

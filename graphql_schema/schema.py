@@ -30,7 +30,9 @@ from taskstream.settings import Settings
 
 
 @strawberry.type
-class Query(AuthQueries, TaskQueries, TagQueries, NotificationQueries, AuditQueries, WebhookQueries):
+class Query(
+    AuthQueries, TaskQueries, TagQueries, NotificationQueries, AuditQueries, WebhookQueries
+):
     """Everything a client can read."""
 
 
@@ -49,7 +51,7 @@ class Mutation(
 class ContractSchema(strawberry.Schema):
     """Logs only errors that were not meant for the client (the others are expected)."""
 
-    def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:  # type: ignore[override]
+    def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
         """Leave logging to ContractErrors, which logs the unexpected ones once."""
 
 

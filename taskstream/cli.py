@@ -37,7 +37,8 @@ async def _serve(settings: Settings, *, announce: bool) -> None:
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():
+    # uvicorn exposes readiness only as a flag, so poll it briefly.
+    while not server.started and not serving.done():  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     if server.started and announce:
         port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port

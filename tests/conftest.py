@@ -101,9 +101,13 @@ class GraphQLClient:
     async def sign_up(self, email: str | None = None, timezone: str = "UTC") -> dict[str, Any]:
         """A new account; this client then acts as it."""
         data = await self.data(
-            "mutation($e: String!, $p: String!, $tz: String) "
-            "{ signUp(email: $e, password: $p, timezone: $tz) { token user { id email timezone } } }",
-            {"e": email or f"user-{uuid.uuid4().hex[:12]}@example.com", "p": "correct horse", "tz": timezone},
+            "mutation($e: String!, $p: String!, $tz: String) { signUp(email: $e, password: $p, "
+            "timezone: $tz) { token user { id email timezone } } }",
+            {
+                "e": email or f"user-{uuid.uuid4().hex[:12]}@example.com",
+                "p": "correct horse",
+                "tz": timezone,
+            },
         )
         self.token = data["signUp"]["token"]
         user: dict[str, Any] = data["signUp"]["user"]

@@ -72,6 +72,6 @@ class NotificationMutations:
     """Changes to notifications."""
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def mark_notification_read(self, info: Info, id: strawberry.ID) -> Notification:  # noqa: A002
+    async def mark_notification_read(self, info: Info, id: strawberry.ID) -> Notification:
         """Mark a notification read."""
         raise NotFound("notification", parse_id(id, "notification"))

@@ -19,7 +19,7 @@ class ReminderMutations:
     async def snooze_reminder(
         self,
         info: Info,
-        id: strawberry.ID,  # noqa: A002
+        id: strawberry.ID,
         minutes: int,
     ) -> Reminder:
         """Reschedule a reminder to now plus `minutes`."""

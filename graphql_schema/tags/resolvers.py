@@ -30,7 +30,7 @@ class TagMutations:
     """Renaming and deleting tags."""
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def rename_tag(self, info: Info, id: strawberry.ID, name: str) -> Tag:  # noqa: A002
+    async def rename_tag(self, info: Info, id: strawberry.ID, name: str) -> Tag:
         """Rename a tag; every task carrying it shows the new name."""
         tag_id, new_name = await service.rename_tag(
             uow=info.context.services.uow(),
@@ -42,7 +42,7 @@ class TagMutations:
         return Tag.from_record(TagRecord(tag_id, new_name))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def delete_tag(self, info: Info, id: strawberry.ID) -> strawberry.ID:  # noqa: A002
+    async def delete_tag(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         """Delete a tag and take it off its tasks."""
         deleted = await service.delete_tag(
             uow=info.context.services.uow(),

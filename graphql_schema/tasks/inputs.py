@@ -11,7 +11,8 @@ from graphql_schema.scalars import DateTime
 from taskstream.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
 from taskstream.persistence.reads import SortField, TaskQuery
 
-TaskSortField = strawberry.enum(SortField, name="TaskSortField")
+TaskSortField = SortField
+strawberry.enum(SortField, name="TaskSortField")
 
 
 @strawberry.enum(name="SortDirection")
@@ -72,7 +73,7 @@ class RecurrenceInput:
     """How a task repeats."""
 
     rule: str
-    repeat_from: RepeatFrom = RepeatFrom.DUE_DATE  # type: ignore[attr-defined]
+    repeat_from: RepeatFrom = RepeatFrom.DUE_DATE
     timezone: str | None = strawberry.field(
         default=None, description="Defaults to the user's time zone."
     )
@@ -86,13 +87,15 @@ class RecurrenceInput:
         )
 
 
-@strawberry.input(name="ReminderInput", description="Exactly one of remindAt and beforeDue must be given.")
+@strawberry.input(
+    name="ReminderInput", description="Exactly one of remindAt and beforeDue must be given."
+)
 class ReminderInput:
     """A reminder at a time, or some minutes before the due date."""
 
     remind_at: DateTime | None = None
     before_due: int | None = None
-    channels: list[Channel] = strawberry.field(default_factory=lambda: [Channel.IN_APP])  # type: ignore[attr-defined]
+    channels: list[Channel] = strawberry.field(default_factory=lambda: [Channel.IN_APP])
 
     def to_spec(self) -> ReminderSpec:
         """The domain spec of this reminder."""
@@ -105,7 +108,7 @@ class CreateTaskInput:
 
     title: str
     notes: str | None = None
-    priority: Priority | None = Priority.NONE  # type: ignore[attr-defined]
+    priority: Priority | None = Priority.NONE
     tags: list[str] | None = strawberry.field(
         default=None, description="Tag names; unknown names are created."
     )
@@ -132,7 +135,9 @@ class UpdateTaskInput:
     reminders: list[ReminderInput] | None = None
     expected_version: int | None = strawberry.field(
         default=None,
-        description="When given and not equal to the task's version, the update fails with CONFLICT.",
+        description=(
+            "When given and not equal to the task's version, the update fails with CONFLICT."
+        ),
     )
 
     def to_change(self, user_timezone: str) -> TaskChange:

@@ -18,7 +18,7 @@ class TaskMutations:
     """Changes to the caller's tasks."""
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def create_task(self, info: Info, input: CreateTaskInput) -> Task:  # noqa: A002
+    async def create_task(self, info: Info, input: CreateTaskInput) -> Task:
         """Create a task; unknown tag names are created."""
         context = info.context
         user = await context.current_user()
@@ -40,8 +40,8 @@ class TaskMutations:
     async def update_task(
         self,
         info: Info,
-        id: strawberry.ID,  # noqa: A002
-        input: UpdateTaskInput,  # noqa: A002
+        id: strawberry.ID,
+        input: UpdateTaskInput,
     ) -> Task:
         """Change the given fields of a task."""
         context = info.context
@@ -56,7 +56,7 @@ class TaskMutations:
         return Task.of(TaskRecord.from_task(task))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def complete_task(self, info: Info, id: strawberry.ID) -> Task:  # noqa: A002
+    async def complete_task(self, info: Info, id: strawberry.ID) -> Task:
         """Mark a task done."""
         task = await service.complete_task(
             uow=info.context.services.uow(),
@@ -67,7 +67,7 @@ class TaskMutations:
         return Task.of(TaskRecord.from_task(task))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def reopen_task(self, info: Info, id: strawberry.ID) -> Task:  # noqa: A002
+    async def reopen_task(self, info: Info, id: strawberry.ID) -> Task:
         """Open a done task again."""
         task = await service.reopen_task(
             uow=info.context.services.uow(),
@@ -78,7 +78,7 @@ class TaskMutations:
         return Task.of(TaskRecord.from_task(task))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def delete_task(self, info: Info, id: strawberry.ID) -> strawberry.ID:  # noqa: A002
+    async def delete_task(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         """Delete a task."""
         deleted = await service.delete_task(
             uow=info.context.services.uow(),
@@ -95,7 +95,7 @@ class TaskMutations:
             "the skipped date joins recurrence.skipped."
         ),
     )
-    async def skip_occurrence(self, info: Info, id: strawberry.ID) -> Task:  # noqa: A002
+    async def skip_occurrence(self, info: Info, id: strawberry.ID) -> Task:
         """Move a recurring instance to its next occurrence."""
         task = await service.skip_occurrence(
             uow=info.context.services.uow(),

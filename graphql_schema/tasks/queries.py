@@ -18,7 +18,7 @@ class TaskQueries:
     """Reads of the caller's tasks."""
 
     @strawberry.field(permission_classes=[IsAuthenticated])
-    async def task(self, info: Info, id: strawberry.ID) -> Task | None:  # noqa: A002
+    async def task(self, info: Info, id: strawberry.ID) -> Task | None:
         """The caller's task with this id, or null."""
         try:
             task_id = parse_id(id, "task")
@@ -33,7 +33,7 @@ class TaskQueries:
     async def tasks(
         self,
         info: Info,
-        filter: TaskFilter | None = None,  # noqa: A002
+        filter: TaskFilter | None = None,
         order_by: list[TaskOrder] | None = None,
         first: int | None = 50,
         after: str | None = None,

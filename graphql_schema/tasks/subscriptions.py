@@ -36,7 +36,9 @@ class TaskEvent:
 
     kind: TaskEventKind
     task_id: strawberry.ID
-    task: Task | None = strawberry.field(description="The task after the change; null when kind is DELETED.")
+    task: Task | None = strawberry.field(
+        description="The task after the change; null when kind is DELETED."
+    )
     at: DateTime
     source: str = strawberry.field(
         description="The service that caused the change: gateway, recurrence, ..."
@@ -49,7 +51,9 @@ class Subscription:
 
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
-        description="Every change to the caller's tasks, from any service, in commit order per task.",
+        description=(
+            "Every change to the caller's tasks, from any service, in commit order per task."
+        ),
     )
     async def task_events(self, info: Info) -> AsyncGenerator[TaskEvent, None]:
         """The caller's task changes as they happen."""

@@ -7,7 +7,15 @@ from datetime import datetime
 import strawberry
 
 from graphql_schema.context import Info
-from graphql_schema.node import Channel, Node, PageInfo, Priority, ReminderState, RepeatFrom, TaskStatus
+from graphql_schema.node import (
+    Channel,
+    Node,
+    PageInfo,
+    Priority,
+    ReminderState,
+    RepeatFrom,
+    TaskStatus,
+)
 from graphql_schema.scalars import DateTime
 from graphql_schema.tags.types import Tag
 from taskstream.domain.errors import InvalidInput
@@ -24,17 +32,23 @@ class Recurrence:
     """How a task repeats."""
 
     rule: str = strawberry.field(
-        description="RFC 5545 RRULE value without the 'RRULE:' prefix, e.g. FREQ=WEEKLY;BYDAY=MO,WE."
+        description=(
+            "RFC 5545 RRULE value without the 'RRULE:' prefix, e.g. FREQ=WEEKLY;BYDAY=MO,WE."
+        )
     )
     repeat_from: RepeatFrom
     timezone: str = strawberry.field(
         description="IANA zone the rule is evaluated in; wall-clock times survive DST changes."
     )
-    skipped: list[DateTime] = strawberry.field(description="Occurrences that were skipped (EXDATE).")
+    skipped: list[DateTime] = strawberry.field(
+        description="Occurrences that were skipped (EXDATE)."
+    )
     _value: strawberry.Private[DomainRecurrence]
     _due_at: strawberry.Private[datetime | None]
 
-    @strawberry.field(description="The next occurrences after this instance's due date, at most `limit`.")
+    @strawberry.field(
+        description="The next occurrences after this instance's due date, at most `limit`."
+    )
     def upcoming(self, limit: int = 5) -> list[DateTime]:
         """Occurrences after this instance's due date."""
         if not 0 <= limit <= UPCOMING_MAX:
@@ -168,7 +182,8 @@ class TaskConnection:
     def of(cls, page: TaskPage) -> TaskConnection:
         """The GraphQL view of a page."""
         edges = [
-            TaskEdge(cursor=c, node=Task.of(r)) for r, c in zip(page.records, page.cursors, strict=True)
+            TaskEdge(cursor=c, node=Task.of(r))
+            for r, c in zip(page.records, page.cursors, strict=True)
         ]
         return cls(
             edges=edges,

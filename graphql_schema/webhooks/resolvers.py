@@ -24,7 +24,9 @@ class Webhook(Node):
     @classmethod
     def of(cls, webhook: DomainWebhook) -> Webhook:
         """The GraphQL view of a webhook."""
-        return cls(id=strawberry.ID(str(webhook.id)), url=webhook.url, created_at=webhook.created_at)
+        return cls(
+            id=strawberry.ID(str(webhook.id)), url=webhook.url, created_at=webhook.created_at
+        )
 
 
 @strawberry.type(name="WebhookRegistration")
@@ -74,7 +76,7 @@ class WebhookMutations:
         return WebhookRegistration(webhook=Webhook.of(webhook), secret=secret)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def delete_webhook(self, info: Info, id: strawberry.ID) -> strawberry.ID:  # noqa: A002
+    async def delete_webhook(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         """Remove a webhook."""
         deleted = await service.delete_webhook(
             uow=info.context.services.uow(),

@@ -402,7 +402,9 @@ class Task:
             raise NotFound("reminder", reminder_id)
         self.reminders = tuple(reminders)
         self._bump(now)
-        changes = {"reminders": {"before": before["reminders"], "after": self.snapshot()["reminders"]}}
+        changes = {
+            "reminders": {"before": before["reminders"], "after": self.snapshot()["reminders"]}
+        }
         self.events.append(
             events.TaskUpdated(task=self.snapshot(), changes=changes, source=source, at=now)
         )

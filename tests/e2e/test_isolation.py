@@ -16,8 +16,8 @@ async def alices_objects(alice: GraphQLClient) -> dict[str, Any]:
     """A task with a tag and a reminder, and a webhook, all Alice's."""
     task = (
         await alice.data(
-            "mutation { createTask(input: {title: \"secret plan\", tags: [\"private\"], "
-            "dueAt: \"2030-01-01T00:00:00Z\", recurrence: {rule: \"FREQ=DAILY\"}, "
+            'mutation { createTask(input: {title: "secret plan", tags: ["private"], '
+            'dueAt: "2030-01-01T00:00:00Z", recurrence: {rule: "FREQ=DAILY"}, '
             "reminders: [{beforeDue: 5}]}) { id tags { id } reminders { id } } }"
         )
     )["createTask"]

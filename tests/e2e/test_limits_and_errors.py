@@ -30,7 +30,11 @@ def _reminders(count: int) -> list[dict[str, Any]]:
         ({"title": "ok", "reminders": [{"beforeDue": 10}]}, "reminders[0].beforeDue"),
         ({"title": "ok", "reminders": [{}]}, "reminders[0]"),
         (
-            {"title": "ok", "dueAt": "2030-01-01T00:00:00Z", "reminders": [{"beforeDue": 5, "remindAt": "2030-01-01T00:00:00Z"}]},
+            {
+                "title": "ok",
+                "dueAt": "2030-01-01T00:00:00Z",
+                "reminders": [{"beforeDue": 5, "remindAt": "2030-01-01T00:00:00Z"}],
+            },
             "reminders[0]",
         ),
         ({"title": "ok", "recurrence": {"rule": "FREQ=MINUTELY"}}, "recurrence.rule"),
@@ -63,7 +67,7 @@ async def test_dates_without_offset_are_refused(alice: GraphQLClient) -> None:
 async def test_a_failed_update_changes_nothing(alice: GraphQLClient) -> None:
     task = (await alice.data(CREATE, {"i": {"title": "keep", "tags": ["a"]}}))["createTask"]
     error = await alice.error(
-        "mutation($id: ID!) { updateTask(id: $id, input: {title: \"new\", tags: [\"b\"], "
+        'mutation($id: ID!) { updateTask(id: $id, input: {title: "new", tags: ["b"], '
         "reminders: [{beforeDue: 5}]}) { id } }",
         {"id": task["id"]},
     )
@@ -109,12 +113,14 @@ async def test_aliases_are_limited(alice: GraphQLClient) -> None:
 
 
 async def test_unknown_fields_and_bad_syntax_are_bad_user_input(alice: GraphQLClient) -> None:
-    for query in ("{ nope }", "{ tasks { ", 'mutation { createTask(input: {title: 3}) { id } }'):
+    for query in ("{ nope }", "{ tasks { ", "mutation { createTask(input: {title: 3}) { id } }"):
         body = await alice.execute(query)
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", query
 
 
-async def test_internal_errors_are_masked(alice: GraphQLClient, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_internal_errors_are_masked(
+    alice: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from taskstream.services import tasks as service
 
     async def explode(**_: Any) -> Any:

@@ -34,5 +34,7 @@ async def test_introspection_follows_the_environment(settings: object) -> None:
     query = "{ __schema { queryType { name } } }"
     development = await build_schema(settings).execute(query)
     assert development.errors is None
-    production = await build_schema(settings.model_copy(update={"env": "production"})).execute(query)
+    production = await build_schema(settings.model_copy(update={"env": "production"})).execute(
+        query
+    )
     assert production.errors is not None

@@ -57,16 +57,22 @@ async def test_text_search_by_prefix_case_and_typo(alice: GraphQLClient) -> None
 async def test_relevance_ordering_needs_text(alice: GraphQLClient) -> None:
     await create(alice, title="report", notes="")
     await create(alice, title="report report draft", notes="report")
-    ranked = await titles(alice, f={"text": "report"}, o=[{"field": "RELEVANCE", "direction": "DESC"}])
+    ranked = await titles(
+        alice, f={"text": "report"}, o=[{"field": "RELEVANCE", "direction": "DESC"}]
+    )
     assert ranked == ["report report draft", "report"]
     error = await alice.error(LIST, {"o": [{"field": "RELEVANCE"}]})
-    assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["message"].startswith("orderBy")
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["message"].startswith(
+        "orderBy"
+    )
 
 
 async def test_every_filter(alice: GraphQLClient) -> None:
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     await create(alice, title="overdue", dueAt=past, priority="HIGH", tags=["work"])
-    await create(alice, title="future", dueAt="2031-06-01T00:00:00Z", priority="LOW", tags=["work", "home"])
+    await create(
+        alice, title="future", dueAt="2031-06-01T00:00:00Z", priority="LOW", tags=["work", "home"]
+    )
     await create(alice, title="undated", tags=["home"])
     await create(
         alice, title="repeating", dueAt="2031-01-01T09:00:00Z", recurrence={"rule": "FREQ=WEEKLY"}
@@ -85,12 +91,16 @@ async def test_every_filter(alice: GraphQLClient) -> None:
     assert await match(anyTags=["nothing"]) == set()
     assert await match(dueFrom="2031-01-01T00:00:00Z") == {"future", "repeating"}
     assert await match(dueTo="2031-01-01T09:00:00Z") == {"overdue", "repeating", "done"}
-    assert await match(dueFrom="2031-01-01T00:00:00Z", dueTo="2031-02-01T00:00:00Z") == {"repeating"}
+    assert await match(dueFrom="2031-01-01T00:00:00Z", dueTo="2031-02-01T00:00:00Z") == {
+        "repeating"
+    }
     assert await match(overdue=True) == {"overdue"}
     assert await match(overdue=False) == {"future", "undated", "repeating", "done"}
     assert await match(recurring=True) == {"repeating"}
     assert await match(recurring=False, status="OPEN", anyTags=["work"]) == {"overdue", "future"}
-    error = await alice.error(LIST, {"f": {"dueFrom": "2031-02-01T00:00:00Z", "dueTo": "2031-01-01T00:00:00Z"}})
+    error = await alice.error(
+        LIST, {"f": {"dueFrom": "2031-02-01T00:00:00Z", "dueTo": "2031-01-01T00:00:00Z"}}
+    )
     assert error["message"].startswith("filter.dueFrom")
 
 
@@ -100,7 +110,9 @@ async def test_orderings(alice: GraphQLClient) -> None:
     await create(alice, title="A-early", dueAt="2031-01-01T00:00:00Z", priority="MEDIUM")
     await create(alice, title="d-none", priority="NONE")
     assert await titles(alice) == ["A-early", "b-late", "c-none", "d-none"]
-    assert await titles(alice, o=[{"field": "DUE_AT", "direction": "DESC"}, {"field": "CREATED_AT"}]) == [
+    assert await titles(
+        alice, o=[{"field": "DUE_AT", "direction": "DESC"}, {"field": "CREATED_AT"}]
+    ) == [
         "b-late",
         "A-early",
         "c-none",
@@ -119,7 +131,12 @@ async def test_orderings(alice: GraphQLClient) -> None:
         "c-none",
         "b-late",
     ]
-    assert await titles(alice, o=[{"field": "UPDATED_AT"}]) == ["b-late", "c-none", "A-early", "d-none"]
+    assert await titles(alice, o=[{"field": "UPDATED_AT"}]) == [
+        "b-late",
+        "c-none",
+        "A-early",
+        "d-none",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -147,7 +164,9 @@ async def test_keyset_paging_neither_repeats_nor_skips_while_rows_are_inserted(
     while True:
         page = (await alice.data(LIST, {"o": order, "first": 5, "after": after}))["tasks"]
         seen.extend(e["node"]["id"] for e in page["edges"])
-        assert page["pageInfo"]["endCursor"] == (page["edges"][-1]["cursor"] if page["edges"] else None)
+        assert page["pageInfo"]["endCursor"] == (
+            page["edges"][-1]["cursor"] if page["edges"] else None
+        )
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]

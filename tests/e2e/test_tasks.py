@@ -18,7 +18,8 @@ TASK_FIELDS = """
 """
 CREATE = f"mutation($i: CreateTaskInput!) {{ createTask(input: $i) {{ {TASK_FIELDS} }} }}"
 UPDATE = (
-    f"mutation($id: ID!, $i: UpdateTaskInput!) {{ updateTask(id: $id, input: $i) {{ {TASK_FIELDS} }} }}"
+    "mutation($id: ID!, $i: UpdateTaskInput!) "
+    f"{{ updateTask(id: $id, input: $i) {{ {TASK_FIELDS} }} }}"
 )
 GET = f"query($id: ID!) {{ task(id: $id) {{ {TASK_FIELDS} }} }}"
 
@@ -109,9 +110,9 @@ async def test_complete_reopen_and_delete(alice: GraphQLClient) -> None:
         "completeTask"
     ]
     assert again["version"] == 2
-    reopened = (
-        await alice.data(f'mutation {{ reopenTask(id: "{task["id"]}") {{ {fields} }} }}')
-    )["reopenTask"]
+    reopened = (await alice.data(f'mutation {{ reopenTask(id: "{task["id"]}") {{ {fields} }} }}'))[
+        "reopenTask"
+    ]
     assert reopened["status"] == "OPEN" and reopened["completedAt"] is None
     assert reopened["version"] == 3
     deleted = await alice.data(f'mutation {{ deleteTask(id: "{task["id"]}") }}')
@@ -209,11 +210,19 @@ async def test_webhooks_register_list_and_delete(alice: GraphQLClient) -> None:
     assert len(registration["secret"]) == 64
     listed = (await alice.data("{ webhooks { id url } }"))["webhooks"]
     assert listed == [{"id": registration["webhook"]["id"], "url": "https://93.184.215.14/hook"}]
-    for url in ("ftp://example.com/x", "http://127.0.0.1:9000/x", "http://10.0.0.8/x", "http://[::ffff:127.0.0.1]/x", "http://169.254.169.254/latest"):
+    for url in (
+        "ftp://example.com/x",
+        "http://127.0.0.1:9000/x",
+        "http://10.0.0.8/x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://169.254.169.254/latest",
+    ):
         error = await alice.error(
             "mutation($u: String!) { registerWebhook(url: $u) { secret } }", {"u": url}
         )
-        assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["message"].startswith("url")
+        assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["message"].startswith(
+            "url"
+        )
     await alice.data(f'mutation {{ deleteWebhook(id: "{registration["webhook"]["id"]}") }}')
     assert (await alice.data("{ webhooks { id } }"))["webhooks"] == []
 

@@ -24,8 +24,17 @@ class Running:
     def __init__(self, data_dir: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env["TASKSTREAM_LOG_JSON"] = "false"
-        self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "taskstream.cli", "up", "--port", "0", "--data-dir", str(data_dir)],
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "taskstream.cli",
+                "up",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data_dir),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -72,7 +81,9 @@ def test_up_serves_keeps_data_and_stops_cleanly(tmp_path: Path) -> None:
             'mutation { signUp(email: "up@example.com", password: "long enough") { token } }',
         )
         token = signed["data"]["signUp"]["token"]  # type: ignore[index]
-        created = graphql(first.url, 'mutation { createTask(input: {title: "kept"}) { id } }', token)
+        created = graphql(
+            first.url, 'mutation { createTask(input: {title: "kept"}) { id } }', token
+        )
         assert "errors" not in created
     finally:
         assert first.stop(signal.SIGTERM) == 0, "".join(first.output)

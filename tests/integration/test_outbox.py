@@ -56,7 +56,11 @@ async def test_each_change_writes_one_cloudevent_in_its_transaction(engine: Asyn
         now=now,
     )
     await service.update_task(
-        uow=UnitOfWork(engine), user_id=user_id, task_id=task.id, change=TaskChange(title="New"), now=now
+        uow=UnitOfWork(engine),
+        user_id=user_id,
+        task_id=task.id,
+        change=TaskChange(title="New"),
+        now=now,
     )
     await service.complete_task(uow=UnitOfWork(engine), user_id=user_id, task_id=task.id, now=now)
     await service.delete_task(uow=UnitOfWork(engine), user_id=user_id, task_id=task.id, now=now)
@@ -86,11 +90,14 @@ async def test_each_change_writes_one_cloudevent_in_its_transaction(engine: Asyn
 async def test_a_rolled_back_change_leaves_no_event_and_no_row(engine: AsyncEngine) -> None:
     user_id = await make_user(engine)
     now = datetime.now(UTC)
-    task = Task.create(user_id=user_id, title="Never", now=now)
-    with pytest.raises(RuntimeError):
+
+    async def crash_before_commit() -> None:
         async with UnitOfWork(engine) as uow:
-            await uow.tasks.add(task)
+            await uow.tasks.add(Task.create(user_id=user_id, title="Never", now=now))
             raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        await crash_before_commit()
     with pytest.raises(InvalidInput):
         await service.create_task(
             uow=UnitOfWork(engine),
@@ -119,10 +126,10 @@ async def test_an_event_exists_only_if_its_commit_happened(engine: AsyncEngine) 
     """Outbox rows written before a failure inside the same transaction vanish with it."""
     user_id = await make_user(engine)
     now = datetime.now(UTC)
-    with pytest.raises(RuntimeError):
+
+    async def crash_after_outbox_write() -> None:
         async with UnitOfWork(engine) as uow:
-            task = Task.create(user_id=user_id, title="Half", now=now)
-            await uow.tasks.add(task)
+            await uow.tasks.add(Task.create(user_id=user_id, title="Half", now=now))
             await uow.connection.execute(
                 t.outbox.insert().values(
                     event_id=uuid.uuid4(),
@@ -133,4 +140,7 @@ async def test_an_event_exists_only_if_its_commit_happened(engine: AsyncEngine) 
                 )
             )
             raise RuntimeError("crash after the outbox write")
+
+    with pytest.raises(RuntimeError):
+        await crash_after_outbox_write()
     assert await outbox_for(engine, user_id) == []

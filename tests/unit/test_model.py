@@ -47,7 +47,7 @@ def test_create_raises_created_with_a_snapshot() -> None:
         ({"title": "x" * 501}, "title"),
         ({"title": "x", "notes": "n" * 20_001}, "notes"),
         ({"title": "x", "tags": [str(i) for i in range(21)]}, "tags"),
-        ({"title": "x", "due_at": datetime(2030, 1, 1)}, "dueAt"),  # noqa: DTZ001
+        ({"title": "x", "due_at": datetime(2030, 1, 1)}, "dueAt"),
         (
             {"title": "x", "reminders": [ReminderSpec(None, 5, (Channel.IN_APP,))]},
             "reminders[0].beforeDue",
