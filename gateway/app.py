@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -21,7 +22,9 @@ from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
 from taskstream.auth import TokenService
+from taskstream.messaging.bus import Transport, open_transport
 from taskstream.persistence.db import create_engine, pending_migrations
+from taskstream.persistence.outbox_relay import OutboxRelay
 from taskstream.settings import Settings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -48,12 +51,19 @@ def token_service(settings: Settings) -> TokenService:
     )
 
 
-def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Starlette:
-    """The gateway app; builds its own engine from settings unless one is given."""
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    transport: Transport | None = None,
+) -> Starlette:
+    """The gateway app; builds its engine and transport from settings unless given them."""
     if engine is None:
         if settings.database_url is None:
             raise RuntimeError("DATABASE_URL is not set")
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    if transport is None:
+        transport = open_transport(settings.bus_url, app_id="gateway")
     services = Services(engine=engine, tokens=token_service(settings), settings=settings)
     graphql = GraphQLApp(build_schema(settings), services=services)
     metrics = GatewayMetrics()
@@ -80,9 +90,21 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Star
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await transport.start()
+        relay = None
+        if settings.outbox_relay:
+            relay = asyncio.create_task(
+                OutboxRelay(engine, transport, poll_seconds=settings.outbox_poll_seconds).run(),
+                name="outbox-relay",
+            )
         try:
             yield
         finally:
+            if relay is not None:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+            await transport.close()
             await engine.dispose()
 
     routes: list[BaseRoute] = [

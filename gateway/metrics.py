@@ -8,6 +8,7 @@ from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -38,7 +39,9 @@ class GatewayMetrics:
 
     async def endpoint(self, request: Request) -> Response:
         """The Prometheus text exposition."""
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        # The app's own metrics, then the process-wide ones (outbox, consumers, runtime).
+        body = generate_latest(self.registry) + generate_latest(REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware:

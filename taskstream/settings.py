@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
-    jwt_secret: SecretStr | None = None
+    jwt_secret: SecretStr | None = Field(default=None, min_length=32)
     jwt_issuer: str = "taskstream"
     jwt_audience: str = "taskstream-api"
     token_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(default=10, ge=1)
     mutations_per_minute: int = Field(default=600, ge=1)
 
-    outbox_poll_seconds: float = Field(default=0.2, gt=0)
+    bus_url: str = "memory://"
+    outbox_relay: bool = True
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
 

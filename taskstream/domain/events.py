@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -15,6 +16,8 @@ class Event:
     task: dict[str, Any]
     source: str
     at: datetime
+    # Fixed when the event happens, so every copy of it carries the same CloudEvent id.
+    id: uuid.UUID = field(default_factory=uuid.uuid4, kw_only=True)
 
     @property
     def cloudevent_type(self) -> str:

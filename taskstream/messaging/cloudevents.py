@@ -41,6 +41,7 @@ def from_task_event(event: Event) -> Envelope:
     if isinstance(event, TaskUpdated):
         data["changes"] = event.changes
     return envelope(
+        event_id=event.id,
         topic=TASK_EVENTS_TOPIC,
         type_=event.cloudevent_type,
         source=event.source,
@@ -60,9 +61,10 @@ def envelope(
     partition_key: str,
     time: datetime,
     data: dict[str, Any],
+    event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """A structured-mode CloudEvent with a fresh id."""
-    event_id = uuid.uuid4()
+    """A structured-mode CloudEvent; a fresh id unless the event already has one."""
+    event_id = event_id or uuid.uuid4()
     body = {
         "specversion": SPEC_VERSION,
         "id": str(event_id),

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from taskstream.messaging.cloudevents import Envelope, from_task_event
 from taskstream.persistence import tables as t
+from taskstream.persistence.outbox_relay import notify_outbox
 from taskstream.persistence.repositories import (
     TagRepository,
     TaskRepository,
@@ -80,6 +81,7 @@ class UnitOfWork:
                     ]
                 )
             )
+            await notify_outbox(self.connection)
         await self._transaction.commit()
         for task in self.tasks.seen:
             task.events.clear()

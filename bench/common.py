@@ -1,0 +1,78 @@
+"""Helpers shared by the benchmarks: percentiles, result files, running `taskstream up`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+URL_LINE = re.compile(r"Taskstream is up at (http://\S+)")
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of the samples."""
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def write_result(name: str, result: dict[str, Any]) -> Path:
+    """Record a benchmark's result with when and where it ran."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    record = {
+        "benchmark": name,
+        "ran_at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **result,
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+class UpProcess:
+    """`taskstream up` in a child process; `url` once it announced itself."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        merged = {**os.environ, "TASKSTREAM_LOG_JSON": "false", **(env or {})}
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "taskstream.cli",
+                "up",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data_dir),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=merged,
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            match = URL_LINE.search(line)
+            if match:
+                self.url = match.group(1)
+                self.startup_seconds = time.perf_counter() - started
+                return
+        raise RuntimeError("taskstream up exited before announcing its URL")
+
+    def stop(self) -> None:
+        """SIGTERM and wait."""
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        if self.process.stdout is not None:
+            self.process.stdout.close()

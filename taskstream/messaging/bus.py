@@ -1,0 +1,100 @@
+"""The transport-neutral side of messaging: messages, outcomes, publishers, transports.
+
+Adapters (memory, kafka, dapr) implement `Transport`; which one runs is chosen by the scheme of
+`TASKSTREAM_BUS_URL` in `open_transport`, importing the adapter lazily.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class Outcome(enum.Enum):
+    """What a consumer answers for one message (the Dapr subscriber vocabulary)."""
+
+    SUCCESS = "SUCCESS"
+    RETRY = "RETRY"
+    DROP = "DROP"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One CloudEvent on a topic, keyed for per-key order."""
+
+    topic: str
+    key: str
+    body: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        """The CloudEvent id consumers deduplicate on."""
+        return str(self.body.get("id", ""))
+
+    def encode(self) -> bytes:
+        """The structured-mode CloudEvent as UTF-8 JSON."""
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where messages of `topic` go when they still fail after the retries."""
+    return f"{topic}.dlq"
+
+
+class PublishError(Exception):
+    """The transport did not acknowledge a publish; nothing may be assumed delivered."""
+
+
+MessageHandler = Callable[[Message], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A consumer group's interest in one topic."""
+
+    topic: str
+    group: str
+    handler: MessageHandler
+
+
+class Transport(ABC):
+    """Publishes messages and runs subscriptions; one per process."""
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Connect; after this publish() may be called."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Flush what is in flight and disconnect."""
+
+    @abstractmethod
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Publish in order and wait for the acknowledgement; PublishError when not acked."""
+
+    @abstractmethod
+    async def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        """Start delivering messages of these subscriptions (in the background)."""
+
+
+def open_transport(url: str, *, app_id: str) -> Transport:
+    """The transport a bus URL names: memory://, kafka://HOST:PORT[,...], dapr://HOST:PORT."""
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        from taskstream.messaging.memory import MemoryTransport
+
+        return MemoryTransport.shared(url)
+    if scheme == "kafka":
+        from taskstream.messaging.kafka import KafkaTransport
+
+        return KafkaTransport.from_url(url, app_id=app_id)
+    if scheme == "dapr":
+        from taskstream.messaging.dapr import DaprTransport
+
+        return DaprTransport.from_url(url, app_id=app_id)
+    raise ValueError(f"TASKSTREAM_BUS_URL: unknown scheme {scheme!r}; use memory, kafka or dapr")

@@ -1,0 +1,188 @@
+"""One contract, every transport: what the consumer framework may rely on.
+
+Each test body runs against each transport fixture param; the Kafka and Dapr params use a real
+broker and real sidecars (see tests/integration/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from taskstream.messaging.bus import Message, Outcome, Subscription, Transport
+from taskstream.messaging.cloudevents import envelope
+from taskstream.messaging.consumer import CloudEvent, Consumer, processed_events_table
+
+pytestmark = pytest.mark.integration
+
+metadata = MetaData(schema="contract_test")
+processed = processed_events_table(metadata)
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consumer", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+)
+
+
+@pytest.fixture(scope="module")
+async def contract_tables(engine: AsyncEngine) -> AsyncEngine:
+    """A scratch schema with a processed-events table and an effects table."""
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS contract_test")
+        await connection.run_sync(metadata.create_all)
+    return engine
+
+
+def event(topic: str, key: str, n: int, type_: str = "test.happened.v1") -> Message:
+    """A CloudEvent message numbered n."""
+    built = envelope(
+        topic=topic,
+        type_=type_,
+        source="tests",
+        subject=str(n),
+        partition_key=key,
+        time=datetime.now(UTC),
+        data={"n": n, "key": key},
+    )
+    return Message(topic, key, built.body)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:
+    """Wait until check() holds."""
+    async with asyncio.timeout(seconds):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+def unique_topic(name: str) -> str:
+    """A topic of its own for one test, so tests never see each other's messages."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+async def test_publish_then_consume_in_order_per_key(transport: Transport) -> None:
+    topic = unique_topic("order")
+    seen: list[tuple[str, int]] = []
+
+    async def record(message: Message) -> Outcome:
+        seen.append((message.body["data"]["key"], message.body["data"]["n"]))
+        return Outcome.SUCCESS
+
+    await transport.subscribe([Subscription(topic, "order-group", record)])
+    messages = [event(topic, f"user-{n % 3}", n) for n in range(30)]
+    await transport.publish(messages)
+    await eventually(lambda: _true(len(seen) == 30))
+    for key in ("user-0", "user-1", "user-2"):
+        numbers = [n for k, n in seen if k == key]
+        assert numbers == sorted(numbers), f"{key} out of order: {numbers}"
+
+
+async def test_a_failed_message_is_redelivered_until_it_succeeds(transport: Transport) -> None:
+    topic = unique_topic("redeliver")
+    attempts: dict[int, int] = {}
+    done: list[int] = []
+
+    async def flaky(message: Message) -> Outcome:
+        n = message.body["data"]["n"]
+        attempts[n] = attempts.get(n, 0) + 1
+        if attempts[n] == 1:
+            raise RuntimeError("first attempt fails")
+        if attempts[n] == 2:
+            return Outcome.RETRY
+        done.append(n)
+        return Outcome.SUCCESS
+
+    await transport.subscribe([Subscription(topic, "flaky-group", flaky)])
+    await transport.publish([event(topic, "k", 1), event(topic, "k", 2)])
+    await eventually(lambda: _true(done == [1, 2]))
+    assert attempts == {1: 3, 2: 3}
+
+
+async def test_a_poison_message_ends_in_the_dead_letter_topic(transport: Transport) -> None:
+    topic = unique_topic("poison")
+    dead: list[Message] = []
+    healthy: list[int] = []
+
+    async def poisoned(message: Message) -> Outcome:
+        if message.body["data"]["n"] == 1:
+            raise ValueError("cannot ever handle this one")
+        healthy.append(message.body["data"]["n"])
+        return Outcome.SUCCESS
+
+    async def collect(message: Message) -> Outcome:
+        dead.append(message)
+        return Outcome.SUCCESS
+
+    await transport.subscribe(
+        [
+            Subscription(topic, "poison-group", poisoned),
+            Subscription(f"{topic}.dlq", "dlq-reader", collect),
+        ]
+    )
+    poison = event(topic, "k", 1)
+    await transport.publish([poison, event(topic, "k", 2)])
+    await eventually(lambda: _true(len(dead) == 1 and healthy == [2]))
+    assert dead[0].body["id"] == poison.body["id"]
+
+
+async def test_a_dropped_message_is_not_retried(transport: Transport) -> None:
+    topic = unique_topic("drop")
+    calls: list[int] = []
+    after: list[int] = []
+
+    async def drop_first(message: Message) -> Outcome:
+        n = message.body["data"]["n"]
+        calls.append(n)
+        if n == 1:
+            return Outcome.DROP
+        after.append(n)
+        return Outcome.SUCCESS
+
+    await transport.subscribe([Subscription(topic, "drop-group", drop_first)])
+    await transport.publish([event(topic, "k", 1), event(topic, "k", 2)])
+    await eventually(lambda: _true(after == [2]))
+    assert calls == [1, 2]
+
+
+async def test_duplicates_apply_their_effect_once(
+    transport: Transport, contract_tables: AsyncEngine
+) -> None:
+    topic = unique_topic("dupes")
+    group = f"dupes-{uuid.uuid4().hex[:6]}"
+    consumer = Consumer(name=group, engine=contract_tables, processed=processed)
+
+    async def apply(cloud_event: CloudEvent, connection: AsyncConnection) -> Outcome:
+        await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
+        return Outcome.SUCCESS
+
+    consumer.on(topic, "test.happened.v1", apply)
+    await transport.subscribe(consumer.subscriptions())
+    first, second = event(topic, "k", 1), event(topic, "k", 2)
+    await transport.publish([first, second, first, first])
+    await transport.publish([second])
+
+    async def effect_count() -> int:
+        async with contract_tables.connect() as connection:
+            count = await connection.scalar(
+                select(func.count()).select_from(effects).where(effects.c.consumer == group)
+            )
+            return int(count or 0)
+
+    await eventually(lambda: _equals(effect_count(), 2))
+    await asyncio.sleep(0.5)
+    assert await effect_count() == 2
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected

@@ -1,0 +1,162 @@
+"""The outbox relay: every committed event published once, in order, even with two replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskstream.domain.model import Task
+from taskstream.messaging.bus import Message, Outcome, PublishError, Subscription, Transport
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence import tables as t
+from taskstream.persistence.outbox_relay import OutboxRelay
+from taskstream.persistence.uow import UnitOfWork
+from tests.integration.test_outbox import make_user
+
+pytestmark = pytest.mark.integration
+
+
+async def write_tasks(engine: AsyncEngine, user_id: uuid.UUID, count: int) -> list[str]:
+    """Commit `count` task creations; returns their event ids in commit order."""
+    ids: list[str] = []
+    for i in range(count):
+        async with UnitOfWork(engine) as uow:
+            task = Task.create(user_id=user_id, title=f"relay {i}", now=datetime.now(UTC))
+            await uow.tasks.add(task)
+            ids.extend(str(e.id) for e in uow.collect_envelopes())
+            await uow.commit()
+    return ids
+
+
+async def unpublished(engine: AsyncEngine) -> int:
+    """Outbox rows not yet acknowledged by a transport."""
+    async with engine.connect() as connection:
+        return int(
+            await connection.scalar(
+                select(func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
+            )
+            or 0
+        )
+
+
+async def drain_existing(engine: AsyncEngine) -> None:
+    """Mark rows left by other tests as published so that each test sees only its own."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            t.outbox.update()
+            .where(t.outbox.c.published_at.is_(None))
+            .values(published_at=func.now())
+        )
+
+
+async def test_two_replicas_publish_each_row_once_in_commit_order(engine: AsyncEngine) -> None:
+    await drain_existing(engine)
+    user_id = await make_user(engine)
+    transport = MemoryTransport()
+    received: list[str] = []
+
+    async def record(message: Message) -> Outcome:
+        received.append(message.id)
+        return Outcome.SUCCESS
+
+    await transport.subscribe([Subscription("task-events", "relay-test", record)])
+    relays = [OutboxRelay(engine, transport, poll_seconds=0.05, batch_size=7) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        expected = await write_tasks(engine, user_id, 40)
+        for _ in range(400):
+            if len(received) >= 40 and await unpublished(engine) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert [r.is_leader for r in relays].count(True) == 1
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    mine = [i for i in received if i in set(expected)]
+    assert mine == expected, "each event exactly once, in commit order"
+
+
+class FlakyTransport(Transport):
+    """Refuses publishes while `down` is set, like a broker that is away."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.published: list[Message] = []
+
+    async def start(self) -> None:
+        """Nothing to do."""
+
+    async def close(self) -> None:
+        """Nothing to do."""
+
+    async def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        """Not used."""
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Fail while down."""
+        if self.down:
+            raise PublishError("broker unavailable")
+        self.published.extend(messages)
+
+
+async def test_rows_wait_while_the_transport_is_down(engine: AsyncEngine) -> None:
+    await drain_existing(engine)
+    user_id = await make_user(engine)
+    transport = FlakyTransport()
+    relay = OutboxRelay(engine, transport, poll_seconds=0.05)
+    running = asyncio.create_task(relay.run())
+    try:
+        expected = await write_tasks(engine, user_id, 5)
+        await asyncio.sleep(0.5)
+        assert await unpublished(engine) == 5 and transport.published == []
+        transport.down = False
+        for _ in range(200):
+            if await unpublished(engine) == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert [m.id for m in transport.published] == expected
+
+
+async def test_the_other_replica_takes_over_when_the_leader_stops(engine: AsyncEngine) -> None:
+    await drain_existing(engine)
+    user_id = await make_user(engine)
+    transport = MemoryTransport()
+    received: list[str] = []
+
+    async def record(message: Message) -> Outcome:
+        received.append(message.id)
+        return Outcome.SUCCESS
+
+    await transport.subscribe([Subscription("task-events", "failover-test", record)])
+    relays = [OutboxRelay(engine, transport, poll_seconds=0.05) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        first = await write_tasks(engine, user_id, 3)
+        for _ in range(100):
+            if await unpublished(engine) == 0 and any(r.is_leader for r in relays):
+                break
+            await asyncio.sleep(0.05)
+        leader = next(i for i, r in enumerate(relays) if r.is_leader)
+        tasks[leader].cancel()
+        await asyncio.gather(tasks[leader], return_exceptions=True)
+        second = await write_tasks(engine, user_id, 3)
+        for _ in range(200):
+            if await unpublished(engine) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert relays[1 - leader].is_leader
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert [i for i in received if i in set(first + second)] == first + second
