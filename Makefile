@@ -1,13 +1,24 @@
 # The two commands of the README: `make up` runs Taskstream, `make test` runs every test.
-# Both install what they need first; downloads are cached outside the repository.
+# Both install what they need first; downloads and builds are cached outside the repository
+# (in ${TASKSTREAM_CACHE:-~/.cache/taskstream}).
 
-.PHONY: up test lint typecheck unit bootstrap schema
+.PHONY: up test lint typecheck bootstrap schema web provision
+
+WEB_SOURCES := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
 
 bootstrap:
 	@scripts/bootstrap.sh
 
-up: bootstrap
+web/dist/index.html: $(WEB_SOURCES)
+	web/scripts/build.sh
+
+web: web/dist/index.html
+
+up: bootstrap web
 	.venv/bin/taskstream up $(ARGS)
+
+provision:
+	infra/local/provision.sh all
 
 lint: bootstrap
 	.venv/bin/ruff check .
@@ -19,5 +30,6 @@ typecheck: bootstrap
 schema: bootstrap
 	.venv/bin/taskstream schema
 
-test: lint typecheck
+test: lint typecheck provision
+	web/scripts/test.sh
 	.venv/bin/pytest

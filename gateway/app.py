@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -18,12 +17,14 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gateway.graphql_app import GraphQLApp
+from gateway.internal import internal_routes
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
 from taskstream.auth import TokenService
-from taskstream.messaging.bus import Transport, open_transport
-from taskstream.persistence.db import create_engine, pending_migrations
+from taskstream.bootstrap import Runtime
+from taskstream.messaging.dapr import DaprTransport
+from taskstream.persistence.db import pending_migrations
 from taskstream.persistence.outbox_relay import OutboxRelay
 from taskstream.settings import Settings
 
@@ -51,20 +52,15 @@ def token_service(settings: Settings) -> TokenService:
     )
 
 
-def create_app(
-    settings: Settings,
-    *,
-    engine: AsyncEngine | None = None,
-    transport: Transport | None = None,
-) -> Starlette:
-    """The gateway app; builds its engine and transport from settings unless given them."""
-    if engine is None:
-        if settings.database_url is None:
-            raise RuntimeError("DATABASE_URL is not set")
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    if transport is None:
-        transport = open_transport(settings.bus_url, app_id="gateway")
-    services = Services(engine=engine, tokens=token_service(settings), settings=settings)
+def create_app(runtime: Runtime) -> Starlette:
+    """The public gateway app over a runtime; its lifespan runs the transport and the relay."""
+    settings, engine, transport = runtime.settings, runtime.engine, runtime.transport
+    services = Services(
+        engine=engine,
+        tokens=token_service(settings),
+        settings=settings,
+        invoker=runtime.invoker,
+    )
     graphql = GraphQLApp(build_schema(settings), services=services)
     metrics = GatewayMetrics()
 
@@ -105,7 +101,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
             await transport.close()
-            await engine.dispose()
+            await runtime.close()
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -114,6 +110,11 @@ def create_app(
         Route("/readyz", readyz),
         Route("/metrics", metrics.endpoint),
     ]
+    if isinstance(transport, DaprTransport):
+        # Under Dapr the sidecar reaches this port: serve its delivery routes and the
+        # token-guarded internal API here. In-process, the invoker calls internal_app().
+        routes.extend(transport.routes())
+        routes.extend(internal_routes(runtime))
     if (WEB_DIST / "index.html").exists():
         routes.append(Mount("/", StaticFiles(directory=WEB_DIST, html=True)))
     else:
@@ -125,3 +126,8 @@ def create_app(
     )
     app.state.services = services
     return app
+
+
+def create_internal_app(runtime: Runtime) -> Starlette:
+    """The internal API alone, for in-process invocation in `taskstream up`."""
+    return Starlette(routes=internal_routes(runtime))

@@ -17,6 +17,7 @@ from taskstream.auth import TokenService
 from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.model import Reminder
 from taskstream.domain.users import User
+from taskstream.invocation import ServiceInvoker
 from taskstream.persistence import reads
 from taskstream.persistence.uow import UnitOfWork
 from taskstream.settings import Settings
@@ -29,6 +30,7 @@ class Services:
     engine: AsyncEngine
     tokens: TokenService
     settings: Settings
+    invoker: ServiceInvoker
 
     def uow(self) -> UnitOfWork:
         """A new unit of work over the database."""

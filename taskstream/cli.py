@@ -9,9 +9,14 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import uvicorn
+from starlette.types import ASGIApp
 
+from taskstream.bootstrap import bootstrap
+from taskstream.composition import WORKERS, load_worker, local_system
+from taskstream.service import WorkerService
 from taskstream.settings import Settings, get_settings
 
 SCHEMA_SDL = Path(__file__).resolve().parents[1] / "graphql_schema" / "schema.graphql"
@@ -22,17 +27,16 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "taskstream"
 
 
-async def _serve(settings: Settings, *, announce: bool) -> None:
-    from gateway.app import create_app
-
-    app = create_app(settings)
+async def _serve(
+    app: ASGIApp, settings: Settings, *, announce: bool, lifespan: Literal["on", "off"] = "on"
+) -> None:
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
         ws="websockets-sansio",
-        lifespan="on",
+        lifespan=lifespan,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
@@ -46,6 +50,12 @@ async def _serve(settings: Settings, *, announce: bool) -> None:
     await serving
     if not server.started:
         raise SystemExit(f"could not listen on {settings.host}:{settings.port}")
+
+
+async def _run_everything(settings: Settings) -> None:
+    """Gateway and every worker in this process (see taskstream.composition)."""
+    async with local_system(settings) as app:
+        await _serve(app, settings, announce=True, lifespan="off")
 
 
 async def _migrate(url: str) -> None:
@@ -103,7 +113,7 @@ def command_up(args: argparse.Namespace) -> int:
             assert settings.database_url is not None
             asyncio.run(_migrate(settings.database_url))
             if not received:
-                asyncio.run(_serve(settings, announce=True))
+                asyncio.run(_run_everything(settings))
         finally:
             if server is not None:
                 server.stop()
@@ -113,8 +123,19 @@ def command_up(args: argparse.Namespace) -> int:
 
 def command_gateway(args: argparse.Namespace) -> int:
     """The gateway alone, configured from the environment (as in a container)."""
+    from gateway.app import create_app
+
     settings = get_settings()
-    asyncio.run(_serve(settings, announce=True))
+    asyncio.run(_serve(create_app(bootstrap(settings, app_id="gateway")), settings, announce=True))
+    return 0
+
+
+def command_worker(args: argparse.Namespace) -> int:
+    """One worker service, configured from the environment (as in a container)."""
+    settings = get_settings()
+    runtime = bootstrap(settings, app_id=args.name)
+    service = WorkerService(load_worker(args.name)(runtime), runtime)
+    asyncio.run(_serve(service.app(), settings, announce=False))
     return 0
 
 
@@ -161,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("gateway", help="run the gateway service").set_defaults(
         handler=command_gateway
     )
+    worker = commands.add_parser("worker", help="run one worker service")
+    worker.add_argument("name", choices=sorted(WORKERS))
+    worker.set_defaults(handler=command_worker)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(
         handler=command_migrate
     )

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     mutations_per_minute: int = Field(default=600, ge=1)
 
     bus_url: str = "memory://"
+    # Dapr's own variables, as daprd and the Dapr tooling name them.
+    dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
+    dapr_api_token: SecretStr | None = Field(default=None, validation_alias="DAPR_API_TOKEN")
+    app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
+    pubsub_name: str = "pubsub"
     outbox_relay: bool = True
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"

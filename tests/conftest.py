@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from taskstream.bootstrap import Runtime, bootstrap
+from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, migrate
 from taskstream.persistence.embedded import EmbeddedPostgres
 from taskstream.settings import Settings
@@ -57,9 +59,15 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, engine: AsyncEngine) -> Starlette:
+def runtime(settings: Settings, engine: AsyncEngine) -> Runtime:
+    """The gateway's runtime on the test database with an in-process bus."""
+    return bootstrap(settings, app_id="gateway", engine=engine, transport=MemoryTransport())
+
+
+@pytest.fixture(scope="session")
+def app(runtime: Runtime) -> Starlette:
     """The gateway app on the test database."""
-    return create_app(settings, engine=engine)
+    return create_app(runtime)
 
 
 class GraphQLClient:
@@ -141,4 +149,23 @@ async def bob(http: httpx.AsyncClient) -> GraphQLClient:
     """A second, unrelated user."""
     client = GraphQLClient(http)
     await client.sign_up()
+    return client
+
+
+@pytest.fixture
+async def system(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to the whole in-process system (`taskstream up` minus the server)."""
+    from taskstream.composition import local_system
+
+    async with local_system(settings, engine=engine, transport=MemoryTransport()) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://taskstream.test") as c:
+            yield c
+
+
+@pytest.fixture
+async def carol(system: httpx.AsyncClient) -> GraphQLClient:
+    """A user of the whole in-process system."""
+    client = GraphQLClient(system)
+    await client.sign_up(timezone="Europe/Berlin")
     return client

@@ -78,7 +78,12 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX tasks_open_due ON gateway.tasks (user_id, due_at) WHERE status = 'OPEN'"
     )
-    op.execute("CREATE INDEX tasks_series ON gateway.tasks (series_id) WHERE series_id IS NOT NULL")
+    # One instance per series and due date: the guarantee that makes "create the next
+    # instance" idempotent however often the completion event is delivered.
+    op.execute(
+        "CREATE UNIQUE INDEX tasks_series_due ON gateway.tasks (series_id, due_at) "
+        "WHERE series_id IS NOT NULL"
+    )
     op.execute("CREATE INDEX tasks_search_vector ON gateway.tasks USING gin (search_vector)")
     op.execute(
         "CREATE INDEX tasks_search_trgm ON gateway.tasks "

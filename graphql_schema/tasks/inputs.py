@@ -6,6 +6,7 @@ import enum
 
 import strawberry
 
+from graphql_schema.ids import parse_id
 from graphql_schema.node import Channel, Priority, RepeatFrom, TaskStatus
 from graphql_schema.scalars import DateTime
 from taskstream.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
@@ -44,6 +45,9 @@ class TaskFilter:
         default=None, description="Open tasks whose due date has passed."
     )
     recurring: bool | None = None
+    series_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Instances of one recurring series."
+    )
 
     def to_query(self) -> TaskQuery:
         """The read-side query of this filter."""
@@ -57,6 +61,7 @@ class TaskFilter:
             due_to=self.due_to,
             overdue=self.overdue,
             recurring=self.recurring,
+            series_id=parse_id(self.series_id, "series") if self.series_id else None,
         )
 
 

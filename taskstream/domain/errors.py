@@ -12,6 +12,13 @@ class TaskstreamError(Exception):
         super().__init__(message)
         self.message = message
 
+    @classmethod
+    def from_message(cls, message: str) -> TaskstreamError:
+        """The error with this exact message, as another service reported it."""
+        error = cls.__new__(cls)
+        TaskstreamError.__init__(error, message)
+        return error
+
 
 class InvalidInput(TaskstreamError):
     """Input broke a rule; the message names the field and what is allowed."""

@@ -247,6 +247,64 @@ class Task:
         task.events.append(events.TaskCreated(task=task.snapshot(), source=source, at=now))
         return task
 
+    def next_instance(self, *, due_at: datetime, now: datetime, source: str) -> Task:
+        """The next open instance of this recurring task's series, due at `due_at`."""
+        if self.recurrence is None or self.series_id is None or self.due_at is None:
+            raise InvalidInput("id", "only a recurring task has a next instance")
+        shift = due_at - self.due_at
+        task = Task(
+            id=uuid.uuid4(),
+            user_id=self.user_id,
+            title=self.title,
+            notes=self.notes,
+            status=TaskStatus.OPEN,
+            priority=self.priority,
+            tags=self.tags,
+            due_at=due_at,
+            completed_at=None,
+            recurrence=self.recurrence,
+            series_id=self.series_id,
+            instance_number=self.instance_number + 1,
+            reminders=tuple(
+                replace(r, id=uuid.uuid4(), state=ReminderState.SCHEDULED, sent_at=None)
+                for r in shift_reminders(
+                    tuple(replace(r, state=ReminderState.SCHEDULED) for r in self.reminders),
+                    due_at,
+                    shift,
+                )
+            ),
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        task.events.append(events.TaskCreated(task=task.snapshot(), source=source, at=now))
+        return task
+
+    def record_reminder_outcome(
+        self, reminder_id: uuid.UUID, *, sent: bool, at: datetime, source: str
+    ) -> Reminder:
+        """Mark a scheduled reminder SENT (at `at`) or FAILED; CONFLICT when it was not due."""
+        before = self.snapshot()
+        updated: Reminder | None = None
+        reminders = []
+        for reminder in self.reminders:
+            if reminder.id == reminder_id:
+                if reminder.state is not ReminderState.SCHEDULED:
+                    raise Conflict(
+                        f"reminder {reminder_id} is {reminder.state.value}, not SCHEDULED"
+                    )
+                reminder = replace(
+                    reminder,
+                    state=ReminderState.SENT if sent else ReminderState.FAILED,
+                    sent_at=at if sent else None,
+                )
+                updated = reminder
+            reminders.append(reminder)
+        if updated is None:
+            raise NotFound("reminder", reminder_id)
+        self._replace_reminders(tuple(reminders), before, at=at, source=source)
+        return updated
+
     def snapshot(self) -> dict[str, Any]:
         """The task as the API and CloudEvents spell it."""
         return {
@@ -400,15 +458,23 @@ class Task:
             reminders.append(reminder)
         if snoozed is None:
             raise NotFound("reminder", reminder_id)
-        self.reminders = tuple(reminders)
-        self._bump(now)
-        changes = {
-            "reminders": {"before": before["reminders"], "after": self.snapshot()["reminders"]}
-        }
-        self.events.append(
-            events.TaskUpdated(task=self.snapshot(), changes=changes, source=source, at=now)
-        )
+        self._replace_reminders(tuple(reminders), before, at=now, source=source)
         return snoozed
+
+    def _replace_reminders(
+        self,
+        reminders: tuple[Reminder, ...],
+        before: dict[str, Any],
+        *,
+        at: datetime,
+        source: str,
+    ) -> None:
+        """Install new reminder states and raise the update with their before and after."""
+        self.reminders = reminders
+        self._bump(at)
+        after = self.snapshot()
+        changes = {"reminders": {"before": before["reminders"], "after": after["reminders"]}}
+        self.events.append(events.TaskUpdated(task=after, changes=changes, source=source, at=at))
 
     def _bump(self, now: datetime) -> None:
         self.version += 1

@@ -56,7 +56,7 @@ async def _run_alembic(engine: AsyncEngine, action: Callable[[Config], None]) ->
         await connection.run_sync(run)
 
 
-async def migrate(engine: AsyncEngine, *, revision: str = "head") -> None:
+async def migrate(engine: AsyncEngine, *, revision: str = "heads") -> None:
     """Upgrade the database to `revision` (the newest by default)."""
     await _run_alembic(engine, lambda config: command.upgrade(config, revision))
 

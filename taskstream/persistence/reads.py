@@ -146,6 +146,7 @@ class TaskQuery:
     due_to: datetime | None = None
     overdue: bool | None = None
     recurring: bool | None = None
+    series_id: uuid.UUID | None = None
 
 
 @dataclass(slots=True)
@@ -253,6 +254,8 @@ def filter_conditions(
         conditions.append(overdue)
     elif query.overdue is False:
         conditions.append(~func.coalesce(overdue, false()))
+    if query.series_id is not None:
+        conditions.append(t.tasks.c.series_id == query.series_id)
     if query.recurring is not None:
         recurring = t.tasks.c.recurrence.is_not(None)
         conditions.append(recurring if query.recurring else ~recurring)

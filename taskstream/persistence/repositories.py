@@ -247,13 +247,40 @@ class TaskRepository:
 
     async def add(self, task: Task) -> None:
         """Insert a new task with its tags and reminders."""
-        await self.connection.execute(insert(t.tasks).values(**self._row(task)))
+        await self._write_row(insert(t.tasks).values(**self._row(task)))
         await self._write_parts(task)
         self.seen.append(task)
 
+    async def add_instance(self, task: Task) -> Task:
+        """Insert the next instance of a series, or return the one already due then.
+
+        Two deliveries racing past the check both try to insert; the unique index lets one
+        win and the other fails with CONFLICT, and its retry then finds the winner.
+        """
+        existing = await self.connection.scalar(
+            select(t.tasks.c.id).where(
+                t.tasks.c.series_id == task.series_id, t.tasks.c.due_at == task.due_at
+            )
+        )
+        if existing is not None:
+            return await self.get(task.user_id, existing)
+        await self.add(task)
+        return task
+
+    async def _write_row(self, statement: Any) -> None:
+        """Run an INSERT/UPDATE of a task row; a second instance due at once is a CONFLICT."""
+        try:
+            await self.connection.execute(statement)
+        except IntegrityError as error:
+            if "tasks_series_due" in str(error.orig):
+                raise Conflict(
+                    "dueAt: another instance of this series is already due at that time"
+                ) from error
+            raise
+
     async def save(self, task: Task) -> None:
         """Write a changed task back, replacing its tags and reminders."""
-        await self.connection.execute(
+        await self._write_row(
             update(t.tasks).where(t.tasks.c.id == task.id).values(**self._row(task))
         )
         await self.connection.execute(delete(t.task_tags).where(t.task_tags.c.task_id == task.id))

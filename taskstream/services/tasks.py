@@ -134,3 +134,40 @@ async def snooze_reminder(
         await uow.tasks.save(task)
         await uow.commit()
     return reminder
+
+
+async def create_next_instance(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    completed_task_id: uuid.UUID,
+    due_at: datetime,
+    now: datetime,
+    source: str,
+) -> Task:
+    """The next instance after a completed one, created once however often this is called."""
+    async with uow:
+        completed = await uow.tasks.get(user_id, completed_task_id)
+        instance = await uow.tasks.add_instance(
+            completed.next_instance(due_at=due_at, now=now, source=source)
+        )
+        await uow.commit()
+    return instance
+
+
+async def record_reminder_outcome(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    reminder_id: uuid.UUID,
+    sent: bool,
+    at: datetime,
+    source: str,
+) -> Reminder:
+    """Record that a reminder was sent (or failed for good)."""
+    async with uow:
+        task = await uow.tasks.get_by_reminder(user_id, reminder_id)
+        reminder = task.record_reminder_outcome(reminder_id, sent=sent, at=at, source=source)
+        await uow.tasks.save(task)
+        await uow.commit()
+    return reminder

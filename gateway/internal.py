@@ -1,0 +1,90 @@
+"""The gateway's internal API: what workers call through Dapr service invocation.
+
+Workers never touch the gateway's tables; they ask it to change tasks here, and every change
+goes through the same services, aggregate rules and outbox as a user's mutation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from taskstream.bootstrap import Runtime
+from taskstream.domain.errors import InvalidInput, NotFound
+from taskstream.internal_api import internal, json_body
+from taskstream.persistence.uow import UnitOfWork
+from taskstream.services import tasks as service
+
+
+def _uuid(value: Any, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as error:
+        raise InvalidInput(field, "must be a UUID") from error
+
+
+def _time(value: Any, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as error:
+        raise InvalidInput(field, "must be an RFC 3339 time") from error
+    if parsed.tzinfo is None:
+        raise InvalidInput(field, "needs an offset")
+    return parsed
+
+
+def internal_routes(runtime: Runtime) -> list[BaseRoute]:
+    """Routes for the recurrence and notifications services."""
+    token = runtime.settings.app_api_token
+    app_token = token.get_secret_value() if token else None
+
+    async def get_user(request: Request) -> Any:
+        user_id = _uuid(request.path_params["user_id"], "userId")
+        async with UnitOfWork(runtime.engine) as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        return {"id": str(user.id), "email": user.email, "timezone": user.timezone}
+
+    async def next_instance(request: Request) -> Any:
+        body = await json_body(request)
+        source = str(body.get("source", "recurrence"))
+        instance = await service.create_next_instance(
+            uow=UnitOfWork(runtime.engine),
+            user_id=_uuid(body.get("userId"), "userId"),
+            completed_task_id=_uuid(request.path_params["task_id"], "taskId"),
+            due_at=_time(body.get("dueAt"), "dueAt"),
+            now=datetime.now(UTC),
+            source=source,
+        )
+        return instance.snapshot()
+
+    async def reminder_outcome(request: Request) -> Any:
+        body = await json_body(request)
+        reminder = await service.record_reminder_outcome(
+            uow=UnitOfWork(runtime.engine),
+            user_id=_uuid(body.get("userId"), "userId"),
+            reminder_id=_uuid(request.path_params["reminder_id"], "reminderId"),
+            sent=bool(body.get("sent")),
+            at=_time(body.get("at"), "at"),
+            source=str(body.get("source", "notifications")),
+        )
+        return reminder.snapshot()
+
+    return [
+        Route("/internal/users/{user_id}", internal(get_user, app_token=app_token)),
+        Route(
+            "/internal/tasks/{task_id}/next-instance",
+            internal(next_instance, app_token=app_token),
+            methods=["POST"],
+        ),
+        Route(
+            "/internal/reminders/{reminder_id}/outcome",
+            internal(reminder_outcome, app_token=app_token),
+            methods=["POST"],
+        ),
+    ]

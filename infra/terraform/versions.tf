@@ -1,0 +1,25 @@
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    digitalocean = {
+      source  = "digitalocean/digitalocean"
+      version = "~> 2.68"
+    }
+  }
+
+  # State lives in a Spaces bucket (S3-compatible) so CI and people share it; see
+  # docs/deploy/cloud.md for `terraform init -backend-config=...`.
+  backend "s3" {
+    key                         = "taskstream/terraform.tfstate"
+    skip_credentials_validation = true
+    skip_requesting_account_id  = true
+    skip_metadata_api_check     = true
+    skip_region_validation      = true
+    skip_s3_checksum            = true
+  }
+}
+
+provider "digitalocean" {
+  # Reads DIGITALOCEAN_TOKEN from the environment.
+}

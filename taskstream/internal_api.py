@@ -1,0 +1,59 @@
+"""Building blocks of the internal APIs services offer each other (reached via Dapr).
+
+Every internal route checks the app API token that daprd adds to calls it forwards, so the
+routes are useless to anyone who reaches the app port without going through Dapr.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from taskstream.domain.errors import TaskstreamError
+from taskstream.invocation import APP_TOKEN_HEADER
+
+InternalEndpoint = Callable[[Request], Awaitable[Any]]
+
+_STATUS = {"NOT_FOUND": 404, "BAD_USER_INPUT": 400, "CONFLICT": 409, "UNAUTHENTICATED": 401}
+
+
+def internal(
+    endpoint: InternalEndpoint, *, app_token: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint that checks the app token and maps errors to status and code."""
+
+    async def handle(request: Request) -> Response:
+        if app_token is not None:
+            presented = request.headers.get(APP_TOKEN_HEADER, "")
+            if not hmac.compare_digest(presented.encode(), app_token.encode()):
+                return JSONResponse(
+                    {"code": "UNAUTHENTICATED", "message": "app token required"}, status_code=401
+                )
+        try:
+            result = await endpoint(request)
+        except TaskstreamError as error:
+            return JSONResponse(
+                {"code": error.code, "message": error.message},
+                status_code=_STATUS.get(error.code, 500),
+            )
+        if result is None:
+            return Response(status_code=204)
+        return JSONResponse(result)
+
+    return handle
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body (an empty object when there is none)."""
+    raw = await request.body()
+    if not raw:
+        return {}
+    body = json.loads(raw)
+    if not isinstance(body, dict):
+        raise TaskstreamError("the body must be a JSON object")
+    return body

@@ -1,0 +1,102 @@
+"""Calls between services: through the Dapr sidecar, or in-process in `taskstream up`.
+
+Either way a call is an HTTP request to the target app's internal API, so the same routes and
+the same client code run in both modes; only the httpx transport underneath differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from starlette.types import ASGIApp
+
+from taskstream.domain.errors import Conflict, InvalidInput, NotFound, TaskstreamError
+from taskstream.settings import Settings
+
+APP_TOKEN_HEADER = "dapr-api-token"
+INVOKE_TIMEOUT_SECONDS = 10.0
+
+
+class ServiceUnavailable(TaskstreamError):
+    """The target service did not answer; callers retry later (or their consumers RETRY)."""
+
+
+def error_from_response(response: httpx.Response) -> TaskstreamError:
+    """The error a failed internal call carries, as the target service raised it."""
+    try:
+        body = response.json()
+        code, message = str(body["code"]), str(body["message"])
+    except (ValueError, KeyError, TypeError):
+        return ServiceUnavailable(f"{response.request.url.path} answered {response.status_code}")
+    if code == "BAD_USER_INPUT":
+        field, _, rest = message.partition(": ")
+        return InvalidInput(field, rest or message)
+    known: dict[str, type[TaskstreamError]] = {"NOT_FOUND": NotFound, "CONFLICT": Conflict}
+    return known.get(code, ServiceUnavailable).from_message(message)
+
+
+class ServiceInvoker:
+    """Invokes methods of other services by app id."""
+
+    def __init__(self, clients: Mapping[str, httpx.AsyncClient]) -> None:
+        self._clients = dict(clients)
+        self._local_token: str | None = None
+
+    @classmethod
+    def through_dapr(cls, settings: Settings, app_ids: list[str]) -> ServiceInvoker:
+        """Calls go to the local sidecar, which finds the target app (mTLS, retries, breakers)."""
+        headers = {}
+        if settings.dapr_api_token is not None:
+            headers[APP_TOKEN_HEADER] = settings.dapr_api_token.get_secret_value()
+        base = f"http://127.0.0.1:{settings.dapr_http_port}/v1.0/invoke"
+        return cls(
+            {
+                app_id: httpx.AsyncClient(
+                    base_url=f"{base}/{app_id}/method",
+                    headers=headers,
+                    timeout=INVOKE_TIMEOUT_SECONDS,
+                )
+                for app_id in app_ids
+            }
+        )
+
+    @classmethod
+    def in_process(cls, *, app_token: str | None) -> ServiceInvoker:
+        """Calls go straight to app objects living in this process, registered with add_local."""
+        invoker = cls({})
+        invoker._local_token = app_token
+        return invoker
+
+    def add_local(self, app_id: str, app: ASGIApp) -> None:
+        """Route calls for `app_id` to this in-process ASGI app."""
+        headers = {APP_TOKEN_HEADER: self._local_token} if self._local_token else {}
+        self._clients[app_id] = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=f"http://{app_id}.internal",
+            headers=headers,
+            timeout=INVOKE_TIMEOUT_SECONDS,
+        )
+
+    async def call(
+        self, app_id: str, method: str, path: str, *, json: Any = None, params: Any = None
+    ) -> Any:
+        """The JSON answer of the target method; its error re-raised, or ServiceUnavailable."""
+        client = self._clients.get(app_id)
+        if client is None:
+            raise ServiceUnavailable(f"no route to service {app_id!r}")
+        try:
+            response = await client.request(method, path, json=json, params=params)
+        except httpx.HTTPError as error:
+            raise ServiceUnavailable(f"{app_id} is unreachable: {error}") from error
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    async def close(self) -> None:
+        """Close every client."""
+        for client in self._clients.values():
+            await client.aclose()

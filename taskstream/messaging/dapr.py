@@ -1,0 +1,141 @@
+"""Dapr transport: publish through the sidecar's pub/sub API, receive pushes from it.
+
+Subscriptions are declared to the sidecar programmatically (GET /dapr/subscribe) with their
+dead-letter topics; Dapr delivers each event to a route of this app, which answers SUCCESS,
+RETRY or DROP. Retries and backoff are Dapr's (its Resiliency policy); when they run out Dapr
+moves the event to the dead-letter topic itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from taskstream.messaging.bus import (
+    Message,
+    Outcome,
+    PublishError,
+    Subscription,
+    Transport,
+    dead_letter_topic,
+)
+from taskstream.messaging.metrics import CONSUMER_METRICS
+
+log = logging.getLogger(__name__)
+
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+
+
+class DaprTransport(Transport):
+    """Talks to the app's own daprd over HTTP."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        dapr_http: str,
+        pubsub: str = "pubsub",
+        api_token: str | None = None,
+    ) -> None:
+        self.app_id = app_id
+        self.pubsub = pubsub
+        self.dapr_http = dapr_http.rstrip("/")
+        self.api_token = api_token
+        self._client: httpx.AsyncClient | None = None
+        self._subscriptions: dict[str, Subscription] = {}
+
+    @classmethod
+    def from_url(cls, url: str, *, app_id: str) -> DaprTransport:
+        """dapr://HOST:PORT[?pubsub=NAME&token=...]: the sidecar's HTTP address."""
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        return cls(
+            app_id=app_id,
+            dapr_http=f"http://{parts.netloc or '127.0.0.1:3500'}",
+            pubsub=query.get("pubsub", ["pubsub"])[0],
+            api_token=query.get("token", [None])[0],
+        )
+
+    async def start(self) -> None:
+        """Open the HTTP client to the sidecar."""
+        headers = {"dapr-api-token": self.api_token} if self.api_token else {}
+        self._client = httpx.AsyncClient(base_url=self.dapr_http, headers=headers, timeout=15.0)
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Publish one by one, in order, each acknowledged (204) before the next."""
+        if self._client is None:
+            raise PublishError("the Dapr transport is not started")
+        for message in messages:
+            try:
+                response = await self._client.post(
+                    f"/v1.0/publish/{self.pubsub}/{message.topic}",
+                    content=message.encode(),
+                    params={"metadata.partitionKey": message.key},
+                    headers={"content-type": CLOUDEVENTS_JSON},
+                )
+            except httpx.HTTPError as error:
+                raise PublishError(f"daprd unreachable: {error}") from error
+            if response.status_code != 204:
+                raise PublishError(
+                    f"daprd refused the publish: {response.status_code} {response.text}"
+                )
+
+    async def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        """Remember the subscriptions; the sidecar reads them from GET /dapr/subscribe."""
+        for subscription in subscriptions:
+            if subscription.topic in self._subscriptions:
+                raise ValueError(f"{self.app_id} subscribes to {subscription.topic} twice")
+            self._subscriptions[subscription.topic] = subscription
+
+    def routes(self) -> list[BaseRoute]:
+        """The routes daprd calls: the subscription list and one delivery route per topic."""
+        return [
+            Route("/dapr/subscribe", self._declare, methods=["GET"]),
+            Route("/dapr/events/{topic}", self._deliver, methods=["POST"]),
+        ]
+
+    async def _declare(self, request: Request) -> Response:
+        return JSONResponse(
+            [
+                {
+                    "pubsubname": self.pubsub,
+                    "topic": topic,
+                    "route": f"/dapr/events/{topic}",
+                    "deadLetterTopic": dead_letter_topic(topic),
+                }
+                for topic in self._subscriptions
+            ]
+        )
+
+    async def _deliver(self, request: Request) -> Response:
+        topic = request.path_params["topic"]
+        subscription = self._subscriptions.get(topic)
+        if subscription is None:
+            return JSONResponse({"status": Outcome.DROP.value})
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"status": Outcome.DROP.value})
+        message = Message(topic, str(body.get("partitionkey", "")), body)
+        try:
+            outcome = await subscription.handler(message)
+        except Exception:
+            log.exception("handler crashed", extra={"group": subscription.group, "topic": topic})
+            outcome = Outcome.RETRY
+        if outcome is Outcome.RETRY:
+            CONSUMER_METRICS.retried.labels(subscription.group, topic).inc()
+        return JSONResponse({"status": outcome.value})

@@ -1,0 +1,99 @@
+"""What a worker service is made of, and how it runs: alone, or inside `taskstream up`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from taskstream.bootstrap import Runtime
+from taskstream.messaging.consumer import Consumer
+from taskstream.messaging.dapr import DaprTransport
+
+BackgroundLoop = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceParts:
+    """A worker's consumer, the internal routes it offers, and its background loops."""
+
+    name: str
+    consumer: Consumer | None = None
+    internal_routes: list[BaseRoute] = field(default_factory=list)
+    background: list[BackgroundLoop] = field(default_factory=list)
+
+
+class WorkerService:
+    """Runs one worker's parts against a runtime."""
+
+    def __init__(self, parts: ServiceParts, runtime: Runtime) -> None:
+        self.parts = parts
+        self.runtime = runtime
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Subscribe the consumer and run the background loops until the block ends."""
+        if self.parts.consumer is not None:
+            await self.runtime.transport.subscribe(self.parts.consumer.subscriptions())
+        loops = [
+            asyncio.create_task(loop(), name=f"{self.parts.name}-{index}")
+            for index, loop in enumerate(self.parts.background)
+        ]
+        try:
+            yield
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    def internal_app(self) -> Starlette:
+        """Only the internal routes: what other services call (in-process in `up`)."""
+        return Starlette(routes=list(self.parts.internal_routes))
+
+    def app(self) -> Starlette:
+        """The standalone app: internal routes, Dapr delivery routes, health and metrics."""
+        routes = list(self.parts.internal_routes)
+        if isinstance(self.runtime.transport, DaprTransport):
+            routes.extend(self.runtime.transport.routes())
+        routes.extend(health_routes(self.runtime))
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            await self.runtime.transport.start()
+            try:
+                async with self.running():
+                    yield
+            finally:
+                await self.runtime.transport.close()
+                await self.runtime.close()
+
+        return Starlette(routes=routes, lifespan=lifespan)
+
+
+def health_routes(runtime: Runtime) -> list[BaseRoute]:
+    """/healthz, /readyz (database reachable) and /metrics for a worker."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            async with runtime.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unready"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]

@@ -1,0 +1,61 @@
+import { render, screen } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { useState } from 'react';
+import { describe, expect, it } from 'vitest';
+import { defaultDraft, type RecurrenceDraft } from '../lib/recurrence';
+import { RecurrenceBuilder } from './RecurrenceBuilder';
+
+function Harness({ upcoming = null, changed = true }: { upcoming?: string[] | null; changed?: boolean }) {
+  const [d, setD] = useState<RecurrenceDraft>(defaultDraft());
+  return <RecurrenceBuilder value={d} onChange={setD} timeZone="Europe/Berlin" upcoming={upcoming} skipped={[]} changed={changed} />;
+}
+
+describe('RecurrenceBuilder', () => {
+  it('builds a weekly rule on chosen days that ends after N times', async () => {
+    const user = userEvent.setup();
+    render(<Harness />);
+    expect(screen.getByTestId('rrule').textContent).toBe('FREQ=DAILY');
+    await user.selectOptions(screen.getByLabelText('Repeats'), 'WEEKLY');
+    await user.click(screen.getByLabelText('Thu'));
+    await user.click(screen.getByLabelText('Mon'));
+    await user.click(screen.getByLabelText('After'));
+    const count = screen.getByLabelText('Number of occurrences');
+    await user.clear(count);
+    await user.type(count, '5');
+    await user.clear(screen.getByLabelText('Every'));
+    await user.type(screen.getByLabelText('Every'), '2');
+    await user.click(screen.getByLabelText('when I complete it'));
+    expect(screen.getByTestId('rrule').textContent).toBe('FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=5');
+    expect(screen.getByText('Every 2 weeks on Mon, Thu, 5 times, counted from completion')).toBeTruthy();
+  });
+
+  it('ends on a date (UNTIL in UTC) and flags a missing date', async () => {
+    const user = userEvent.setup();
+    render(<Harness />);
+    await user.click(screen.getByLabelText('On'));
+    expect(screen.getByText('Choose the last date')).toBeTruthy();
+    await user.type(screen.getByLabelText('Last date'), '2026-12-31');
+    expect(screen.getByTestId('rrule').textContent).toBe('FREQ=DAILY;UNTIL=20261231T225959Z');
+  });
+
+  it('previews the saved rule’s next dates from Recurrence.upcoming', () => {
+    render(<Harness upcoming={['2030-01-10T08:00:00+00:00', '2030-01-14T08:00:00+00:00']} changed={false} />);
+    const items = screen.getByTestId('upcoming').querySelectorAll('li');
+    expect(items).toHaveLength(2);
+    expect(items[0]?.textContent).toMatch(/Thu.*10.*2030.*09:00/);
+  });
+
+  it('asks to save before previewing a changed or new rule', () => {
+    render(<Harness upcoming={null} />);
+    expect(screen.getByText('Save to preview the next dates.')).toBeTruthy();
+  });
+
+  it('accepts a custom RRULE and rejects minutely ones', async () => {
+    const user = userEvent.setup();
+    render(<Harness />);
+    await user.selectOptions(screen.getByLabelText('Repeats'), 'CUSTOM');
+    await user.type(screen.getByLabelText('RRULE'), 'FREQ=MINUTELY');
+    expect(screen.getByText('Rules more frequent than hourly are not allowed')).toBeTruthy();
+    expect(screen.getByLabelText('RRULE').getAttribute('aria-invalid')).toBe('true');
+  });
+});

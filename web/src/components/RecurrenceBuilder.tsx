@@ -1,0 +1,197 @@
+import { useId } from 'react';
+import type { RepeatFrom } from '../gql/graphql';
+import { formatDateTime } from '../lib/datetime';
+import {
+  describeDraft,
+  draftToRRule,
+  PRESET_LABELS,
+  validateDraft,
+  WEEKDAY_LABELS,
+  WEEKDAYS,
+  type Preset,
+  type RecurrenceDraft,
+  type Weekday,
+} from '../lib/recurrence';
+import { FieldError } from './ErrorMessage';
+
+interface Props {
+  value: RecurrenceDraft;
+  onChange: (d: RecurrenceDraft) => void;
+  timeZone: string;
+  /** Saved rule's next dates from Recurrence.upcoming (null for unsaved tasks). */
+  upcoming: string[] | null;
+  skipped: string[];
+  /** The builder differs from what is saved. */
+  changed: boolean;
+  serverError?: string;
+}
+
+export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skipped, changed, serverError }: Props) {
+  const ids = useId();
+  const set = (patch: Partial<RecurrenceDraft>) => onChange({ ...d, ...patch });
+  const errors = validateDraft(d);
+  const unit = { DAILY: 'days', WEEKDAYS: 'weeks', WEEKLY: 'weeks', MONTHLY: 'months', YEARLY: 'years', CUSTOM: '' }[d.preset];
+
+  return (
+    <div className="recurrence-builder">
+      <div className="field-row">
+        <div className="field">
+          <label htmlFor={`${ids}-preset`}>Repeats</label>
+          <select id={`${ids}-preset`} value={d.preset} onChange={(e) => set({ preset: e.target.value as Preset })}>
+            {(Object.keys(PRESET_LABELS) as Preset[]).map((p) => (
+              <option key={p} value={p}>
+                {PRESET_LABELS[p]}
+              </option>
+            ))}
+          </select>
+        </div>
+        {d.preset !== 'CUSTOM' ? (
+          <div className="field narrow">
+            <label htmlFor={`${ids}-interval`}>Every</label>
+            <div className="input-suffix">
+              <input
+                id={`${ids}-interval`}
+                type="number"
+                min={1}
+                max={999}
+                inputMode="numeric"
+                value={Number.isFinite(d.interval) ? d.interval : ''}
+                onChange={(e) => set({ interval: e.target.valueAsNumber })}
+                aria-invalid={errors.interval ? true : undefined}
+                aria-describedby={errors.interval ? `${ids}-interval-error` : undefined}
+              />
+              <span>{unit}</span>
+            </div>
+            <FieldError id={`${ids}-interval-error`} message={errors.interval} />
+          </div>
+        ) : null}
+      </div>
+
+      {d.preset === 'WEEKLY' ? (
+        <fieldset className="weekday-picker">
+          <legend>On</legend>
+          {WEEKDAYS.map((day: Weekday) => (
+            <label key={day} className="weekday">
+              <input
+                type="checkbox"
+                checked={d.byDay.includes(day)}
+                onChange={() => set({ byDay: d.byDay.includes(day) ? d.byDay.filter((x) => x !== day) : [...d.byDay, day] })}
+              />
+              <span>{WEEKDAY_LABELS[day]}</span>
+            </label>
+          ))}
+          {d.byDay.length === 0 ? <p className="hint">No day chosen: repeats on the due date’s weekday.</p> : null}
+        </fieldset>
+      ) : null}
+
+      {d.preset === 'CUSTOM' ? (
+        <div className="field">
+          <label htmlFor={`${ids}-custom`}>RRULE</label>
+          <input
+            id={`${ids}-custom`}
+            value={d.custom}
+            spellCheck={false}
+            placeholder="FREQ=MONTHLY;BYDAY=1MO"
+            onChange={(e) => set({ custom: e.target.value })}
+            aria-invalid={errors.custom || serverError ? true : undefined}
+            aria-describedby={`${ids}-custom-hint${errors.custom ? ` ${ids}-custom-error` : ''}`}
+          />
+          <p id={`${ids}-custom-hint`} className="hint">
+            An RFC 5545 rule, at most hourly.
+          </p>
+          <FieldError id={`${ids}-custom-error`} message={errors.custom} />
+        </div>
+      ) : (
+        <fieldset className="ends">
+          <legend>Ends</legend>
+          <label className="radio">
+            <input type="radio" name={`${ids}-end`} checked={d.end.kind === 'never'} onChange={() => set({ end: { kind: 'never' } })} />
+            Never
+          </label>
+          <label className="radio">
+            <input
+              type="radio"
+              name={`${ids}-end`}
+              checked={d.end.kind === 'count'}
+              onChange={() => set({ end: { kind: 'count', count: 10 } })}
+            />
+            After
+          </label>
+          {d.end.kind === 'count' ? (
+            <span className="inline-field">
+              <input
+                type="number"
+                min={1}
+                aria-label="Number of occurrences"
+                value={Number.isFinite(d.end.count) ? d.end.count : ''}
+                onChange={(e) => set({ end: { kind: 'count', count: e.target.valueAsNumber } })}
+                aria-invalid={errors.count ? true : undefined}
+              />{' '}
+              times
+            </span>
+          ) : null}
+          <label className="radio">
+            <input
+              type="radio"
+              name={`${ids}-end`}
+              checked={d.end.kind === 'until'}
+              onChange={() => set({ end: { kind: 'until', date: '' } })}
+            />
+            On
+          </label>
+          {d.end.kind === 'until' ? (
+            <input
+              type="date"
+              aria-label="Last date"
+              value={d.end.date}
+              onChange={(e) => set({ end: { kind: 'until', date: e.target.value } })}
+              aria-invalid={errors.until ? true : undefined}
+            />
+          ) : null}
+          <FieldError id={`${ids}-count-error`} message={errors.count ?? errors.until} />
+        </fieldset>
+      )}
+
+      <fieldset className="repeat-from">
+        <legend>Next date counts from</legend>
+        {(['DUE_DATE', 'COMPLETION'] as RepeatFrom[]).map((rf) => (
+          <label key={rf} className="radio">
+            <input type="radio" name={`${ids}-from`} checked={d.repeatFrom === rf} onChange={() => set({ repeatFrom: rf })} />
+            {rf === 'DUE_DATE' ? 'the due date' : 'when I complete it'}
+          </label>
+        ))}
+      </fieldset>
+
+      <div className="recurrence-summary">
+        <p>
+          <strong>{describeDraft(d)}</strong>{' '}
+          <code className="rrule" data-testid="rrule">
+            {draftToRRule(d, timeZone)}
+          </code>
+        </p>
+        <FieldError id={`${ids}-server-error`} message={serverError} />
+        {upcoming && !changed ? (
+          upcoming.length ? (
+            <div>
+              <p className="hint" id={`${ids}-next`}>
+                Next dates:
+              </p>
+              <ol className="upcoming" aria-labelledby={`${ids}-next`} data-testid="upcoming">
+                {upcoming.map((u) => (
+                  <li key={u}>{formatDateTime(u, timeZone, { withYear: true })}</li>
+                ))}
+              </ol>
+            </div>
+          ) : (
+            <p className="hint">This is the last occurrence.</p>
+          )
+        ) : (
+          <p className="hint">{upcoming ? 'Save to preview the next dates of the changed rule.' : 'Save to preview the next dates.'}</p>
+        )}
+        {skipped.length ? (
+          <p className="hint">Skipped: {skipped.map((s) => formatDateTime(s, timeZone, { withYear: true })).join('; ')}</p>
+        ) : null}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import {
+  defaultDraft,
+  describeDraft,
+  draftToRRule,
+  normalizeCustom,
+  rruleToDraft,
+  untilToDate,
+  untilValue,
+  validateDraft,
+  type RecurrenceDraft,
+} from './recurrence';
+
+const TZ = 'Europe/Berlin';
+const draft = (patch: Partial<RecurrenceDraft>): RecurrenceDraft => ({ ...defaultDraft(), ...patch });
+
+describe('recurrence builder → RRULE', () => {
+  it('builds each preset', () => {
+    expect(draftToRRule(draft({ preset: 'DAILY' }), TZ)).toBe('FREQ=DAILY');
+    expect(draftToRRule(draft({ preset: 'WEEKDAYS' }), TZ)).toBe('FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR');
+    expect(draftToRRule(draft({ preset: 'WEEKLY', byDay: ['TH', 'MO'] }), TZ)).toBe('FREQ=WEEKLY;BYDAY=MO,TH');
+    expect(draftToRRule(draft({ preset: 'WEEKLY', byDay: [] }), TZ)).toBe('FREQ=WEEKLY');
+    expect(draftToRRule(draft({ preset: 'MONTHLY' }), TZ)).toBe('FREQ=MONTHLY');
+    expect(draftToRRule(draft({ preset: 'YEARLY' }), TZ)).toBe('FREQ=YEARLY');
+  });
+
+  it('adds interval, COUNT and UNTIL', () => {
+    expect(draftToRRule(draft({ preset: 'DAILY', interval: 3 }), TZ)).toBe('FREQ=DAILY;INTERVAL=3');
+    expect(draftToRRule(draft({ preset: 'MONTHLY', end: { kind: 'count', count: 6 } }), TZ)).toBe('FREQ=MONTHLY;COUNT=6');
+    // The last day counts whole, in the rule's zone: 23:59:59 Berlin (winter) = 22:59:59 UTC.
+    expect(draftToRRule(draft({ preset: 'WEEKLY', byDay: ['FR'], interval: 2, end: { kind: 'until', date: '2026-12-31' } }), TZ)).toBe(
+      'FREQ=WEEKLY;INTERVAL=2;BYDAY=FR;UNTIL=20261231T225959Z',
+    );
+    expect(untilValue('2026-07-31', TZ)).toBe('20260731T215959Z');
+  });
+
+  it('passes a custom rule through, normalized', () => {
+    expect(draftToRRule(draft({ preset: 'CUSTOM', custom: ' rrule:freq=monthly;byday=1mo ' }), TZ)).toBe('FREQ=MONTHLY;BYDAY=1MO');
+    expect(normalizeCustom('FREQ=HOURLY; INTERVAL=4')).toBe('FREQ=HOURLY;INTERVAL=4');
+  });
+});
+
+describe('RRULE → recurrence builder', () => {
+  it('recognizes presets whatever the order of the parts', () => {
+    expect(rruleToDraft('FREQ=WEEKLY;COUNT=5;BYDAY=TH,MO', TZ)).toMatchObject({
+      preset: 'WEEKLY',
+      byDay: ['MO', 'TH'],
+      end: { kind: 'count', count: 5 },
+    });
+    expect(rruleToDraft('FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', TZ).preset).toBe('WEEKDAYS');
+    expect(rruleToDraft('FREQ=DAILY;INTERVAL=2', TZ)).toMatchObject({ preset: 'DAILY', interval: 2, end: { kind: 'never' } });
+    expect(rruleToDraft('RRULE:FREQ=YEARLY', TZ).preset).toBe('YEARLY');
+  });
+
+  it('reads UNTIL back as a date in the zone', () => {
+    expect(rruleToDraft('FREQ=DAILY;UNTIL=20261231T225959Z', TZ).end).toEqual({ kind: 'until', date: '2026-12-31' });
+    expect(untilToDate('20261231', TZ)).toBe('2026-12-31');
+    expect(untilToDate('20261231T235959', TZ)).toBe('2026-12-31');
+    expect(untilToDate('nonsense', TZ)).toBeNull();
+  });
+
+  it('keeps the repeat-from setting', () => {
+    expect(rruleToDraft('FREQ=DAILY', TZ, 'COMPLETION').repeatFrom).toBe('COMPLETION');
+  });
+
+  it('falls back to CUSTOM for what the presets cannot say', () => {
+    for (const rule of ['FREQ=HOURLY', 'FREQ=MONTHLY;BYMONTHDAY=15', 'FREQ=MONTHLY;BYDAY=1MO', 'FREQ=DAILY;BYDAY=MO', 'FREQ=WEEKLY;WKST=SU', 'garbage', 'FREQ=DAILY;COUNT=0']) {
+      const d = rruleToDraft(rule, TZ);
+      expect(d.preset, rule).toBe('CUSTOM');
+      expect(d.custom).toBe(normalizeCustom(rule));
+    }
+  });
+
+  it('round-trips every preset combination', () => {
+    const drafts: RecurrenceDraft[] = [
+      draft({ preset: 'DAILY', interval: 1 }),
+      draft({ preset: 'DAILY', interval: 5, end: { kind: 'count', count: 3 } }),
+      draft({ preset: 'WEEKDAYS', end: { kind: 'until', date: '2027-02-28' } }),
+      draft({ preset: 'WEEKLY', byDay: ['MO', 'WE', 'SU'], interval: 2 }),
+      draft({ preset: 'MONTHLY', interval: 3, end: { kind: 'count', count: 12 } }),
+      draft({ preset: 'YEARLY', repeatFrom: 'COMPLETION' }),
+    ];
+    for (const d of drafts) {
+      const rule = draftToRRule(d, TZ);
+      expect(rruleToDraft(rule, TZ, d.repeatFrom), rule).toEqual(d);
+    }
+  });
+});
+
+describe('validation and description', () => {
+  it('flags bad numbers and missing dates', () => {
+    expect(validateDraft(draft({ interval: 0 })).interval).toBeDefined();
+    expect(validateDraft(draft({ interval: Number.NaN })).interval).toBeDefined();
+    expect(validateDraft(draft({ end: { kind: 'count', count: 0 } })).count).toBeDefined();
+    expect(validateDraft(draft({ end: { kind: 'until', date: '' } })).until).toBeDefined();
+    expect(validateDraft(draft({ preset: 'CUSTOM', custom: 'BYDAY=MO' })).custom).toMatch(/FREQ/);
+    expect(validateDraft(draft({ preset: 'CUSTOM', custom: 'FREQ=MINUTELY' })).custom).toMatch(/hourly/);
+    expect(validateDraft(draft({ preset: 'WEEKLY', byDay: ['MO'] }))).toEqual({});
+  });
+
+  it('describes the rule in words', () => {
+    expect(describeDraft(draft({ preset: 'WEEKLY', byDay: ['MO', 'TH'], end: { kind: 'count', count: 5 } }))).toBe(
+      'Every week on Mon, Thu, 5 times',
+    );
+    expect(describeDraft(draft({ preset: 'MONTHLY', interval: 2, repeatFrom: 'COMPLETION' }))).toBe(
+      'Every 2 months, counted from completion',
+    );
+    expect(describeDraft(draft({ preset: 'WEEKDAYS', end: { kind: 'until', date: '2026-12-31' } }))).toBe(
+      'Every week on weekdays, until 2026-12-31',
+    );
+  });
+});

@@ -1,0 +1,196 @@
+// The recurrence builder's model and its RFC 5545 RRULE round trip.
+import type { RepeatFrom } from '../gql/graphql';
+import { dateInZone, wallToInstant } from './datetime';
+
+export const WEEKDAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+export const WEEKDAY_LABELS: Record<Weekday, string> = {
+  MO: 'Mon',
+  TU: 'Tue',
+  WE: 'Wed',
+  TH: 'Thu',
+  FR: 'Fri',
+  SA: 'Sat',
+  SU: 'Sun',
+};
+const WORKDAYS: Weekday[] = ['MO', 'TU', 'WE', 'TH', 'FR'];
+
+export type Preset = 'DAILY' | 'WEEKDAYS' | 'WEEKLY' | 'MONTHLY' | 'YEARLY' | 'CUSTOM';
+export const PRESET_LABELS: Record<Preset, string> = {
+  DAILY: 'Daily',
+  WEEKDAYS: 'Every weekday (Mon–Fri)',
+  WEEKLY: 'Weekly on chosen days',
+  MONTHLY: 'Monthly',
+  YEARLY: 'Yearly',
+  CUSTOM: 'Custom rule (RRULE)',
+};
+
+export type RecurrenceEnd =
+  | { kind: 'never' }
+  | { kind: 'count'; count: number }
+  | { kind: 'until'; date: string }; // YYYY-MM-DD, last day included, in the rule's zone
+
+export interface RecurrenceDraft {
+  preset: Preset;
+  interval: number;
+  byDay: Weekday[];
+  end: RecurrenceEnd;
+  repeatFrom: RepeatFrom;
+  /** Raw rule for the CUSTOM preset. */
+  custom: string;
+}
+
+export function defaultDraft(): RecurrenceDraft {
+  return { preset: 'DAILY', interval: 1, byDay: [], end: { kind: 'never' }, repeatFrom: 'DUE_DATE', custom: '' };
+}
+
+const FREQ_OF: Record<Exclude<Preset, 'CUSTOM'>, string> = {
+  DAILY: 'DAILY',
+  WEEKDAYS: 'WEEKLY',
+  WEEKLY: 'WEEKLY',
+  MONTHLY: 'MONTHLY',
+  YEARLY: 'YEARLY',
+};
+
+const sortDays = (days: readonly Weekday[]): Weekday[] =>
+  WEEKDAYS.filter((d) => days.includes(d));
+
+/** UNTIL for "ends on DATE": the last second of that day in `timeZone`, as UTC (RFC 5545 form). */
+export function untilValue(date: string, timeZone: string): string {
+  const [y, m, d] = date.split('-').map(Number);
+  const ms = wallToInstant({ year: y ?? 1970, month: m ?? 1, day: d ?? 1, hour: 23, minute: 59, second: 59 }, timeZone);
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+/** "20261231T225959Z" / "20261231T235959" / "20261231" → "YYYY-MM-DD" in `timeZone`. */
+export function untilToDate(value: string, timeZone: string): string | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z)?)?$/.exec(value);
+  if (!m) return null;
+  if (!m[4] || !m[7]) return `${m[1]}-${m[2]}-${m[3]}`;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return dateInZone(ms, timeZone);
+}
+
+/** The builder's state as an RRULE value (no "RRULE:" prefix). */
+export function draftToRRule(draft: RecurrenceDraft, timeZone: string): string {
+  if (draft.preset === 'CUSTOM') return normalizeCustom(draft.custom);
+  const parts = [`FREQ=${FREQ_OF[draft.preset]}`];
+  const interval = Math.max(1, Math.floor(draft.interval || 1));
+  if (interval > 1) parts.push(`INTERVAL=${interval}`);
+  if (draft.preset === 'WEEKDAYS') parts.push(`BYDAY=${WORKDAYS.join(',')}`);
+  if (draft.preset === 'WEEKLY' && draft.byDay.length > 0) parts.push(`BYDAY=${sortDays(draft.byDay).join(',')}`);
+  if (draft.end.kind === 'count') parts.push(`COUNT=${Math.max(1, Math.floor(draft.end.count || 1))}`);
+  if (draft.end.kind === 'until' && draft.end.date) parts.push(`UNTIL=${untilValue(draft.end.date, timeZone)}`);
+  return parts.join(';');
+}
+
+export function normalizeCustom(rule: string): string {
+  return rule
+    .trim()
+    .replace(/^RRULE:/i, '')
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const i = p.indexOf('=');
+      return i < 0 ? p.toUpperCase() : `${p.slice(0, i).toUpperCase()}=${p.slice(i + 1).toUpperCase()}`;
+    })
+    .join(';');
+}
+
+/** Parses an RRULE into the builder's state; rules the presets cannot express become CUSTOM. */
+export function rruleToDraft(rule: string, timeZone: string, repeatFrom: RepeatFrom = 'DUE_DATE'): RecurrenceDraft {
+  const normalized = normalizeCustom(rule);
+  const custom: RecurrenceDraft = { ...defaultDraft(), preset: 'CUSTOM', custom: normalized, repeatFrom };
+  const fields = new Map<string, string>();
+  for (const part of normalized.split(';')) {
+    const [k, v] = part.split('=');
+    if (!k || v === undefined || fields.has(k)) return custom;
+    fields.set(k, v);
+  }
+  const known = new Set(['FREQ', 'INTERVAL', 'BYDAY', 'COUNT', 'UNTIL', 'WKST']);
+  for (const k of fields.keys()) if (!known.has(k)) return custom;
+  if (fields.has('WKST') && fields.get('WKST') !== 'MO') return custom;
+
+  const interval = fields.has('INTERVAL') ? Number(fields.get('INTERVAL')) : 1;
+  if (!Number.isInteger(interval) || interval < 1) return custom;
+
+  let end: RecurrenceEnd = { kind: 'never' };
+  if (fields.has('COUNT') && fields.has('UNTIL')) return custom;
+  if (fields.has('COUNT')) {
+    const count = Number(fields.get('COUNT'));
+    if (!Number.isInteger(count) || count < 1) return custom;
+    end = { kind: 'count', count };
+  }
+  if (fields.has('UNTIL')) {
+    const date = untilToDate(fields.get('UNTIL') ?? '', timeZone);
+    if (!date) return custom;
+    end = { kind: 'until', date };
+  }
+
+  let byDay: Weekday[] = [];
+  if (fields.has('BYDAY')) {
+    const days = (fields.get('BYDAY') ?? '').split(',');
+    if (!days.every((d): d is Weekday => (WEEKDAYS as readonly string[]).includes(d))) return custom;
+    byDay = sortDays(days as Weekday[]);
+  }
+
+  const base = { interval, end, repeatFrom, custom: '' };
+  switch (fields.get('FREQ')) {
+    case 'DAILY':
+      return byDay.length ? custom : { ...base, preset: 'DAILY', byDay: [] };
+    case 'WEEKLY':
+      if (byDay.length === 5 && WORKDAYS.every((d) => byDay.includes(d))) return { ...base, preset: 'WEEKDAYS', byDay: [] };
+      return { ...base, preset: 'WEEKLY', byDay };
+    case 'MONTHLY':
+      return byDay.length ? custom : { ...base, preset: 'MONTHLY', byDay: [] };
+    case 'YEARLY':
+      return byDay.length ? custom : { ...base, preset: 'YEARLY', byDay: [] };
+    default:
+      return custom;
+  }
+}
+
+/** Problems the builder can see before asking the server, keyed by builder field. */
+export function validateDraft(draft: RecurrenceDraft): Partial<Record<'interval' | 'count' | 'until' | 'custom', string>> {
+  const errors: Partial<Record<'interval' | 'count' | 'until' | 'custom', string>> = {};
+  if (draft.preset === 'CUSTOM') {
+    const rule = normalizeCustom(draft.custom);
+    if (!/(^|;)FREQ=/.test(rule)) errors.custom = 'The rule needs a FREQ, e.g. FREQ=WEEKLY;BYDAY=MO';
+    else if (/FREQ=(SECONDLY|MINUTELY)/.test(rule)) errors.custom = 'Rules more frequent than hourly are not allowed';
+    return errors;
+  }
+  if (!Number.isInteger(draft.interval) || draft.interval < 1 || draft.interval > 999)
+    errors.interval = 'Enter a whole number from 1 to 999';
+  if (draft.end.kind === 'count' && (!Number.isInteger(draft.end.count) || draft.end.count < 1 || draft.end.count > 10000))
+    errors.count = 'Enter a number of occurrences from 1 to 10,000';
+  if (draft.end.kind === 'until' && !/^\d{4}-\d{2}-\d{2}$/.test(draft.end.date)) errors.until = 'Choose the last date';
+  return errors;
+}
+
+const UNIT: Record<string, [string, string]> = {
+  DAILY: ['day', 'days'],
+  WEEKLY: ['week', 'weeks'],
+  MONTHLY: ['month', 'months'],
+  YEARLY: ['year', 'years'],
+};
+
+/** A sentence for screen and screen reader, e.g. "Every 2 weeks on Mon, Wed, 5 times". */
+export function describeDraft(draft: RecurrenceDraft): string {
+  if (draft.preset === 'CUSTOM') return `Custom rule: ${normalizeCustom(draft.custom) || '(empty)'}`;
+  const freq = FREQ_OF[draft.preset];
+  const [one, many] = UNIT[freq] ?? ['time', 'times'];
+  let text = draft.interval > 1 ? `Every ${draft.interval} ${many}` : `Every ${one}`;
+  if (draft.preset === 'WEEKDAYS') text += ' on weekdays';
+  if (draft.preset === 'WEEKLY' && draft.byDay.length) text += ` on ${sortDays(draft.byDay).map((d) => WEEKDAY_LABELS[d]).join(', ')}`;
+  if (draft.end.kind === 'count') text += `, ${draft.end.count} ${draft.end.count === 1 ? 'time' : 'times'}`;
+  if (draft.end.kind === 'until' && draft.end.date) text += `, until ${draft.end.date}`;
+  text += draft.repeatFrom === 'COMPLETION' ? ', counted from completion' : '';
+  return text;
+}
+
+/** Short label for list rows. */
+export function describeRule(rule: string, timeZone: string): string {
+  const d = rruleToDraft(rule, timeZone);
+  return d.preset === 'CUSTOM' ? 'Repeats' : describeDraft(d);
+}
