@@ -24,8 +24,9 @@ from graphql_schema.schema import build_schema
 from taskstream.auth import TokenService
 from taskstream.bootstrap import Runtime
 from taskstream.messaging.dapr import DaprTransport
+from taskstream.persistence import tables
 from taskstream.persistence.db import pending_migrations
-from taskstream.persistence.outbox_relay import OutboxRelay
+from taskstream.persistence.outbox import OutboxRelay
 from taskstream.settings import Settings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -90,7 +91,12 @@ def create_app(runtime: Runtime) -> Starlette:
         relay = None
         if settings.outbox_relay:
             relay = asyncio.create_task(
-                OutboxRelay(engine, transport, poll_seconds=settings.outbox_poll_seconds).run(),
+                OutboxRelay(
+                    engine,
+                    transport,
+                    outbox=tables.outbox,
+                    poll_seconds=settings.outbox_poll_seconds,
+                ).run(),
                 name="outbox-relay",
             )
         try:

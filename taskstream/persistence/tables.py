@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     DateTime,
     ForeignKey,
@@ -16,6 +15,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
+
+from taskstream.persistence.outbox import outbox_table
 
 GATEWAY_SCHEMA = "gateway"
 
@@ -104,15 +105,4 @@ webhooks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("position", BigInteger, primary_key=True, autoincrement=True),
-    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
-    Column("topic", Text, nullable=False),
-    Column("partition_key", Text, nullable=False),
-    Column("type", Text, nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("published_at", DateTime(timezone=True)),
-)
+outbox = outbox_table(metadata)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from taskstream.messaging.cloudevents import Envelope, from_task_event
 from taskstream.persistence import tables as t
-from taskstream.persistence.outbox_relay import notify_outbox
+from taskstream.persistence.outbox import write_outbox
 from taskstream.persistence.repositories import (
     TagRepository,
     TaskRepository,
@@ -65,23 +64,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         """Write the outbox rows and commit them with the change, atomically."""
         assert self._transaction is not None
-        envelopes = self.collect_envelopes()
-        if envelopes:
-            await self.connection.execute(
-                insert(t.outbox).values(
-                    [
-                        {
-                            "event_id": e.id,
-                            "topic": e.topic,
-                            "partition_key": e.partition_key,
-                            "type": e.type,
-                            "payload": e.body,
-                        }
-                        for e in envelopes
-                    ]
-                )
-            )
-            await notify_outbox(self.connection)
+        await write_outbox(self.connection, t.outbox, self.collect_envelopes())
         await self._transaction.commit()
         for task in self.tasks.seen:
             task.events.clear()

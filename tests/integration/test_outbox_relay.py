@@ -15,7 +15,7 @@ from taskstream.domain.model import Task
 from taskstream.messaging.bus import Message, Outcome, PublishError, Subscription, Transport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence import tables as t
-from taskstream.persistence.outbox_relay import OutboxRelay
+from taskstream.persistence.outbox import OutboxRelay
 from taskstream.persistence.uow import UnitOfWork
 from tests.integration.test_outbox import make_user
 
@@ -66,7 +66,10 @@ async def test_two_replicas_publish_each_row_once_in_commit_order(engine: AsyncE
         return Outcome.SUCCESS
 
     await transport.subscribe([Subscription("task-events", "relay-test", record)])
-    relays = [OutboxRelay(engine, transport, poll_seconds=0.05, batch_size=7) for _ in range(2)]
+    relays = [
+        OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=0.05, batch_size=7)
+        for _ in range(2)
+    ]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
         expected = await write_tasks(engine, user_id, 40)
@@ -110,7 +113,7 @@ async def test_rows_wait_while_the_transport_is_down(engine: AsyncEngine) -> Non
     await drain_existing(engine)
     user_id = await make_user(engine)
     transport = FlakyTransport()
-    relay = OutboxRelay(engine, transport, poll_seconds=0.05)
+    relay = OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=0.05)
     running = asyncio.create_task(relay.run())
     try:
         expected = await write_tasks(engine, user_id, 5)
@@ -138,7 +141,7 @@ async def test_the_other_replica_takes_over_when_the_leader_stops(engine: AsyncE
         return Outcome.SUCCESS
 
     await transport.subscribe([Subscription("task-events", "failover-test", record)])
-    relays = [OutboxRelay(engine, transport, poll_seconds=0.05) for _ in range(2)]
+    relays = [OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=0.05) for _ in range(2)]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
         first = await write_tasks(engine, user_id, 3)

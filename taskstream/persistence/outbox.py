@@ -1,4 +1,9 @@
-"""The outbox relay: publishes committed events in commit order, at least once.
+"""The transactional outbox: its table, writing to it, and the relay that publishes it.
+
+Any service that emits events keeps an outbox table in its own schema (`outbox_table`),
+writes its events there in the transaction of the change (`write_outbox`), and runs a relay.
+
+The relay publishes committed events in commit order, at least once.
 
 One relay at a time holds a PostgreSQL advisory lock (a lease tied to its connection), so
 several gateway replicas never publish the same rows concurrently or out of order; if the
@@ -11,21 +16,83 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    MetaData,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from taskstream.messaging.bus import Message, PublishError, Transport
+from taskstream.messaging.cloudevents import Envelope
 from taskstream.messaging.metrics import OUTBOX_METRICS
-from taskstream.persistence import tables as t
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "taskstream_outbox"
-# Any constant shared by all replicas names the lease.
-LEASE_KEY = 0x7A5C_0B0C
+
+def outbox_table(metadata: MetaData) -> Table:
+    """An outbox table in the metadata's schema (create it in that service's migration)."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("position", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("topic", Text, nullable=False),
+        Column("partition_key", Text, nullable=False),
+        Column("type", Text, nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+    )
+
+
+def notify_channel(outbox: Table) -> str:
+    """The LISTEN/NOTIFY channel that wakes the relay of this outbox."""
+    return f"{outbox.schema}_outbox"
+
+
+def lease_key(outbox: Table) -> int:
+    """The advisory-lock key of this outbox's relay lease, the same in every replica."""
+    return zlib.crc32(f"taskstream.outbox.{outbox.schema}".encode())
+
+
+async def write_outbox(
+    connection: AsyncConnection, outbox: Table, envelopes: Sequence[Envelope]
+) -> None:
+    """Store events in the caller's transaction and wake the relay when it commits."""
+    if not envelopes:
+        return
+    await connection.execute(
+        insert(outbox).values(
+            [
+                {
+                    "event_id": e.id,
+                    "topic": e.topic,
+                    "partition_key": e.partition_key,
+                    "type": e.type,
+                    "payload": e.body,
+                }
+                for e in envelopes
+            ]
+        )
+    )
+    # NOTIFY is delivered at commit, never for a rolled-back transaction.
+    await connection.execute(text(f"NOTIFY {notify_channel(outbox)}"))
 
 
 class OutboxRelay:
@@ -36,12 +103,14 @@ class OutboxRelay:
         engine: AsyncEngine,
         transport: Transport,
         *,
+        outbox: Table,
         batch_size: int = 500,
         poll_seconds: float = 0.5,
         keep_published: timedelta = timedelta(hours=1),
     ) -> None:
         self.engine = engine
         self.transport = transport
+        self.outbox = outbox
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.keep_published = keep_published
@@ -72,13 +141,14 @@ class OutboxRelay:
 
     async def _lead(self, connection: AsyncConnection) -> None:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
-        while not await connection.scalar(select(func.pg_try_advisory_lock(LEASE_KEY))):
+        lease = select(func.pg_try_advisory_lock(lease_key(self.outbox)))
+        while not await connection.scalar(lease):
             self.is_leader = False
             await asyncio.sleep(self.poll_seconds * 4)
         self.is_leader = True
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        await driver.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        await driver.add_listener(notify_channel(self.outbox), self._on_notify)
         try:
             cycles = 0
             while True:
@@ -92,7 +162,7 @@ class OutboxRelay:
                     self._wake.clear()
         finally:
             with contextlib.suppress(Exception):
-                await driver.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                await driver.remove_listener(notify_channel(self.outbox), self._on_notify)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -102,13 +172,13 @@ class OutboxRelay:
         rows = (
             await connection.execute(
                 select(
-                    t.outbox.c.position,
-                    t.outbox.c.topic,
-                    t.outbox.c.partition_key,
-                    t.outbox.c.payload,
+                    self.outbox.c.position,
+                    self.outbox.c.topic,
+                    self.outbox.c.partition_key,
+                    self.outbox.c.payload,
                 )
-                .where(t.outbox.c.published_at.is_(None))
-                .order_by(t.outbox.c.position)
+                .where(self.outbox.c.published_at.is_(None))
+                .order_by(self.outbox.c.position)
                 .limit(self.batch_size)
             )
         ).all()
@@ -122,8 +192,8 @@ class OutboxRelay:
             OUTBOX_METRICS.publish_failures.inc()
             raise
         await connection.execute(
-            update(t.outbox)
-            .where(t.outbox.c.position.in_([row.position for row in rows]))
+            update(self.outbox)
+            .where(self.outbox.c.position.in_([row.position for row in rows]))
             .values(published_at=func.now())
         )
         OUTBOX_METRICS.published.inc(len(rows))
@@ -132,7 +202,7 @@ class OutboxRelay:
     async def prune(self, connection: AsyncConnection) -> int:
         """Delete rows published longer ago than we keep them."""
         result = await connection.execute(
-            delete(t.outbox).where(t.outbox.c.published_at < func.now() - self.keep_published)
+            delete(self.outbox).where(self.outbox.c.published_at < func.now() - self.keep_published)
         )
         return result.rowcount
 
@@ -142,15 +212,10 @@ class OutboxRelay:
                 select(
                     func.count(),
                     func.coalesce(
-                        func.extract("epoch", func.now() - func.min(t.outbox.c.created_at)), 0
+                        func.extract("epoch", func.now() - func.min(self.outbox.c.created_at)), 0
                     ),
-                ).where(t.outbox.c.published_at.is_(None))
+                ).where(self.outbox.c.published_at.is_(None))
             )
         ).one()
         OUTBOX_METRICS.lag_rows.set(row[0])
         OUTBOX_METRICS.lag_seconds.set(float(row[1]))
-
-
-async def notify_outbox(connection: AsyncConnection) -> None:
-    """Wake the relay when this transaction commits (NOTIFY is delivered at commit)."""
-    await connection.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
