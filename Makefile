@@ -2,7 +2,7 @@
 # Both install what they need first; downloads and builds are cached outside the repository
 # (in ${TASKSTREAM_CACHE:-~/.cache/taskstream}).
 
-.PHONY: up test lint typecheck bootstrap schema web provision
+.PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy
 
 WEB_SOURCES := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
 
@@ -20,6 +20,12 @@ up: bootstrap web
 provision:
 	infra/local/provision.sh all
 
+deploy-tools:
+	infra/k8s-validate/install-tools.sh
+
+test-deploy: bootstrap deploy-tools
+	.venv/bin/pytest tests/deploy
+
 lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
@@ -30,6 +36,6 @@ typecheck: bootstrap
 schema: bootstrap
 	.venv/bin/taskstream schema
 
-test: lint typecheck provision
+test: lint typecheck provision deploy-tools
 	web/scripts/test.sh
 	.venv/bin/pytest

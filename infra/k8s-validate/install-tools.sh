@@ -151,7 +151,7 @@ else
       -e "s/@STRIMZI_CRD_GENERATOR_VERSION@/$STRIMZI_CRD_GENERATOR_VERSION/" \
       "$HERE/strimzi-crds.pom.xml" > "$work/pom.xml"
   (cd "$work" && mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$TOOLS/m2" dependency:build-classpath \
-      -Dmdep.outputFile=classpath.txt)
+      -Dmdep.outputFile=classpath.txt > mvn.log 2>&1) || { cat "$work/mvn.log" >&2; exit 1; }
   java -cp "$(cat "$work/classpath.txt")" io.strimzi.crdgenerator.CrdGenerator \
     --crd-api-version v1 --api-versions v1beta2 --storage-version v1beta2 --yaml \
     "io.strimzi.api.kafka.model.kafka.Kafka=$work/kafka.yaml" \

@@ -400,3 +400,25 @@ def test_values_schema_rejects_a_misspelt_value(tools: Tools) -> None:
     )
     assert done.returncode != 0
     assert "additional properties 'servics' not allowed" in done.stderr
+
+
+def test_services_get_the_settings_taskstream_reads(
+    rendered: dict[str, list[Manifest]], environment: str
+) -> None:
+    """Names from taskstream/settings.py: the Dapr bus, both API tokens, the secrets."""
+    docs = rendered[environment]
+    config = named(docs, "ConfigMap", "taskstream-config")["data"]
+    assert config["TASKSTREAM_BUS_URL"] == "dapr://127.0.0.1:3500?pubsub=pubsub"
+    assert config["TASKSTREAM_HOST"] == "0.0.0.0"
+    assert config["TASKSTREAM_ENV"] == "production"
+    for deployment in app_deployments(docs):
+        (container,) = pod_spec(deployment)["containers"]
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+            for e in container["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        notes = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert refs["DAPR_API_TOKEN"] == notes["dapr.io/api-token-secret"]
+        assert refs["APP_API_TOKEN"] == notes["dapr.io/app-token-secret"]
+        assert {"DATABASE_URL", "TASKSTREAM_JWT_SECRET"} <= set(refs)

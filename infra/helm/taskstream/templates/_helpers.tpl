@@ -84,6 +84,18 @@ env:
         name: {{ .Values.secrets.app }}
         key: smtp-url
         optional: true
+  # Dapr API tokens, both directions: the app sends DAPR_API_TOKEN to its sidecar and accepts
+  # only calls carrying APP_API_TOKEN (the same Secrets the sidecar gets by annotation).
+  - name: DAPR_API_TOKEN
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.secrets.daprApiToken }}
+        key: token
+  - name: APP_API_TOKEN
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.secrets.daprAppToken }}
+        key: token
 {{- end -}}
 
 {{/* The topics a service subscribes to. */}}
