@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from taskstream.bootstrap import Runtime
 from taskstream.domain.errors import InvalidInput, NotFound
+from taskstream.domain.users import email_key
 from taskstream.internal_api import internal, json_body
 from taskstream.persistence.uow import UnitOfWork
 from taskstream.services import tasks as service
@@ -38,7 +39,7 @@ def _time(value: Any, field: str) -> datetime:
 
 
 def internal_routes(runtime: Runtime) -> list[BaseRoute]:
-    """Routes for the recurrence and notifications services."""
+    """Routes for the recurrence, notifications and audit services."""
     token = runtime.settings.app_api_token
     app_token = token.get_secret_value() if token else None
 
@@ -48,6 +49,15 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
             user = await uow.users.get(user_id)
         if user is None:
             raise NotFound("user", user_id)
+        return {"id": str(user.id), "email": user.email, "timezone": user.timezone}
+
+    async def find_user(request: Request) -> Any:
+        email = request.query_params.get("email", "")
+        async with UnitOfWork(runtime.engine) as uow:
+            found = await uow.users.credentials(email_key(email))
+        if found is None:
+            raise NotFound("user", email)
+        user, _ = found
         return {"id": str(user.id), "email": user.email, "timezone": user.timezone}
 
     async def next_instance(request: Request) -> Any:
@@ -76,6 +86,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
         return reminder.snapshot()
 
     return [
+        Route("/internal/users", internal(find_user, app_token=app_token)),
         Route("/internal/users/{user_id}", internal(get_user, app_token=app_token)),
         Route(
             "/internal/tasks/{task_id}/next-instance",

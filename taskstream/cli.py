@@ -8,6 +8,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -150,6 +151,89 @@ def command_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_period(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
+    from workers.audit.report import parse_bound
+
+    period_from = None if args.from_ is None else parse_bound(args.from_, end=False)
+    period_to = None if args.to is None else parse_bound(args.to, end=True)
+    if period_from is not None and period_to is not None and period_from > period_to:
+        raise ValueError("--from must not be after --to")
+    return period_from, period_to
+
+
+async def _audit_report(
+    settings: Settings, args: argparse.Namespace, period: tuple[datetime | None, datetime | None]
+) -> int:
+    """Build and print the report; the gateway is reached as the audit service reaches it."""
+    from taskstream.domain.errors import NotFound
+    from workers.audit.report import compliance_report
+
+    runtime = bootstrap(settings, app_id="audit")
+    if not settings.bus_url.startswith("dapr:"):
+        from gateway.app import create_internal_app
+
+        gateway = bootstrap(
+            settings,
+            app_id="gateway",
+            engine=runtime.engine,
+            transport=runtime.transport,
+            invoker=runtime.invoker,
+        )
+        runtime.invoker.add_local("gateway", create_internal_app(gateway))
+    try:
+        report = await compliance_report(
+            engine=runtime.engine,
+            invoker=runtime.invoker,
+            email=args.user,
+            period_from=period[0],
+            period_to=period[1],
+        )
+    except NotFound:
+        print(f"no user has the email {args.user!r}", file=sys.stderr)
+        return 2
+    finally:
+        await runtime.close()
+    sys.stdout.write(report.render(args.format))
+    sys.stdout.flush()
+    if not report.verification.ok:
+        print(f"audit chain BROKEN at entry {report.verification.first_broken}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def command_audit_report(args: argparse.Namespace) -> int:
+    """One user's audit trail with the chain verification; exit 1 when the chain is broken."""
+    from taskstream.persistence.embedded import EmbeddedPostgres
+
+    try:
+        period = _audit_period(args)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    settings = get_settings()
+    server = None
+    url = settings.database_url
+    if url is None:
+        # The data of `taskstream up`: its running server, or the server started for this.
+        embedded = EmbeddedPostgres(
+            (args.data_dir or default_data_dir()).expanduser().resolve() / "postgres"
+        )
+        url = embedded.running_url()
+        if url is None:
+            if not (embedded.data_dir / "PG_VERSION").exists():
+                print("no database: set DATABASE_URL or give --data-dir", file=sys.stderr)
+                return 2
+            server = embedded
+            url = server.start()
+    try:
+        return asyncio.run(
+            _audit_report(settings.model_copy(update={"database_url": url}), args, period)
+        )
+    finally:
+        if server is not None:
+            server.stop()
+
+
 def exported_sdl() -> str:
     """The SDL of the schema as served (development settings: introspection on)."""
     from graphql_schema.schema import build_schema
@@ -188,6 +272,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations").set_defaults(
         handler=command_migrate
     )
+    audit = commands.add_parser("audit", help="audit trail tools").add_subparsers(
+        dest="audit_command", required=True
+    )
+    report = audit.add_parser(
+        "report", help="compliance export of one user's audit trail, with its verification"
+    )
+    report.add_argument("--user", required=True, metavar="EMAIL")
+    report.add_argument("--from", dest="from_", metavar="D", help="date or RFC 3339 time")
+    report.add_argument("--to", metavar="D", help="date (whole day) or RFC 3339 time")
+    report.add_argument("--format", choices=["csv", "json"], default="json")
+    report.add_argument(
+        "--data-dir", type=Path, default=None, help="`up`'s data, when DATABASE_URL is unset"
+    )
+    report.set_defaults(handler=command_audit_report)
     schema = commands.add_parser("schema", help="export the GraphQL SDL")
     schema.add_argument("--check", action="store_true", help="fail when the export is stale")
     schema.set_defaults(handler=command_schema)

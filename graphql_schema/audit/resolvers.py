@@ -1,21 +1,26 @@
 """Audit types and queries.
 
-The audit worker (not yet built) owns the trail; until it exists the trail is empty, and an
-empty chain verifies.
+The audit service owns the trail; the gateway asks it through service invocation (Dapr, or
+in-process in `up`) and never reads its tables.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+import uuid
+from typing import Annotated, Any
 
 import strawberry
 
 from graphql_schema.context import Info
 from graphql_schema.node import Node, PageInfo
 from graphql_schema.permissions import IsAuthenticated
-from graphql_schema.scalars import JSON, DateTime
-from taskstream.domain.errors import InvalidInput
+from graphql_schema.scalars import JSON, DateTime, parse_datetime
+from taskstream.domain.errors import InvalidInput, TaskstreamError
+from taskstream.invocation import ServiceUnavailable
 from taskstream.persistence.reads import PAGE_MAX
+
+log = logging.getLogger(__name__)
 
 AUDIT_PAGE_MAX = PAGE_MAX
 
@@ -41,6 +46,26 @@ class AuditEntry(Node):
     hash: str = strawberry.field(
         description="Hex SHA-256 linking this entry to the previous entry of the same user."
     )
+    previous_hash: str = strawberry.field(
+        description=(
+            "The hash this entry follows: the previous entry's, 64 zeros for a user's first "
+            "entry, or the retention checkpoint's. With it each entry can be checked alone."
+        )
+    )
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> AuditEntry:
+        """An entry as the audit service's internal API spells it."""
+        return cls(
+            id=strawberry.ID(body["id"]),
+            at=parse_datetime(body["at"]),
+            actor=body["actor"],
+            action=body["action"],
+            task_id=None if body["taskId"] is None else strawberry.ID(body["taskId"]),
+            changes=body["changes"],
+            hash=body["hash"],
+            previous_hash=body["previousHash"],
+        )
 
 
 @strawberry.type(name="AuditEdge")
@@ -90,11 +115,58 @@ class AuditQueries:
             raise InvalidInput("first", f"must be 1 to {AUDIT_PAGE_MAX}")
         if from_ is not None and to is not None and from_ > to:
             raise InvalidInput("from", "must not be after to")
+        if task_id is not None:
+            try:
+                uuid.UUID(task_id)
+            except ValueError:
+                # No task has such an id: nothing was recorded about it.
+                return AuditConnection(
+                    edges=[],
+                    page_info=PageInfo(has_next_page=False, end_cursor=None),
+                    total_count=0,
+                )
+        params = {
+            "taskId": task_id,
+            "from": None if from_ is None else from_.isoformat(),
+            "to": None if to is None else to.isoformat(),
+            "first": 100 if first is None else first,
+            "after": after,
+        }
+        body = await _ask_audit(
+            info,
+            "entries",
+            params={k: v for k, v in params.items() if v is not None},
+        )
         return AuditConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            edges=[
+                AuditEdge(cursor=edge["cursor"], node=AuditEntry.from_json(edge["node"]))
+                for edge in body["edges"]
+            ],
+            page_info=PageInfo(has_next_page=body["hasNextPage"], end_cursor=body["endCursor"]),
+            total_count=body["totalCount"],
         )
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def verify_audit_log(self, info: Info) -> AuditVerification:
         """Recompute the caller's chain."""
-        return AuditVerification(ok=True, checked=0, first_broken=None)
+        body = await _ask_audit(info, "verification")
+        return AuditVerification(
+            ok=body["ok"],
+            checked=body["checked"],
+            first_broken=None
+            if body["firstBroken"] is None
+            else strawberry.ID(body["firstBroken"]),
+        )
+
+
+async def _ask_audit(info: Info, what: str, *, params: dict[str, Any] | None = None) -> Any:
+    """The audit service's answer about the caller's trail."""
+    user_id = info.context.require_user()
+    try:
+        return await info.context.services.invoker.call(
+            "audit", "GET", f"/internal/audit/{user_id}/{what}", params=params
+        )
+    except ServiceUnavailable as error:
+        log.warning("audit service unavailable: %s", error.message)
+        # The reason may name internal addresses: keep it in the log, not in the answer.
+        raise TaskstreamError("the audit trail is unavailable right now; try again") from error

@@ -79,6 +79,16 @@ class EmbeddedPostgres:
         log.info("embedded PostgreSQL listening on 127.0.0.1:%s", self.port)
         return self.url
 
+    def running_url(self) -> str | None:
+        """The URL of a server already running on this data directory (`up`'s), if any."""
+        if not (self.data_dir / "PG_VERSION").exists():
+            return None
+        if self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False).returncode != 0:
+            return None
+        # postmaster.pid: pid, data directory, start time, port, ...
+        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{int(lines[3])}/{DATABASE}"
+
     def stop(self) -> None:
         """Stop the server, waiting for it to shut down cleanly."""
         if (self.data_dir / "postmaster.pid").exists():

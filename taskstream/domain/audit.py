@@ -1,0 +1,160 @@
+"""The audit trail's hash chain: canonical JSON, entry hashes and verification.
+
+Pure functions, so that the audit service, the compliance report and anyone holding the output
+of `auditLog` compute exactly the same thing:
+
+    hash = hex(SHA-256(UTF-8(previous_hash + canonical_json({id, at, actor, action, taskId,
+                                                              changes}))))
+
+with `previous_hash` the hash of the user's previous entry (64 zeros for the first, or the
+checkpoint's hash once retention removed a prefix), each field exactly as the API returns it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+def format_at(at: datetime) -> str:
+    """The RFC 3339 text of an instant as the API returns it (UTC, `+00:00`)."""
+    if at.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return at.astimezone(UTC).isoformat()
+
+
+def canonical_json(value: Any) -> str:
+    """Keys sorted, `,` and `:` with no spaces, non-ASCII characters as themselves."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One entry of a user's trail, its fields as the API returns them."""
+
+    id: str
+    at: str
+    actor: str
+    action: str
+    task_id: str | None
+    changes: Any
+    previous_hash: str
+    hash: str
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """The object whose canonical JSON is hashed."""
+        return hashed_fields(
+            id=self.id,
+            at=self.at,
+            actor=self.actor,
+            action=self.action,
+            task_id=self.task_id,
+            changes=self.changes,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the internal API and the compliance report carry it."""
+        return {
+            "id": self.id,
+            "at": self.at,
+            "actor": self.actor,
+            "action": self.action,
+            "taskId": self.task_id,
+            "changes": self.changes,
+            "previousHash": self.previous_hash,
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> AuditRecord:
+        """The inverse of to_json."""
+        return cls(
+            id=str(body["id"]),
+            at=str(body["at"]),
+            actor=str(body["actor"]),
+            action=str(body["action"]),
+            task_id=None if body.get("taskId") is None else str(body["taskId"]),
+            changes=body["changes"],
+            previous_hash=str(body["previousHash"]),
+            hash=str(body["hash"]),
+        )
+
+
+def hashed_fields(
+    *, id: str, at: str, actor: str, action: str, task_id: str | None, changes: Any
+) -> dict[str, Any]:
+    """The object whose canonical JSON follows the previous hash."""
+    return {
+        "id": id,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "taskId": task_id,
+        "changes": changes,
+    }
+
+
+def entry_hash(previous_hash: str, fields: dict[str, Any]) -> str:
+    """Hex SHA-256 of the previous hash followed by the canonical JSON of the fields."""
+    return hashlib.sha256((previous_hash + canonical_json(fields)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of recomputing a chain."""
+
+    ok: bool
+    checked: int
+    first_broken: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As the internal API carries it."""
+        return {"ok": self.ok, "checked": self.checked, "firstBroken": self.first_broken}
+
+
+class ChainCheck:
+    """Recomputes a chain one entry at a time, so a long trail need not fit in memory.
+
+    An entry is broken when it does not name the previous hash it should follow or when its
+    own hash is not the hash of that previous hash and its fields: editing, removing,
+    inserting or reordering entries all break the chain at (or right after) the change.
+    """
+
+    def __init__(self, start: str = GENESIS_HASH) -> None:
+        self._previous = start
+        self._checked = 0
+        self._broken: str | None = None
+
+    def feed(self, record: AuditRecord) -> bool:
+        """Check the next entry; False once the chain is broken (stop feeding then)."""
+        if self._broken is not None:
+            return False
+        self._checked += 1
+        expected = entry_hash(self._previous, record.hashed_fields())
+        if record.previous_hash != self._previous or record.hash != expected:
+            self._broken = record.id
+            return False
+        self._previous = record.hash
+        return True
+
+    @property
+    def result(self) -> Verification:
+        """The verification so far."""
+        return Verification(
+            ok=self._broken is None, checked=self._checked, first_broken=self._broken
+        )
+
+
+def verify_chain(records: Iterable[AuditRecord], *, start: str = GENESIS_HASH) -> Verification:
+    """Recompute each link from `start`, stopping at the first entry that does not match."""
+    check = ChainCheck(start)
+    for record in records:
+        if not check.feed(record):
+            break
+    return check.result

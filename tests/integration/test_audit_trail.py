@@ -1,0 +1,261 @@
+"""The audit service over a real PostgreSQL: chaining, idempotency, append-only, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskstream.domain.audit import GENESIS_HASH, entry_hash
+from taskstream.messaging.bus import Message, Outcome
+from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
+from taskstream.messaging.consumer import Consumer
+from workers.audit import trail
+from workers.audit.handlers import AuditHandlers
+from workers.audit.tables import checkpoints, entries, processed_events
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def consumer(engine: AsyncEngine) -> Consumer:
+    """The audit service's consumer on the test database."""
+    consumer = Consumer(name="audit", engine=engine, processed=processed_events)
+    AuditHandlers().register(consumer)
+    return consumer
+
+
+def task_event(
+    user_id: uuid.UUID,
+    kind: str = "updated",
+    *,
+    at: datetime = NOW,
+    source: str = "gateway",
+    title: str = "Plan",
+) -> Message:
+    """A task event as the gateway's outbox publishes it."""
+    task_id = str(uuid.uuid4())
+    data: dict[str, Any] = {
+        "userId": str(user_id),
+        "taskId": task_id,
+        "version": 2,
+        "task": {"id": task_id, "userId": str(user_id), "title": title, "status": "OPEN"},
+    }
+    if kind == "updated":
+        data["changes"] = {"title": {"before": "Plan", "after": title}}
+    body = envelope(
+        topic=TASK_EVENTS_TOPIC,
+        type_=f"taskstream.task.{kind}.v1",
+        source=source,
+        subject=task_id,
+        partition_key=str(user_id),
+        time=at,
+        data=data,
+    ).body
+    return Message(TASK_EVENTS_TOPIC, str(user_id), body)
+
+
+async def all_records(engine: AsyncEngine, user_id: uuid.UUID) -> list[Any]:
+    """Every entry of the user, in chain order."""
+    async with engine.connect() as connection:
+        found = await trail.page(connection, user_id=user_id, first=200)
+    return [record for _, record in found.records]
+
+
+async def test_events_chain_once_each_in_order(engine: AsyncEngine, consumer: Consumer) -> None:
+    user_id = uuid.uuid4()
+    first = task_event(user_id, "created", source="gateway", title="Ünïcode ✓")
+    second = task_event(user_id, "created", source="recurrence")
+    assert await consumer.handle(first) is Outcome.SUCCESS
+    assert await consumer.handle(second) is Outcome.SUCCESS
+    assert await consumer.handle(first) is Outcome.SUCCESS  # redelivered: not recorded again
+    records = await all_records(engine, user_id)
+    assert [r.actor for r in records] == [str(user_id), "recurrence"]
+    assert [r.action for r in records] == ["task.created", "task.created"]
+    assert records[0].previous_hash == GENESIS_HASH
+    assert records[1].previous_hash == records[0].hash
+    assert records[0].hash == entry_hash(GENESIS_HASH, records[0].hashed_fields())
+    assert records[0].changes["task"]["title"] == "Ünïcode ✓"
+    assert (await trail.verify(engine, user_id)).ok
+
+
+async def test_notifications_are_audited_as_the_notifications_service(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, task_id = uuid.uuid4(), uuid.uuid4()
+    body = envelope(
+        topic=NOTIFICATIONS_TOPIC,
+        type_="taskstream.notification.sent.v1",
+        source="notifications",
+        subject=str(task_id),
+        partition_key=str(user_id),
+        time=NOW,
+        data={"userId": str(user_id), "taskId": str(task_id), "channel": "EMAIL"},
+    ).body
+    assert await consumer.handle(Message(NOTIFICATIONS_TOPIC, str(user_id), body)) is (
+        Outcome.SUCCESS
+    )
+    (record,) = await all_records(engine, user_id)
+    assert (record.actor, record.action, record.task_id) == (
+        "notifications",
+        "notification.sent",
+        str(task_id),
+    )
+    assert record.changes == {"channel": "EMAIL"}
+
+
+async def test_concurrent_deliveries_extend_one_unbroken_chain(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id = uuid.uuid4()
+    messages = [task_event(user_id, title=f"t{n}") for n in range(30)]
+    outcomes = await asyncio.gather(*(consumer.handle(m) for m in messages))
+    assert set(outcomes) == {Outcome.SUCCESS}
+    async with engine.connect() as connection:
+        seqs = (
+            await connection.scalars(
+                select(entries.c.seq).where(entries.c.user_id == user_id).order_by(entries.c.seq)
+            )
+        ).all()
+    assert seqs == list(range(1, 31))
+    result = await trail.verify(engine, user_id)
+    assert result.ok and result.checked == 30
+
+
+async def test_the_database_refuses_updates_and_deletes(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id = uuid.uuid4()
+    await consumer.handle(task_event(user_id))
+    for statement in (
+        entries.update().where(entries.c.user_id == user_id).values(actor="forged"),
+        entries.delete().where(entries.c.user_id == user_id),
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as connection:
+                await connection.execute(statement)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as connection:
+            await connection.execute(text("TRUNCATE audit.entries"))
+    assert len(await all_records(engine, user_id)) == 1
+
+
+async def test_tampering_behind_the_triggers_back_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id = uuid.uuid4()
+    for n in range(4):
+        await consumer.handle(task_event(user_id, title=f"t{n}"))
+    records = await all_records(engine, user_id)
+    async with engine.begin() as connection:
+        # A superuser can switch the trigger off; the chain still gives it away.
+        await connection.execute(text("ALTER TABLE audit.entries DISABLE TRIGGER USER"))
+        await connection.execute(
+            entries.update()
+            .where(entries.c.id == uuid.UUID(records[2].id))
+            .values(changes='{"title":{"after":"forged","before":"Plan"}}')
+        )
+        await connection.execute(text("ALTER TABLE audit.entries ENABLE TRIGGER USER"))
+    result = await trail.verify(engine, user_id)
+    assert (result.ok, result.checked, result.first_broken) == (False, 3, records[2].id)
+
+
+async def test_retention_removes_an_old_prefix_and_verification_still_succeeds(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id = uuid.uuid4()
+    ages = [400, 390, 10, 380, 5]  # days; the entry 10 days old ends the removable prefix
+    for days in ages:
+        await consumer.handle(task_event(user_id, at=NOW - timedelta(days=days)))
+    before = await all_records(engine, user_id)
+    await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365))
+    after = await all_records(engine, user_id)
+    assert [r.id for r in after] == [r.id for r in before[2:]]
+    async with engine.connect() as connection:
+        checkpoint = (
+            await connection.execute(select(checkpoints).where(checkpoints.c.user_id == user_id))
+        ).one()
+        assert await trail.chain_start(connection, user_id) == before[1].hash
+    assert (checkpoint.through_seq, checkpoint.removed) == (2, 2)
+    result = await trail.verify(engine, user_id)
+    assert result.ok and result.checked == 3
+    # Running again removes nothing more; new entries keep chaining after the survivors.
+    assert await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365)) == 0
+    await consumer.handle(task_event(user_id))
+    assert (await trail.verify(engine, user_id)).ok
+
+
+async def test_a_trail_entirely_past_retention_verifies_empty_and_continues(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id = uuid.uuid4()
+    for _ in range(3):
+        await consumer.handle(task_event(user_id, at=NOW - timedelta(days=800)))
+    await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365))
+    assert await all_records(engine, user_id) == []
+    result = await trail.verify(engine, user_id)
+    assert result.ok and result.checked == 0
+    await consumer.handle(task_event(user_id))
+    (record,) = await all_records(engine, user_id)
+    async with engine.connect() as connection:
+        assert record.previous_hash == await trail.chain_start(connection, user_id)
+    assert (await trail.verify(engine, user_id)).ok
+
+
+async def test_pages_follow_the_chain_with_filters(engine: AsyncEngine, consumer: Consumer) -> None:
+    user_id = uuid.uuid4()
+    for n in range(5):
+        await consumer.handle(task_event(user_id, at=NOW + timedelta(minutes=n)))
+    seen: list[str] = []
+    after = None
+    async with engine.connect() as connection:
+        while True:
+            found = await trail.page(connection, user_id=user_id, first=2, after=after)
+            assert found.total_count == 5
+            seen.extend(r.id for _, r in found.records)
+            if not found.has_next_page:
+                break
+            after = found.records[-1][0]
+        window = await trail.page(
+            connection,
+            user_id=user_id,
+            from_=NOW + timedelta(minutes=1),
+            to=NOW + timedelta(minutes=3),
+        )
+    assert seen == [r.id for r in await all_records(engine, user_id)]
+    assert window.total_count == 3
+    assert [r.id for _, r in window.records] == seen[1:4]
+
+
+async def test_webhook_changes_are_the_users_whichever_service_announces_them(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, webhook_id = uuid.uuid4(), uuid.uuid4()
+    for topic, source, kind in (
+        (TASK_EVENTS_TOPIC, "gateway", "registered"),
+        (NOTIFICATIONS_TOPIC, "notifications", "deleted"),
+    ):
+        body = envelope(
+            topic=topic,
+            type_=f"taskstream.webhook.{kind}.v1",
+            source=source,
+            subject=str(webhook_id),
+            partition_key=str(user_id),
+            time=NOW,
+            data={"userId": str(user_id), "webhookId": str(webhook_id), "url": "https://x.test/"},
+        ).body
+        assert await consumer.handle(Message(topic, str(user_id), body)) is Outcome.SUCCESS
+    records = await all_records(engine, user_id)
+    assert [(r.actor, r.action, r.task_id) for r in records] == [
+        (str(user_id), "webhook.registered", None),
+        (str(user_id), "webhook.deleted", None),
+    ]
+    assert records[0].changes == {"webhookId": str(webhook_id), "url": "https://x.test/"}

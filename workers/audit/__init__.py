@@ -1,0 +1,1 @@
+"""The audit service: an append-only, hash-chained trail per user, retention, compliance report."""

@@ -1,0 +1,111 @@
+"""Assembles the audit service: its consumer, its internal API and the retention loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from taskstream.bootstrap import Runtime
+from taskstream.domain.errors import InvalidInput
+from taskstream.internal_api import internal
+from taskstream.messaging.consumer import Consumer
+from taskstream.service import BackgroundLoop, ServiceParts
+from workers.audit import trail
+from workers.audit.handlers import AuditHandlers
+from workers.audit.tables import processed_events
+
+log = logging.getLogger(__name__)
+
+PAGE_MAX = 200
+RETENTION_INTERVAL_SECONDS = 3600.0
+
+
+def _uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as error:
+        raise InvalidInput(field, "must be a UUID") from error
+
+
+def _time(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise InvalidInput(field, "must be an RFC 3339 time") from error
+    if parsed.tzinfo is None:
+        raise InvalidInput(field, "needs an offset")
+    return parsed
+
+
+def internal_routes(runtime: Runtime) -> list[BaseRoute]:
+    """What the gateway calls to answer `auditLog` and `verifyAuditLog`."""
+    token = runtime.settings.app_api_token
+    app_token = token.get_secret_value() if token else None
+    engine = runtime.engine
+
+    async def entries(request: Request) -> Any:
+        user_id = _uuid(request.path_params["user_id"], "userId")
+        params = request.query_params
+        first_text = params.get("first", "100")
+        if not first_text.isdigit() or not 1 <= int(first_text) <= PAGE_MAX:
+            raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
+        task_id = params.get("taskId")
+        async with engine.connect() as connection:
+            found = await trail.page(
+                connection,
+                user_id=user_id,
+                task_id=None if task_id is None else _uuid(task_id, "taskId"),
+                from_=_time(params.get("from"), "from"),
+                to=_time(params.get("to"), "to"),
+                first=int(first_text),
+                after=params.get("after"),
+            )
+        return found.to_json()
+
+    async def verification(request: Request) -> Any:
+        user_id = _uuid(request.path_params["user_id"], "userId")
+        return (await trail.verify(engine, user_id)).to_json()
+
+    return [
+        Route("/internal/audit/{user_id}/entries", internal(entries, app_token=app_token)),
+        Route(
+            "/internal/audit/{user_id}/verification", internal(verification, app_token=app_token)
+        ),
+    ]
+
+
+def retention_loop(
+    runtime: Runtime, *, interval: float = RETENTION_INTERVAL_SECONDS
+) -> BackgroundLoop:
+    """Applies the retention period now and then; a failure is logged and tried again later."""
+    keep = timedelta(days=runtime.settings.audit_retention_days)
+
+    async def run() -> None:
+        while True:
+            try:
+                await trail.apply_retention(runtime.engine, now=datetime.now(UTC), keep=keep)
+            except Exception:
+                log.exception("audit retention failed; will try again")
+            await asyncio.sleep(interval)
+
+    return run
+
+
+def build(runtime: Runtime) -> ServiceParts:
+    """The audit service's consumer, internal API and retention over this runtime."""
+    consumer = Consumer(name="audit", engine=runtime.engine, processed=processed_events)
+    AuditHandlers().register(consumer)
+    return ServiceParts(
+        name="audit",
+        consumer=consumer,
+        internal_routes=internal_routes(runtime),
+        background=[retention_loop(runtime)],
+    )

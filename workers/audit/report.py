@@ -1,0 +1,150 @@
+"""The compliance report: one user's audit trail over a period, with the chain's verification.
+
+The user is found by email through the gateway's internal API (the audit service does not
+read the gateway's tables); the trail and its verification come from the audit tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskstream.domain.audit import AuditRecord, Verification, canonical_json, format_at
+from taskstream.invocation import ServiceInvoker
+from workers.audit import trail
+
+CSV_COLUMNS = ["id", "at", "actor", "action", "task_id", "changes", "previous_hash", "hash"]
+
+
+def parse_bound(value: str, *, end: bool) -> datetime:
+    """A date (the whole day, in UTC) or an RFC 3339 time with an offset."""
+    text = value.strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        start = datetime.combine(day, time.min, tzinfo=UTC)
+        return start + timedelta(days=1) - timedelta(microseconds=1) if end else start
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(
+            f"{value!r} is neither a date (2026-01-31) nor an RFC 3339 time"
+        ) from error
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} needs an offset such as Z or +01:00")
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a compliance export says."""
+
+    user_id: str
+    email: str
+    period_from: datetime | None
+    period_to: datetime | None
+    generated_at: datetime
+    chain_start: str
+    verification: Verification
+    entries: list[AuditRecord]
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as one JSON object."""
+        return {
+            "user": {"id": self.user_id, "email": self.email},
+            "from": None if self.period_from is None else format_at(self.period_from),
+            "to": None if self.period_to is None else format_at(self.period_to),
+            "generatedAt": format_at(self.generated_at),
+            "chainStart": self.chain_start,
+            "verification": self.verification.to_json(),
+            "entries": [record.to_json() for record in self.entries],
+        }
+
+    def render(self, kind: str) -> str:
+        """The report as `json` or `csv` text."""
+        if kind == "json":
+            return json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n"
+        if kind == "csv":
+            return self._csv()
+        raise ValueError(f"unknown format {kind!r}; use csv or json")
+
+    def _csv(self) -> str:
+        out = io.StringIO()
+        summary = self.to_json()
+        # Comment lines first: who, which period, and whether the whole chain verifies.
+        out.write(f"# user: {self.email} ({self.user_id})\n")
+        out.write(f"# from: {summary['from'] or '-'}  to: {summary['to'] or '-'}\n")
+        out.write(f"# generated at: {summary['generatedAt']}\n")
+        out.write(f"# chain start: {self.chain_start}\n")
+        v = self.verification
+        out.write(
+            f"# verification: {'ok' if v.ok else 'BROKEN'}; checked {v.checked}"
+            + (f"; first broken {v.first_broken}" if v.first_broken else "")
+            + "\n"
+        )
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for record in self.entries:
+            body = record.to_json()
+            writer.writerow(
+                [
+                    body["id"],
+                    body["at"],
+                    body["actor"],
+                    body["action"],
+                    body["taskId"] or "",
+                    canonical_json(body["changes"]),
+                    body["previousHash"],
+                    body["hash"],
+                ]
+            )
+        return out.getvalue()
+
+
+async def compliance_report(
+    *,
+    engine: AsyncEngine,
+    invoker: ServiceInvoker,
+    email: str,
+    period_from: datetime | None = None,
+    period_to: datetime | None = None,
+) -> Report:
+    """The user's entries in the period and the verification of their whole chain."""
+    user = await invoker.call("gateway", "GET", "/internal/users", params={"email": email})
+    user_id = uuid.UUID(user["id"])
+    records: list[AuditRecord] = []
+    after: str | None = None
+    async with engine.connect() as connection:
+        while True:
+            found = await trail.page(
+                connection,
+                user_id=user_id,
+                from_=period_from,
+                to=period_to,
+                first=trail.VERIFY_BATCH,
+                after=after,
+            )
+            records.extend(record for _, record in found.records)
+            if not found.has_next_page:
+                break
+            after = found.records[-1][0]
+        start = await trail.chain_start(connection, user_id)
+    return Report(
+        user_id=str(user_id),
+        email=str(user["email"]),
+        period_from=period_from,
+        period_to=period_to,
+        generated_at=datetime.now(UTC),
+        chain_start=start,
+        verification=await trail.verify(engine, user_id),
+        entries=records,
+    )

@@ -1,0 +1,48 @@
+"""The audit service's own tables (schema `audit`); see the audit migration for the triggers."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Table, Text, func
+from sqlalchemy.dialects.postgresql import UUID
+
+from taskstream.messaging.consumer import processed_events_table
+
+metadata = MetaData(schema="audit")
+processed_events = processed_events_table(metadata)
+
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("last_hash", Text, nullable=False),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("task_id", UUID(as_uuid=True)),
+    # The canonical JSON text, kept verbatim so the hashed bytes can always be reproduced.
+    Column("changes", Text, nullable=False),
+    Column("previous_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("through_seq", BigInteger, primary_key=True),
+    Column("hash", Text, nullable=False),
+    Column("removed", Integer, nullable=False),
+    Column("oldest_kept_after", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -1,0 +1,304 @@
+"""The audit trail in PostgreSQL: append, read a page, verify, and apply retention.
+
+Appends for one user are serialised by a row lock on the user's chain head, so any number of
+audit replicas and concurrent deliveries extend each chain one entry at a time, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from taskstream.domain.audit import (
+    GENESIS_HASH,
+    AuditRecord,
+    ChainCheck,
+    Verification,
+    canonical_json,
+    entry_hash,
+    format_at,
+    hashed_fields,
+)
+from taskstream.domain.errors import InvalidInput
+from taskstream.persistence.cursors import decode_cursor, encode_cursor
+from workers.audit.tables import chain_heads, checkpoints, entries
+
+log = logging.getLogger(__name__)
+
+ORDERING = "audit:seq"
+# Entry ids derive from the event id: the same event always names the same entry.
+ENTRY_NAMESPACE = uuid.UUID("6f1d3c52-8a8e-4e0b-9a57-5f0b7c3e2a10")
+VERIFY_BATCH = 1000
+
+
+def entry_id(event_id: str) -> uuid.UUID:
+    """The id of the entry recording this event."""
+    return uuid.uuid5(ENTRY_NAMESPACE, event_id)
+
+
+async def append(
+    connection: AsyncConnection,
+    *,
+    user_id: uuid.UUID,
+    event_id: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    task_id: uuid.UUID | None,
+    changes: Any,
+) -> AuditRecord:
+    """Chain one entry to the user's trail in the caller's transaction."""
+    await connection.execute(
+        pg_insert(chain_heads)
+        .values(user_id=user_id, last_seq=0, last_hash=GENESIS_HASH)
+        .on_conflict_do_nothing()
+    )
+    head = (
+        await connection.execute(
+            select(chain_heads.c.last_seq, chain_heads.c.last_hash)
+            .where(chain_heads.c.user_id == user_id)
+            .with_for_update()
+        )
+    ).one()
+    # Store exactly what the API will return: PostgreSQL keeps microseconds, as does Python.
+    record_id = str(entry_id(event_id))
+    changes_text = canonical_json(changes)
+    # Hash what a reader will see: the changes as they come back from their stored text.
+    fields = hashed_fields(
+        id=record_id,
+        at=format_at(at),
+        actor=actor,
+        action=action,
+        task_id=None if task_id is None else str(task_id),
+        changes=json.loads(changes_text),
+    )
+    digest = entry_hash(head.last_hash, fields)
+    seq = head.last_seq + 1
+    await connection.execute(
+        insert(entries).values(
+            id=uuid.UUID(record_id),
+            user_id=user_id,
+            seq=seq,
+            event_id=event_id,
+            at=at,
+            actor=actor,
+            action=action,
+            task_id=task_id,
+            changes=changes_text,
+            previous_hash=head.last_hash,
+            hash=digest,
+        )
+    )
+    await connection.execute(
+        update(chain_heads)
+        .where(chain_heads.c.user_id == user_id)
+        .values(last_seq=seq, last_hash=digest)
+    )
+    return _record(record_id, at, actor, action, task_id, fields["changes"], head.last_hash, digest)
+
+
+def _record(
+    record_id: str,
+    at: datetime,
+    actor: str,
+    action: str,
+    task_id: uuid.UUID | None,
+    changes: Any,
+    previous_hash: str,
+    digest: str,
+) -> AuditRecord:
+    return AuditRecord(
+        id=record_id,
+        at=format_at(at),
+        actor=actor,
+        action=action,
+        task_id=None if task_id is None else str(task_id),
+        changes=changes,
+        previous_hash=previous_hash,
+        hash=digest,
+    )
+
+
+def _from_row(row: Any) -> AuditRecord:
+    return _record(
+        str(row.id),
+        row.at,
+        row.actor,
+        row.action,
+        row.task_id,
+        json.loads(row.changes),
+        row.previous_hash,
+        row.hash,
+    )
+
+
+_COLUMNS = (
+    entries.c.seq,
+    entries.c.id,
+    entries.c.at,
+    entries.c.actor,
+    entries.c.action,
+    entries.c.task_id,
+    entries.c.changes,
+    entries.c.previous_hash,
+    entries.c.hash,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of a user's entries in chain order."""
+
+    records: list[tuple[str, AuditRecord]]
+    has_next_page: bool
+    total_count: int
+
+    def to_json(self) -> dict[str, Any]:
+        """As the internal API carries it."""
+        return {
+            "edges": [{"cursor": c, "node": r.to_json()} for c, r in self.records],
+            "hasNextPage": self.has_next_page,
+            "endCursor": self.records[-1][0] if self.records else None,
+            "totalCount": self.total_count,
+        }
+
+
+async def page(
+    connection: AsyncConnection,
+    *,
+    user_id: uuid.UUID,
+    task_id: uuid.UUID | None = None,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+    first: int = 100,
+    after: str | None = None,
+) -> Page:
+    """The user's entries matching the filters, oldest (first chained) first."""
+    conditions = [entries.c.user_id == user_id]
+    if task_id is not None:
+        conditions.append(entries.c.task_id == task_id)
+    if from_ is not None:
+        conditions.append(entries.c.at >= from_)
+    if to is not None:
+        conditions.append(entries.c.at <= to)
+    total = await connection.scalar(select(func.count()).select_from(entries).where(*conditions))
+    query = select(*_COLUMNS).where(*conditions)
+    if after is not None:
+        values = decode_cursor(after, ORDERING)
+        if len(values) != 1 or not isinstance(values[0], int):
+            raise InvalidInput("after", "is not a cursor returned by this query")
+        query = query.where(entries.c.seq > values[0])
+    rows = (await connection.execute(query.order_by(entries.c.seq).limit(first + 1))).all()
+    records = [(encode_cursor(ORDERING, [row.seq]), _from_row(row)) for row in rows[:first]]
+    return Page(records=records, has_next_page=len(rows) > first, total_count=int(total or 0))
+
+
+async def chain_start(connection: AsyncConnection, user_id: uuid.UUID) -> str:
+    """The hash the user's remaining chain follows: the newest checkpoint's, or 64 zeros."""
+    found = await connection.scalar(
+        select(checkpoints.c.hash)
+        .where(checkpoints.c.user_id == user_id)
+        .order_by(checkpoints.c.through_seq.desc())
+        .limit(1)
+    )
+    return str(found) if found is not None else GENESIS_HASH
+
+
+async def records_of(connection: AsyncConnection, user_id: uuid.UUID) -> AsyncIterator[AuditRecord]:
+    """Every remaining entry of the user in chain order, read in batches."""
+    last_seq = 0
+    while True:
+        rows = (
+            await connection.execute(
+                select(*_COLUMNS)
+                .where(entries.c.user_id == user_id, entries.c.seq > last_seq)
+                .order_by(entries.c.seq)
+                .limit(VERIFY_BATCH)
+            )
+        ).all()
+        for row in rows:
+            yield _from_row(row)
+        if len(rows) < VERIFY_BATCH:
+            return
+        last_seq = rows[-1].seq
+
+
+async def verify(engine: AsyncEngine, user_id: uuid.UUID) -> Verification:
+    """Recompute the user's whole remaining chain from its checkpoint (or from zeros).
+
+    One snapshot for the checkpoint and every batch, so retention running meanwhile cannot
+    make a sound chain look broken.
+    """
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            check = ChainCheck(await chain_start(connection, user_id))
+            async for record in records_of(connection, user_id):
+                if not check.feed(record):
+                    break
+    return check.result
+
+
+async def apply_retention(engine: AsyncEngine, *, now: datetime, keep: timedelta) -> int:
+    """Remove, per user, the longest prefix of entries older than `keep`; record checkpoints.
+
+    Returns how many entries were removed. A prefix stops at the first entry that is still
+    within the period, so a chain is never cut in the middle.
+    """
+    cutoff = now - keep
+    async with engine.connect() as connection:
+        users = (
+            await connection.scalars(
+                select(entries.c.user_id).where(entries.c.at < cutoff).distinct()
+            )
+        ).all()
+    removed = 0
+    for user_id in users:
+        removed += await _retain_user(engine, user_id, cutoff)
+    if removed:
+        log.info("audit retention removed entries", extra={"removed": removed})
+    return removed
+
+
+async def _retain_user(engine: AsyncEngine, user_id: uuid.UUID, cutoff: datetime) -> int:
+    async with engine.begin() as connection:
+        # The head's lock keeps appends and other replicas' retention out meanwhile.
+        await connection.execute(
+            select(chain_heads.c.user_id).where(chain_heads.c.user_id == user_id).with_for_update()
+        )
+        boundary = await connection.scalar(
+            select(func.min(entries.c.seq)).where(
+                entries.c.user_id == user_id, entries.c.at >= cutoff
+            )
+        )
+        last_query = select(entries.c.seq, entries.c.hash).where(entries.c.user_id == user_id)
+        if boundary is not None:
+            last_query = last_query.where(entries.c.seq < boundary)
+        last = (
+            await connection.execute(last_query.order_by(entries.c.seq.desc()).limit(1))
+        ).first()
+        if last is None:
+            return 0
+        await connection.execute(text("SET LOCAL taskstream.audit_retention = 'on'"))
+        result = await connection.execute(
+            entries.delete().where(entries.c.user_id == user_id, entries.c.seq <= last.seq)
+        )
+        await connection.execute(
+            insert(checkpoints).values(
+                user_id=user_id,
+                through_seq=last.seq,
+                hash=last.hash,
+                removed=result.rowcount,
+                oldest_kept_after=cutoff,
+            )
+        )
+        return int(result.rowcount)
