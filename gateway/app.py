@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from gateway.graphql_app import GraphQLApp
 from gateway.internal import internal_routes
+from gateway.live import LiveHub, live_subscriptions
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
@@ -56,11 +57,13 @@ def token_service(settings: Settings) -> TokenService:
 def create_app(runtime: Runtime) -> Starlette:
     """The public gateway app over a runtime; its lifespan runs the transport and the relay."""
     settings, engine, transport = runtime.settings, runtime.engine, runtime.transport
+    live = LiveHub(settings.broadcast_url, queue_size=settings.live_queue_size)
     services = Services(
         engine=engine,
         tokens=token_service(settings),
         settings=settings,
         invoker=runtime.invoker,
+        live=live,
     )
     graphql = GraphQLApp(build_schema(settings), services=services)
     metrics = GatewayMetrics()
@@ -88,6 +91,8 @@ def create_app(runtime: Runtime) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await transport.start()
+        await live.start()
+        await transport.subscribe(live_subscriptions(live))
         relay = None
         if settings.outbox_relay:
             relay = asyncio.create_task(
@@ -107,6 +112,7 @@ def create_app(runtime: Runtime) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
             await transport.close()
+            await live.stop()
             await runtime.close()
 
     routes: list[BaseRoute] = [

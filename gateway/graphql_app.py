@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -28,6 +28,10 @@ class GraphQLApp(GraphQL[Context, None]):
             allow_queries_via_get=False,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             multipart_uploads_enabled=False,
+            # A socket that does not authenticate promptly is closed with 4408.
+            connection_init_wait_timeout=timedelta(
+                seconds=services.settings.ws_init_timeout_seconds
+            ),
         )
         self.services = services
 

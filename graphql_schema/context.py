@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from gateway.live import LiveHub
 from taskstream.auth import TokenService
 from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.model import Reminder
@@ -31,6 +32,7 @@ class Services:
     tokens: TokenService
     settings: Settings
     invoker: ServiceInvoker
+    live: LiveHub
 
     def uow(self) -> UnitOfWork:
         """A new unit of work over the database."""

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     audit_retention_days: int = Field(default=365, gt=0)
     webhook_allow_private: bool = False
+    smtp_from: str = "taskstream@localhost"
+    # Per-channel delivery retries: attempt n waits retry_seconds * 2**(n-1), capped.
+    notification_max_attempts: int = Field(default=6, ge=1)
+    notification_retry_seconds: float = Field(default=5.0, gt=0)
+    notification_retry_max_seconds: float = Field(default=600.0, gt=0)
 
     db_pool_size: int = Field(default=10, ge=1)
     graphql_max_depth: int = 10
@@ -39,11 +44,17 @@ class Settings(BaseSettings):
     mutations_per_minute: int = Field(default=600, ge=1)
 
     bus_url: str = "memory://"
+    # Fans live updates out to every gateway replica: memory:// in one process,
+    # postgresql://... (LISTEN/NOTIFY) across processes.
+    broadcast_url: str = "memory://"
+    live_queue_size: int = Field(default=256, ge=1)
+    ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     # Dapr's own variables, as daprd and the Dapr tooling name them.
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
     dapr_api_token: SecretStr | None = Field(default=None, validation_alias="DAPR_API_TOKEN")
     app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
     pubsub_name: str = "pubsub"
+    secret_store: str = "secretstore"
     outbox_relay: bool = True
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"

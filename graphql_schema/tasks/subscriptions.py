@@ -1,22 +1,33 @@
-"""Live task events.
+"""Live subscriptions: the caller's task events and in-app notifications.
 
-Live delivery (broadcaster fed by the event backbone) is not wired yet: a subscription is
-accepted, authenticated, and stays open without events until the client leaves.
+Messages come from the gateway's LiveHub (fed by the durable bus on whichever replica consumed
+the event, fanned out to all replicas). A subscriber that falls behind, or that may have missed
+messages while the broadcast reconnected, has its socket closed with 1013 (try again later):
+clients reconnect and refetch, the server never replays.
 """
 
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Any
 
-import anyio
 import strawberry
+from starlette.websockets import WebSocket
 
-from graphql_schema.context import Info
+from gateway.live import SubscriberCutOff
+from graphql_schema.context import Info, Loaders
+from graphql_schema.node import Channel
 from graphql_schema.notifications.resolvers import Notification
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.types import Task
+from taskstream.persistence import reads
+from taskstream.persistence.reads import TaskRecord
+
+TRY_AGAIN_LATER = 1013
 
 
 @strawberry.enum(name="TaskEventKind")
@@ -43,6 +54,40 @@ class TaskEvent:
     source: str = strawberry.field(
         description="The service that caused the change: gateway, recurrence, ..."
     )
+    version: int | None = strawberry.field(
+        description="The task's version after the change (also for DELETED)."
+    )
+
+
+async def _task_event(info: Info, message: dict[str, Any]) -> TaskEvent:
+    kind = TaskEventKind(message["event"])
+    task = None
+    if kind is not TaskEventKind.DELETED:
+        snapshot = message.get("task")
+        record: TaskRecord | None
+        if snapshot is not None:
+            record = TaskRecord.from_snapshot(snapshot)
+        else:
+            # Too large to travel inline: read the task as it is now.
+            task_id = uuid.UUID(message["taskId"])
+            async with info.context.services.engine.connect() as connection:
+                found = await reads.tasks_by_id(connection, info.context.require_user(), [task_id])
+            record = found.get(task_id)
+        task = Task.of(record) if record is not None else None
+    return TaskEvent(
+        kind=kind,
+        task_id=strawberry.ID(message["taskId"]),
+        task=task,
+        at=datetime.fromisoformat(message["at"]),
+        source=str(message.get("source")),
+        version=message.get("version"),
+    )
+
+
+async def _close_for_refetch(info: Info) -> None:
+    request = info.context.request
+    if isinstance(request, WebSocket):
+        await request.close(code=TRY_AGAIN_LATER, reason="fell behind; reconnect and refetch")
 
 
 @strawberry.type
@@ -57,8 +102,17 @@ class Subscription:
     )
     async def task_events(self, info: Info) -> AsyncGenerator[TaskEvent, None]:
         """The caller's task changes as they happen."""
-        await anyio.sleep_forever()
-        yield  # type: ignore[misc]  # unreachable until live delivery is wired
+        user_id = str(info.context.require_user())
+        try:
+            async with info.context.services.live.listen(user_id) as messages:
+                async for message in messages:
+                    if message.get("kind") != "task":
+                        continue
+                    # Fresh loaders per event: tags and reminders as of this change.
+                    info.context.loaders = Loaders(info.context.services.engine)
+                    yield await _task_event(info, message)
+        except SubscriberCutOff:
+            await _close_for_refetch(info)
 
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
@@ -66,5 +120,21 @@ class Subscription:
     )
     async def notifications(self, info: Info) -> AsyncGenerator[Notification, None]:
         """The caller's in-app notifications as they are sent."""
-        await anyio.sleep_forever()
-        yield  # type: ignore[misc]  # unreachable until live delivery is wired
+        user_id = str(info.context.require_user())
+        try:
+            async with info.context.services.live.listen(user_id) as messages:
+                async for message in messages:
+                    if message.get("kind") != "notification":
+                        continue
+                    data = message["notification"]
+                    yield Notification(
+                        id=strawberry.ID(str(data["notificationId"])),
+                        task_id=strawberry.ID(str(data["taskId"])) if data.get("taskId") else None,
+                        title=str(data.get("title", "")),
+                        body=str(data.get("body", "")),
+                        channel=Channel.IN_APP,
+                        created_at=datetime.fromisoformat(str(data["createdAt"])),
+                        read_at=None,
+                    )
+        except SubscriberCutOff:
+            await _close_for_refetch(info)

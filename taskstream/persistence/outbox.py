@@ -157,8 +157,10 @@ class OutboxRelay:
                 if cycles % 100 == 0:
                     await self.prune(connection)
                 if published < self.batch_size:
+                    # asyncio.timeout, unlike wait_for on 3.11, never swallows a cancellation.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                        async with asyncio.timeout(self.poll_seconds):
+                            await self._wake.wait()
                     self._wake.clear()
         finally:
             with contextlib.suppress(Exception):

@@ -106,6 +106,31 @@ class TaskRecord:
         )
 
     @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> TaskRecord:
+        """A record from the task snapshot an event carries (`Task.snapshot()`)."""
+
+        def instant(key: str) -> datetime | None:
+            value = snapshot.get(key)
+            return None if value is None else datetime.fromisoformat(value)
+
+        series = snapshot.get("seriesId")
+        return cls(
+            id=uuid.UUID(snapshot["id"]),
+            user_id=uuid.UUID(snapshot["userId"]),
+            title=snapshot["title"],
+            notes=snapshot["notes"],
+            status=TaskStatus(snapshot["status"]),
+            priority=Priority[snapshot["priority"]],
+            due_at=instant("dueAt"),
+            completed_at=instant("completedAt"),
+            recurrence=recurrence_from_json(snapshot.get("recurrence")),
+            series_id=uuid.UUID(series) if series else None,
+            created_at=datetime.fromisoformat(snapshot["createdAt"]),
+            updated_at=datetime.fromisoformat(snapshot["updatedAt"]),
+            version=int(snapshot["version"]),
+        )
+
+    @classmethod
     def from_task(cls, task: Task) -> TaskRecord:
         """A record of an aggregate just written."""
         return cls(

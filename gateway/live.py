@@ -1,0 +1,240 @@
+"""Live updates: committed events → every gateway replica → each user's open subscriptions.
+
+One replica's live consumer receives each event from the durable bus (the replicas share a
+consumer group) and publishes it to a broadcast channel that every replica listens to
+(PostgreSQL LISTEN/NOTIFY across processes, memory in `taskstream up`). Each replica keeps one
+listener and hands messages to its local subscribers through bounded queues: a subscriber
+that falls behind is cut off (and refetches on reconnect) instead of growing memory. A lost
+broadcast connection is re-established; subscribers that may have missed events meanwhile are
+cut off too, for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from broadcaster import Broadcast
+from prometheus_client import REGISTRY, Counter, Gauge
+
+from taskstream.messaging.bus import Message, Outcome, Subscription
+from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "taskstream_live"
+# PostgreSQL NOTIFY payloads must stay under 8000 bytes: larger snapshots are refetched.
+INLINE_LIMIT = 7000
+HEARTBEAT_SECONDS = 5.0
+SILENCE_LIMIT_SECONDS = 3 * HEARTBEAT_SECONDS
+
+LIVE_SUBSCRIBERS = Gauge(
+    "taskstream_live_subscribers", "Open live subscriptions on this replica.", registry=REGISTRY
+)
+LIVE_CUT_OFF = Counter(
+    "taskstream_live_cut_off_total",
+    "Subscribers disconnected because they fell behind or the broadcast was interrupted.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+class SubscriberCutOff(Exception):
+    """The subscriber must reconnect and refetch: it may have missed events."""
+
+
+class LiveSubscription:
+    """One open subscription's bounded queue of messages for one user."""
+
+    def __init__(self, user_id: str, size: int) -> None:
+        self.user_id = user_id
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=size)
+        self.cut_off_reason: str | None = None
+
+    def offer(self, message: dict[str, Any]) -> None:
+        """Queue a message, or cut the subscriber off when it is full."""
+        if self.cut_off_reason is not None:
+            return
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.cut_off("slow")
+
+    def cut_off(self, reason: str) -> None:
+        """End this subscription; its reader raises SubscriberCutOff."""
+        if self.cut_off_reason is None:
+            self.cut_off_reason = reason
+            LIVE_CUT_OFF.labels(reason).inc()
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        while True:
+            if self.cut_off_reason is not None:
+                raise SubscriberCutOff(self.cut_off_reason)
+            message = await self.queue.get()
+            if message is None:
+                raise SubscriberCutOff(self.cut_off_reason or "closed")
+            yield message
+
+
+class LiveHub:
+    """This replica's end of the broadcast channel."""
+
+    def __init__(self, url: str, *, queue_size: int = 256) -> None:
+        self.url = url
+        self.queue_size = queue_size
+        self._subscribers: dict[str, set[LiveSubscription]] = defaultdict(set)
+        self._broadcast: Broadcast | None = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._heartbeat = uuid.uuid4().hex
+        # broadcaster's PostgreSQL backend publishes over its one listening connection,
+        # which runs one statement at a time.
+        self._publish_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Connect and start listening (returns once the first connection is up)."""
+        self._task = asyncio.create_task(self._run(), name="live-hub")
+        ready = asyncio.create_task(self._ready.wait())
+        await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self._task.done():
+            self._task.result()
+
+    async def stop(self) -> None:
+        """Stop listening and end every subscription."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for subscriptions in self._subscribers.values():
+            for subscription in subscriptions:
+                subscription.cut_off("shutdown")
+
+    async def publish(self, user_id: str, message: dict[str, Any]) -> None:
+        """Send a message to the user's subscribers on every replica."""
+        await self._ready.wait()
+        await self._send(json.dumps({"userId": user_id, **message}, separators=(",", ":")))
+
+    async def _send(self, raw: str) -> None:
+        async with self._publish_lock:
+            if self._broadcast is None:
+                raise ConnectionError("the live broadcast is reconnecting")
+            await self._broadcast.publish(CHANNEL, raw)
+
+    @contextlib.asynccontextmanager
+    async def listen(self, user_id: str) -> AsyncIterator[LiveSubscription]:
+        """A subscription to the user's messages for as long as the block lasts."""
+        subscription = LiveSubscription(user_id, self.queue_size)
+        self._subscribers[user_id].add(subscription)
+        LIVE_SUBSCRIBERS.inc()
+        try:
+            yield subscription
+        finally:
+            LIVE_SUBSCRIBERS.dec()
+            self._subscribers[user_id].discard(subscription)
+            if not self._subscribers[user_id]:
+                del self._subscribers[user_id]
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "live broadcast interrupted; reconnecting", extra={"backoff": backoff}
+                )
+            # Whatever was sent while we were away is lost to these subscribers.
+            self._ready.clear()
+            for subscriptions in list(self._subscribers.values()):
+                for subscription in list(subscriptions):
+                    subscription.cut_off("interrupted")
+            await asyncio.sleep(backoff)
+            backoff = min(5.0, backoff * 2)
+
+    async def _listen_once(self) -> None:
+        broadcast = Broadcast(self.url)
+        await broadcast.connect()
+        try:
+            async with broadcast.subscribe(CHANNEL) as subscriber:
+                self._broadcast = broadcast
+                self._ready.set()
+                beat = asyncio.create_task(self._beat())
+                try:
+                    while True:
+                        # Silence longer than a few heartbeats means the connection is gone.
+                        # (asyncio.timeout, unlike wait_for on 3.11, never swallows a cancel.)
+                        async with asyncio.timeout(SILENCE_LIMIT_SECONDS):
+                            event = await subscriber.get()
+                        self._dispatch(event.message)
+                finally:
+                    beat.cancel()
+        finally:
+            self._broadcast = None
+            with contextlib.suppress(Exception):
+                await broadcast.disconnect()
+
+    async def _beat(self) -> None:
+        while True:
+            await self._send(json.dumps({"heartbeat": self._heartbeat}))
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    def _dispatch(self, raw: str) -> None:
+        message = json.loads(raw)
+        user_id = message.get("userId")
+        if user_id is None:
+            return
+        for subscription in list(self._subscribers.get(user_id, ())):
+            subscription.offer(message)
+
+
+def live_subscriptions(hub: LiveHub) -> list[Subscription]:
+    """The gateway's live consumer: task and notification events, forwarded to the hub."""
+
+    async def forward_task_event(message: Message) -> Outcome:
+        event = message.body
+        data = event.get("data", {})
+        kind = str(event.get("type", "")).removeprefix("taskstream.task.").removesuffix(".v1")
+        if not str(event.get("type", "")).startswith("taskstream.task.") or "userId" not in data:
+            return Outcome.SUCCESS
+        payload: dict[str, Any] = {
+            "kind": "task",
+            "event": kind.upper(),
+            "taskId": data["taskId"],
+            "version": data.get("version"),
+            "at": event.get("time"),
+            "source": event.get("source"),
+        }
+        snapshot = data.get("task")
+        if snapshot is not None and len(json.dumps(snapshot)) <= INLINE_LIMIT:
+            payload["task"] = snapshot
+        await hub.publish(data["userId"], payload)
+        return Outcome.SUCCESS
+
+    async def forward_notification(message: Message) -> Outcome:
+        event = message.body
+        data = event.get("data", {})
+        if (
+            event.get("type") != "taskstream.notification.sent.v1"
+            or data.get("channel") != "IN_APP"
+        ):
+            return Outcome.SUCCESS
+        notification = {
+            key: data.get(key) for key in ("notificationId", "taskId", "title", "body", "createdAt")
+        }
+        await hub.publish(data["userId"], {"kind": "notification", "notification": notification})
+        return Outcome.SUCCESS
+
+    return [
+        Subscription(TASK_EVENTS_TOPIC, "gateway-live", forward_task_event),
+        Subscription(NOTIFICATIONS_TOPIC, "gateway-live", forward_notification),
+    ]
