@@ -28,6 +28,7 @@ from taskstream.messaging.dapr import DaprTransport
 from taskstream.persistence import tables
 from taskstream.persistence.db import pending_migrations
 from taskstream.persistence.outbox import OutboxRelay
+from taskstream.ratelimit import RateLimits
 from taskstream.settings import Settings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -64,6 +65,11 @@ def create_app(runtime: Runtime) -> Starlette:
         settings=settings,
         invoker=runtime.invoker,
         live=live,
+        limits=RateLimits(
+            logins_per_minute=settings.login_attempts_per_minute,
+            logins_per_address_per_minute=settings.login_attempts_per_address_per_minute,
+            mutations_per_minute=settings.mutations_per_minute,
+        ),
     )
     graphql = GraphQLApp(build_schema(settings), services=services)
     metrics = GatewayMetrics()

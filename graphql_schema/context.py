@@ -21,6 +21,7 @@ from taskstream.domain.users import User
 from taskstream.invocation import ServiceInvoker
 from taskstream.persistence import reads
 from taskstream.persistence.uow import UnitOfWork
+from taskstream.ratelimit import RateLimits
 from taskstream.settings import Settings
 
 
@@ -33,6 +34,7 @@ class Services:
     settings: Settings
     invoker: ServiceInvoker
     live: LiveHub
+    limits: RateLimits
 
     def uow(self) -> UnitOfWork:
         """A new unit of work over the database."""
@@ -89,6 +91,12 @@ class Context:
                 # The account behind a still-valid token is gone.
                 raise Unauthenticated("the token's account no longer exists")
         return self._user
+
+    @property
+    def client_address(self) -> str | None:
+        """The caller's network address, as the server saw it."""
+        client = self.request.client if self.request is not None else None
+        return client.host if client is not None else None
 
     def require_user(self) -> uuid.UUID:
         """The caller's id; the IsAuthenticated permission has made sure there is one."""

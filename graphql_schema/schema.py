@@ -17,7 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.audit.resolvers import AuditQueries
 from graphql_schema.auth.resolvers import AuthMutations, AuthQueries
-from graphql_schema.errors import ContractErrors
+from graphql_schema.errors import ContractErrors, MutationRateLimit
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
@@ -63,6 +63,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         ContractErrors,
+        MutationRateLimit,
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

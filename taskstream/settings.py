@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 5000
 
     login_attempts_per_minute: int = Field(default=10, ge=1)
+    login_attempts_per_address_per_minute: int = Field(default=60, ge=1)
     mutations_per_minute: int = Field(default=600, ge=1)
 
     bus_url: str = "memory://"

@@ -7,6 +7,7 @@ import strawberry
 from graphql_schema.auth.types import AuthPayload, User
 from graphql_schema.context import Info
 from graphql_schema.permissions import IsAuthenticated
+from taskstream.domain.users import email_key
 from taskstream.services import accounts
 
 
@@ -30,6 +31,9 @@ class AuthMutations:
     ) -> AuthPayload:
         """Create an account; returns a bearer token."""
         services = info.context.services
+        services.limits.login_attempt(
+            email_key=email_key(email), address=info.context.client_address
+        )
         token, user = await accounts.sign_up(
             uow=services.uow(),
             tokens=services.tokens,
@@ -43,6 +47,9 @@ class AuthMutations:
     async def log_in(self, info: Info, email: str, password: str) -> AuthPayload:
         """Exchange credentials for a bearer token."""
         services = info.context.services
+        services.limits.login_attempt(
+            email_key=email_key(email), address=info.context.client_address
+        )
         token, user = await accounts.log_in(
             uow=services.uow(), tokens=services.tokens, email=email, password=password
         )

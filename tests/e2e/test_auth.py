@@ -5,9 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.app import create_app
+from taskstream.bootstrap import bootstrap
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.e2e
@@ -118,3 +124,27 @@ def alice_secret(settings: object) -> str:
 
     assert isinstance(settings, Settings) and settings.jwt_secret is not None
     return settings.jwt_secret.get_secret_value()
+
+
+async def test_login_attempts_and_mutations_are_rate_limited(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    strict = settings.model_copy(update={"login_attempts_per_minute": 3, "mutations_per_minute": 4})
+    app = create_app(
+        bootstrap(strict, app_id="gateway", engine=engine, transport=MemoryTransport())
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t.test") as http:
+        client = GraphQLClient(http)
+        email = f"limited-{uuid.uuid4().hex[:8]}@example.com"
+        await client.sign_up(email=email)
+        for _ in range(2):
+            await client.error(LOG_IN, {"e": email, "p": "wrong password"})
+        limited = await client.error(LOG_IN, {"e": email, "p": "correct horse"})
+        assert limited["extensions"]["code"] == "RATE_LIMITED"
+        assert "try again in" in limited["message"]
+        for i in range(4):
+            await client.data(f'mutation {{ createTask(input: {{title: "t{i}"}}) {{ id }} }}')
+        error = await client.error('mutation { createTask(input: {title: "one too many"}) { id } }')
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert (await client.data("{ tasks { totalCount } }"))["tasks"]["totalCount"] == 4

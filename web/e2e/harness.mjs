@@ -44,7 +44,12 @@ export async function startServer({ port, dataDir, timeoutMs = 180_000 }) {
   if (!existsSync(bin)) throw new Error(`${bin} not found: run the repository's bootstrap first`);
   const child = spawn(bin, ['up', '--port', String(port), '--data-dir', dataDir], {
     cwd: repoDir,
-    env: { ...process.env, TASKSTREAM_WEBHOOK_ALLOW_PRIVATE: '1' },
+    // Every test signs up and logs in from 127.0.0.1: lift the per-address log-in limit.
+    env: {
+      ...process.env,
+      TASKSTREAM_WEBHOOK_ALLOW_PRIVATE: '1',
+      TASKSTREAM_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE: '100000',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
