@@ -10,11 +10,13 @@ from pathlib import Path
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from gateway.graphql_app import GraphQLApp
 from gateway.internal import internal_routes
@@ -39,6 +41,19 @@ PLACEHOLDER_PAGE = """<!doctype html>
 <p>The web app has not been built. The GraphQL API is at <a href="/graphql">/graphql</a>.</p>
 </body></html>
 """
+
+
+class SinglePageApp(StaticFiles):
+    """The built web app; any other path under / serves index.html so deep links load."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file at `path`, or the app's index page when there is none."""
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as error:
+            if error.status_code != 404 or scope["method"] not in ("GET", "HEAD"):
+                raise
+            return await super().get_response("index.html", scope)
 
 
 def token_service(settings: Settings) -> TokenService:
@@ -134,7 +149,7 @@ def create_app(runtime: Runtime) -> Starlette:
         routes.extend(transport.routes())
         routes.extend(internal_routes(runtime))
     if (WEB_DIST / "index.html").exists():
-        routes.append(Mount("/", StaticFiles(directory=WEB_DIST, html=True)))
+        routes.append(Mount("/", SinglePageApp(directory=WEB_DIST, html=True)))
     else:
         routes.append(Route("/", placeholder))
     app = Starlette(

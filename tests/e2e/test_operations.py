@@ -38,3 +38,25 @@ async def test_introspection_follows_the_environment(settings: object) -> None:
         query
     )
     assert production.errors is not None
+
+
+async def test_the_built_web_app_answers_deep_links_with_its_index(
+    runtime: object, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    import gateway.app as gateway_app
+    from taskstream.bootstrap import Runtime
+
+    assert isinstance(runtime, Runtime) and isinstance(tmp_path, Path)
+    (tmp_path / "index.html").write_text("<html>the app</html>")
+    (tmp_path / "app.js").write_text("console.log(1)")
+    monkeypatch.setattr(gateway_app, "WEB_DIST", tmp_path)
+    app = gateway_app.create_app(runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t.test") as client:
+        assert (await client.get("/")).text == "<html>the app</html>"
+        assert (await client.get("/app.js")).text == "console.log(1)"
+        deep = await client.get("/tasks/0b8f4e3a-7f0c-4a43-9b9b-2d3e8c3f1a11")
+        assert deep.status_code == 200 and deep.text == "<html>the app</html>"
+        assert (await client.post("/nowhere")).status_code in (404, 405)
