@@ -246,12 +246,16 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
     await page2.goto(`${env.baseUrl}/#/tasks/${createTask.id}`);
     await page2.getByLabel('Title').waitFor();
 
+    // The second browser starts editing first; a clean editor would simply reload live.
+    await page2.getByLabel('Notes').fill('eggs');
+
     await page.goto(`${env.baseUrl}/#/tasks/${createTask.id}`);
     await page.getByLabel('Title').fill('Shared shopping list (milk)');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Saved', { exact: true }).waitFor();
 
-    await page2.getByLabel('Notes').fill('eggs');
+    // The other browser's change arrives live while this one has unsaved edits.
+    await page2.getByText('This task was changed elsewhere while you were editing (now version 2).').waitFor();
     await page2.getByRole('button', { name: 'Save changes' }).click();
     await page2.getByRole('alert').filter({ hasText: 'Someone changed this task after you opened it' }).waitFor();
     await shot(page2, '08-conflict');
