@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,8 +68,15 @@ class UpProcess:
             if match:
                 self.url = match.group(1)
                 self.startup_seconds = time.perf_counter() - started
+                # Keep reading its output: a full pipe would block the server's logging.
+                threading.Thread(target=self._drain, daemon=True).start()
                 return
         raise RuntimeError("taskstream up exited before announcing its URL")
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for _ in self.process.stdout:
+            pass
 
     def stop(self) -> None:
         """SIGTERM and wait."""

@@ -72,7 +72,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(
+            auto_camel_case=True,
+            scalar_map=SCALAR_MAP,
+            # "Did you mean ...?" would spell out the schema introspection is hiding.
+            disable_field_suggestions=settings.is_production,
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.invocation import ServiceInvoker
@@ -45,7 +46,12 @@ def bootstrap(
             raise RuntimeError("DATABASE_URL is not set")
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     if transport is None:
-        transport = open_transport(settings.bus_url, app_id=app_id)
+        transport = open_transport(
+            settings.bus_url,
+            app_id=app_id,
+            dapr_api_token=_secret(settings.dapr_api_token),
+            app_api_token=_secret(settings.app_api_token),
+        )
     if invoker is None:
         if settings.bus_url.startswith("dapr:"):
             invoker = ServiceInvoker.through_dapr(settings, [a for a in APP_IDS if a != app_id])
@@ -53,3 +59,7 @@ def bootstrap(
             token = settings.app_api_token.get_secret_value() if settings.app_api_token else None
             invoker = ServiceInvoker.in_process(app_token=token or secrets.token_urlsafe(24))
     return Runtime(app_id, settings, engine, transport, invoker)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

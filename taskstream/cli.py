@@ -125,15 +125,18 @@ def command_up(args: argparse.Namespace) -> int:
 def command_gateway(args: argparse.Namespace) -> int:
     """The gateway alone, configured from the environment (as in a container)."""
     from gateway.app import create_app
+    from taskstream.secrets import load_secrets
 
-    settings = get_settings()
+    settings = load_secrets(get_settings())
     asyncio.run(_serve(create_app(bootstrap(settings, app_id="gateway")), settings, announce=True))
     return 0
 
 
 def command_worker(args: argparse.Namespace) -> int:
     """One worker service, configured from the environment (as in a container)."""
-    settings = get_settings()
+    from taskstream.secrets import load_secrets
+
+    settings = load_secrets(get_settings())
     runtime = bootstrap(settings, app_id=args.name)
     service = WorkerService(load_worker(args.name)(runtime), runtime)
     asyncio.run(_serve(service.app(), settings, announce=False))
@@ -286,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=None, help="`up`'s data, when DATABASE_URL is unset"
     )
     report.set_defaults(handler=command_audit_report)
+    from taskstream.stack import add_stack_command
+
+    add_stack_command(commands)
     schema = commands.add_parser("schema", help="export the GraphQL SDL")
     schema.add_argument("--check", action="store_true", help="fail when the export is stale")
     schema.set_defaults(handler=command_schema)

@@ -21,6 +21,7 @@ from taskstream.settings import Settings
 
 WORKERS = {
     "recurrence": "workers.recurrence.main:build",
+    "notifications": "workers.notifications.main:build",
     "audit": "workers.audit.main:build",
 }
 

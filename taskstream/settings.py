@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
+    # Larger POST bodies to /graphql are refused with 413 before they are parsed.
+    graphql_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     login_attempts_per_minute: int = Field(default=10, ge=1)
     login_attempts_per_address_per_minute: int = Field(default=60, ge=1)

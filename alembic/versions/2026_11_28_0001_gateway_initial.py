@@ -121,18 +121,6 @@ def upgrade() -> None:
     )
     op.execute(
         """
-        CREATE TABLE gateway.webhooks (
-            id uuid PRIMARY KEY,
-            user_id uuid NOT NULL REFERENCES gateway.users (id),
-            url text NOT NULL,
-            secret text NOT NULL,
-            created_at timestamptz NOT NULL DEFAULT now()
-        )
-        """
-    )
-    op.execute("CREATE INDEX webhooks_user ON gateway.webhooks (user_id, created_at)")
-    op.execute(
-        """
         CREATE TABLE gateway.outbox (
             position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             event_id uuid NOT NULL UNIQUE,

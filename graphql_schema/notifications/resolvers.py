@@ -1,10 +1,9 @@
-"""Notification types, query, mutation and subscription.
-
-The notifications worker (not yet built) owns notifications; until it exists there are none,
-so the query answers an empty page and marking one read answers NOT_FOUND.
-"""
+"""Notification types, query and mutation (the notifications service owns notifications)."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -13,8 +12,14 @@ from graphql_schema.ids import parse_id
 from graphql_schema.node import Channel, Node, PageInfo
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
-from taskstream.domain.errors import InvalidInput, NotFound
+from taskstream.domain.errors import InvalidInput
 from taskstream.persistence.reads import PAGE_MAX
+
+SERVICE = "notifications"
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
 
 
 @strawberry.type(name="Notification")
@@ -28,6 +33,21 @@ class Notification(Node):
     channel: Channel
     created_at: DateTime
     read_at: DateTime | None
+
+    @classmethod
+    def of(cls, node: dict[str, Any]) -> Notification:
+        """The GraphQL view of a notification as the notifications service returns it."""
+        created_at = _time(node["createdAt"])
+        assert created_at is not None
+        return cls(
+            id=strawberry.ID(str(node["id"])),
+            task_id=strawberry.ID(str(node["taskId"])) if node.get("taskId") else None,
+            title=str(node["title"]),
+            body=str(node["body"]),
+            channel=Channel(node["channel"]),
+            created_at=created_at,
+            read_at=_time(node.get("readAt")),
+        )
 
 
 @strawberry.type(name="NotificationEdge")
@@ -60,10 +80,29 @@ class NotificationQueries:
         after: str | None = None,
     ) -> NotificationConnection:
         """A page of the caller's notifications, newest first."""
-        if first is not None and not 1 <= first <= PAGE_MAX:
+        size = 50 if first is None else first
+        if not 1 <= size <= PAGE_MAX:
             raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
+        params = {
+            "userId": str(info.context.require_user()),
+            "unreadOnly": "true" if unread_only else "false",
+            "first": str(size),
+        }
+        if after:
+            params["after"] = after
+        page = await info.context.services.invoker.call(
+            SERVICE, "GET", "/internal/notifications", params=params
+        )
         return NotificationConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None), total_count=0
+            edges=[
+                NotificationEdge(cursor=str(edge["cursor"]), node=Notification.of(edge["node"]))
+                for edge in page["edges"]
+            ],
+            page_info=PageInfo(
+                has_next_page=bool(page["pageInfo"]["hasNextPage"]),
+                end_cursor=page["pageInfo"]["endCursor"],
+            ),
+            total_count=int(page["totalCount"]),
         )
 
 
@@ -74,4 +113,11 @@ class NotificationMutations:
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def mark_notification_read(self, info: Info, id: strawberry.ID) -> Notification:
         """Mark a notification read."""
-        raise NotFound("notification", parse_id(id, "notification"))
+        notification_id = parse_id(id, "notification")
+        node = await info.context.services.invoker.call(
+            SERVICE,
+            "POST",
+            f"/internal/notifications/{notification_id}/read",
+            json={"userId": str(info.context.require_user())},
+        )
+        return Notification.of(node)

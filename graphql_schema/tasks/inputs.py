@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
+import uuid
 
 import strawberry
 
-from graphql_schema.ids import parse_id
 from graphql_schema.node import Channel, Priority, RepeatFrom, TaskStatus
 from graphql_schema.scalars import DateTime
 from taskstream.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
@@ -61,8 +61,22 @@ class TaskFilter:
             due_to=self.due_to,
             overdue=self.overdue,
             recurring=self.recurring,
-            series_id=parse_id(self.series_id, "series") if self.series_id else None,
+            series_id=None if self.series_id is None else _series_id(self.series_id),
         )
+
+
+# Series ids are random UUIDs, so no series has the nil UUID: filtering by it matches nothing.
+NO_SERIES = uuid.UUID(int=0)
+
+
+def _series_id(value: str) -> uuid.UUID:
+    """The series to filter by; an id that cannot be one matches nothing, like a missing one."""
+    # Answering NOT_FOUND here would tell malformed ids apart from missing or foreign ones,
+    # which a filter answers with an empty page.
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return NO_SERIES
 
 
 @strawberry.input(name="TaskOrder")

@@ -1,6 +1,9 @@
-"""Webhook types, query and mutations."""
+"""Webhook types, query and mutations (the notifications service owns webhooks)."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -9,8 +12,8 @@ from graphql_schema.ids import parse_id
 from graphql_schema.node import Node
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
-from taskstream.domain.webhooks import Webhook as DomainWebhook
-from taskstream.services import webhooks as service
+
+SERVICE = "notifications"
 
 
 @strawberry.type(name="Webhook")
@@ -22,10 +25,12 @@ class Webhook(Node):
     created_at: DateTime
 
     @classmethod
-    def of(cls, webhook: DomainWebhook) -> Webhook:
-        """The GraphQL view of a webhook."""
+    def of(cls, webhook: dict[str, Any]) -> Webhook:
+        """The GraphQL view of a webhook as the notifications service returns it."""
         return cls(
-            id=strawberry.ID(str(webhook.id)), url=webhook.url, created_at=webhook.created_at
+            id=strawberry.ID(str(webhook["id"])),
+            url=str(webhook["url"]),
+            created_at=datetime.fromisoformat(str(webhook["createdAt"])),
         )
 
 
@@ -46,10 +51,13 @@ class WebhookQueries:
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def webhooks(self, info: Info) -> list[Webhook]:
         """Every webhook the caller registered."""
-        found = await service.list_webhooks(
-            uow=info.context.services.uow(), user_id=info.context.require_user()
+        found = await info.context.services.invoker.call(
+            SERVICE,
+            "GET",
+            "/internal/webhooks",
+            params={"userId": str(info.context.require_user())},
         )
-        return [Webhook.of(w) for w in found]
+        return [Webhook.of(w) for w in found["webhooks"]]
 
 
 @strawberry.type
@@ -65,23 +73,24 @@ class WebhookMutations:
     )
     async def register_webhook(self, info: Info, url: str) -> WebhookRegistration:
         """Register a webhook URL."""
-        context = info.context
-        webhook, secret = await service.register_webhook(
-            uow=context.services.uow(),
-            user_id=context.require_user(),
-            url=url,
-            allow_private=context.services.settings.webhook_allow_private,
-            now=context.now,
+        registered = await info.context.services.invoker.call(
+            SERVICE,
+            "POST",
+            "/internal/webhooks",
+            json={"userId": str(info.context.require_user()), "url": url},
         )
-        return WebhookRegistration(webhook=Webhook.of(webhook), secret=secret)
+        return WebhookRegistration(
+            webhook=Webhook.of(registered["webhook"]), secret=str(registered["secret"])
+        )
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
     async def delete_webhook(self, info: Info, id: strawberry.ID) -> strawberry.ID:
         """Remove a webhook."""
-        deleted = await service.delete_webhook(
-            uow=info.context.services.uow(),
-            user_id=info.context.require_user(),
-            webhook_id=parse_id(id, "webhook"),
-            now=info.context.now,
+        webhook_id = parse_id(id, "webhook")
+        deleted = await info.context.services.invoker.call(
+            SERVICE,
+            "DELETE",
+            f"/internal/webhooks/{webhook_id}",
+            params={"userId": str(info.context.require_user())},
         )
-        return strawberry.ID(str(deleted))
+        return strawberry.ID(str(deleted["id"]))

@@ -30,11 +30,33 @@ def new_secret() -> str:
     return secrets.token_hex(32)
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and can end up delivering to
+# it: NAT64 (RFC 6052), IPv4-translated (RFC 2765) and the deprecated IPv4-compatible form.
+_EMBEDDING_V4 = tuple(
+    ipaddress.IPv6Network(prefix) for prefix in ("64:ff9b::/96", "::ffff:0:0:0/96", "::/96")
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, when it is one of the embedding forms."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in network for network in _EMBEDDING_V4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_public_address(address: str) -> bool:
-    """Whether an IP address is publicly routable (IPv4-mapped IPv6 is judged as IPv4)."""
+    """Whether an IP address is publicly routable; IPv6 forms embedding IPv4 are judged by both."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None and not is_public_address(str(embedded)):
+            return False
     return ip.is_global and not ip.is_multicast
 
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -92,6 +92,7 @@ class Daprd:
         dapr_grpc_port: int | None = None,
         wait_for_app: bool = False,
         extra_args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
         daprd_path: Path | None = None,
         start_timeout: float = 60.0,
         stop_timeout: float = 15.0,
@@ -102,7 +103,8 @@ class Daprd:
         resolver with ``name_resolution_db`` (share one file between the sidecars of a stack so
         that service invocation finds the other apps). ``wait_for_app`` makes :meth:`start`
         wait for ``/v1.0/healthz`` (which needs the app on ``app_port``) instead of
-        ``/v1.0/healthz/outbound`` (components loaded).
+        ``/v1.0/healthz/outbound`` (components loaded). ``env`` adds variables for daprd
+        (e.g. ``DAPR_API_TOKEN``, ``APP_API_TOKEN``) to the inherited environment.
         """
         if log_level not in LOG_LEVELS:
             raise ValueError(f"log_level must be one of {LOG_LEVELS}")
@@ -115,6 +117,7 @@ class Daprd:
         self.log_level = log_level
         self.wait_for_app = wait_for_app
         self.extra_args = list(extra_args)
+        self.env = dict(env or {})
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._requested_http_port = dapr_http_port
@@ -149,6 +152,11 @@ class Daprd:
         """Return the file that receives daprd's stdout/stderr."""
         assert self.work_dir is not None, "not started"
         return self.work_dir / f"daprd-{self.app_id}.log"
+
+    @property
+    def pid(self) -> int | None:
+        """Return the process id of daprd (also its process group id), if started."""
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def running(self) -> bool:
@@ -204,6 +212,7 @@ class Daprd:
         self.metrics_port = next(ports)
         # A scheduler address from the environment would make daprd wait for a scheduler.
         env = {k: v for k, v in os.environ.items() if not k.startswith("DAPR_SCHEDULER_HOST")}
+        env.update(self.env)
         self._proc = spawn(self.command(daprd), self.log_path, env=env)
         try:
             self._wait_healthy()

@@ -156,6 +156,11 @@ class KafkaBroker:
         return ",".join(f"{self.host}:{port}" for port in self.ports)
 
     @property
+    def pids(self) -> list[int]:
+        """Return the process ids of the broker JVMs (each its own process group)."""
+        return [proc.pid for proc in self._procs]
+
+    @property
     def running(self) -> bool:
         """Return whether every broker process is alive."""
         return bool(self._procs) and all(proc.poll() is None for proc in self._procs)

@@ -82,8 +82,13 @@ class Transport(ABC):
         """Start delivering messages of these subscriptions (in the background)."""
 
 
-def open_transport(url: str, *, app_id: str) -> Transport:
-    """The transport a bus URL names: memory://, kafka://HOST:PORT[,...], dapr://HOST:PORT."""
+def open_transport(
+    url: str, *, app_id: str, dapr_api_token: str | None = None, app_api_token: str | None = None
+) -> Transport:
+    """The transport a bus URL names: memory://, kafka://HOST:PORT[,...], dapr://HOST:PORT.
+
+    The tokens matter only to dapr://: the one the sidecar wants, the one it presents to us.
+    """
     scheme = urlsplit(url).scheme
     if scheme == "memory":
         from taskstream.messaging.memory import MemoryTransport
@@ -96,5 +101,7 @@ def open_transport(url: str, *, app_id: str) -> Transport:
     if scheme == "dapr":
         from taskstream.messaging.dapr import DaprTransport
 
-        return DaprTransport.from_url(url, app_id=app_id)
+        return DaprTransport.from_url(
+            url, app_id=app_id, api_token=dapr_api_token, app_token=app_api_token
+        )
     raise ValueError(f"TASKSTREAM_BUS_URL: unknown scheme {scheme!r}; use memory, kafka or dapr")

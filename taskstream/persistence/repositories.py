@@ -24,7 +24,6 @@ from taskstream.domain.model import (
 )
 from taskstream.domain.recurrence import Recurrence, RepeatFrom
 from taskstream.domain.users import User
-from taskstream.domain.webhooks import Webhook
 from taskstream.persistence import tables as t
 
 
@@ -340,44 +339,3 @@ class TaskRepository:
             "updated_at": task.updated_at,
             "version": task.version,
         }
-
-
-class WebhookRepository:
-    """A user's webhook endpoints."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self.connection = connection
-
-    async def add(self, user_id: uuid.UUID, webhook: Webhook, secret: str) -> None:
-        """Store a new endpoint with its signing secret."""
-        await self.connection.execute(
-            insert(t.webhooks).values(
-                id=webhook.id,
-                user_id=user_id,
-                url=webhook.url,
-                secret=secret,
-                created_at=webhook.created_at,
-            )
-        )
-
-    async def list(self, user_id: uuid.UUID) -> list[Webhook]:
-        """The user's endpoints, oldest first."""
-        rows = await self.connection.execute(
-            select(t.webhooks.c.id, t.webhooks.c.url, t.webhooks.c.created_at)
-            .where(t.webhooks.c.user_id == user_id)
-            .order_by(t.webhooks.c.created_at, t.webhooks.c.id)
-        )
-        return [Webhook(row.id, row.url, row.created_at) for row in rows]
-
-    async def remove(self, user_id: uuid.UUID, webhook_id: uuid.UUID) -> Webhook:
-        """Delete the user's endpoint; NOT_FOUND when it is not theirs."""
-        row = (
-            await self.connection.execute(
-                delete(t.webhooks)
-                .where(t.webhooks.c.id == webhook_id, t.webhooks.c.user_id == user_id)
-                .returning(t.webhooks.c.id, t.webhooks.c.url, t.webhooks.c.created_at)
-            )
-        ).first()
-        if row is None:
-            raise NotFound("webhook", webhook_id)
-        return Webhook(row.id, row.url, row.created_at)

@@ -95,14 +95,4 @@ reminders = Table(
     Column("sent_at", DateTime(timezone=True)),
 )
 
-webhooks = Table(
-    "webhooks",
-    metadata,
-    Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("secret", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
-
 outbox = outbox_table(metadata)

@@ -13,7 +13,6 @@ from taskstream.persistence.repositories import (
     TagRepository,
     TaskRepository,
     UserRepository,
-    WebhookRepository,
 )
 
 
@@ -24,7 +23,6 @@ class UnitOfWork:
     users: UserRepository
     tags: TagRepository
     tasks: TaskRepository
-    webhooks: WebhookRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -37,7 +35,6 @@ class UnitOfWork:
         self.users = UserRepository(self.connection)
         self.tags = TagRepository(self.connection)
         self.tasks = TaskRepository(self.connection, self.tags)
-        self.webhooks = WebhookRepository(self.connection)
         return self
 
     async def __aexit__(

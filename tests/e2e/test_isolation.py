@@ -5,11 +5,30 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.e2e
+
+
+# Webhooks and notifications live in the notifications service, so both users act on the whole
+# in-process system rather than on the gateway alone.
+@pytest.fixture
+async def alice(system: httpx.AsyncClient) -> GraphQLClient:
+    """A user of the whole system."""
+    client = GraphQLClient(system)
+    await client.sign_up()
+    return client
+
+
+@pytest.fixture
+async def bob(system: httpx.AsyncClient) -> GraphQLClient:
+    """A second, unrelated user of the same system."""
+    client = GraphQLClient(system)
+    await client.sign_up()
+    return client
 
 
 async def alices_objects(alice: GraphQLClient) -> dict[str, Any]:

@@ -1,18 +1,23 @@
-"""Transports for the messaging contract suite: in-process and a real Kafka broker."""
+"""Transports for the messaging contract suite: in-process, a real Kafka broker, real Dapr."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from taskstream.dapr_resources import DaprResources, PubsubRetries, render_dapr_resources
 from taskstream.localinfra import KafkaBroker
+from taskstream.localinfra.dapr_app import SidecarOnSubscribe
 from taskstream.messaging.bus import Transport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.messaging.retry import RetryPolicy
 
 FAST_RETRIES = RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.05)
+# Dapr's own retries (its Resiliency policy), as short as the other transports' in these tests.
+FAST_DAPR_RETRIES = PubsubRetries(max_retries=3, initial_interval="20ms", max_interval="100ms")
 
 
 @pytest.fixture(scope="session")
@@ -22,12 +27,33 @@ def kafka_broker() -> Iterator[KafkaBroker]:
         yield broker
 
 
-@pytest.fixture(params=["memory", "kafka"])
+@pytest.fixture(scope="session")
+def dapr_resources(
+    kafka_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory
+) -> DaprResources:
+    """infra/dapr rendered for the test broker: the pubsub component and short retries."""
+    target: Path = tmp_path_factory.mktemp("dapr")
+    return render_dapr_resources(
+        target,
+        kafka_brokers=kafka_broker.bootstrap_servers,
+        name_resolution_db=target / "nameresolution.db",
+        components=["pubsub"],
+        retries=FAST_DAPR_RETRIES,
+    )
+
+
+@pytest.fixture(params=["memory", "kafka", "dapr"])
 async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
     """A started transport of each kind."""
     built: Transport
     if request.param == "memory":
         built = MemoryTransport(policy=FAST_RETRIES)
+    elif request.param == "dapr":
+        # Its own sidecar, started when the test subscribes (Dapr reads subscriptions once).
+        built = SidecarOnSubscribe(
+            request.getfixturevalue("kafka_broker").bootstrap_servers,
+            request.getfixturevalue("dapr_resources"),
+        )
     else:
         broker: KafkaBroker = request.getfixturevalue("kafka_broker")
         built = KafkaTransport(

@@ -1,0 +1,74 @@
+"""Render infra/dapr (components, Resiliency, Configuration) into a per-run directory.
+
+The YAML in infra/dapr is the one source of the self-hosted Dapr setup; it has `${NAME}`
+placeholders for what differs per run (Kafka addresses, the secrets file, the name-resolution
+database, retry settings). `taskstream stack up` and the test fixtures render it here.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+DAPR_DIR = Path(__file__).resolve().parents[1] / "infra" / "dapr"
+COMPONENTS = ("pubsub", "statestore", "secretstore")
+
+
+@dataclass(frozen=True, slots=True)
+class PubsubRetries:
+    """The inbound pub/sub retry policy: how a RETRY is retried before the dead-letter topic."""
+
+    max_retries: int = 10
+    initial_interval: str = "500ms"
+    max_interval: str = "30s"
+
+
+@dataclass(frozen=True, slots=True)
+class DaprResources:
+    """A rendered run: the folder for --resources-path and the file for --config."""
+
+    resources_dir: Path
+    config_path: Path
+
+
+def render_template(source: Path, values: Mapping[str, str]) -> str:
+    """The file's text with every `${NAME}` replaced; KeyError names a missing value."""
+    return string.Template(source.read_text(encoding="utf-8")).substitute(values)
+
+
+def render_dapr_resources(
+    target: Path,
+    *,
+    kafka_brokers: str,
+    name_resolution_db: Path,
+    secrets_file: Path | None = None,
+    components: Sequence[str] = COMPONENTS,
+    retries: PubsubRetries | None = None,
+) -> DaprResources:
+    """Write the chosen components, the Resiliency and the Configuration under `target`."""
+    retries = retries or PubsubRetries()
+    if "statestore" in components and "secretstore" not in components:
+        raise ValueError("the statestore reads its connection string from the secretstore")
+    values = {
+        "KAFKA_BROKERS": kafka_brokers,
+        "NAME_RESOLUTION_DB": str(name_resolution_db),
+        "SECRETS_FILE": str(secrets_file or ""),
+        "PUBSUB_MAX_RETRIES": str(retries.max_retries),
+        "PUBSUB_RETRY_INTERVAL": retries.initial_interval,
+        "PUBSUB_RETRY_MAX_INTERVAL": retries.max_interval,
+    }
+    if "secretstore" in components and secrets_file is None:
+        raise ValueError("the secretstore component needs a secrets file")
+    resources = target / "resources"
+    resources.mkdir(parents=True, exist_ok=True)
+    for name in components:
+        rendered = render_template(DAPR_DIR / "components" / f"{name}.yaml", values)
+        (resources / f"{name}.yaml").write_text(rendered, encoding="utf-8")
+    (resources / "resiliency.yaml").write_text(
+        render_template(DAPR_DIR / "resiliency.yaml", values), encoding="utf-8"
+    )
+    config = target / "config.yaml"
+    config.write_text(render_template(DAPR_DIR / "config.yaml", values), encoding="utf-8")
+    return DaprResources(resources, config)

@@ -1,0 +1,602 @@
+"""`taskstream stack up`: the distributed topology on one machine.
+
+One OS process per service (two gateway replicas and every worker of
+`taskstream.composition.WORKERS`), each beside its own real daprd; one Kafka broker (KRaft) and
+PostgreSQL (embedded, or DATABASE_URL). Services talk only through Dapr. A small round-robin
+TCP proxy on the announced port spreads HTTP and WebSocket connections over the gateways.
+
+Layout of DIR (default ~/.local/share/taskstream-stack):
+    postgres/  kafka/  secrets/jwt-signing-key      kept across runs
+    run/       secrets.json, rendered Dapr resources, name-resolution db, logs, pids.json
+    run.previous/                                   the run before (logs for post-mortems)
+
+Stopping (Ctrl-C/SIGTERM) goes in order: proxy, sidecars, services, Kafka, PostgreSQL. A run
+killed with SIGKILL leaves run/pids.json behind; the next run stops what it lists first (each
+entry is checked against the process start time, so a reused pid is never signalled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from taskstream.secrets import SECRET_KEYS
+
+STACK_TOPICS = ("task-events", "reminders", "notifications")
+GATEWAY_REPLICAS = 2
+READY_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 15.0
+# Variables a service must not inherit: under Dapr its secrets come from the secret store and
+# its Dapr wiring from the stack.
+NOT_INHERITED = (
+    "DATABASE_URL",
+    "TASKSTREAM_JWT_SECRET",
+    "TASKSTREAM_BUS_URL",
+    "TASKSTREAM_HOST",
+    "TASKSTREAM_PORT",
+    "DAPR_HTTP_PORT",
+    "DAPR_GRPC_PORT",
+    "DAPR_API_TOKEN",
+    "APP_API_TOKEN",
+)
+
+
+def default_stack_dir() -> Path:
+    """Where `stack up` keeps its data unless told otherwise (apart from `up`'s)."""
+    return Path.home() / ".local" / "share" / "taskstream-stack"
+
+
+def add_stack_command(commands: Any) -> None:
+    """Register `taskstream stack up` on the command line's subparsers."""
+    stack = commands.add_parser("stack", help="the distributed topology (Dapr, Kafka) locally")
+    actions = stack.add_subparsers(dest="stack_command", required=True)
+    up = actions.add_parser("up", help="every service as its own process beside its own daprd")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--data-dir", type=Path, default=None)
+    up.set_defaults(handler=command_stack_up)
+
+
+def command_stack_up(args: argparse.Namespace) -> int:
+    """Run the stack until SIGINT/SIGTERM; 0 after a clean stop."""
+    data_dir: Path = (args.data_dir or default_stack_dir()).expanduser().resolve()
+    try:
+        return asyncio.run(Stack(data_dir, host=args.host, port=args.port).run())
+    except StackError as error:
+        print(f"stack up failed: {error}", file=sys.stderr, flush=True)
+        return 1
+
+
+class StackError(RuntimeError):
+    """A part of the stack did not start."""
+
+
+class Interrupted(Exception):
+    """SIGINT/SIGTERM arrived while the stack was starting."""
+
+
+# --- processes left by a previous run ------------------------------------------------------
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of a process (field 22 of /proc/PID/stat), None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+class PidFile:
+    """run/pids.json: what this run started, so that a later run can clean up after a crash."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: list[dict[str, Any]] = []
+
+    def record(self, name: str, pid: int | None, *, stop_by_signal: bool = True) -> None:
+        """Remember a started process (its process group is signalled on stale cleanup)."""
+        if pid is None:
+            return
+        started = process_start_time(pid)
+        self.entries.append(
+            {"name": name, "pid": pid, "started": started, "signal": stop_by_signal}
+        )
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.entries, indent=1))
+        temporary.replace(self.path)
+
+    def pids(self) -> list[int]:
+        """Every recorded pid."""
+        return [int(entry["pid"]) for entry in self.entries]
+
+    @staticmethod
+    def stop_stale(path: Path) -> list[str]:
+        """Stop the processes a crashed run listed at `path`; returns their names."""
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return []
+        alive = [
+            entry
+            for entry in entries
+            if entry.get("signal")
+            and entry.get("started")
+            and process_start_time(int(entry["pid"])) == entry["started"]
+        ]
+        for entry in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(entry["pid"]), signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for entry in alive:
+            pid = int(entry["pid"])
+            while process_start_time(pid) == entry["started"] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if process_start_time(pid) == entry["started"]:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        path.unlink(missing_ok=True)
+        return [str(entry["name"]) for entry in alive]
+
+
+# --- the proxy ---------------------------------------------------------------------------
+
+
+class RoundRobinProxy:
+    """Spreads TCP connections (HTTP, WebSocket upgrades alike) over backends in turn.
+
+    Balancing whole connections is enough for both protocols: a WebSocket stays on the replica
+    it upgraded on, and every replica serves every subscriber. A backend that refuses the
+    connection is skipped, so one replica going down does not fail requests.
+    """
+
+    def __init__(self, host: str, port: int, backends: list[int]) -> None:
+        self.host = host
+        self.port = port
+        self.backends = backends
+        self._turn = itertools.cycle(range(len(backends)))
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        """Listen; returns the port (useful with port 0)."""
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop accepting and cut open connections."""
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await self._relay(reader, writer)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        for _ in self.backends:
+            backend = self.backends[next(self._turn)]
+            try:
+                upstream = await asyncio.open_connection("127.0.0.1", backend)
+                break
+            except OSError:
+                continue
+        if upstream is None:
+            return
+        up_reader, up_writer = upstream
+        try:
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            up_writer.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        writer.close()
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """One service process of the stack and its sidecar."""
+
+    name: str
+    app_id: str
+    command: list[str]
+    app_port: int
+    sidecar: Any = None
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default_factory=Path)
+    reported_exit: bool = False
+
+
+class Stack:
+    """Starts, supervises and stops one stack."""
+
+    def __init__(self, data_dir: Path, *, host: str, port: int) -> None:
+        self.data_dir = data_dir
+        self.run_dir = data_dir / "run"
+        self.host = host
+        self.port = port
+        self.services: list[Service] = []
+        self.pidfile = PidFile(self.run_dir / "pids.json")
+        self._stop = asyncio.Event()
+
+    async def run(self) -> int:
+        """Start everything, serve until a signal, stop everything; 0 after a clean stop."""
+        # One line per health poll would drown the one line that matters.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        try:
+            async with contextlib.AsyncExitStack() as cleanup:
+                try:
+                    await self._start(cleanup)
+                except Interrupted:
+                    return 0
+                await self._supervise()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            (self.run_dir / "pids.json").unlink(missing_ok=True)
+            print("Taskstream stopped", flush=True)
+        return 0
+
+    def _check(self) -> None:
+        if self._stop.is_set():
+            raise Interrupted
+
+    async def _start(self, cleanup: contextlib.AsyncExitStack) -> None:
+        from taskstream.auth import load_or_create_signing_key
+        from taskstream.dapr_resources import render_dapr_resources
+        from taskstream.settings import get_settings
+
+        settings = get_settings()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        stale = PidFile.stop_stale(self.run_dir / "pids.json")
+        if stale:
+            print(f"stopped what a previous run left: {', '.join(stale)}", flush=True)
+        if self.run_dir.exists():
+            previous = self.data_dir / "run.previous"
+            shutil.rmtree(previous, ignore_errors=True)
+            self.run_dir.rename(previous)
+        (self.run_dir / "logs").mkdir(parents=True)
+        self.run_dir.chmod(0o700)
+
+        database_url, state_connection = await self._start_postgres(cleanup, settings.database_url)
+        self._check()
+        brokers = await self._start_kafka(cleanup)
+        self._check()
+        await self._migrate(database_url)
+        self._check()
+
+        jwt_key = (
+            settings.jwt_secret.get_secret_value()
+            if settings.jwt_secret is not None
+            else load_or_create_signing_key(self.data_dir / "secrets" / "jwt-signing-key")
+        )
+        tokens = {"dapr": _token(), "app": _token()}
+        secrets_file = self.run_dir / "secrets.json"
+        secrets_file.touch(mode=0o600)
+        secrets_file.write_text(
+            json.dumps(
+                {
+                    SECRET_KEYS["jwt_secret"]: jwt_key,
+                    SECRET_KEYS["database_url"]: database_url,
+                    "state-connection-string": state_connection,
+                    # For operators' reference; daprd and the apps get them in their environment.
+                    "dapr-api-token": tokens["dapr"],
+                    "app-api-token": tokens["app"],
+                },
+                indent=1,
+            )
+        )
+        resources = render_dapr_resources(
+            self.run_dir / "dapr",
+            kafka_brokers=brokers,
+            name_resolution_db=self.run_dir / "nameresolution.db",
+            secrets_file=secrets_file,
+        )
+        env = "development" if "env" not in settings.model_fields_set else settings.env
+        self.services = self._plan()
+        cleanup.push_async_callback(self._stop_services)
+        cleanup.push_async_callback(self._stop_sidecars)
+        await self._start_services(resources, tokens, env)
+        self._check()
+        proxy = RoundRobinProxy(
+            self.host, self.port, [s.app_port for s in self.services if s.app_id == "gateway"]
+        )
+        try:
+            port = await proxy.start()
+        except OSError as error:
+            raise StackError(f"could not listen on {self.host}:{self.port}: {error}") from error
+        cleanup.push_async_callback(proxy.stop)
+        self._describe(f"http://{self.host}:{port}", brokers)
+        print(f"Taskstream is up at http://{self.host}:{port}", flush=True)
+
+    def _describe(self, url: str, brokers: str) -> None:
+        """run/stack.json: where everything listens, for operators and tests."""
+        description = {
+            "url": url,
+            "kafka": brokers,
+            "services": {
+                s.name: {
+                    "appId": s.app_id,
+                    "appPort": s.app_port,
+                    "daprHttpPort": s.sidecar.dapr_http_port,
+                    "log": str(s.log_path),
+                    "daprLog": str(s.sidecar.log_path),
+                }
+                for s in self.services
+            },
+        }
+        (self.run_dir / "stack.json").write_text(json.dumps(description, indent=1))
+
+    async def _start_postgres(
+        self, cleanup: contextlib.AsyncExitStack, given: str | None
+    ) -> tuple[str, str]:
+        """The database URL (SQLAlchemy) and the same database as a pgx connection string."""
+        from sqlalchemy.engine import make_url
+
+        if given is None:
+            from taskstream.persistence.embedded import EmbeddedPostgres
+
+            server = EmbeddedPostgres(self.data_dir / "postgres")
+            given = await asyncio.to_thread(server.start)
+            cleanup.callback(server.stop)
+            postmaster = self.data_dir / "postgres" / "postmaster.pid"
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # Recorded for the record (and tests); a later run stops it with pg_ctl.
+                pid = int(postmaster.read_text().splitlines()[0])
+                self.pidfile.record("postgres", pid, stop_by_signal=False)
+        url = make_url(given)
+        ssl = "disable" if url.host in ("127.0.0.1", "localhost") else "prefer"
+        password = f":{quote(url.password, safe='')}" if url.password else ""
+        state = (
+            f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
+            f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode={ssl}"
+        )
+        return given, state
+
+    async def _start_kafka(self, cleanup: contextlib.AsyncExitStack) -> str:
+        from taskstream.localinfra import KafkaBroker
+        from taskstream.messaging.bus import dead_letter_topic
+        from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
+
+        broker = KafkaBroker(data_dir=self.data_dir / "kafka")
+        try:
+            await asyncio.to_thread(broker.start)
+        except Exception as error:
+            raise StackError(f"Kafka did not start: {error}") from error
+        cleanup.callback(broker.stop)
+        for index, pid in enumerate(broker.pids):
+            self.pidfile.record(f"kafka-{index + 1}", pid)
+        # As Strimzi's KafkaTopics do in a cluster: every topic and its dead-letter topic.
+        await KafkaTransport(
+            KafkaOptions(broker.bootstrap_servers, partitions=3), app_id="stack"
+        ).ensure_topics(set(STACK_TOPICS) | {dead_letter_topic(t) for t in STACK_TOPICS})
+        return broker.bootstrap_servers
+
+    async def _migrate(self, database_url: str) -> None:
+        """`taskstream migrate`, once, as the migration Job does in a cluster."""
+        env = {**os.environ, "DATABASE_URL": database_url}
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "taskstream.cli", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise StackError(f"taskstream migrate failed:\n{done.stderr[-2000:]}")
+
+    def _plan(self) -> list[Service]:
+        from taskstream.composition import WORKERS
+        from taskstream.localinfra._common import free_ports
+
+        names = [f"gateway-{n}" for n in range(1, GATEWAY_REPLICAS + 1)] + sorted(WORKERS)
+        ports = free_ports(len(names))
+        services = []
+        for name, port in zip(names, ports, strict=True):
+            app_id = "gateway" if name.startswith("gateway-") else name
+            command = ["gateway"] if app_id == "gateway" else ["worker", name]
+            services.append(
+                Service(
+                    name,
+                    app_id,
+                    [sys.executable, "-m", "taskstream.cli", *command],
+                    port,
+                    log_path=self.run_dir / "logs" / f"{name}.log",
+                )
+            )
+        return services
+
+    async def _start_services(self, resources: Any, tokens: dict[str, str], env_name: str) -> None:
+        from taskstream.localinfra import Daprd, ensure_daprd
+        from taskstream.localinfra._common import spawn
+
+        daprd = await asyncio.to_thread(ensure_daprd)
+
+        inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+        token_env = {"DAPR_API_TOKEN": tokens["dapr"], "APP_API_TOKEN": tokens["app"]}
+        for service in self.services:
+            service.sidecar = Daprd(
+                service.app_id,
+                app_port=service.app_port,
+                resources_paths=[resources.resources_dir],
+                config_path=resources.config_path,
+                work_dir=self.run_dir / "dapr" / service.name,
+                log_level="warn",
+                env=token_env,
+                daprd_path=daprd,
+                # Dapr pauses a service's subscriptions while it is unhealthy, rather than
+                # retrying its deliveries into the dead-letter topic.
+                extra_args=[
+                    "--enable-app-health-check",
+                    "--app-health-check-path=/healthz",
+                    "--app-health-probe-interval=2",
+                    "--app-health-threshold=3",
+                ],
+            )
+
+        def start_sidecar(service: Service) -> None:
+            service.sidecar.start()
+
+        # Sidecars first (the apps read their secrets from them), concurrently.
+        with ThreadPoolExecutor(max_workers=len(self.services)) as pool:
+            failures = [
+                error
+                for error in pool.map(_capture(start_sidecar), self.services)
+                if error is not None
+            ]
+        for service in self.services:
+            self.pidfile.record(f"daprd-{service.name}", service.sidecar.pid)
+        if failures:
+            raise StackError(f"a Dapr sidecar did not start: {failures[0]}")
+        for service in self.services:
+            env = {
+                **inherited,
+                **token_env,
+                "TASKSTREAM_ENV": env_name,
+                "TASKSTREAM_BUS_URL": f"dapr://127.0.0.1:{service.sidecar.dapr_http_port}",
+                "DAPR_HTTP_PORT": str(service.sidecar.dapr_http_port),
+                "DAPR_GRPC_PORT": str(service.sidecar.dapr_grpc_port),
+                "TASKSTREAM_HOST": "127.0.0.1",
+                "TASKSTREAM_PORT": str(service.app_port),
+                "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
+            }
+            service.process = spawn(service.command, service.log_path, env=env)
+            self.pidfile.record(service.name, service.process.pid)
+        await self._wait_ready()
+
+    async def _wait_ready(self) -> None:
+        """Every service answers /readyz and every sidecar reaches its app."""
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            pending = list(self.services)
+            while pending:
+                self._check()
+                for service in list(pending):
+                    assert service.process is not None
+                    if service.process.poll() is not None:
+                        raise StackError(
+                            f"{service.name} exited with {service.process.returncode}:\n"
+                            f"{_tail(service.log_path)}"
+                        )
+                    if await _ready(client, service):
+                        pending.remove(service)
+                if time.monotonic() > deadline:
+                    names = ", ".join(s.name for s in pending)
+                    raise StackError(f"not ready within {READY_TIMEOUT_SECONDS:.0f}s: {names}")
+                await asyncio.sleep(0.2)
+
+    async def _supervise(self) -> None:
+        """Wait for a signal; report a service that exits (the other replicas keep serving)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 1.0)
+            for service in self.services:
+                process = service.process
+                if process is not None and process.poll() is not None and not service.reported_exit:
+                    service.reported_exit = True
+                    print(
+                        f"{service.name} exited with {process.returncode}; see {service.log_path}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+
+    async def _stop_sidecars(self) -> None:
+        await asyncio.to_thread(
+            _in_parallel, [s.sidecar.stop for s in self.services if s.sidecar is not None]
+        )
+
+    async def _stop_services(self) -> None:
+        from taskstream.localinfra._common import terminate
+
+        processes = [s.process for s in self.services if s.process is not None]
+        await asyncio.to_thread(
+            _in_parallel, [_bind(terminate, p, STOP_TIMEOUT_SECONDS) for p in processes]
+        )
+
+
+async def _ready(client: httpx.AsyncClient, service: Service) -> bool:
+    try:
+        app = await client.get(f"http://127.0.0.1:{service.app_port}/readyz")
+        sidecar = await client.get(f"{service.sidecar.http_endpoint}/v1.0/healthz")
+    except httpx.HTTPError:
+        return False
+    return app.status_code == 200 and sidecar.status_code == 204
+
+
+def _token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    from taskstream.localinfra._common import tail
+
+    return tail(path, lines)
+
+
+def _capture(function: Callable[[Service], None]) -> Callable[[Service], Exception | None]:
+    def run(service: Service) -> Exception | None:
+        try:
+            function(service)
+        except Exception as error:
+            return error
+        return None
+
+    return run
+
+
+def _bind(function: Callable[..., object], *args: object) -> Callable[[], object]:
+    return lambda: function(*args)
+
+
+def _in_parallel(calls: Iterable[Callable[[], object]]) -> None:
+    calls = list(calls)
+    if not calls:
+        return
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        for future in [pool.submit(call) for call in calls]:
+            future.result()

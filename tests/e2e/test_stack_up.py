@@ -1,0 +1,257 @@
+"""`taskstream stack up` end to end: real processes, real daprd sidecars, real Kafka.
+
+The stack runs as a child process exactly as a user starts it; the tests talk to it over HTTP
+and read its Kafka topics with a raw aiokafka client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from taskstream.composition import WORKERS
+from tests.conftest import GraphQLClient
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
+
+UP_LINE = "Taskstream is up at "
+STACK_UP = [sys.executable, "-m", "taskstream.cli", "stack", "up"]
+
+
+class StackProcess:
+    """One `taskstream stack up` child process and what its run directory says."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.output = data_dir.parent / f"{data_dir.name}-{uuid.uuid4().hex[:6]}.out"
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        with self.output.open("wb") as out:
+            self.process = subprocess.Popen(
+                [*STACK_UP, "--port", "0", "--data-dir", str(data_dir)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        self.url = ""
+
+    def text(self) -> str:
+        """Everything the stack printed so far."""
+        return self.output.read_text(errors="replace")
+
+    def wait_up(self, seconds: float = 180.0) -> str:
+        """The announced URL, once the stack is up."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for line in self.text().splitlines():
+                if line.startswith(UP_LINE):
+                    self.url = line.removeprefix(UP_LINE).strip()
+                    return self.url
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"stack up did not come up:\n{self.text()[-4000:]}")
+
+    def description(self) -> dict[str, Any]:
+        """run/stack.json."""
+        described: dict[str, Any] = json.loads((self.data_dir / "run" / "stack.json").read_text())
+        return described
+
+    def child_pids(self) -> list[int]:
+        """Every process the stack recorded in run/pids.json."""
+        entries = json.loads((self.data_dir / "run" / "pids.json").read_text())
+        return [int(entry["pid"]) for entry in entries]
+
+    def stop(self, sig: int = signal.SIGTERM, seconds: float = 90.0) -> int:
+        """Send a signal to the stack process and wait for it."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=seconds)
+
+
+def alive(pid: int) -> bool:
+    """True when the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    """One stack for the module."""
+    running = StackProcess(tmp_path_factory.mktemp("stack") / "data")
+    try:
+        running.wait_up()
+        yield running
+    finally:
+        running.stop()
+
+
+class UserClient(GraphQLClient):
+    """A GraphQL client signed up as a fresh user, who it remembers."""
+
+    user: dict[str, Any]
+
+
+@pytest.fixture
+async def client(stack: StackProcess) -> AsyncIterator[UserClient]:
+    """A GraphQL client of a fresh user, through the stack's proxy."""
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        gql = UserClient(http)
+        gql.user = await gql.sign_up()
+        yield gql
+
+
+async def read_topic(
+    brokers: str, topic: str, matches: Any, *, count: int = 1, seconds: float = 20.0
+) -> list[Any]:
+    """Records of the topic (from the start) for which matches(record) holds."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=brokers, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(seconds):
+            while len(found) < count:
+                batches = await consumer.getmany(timeout_ms=500)
+                found.extend(r for rs in batches.values() for r in rs if matches(r))
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_the_web_app_and_health_are_served_through_the_proxy(stack: StackProcess) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=10) as http:
+        assert (await http.get("/")).status_code == 200
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/readyz")).status_code == 200
+    services = stack.description()["services"]
+    assert [s["appId"] for s in services.values()].count("gateway") == 2
+
+
+async def test_a_mutation_puts_its_cloudevent_on_kafka(
+    stack: StackProcess, client: UserClient
+) -> None:
+    user = client.user
+    task = (
+        await client.data('mutation { createTask(input: {title: "On the wire"}) { id version } }')
+    )["createTask"]
+    records = await read_topic(
+        stack.description()["kafka"],
+        "task-events",
+        lambda r: json.loads(r.value).get("subject") == task["id"],
+    )
+    record = records[0]
+    event = json.loads(record.value)
+    assert record.key == user["id"].encode()
+    assert event["type"] == "taskstream.task.created.v1"
+    assert event["specversion"] == "1.0"
+    assert event["source"] == "gateway"
+    assert uuid.UUID(event["id"])
+    assert event["data"]["userId"] == user["id"]
+    assert event["data"]["taskId"] == task["id"]
+    assert event["data"]["task"]["title"] == "On the wire"
+    # Dapr propagates W3C trace context with the event.
+    assert event["traceparent"].startswith("00-")
+
+
+async def test_completing_a_recurring_task_makes_the_next_instance_within_5s(
+    client: UserClient,
+) -> None:
+    first = (
+        await client.data(
+            "mutation($i: CreateTaskInput!) { createTask(input: $i) { id seriesId } }",
+            {
+                "i": {
+                    "title": "Stand-up",
+                    "dueAt": "2030-01-07T09:00:00Z",
+                    "recurrence": {"rule": "FREQ=DAILY", "timezone": "UTC"},
+                }
+            },
+        )
+    )["createTask"]
+    await client.data(f'mutation {{ completeTask(id: "{first["id"]}") {{ id }} }}')
+    series = "query($s: ID!) { tasks(filter: {seriesId: $s}) { edges { node { status dueAt } } } }"
+    # Through Dapr pub/sub to recurrence, and Dapr service invocation back to a gateway.
+    async with asyncio.timeout(5):
+        while True:
+            edges = (await client.data(series, {"s": first["seriesId"]}))["tasks"]["edges"]
+            if len(edges) == 2:
+                break
+            await asyncio.sleep(0.1)
+    assert sorted(e["node"]["status"] for e in edges) == ["DONE", "OPEN"]
+    assert {e["node"]["dueAt"] for e in edges} == {
+        "2030-01-07T09:00:00+00:00",
+        "2030-01-08T09:00:00+00:00",
+    }
+
+
+async def test_a_poison_message_ends_in_the_dead_letter_topic_through_dapr(
+    stack: StackProcess,
+) -> None:
+    brokers = stack.description()["kafka"]
+    poison_id = str(uuid.uuid4())
+    # A CloudEvent no consumer can ever handle (no subject, data not an object).
+    poison = {
+        "specversion": "1.0",
+        "id": poison_id,
+        "source": "tests",
+        "type": "taskstream.task.completed.v1",
+        "time": datetime.now(UTC).isoformat(),
+        "data": "not an object",
+    }
+    producer = AIOKafkaProducer(bootstrap_servers=brokers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "task-events", json.dumps(poison).encode(), key=str(uuid.uuid4()).encode()
+        )
+    finally:
+        await producer.stop()
+    dead = await read_topic(
+        brokers, "task-events.dlq", lambda r: json.loads(r.value).get("id") == poison_id
+    )
+    assert json.loads(dead[0].value)["data"] == "not an object"
+
+
+def test_a_second_run_cleans_up_after_a_crash_and_sigterm_stops_everything(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    crashed = StackProcess(data)
+    crashed.wait_up()
+    left = crashed.child_pids()
+    assert crashed.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert any(alive(pid) for pid in left), "children run in their own sessions"
+
+    second = StackProcess(data)
+    try:
+        second.wait_up()
+        assert "stopped what a previous run left" in second.text()
+        assert not [pid for pid in left if alive(pid)]
+        children = second.child_pids()
+        # PostgreSQL, Kafka, and a daprd beside each of two gateways and every worker.
+        assert len(children) == 2 + 2 * (2 + len(WORKERS))
+    finally:
+        code = second.stop(signal.SIGTERM)
+    assert code == 0
+    assert "Taskstream stopped" in second.text()
+    assert not [pid for pid in children if alive(pid)]
+    assert not (data / "run" / "pids.json").exists()

@@ -1,0 +1,99 @@
+"""The notifications schedule follows task snapshots on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from workers.notifications.schedule import sync_task
+from workers.notifications.tables import schedule
+
+pytestmark = pytest.mark.integration
+
+LATER = datetime(2031, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def snapshot(task_id: str, version: int, reminders: list[dict[str, Any]]) -> dict[str, Any]:
+    """A task snapshot as the task events carry it (only what the schedule reads)."""
+    return {
+        "id": task_id,
+        "userId": str(uuid.uuid4()),
+        "title": f"v{version}",
+        "dueAt": None,
+        "version": version,
+        "reminders": reminders,
+    }
+
+
+def reminder(reminder_id: str, at: datetime, state: str = "SCHEDULED") -> dict[str, Any]:
+    """A reminder as the snapshot spells it."""
+    return {"id": reminder_id, "remindAt": at.isoformat(), "channels": ["IN_APP"], "state": state}
+
+
+async def apply(engine: AsyncEngine, task: dict[str, Any], *, deleted: bool = False) -> None:
+    """One consumer transaction."""
+    async with engine.begin() as connection:
+        await sync_task(connection, task, deleted=deleted)
+
+
+async def rows(engine: AsyncEngine, task_id: str) -> dict[str, tuple[str, datetime, str]]:
+    """reminder id -> (state, remind_at, title)."""
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            select(
+                schedule.c.reminder_id,
+                schedule.c.state,
+                schedule.c.remind_at,
+                schedule.c.task_title,
+            ).where(schedule.c.task_id == uuid.UUID(task_id))
+        )
+        return {str(r.reminder_id): (r.state, r.remind_at, r.task_title) for r in found}
+
+
+async def test_upserts_moves_and_cancels_removed_reminders(engine: AsyncEngine) -> None:
+    task, a, b = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    await apply(engine, snapshot(task, 1, [reminder(a, LATER), reminder(b, LATER)]))
+    await apply(engine, snapshot(task, 2, [reminder(a, LATER + timedelta(hours=1))]))
+    assert await rows(engine, task) == {
+        a: ("SCHEDULED", LATER + timedelta(hours=1), "v2"),
+        b: ("CANCELLED", LATER, "v2"),
+    }
+
+
+async def test_late_events_change_nothing(engine: AsyncEngine) -> None:
+    task, a = str(uuid.uuid4()), str(uuid.uuid4())
+    await apply(engine, snapshot(task, 3, [reminder(a, LATER, "CANCELLED")]))
+    # Version 2 arrives after 3 (a redelivery, or retries reordering them): ignored whole.
+    await apply(engine, snapshot(task, 2, [reminder(a, LATER)]))
+    assert await rows(engine, task) == {a: ("CANCELLED", LATER, "v3")}
+
+
+async def test_a_firing_reminder_is_not_reset_by_an_older_view_but_is_by_a_snooze(
+    engine: AsyncEngine,
+) -> None:
+    task, a = str(uuid.uuid4()), str(uuid.uuid4())
+    await apply(engine, snapshot(task, 1, [reminder(a, LATER)]))
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(schedule)
+            .where(schedule.c.reminder_id == uuid.UUID(a))
+            .values(state="SENT", generation=1)
+        )
+    # A title change made before the outcome was recorded still shows it SCHEDULED.
+    await apply(engine, snapshot(task, 2, [reminder(a, LATER)]))
+    assert (await rows(engine, task))[a][0] == "SENT"
+    await apply(engine, snapshot(task, 3, [reminder(a, LATER + timedelta(minutes=5))]))
+    assert (await rows(engine, task))[a][:2] == ("SCHEDULED", LATER + timedelta(minutes=5))
+
+
+async def test_deleted_tasks_cancel_what_is_not_sent(engine: AsyncEngine) -> None:
+    task, a, b = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    await apply(engine, snapshot(task, 1, [reminder(a, LATER), reminder(b, LATER, "SENT")]))
+    await apply(engine, snapshot(task, 2, []), deleted=True)
+    states = {k: v[0] for k, v in (await rows(engine, task)).items()}
+    assert states == {a: "CANCELLED", b: "SENT"}

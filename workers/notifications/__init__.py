@@ -1,0 +1,1 @@
+"""The notifications service: durable reminder schedule, in-app/e-mail/webhook delivery."""

@@ -1,0 +1,293 @@
+"""The notifications service's internal API: users' webhooks and their in-app inbox.
+
+The gateway's GraphQL resolvers call these routes (through Dapr, or in-process in `up`) with
+the caller's user id; everything here is scoped by it, so another user's objects are
+reported exactly like missing ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from taskstream.domain.errors import InvalidInput, NotFound
+from taskstream.domain.webhooks import (
+    WEBHOOKS_MAX,
+    check_destination,
+    check_url_shape,
+    new_secret,
+)
+from taskstream.internal_api import internal, json_body
+from taskstream.persistence.cursors import decode_cursor, encode_cursor
+from taskstream.persistence.outbox import write_outbox
+from taskstream.settings import Settings
+from workers.notifications import events
+from workers.notifications.tables import db_now, notifications, outbox, webhooks
+
+PAGE_MAX = 200
+NEWEST_FIRST = "notifications:created_at desc,id desc"
+
+
+def _uuid(value: Any, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as error:
+        raise InvalidInput(field, "must be a UUID") from error
+
+
+def _object_id(value: Any, kind: str) -> uuid.UUID:
+    """An id from the path; one that cannot exist is simply not found."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as error:
+        raise NotFound(kind, value) from error
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def webhook_view(row: Any) -> dict[str, Any]:
+    """A webhook as the API shows it (never its secret)."""
+    return {"id": str(row.id), "url": row.url, "createdAt": _iso(row.created_at)}
+
+
+def notification_view(row: Any) -> dict[str, Any]:
+    """A notification as the API shows it."""
+    return {
+        "id": str(row.id),
+        "taskId": str(row.task_id) if row.task_id else None,
+        "title": row.title,
+        "body": row.body,
+        "channel": row.channel,
+        "createdAt": _iso(row.created_at),
+        "readAt": _iso(row.read_at),
+    }
+
+
+async def register_webhook(
+    engine: AsyncEngine, *, user_id: uuid.UUID, url: str, allow_private: bool
+) -> dict[str, Any]:
+    """Register an endpoint for the user; its secret is returned this once."""
+    cleaned, host = check_url_shape(url)
+    # Name resolution blocks: keep it off the event loop.
+    await anyio.to_thread.run_sync(lambda: check_destination(host, allow_private=allow_private))
+    webhook_id, secret = uuid.uuid4(), new_secret()
+    async with engine.begin() as connection:
+        # One registration per user at a time, so the limit holds under concurrency.
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"webhooks:{user_id}"}
+        )
+        count = await connection.scalar(
+            select(func.count()).select_from(webhooks).where(webhooks.c.user_id == user_id)
+        )
+        if (count or 0) >= WEBHOOKS_MAX:
+            raise InvalidInput("url", f"a user may register at most {WEBHOOKS_MAX} webhooks")
+        row = (
+            await connection.execute(
+                insert(webhooks)
+                .values(id=webhook_id, user_id=user_id, url=cleaned, secret=secret)
+                .returning(webhooks.c.id, webhooks.c.url, webhooks.c.created_at)
+            )
+        ).one()
+        await write_outbox(
+            connection,
+            outbox,
+            [
+                events.webhook_event(
+                    "registered", user_id=user_id, webhook_id=row.id, url=row.url, at=row.created_at
+                )
+            ],
+        )
+    return {"webhook": webhook_view(row), "secret": secret}
+
+
+async def list_webhooks(engine: AsyncEngine, *, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The user's endpoints, oldest first."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(webhooks.c.id, webhooks.c.url, webhooks.c.created_at)
+            .where(webhooks.c.user_id == user_id)
+            .order_by(webhooks.c.created_at, webhooks.c.id)
+        )
+        return [webhook_view(row) for row in rows]
+
+
+async def delete_webhook(
+    engine: AsyncEngine, *, user_id: uuid.UUID, webhook_id: uuid.UUID
+) -> dict[str, Any]:
+    """Remove the user's endpoint; NOT_FOUND when it is not theirs."""
+    async with engine.begin() as connection:
+        row = (
+            await connection.execute(
+                delete(webhooks)
+                .where(webhooks.c.id == webhook_id, webhooks.c.user_id == user_id)
+                .returning(webhooks.c.id, webhooks.c.url)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("webhook", webhook_id)
+        now = await db_now(connection)
+        await write_outbox(
+            connection,
+            outbox,
+            [
+                events.webhook_event(
+                    "deleted", user_id=user_id, webhook_id=row.id, url=row.url, at=now
+                )
+            ],
+        )
+    return {"id": str(row.id)}
+
+
+async def list_notifications(
+    engine: AsyncEngine,
+    *,
+    user_id: uuid.UUID,
+    unread_only: bool,
+    first: int,
+    after: str | None,
+) -> dict[str, Any]:
+    """A page of the user's in-app notifications, newest first, with an exact total."""
+    if not 1 <= first <= PAGE_MAX:
+        raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
+    scope = [notifications.c.user_id == user_id, notifications.c.channel == "IN_APP"]
+    if unread_only:
+        scope.append(notifications.c.read_at.is_(None))
+    page = [*scope]
+    if after:
+        values = decode_cursor(after, NEWEST_FIRST)
+        try:
+            created_at, last_id = datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+        except (ValueError, IndexError, TypeError) as error:
+            raise InvalidInput("after", "is not a cursor returned by this query") from error
+        # Keyset: strictly after the last row seen, in (created_at, id) descending order.
+        page.append(
+            or_(
+                notifications.c.created_at < created_at,
+                and_(notifications.c.created_at == created_at, notifications.c.id < last_id),
+            )
+        )
+    async with engine.connect() as connection:
+        total = await connection.scalar(
+            select(func.count()).select_from(notifications).where(*scope)
+        )
+        rows = (
+            await connection.execute(
+                select(notifications)
+                .where(*page)
+                .order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+                .limit(first + 1)
+            )
+        ).all()
+    has_next = len(rows) > first
+    edges = [
+        {
+            "cursor": encode_cursor(NEWEST_FIRST, [row.created_at.isoformat(), str(row.id)]),
+            "node": notification_view(row),
+        }
+        for row in rows[:first]
+    ]
+    return {
+        "edges": edges,
+        "pageInfo": {
+            "hasNextPage": has_next,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+        "totalCount": total or 0,
+    }
+
+
+async def mark_read(
+    engine: AsyncEngine, *, user_id: uuid.UUID, notification_id: uuid.UUID
+) -> dict[str, Any]:
+    """Mark the user's notification read (once: the first read time is kept)."""
+    async with engine.begin() as connection:
+        row = (
+            await connection.execute(
+                update(notifications)
+                .where(
+                    notifications.c.id == notification_id,
+                    notifications.c.user_id == user_id,
+                    notifications.c.channel == "IN_APP",
+                )
+                .values(read_at=func.coalesce(notifications.c.read_at, func.now()))
+                .returning(*notifications.c)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("notification", notification_id)
+    return notification_view(row)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def internal_routes(engine: AsyncEngine, settings: Settings) -> list[BaseRoute]:
+    """The routes the gateway calls."""
+    token = settings.app_api_token
+    app_token = token.get_secret_value() if token else None
+
+    async def post_webhook(request: Request) -> Any:
+        body = await json_body(request)
+        url = body.get("url")
+        if not isinstance(url, str):
+            raise InvalidInput("url", "must be a string")
+        return await register_webhook(
+            engine,
+            user_id=_uuid(body.get("userId"), "userId"),
+            url=url,
+            allow_private=settings.webhook_allow_private,
+        )
+
+    async def get_webhooks(request: Request) -> Any:
+        user_id = _uuid(request.query_params.get("userId"), "userId")
+        return {"webhooks": await list_webhooks(engine, user_id=user_id)}
+
+    async def remove_webhook(request: Request) -> Any:
+        return await delete_webhook(
+            engine,
+            user_id=_uuid(request.query_params.get("userId"), "userId"),
+            webhook_id=_object_id(request.path_params["webhook_id"], "webhook"),
+        )
+
+    async def get_notifications(request: Request) -> Any:
+        params = request.query_params
+        try:
+            first = int(params.get("first", "50"))
+        except ValueError as error:
+            raise InvalidInput("first", f"must be 1 to {PAGE_MAX}") from error
+        return await list_notifications(
+            engine,
+            user_id=_uuid(params.get("userId"), "userId"),
+            unread_only=_flag(params.get("unreadOnly")),
+            first=first,
+            after=params.get("after") or None,
+        )
+
+    async def read_notification(request: Request) -> Any:
+        body = await json_body(request)
+        return await mark_read(
+            engine,
+            user_id=_uuid(body.get("userId"), "userId"),
+            notification_id=_object_id(request.path_params["notification_id"], "notification"),
+        )
+
+    def route(path: str, endpoint: Any, methods: list[str]) -> Route:
+        return Route(path, internal(endpoint, app_token=app_token), methods=methods)
+
+    return [
+        route("/internal/webhooks", post_webhook, ["POST"]),
+        route("/internal/webhooks", get_webhooks, ["GET"]),
+        route("/internal/webhooks/{webhook_id}", remove_webhook, ["DELETE"]),
+        route("/internal/notifications", get_notifications, ["GET"]),
+        route("/internal/notifications/{notification_id}/read", read_notification, ["POST"]),
+    ]

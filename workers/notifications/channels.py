@@ -1,0 +1,161 @@
+"""Senders of the EMAIL and WEBHOOK channels (IN_APP is a database write, see firing.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+import anyio
+import httpx
+
+from taskstream.domain.errors import InvalidInput
+from taskstream.domain.webhooks import check_destination, check_url_shape
+
+SIGNATURE_HEADER = "X-Taskstream-Signature"
+DELIVERY_HEADER = "X-Taskstream-Delivery"
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+SMTP_TIMEOUT_SECONDS = 10.0
+EMAIL_OFF = "email is off: TASKSTREAM_SMTP_URL is not set"
+
+
+class DeliveryError(Exception):
+    """A send that did not succeed; `permanent` ones are not retried."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What one reminder says, whatever the channel."""
+
+    delivery_id: str
+    reminder_id: str
+    task_id: str
+    title: str
+    body: str
+    remind_at: str
+    sent_at: str
+
+    def payload(self) -> dict[str, Any]:
+        """The webhook's JSON body."""
+        return {
+            "type": "reminder",
+            "deliveryId": self.delivery_id,
+            "reminderId": self.reminder_id,
+            "taskId": self.task_id,
+            "title": self.title,
+            "body": self.body,
+            "remindAt": self.remind_at,
+            "sentAt": self.sent_at,
+        }
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The X-Taskstream-Signature value of a raw body: sha256=<hex HMAC-SHA256>."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpTarget:
+    """Where and how to submit mail, from `smtp://[user:pass@]host:port` (or smtps://)."""
+
+    hostname: str
+    port: int
+    use_tls: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpTarget:
+        """The target of an SMTP URL; ValueError when it is not one."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("TASKSTREAM_SMTP_URL must look like smtp://host:port")
+        use_tls = parts.scheme == "smtps"
+        return cls(
+            hostname=parts.hostname,
+            port=parts.port or (465 if use_tls else 25),
+            use_tls=use_tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+
+class EmailSender:
+    """Sends reminder e-mails through the configured SMTP server."""
+
+    def __init__(self, smtp_url: str | None, sender: str) -> None:
+        self.target = SmtpTarget.parse(smtp_url) if smtp_url else None
+        self.sender = sender
+
+    async def send(self, to: str, message: Message) -> None:
+        """Submit one e-mail; DeliveryError when the server refuses or cannot be reached."""
+        if self.target is None:
+            raise DeliveryError(EMAIL_OFF, permanent=True)
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = to
+        mail["Subject"] = f"Reminder: {message.title}"
+        mail["Message-ID"] = f"<{message.delivery_id}@taskstream>"
+        mail.set_content(f"{message.title}\n\n{message.body}\n")
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self.target.hostname,
+                port=self.target.port,
+                use_tls=self.target.use_tls,
+                username=self.target.username,
+                password=self.target.password,
+                timeout=SMTP_TIMEOUT_SECONDS,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            raise DeliveryError(f"recipient refused: {error}", permanent=True) from error
+        except (aiosmtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"smtp: {error}") from error
+
+
+class WebhookSender:
+    """POSTs signed JSON to a user's webhook; never follows redirects."""
+
+    def __init__(self, *, allow_private: bool, client: httpx.AsyncClient | None = None) -> None:
+        self.allow_private = allow_private
+        self.client = client or httpx.AsyncClient(
+            timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
+        )
+
+    async def send(self, url: str, secret: str, message: Message) -> None:
+        """Deliver one reminder; DeliveryError unless the endpoint answers 2xx."""
+        try:
+            cleaned, host = check_url_shape(url)
+            # Re-checked at send time: the name may resolve elsewhere than at registration.
+            await anyio.to_thread.run_sync(
+                lambda: check_destination(host, allow_private=self.allow_private)
+            )
+        except InvalidInput as error:
+            raise DeliveryError(f"refused destination: {error.message}", permanent=True) from error
+        body = json.dumps(message.payload(), separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(body, secret),
+            DELIVERY_HEADER: message.delivery_id,
+            "User-Agent": "taskstream-notifications",
+        }
+        try:
+            response = await self.client.post(cleaned, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"webhook unreachable: {type(error).__name__}: {error}") from error
+        if not 200 <= response.status_code < 300:
+            raise DeliveryError(f"webhook answered {response.status_code}")
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self.client.aclose()

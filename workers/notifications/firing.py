@@ -1,0 +1,630 @@
+"""The firing loop: due reminders become per-channel deliveries, which are sent and retried.
+
+Everything that must survive a crash is a row: a reminder is claimed by moving it from
+SCHEDULED to FIRING in the same transaction that queues one delivery per channel (and per
+webhook), so two replicas never fire the same reminder (`FOR UPDATE SKIP LOCKED`). Each
+delivery keeps its own attempts and backoff; a claimed delivery holds a lease (its
+next_attempt_at) so one that was in flight when its process died is retried elsewhere.
+When every delivery of a firing is final, the reminder carries its outcome until the gateway
+has recorded it (SENT, or FAILED once a channel ran out of retries).
+
+Network work (SMTP, webhooks, the gateway) runs in tasks beside the loop, never inside a
+database transaction and never holding the loop up, so one slow webhook cannot delay others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from taskstream.domain.errors import Conflict, NotFound, TaskstreamError
+from taskstream.invocation import ServiceInvoker
+from taskstream.messaging.cloudevents import Envelope
+from taskstream.persistence.outbox import write_outbox
+from taskstream.settings import Settings
+from workers.notifications import events
+from workers.notifications.channels import DeliveryError, EmailSender, Message, WebhookSender
+from workers.notifications.tables import (
+    db_now,
+    deliveries,
+    notifications,
+    outbox,
+    schedule,
+    webhooks,
+)
+
+log = logging.getLogger(__name__)
+
+FINAL = ("SENT", "FAILED", "CANCELLED")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff per channel delivery, with a little jitter."""
+
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> RetryPolicy:
+        """The policy the settings configure."""
+        return cls(
+            settings.notification_max_attempts,
+            settings.notification_retry_seconds,
+            settings.notification_retry_max_seconds,
+        )
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failure."""
+        exponential = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempts - 1))
+        # Jitter spreads retries of many deliveries that failed together (an outage).
+        jitter: float = random.uniform(0.9, 1.1)  # noqa: S311 - not for security
+        return exponential * jitter
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery this loop holds the lease of."""
+
+    id: uuid.UUID
+    reminder_id: uuid.UUID
+    generation: int
+    user_id: uuid.UUID
+    channel: str
+    webhook_id: uuid.UUID | None
+    attempts: int
+    task_id: uuid.UUID
+    title: str
+    due_at: datetime | None
+    remind_at: datetime
+
+    @property
+    def body(self) -> str:
+        """The notification's text."""
+        if self.due_at is not None:
+            return f"Due at {self.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        return f"Reminder set for {self.remind_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+    def message(self, sent_at: datetime) -> Message:
+        """What the external channels send."""
+        return Message(
+            delivery_id=str(self.id),
+            reminder_id=str(self.reminder_id),
+            task_id=str(self.task_id),
+            title=self.title,
+            body=self.body,
+            remind_at=self.remind_at.isoformat(),
+            sent_at=sent_at.isoformat(),
+        )
+
+
+CLAIM_DELIVERIES = text(
+    """
+    WITH due AS (
+        SELECT id FROM notifications.deliveries
+        WHERE state IN ('PENDING', 'SENDING') AND next_attempt_at <= now()
+          AND (channel = 'IN_APP') = :in_app
+        ORDER BY next_attempt_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE notifications.deliveries AS d
+    SET state = 'SENDING', attempts = d.attempts + 1,
+        next_attempt_at = now() + make_interval(secs => :lease)
+    FROM due, notifications.schedule AS s
+    WHERE d.id = due.id AND s.reminder_id = d.reminder_id
+    RETURNING d.id, d.reminder_id, d.generation, d.user_id, d.channel, d.webhook_id, d.attempts,
+              s.task_id, s.task_title AS title, s.task_due_at AS due_at, s.remind_at
+    """
+)
+
+CLAIM_REPORTS = text(
+    """
+    WITH due AS (
+        SELECT reminder_id FROM notifications.schedule
+        WHERE state = 'FIRING' AND outcome_sent IS NOT NULL AND report_after <= now()
+        ORDER BY report_after
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE notifications.schedule AS s
+    SET report_after = now() + make_interval(secs => :lease),
+        report_attempts = s.report_attempts + 1
+    FROM due
+    WHERE s.reminder_id = due.reminder_id
+    RETURNING s.reminder_id, s.user_id, s.generation, s.outcome_sent, s.outcome_at,
+              s.report_attempts
+    """
+)
+
+
+class FiringLoop:
+    """Fires due reminders, sends their deliveries, reports outcomes; run() until cancelled."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        invoker: ServiceInvoker,
+        *,
+        email: EmailSender,
+        webhook: WebhookSender,
+        policy: RetryPolicy,
+        interval: float = 0.2,
+        batch: int = 200,
+        send_concurrency: int = 16,
+        report_concurrency: int = 8,
+        lease_seconds: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.invoker = invoker
+        self.email = email
+        self.webhook = webhook
+        self.policy = policy
+        self.interval = interval
+        self.batch = batch
+        self.send_concurrency = send_concurrency
+        self.report_concurrency = report_concurrency
+        self.lease_seconds = lease_seconds
+        self._wake = asyncio.Event()
+        self._sending: set[asyncio.Task[None]] = set()
+        self._reporting: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        """Run the next iteration now (a reminder may have become due sooner)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Loop until cancelled; in-flight sends are abandoned to their leases."""
+        try:
+            while True:
+                next_due: float | None = None
+                try:
+                    next_due = await self.step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("notifications firing loop failed; continuing")
+                pause = self.interval if next_due is None else min(self.interval, next_due)
+                if pause > 0:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation
+                    # that races a wake-up, and the loop would then never stop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(pause):
+                            await self._wake.wait()
+                self._wake.clear()
+        finally:
+            pending = self._sending | self._reporting
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await self.webhook.close()
+
+    async def step(self) -> float | None:
+        """One iteration; the seconds until the next reminder is due (0: more work now)."""
+        fired, next_due = await self.fire_due()
+        in_app = await self.deliver_in_app()
+        self._spawn_sends(await self.claim(in_app=False, limit=self._free(self._sending)))
+        self._spawn_reports(await self.claim_reports())
+        if fired >= self.batch or in_app >= self.batch:
+            return 0.0
+        return next_due
+
+    async def drain(self) -> None:
+        """Wait for the sends and reports in flight (tests and benchmarks)."""
+        while self._sending or self._reporting:
+            await asyncio.gather(*(self._sending | self._reporting), return_exceptions=True)
+
+    # -- firing ---------------------------------------------------------------------------
+
+    async def fire_due(self) -> tuple[int, float | None]:
+        """Claim due reminders and queue their deliveries; (how many, seconds to the next)."""
+        async with self.engine.begin() as connection:
+            rows = (
+                await connection.execute(
+                    select(
+                        schedule.c.reminder_id,
+                        schedule.c.user_id,
+                        schedule.c.task_id,
+                        schedule.c.remind_at,
+                        schedule.c.channels,
+                        schedule.c.generation,
+                    )
+                    .where(schedule.c.state == "SCHEDULED", schedule.c.remind_at <= func.now())
+                    .order_by(schedule.c.remind_at)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if rows:
+                await self._queue(connection, rows)
+            next_due = await connection.scalar(
+                select(
+                    func.extract("epoch", func.min(schedule.c.remind_at) - func.clock_timestamp())
+                ).where(schedule.c.state == "SCHEDULED")
+            )
+        return len(rows), max(0.0, float(next_due)) if next_due is not None else None
+
+    async def _queue(self, connection: AsyncConnection, rows: Sequence[Any]) -> None:
+        now = await db_now(connection)
+        users = {row.user_id for row in rows if "WEBHOOK" in row.channels}
+        hooks: dict[uuid.UUID, list[uuid.UUID]] = {}
+        if users:
+            for hook in await connection.execute(
+                select(webhooks.c.id, webhooks.c.user_id)
+                .where(webhooks.c.user_id.in_(users))
+                .order_by(webhooks.c.created_at)
+            ):
+                hooks.setdefault(hook.user_id, []).append(hook.id)
+        queued: list[dict[str, Any]] = []
+        envelopes: list[Envelope] = []
+        empty: list[tuple[uuid.UUID, int]] = []
+        for row in rows:
+            generation = row.generation + 1
+            targets: list[tuple[str, uuid.UUID | None]] = []
+            for channel in dict.fromkeys(row.channels):
+                if channel == "WEBHOOK":
+                    # No webhook registered: one delivery that fails, so the outcome says so.
+                    found: list[uuid.UUID | None] = [*hooks.get(row.user_id, [])] or [None]
+                    targets.extend((channel, hook) for hook in found)
+                else:
+                    targets.append((channel, None))
+            if not targets:
+                empty.append((row.reminder_id, generation))
+            queued.extend(
+                {
+                    "id": uuid.uuid4(),
+                    "reminder_id": row.reminder_id,
+                    "generation": generation,
+                    "user_id": row.user_id,
+                    "channel": channel,
+                    "webhook_id": hook,
+                    "state": "PENDING",
+                    "next_attempt_at": now,
+                }
+                for channel, hook in targets
+            )
+            envelopes.append(
+                events.reminder_due(
+                    user_id=row.user_id,
+                    task_id=row.task_id,
+                    reminder_id=row.reminder_id,
+                    remind_at=row.remind_at,
+                    channels=list(row.channels),
+                    generation=generation,
+                    at=now,
+                )
+            )
+        await connection.execute(
+            update(schedule)
+            .where(schedule.c.reminder_id.in_([row.reminder_id for row in rows]))
+            .values(
+                state="FIRING",
+                generation=schedule.c.generation + 1,
+                fired_at=now,
+                updated_at=now,
+            )
+        )
+        if queued:
+            await connection.execute(insert(deliveries), queued)
+        await write_outbox(connection, outbox, envelopes)
+        for reminder_id, generation in empty:
+            await self._finalize(connection, reminder_id, generation, "no channel to deliver to")
+
+    # -- delivering -----------------------------------------------------------------------
+
+    def _free(self, tasks: set[asyncio.Task[None]]) -> int:
+        limit = self.send_concurrency if tasks is self._sending else self.report_concurrency
+        return max(0, limit - len(tasks))
+
+    async def claim(self, *, in_app: bool, limit: int) -> list[Claim]:
+        """Take the lease of up to `limit` due deliveries of in-app or of external channels."""
+        if limit <= 0:
+            return []
+        async with self.engine.begin() as connection:
+            rows = await connection.execute(
+                CLAIM_DELIVERIES,
+                {"in_app": in_app, "limit": limit, "lease": self.lease_seconds},
+            )
+            return [Claim(**row._asdict()) for row in rows]
+
+    async def deliver_in_app(self) -> int:
+        """Store due IN_APP notifications in one transaction; how many were claimed."""
+        claims = await self.claim(in_app=True, limit=self.batch)
+        if not claims:
+            return 0
+        async with self.engine.begin() as connection:
+            await self._lock_reminders(connection, claims)
+            current = await self._still_ours(connection, claims)
+            now = await db_now(connection)
+            rows: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            envelopes: list[Envelope] = []
+            for claim in current:
+                notification_id = uuid.uuid4()
+                rows.append(
+                    {
+                        "id": notification_id,
+                        "user_id": claim.user_id,
+                        "task_id": claim.task_id,
+                        "reminder_id": claim.reminder_id,
+                        "title": claim.title,
+                        "body": claim.body,
+                        "channel": "IN_APP",
+                        "created_at": now,
+                    }
+                )
+                updates.append({"b_id": claim.id, "b_notification": notification_id})
+                envelopes.append(
+                    events.delivery_event(
+                        events.SENT,
+                        user_id=claim.user_id,
+                        task_id=claim.task_id,
+                        reminder_id=claim.reminder_id,
+                        delivery_id=claim.id,
+                        channel="IN_APP",
+                        title=claim.title,
+                        body=claim.body,
+                        at=now,
+                        attempts=claim.attempts,
+                        notification_id=notification_id,
+                    )
+                )
+            if rows:
+                await connection.execute(insert(notifications), rows)
+                await connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == bindparam("b_id"))
+                    .values(
+                        state="SENT",
+                        sent_at=now,
+                        last_error=None,
+                        notification_id=bindparam("b_notification"),
+                    ),
+                    updates,
+                )
+                await write_outbox(connection, outbox, envelopes)
+            for reminder_id, generation in sorted({(c.reminder_id, c.generation) for c in current}):
+                await self._finalize(connection, reminder_id, generation)
+        return len(claims)
+
+    def _spawn_sends(self, claims: list[Claim]) -> None:
+        for claim in claims:
+            task = asyncio.create_task(self.send(claim), name=f"notify-{claim.id}")
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def send(self, claim: Claim) -> None:
+        """Send one EMAIL or WEBHOOK delivery and record what happened."""
+        sent_at = datetime.now(UTC)
+        error: DeliveryError | None = None
+        cancelled = False
+        try:
+            if claim.channel == "EMAIL":
+                user = await self.invoker.call("gateway", "GET", f"/internal/users/{claim.user_id}")
+                await self.email.send(str(user["email"]), claim.message(sent_at))
+            elif claim.channel == "WEBHOOK":
+                hook = await self._webhook(claim)
+                if hook is None:
+                    cancelled = True
+                else:
+                    await self.webhook.send(hook[0], hook[1], claim.message(sent_at))
+            else:
+                raise DeliveryError(f"unknown channel {claim.channel}", permanent=True)
+        except DeliveryError as failure:
+            error = failure
+        except NotFound as failure:
+            error = DeliveryError(failure.message, permanent=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:
+            # Unexpected (or the gateway unreachable): retry later like any failed send.
+            if not isinstance(failure, TaskstreamError):
+                log.exception("unexpected error sending a notification")
+            error = DeliveryError(f"{type(failure).__name__}: {failure}")
+        try:
+            await self.record(claim, error, cancelled=cancelled)
+        finally:
+            self.wake()
+
+    async def _webhook(self, claim: Claim) -> tuple[str, str] | None:
+        """The webhook's URL and secret; None when the user removed it since the firing."""
+        if claim.webhook_id is None:
+            raise DeliveryError("no webhook is registered", permanent=True)
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(webhooks.c.url, webhooks.c.secret).where(
+                        webhooks.c.id == claim.webhook_id, webhooks.c.user_id == claim.user_id
+                    )
+                )
+            ).first()
+        return (row.url, row.secret) if row is not None else None
+
+    async def record(self, claim: Claim, error: DeliveryError | None, *, cancelled: bool) -> None:
+        """Store a send's result: SENT, retry later, or FAILED when retries ran out."""
+        async with self.engine.begin() as connection:
+            await self._lock_reminders(connection, [claim])
+            if not await self._still_ours(connection, [claim]):
+                return
+            now = await db_now(connection)
+            values: dict[str, Any]
+            envelope: Envelope | None = None
+            common: dict[str, Any] = {
+                "user_id": claim.user_id,
+                "task_id": claim.task_id,
+                "reminder_id": claim.reminder_id,
+                "delivery_id": claim.id,
+                "channel": claim.channel,
+                "title": claim.title,
+                "body": claim.body,
+                "at": now,
+                "attempts": claim.attempts,
+                "webhook_id": claim.webhook_id,
+            }
+            if cancelled:
+                values = {"state": "CANCELLED", "last_error": "webhook removed"}
+            elif error is None:
+                values = {"state": "SENT", "sent_at": now, "last_error": None}
+                envelope = events.delivery_event(events.SENT, **common)
+            elif error.permanent or claim.attempts >= self.policy.max_attempts:
+                values = {"state": "FAILED", "last_error": error.reason}
+                envelope = events.delivery_event(events.FAILED, error=error.reason, **common)
+                log.warning(
+                    "notification failed for good",
+                    extra={"delivery": str(claim.id), "channel": claim.channel, "reason": error},
+                )
+            else:
+                delay = self.policy.delay(claim.attempts)
+                values = {
+                    "state": "PENDING",
+                    "last_error": error.reason,
+                    "next_attempt_at": func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay),
+                }
+                log.info(
+                    "notification send failed; will retry",
+                    extra={"delivery": str(claim.id), "in_seconds": round(delay, 2)},
+                )
+            await connection.execute(
+                update(deliveries).where(deliveries.c.id == claim.id).values(**values)
+            )
+            if envelope is not None:
+                await write_outbox(connection, outbox, [envelope])
+            await self._finalize(connection, claim.reminder_id, claim.generation)
+
+    async def _lock_reminders(self, connection: AsyncConnection, claims: Sequence[Claim]) -> None:
+        """Serialise the results of one firing, so exactly one of them sees it complete."""
+        await connection.execute(
+            select(schedule.c.reminder_id)
+            .where(schedule.c.reminder_id.in_({c.reminder_id for c in claims}))
+            .order_by(schedule.c.reminder_id)
+            .with_for_update()
+        )
+
+    async def _still_ours(
+        self, connection: AsyncConnection, claims: Sequence[Claim]
+    ) -> list[Claim]:
+        """The claims whose lease we still hold (not cancelled, not re-claimed after expiry)."""
+        rows = await connection.execute(
+            select(deliveries.c.id, deliveries.c.attempts)
+            .where(deliveries.c.id.in_([c.id for c in claims]), deliveries.c.state == "SENDING")
+            .with_for_update()
+        )
+        held = {row.id: row.attempts for row in rows}
+        return [c for c in claims if held.get(c.id) == c.attempts]
+
+    async def _finalize(
+        self,
+        connection: AsyncConnection,
+        reminder_id: uuid.UUID,
+        generation: int,
+        reason: str | None = None,
+    ) -> None:
+        """When every delivery of a firing is final, give the reminder its outcome."""
+        counts = (
+            await connection.execute(
+                select(
+                    func.count().filter(deliveries.c.state.notin_(FINAL)).label("open"),
+                    func.count().filter(deliveries.c.state == "SENT").label("sent"),
+                    func.count().filter(deliveries.c.state == "FAILED").label("failed"),
+                    func.string_agg(deliveries.c.channel + ": " + deliveries.c.last_error, "; ")
+                    .filter(deliveries.c.state == "FAILED")
+                    .label("errors"),
+                ).where(
+                    deliveries.c.reminder_id == reminder_id,
+                    deliveries.c.generation == generation,
+                )
+            )
+        ).one()
+        if counts.open:
+            return
+        # SENT means every channel delivered; one that ran out of retries makes it FAILED.
+        sent = counts.sent > 0 and counts.failed == 0
+        await connection.execute(
+            update(schedule)
+            .where(
+                schedule.c.reminder_id == reminder_id,
+                schedule.c.generation == generation,
+                schedule.c.state == "FIRING",
+                schedule.c.outcome_sent.is_(None),
+            )
+            .values(
+                outcome_sent=sent,
+                outcome_at=func.now(),
+                report_after=func.now(),
+                last_error=None if sent else (counts.errors or reason or "nothing was delivered"),
+            )
+        )
+
+    # -- reporting ------------------------------------------------------------------------
+
+    async def claim_reports(self) -> list[Any]:
+        """Take the lease of outcomes the gateway has not recorded yet."""
+        limit = self._free(self._reporting)
+        if limit <= 0:
+            return []
+        async with self.engine.begin() as connection:
+            return list(
+                await connection.execute(
+                    CLAIM_REPORTS, {"limit": limit, "lease": self.lease_seconds}
+                )
+            )
+
+    def _spawn_reports(self, rows: list[Any]) -> None:
+        for row in rows:
+            task = asyncio.create_task(self.report(row), name=f"outcome-{row.reminder_id}")
+            self._reporting.add(task)
+            task.add_done_callback(self._reporting.discard)
+
+    async def report(self, row: Any) -> None:
+        """Tell the gateway a reminder was sent (or failed); CANCELLED if it is gone."""
+        values: dict[str, Any]
+        try:
+            await self.invoker.call(
+                "gateway",
+                "POST",
+                f"/internal/reminders/{row.reminder_id}/outcome",
+                json={
+                    "userId": str(row.user_id),
+                    "sent": bool(row.outcome_sent),
+                    "at": row.outcome_at.isoformat(),
+                    "source": events.SOURCE,
+                },
+            )
+            values = {"state": "SENT" if row.outcome_sent else "FAILED"}
+            if row.outcome_sent:
+                values["sent_at"] = row.outcome_at
+        except (NotFound, Conflict) as gone:
+            # 404: the task is gone; 409: the reminder was cancelled or moved meanwhile.
+            values = {"state": "CANCELLED", "last_error": gone.message}
+        except asyncio.CancelledError:
+            raise
+        except Exception as failure:
+            if not isinstance(failure, TaskstreamError):
+                log.exception("unexpected error reporting a reminder outcome")
+            delay = self.policy.delay(row.report_attempts)
+            values = {
+                "report_after": func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay),
+                "last_error": f"reporting the outcome: {failure}",
+            }
+        values["updated_at"] = func.now()
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                update(schedule)
+                .where(
+                    schedule.c.reminder_id == row.reminder_id,
+                    schedule.c.generation == row.generation,
+                    schedule.c.state == "FIRING",
+                )
+                .values(**values)
+            )

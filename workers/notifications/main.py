@@ -1,0 +1,51 @@
+"""Assembles the notifications service."""
+
+from __future__ import annotations
+
+from taskstream.bootstrap import Runtime
+from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC
+from taskstream.messaging.consumer import Consumer
+from taskstream.persistence.outbox import OutboxRelay
+from taskstream.service import ServiceParts
+from workers.notifications.api import internal_routes
+from workers.notifications.channels import EmailSender, WebhookSender
+from workers.notifications.firing import FiringLoop, RetryPolicy
+from workers.notifications.schedule import TASK_DELETED, TASK_EVENT_TYPES, ScheduleHandlers
+from workers.notifications.tables import outbox, processed_events
+
+
+def firing_loop(runtime: Runtime) -> FiringLoop:
+    """The firing loop of this runtime, configured from its settings."""
+    settings = runtime.settings
+    return FiringLoop(
+        runtime.engine,
+        runtime.invoker,
+        email=EmailSender(settings.smtp_url, settings.smtp_from),
+        webhook=WebhookSender(allow_private=settings.webhook_allow_private),
+        policy=RetryPolicy.of(settings),
+    )
+
+
+def build(runtime: Runtime) -> ServiceParts:
+    """The notifications service: schedule consumer, firing loop, outbox relay, internal API."""
+    loop = firing_loop(runtime)
+    handlers = ScheduleHandlers(wake=loop.wake)
+    consumer = Consumer(name="notifications", engine=runtime.engine, processed=processed_events)
+    for event_type in TASK_EVENT_TYPES:
+        consumer.on(TASK_EVENTS_TOPIC, event_type, handlers.task_changed)
+    consumer.on(TASK_EVENTS_TOPIC, TASK_DELETED, handlers.task_deleted)
+    background = [loop.run]
+    if runtime.settings.outbox_relay:
+        relay = OutboxRelay(
+            runtime.engine,
+            runtime.transport,
+            outbox=outbox,
+            poll_seconds=runtime.settings.outbox_poll_seconds,
+        )
+        background.append(relay.run)
+    return ServiceParts(
+        name="notifications",
+        consumer=consumer,
+        internal_routes=internal_routes(runtime.engine, runtime.settings),
+        background=background,
+    )

@@ -1,0 +1,167 @@
+"""Keeps the durable reminder schedule in step with the task events.
+
+The task snapshot in every event carries each reminder as the gateway sees it (relative ones
+already recomputed from the due date), so one rule set covers created, updated, completed,
+reopened and deleted: upsert what is SCHEDULED there, cancel what is cancelled or gone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import func
+
+from taskstream.messaging.bus import Outcome
+from taskstream.messaging.consumer import CloudEvent
+from workers.notifications.tables import deliveries, schedule, task_versions
+
+TASK_EVENT_TYPES = tuple(
+    f"taskstream.task.{kind}.v1" for kind in ("created", "updated", "completed", "reopened")
+)
+TASK_DELETED = "taskstream.task.deleted.v1"
+LIVE = ("SCHEDULED", "FIRING")
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+class ScheduleHandlers:
+    """Task-event handlers of the `notifications` consumer group."""
+
+    def __init__(self, wake: Callable[[], None] | None = None) -> None:
+        # Called after a commit that may have made a reminder due sooner than the loop expects.
+        self.wake = wake or (lambda: None)
+
+    async def task_changed(self, event: CloudEvent, connection: AsyncConnection) -> Outcome:
+        """Created/updated/completed/reopened: mirror the task's reminders."""
+        await sync_task(connection, event.data["task"], deleted=False)
+        self.wake()
+        return Outcome.SUCCESS
+
+    async def task_deleted(self, event: CloudEvent, connection: AsyncConnection) -> Outcome:
+        """Deleted: every reminder not yet sent is cancelled."""
+        await sync_task(connection, event.data["task"], deleted=True)
+        return Outcome.SUCCESS
+
+
+async def _newer(connection: AsyncConnection, task_id: uuid.UUID, version: int) -> bool:
+    """Record `version` as the task's newest; False when we already applied a newer one."""
+    stored = await connection.scalar(
+        pg_insert(task_versions)
+        .values(task_id=task_id, version=version)
+        .on_conflict_do_update(
+            index_elements=[task_versions.c.task_id],
+            set_={"version": version},
+            where=task_versions.c.version < version,
+        )
+        .returning(task_versions.c.version)
+    )
+    # No row returned: the stored version is at least this one (a late or repeated event).
+    return stored is not None
+
+
+async def cancel_deliveries(connection: AsyncConnection, reminder_ids: list[uuid.UUID]) -> None:
+    """Stop the pending deliveries of these reminders (their retries included)."""
+    if reminder_ids:
+        await connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.reminder_id.in_(reminder_ids),
+                deliveries.c.state.in_(("PENDING", "SENDING")),
+            )
+            .values(state="CANCELLED", last_error="reminder cancelled")
+        )
+
+
+async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, deleted: bool) -> None:
+    """Apply one task snapshot to the schedule (in the consumer's transaction)."""
+    task_id = uuid.UUID(task["id"])
+    version = int(task["version"])
+    if not await _newer(connection, task_id, version):
+        return
+    user_id = uuid.UUID(task["userId"])
+    common = {
+        "task_title": task["title"],
+        "task_due_at": _time(task.get("dueAt")),
+        "task_version": version,
+        "updated_at": func.now(),
+    }
+    rows = {
+        row.reminder_id: row
+        for row in await connection.execute(
+            select(schedule.c.reminder_id, schedule.c.state, schedule.c.remind_at)
+            .where(schedule.c.task_id == task_id)
+            # Row locks in one order everywhere (by reminder id), so lockers never deadlock.
+            .order_by(schedule.c.reminder_id)
+            .with_for_update()
+        )
+    }
+    to_cancel: list[uuid.UUID] = []
+    seen: set[uuid.UUID] = set()
+    for reminder in [] if deleted else task.get("reminders", []):
+        reminder_id = uuid.UUID(reminder["id"])
+        seen.add(reminder_id)
+        theirs = str(reminder["state"])
+        remind_at = _time(reminder["remindAt"])
+        channels = list(reminder["channels"])
+        row = rows.get(reminder_id)
+        if row is None:
+            await connection.execute(
+                pg_insert(schedule)
+                .values(
+                    reminder_id=reminder_id,
+                    user_id=user_id,
+                    task_id=task_id,
+                    remind_at=remind_at,
+                    channels=channels,
+                    state=theirs,
+                    sent_at=_time(reminder.get("sentAt")),
+                    **common,
+                )
+                .on_conflict_do_nothing()
+            )
+            continue
+        values: dict[str, Any] = {**common, "channels": channels}
+        if theirs == "SCHEDULED":
+            if row.state == "SCHEDULED":
+                values["remind_at"] = remind_at
+            elif remind_at != row.remind_at:
+                # Snoozed (or revived) after it fired or was cancelled: a new firing.
+                values.update(
+                    remind_at=remind_at,
+                    state="SCHEDULED",
+                    fired_at=None,
+                    outcome_sent=None,
+                    outcome_at=None,
+                    report_attempts=0,
+                    report_after=None,
+                    last_error=None,
+                    sent_at=None,
+                )
+                to_cancel.append(reminder_id)
+            # Same time while FIRING/SENT: an event from before our outcome was recorded.
+        elif theirs == "CANCELLED" and row.state in LIVE:
+            values["state"] = "CANCELLED"
+            to_cancel.append(reminder_id)
+        elif row.state == "SCHEDULED":
+            # SENT/FAILED already on the task (e.g. recorded before a crash here): agree.
+            values["state"] = theirs
+        await connection.execute(
+            update(schedule).where(schedule.c.reminder_id == reminder_id).values(**values)
+        )
+    gone = [rid for rid, row in rows.items() if rid not in seen and row.state in LIVE]
+    if gone:
+        await connection.execute(
+            update(schedule)
+            .where(schedule.c.reminder_id.in_(gone))
+            .values(state="CANCELLED", **common)
+        )
+        to_cancel.extend(gone)
+    await cancel_deliveries(connection, to_cancel)
