@@ -41,9 +41,11 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
 
 
 class UpProcess:
-    """`taskstream up` in a child process; `url` once it announced itself."""
+    """`taskstream up` (or `stack up`) in a child process; `url` once it announced itself."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, *, stack: bool = False
+    ) -> None:
         merged = {**os.environ, "TASKSTREAM_LOG_JSON": "false", **(env or {})}
         started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -51,7 +53,7 @@ class UpProcess:
                 sys.executable,
                 "-m",
                 "taskstream.cli",
-                "up",
+                *(["stack", "up"] if stack else ["up"]),
                 "--port",
                 "0",
                 "--data-dir",

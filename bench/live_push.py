@@ -66,6 +66,15 @@ async def run(url: str, pid: int, mutations: int, idle: int) -> dict[str, Any]:
             assert message["type"] == "next", message
             latencies.append((time.perf_counter() - started) * 1000)
         await ws.close()
+        figures: dict[str, Any] = {
+            "mutation_to_push_ms": {
+                "p50": round(percentile(latencies, 0.5), 2),
+                "p99": round(percentile(latencies, 0.99), 2),
+                "note": "from sending the mutation to receiving its event (includes the mutation)",
+            }
+        }
+        if idle == 0:
+            return figures
         server = psutil.Process(pid)
         await asyncio.sleep(0.5)
         before = server.memory_info().rss
@@ -75,11 +84,7 @@ async def run(url: str, pid: int, mutations: int, idle: int) -> dict[str, Any]:
         for socket in sockets:
             await socket.close()
     return {
-        "mutation_to_push_ms": {
-            "p50": round(percentile(latencies, 0.5), 2),
-            "p99": round(percentile(latencies, 0.99), 2),
-            "note": "from sending the mutation to receiving its event (includes the mutation)",
-        },
+        **figures,
         "idle_subscribed_connections": idle,
         "server_rss_per_connection_kib": round((after - before) / idle / 1024, 1),
     }
@@ -90,15 +95,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mutations", type=int, default=300)
     parser.add_argument("--idle", type=int, default=500)
+    parser.add_argument("--stack", action="store_true", help="measure `stack up` instead")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
-        up = UpProcess(Path(folder) / "data")
+        up = UpProcess(Path(folder) / "data", stack=args.stack)
         try:
-            figures = asyncio.run(run(up.url, up.process.pid, args.mutations, args.idle))
+            # Under `stack up` the server processes are the replicas behind a proxy: no RSS.
+            idle = 0 if args.stack else args.idle
+            figures = asyncio.run(run(up.url, up.process.pid, args.mutations, idle))
         finally:
             up.stop()
-    result = {"command": "python -m bench.live_push", "mode": "up", **figures}
-    print(write_result("live_push", result).read_text())
+    mode = "stack" if args.stack else "up"
+    result = {
+        "command": f"python -m bench.live_push{' --stack' if args.stack else ''}",
+        "mode": mode,
+        **figures,
+    }
+    print(write_result(f"live_push_{mode}", result).read_text())
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from starlette.types import Scope
 
 from gateway.graphql_app import GraphQLApp
 from gateway.internal import internal_routes
+from gateway.limits import BodySizeLimit
 from gateway.live import LiveHub, live_subscriptions
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from graphql_schema.context import Services
@@ -73,7 +74,7 @@ def token_service(settings: Settings) -> TokenService:
 def create_app(runtime: Runtime) -> Starlette:
     """The public gateway app over a runtime; its lifespan runs the transport and the relay."""
     settings, engine, transport = runtime.settings, runtime.engine, runtime.transport
-    live = LiveHub(settings.broadcast_url, queue_size=settings.live_queue_size)
+    live = LiveHub(settings.live_broadcast_url, queue_size=settings.live_queue_size)
     services = Services(
         engine=engine,
         tokens=token_service(settings),
@@ -155,7 +156,14 @@ def create_app(runtime: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=settings.graphql_max_body_bytes,
+                paths=frozenset({"/graphql"}),
+            ),
+        ],
     )
     app.state.services = services
     return app

@@ -27,6 +27,10 @@ def _code_of(error: GraphQLError) -> str | None:
         # Syntax, validation, limits and variable coercion: the client sent something wrong.
         code = (error.extensions or {}).get("code")
         return code if isinstance(code, str) else "BAD_USER_INPUT"
+    if error.path is None and isinstance(original, ValueError):
+        # A custom scalar (DateTime) refusing a literal written in the document: validation
+        # wraps the scalar's ValueError, whose text is ours and names what is allowed.
+        return "BAD_USER_INPUT"
     return None
 
 

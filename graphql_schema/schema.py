@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from graphql_schema.audit.resolvers import AuditQueries
 from graphql_schema.auth.resolvers import AuthMutations, AuthQueries
 from graphql_schema.errors import ContractErrors, MutationRateLimit
+from graphql_schema.guards import StorableText
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
@@ -64,6 +65,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         ContractErrors,
         MutationRateLimit,
+        StorableText,
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

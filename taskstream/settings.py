@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     bus_url: str = "memory://"
     # Fans live updates out to every gateway replica: memory:// in one process,
-    # postgresql://... (LISTEN/NOTIFY) across processes.
+    # postgresql://... (LISTEN/NOTIFY) across processes; "database" means DATABASE_URL's.
     broadcast_url: str = "memory://"
     live_queue_size: int = Field(default=256, ge=1)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
+
+    @property
+    def live_broadcast_url(self) -> str:
+        """The broadcast URL, with "database" resolved to the service's own PostgreSQL."""
+        if self.broadcast_url != "database":
+            return self.broadcast_url
+        if self.database_url is None:
+            raise ValueError("TASKSTREAM_BROADCAST_URL=database needs DATABASE_URL")
+        rest = self.database_url.partition("://")[2]
+        return f"postgresql://{rest}"
 
     @property
     def is_production(self) -> bool:

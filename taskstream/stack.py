@@ -497,6 +497,8 @@ class Stack:
                 **token_env,
                 "TASKSTREAM_ENV": env_name,
                 "TASKSTREAM_BUS_URL": f"dapr://127.0.0.1:{service.sidecar.dapr_http_port}",
+                # Live updates reach every gateway replica through PostgreSQL LISTEN/NOTIFY.
+                "TASKSTREAM_BROADCAST_URL": "database",
                 "DAPR_HTTP_PORT": str(service.sidecar.dapr_http_port),
                 "DAPR_GRPC_PORT": str(service.sidecar.dapr_grpc_port),
                 "TASKSTREAM_HOST": "127.0.0.1",

@@ -32,6 +32,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Statement parameters carry webhook secrets and password hashes: keep them out of
+        # SQL logging and out of the text of database errors (which end up in logs).
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": "taskstream"}},
     )
 

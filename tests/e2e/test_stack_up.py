@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from taskstream.composition import WORKERS
@@ -255,3 +256,44 @@ def test_a_second_run_cleans_up_after_a_crash_and_sigterm_stops_everything(
     assert "Taskstream stopped" in second.text()
     assert not [pid for pid in children if alive(pid)]
     assert not (data / "run" / "pids.json").exists()
+
+
+async def test_every_gateway_replica_pushes_every_event_to_its_subscribers(
+    stack: StackProcess, client: UserClient
+) -> None:
+    ws_url = stack.url.replace("http://", "ws://") + "/graphql"
+    sockets = []
+    # The proxy hands connections to the replicas in turn: four land on both of them.
+    for _ in range(4):
+        ws = await websockets.connect(ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {client.token}"}}
+            )
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { taskEvents { kind taskId source } }"},
+                }
+            )
+        )
+        sockets.append(ws)
+    await asyncio.sleep(0.5)
+    task = (await client.data('mutation { createTask(input: {title: "fan-out"}) { id } }'))[
+        "createTask"
+    ]
+    try:
+        for ws in sockets:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert message["payload"]["data"]["taskEvents"] == {
+                "kind": "CREATED",
+                "taskId": task["id"],
+                "source": "gateway",
+            }
+    finally:
+        for ws in sockets:
+            await ws.close()
