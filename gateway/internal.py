@@ -6,7 +6,6 @@ goes through the same services, aggregate rules and outbox as a user's mutation.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,28 +13,11 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from taskstream.bootstrap import Runtime
-from taskstream.domain.errors import InvalidInput, NotFound
+from taskstream.domain.errors import NotFound
 from taskstream.domain.users import email_key
-from taskstream.internal_api import internal, json_body
+from taskstream.internal_api import internal, json_body, time_param, uuid_param
 from taskstream.persistence.uow import UnitOfWork
 from taskstream.services import tasks as service
-
-
-def _uuid(value: Any, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as error:
-        raise InvalidInput(field, "must be a UUID") from error
-
-
-def _time(value: Any, field: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError as error:
-        raise InvalidInput(field, "must be an RFC 3339 time") from error
-    if parsed.tzinfo is None:
-        raise InvalidInput(field, "needs an offset")
-    return parsed
 
 
 def internal_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -44,7 +26,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
     app_token = token.get_secret_value() if token else None
 
     async def get_user(request: Request) -> Any:
-        user_id = _uuid(request.path_params["user_id"], "userId")
+        user_id = uuid_param(request.path_params["user_id"], "userId")
         async with UnitOfWork(runtime.engine) as uow:
             user = await uow.users.get(user_id)
         if user is None:
@@ -65,9 +47,9 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
         source = str(body.get("source", "recurrence"))
         instance = await service.create_next_instance(
             uow=UnitOfWork(runtime.engine),
-            user_id=_uuid(body.get("userId"), "userId"),
-            completed_task_id=_uuid(request.path_params["task_id"], "taskId"),
-            due_at=_time(body.get("dueAt"), "dueAt"),
+            user_id=uuid_param(body.get("userId"), "userId"),
+            completed_task_id=uuid_param(request.path_params["task_id"], "taskId"),
+            due_at=time_param(body.get("dueAt"), "dueAt"),
             now=datetime.now(UTC),
             source=source,
         )
@@ -77,10 +59,10 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
         body = await json_body(request)
         reminder = await service.record_reminder_outcome(
             uow=UnitOfWork(runtime.engine),
-            user_id=_uuid(body.get("userId"), "userId"),
-            reminder_id=_uuid(request.path_params["reminder_id"], "reminderId"),
+            user_id=uuid_param(body.get("userId"), "userId"),
+            reminder_id=uuid_param(request.path_params["reminder_id"], "reminderId"),
             sent=bool(body.get("sent")),
-            at=_time(body.get("at"), "at"),
+            at=time_param(body.get("at"), "at"),
             source=str(body.get("source", "notifications")),
         )
         return reminder.snapshot()

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hmac
 import json
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from taskstream.domain.errors import TaskstreamError
+from taskstream.domain.errors import InvalidInput, TaskstreamError
 from taskstream.invocation import APP_TOKEN_HEADER
 
 InternalEndpoint = Callable[[Request], Awaitable[Any]]
@@ -57,3 +59,22 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise TaskstreamError("the body must be a JSON object")
     return body
+
+
+def uuid_param(value: Any, field: str) -> uuid.UUID:
+    """A UUID from an internal request, or BAD_USER_INPUT naming the field."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as error:
+        raise InvalidInput(field, "must be a UUID") from error
+
+
+def time_param(value: Any, field: str) -> datetime:
+    """An aware datetime from an internal request's RFC 3339 text, or BAD_USER_INPUT."""
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as error:
+        raise InvalidInput(field, "must be an RFC 3339 time") from error
+    if parsed.tzinfo is None:
+        raise InvalidInput(field, "needs an offset")
+    return parsed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -74,30 +75,31 @@ async def update_task(
     return task
 
 
-async def complete_task(
-    *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
+async def _change(
+    uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, action: Callable[[Task], None]
 ) -> Task:
-    """Mark the user's task done (a no-op when it already is)."""
+    """Load the user's task, apply one aggregate method, store it if anything happened."""
     async with uow:
         task = await uow.tasks.get(user_id, task_id)
-        task.complete(now=now)
+        action(task)
         if task.events:
             await uow.tasks.save(task)
         await uow.commit()
     return task
+
+
+async def complete_task(
+    *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
+) -> Task:
+    """Mark the user's task done (a no-op when it already is)."""
+    return await _change(uow, user_id, task_id, lambda task: task.complete(now=now))
 
 
 async def reopen_task(
     *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
 ) -> Task:
     """Open the user's done task again (a no-op when it is open)."""
-    async with uow:
-        task = await uow.tasks.get(user_id, task_id)
-        task.reopen(now=now)
-        if task.events:
-            await uow.tasks.save(task)
-        await uow.commit()
-    return task
+    return await _change(uow, user_id, task_id, lambda task: task.reopen(now=now))
 
 
 async def delete_task(
@@ -116,12 +118,7 @@ async def skip_occurrence(
     *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
 ) -> Task:
     """Move the user's open recurring instance to its next occurrence."""
-    async with uow:
-        task = await uow.tasks.get(user_id, task_id)
-        task.skip_occurrence(now=now)
-        await uow.tasks.save(task)
-        await uow.commit()
-    return task
+    return await _change(uow, user_id, task_id, lambda task: task.skip_occurrence(now=now))
 
 
 async def snooze_reminder(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from taskstream.bootstrap import Runtime
 from taskstream.domain.errors import InvalidInput
-from taskstream.internal_api import internal
+from taskstream.internal_api import internal, time_param, uuid_param
 from taskstream.messaging.consumer import Consumer
 from taskstream.service import BackgroundLoop, ServiceParts
 from workers.audit import trail
@@ -26,23 +25,8 @@ PAGE_MAX = 200
 RETENTION_INTERVAL_SECONDS = 3600.0
 
 
-def _uuid(value: str, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError as error:
-        raise InvalidInput(field, "must be a UUID") from error
-
-
 def _time(value: str | None, field: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidInput(field, "must be an RFC 3339 time") from error
-    if parsed.tzinfo is None:
-        raise InvalidInput(field, "needs an offset")
-    return parsed
+    return None if value is None else time_param(value, field)
 
 
 def internal_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -52,7 +36,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
     engine = runtime.engine
 
     async def entries(request: Request) -> Any:
-        user_id = _uuid(request.path_params["user_id"], "userId")
+        user_id = uuid_param(request.path_params["user_id"], "userId")
         params = request.query_params
         first_text = params.get("first", "100")
         if not first_text.isdigit() or not 1 <= int(first_text) <= PAGE_MAX:
@@ -62,7 +46,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
             found = await trail.page(
                 connection,
                 user_id=user_id,
-                task_id=None if task_id is None else _uuid(task_id, "taskId"),
+                task_id=None if task_id is None else uuid_param(task_id, "taskId"),
                 from_=_time(params.get("from"), "from"),
                 to=_time(params.get("to"), "to"),
                 first=int(first_text),
@@ -71,7 +55,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
         return found.to_json()
 
     async def verification(request: Request) -> Any:
-        user_id = _uuid(request.path_params["user_id"], "userId")
+        user_id = uuid_param(request.path_params["user_id"], "userId")
         return (await trail.verify(engine, user_id)).to_json()
 
     return [

@@ -24,7 +24,7 @@ from taskstream.domain.webhooks import (
     check_url_shape,
     new_secret,
 )
-from taskstream.internal_api import internal, json_body
+from taskstream.internal_api import internal, json_body, uuid_param
 from taskstream.persistence.cursors import decode_cursor, encode_cursor
 from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
@@ -33,13 +33,6 @@ from workers.notifications.tables import db_now, notifications, outbox, webhooks
 
 PAGE_MAX = 200
 NEWEST_FIRST = "notifications:created_at desc,id desc"
-
-
-def _uuid(value: Any, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as error:
-        raise InvalidInput(field, "must be a UUID") from error
 
 
 def _object_id(value: Any, kind: str) -> uuid.UUID:
@@ -243,19 +236,19 @@ def internal_routes(engine: AsyncEngine, settings: Settings) -> list[BaseRoute]:
             raise InvalidInput("url", "must be a string")
         return await register_webhook(
             engine,
-            user_id=_uuid(body.get("userId"), "userId"),
+            user_id=uuid_param(body.get("userId"), "userId"),
             url=url,
             allow_private=settings.webhook_allow_private,
         )
 
     async def get_webhooks(request: Request) -> Any:
-        user_id = _uuid(request.query_params.get("userId"), "userId")
+        user_id = uuid_param(request.query_params.get("userId"), "userId")
         return {"webhooks": await list_webhooks(engine, user_id=user_id)}
 
     async def remove_webhook(request: Request) -> Any:
         return await delete_webhook(
             engine,
-            user_id=_uuid(request.query_params.get("userId"), "userId"),
+            user_id=uuid_param(request.query_params.get("userId"), "userId"),
             webhook_id=_object_id(request.path_params["webhook_id"], "webhook"),
         )
 
@@ -267,7 +260,7 @@ def internal_routes(engine: AsyncEngine, settings: Settings) -> list[BaseRoute]:
             raise InvalidInput("first", f"must be 1 to {PAGE_MAX}") from error
         return await list_notifications(
             engine,
-            user_id=_uuid(params.get("userId"), "userId"),
+            user_id=uuid_param(params.get("userId"), "userId"),
             unread_only=_flag(params.get("unreadOnly")),
             first=first,
             after=params.get("after") or None,
@@ -277,7 +270,7 @@ def internal_routes(engine: AsyncEngine, settings: Settings) -> list[BaseRoute]:
         body = await json_body(request)
         return await mark_read(
             engine,
-            user_id=_uuid(body.get("userId"), "userId"),
+            user_id=uuid_param(body.get("userId"), "userId"),
             notification_id=_object_id(request.path_params["notification_id"], "notification"),
         )
 
