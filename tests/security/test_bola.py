@@ -1,0 +1,263 @@
+"""Broken object level authorization, exhaustively: every field that reaches an object by id.
+
+The list of such fields is computed from the exported schema (any argument of type ID, directly
+or inside an input object, on any object type), so a new id-taking field without a case here
+fails `test_every_id_taking_field_has_a_case`. For each, another user's id must be answered
+exactly like an id that does not exist (and like one that cannot exist): same data, same error
+code, same message once the id itself is blanked, and the owner's objects unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    build_schema,
+)
+
+from tests.conftest import GraphQLClient
+
+pytestmark = pytest.mark.e2e
+
+SCHEMA = Path(__file__).resolve().parents[2] / "graphql_schema" / "schema.graphql"
+
+
+def _id_paths(kind: GraphQLInputType, path: str, seen: frozenset[str]) -> list[str]:
+    """Argument paths under `path` whose type is ID (through lists and input objects)."""
+    while isinstance(kind, GraphQLNonNull | GraphQLList):
+        kind = kind.of_type
+    if isinstance(kind, GraphQLScalarType):
+        return [path] if kind.name == "ID" else []
+    if isinstance(kind, GraphQLInputObjectType) and kind.name not in seen:
+        return [
+            found
+            for name, field in kind.fields.items()
+            for found in _id_paths(field.type, f"{path}.{name}", seen | {kind.name})
+        ]
+    return []
+
+
+def id_taking_fields() -> set[str]:
+    """Every `Type.field(argument.path)` of the exported schema that takes an id."""
+    schema = build_schema(SCHEMA.read_text())
+    found = set()
+    for type_ in schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for field_name, field in type_.fields.items():
+            for arg_name, arg in field.args.items():
+                for path in _id_paths(arg.type, arg_name, frozenset()):
+                    found.add(f"{type_.name}.{field_name}({path})")
+    return found
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call one id-taking field, and which of the owner's objects the id names."""
+
+    kind: str
+    operation: str
+    # The field's answer to an id nobody owns: an error code, or the data itself.
+    expect_code: str | None = None
+    expect_data: dict[str, Any] | None = None
+
+
+NOT_FOUND = "NOT_FOUND"
+CASES: dict[str, Case] = {
+    "Query.task(id)": Case(
+        "task", "query($id: ID!) { task(id: $id) { id title } }", expect_data={"task": None}
+    ),
+    "Query.tasks(filter.seriesId)": Case(
+        "series",
+        "query($id: ID!) { tasks(filter: {seriesId: $id}) { totalCount edges { node { id } } } }",
+        expect_data={"tasks": {"totalCount": 0, "edges": []}},
+    ),
+    "Query.auditLog(taskId)": Case(
+        "task",
+        "query($id: ID!) { auditLog(taskId: $id) { totalCount edges { node { id action } } } }",
+        expect_data={"auditLog": {"totalCount": 0, "edges": []}},
+    ),
+    "Mutation.updateTask(id)": Case(
+        "task",
+        'mutation($id: ID!) { updateTask(id: $id, input: {title: "mine"}) { id } }',
+        NOT_FOUND,
+    ),
+    "Mutation.completeTask(id)": Case(
+        "task", "mutation($id: ID!) { completeTask(id: $id) { id } }", NOT_FOUND
+    ),
+    "Mutation.reopenTask(id)": Case(
+        "task", "mutation($id: ID!) { reopenTask(id: $id) { id } }", NOT_FOUND
+    ),
+    "Mutation.deleteTask(id)": Case(
+        "task", "mutation($id: ID!) { deleteTask(id: $id) }", NOT_FOUND
+    ),
+    "Mutation.skipOccurrence(id)": Case(
+        "task", "mutation($id: ID!) { skipOccurrence(id: $id) { id } }", NOT_FOUND
+    ),
+    "Mutation.snoozeReminder(id)": Case(
+        "reminder",
+        "mutation($id: ID!) { snoozeReminder(id: $id, minutes: 5) { id remindAt } }",
+        NOT_FOUND,
+    ),
+    "Mutation.renameTag(id)": Case(
+        "tag", 'mutation($id: ID!) { renameTag(id: $id, name: "mine") { id } }', NOT_FOUND
+    ),
+    "Mutation.deleteTag(id)": Case("tag", "mutation($id: ID!) { deleteTag(id: $id) }", NOT_FOUND),
+    "Mutation.markNotificationRead(id)": Case(
+        "notification",
+        "mutation($id: ID!) { markNotificationRead(id: $id) { id readAt } }",
+        NOT_FOUND,
+    ),
+    "Mutation.deleteWebhook(id)": Case(
+        "webhook", "mutation($id: ID!) { deleteWebhook(id: $id) }", NOT_FOUND
+    ),
+}
+
+# Everything of the owner's that a foreign call could disturb, read back after every attempt.
+OWNER_STATE = """
+query($id: ID!) {
+  task(id: $id) {
+    title notes status version dueAt recurrence { rule skipped }
+    tags { id name } reminders { id remindAt state }
+  }
+  tags { id name openTaskCount }
+  webhooks { id url }
+  notifications { totalCount edges { node { id readAt } } }
+}
+"""
+
+
+def test_every_id_taking_field_has_a_case() -> None:
+    fields = id_taking_fields()
+    assert fields == set(CASES), (
+        f"fields without a BOLA case: {sorted(fields - set(CASES))}; "
+        f"cases for fields that are gone: {sorted(set(CASES) - fields)}"
+    )
+    # Subscriptions take no id today; if one ever does it is in `fields` and needs a case.
+    assert not any(name.startswith("Subscription.") for name in CASES)
+
+
+@dataclass
+class World:
+    """Alice owns one of everything; Bob tries to reach it."""
+
+    alice: GraphQLClient
+    bob: GraphQLClient
+    ids: dict[str, str]
+
+
+async def _eventually(check: Any, seconds: float = 6.0) -> Any:
+    async with asyncio.timeout(seconds):
+        while not (found := await check()):
+            await asyncio.sleep(0.05)
+        return found
+
+
+@pytest.fixture(scope="module")
+async def world(whole: httpx.AsyncClient) -> World:
+    """Alice's task (recurring, tagged, with reminders), webhook, notification and audit trail."""
+    alice, bob = GraphQLClient(whole), GraphQLClient(whole)
+    await alice.sign_up()
+    await bob.sign_up()
+    soon = (datetime.now(UTC) + timedelta(seconds=0.3)).isoformat()
+    task = (
+        await alice.data(
+            'mutation($soon: DateTime!) { createTask(input: {title: "secret plan", '
+            'notes: "n", tags: ["private"], dueAt: "2030-01-01T00:00:00Z", '
+            'recurrence: {rule: "FREQ=DAILY"}, reminders: [{beforeDue: 5}, '
+            "{remindAt: $soon, channels: [IN_APP]}]}) "
+            "{ id seriesId tags { id } reminders { id } } }",
+            {"soon": soon},
+        )
+    )["createTask"]
+    hook = (
+        await alice.data(
+            'mutation { registerWebhook(url: "https://93.184.215.14/h") { webhook { id } } }'
+        )
+    )["registerWebhook"]["webhook"]
+
+    async def notification() -> str | None:
+        page = (await alice.data("{ notifications { edges { node { id } } } }"))["notifications"]
+        return page["edges"][0]["node"]["id"] if page["edges"] else None
+
+    async def audited() -> bool:
+        log = await alice.data(
+            "query($id: ID!) { auditLog(taskId: $id) { totalCount } }", {"id": task["id"]}
+        )
+        return bool(log["auditLog"]["totalCount"] >= 1)
+
+    ids = {
+        "task": task["id"],
+        "series": task["seriesId"],
+        "tag": task["tags"][0]["id"],
+        "reminder": task["reminders"][0]["id"],
+        "webhook": hook["id"],
+        "notification": await _eventually(notification),
+    }
+    await _eventually(audited)
+    return World(alice, bob, ids)
+
+
+async def test_the_owner_reaches_every_object_the_cases_use(world: World) -> None:
+    # The positive control: each id is real and reachable by its owner, so "not found" for Bob
+    # below is the authorization check speaking, not a typo in the fixture.
+    ids = world.ids
+    state = await world.alice.data(OWNER_STATE, {"id": ids["task"]})
+    assert state["task"]["title"] == "secret plan"
+    assert ids["tag"] in {t["id"] for t in state["tags"]}
+    assert ids["reminder"] in {r["id"] for r in state["task"]["reminders"]}
+    assert [w["id"] for w in state["webhooks"]] == [ids["webhook"]]
+    assert [e["node"]["id"] for e in state["notifications"]["edges"]] == [ids["notification"]]
+    series = await world.alice.data(
+        CASES["Query.tasks(filter.seriesId)"].operation, {"id": ids["series"]}
+    )
+    assert series["tasks"]["totalCount"] == 1
+    audit = await world.alice.data(CASES["Query.auditLog(taskId)"].operation, {"id": ids["task"]})
+    assert audit["auditLog"]["totalCount"] >= 1
+
+
+def _blank(body: dict[str, Any], id_: str) -> Any:
+    """The response with the id it was asked about replaced by a placeholder."""
+    return json.loads(json.dumps(body).replace(id_, "<ID>"))
+
+
+@pytest.mark.parametrize("field", sorted(CASES))
+async def test_another_users_id_is_answered_exactly_like_a_missing_one(
+    world: World, field: str
+) -> None:
+    case = CASES[field]
+    foreign_id = world.ids[case.kind]
+    before = await world.alice.data(OWNER_STATE, {"id": world.ids["task"]})
+
+    answers = {}
+    for label, id_ in (
+        ("foreign", foreign_id),
+        ("missing", str(uuid.uuid4())),
+        ("malformed", "not-an-id-" + uuid.uuid4().hex[:6]),
+    ):
+        answers[label] = _blank(await world.bob.execute(case.operation, {"id": id_}), id_)
+    assert answers["foreign"] == answers["missing"] == answers["malformed"], answers
+
+    foreign = answers["foreign"]
+    if case.expect_code is not None:
+        assert foreign["data"] is None
+        assert [e["extensions"]["code"] for e in foreign["errors"]] == [case.expect_code]
+    else:
+        assert "errors" not in foreign
+        assert foreign["data"] == case.expect_data
+    # Nothing of Alice's changed.
+    assert await world.alice.data(OWNER_STATE, {"id": world.ids["task"]}) == before
