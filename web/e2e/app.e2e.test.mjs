@@ -233,6 +233,67 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
     await page.getByRole('radio', { name: 'Open' }).click();
   });
 
+  it('completes a recurring task and the next instance appears live', async () => {
+    const TITLE = 'Weekly review';
+    // Monday 4 March 2030, 09:00 in Berlin (08:00 UTC); weekly, so the next one is 11 March.
+    const { createTask } = await gql(
+      env.baseUrl,
+      'mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }',
+      { input: { title: TITLE, dueAt: '2030-03-04T08:00:00Z', recurrence: { rule: 'FREQ=WEEKLY' } } },
+      token,
+    );
+    const firstId = createTask.id;
+    const rowOf = (p, status, notId = null) =>
+      p.locator(`.task-row[data-status=${status}]${notId ? `:not([data-task-id="${notId}"])` : ''}`, { hasText: TITLE });
+
+    const ctx2 = await newContext();
+    const page2 = watch(await ctx2.newPage());
+    await logIn(page2, EMAIL, PASSWORD);
+    await page2.getByRole('radio', { name: 'Open' }).click();
+    await rowOf(page2, 'OPEN').waitFor();
+
+    await page.goto(`${env.baseUrl}/#/tasks`);
+    await page.getByRole('radio', { name: 'Open' }).click();
+    await rowOf(page, 'OPEN').waitFor();
+    const urlBefore = page.url();
+    // Anything that reloads the page would clear this marker.
+    await page.evaluate(() => (window.__noReload = true));
+    await page2.evaluate(() => (window.__noReload = true));
+
+    await page.getByRole('checkbox', { name: `Complete “${TITLE}”` }).click();
+    await page.getByText(`Completed “${TITLE}”`).first().waitFor();
+
+    // The recurrence service creates the next instance; taskEvents brings it to both browsers.
+    const next = rowOf(page, 'OPEN', firstId);
+    await next.waitFor({ timeout: 10_000 });
+    await page.locator(`.task-row[data-task-id="${firstId}"]`).waitFor({ state: 'detached' });
+    assert.match(await next.locator('.due').getAttribute('title'), /Mon.*11 Mar.*2030.*09:00/);
+    const nextId = await next.getAttribute('data-task-id');
+    const next2 = page2.locator(`.task-row[data-task-id="${nextId}"][data-status=OPEN]`, { hasText: TITLE });
+    await next2.waitFor({ timeout: 10_000 });
+    await page2.locator(`.task-row[data-task-id="${firstId}"]`).waitFor({ state: 'detached' });
+    assert.match(await next2.locator('.due').getAttribute('title'), /Mon.*11 Mar.*2030.*09:00/);
+    assert.equal(await page.evaluate(() => window.__noReload), true, 'first browser did not reload');
+    assert.equal(await page2.evaluate(() => window.__noReload), true, 'second browser did not reload');
+    assert.equal(page.url(), urlBefore);
+    await page.mouse.move(1000, 700); // no hover highlight in the picture
+    await shot(page, '15-recurring-next-instance');
+
+    const { task } = await gql(
+      env.baseUrl,
+      'query($id: ID!) { task(id: $id) { title status dueAt recurrence { rule } } }',
+      { id: nextId },
+      token,
+    );
+    assert.equal(task.title, TITLE);
+    assert.equal(task.status, 'OPEN');
+    assert.equal(Date.parse(task.dueAt), Date.parse('2030-03-11T08:00:00Z'));
+    assert.equal(task.recurrence.rule, 'FREQ=WEEKLY');
+    const { task: first } = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { status } }', { id: firstId }, token);
+    assert.equal(first.status, 'DONE');
+    await ctx2.close();
+  });
+
   it('reports a concurrent edit as a conflict', async () => {
     const { createTask } = await gql(
       env.baseUrl,
@@ -349,7 +410,8 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
     await shot(p, '11-mobile-list');
     await p.getByRole('button', { name: /^Filters/ }).click();
     await p.getByRole('radio', { name: 'All' }).click();
-    await p.locator('.task-row', { hasText: 'Water the plants' }).getByRole('link').click();
+    // Completing it made the recurrence service add the next instance: open the completed one.
+    await p.locator(`.task-row[data-task-id="${recurringId}"]`).getByRole('link').click();
     await p.getByRole('heading', { name: 'Edit task' }).waitFor();
     assert.ok((await overflow()) <= 0, 'editor has no horizontal scroll');
     await shot(p, '12-mobile-editor', { fullPage: true });
@@ -361,6 +423,52 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
     await shot(p, '13-mobile-notifications');
     await p.keyboard.press('Escape');
     await phone.close();
+  });
+
+  it('a reminder arrives in the notifications panel', async () => {
+    const TITLE = 'Call the dentist';
+    await page.goto(`${env.baseUrl}/#/tasks`);
+    await page.locator('.task-row').first().waitFor();
+    const bell = page.getByRole('button', { name: /^Notifications/ });
+    const badge = page.getByTestId('unread-badge');
+    const before = (await badge.count()) ? Number(await badge.textContent()) : 0;
+    await page.evaluate(() => (window.__noReload = true));
+
+    const remindAt = new Date(Date.now() + 2_000).toISOString();
+    await gql(
+      env.baseUrl,
+      'mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }',
+      { input: { title: TITLE, dueAt: new Date(Date.now() + 3_600_000).toISOString(), reminders: [{ remindAt, channels: ['IN_APP'] }] } },
+      token,
+    );
+
+    // Pushed on the notifications subscription: the badge counts it without a reload.
+    await page.waitForFunction(
+      (n) => document.querySelector('[data-testid=unread-badge]')?.textContent === String(n),
+      before + 1,
+      { timeout: 20_000 },
+    );
+    assert.equal(await bell.getAttribute('aria-label'), `Notifications, ${before + 1} unread`);
+    await bell.click();
+    const panel = page.getByRole('region', { name: 'Notifications' });
+    await panel.getByRole('heading', { name: 'Notifications' }).waitFor();
+    const item = panel.locator('.notification-list li.unread', { hasText: TITLE });
+    await item.waitFor();
+    assert.equal((await item.locator('.n-title').textContent()).trim(), TITLE);
+    // The server writes the due time in UTC; the panel shows it in the account's zone.
+    const body = await item.locator('.n-body').textContent();
+    assert.match(body, /^Due at /);
+    assert.doesNotMatch(body, /UTC/);
+    await shot(page, '16-reminder-notification');
+
+    await item.getByRole('button', { name: 'Mark as read' }).click();
+    await panel.locator('.notification-list li.read', { hasText: TITLE }).waitFor();
+    if (before === 0) await badge.waitFor({ state: 'detached' });
+    else await page.waitForFunction((n) => document.querySelector('[data-testid=unread-badge]')?.textContent === String(n), before);
+    assert.equal(await page.evaluate(() => window.__noReload), true, 'the page did not reload');
+    const { notifications } = await gql(env.baseUrl, '{ notifications(unreadOnly: true) { totalCount } }', {}, token);
+    assert.equal(notifications.totalCount, before);
+    await page.keyboard.press('Escape');
   });
 
   it('shows “reconnecting…” when the server goes away and recovers', async () => {

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useClient, useQuery } from 'urql';
 import { MarkNotificationReadDocument, NotificationsDocument, UnreadCountDocument } from '../gql/graphql';
-import { formatDateTime } from '../lib/datetime';
+import { formatDateTime, localizeUtcTimes } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { useAppEvents } from '../lib/hooks';
@@ -108,7 +108,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
             <div className="n-title">
               {n.taskId ? <a href={`#/tasks/${n.taskId}`}>{n.title}</a> : n.title}
             </div>
-            {n.body ? <div className="n-body">{n.body}</div> : null}
+            {n.body ? <div className="n-body">{localizeUtcTimes(n.body, me.timezone)}</div> : null}
             <div className="n-meta">
               <time dateTime={n.createdAt}>{formatDateTime(n.createdAt, me.timezone)}</time>
               {!n.readAt ? (

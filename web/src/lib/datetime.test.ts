@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dateInZone, formatRfc3339, localInputToRfc3339, offsetMinutesAt, relativeDay, rfc3339ToLocalInput, startOfDay } from './datetime';
+import { dateInZone, formatDateTime, formatRfc3339, localizeUtcTimes, localInputToRfc3339, offsetMinutesAt, relativeDay, rfc3339ToLocalInput, startOfDay } from './datetime';
 
 describe('time-zone conversions', () => {
   it('reads a datetime-local value in the user’s zone, not the browser’s', () => {
@@ -52,5 +52,21 @@ describe('time-zone conversions', () => {
     expect(relativeDay('2026-06-10T22:30:00Z', 'Europe/Berlin', now)).toBe('tomorrow');
     expect(relativeDay('2026-06-08T10:00:00Z', 'Europe/Berlin', now)).toBe('2 days ago');
     expect(relativeDay('2026-06-13T10:00:00Z', 'Europe/Berlin', now)).toBe('in 3 days');
+  });
+});
+
+describe('localizeUtcTimes', () => {
+  it('rewrites UTC stamps in server texts into the user’s zone', () => {
+    const berlin = formatDateTime('2026-11-28T22:51:00Z', 'Europe/Berlin', { withYear: true });
+    expect(localizeUtcTimes('Due at 2026-11-28 22:51 UTC', 'Europe/Berlin')).toBe(`Due at ${berlin}`);
+    // 23:51 in Berlin, the next day in Tokyo.
+    expect(berlin).toMatch(/23:51|11:51/);
+    expect(localizeUtcTimes('Due at 2026-11-28 22:51 UTC', 'Asia/Tokyo')).toMatch(/29/);
+    expect(localizeUtcTimes('Due at 2026-11-28T22:51:30 UTC and 2026-11-29 08:00 UTC', 'UTC')).not.toMatch(/UTC/);
+  });
+
+  it('leaves other text alone', () => {
+    expect(localizeUtcTimes('Water the plants', 'Europe/Berlin')).toBe('Water the plants');
+    expect(localizeUtcTimes('Due at 2026-11-28 22:51', 'Europe/Berlin')).toBe('Due at 2026-11-28 22:51');
   });
 });

@@ -167,3 +167,16 @@ export function browserTimeZone(): string {
     return 'UTC';
   }
 }
+
+const UTC_STAMP = /\b(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(?::\d{2})? UTC\b/g;
+
+/**
+ * Server-written texts (e.g. a reminder's body "Due at 2026-11-28 22:51 UTC") name times in
+ * UTC; show them in the user's zone like every other time in the app.
+ */
+export function localizeUtcTimes(text: string, timeZone: string): string {
+  return text.replace(UTC_STAMP, (whole, date: string, time: string) => {
+    const ms = Date.parse(`${date}T${time}:00Z`);
+    return Number.isNaN(ms) ? whole : formatDateTime(new Date(ms).toISOString(), timeZone, { withYear: true });
+  });
+}
