@@ -10,10 +10,29 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from types import TracebackType
 
 log = logging.getLogger(__name__)
+
+# Run by the watchdog: wait for the owner process to go away, then ask the server for a fast
+# shutdown (SIGINT to the postmaster, as `pg_ctl stop -m fast` does).
+_WATCHDOG = """
+import os, signal, sys, time
+owner, pid_file = int(sys.argv[1]), sys.argv[2]
+while True:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+try:
+    with open(pid_file) as lines:
+        os.kill(int(lines.readline()), signal.SIGINT)
+except (OSError, ValueError):
+    pass
+"""
 
 
 def _wheel_bin_path() -> Path:
@@ -45,6 +64,7 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.resolve()
         self.port = port or _free_port()
         self.durable = durable
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self._account = self._server_account()
 
     @property
@@ -75,9 +95,31 @@ class EmbeddedPostgres:
             options,
             "start",
         )
+        self._watchdog = self._start_watchdog()
         self._create_database()
         log.info("embedded PostgreSQL listening on 127.0.0.1:%s", self.port)
         return self.url
+
+    def _start_watchdog(self) -> subprocess.Popen[bytes]:
+        """A tiny process that stops the server if this process dies without stopping it.
+
+        pg_ctl daemonises the server, so a SIGKILL (or a crash) of its owner would leave it
+        running and holding the data directory; the watchdog notices the owner is gone.
+        """
+        return subprocess.Popen(  # noqa: S603 - our interpreter, our script, our paths
+            [
+                sys.executable,
+                "-c",
+                _WATCHDOG,
+                str(os.getpid()),
+                str(self.data_dir / "postmaster.pid"),
+            ],
+            cwd="/",
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def running_url(self) -> str | None:
         """The URL of a server already running on this data directory (`up`'s), if any."""
@@ -93,6 +135,10 @@ class EmbeddedPostgres:
         """Stop the server, waiting for it to shut down cleanly."""
         if (self.data_dir / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop", check=False)
+        if self._watchdog is not None:
+            self._watchdog.terminate()
+            self._watchdog.wait(timeout=10)
+            self._watchdog = None
 
     def __enter__(self) -> EmbeddedPostgres:
         self.start()
