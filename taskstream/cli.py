@@ -37,6 +37,8 @@ async def _serve(
         port=settings.port,
         log_level="warning",
         ws="websockets-sansio",
+        # A WebSocket message may be no larger than an HTTP request body.
+        ws_max_size=settings.graphql_max_body_bytes,
         lifespan=lifespan,
         timeout_graceful_shutdown=10,
     )
