@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 import strawberry
@@ -12,6 +12,11 @@ from strawberry.types.scalar import ScalarDefinition
 # Resolvers annotate with these names; the schema maps `datetime` to the contract's DateTime.
 DateTime: TypeAlias = datetime
 __all__ = ["JSON", "SCALAR_MAP", "DateTime"]
+
+
+EARLIEST = datetime(1900, 1, 1)
+LATEST = datetime(9000, 1, 1)
+ZERO = timedelta(0)
 
 
 def parse_datetime(value: object) -> datetime:
@@ -29,6 +34,13 @@ def parse_datetime(value: object) -> datetime:
         ) from error
     if parsed.tzinfo is None:
         raise ValueError(f"DateTime {value!r} needs an explicit offset such as +01:00 or Z")
+    # Far-off instants overflow date arithmetic (offsets, recurrences); nobody plans there.
+    try:
+        utc = parsed.replace(tzinfo=None) - (parsed.utcoffset() or ZERO)
+    except OverflowError:
+        utc = EARLIEST - ZERO.resolution
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"DateTime {value!r} must be between the years 1900 and 9000")
     return parsed
 
 

@@ -16,7 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.audit.resolvers import AuditQueries
-from graphql_schema.auth.resolvers import AuthMutations, AuthQueries
+from graphql_schema.auth.resolvers import AccountMutations, AuthMutations, AuthQueries
 from graphql_schema.errors import ContractErrors, MutationRateLimit
 from graphql_schema.guards import StorableText
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
@@ -40,6 +40,7 @@ class Query(
 @strawberry.type
 class Mutation(
     AuthMutations,
+    AccountMutations,
     TaskMutations,
     ReminderMutations,
     TagMutations,

@@ -54,3 +54,19 @@ class AuthMutations:
             uow=services.uow(), tokens=services.tokens, email=email, password=password
         )
         return AuthPayload(token=token, user=User.of(user))
+
+
+@strawberry.type
+class AccountMutations:
+    """Changes to the caller's own account."""
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Sets the caller's IANA time zone; new recurrences default to it.",
+    )
+    async def update_me(self, info: Info, timezone: str) -> User:
+        """Change the caller's time zone."""
+        user = await accounts.change_timezone(
+            uow=info.context.services.uow(), user_id=info.context.require_user(), timezone=timezone
+        )
+        return User.of(user)

@@ -6,10 +6,13 @@ import strawberry
 
 from graphql_schema.context import Info
 from graphql_schema.ids import parse_id
+from graphql_schema.node import RepeatFrom
 from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.inputs import SortDirection, TaskFilter, TaskOrder
-from graphql_schema.tasks.types import Task, TaskConnection
-from taskstream.domain.errors import NotFound
+from graphql_schema.tasks.types import UPCOMING_MAX, Task, TaskConnection
+from taskstream.domain.errors import InvalidInput, NotFound
+from taskstream.domain.model import RecurrenceRequest
 from taskstream.persistence import reads
 
 
@@ -28,6 +31,31 @@ class TaskQueries:
             found = await reads.tasks_by_id(connection, info.context.require_user(), [task_id])
         record = found.get(task_id)
         return Task.of(record) if record else None
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "The first occurrences of a rule not saved yet: from `start` (its first occurrence "
+            "after now when omitted), in `timezone` (the caller's by default)."
+        ),
+    )
+    async def preview_recurrence(
+        self,
+        info: Info,
+        rule: str,
+        start: DateTime | None = None,
+        timezone: str | None = None,
+        repeat_from: RepeatFrom = RepeatFrom.DUE_DATE,
+        limit: int = 5,
+    ) -> list[DateTime]:
+        """Occurrences the rule would produce, the first one included."""
+        if not 1 <= limit <= UPCOMING_MAX:
+            raise InvalidInput("limit", f"must be 1 to {UPCOMING_MAX}")
+        zone = timezone if timezone is not None else (await info.context.current_user()).timezone
+        request = RecurrenceRequest(rule=rule, repeat_from=repeat_from, timezone=zone)
+        recurrence = request.parse(dtstart=start, now=info.context.now)
+        first = recurrence.dtstart
+        return [first, *recurrence.upcoming(first, limit - 1)]
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def tasks(

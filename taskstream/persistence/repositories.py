@@ -88,6 +88,12 @@ class UserRepository:
         if result.rowcount == 0:
             raise Conflict("email: an account with this email already exists")
 
+    async def set_timezone(self, user_id: uuid.UUID, timezone: str) -> None:
+        """Store the user's new time zone."""
+        await self.connection.execute(
+            update(t.users).where(t.users.c.id == user_id).values(timezone=timezone)
+        )
+
     async def get(self, user_id: uuid.UUID) -> User | None:
         """The user with this id, if any."""
         row = (

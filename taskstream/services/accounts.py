@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import anyio
 
 from taskstream.auth import DUMMY_HASH, TokenService, hash_password, verify_password
 from taskstream.domain.errors import InvalidInput, Unauthenticated
+from taskstream.domain.recurrence import validate_timezone
 from taskstream.domain.users import User, check_password, email_key, new_user
 from taskstream.persistence.uow import UnitOfWork
 
@@ -37,3 +40,15 @@ async def log_in(
     if found is None or not matches:
         raise Unauthenticated("email or password is wrong")
     return tokens.issue(found[0].id), found[0]
+
+
+async def change_timezone(*, uow: UnitOfWork, user_id: uuid.UUID, timezone: str) -> User:
+    """Set the user's IANA time zone (new recurrences and reminders default to it)."""
+    validate_timezone(timezone, field="timezone")
+    async with uow:
+        await uow.users.set_timezone(user_id, timezone)
+        user = await uow.users.get(user_id)
+        await uow.commit()
+    if user is None:
+        raise Unauthenticated("the token's account no longer exists")
+    return user
