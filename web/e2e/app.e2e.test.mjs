@@ -122,6 +122,30 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
     await page.locator('.weekday', { hasText: 'Thu' }).click();
     await page.getByLabel('After').check();
     await page.getByLabel('Number of occurrences').fill('5');
+    // Before saving, the server previews the edited rule from the due date, in the account's zone.
+    const preview = page.getByTestId('preview-dates');
+    await page.waitForFunction(() => {
+      const items = [...document.querySelectorAll('[data-testid=preview-dates] li')].map((li) => li.textContent);
+      return items.length === 5 && /Thu.*10 Jan.*2030.*09:00/.test(items[1] ?? '');
+    });
+    assert.match(await preview.locator('li').first().textContent(), /Mon.*7 Jan.*2030.*09:00/);
+    assert.match(await preview.locator('li').last().textContent(), /Mon.*21 Jan.*2030.*09:00/);
+    // Editing the rule updates the preview (debounced): every 2 weeks.
+    await page.getByLabel('Every', { exact: true }).fill('2');
+    await page.waitForFunction(() => /Mon.*21 Jan.*2030/.test(document.querySelectorAll('[data-testid=preview-dates] li')[2]?.textContent ?? ''));
+    assert.match(await preview.locator('li').nth(1).textContent(), /Thu.*10 Jan.*2030.*09:00/);
+    await preview.scrollIntoViewIfNeeded();
+    await shot(page, '03b-editor-recurrence-preview', { keepScroll: true });
+    await page.getByLabel('Every', { exact: true }).fill('1');
+    await page.waitForFunction(() => /Mon.*14 Jan.*2030/.test(document.querySelectorAll('[data-testid=preview-dates] li')[2]?.textContent ?? ''));
+    // A rule the server refuses shows its message inline.
+    await page.getByLabel('Repeats').selectOption('CUSTOM');
+    await page.getByLabel('RRULE').fill('FREQ=DAILY;BYDAY=XX');
+    await page.locator('.recurrence-summary .field-error').getByText(/^Repeat rule:/).waitFor();
+    await page.getByLabel('Repeats').selectOption('WEEKLY');
+    await page.getByLabel('Repeats').selectOption('CUSTOM');
+    await page.getByLabel('RRULE').fill('FREQ=WEEKLY;BYDAY=MO,TH;COUNT=5');
+    await page.getByLabel('Repeats').selectOption('WEEKLY');
     await page.getByRole('button', { name: /Add reminder/ }).click();
     await page.getByLabel('Reminder 1 amount').fill('30');
     await page.getByRole('checkbox', { name: 'Email' }).check();
@@ -378,6 +402,34 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
     await page.getByText('#plants').first().waitFor();
     const { tags } = await gql(env.baseUrl, '{ tags { name } }', {}, token);
     assert.ok(tags.some((t) => t.name === 'plants'));
+  });
+
+  it('changes the time zone in Settings; it sticks after a reload', async () => {
+    const zone = page.getByLabel('Time zone', { exact: true });
+    assert.equal(await zone.inputValue(), USER_TZ);
+    await zone.selectOption('Asia/Tokyo');
+    await page.getByRole('button', { name: 'Save time zone' }).click();
+    await page.getByTestId('timezone-saved').getByText('Saved: times are now shown in Asia/Tokyo.').waitFor();
+    await shot(page, '09b-settings-timezone');
+    assert.equal((await gql(env.baseUrl, '{ me { timezone } }', {}, token)).me.timezone, 'Asia/Tokyo');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    assert.equal(await page.getByLabel('Time zone', { exact: true }).inputValue(), 'Asia/Tokyo');
+    // Times follow the new zone: the recurring task's due date reads in Tokyo.
+    const { task } = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { dueAt } }', { id: recurringId }, token);
+    const tokyo = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Tokyo', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
+      .format(new Date(task.dueAt))
+      .replace(' ', 'T');
+    await page.goto(`${env.baseUrl}#/tasks/${recurringId}`);
+    await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+    await page.getByText('Time zone: Asia/Tokyo').waitFor();
+    assert.equal(await page.getByLabel('Due', { exact: true }).inputValue(), tokyo);
+    // Back to Berlin for the scenarios that follow.
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Time zone', { exact: true }).selectOption(USER_TZ);
+    await page.getByRole('button', { name: 'Save time zone' }).click();
+    await page.getByTestId('timezone-saved').waitFor();
+    assert.equal((await gql(env.baseUrl, '{ me { timezone } }', {}, token)).me.timezone, USER_TZ);
   });
 
   it('logs out and back in', async () => {

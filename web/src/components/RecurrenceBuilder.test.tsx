@@ -45,9 +45,37 @@ describe('RecurrenceBuilder', () => {
     expect(items[0]?.textContent).toMatch(/Thu.*10.*2030.*09:00/);
   });
 
-  it('asks to save before previewing a changed or new rule', () => {
-    render(<Harness upcoming={null} />);
-    expect(screen.getByText('Save to preview the next dates.')).toBeTruthy();
+  it('shows the server preview of a changed or new rule, and its refusal inline', () => {
+    const { rerender } = render(
+      <RecurrenceBuilder
+        value={defaultDraft()}
+        onChange={() => {}}
+        timeZone="Europe/Berlin"
+        upcoming={['2030-01-10T08:00:00+00:00']}
+        skipped={[]}
+        changed
+        preview={{ dates: ['2030-01-08T08:00:00+00:00', '2030-01-09T08:00:00+00:00'], error: null, pending: false }}
+      />,
+    );
+    expect(screen.queryByTestId('upcoming')).toBeNull();
+    const items = screen.getByTestId('preview-dates').querySelectorAll('li');
+    expect(items).toHaveLength(2);
+    expect(items[0]?.textContent).toMatch(/Tue.*8.*2030.*09:00/);
+    expect(screen.getByText('Next dates of the changed rule (not saved yet):')).toBeTruthy();
+    rerender(
+      <RecurrenceBuilder
+        value={{ ...defaultDraft(), preset: 'CUSTOM', custom: 'FREQ=DAILY;BYDAY=XX' }}
+        onChange={() => {}}
+        timeZone="Europe/Berlin"
+        upcoming={null}
+        skipped={[]}
+        changed
+        preview={{ dates: null, error: 'Repeat rule: invalid BYDAY', pending: false }}
+      />,
+    );
+    expect(screen.getByText('Repeat rule: invalid BYDAY')).toBeTruthy();
+    expect(screen.getByLabelText('RRULE').getAttribute('aria-invalid')).toBe('true');
+    expect(screen.queryByTestId('preview-dates')).toBeNull();
   });
 
   it('accepts a custom RRULE and rejects minutely ones', async () => {

@@ -12,6 +12,7 @@ import {
   type RecurrenceDraft,
   type Weekday,
 } from '../lib/recurrence';
+import type { RecurrencePreview } from '../lib/useRecurrencePreview';
 import { FieldError } from './ErrorMessage';
 
 interface Props {
@@ -24,9 +25,11 @@ interface Props {
   /** The builder differs from what is saved. */
   changed: boolean;
   serverError?: string;
+  /** Next dates of the builder's (unsaved) rule from previewRecurrence; shown when `changed`. */
+  preview?: RecurrencePreview;
 }
 
-export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skipped, changed, serverError }: Props) {
+export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skipped, changed, serverError, preview }: Props) {
   const ids = useId();
   const set = (patch: Partial<RecurrenceDraft>) => onChange({ ...d, ...patch });
   const errors = validateDraft(d);
@@ -93,7 +96,7 @@ export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skip
             spellCheck={false}
             placeholder="FREQ=MONTHLY;BYDAY=1MO"
             onChange={(e) => set({ custom: e.target.value })}
-            aria-invalid={errors.custom || serverError ? true : undefined}
+            aria-invalid={errors.custom || serverError || preview?.error ? true : undefined}
             aria-describedby={`${ids}-custom-hint${errors.custom ? ` ${ids}-custom-error` : ''}`}
           />
           <p id={`${ids}-custom-hint`} className="hint">
@@ -171,27 +174,59 @@ export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skip
         </p>
         <FieldError id={`${ids}-server-error`} message={serverError} />
         {upcoming && !changed ? (
-          upcoming.length ? (
-            <div>
-              <p className="hint" id={`${ids}-next`}>
-                Next dates:
-              </p>
-              <ol className="upcoming" aria-labelledby={`${ids}-next`} data-testid="upcoming">
-                {upcoming.map((u) => (
-                  <li key={u}>{formatDateTime(u, timeZone, { withYear: true })}</li>
-                ))}
-              </ol>
-            </div>
-          ) : (
-            <p className="hint">This is the last occurrence.</p>
-          )
-        ) : (
-          <p className="hint">{upcoming ? 'Save to preview the next dates of the changed rule.' : 'Save to preview the next dates.'}</p>
-        )}
+          <DateList id={`${ids}-next`} label="Next dates:" dates={upcoming} timeZone={timeZone} testId="upcoming" />
+        ) : preview?.error ? (
+          <FieldError id={`${ids}-preview-error`} message={preview.error} />
+        ) : preview?.dates ? (
+          <DateList
+            id={`${ids}-preview`}
+            label={upcoming ? 'Next dates of the changed rule (not saved yet):' : 'Next dates:'}
+            dates={preview.dates}
+            timeZone={timeZone}
+            testId="preview-dates"
+            busy={preview.pending}
+          />
+        ) : preview?.pending ? (
+          <p className="hint" aria-live="polite">
+            Finding the next dates…
+          </p>
+        ) : Object.keys(errors).length ? (
+          <p className="hint">Fix the rule to see its next dates.</p>
+        ) : null}
         {skipped.length ? (
           <p className="hint">Skipped: {skipped.map((s) => formatDateTime(s, timeZone, { withYear: true })).join('; ')}</p>
         ) : null}
       </div>
+    </div>
+  );
+}
+
+function DateList({
+  id,
+  label,
+  dates,
+  timeZone,
+  testId,
+  busy = false,
+}: {
+  id: string;
+  label: string;
+  dates: readonly string[];
+  timeZone: string;
+  testId: string;
+  busy?: boolean;
+}) {
+  if (!dates.length) return <p className="hint" data-testid={testId}>{testId === 'upcoming' ? 'This is the last occurrence.' : 'The rule has no more dates.'}</p>;
+  return (
+    <div aria-live="polite">
+      <p className="hint" id={id}>
+        {label}
+      </p>
+      <ol className={`upcoming${busy ? ' stale' : ''}`} aria-labelledby={id} aria-busy={busy || undefined} data-testid={testId}>
+        {dates.map((u) => (
+          <li key={u}>{formatDateTime(u, timeZone, { withYear: true })}</li>
+        ))}
+      </ol>
     </div>
   );
 }

@@ -1,7 +1,7 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import { useClient, useQuery } from 'urql';
-import { DeleteWebhookDocument, RegisterWebhookDocument, WebhooksDocument, type WebhooksQuery } from '../gql/graphql';
-import { formatDateTime } from '../lib/datetime';
+import { DeleteWebhookDocument, MeDocument, RegisterWebhookDocument, UpdateMeDocument, WebhooksDocument, type WebhooksQuery } from '../gql/graphql';
+import { formatDateTime, timeZoneNames } from '../lib/datetime';
 import { describeError, type UserError } from '../lib/errors';
 import { AuditTrail } from './AuditTrail';
 import { ErrorBanner, FieldError } from './ErrorMessage';
@@ -23,9 +23,8 @@ export function SettingsPage() {
         <dl className="profile">
           <dt>Email</dt>
           <dd>{me.email}</dd>
-          <dt>Time zone</dt>
-          <dd>{me.timezone.replace(/_/g, ' ')}</dd>
         </dl>
+        <TimeZoneForm />
       </section>
       <Webhooks />
       <section className="card" aria-labelledby="tags-heading">
@@ -38,6 +37,75 @@ export function SettingsPage() {
         <AuditTrail />
       </section>
     </div>
+  );
+}
+
+function TimeZoneForm() {
+  const ids = useId();
+  const me = useMe();
+  const client = useClient();
+  const toast = useToast();
+  const [zone, setZone] = useState(me.timezone);
+  const [error, setError] = useState<UserError | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const names = useMemo(() => timeZoneNames(me.timezone), [me.timezone]);
+
+  async function save(e: FormEvent) {
+    e.preventDefault();
+    setError(null);
+    setSaved(null);
+    setBusy(true);
+    const res = await client.mutation(UpdateMeDocument, { timezone: zone }).toPromise();
+    if (!res.data) {
+      setBusy(false);
+      setError(describeError(res.error));
+      return;
+    }
+    // Every screen reads the zone from Me: refresh it so times follow the new zone.
+    await client.query(MeDocument, {}, { requestPolicy: 'network-only' }).toPromise();
+    setBusy(false);
+    const label = res.data.updateMe.timezone.replace(/_/g, ' ');
+    setSaved(label);
+    toast(`Time zone set to ${label}`);
+  }
+
+  const fieldError = error?.field === 'timezone' ? error.detail : undefined;
+  return (
+    <form className="inline-form timezone-form" onSubmit={(e) => void save(e)} noValidate>
+      <div className="field grow">
+        <label htmlFor={`${ids}-tz`}>Time zone</label>
+        <select
+          id={`${ids}-tz`}
+          value={zone}
+          onChange={(e) => {
+            setZone(e.target.value);
+            setSaved(null);
+          }}
+          aria-invalid={fieldError ? true : undefined}
+          aria-describedby={`${ids}-tz-hint${fieldError ? ` ${ids}-tz-error` : ''}`}
+        >
+          {names.map((n) => (
+            <option key={n} value={n}>
+              {n.replace(/_/g, ' ')}
+            </option>
+          ))}
+        </select>
+        <p id={`${ids}-tz-hint`} className="hint">
+          Due dates, reminders and new repeating tasks use this zone. Now {formatDateTime(new Date().toISOString(), zone)} there.
+        </p>
+        <FieldError id={`${ids}-tz-error`} message={fieldError} />
+        {saved ? (
+          <p className="hint saved-note" role="status" data-testid="timezone-saved">
+            Saved: times are now shown in {saved}.
+          </p>
+        ) : null}
+      </div>
+      <button type="submit" className="primary" disabled={busy || zone === me.timezone}>
+        {busy ? 'Saving…' : 'Save time zone'}
+      </button>
+      <ErrorBanner error={error && error.field !== 'timezone' ? error : null} />
+    </form>
   );
 }
 

@@ -116,3 +116,39 @@ describe('TaskEditor and live events', () => {
     expect(title.value).toBe('Mine (draft)');
   });
 });
+
+describe('TaskEditor recurrence preview', () => {
+  it('previews the edited rule from the due date, debounced, and shows a refusal inline', async () => {
+    const { client, calls } = mockClient((name, vars) => {
+      if (name === 'PreviewRecurrence') {
+        if (String(vars.rule).includes('XX')) return { errors: [{ message: 'recurrence.rule: invalid BYDAY value', extensions: { code: 'BAD_USER_INPUT' } }] };
+        return vars.rule === 'FREQ=DAILY'
+          ? { data: { previewRecurrence: ['2030-01-07T08:00:00+00:00', '2030-01-08T08:00:00+00:00'] } }
+          : { data: { previewRecurrence: ['2030-01-07T08:00:00+00:00', '2030-01-14T08:00:00+00:00', '2030-01-21T08:00:00+00:00'] } };
+      }
+      if (name === 'Tags') return { data: { tags: [] } };
+      return { data: null };
+    });
+    const user = userEvent.setup();
+    renderWithClient(<TaskEditor taskId="new" />, client);
+    await user.type(await screen.findByLabelText('Due'), '2030-01-07T09:00');
+    await user.click(screen.getByLabelText('Repeat this task'));
+    await waitFor(() => expect(screen.getByTestId('preview-dates').querySelectorAll('li')).toHaveLength(2));
+    expect(calls.find((c) => c.name === 'PreviewRecurrence')?.variables).toEqual({
+      rule: 'FREQ=DAILY',
+      start: '2030-01-07T09:00:00+01:00',
+      timezone: 'Europe/Berlin',
+      repeatFrom: 'DUE_DATE',
+      limit: 5,
+    });
+    await user.selectOptions(screen.getByLabelText('Repeats'), 'WEEKLY');
+    await waitFor(() => expect(screen.getByTestId('preview-dates').querySelectorAll('li')).toHaveLength(3));
+    expect(screen.getByTestId('preview-dates').textContent).toMatch(/Jan 14, 2030/);
+    await user.selectOptions(screen.getByLabelText('Repeats'), 'CUSTOM');
+    await user.type(screen.getByLabelText('RRULE'), 'FREQ=DAILY;BYDAY=XX');
+    expect(await screen.findByText('Repeat rule: invalid BYDAY value')).toBeTruthy();
+    // Debounced: only finished rules were asked for, none of the half-typed ones (FREQ=D, FREQ=DAILY;B…).
+    const asked = new Set(calls.filter((c) => c.name === 'PreviewRecurrence').map((c) => c.variables.rule));
+    expect([...asked].sort()).toEqual(['FREQ=DAILY', 'FREQ=DAILY;BYDAY=XX', 'FREQ=WEEKLY']);
+  });
+});

@@ -17,7 +17,8 @@ import { describeError, type UserError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { PRIORITIES, PRIORITY_LABELS } from '../lib/filters';
 import { navigate, useAppEvents } from '../lib/hooks';
-import { draftToRRule } from '../lib/recurrence';
+import { draftToRRule, previewVariables } from '../lib/recurrence';
+import { useRecurrencePreview } from '../lib/useRecurrencePreview';
 import {
   emptyForm,
   formFromTask,
@@ -61,6 +62,12 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const formRef = useRef<HTMLFormElement>(null);
   const titleRef = useRef<HTMLInputElement>(null);
   const dirty = isDirty(form, initial, tz);
+  const recurrenceChanged =
+    !task?.recurrence || !form.repeat
+      ? true
+      : draftToRRule(form.recurrence, tz) !== draftToRRule(initial.recurrence, tz) || form.recurrence.repeatFrom !== initial.recurrence.repeatFrom;
+  // A new or changed rule is previewed by the server as it is edited (saved rules use Recurrence.upcoming).
+  const preview = useRecurrencePreview(form.repeat && recurrenceChanged ? previewVariables(form.recurrence, form.due, tz) : null);
   // The newest version this editor has seen, updated synchronously (our own saves emit events
   // before React re-renders, and they must not look like someone else's change).
   const knownVersion = useRef(0);
@@ -215,10 +222,6 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const set = (patch: Partial<TaskForm>) => setForm((f) => ({ ...f, ...patch }));
   const err = (field: string) => errors[field];
   const describedBy = (field: string) => (errors[field] ? `${ids}-${field}-error` : undefined);
-  const recurrenceChanged =
-    !task?.recurrence || !form.repeat
-      ? true
-      : draftToRRule(form.recurrence, tz) !== draftToRRule(initial.recurrence, tz) || form.recurrence.repeatFrom !== initial.recurrence.repeatFrom;
   const recurrenceError = errors['recurrence.rule'] ?? errors['recurrence'] ?? errors['recurrence.timezone'] ?? errors['recurrence.repeatFrom'];
   const isDone = task?.status === 'DONE';
 
@@ -397,6 +400,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
               skipped={task?.recurrence?.skipped ?? []}
               changed={recurrenceChanged}
               serverError={recurrenceError}
+              preview={preview}
             />
           ) : null}
         </fieldset>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dateInZone, formatDateTime, formatRfc3339, localizeUtcTimes, localInputToRfc3339, offsetMinutesAt, relativeDay, rfc3339ToLocalInput, startOfDay } from './datetime';
+import { dateInZone, formatDateTime, formatRfc3339, localizeUtcTimes, localInputToRfc3339, offsetMinutesAt, relativeDay, rfc3339ToLocalInput, startOfDay, timeZoneNames } from './datetime';
 
 describe('time-zone conversions', () => {
   it('reads a datetime-local value in the user’s zone, not the browser’s', () => {
@@ -68,5 +68,16 @@ describe('localizeUtcTimes', () => {
   it('leaves other text alone', () => {
     expect(localizeUtcTimes('Water the plants', 'Europe/Berlin')).toBe('Water the plants');
     expect(localizeUtcTimes('Due at 2026-11-28 22:51', 'Europe/Berlin')).toBe('Due at 2026-11-28 22:51');
+  });
+});
+
+describe('timeZoneNames', () => {
+  it('lists IANA zones sorted, with UTC and the current zone', () => {
+    const names = timeZoneNames('Etc/GMT+5');
+    expect(names).toContain('Europe/Berlin');
+    expect(names).toContain('UTC');
+    expect(names).toContain('Etc/GMT+5');
+    expect([...names].sort((a, b) => a.localeCompare(b))).toEqual(names);
+    expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -180,3 +180,17 @@ export function localizeUtcTimes(text: string, timeZone: string): string {
     return Number.isNaN(ms) ? whole : formatDateTime(new Date(ms).toISOString(), timeZone, { withYear: true });
   });
 }
+
+/** IANA zone names to offer, sorted, always including `current` (and UTC). */
+export function timeZoneNames(current: string): string[] {
+  let names: string[] = [];
+  try {
+    names = Intl.supportedValuesOf('timeZone');
+  } catch {
+    names = [];
+  }
+  const set = new Set(names);
+  set.add('UTC');
+  if (current) set.add(current);
+  return [...set].sort((a, b) => a.localeCompare(b));
+}

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   defaultDraft,
+  PREVIEW_LIMIT,
+  previewVariables,
   describeDraft,
   draftToRRule,
   normalizeCustom,
@@ -107,6 +109,28 @@ describe('validation and description', () => {
     );
     expect(describeDraft(draft({ preset: 'WEEKDAYS', end: { kind: 'until', date: '2026-12-31' } }))).toBe(
       'Every week on weekdays, until 2026-12-31',
+    );
+  });
+});
+
+describe('previewVariables', () => {
+  it('sends the rule as saved, the due date as start in the zone, and repeatFrom', () => {
+    const d = { ...defaultDraft(), preset: 'WEEKLY' as const, byDay: ['TH' as const, 'MO' as const], repeatFrom: 'COMPLETION' as const };
+    expect(previewVariables(d, '2030-01-07T09:00', 'Europe/Berlin')).toEqual({
+      rule: 'FREQ=WEEKLY;BYDAY=MO,TH',
+      start: '2030-01-07T09:00:00+01:00',
+      timezone: 'Europe/Berlin',
+      repeatFrom: 'COMPLETION',
+      limit: PREVIEW_LIMIT,
+    });
+  });
+
+  it('omits the start without a due date and skips drafts the builder already refuses', () => {
+    expect(previewVariables(defaultDraft(), '', 'UTC')?.start).toBeNull();
+    expect(previewVariables({ ...defaultDraft(), interval: 0 }, '', 'UTC')).toBeNull();
+    expect(previewVariables({ ...defaultDraft(), preset: 'CUSTOM', custom: 'BYDAY=MO' }, '', 'UTC')).toBeNull();
+    expect(previewVariables({ ...defaultDraft(), preset: 'CUSTOM', custom: 'rrule:freq=monthly;byday=1mo' }, '', 'UTC')?.rule).toBe(
+      'FREQ=MONTHLY;BYDAY=1MO',
     );
   });
 });

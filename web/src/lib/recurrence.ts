@@ -1,6 +1,6 @@
 // The recurrence builder's model and its RFC 5545 RRULE round trip.
 import type { RepeatFrom } from '../gql/graphql';
-import { dateInZone, wallToInstant } from './datetime';
+import { dateInZone, localInputToRfc3339, wallToInstant } from './datetime';
 
 export const WEEKDAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -193,4 +193,26 @@ export function describeDraft(draft: RecurrenceDraft): string {
 export function describeRule(rule: string, timeZone: string): string {
   const d = rruleToDraft(rule, timeZone);
   return d.preset === 'CUSTOM' ? 'Repeats' : describeDraft(d);
+}
+
+export const PREVIEW_LIMIT = 5;
+
+export interface PreviewVariables {
+  rule: string;
+  start: string | null;
+  timezone: string;
+  repeatFrom: RepeatFrom;
+  limit: number;
+}
+
+/**
+ * What to send to `previewRecurrence` for the builder's state: the rule as it would be saved,
+ * the editor's due date ("YYYY-MM-DDTHH:mm" in `timeZone`) as the start when set, and the zone.
+ * Null while the builder itself reports a problem (nothing worth asking the server).
+ */
+export function previewVariables(draft: RecurrenceDraft, due: string, timeZone: string): PreviewVariables | null {
+  if (Object.keys(validateDraft(draft)).length > 0) return null;
+  const rule = draftToRRule(draft, timeZone);
+  if (!rule) return null;
+  return { rule, start: localInputToRfc3339(due, timeZone), timezone: timeZone, repeatFrom: draft.repeatFrom, limit: PREVIEW_LIMIT };
 }
