@@ -30,14 +30,16 @@ from graphql_schema.webhooks.resolvers import WebhookMutations, WebhookQueries
 from taskstream.settings import Settings
 
 
-@strawberry.type
+@strawberry.type(description="Everything a client can read; every field needs a bearer token.")
 class Query(
     AuthQueries, TaskQueries, TagQueries, NotificationQueries, AuditQueries, WebhookQueries
 ):
     """Everything a client can read."""
 
 
-@strawberry.type
+@strawberry.type(
+    description="Everything a client can change; all but signUp and logIn need a token."
+)
 class Mutation(
     AuthMutations,
     AccountMutations,

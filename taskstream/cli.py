@@ -39,6 +39,9 @@ async def _serve(
         ws="websockets-sansio",
         # A WebSocket message may be no larger than an HTTP request body.
         ws_max_size=settings.graphql_max_body_bytes,
+        # Per-message deflate keeps two zlib streams per socket (~40 KiB) and compresses every
+        # push once per socket; live messages are small JSON, so it costs more than it saves.
+        ws_per_message_deflate=False,
         lifespan=lifespan,
         timeout_graceful_shutdown=10,
     )
@@ -247,15 +250,21 @@ def exported_sdl() -> str:
 
 
 def command_schema(args: argparse.Namespace) -> int:
-    """Write the exported SDL, or with --check fail when the committed file is stale."""
+    """Write the exported SDL and the API reference, or with --check fail when either is stale."""
+    from graphql_schema import reference
+
     sdl = exported_sdl()
     if args.check:
         if not SCHEMA_SDL.exists() or SCHEMA_SDL.read_text() != sdl:
             print(f"{SCHEMA_SDL} is stale: run `taskstream schema`", file=sys.stderr)
             return 1
+        if not reference.is_current(sdl):
+            print(f"{reference.REFERENCE} is stale: run `taskstream schema`", file=sys.stderr)
+            return 1
         return 0
     SCHEMA_SDL.write_text(sdl)
     print(f"wrote {SCHEMA_SDL}")
+    print(f"wrote {reference.write_reference(sdl)}")
     return 0
 
 
@@ -294,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     from taskstream.stack import add_stack_command
 
     add_stack_command(commands)
-    schema = commands.add_parser("schema", help="export the GraphQL SDL")
+    schema = commands.add_parser(
+        "schema", help="export the GraphQL SDL and docs/api/reference.md generated from it"
+    )
     schema.add_argument("--check", action="store_true", help="fail when the export is stale")
     schema.set_defaults(handler=command_schema)
     return parser

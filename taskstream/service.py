@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from taskstream.bootstrap import Runtime
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.dapr import DaprTransport
+from taskstream.persistence.db import migration_branches, pending_migrations
 
 BackgroundLoop = Callable[[], Coroutine[Any, Any, None]]
 
@@ -64,7 +65,9 @@ class WorkerService:
         routes = list(self.parts.internal_routes)
         if isinstance(self.runtime.transport, DaprTransport):
             routes.extend(self.runtime.transport.routes())
-        routes.extend(health_routes(self.runtime))
+        # A worker's own migrations are the branch named after it (alembic/versions/).
+        branch = self.parts.name if self.parts.name in migration_branches() else None
+        routes.extend(health_routes(self.runtime, migration_branch=branch))
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,8 +82,8 @@ class WorkerService:
         return Starlette(routes=routes, lifespan=lifespan)
 
 
-def health_routes(runtime: Runtime) -> list[BaseRoute]:
-    """/healthz, /readyz (database reachable) and /metrics for a worker."""
+def health_routes(runtime: Runtime, *, migration_branch: str | None = None) -> list[BaseRoute]:
+    """/healthz, /readyz (database reachable, own migrations at head) and /metrics."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -89,8 +92,17 @@ def health_routes(runtime: Runtime) -> list[BaseRoute]:
         try:
             async with runtime.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
+            # Only the worker's own branch: it must not wait for other services' migrations.
+            if migration_branch is not None and await pending_migrations(
+                runtime.engine, branch=migration_branch
+            ):
+                return JSONResponse(
+                    {"status": "unready", "reason": "migrations pending"}, status_code=503
+                )
         except Exception:
-            return JSONResponse({"status": "unready"}, status_code=503)
+            return JSONResponse(
+                {"status": "unready", "reason": "database unreachable"}, status_code=503
+            )
         return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:

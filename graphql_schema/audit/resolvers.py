@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import strawberry
 
 from graphql_schema.context import Info
-from graphql_schema.node import Node, PageInfo
+from graphql_schema.node import After, Node, PageInfo, PageSize
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import JSON, DateTime, parse_datetime
 from taskstream.domain.errors import InvalidInput, TaskstreamError
@@ -25,12 +25,16 @@ log = logging.getLogger(__name__)
 AUDIT_PAGE_MAX = PAGE_MAX
 
 
-@strawberry.type(name="AuditEntry")
+@strawberry.type(
+    name="AuditEntry", description="One change, as recorded in the append-only, hash-chained trail."
+)
 class AuditEntry(Node):
     """One change, as recorded in the append-only trail."""
 
-    id: strawberry.ID
-    at: DateTime
+    id: strawberry.ID = strawberry.field(
+        description="The entry's id (derived from its event's id)."
+    )
+    at: DateTime = strawberry.field(description="When the change happened (the event's time).")
     actor: str = strawberry.field(
         description="The user id, or the service name for work done by a service."
     )
@@ -39,7 +43,9 @@ class AuditEntry(Node):
             "e.g. task.created, task.updated, task.completed, task.deleted, reminder.sent."
         )
     )
-    task_id: strawberry.ID | None
+    task_id: strawberry.ID | None = strawberry.field(
+        description="The task concerned; null for tag and webhook entries."
+    )
     changes: JSON = strawberry.field(
         description="What changed: for an update, the fields with their values before and after."
     )
@@ -68,29 +74,31 @@ class AuditEntry(Node):
         )
 
 
-@strawberry.type(name="AuditEdge")
+@strawberry.type(name="AuditEdge", description="An audit entry and its cursor.")
 class AuditEdge:
     """An entry and its cursor."""
 
-    cursor: str
-    node: AuditEntry
+    cursor: str = strawberry.field(description="Opaque cursor of this entry, for `after`.")
+    node: AuditEntry = strawberry.field(description="The entry.")
 
 
-@strawberry.type(name="AuditConnection")
+@strawberry.type(name="AuditConnection", description="A page of audit entries, oldest first.")
 class AuditConnection:
     """A page of audit entries."""
 
-    edges: list[AuditEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[AuditEdge] = strawberry.field(description="The entries of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether and where the list goes on.")
+    total_count: int = strawberry.field(description="How many entries match, in all pages.")
 
 
-@strawberry.type(name="AuditVerification")
+@strawberry.type(
+    name="AuditVerification", description="The result of recomputing the caller's hash chain."
+)
 class AuditVerification:
     """The result of recomputing the caller's hash chain."""
 
-    ok: bool
-    checked: int
+    ok: bool = strawberry.field(description="true when every remaining entry's hash matches.")
+    checked: int = strawberry.field(description="How many entries were recomputed.")
     first_broken: strawberry.ID | None = strawberry.field(
         description="Id of the first entry whose hash does not match, when ok is false."
     )
@@ -100,15 +108,25 @@ class AuditVerification:
 class AuditQueries:
     """The caller's audit trail."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="A page of the caller's audit entries in chain order (oldest first).",
+    )
     async def audit_log(
         self,
         info: Info,
-        task_id: strawberry.ID | None = None,
-        from_: Annotated[DateTime | None, strawberry.argument(name="from")] = None,
-        to: DateTime | None = None,
-        first: int | None = 100,
-        after: str | None = None,
+        task_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only entries about this task.")
+        ] = None,
+        from_: Annotated[
+            DateTime | None,
+            strawberry.argument(name="from", description="Only entries at or after this time."),
+        ] = None,
+        to: Annotated[
+            DateTime | None, strawberry.argument(description="Only entries at or before this time.")
+        ] = None,
+        first: PageSize = 100,
+        after: After = None,
     ) -> AuditConnection:
         """A page of the caller's audit entries, oldest first."""
         if first is not None and not 1 <= first <= AUDIT_PAGE_MAX:
@@ -146,7 +164,10 @@ class AuditQueries:
             total_count=body["totalCount"],
         )
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Recomputes the caller's whole chain (from its retention checkpoint).",
+    )
     async def verify_audit_log(self, info: Info) -> AuditVerification:
         """Recompute the caller's chain."""
         body = await _ask_audit(info, "verification")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graphql_schema.auth.types import AuthPayload, User
@@ -15,7 +17,7 @@ from taskstream.services import accounts
 class AuthQueries:
     """Who the caller is."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(permission_classes=[IsAuthenticated], description="The caller's account.")
     async def me(self, info: Info) -> User:
         """The caller's account."""
         return User.of(await info.context.current_user())
@@ -25,9 +27,28 @@ class AuthQueries:
 class AuthMutations:
     """Getting a token."""
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description=(
+            "Creates an account and returns a bearer token for it. Needs no token; limited per "
+            "address and per e-mail (RATE_LIMITED)."
+        )
+    )
     async def sign_up(
-        self, info: Info, email: str, password: str, timezone: str | None = None
+        self,
+        info: Info,
+        email: Annotated[
+            str,
+            strawberry.argument(
+                description="E-mail address; unique case-insensitively (else CONFLICT)."
+            ),
+        ],
+        password: Annotated[str, strawberry.argument(description="At least 8 characters.")],
+        timezone: Annotated[
+            str | None,
+            strawberry.argument(
+                description="IANA time zone name, e.g. Europe/Berlin; UTC when omitted."
+            ),
+        ] = None,
     ) -> AuthPayload:
         """Create an account; returns a bearer token."""
         services = info.context.services
@@ -43,8 +64,21 @@ class AuthMutations:
         )
         return AuthPayload(token=token, user=User.of(user))
 
-    @strawberry.mutation
-    async def log_in(self, info: Info, email: str, password: str) -> AuthPayload:
+    @strawberry.mutation(
+        description=(
+            "Exchanges e-mail and password for a new bearer token; wrong credentials are "
+            "UNAUTHENTICATED. Needs no token; limited like signUp."
+        )
+    )
+    async def log_in(
+        self,
+        info: Info,
+        email: Annotated[
+            str,
+            strawberry.argument(description="The account's e-mail address, in any letter case."),
+        ],
+        password: Annotated[str, strawberry.argument(description="The account's password.")],
+    ) -> AuthPayload:
         """Exchange credentials for a bearer token."""
         services = info.context.services
         services.limits.login_attempt(
@@ -64,7 +98,13 @@ class AccountMutations:
         permission_classes=[IsAuthenticated],
         description="Sets the caller's IANA time zone; new recurrences default to it.",
     )
-    async def update_me(self, info: Info, timezone: str) -> User:
+    async def update_me(
+        self,
+        info: Info,
+        timezone: Annotated[
+            str, strawberry.argument(description="IANA time zone name, e.g. Europe/Berlin.")
+        ],
+    ) -> User:
         """Change the caller's time zone."""
         user = await accounts.change_timezone(
             uow=info.context.services.uow(), user_id=info.context.require_user(), timezone=timezone

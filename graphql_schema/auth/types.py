@@ -8,12 +8,14 @@ from graphql_schema.node import Node
 from taskstream.domain.users import User as DomainUser
 
 
-@strawberry.type(name="User")
+@strawberry.type(name="User", description="A user account.")
 class User(Node):
     """An account."""
 
-    id: strawberry.ID
-    email: str
+    id: strawberry.ID = strawberry.field(description="The account's id.")
+    email: str = strawberry.field(
+        description="Unique case-insensitively; reminder e-mails are sent here."
+    )
     timezone: str = strawberry.field(description="IANA time zone name, e.g. Europe/Berlin.")
 
     @classmethod
@@ -22,9 +24,16 @@ class User(Node):
         return cls(id=strawberry.ID(str(user.id)), email=user.email, timezone=user.timezone)
 
 
-@strawberry.type(name="AuthPayload")
+@strawberry.type(
+    name="AuthPayload", description="What signUp and logIn return: a bearer token and its account."
+)
 class AuthPayload:
     """A bearer token and whom it is for."""
 
-    token: str
-    user: User
+    token: str = strawberry.field(
+        description=(
+            'Bearer token: `Authorization: Bearer <token>` over HTTP, `{"authorization": '
+            '"Bearer <token>"}` as the WebSocket connection_init payload. Valid until it expires.'
+        )
+    )
+    user: User = strawberry.field(description="The account the token acts as.")

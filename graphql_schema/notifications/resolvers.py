@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from graphql_schema.context import Info
-from graphql_schema.ids import parse_id
-from graphql_schema.node import Channel, Node, PageInfo
+from graphql_schema.ids import NotificationId, parse_id
+from graphql_schema.node import After, Channel, Node, PageInfo, PageSize
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
 from taskstream.domain.errors import InvalidInput
@@ -22,17 +22,23 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value)) if value else None
 
 
-@strawberry.type(name="Notification")
+@strawberry.type(
+    name="Notification", description="A message the caller received about a task (IN_APP)."
+)
 class Notification(Node):
     """A message sent to the user about a task."""
 
-    id: strawberry.ID
-    task_id: strawberry.ID | None
-    title: str
-    body: str
-    channel: Channel
-    created_at: DateTime
-    read_at: DateTime | None
+    id: strawberry.ID = strawberry.field(description="The notification's id.")
+    task_id: strawberry.ID | None = strawberry.field(
+        description="The task it is about; null once that task is gone."
+    )
+    title: str = strawberry.field(description="Short text: the task's title.")
+    body: str = strawberry.field(description="The message.")
+    channel: Channel = strawberry.field(description="How it was delivered (IN_APP).")
+    created_at: DateTime = strawberry.field(description="When it was sent.")
+    read_at: DateTime | None = strawberry.field(
+        description="When markNotificationRead was called; null while unread."
+    )
 
     @classmethod
     def of(cls, node: dict[str, Any]) -> Notification:
@@ -50,34 +56,41 @@ class Notification(Node):
         )
 
 
-@strawberry.type(name="NotificationEdge")
+@strawberry.type(name="NotificationEdge", description="A notification and its cursor.")
 class NotificationEdge:
     """A notification and its cursor."""
 
-    cursor: str
-    node: Notification
+    cursor: str = strawberry.field(description="Opaque cursor of this notification, for `after`.")
+    node: Notification = strawberry.field(description="The notification.")
 
 
-@strawberry.type(name="NotificationConnection")
+@strawberry.type(
+    name="NotificationConnection", description="A page of notifications, newest first."
+)
 class NotificationConnection:
     """A page of notifications."""
 
-    edges: list[NotificationEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[NotificationEdge] = strawberry.field(description="The notifications of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether and where the list goes on.")
+    total_count: int = strawberry.field(description="How many match, in all pages.")
 
 
 @strawberry.type
 class NotificationQueries:
     """The caller's notifications."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="A page of the caller's notifications, newest first.",
+    )
     async def notifications(
         self,
         info: Info,
-        unread_only: bool | None = False,
-        first: int | None = 50,
-        after: str | None = None,
+        unread_only: Annotated[
+            bool | None, strawberry.argument(description="true: only those not marked read.")
+        ] = False,
+        first: PageSize = 50,
+        after: After = None,
     ) -> NotificationConnection:
         """A page of the caller's notifications, newest first."""
         size = 50 if first is None else first
@@ -110,8 +123,11 @@ class NotificationQueries:
 class NotificationMutations:
     """Changes to notifications."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def mark_notification_read(self, info: Info, id: strawberry.ID) -> Notification:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Marks a notification read (sets readAt).",
+    )
+    async def mark_notification_read(self, info: Info, id: NotificationId) -> Notification:
         """Mark a notification read."""
         notification_id = parse_id(id, "notification")
         node = await info.context.services.invoker.call(

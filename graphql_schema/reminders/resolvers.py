@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graphql_schema.context import Info
-from graphql_schema.ids import parse_id
+from graphql_schema.ids import ReminderId, parse_id
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.tasks.types import Reminder
 from taskstream.services import tasks as service
@@ -15,12 +17,18 @@ from taskstream.services import tasks as service
 class ReminderMutations:
     """Changes to reminders."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Reschedules a reminder of an OPEN task to now plus `minutes`; it then no longer "
+            "follows the due date."
+        ),
+    )
     async def snooze_reminder(
         self,
         info: Info,
-        id: strawberry.ID,
-        minutes: int,
+        id: ReminderId,
+        minutes: Annotated[int, strawberry.argument(description="1 to 43,200 (30 days).")],
     ) -> Reminder:
         """Reschedule a reminder to now plus `minutes`."""
         reminder = await service.snooze_reminder(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graphql_schema.context import Info
-from graphql_schema.ids import parse_id
+from graphql_schema.ids import TagId, parse_id
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.tags.types import Tag
 from taskstream.persistence import reads
@@ -17,7 +19,9 @@ from taskstream.services import tags as service
 class TagQueries:
     """The caller's tags."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="All of the caller's tags, by name."
+    )
     async def tags(self, info: Info) -> list[Tag]:
         """All of the caller's tags, by name."""
         async with info.context.services.engine.connect() as connection:
@@ -29,8 +33,19 @@ class TagQueries:
 class TagMutations:
     """Renaming and deleting tags."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def rename_tag(self, info: Info, id: strawberry.ID, name: str) -> Tag:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Renames a tag on every task carrying it; a name another of the caller's tags has "
+            "is CONFLICT."
+        ),
+    )
+    async def rename_tag(
+        self,
+        info: Info,
+        id: TagId,
+        name: Annotated[str, strawberry.argument(description="The new name, 1 to 50 characters.")],
+    ) -> Tag:
         """Rename a tag; every task carrying it shows the new name."""
         tag_id, new_name = await service.rename_tag(
             uow=info.context.services.uow(),
@@ -41,8 +56,11 @@ class TagMutations:
         )
         return Tag.from_record(TagRecord(tag_id, new_name))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def delete_tag(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Deletes a tag and takes it off its tasks; returns the deleted tag's id.",
+    )
+    async def delete_tag(self, info: Info, id: TagId) -> strawberry.ID:
         """Delete a tag and take it off its tasks."""
         deleted = await service.delete_tag(
             uow=info.context.services.uow(),

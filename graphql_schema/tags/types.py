@@ -11,14 +11,16 @@ from graphql_schema.node import Node
 from taskstream.persistence.reads import TagRecord
 
 
-@strawberry.type(name="Tag")
+@strawberry.type(
+    name="Tag", description="A label on tasks; names are unique per user, case-insensitively."
+)
 class Tag(Node):
     """A label on tasks; names are unique per user, case-insensitively."""
 
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(description="The tag's id.")
+    name: str = strawberry.field(description="1 to 50 characters, as first written.")
 
-    @strawberry.field
+    @strawberry.field(description="How many of the caller's open tasks carry this tag.")
     async def open_task_count(self, info: Info) -> int:
         """How many open tasks carry this tag."""
         return await info.context.loaders.open_count_by_tag.load(uuid.UUID(self.id))

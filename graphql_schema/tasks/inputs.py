@@ -13,10 +13,17 @@ from taskstream.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
 from taskstream.persistence.reads import SortField, TaskQuery
 
 TaskSortField = SortField
-strawberry.enum(SortField, name="TaskSortField")
+strawberry.enum(
+    SortField,
+    name="TaskSortField",
+    description=(
+        "A key tasks can be ordered by; RELEVANCE needs filter.text. Undated tasks sort last "
+        "by DUE_AT."
+    ),
+)
 
 
-@strawberry.enum(name="SortDirection")
+@strawberry.enum(name="SortDirection", description="Ascending or descending.")
 class SortDirection(enum.Enum):
     """Ascending or descending."""
 
@@ -24,27 +31,37 @@ class SortDirection(enum.Enum):
     DESC = "DESC"
 
 
-@strawberry.input(name="TaskFilter")
+@strawberry.input(name="TaskFilter", description="Filters of a task list; they combine with AND.")
 class TaskFilter:
     """Filters combine with AND."""
 
     text: str | None = strawberry.field(
         default=None, description="Full-text search over title and notes; tolerant of small typos."
     )
-    status: TaskStatus | None = None
-    priorities: list[Priority] | None = None
+    status: TaskStatus | None = strawberry.field(
+        default=None, description="Only tasks in this status."
+    )
+    priorities: list[Priority] | None = strawberry.field(
+        default=None, description="Only tasks with one of these priorities."
+    )
     any_tags: list[str] | None = strawberry.field(
         default=None, description="Tasks carrying at least one of these tag names."
     )
     all_tags: list[str] | None = strawberry.field(
         default=None, description="Tasks carrying all of these tag names."
     )
-    due_from: DateTime | None = None
-    due_to: DateTime | None = None
+    due_from: DateTime | None = strawberry.field(
+        default=None, description="Only tasks due at or after this time."
+    )
+    due_to: DateTime | None = strawberry.field(
+        default=None, description="Only tasks due at or before this time."
+    )
     overdue: bool | None = strawberry.field(
         default=None, description="Open tasks whose due date has passed."
     )
-    recurring: bool | None = None
+    recurring: bool | None = strawberry.field(
+        default=None, description="true: only recurring tasks; false: only one-off tasks."
+    )
     series_id: strawberry.ID | None = strawberry.field(
         default=None, description="Instances of one recurring series."
     )
@@ -79,20 +96,30 @@ def _series_id(value: str) -> uuid.UUID:
         return NO_SERIES
 
 
-@strawberry.input(name="TaskOrder")
+@strawberry.input(name="TaskOrder", description="One key of a task ordering.")
 class TaskOrder:
     """One key of a task ordering."""
 
-    field: TaskSortField
-    direction: SortDirection = SortDirection.ASC
+    field: TaskSortField = strawberry.field(description="What to order by.")
+    direction: SortDirection = strawberry.field(
+        default=SortDirection.ASC, description="Ascending unless DESC."
+    )
 
 
-@strawberry.input(name="RecurrenceInput")
+@strawberry.input(name="RecurrenceInput", description="How a task repeats.")
 class RecurrenceInput:
     """How a task repeats."""
 
-    rule: str
-    repeat_from: RepeatFrom = RepeatFrom.DUE_DATE
+    rule: str = strawberry.field(
+        description=(
+            "RFC 5545 RRULE without the 'RRULE:' prefix, at most hourly, yielding at least one "
+            "occurrence, e.g. FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=0."
+        )
+    )
+    repeat_from: RepeatFrom = strawberry.field(
+        default=RepeatFrom.DUE_DATE,
+        description="DUE_DATE: next after the due date; COMPLETION: next after completion.",
+    )
     timezone: str | None = strawberry.field(
         default=None, description="Defaults to the user's time zone."
     )
@@ -112,28 +139,42 @@ class RecurrenceInput:
 class ReminderInput:
     """A reminder at a time, or some minutes before the due date."""
 
-    remind_at: DateTime | None = None
-    before_due: int | None = None
-    channels: list[Channel] = strawberry.field(default_factory=lambda: [Channel.IN_APP])
+    remind_at: DateTime | None = strawberry.field(
+        default=None, description="An absolute time to fire at."
+    )
+    before_due: int | None = strawberry.field(
+        default=None,
+        description="Minutes before the due date (the task needs one); follows the due date.",
+    )
+    channels: list[Channel] = strawberry.field(
+        default_factory=lambda: [Channel.IN_APP], description="Where to deliver it."
+    )
 
     def to_spec(self) -> ReminderSpec:
         """The domain spec of this reminder."""
         return ReminderSpec(self.remind_at, self.before_due, tuple(self.channels))
 
 
-@strawberry.input(name="CreateTaskInput")
+@strawberry.input(name="CreateTaskInput", description="A new task.")
 class CreateTaskInput:
     """A new task."""
 
-    title: str
-    notes: str | None = None
-    priority: Priority | None = Priority.NONE
+    title: str = strawberry.field(description="1 to 500 characters after trimming.")
+    notes: str | None = strawberry.field(default=None, description="Up to 20,000 characters.")
+    priority: Priority | None = strawberry.field(default=Priority.NONE, description="How urgent.")
     tags: list[str] | None = strawberry.field(
         default=None, description="Tag names; unknown names are created."
     )
-    due_at: DateTime | None = None
-    recurrence: RecurrenceInput | None = None
-    reminders: list[ReminderInput] | None = None
+    due_at: DateTime | None = strawberry.field(
+        default=None,
+        description="When it is due; a recurring task without one gets its first occurrence.",
+    )
+    recurrence: RecurrenceInput | None = strawberry.field(
+        default=None, description="Makes the task the first instance of a recurring series."
+    )
+    reminders: list[ReminderInput] | None = strawberry.field(
+        default=None, description="Up to 10 reminders."
+    )
 
 
 @strawberry.input(
@@ -143,15 +184,27 @@ class CreateTaskInput:
 class UpdateTaskInput:
     """Changes to a task."""
 
-    title: str | None = None
-    notes: str | None = None
-    priority: Priority | None = None
-    tags: list[str] | None = None
-    due_at: DateTime | None = None
-    clear_due_at: bool | None = None
-    recurrence: RecurrenceInput | None = None
-    clear_recurrence: bool | None = None
-    reminders: list[ReminderInput] | None = None
+    title: str | None = strawberry.field(default=None, description="A new title.")
+    notes: str | None = strawberry.field(default=None, description="New notes.")
+    priority: Priority | None = strawberry.field(default=None, description="A new priority.")
+    tags: list[str] | None = strawberry.field(
+        default=None, description="The new tag names (all of them); unknown names are created."
+    )
+    due_at: DateTime | None = strawberry.field(
+        default=None, description="A new due date; relative reminders follow it."
+    )
+    clear_due_at: bool | None = strawberry.field(
+        default=None, description="true removes the due date."
+    )
+    recurrence: RecurrenceInput | None = strawberry.field(
+        default=None, description="A new recurrence, for the series from this instance on."
+    )
+    clear_recurrence: bool | None = strawberry.field(
+        default=None, description="true makes the task a one-off."
+    )
+    reminders: list[ReminderInput] | None = strawberry.field(
+        default=None, description="The new reminders (all of them)."
+    )
     expected_version: int | None = strawberry.field(
         default=None,
         description=(

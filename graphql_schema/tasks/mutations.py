@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graphql_schema.context import Info
-from graphql_schema.ids import parse_id
+from graphql_schema.ids import TaskId, parse_id
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.tasks.inputs import CreateTaskInput, UpdateTaskInput
 from graphql_schema.tasks.types import Task
@@ -17,8 +19,17 @@ from taskstream.services import tasks as service
 class TaskMutations:
     """Changes to the caller's tasks."""
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def create_task(self, info: Info, input: CreateTaskInput) -> Task:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Creates a task; unknown tag names are created. Emits taskstream.task.created.v1."
+        ),
+    )
+    async def create_task(
+        self,
+        info: Info,
+        input: Annotated[CreateTaskInput, strawberry.argument(description="The new task.")],
+    ) -> Task:
         """Create a task; unknown tag names are created."""
         context = info.context
         user = await context.current_user()
@@ -36,12 +47,15 @@ class TaskMutations:
         )
         return Task.of(TaskRecord.from_task(task))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=("Changes the given fields of a task (omitted fields stay as they are)."),
+    )
     async def update_task(
         self,
         info: Info,
-        id: strawberry.ID,
-        input: UpdateTaskInput,
+        id: TaskId,
+        input: Annotated[UpdateTaskInput, strawberry.argument(description="The changes.")],
     ) -> Task:
         """Change the given fields of a task."""
         context = info.context
@@ -55,8 +69,11 @@ class TaskMutations:
         )
         return Task.of(TaskRecord.from_task(task))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def complete_task(self, info: Info, id: strawberry.ID) -> Task:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=("Marks an OPEN task DONE; for a recurring task the next instance follows."),
+    )
+    async def complete_task(self, info: Info, id: TaskId) -> Task:
         """Mark a task done."""
         task = await service.complete_task(
             uow=info.context.services.uow(),
@@ -66,8 +83,11 @@ class TaskMutations:
         )
         return Task.of(TaskRecord.from_task(task))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def reopen_task(self, info: Info, id: strawberry.ID) -> Task:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=("Marks a DONE task OPEN again."),
+    )
+    async def reopen_task(self, info: Info, id: TaskId) -> Task:
         """Open a done task again."""
         task = await service.reopen_task(
             uow=info.context.services.uow(),
@@ -77,8 +97,11 @@ class TaskMutations:
         )
         return Task.of(TaskRecord.from_task(task))
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def delete_task(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=("Deletes a task and cancels its reminders; returns the deleted task's id."),
+    )
+    async def delete_task(self, info: Info, id: TaskId) -> strawberry.ID:
         """Delete a task."""
         deleted = await service.delete_task(
             uow=info.context.services.uow(),
@@ -95,7 +118,7 @@ class TaskMutations:
             "the skipped date joins recurrence.skipped."
         ),
     )
-    async def skip_occurrence(self, info: Info, id: strawberry.ID) -> Task:
+    async def skip_occurrence(self, info: Info, id: TaskId) -> Task:
         """Move a recurring instance to its next occurrence."""
         task = await service.skip_occurrence(
             uow=info.context.services.uow(),

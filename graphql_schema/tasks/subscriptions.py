@@ -30,7 +30,7 @@ from taskstream.persistence.reads import TaskRecord
 TRY_AGAIN_LATER = 1013
 
 
-@strawberry.enum(name="TaskEventKind")
+@strawberry.enum(name="TaskEventKind", description="What happened to a task.")
 class TaskEventKind(enum.Enum):
     """What happened to a task."""
 
@@ -41,16 +41,16 @@ class TaskEventKind(enum.Enum):
     DELETED = "DELETED"
 
 
-@strawberry.type(name="TaskEvent")
+@strawberry.type(name="TaskEvent", description="One change to one of the caller's tasks.")
 class TaskEvent:
     """One change to one of the caller's tasks."""
 
-    kind: TaskEventKind
-    task_id: strawberry.ID
+    kind: TaskEventKind = strawberry.field(description="What happened.")
+    task_id: strawberry.ID = strawberry.field(description="The id of the task that changed.")
     task: Task | None = strawberry.field(
         description="The task after the change; null when kind is DELETED."
     )
-    at: DateTime
+    at: DateTime = strawberry.field(description="When the change was committed.")
     source: str = strawberry.field(
         description="The service that caused the change: gateway, recurrence, ..."
     )
@@ -90,7 +90,9 @@ async def _close_for_refetch(info: Info) -> None:
         await request.close(code=TRY_AGAIN_LATER, reason="fell behind; reconnect and refetch")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates over graphql-transport-ws; authenticate in connection_init."
+)
 class Subscription:
     """Live updates for the caller."""
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from asyncio import Future
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Annotated, TypeVar
 
 import strawberry
 
@@ -25,9 +28,11 @@ from taskstream.persistence import reads
 from taskstream.persistence.reads import TaskPage, TaskRecord
 
 UPCOMING_MAX = 100
+_Record = TypeVar("_Record")
+_View = TypeVar("_View")
 
 
-@strawberry.type(name="Recurrence")
+@strawberry.type(name="Recurrence", description="How a recurring task repeats.")
 class Recurrence:
     """How a task repeats."""
 
@@ -36,7 +41,9 @@ class Recurrence:
             "RFC 5545 RRULE value without the 'RRULE:' prefix, e.g. FREQ=WEEKLY;BYDAY=MO,WE."
         )
     )
-    repeat_from: RepeatFrom
+    repeat_from: RepeatFrom = strawberry.field(
+        description="Whether the next due date follows the series' dates or the completion."
+    )
     timezone: str = strawberry.field(
         description="IANA zone the rule is evaluated in; wall-clock times survive DST changes."
     )
@@ -49,7 +56,9 @@ class Recurrence:
     @strawberry.field(
         description="The next occurrences after this instance's due date, at most `limit`."
     )
-    def upcoming(self, limit: int = 5) -> list[DateTime]:
+    def upcoming(
+        self, limit: Annotated[int, strawberry.argument(description="How many, 0 to 100.")] = 5
+    ) -> list[DateTime]:
         """Occurrences after this instance's due date."""
         if not 0 <= limit <= UPCOMING_MAX:
             raise InvalidInput("limit", f"must be 0 to {UPCOMING_MAX}")
@@ -69,18 +78,20 @@ class Recurrence:
         )
 
 
-@strawberry.type(name="Reminder")
+@strawberry.type(
+    name="Reminder", description="When and how a task reminds its owner; it fires once."
+)
 class Reminder(Node):
     """When and how a task reminds its owner."""
 
-    id: strawberry.ID
-    remind_at: DateTime
+    id: strawberry.ID = strawberry.field(description="The reminder's id.")
+    remind_at: DateTime = strawberry.field(description="When the reminder fires.")
     before_due: int | None = strawberry.field(
         description="Minutes before the task's due date, when the reminder is relative to it."
     )
-    channels: list[Channel]
-    state: ReminderState
-    sent_at: DateTime | None
+    channels: list[Channel] = strawberry.field(description="Where it is delivered.")
+    state: ReminderState = strawberry.field(description="Where the reminder is in its life.")
+    sent_at: DateTime | None = strawberry.field(description="When it was sent; null until SENT.")
 
     @classmethod
     def of(cls, reminder: DomainReminder) -> Reminder:
@@ -95,39 +106,57 @@ class Reminder(Node):
         )
 
 
-@strawberry.type(name="Task")
+@strawberry.type(
+    name="Task",
+    description="Something to do, with its tags, due date, recurrence and reminders.",
+)
 class Task(Node):
     """Something to do, with its tags, due date, recurrence and reminders."""
 
-    id: strawberry.ID
-    title: str
-    notes: str
-    status: TaskStatus
-    priority: Priority
-    due_at: DateTime | None
-    completed_at: DateTime | None
-    recurrence: Recurrence | None
+    id: strawberry.ID = strawberry.field(description="The task's id.")
+    title: str = strawberry.field(description="1 to 500 characters, trimmed.")
+    notes: str = strawberry.field(description="Free text up to 20,000 characters; empty if none.")
+    status: TaskStatus = strawberry.field(description="OPEN or DONE.")
+    priority: Priority = strawberry.field(description="How urgent the task is.")
+    due_at: DateTime | None = strawberry.field(description="When the task is due; null if never.")
+    completed_at: DateTime | None = strawberry.field(
+        description="When the task was completed; null while OPEN."
+    )
+    recurrence: Recurrence | None = strawberry.field(
+        description="How the task repeats; null for a one-off task."
+    )
     series_id: strawberry.ID | None = strawberry.field(
         description="Shared by every instance of one recurring series; null for one-off tasks."
     )
-    created_at: DateTime
-    updated_at: DateTime
+    created_at: DateTime = strawberry.field(description="When the task was created.")
+    updated_at: DateTime = strawberry.field(description="When the task last changed.")
     version: int = strawberry.field(
         description="Increases by one on every change; used for optimistic concurrency."
     )
     _record: strawberry.Private[TaskRecord]
 
-    @strawberry.field
-    async def tags(self, info: Info) -> list[Tag]:
+    # Sync resolvers that return an awaitable only when they must: a page primes the loaders
+    # (queries.tasks), and a sync answer spares a coroutine per task and field.
+    @strawberry.field(
+        description="The task's tags, at most 20, in the order given.", graphql_type=list[Tag]
+    )
+    def tags(self, info: Info) -> list[Tag] | Awaitable[list[Tag]]:
         """The task's tags in the order given."""
-        records = await info.context.loaders.tags_by_task.load(self._record.id)
-        return [Tag.from_record(r) for r in records]
+        loaded = info.context.loaders.tags_by_task.load(self._record.id)
+        if isinstance(loaded, Future) and loaded.done():
+            return [Tag.from_record(r) for r in loaded.result()]
+        return _converted(loaded, Tag.from_record)
 
-    @strawberry.field
-    async def reminders(self, info: Info) -> list[Reminder]:
+    @strawberry.field(
+        description="The task's reminders, at most 10, in the order given.",
+        graphql_type=list[Reminder],
+    )
+    def reminders(self, info: Info) -> list[Reminder] | Awaitable[list[Reminder]]:
         """The task's reminders in the order given."""
-        found = await info.context.loaders.reminders_by_task.load(self._record.id)
-        return [Reminder.of(r) for r in found]
+        loaded = info.context.loaders.reminders_by_task.load(self._record.id)
+        if isinstance(loaded, Future) and loaded.done():
+            return [Reminder.of(r) for r in loaded.result()]
+        return _converted(loaded, Reminder.of)
 
     @classmethod
     def of(cls, record: TaskRecord) -> Task:
@@ -151,23 +180,30 @@ class Task(Node):
         )
 
 
-@strawberry.type(name="TaskEdge")
+async def _converted(
+    loaded: Awaitable[list[_Record]], view: Callable[[_Record], _View]
+) -> list[_View]:
+    """The views of records a DataLoader is still loading."""
+    return [view(r) for r in await loaded]
+
+
+@strawberry.type(name="TaskEdge", description="A task and its cursor.")
 class TaskEdge:
     """A task and its cursor."""
 
-    cursor: str
-    node: Task
+    cursor: str = strawberry.field(description="Opaque keyset cursor of this task, for `after`.")
+    node: Task = strawberry.field(description="The task.")
 
 
-@strawberry.type(name="TaskConnection")
+@strawberry.type(name="TaskConnection", description="A page of tasks.")
 class TaskConnection:
     """A page of tasks."""
 
-    edges: list[TaskEdge]
-    page_info: PageInfo
+    edges: list[TaskEdge] = strawberry.field(description="The tasks of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Whether and where the list goes on.")
     _page: strawberry.Private[TaskPage]
 
-    @strawberry.field
+    @strawberry.field(description="How many tasks match the filter in all pages, exactly.")
     async def total_count(self, info: Info) -> int:
         """How many tasks match the filter, exactly."""
         async with info.context.services.engine.connect() as connection:

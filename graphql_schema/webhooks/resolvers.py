@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from graphql_schema.context import Info
-from graphql_schema.ids import parse_id
+from graphql_schema.ids import WebhookId, parse_id
 from graphql_schema.node import Node
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
@@ -16,13 +16,15 @@ from graphql_schema.scalars import DateTime
 SERVICE = "notifications"
 
 
-@strawberry.type(name="Webhook")
+@strawberry.type(
+    name="Webhook", description="An endpoint that receives the caller's WEBHOOK notifications."
+)
 class Webhook(Node):
     """An endpoint receiving signed notifications."""
 
-    id: strawberry.ID
-    url: str
-    created_at: DateTime
+    id: strawberry.ID = strawberry.field(description="The webhook's id.")
+    url: str = strawberry.field(description="Where notifications are POSTed.")
+    created_at: DateTime = strawberry.field(description="When it was registered.")
 
     @classmethod
     def of(cls, webhook: dict[str, Any]) -> Webhook:
@@ -34,11 +36,11 @@ class Webhook(Node):
         )
 
 
-@strawberry.type(name="WebhookRegistration")
+@strawberry.type(name="WebhookRegistration", description="A new webhook and its signing secret.")
 class WebhookRegistration:
     """A new webhook and its signing secret."""
 
-    webhook: Webhook
+    webhook: Webhook = strawberry.field(description="The registered webhook.")
     secret: str = strawberry.field(
         description="HMAC-SHA256 key for the X-Taskstream-Signature header; shown once."
     )
@@ -48,7 +50,9 @@ class WebhookRegistration:
 class WebhookQueries:
     """The caller's webhooks."""
 
-    @strawberry.field(permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        permission_classes=[IsAuthenticated], description="Every webhook the caller registered."
+    )
     async def webhooks(self, info: Info) -> list[Webhook]:
         """Every webhook the caller registered."""
         found = await info.context.services.invoker.call(
@@ -71,7 +75,16 @@ class WebhookMutations:
             "signed with the returned secret."
         ),
     )
-    async def register_webhook(self, info: Info, url: str) -> WebhookRegistration:
+    async def register_webhook(
+        self,
+        info: Info,
+        url: Annotated[
+            str,
+            strawberry.argument(
+                description="An http(s) URL; not loopback, link-local or private unless allowed."
+            ),
+        ],
+    ) -> WebhookRegistration:
         """Register a webhook URL."""
         registered = await info.context.services.invoker.call(
             SERVICE,
@@ -83,8 +96,11 @@ class WebhookMutations:
             webhook=Webhook.of(registered["webhook"]), secret=str(registered["secret"])
         )
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated])
-    async def delete_webhook(self, info: Info, id: strawberry.ID) -> strawberry.ID:
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Removes a webhook; its queued deliveries are cancelled. Returns its id.",
+    )
+    async def delete_webhook(self, info: Info, id: WebhookId) -> strawberry.ID:
         """Remove a webhook."""
         webhook_id = parse_id(id, "webhook")
         deleted = await info.context.services.invoker.call(

@@ -150,6 +150,9 @@ async def test_every_emitted_event_matches_its_schema(
     )["registerWebhook"]["webhook"]
     await carol.data("mutation($id: ID!) { deleteWebhook(id: $id) }", {"id": hook["id"]})
     await carol.data("mutation($id: ID!) { completeTask(id: $id) { id } }", {"id": task["id"]})
+    # The next instance first: a completed instance deleted before the recurrence service gets
+    # to it has no successor (its handler drops the event), so deleting it at once would race.
+    await until_types(engine, user_id, set(), recurred=True)
     await carol.data("mutation($id: ID!) { reopenTask(id: $id) { id } }", {"id": task["id"]})
     await carol.data("mutation($id: ID!) { deleteTask(id: $id) }", {"id": task["id"]})
 

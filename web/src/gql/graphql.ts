@@ -3,22 +3,31 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Where a reminder is delivered: IN_APP (a Notification, pushed to the notifications subscription), EMAIL (to the account's address) or WEBHOOK (a signed POST to every registered webhook). */
 export type Channel =
   | 'EMAIL'
   | 'IN_APP'
   | 'WEBHOOK';
 
+/** A new task. */
 export type CreateTaskInput = {
+  /** When it is due; a recurring task without one gets its first occurrence. */
   dueAt?: string | null | undefined;
+  /** Up to 20,000 characters. */
   notes?: string | null | undefined;
+  /** How urgent. */
   priority?: Priority | null | undefined;
+  /** Makes the task the first instance of a recurring series. */
   recurrence?: RecurrenceInput | null | undefined;
+  /** Up to 10 reminders. */
   reminders?: Array<ReminderInput> | null | undefined;
   /** Tag names; unknown names are created. */
   tags?: Array<string> | null | undefined;
+  /** 1 to 500 characters after trimming. */
   title: string;
 };
 
+/** How urgent a task is; PRIORITY ordering sorts NONE < LOW < MEDIUM < HIGH < URGENT. */
 export type Priority =
   | 'HIGH'
   | 'LOW'
@@ -26,8 +35,11 @@ export type Priority =
   | 'NONE'
   | 'URGENT';
 
+/** How a task repeats. */
 export type RecurrenceInput = {
+  /** DUE_DATE: next after the due date; COMPLETION: next after completion. */
   repeatFrom?: RepeatFrom;
+  /** RFC 5545 RRULE without the 'RRULE:' prefix, at most hourly, yielding at least one occurrence, e.g. FREQ=WEEKLY;BYDAY=MO,WE;BYHOUR=9;BYMINUTE=0. */
   rule: string;
   /** Defaults to the user's time zone. */
   timezone?: string | null | undefined;
@@ -35,11 +47,15 @@ export type RecurrenceInput = {
 
 /** Exactly one of remindAt and beforeDue must be given. */
 export type ReminderInput = {
+  /** Minutes before the due date (the task needs one); follows the due date. */
   beforeDue?: number | null | undefined;
+  /** Where to deliver it. */
   channels?: Array<Channel>;
+  /** An absolute time to fire at. */
   remindAt?: string | null | undefined;
 };
 
+/** SCHEDULED until it fires, then SENT; FAILED when every retry of a channel failed; CANCELLED when its task was completed or deleted first. */
 export type ReminderState =
   | 'CANCELLED'
   | 'FAILED'
@@ -51,10 +67,12 @@ export type RepeatFrom =
   | 'COMPLETION'
   | 'DUE_DATE';
 
+/** Ascending or descending. */
 export type SortDirection =
   | 'ASC'
   | 'DESC';
 
+/** What happened to a task. */
 export type TaskEventKind =
   | 'COMPLETED'
   | 'CREATED'
@@ -62,29 +80,39 @@ export type TaskEventKind =
   | 'REOPENED'
   | 'UPDATED';
 
+/** Filters of a task list; they combine with AND. */
 export type TaskFilter = {
   /** Tasks carrying all of these tag names. */
   allTags?: Array<string> | null | undefined;
   /** Tasks carrying at least one of these tag names. */
   anyTags?: Array<string> | null | undefined;
+  /** Only tasks due at or after this time. */
   dueFrom?: string | null | undefined;
+  /** Only tasks due at or before this time. */
   dueTo?: string | null | undefined;
   /** Open tasks whose due date has passed. */
   overdue?: boolean | null | undefined;
+  /** Only tasks with one of these priorities. */
   priorities?: Array<Priority> | null | undefined;
+  /** true: only recurring tasks; false: only one-off tasks. */
   recurring?: boolean | null | undefined;
   /** Instances of one recurring series. */
   seriesId?: string | null | undefined;
+  /** Only tasks in this status. */
   status?: TaskStatus | null | undefined;
   /** Full-text search over title and notes; tolerant of small typos. */
   text?: string | null | undefined;
 };
 
+/** One key of a task ordering. */
 export type TaskOrder = {
+  /** Ascending unless DESC. */
   direction?: SortDirection;
+  /** What to order by. */
   field: TaskSortField;
 };
 
+/** A key tasks can be ordered by; RELEVANCE needs filter.text. Undated tasks sort last by DUE_AT. */
 export type TaskSortField =
   | 'CREATED_AT'
   | 'DUE_AT'
@@ -93,22 +121,32 @@ export type TaskSortField =
   | 'TITLE'
   | 'UPDATED_AT';
 
+/** OPEN while there is something to do; DONE once completed. */
 export type TaskStatus =
   | 'DONE'
   | 'OPEN';
 
 /** Omitted fields are left unchanged. A given list replaces the whole list. */
 export type UpdateTaskInput = {
+  /** true removes the due date. */
   clearDueAt?: boolean | null | undefined;
+  /** true makes the task a one-off. */
   clearRecurrence?: boolean | null | undefined;
+  /** A new due date; relative reminders follow it. */
   dueAt?: string | null | undefined;
   /** When given and not equal to the task's version, the update fails with CONFLICT. */
   expectedVersion?: number | null | undefined;
+  /** New notes. */
   notes?: string | null | undefined;
+  /** A new priority. */
   priority?: Priority | null | undefined;
+  /** A new recurrence, for the series from this instance on. */
   recurrence?: RecurrenceInput | null | undefined;
+  /** The new reminders (all of them). */
   reminders?: Array<ReminderInput> | null | undefined;
+  /** The new tag names (all of them); unknown names are created. */
   tags?: Array<string> | null | undefined;
+  /** A new title. */
   title?: string | null | undefined;
 };
 

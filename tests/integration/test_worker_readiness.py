@@ -1,0 +1,65 @@
+"""A worker's /readyz waits for its own migration branch, as the gateway's waits for all."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskstream.bootstrap import bootstrap
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence.db import migrate, migration_branches
+from taskstream.service import ServiceParts, WorkerService
+from taskstream.settings import Settings
+from tests.integration.test_migrations import scratch_engine
+
+pytestmark = pytest.mark.integration
+__all__ = ["scratch_engine"]
+
+PENDING = {"status": "unready", "reason": "migrations pending"}
+
+
+async def readiness(engine: AsyncEngine, settings: Settings, worker: str) -> dict[str, str]:
+    """What the standalone app of `worker` answers on /readyz for this database."""
+    runtime = bootstrap(settings, app_id=worker, engine=engine, transport=MemoryTransport())
+    app = WorkerService(ServiceParts(name=worker), runtime).app()
+    # No lifespan: only the health routes are exercised, nothing is subscribed or started.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://worker.test") as http:
+        response = await http.get("/readyz")
+    await runtime.invoker.close()
+    body: dict[str, str] = response.json()
+    assert response.status_code == (200 if body == {"status": "ready"} else 503)
+    return body
+
+
+def test_every_worker_has_its_own_branch() -> None:
+    assert migration_branches() == {"recurrence", "notifications", "audit"}
+
+
+async def test_worker_is_ready_once_its_own_branch_is_at_head(
+    scratch_engine: AsyncEngine, settings: Settings
+) -> None:
+    assert await readiness(scratch_engine, settings, "audit") == PENDING
+    await migrate(scratch_engine, revision="0001")
+    assert await readiness(scratch_engine, settings, "audit") == PENDING
+    await migrate(scratch_engine, revision="audit@head")
+    assert await readiness(scratch_engine, settings, "audit") == {"status": "ready"}
+    # Another worker's branch is not this worker's business, and vice versa.
+    assert await readiness(scratch_engine, settings, "recurrence") == PENDING
+    await migrate(scratch_engine)
+    for worker in sorted(migration_branches()):
+        assert await readiness(scratch_engine, settings, worker) == {"status": "ready"}
+
+
+async def test_unreachable_database_is_reported(settings: Settings) -> None:
+    from taskstream.persistence.db import create_engine
+
+    engine = create_engine("postgresql://nobody:wrong@127.0.0.1:1/none", pool_size=1)
+    try:
+        assert await readiness(engine, settings, "recurrence") == {
+            "status": "unready",
+            "reason": "database unreachable",
+        }
+    finally:
+        await engine.dispose()
