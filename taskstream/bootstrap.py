@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.invocation import ServiceInvoker
-from taskstream.messaging.bus import Transport, open_transport
+from taskstream.messaging.bus import BulkSubscribe, Transport, open_transport
 from taskstream.persistence.db import create_engine
 from taskstream.settings import Settings
 
@@ -51,6 +51,11 @@ def bootstrap(
             app_id=app_id,
             dapr_api_token=_secret(settings.dapr_api_token),
             app_api_token=_secret(settings.app_api_token),
+            dapr_bulk=(
+                BulkSubscribe(settings.dapr_bulk_max_messages, settings.dapr_bulk_max_await_ms)
+                if settings.dapr_bulk_subscribe
+                else None
+            ),
         )
     if invoker is None:
         if settings.bus_url.startswith("dapr:"):

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     dapr_api_token: SecretStr | None = Field(default=None, validation_alias="DAPR_API_TOKEN")
     app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
     pubsub_name: str = "pubsub"
+    # Dapr bulk subscribe: the sidecar delivers up to max_messages of a partition in one request,
+    # waiting at most max_await_ms to fill it (semantics: taskstream/messaging/dapr.py).
+    dapr_bulk_subscribe: bool = False
+    dapr_bulk_max_messages: int = Field(default=500, ge=1)
+    dapr_bulk_max_await_ms: int = Field(default=50, ge=1)
     secret_store: str = "secretstore"
     outbox_relay: bool = True
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

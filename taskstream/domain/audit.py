@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -103,6 +104,45 @@ def hashed_fields(
 def entry_hash(previous_hash: str, fields: dict[str, Any]) -> str:
     """Hex SHA-256 of the previous hash followed by the canonical JSON of the fields."""
     return hashlib.sha256((previous_hash + canonical_json(fields)).encode("utf-8")).hexdigest()
+
+
+def canonical_changes_text(changes: Any) -> str:
+    """The canonical JSON of `changes` exactly as a reader recomputes it from that text.
+
+    Re-reading canonical JSON gives the same text back when every object key is a string; a
+    key that is not (JSON turns it into one, which may sort differently) makes the value read
+    back unequal, and only then is the text made again from what it reads back as.
+    """
+    text = canonical_json(changes)
+    # json.loads and == run in C: far cheaper than walking the value in Python.
+    read_back = json.loads(text)
+    return text if read_back == changes else canonical_json(read_back)
+
+
+def entry_hash_of_text(
+    previous_hash: str,
+    *,
+    id: str,
+    at: str,
+    actor: str,
+    action: str,
+    task_id: str | None,
+    changes_text: str,
+) -> str:
+    """`entry_hash` for changes given as their `canonical_changes_text`, without re-encoding them.
+
+    The canonical JSON of the hashed object is assembled around the changes' text: keys in
+    sorted order (action, actor, at, changes, id, taskId), each other value encoded as
+    `canonical_json` would.
+    """
+    # encode_basestring is what json.dumps(ensure_ascii=False) applies to a string.
+    task_text = "null" if task_id is None else encode_basestring(task_id)
+    text = (
+        f'{{"action":{encode_basestring(action)},"actor":{encode_basestring(actor)},'
+        f'"at":{encode_basestring(at)},"changes":{changes_text},"id":{encode_basestring(id)},'
+        f'"taskId":{task_text}}}'
+    )
+    return hashlib.sha256((previous_hash + text).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,10 @@ from starlette.types import ASGIApp
 from taskstream.dapr_resources import DaprResources
 from taskstream.localinfra._common import free_port
 from taskstream.localinfra.daprd import Daprd
-from taskstream.messaging.bus import Subscription, dead_letter_topic
+from taskstream.messaging.bus import BulkSubscribe, Subscription, dead_letter_topic
 from taskstream.messaging.dapr import DaprTransport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
+from taskstream.messaging.retry import RetryPolicy
 
 
 class AppServer:
@@ -74,6 +75,8 @@ class SidecarOnSubscribe(DaprTransport):
         app_id: str | None = None,
         partitions: int = 3,
         work_dir: Path | None = None,
+        bulk: BulkSubscribe | None = None,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.dapr_http_port = free_port()
         super().__init__(
@@ -81,6 +84,8 @@ class SidecarOnSubscribe(DaprTransport):
             dapr_http=f"http://127.0.0.1:{self.dapr_http_port}",
             api_token=secrets.token_urlsafe(16),
             app_token=secrets.token_urlsafe(16),
+            bulk=bulk,
+            policy=policy,
         )
         self.kafka_brokers = kafka_brokers
         self.resources = resources

@@ -46,20 +46,32 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+@dataclass(frozen=True, slots=True)
+class BulkSubscribe:
+    """Deliveries of up to `max_messages` at once, waiting at most `max_await_ms` to fill one."""
+
+    max_messages: int = 500
+    max_await_ms: int = 50
+
+
 class PublishError(Exception):
     """The transport did not acknowledge a publish; nothing may be assumed delivered."""
 
 
 MessageHandler = Callable[[Message], Awaitable[Outcome]]
+# Applies a run of messages at once: one outcome per message (SUCCESS or DROP) when all of them
+# were settled together, or None when nothing was applied and each must be handled on its own.
+BatchHandler = Callable[[Sequence[Message]], Awaitable[list[Outcome] | None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """A consumer group's interest in one topic."""
+    """A consumer group's interest in one topic; `batch` when it can apply runs of messages."""
 
     topic: str
     group: str
     handler: MessageHandler
+    batch: BatchHandler | None = None
 
 
 class Transport(ABC):
@@ -83,11 +95,17 @@ class Transport(ABC):
 
 
 def open_transport(
-    url: str, *, app_id: str, dapr_api_token: str | None = None, app_api_token: str | None = None
+    url: str,
+    *,
+    app_id: str,
+    dapr_api_token: str | None = None,
+    app_api_token: str | None = None,
+    dapr_bulk: BulkSubscribe | None = None,
 ) -> Transport:
     """The transport a bus URL names: memory://, kafka://HOST:PORT[,...], dapr://HOST:PORT.
 
-    The tokens matter only to dapr://: the one the sidecar wants, the one it presents to us.
+    The tokens matter only to dapr://: the one the sidecar wants, the one it presents to us;
+    so does `dapr_bulk` (bulk subscribe, when set).
     """
     scheme = urlsplit(url).scheme
     if scheme == "memory":
@@ -102,6 +120,10 @@ def open_transport(
         from taskstream.messaging.dapr import DaprTransport
 
         return DaprTransport.from_url(
-            url, app_id=app_id, api_token=dapr_api_token, app_token=app_api_token
+            url,
+            app_id=app_id,
+            api_token=dapr_api_token,
+            app_token=app_api_token,
+            bulk=dapr_bulk,
         )
     raise ValueError(f"TASKSTREAM_BUS_URL: unknown scheme {scheme!r}; use memory, kafka or dapr")

@@ -4,11 +4,26 @@ Subscriptions are declared to the sidecar programmatically (GET /dapr/subscribe)
 dead-letter topics; Dapr delivers each event to a route of this app, which answers SUCCESS,
 RETRY or DROP. Retries and backoff are Dapr's (its Resiliency policy); when they run out Dapr
 moves the event to the dead-letter topic itself. Under Dapr a DROP also reaches the
-dead-letter topic (Dapr 1.16 dead-letters dropped events when the subscription has one), where
-the other transports discard it: nothing is lost, and the consumer has already logged why.
+dead-letter topic (Dapr 1.16 dead-letters dropped events when the subscription has one, with
+bulk subscribe too), where the other transports discard it: nothing is lost, and the consumer
+has already logged why.
 
 Both directions carry a token: the app sends DAPR_API_TOKEN to its sidecar, and the sidecar
 sends APP_API_TOKEN with every call to the app, which the delivery routes check.
+
+Bulk subscribe (`BulkSubscribe`, TASKSTREAM_DAPR_BULK_SUBSCRIBE; off by default): the sidecar
+delivers up to `max_messages` messages of one partition in one request ({"entries": [...]}) and
+the app answers one status per entry ({"statuses": [{"entryId", "status"}]}); the run goes to
+the consumer's batch path (one transaction). Dapr retries only the entries answered RETRY, after
+the rest of the bulk was settled, which would let a later event of the same key overtake one
+that failed for a moment. So under bulk the app first retries a failing entry itself, in order
+(`RetryPolicy`, as the Kafka transport does), and answers RETRY only once those retries ran out;
+Dapr then retries that entry by its Resiliency policy and dead-letters it. What differs from
+single delivery: the entries after such an exhausted entry in its bulk are already handled
+when Dapr retries it (if it then succeeds, it is applied after them), its attempts are the
+app's times Dapr's, and a bulk's in-app retries hold its HTTP request open (bounded by the
+Resiliency `deliver` timeout, far above the app's retry delays). The contract suite runs with
+bulk on and off (tests/integration/test_messaging_contract.py).
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from taskstream.messaging.bus import (
+    BulkSubscribe,
     Message,
     Outcome,
     PublishError,
@@ -33,6 +49,7 @@ from taskstream.messaging.bus import (
     dead_letter_topic,
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
+from taskstream.messaging.retry import RetryPolicy, settle_batch
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +67,17 @@ class DaprTransport(Transport):
         pubsub: str = "pubsub",
         api_token: str | None = None,
         app_token: str | None = None,
+        bulk: BulkSubscribe | None = None,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.app_id = app_id
         self.pubsub = pubsub
         self.dapr_http = dapr_http.rstrip("/")
         self.api_token = api_token
         self.app_token = app_token
+        self.bulk = bulk
+        # In-app retries of a bulk's entries (single deliveries are retried by Dapr alone).
+        self.policy = policy or RetryPolicy()
         self._client: httpx.AsyncClient | None = None
         self._subscriptions: dict[str, Subscription] = {}
 
@@ -67,8 +89,9 @@ class DaprTransport(Transport):
         app_id: str,
         api_token: str | None = None,
         app_token: str | None = None,
+        bulk: BulkSubscribe | None = None,
     ) -> DaprTransport:
-        """dapr://HOST:PORT[?pubsub=NAME]: the sidecar's HTTP address (tokens from Settings)."""
+        """dapr://HOST:PORT[?pubsub=NAME]: the sidecar's HTTP address (the rest from Settings)."""
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         return cls(
@@ -77,6 +100,7 @@ class DaprTransport(Transport):
             pubsub=query.get("pubsub", ["pubsub"])[0],
             api_token=api_token,
             app_token=app_token,
+            bulk=bulk,
         )
 
     async def start(self) -> None:
@@ -126,6 +150,7 @@ class DaprTransport(Transport):
         return [
             Route("/dapr/subscribe", self._declare, methods=["GET"]),
             Route("/dapr/events/{topic}", self._deliver, methods=["POST"]),
+            Route("/dapr/bulk/{topic}", self._deliver_bulk, methods=["POST"]),
         ]
 
     def _from_sidecar(self, request: Request) -> bool:
@@ -138,17 +163,23 @@ class DaprTransport(Transport):
     async def _declare(self, request: Request) -> Response:
         if not self._from_sidecar(request):
             return JSONResponse({"code": "UNAUTHENTICATED"}, status_code=401)
-        return JSONResponse(
-            [
-                {
-                    "pubsubname": self.pubsub,
-                    "topic": topic,
-                    "route": f"/dapr/events/{topic}",
-                    "deadLetterTopic": dead_letter_topic(topic),
-                }
-                for topic in self._subscriptions
-            ]
-        )
+        return JSONResponse([self._declaration(topic) for topic in self._subscriptions])
+
+    def _declaration(self, topic: str) -> dict[str, Any]:
+        declared: dict[str, Any] = {
+            "pubsubname": self.pubsub,
+            "topic": topic,
+            "route": f"/dapr/events/{topic}",
+            "deadLetterTopic": dead_letter_topic(topic),
+        }
+        if self.bulk is not None:
+            declared["route"] = f"/dapr/bulk/{topic}"
+            declared["bulkSubscribe"] = {
+                "enabled": True,
+                "maxMessagesCount": self.bulk.max_messages,
+                "maxAwaitDurationMs": self.bulk.max_await_ms,
+            }
+        return declared
 
     async def _deliver(self, request: Request) -> Response:
         if not self._from_sidecar(request):
@@ -173,3 +204,39 @@ class DaprTransport(Transport):
         if outcome is Outcome.RETRY:
             CONSUMER_METRICS.retried.labels(subscription.group, topic).inc()
         return JSONResponse({"status": outcome.value})
+
+    async def _deliver_bulk(self, request: Request) -> Response:
+        if not self._from_sidecar(request):
+            return JSONResponse({"code": "UNAUTHENTICATED"}, status_code=401)
+        topic = request.path_params["topic"]
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            body = None
+        entries = body.get("entries") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            # No entry ids to answer for: a 404 is Dapr's "drop them all".
+            return JSONResponse({"code": "NOT_A_BULK"}, status_code=404)
+        statuses: dict[str, Outcome] = {}
+        usable: list[tuple[str, Message]] = []
+        subscription = self._subscriptions.get(topic)
+        for entry in entries:
+            if not isinstance(entry, dict) or "entryId" not in entry:
+                continue
+            entry_id = str(entry["entryId"])
+            event = entry.get("event")
+            if subscription is None or not isinstance(event, dict):
+                statuses[entry_id] = Outcome.DROP
+                continue
+            usable.append((entry_id, Message(topic, str(event.get("partitionkey", "")), event)))
+        if subscription is not None and usable:
+            outcomes = await settle_batch(
+                subscription, [message for _, message in usable], policy=self.policy
+            )
+            for (entry_id, _), outcome in zip(usable, outcomes, strict=True):
+                statuses[entry_id] = outcome
+                if outcome is Outcome.RETRY:
+                    CONSUMER_METRICS.retried.labels(subscription.group, topic).inc()
+        return JSONResponse(
+            {"statuses": [{"entryId": e, "status": o.value} for e, o in statuses.items()]}
+        )

@@ -2,7 +2,9 @@
 
 A consumer group commits a partition's offset only after each of its messages was settled:
 handled, dropped, or published to the dead-letter topic and acknowledged there. A crash before
-the commit means redelivery, which the consumer framework recognises by event id.
+the commit means redelivery, which the consumer framework recognises by event id. Each fetch is
+settled as one batch per partition (one transaction when the consumer can apply batches), the
+partitions concurrently: a key lives in one partition, so per-key order holds.
 """
 
 from __future__ import annotations
@@ -23,14 +25,13 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from taskstream.messaging.bus import (
     Message,
-    Outcome,
     PublishError,
     Subscription,
     Transport,
     dead_letter_topic,
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
-from taskstream.messaging.retry import RetryPolicy, handle_with_retries
+from taskstream.messaging.retry import RetryPolicy, settle_then_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class KafkaTransport(Transport):
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 isolation_level="read_committed",
-                max_poll_records=500,
+                max_poll_records=1500,
                 metadata_max_age_ms=5_000,
             )
             await consumer.start()
@@ -159,32 +160,39 @@ class KafkaTransport(Transport):
     ) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=500)
-            for partition, records in batches.items():
-                subscription = subscriptions[partition.topic]
-                for record in records:
-                    await self._settle(subscription, record)
-                await consumer.commit({partition: records[-1].offset + 1})
+            if not batches:
+                continue
+            await asyncio.gather(
+                *(
+                    self._settle(subscriptions[partition.topic], records)
+                    for partition, records in batches.items()
+                )
+            )
+            # Every message of the fetch is durable (or dead-lettered) by now.
+            await consumer.commit(
+                {partition: records[-1].offset + 1 for partition, records in batches.items()}
+            )
 
-    async def _settle(self, subscription: Subscription, record: Any) -> None:
-        key = record.key.decode() if record.key else ""
-        try:
-            body = json.loads(record.value)
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        if not isinstance(body, dict):
+    async def _settle(self, subscription: Subscription, records: list[Any]) -> None:
+        messages: list[Message] = []
+        for record in records:
+            key = record.key.decode() if record.key else ""
+            try:
+                body = json.loads(record.value)
+            except (ValueError, UnicodeDecodeError):
+                body = None
+            if isinstance(body, dict):
+                messages.append(Message(record.topic, key, body))
+                continue
             log.warning(
                 "undecodable record sent to the dead-letter topic", extra={"topic": record.topic}
             )
             await self._dead_letter(
                 subscription, Message(record.topic, key, {"raw": repr(record.value)})
             )
-            return
-        message = Message(record.topic, key, body)
-        outcome = await handle_with_retries(
-            subscription.handler, message, group=subscription.group, policy=self.policy
+        await settle_then_dead_letter(
+            subscription, messages, policy=self.policy, dead_letter=self._dead_letter
         )
-        if outcome is Outcome.RETRY:
-            await self._dead_letter(subscription, message)
 
     async def _dead_letter(self, subscription: Subscription, message: Message) -> None:
         CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()

@@ -15,13 +15,12 @@ from typing import ClassVar
 
 from taskstream.messaging.bus import (
     Message,
-    Outcome,
     Subscription,
     Transport,
     dead_letter_topic,
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
-from taskstream.messaging.retry import RetryPolicy, handle_with_retries
+from taskstream.messaging.retry import RetryPolicy, settle_then_dead_letter
 
 
 class MemoryTransport(Transport):
@@ -66,12 +65,21 @@ class MemoryTransport(Transport):
         self, key: tuple[str, str], items: list[tuple[Subscription, Message]]
     ) -> None:
         async with self._group_locks[key]:
+            # Consecutive messages of one subscription go together, so a consumer that can
+            # apply a batch in one transaction does (the outbox relay publishes in batches).
+            runs: list[tuple[Subscription, list[Message]]] = []
             for subscription, message in items:
-                outcome = await handle_with_retries(
-                    subscription.handler, message, group=subscription.group, policy=self.policy
+                if runs and runs[-1][0] is subscription:
+                    runs[-1][1].append(message)
+                else:
+                    runs.append((subscription, [message]))
+            for subscription, messages in runs:
+                await settle_then_dead_letter(
+                    subscription, messages, policy=self.policy, dead_letter=self._dead_letter
                 )
-                if outcome is Outcome.RETRY:
-                    CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
-                    dead = Message(dead_letter_topic(message.topic), message.key, message.body)
-                    self.dead_letters.append(dead)
-                    await self.publish([dead])
+
+    async def _dead_letter(self, subscription: Subscription, message: Message) -> None:
+        CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
+        dead = Message(dead_letter_topic(message.topic), message.key, message.body)
+        self.dead_letters.append(dead)
+        await self.publish([dead])

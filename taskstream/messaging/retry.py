@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from taskstream.messaging.bus import Message, MessageHandler, Outcome
+from taskstream.messaging.bus import Message, MessageHandler, Outcome, Subscription
 from taskstream.messaging.metrics import CONSUMER_METRICS
 
 log = logging.getLogger(__name__)
@@ -43,3 +44,46 @@ async def handle_with_retries(
             CONSUMER_METRICS.retried.labels(group, message.topic).inc()
             await asyncio.sleep(policy.delay(attempt))
     return Outcome.RETRY
+
+
+async def settle_batch(
+    subscription: Subscription, messages: Sequence[Message], *, policy: RetryPolicy
+) -> list[Outcome]:
+    """Each message's final outcome: the whole run at once when it can, else one by one.
+
+    A batch is all or nothing. When it fails nothing of it was applied, and every message is
+    handled on its own, in order, with retries: a poison message is then retried and
+    dead-lettered (RETRY) alone while the others still succeed.
+    """
+    if subscription.batch is not None and len(messages) > 1:
+        try:
+            outcomes = await subscription.batch(messages)
+        except Exception:
+            log.warning(
+                "batch failed; handling its messages one by one",
+                exc_info=True,
+                extra={"group": subscription.group, "topic": subscription.topic},
+            )
+            outcomes = None
+        if outcomes is not None:
+            return outcomes
+    return [
+        await handle_with_retries(
+            subscription.handler, message, group=subscription.group, policy=policy
+        )
+        for message in messages
+    ]
+
+
+async def settle_then_dead_letter(
+    subscription: Subscription,
+    messages: Sequence[Message],
+    *,
+    policy: RetryPolicy,
+    dead_letter: Callable[[Subscription, Message], Awaitable[None]],
+) -> None:
+    """`settle_batch`, then hand each message that still failed (RETRY) to `dead_letter`."""
+    outcomes = await settle_batch(subscription, messages, policy=policy)
+    for message, outcome in zip(messages, outcomes, strict=True):
+        if outcome is Outcome.RETRY:
+            await dead_letter(subscription, message)

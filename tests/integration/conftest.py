@@ -10,7 +10,7 @@ import pytest
 from taskstream.dapr_resources import DaprResources, PubsubRetries, render_dapr_resources
 from taskstream.localinfra import KafkaBroker
 from taskstream.localinfra.dapr_app import SidecarOnSubscribe
-from taskstream.messaging.bus import Transport
+from taskstream.messaging.bus import BulkSubscribe, Transport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.messaging.retry import RetryPolicy
@@ -42,17 +42,21 @@ def dapr_resources(
     )
 
 
-@pytest.fixture(params=["memory", "kafka", "dapr"])
+@pytest.fixture(params=["memory", "kafka", "dapr", "dapr-bulk"])
 async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
-    """A started transport of each kind."""
+    """A started transport of each kind (Dapr with single and with bulk subscribe)."""
     built: Transport
     if request.param == "memory":
         built = MemoryTransport(policy=FAST_RETRIES)
-    elif request.param == "dapr":
+    elif request.param.startswith("dapr"):
         # Its own sidecar, started when the test subscribes (Dapr reads subscriptions once).
         built = SidecarOnSubscribe(
             request.getfixturevalue("kafka_broker").bootstrap_servers,
             request.getfixturevalue("dapr_resources"),
+            bulk=BulkSubscribe(max_messages=50, max_await_ms=20)
+            if request.param == "dapr-bulk"
+            else None,
+            policy=FAST_RETRIES,
         )
     else:
         broker: KafkaBroker = request.getfixturevalue("kafka_broker")

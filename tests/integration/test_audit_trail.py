@@ -130,6 +130,47 @@ async def test_concurrent_deliveries_extend_one_unbroken_chain(
     assert result.ok and result.checked == 30
 
 
+async def test_a_batch_chains_as_one_by_one_would_and_skips_what_was_applied(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    users = [uuid.uuid4() for _ in range(3)]
+    # Runs long enough to be COPYed (trail.COPY_FROM) and short ones, INSERTed.
+    messages = [task_event(users[n % 3], title=f"Tâche {n}") for n in range(48)]
+    assert await consumer.handle_batch(messages[:3]) == [Outcome.SUCCESS] * 3
+    assert await consumer.handle_batch(messages[3:30]) == [Outcome.SUCCESS] * 27
+    # Redelivered with new ones, the applied events inside too: only the new ones chain.
+    again = [*messages[20:], messages[0], messages[7]]
+    assert await consumer.handle_batch(again) == [Outcome.SUCCESS] * len(again)
+    for user in users:
+        records = await all_records(engine, user)
+        mine = [m for m in messages if m.key == str(user)]
+        assert [r.id for r in records] == [str(trail.entry_id(m.id)) for m in mine]
+        assert records[0].previous_hash == GENESIS_HASH
+        assert [r.changes["title"]["after"] for r in records] == [
+            m.body["data"]["changes"]["title"]["after"] for m in mine
+        ]
+        result = await trail.verify(engine, user)
+        assert result.ok and result.checked == 16
+    # One by one afterwards continues the same chains.
+    assert await consumer.handle(task_event(users[0])) is Outcome.SUCCESS
+    assert (await trail.verify(engine, users[0])).checked == 17
+
+
+async def test_an_event_without_a_user_undoes_its_batch(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id = uuid.uuid4()
+    good = task_event(user_id)
+    bad = task_event(user_id)
+    bad.body["data"]["userId"] = None
+    assert await consumer.handle_batch([good, bad]) is None
+    assert await all_records(engine, user_id) == []
+    # One by one (what the transports do next): the good one is chained, the other dropped.
+    assert await consumer.handle(good) is Outcome.SUCCESS
+    assert await consumer.handle(bad) is Outcome.DROP
+    assert len(await all_records(engine, user_id)) == 1
+
+
 async def test_the_database_refuses_updates_and_deletes(
     engine: AsyncEngine, consumer: Consumer
 ) -> None:

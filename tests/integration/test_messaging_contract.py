@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from taskstream.messaging.bus import Message, Outcome, Subscription, Transport
@@ -65,6 +65,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0
 def unique_topic(name: str) -> str:
     """A topic of its own for one test, so tests never see each other's messages."""
     return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def scratch_consumer(name: str, engine: AsyncEngine) -> tuple[str, Consumer]:
+    """A topic of its own and a consumer (group) of its own over the scratch tables."""
+    group = f"{name}-{uuid.uuid4().hex[:6]}"
+    return unique_topic(name), Consumer(name=group, engine=engine, processed=processed)
 
 
 async def test_publish_then_consume_in_order_per_key(transport: Transport) -> None:
@@ -154,9 +160,8 @@ async def test_a_dropped_message_is_not_retried(transport: Transport) -> None:
 async def test_duplicates_apply_their_effect_once(
     transport: Transport, contract_tables: AsyncEngine
 ) -> None:
-    topic = unique_topic("dupes")
-    group = f"dupes-{uuid.uuid4().hex[:6]}"
-    consumer = Consumer(name=group, engine=contract_tables, processed=processed)
+    topic, consumer = scratch_consumer("dupes", contract_tables)
+    group = consumer.name
 
     async def apply(cloud_event: CloudEvent, connection: AsyncConnection) -> Outcome:
         await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
@@ -169,15 +174,59 @@ async def test_duplicates_apply_their_effect_once(
     await transport.publish([second])
 
     async def effect_count() -> int:
-        async with contract_tables.connect() as connection:
-            count = await connection.scalar(
-                select(func.count()).select_from(effects).where(effects.c.consumer == group)
-            )
-            return int(count or 0)
+        return len(await applied(contract_tables, group))
 
     await eventually(lambda: _equals(effect_count(), 2))
     await asyncio.sleep(0.5)
     assert await effect_count() == 2
+
+
+async def test_a_poison_event_of_a_batch_is_dead_lettered_alone_and_order_holds(
+    transport: Transport, contract_tables: AsyncEngine
+) -> None:
+    topic, consumer = scratch_consumer("batch", contract_tables)
+    group = consumer.name
+    dead: list[Message] = []
+
+    async def apply(cloud_event: CloudEvent, connection: AsyncConnection) -> Outcome:
+        if cloud_event.data["n"] == 3:
+            raise ValueError("cannot ever handle this one")
+        await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
+        return Outcome.SUCCESS
+
+    async def apply_batch(events: Sequence[CloudEvent], connection: AsyncConnection) -> Outcome:
+        for cloud_event in events:
+            await apply(cloud_event, connection)
+        return Outcome.SUCCESS
+
+    async def collect(message: Message) -> Outcome:
+        dead.append(message)
+        return Outcome.SUCCESS
+
+    consumer.on(topic, "test.happened.v1", apply, batch=apply_batch)
+    await transport.subscribe(
+        [*consumer.subscriptions(), Subscription(f"{topic}.dlq", f"{group}-dlq", collect)]
+    )
+    messages = [event(topic, "k", n) for n in range(12)]
+    await transport.publish(messages)
+
+    async def effect_count() -> int:
+        return len(await applied(contract_tables, group))
+
+    await eventually(lambda: _equals(effect_count(), 11))
+    await eventually(lambda: _true(len(dead) == 1))
+    assert dead[0].body["id"] == messages[3].body["id"]
+    expected = [m.body["id"] for m in messages if m.body["data"]["n"] != 3]
+    assert await applied(contract_tables, group) == expected
+
+
+async def applied(engine: AsyncEngine, group: str) -> list[str]:
+    """The event ids whose effect the group applied, in the order it applied them."""
+    async with engine.connect() as connection:
+        rows = await connection.scalars(
+            select(effects.c.event_id).where(effects.c.consumer == group).order_by(effects.c.id)
+        )
+        return list(rows)
 
 
 async def _true(value: bool) -> bool:
@@ -186,3 +235,26 @@ async def _true(value: bool) -> bool:
 
 async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
+
+
+async def test_a_topic_is_batched_only_when_each_of_its_handlers_can_be(
+    contract_tables: AsyncEngine,
+) -> None:
+    consumer = Consumer(name="mixed", engine=contract_tables, processed=processed)
+
+    async def one(cloud_event: CloudEvent, connection: AsyncConnection) -> Outcome:
+        return Outcome.SUCCESS
+
+    async def many(events: Sequence[CloudEvent], connection: AsyncConnection) -> Outcome:
+        return Outcome.SUCCESS
+
+    consumer.on("batched", "a.v1", one, batch=many)
+    consumer.on("mixed", "a.v1", one, batch=many)
+    consumer.on("mixed", "b.v1", one)
+    assert {s.topic: s.batch is not None for s in consumer.subscriptions()} == {
+        "batched": True,
+        "mixed": False,
+    }
+    # Asked anyway, it applies nothing and sends the run back one by one.
+    run = [event("mixed", "k", 1, "a.v1"), event("mixed", "k", 2, "b.v1")]
+    assert await consumer.handle_batch(run) is None

@@ -6,13 +6,16 @@ import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from graphql_schema.scalars import serialize_datetime
 from taskstream.domain.audit import (
     GENESIS_HASH,
     AuditRecord,
+    canonical_changes_text,
     canonical_json,
     entry_hash,
+    entry_hash_of_text,
     format_at,
     hashed_fields,
     verify_chain,
@@ -114,3 +117,46 @@ def test_entries_check_alone_given_their_previous_hash() -> None:
         )
         assert hashlib.sha256(text.encode()).hexdigest() == body["hash"]
         assert AuditRecord.from_json(body) == record
+
+
+def test_hashing_the_changes_text_equals_hashing_the_changes() -> None:
+    cases: list[Any] = [
+        {"task": {"title": "Früh ✓", "tags": ["a", "b"], "n": 1.5, "none": None, "ok": True}},
+        {"status": {"before": "OPEN", "after": "DONE"}, "completedAt": "2030-01-01T00:00:00Z"},
+        {},
+        # Keys that are not strings: JSON makes them strings, and their order changes.
+        {10: "ten", 9: "nine"},
+        {"nested": [{2: "x", 10: "y"}]},
+    ]
+    for changes in cases:
+        text = canonical_changes_text(changes)
+        assert canonical_json(json.loads(text)) == text
+        for task_id in (None, "5b6c1d2e-0000-0000-0000-000000000002"):
+            fields = hashed_fields(
+                id="e1",
+                at="2030-01-01T09:00:00+00:00",
+                actor="gateway",
+                action="task.updated",
+                task_id=task_id,
+                changes=json.loads(text),
+            )
+            assert entry_hash_of_text(
+                GENESIS_HASH,
+                id="e1",
+                at="2030-01-01T09:00:00+00:00",
+                actor="gateway",
+                action="task.updated",
+                task_id=task_id,
+                changes_text=text,
+            ) == entry_hash(GENESIS_HASH, fields)
+
+
+def test_strings_with_quotes_and_controls_hash_alike_either_way() -> None:
+    odd = 'quote " backslash \\ tab \t newline \n nul \x00 emoji 🙂 ü'
+    text = canonical_changes_text({"title": odd})
+    fields = hashed_fields(
+        id=odd, at=odd, actor=odd, action=odd, task_id=odd, changes=json.loads(text)
+    )
+    assert entry_hash_of_text(
+        GENESIS_HASH, id=odd, at=odd, actor=odd, action=odd, task_id=odd, changes_text=text
+    ) == entry_hash(GENESIS_HASH, fields)

@@ -1,7 +1,8 @@
 """The audit trail in PostgreSQL: append, read a page, verify, and apply retention.
 
 Appends for one user are serialised by a row lock on the user's chain head, so any number of
-audit replicas and concurrent deliveries extend each chain one entry at a time, in order.
+audit replicas and concurrent deliveries extend each chain one entry at a time, in order. A
+batch of events is appended with one head read per user and one multi-row insert.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from taskstream.domain.audit import (
@@ -23,10 +23,9 @@ from taskstream.domain.audit import (
     AuditRecord,
     ChainCheck,
     Verification,
-    canonical_json,
-    entry_hash,
+    canonical_changes_text,
+    entry_hash_of_text,
     format_at,
-    hashed_fields,
 )
 from taskstream.domain.errors import InvalidInput
 from taskstream.persistence.cursors import decode_cursor, encode_cursor
@@ -38,6 +37,8 @@ ORDERING = "audit:seq"
 # Entry ids derive from the event id: the same event always names the same entry.
 ENTRY_NAMESPACE = uuid.UUID("6f1d3c52-8a8e-4e0b-9a57-5f0b7c3e2a10")
 VERIFY_BATCH = 1000
+# From this many entries on, an append COPYs them rather than INSERTing them.
+COPY_FROM = 16
 
 
 def entry_id(event_id: str) -> uuid.UUID:
@@ -45,65 +46,113 @@ def entry_id(event_id: str) -> uuid.UUID:
     return uuid.uuid5(ENTRY_NAMESPACE, event_id)
 
 
-async def append(
-    connection: AsyncConnection,
-    *,
-    user_id: uuid.UUID,
-    event_id: str,
-    at: datetime,
-    actor: str,
-    action: str,
-    task_id: uuid.UUID | None,
-    changes: Any,
-) -> AuditRecord:
-    """Chain one entry to the user's trail in the caller's transaction."""
-    await connection.execute(
-        pg_insert(chain_heads)
-        .values(user_id=user_id, last_seq=0, last_hash=GENESIS_HASH)
-        .on_conflict_do_nothing()
-    )
-    head = (
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """What one event adds to its user's trail, before it is chained."""
+
+    user_id: uuid.UUID
+    event_id: str
+    at: datetime
+    actor: str
+    action: str
+    task_id: uuid.UUID | None
+    changes: Any
+
+
+# The statements of an append, over arrays so that their number does not grow with the batch
+# (the table names are those of workers/audit/tables.py). The columns in COPY order:
+_COPIED = (
+    "id",
+    "user_id",
+    "seq",
+    "event_id",
+    "at",
+    "actor",
+    "action",
+    "task_id",
+    "changes",
+    "previous_hash",
+    "hash",
+)
+_NEW_HEADS = text(
+    "INSERT INTO audit.chain_heads (user_id, last_seq, last_hash) "
+    "SELECT unnest(CAST(:users AS uuid[])), 0, :genesis ON CONFLICT DO NOTHING"
+)
+_LOCK_HEADS = text(
+    "SELECT user_id, last_seq, last_hash FROM audit.chain_heads "
+    "WHERE user_id = ANY(CAST(:users AS uuid[])) ORDER BY user_id FOR UPDATE"
+)
+_MOVE_HEADS = text(
+    "UPDATE audit.chain_heads AS h SET last_seq = v.seq, last_hash = v.hash "
+    "FROM unnest(CAST(:users AS uuid[]), CAST(:seqs AS bigint[]), CAST(:hashes AS text[])) "
+    "AS v(user_id, seq, hash) WHERE h.user_id = v.user_id"
+)
+
+
+async def append_many(connection: AsyncConnection, new: Sequence[NewEntry]) -> None:
+    """Chain entries to their users' trails, in the given order, in the caller's transaction.
+
+    Four statements whatever the number of entries and users: create missing heads, lock and
+    read every head (in user id order, so concurrent batches never wait on each other in a
+    cycle), COPY the entries, move the heads. The chain is the same as appending one by one.
+    """
+    users = sorted({entry.user_id for entry in new})
+    await connection.execute(_NEW_HEADS, {"users": users, "genesis": GENESIS_HASH})
+    rows = await connection.execute(_LOCK_HEADS, {"users": users})
+    heads: dict[uuid.UUID, tuple[int, str]] = {
+        row.user_id: (row.last_seq, row.last_hash) for row in rows
+    }
+    records: list[tuple[Any, ...]] = []
+    for entry in new:
+        last_seq, previous = heads[entry.user_id]
+        record_id = entry_id(entry.event_id)
+        # Hash what a reader will see: the changes as their stored text reads back, the
+        # time as the API formats it (PostgreSQL keeps microseconds, as does Python).
+        changes_text = canonical_changes_text(entry.changes)
+        digest = entry_hash_of_text(
+            previous,
+            id=str(record_id),
+            at=format_at(entry.at),
+            actor=entry.actor,
+            action=entry.action,
+            task_id=None if entry.task_id is None else str(entry.task_id),
+            changes_text=changes_text,
+        )
+        heads[entry.user_id] = (last_seq + 1, digest)
+        records.append(
+            (
+                record_id,
+                entry.user_id,
+                last_seq + 1,
+                entry.event_id,
+                entry.at,
+                entry.actor,
+                entry.action,
+                entry.task_id,
+                changes_text,
+                previous,
+                digest,
+            )
+        )
+    if len(records) >= COPY_FROM:
+        # COPY through the driver, inside the caller's transaction: the cheapest way in per
+        # row, once its per-call lookup of the column types is shared by enough rows.
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            entries.name, schema_name=entries.schema, columns=_COPIED, records=records
+        )
+    else:
         await connection.execute(
-            select(chain_heads.c.last_seq, chain_heads.c.last_hash)
-            .where(chain_heads.c.user_id == user_id)
-            .with_for_update()
+            insert(entries), [dict(zip(_COPIED, record, strict=True)) for record in records]
         )
-    ).one()
-    # Store exactly what the API will return: PostgreSQL keeps microseconds, as does Python.
-    record_id = str(entry_id(event_id))
-    changes_text = canonical_json(changes)
-    # Hash what a reader will see: the changes as they come back from their stored text.
-    fields = hashed_fields(
-        id=record_id,
-        at=format_at(at),
-        actor=actor,
-        action=action,
-        task_id=None if task_id is None else str(task_id),
-        changes=json.loads(changes_text),
-    )
-    digest = entry_hash(head.last_hash, fields)
-    seq = head.last_seq + 1
     await connection.execute(
-        insert(entries).values(
-            id=uuid.UUID(record_id),
-            user_id=user_id,
-            seq=seq,
-            event_id=event_id,
-            at=at,
-            actor=actor,
-            action=action,
-            task_id=task_id,
-            changes=changes_text,
-            previous_hash=head.last_hash,
-            hash=digest,
-        )
+        _MOVE_HEADS,
+        {
+            "users": list(heads),
+            "seqs": [seq for seq, _ in heads.values()],
+            "hashes": [digest for _, digest in heads.values()],
+        },
     )
-    await connection.execute(
-        update(chain_heads)
-        .where(chain_heads.c.user_id == user_id)
-        .values(last_seq=seq, last_hash=digest)
-    )
-    return _record(record_id, at, actor, action, task_id, fields["changes"], head.last_hash, digest)
 
 
 def _record(

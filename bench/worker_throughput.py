@@ -1,0 +1,426 @@
+"""Worker throughput: the audit worker fed through Dapr (single and bulk subscribe) and aiokafka.
+
+Run: ``.venv/bin/python -m bench.worker_throughput [--quick] [--events N] [--users N]``.
+Starts a real Kafka broker (KRaft), real daprd sidecars (pubsub.kafka from infra/dapr) and an
+embedded PostgreSQL with fsync on (durable, as in production); publishes the same task events
+once to `task-events` (3 partitions, keyed by user), then lets the audit worker's consumer
+(workers/audit) read them from the start, once per way in, each time into emptied audit tables
+with a consumer group of its own:
+
+ - ``dapr_single``: daprd pushes one event per HTTP request (the default subscription);
+ - ``dapr_bulk``: daprd bulk subscribe, up to `max_messages` events of a partition a request;
+ - ``aiokafka``: the Kafka transport, each fetch settled as one batch per partition;
+ - ``one_at_a_time``: the consumer called directly, one event and one transaction at a time
+   (the figure before batching existed), on a prefix of the events.
+
+Events/s counts entries committed from the first committed entry to the last (polled every
+50 ms); `worker_cpu_ms_per_event` is this process's CPU per event (the worker's own cost, apart
+from waiting for a machine shared with other work, whose load average is recorded). Also
+measured, to show where the ceiling is: ``direct_batches``, the consumer's batch path called
+directly (500 events a transaction, no broker, no HTTP), and ``postgres_insert_ceiling``, COPY
+of ready-made entry rows into a table shaped like the entries, 500 rows a transaction.
+Writes bench/results/worker_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.common import write_result
+from bench.stats import comparison
+from taskstream.bootstrap import bootstrap
+from taskstream.dapr_resources import render_dapr_resources
+from taskstream.domain.model import Task
+from taskstream.localinfra import KafkaBroker
+from taskstream.localinfra.dapr_app import SidecarOnSubscribe
+from taskstream.messaging.bus import BulkSubscribe, Message, Outcome, Transport
+from taskstream.messaging.cloudevents import from_task_event
+from taskstream.messaging.consumer import Consumer
+from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence.db import create_engine, migrate
+from taskstream.persistence.embedded import EmbeddedPostgres
+from taskstream.settings import Settings
+from workers.audit.main import build
+from workers.audit.tables import chain_heads, entries, processed_events
+
+GOAL = 5000.0
+BULK = BulkSubscribe(max_messages=500, max_await_ms=50)
+PARTITIONS = 3
+SCENARIO_TIMEOUT = 600.0
+FIGURES = (
+    "aiokafka",
+    "dapr_bulk",
+    "dapr_single",
+    "one_at_a_time",
+    "direct_batches",
+    "postgres_insert_ceiling",
+)
+
+
+def task_events(count: int, users: int) -> list[Message]:
+    """Task-created events spread over `users` users, keyed by user (as the gateway sends)."""
+    owners = [uuid.uuid4() for _ in range(users)]
+    now = datetime.now(UTC)
+    messages = []
+    for i in range(count):
+        task = Task.create(user_id=owners[i % users], title=f"audit {i}", now=now)
+        built = from_task_event(task.events[0])
+        messages.append(Message(built.topic, built.partition_key, built.body))
+    return messages
+
+
+async def reset(engine: AsyncEngine) -> None:
+    """Empty the audit tables (the retention switch is the one way the trigger allows)."""
+    async with engine.begin() as connection:
+        await connection.execute(text("SET LOCAL taskstream.audit_retention = 'on'"))
+        for table in (entries, chain_heads, processed_events):
+            await connection.execute(table.delete())
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM ANALYZE audit.entries"))
+
+
+async def committed(engine: AsyncEngine) -> int:
+    """Audit entries committed so far."""
+    async with engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(entries)) or 0)
+
+
+async def wait_for_entries(engine: AsyncEngine, expected: int) -> dict[str, Any]:
+    """Poll until `expected` entries are committed; the rate from the first to the last."""
+    deadline = time.perf_counter() + SCENARIO_TIMEOUT
+    first_at: float | None = None
+    first_cpu = 0.0
+    first_count = 0
+    count = 0
+    while time.perf_counter() < deadline:
+        count = await committed(engine)
+        now = time.perf_counter()
+        if count and first_at is None:
+            first_at, first_cpu, first_count = now, time.process_time(), count
+        if count >= expected:
+            break
+        await asyncio.sleep(0.05)
+    now = time.perf_counter()
+    seconds = now - first_at if first_at is not None else 0.0
+    done = count - first_count
+    rate = done / seconds if seconds > 0 else 0.0
+    return {
+        "events": expected,
+        "committed": count,
+        "complete": count >= expected,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(rate, 1),
+        # CPU of this process (consumer, transport, app server) per event: on a machine
+        # shared with other work it tells the worker's own cost apart from waiting.
+        "worker_cpu_ms_per_event": (
+            round((time.process_time() - first_cpu) * 1000 / done, 3) if done else None
+        ),
+    }
+
+
+async def through(
+    engine: AsyncEngine, consumer: Consumer, transport: Transport, expected: int
+) -> dict[str, Any]:
+    """Subscribe the audit consumer through `transport` and time the committed entries."""
+    await reset(engine)
+    await transport.start()
+    try:
+        await transport.subscribe(consumer.subscriptions())
+        figures = await wait_for_entries(engine, expected)
+    finally:
+        await transport.close()
+    # Other work on the machine (its 1-minute load average) weighs on every figure.
+    return {**figures, "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
+async def fed_directly(
+    engine: AsyncEngine,
+    events: list[Message],
+    size: int,
+    apply: Callable[[list[Message]], Awaitable[None]],
+) -> dict[str, Any]:
+    """`apply` to `size` events at a time, into emptied tables: rate and CPU per event."""
+    await reset(engine)
+    started, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(events), size):
+        await apply(events[start : start + size])
+    seconds = time.perf_counter() - started
+    return {
+        "events": len(events),
+        "seconds": round(seconds, 3),
+        "events_per_s": round(len(events) / seconds, 1),
+        "worker_cpu_ms_per_event": round((time.process_time() - cpu) * 1000 / len(events), 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+async def one_at_a_time(engine: AsyncEngine, consumer: Consumer, events: list[Message]) -> Any:
+    """The consumer called directly, one event (one transaction) at a time."""
+
+    async def one(run: list[Message]) -> None:
+        assert await consumer.handle(run[0]) is Outcome.SUCCESS
+
+    return await fed_directly(engine, events, 1, one)
+
+
+async def direct_batches(engine: AsyncEngine, consumer: Consumer, events: list[Message]) -> Any:
+    """The consumer's batch path called directly, 500 events at a time: no broker, no HTTP."""
+
+    async def batch(run: list[Message]) -> None:
+        assert await consumer.handle_batch(run) is not None
+
+    return await fed_directly(engine, events, 500, batch)
+
+
+async def insert_ceiling(engine: AsyncEngine, events: list[Message]) -> dict[str, Any]:
+    """PostgreSQL alone: COPY of ready-made entry rows (same table shape and indexes, no
+    trigger), 500 rows per transaction, as the worker writes them but with nothing computed."""
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP TABLE IF EXISTS public.bench_entries"))
+        await connection.execute(
+            text("CREATE TABLE public.bench_entries (LIKE audit.entries INCLUDING ALL)")
+        )
+    now = datetime.now(UTC)
+    rows = [
+        (
+            uuid.uuid4(),
+            uuid.UUID(m.key),
+            n,
+            m.id,
+            now,
+            "gateway",
+            "task.created",
+            uuid.uuid4(),
+            json.dumps(m.body["data"], sort_keys=True, separators=(",", ":")),
+            "0" * 64,
+            "f" * 64,
+        )
+        for n, m in enumerate(events)
+    ]
+    columns = [c.name for c in entries.columns if c.name != "recorded_at"]
+    started = time.perf_counter()
+    for start in range(0, len(rows), 500):
+        async with engine.begin() as connection:
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                "bench_entries",
+                schema_name="public",
+                columns=columns,
+                records=rows[start : start + 500],
+            )
+    seconds = time.perf_counter() - started
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP TABLE public.bench_entries"))
+    return {
+        "events": len(rows),
+        "seconds": round(seconds, 3),
+        "events_per_s": round(len(rows) / seconds, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+async def measure(count: int, users: int, baseline: int, only: set[str]) -> dict[str, Any]:
+    """Every figure, one after the other, on one broker and one PostgreSQL."""
+    with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
+        root = Path(folder)
+        server = EmbeddedPostgres(root / "pg", durable=True)
+        url = server.start()
+        try:
+            with KafkaBroker(data_dir=root / "kafka") as broker:
+                return await _measure(
+                    root, url, broker.bootstrap_servers, count, users, baseline, only
+                )
+        finally:
+            server.stop()
+
+
+async def _measure(
+    root: Path, url: str, brokers: str, count: int, users: int, baseline: int, only: set[str]
+) -> dict[str, Any]:
+    engine = create_engine(url, pool_size=8)
+    await migrate(engine)
+    settings = Settings(env="test", database_url=url, jwt_secret=SecretStr("x" * 40))
+    runtime = bootstrap(settings, app_id="audit", engine=engine, transport=MemoryTransport())
+    consumer = build(runtime).consumer
+    assert consumer is not None
+    resources = render_dapr_resources(
+        root / "dapr",
+        kafka_brokers=brokers,
+        name_resolution_db=root / "nr.db",
+        components=["pubsub"],
+    )
+    events = task_events(count, users)
+    publisher = KafkaTransport(KafkaOptions(brokers, partitions=PARTITIONS), app_id="bench")
+    await publisher.start()
+    try:
+        await publisher.ensure_topics({events[0].topic, f"{events[0].topic}.dlq"})
+        for start in range(0, len(events), 1000):
+            await publisher.publish(events[start : start + 1000])
+    finally:
+        await publisher.close()
+
+    def dapr(bulk: BulkSubscribe | None) -> Callable[[], Transport]:
+        return lambda: SidecarOnSubscribe(
+            brokers, resources, app_id=f"audit-{uuid.uuid4().hex[:6]}", bulk=bulk
+        )
+
+    ways: dict[str, Callable[[], Transport]] = {
+        "aiokafka": lambda: KafkaTransport(
+            KafkaOptions(brokers, partitions=PARTITIONS), app_id="audit"
+        ),
+        "dapr_bulk": dapr(BULK),
+        "dapr_single": dapr(None),
+    }
+    results: dict[str, Any] = {}
+    try:
+        for name, factory in ways.items():
+            if name in only:
+                results[name] = await through(engine, consumer, factory(), count)
+                print(f"{name:24} {results[name]}", flush=True)
+        if "one_at_a_time" in only:
+            baseline_events = task_events(baseline, users)
+            results["one_at_a_time"] = await one_at_a_time(engine, consumer, baseline_events)
+            print(f"{'one_at_a_time':24} {results['one_at_a_time']}", flush=True)
+        if "direct_batches" in only:
+            results["direct_batches"] = await direct_batches(engine, consumer, events)
+            print(f"{'direct_batches':24} {results['direct_batches']}", flush=True)
+        if "postgres_insert_ceiling" in only:
+            results["postgres_insert_ceiling"] = await insert_ceiling(engine, events)
+            print(
+                f"{'postgres_insert_ceiling':24} {results['postgres_insert_ceiling']}", flush=True
+            )
+    finally:
+        await engine.dispose()
+    return results
+
+
+LABELS = {
+    "dapr_bulk": "audit worker through Dapr bulk subscribe",
+    "dapr_single": "Dapr single subscribe",
+    "aiokafka": "audit worker through aiokafka",
+    "one_at_a_time": "one event per transaction (before batching)",
+    "direct_batches": "audit batch path, no broker (worker + PostgreSQL)",
+    "postgres_insert_ceiling": "PostgreSQL alone: COPY of ready-made rows",
+}
+BULK_VS_SINGLE = 2.2
+# The report's lines: our figure and its peer from the same run (None: the goal itself).
+LINES: tuple[tuple[str, str | None], ...] = (
+    ("dapr_bulk", "dapr_single"),
+    ("dapr_bulk", None),
+    ("aiokafka", None),
+    ("dapr_bulk", "aiokafka"),
+    ("aiokafka", "one_at_a_time"),
+    ("direct_batches", "postgres_insert_ceiling"),
+)
+
+
+def _rate(results: dict[str, Any], name: str) -> float:
+    return float(results.get(name, {}).get("events_per_s") or 0.0)
+
+
+def _lines(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Each figure against its peer from the same run (or the goal), named `OURS_vs_PEER`."""
+    lines = []
+    for ours, peer in LINES:
+        if ours not in results or (peer is not None and peer not in results):
+            continue
+        value = _rate(results, ours)
+        peer_value = _rate(results, peer) if peer is not None else GOAL
+        goal: str | None = None
+        met: bool | None = None
+        if peer is None:
+            goal, met = f"≥ {GOAL:,.0f} events/s", value >= GOAL
+        elif (ours, peer) == ("dapr_bulk", "dapr_single"):
+            goal = f"≥ {BULK_VS_SINGLE} times single"
+            met = bool(peer_value) and value / peer_value >= BULK_VS_SINGLE
+        line = comparison(
+            LABELS[ours],
+            value=value,
+            unit="events/s",
+            peer=LABELS[peer] if peer is not None else "the goal",
+            peer_value=peer_value or None,
+            goal=goal,
+            met=met,
+        )
+        lines.append((f"{ours}_vs_{peer or 'goal'}", line))
+    return lines
+
+
+def comparisons(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's lines (bench/run.py reads them from the record)."""
+    return [line for _, line in _lines(results)]
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float | None]:
+    """Every line's ratio by name: `dapr_bulk_vs_dapr_single`, `aiokafka_vs_goal`, ..."""
+    return {name: line["ratio"] for name, line in _lines(results)}
+
+
+def run(
+    quick: bool = False,
+    *,
+    events: int | None = None,
+    users: int = 200,
+    only: set[str] | None = None,
+) -> dict[str, Any]:
+    """Measure every way in, record bench/results/worker_throughput.json, return the record."""
+    count = events or (2000 if quick else 20000)
+    baseline = min(count, 500 if quick else 2000)
+    started = time.perf_counter()
+    figures = asyncio.run(measure(count, users, baseline, only or set(FIGURES)))
+    result: dict[str, Any] = {
+        "command": "python -m bench.worker_throughput" + (" --quick" if quick else ""),
+        "events": count,
+        "users": users,
+        "goal_events_per_s": GOAL,
+        "setup": {
+            "postgres": "embedded, durable (fsync on), one database",
+            "kafka": f"1 KRaft node, {PARTITIONS} partitions, keyed by user",
+            "dapr": "daprd 1.16.5, pubsub.kafka, HTTP delivery",
+            "dapr_bulk": {"maxMessagesCount": BULK.max_messages, "maxAwaitDurationMs": 50},
+            "consumer": "workers/audit consumer (batch path under aiokafka and Dapr bulk)",
+        },
+        **figures,
+        "ratios": ratios(figures),
+        "comparisons": comparisons(figures),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    write_result("worker_throughput", result)
+    return result
+
+
+def main() -> None:
+    """Run from the command line and print the record."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--events", type=int, default=None)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument(
+        "--only", help=f"comma-separated subset of {','.join(FIGURES)} (for profiling)"
+    )
+    args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    # bench/run.py asks for the small run through the environment.
+    quick = args.quick or os.environ.get("TASKSTREAM_BENCH_QUICK") == "1"
+    result = run(quick, events=args.events, users=args.users, only=only)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
