@@ -2,7 +2,7 @@
 # Both install what they need first; downloads and builds are cached outside the repository
 # (in ${TASKSTREAM_CACHE:-~/.cache/taskstream}).
 
-.PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy
+.PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy bench
 
 WEB_SOURCES := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
 
@@ -35,6 +35,10 @@ typecheck: bootstrap
 
 schema: bootstrap
 	.venv/bin/taskstream schema
+
+# Every benchmark beside its peer, then bench/results/REPORT.md (ARGS="--quick" for a smoke run).
+bench: bootstrap
+	.venv/bin/python -m bench.run $(ARGS)
 
 test: lint typecheck provision deploy-tools
 	web/scripts/test.sh

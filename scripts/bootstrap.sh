@@ -20,7 +20,7 @@ stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "==> installing Python packages (cache: $PIP_CACHE_DIR)"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,bench]'
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -1,0 +1,132 @@
+"""`tasks(first: 50)` with tags and reminders over the page user's tasks, and its two peers.
+
+The real gateway (`taskstream gateway`, uvicorn, one process), PostGraphile 5 (node, one
+process) and a plain Starlette endpoint running the gateway's SQL (one process) serve the same
+50 tasks of the same user, ordered by creation time then id, each with its tags and reminders,
+from the same PostgreSQL. The same load generator (bench/loadgen.py) sends each the same number
+of requests from the same number of keep-alive clients; the rounds alternate between peers so
+that background noise on the machine spreads over all three, and each peer's best round counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.loadgen import Request, fetch_json, run_load
+from bench.runtime import BenchContext
+from bench.stats import comparison
+
+PEER_LABELS = {"postgraphile": "PostGraphile 5", "starlette": "plain Starlette + same SQL"}
+
+GATEWAY_PAGE = """
+query {
+  tasks(first: 50, orderBy: [{field: CREATED_AT}]) {
+    pageInfo { endCursor hasNextPage }
+    edges { node { id title status priority dueAt
+                   tags { id name }
+                   reminders { id remindAt beforeDue channels state sentAt } } }
+  }
+}
+"""
+
+POSTGRAPHILE_PAGE = """
+query($user: UUID!) {
+  allTasks(condition: {userId: $user}, orderBy: [CREATED_AT_ASC, ROW_ID_ASC], first: 50) {
+    pageInfo { endCursor hasNextPage }
+    edges { node { rowId title status priority dueAt
+                   taskTagsByTaskId { nodes { position tagByTagId { rowId name } } }
+                   remindersByTaskId(orderBy: POSITION_ASC) {
+                     nodes { rowId remindAt beforeDue channels state sentAt } } } }
+  }
+}
+"""
+
+
+def _ids(body: Any, root: str, key: str = "id") -> list[str]:
+    assert "errors" not in body, body
+    return [edge["node"][key] for edge in body["data"][root]["edges"]]
+
+
+async def run(context: BenchContext) -> dict[str, Any]:
+    """Throughput and latency of the page on all three; ratios and goals."""
+    stack, user = context.stack, context.dataset.page_user
+    gateway = context.gateway_url
+    postgraphile = stack.postgraphile()
+    starlette = stack.starlette_peer()
+    urls = {"gateway": gateway, "postgraphile": postgraphile, "starlette": starlette}
+    requests = {
+        "gateway": Request.graphql(gateway + "/graphql", GATEWAY_PAGE, token=context.token(user)),
+        "postgraphile": Request.graphql(
+            postgraphile + "/graphql", POSTGRAPHILE_PAGE, {"user": str(user)}
+        ),
+        "starlette": Request(f"{starlette}/page?user={user}"),
+    }
+    # The three must answer the same tasks in the same order before their speed means anything.
+    answers = {name: await fetch_json(request) for name, request in requests.items()}
+    ids = {
+        "gateway": _ids(answers["gateway"], "tasks"),
+        "postgraphile": _ids(answers["postgraphile"], "allTasks", "rowId"),
+        "starlette": _ids(answers["starlette"], "tasks"),
+    }
+    assert len(ids["gateway"]) == 50, ids["gateway"]
+    assert ids["gateway"] == ids["postgraphile"] == ids["starlette"], "peers disagree"
+    first_node = answers["postgraphile"]["data"]["allTasks"]["edges"][0]["node"]
+    assert first_node["taskTagsByTaskId"]["nodes"], "PostGraphile returned no tags"
+
+    clients, count = (8, 300) if context.quick else (16, 2000)
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in requests}
+    for round_number in range(1 if context.quick else 2):
+        for name, request in requests.items():
+            context.log(f"  round {round_number + 1}: {name}, {count} requests, {clients} clients")
+            server = stack.by_url[urls[name]]
+            used = server.cpu_seconds()
+            result = await run_load(request, clients=clients, requests=count, warmup=100)
+            # The server's own CPU per request: the machine is shared, this is not.
+            cpu_ms = (server.cpu_seconds() - used) * 1000 / (result["requests"] + 100)
+            result["server_cpu_ms_per_request"] = round(cpu_ms, 2)
+            assert result["failures"] == 0, (name, result)
+            rounds[name].append(result)
+    best = {name: max(runs, key=lambda r: r["throughput_rps"]) for name, runs in rounds.items()}
+    ours = best["gateway"]["throughput_rps"]
+    return {
+        "tasks_of_user": context.dataset.page_tasks,
+        "clients": clients,
+        "requests_per_round": count,
+        "best": best,
+        "rounds": rounds,
+        "comparisons": [
+            *(
+                comparison(
+                    "tasks(first: 50) + tags + reminders: throughput",
+                    value=ours,
+                    unit="req/s",
+                    peer=label,
+                    peer_value=best[peer]["throughput_rps"],
+                    goal=f"≥ {floor:.1f}x {label}",
+                    met=ours >= floor * best[peer]["throughput_rps"],
+                )
+                for (peer, label), floor in zip(PEER_LABELS.items(), (1.0, 0.5), strict=True)
+            ),
+            *(
+                comparison(
+                    "tasks(first: 50): server CPU per request",
+                    value=best["gateway"]["server_cpu_ms_per_request"],
+                    unit="ms",
+                    peer=label,
+                    peer_value=best[peer]["server_cpu_ms_per_request"],
+                )
+                for peer, label in PEER_LABELS.items()
+            ),
+            *(
+                comparison(
+                    f"tasks(first: 50): {q} latency under load",
+                    value=best["gateway"][f"{q}_ms"],
+                    unit="ms",
+                    peer=peer_label,
+                    peer_value=best[peer][f"{q}_ms"],
+                )
+                for q in ("p50", "p99")
+                for peer, peer_label in PEER_LABELS.items()
+            ),
+        ],
+    }
