@@ -72,6 +72,13 @@ def add_stack_command(commands: Any) -> None:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--data-dir", type=Path, default=None)
+    up.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        choices=(1, 3),
+        help="Kafka brokers (3: replication factor 3, min.insync.replicas 2)",
+    )
     up.set_defaults(handler=command_stack_up)
 
 
@@ -79,7 +86,8 @@ def command_stack_up(args: argparse.Namespace) -> int:
     """Run the stack until SIGINT/SIGTERM; 0 after a clean stop."""
     data_dir: Path = (args.data_dir or default_stack_dir()).expanduser().resolve()
     try:
-        return asyncio.run(Stack(data_dir, host=args.host, port=args.port).run())
+        stack = Stack(data_dir, host=args.host, port=args.port, brokers=args.brokers)
+        return asyncio.run(stack.run())
     except StackError as error:
         print(f"stack up failed: {error}", file=sys.stderr, flush=True)
         return 1
@@ -244,19 +252,99 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     reported_exit: bool = False
+    env: dict[str, str] = field(default_factory=dict)
 
 
 class Stack:
     """Starts, supervises and stops one stack."""
 
-    def __init__(self, data_dir: Path, *, host: str, port: int) -> None:
+    def __init__(self, data_dir: Path, *, host: str, port: int, brokers: int = 1) -> None:
         self.data_dir = data_dir
         self.run_dir = data_dir / "run"
         self.host = host
         self.port = port
+        self.brokers = brokers
         self.services: list[Service] = []
         self.pidfile = PidFile(self.run_dir / "pids.json")
+        self.url = ""
+        self.database_url = ""
+        self.kafka: Any = None
+        self.postgres: Any = None
         self._stop = asyncio.Event()
+        self._cleanup: contextlib.AsyncExitStack | None = None
+
+    # --- control, for fault injection: the stack as an object rather than a command ---------
+
+    async def __aenter__(self) -> Stack:
+        """Start everything (no signal handling); the stack runs until the block ends."""
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        self._cleanup = contextlib.AsyncExitStack()
+        try:
+            await self._start(self._cleanup)
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        """Stop everything, in the same order as `stack up` does."""
+        cleanup, self._cleanup = self._cleanup, None
+        if cleanup is not None:
+            await cleanup.aclose()
+        (self.run_dir / "pids.json").unlink(missing_ok=True)
+
+    def service(self, name: str) -> Service:
+        """The service called `name` (gateway-1, gateway-2, audit, notifications, ...)."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a service's process group: a crash, with no chance to clean up."""
+        process = self.service(name).process
+        assert process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    async def restart(self, name: str) -> None:
+        """Start a stopped service again as it was first started; returns once it is ready."""
+        from taskstream.localinfra._common import spawn
+
+        service = self.service(name)
+        assert service.process is not None and service.process.poll() is not None
+        service.process = spawn(service.command, service.log_path, env=service.env)
+        service.reported_exit = False
+        self.pidfile.record(service.name, service.process.pid)
+        await self._wait_ready([service])
+
+    def kill_sidecar(self, name: str) -> None:
+        """SIGKILL the daprd beside a service."""
+        self.service(name).sidecar.kill()
+
+    async def restart_sidecar(self, name: str) -> None:
+        """Start a killed daprd again on its ports; returns once it reaches its app."""
+        service = self.service(name)
+        await asyncio.to_thread(service.sidecar.start)
+        self.pidfile.record(f"daprd-{service.name}", service.sidecar.pid)
+        await self._wait_ready([service])
+
+    async def stop_broker(self, node: int = 0) -> None:
+        """Stop one Kafka broker (0-based)."""
+        await asyncio.to_thread(self.kafka.stop_node, node)
+
+    async def start_broker(self, node: int = 0) -> None:
+        """Start a stopped Kafka broker again; returns once it answers."""
+        await asyncio.to_thread(self.kafka.start_node, node)
+        self.pidfile.record(f"kafka-{node + 1}", self.kafka.pids[node])
+
+    async def restart_postgres(self) -> None:
+        """Stop PostgreSQL (fast shutdown: sessions are cut) and start it on the same port."""
+        if self.postgres is None:
+            raise StackError("PostgreSQL is not the stack's own (DATABASE_URL was given)")
+        await asyncio.to_thread(self.postgres.stop)
+        await asyncio.to_thread(self.postgres.start)
 
     async def run(self) -> int:
         """Start everything, serve until a signal, stop everything; 0 after a clean stop."""
@@ -301,6 +389,7 @@ class Stack:
         self.run_dir.chmod(0o700)
 
         database_url, state_connection = await self._start_postgres(cleanup, settings.database_url)
+        self.database_url = database_url
         self._check()
         brokers = await self._start_kafka(cleanup)
         self._check()
@@ -348,8 +437,9 @@ class Stack:
         except OSError as error:
             raise StackError(f"could not listen on {self.host}:{self.port}: {error}") from error
         cleanup.push_async_callback(proxy.stop)
-        self._describe(f"http://{self.host}:{port}", brokers)
-        print(f"Taskstream is up at http://{self.host}:{port}", flush=True)
+        self.url = f"http://{self.host}:{port}"
+        self._describe(self.url, brokers)
+        print(f"Taskstream is up at {self.url}", flush=True)
 
     def _describe(self, url: str, brokers: str) -> None:
         """run/stack.json: where everything listens, for operators and tests."""
@@ -379,6 +469,7 @@ class Stack:
             from taskstream.persistence.embedded import EmbeddedPostgres
 
             server = EmbeddedPostgres(self.data_dir / "postgres")
+            self.postgres = server
             given = await asyncio.to_thread(server.start)
             cleanup.callback(server.stop)
             postmaster = self.data_dir / "postgres" / "postmaster.pid"
@@ -400,7 +491,12 @@ class Stack:
         from taskstream.messaging.bus import dead_letter_topic
         from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 
-        broker = KafkaBroker(data_dir=self.data_dir / "kafka")
+        # Three brokers: every topic on all three, and a write needs two of them.
+        config = {"min.insync.replicas": "2"} if self.brokers > 1 else {}
+        broker = KafkaBroker(
+            node_count=self.brokers, data_dir=self.data_dir / "kafka", config=config
+        )
+        self.kafka = broker
         try:
             await asyncio.to_thread(broker.start)
         except Exception as error:
@@ -410,7 +506,10 @@ class Stack:
             self.pidfile.record(f"kafka-{index + 1}", pid)
         # As Strimzi's KafkaTopics do in a cluster: every topic and its dead-letter topic.
         await KafkaTransport(
-            KafkaOptions(broker.bootstrap_servers, partitions=3), app_id="stack"
+            KafkaOptions(
+                broker.bootstrap_servers, partitions=3, replication_factor=min(3, self.brokers)
+            ),
+            app_id="stack",
         ).ensure_topics(set(STACK_TOPICS) | {dead_letter_topic(t) for t in STACK_TOPICS})
         return broker.bootstrap_servers
 
@@ -467,14 +566,11 @@ class Stack:
                 log_level="warn",
                 env=token_env,
                 daprd_path=daprd,
-                # Dapr pauses a service's subscriptions while it is unhealthy, rather than
-                # retrying its deliveries into the dead-letter topic.
-                extra_args=[
-                    "--enable-app-health-check",
-                    "--app-health-check-path=/healthz",
-                    "--app-health-probe-interval=2",
-                    "--app-health-threshold=3",
-                ],
+                # No app health check (--enable-app-health-check): when it finds the app down,
+                # Dapr 1.16's Kafka subscriber closes the subscription under the deliveries in
+                # flight and never takes them up again (tests/faults: a worker killed for 4 s
+                # lost every event of those seconds). Without it, a delivery to a dead app is
+                # retried by the Resiliency policy (about 150 s) and then dead-lettered.
             )
 
         def start_sidecar(service: Service) -> None:
@@ -505,15 +601,16 @@ class Stack:
                 "TASKSTREAM_PORT": str(service.app_port),
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
             }
+            service.env = env
             service.process = spawn(service.command, service.log_path, env=env)
             self.pidfile.record(service.name, service.process.pid)
-        await self._wait_ready()
+        await self._wait_ready(self.services)
 
-    async def _wait_ready(self) -> None:
+    async def _wait_ready(self, services: list[Service]) -> None:
         """Every service answers /readyz and every sidecar reaches its app."""
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         async with httpx.AsyncClient(timeout=2.0) as client:
-            pending = list(self.services)
+            pending = list(services)
             while pending:
                 self._check()
                 for service in list(pending):

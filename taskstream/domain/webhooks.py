@@ -75,18 +75,28 @@ def check_url_shape(url: str) -> tuple[str, str]:
     return candidate, parts.hostname
 
 
-def check_destination(host: str, *, allow_private: bool) -> None:
-    """Refuse hosts that are or resolve to loopback, link-local or private addresses."""
-    if allow_private:
-        return
+def resolve_destination(host: str, *, allow_private: bool) -> list[str]:
+    """The addresses `host` resolves to, once; InvalidInput if any is internal (unless allowed).
+
+    Connect only to an address this returned: resolving the name again would let a DNS server
+    answer differently the second time (DNS rebinding).
+    """
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
         raise InvalidInput("url", f"host {host!r} does not resolve") from error
-    for info in infos:
-        if not is_public_address(str(info[4][0])):
-            raise InvalidInput(
-                "url",
-                "must not point at loopback, link-local or private addresses "
-                "(TASKSTREAM_WEBHOOK_ALLOW_PRIVATE=1 allows it for development)",
-            )
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not allow_private and not all(is_public_address(address) for address in addresses):
+        raise InvalidInput(
+            "url",
+            "must not point at loopback, link-local or private addresses "
+            "(TASKSTREAM_WEBHOOK_ALLOW_PRIVATE=1 allows it for development)",
+        )
+    return addresses
+
+
+def check_destination(host: str, *, allow_private: bool) -> None:
+    """Refuse hosts that are or resolve to loopback, link-local or private addresses."""
+    if allow_private:
+        return
+    resolve_destination(host, allow_private=False)

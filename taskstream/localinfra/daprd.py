@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -206,10 +208,11 @@ class Daprd:
             self.effective_config = self.work_dir / "config.yaml"
             self.effective_config.write_text(sqlite_config_yaml(self.app_id, db), encoding="utf-8")
         ports = iter(free_ports(4))
-        self.dapr_http_port = self._requested_http_port or next(ports)
-        self.dapr_grpc_port = self._requested_grpc_port or next(ports)
-        self.internal_grpc_port = next(ports)
-        self.metrics_port = next(ports)
+        # A restarted sidecar keeps its ports: its app and the name-resolution table know them.
+        self.dapr_http_port = self._requested_http_port or self.dapr_http_port or next(ports)
+        self.dapr_grpc_port = self._requested_grpc_port or self.dapr_grpc_port or next(ports)
+        self.internal_grpc_port = self.internal_grpc_port or next(ports)
+        self.metrics_port = self.metrics_port or next(ports)
         # A scheduler address from the environment would make daprd wait for a scheduler.
         env = {k: v for k, v in os.environ.items() if not k.startswith("DAPR_SCHEDULER_HOST")}
         env.update(self.env)
@@ -244,6 +247,14 @@ class Daprd:
                         f"{tail(self.log_path)}"
                     )
                 time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL daprd (a crash, for fault injection); start() brings it back on its ports."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
     def stop(self) -> None:
         """Stop daprd (SIGTERM, then SIGKILL) and remove a temporary work dir."""

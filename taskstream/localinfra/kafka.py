@@ -147,6 +147,7 @@ class KafkaBroker:
         self.ports: list[int] = []
         self.controller_ports: list[int] = []
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._commands: list[list[str]] = []
 
     @property
     def bootstrap_servers(self) -> str:
@@ -249,10 +250,11 @@ class KafkaBroker:
             )
             configs.append(path)
         started = time.monotonic()
+        self._commands = [[*base, "kafka.Kafka", str(path)] for path in configs]
         try:
             self._format(base, configs)
-            for node, path in enumerate(configs):
-                self._procs.append(spawn([*base, "kafka.Kafka", str(path)], self.log_path(node)))
+            for node, command in enumerate(self._commands):
+                self._procs.append(spawn(command, self.log_path(node)))
             self._wait_ready(started)
         except BaseException:
             self.stop()
@@ -312,6 +314,31 @@ class KafkaBroker:
                     f"Kafka did not become ready within {self.start_timeout}s:\n"
                     f"{tail(self.log_path(0))}"
                 )
+            time.sleep(0.2)
+
+    def stop_node(self, node: int) -> None:
+        """Stop one node (0-based) as an operator would (SIGTERM: a controlled shutdown)."""
+        terminate(self._procs[node], self.stop_timeout)
+
+    def start_node(self, node: int) -> None:
+        """Start a stopped node again on its ports and data; returns once it answers Metadata."""
+        if self._procs[node].poll() is None:
+            raise LocalInfraError(f"Kafka node {node + 1} is already running")
+        self._procs[node] = spawn(self._commands[node], self.log_path(node))
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if self._procs[node].poll() is not None:
+                raise LocalInfraError(
+                    f"Kafka node {node + 1} exited with {self._procs[node].returncode}:\n"
+                    f"{tail(self.log_path(node))}"
+                )
+            try:
+                if metadata_broker_count(self.host, self.ports[node]) >= 1:
+                    return
+            except (OSError, struct.error, LocalInfraError):
+                pass
+            if time.monotonic() > deadline:
+                raise LocalInfraError(f"Kafka node {node + 1} did not come back")
             time.sleep(0.2)
 
     def stop(self) -> None:

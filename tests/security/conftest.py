@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -56,3 +57,50 @@ async def served(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
         finally:
             server.should_exit = True
             await serving
+
+
+class FakeDns:
+    """Made-up names answering the given addresses, one list per lookup in turn (the last one
+    repeats), and how many times each name was looked up."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[list[str]]] = {}
+        self.lookups: dict[str, int] = {}
+
+    def __setitem__(self, name: str, answers: list[list[str]]) -> None:
+        self.answers[name] = answers
+
+    def answer(self, host: str, port: int) -> list[Any]:
+        """getaddrinfo's answer for a made-up name."""
+        self.lookups[host] = self.lookups.get(host, 0) + 1
+        queue = self.answers[host]
+        addresses = queue.pop(0) if len(queue) > 1 else queue[0]
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (a, port, 0, 0) if ":" in a else (a, port),
+            )
+            for a in addresses
+        ]
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
+    """The resolver, patched: made-up names answer what the test says, others as usual."""
+    fake = FakeDns()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # anyio (under httpx) passes the name IDNA-encoded, as bytes.
+        if isinstance(host, bytes):
+            host = host.decode("ascii")
+        if isinstance(host, str) and host in fake.answers:
+            port = args[0] if args and isinstance(args[0], int) else 0
+            return fake.answer(host, port)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return fake

@@ -7,15 +7,13 @@ resolver; redirects at send time end to end, with a receiver on loopback.
 
 from __future__ import annotations
 
-import socket
-from typing import Any
-
 import httpx
 import pytest
 
 from taskstream.domain.errors import InvalidInput
 from taskstream.domain.webhooks import check_destination, check_url_shape, is_public_address
 from tests.conftest import GraphQLClient
+from tests.security.conftest import FakeDns
 
 pytestmark = pytest.mark.e2e
 
@@ -90,32 +88,6 @@ INTERNAL_URLS = [
 ]
 
 
-@pytest.fixture
-def resolver(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[list[str]]]:
-    """Names the tests make up, resolving to the answers given (one list per lookup, in turn)."""
-    answers: dict[str, list[list[str]]] = {}
-    real = socket.getaddrinfo
-
-    def fake(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host in answers:
-            queue = answers[host]
-            addresses = queue.pop(0) if len(queue) > 1 else queue[0]
-            return [
-                (
-                    socket.AF_INET6 if ":" in a else socket.AF_INET,
-                    socket.SOCK_STREAM,
-                    socket.IPPROTO_TCP,
-                    "",
-                    (a, 0, 0, 0) if ":" in a else (a, 0),
-                )
-                for a in addresses
-            ]
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
-    return answers
-
-
 @pytest.fixture(scope="module")
 async def user(whole: httpx.AsyncClient) -> GraphQLClient:
     """One user of the whole system (private destinations not allowed: the default)."""
@@ -154,16 +126,14 @@ async def test_internal_destinations_are_refused_at_registration(
     ],
 )
 async def test_names_resolving_to_internal_addresses_are_refused(
-    user: GraphQLClient, resolver: dict[str, list[list[str]]], name: str, addresses: list[str]
+    user: GraphQLClient, resolver: FakeDns, name: str, addresses: list[str]
 ) -> None:
     resolver[name] = [addresses]
     await assert_refused(user, f"https://{name}/hook")
     await assert_refused(user, f"https://{name.upper()}./hook")
 
 
-async def test_a_public_destination_is_accepted(
-    user: GraphQLClient, resolver: dict[str, list[list[str]]]
-) -> None:
+async def test_a_public_destination_is_accepted(user: GraphQLClient, resolver: FakeDns) -> None:
     # The control: the same path accepts public addresses, literal or by name.
     resolver["hooks.partner.test"] = [[PUBLIC_V4, PUBLIC_V6]]
     for url in (
@@ -179,7 +149,7 @@ async def test_a_public_destination_is_accepted(
 
 
 def test_dns_rebinding_is_caught_by_the_check_at_send_time(
-    resolver: dict[str, list[list[str]]],
+    resolver: FakeDns,
 ) -> None:
     # Public when registered, private when sending: the notifications service re-runs this
     # check before every delivery (workers/notifications/channels.py), and it must say no then.
@@ -191,7 +161,7 @@ def test_dns_rebinding_is_caught_by_the_check_at_send_time(
     assert refused.value.field == "url"
 
 
-def test_unresolvable_names_are_refused(resolver: dict[str, list[list[str]]]) -> None:
+def test_unresolvable_names_are_refused(resolver: FakeDns) -> None:
     with pytest.raises(InvalidInput):
         check_destination("no-such-host.invalid", allow_private=False)
 

@@ -15,7 +15,7 @@ import anyio
 import httpx
 
 from taskstream.domain.errors import InvalidInput
-from taskstream.domain.webhooks import check_destination, check_url_shape
+from taskstream.domain.webhooks import check_url_shape, resolve_destination
 
 SIGNATURE_HEADER = "X-Taskstream-Signature"
 DELIVERY_HEADER = "X-Taskstream-Delivery"
@@ -123,22 +123,39 @@ class EmailSender:
             raise DeliveryError(f"smtp: {error}") from error
 
 
+def pinned_request(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The URL aimed at `address`, and the Host header and TLS name of the URL's own host.
+
+    The request goes to the address that was checked, while the server still sees the name it
+    expects (Host), and TLS still sends that name (SNI) and verifies the certificate against it.
+    """
+    original = httpx.URL(url)
+    pinned = original.copy_with(host=address)
+    host = original.raw_host.decode("ascii")
+    return str(pinned), {"Host": original.netloc.decode("ascii")}, {"sni_hostname": host}
+
+
 class WebhookSender:
     """POSTs signed JSON to a user's webhook; never follows redirects."""
 
     def __init__(self, *, allow_private: bool, client: httpx.AsyncClient | None = None) -> None:
         self.allow_private = allow_private
+        # No kept-alive connections: they are pooled by address, so a connection opened (and
+        # TLS-verified) for one name could otherwise carry a request for another name there.
         self.client = client or httpx.AsyncClient(
-            timeout=WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False
+            timeout=WEBHOOK_TIMEOUT_SECONDS,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     async def send(self, url: str, secret: str, message: Message) -> None:
         """Deliver one reminder; DeliveryError unless the endpoint answers 2xx."""
         try:
             cleaned, host = check_url_shape(url)
-            # Re-checked at send time: the name may resolve elsewhere than at registration.
-            await anyio.to_thread.run_sync(
-                lambda: check_destination(host, allow_private=self.allow_private)
+            # Resolved once, at send time (the name may resolve elsewhere than at registration),
+            # and every answer checked; the connection then goes to a checked address only.
+            addresses = await anyio.to_thread.run_sync(
+                lambda: resolve_destination(host, allow_private=self.allow_private)
             )
         except InvalidInput as error:
             raise DeliveryError(f"refused destination: {error.message}", permanent=True) from error
@@ -149,12 +166,30 @@ class WebhookSender:
             DELIVERY_HEADER: message.delivery_id,
             "User-Agent": "taskstream-notifications",
         }
-        try:
-            response = await self.client.post(cleaned, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            raise DeliveryError(f"webhook unreachable: {type(error).__name__}: {error}") from error
+        response = await self._post(cleaned, addresses, body, headers)
         if not 200 <= response.status_code < 300:
             raise DeliveryError(f"webhook answered {response.status_code}")
+
+    async def _post(
+        self, url: str, addresses: list[str], body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        """POST to the first checked address that accepts a connection."""
+        failure: httpx.HTTPError | None = None
+        for address in addresses:
+            target, host, extensions = pinned_request(url, address)
+            try:
+                return await self.client.post(
+                    target, content=body, headers={**headers, **host}, extensions=extensions
+                )
+            except httpx.ConnectError as error:
+                failure = error  # the next address of the name may answer
+            except httpx.HTTPError as error:
+                failure = error
+                break
+        assert failure is not None
+        raise DeliveryError(
+            f"webhook unreachable: {type(failure).__name__}: {failure}"
+        ) from failure
 
     async def close(self) -> None:
         """Close the HTTP client."""

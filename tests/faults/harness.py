@@ -1,0 +1,564 @@
+"""Fault injection on the `stack up` topology: a bounded load, a fault, and the invariants.
+
+`Load` makes mutations at a fixed rate for a fixed time through the stack's proxy, as clients
+would: recurring tasks created then completed, and tasks with a reminder due a few seconds ahead.
+Every mutation has a unique title, so what it did can be found in the database whether or not
+its answer reached the client (a mutation cut off by a fault may still have committed).
+
+`Ledger.check` compares what the database, the audit trail and Kafka show with what every
+committed mutation must have caused, exactly once:
+- a completed recurring task: one next instance (instance 2 of its series);
+- a task with a reminder: the reminder SENT and one IN_APP notification;
+- every mutation and every notification sent: one audit entry, and each user's chain verifies;
+- both outboxes drained, every consumer group caught up, nothing in a dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskstream.persistence.db import create_engine
+from taskstream.persistence.outbox import lease_key
+from taskstream.persistence.tables import outbox as gateway_outbox
+from taskstream.stack import STACK_TOPICS, Stack
+
+# Who consumes what (Dapr's consumer group is the app id).
+CONSUMER_GROUPS = {
+    "gateway": ("task-events", "notifications"),
+    "recurrence": ("task-events",),
+    # `reminders` is published for others to hear; the notifications service fires in-process.
+    "notifications": ("task-events",),
+    "audit": ("task-events", "notifications"),
+}
+DLQ_TOPICS = tuple(f"{topic}.dlq" for topic in STACK_TOPICS)
+REQUEST_TIMEOUT_SECONDS = 15.0
+# Longer than a delivery's retries take to reach the dead-letter topic (Dapr: about 150 s),
+# overridable to fail fast while investigating.
+SETTLE_SECONDS = float(os.environ.get("TASKSTREAM_FAULTS_SETTLE", "170"))
+REMINDER_LEAD_SECONDS = 3.0
+CREATE = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id seriesId } }"
+COMPLETE = "mutation($id: ID!) { completeTask(id: $id) { id status } }"
+# Every tally of this run, for the summary at the end.
+RESULTS: list[Tally] = []
+
+
+@dataclass
+class Operation:
+    """One mutation the load sent, and whether its answer came back."""
+
+    kind: str  # "create-recurring", "complete", "create-reminder"
+    title: str
+    user: str
+    acked: bool = False
+
+
+@dataclass
+class User:
+    """A signed-up user of the load."""
+
+    id: str
+    token: str
+
+
+@contextlib.asynccontextmanager
+async def running_stack(brokers: int = 1) -> AsyncIterator[Stack]:
+    """A stack in a fresh directory of its own, removed afterwards."""
+    # Not pytest's tmp_path: PostgreSQL runs as another account, which must reach the directory.
+    data = Path(tempfile.mkdtemp(prefix="taskstream-faults-"))
+    try:
+        async with Stack(data / "data", host="127.0.0.1", port=0, brokers=brokers) as running:
+            yield running
+    finally:
+        # TASKSTREAM_FAULTS_KEEP=1 keeps the logs and data for a post-mortem.
+        if os.environ.get("TASKSTREAM_FAULTS_KEEP") != "1":
+            shutil.rmtree(data, ignore_errors=True)
+
+
+async def sign_up(url: str, count: int) -> list[User]:
+    """`count` fresh accounts."""
+    users = []
+    async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS) as http:
+        for _ in range(count):
+            response = await http.post(
+                "/graphql",
+                json={
+                    "query": "mutation($e: String!, $p: String!) { signUp(email: $e, "
+                    "password: $p) { token user { id } } }",
+                    "variables": {"e": f"fault-{uuid.uuid4().hex[:10]}@example.com", "p": "x" * 12},
+                },
+            )
+            data = response.json()["data"]["signUp"]
+            users.append(User(data["user"]["id"], data["token"]))
+    return users
+
+
+class Load:
+    """Mutations at a fixed rate for a fixed time; every one recorded in `operations`."""
+
+    def __init__(self, url: str, users: list[User], label: str, *, rate: float) -> None:
+        self.url = url
+        self.users = users
+        self.label = label
+        self.rate = rate
+        self.operations: list[Operation] = []
+        self.latencies: list[float] = []
+
+    async def run(self, seconds: float) -> None:
+        """Start one scenario every 1/rate s for `seconds`; wait for those started to end."""
+        # One connection per request: a pooled connection stays pinned to the replica the
+        # proxy gave it, and would outlive that replica.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(
+            base_url=self.url, timeout=REQUEST_TIMEOUT_SECONDS, limits=limits
+        ) as http:
+            started = time.monotonic()
+            scenarios = []
+            for n in itertools.count():
+                due = started + n / self.rate
+                if due - started >= seconds:
+                    break
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                user = self.users[n % len(self.users)]
+                scenario = self._recurring if n % 2 == 0 else self._reminder
+                scenarios.append(asyncio.create_task(scenario(http, user, n)))
+            await asyncio.gather(*scenarios)
+
+    async def _recurring(self, http: httpx.AsyncClient, user: User, n: int) -> None:
+        title = f"{self.label}-recurring-{n}"
+        created = await self._send(
+            http,
+            user,
+            Operation("create-recurring", title, user.id),
+            CREATE,
+            {
+                "i": {
+                    "title": title,
+                    "dueAt": "2031-01-06T09:00:00Z",
+                    "recurrence": {"rule": "FREQ=DAILY", "timezone": "UTC"},
+                }
+            },
+        )
+        if created is not None:
+            await self._send(
+                http,
+                user,
+                Operation("complete", title, user.id),
+                COMPLETE,
+                {"id": created["createTask"]["id"]},
+            )
+
+    async def _reminder(self, http: httpx.AsyncClient, user: User, n: int) -> None:
+        title = f"{self.label}-reminder-{n}"
+        remind_at = datetime.now(UTC) + timedelta(seconds=REMINDER_LEAD_SECONDS)
+        await self._send(
+            http,
+            user,
+            Operation("create-reminder", title, user.id),
+            CREATE,
+            {"i": {"title": title, "reminders": [{"remindAt": remind_at.isoformat()}]}},
+        )
+
+    async def _send(
+        self,
+        http: httpx.AsyncClient,
+        user: User,
+        operation: Operation,
+        query: str,
+        variables: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        self.operations.append(operation)
+        began = time.monotonic()
+        try:
+            response = await http.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {user.token}"},
+            )
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        if response.status_code != 200 or body.get("errors") or not body.get("data"):
+            return None
+        operation.acked = True
+        self.latencies.append(time.monotonic() - began)
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@dataclass
+class Tally:
+    """What one fault's load sent and what came of it."""
+
+    fault: str
+    sent: int = 0
+    acked: int = 0
+    committed: int = 0
+    expected_effects: int = 0
+    effects: int = 0
+    duplicates: int = 0
+    losses: int = 0
+    acked_not_committed: int = 0
+    problems: list[str] = field(default_factory=list)
+    seconds_of_load: float = 0.0
+    rate: float = 0.0
+    recovery_seconds: float = 0.0
+    latency_p50_ms: float = 0.0
+    latency_max_ms: float = 0.0
+    window: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The tally as JSON-ready data."""
+        return asdict(self)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing lost, nothing duplicated, nothing stuck."""
+        return not self.problems and self.losses == 0 and self.duplicates == 0
+
+
+def _count(found: Counter[Any], key: Any, tally: Tally, what: str) -> None:
+    """Add one expected effect, seen `found[key]` times."""
+    seen = found.get(key, 0)
+    tally.expected_effects += 1
+    tally.effects += seen
+    if seen == 0:
+        tally.losses += 1
+        tally.problems.append(f"lost: {what}")
+    elif seen > 1:
+        tally.duplicates += seen - 1
+        tally.problems.append(f"{seen}x: {what}")
+
+
+class Ledger:
+    """Reads the stack's database and Kafka to check the invariants."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.engine: AsyncEngine = create_engine(stack.database_url, pool_size=2)
+        # Outbox rows committed and unpublished when a fault struck (where a fault measures it).
+        self.window: int | None = None
+
+    async def close(self) -> None:
+        """Close the database pool."""
+        await self.engine.dispose()
+
+    async def check(self, load: Load, fault: str) -> Tally:
+        """The tally of one load: each committed mutation's effects counted, and what is stuck."""
+        tally = Tally(fault, sent=len(load.operations))
+        tally.acked = sum(op.acked for op in load.operations)
+        titles = list({op.title for op in load.operations})
+        async with self.engine.connect() as db:
+            tasks = (
+                await db.execute(
+                    text(
+                        "SELECT id, title, status, series_id, instance_number FROM gateway.tasks "
+                        "WHERE title = ANY(:titles)"
+                    ),
+                    {"titles": titles},
+                )
+            ).all()
+            task_ids = [row.id for row in tasks]
+            audit = Counter(
+                (row.task_id, row.action)
+                for row in await db.execute(
+                    text("SELECT task_id, action FROM audit.entries WHERE task_id = ANY(:ids)"),
+                    {"ids": task_ids},
+                )
+            )
+            reminders = (
+                await db.execute(
+                    text(
+                        "SELECT id, task_id, state FROM gateway.reminders WHERE task_id = ANY(:ids)"
+                    ),
+                    {"ids": task_ids},
+                )
+            ).all()
+            sent = Counter(
+                row.reminder_id
+                for row in await db.execute(
+                    text(
+                        "SELECT reminder_id FROM notifications.notifications "
+                        "WHERE task_id = ANY(:ids) AND channel = 'IN_APP'"
+                    ),
+                    {"ids": task_ids},
+                )
+            )
+            unpublished = {
+                schema: await db.scalar(
+                    text(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
+                )
+                for schema in ("gateway", "notifications")
+            }
+        first: dict[str, list[Any]] = {}
+        instances: Counter[Any] = Counter()
+        for row in tasks:
+            instances[(row.series_id, row.instance_number)] += 1
+            if row.instance_number == 1:
+                first.setdefault(row.title, []).append(row)
+        next_instances = {
+            row.series_id: row for row in tasks if row.instance_number == 2 and row.series_id
+        }
+        by_task: dict[Any, list[Any]] = {}
+        for reminder in reminders:
+            by_task.setdefault(reminder.task_id, []).append(reminder)
+        for op in load.operations:
+            rows = first.get(op.title, [])
+            if len(rows) > 1 and op.kind != "complete":
+                tally.duplicates += len(rows) - 1
+                tally.problems.append(f"{len(rows)} tasks titled {op.title}")
+            task = rows[0] if rows else None
+            committed = task is not None and (op.kind != "complete" or task.status == "DONE")
+            if not committed:
+                if op.acked:
+                    tally.acked_not_committed += 1
+                    tally.losses += 1
+                    tally.problems.append(
+                        f"acknowledged but not in the database: {op.kind} {op.title}"
+                    )
+                continue
+            assert task is not None
+            tally.committed += 1
+            if op.kind == "create-recurring":
+                _count(audit, (task.id, "task.created"), tally, f"audit of {op.title} created")
+            elif op.kind == "complete":
+                _count(audit, (task.id, "task.completed"), tally, f"audit of {op.title} done")
+                _count(instances, (task.series_id, 2), tally, f"next instance of {op.title}")
+                following = next_instances.get(task.series_id)
+                if following is not None:
+                    _count(audit, (following.id, "task.created"), tally, f"audit of {op.title} #2")
+            else:
+                _count(audit, (task.id, "task.created"), tally, f"audit of {op.title} created")
+                if len(by_task.get(task.id, [])) != 1:
+                    tally.losses += 1
+                    tally.problems.append(f"{op.title} has no reminder")
+                for reminder in by_task.get(task.id, []):
+                    _count(sent, reminder.id, tally, f"notification of {op.title}")
+                    if reminder.state != "SENT":
+                        tally.losses += 1
+                        tally.problems.append(f"reminder of {op.title} is {reminder.state}")
+                    _count(
+                        audit, (task.id, "notification.sent"), tally, f"audit of {op.title} sent"
+                    )
+        for schema, count in unpublished.items():
+            if count:
+                tally.problems.append(f"{count} unpublished rows in {schema}.outbox")
+        tally.problems.extend(await self.kafka_problems())
+        return tally
+
+    async def kafka_problems(self) -> list[str]:
+        """Consumer groups behind their topics, and anything in a dead-letter topic."""
+        brokers = self.stack.kafka.bootstrap_servers
+        problems = []
+        admin = AIOKafkaAdminClient(bootstrap_servers=brokers, request_timeout_ms=5000)
+        reader = AIOKafkaConsumer(bootstrap_servers=brokers, request_timeout_ms=5000)
+        await admin.start()
+        await reader.start()
+        try:
+            described = await admin.describe_topics([*STACK_TOPICS, *DLQ_TOPICS])
+            partitions = [
+                TopicPartition(topic["topic"], partition["partition"])
+                for topic in described
+                for partition in topic["partitions"]
+            ]
+            if len(partitions) < len(STACK_TOPICS) + len(DLQ_TOPICS):
+                problems.append(f"topics not all found: {sorted(map(str, partitions))}")
+            ends: dict[TopicPartition, int] = await reader.end_offsets(partitions)
+            dead = sum(offset for tp, offset in ends.items() if tp.topic in DLQ_TOPICS)
+            if dead:
+                problems.append(f"{dead} messages in dead-letter topics")
+            for group, topics in CONSUMER_GROUPS.items():
+                committed = await admin.list_consumer_group_offsets(group)
+                behind = sum(
+                    end - (committed[tp].offset if tp in committed else 0)
+                    for tp, end in ends.items()
+                    if tp.topic in topics
+                )
+                if behind:
+                    problems.append(f"consumer group {group} is {behind} messages behind")
+        finally:
+            await reader.stop()
+            await admin.close()
+        return problems
+
+    async def settle(self, load: Load, fault: str, *, seconds: float = SETTLE_SECONDS) -> Tally:
+        """Check until every invariant holds or `seconds` pass; the last tally either way."""
+        started = time.monotonic()
+        while True:
+            try:
+                tally = await self.check(load, fault)
+            except Exception as error:  # the database or Kafka may still be coming back
+                tally = Tally(fault, problems=[f"check failed: {type(error).__name__}: {error}"])
+            if tally.ok or time.monotonic() - started > seconds:
+                tally.recovery_seconds = round(time.monotonic() - started, 1)
+                return tally
+            await asyncio.sleep(1.0)
+
+    async def outbox_leader(self) -> str:
+        """The gateway replica whose relay holds the outbox lease (found through PostgreSQL)."""
+        async with self.engine.connect() as db:
+            port = await db.scalar(
+                text(
+                    "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key"
+                ),
+                {"key": lease_key(gateway_outbox)},
+            )
+        for service in self.stack.services:
+            if service.app_id != "gateway" or service.process is None:
+                continue
+            process = psutil.Process(service.process.pid)
+            for each in (process, *process.children(recursive=True)):
+                if any(c.laddr and c.laddr.port == port for c in each.net_connections("tcp")):
+                    return service.name
+        raise AssertionError(f"no gateway replica holds the outbox lease (port {port})")
+
+    async def unpublished(self) -> int:
+        """Rows of the gateway's outbox not yet published."""
+        async with self.engine.connect() as db:
+            count = await db.scalar(
+                text("SELECT count(*) FROM gateway.outbox WHERE published_at IS NULL")
+            )
+        return int(count or 0)
+
+    async def verify_chains(self, url: str, users: list[User]) -> list[str]:
+        """Users whose audit chain does not verify (through the API, as a user would ask)."""
+        failed = []
+        async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS) as http:
+            for user in users:
+                response = await http.post(
+                    "/graphql",
+                    json={"query": "{ verifyAuditLog { ok } }"},
+                    headers={"Authorization": f"Bearer {user.token}"},
+                )
+                if response.json().get("data", {}).get("verifyAuditLog", {}).get("ok") is not True:
+                    failed.append(f"audit chain of {user.id} does not verify: {response.text}")
+        return failed
+
+
+async def inject_under_load(
+    stack: Stack,
+    ledger: Ledger,
+    users: list[User],
+    fault: str,
+    inject: Fault,
+    *,
+    seconds: float,
+    rate: float,
+) -> Tally:
+    """Run the load, inject the fault while it runs, then wait for every invariant to hold."""
+    load = Load(stack.url, users, f"{fault}-{uuid.uuid4().hex[:6]}", rate=rate)
+    ledger.window = None
+    running = asyncio.create_task(load.run(seconds))
+    try:
+        await inject(stack, ledger)
+    finally:
+        with contextlib.suppress(Exception):
+            await running
+    tally = await ledger.settle(load, fault)
+    tally.problems.extend(await ledger.verify_chains(stack.url, users))
+    tally.seconds_of_load = seconds
+    tally.rate = rate
+    tally.window = ledger.window
+    if load.latencies:
+        ordered = sorted(load.latencies)
+        tally.latency_p50_ms = round(1000 * ordered[len(ordered) // 2])
+        tally.latency_max_ms = round(1000 * ordered[-1])
+    RESULTS.append(tally)
+    return tally
+
+
+# --- the faults: each is injected, then undone only by restarting what it stopped ---------
+
+
+Fault = Callable[[Stack, "Ledger"], Awaitable[None]]
+
+
+def killed(name: str, *, sidecar: bool = False) -> Fault:
+    """kill -9 a service (or the daprd beside it) mid-stream, restart it 4 s later."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        await asyncio.sleep(3)
+        (stack.kill_sidecar if sidecar else stack.kill)(name)
+        await asyncio.sleep(4)
+        await (stack.restart_sidecar if sidecar else stack.restart)(name)
+
+    return fault
+
+
+async def kafka_outage(stack: Stack, _: Ledger) -> None:
+    """Stop the (single) Kafka broker for 30 s."""
+    await asyncio.sleep(3)
+    await stack.stop_broker()
+    await asyncio.sleep(30)
+    await stack.start_broker()
+
+
+async def restart_postgres(stack: Stack, _: Ledger) -> None:
+    """Restart PostgreSQL (a fast shutdown cuts every session)."""
+    await asyncio.sleep(3)
+    await stack.restart_postgres()
+
+
+async def kill_outbox_leader(stack: Stack, ledger: Ledger) -> None:
+    """kill -9 the gateway replica holding the outbox lease while it has committed, unpublished
+    rows; restart it 3 s later. Records how many rows were waiting in `ledger.window`."""
+    await asyncio.sleep(3)
+    leader = await ledger.outbox_leader()
+    process = stack.service(leader).process
+    assert process is not None
+    # Frozen, the leader keeps its lease while the other replica commits mutations: the rows
+    # wait in the outbox, committed and unpublished, when the leader dies.
+    os.killpg(process.pid, signal.SIGSTOP)
+    await asyncio.sleep(3)
+    ledger.window = await ledger.unpublished()
+    stack.kill(leader)
+    await asyncio.sleep(3)
+    await stack.restart(leader)
+
+
+async def stop_one_then_two_brokers(stack: Stack, _: Ledger) -> None:
+    """Of three brokers, stop one, 8 s later a second; 8 s later start both again."""
+    await asyncio.sleep(3)
+    await stack.stop_broker(2)
+    await asyncio.sleep(8)
+    await stack.stop_broker(1)
+    await asyncio.sleep(8)
+    await stack.start_broker(1)
+    await stack.start_broker(2)
+
+
+# name, fault, seconds of load: the single-broker suite, in the order the tests run them.
+SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
+    *((f"kill -9 {w}", killed(w), 10.0) for w in ("recurrence", "notifications", "audit")),
+    *(
+        (f"kill -9 daprd of {s}", killed(s, sidecar=True), 10.0)
+        for s in ("notifications", "gateway-1")
+    ),
+    ("Kafka stopped 30 s", kafka_outage, 38.0),
+    ("PostgreSQL restarted", restart_postgres, 10.0),
+    ("kill -9 outbox leader", kill_outbox_leader, 10.0),
+]
+THREE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
+    ("3 brokers: 1 then 2 stopped", stop_one_then_two_brokers, 24.0),
+]
