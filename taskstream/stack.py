@@ -57,6 +57,10 @@ NOT_INHERITED = (
     "DAPR_API_TOKEN",
     "APP_API_TOKEN",
 )
+# Per-service settings, as the Helm chart's `services.<name>.env` sets them. The audit worker
+# takes Dapr bulk deliveries: one transaction per batch, with a one-by-one fallback that suits an
+# append-only log (the other consumers would resend emails when a batch is rerun one by one).
+SERVICE_ENV: dict[str, dict[str, str]] = {"audit": {"TASKSTREAM_DAPR_BULK_SUBSCRIBE": "true"}}
 
 
 def default_stack_dir() -> Path:
@@ -600,6 +604,7 @@ class Stack:
                 "TASKSTREAM_HOST": "127.0.0.1",
                 "TASKSTREAM_PORT": str(service.app_port),
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
+                **SERVICE_ENV.get(service.name, {}),
             }
             service.env = env
             service.process = spawn(service.command, service.log_path, env=env)
