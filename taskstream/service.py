@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -19,8 +20,11 @@ from taskstream.bootstrap import Runtime
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.dapr import DaprTransport
 from taskstream.persistence.db import migration_branches, pending_migrations
+from taskstream.persistence.pruning import pruning_loop
 
 BackgroundLoop = Callable[[], Coroutine[Any, Any, None]]
+# How often a worker prunes its processed_events table (the retention is in Settings).
+PROCESSED_EVENTS_PRUNE_SECONDS = 3600.0
 
 
 @dataclass
@@ -47,7 +51,7 @@ class WorkerService:
             await self.runtime.transport.subscribe(self.parts.consumer.subscriptions())
         loops = [
             asyncio.create_task(loop(), name=f"{self.parts.name}-{index}")
-            for index, loop in enumerate(self.parts.background)
+            for index, loop in enumerate(self.background())
         ]
         try:
             yield
@@ -55,6 +59,24 @@ class WorkerService:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+
+    def background(self) -> list[BackgroundLoop]:
+        """The worker's own loops, and the pruning of its consumer's processed-event ids."""
+        loops = list(self.parts.background)
+        consumer = self.parts.consumer
+        if consumer is not None:
+            # Every consumer records each event it applies; without pruning that record grows
+            # forever. The retention (Settings) is far longer than any redelivery.
+            keep = timedelta(hours=self.runtime.settings.processed_events_retention_hours)
+            loops.append(
+                pruning_loop(
+                    consumer.engine,
+                    consumer.processed.c.processed_at,
+                    keep,
+                    interval=PROCESSED_EVENTS_PRUNE_SECONDS,
+                )
+            )
+        return loops
 
     def internal_app(self) -> Starlette:
         """Only the internal routes: what other services call (in-process in `up`)."""

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     dapr_bulk_max_messages: int = Field(default=500, ge=1)
     dapr_bulk_max_await_ms: int = Field(default=50, ge=1)
     secret_store: str = "secretstore"
+    # How long a consumer remembers an event id it applied (its processed_events rows), so a
+    # redelivery is skipped. Kafka and Dapr redeliver within minutes (a rebalance, a crash
+    # before the offset commit, retries); a dead letter replayed by hand comes within days.
+    # A week is far beyond both, and still keeps the tables from growing forever.
+    processed_events_retention_hours: int = Field(default=7 * 24, gt=0)
     outbox_relay: bool = True
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"

@@ -152,10 +152,26 @@ class Verification:
     ok: bool
     checked: int
     first_broken: str | None = None
+    # Why a chain whose every remaining entry matches is still broken: it does not end where
+    # its stored head says (its newest entries were removed, or the head was altered).
+    head_mismatch: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """As the internal API carries it."""
-        return {"ok": self.ok, "checked": self.checked, "firstBroken": self.first_broken}
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "firstBroken": self.first_broken,
+            "headMismatch": self.head_mismatch,
+        }
+
+    def describe(self) -> str:
+        """One line for people: ok, or where and how the chain is broken."""
+        if self.ok:
+            return f"ok; checked {self.checked}"
+        if self.first_broken is not None:
+            return f"BROKEN at entry {self.first_broken}; checked {self.checked}"
+        return f"BROKEN: {self.head_mismatch}; checked {self.checked}"
 
 
 class ChainCheck:
@@ -164,12 +180,15 @@ class ChainCheck:
     An entry is broken when it does not name the previous hash it should follow or when its
     own hash is not the hash of that previous hash and its fields: editing, removing,
     inserting or reordering entries all break the chain at (or right after) the change.
+    Removing the newest entries leaves a sound but shorter chain, which only `end_at` (a
+    comparison with the head the audit service keeps) can tell.
     """
 
     def __init__(self, start: str = GENESIS_HASH) -> None:
         self._previous = start
         self._checked = 0
         self._broken: str | None = None
+        self._head_mismatch: str | None = None
 
     def feed(self, record: AuditRecord) -> bool:
         """Check the next entry; False once the chain is broken (stop feeding then)."""
@@ -183,11 +202,31 @@ class ChainCheck:
         self._previous = record.hash
         return True
 
+    def end_at(self, head_hash: str, *, head_seq: int, start_seq: int) -> None:
+        """Compare where the recomputed chain ends with the head stored for it.
+
+        `start_seq` is the position the chain starts after (the checkpoint's, or 0), so the
+        chain fed in ends at `start_seq + checked`; retention moves the start, never the end.
+        """
+        if self._broken is not None:
+            return
+        end_seq = start_seq + self._checked
+        if end_seq < head_seq:
+            self._head_mismatch = (
+                f"the chain ends at entry {end_seq} but its head is at entry {head_seq} "
+                "(newest entries removed)"
+            )
+        elif end_seq != head_seq or self._previous != head_hash:
+            self._head_mismatch = "the chain does not end at the hash and entry of its head"
+
     @property
     def result(self) -> Verification:
         """The verification so far."""
         return Verification(
-            ok=self._broken is None, checked=self._checked, first_broken=self._broken
+            ok=self._broken is None and self._head_mismatch is None,
+            checked=self._checked,
+            first_broken=self._broken,
+            head_mismatch=self._head_mismatch,
         )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ARRAY,
     Column,
     DateTime,
+    Index,
     MetaData,
     Table,
     Text,
@@ -93,6 +94,9 @@ def processed_events_table(metadata: MetaData) -> Table:
         Column("consumer", Text, primary_key=True),
         Column("event_id", Text, primary_key=True),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # Old ids are pruned by this time (taskstream/service.py); each branch's migration
+        # creates this index.
+        Index("processed_events_processed_at", "processed_at"),
     )
 
 

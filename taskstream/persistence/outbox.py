@@ -28,7 +28,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    delete,
     func,
     insert,
     select,
@@ -41,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from taskstream.messaging.bus import Message, PublishError, Transport
 from taskstream.messaging.cloudevents import Envelope
 from taskstream.messaging.metrics import OUTBOX_METRICS
+from taskstream.persistence.pruning import delete_older_than
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +202,8 @@ class OutboxRelay:
         return len(rows)
 
     async def prune(self, connection: AsyncConnection) -> int:
-        """Delete rows published longer ago than we keep them."""
-        result = await connection.execute(
-            delete(self.outbox).where(self.outbox.c.published_at < func.now() - self.keep_published)
-        )
-        return result.rowcount
+        """Delete rows published longer ago than we keep them, in batches (never unpublished)."""
+        return await delete_older_than(connection, self.outbox.c.published_at, self.keep_published)
 
     async def _record_lag(self, connection: AsyncConnection) -> None:
         row = (

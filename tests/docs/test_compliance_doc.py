@@ -8,6 +8,7 @@ The documented script is saved to a file and run with Python, as an auditor woul
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import subprocess
@@ -18,13 +19,16 @@ from typing import Any
 
 import pytest
 
+from taskstream.domain.audit import ChainCheck
+from taskstream.service import PROCESSED_EVENTS_PRUNE_SECONDS
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.docs.test_api_examples import COMPLIANCE, python_block
 from tests.e2e.test_audit_flow import wait_for_entries
+from workers.audit import trail
 from workers.audit.handlers import AUDITED, action_of
 from workers.audit.main import RETENTION_INTERVAL_SECONDS
-from workers.audit.report import CSV_COLUMNS
+from workers.audit.report import CSV_COLUMNS, compliance_report
 
 pytestmark = pytest.mark.e2e
 
@@ -114,3 +118,13 @@ def test_the_document_states_the_codes_facts() -> None:
     assert "audit entries are append-only (% refused)" in migration
     assert "SET LOCAL taskstream.audit_retention = 'on'" in text
     assert "insufficient_privilege" in migration and "`42501`" in text
+    # The end of the chain is checked against its head, by the one verification path.
+    assert "(newest entries removed)" in inspect.getsource(ChainCheck.end_at)
+    assert "`trail.verify` in\n  `workers/audit/trail.py`" in text
+    assert "check.end_at(head_hash" in inspect.getsource(trail.verify)
+    assert "trail.verify(engine, user_id)" in inspect.getsource(compliance_report)
+    hours = Settings.model_fields["processed_events_retention_hours"].default
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert f"`TASKSTREAM_PROCESSED_EVENTS_RETENTION_HOURS` (default {hours}, 7 days" in operations
+    assert hours == 7 * 24 and "default 7 days" in text
+    assert PROCESSED_EVENTS_PRUNE_SECONDS == 3600 and "then hourly" in operations

@@ -7,12 +7,16 @@ import hashlib
 import json
 import os
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GraphQLClient
+from workers.audit import trail
 
 pytestmark = pytest.mark.e2e
 
@@ -191,7 +195,12 @@ async def test_compliance_report_exports_the_trail_with_its_verification(
     assert code == 0, err
     body = json.loads(out)
     assert body["user"] == {"id": me["id"], "email": me["email"]}
-    assert body["verification"] == {"ok": True, "checked": 2, "firstBroken": None}
+    assert body["verification"] == {
+        "ok": True,
+        "checked": 2,
+        "firstBroken": None,
+        "headMismatch": None,
+    }
     assert [e["hash"] for e in body["entries"]] == [e["hash"] for e in entries]
     recompute(body["entries"])
     code, out, err = await report("--user", me["email"], "--format", "csv", "--from", "2000-01-01")
@@ -205,3 +214,32 @@ async def test_compliance_report_exports_the_trail_with_its_verification(
     assert code == 0 and json.loads(out)["entries"] == []
     code, _, err = await report("--user", "nobody@example.com")
     assert code == 2 and "nobody@example.com" in err
+
+
+async def test_retention_keeps_a_trail_verifying_and_removing_its_newest_entry_breaks_it(
+    carol: GraphQLClient, engine: AsyncEngine
+) -> None:
+    for title in ("One", "Two", "Three"):
+        await carol.data(f'mutation {{ createTask(input: {{title: "{title}"}}) {{ id }} }}')
+    entries = await wait_for_entries(carol, 3)
+    verify = "{ verifyAuditLog { ok checked firstBroken } }"
+    # Retention with the second entry's time as its cutoff removes the first, checkpointed.
+    second = datetime.fromisoformat(entries[1]["at"])
+    assert await trail.apply_retention(engine, now=second, keep=timedelta(0)) >= 1
+    assert (await carol.data(verify))["verifyAuditLog"] == {
+        "ok": True,
+        "checked": 2,
+        "firstBroken": None,
+    }
+    # The table's owner can switch the append-only trigger off; the chain head still tells.
+    async with engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE audit.entries DISABLE TRIGGER USER"))
+        await connection.execute(
+            text("DELETE FROM audit.entries WHERE id = :id"), {"id": entries[-1]["id"]}
+        )
+        await connection.execute(text("ALTER TABLE audit.entries ENABLE TRIGGER USER"))
+    assert (await carol.data(verify))["verifyAuditLog"] == {
+        "ok": False,
+        "checked": 1,
+        "firstBroken": None,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import Executable
 
 from taskstream.domain.audit import GENESIS_HASH, entry_hash
 from taskstream.messaging.bus import Message, Outcome
@@ -189,24 +191,78 @@ async def test_the_database_refuses_updates_and_deletes(
     assert len(await all_records(engine, user_id)) == 1
 
 
+async def new_trail(
+    engine: AsyncEngine, consumer: Consumer, times: Sequence[datetime]
+) -> tuple[uuid.UUID, list[Any]]:
+    """A new user whose trail has one task update per time, and its entries."""
+    user_id = uuid.uuid4()
+    for n, at in enumerate(times):
+        await consumer.handle(task_event(user_id, at=at, title=f"t{n}"))
+    return user_id, await all_records(engine, user_id)
+
+
+async def behind_the_triggers_back(engine: AsyncEngine, statement: Executable) -> None:
+    """Run a statement on the entries as their owner can, the append-only trigger switched off.
+
+    A superuser can do this; the chain (and its head) still give it away.
+    """
+    async with engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE audit.entries DISABLE TRIGGER USER"))
+        await connection.execute(statement)
+        await connection.execute(text("ALTER TABLE audit.entries ENABLE TRIGGER USER"))
+
+
+async def delete_behind_the_triggers_back(engine: AsyncEngine, *ids: str) -> None:
+    """Delete entries by id behind the triggers' back."""
+    await behind_the_triggers_back(
+        engine, entries.delete().where(entries.c.id.in_([uuid.UUID(i) for i in ids]))
+    )
+
+
 async def test_tampering_behind_the_triggers_back_is_found(
     engine: AsyncEngine, consumer: Consumer
 ) -> None:
-    user_id = uuid.uuid4()
-    for n in range(4):
-        await consumer.handle(task_event(user_id, title=f"t{n}"))
-    records = await all_records(engine, user_id)
-    async with engine.begin() as connection:
-        # A superuser can switch the trigger off; the chain still gives it away.
-        await connection.execute(text("ALTER TABLE audit.entries DISABLE TRIGGER USER"))
-        await connection.execute(
-            entries.update()
-            .where(entries.c.id == uuid.UUID(records[2].id))
-            .values(changes='{"title":{"after":"forged","before":"Plan"}}')
-        )
-        await connection.execute(text("ALTER TABLE audit.entries ENABLE TRIGGER USER"))
+    user_id, records = await new_trail(engine, consumer, [NOW] * 4)
+    await behind_the_triggers_back(
+        engine,
+        entries.update()
+        .where(entries.c.id == uuid.UUID(records[2].id))
+        .values(changes='{"title":{"after":"forged","before":"Plan"}}'),
+    )
     result = await trail.verify(engine, user_id)
     assert (result.ok, result.checked, result.first_broken) == (False, 3, records[2].id)
+
+
+async def test_removing_the_newest_entries_is_found_by_the_chain_head(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await new_trail(
+        engine, consumer, [NOW - timedelta(days=400 - n) for n in range(4)]
+    )
+    await delete_behind_the_triggers_back(engine, records[-1].id)
+    result = await trail.verify(engine, user_id)
+    # Every remaining entry matches: no entry is named, but the chain stops short of its head.
+    assert (result.ok, result.checked, result.first_broken) == (False, 3, None)
+    assert result.head_mismatch is not None and "entry 3 but its head is at entry 4" in (
+        result.head_mismatch
+    )
+    assert result.describe().startswith("BROKEN: the chain ends at entry 3")
+    # Retention cannot launder it: the checkpoint it records is still short of the head.
+    assert await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365)) >= 3
+    assert await all_records(engine, user_id) == []
+    after = await trail.verify(engine, user_id)
+    assert (after.ok, after.checked, after.first_broken) == (False, 0, None)
+
+
+async def test_removing_a_whole_trail_is_found_by_the_chain_head(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await new_trail(engine, consumer, [NOW] * 2)
+    await delete_behind_the_triggers_back(engine, *(r.id for r in records))
+    result = await trail.verify(engine, user_id)
+    assert (result.ok, result.checked, result.first_broken) == (False, 0, None)
+    assert result.head_mismatch is not None
+    assert result.to_json()["headMismatch"] == result.head_mismatch
 
 
 async def test_retention_removes_an_old_prefix_and_verification_still_succeeds(

@@ -89,6 +89,7 @@ class Report:
         out.write(
             f"# verification: {'ok' if v.ok else 'BROKEN'}; checked {v.checked}"
             + (f"; first broken {v.first_broken}" if v.first_broken else "")
+            + (f"; {v.head_mismatch}" if v.head_mismatch else "")
             + "\n"
         )
         writer = csv.writer(out, lineterminator="\n")

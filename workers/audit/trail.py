@@ -251,15 +251,34 @@ async def page(
     return Page(records=records, has_next_page=len(rows) > first, total_count=int(total or 0))
 
 
+async def _start(connection: AsyncConnection, user_id: uuid.UUID) -> tuple[int, str]:
+    """The position and hash the user's remaining chain follows (newest checkpoint, or 0)."""
+    found = (
+        await connection.execute(
+            select(checkpoints.c.through_seq, checkpoints.c.hash)
+            .where(checkpoints.c.user_id == user_id)
+            .order_by(checkpoints.c.through_seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (0, GENESIS_HASH) if found is None else (int(found.through_seq), str(found.hash))
+
+
 async def chain_start(connection: AsyncConnection, user_id: uuid.UUID) -> str:
     """The hash the user's remaining chain follows: the newest checkpoint's, or 64 zeros."""
-    found = await connection.scalar(
-        select(checkpoints.c.hash)
-        .where(checkpoints.c.user_id == user_id)
-        .order_by(checkpoints.c.through_seq.desc())
-        .limit(1)
-    )
-    return str(found) if found is not None else GENESIS_HASH
+    return (await _start(connection, user_id))[1]
+
+
+async def _head(connection: AsyncConnection, user_id: uuid.UUID) -> tuple[int, str]:
+    """Where the user's chain ends as appends left it: (0, zeros) before any append."""
+    found = (
+        await connection.execute(
+            select(chain_heads.c.last_seq, chain_heads.c.last_hash).where(
+                chain_heads.c.user_id == user_id
+            )
+        )
+    ).first()
+    return (0, GENESIS_HASH) if found is None else (int(found.last_seq), str(found.last_hash))
 
 
 async def records_of(connection: AsyncConnection, user_id: uuid.UUID) -> AsyncIterator[AuditRecord]:
@@ -284,16 +303,21 @@ async def records_of(connection: AsyncConnection, user_id: uuid.UUID) -> AsyncIt
 async def verify(engine: AsyncEngine, user_id: uuid.UUID) -> Verification:
     """Recompute the user's whole remaining chain from its checkpoint (or from zeros).
 
-    One snapshot for the checkpoint and every batch, so retention running meanwhile cannot
-    make a sound chain look broken.
+    The recomputed chain must also end at the user's chain head (last seq and hash, moved by
+    every append and never by retention): the chain alone cannot show that its newest entries
+    were removed. One snapshot for the head, the checkpoint and every batch, so appends and
+    retention running meanwhile cannot make a sound chain look broken.
     """
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="REPEATABLE READ")
         async with connection.begin():
-            check = ChainCheck(await chain_start(connection, user_id))
+            head_seq, head_hash = await _head(connection, user_id)
+            start_seq, start_hash = await _start(connection, user_id)
+            check = ChainCheck(start_hash)
             async for record in records_of(connection, user_id):
                 if not check.feed(record):
                     break
+            check.end_at(head_hash, head_seq=head_seq, start_seq=start_seq)
     return check.result
 
 
