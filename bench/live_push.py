@@ -1,12 +1,26 @@
-"""Mutation → subscription push latency in `taskstream up`, and memory per idle WebSocket.
+"""Mutation → subscription push latency under load, in `taskstream up` and in `stack up`.
 
-Run: .venv/bin/python -m bench.live_push [--mutations 300] [--idle 500]
-Writes bench/results/live_push.json.
+Shape: USERS accounts with SOCKETS_PER_USER graphql-transport-ws sockets each (1,000
+subscriptions at full size: 100 users x 10 tabs/devices), every socket subscribed to
+`taskEvents`. createTask runs open-loop at RATE/s over the users in turn, so each mutation fans
+out to its user's 10 sockets and each socket receives about one push per second. Spreading
+over users (rather than 1,000 sockets of one user) keeps 100 distinct executions per second on
+the server, as real traffic would have, while each mutation still fans out.
+
+The subscribers run in a child process (raw `websockets`); each push carries the monotonic time
+its mutation was sent (in the task's title), so every delivery to every socket is one sample,
+mutation included.
+
+Peer, in the same run: the raw publish → consume round trip through the stack's own Kafka
+broker, directly (aiokafka) and through a Dapr sidecar (publish over HTTP, pushed back over
+HTTP), as bench/dapr_vs_kafka.py measures it. Goals (stack up): p50 <= 25 ms, p99 <= 100 ms,
+and <= 6x the raw Dapr round trip.
+
+Run: .venv/bin/python -m bench.live_push [--quick]. Writes bench/results/live_push.json.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import tempfile
@@ -14,104 +28,188 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
-import websockets
-
 from bench.common import UpProcess, percentile, write_result
+from bench.dapr_vs_kafka import latency
+from bench.live_clients import (
+    SERVER_ENV,
+    SubscriberPool,
+    command_line,
+    http_client,
+    paced_mutations,
+    progress,
+    raise_fd_limit,
+    sign_up_users,
+)
+from bench.stats import comparison
 
-SUBSCRIPTION = "subscription { taskEvents { kind taskId version } }"
+GOALS = {"p50_ms": 25.0, "p99_ms": 100.0, "max_ratio_to_raw": 6.0}
+GOAL_RATE = 100.0
+# Also measured at a rate this machine sustains (2 shared cores for every service of the
+# stack, Kafka, PostgreSQL and the clients), to separate queueing from the push path itself.
+SUSTAINABLE_RATE = 20.0
+DRAIN_SECONDS = 90
 
 
-async def open_socket(ws_url: str, token: str, *, subscribe: bool) -> Any:
-    """An authenticated graphql-transport-ws connection, optionally with a subscription."""
-    ws = await websockets.connect(ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
-    await ws.send(
-        json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    )
-    assert json.loads(await ws.recv())["type"] == "connection_ack"
-    if subscribe:
-        await ws.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
-        )
-    return ws
-
-
-async def run(url: str, pid: int, mutations: int, idle: int) -> dict[str, Any]:
-    """Measure push latency, then the memory that idle connections cost the server."""
-    ws_url = url.replace("http://", "ws://") + "/graphql"
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        body = (
-            await http.post(
-                "/graphql",
-                json={
-                    "query": 'mutation { signUp(email: "live@example.com", '
-                    'password: "live password") { token } }'
-                },
-            )
-        ).json()
-        token = body["data"]["signUp"]["token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        ws = await open_socket(ws_url, token, subscribe=True)
-        await asyncio.sleep(0.3)
-        latencies = []
-        for i in range(mutations):
-            started = time.perf_counter()
-            await http.post(
-                "/graphql",
-                json={"query": f'mutation {{ createTask(input: {{title: "push {i}"}}) {{ id }} }}'},
-                headers=headers,
-            )
-            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            assert message["type"] == "next", message
-            latencies.append((time.perf_counter() - started) * 1000)
-        await ws.close()
-        figures: dict[str, Any] = {
-            "mutation_to_push_ms": {
-                "p50": round(percentile(latencies, 0.5), 2),
-                "p99": round(percentile(latencies, 0.99), 2),
-                "note": "from sending the mutation to receiving its event (includes the mutation)",
-            }
-        }
-        if idle == 0:
-            return figures
-        server = psutil.Process(pid)
-        await asyncio.sleep(0.5)
-        before = server.memory_info().rss
-        sockets = [await open_socket(ws_url, token, subscribe=True) for _ in range(idle)]
-        await asyncio.sleep(1.0)
-        after = server.memory_info().rss
-        for socket in sockets:
-            await socket.close()
+def _summary(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "samples": 0}
     return {
-        **figures,
-        "idle_subscribed_connections": idle,
-        "server_rss_per_connection_kib": round((after - before) / idle / 1024, 1),
+        "p50_ms": round(percentile(samples, 0.5), 2),
+        "p99_ms": round(percentile(samples, 0.99), 2),
+        "samples": len(samples),
     }
+
+
+async def _drained(pool: SubscriberPool, expected: int) -> None:
+    """Wait until the phase's pushes arrived (bounded: DRAIN_SECONDS, or 10 s without any)."""
+    previous, still = -1, 0
+    for _ in range(DRAIN_SECONDS):
+        count = await pool.count()
+        if count >= expected:
+            return
+        still = still + 1 if count == previous else 0
+        if still >= 10:
+            return
+        previous = count
+        await asyncio.sleep(1)
+
+
+async def push_latency(
+    url: str, users: int, sockets_per_user: int, phases: list[tuple[float, float]]
+) -> dict[str, Any]:
+    """Fan-out push latency with users x sockets_per_user subscribers, per (rate/s, seconds)."""
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    results: dict[str, Any] = {}
+    async with http_client(url) as http:
+        progress(f"{url}: signing up {users} users")
+        tokens = await sign_up_users(http, users, "live")
+        pool = SubscriberPool(ws_url, [t for t in tokens for _ in range(sockets_per_user)])
+        try:
+            results["subscribers"] = await pool.opened()
+            await asyncio.sleep(1)
+            # Warm-up: connections, caches, consumer assignments.
+            await paced_mutations(http, tokens, 10, 2)
+            for rate, seconds in phases:
+                await asyncio.sleep(3)
+                await pool.reset()
+                progress(f"{rate:g} mutations/s for {seconds:g} s")
+                load = await paced_mutations(http, tokens, rate, seconds)
+                await _drained(pool, (load["sent"] - load["errors"]) * sockets_per_user)
+                received = await pool.report()
+                durations = load.pop("durations_ms")
+                results[f"at_{rate:g}_per_s"] = {
+                    "mutations": load,
+                    "pushes_expected": (load["sent"] - load["errors"]) * sockets_per_user,
+                    "pushes_received": received.messages,
+                    "sockets_closed": received.closed,
+                    "mutation_response": _summary(durations),
+                    "mutation_to_push": _summary(received.latencies_ms),
+                }
+        finally:
+            pool.stop()
+    return {"users": users, "sockets_per_user": sockets_per_user, **results}
+
+
+async def raw_round_trip(data_dir: Path, messages: int) -> dict[str, Any]:
+    """Publish → consume through the running stack's Kafka: aiokafka, and a Dapr sidecar."""
+    from taskstream.dapr_resources import render_dapr_resources
+    from taskstream.localinfra.dapr_app import SidecarOnSubscribe
+    from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
+
+    brokers = json.loads((data_dir / "run" / "stack.json").read_text())["kafka"]
+    figures: dict[str, Any] = {}
+    kafka = KafkaTransport(KafkaOptions(brokers, partitions=3), app_id="bench-live")
+    await kafka.start()
+    try:
+        figures["kafka"] = await latency(kafka, messages)
+    finally:
+        await kafka.close()
+    with tempfile.TemporaryDirectory(prefix="taskstream-bench-dapr-") as folder:
+        resources = render_dapr_resources(
+            Path(folder) / "dapr",
+            kafka_brokers=brokers,
+            name_resolution_db=Path(folder) / "nr.db",
+            components=["pubsub"],
+        )
+        dapr = SidecarOnSubscribe(brokers, resources, app_id="bench-live")
+        await dapr.start()
+        try:
+            figures["dapr"] = await latency(dapr, messages)
+        finally:
+            await dapr.close()
+    return figures
+
+
+def _mode(stack: bool, quick: bool) -> dict[str, Any]:
+    users, per_user = (20, 10) if quick else (100, 10)
+    # The sustainable rate first: a saturated phase leaves a backlog behind it.
+    seconds = 5.0 if quick else 10.0
+    phases = [(SUSTAINABLE_RATE, seconds), (GOAL_RATE, seconds)]
+    with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
+        data_dir = Path(folder) / "data"
+        started = time.perf_counter()
+        up = UpProcess(data_dir, env=SERVER_ENV, stack=stack)
+        try:
+            figures = asyncio.run(push_latency(up.url, users, per_user, phases))
+            if stack:
+                figures["raw_round_trip"] = asyncio.run(
+                    raw_round_trip(data_dir, 50 if quick else 200)
+                )
+        finally:
+            up.stop()
+        figures["startup_seconds"] = round(up.startup_seconds, 1)
+        figures["total_seconds"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def _rows(up: dict[str, Any], stack: dict[str, Any]) -> list[dict[str, Any]]:
+    raw = stack["raw_round_trip"]["dapr"]
+    rows = []
+    for rate in (GOAL_RATE, SUSTAINABLE_RATE):
+        key = f"at_{rate:g}_per_s"
+        for mode, figures in (("stack up", stack), ("up", up)):
+            pushed = figures[key]["mutation_to_push"]
+            for stat, limit in (("p50", GOALS["p50_ms"]), ("p99", GOALS["p99_ms"])):
+                value = pushed[f"{stat}_ms"]
+                peer = raw[f"{stat}_ms"]
+                judged = mode == "stack up" and rate == GOAL_RATE
+                rows.append(
+                    comparison(
+                        f"{mode}: mutation→push {stat} at {rate:g}/s, "
+                        f"{figures['users'] * figures['sockets_per_user']} subscribers",
+                        value=value,
+                        unit="ms",
+                        peer=f"raw Dapr publish→consume {stat} (same Kafka, same run)",
+                        peer_value=peer,
+                        goal=f"≤ {limit:g} ms and ≤ 6x raw" if judged else None,
+                        met=(value <= limit and value <= GOALS["max_ratio_to_raw"] * peer)
+                        if judged
+                        else None,
+                    )
+                )
+    return rows
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Measure in `up` and in `stack up` (with the raw round trip there); record and return."""
+    raise_fd_limit()
+    up = _mode(stack=False, quick=quick)
+    stack = _mode(stack=True, quick=quick)
+    result = {
+        "command": f"python -m bench.live_push{' --quick' if quick else ''}",
+        "up": up,
+        "stack": stack,
+        "note": "mutation_to_push includes the mutation itself (HTTP, validation, commit, "
+        "outbox relay); the raw round trip is one bare message at a time, without load",
+        "comparisons": _rows(up, stack),
+    }
+    write_result("live_push", result)
+    return result
 
 
 def main() -> None:
-    """Run and record."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mutations", type=int, default=300)
-    parser.add_argument("--idle", type=int, default=500)
-    parser.add_argument("--stack", action="store_true", help="measure `stack up` instead")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
-        up = UpProcess(Path(folder) / "data", stack=args.stack)
-        try:
-            # Under `stack up` the server processes are the replicas behind a proxy: no RSS.
-            idle = 0 if args.stack else args.idle
-            figures = asyncio.run(run(up.url, up.process.pid, args.mutations, idle))
-        finally:
-            up.stop()
-    mode = "stack" if args.stack else "up"
-    result = {
-        "command": f"python -m bench.live_push{' --stack' if args.stack else ''}",
-        "mode": mode,
-        **figures,
-    }
-    print(write_result(f"live_push_{mode}", result).read_text())
+    """Run from the command line."""
+    command_line(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from graphql_schema.context import Context, Services
 from taskstream.auth import bearer_token
 from taskstream.domain.errors import Unauthenticated
@@ -55,6 +56,9 @@ class KnownUsers:
 class GraphQLApp(GraphQL[Context, None]):
     """GraphQL over HTTP POST and graphql-transport-ws, with bearer-token authentication."""
 
+    # Identical subscriptions of one account share one execution (gateway/shared_streams.py).
+    graphql_transport_ws_handler_class = SharedTransportWSHandler
+
     def __init__(self, schema: Any, *, services: Services) -> None:
         development = not services.settings.is_production
         super().__init__(
@@ -70,6 +74,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.services = services
         self.known_users = KnownUsers(services)
+        self.shared_streams = SharedStreams(queue_size=services.settings.live_queue_size)
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON of a request or socket message; absurd nesting is a parse error, not a crash."""

@@ -95,6 +95,9 @@ class LiveHub:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._heartbeat = uuid.uuid4().hex
+        # When the oldest heartbeat that has not come back yet was sent (None: all came back).
+        self._unanswered_since: float | None = None
+        self._last_received = 0.0
         # broadcaster's PostgreSQL backend publishes over its one listening connection,
         # which runs one statement at a time.
         self._publish_lock = asyncio.Lock()
@@ -168,13 +171,22 @@ class LiveHub:
             async with broadcast.subscribe(CHANNEL) as subscriber:
                 self._broadcast = broadcast
                 self._ready.set()
+                self._unanswered_since = None
+                self._last_received = asyncio.get_running_loop().time()
                 beat = asyncio.create_task(self._beat())
                 try:
                     while True:
-                        # Silence longer than a few heartbeats means the connection is gone.
-                        # (asyncio.timeout, unlike wait_for on 3.11, never swallows a cancel.)
-                        async with asyncio.timeout(SILENCE_LIMIT_SECONDS):
-                            event = await subscriber.get()
+                        # A heartbeat unanswered for too long means the connection is gone;
+                        # after a stall its answer may already be waiting: read once more.
+                        wait = 1.0 if self._silent_too_long() else HEARTBEAT_SECONDS
+                        try:
+                            # (asyncio.timeout, unlike wait_for on 3.11, never swallows a cancel.)
+                            async with asyncio.timeout(wait):
+                                event = await subscriber.get()
+                        except TimeoutError:
+                            if self._silent_too_long():
+                                raise ConnectionError("the live broadcast went silent") from None
+                            continue
                         self._dispatch(event.message)
                 finally:
                     beat.cancel()
@@ -183,13 +195,36 @@ class LiveHub:
             with contextlib.suppress(Exception):
                 await broadcast.disconnect()
 
+    def _silent_too_long(self) -> bool:
+        """Whether a heartbeat we sent has gone unanswered for longer than the limit.
+
+        Measured from when the heartbeat was sent, not from the last message: an event loop
+        starved for a while (a busy replica) delays the sending as much as the receiving, and
+        must not look like a lost connection that cuts every subscriber off.
+        """
+        now = asyncio.get_running_loop().time()
+        sent = self._unanswered_since
+        # Any message shows the connection is alive (under a backlog the heartbeat queues too).
+        return (
+            sent is not None
+            and now - sent > SILENCE_LIMIT_SECONDS
+            and now - self._last_received > SILENCE_LIMIT_SECONDS
+        )
+
     async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            if self._unanswered_since is None:
+                self._unanswered_since = loop.time()
             await self._send(json.dumps({"heartbeat": self._heartbeat}))
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     def _dispatch(self, raw: str) -> None:
+        self._last_received = asyncio.get_running_loop().time()
         message = json.loads(raw)
+        if message.get("heartbeat") == self._heartbeat:
+            self._unanswered_since = None
+            return
         user_id = message.get("userId")
         if user_id is None:
             return

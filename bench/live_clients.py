@@ -1,0 +1,431 @@
+"""Lean live-update clients for the benchmarks: many graphql-transport-ws subscriptions.
+
+Subscribers run in child processes (raw `websockets`, no GraphQL client library), so their CPU
+is never charged to the server and the load generator's own event loop stays responsive. Each
+pushed task's title carries the monotonic clock reading of when its mutation was sent
+(`push <ns>`); CLOCK_MONOTONIC is system-wide on Linux, so a child computes the end-to-end
+latency of every push it receives without talking to the parent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
+
+PROTOCOL = "graphql-transport-ws"
+SUBSCRIPTION = "subscription { taskEvents { kind taskId version task { title } } }"
+OPEN_CONCURRENCY = 64
+# Mutations in flight at once at most (see http_client).
+IN_FLIGHT = 32
+LIFETIME_SECONDS = 300.0
+# The load comes from one loopback address and a few accounts: lift the abuse limits.
+SERVER_ENV = {
+    "TASKSTREAM_LOGIN_ATTEMPTS_PER_MINUTE": "100000",
+    "TASKSTREAM_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE": "100000",
+    "TASKSTREAM_MUTATIONS_PER_MINUTE": "100000",
+}
+
+
+class GatewayProcess:
+    """`taskstream gateway` alone (in-memory bus, no workers) over its own embedded PostgreSQL.
+
+    The subject of the many-sockets measurement: one gateway process, as a replica runs in
+    production, without the workers that `taskstream up` would run in the same process.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        from taskstream.localinfra._common import free_port
+        from taskstream.persistence.embedded import EmbeddedPostgres
+
+        self.postgres = EmbeddedPostgres(data_dir / "postgres", durable=False)
+        database_url = self.postgres.start()
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            env = {
+                **os.environ,
+                **SERVER_ENV,
+                "DATABASE_URL": database_url,
+                "TASKSTREAM_JWT_SECRET": secrets.token_urlsafe(48),
+                "TASKSTREAM_ENV": "development",
+                "TASKSTREAM_HOST": "127.0.0.1",
+                "TASKSTREAM_PORT": str(free_port()),
+                "TASKSTREAM_LOG_JSON": "false",
+                "TASKSTREAM_LOG_LEVEL": "WARNING",
+            }
+            for name in ("TASKSTREAM_BUS_URL", "TASKSTREAM_BROADCAST_URL", "DAPR_HTTP_PORT"):
+                env.pop(name, None)
+            subprocess.run(
+                [sys.executable, "-m", "taskstream.cli", "migrate"],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            self.url = f"http://127.0.0.1:{env['TASKSTREAM_PORT']}"
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "taskstream.cli", "gateway"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited with {self.process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"the gateway was not ready within {seconds:.0f} s")
+
+    def stop(self) -> None:
+        """SIGTERM the gateway (SIGKILL if it lingers), then stop PostgreSQL."""
+        try:
+            if self.process is not None and self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout=10)
+        finally:
+            self.postgres.stop()
+
+
+def command_line(run: Callable[..., dict[str, Any]], description: str | None) -> None:
+    """A benchmark's `main`: `--quick` or not, the result printed as JSON."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    # SIGTERM (a timeout, the bench runner) unwinds like Ctrl-C: every server started is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    print(json.dumps(run(quick=args.quick), indent=2))
+
+
+def _interrupt(number: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr (the result goes to stdout)."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft open-files limit to the hard one; returns the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def stamp_title() -> str:
+    """A task title that records when its mutation was sent."""
+    return f"push {time.monotonic_ns()}"
+
+
+async def sign_up_users(
+    http: httpx.AsyncClient, count: int, prefix: str, concurrency: int = 8
+) -> list[str]:
+    """Sign up `count` accounts; their bearer tokens in order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> str:
+        async with gate:
+            response = await http.post(
+                "/graphql",
+                json={
+                    "query": "mutation($e: String!) { signUp(email: $e, "
+                    'password: "bench password") { token } }',
+                    "variables": {"e": f"{prefix}-{n}@example.com"},
+                },
+            )
+        return str(response.json()["data"]["signUp"]["token"])
+
+    return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+async def create_task(http: httpx.AsyncClient, token: str, gate: asyncio.Semaphore) -> float:
+    """One createTask with a time-stamped title; its time in ms. Releases `gate` when done."""
+    try:
+        started = time.perf_counter()
+        response = await http.post(
+            "/graphql",
+            json={
+                "query": "mutation($t: String!) { createTask(input: {title: $t}) { id } }",
+                "variables": {"t": stamp_title()},
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    finally:
+        gate.release()
+    body = response.json()
+    if "errors" in body:
+        raise RuntimeError(f"createTask failed: {body['errors']}")
+    return (time.perf_counter() - started) * 1000
+
+
+def http_client(url: str) -> httpx.AsyncClient:
+    """The load generator's client: as many connections as requests it keeps in flight.
+
+    httpcore rescans its whole queue for every request it assigns, so thousands of queued
+    requests make the client, not the server, the bottleneck: in-flight work is bounded by
+    IN_FLIGHT (a semaphore) and the client never queues beyond it.
+    """
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    return httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
+
+
+async def paced_mutations(
+    http: httpx.AsyncClient, tokens: list[str], rate: float, seconds: float
+) -> dict[str, Any]:
+    """createTask at `rate`/s for `seconds`, users in turn, at most IN_FLIGHT at a time.
+
+    Open loop while the server keeps up; once IN_FLIGHT requests are outstanding the sender
+    waits (the achieved rate then falls short of `rate`, reported as rate_per_s). Bounded in
+    count (rate x seconds) and time (stragglers are abandoned 30 s after the last send).
+    """
+    total = int(rate * seconds)
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    started = time.perf_counter()
+    pending: set[asyncio.Task[float]] = set()
+    finished: list[asyncio.Task[float]] = []
+    for n in range(total):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await gate.acquire()
+        task = asyncio.create_task(create_task(http, tokens[n % len(tokens)], gate))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        task.add_done_callback(finished.append)
+        await asyncio.sleep(0)
+    sent_seconds = time.perf_counter() - started
+    late: set[asyncio.Task[float]] = set()
+    if pending:
+        _, late = await asyncio.wait(set(pending), timeout=30)
+    for task in late:
+        task.cancel()
+    durations = [t.result() for t in finished if not t.cancelled() and t.exception() is None]
+    return {
+        "sent": total,
+        "errors": total - len(durations),
+        "seconds": round(sent_seconds, 2),
+        "rate_per_s": round(total / sent_seconds, 1),
+        "durations_ms": durations,
+    }
+
+
+async def subscribe(ws_url: str, token: str) -> ClientConnection:
+    """An authenticated socket with one taskEvents subscription."""
+    ws = await websockets.connect(
+        ws_url,
+        subprotocols=[Subprotocol(PROTOCOL)],
+        open_timeout=60,
+        ping_interval=None,
+    )
+    authorization = {"authorization": f"Bearer {token}"}
+    await ws.send(json.dumps({"type": "connection_init", "payload": authorization}))
+    reply = json.loads(await ws.recv())
+    if reply.get("type") != "connection_ack":
+        raise RuntimeError(f"no connection_ack: {reply}")
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+    return ws
+
+
+@dataclass
+class Received:
+    """What one client process saw."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    messages: int = 0
+    other: int = 0
+    closed: int = 0
+
+
+async def _read(ws: ClientConnection, received: Received) -> None:
+    try:
+        async for raw in ws:
+            arrived = time.monotonic_ns()
+            message = json.loads(raw)
+            if message.get("type") != "next":
+                received.other += 1
+                continue
+            received.messages += 1
+            task = message["payload"]["data"]["taskEvents"]["task"] or {}
+            title = str(task.get("title", ""))
+            if title.startswith("push "):
+                received.latencies_ms.append((arrived - int(title[5:])) / 1e6)
+    except websockets.ConnectionClosed:
+        pass
+    received.closed += 1
+
+
+async def _client(
+    pipe: multiprocessing.connection.Connection, ws_url: str, tokens: list[str]
+) -> None:
+    gate = asyncio.Semaphore(OPEN_CONCURRENCY)
+    received = Received()
+
+    async def open_one(token: str) -> ClientConnection:
+        async with gate:
+            return await subscribe(ws_url, token)
+
+    sockets: list[ClientConnection] = []
+    readers: list[asyncio.Task[None]] = []
+    failures = 0
+    try:
+        for outcome in await asyncio.gather(*(open_one(t) for t in tokens), return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                failures += 1
+                continue
+            sockets.append(outcome)
+            readers.append(asyncio.create_task(_read(outcome, received)))
+        pipe.send({"opened": len(sockets), "failed": failures})
+        # Commands: "reset" (start counting afresh), "report" (send counts), "stop"; a child
+        # whose parent went silent for LIFETIME_SECONDS closes its sockets by itself.
+        deadline = time.monotonic() + LIFETIME_SECONDS
+        while time.monotonic() < deadline:
+            if not await asyncio.to_thread(pipe.poll, 1.0):
+                continue
+            command = pipe.recv()
+            deadline = time.monotonic() + LIFETIME_SECONDS
+            if command == "count":
+                pipe.send(received.messages)
+            elif command == "reset":
+                received.latencies_ms.clear()
+                received.messages = received.other = 0
+                pipe.send("ok")
+            elif command == "report":
+                pipe.send(
+                    {
+                        "latencies_ms": received.latencies_ms,
+                        "messages": received.messages,
+                        "other": received.other,
+                        "closed": received.closed,
+                    }
+                )
+            else:
+                break
+    finally:
+        # Closed together and within a bound: one at a time, thousands would take minutes.
+        closing = [asyncio.create_task(ws.close()) for ws in sockets]
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=20)
+            if late:
+                for ws in sockets:
+                    ws.transport.abort()
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+def _client_process(
+    pipe: multiprocessing.connection.Connection, ws_url: str, tokens: list[str]
+) -> None:
+    raise_fd_limit()
+    asyncio.run(_client(pipe, ws_url, tokens))
+
+
+class SubscriberPool:
+    """Subscriptions spread over child processes; one subscription per entry of `tokens`."""
+
+    def __init__(self, ws_url: str, tokens: list[str], processes: int = 1) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipes: list[multiprocessing.connection.Connection] = []
+        self._children: list[Any] = []
+        for index in range(processes):
+            parent, child = context.Pipe()
+            share = tokens[index::processes]
+            process = context.Process(
+                target=_client_process, args=(child, ws_url, share), daemon=True
+            )
+            process.start()
+            self._pipes.append(parent)
+            self._children.append(process)
+
+    async def opened(self, wait_seconds: float = 240.0) -> dict[str, int]:
+        """Wait until every child opened its sockets; how many opened and failed."""
+        totals = {"opened": 0, "failed": 0}
+        for pipe in self._pipes:
+            report = await self._recv(pipe, wait_seconds)
+            for key in totals:
+                totals[key] += int(report[key])
+        return totals
+
+    async def reset(self) -> None:
+        """Forget what was received so far."""
+        for pipe in self._pipes:
+            pipe.send("reset")
+            await self._recv(pipe, 30)
+
+    async def report(self) -> Received:
+        """What every child received since the last reset."""
+        total = Received()
+        for pipe in self._pipes:
+            pipe.send("report")
+            part = await self._recv(pipe, 60)
+            total.latencies_ms.extend(part["latencies_ms"])
+            total.messages += part["messages"]
+            total.other += part["other"]
+            total.closed += part["closed"]
+        return total
+
+    async def count(self) -> int:
+        """How many pushes the children received since the last reset."""
+        total = 0
+        for pipe in self._pipes:
+            pipe.send("count")
+            total += int(await self._recv(pipe, 60))
+        return total
+
+    def pids(self) -> list[int]:
+        """The child processes' pids."""
+        return [int(p.pid) for p in self._children]
+
+    def stop(self) -> None:
+        """Close every socket and end the children (killed if they do not end in time)."""
+        for pipe in self._pipes:
+            with contextlib.suppress(OSError):
+                pipe.send("stop")
+        for process in self._children:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+        for pipe in self._pipes:
+            pipe.close()
+
+    @staticmethod
+    async def _recv(pipe: multiprocessing.connection.Connection, wait_seconds: float) -> Any:
+        ready = await asyncio.to_thread(pipe.poll, wait_seconds)
+        if not ready:
+            raise TimeoutError("a subscriber process did not answer in time")
+        return pipe.recv()
