@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -485,10 +484,11 @@ def test_long_series_answer_from_near_now_like_a_full_expansion(rule: str) -> No
     rec = make(rule, start)
     full = Recurrence(rule=rec.rule, repeat_from=rec.repeat_from, timezone=rec.timezone,
                       dtstart=rec.dtstart)  # fmt: skip
-    began = time.perf_counter()
     fast = rec.upcoming(NOW, 5)
-    elapsed = time.perf_counter() - began
     expanded = _series_of(full).first_after(NOW, 5, fast=False)
     assert [d.astimezone(UTC) for d in fast] == expanded
     assert len(fast) == 5
-    assert elapsed < 0.05, f"{rule}: {elapsed * 1e3:.1f} ms, as if expanded from 2006"
+    # The fast path starts expanding near NOW, not at DTSTART in 2006 (its speed is measured
+    # by bench/recurrence_next.py, never by a timed assertion).
+    scan_start = _series_of(rec)._scan_start(NOW)
+    assert scan_start.year >= NOW.year - 1, f"{rule}: expansion starts at {scan_start}"
