@@ -380,11 +380,15 @@ async def test_completed_and_deleted_tasks_cancel_their_reminders(
     notify_system: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     carol, _ = await user(notify_system)
-    done = await create(carol, title="Done early", reminders=[{"remindAt": soon(1.5)}])
-    gone = await create(carol, title="Not needed", reminders=[{"remindAt": soon(1.5)}])
+    # Due in 4 s: on a loaded machine the four mutations must still land before it is due.
+    due = datetime.now(UTC) + timedelta(seconds=4)
+    done = await create(carol, title="Done early", reminders=[{"remindAt": due.isoformat()}])
+    gone = await create(carol, title="Not needed", reminders=[{"remindAt": due.isoformat()}])
     await carol.data(f'mutation {{ completeTask(id: "{done["id"]}") {{ id }} }}')
     await carol.data(f'mutation {{ deleteTask(id: "{gone["id"]}") }}')
-    await asyncio.sleep(2.5)
+    assert datetime.now(UTC) < due, "the test's mutations took longer than the reminder's lead"
+    # Past the due time, so a reminder that was not cancelled would have fired.
+    await asyncio.sleep((due - datetime.now(UTC)).total_seconds() + 1.0)
     assert (await reminder_of(carol, done["id"]))["state"] == "CANCELLED"
     for task in (done, gone):
         row = await schedule_row(engine, task["reminders"][0]["id"])
