@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
 
-from graphql import GraphQLResolveInfo
 from graphql.error import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors
 
 from taskstream.domain.errors import TaskstreamError
 
@@ -64,27 +61,3 @@ class ContractErrors(MaskErrors):
                 )
             )
         return processed
-
-
-# Limited per account and address by RateLimits.login_attempt instead.
-ACCOUNT_MUTATIONS = frozenset({"signUp", "logIn"})
-
-
-class MutationRateLimit(SchemaExtension):
-    """Counts each top-level mutation field against its caller's budget before it runs."""
-
-    def resolve(
-        self,
-        _next: Callable[..., Any],
-        root: Any,
-        info: GraphQLResolveInfo[Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        """RATE_LIMITED instead of running a mutation past the caller's limit."""
-        top_level = info.parent_type.name == "Mutation" and info.path.prev is None
-        if top_level and info.field_name not in ACCOUNT_MUTATIONS:
-            context = info.context
-            if context.user_id is not None:
-                context.services.limits.mutation(str(context.user_id))
-        return _next(root, info, *args, **kwargs)

@@ -1,14 +1,21 @@
-"""Input guards that apply to every field: text PostgreSQL cannot store is refused up front."""
+"""Guards of the root fields: text PostgreSQL cannot store, and the mutation rate limit.
+
+Both concern only top-level fields, so they wrap the root fields' resolvers once, when the
+schema is built. As schema-extension `resolve` hooks they ran as middleware around every
+field of every response (some 700 per page of 50 tasks) to act on a handful.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLResolveInfo
-from strawberry.extensions import SchemaExtension
+from graphql import GraphQLFieldResolver, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
 from taskstream.domain.errors import InvalidInput
+
+# Limited per account and address by RateLimits.login_attempt instead.
+ACCOUNT_MUTATIONS = frozenset({"signUp", "logIn"})
 
 
 def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -34,27 +41,43 @@ def unstorable(text: str) -> str | None:
     return None
 
 
-class StorableText(SchemaExtension):
+def check_storable(arguments: dict[str, Any]) -> None:
     """BAD_USER_INPUT naming the argument for text with NUL or lone surrogates.
 
     PostgreSQL text cannot hold U+0000 and UTF-8 cannot encode lone surrogates (which JSON
     escapes can produce), so such input would otherwise surface as an INTERNAL database error.
     """
+    for name, value in arguments.items():
+        # Fields of an `input` argument are named as the domain names them: "title".
+        for path, text in _strings(value, "" if name == "input" else name):
+            reason = unstorable(text)
+            if reason is not None:
+                raise InvalidInput(path, reason)
 
-    def resolve(
-        self,
-        _next: Callable[..., Any],
-        root: Any,
-        info: GraphQLResolveInfo[Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        """Check the arguments of top-level fields (the only ones taking text) first."""
-        if info.path.prev is None:
-            for name, value in kwargs.items():
-                # Fields of an `input` argument are named as the domain names them: "title".
-                for path, text in _strings(value, "" if name == "input" else name):
-                    reason = unstorable(text)
-                    if reason is not None:
-                        raise InvalidInput(path, reason)
-        return _next(root, info, *args, **kwargs)
+
+def _guarded(resolve: GraphQLFieldResolver, *, rate_limited: bool) -> GraphQLFieldResolver:
+    """`resolve` behind the text check and, for mutations, the caller's mutation budget."""
+
+    def guarded(root: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+        check_storable(kwargs)
+        if rate_limited:
+            context = info.context
+            if context.user_id is not None:
+                # RATE_LIMITED instead of running a mutation past the caller's limit.
+                context.services.limits.mutation(str(context.user_id))
+        return resolve(root, info, **kwargs)
+
+    return guarded
+
+
+def guard_root_fields(schema: GraphQLSchema) -> None:
+    """Put every root field of `schema` behind its guards (once per schema)."""
+    roots: list[tuple[GraphQLObjectType | None, Callable[[str], bool]]] = [
+        (schema.query_type, lambda _: False),
+        (schema.mutation_type, lambda name: name not in ACCOUNT_MUTATIONS),
+        (schema.subscription_type, lambda _: False),
+    ]
+    for root, rate_limited in roots:
+        for name, field in (root.fields if root is not None else {}).items():
+            if field.resolve is not None:
+                field.resolve = _guarded(field.resolve, rate_limited=rate_limited(name))

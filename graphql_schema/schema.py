@@ -17,8 +17,10 @@ from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.audit.resolvers import AuditQueries
 from graphql_schema.auth.resolvers import AccountMutations, AuthMutations, AuthQueries
-from graphql_schema.errors import ContractErrors, MutationRateLimit
-from graphql_schema.guards import StorableText
+from graphql_schema.documents import CachedValidation, ValidDocuments
+from graphql_schema.errors import ContractErrors
+from graphql_schema.execution import PlainLeafExecution
+from graphql_schema.guards import guard_root_fields
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
@@ -61,22 +63,24 @@ class ContractSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     """The schema with depth, alias and token limits; introspection off in production."""
+    documents = ValidDocuments()
     # Factories, not instances: Strawberry builds fresh extensions for every operation.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         ContractErrors,
-        MutationRateLimit,
-        StorableText,
+        # Skips parsing and validation (limits included) of text that has passed them before.
+        lambda: CachedValidation(documents),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    return ContractSchema(
+    schema = ContractSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=PlainLeafExecution,
         config=StrawberryConfig(
             auto_camel_case=True,
             scalar_map=SCALAR_MAP,
@@ -84,6 +88,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             disable_field_suggestions=settings.is_production,
         ),
     )
+    # Text checks and the mutation budget concern root fields only: wrapped there, once.
+    guard_root_fields(schema._schema)
+    return schema
 
 
 SCHEMA_FILE = "schema.graphql"

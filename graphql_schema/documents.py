@@ -1,0 +1,76 @@
+"""Parsing and validation done once per distinct document, not once per request.
+
+Clients send the same few documents over and over; parsing one and running every validation
+rule over it (the contract's depth, alias and token limits included) cost about a third of a
+page request. A document that parsed and validated cleanly is kept by its exact text, so a
+repeat skips both steps; documents that fail are never kept and fail the same way every time.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+
+from graphql import DocumentNode
+from strawberry.extensions import SchemaExtension
+
+# Longer documents are rare and would let a few requests pin much memory in the cache.
+CACHEABLE_CHARS = 16_384
+
+
+class ValidDocuments:
+    """A bounded LRU of documents that passed every validation rule of one schema.
+
+    The rules and the parser's token limit are fixed when the schema is built, so the text of a
+    document decides the outcome: one cache per schema, never shared between schemas.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+
+    def get(self, text: str) -> DocumentNode | None:
+        """The valid document of this text, or None when it has not been seen valid."""
+        document = self._documents.get(text)
+        if document is not None:
+            self._documents.move_to_end(text)
+        return document
+
+    def put(self, text: str, document: DocumentNode) -> None:
+        """Remember a document that has just passed validation."""
+        if len(text) > CACHEABLE_CHARS:
+            return
+        self._documents[text] = document
+        self._documents.move_to_end(text)
+        if len(self._documents) > self.size:
+            self._documents.popitem(last=False)
+
+
+class CachedValidation(SchemaExtension):
+    """Reuses the parsed document and skips validation for text seen valid before."""
+
+    def __init__(self, documents: ValidDocuments) -> None:
+        self.documents = documents
+        self.known = False
+
+    def on_parse(self) -> Iterator[None]:
+        """Hand Strawberry the parsed document when the text is known (it then skips parsing)."""
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is None:
+            document = self.documents.get(context.query)
+            if document is not None:
+                context.graphql_document = document
+                self.known = True
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        """No errors for a known document (Strawberry then skips validation); learn new ones."""
+        context = self.execution_context
+        if self.known:
+            context.pre_execution_errors = []
+        yield
+        document = context.graphql_document
+        # An empty list, not None: the validation ran and found nothing.
+        valid = context.pre_execution_errors == []
+        if valid and not self.known and context.query is not None and document is not None:
+            self.documents.put(context.query, document)
