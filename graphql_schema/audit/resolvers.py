@@ -97,10 +97,18 @@ class AuditConnection:
 class AuditVerification:
     """The result of recomputing the caller's hash chain."""
 
-    ok: bool = strawberry.field(description="true when every remaining entry's hash matches.")
+    ok: bool = strawberry.field(
+        description=(
+            "true when every remaining entry's hash matches and the chain ends at the head the "
+            "audit service stored (so removed newest entries are noticed too)."
+        )
+    )
     checked: int = strawberry.field(description="How many entries were recomputed.")
     first_broken: strawberry.ID | None = strawberry.field(
-        description="Id of the first entry whose hash does not match, when ok is false."
+        description=(
+            "Id of the first entry whose hash does not match, when ok is false; null when every "
+            "entry matches but the newest ones were removed."
+        )
     )
 
 
