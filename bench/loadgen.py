@@ -158,3 +158,40 @@ async def sequential(
     return await run_load(
         request, clients=1, requests=count, warmup=warmup, max_seconds=max_seconds
     )
+
+
+async def alternating(
+    requests: dict[str, Request], *, count: int, warmup: int = 5, max_seconds: float = 60.0
+) -> dict[str, dict[str, Any]]:
+    """Latencies of `count` requests of each kind, one at a time, the kinds taking turns.
+
+    For figures compared as a ratio: on a shared machine the load of other processes drifts
+    over a run, and taking turns lays the drift on every kind alike, where running one kind
+    after the other would lay it on whichever ran during the busier stretch.
+    """
+    connections = {}
+    for name, request in requests.items():
+        host, port, payload = request.raw()
+        connections[name] = (await Connection.open(host, port), payload)
+    latencies: dict[str, list[float]] = {name: [] for name in requests}
+    failures = dict.fromkeys(requests, 0)
+    try:
+        for _ in range(warmup):
+            for connection, payload in connections.values():
+                await connection.send(payload)
+        deadline = time.perf_counter() + max_seconds
+        for _ in range(count):
+            if time.perf_counter() >= deadline:
+                break
+            for name, (connection, payload) in connections.items():
+                began = time.perf_counter()
+                status, _ = await connection.send(payload)
+                latencies[name].append((time.perf_counter() - began) * 1000)
+                failures[name] += status != 200
+    finally:
+        for connection, _ in connections.values():
+            await connection.close()
+    return {
+        name: {"clients": 1, "requests": len(values), "failures": failures[name], **summary(values)}
+        for name, values in latencies.items()
+    }

@@ -24,7 +24,7 @@ from bench.datasets import (
     drop_indexes,
     plain_url,
 )
-from bench.loadgen import Request, fetch_json, sequential
+from bench.loadgen import Request, alternating, fetch_json, sequential
 from bench.runtime import BenchContext
 from bench.stats import comparison, summary
 
@@ -112,8 +112,8 @@ async def _keyset(context: BenchContext, count: int) -> dict[str, Any]:
     deep = await fetch_json(deep_page)
     assert len(deep["data"]["tasks"]["edges"]) == 50, deep
     context.log(f"  keyset: page 1 and page at depth {depth:,}, {count} requests each")
-    page_one = await sequential(first_page, count=count)
-    at_depth = await sequential(deep_page, count=count)
+    pages = await alternating({"page 1": first_page, "at depth": deep_page}, count=count)
+    page_one, at_depth = pages["page 1"], pages["at depth"]
     # The same page at the SQL level: keyset after the row at `depth` vs OFFSET `depth`.
     connection = await asyncpg.connect(plain_url(context.stack.url))
     try:
@@ -135,19 +135,22 @@ async def _keyset(context: BenchContext, count: int) -> dict[str, Any]:
                 [user, depth],
             ),
         }
-        sql: dict[str, Any] = {}
-        for name, (clause, arguments) in statements.items():
-            # The server's own execution time: what keyset vs OFFSET is about, and free of
-            # the client-side noise of a shared machine at sub-millisecond scale.
-            statement = await connection.prepare(
+        # The server's own execution time: what keyset vs OFFSET is about, and free of the
+        # client-side noise of a shared machine at sub-millisecond scale. The statements take
+        # turns, so that the load of other processes drifting over the run weighs on each alike.
+        prepared = {
+            name: await connection.prepare(
                 f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT * FROM gateway.tasks {clause}"
             )
-            samples = []
-            for run_number in range(count + 5):
-                plan = json.loads(await statement.fetchval(*arguments))
+            for name, (clause, _) in statements.items()
+        }
+        samples: dict[str, list[float]] = {name: [] for name in statements}
+        for run_number in range(count + 5):
+            for name, (_, arguments) in statements.items():
+                plan = json.loads(await prepared[name].fetchval(*arguments))
                 if run_number >= 5:  # warm-up: plan cache, buffers
-                    samples.append(float(plan[0]["Execution Time"]))
-            sql[name] = summary(samples)
+                    samples[name].append(float(plan[0]["Execution Time"]))
+        sql = {name: summary(values) for name, values in samples.items()}
     finally:
         await connection.close()
     return {"depth": depth, "gateway page 1": page_one, "gateway at depth": at_depth, **sql}

@@ -215,15 +215,36 @@ def _word_matches(word: str) -> ColumnElement[bool]:
     budget = _typo_budget(word)
     if budget == 0:
         return prefix
-    text_word = func.regexp_split_to_table(func.lower(_SEARCHED_TEXT), r"[^[:alnum:]]+")
+    lowered = func.lower(_SEARCHED_TEXT)
+    text_word = func.regexp_split_to_table(lowered, r"[^[:alnum:]]+")
     word_column = text_word.table_valued("value").render_derived(name="word")
     close_word = exists(
         select(literal(1))
         .select_from(word_column)
         .where(func.levenshtein_less_equal(word_column.c.value, literal(word), budget) <= budget)
     )
-    typo = and_(_SEARCHED_TEXT.op("%>")(literal(word)), close_word)
+    # Checked first because it is implied by `close_word` and costs a substring search, where
+    # `%>` costs a trigram extraction of the whole text: a page that walks the ordering index
+    # evaluates this branch on every row the prefix does not match (see `typo_pieces`).
+    has_piece = or_(*(func.strpos(lowered, literal(piece)) > 0 for piece in typo_pieces(word)))
+    typo = and_(has_piece, _SEARCHED_TEXT.op("%>")(literal(word)), close_word)
     return or_(prefix, typo)
+
+
+def typo_pieces(word: str) -> list[str]:
+    """Budget + 1 disjoint pieces of the word, one of which every close enough word contains.
+
+    Pigeonhole: each of at most `budget` edits (insert, delete, substitute) touches at most one
+    piece, so a word within the edit distance keeps at least one piece intact.
+    """
+    count = _typo_budget(word) + 1
+    size, extra = divmod(len(word), count)
+    pieces, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        pieces.append(word[start:end])
+        start = end
+    return pieces
 
 
 def _ts_lexeme(word: str) -> str:
