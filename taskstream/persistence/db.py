@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from alembic import command
 
@@ -25,18 +30,52 @@ def async_url(url: str) -> str:
     raise ValueError("DATABASE_URL must be a postgresql:// URL")
 
 
+# A pooled connection idle longer than this is pinged before use (see _check_out).
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An asyncpg engine with a bounded pool; connections are checked before use."""
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # Not pool_pre_ping: a round trip on every checkout (several per request or event);
+        # _check_out does the same job without one for connections in steady use.
+        pool_pre_ping=False,
         # Statement parameters carry webhook secrets and password hashes: keep them out of
         # SQL logging and out of the text of database errors (which end up in logs).
         hide_parameters=True,
         connect_args={"server_settings": {"application_name": "taskstream"}},
     )
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkin", _checked_in)
+    event.listen(pool, "checkout", partial(_check_out, engine.dialect))
+    return engine
+
+
+def _checked_in(_: Any, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _check_out(
+    dialect: Dialect, dbapi_connection: Any, record: ConnectionPoolEntry, _: Any
+) -> None:
+    """Replace a pooled connection the server closed (or one idle long that fails a ping).
+
+    asyncpg marks a connection closed as soon as the event loop sees the server end it (a
+    restart's fast shutdown cuts every session), so that needs no round trip; only a
+    connection idle for a while, which a firewall may have dropped silently, is pinged.
+    DisconnectionError makes the pool discard it and connect afresh.
+    """
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
+    idle_since = record.info.get("idle_since")
+    if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("a pooled connection failed its ping") from error
 
 
 def alembic_config(url: str) -> Config:

@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from workers.notifications.schedule import sync_task
-from workers.notifications.tables import schedule
+from taskstream.messaging.bus import Outcome
+from taskstream.messaging.consumer import CloudEvent
+from workers.notifications.schedule import ScheduleHandlers, sync_task
+from workers.notifications.tables import schedule, task_versions
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +99,54 @@ async def test_deleted_tasks_cancel_what_is_not_sent(engine: AsyncEngine) -> Non
     await apply(engine, snapshot(task, 2, []), deleted=True)
     states = {k: v[0] for k, v in (await rows(engine, task)).items()}
     assert states == {a: "CANCELLED", b: "SENT"}
+
+
+def task_event(
+    kind: str, task: dict[str, Any], changes: dict[str, Any] | None = None
+) -> CloudEvent:
+    """A task event as the notifications consumer receives it."""
+    data: dict[str, Any] = {"task": task} if changes is None else {"task": task, "changes": changes}
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        type=f"taskstream.task.{kind}.v1",
+        source="gateway",
+        subject=task["id"],
+        time=datetime.now(UTC),
+        data=data,
+        topic="task-events",
+        raw={},
+    )
+
+
+async def test_events_without_reminders_are_skipped_but_removals_still_cancel(
+    engine: AsyncEngine,
+) -> None:
+    woken: list[int] = []
+    handlers = ScheduleHandlers(wake=lambda: woken.append(1))
+
+    async def handle(event: CloudEvent) -> None:
+        async with engine.begin() as connection:
+            assert await handlers.task_changed(event, connection) is Outcome.SUCCESS
+
+    async def versions(task_id: str) -> list[int]:
+        async with engine.connect() as connection:
+            found = await connection.scalars(
+                select(task_versions.c.version).where(task_versions.c.task_id == uuid.UUID(task_id))
+            )
+            return list(found)
+
+    plain, task, a = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    await handle(task_event("created", snapshot(plain, 1, [])))
+    await handle(task_event("completed", snapshot(plain, 2, [])))
+    assert await versions(plain) == [] and woken == []
+
+    await handle(task_event("created", snapshot(task, 1, [reminder(a, LATER)])))
+    assert woken == [1]
+    # A title change leaves the reminder's time alone: nothing for the firing loop to do.
+    await handle(task_event("updated", snapshot(task, 2, [reminder(a, LATER)])))
+    assert woken == [1] and (await rows(engine, task))[a] == ("SCHEDULED", LATER, "v2")
+    removed = {"reminders": {"before": [reminder(a, LATER)], "after": []}}
+    await handle(task_event("updated", snapshot(task, 3, []), removed))
+    assert (await rows(engine, task))[a][0] == "CANCELLED" and await versions(task) == [3]
+    await handle(task_event("reopened", snapshot(task, 4, [])))
+    assert await versions(task) == [3] and woken == [1]

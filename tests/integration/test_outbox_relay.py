@@ -8,14 +8,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from prometheus_client import Gauge
+from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.domain.model import Task
 from taskstream.messaging.bus import Message, Outcome, PublishError, Subscription, Transport
+from taskstream.messaging.cloudevents import envelope
 from taskstream.messaging.memory import MemoryTransport
+from taskstream.messaging.metrics import OUTBOX_METRICS
 from taskstream.persistence import tables as t
-from taskstream.persistence.outbox import OutboxRelay
+from taskstream.persistence.outbox import OutboxRelay, outbox_table, write_outbox
 from taskstream.persistence.uow import UnitOfWork
 from tests.integration.test_outbox import make_user
 
@@ -163,3 +166,52 @@ async def test_the_other_replica_takes_over_when_the_leader_stops(engine: AsyncE
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     assert [i for i in received if i in set(first + second)] == first + second
+
+
+def gauge(metric: Gauge) -> float:
+    """A gauge's current value."""
+    return float(next(iter(metric.collect())).samples[0].value)
+
+
+async def test_lag_is_measured_from_the_batch_and_counted_only_past_a_full_one(
+    engine: AsyncEngine,
+) -> None:
+    metadata = MetaData(schema="relay_lag_test")
+    outbox = outbox_table(metadata)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA IF EXISTS relay_lag_test CASCADE"))
+        await connection.execute(text("CREATE SCHEMA relay_lag_test"))
+        await connection.run_sync(metadata.create_all)
+        await write_outbox(
+            connection,
+            outbox,
+            [
+                envelope(
+                    topic="task-events",
+                    type_="taskstream.test.v1",
+                    source="test",
+                    subject=str(n),
+                    partition_key="lag",
+                    time=datetime.now(UTC),
+                    data={"n": n},
+                )
+                for n in range(3)
+            ],
+        )
+    relay = OutboxRelay(engine, MemoryTransport(), outbox=outbox, batch_size=2)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            # A full batch may not be all of it: counted (3 rows).
+            assert await relay.publish_pending(connection) == 2
+            assert gauge(OUTBOX_METRICS.lag_rows) == 3
+            # A partial batch is all of it: its own size and age, no count.
+            assert await relay.publish_pending(connection) == 1
+            assert gauge(OUTBOX_METRICS.lag_rows) == 1
+            assert gauge(OUTBOX_METRICS.lag_seconds) >= 0
+            assert await relay.publish_pending(connection) == 0
+            assert gauge(OUTBOX_METRICS.lag_rows) == 0
+            assert gauge(OUTBOX_METRICS.lag_seconds) == 0
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA relay_lag_test CASCADE"))

@@ -25,6 +25,7 @@ TASK_EVENT_TYPES = tuple(
     f"taskstream.task.{kind}.v1" for kind in ("created", "updated", "completed", "reopened")
 )
 TASK_DELETED = "taskstream.task.deleted.v1"
+TASK_UPDATED = "taskstream.task.updated.v1"
 LIVE = ("SCHEDULED", "FIRING")
 
 
@@ -41,14 +42,35 @@ class ScheduleHandlers:
 
     async def task_changed(self, event: CloudEvent, connection: AsyncConnection) -> Outcome:
         """Created/updated/completed/reopened: mirror the task's reminders."""
-        await sync_task(connection, event.data["task"], deleted=False)
-        self.wake()
+        if not touches_reminders(event):
+            return Outcome.SUCCESS
+        if await sync_task(connection, event.data["task"], deleted=False):
+            self.wake()
         return Outcome.SUCCESS
 
     async def task_deleted(self, event: CloudEvent, connection: AsyncConnection) -> Outcome:
         """Deleted: every reminder not yet sent is cancelled."""
         await sync_task(connection, event.data["task"], deleted=True)
         return Outcome.SUCCESS
+
+
+def touches_reminders(event: CloudEvent) -> bool:
+    """Whether a created/updated/completed/reopened task had reminders before or has some after.
+
+    Most tasks have none: their events need no version record, no row locks and no wake-up.
+    Skipping one is safe because only an update removes reminders (and says so in its
+    `changes`): the previous version had none either, so applying this one would change
+    nothing, and late older events are still refused by the versions of those applied.
+    """
+    if event.data["task"].get("reminders"):
+        return True
+    if event.type != TASK_UPDATED:
+        return False
+    changes = event.data.get("changes")
+    if not isinstance(changes, dict):
+        return True  # cannot tell what it had before: apply it in full
+    change = changes.get("reminders")
+    return change is not None and bool(change.get("before"))
 
 
 async def _newer(connection: AsyncConnection, task_id: uuid.UUID, version: int) -> bool:
@@ -80,12 +102,16 @@ async def cancel_deliveries(connection: AsyncConnection, reminder_ids: list[uuid
         )
 
 
-async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, deleted: bool) -> None:
-    """Apply one task snapshot to the schedule (in the consumer's transaction)."""
+async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, deleted: bool) -> bool:
+    """Apply one task snapshot to the schedule (in the consumer's transaction).
+
+    True when a reminder was scheduled at a new time (the firing loop may need to run sooner).
+    """
     task_id = uuid.UUID(task["id"])
     version = int(task["version"])
     if not await _newer(connection, task_id, version):
-        return
+        return False
+    rescheduled = False
     user_id = uuid.UUID(task["userId"])
     common = {
         "task_title": task["title"],
@@ -112,6 +138,8 @@ async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, delete
         remind_at = _time(reminder["remindAt"])
         channels = list(reminder["channels"])
         row = rows.get(reminder_id)
+        if theirs == "SCHEDULED" and (row is None or remind_at != row.remind_at):
+            rescheduled = True
         if row is None:
             await connection.execute(
                 pg_insert(schedule)
@@ -165,3 +193,4 @@ async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, delete
         )
         to_cancel.extend(gone)
     await cancel_deliveries(connection, to_cancel)
+    return rescheduled
