@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -69,22 +71,52 @@ def provision(what: str, key: str, cached: Path, complete: bool) -> Path:
     )
 
 
+# Our servers listen on ports from below the kernel's ephemeral range. A port picked inside it
+# (bind to port 0, then close) can be taken as the source port of an outgoing connection before
+# the server binds it: PostgreSQL, Kafka and Dapr clients open many ("address already in use").
+LISTEN_PORTS_FLOOR = 10_000
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that is free on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """Return a TCP port that is free on ``host`` right now (see free_ports)."""
+    return free_ports(1, host)[0]
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """Return ``count`` distinct TCP ports that are free on ``host`` right now."""
-    with ExitStack() as stack:
+    """Return ``count`` distinct TCP ports free on ``host`` now, below the ephemeral range.
+
+    A port is handed out once per process, so two servers of one stack never get the same
+    port while neither has bound it yet.
+    """
+    span = range(LISTEN_PORTS_FLOOR, _ephemeral_floor())
+    candidates = secrets.SystemRandom().sample(span, min(len(span), 50 * count))
+    with ExitStack() as stack, _handed_out_lock:
         ports: list[int] = []
-        for _ in range(count):
+        for port in candidates:
+            if len(ports) == count:
+                break
+            if port in _handed_out:
+                continue
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            ports.append(port)
+        while len(ports) < count:  # no room below the ephemeral range: the kernel's choice
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             sock.bind((host, 0))
             ports.append(sock.getsockname()[1])
+        _handed_out.update(ports)
         return ports
 
 

@@ -7,12 +7,13 @@ import logging
 import os
 import pwd
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+
+from taskstream.localinfra._common import free_port
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +51,12 @@ SERVER_ACCOUNT = "embedded_postgres"
 DATABASE = "taskstream"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in `data_dir`; start() returns its URL."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
         self.data_dir = data_dir.resolve()
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.durable = durable
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._account = self._server_account()
