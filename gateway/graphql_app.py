@@ -74,7 +74,10 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.services = services
         self.known_users = KnownUsers(services)
-        self.shared_streams = SharedStreams(queue_size=services.settings.live_queue_size)
+        self.shared_streams = SharedStreams(
+            queue_size=services.settings.live_queue_size,
+            max_tokens=services.settings.graphql_max_tokens,
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON of a request or socket message; absurd nesting is a parse error, not a crash."""

@@ -166,8 +166,10 @@ async def _never_send(message: Message) -> None:
 class SharedStreams:
     """This replica's groups of identical live subscriptions."""
 
-    def __init__(self, *, queue_size: int) -> None:
+    def __init__(self, *, queue_size: int, max_tokens: int | None = None) -> None:
         self.queue_size = queue_size
+        # The same token limit as the schema's parser: this parse runs before the schema's.
+        self.max_tokens = max_tokens
         self._groups: dict[GroupKey, Group] = {}
         self._kinds: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
 
@@ -177,7 +179,9 @@ class SharedStreams:
         known = self._kinds.get(key)
         if known is None:
             try:
-                operation = get_operation_ast(parse(query), operation_name)
+                operation = get_operation_ast(
+                    parse(query, max_tokens=self.max_tokens), operation_name
+                )
             except GraphQLError:
                 operation = None
             known = operation is not None and operation.operation is OperationType.SUBSCRIPTION

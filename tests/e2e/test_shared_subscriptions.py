@@ -101,3 +101,10 @@ def test_only_subscriptions_are_shared() -> None:
     assert not streams.is_subscription("query { me { id } }", None)
     assert not streams.is_subscription("mutation { logOut }", None)
     assert not streams.is_subscription("subscription {", None)
+
+
+def test_the_subscription_check_parses_within_the_token_limit() -> None:
+    streams = SharedStreams(queue_size=4, max_tokens=50)
+    assert streams.is_subscription(TASK_EVENTS, None)
+    huge = "subscription { taskEvents { " + "kind " * 100 + "} }"
+    assert not streams.is_subscription(huge, None)
