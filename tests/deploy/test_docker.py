@@ -90,6 +90,7 @@ def test_dockerignore_sends_only_the_sources() -> None:
     allowed = {x[1:].rstrip("/") for x in lines if x.startswith("!")}
     copied = {
         "pyproject.toml",
+        "requirements/runtime.lock",
         "alembic",
         "taskstream",
         "gateway",
