@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from taskstream.domain.audit import GENESIS_HASH, entry_hash
+from taskstream.domain.audit import GENESIS_HASH, Verification, entry_hash
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
 from taskstream.messaging.consumer import Consumer
@@ -25,13 +25,28 @@ from workers.audit.tables import checkpoints, entries, processed_events
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+# The audit key (held by the audit service, never by the database) and the retention period.
+KEY = b"audit-key-of-the-tests-0123456789"
+RETENTION = timedelta(days=365)
+
+
+async def verify(engine: AsyncEngine, user_id: uuid.UUID) -> Verification:
+    """The user's chain verified as verifyAuditLog does, with the key and the period."""
+    return await trail.verify(engine, user_id, key=KEY, retention=RETENTION)
+
+
+async def retain(
+    engine: AsyncEngine, *, now: datetime = NOW, keep: timedelta = RETENTION
+) -> int:
+    """One retention run, as the audit service does it."""
+    return await trail.apply_retention(engine, now=now, keep=keep, key=KEY)
 
 
 @pytest.fixture
 def consumer(engine: AsyncEngine) -> Consumer:
     """The audit service's consumer on the test database."""
     consumer = Consumer(name="audit", engine=engine, processed=processed_events)
-    AuditHandlers().register(consumer)
+    AuditHandlers(KEY).register(consumer)
     return consumer
 
 
@@ -86,7 +101,7 @@ async def test_events_chain_once_each_in_order(engine: AsyncEngine, consumer: Co
     assert records[1].previous_hash == records[0].hash
     assert records[0].hash == entry_hash(GENESIS_HASH, records[0].hashed_fields())
     assert records[0].changes["task"]["title"] == "Ünïcode ✓"
-    assert (await trail.verify(engine, user_id)).ok
+    assert (await verify(engine, user_id)).ok
 
 
 async def test_notifications_are_audited_as_the_notifications_service(
@@ -128,7 +143,7 @@ async def test_concurrent_deliveries_extend_one_unbroken_chain(
             )
         ).all()
     assert seqs == list(range(1, 31))
-    result = await trail.verify(engine, user_id)
+    result = await verify(engine, user_id)
     assert result.ok and result.checked == 30
 
 
@@ -151,11 +166,11 @@ async def test_a_batch_chains_as_one_by_one_would_and_skips_what_was_applied(
         assert [r.changes["title"]["after"] for r in records] == [
             m.body["data"]["changes"]["title"]["after"] for m in mine
         ]
-        result = await trail.verify(engine, user)
+        result = await verify(engine, user)
         assert result.ok and result.checked == 16
     # One by one afterwards continues the same chains.
     assert await consumer.handle(task_event(users[0])) is Outcome.SUCCESS
-    assert (await trail.verify(engine, users[0])).checked == 17
+    assert (await verify(engine, users[0])).checked == 17
 
 
 async def test_an_event_without_a_user_undoes_its_batch(
@@ -229,7 +244,7 @@ async def test_tampering_behind_the_triggers_back_is_found(
         .where(entries.c.id == uuid.UUID(records[2].id))
         .values(changes='{"title":{"after":"forged","before":"Plan"}}'),
     )
-    result = await trail.verify(engine, user_id)
+    result = await verify(engine, user_id)
     assert (result.ok, result.checked, result.first_broken) == (False, 3, records[2].id)
 
 
@@ -240,7 +255,7 @@ async def test_removing_the_newest_entries_is_found_by_the_chain_head(
         engine, consumer, [NOW - timedelta(days=400 - n) for n in range(4)]
     )
     await delete_behind_the_triggers_back(engine, records[-1].id)
-    result = await trail.verify(engine, user_id)
+    result = await verify(engine, user_id)
     # Every remaining entry matches: no entry is named, but the chain stops short of its head.
     assert (result.ok, result.checked, result.first_broken) == (False, 3, None)
     assert result.head_mismatch is not None and "entry 3 but its head is at entry 4" in (
@@ -248,9 +263,9 @@ async def test_removing_the_newest_entries_is_found_by_the_chain_head(
     )
     assert result.describe().startswith("BROKEN: the chain ends at entry 3")
     # Retention cannot launder it: the checkpoint it records is still short of the head.
-    assert await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365)) >= 3
+    assert await retain(engine) >= 3
     assert await all_records(engine, user_id) == []
-    after = await trail.verify(engine, user_id)
+    after = await verify(engine, user_id)
     assert (after.ok, after.checked, after.first_broken) == (False, 0, None)
 
 
@@ -259,7 +274,7 @@ async def test_removing_a_whole_trail_is_found_by_the_chain_head(
 ) -> None:
     user_id, records = await new_trail(engine, consumer, [NOW] * 2)
     await delete_behind_the_triggers_back(engine, *(r.id for r in records))
-    result = await trail.verify(engine, user_id)
+    result = await verify(engine, user_id)
     assert (result.ok, result.checked, result.first_broken) == (False, 0, None)
     assert result.head_mismatch is not None
     assert result.to_json()["headMismatch"] == result.head_mismatch
@@ -273,7 +288,7 @@ async def test_retention_removes_an_old_prefix_and_verification_still_succeeds(
     for days in ages:
         await consumer.handle(task_event(user_id, at=NOW - timedelta(days=days)))
     before = await all_records(engine, user_id)
-    await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365))
+    await retain(engine)
     after = await all_records(engine, user_id)
     assert [r.id for r in after] == [r.id for r in before[2:]]
     async with engine.connect() as connection:
@@ -282,12 +297,12 @@ async def test_retention_removes_an_old_prefix_and_verification_still_succeeds(
         ).one()
         assert await trail.chain_start(connection, user_id) == before[1].hash
     assert (checkpoint.through_seq, checkpoint.removed) == (2, 2)
-    result = await trail.verify(engine, user_id)
+    result = await verify(engine, user_id)
     assert result.ok and result.checked == 3
     # Running again removes nothing more; new entries keep chaining after the survivors.
-    assert await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365)) == 0
+    assert await retain(engine) == 0
     await consumer.handle(task_event(user_id))
-    assert (await trail.verify(engine, user_id)).ok
+    assert (await verify(engine, user_id)).ok
 
 
 async def test_a_trail_entirely_past_retention_verifies_empty_and_continues(
@@ -296,15 +311,15 @@ async def test_a_trail_entirely_past_retention_verifies_empty_and_continues(
     user_id = uuid.uuid4()
     for _ in range(3):
         await consumer.handle(task_event(user_id, at=NOW - timedelta(days=800)))
-    await trail.apply_retention(engine, now=NOW, keep=timedelta(days=365))
+    await retain(engine)
     assert await all_records(engine, user_id) == []
-    result = await trail.verify(engine, user_id)
+    result = await verify(engine, user_id)
     assert result.ok and result.checked == 0
     await consumer.handle(task_event(user_id))
     (record,) = await all_records(engine, user_id)
     async with engine.connect() as connection:
         assert record.previous_hash == await trail.chain_start(connection, user_id)
-    assert (await trail.verify(engine, user_id)).ok
+    assert (await verify(engine, user_id)).ok
 
 
 async def test_pages_follow_the_chain_with_filters(engine: AsyncEngine, consumer: Consumer) -> None:
