@@ -5,22 +5,29 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from taskstream.domain.audit import GENESIS_HASH, Verification, entry_hash
+from taskstream.domain.audit import (
+    GENESIS_HASH,
+    Checkpoint,
+    Verification,
+    checkpoint_signature,
+    entry_hash,
+)
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
 from taskstream.messaging.consumer import Consumer
 from workers.audit import trail
 from workers.audit.handlers import AuditHandlers
-from workers.audit.tables import checkpoints, entries, processed_events
+from workers.audit.tables import chain_heads, checkpoints, entries, processed_events
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +42,7 @@ async def verify(engine: AsyncEngine, user_id: uuid.UUID) -> Verification:
     return await trail.verify(engine, user_id, key=KEY, retention=RETENTION)
 
 
-async def retain(
-    engine: AsyncEngine, *, now: datetime = NOW, keep: timedelta = RETENTION
-) -> int:
+async def retain(engine: AsyncEngine, *, now: datetime = NOW, keep: timedelta = RETENTION) -> int:
     """One retention run, as the audit service does it."""
     return await trail.apply_retention(engine, now=now, keep=keep, key=KEY)
 
@@ -216,15 +221,21 @@ async def new_trail(
     return user_id, await all_records(engine, user_id)
 
 
-async def behind_the_triggers_back(engine: AsyncEngine, statement: Executable) -> None:
-    """Run a statement on the entries as their owner can, the append-only trigger switched off.
+AUDIT_TABLES = ("entries", "checkpoints", "chain_heads")
 
-    A superuser can do this; the chain (and its head) still give it away.
+
+async def behind_the_triggers_back(engine: AsyncEngine, *statements: Executable) -> None:
+    """Run statements on the audit tables as their owner can, the triggers switched off.
+
+    A superuser can do this; the chain, its signed checkpoints and head still give it away.
     """
     async with engine.begin() as connection:
-        await connection.execute(text("ALTER TABLE audit.entries DISABLE TRIGGER USER"))
-        await connection.execute(statement)
-        await connection.execute(text("ALTER TABLE audit.entries ENABLE TRIGGER USER"))
+        for table in AUDIT_TABLES:
+            await connection.execute(text(f"ALTER TABLE audit.{table} DISABLE TRIGGER USER"))
+        for statement in statements:
+            await connection.execute(statement)
+        for table in AUDIT_TABLES:
+            await connection.execute(text(f"ALTER TABLE audit.{table} ENABLE TRIGGER USER"))
 
 
 async def delete_behind_the_triggers_back(engine: AsyncEngine, *ids: str) -> None:
@@ -371,3 +382,343 @@ async def test_webhook_changes_are_the_users_whichever_service_announces_them(
         (str(user_id), "webhook.deleted", None),
     ]
     assert records[0].changes == {"webhookId": str(webhook_id), "url": "https://x.test/"}
+
+
+# Tampering with the anchors of the chain: checkpoints and the head (issue 13).
+
+
+async def refused(engine: AsyncEngine, statement: Executable, match: str) -> None:
+    """The statement, run as the application runs SQL (triggers on), is refused."""
+    with pytest.raises(DBAPIError, match=match):
+        async with engine.begin() as connection:
+            await connection.execute(statement)
+
+
+def forged_checkpoint(
+    user_id: uuid.UUID,
+    last: Any,
+    *,
+    through_seq: int,
+    number: int = 1,
+    from_seq: int = 1,
+    previous: str = GENESIS_HASH,
+    created_at: datetime = NOW + timedelta(days=400),
+    key: bytes = b"not-the-audit-key-0123456789abcdef",
+) -> dict[str, Any]:
+    """A checkpoint row through the entry `last`, consistent in every way but its signature.
+
+    Its time is far enough after the entries for the retention period to be respected, so that
+    only the signature (made with a key other than the audit key) can give it away.
+    """
+    at = datetime.fromisoformat(last.at)
+    checkpoint = Checkpoint(
+        number=number,
+        from_seq=from_seq,
+        through_seq=through_seq,
+        hash=last.hash,
+        removed=through_seq - from_seq + 1,
+        newest_at=at,
+        cutoff=at + timedelta(seconds=1),
+        created_at=created_at,
+        previous=previous,
+        digest=None,
+        signature=None,
+    )
+    digest = checkpoint.expected_digest(str(user_id))
+    return {
+        "user_id": user_id,
+        "number": checkpoint.number,
+        "from_seq": checkpoint.from_seq,
+        "through_seq": checkpoint.through_seq,
+        "hash": checkpoint.hash,
+        "removed": checkpoint.removed,
+        "newest_at": checkpoint.newest_at,
+        "oldest_kept_after": checkpoint.cutoff,
+        "created_at": checkpoint.created_at,
+        "previous_checkpoint": previous,
+        "digest": digest,
+        "signature": checkpoint_signature(key, user_id=str(user_id), digest=digest),
+    }
+
+
+async def test_a_forged_checkpoint_over_deleted_entries_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    # The issue's probe: a checkpoint row inserted, then the entries it claims deleted, with
+    # plain SQL. The database lets it through (the forgery is consistent: in sequence, over
+    # entries older than its cutoff), the signature does not.
+    user_id, records = await new_trail(engine, consumer, [NOW - timedelta(days=10)] * 4)
+    row = forged_checkpoint(user_id, records[1], through_seq=2)
+    async with engine.begin() as connection:
+        await connection.execute(insert(checkpoints).values(**row))
+        await connection.execute(
+            entries.delete().where(entries.c.user_id == user_id, entries.c.seq <= 2)
+        )
+    assert len(await all_records(engine, user_id)) == 2
+    result = await verify(engine, user_id)
+    assert (result.ok, result.checked, result.first_broken) == (False, 0, None)
+    assert result.reason == (
+        "checkpoint 1 (entries 1 to 2) is not signed with the audit key (forged or altered)"
+    )
+    # Moving the head to name the forgery only makes the head's signature wrong as well.
+    async with engine.begin() as connection:
+        await connection.execute(
+            chain_heads.update()
+            .where(chain_heads.c.user_id == user_id)
+            .values(last_checkpoint=row["digest"])
+        )
+    assert "not signed with the audit key" in str((await verify(engine, user_id)).reason)
+
+
+async def test_a_checkpoint_over_entries_younger_than_the_retention_period_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    # Even signed with the audit key (retention run with a period shorter than the one in
+    # force), a checkpoint that removed entries younger than the period fails verification.
+    user_id, _ = await new_trail(engine, consumer, [NOW - timedelta(days=10)] * 3)
+    assert await retain(engine, keep=timedelta(days=5)) >= 3
+    result = await verify(engine, user_id)
+    assert not result.ok and result.first_broken is None
+    assert result.reason is not None
+    assert result.reason.startswith(
+        "checkpoint 1 (entries 1 to 3) removed entries younger than the retention period of "
+        "365 days: the newest was at 2030-05-22T12:00:00+00:00, after 2029-06-01T12:00:00+00:00"
+    )
+    # With the period it was made under, the same checkpoint is sound.
+    assert (await trail.verify(engine, user_id, key=KEY, retention=timedelta(days=5))).ok
+
+
+async def test_entries_within_the_period_cannot_be_deleted_even_under_a_checkpoint(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await new_trail(engine, consumer, [NOW] * 3)
+    # A checkpoint whose cutoff is not after the entries is refused by the database.
+    young = forged_checkpoint(user_id, records[1], through_seq=2, created_at=NOW)
+    young["oldest_kept_after"] = NOW
+    await refused(engine, insert(checkpoints).values(**young), "checkpoints are append-only")
+    # No checkpoint at all: the retention way of deleting is closed too.
+    await refused(
+        engine, entries.delete().where(entries.c.user_id == user_id), "DELETE of entry 1 refused"
+    )
+    assert len(await all_records(engine, user_id)) == 3
+
+
+async def test_removing_the_oldest_entries_without_a_checkpoint_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await new_trail(engine, consumer, [NOW - timedelta(days=400)] * 4)
+    await delete_behind_the_triggers_back(engine, records[0].id, records[1].id)
+    result = await verify(engine, user_id)
+    assert (result.ok, result.checked, result.first_broken) == (False, 1, records[2].id)
+    assert result.reason is not None and "does not follow the one before it" in result.reason
+    # Retention does not launder it: it checks what it removes and keeps a broken chain as is.
+    assert await retain(engine) == 0
+    assert (await verify(engine, user_id)).first_broken == records[2].id
+
+
+async def test_moving_the_head_back_with_the_newest_entries_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await new_trail(engine, consumer, [NOW] * 4)
+    back = (
+        chain_heads.update()
+        .where(chain_heads.c.user_id == user_id)
+        .values(last_seq=2, last_hash=records[1].hash)
+    )
+    await refused(engine, back, "heads only move forward")
+    await refused(
+        engine, chain_heads.delete().where(chain_heads.c.user_id == user_id), "DELETE refused"
+    )
+    # Behind the triggers' back the suffix and the head go together, and the head, signed
+    # for entry 4, no longer matches its signature.
+    await behind_the_triggers_back(
+        engine,
+        entries.delete().where(entries.c.user_id == user_id, entries.c.seq > 2),
+        back,
+    )
+    result = await verify(engine, user_id)
+    assert (result.ok, result.checked, result.first_broken) == (False, 2, None)
+    assert result.reason == (
+        "the chain's head is not signed with the audit key (the head was altered)"
+    )
+    # Without its head, a chain with entries is broken too.
+    await behind_the_triggers_back(
+        engine, chain_heads.delete().where(chain_heads.c.user_id == user_id)
+    )
+    assert (await verify(engine, user_id)).reason == "the chain has no head (it was removed)"
+
+
+async def pruned_twice(engine: AsyncEngine, consumer: Consumer) -> tuple[uuid.UUID, list[Any]]:
+    """A user whose trail two retention runs pruned: two checkpoints, one entry left."""
+    user_id = uuid.uuid4()
+    for days in (400, 370, 10):
+        await consumer.handle(task_event(user_id, at=NOW - timedelta(days=days)))
+    records = await all_records(engine, user_id)
+    assert await retain(engine, now=NOW - timedelta(days=20)) >= 1
+    assert await retain(engine) >= 1
+    return user_id, records
+
+
+async def test_legitimate_retention_runs_chain_their_checkpoints_and_verify(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await pruned_twice(engine, consumer)
+    async with engine.connect() as connection:
+        found = await trail.checkpoints_of(connection, user_id)
+        head = await trail.head_of(connection, user_id)
+    assert [(c.number, c.from_seq, c.through_seq, c.removed) for c in found] == [
+        (1, 1, 1, 1),
+        (2, 2, 2, 1),
+    ]
+    assert found[0].previous == GENESIS_HASH and found[1].previous == found[0].digest
+    assert [c.hash for c in found] == [records[0].hash, records[1].hash]
+    assert head is not None and head.checkpoint == found[1].digest and head.seq == 3
+    result = await verify(engine, user_id)
+    assert (result.ok, result.checked, result.reason) == (True, 1, None)
+    await consumer.handle(task_event(user_id))
+    assert (await verify(engine, user_id)).ok
+
+
+async def test_modifying_a_checkpoint_is_found(engine: AsyncEngine, consumer: Consumer) -> None:
+    user_id, _ = await pruned_twice(engine, consumer)
+    later = (
+        checkpoints.update()
+        .where(checkpoints.c.user_id == user_id, checkpoints.c.number == 1)
+        .values(created_at=NOW + timedelta(days=1))
+    )
+    await refused(engine, later, "checkpoints are append-only \\(UPDATE refused\\)")
+    await refused(
+        engine, checkpoints.delete().where(checkpoints.c.user_id == user_id), "DELETE refused"
+    )
+    await refused(engine, text("TRUNCATE audit.checkpoints"), "TRUNCATE refused")
+    await behind_the_triggers_back(engine, later)
+    result = await verify(engine, user_id)
+    assert result.reason == (
+        "checkpoint 1 (entries 1 to 1) was altered: its digest does not match its fields"
+    )
+
+
+async def test_a_modified_checkpoint_with_a_recomputed_digest_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, _ = await pruned_twice(engine, consumer)
+    async with engine.connect() as connection:
+        second = (await trail.checkpoints_of(connection, user_id))[1]
+    # Anyone can recompute a digest; a later time would make room for younger entries.
+    moved = replace(second, created_at=second.created_at + timedelta(days=30))
+    await behind_the_triggers_back(
+        engine,
+        checkpoints.update()
+        .where(checkpoints.c.user_id == user_id, checkpoints.c.number == 2)
+        .values(created_at=moved.created_at, digest=moved.expected_digest(str(user_id))),
+    )
+    result = await verify(engine, user_id)
+    assert result.reason == (
+        "checkpoint 2 (entries 2 to 2) is not signed with the audit key (forged or altered)"
+    )
+
+
+async def test_reordered_entries_and_checkpoints_are_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await new_trail(engine, consumer, [NOW] * 4)
+
+    def move(seq: int, to: int) -> Executable:
+        return (
+            entries.update()
+            .where(entries.c.user_id == user_id, entries.c.seq == seq)
+            .values(seq=to)
+        )
+
+    await refused(engine, move(2, 0), "append-only \\(UPDATE refused\\)")
+    await behind_the_triggers_back(engine, move(2, 0), move(3, 2), move(0, 3))
+    result = await verify(engine, user_id)
+    assert (result.ok, result.first_broken) == (False, records[2].id)
+    assert result.reason is not None and "does not follow" in result.reason
+
+    pruned, _ = await pruned_twice(engine, consumer)
+
+    def renumber(number: int, to: int) -> Executable:
+        return (
+            checkpoints.update()
+            .where(checkpoints.c.user_id == pruned, checkpoints.c.number == number)
+            .values(number=to)
+        )
+
+    await behind_the_triggers_back(engine, renumber(1, 0), renumber(2, 1), renumber(0, 2))
+    result = await verify(engine, pruned)
+    assert result.reason is not None and result.reason.startswith(
+        "checkpoint 1 (entries 2 to 2) is out of sequence: expected checkpoint 1 from entry 1"
+    )
+
+
+async def test_a_checkpoint_inserted_out_of_sequence_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, records = await new_trail(engine, consumer, [NOW - timedelta(days=400)] * 6)
+    # One that skips entries (from entry 3 while none was removed before) is refused...
+    gap = forged_checkpoint(user_id, records[3], through_seq=4, from_seq=3)
+    await refused(engine, insert(checkpoints).values(**gap), "checkpoint 1 refused")
+    # ...and, inserted behind the triggers' back, found out of sequence.
+    await behind_the_triggers_back(engine, insert(checkpoints).values(**gap))
+    result = await verify(engine, user_id)
+    assert result.reason is not None and result.reason.startswith(
+        "checkpoint 1 (entries 3 to 4) is out of sequence"
+    )
+
+
+async def test_a_checkpoint_made_before_the_one_it_follows_is_out_of_sequence(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, _ = await pruned_twice(engine, consumer)
+    async with engine.connect() as connection:
+        first, second = await trail.checkpoints_of(connection, user_id)
+    earlier = replace(second, created_at=first.created_at - timedelta(days=1))
+    await behind_the_triggers_back(
+        engine,
+        checkpoints.update()
+        .where(checkpoints.c.user_id == user_id, checkpoints.c.number == 2)
+        .values(created_at=earlier.created_at, digest=earlier.expected_digest(str(user_id))),
+    )
+    result = await verify(engine, user_id)
+    assert result.reason is not None and result.reason.startswith(
+        "checkpoint 2 (entries 2 to 2) is out of sequence"
+    )
+
+
+async def test_removing_the_newest_checkpoint_is_found(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id = uuid.uuid4()
+    for days in (400, 370):
+        await consumer.handle(task_event(user_id, at=NOW - timedelta(days=days)))
+    assert await retain(engine, now=NOW - timedelta(days=20)) >= 1
+    assert await retain(engine) >= 1
+    # Every entry is gone: only the head can tell that a checkpoint went with them.
+    await behind_the_triggers_back(
+        engine,
+        checkpoints.delete().where(checkpoints.c.user_id == user_id, checkpoints.c.number == 2),
+    )
+    result = await verify(engine, user_id)
+    assert result.reason == (
+        "the newest checkpoint is not the one the head names (checkpoints removed or added)"
+    )
+
+
+async def test_erasing_a_user_removes_the_whole_trail(
+    engine: AsyncEngine, consumer: Consumer
+) -> None:
+    user_id, _ = await pruned_twice(engine, consumer)
+    other, _ = await new_trail(engine, consumer, [NOW])
+    async with engine.begin() as connection:
+        await trail.erase_user(connection, user_id)
+        # The erasure names its user: nobody else's trail can go with it.
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with connection.begin_nested():
+                await connection.execute(entries.delete().where(entries.c.user_id == other))
+    async with engine.connect() as connection:
+        assert await trail.head_of(connection, user_id) is None
+        assert await trail.checkpoints_of(connection, user_id) == []
+    assert await all_records(engine, user_id) == []
+    assert (await verify(engine, user_id)).ok
+    assert (await verify(engine, other)).ok
