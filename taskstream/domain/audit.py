@@ -268,16 +268,16 @@ def check_checkpoints(
     user_id: str,
     checkpoints: Sequence[Checkpoint],
     *,
-    key: bytes | None,
+    key: bytes,
     retention: timedelta,
 ) -> ChainStart | str:
     """The start of the remaining chain, or why the user's checkpoints cannot be trusted.
 
     In number order each checkpoint must follow the one before (its number, the entry after
     the last one removed before, the previous digest, a time not before it), match its own
-    digest, carry the audit key's signature (checked when `key` is given: without it anyone
-    able to write rows could make a consistent forgery) and have removed only entries older
-    than the retention period at its own time.
+    digest, carry the audit key's signature (anyone able to write rows can make a consistent
+    forgery but this) and have removed only entries older than the retention period at its
+    own time.
     """
     start = ChainStart()
     made: datetime | None = None
@@ -297,16 +297,19 @@ def check_checkpoints(
             )
         if checkpoint.removed != checkpoint.through_seq - checkpoint.from_seq + 1:
             return f"{name} claims {checkpoint.removed} entries removed"
+        unsigned = f"{name} is not signed with the audit key (forged or altered)"
+        if checkpoint.digest is None or checkpoint.signature is None:
+            return unsigned
         digest = checkpoint.expected_digest(user_id)
-        if checkpoint.digest is None or not hmac.compare_digest(checkpoint.digest, digest):
+        if not hmac.compare_digest(checkpoint.digest, digest):
             return f"{name} was altered: its digest does not match its fields"
-        if key is not None and not signed_by(
+        if not signed_by(
             key,
             checkpoint.signature,
             CHECKPOINT_CONTEXT,
             {"userId": user_id, "digest": digest},
         ):
-            return f"{name} is not signed with the audit key (forged or altered)"
+            return unsigned
         # The newest removed entry must have been older than the period at the checkpoint's
         # own time; checkpoints kept before newest_at existed only have their cutoff.
         limit = checkpoint.created_at - retention

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
@@ -19,12 +20,15 @@ from taskstream.domain.audit import (
     GENESIS_HASH,
     Checkpoint,
     Verification,
+    canonical_json,
     checkpoint_signature,
     entry_hash,
+    format_at,
 )
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
 from taskstream.messaging.consumer import Consumer
+from taskstream.persistence.db import create_engine, downgrade, migrate
 from workers.audit import trail
 from workers.audit.handlers import AuditHandlers
 from workers.audit.tables import chain_heads, checkpoints, entries, processed_events
@@ -722,3 +726,143 @@ async def test_erasing_a_user_removes_the_whole_trail(
     assert await all_records(engine, user_id) == []
     assert (await verify(engine, user_id)).ok
     assert (await verify(engine, other)).ok
+
+
+# Chains kept before signatures: migrated, then sealed once by the audit service.
+
+
+@pytest.fixture
+async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh, empty database beside the test database."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(engine.url.render_as_string(hide_password=False)).set(database=name)
+    scratch = create_engine(url.render_as_string(hide_password=False), pool_size=1)
+    yield scratch
+    await scratch.dispose()
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+async def legacy_trail(engine: AsyncEngine, count: int, *, pruned: int, lost: int = 0) -> uuid.UUID:
+    """A chain as the audit service kept it before audit_0003: `count` entries, the oldest
+    `pruned` removed by the retention of then (flag, delete, unsigned checkpoint), and the
+    newest `lost` deleted behind the triggers' back."""
+    user_id = uuid.uuid4()
+    previous, rows = GENESIS_HASH, []
+    for seq in range(1, count + 1):
+        fields = {
+            "id": str(uuid.uuid4()),
+            "at": format_at(NOW - timedelta(days=400 - seq)),
+            "actor": str(user_id),
+            "action": "task.updated",
+            "taskId": None,
+            "changes": {"n": seq},
+        }
+        digest = entry_hash(previous, fields)
+        rows.append((seq, fields, previous, digest))
+        previous = digest
+    async with engine.begin() as connection:
+        for seq, fields, before, digest in rows:
+            await connection.execute(
+                text(
+                    "INSERT INTO audit.entries (id, user_id, seq, event_id, at, actor, action, "
+                    "changes, previous_hash, hash) VALUES (CAST(:id AS uuid), :user, :seq, :id, "
+                    ":at, :actor, :action, :changes, :previous, :hash)"
+                ),
+                {
+                    "id": fields["id"],
+                    "user": user_id,
+                    "seq": seq,
+                    "at": datetime.fromisoformat(str(fields["at"])),
+                    "actor": fields["actor"],
+                    "action": fields["action"],
+                    "changes": canonical_json(fields["changes"]),
+                    "previous": before,
+                    "hash": digest,
+                },
+            )
+        await connection.execute(
+            text("INSERT INTO audit.chain_heads VALUES (:user, :seq, :hash)"),
+            {"user": user_id, "seq": count, "hash": previous},
+        )
+        await connection.execute(text("SET LOCAL taskstream.audit_retention = 'on'"))
+        await connection.execute(
+            text("DELETE FROM audit.entries WHERE user_id = :user AND seq <= :seq"),
+            {"user": user_id, "seq": pruned},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO audit.checkpoints (user_id, through_seq, hash, removed, "
+                "oldest_kept_after, created_at) VALUES (:user, :seq, :hash, :removed, :cutoff, :at)"
+            ),
+            {
+                "user": user_id,
+                "seq": pruned,
+                "removed": pruned,
+                "hash": rows[pruned - 1][3],
+                "cutoff": NOW - RETENTION,
+                "at": NOW,
+            },
+        )
+        if lost:
+            await connection.execute(
+                text("DELETE FROM audit.entries WHERE user_id = :user AND seq > :seq"),
+                {"user": user_id, "seq": count - lost},
+            )
+    return user_id
+
+
+async def test_existing_chains_are_migrated_and_sealed_once(scratch_engine: AsyncEngine) -> None:
+    await migrate(scratch_engine, revision="audit_0002")
+    sound = await legacy_trail(scratch_engine, 5, pruned=2)
+    short = await legacy_trail(scratch_engine, 5, pruned=2, lost=1)
+    await migrate(scratch_engine)
+    # Before the audit service signs them, nothing kept earlier passes for signed.
+    before = await trail.verify(scratch_engine, sound, key=KEY, retention=RETENTION)
+    assert before.reason == (
+        "checkpoint 1 (entries 1 to 2) is not signed with the audit key (forged or altered)"
+    )
+    assert await trail.seal_legacy(scratch_engine, key=KEY) == 4  # two checkpoints, two heads
+    result = await trail.verify(scratch_engine, sound, key=KEY, retention=RETENTION)
+    assert (result.ok, result.checked) == (True, 3)
+    # Sealing signs what it finds; it does not make a truncated chain whole.
+    broken = await trail.verify(scratch_engine, short, key=KEY, retention=RETENTION)
+    assert broken.reason == (
+        "the chain ends at entry 4 but its head is at entry 5 (newest entries removed)"
+    )
+    # Once sealed, never again: a checkpoint or head without a signature is a forgery.
+    assert await trail.seal_legacy(scratch_engine, key=KEY) == 0
+    async with scratch_engine.begin() as connection:
+        await connection.execute(text("ALTER TABLE audit.chain_heads DISABLE TRIGGER USER"))
+        await connection.execute(
+            chain_heads.update().where(chain_heads.c.user_id == sound).values(signature=None)
+        )
+        await connection.execute(text("ALTER TABLE audit.chain_heads ENABLE TRIGGER USER"))
+    assert await trail.seal_legacy(scratch_engine, key=KEY) == 0
+    assert not (await trail.verify(scratch_engine, sound, key=KEY, retention=RETENTION)).ok
+    # The seal itself is permanent.
+    with pytest.raises(DBAPIError, match="seal is permanent"):
+        async with scratch_engine.begin() as connection:
+            await connection.execute(text("DELETE FROM audit.seals"))
+    # New appends and retention go on over the migrated chain.
+    consumer = Consumer(name="audit", engine=scratch_engine, processed=processed_events)
+    AuditHandlers(KEY).register(consumer)
+    other = uuid.uuid4()
+    assert await consumer.handle(task_event(other, at=NOW - timedelta(days=400))) is (
+        Outcome.SUCCESS
+    )
+    assert await trail.apply_retention(scratch_engine, now=NOW, keep=RETENTION, key=KEY) >= 1
+    assert (await trail.verify(scratch_engine, other, key=KEY, retention=RETENTION)).ok
+
+
+async def test_migrations_of_the_audit_branch_go_down_and_up(scratch_engine: AsyncEngine) -> None:
+    await migrate(scratch_engine)
+    await downgrade(scratch_engine, revision="audit_0002")
+    user_id = await legacy_trail(scratch_engine, 3, pruned=1)
+    await migrate(scratch_engine)
+    assert await trail.seal_legacy(scratch_engine, key=KEY) == 2
+    assert (await trail.verify(scratch_engine, user_id, key=KEY, retention=RETENTION)).ok
