@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from workers.audit import trail
 
@@ -167,15 +168,31 @@ async def test_an_unreachable_audit_service_is_an_internal_error_without_details
     assert "audit" in error["message"] and "internal" not in error["message"]
 
 
+def audit_key(settings: Settings) -> bytes:
+    """The audit service's signing key in these tests (derived from the JWT key)."""
+    assert settings.jwt_secret is not None
+    return trail.signing_key(audit_key=None, jwt_secret=settings.jwt_secret.get_secret_value())
+
+
+def report_env(settings: Settings, database_url: str) -> dict[str, str]:
+    """The environment of `taskstream audit report` against the test system."""
+    assert settings.jwt_secret is not None
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TASKSTREAM_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+    }
+
+
 async def test_compliance_report_exports_the_trail_with_its_verification(
-    carol: GraphQLClient, database_url: str
+    carol: GraphQLClient, database_url: str, settings: Settings
 ) -> None:
     me = (await carol.data("{ me { id email } }"))["me"]
     await carol.data('mutation { createTask(input: {title: "Report me, «bitte»"}) { id } }')
     await carol.data('mutation { createTask(input: {title: "And me"}) { id } }')
     entries = await wait_for_entries(carol, 2)
     command = Path(sys.executable).with_name("taskstream")
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = report_env(settings, database_url)
 
     async def report(*args: str) -> tuple[int, str, str]:
         process = await asyncio.create_subprocess_exec(
@@ -200,7 +217,10 @@ async def test_compliance_report_exports_the_trail_with_its_verification(
         "checked": 2,
         "firstBroken": None,
         "headMismatch": None,
+        "reason": None,
     }
+    assert body["head"]["seq"] == 2 and body["head"]["hash"] == entries[-1]["hash"]
+    assert body["checkpoints"] == [] and body["retentionDays"] == 365
     assert [e["hash"] for e in body["entries"]] == [e["hash"] for e in entries]
     recompute(body["entries"])
     code, out, err = await report("--user", me["email"], "--format", "csv", "--from", "2000-01-01")
@@ -217,19 +237,24 @@ async def test_compliance_report_exports_the_trail_with_its_verification(
 
 
 async def test_retention_keeps_a_trail_verifying_and_removing_its_newest_entry_breaks_it(
-    carol: GraphQLClient, engine: AsyncEngine
+    carol: GraphQLClient, engine: AsyncEngine, settings: Settings
 ) -> None:
     for title in ("One", "Two", "Three"):
         await carol.data(f'mutation {{ createTask(input: {{title: "{title}"}}) {{ id }} }}')
     entries = await wait_for_entries(carol, 3)
-    verify = "{ verifyAuditLog { ok checked firstBroken } }"
-    # Retention with the second entry's time as its cutoff removes the first, checkpointed.
+    verify = "{ verifyAuditLog { ok checked firstBroken reason } }"
+    # Retention run a period after the second entry removes the first, checkpointed.
     second = datetime.fromisoformat(entries[1]["at"])
-    assert await trail.apply_retention(engine, now=second, keep=timedelta(0)) >= 1
+    keep = timedelta(days=settings.audit_retention_days)
+    assert (
+        await trail.apply_retention(engine, now=second + keep, keep=keep, key=audit_key(settings))
+        >= 1
+    )
     assert (await carol.data(verify))["verifyAuditLog"] == {
         "ok": True,
         "checked": 2,
         "firstBroken": None,
+        "reason": None,
     }
     # The table's owner can switch the append-only trigger off; the chain head still tells.
     async with engine.begin() as connection:
@@ -242,4 +267,5 @@ async def test_retention_keeps_a_trail_verifying_and_removing_its_newest_entry_b
         "ok": False,
         "checked": 1,
         "firstBroken": None,
+        "reason": "the chain ends at entry 2 but its head is at entry 3 (newest entries removed)",
     }
