@@ -6,7 +6,10 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
+from tests.e2e.test_up_command import Running
+from tests.e2e.test_up_command import graphql as up_graphql
 from workers.audit import trail
 
 pytestmark = pytest.mark.e2e
@@ -269,3 +274,48 @@ async def test_retention_keeps_a_trail_verifying_and_removing_its_newest_entry_b
         "firstBroken": None,
         "reason": "the chain ends at entry 2 but its head is at entry 3 (newest entries removed)",
     }
+
+
+def test_up_signs_the_trail_with_the_key_it_keeps_in_its_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    running = Running(data_dir)
+    try:
+        signed = up_graphql(
+            running.url,
+            'mutation { signUp(email: "keyed@example.com", password: "long enough") { token } }',
+        )
+        token = signed["data"]["signUp"]["token"]  # type: ignore[index]
+        up_graphql(running.url, 'mutation { createTask(input: {title: "signed"}) { id } }', token)
+        deadline = time.monotonic() + 5.0
+        while True:
+            found = up_graphql(running.url, "{ verifyAuditLog { ok checked } }", token)
+            if found["data"]["verifyAuditLog"]["checked"] >= 1 or time.monotonic() > deadline:  # type: ignore[index]
+                break
+            time.sleep(0.05)
+        assert found["data"] == {"verifyAuditLog": {"ok": True, "checked": 1}}
+    finally:
+        assert running.stop(signal.SIGTERM) == 0, "".join(running.output)
+    key_file = data_dir / "secrets" / "audit-signing-key"
+    assert key_file.stat().st_mode & 0o077 == 0
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TASKSTREAM_JWT_SECRET")
+    }
+    command = [
+        str(Path(sys.executable).with_name("taskstream")),
+        "audit",
+        "report",
+        "--user",
+        "keyed@example.com",
+        "--data-dir",
+        str(data_dir),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["head"]["seq"] == 1
+    # The report checks the signatures with that key: with another one the chain fails.
+    key_file.write_text("another key, not the one the trail was signed with")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["verification"]["reason"] == (
+        "the chain's head is not signed with the audit key (the head was altered)"
+    )
