@@ -637,5 +637,7 @@ async def seal_legacy(engine: AsyncEngine, *, key: bytes) -> int:
             insert(seals).values(id=1, signature=sign(key, SEAL_CONTEXT, _SEAL))
         )
     if rows or heads:
-        log.info("audit chains sealed", extra={"checkpoints": len(rows), "heads": len(heads)})
+        # Expected once, right after the upgrade that added signatures; at any other time it
+        # signed rows someone left unsigned after removing the seal.
+        log.warning("audit chains sealed", extra={"checkpoints": len(rows), "heads": len(heads)})
     return len(rows) + len(heads)
