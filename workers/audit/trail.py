@@ -453,9 +453,8 @@ async def _retain_user(
         head = await head_of(connection, user_id)
         # Retention checks what it is about to vouch for with the key, as verification would
         # with any period (the period of these checkpoints is checked when verifying).
-        start = check_checkpoints(
-            name, await checkpoints_of(connection, user_id), key=key, retention=timedelta(0)
-        )
+        kept = await checkpoints_of(connection, user_id)
+        start = check_checkpoints(name, kept, key=key, retention=timedelta(0))
         if head is None or isinstance(start, str) or head.checkpoint != start.checkpoint:
             log.error(
                 "audit retention skipped a user whose checkpoints or head do not verify",
@@ -495,7 +494,7 @@ async def _retain_user(
             )
             return 0
         checkpoint = Checkpoint(
-            number=len(await checkpoints_of(connection, user_id)) + 1,
+            number=len(kept) + 1,
             from_seq=start.seq + 1,
             through_seq=int(last_seq),
             hash=check.last_hash,
