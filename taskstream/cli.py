@@ -9,7 +9,7 @@ import gc
 import signal
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -124,6 +124,11 @@ def command_up(args: argparse.Namespace) -> int:
 
         key = load_or_create_signing_key(data_dir / "secrets" / "jwt-signing-key")
         updates["jwt_secret"] = SecretStr(key)
+    if settings.audit_key is None:
+        from pydantic import SecretStr
+
+        audit_key = load_or_create_signing_key(data_dir / "secrets" / "audit-signing-key")
+        updates["audit_key"] = SecretStr(audit_key)
     server = None
     with _graceful_signals() as received:
         try:
@@ -189,6 +194,7 @@ async def _audit_report(
 ) -> int:
     """Build and print the report; the gateway is reached as the audit service reaches it."""
     from taskstream.domain.errors import NotFound
+    from workers.audit.main import signing_key
     from workers.audit.report import compliance_report
 
     runtime = bootstrap(settings, app_id="audit")
@@ -208,6 +214,8 @@ async def _audit_report(
             engine=runtime.engine,
             invoker=runtime.invoker,
             email=args.user,
+            key=signing_key(runtime),
+            retention=timedelta(days=settings.audit_retention_days),
             period_from=period[0],
             period_to=period[1],
         )
@@ -224,6 +232,20 @@ async def _audit_report(
     return 0
 
 
+def _keys_of_data_dir(settings: Settings, data_dir: Path) -> Settings:
+    """Settings with the audit (or else JWT) key `up` keeps in the data directory, if any."""
+    from pydantic import SecretStr
+
+    secrets = data_dir / "secrets"
+    if (secrets / "audit-signing-key").exists():
+        key = (secrets / "audit-signing-key").read_text().strip()
+        return settings.model_copy(update={"audit_key": SecretStr(key)})
+    if settings.jwt_secret is None and (secrets / "jwt-signing-key").exists():
+        key = (secrets / "jwt-signing-key").read_text().strip()
+        return settings.model_copy(update={"jwt_secret": SecretStr(key)})
+    return settings
+
+
 def command_audit_report(args: argparse.Namespace) -> int:
     """One user's audit trail with the chain verification; exit 1 when the chain is broken."""
     from taskstream.persistence.embedded import EmbeddedPostgres
@@ -234,13 +256,22 @@ def command_audit_report(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     settings = get_settings()
+    data_dir = (args.data_dir or default_data_dir()).expanduser().resolve()
+    if settings.database_url is None and settings.audit_key is None:
+        # `up`'s keys are kept with its data; the signatures are checked with them.
+        settings = _keys_of_data_dir(settings, data_dir)
+    if settings.audit_key is None and settings.jwt_secret is None:
+        print(
+            "no audit key to check the chain's signatures with: set TASKSTREAM_AUDIT_KEY "
+            "(or TASKSTREAM_JWT_SECRET), or give --data-dir without DATABASE_URL",
+            file=sys.stderr,
+        )
+        return 2
     server = None
     url = settings.database_url
     if url is None:
         # The data of `taskstream up`: its running server, or the server started for this.
-        embedded = EmbeddedPostgres(
-            (args.data_dir or default_data_dir()).expanduser().resolve() / "postgres"
-        )
+        embedded = EmbeddedPostgres(data_dir / "postgres")
         url = embedded.running_url()
         if url is None:
             if not (embedded.data_dir / "PG_VERSION").exists():

@@ -19,6 +19,8 @@ from taskstream.settings import Settings
 
 # Setting -> key in the secret store (the Helm chart's Secret uses the same keys).
 SECRET_KEYS = {"jwt_secret": "jwt-signing-key", "database_url": "database-url"}
+# Taken from the store when it has them; the setting's own fallback applies otherwise.
+OPTIONAL_SECRET_KEYS = {"audit_key": "audit-signing-key"}
 
 
 class SecretsUnavailable(RuntimeError):
@@ -47,6 +49,12 @@ def load_secrets(settings: Settings, *, wait_seconds: float = 60.0) -> Settings:
         for field, key in SECRET_KEYS.items():
             value = _fetch(client, key, deadline=time.monotonic() + wait_seconds)
             updates[field] = SecretStr(value) if field == "jwt_secret" else value
+        # The store answered for the required keys above: it is loaded, so one try suffices.
+        for field, key in OPTIONAL_SECRET_KEYS.items():
+            response = client.get(f"/{key}")
+            found = response.json().get(key) if response.status_code == 200 else None
+            if isinstance(found, str) and found:
+                updates[field] = SecretStr(found)
     return settings.model_copy(update=updates)
 
 

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     smtp_url: str | None = None
     audit_retention_days: int = Field(default=365, gt=0)
+    # Signs audit chain heads and checkpoints; derived from jwt_secret when unset.
+    audit_key: SecretStr | None = Field(default=None, min_length=32)
     webhook_allow_private: bool = False
     smtp_from: str = "taskstream@localhost"
     # Per-channel delivery retries: attempt n waits retry_seconds * 2**(n-1), capped.

@@ -6,7 +6,7 @@ PostgreSQL (embedded, or DATABASE_URL). Services talk only through Dapr. A small
 TCP proxy on the announced port spreads HTTP and WebSocket connections over the gateways.
 
 Layout of DIR (default ~/.local/share/taskstream-stack):
-    postgres/  kafka/  secrets/jwt-signing-key      kept across runs
+    postgres/  kafka/  secrets/{jwt,audit}-signing-key  kept across runs
     run/       secrets.json, rendered Dapr resources, name-resolution db, logs, pids.json
     run.previous/                                   the run before (logs for post-mortems)
 
@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import httpx
 
-from taskstream.secrets import SECRET_KEYS
+from taskstream.secrets import OPTIONAL_SECRET_KEYS, SECRET_KEYS
 
 STACK_TOPICS = ("task-events", "reminders", "notifications")
 GATEWAY_REPLICAS = 2
@@ -49,6 +49,7 @@ STOP_TIMEOUT_SECONDS = 15.0
 NOT_INHERITED = (
     "DATABASE_URL",
     "TASKSTREAM_JWT_SECRET",
+    "TASKSTREAM_AUDIT_KEY",
     "TASKSTREAM_BUS_URL",
     "TASKSTREAM_HOST",
     "TASKSTREAM_PORT",
@@ -405,6 +406,11 @@ class Stack:
             if settings.jwt_secret is not None
             else load_or_create_signing_key(self.data_dir / "secrets" / "jwt-signing-key")
         )
+        audit_key = (
+            settings.audit_key.get_secret_value()
+            if settings.audit_key is not None
+            else load_or_create_signing_key(self.data_dir / "secrets" / "audit-signing-key")
+        )
         tokens = {"dapr": _token(), "app": _token()}
         secrets_file = self.run_dir / "secrets.json"
         secrets_file.touch(mode=0o600)
@@ -413,6 +419,7 @@ class Stack:
                 {
                     SECRET_KEYS["jwt_secret"]: jwt_key,
                     SECRET_KEYS["database_url"]: database_url,
+                    OPTIONAL_SECRET_KEYS["audit_key"]: audit_key,
                     "state-connection-string": state_connection,
                     # For operators' reference; daprd and the apps get them in their environment.
                     "dapr-api-token": tokens["dapr"],

@@ -99,8 +99,9 @@ class AuditVerification:
 
     ok: bool = strawberry.field(
         description=(
-            "true when every remaining entry's hash matches and the chain ends at the head the "
-            "audit service stored (so removed newest entries are noticed too)."
+            "true when every remaining entry's hash matches, the entries follow the signed chain "
+            "of retention checkpoints, and the chain ends at the signed head the audit service "
+            "stored (so removed newest or oldest entries are noticed too)."
         )
     )
     checked: int = strawberry.field(description="How many entries were recomputed.")
@@ -109,6 +110,15 @@ class AuditVerification:
             "Id of the first entry whose hash does not match, when ok is false; null when every "
             "entry matches but the newest ones were removed."
         )
+    )
+    reason: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Why the chain does not verify, when ok is false: an altered or out-of-place entry, "
+            "removed newest entries, a retention checkpoint that is out of sequence, altered, "
+            "not signed by the audit service or removed entries younger than the retention "
+            "period, or an altered chain head. Null when ok."
+        ),
     )
 
 
@@ -174,7 +184,10 @@ class AuditQueries:
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="Recomputes the caller's whole chain (from its retention checkpoint).",
+        description=(
+            "Recomputes the caller's whole chain from its retention checkpoints, and checks the "
+            "checkpoints and the chain's head."
+        ),
     )
     async def verify_audit_log(self, info: Info) -> AuditVerification:
         """Recompute the caller's chain."""
@@ -185,6 +198,7 @@ class AuditQueries:
             first_broken=None
             if body["firstBroken"] is None
             else strawberry.ID(body["firstBroken"]),
+            reason=body.get("reason"),
         )
 
 

@@ -10,21 +10,28 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from taskstream.domain.audit import ChainCheck
+from taskstream import cli
+from taskstream.domain.audit import (
+    CHECKPOINT_CONTEXT,
+    HEAD_CONTEXT,
+    ChainCheck,
+    Checkpoint,
+    format_at,
+)
 from taskstream.service import PROCESSED_EVENTS_PRUNE_SECONDS
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.docs.test_api_examples import COMPLIANCE, python_block
-from tests.e2e.test_audit_flow import wait_for_entries
+from tests.e2e.test_audit_flow import report_env, wait_for_entries
 from workers.audit import trail
 from workers.audit.handlers import AUDITED, action_of
 from workers.audit.main import RETENTION_INTERVAL_SECONDS
@@ -50,7 +57,7 @@ def script(tmp_path: Path) -> Path:
 
 
 async def test_the_offline_procedure_verifies_real_exports_and_catches_tampering(
-    carol: GraphQLClient, database_url: str, script: Path, tmp_path: Path
+    carol: GraphQLClient, database_url: str, settings: Settings, script: Path, tmp_path: Path
 ) -> None:
     me = (await carol.data("{ me { email } }"))["me"]
     first = await carol.data('mutation { createTask(input: {title: "Prüfung «1»"}) { id } }')
@@ -59,7 +66,7 @@ async def test_the_offline_procedure_verifies_real_exports_and_catches_tampering
         "mutation($id: ID!) { completeTask(id: $id) { id } }", {"id": first["createTask"]["id"]}
     )
     nodes = await wait_for_entries(carol, 3)
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = report_env(settings, database_url)
     command = str(Path(sys.executable).with_name("taskstream"))
 
     async def export(name: str, *args: str) -> Path:
@@ -99,6 +106,74 @@ async def test_the_offline_procedure_verifies_real_exports_and_catches_tampering
     tampered.write_text(whole_csv.read_text().replace("Prüfung «1»", "Prüfung «2»", 1))
     assert await verify(tampered) == (1, f"BROKEN at entry {nodes[0]['id']} (entry 1 of 3)")
 
+    # A trail pruned by retention: the checkpoint chain, its age and the head are checked.
+    pruned: dict[str, Any] = json.loads(whole_json.read_text())
+    first = pruned["entries"].pop(0)
+    at = datetime.fromisoformat(first["at"])
+    checkpoint = Checkpoint(
+        number=1,
+        from_seq=1,
+        through_seq=1,
+        hash=first["hash"],
+        removed=1,
+        newest_at=at,
+        cutoff=at + timedelta(seconds=1),
+        created_at=at + timedelta(days=400),
+        previous="0" * 64,
+        digest=None,
+        signature=None,
+    )
+    digest = checkpoint.expected_digest(pruned["user"]["id"])
+    pruned["checkpoints"] = [{**checkpoint.to_json(), "digest": digest}]
+    pruned["head"]["checkpoint"] = digest
+    pruned["chainStart"] = first["hash"]
+
+    async def verify_report(name: str, report: dict[str, Any]) -> tuple[int, str]:
+        path = tmp_path / name
+        path.write_text(json.dumps(report, ensure_ascii=False))
+        return await verify(path)
+
+    assert await verify_report("pruned.json", pruned) == (
+        0,
+        f"ok: 2 chain from its start verified; last hash {last}",
+    )
+    young = replace(checkpoint, created_at=at + timedelta(days=10))
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            {**checkpoint.to_json(), "digest": digest, "number": 2},
+            "BROKEN: checkpoint 2 is out of sequence",
+        ),
+        (
+            {
+                **checkpoint.to_json(),
+                "digest": digest,
+                "removed": 1,
+                "newestAt": first["at"],
+                "cutoff": format_at(at + timedelta(days=1)),
+            },
+            "BROKEN: checkpoint 1 was altered",
+        ),
+        (
+            {**young.to_json(), "digest": young.expected_digest(pruned["user"]["id"])},
+            "BROKEN: checkpoint 1 removed entries younger than the retention period",
+        ),
+    ]
+    for number, (forged, verdict) in enumerate(cases):
+        assert await verify_report(f"forged{number}.json", {**pruned, "checkpoints": [forged]}) == (
+            1,
+            verdict,
+        )
+    no_checkpoint = {**pruned, "checkpoints": []}
+    assert await verify_report("no-checkpoint.json", no_checkpoint) == (
+        1,
+        "BROKEN: the chain does not start after the newest checkpoint",
+    )
+    suffix = {**pruned, "entries": pruned["entries"][:-1]}
+    assert await verify_report("suffix.json", suffix) == (
+        1,
+        "BROKEN: the chain does not end at its head (entries or checkpoints removed)",
+    )
+
     # The same functions verify auditLog's output, as the document says.
     namespace: dict[str, Any] = {}
     exec(python_block(COMPLIANCE.read_text(), "offline_verify"), namespace)
@@ -114,15 +189,24 @@ def test_the_document_states_the_codes_facts() -> None:
     assert f"`TASKSTREAM_AUDIT_RETENTION_DAYS` (default **{default}**" in text
     assert RETENTION_INTERVAL_SECONDS == 3600 and "then **hourly**" in text
     assert ",".join(CSV_COLUMNS) in text
-    migration = (ROOT / "alembic" / "versions" / "2026_11_28_0003_audit_initial.py").read_text()
+    versions = ROOT / "alembic" / "versions"
+    migration = (versions / "2026_12_04_audit_0003_signed_checkpoints.py").read_text()
     assert "audit entries are append-only (% refused)" in migration
-    assert "SET LOCAL taskstream.audit_retention = 'on'" in text
+    assert "audit checkpoints are append-only (% refused)" in migration
+    assert "audit chain heads only move forward" in migration
+    assert "`alembic/versions/2026_12_04_audit_0003_signed_checkpoints.py`" in text
+    assert "set_config('taskstream.audit_erase'" in inspect.getsource(trail.erase_user)
+    assert "`set_config('taskstream.audit_erase', <user id>, true)`" in text
     assert "insufficient_privilege" in migration and "`42501`" in text
-    # The end of the chain is checked against its head, by the one verification path.
+    # The signing contexts and the reasons the document quotes are the code's.
+    for context in (CHECKPOINT_CONTEXT, HEAD_CONTEXT):
+        assert f'"{context}\\n"' in text
     assert "(newest entries removed)" in inspect.getsource(ChainCheck.end_at)
-    assert "`trail.verify` in\n  `workers/audit/trail.py`" in text
-    assert "check.end_at(head_hash" in inspect.getsource(trail.verify)
-    assert "trail.verify(engine, user_id)" in inspect.getsource(compliance_report)
+    assert "`trail.verify` in `workers/audit/trail.py`" in text
+    assert "_check_head(check, head, start" in inspect.getsource(trail.verify)
+    assert "trail.verify(engine, user_id, key=key" in inspect.getsource(compliance_report)
+    assert "`<data-dir>/secrets/audit-signing-key`" in text
+    assert '"audit-signing-key"' in inspect.getsource(cli.command_up)
     hours = Settings.model_fields["processed_events_retention_hours"].default
     operations = (ROOT / "docs" / "operations.md").read_text()
     assert f"`TASKSTREAM_PROCESSED_EVENTS_RETENTION_HOURS` (default {hours}, 7 days" in operations

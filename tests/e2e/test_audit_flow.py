@@ -6,7 +6,10 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
+from tests.e2e.test_up_command import Running
+from tests.e2e.test_up_command import graphql as up_graphql
 from workers.audit import trail
 
 pytestmark = pytest.mark.e2e
@@ -167,15 +173,31 @@ async def test_an_unreachable_audit_service_is_an_internal_error_without_details
     assert "audit" in error["message"] and "internal" not in error["message"]
 
 
+def audit_key(settings: Settings) -> bytes:
+    """The audit service's signing key in these tests (derived from the JWT key)."""
+    assert settings.jwt_secret is not None
+    return trail.signing_key(audit_key=None, jwt_secret=settings.jwt_secret.get_secret_value())
+
+
+def report_env(settings: Settings, database_url: str) -> dict[str, str]:
+    """The environment of `taskstream audit report` against the test system."""
+    assert settings.jwt_secret is not None
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TASKSTREAM_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+    }
+
+
 async def test_compliance_report_exports_the_trail_with_its_verification(
-    carol: GraphQLClient, database_url: str
+    carol: GraphQLClient, database_url: str, settings: Settings
 ) -> None:
     me = (await carol.data("{ me { id email } }"))["me"]
     await carol.data('mutation { createTask(input: {title: "Report me, «bitte»"}) { id } }')
     await carol.data('mutation { createTask(input: {title: "And me"}) { id } }')
     entries = await wait_for_entries(carol, 2)
     command = Path(sys.executable).with_name("taskstream")
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = report_env(settings, database_url)
 
     async def report(*args: str) -> tuple[int, str, str]:
         process = await asyncio.create_subprocess_exec(
@@ -200,7 +222,10 @@ async def test_compliance_report_exports_the_trail_with_its_verification(
         "checked": 2,
         "firstBroken": None,
         "headMismatch": None,
+        "reason": None,
     }
+    assert body["head"]["seq"] == 2 and body["head"]["hash"] == entries[-1]["hash"]
+    assert body["checkpoints"] == [] and body["retentionDays"] == 365
     assert [e["hash"] for e in body["entries"]] == [e["hash"] for e in entries]
     recompute(body["entries"])
     code, out, err = await report("--user", me["email"], "--format", "csv", "--from", "2000-01-01")
@@ -217,19 +242,24 @@ async def test_compliance_report_exports_the_trail_with_its_verification(
 
 
 async def test_retention_keeps_a_trail_verifying_and_removing_its_newest_entry_breaks_it(
-    carol: GraphQLClient, engine: AsyncEngine
+    carol: GraphQLClient, engine: AsyncEngine, settings: Settings
 ) -> None:
     for title in ("One", "Two", "Three"):
         await carol.data(f'mutation {{ createTask(input: {{title: "{title}"}}) {{ id }} }}')
     entries = await wait_for_entries(carol, 3)
-    verify = "{ verifyAuditLog { ok checked firstBroken } }"
-    # Retention with the second entry's time as its cutoff removes the first, checkpointed.
+    verify = "{ verifyAuditLog { ok checked firstBroken reason } }"
+    # Retention run a period after the second entry removes the first, checkpointed.
     second = datetime.fromisoformat(entries[1]["at"])
-    assert await trail.apply_retention(engine, now=second, keep=timedelta(0)) >= 1
+    keep = timedelta(days=settings.audit_retention_days)
+    assert (
+        await trail.apply_retention(engine, now=second + keep, keep=keep, key=audit_key(settings))
+        >= 1
+    )
     assert (await carol.data(verify))["verifyAuditLog"] == {
         "ok": True,
         "checked": 2,
         "firstBroken": None,
+        "reason": None,
     }
     # The table's owner can switch the append-only trigger off; the chain head still tells.
     async with engine.begin() as connection:
@@ -242,4 +272,50 @@ async def test_retention_keeps_a_trail_verifying_and_removing_its_newest_entry_b
         "ok": False,
         "checked": 1,
         "firstBroken": None,
+        "reason": "the chain ends at entry 2 but its head is at entry 3 (newest entries removed)",
     }
+
+
+def test_up_signs_the_trail_with_the_key_it_keeps_in_its_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    running = Running(data_dir)
+    try:
+        signed = up_graphql(
+            running.url,
+            'mutation { signUp(email: "keyed@example.com", password: "long enough") { token } }',
+        )
+        token = signed["data"]["signUp"]["token"]  # type: ignore[index]
+        up_graphql(running.url, 'mutation { createTask(input: {title: "signed"}) { id } }', token)
+        deadline = time.monotonic() + 5.0
+        while True:
+            found = up_graphql(running.url, "{ verifyAuditLog { ok checked } }", token)
+            if found["data"]["verifyAuditLog"]["checked"] >= 1 or time.monotonic() > deadline:  # type: ignore[index]
+                break
+            time.sleep(0.05)
+        assert found["data"] == {"verifyAuditLog": {"ok": True, "checked": 1}}
+    finally:
+        assert running.stop(signal.SIGTERM) == 0, "".join(running.output)
+    key_file = data_dir / "secrets" / "audit-signing-key"
+    assert key_file.stat().st_mode & 0o077 == 0
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TASKSTREAM_JWT_SECRET")
+    }
+    command = [
+        str(Path(sys.executable).with_name("taskstream")),
+        "audit",
+        "report",
+        "--user",
+        "keyed@example.com",
+        "--data-dir",
+        str(data_dir),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["head"]["seq"] == 1
+    # The report checks the signatures with that key: with another one the chain fails.
+    key_file.write_text("another key, not the one the trail was signed with")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["verification"]["reason"] == (
+        "the chain's head is not signed with the audit key (the head was altered)"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,12 +13,17 @@ from graphql_schema.scalars import serialize_datetime
 from taskstream.domain.audit import (
     GENESIS_HASH,
     AuditRecord,
+    ChainStart,
+    Checkpoint,
     canonical_changes_text,
     canonical_json,
+    check_checkpoints,
+    checkpoint_signature,
     entry_hash,
     entry_hash_of_text,
     format_at,
     hashed_fields,
+    head_signature,
     verify_chain,
 )
 
@@ -160,3 +166,112 @@ def test_strings_with_quotes_and_controls_hash_alike_either_way() -> None:
     assert entry_hash_of_text(
         GENESIS_HASH, id=odd, at=odd, actor=odd, action=odd, task_id=odd, changes_text=text
     ) == entry_hash(GENESIS_HASH, fields)
+
+
+# Checkpoints and heads: the digest and signatures from compliance.md's words.
+
+KEY = b"unit-test-audit-key-0123456789abcdef"
+USER = "7d0c4a8e-0000-0000-0000-000000000001"
+DAY = timedelta(days=1)
+YEAR = timedelta(days=365)
+
+
+def checkpoints(ranges: list[tuple[int, int]], *, made: datetime) -> list[Checkpoint]:
+    """A sound, signed checkpoint chain removing the given entry ranges, a day apart."""
+    found: list[Checkpoint] = []
+    previous = GENESIS_HASH
+    for number, (first, last) in enumerate(ranges, start=1):
+        created = made + number * DAY
+        checkpoint = Checkpoint(
+            number=number,
+            from_seq=first,
+            through_seq=last,
+            hash=hashlib.sha256(str(last).encode()).hexdigest(),
+            removed=last - first + 1,
+            newest_at=created - YEAR - DAY,
+            cutoff=created - YEAR,
+            created_at=created,
+            previous=previous,
+            digest=None,
+            signature=None,
+        )
+        digest = checkpoint.expected_digest(USER)
+        signature = checkpoint_signature(KEY, user_id=USER, digest=digest)
+        found.append(replace(checkpoint, digest=digest, signature=signature))
+        previous = digest
+    return found
+
+
+def test_the_checkpoint_digest_and_signatures_are_as_documented() -> None:
+    (checkpoint,) = checkpoints([(1, 4)], made=datetime(2030, 1, 1, tzinfo=UTC))
+    fields = {
+        "userId": USER,
+        "number": 1,
+        "fromSeq": 1,
+        "throughSeq": 4,
+        "hash": checkpoint.hash,
+        "removed": 4,
+        "newestAt": "2029-01-01T00:00:00+00:00",
+        "cutoff": "2029-01-02T00:00:00+00:00",
+        "createdAt": "2030-01-02T00:00:00+00:00",
+    }
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    assert checkpoint.digest == hashlib.sha256((GENESIS_HASH + text).encode()).hexdigest()
+    signed = "taskstream.audit.checkpoint.v1\n" + json.dumps(
+        {"digest": checkpoint.digest, "userId": USER}, separators=(",", ":")
+    )
+    assert checkpoint.signature == hmac.new(KEY, signed.encode(), "sha256").hexdigest()
+    head = head_signature(KEY, user_id=USER, seq=9, hash="ab", checkpoint=str(checkpoint.digest))
+    body = {"checkpoint": checkpoint.digest, "hash": "ab", "seq": 9, "userId": USER}
+    message = "taskstream.audit.head.v1\n" + json.dumps(body, separators=(",", ":"))
+    assert head == hmac.new(KEY, message.encode(), "sha256").hexdigest()
+
+
+def test_a_sound_checkpoint_chain_gives_where_the_entries_start() -> None:
+    found = checkpoints([(1, 4), (5, 5), (6, 9)], made=datetime(2030, 1, 1, tzinfo=UTC))
+    start = check_checkpoints(USER, found, key=KEY, retention=YEAR)
+    assert start == ChainStart(seq=9, hash=found[-1].hash, checkpoint=str(found[-1].digest))
+    assert check_checkpoints(USER, [], key=KEY, retention=YEAR) == ChainStart()
+
+
+def test_every_checkpoint_problem_has_its_reason() -> None:
+    found = checkpoints([(1, 4), (5, 5)], made=datetime(2030, 1, 1, tzinfo=UTC))
+    first, second = found
+
+    def reason(*chain: Checkpoint, retention: timedelta = YEAR, key: bytes = KEY) -> str:
+        result = check_checkpoints(USER, list(chain), key=key, retention=retention)
+        assert isinstance(result, str)
+        return result
+
+    assert reason(second).startswith("checkpoint 2 (entries 5 to 5) is out of sequence")
+    assert reason(second, first).startswith("checkpoint 2 (entries 5 to 5) is out of sequence")
+    assert reason(first, replace(second, from_seq=6, through_seq=6)).startswith(
+        "checkpoint 2 (entries 6 to 6) is out of sequence"
+    )
+    early = replace(second, created_at=first.created_at - DAY)
+    early = replace(early, digest=early.expected_digest(USER))
+    assert reason(first, early).startswith("checkpoint 2 (entries 5 to 5) is out of sequence")
+    assert (
+        reason(replace(first, removed=3))
+        == "checkpoint 1 (entries 1 to 4) claims 3 entries removed"
+    )
+    assert reason(replace(first, hash="0" * 64)) == (
+        "checkpoint 1 (entries 1 to 4) was altered: its digest does not match its fields"
+    )
+    assert reason(first, key=b"another key") == (
+        "checkpoint 1 (entries 1 to 4) is not signed with the audit key (forged or altered)"
+    )
+    assert reason(replace(first, signature=None)) == reason(first, key=b"another key")
+    assert reason(first, retention=YEAR + 2 * DAY).startswith(
+        "checkpoint 1 (entries 1 to 4) removed entries younger than the retention period of "
+        "367 days: the newest was at 2029-01-01T00:00:00+00:00, after 2028-12-31T00:00:00+00:00"
+    )
+    # Checkpoints kept before newest_at existed are judged by their cutoff.
+    legacy = replace(first, newest_at=None)
+    legacy = replace(
+        legacy,
+        digest=legacy.expected_digest(USER),
+        signature=checkpoint_signature(KEY, user_id=USER, digest=legacy.expected_digest(USER)),
+    )
+    assert isinstance(check_checkpoints(USER, [legacy], key=KEY, retention=YEAR), ChainStart)
+    assert "younger than the retention period" in reason(legacy, retention=YEAR + DAY)

@@ -106,14 +106,17 @@ def entry_of(event: CloudEvent) -> trail.NewEntry | None:
 
 
 class AuditHandlers:
-    """Turns events into chained entries."""
+    """Turns events into chained entries, signing the chain heads with `key`."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
 
     async def record(self, event: CloudEvent, connection: AsyncConnection) -> Outcome:
         """Append the event to its user's chain (the consumer makes this happen once)."""
         entry = entry_of(event)
         if entry is None:
             return Outcome.DROP
-        await trail.append_many(connection, [entry])
+        await trail.append_many(connection, [entry], key=self._key)
         return Outcome.SUCCESS
 
     async def record_batch(
@@ -124,7 +127,9 @@ class AuditHandlers:
         if any(entry is None for entry in new):
             # Undo the batch: one by one, only the event without a user is dropped.
             return Outcome.DROP
-        await trail.append_many(connection, [entry for entry in new if entry is not None])
+        await trail.append_many(
+            connection, [entry for entry in new if entry is not None], key=self._key
+        )
         return Outcome.SUCCESS
 
     def register(self, consumer: Consumer) -> None:

@@ -29,11 +29,22 @@ def _time(value: str | None, field: str) -> datetime | None:
     return None if value is None else time_param(value, field)
 
 
+def signing_key(runtime: Runtime) -> bytes:
+    """The audit key of this runtime's settings (see trail.signing_key)."""
+    settings = runtime.settings
+    return trail.signing_key(
+        audit_key=None if settings.audit_key is None else settings.audit_key.get_secret_value(),
+        jwt_secret=None if settings.jwt_secret is None else settings.jwt_secret.get_secret_value(),
+    )
+
+
 def internal_routes(runtime: Runtime) -> list[BaseRoute]:
     """What the gateway calls to answer `auditLog` and `verifyAuditLog`."""
     token = runtime.settings.app_api_token
     app_token = token.get_secret_value() if token else None
     engine = runtime.engine
+    key = signing_key(runtime)
+    retention = timedelta(days=runtime.settings.audit_retention_days)
 
     async def entries(request: Request) -> Any:
         user_id = uuid_param(request.path_params["user_id"], "userId")
@@ -56,7 +67,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
 
     async def verification(request: Request) -> Any:
         user_id = uuid_param(request.path_params["user_id"], "userId")
-        return (await trail.verify(engine, user_id)).to_json()
+        return (await trail.verify(engine, user_id, key=key, retention=retention)).to_json()
 
     return [
         Route("/internal/audit/{user_id}/entries", internal(entries, app_token=app_token)),
@@ -69,13 +80,23 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
 def retention_loop(
     runtime: Runtime, *, interval: float = RETENTION_INTERVAL_SECONDS
 ) -> BackgroundLoop:
-    """Applies the retention period now and then; a failure is logged and tried again later."""
+    """Applies the retention period now and then; a failure is logged and tried again later.
+
+    First, once per database, it signs the chains kept before signatures (trail.seal_legacy).
+    """
     keep = timedelta(days=runtime.settings.audit_retention_days)
+    key = signing_key(runtime)
 
     async def run() -> None:
+        sealed = False
         while True:
             try:
-                await trail.apply_retention(runtime.engine, now=datetime.now(UTC), keep=keep)
+                if not sealed:
+                    await trail.seal_legacy(runtime.engine, key=key)
+                    sealed = True
+                await trail.apply_retention(
+                    runtime.engine, now=datetime.now(UTC), keep=keep, key=key
+                )
             except Exception:
                 log.exception("audit retention failed; will try again")
             await asyncio.sleep(interval)
@@ -86,7 +107,7 @@ def retention_loop(
 def build(runtime: Runtime) -> ServiceParts:
     """The audit service's consumer, internal API and retention over this runtime."""
     consumer = Consumer(name="audit", engine=runtime.engine, processed=processed_events)
-    AuditHandlers().register(consumer)
+    AuditHandlers(signing_key(runtime)).register(consumer)
     return ServiceParts(
         name="audit",
         consumer=consumer,

@@ -16,7 +16,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.domain.audit import AuditRecord, Verification, canonical_json, format_at
+from taskstream.domain.audit import (
+    AuditRecord,
+    Checkpoint,
+    Head,
+    Verification,
+    canonical_json,
+    format_at,
+)
 from taskstream.invocation import ServiceInvoker
 from workers.audit import trail
 
@@ -56,6 +63,11 @@ class Report:
     chain_start: str
     verification: Verification
     entries: list[AuditRecord]
+    # What an offline check of the whole trail needs beside the entries: the retention
+    # checkpoints (a chain anyone can recompute), the stored head and the retention period.
+    checkpoints: list[Checkpoint]
+    head: Head | None
+    retention_days: int
 
     def to_json(self) -> dict[str, Any]:
         """The report as one JSON object."""
@@ -65,6 +77,9 @@ class Report:
             "to": None if self.period_to is None else format_at(self.period_to),
             "generatedAt": format_at(self.generated_at),
             "chainStart": self.chain_start,
+            "retentionDays": self.retention_days,
+            "checkpoints": [checkpoint.to_json() for checkpoint in self.checkpoints],
+            "head": None if self.head is None else self.head.to_json(),
             "verification": self.verification.to_json(),
             "entries": [record.to_json() for record in self.entries],
         }
@@ -85,11 +100,15 @@ class Report:
         out.write(f"# from: {summary['from'] or '-'}  to: {summary['to'] or '-'}\n")
         out.write(f"# generated at: {summary['generatedAt']}\n")
         out.write(f"# chain start: {self.chain_start}\n")
+        out.write(f"# retention days: {self.retention_days}\n")
+        for checkpoint in summary["checkpoints"]:
+            out.write(f"# checkpoint: {canonical_json(checkpoint)}\n")
+        out.write(f"# head: {canonical_json(summary['head'])}\n")
         v = self.verification
         out.write(
             f"# verification: {'ok' if v.ok else 'BROKEN'}; checked {v.checked}"
             + (f"; first broken {v.first_broken}" if v.first_broken else "")
-            + (f"; {v.head_mismatch}" if v.head_mismatch else "")
+            + (f"; {v.reason}" if v.reason else "")
             + "\n"
         )
         writer = csv.writer(out, lineterminator="\n")
@@ -116,6 +135,8 @@ async def compliance_report(
     engine: AsyncEngine,
     invoker: ServiceInvoker,
     email: str,
+    key: bytes,
+    retention: timedelta,
     period_from: datetime | None = None,
     period_to: datetime | None = None,
 ) -> Report:
@@ -139,6 +160,8 @@ async def compliance_report(
                 break
             after = found.records[-1][0]
         start = await trail.chain_start(connection, user_id)
+        checkpoints = await trail.checkpoints_of(connection, user_id)
+        head = await trail.head_of(connection, user_id)
     return Report(
         user_id=str(user_id),
         email=str(user["email"]),
@@ -146,6 +169,9 @@ async def compliance_report(
         period_to=period_to,
         generated_at=datetime.now(UTC),
         chain_start=start,
-        verification=await trail.verify(engine, user_id),
+        verification=await trail.verify(engine, user_id, key=key, retention=retention),
         entries=records,
+        checkpoints=checkpoints,
+        head=head,
+        retention_days=int(retention / timedelta(days=1)),
     )

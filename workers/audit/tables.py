@@ -16,6 +16,10 @@ chain_heads = Table(
     Column("user_id", UUID(as_uuid=True), primary_key=True),
     Column("last_seq", BigInteger, nullable=False, server_default="0"),
     Column("last_hash", Text, nullable=False),
+    # The digest of the user's newest checkpoint (64 zeros before any), and the audit key's
+    # signature of the head (null only for heads kept before signatures, until sealed).
+    Column("last_checkpoint", Text, nullable=False),
+    Column("signature", Text),
 )
 
 entries = Table(
@@ -45,4 +49,20 @@ checkpoints = Table(
     Column("removed", Integer, nullable=False),
     Column("oldest_kept_after", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The checkpoint chain (see taskstream.domain.audit.Checkpoint).
+    Column("number", Integer, nullable=False),
+    Column("from_seq", BigInteger, nullable=False),
+    Column("newest_at", DateTime(timezone=True)),
+    Column("previous_checkpoint", Text),
+    Column("digest", Text),
+    Column("signature", Text),
+)
+
+# One row once the chains kept before signatures were signed (see trail.seal_legacy).
+seals = Table(
+    "seals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("signature", Text, nullable=False),
+    Column("sealed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
