@@ -349,6 +349,16 @@ def probes(max_tag_names: int) -> list[Probe]:
         ),
         Probe(
             "lists",
+            "tasks(filter: {anyTags: 33,000 names}): one size, past PostgreSQL's 32,767 parameters",
+            "page",
+            (33_000,),
+            lambda n, s: (
+                "query($t: [String!]) { tasks(filter: {anyTags: $t}, first: 5) { totalCount } }",
+                {"t": [f"tag{k}" for k in range(n)]},
+            ),
+        ),
+        Probe(
+            "lists",
             "tasks(filter: {priorities: N values})",
             "page",
             (5, 20, 21, 1000),
@@ -541,6 +551,14 @@ def _status_numbers(pid: int) -> dict[str, int]:
     return found
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (None once it is gone)."""
+    with contextlib.suppress(psutil.Error):
+        times = psutil.Process(pid).cpu_times()
+        return float(times.user + times.system)
+    return None
+
+
 class PostgresWatch:
     """The postmaster's children: CPU time, and peak memory sampled during one request."""
 
@@ -585,13 +603,22 @@ class PostgresWatch:
         max_rss: dict[int, int] = {}
         max_anon: dict[int, int] = {}
         last_hwm: dict[int, int] = {}
+        first_cpu: dict[int, float] = {}
+        last_cpu: dict[int, float] = {}
         pids: list[int] = []
         rounds = 0
         exceeded = False
         own = os.getpid()
         while True:
-            if rounds % 10 == 0:  # listing children scans /proc: every 100 ms is enough
+            if rounds % 10 == 0 or stop.is_set():  # listing children scans /proc: 100 ms
                 pids = [c.pid for c in self.children() if c.pid != own]
+                # Per backend, so that one the gateway's pool closes meanwhile still counts
+                # (up to its last 100 ms); one that starts during the request counts from 0.
+                for pid in pids:
+                    seconds = _cpu_seconds(pid)
+                    if seconds is not None:
+                        first_cpu.setdefault(pid, seconds if rounds == 0 else 0.0)
+                        last_cpu[pid] = seconds
             rounds += 1
             for pid in pids:
                 numbers = _status_numbers(pid)
@@ -616,6 +643,7 @@ class PostgresWatch:
             peak = max(peak, hwm if hwm > start_hwm.get(pid, hwm) else rss)
         peaks["rss"] = peak / MB
         peaks["private"] = max(max_anon.values(), default=0) / MB
+        peaks["cpu"] = sum(last_cpu[pid] - first_cpu[pid] for pid in last_cpu)
         return exceeded
 
     async def _terminate(self, pid: int) -> None:
@@ -712,7 +740,7 @@ class Runner:
 
     async def measure(self, request: Request, size: int) -> Outcome:
         """Send one request alone and measure it; on a hang or the memory guard, recover."""
-        cpu_gateway, cpu_postgres = self.target.cpu_seconds(), self.watch.cpu_seconds()
+        cpu_gateway = self.target.cpu_seconds()
         peaks: dict[str, float] = {}
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch.sample(peaks, stop))
@@ -753,11 +781,11 @@ class Runner:
         outcome.postgres_peak_private_mb = (
             round(peaks["private"], 1) if "private" in peaks else None
         )
-        after_gateway, after_postgres = self.target.cpu_seconds(), self.watch.cpu_seconds()
+        after_gateway = self.target.cpu_seconds()
         if cpu_gateway is not None and after_gateway is not None:
             outcome.gateway_cpu_ms = round((after_gateway - cpu_gateway) * 1000, 1)
-        if cpu_postgres is not None and after_postgres is not None:
-            outcome.postgres_cpu_ms = round(max(0.0, after_postgres - cpu_postgres) * 1000, 1)
+        if "cpu" in peaks:
+            outcome.postgres_cpu_ms = round(peaks["cpu"] * 1000, 1)
         if outcome.status in STOPPING or outcome.codes == ["connection"]:
             recovered = await self.recover()
             outcome.note = f"{outcome.note}; {recovered}" if outcome.note else recovered
@@ -769,15 +797,27 @@ class Runner:
         A request the client gave up on may still run in the gateway (a thread, the event
         loop) or in PostgreSQL; the next measurement must not share the CPU with it.
         """
-        said = await self.target.recover(self.recover_s)
-        began = time.perf_counter()
-        while time.perf_counter() - began < self.recover_s:
-            before = (self.target.cpu_seconds() or 0.0) + (self.watch.cpu_seconds() or 0.0)
-            await asyncio.sleep(1.0)
-            after = (self.target.cpu_seconds() or 0.0) + (self.watch.cpu_seconds() or 0.0)
-            if after - before < IDLE_CPU_SECONDS:
-                return f"{said}, idle after {time.perf_counter() - began:.0f} s"
-        return f"{said}, still busy after {self.recover_s:.0f} s"
+        # The abandoned statement may still be growing: the memory guard keeps watching.
+        stop = asyncio.Event()
+        guard = asyncio.create_task(self.watch.sample({}, stop))
+        try:
+            said = await self.target.recover(self.recover_s)
+            began = time.perf_counter()
+            while time.perf_counter() - began < self.recover_s:
+                before = (self.target.cpu_seconds() or 0.0) + (self.watch.cpu_seconds() or 0.0)
+                await asyncio.sleep(1.0)
+                after = (self.target.cpu_seconds() or 0.0) + (self.watch.cpu_seconds() or 0.0)
+                if after - before < IDLE_CPU_SECONDS:
+                    said += f", idle after {time.perf_counter() - began:.0f} s"
+                    break
+            else:
+                said += f", still busy after {self.recover_s:.0f} s"
+        finally:
+            stop.set()
+            ended = await guard
+        if ended:
+            said += f"; a backend passed {MEMORY_GUARD_BYTES // 1024**3} GB meanwhile: ended"
+        return said
 
     async def climb(self, probe: Probe) -> list[Outcome]:
         """The probe's ladder, smallest size first, within the timeout and the time budget."""

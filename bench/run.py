@@ -2,10 +2,9 @@
 
 Run: .venv/bin/python -m bench.run [--quick] [--only NAME[,NAME]]
 
-The benchmarks that need the big data sets (page_peers, search, create_task,
-abuse) share one
-PostgreSQL loaded once (100,000 tasks for the page user, 1,000,000 for the search user) and
-one real gateway; every other benchmark runs as `python -m bench.NAME` in its own process
+The benchmarks that need the big data sets (page_peers, search, create_task, abuse) share
+one PostgreSQL loaded once (100,000 tasks for the page user, 1,000,000 for the search user)
+and one real gateway; every other benchmark runs as `python -m bench.NAME` in its own process
 group (it starts and stops what it needs), bounded by a timeout. A benchmark module that does
 not exist yet is reported as missing, so the ones still being written plug in by name.
 Every server started here is stopped at the end, also on failure, Ctrl-C or SIGTERM.
