@@ -48,11 +48,14 @@ def test_an_error_without_a_code_is_reported_as_such() -> None:
     assert classify(200, body) == ("refused", ["no code"], "maximum recursion depth exceeded")
 
 
-def test_data_that_is_all_null_is_a_refusal_and_partial_data_is_accepted() -> None:
+def test_data_that_is_all_null_is_a_refusal_and_other_data_is_partial() -> None:
     error = [{"message": "x", "extensions": {"code": "TIMEOUT"}}]
     assert classify(200, _body({"data": {"a0": None}, "errors": error}))[0] == "refused"
     partial = classify(200, _body({"data": {"a0": None, "a1": [1]}, "errors": error}))
-    assert partial == ("accepted", ["TIMEOUT"], "x")
+    assert partial == ("partial", ["TIMEOUT"], "x")
+    # A refused argument under a nullable field leaves the rest of the data.
+    nested = {"task": {"id": "1", "recurrence": None}}
+    assert classify(200, _body({"data": nested, "errors": error}))[0] == "partial"
 
 
 def test_a_body_that_is_not_json_is_a_failure_with_its_status() -> None:
@@ -90,26 +93,32 @@ def test_skipped_and_failed_sizes_do_not_predict() -> None:
     assert skip_reason(done, 40, timeout_s=30) is not None
 
 
-def test_the_largest_accepted_size_counts_not_the_slowest() -> None:
+def test_the_largest_accepted_size_is_the_largest_without_errors() -> None:
     runs = [
         Outcome(1, "accepted", wall_ms=900.0),
         Outcome(5, "accepted", wall_ms=400.0),
         Outcome(10, "refused", codes=["BAD_USER_INPUT"], wall_ms=3.0),
+        Outcome(11, "partial", codes=["BAD_USER_INPUT"], wall_ms=3.0),
         Outcome(50, "skipped", note="not sent"),
     ]
     best = largest_accepted(runs)
     assert best is not None and best.size == 5
     assert largest_accepted([Outcome(1, "refused")]) is None
-    assert refusals(runs) == [
-        {"size": 10, "status": "refused", "codes": ["BAD_USER_INPUT"], "message": None}
-    ]
+    assert [r["size"] for r in refusals(runs)] == [10, 11]
+    assert refusals(runs)[0] == {
+        "size": 10,
+        "status": "refused",
+        "codes": ["BAD_USER_INPUT"],
+        "message": None,
+    }
 
 
 def test_a_class_is_judged_by_its_most_expensive_accepted_request() -> None:
     fast = [Outcome(30, "accepted", wall_ms=200.0, postgres_peak_rss_mb=40.0)]
     slow = [
         Outcome(1, "accepted", wall_ms=1500.0, postgres_peak_rss_mb=60.0),
-        Outcome(2, "timed out", wall_ms=30_000.0),
+        Outcome(2, "accepted", wall_ms=1400.0),
+        Outcome(3, "timed out", wall_ms=30_000.0),
     ]
     summary = class_summary({"fast": fast, "slow": slow})
     worst = summary["most_expensive_accepted"]
@@ -124,6 +133,16 @@ def test_memory_over_the_goal_or_the_guard_fails_the_class() -> None:
     assert class_summary({"heavy": heavy})["within_goals"] is False
     guarded = [Outcome(1, "accepted", wall_ms=10.0), Outcome(5, "exceeded", wall_ms=900.0)]
     assert class_summary({"guarded": guarded})["within_goals"] is False
+
+
+def test_a_partial_answer_counts_for_the_cost() -> None:
+    runs = [
+        Outcome(1, "accepted", wall_ms=100.0),
+        Outcome(2, "partial", codes=["TIMEOUT"], wall_ms=4000.0, postgres_peak_rss_mb=300.0),
+    ]
+    summary = class_summary({"p": runs})
+    assert summary["most_expensive_accepted"]["size"] == 2
+    assert summary["peak_postgres_rss_mb"] == 300.0 and summary["within_goals"] is False
 
 
 def test_a_class_with_nothing_accepted_has_no_worst_request() -> None:
