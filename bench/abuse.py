@@ -1090,3 +1090,79 @@ def comparisons(classes: dict[str, Any], attack: dict[str, Any]) -> list[dict[st
         )
     )
     return rows
+
+
+# --- before / after -------------------------------------------------------------------------
+
+
+def _class_cell(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "not measured"
+    summary = record["summary"]
+    worst = summary["most_expensive_accepted"]
+    verdict = "within the goals" if summary["within_goals"] else "**over the goals**"
+    if worst is None:
+        return f"nothing accepted ({verdict})"
+    memory = summary["peak_postgres_rss_mb"]
+    cpu = [worst.get("gateway_cpu_ms"), worst.get("postgres_cpu_ms")]
+    cpu_text = " + ".join(f"{(v or 0) / 1000:.1f}" for v in cpu)
+    memory_text = f", {memory:.0f} MB" if memory is not None else ""
+    return (
+        f"{worst['probe']}, size {worst['size']:,}: {worst['wall_ms'] / 1000:.1f} s "
+        f"(CPU {cpu_text} s){memory_text}; {verdict}"
+    )
+
+
+def _attack_cell(attack: dict[str, Any] | None) -> str:
+    if attack is None:
+        return "not measured"
+    failed = attack.get("failed_reads", {}).get("under_attack", 0)
+    at_least = "≥ " if failed else ""
+    verdict = "within the goal" if attack["within_goal"] else "**over the goal**"
+    return (
+        f"{attack['quiet']['p99_ms']:.0f} ms quiet, {at_least}"
+        f"{attack['under_attack']['p99_ms']:.0f} ms under attack "
+        f"({at_least}{attack['p99_ratio']}x; {verdict})"
+    )
+
+
+def compare_table(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Markdown rows: each class's most expensive accepted request before and after."""
+    lines = [
+        "| class | before | after |",
+        "|---|---|---|",
+    ]
+    classes = list(before.get("classes", {}))
+    classes += [name for name in after.get("classes", {}) if name not in classes]
+    for name in classes:
+        was = before.get("classes", {}).get(name)
+        now = after.get("classes", {}).get(name)
+        lines.append(f"| {name} | {_class_cell(was)} | {_class_cell(now)} |")
+    lines.append(
+        f"| ordinary `tasks(first: 50)` p99 | {_attack_cell(before.get('attack'))} "
+        f"| {_attack_cell(after.get('attack'))} |"
+    )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the before/after table of two result files (the benchmark runs in bench.run)."""
+    import argparse
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(
+        description="Before/after table of two bench/results/abuse*.json files "
+        "(run the benchmark itself with: python -m bench.run --only abuse)"
+    )
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    args = parser.parse_args(argv)
+    before = json.loads(args.before.read_text())
+    after = json.loads(args.after.read_text())
+    sys.stdout.write("\n".join(compare_table(before, after)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,6 +12,7 @@ from bench.abuse import (
     attack_summary,
     class_summary,
     classify,
+    compare_table,
     comparisons,
     largest_accepted,
     probes,
@@ -206,3 +207,35 @@ def test_report_rows_judge_each_class_and_the_attack() -> None:
     nothing = by_figure["nesting: most expensive accepted request (none accepted): server time"]
     assert nothing["met"] is True
     assert rows[-1]["ratio"] == 1.5 and rows[-1]["met"] is True
+
+
+def test_the_before_after_table_has_a_row_per_class_and_the_p99() -> None:
+    slow = [
+        Outcome(100, "accepted", wall_ms=19_400.0, gateway_cpu_ms=200.0, postgres_cpu_ms=4900.0)
+    ]
+    slow[0].postgres_peak_rss_mb = 1042.0
+    before = {
+        "classes": {"lists": {"summary": class_summary({"allTags": slow})}},
+        "attack": {
+            **attack_summary([100.0] * 10, [30_000.0] * 10),
+            "failed_reads": {"under_attack": 10},
+        },
+    }
+    after = {
+        "classes": {
+            "lists": {"summary": class_summary({"allTags": [Outcome(21, "refused")]})},
+            "nesting": {"summary": class_summary({"deep": [Outcome(1, "accepted", wall_ms=5.0)]})},
+        },
+        "attack": {**attack_summary([100.0] * 10, [150.0] * 10), "failed_reads": {}},
+    }
+    rows = compare_table(before, after)
+    assert rows[2] == (
+        "| lists | allTags, size 100: 19.4 s (CPU 0.2 + 4.9 s), 1042 MB; **over the goals** "
+        "| nothing accepted (within the goals) |"
+    )
+    assert rows[3].startswith("| nesting | not measured | deep, size 1: 0.0 s")
+    assert rows[4] == (
+        "| ordinary `tasks(first: 50)` p99 | 100 ms quiet, ≥ 30000 ms under attack "
+        "(≥ 300.0x; **over the goal**) "
+        "| 100 ms quiet, 150 ms under attack (1.5x; within the goal) |"
+    )
