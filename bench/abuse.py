@@ -1009,11 +1009,13 @@ async def run(context: BenchContext) -> dict[str, Any]:
         attack["after_the_attack"] = await runner.recover()
     finally:
         await watch.close()
+    notes = {probe.name: probe.note for probe in runner.probes}
     classes = {
         klass: {
             "summary": class_summary(by_probe),
             "probes": {
                 name: {
+                    "note": notes.get(name, ""),
                     "largest_accepted": asdict(best) if (best := largest_accepted(runs)) else None,
                     "refused": refusals(runs),
                     "ladder": [asdict(o) for o in runs],
