@@ -2,9 +2,9 @@
 
 Run: .venv/bin/python -m bench.run [--quick] [--only NAME[,NAME]]
 
-The benchmarks that need the big data sets (page_peers, search, create_task) share one
-PostgreSQL loaded once (100,000 tasks for the page user, 1,000,000 for the search user) and
-one real gateway; every other benchmark runs as `python -m bench.NAME` in its own process
+The benchmarks that need the big data sets (page_peers, search, create_task, abuse) share
+one PostgreSQL loaded once (100,000 tasks for the page user, 1,000,000 for the search user)
+and one real gateway; every other benchmark runs as `python -m bench.NAME` in its own process
 group (it starts and stops what it needs), bounded by a timeout. A benchmark module that does
 not exist yet is reported as missing, so the ones still being written plug in by name.
 Every server started here is stopped at the end, also on failure, Ctrl-C or SIGTERM.
@@ -33,7 +33,7 @@ from bench.report import flat_figures
 from bench.stack import REPO, BenchStack, cache_dir
 
 # Benchmarks that run in this process over the shared stack, by module name.
-STACK_BENCHMARKS = ("page_peers", "search", "create_task")
+STACK_BENCHMARKS = ("page_peers", "search", "create_task", "abuse")
 
 
 # Benchmarks run as their own process: module -> (full args, quick args, result file stem).
