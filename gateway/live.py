@@ -129,6 +129,8 @@ class LiveHub:
     async def publish_revocation(self, revocation: Revocation) -> None:
         """Apply a revocation here at once and send it to every other replica."""
         self._apply_revocation(revocation)
+        if self._task is None:
+            return  # never started: no other replica listens through this hub
         raw = json.dumps({"revoke": revocation.to_json()}, separators=(",", ":"))
         try:
             await self._send(raw)
@@ -166,6 +168,8 @@ class LiveHub:
 
     async def stop(self) -> None:
         """Stop listening and end every subscription."""
+        # Not listening any more: session checks stop trusting their cache (gateway/sessions.py).
+        self._ready.clear()
         for retry in list(self._retries):
             retry.cancel()
         if self._task is not None:
