@@ -120,7 +120,10 @@ class KnownSessions:
                 raise Unauthenticated("the token is invalid or expired")
             user = state.user
             entry = _Entry(
-                time.monotonic() + self.ttl_seconds, state.generation, state.revoked, epoch or -1
+                time.monotonic() + self.ttl_seconds,
+                state.generation,
+                state.revoked,
+                -1 if epoch is None else epoch,
             )
             if epoch is not None and changes == self._changes:
                 if len(self._entries) >= self.size:

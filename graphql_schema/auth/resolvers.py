@@ -125,9 +125,9 @@ class AccountMutations:
         if claims is None:
             return False  # unreachable: IsAuthenticated saw a token
         services = info.context.services
-        await accounts.log_out(uow=services.uow(), claims=claims)
-        if claims.jti is None:
-            revocation = Revocation(claims.user_id, generation=claims.generation + 1)
+        generation = await accounts.log_out(uow=services.uow(), claims=claims)
+        if generation is not None:
+            revocation = Revocation(claims.user_id, generation=generation)
         else:
             revocation = Revocation(claims.user_id, jti=claims.jti)
         await services.live.publish_revocation(revocation)

@@ -75,18 +75,20 @@ async def change_timezone(*, uow: UnitOfWork, user_id: uuid.UUID, timezone: str)
     return user
 
 
-async def log_out(*, uow: UnitOfWork, claims: TokenClaims) -> None:
-    """Revoke the one token these claims come from."""
+async def log_out(*, uow: UnitOfWork, claims: TokenClaims) -> int | None:
+    """Revoke the one token these claims come from; the new generation if all had to go."""
+    generation = None
     async with uow:
         sessions = SessionRepository(uow.connection)
         if claims.jti is None:
             # A token without an id cannot be revoked alone: end the whole generation.
-            await sessions.next_generation(claims.user_id)
+            generation = await sessions.next_generation(claims.user_id)
         else:
             await sessions.revoke(
                 user_id=claims.user_id, jti=claims.jti, expires_at=claims.expires_at
             )
         await uow.commit()
+    return generation
 
 
 async def log_out_everywhere(*, uow: UnitOfWork, user_id: uuid.UUID) -> int:
