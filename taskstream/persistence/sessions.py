@@ -112,6 +112,12 @@ class SessionRepository:
 
     async def delete_account(self, user_id: uuid.UUID) -> None:
         """Delete the account and every row of it in the gateway's tables."""
+        # Lock the account first: a task or tag being added at this moment (the user's own
+        # request, or the recurrence service's next instance) waits for this transaction and
+        # then fails on its foreign key, instead of failing the deletion.
+        await self.connection.execute(
+            select(t.users.c.id).where(t.users.c.id == user_id).with_for_update()
+        )
         # Reminders and task_tags go with their tasks (ON DELETE CASCADE); reminders are
         # also matched on user_id in case one ever outlives its task. Published outbox rows
         # carry snapshots of the user's tasks: they go too. Unpublished ones (the deletion
