@@ -36,24 +36,33 @@ class SessionRepository:
 
     async def state(self, user_id: uuid.UUID) -> SessionState | None:
         """The account's session state, or None when the account does not exist."""
+        # One statement (authentication runs it on every cache miss).
+        revoked = (
+            select(t.revoked_tokens.c.jti)
+            .where(
+                t.revoked_tokens.c.user_id == t.users.c.id,
+                t.revoked_tokens.c.expires_at > func.now(),
+            )
+            .limit(CACHED_REVOCATIONS + 1)
+            .scalar_subquery()
+        )
         row = (
-            await self.connection.execute(select(t.users).where(t.users.c.id == user_id))
+            await self.connection.execute(
+                select(
+                    t.users.c.id,
+                    t.users.c.email,
+                    t.users.c.timezone,
+                    t.users.c.session_generation,
+                    func.array(revoked).label("revoked"),
+                ).where(t.users.c.id == user_id)
+            )
         ).first()
         if row is None:
             return None
-        jtis = (
-            await self.connection.scalars(
-                select(t.revoked_tokens.c.jti)
-                .where(
-                    t.revoked_tokens.c.user_id == user_id,
-                    t.revoked_tokens.c.expires_at > func.now(),
-                )
-                .limit(CACHED_REVOCATIONS + 1)
-            )
-        ).all()
-        revoked = frozenset(jtis) if len(jtis) <= CACHED_REVOCATIONS else None
+        jtis = list(row.revoked or ())
+        cached = frozenset(jtis) if len(jtis) <= CACHED_REVOCATIONS else None
         user = User(row.id, row.email, row.timezone)
-        return SessionState(user, row.session_generation, revoked)
+        return SessionState(user, row.session_generation, cached)
 
     async def is_revoked(self, jti: str) -> bool:
         """Whether this token id was revoked."""

@@ -23,6 +23,7 @@ from taskstream.auth import ALGORITHM
 from taskstream.bootstrap import bootstrap
 from taskstream.domain.errors import Unauthenticated
 from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence.sessions import CACHED_REVOCATIONS
 from taskstream.services import accounts
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
@@ -81,6 +82,28 @@ async def test_log_out_revokes_only_the_token_it_was_sent_with(gql: GraphQLClien
     assert (await gql.data("mutation { logOut }")) == {"logOut": True}
     assert await code_of(gql, first) == "UNAUTHENTICATED"
     assert await code_of(gql, first, "mutation { logOut }") == "UNAUTHENTICATED"
+    assert await code_of(gql, other) is None
+
+
+async def test_an_account_with_many_revoked_tokens_is_checked_in_the_database(
+    gql: GraphQLClient, engine: AsyncEngine
+) -> None:
+    """More revocations than a replica caches per account still refuse exactly those tokens."""
+    user = await gql.sign_up()
+    first = gql.token
+    assert first is not None
+    other = await second_token(gql, user["email"])
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO gateway.revoked_tokens (jti, user_id, expires_at) "
+                "SELECT md5(random()::text), :u, now() + interval '1 hour' "
+                "FROM generate_series(1, :n)"
+            ),
+            {"u": user["id"], "n": CACHED_REVOCATIONS + 1},
+        )
+    await gql.data("mutation { logOut }")
+    assert await code_of(gql, first) == "UNAUTHENTICATED"
     assert await code_of(gql, other) is None
 
 
