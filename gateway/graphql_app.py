@@ -3,54 +3,23 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway.sessions import KnownSessions
 from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from graphql_schema.context import Context, Services
-from taskstream.auth import bearer_token
+from taskstream.auth import TokenClaims, bearer_token
 from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.users import User
-
-
-class KnownUsers:
-    """Accounts recently seen to exist, so a valid token costs a lookup only now and then.
-
-    A token stays valid until it expires, but the account it names may be gone (or may never
-    have existed if the key leaked): such a token must authenticate no one. Positive answers
-    are kept for `ttl_seconds` only, so a removed account stops working that soon everywhere.
-    """
-
-    def __init__(self, services: Services, *, ttl_seconds: float = 10.0, size: int = 10_000):
-        self.services = services
-        self.ttl_seconds = ttl_seconds
-        self.size = size
-        self._seen: dict[uuid.UUID, float] = {}
-
-    async def check(self, user_id: uuid.UUID) -> tuple[bool, User | None]:
-        """Whether the account exists, with the account when it had to be loaded."""
-        now = time.monotonic()
-        if self._seen.get(user_id, 0.0) > now:
-            return True, None
-        async with self.services.uow() as uow:
-            user = await uow.users.get(user_id)
-        if user is None:
-            self._seen.pop(user_id, None)
-            return False, None
-        if len(self._seen) >= self.size:
-            # Bounded memory: forgetting costs one lookup per account, nothing more.
-            self._seen.clear()
-        self._seen[user_id] = now + self.ttl_seconds
-        return True, user
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -73,7 +42,8 @@ class GraphQLApp(GraphQL[Context, None]):
             ),
         )
         self.services = services
-        self.known_users = KnownUsers(services)
+        # Session state (revocations) per account, and this replica's authenticated sockets.
+        self.sessions = KnownSessions(services)
         self.shared_streams = SharedStreams(
             queue_size=services.settings.live_queue_size,
             max_tokens=services.settings.graphql_max_tokens,
@@ -89,26 +59,33 @@ class GraphQLApp(GraphQL[Context, None]):
             text = data.decode(errors="replace") if isinstance(data, bytes) else data
             raise json.JSONDecodeError("nesting too deep", text[:64], 0) from error
 
-    async def authenticate(self, token: str) -> tuple[uuid.UUID, User | None]:
-        """The id (and maybe the account) behind a token; UNAUTHENTICATED unless it exists."""
-        user_id = self.services.tokens.verify(token)
-        exists, user = await self.known_users.check(user_id)
-        if not exists:
-            raise Unauthenticated("the token is invalid or expired")
-        return user_id, user
+    async def authenticate(self, token: str) -> tuple[TokenClaims, User | None]:
+        """The claims (and maybe the account) of a token; UNAUTHENTICATED unless it is valid,
+        unrevoked and its account exists."""
+        claims = self.services.tokens.claims(token)
+        return claims, await self.sessions.check(claims)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request or a socket; a socket leaves the session registry when it ends."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if scope["type"] == "websocket":
+                self.sessions.closed(scope)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
         """A fresh context; HTTP callers are identified by their Authorization header."""
-        user_id, user = None, None
+        user_id, user, claims = None, None, None
         if isinstance(request, Request):
             token = bearer_token(request.headers.get("authorization"))
             if token is not None:
                 try:
-                    user_id, user = await self.authenticate(token)
+                    claims, user = await self.authenticate(token)
+                    user_id = claims.user_id
                 except Unauthenticated:
-                    user_id, user = None, None
+                    user_id, user, claims = None, None, None
         return Context(
             services=self.services,
             request=request,
@@ -116,6 +93,7 @@ class GraphQLApp(GraphQL[Context, None]):
             now=datetime.now(UTC),
             response=response,
             _user=user,
+            token=claims,
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -126,7 +104,12 @@ class GraphQLApp(GraphQL[Context, None]):
         if token is None:
             raise ConnectionRejectionError({"message": "a valid bearer token is required"})
         try:
-            context.user_id, _ = await self.authenticate(token)
+            claims, _ = await self.authenticate(token)
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": error.message}) from error
+        context.user_id = claims.user_id
+        context.token = claims
+        if isinstance(context.request, WebSocket):
+            # Closed with 4403 when its token is revoked (gateway/sessions.py).
+            self.sessions.opened(context.request, claims)
         return None

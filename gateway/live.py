@@ -7,6 +7,9 @@ listener and hands messages to its local subscribers through bounded queues: a s
 that falls behind is cut off (and refetches on reconnect) instead of growing memory. A lost
 broadcast connection is re-established; subscribers that may have missed events meanwhile are
 cut off too, for the same reason.
+
+The same channel carries session revocations (gateway/sessions.py): every replica applies them
+to its cache of session state and closes the revoked sockets as soon as they arrive.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from broadcaster import Broadcast
 from prometheus_client import REGISTRY, Counter, Gauge
 
+from gateway.sessions import Revocation
 from taskstream.messaging.bus import Message, Outcome, Subscription
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC
 
@@ -33,6 +37,9 @@ CHANNEL = "taskstream_live"
 INLINE_LIMIT = 7000
 HEARTBEAT_SECONDS = 5.0
 SILENCE_LIMIT_SECONDS = 3 * HEARTBEAT_SECONDS
+# How long a revocation that could not be broadcast is retried (replicas that missed it
+# meanwhile were disconnected too, and check every request against the database).
+REVOCATION_RETRY_SECONDS = 60.0
 
 LIVE_SUBSCRIBERS = Gauge(
     "taskstream_live_subscribers", "Open live subscriptions on this replica.", registry=REGISTRY
@@ -101,6 +108,54 @@ class LiveHub:
         # broadcaster's PostgreSQL backend publishes over its one listening connection,
         # which runs one statement at a time.
         self._publish_lock = asyncio.Lock()
+        # Connections made so far: what was cached under an older one may have missed messages.
+        self.epoch = 0
+        self._revocation_listeners: list[Callable[[Revocation], None]] = []
+        self._retries: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        """Whether this replica hears every message now (false while it reconnects).
+
+        A hub never started (a lone in-process app, as in tests) has no other replica to hear
+        from: it applies what it publishes itself, so it misses nothing either.
+        """
+        return self._task is None or self._ready.is_set()
+
+    def on_revocation(self, listener: Callable[[Revocation], None]) -> None:
+        """Call `listener` with every revocation, from this replica or any other."""
+        self._revocation_listeners.append(listener)
+
+    async def publish_revocation(self, revocation: Revocation) -> None:
+        """Apply a revocation here at once and send it to every other replica."""
+        self._apply_revocation(revocation)
+        if self._task is None:
+            return  # never started: no other replica listens through this hub
+        raw = json.dumps({"revoke": revocation.to_json()}, separators=(",", ":"))
+        try:
+            await self._send(raw)
+        except Exception:
+            log.warning("revocation not broadcast yet; retrying in the background")
+            task = asyncio.create_task(self._resend(raw), name="revocation-retry")
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+
+    async def _resend(self, raw: str) -> None:
+        async with asyncio.timeout(REVOCATION_RETRY_SECONDS):
+            while True:
+                await self._ready.wait()
+                try:
+                    await self._send(raw)
+                    return
+                except Exception:
+                    await asyncio.sleep(0.2)
+
+    def _apply_revocation(self, revocation: Revocation) -> None:
+        for listener in list(self._revocation_listeners):
+            try:
+                listener(revocation)
+            except Exception:
+                log.exception("a revocation listener failed")
 
     async def start(self) -> None:
         """Connect and start listening (returns once the first connection is up)."""
@@ -113,9 +168,13 @@ class LiveHub:
 
     async def stop(self) -> None:
         """Stop listening and end every subscription."""
+        # Not listening any more: session checks stop trusting their cache (gateway/sessions.py).
+        self._ready.clear()
+        for retry in list(self._retries):
+            retry.cancel()
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.gather(self._task, *self._retries, return_exceptions=True)
         for subscriptions in self._subscribers.values():
             for subscription in subscriptions:
                 subscription.cut_off("shutdown")
@@ -170,6 +229,7 @@ class LiveHub:
         try:
             async with broadcast.subscribe(CHANNEL) as subscriber:
                 self._broadcast = broadcast
+                self.epoch += 1
                 self._ready.set()
                 self._unanswered_since = None
                 self._last_received = asyncio.get_running_loop().time()
@@ -224,6 +284,11 @@ class LiveHub:
         message = json.loads(raw)
         if message.get("heartbeat") == self._heartbeat:
             self._unanswered_since = None
+            return
+        if "revoke" in message:
+            revocation = Revocation.of(message["revoke"])
+            if revocation is not None:
+                self._apply_revocation(revocation)
             return
         user_id = message.get("userId")
         if user_id is None:

@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from gateway.live import LiveHub
-from taskstream.auth import TokenService
+from taskstream.auth import TokenClaims, TokenService
 from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.model import Reminder
 from taskstream.domain.users import User
@@ -78,6 +78,8 @@ class Context:
     response: Any = None
     connection_params: Any = None
     _user: User | None = None
+    # The verified token of the request (logOut revokes exactly this one).
+    token: TokenClaims | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services.engine)

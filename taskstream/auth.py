@@ -1,4 +1,10 @@
-"""Passwords (argon2id) and bearer tokens (signed JWTs with issuer, audience and expiry)."""
+"""Passwords (argon2id) and bearer tokens (signed JWTs with issuer, audience and expiry).
+
+A token names its session: `jti` (revoked alone by logOut) and `gen`, the account's session
+generation when it was issued (logOutEverywhere and changePassword move the account to the next
+generation, which revokes every older token). Tokens without `gen` were issued before sessions
+were revocable and count as generation 0.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +43,16 @@ DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a verified token says: whose it is, which session, and until when."""
+
+    user_id: uuid.UUID
+    jti: str | None
+    generation: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TokenService:
     """Issues and verifies the bearer tokens of the API."""
 
@@ -45,8 +61,8 @@ class TokenService:
     audience: str
     ttl: timedelta
 
-    def issue(self, user_id: uuid.UUID, *, now: datetime | None = None) -> str:
-        """A signed token for the user, valid for the configured time."""
+    def issue(self, user_id: uuid.UUID, *, generation: int = 0, now: datetime | None = None) -> str:
+        """A signed token for the user's session generation, valid for the configured time."""
         issued = now or datetime.now(UTC)
         claims = {
             "sub": str(user_id),
@@ -55,11 +71,19 @@ class TokenService:
             "iat": int(issued.timestamp()),
             "exp": int((issued + self.ttl).timestamp()),
             "jti": uuid.uuid4().hex,
+            "gen": generation,
         }
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> uuid.UUID:
         """The user id of a valid token; UNAUTHENTICATED for anything else."""
+        return self.claims(token).user_id
+
+    def claims(self, token: str) -> TokenClaims:
+        """The claims of a validly signed, unexpired token; UNAUTHENTICATED for anything else.
+
+        Whether the session was revoked since is the gateway's question (gateway/sessions.py).
+        """
         try:
             claims = jwt.decode(
                 token,
@@ -69,8 +93,17 @@ class TokenService:
                 audience=self.audience,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
-            return uuid.UUID(claims["sub"])
-        except (jwt.InvalidTokenError, ValueError, KeyError) as error:
+            jti = claims.get("jti")
+            generation = claims.get("gen", 0)
+            if not isinstance(generation, int) or isinstance(generation, bool):
+                raise ValueError("gen must be an integer")
+            return TokenClaims(
+                user_id=uuid.UUID(claims["sub"]),
+                jti=jti if isinstance(jti, str) and jti else None,
+                generation=generation,
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            )
+        except (jwt.InvalidTokenError, ValueError, KeyError, TypeError, OverflowError) as error:
             raise Unauthenticated("the token is invalid or expired") from error
 
 

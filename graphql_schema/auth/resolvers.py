@@ -1,4 +1,4 @@
-"""Sign-up, log-in and `me`."""
+"""Sign-up, log-in, `me`, and the caller's sessions: log-out, password change, deletion."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from gateway.sessions import Revocation
 from graphql_schema.auth.types import AuthPayload, User
 from graphql_schema.context import Info
 from graphql_schema.permissions import IsAuthenticated
@@ -110,3 +111,95 @@ class AccountMutations:
             uow=info.context.services.uow(), user_id=info.context.require_user(), timezone=timezone
         )
         return User.of(user)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Revokes the token this request was sent with: from then on it is UNAUTHENTICATED "
+            "on every replica (within 1 s), and its open WebSockets are closed with 4403."
+        ),
+    )
+    async def log_out(self, info: Info) -> bool:
+        """Revoke the caller's token."""
+        claims = info.context.token
+        if claims is None:
+            return False  # unreachable: IsAuthenticated saw a token
+        services = info.context.services
+        generation = await accounts.log_out(uow=services.uow(), claims=claims)
+        if generation is not None:
+            revocation = Revocation(claims.user_id, generation=generation)
+        else:
+            revocation = Revocation(claims.user_id, jti=claims.jti)
+        await services.live.publish_revocation(revocation)
+        return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Revokes every token of the caller's account issued so far (this one included), "
+            "on every replica within 1 s, and closes their WebSockets with 4403."
+        ),
+    )
+    async def log_out_everywhere(self, info: Info) -> bool:
+        """Revoke all of the caller's tokens."""
+        services = info.context.services
+        user_id = info.context.require_user()
+        generation = await accounts.log_out_everywhere(uow=services.uow(), user_id=user_id)
+        await services.live.publish_revocation(Revocation(user_id, generation=generation))
+        return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Sets a new password and revokes every token of the account (as logOutEverywhere); "
+            "answers with a fresh token. A wrong current password is UNAUTHENTICATED, as at "
+            "logIn, and changes nothing; limited like logIn (RATE_LIMITED)."
+        ),
+    )
+    async def change_password(
+        self,
+        info: Info,
+        current_password: Annotated[
+            str, strawberry.argument(description="The account's password now.")
+        ],
+        new_password: Annotated[
+            str, strawberry.argument(description="The new password: at least 8 characters.")
+        ],
+    ) -> AuthPayload:
+        """Change the caller's password; returns a fresh token."""
+        services = info.context.services
+        user = await info.context.current_user()
+        services.limits.login_attempt(email_key=user.email_key, address=info.context.client_address)
+        token, user, generation = await accounts.change_password(
+            uow=services.uow(),
+            tokens=services.tokens,
+            user_id=user.id,
+            current_password=current_password,
+            new_password=new_password,
+        )
+        await services.live.publish_revocation(Revocation(user.id, generation=generation))
+        return AuthPayload(token=token, user=User.of(user))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Deletes the caller's account: its tasks, tags, reminders, notifications, webhooks, "
+            "personal audit trail and sessions (every service within 1 minute; its tokens at "
+            "once). The e-mail address can sign up again. A wrong password is UNAUTHENTICATED, "
+            "as at logIn, and changes nothing; limited like logIn (RATE_LIMITED)."
+        ),
+    )
+    async def delete_account(
+        self,
+        info: Info,
+        password: Annotated[str, strawberry.argument(description="The account's password.")],
+    ) -> bool:
+        """Delete the caller's account and all of its data."""
+        services = info.context.services
+        user = await info.context.current_user()
+        services.limits.login_attempt(email_key=user.email_key, address=info.context.client_address)
+        await accounts.delete_account(
+            uow=services.uow(), user_id=user.id, password=password, now=info.context.now
+        )
+        await services.live.publish_revocation(Revocation(user.id))
+        return True

@@ -25,7 +25,8 @@ class User(Node):
 
 
 @strawberry.type(
-    name="AuthPayload", description="What signUp and logIn return: a bearer token and its account."
+    name="AuthPayload",
+    description="What signUp, logIn and changePassword return: a bearer token and its account.",
 )
 class AuthPayload:
     """A bearer token and whom it is for."""
@@ -33,7 +34,8 @@ class AuthPayload:
     token: str = strawberry.field(
         description=(
             'Bearer token: `Authorization: Bearer <token>` over HTTP, `{"authorization": '
-            '"Bearer <token>"}` as the WebSocket connection_init payload. Valid until it expires.'
+            '"Bearer <token>"}` as the WebSocket connection_init payload. Valid until it '
+            "expires or is revoked (logOut, logOutEverywhere, changePassword, deleteAccount)."
         )
     )
     user: User = strawberry.field(description="The account the token acts as.")

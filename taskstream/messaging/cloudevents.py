@@ -89,3 +89,19 @@ def validate(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(body["data"], dict):
         raise InvalidInput("cloudevent", "data must be a JSON object")
     return body
+
+
+USER_DELETED = "taskstream.user.deleted.v1"
+
+
+def user_deleted(user_id: uuid.UUID, *, time: datetime) -> Envelope:
+    """The event that tells every service to erase an account's data (see docs/compliance.md)."""
+    return envelope(
+        topic=TASK_EVENTS_TOPIC,
+        type_=USER_DELETED,
+        source="gateway",
+        subject=str(user_id),
+        partition_key=str(user_id),
+        time=time,
+        data={"userId": str(user_id)},
+    )

@@ -31,6 +31,18 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("timezone", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("session_generation", Integer, nullable=False, server_default=text("0")),
+)
+
+# Tokens revoked one by one (logOut) until they would have expired anyway.
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", Text, primary_key=True),
+    Column(
+        "user_id", UUID(as_uuid=True), ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False
+    ),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 tags = Table(

@@ -1,16 +1,35 @@
-"""Sign-up and log-in."""
+"""Sign-up, log-in and the account's sessions: log-out, password change, deletion."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import anyio
 
-from taskstream.auth import DUMMY_HASH, TokenService, hash_password, verify_password
+from taskstream.auth import (
+    DUMMY_HASH,
+    TokenClaims,
+    TokenService,
+    hash_password,
+    verify_password,
+)
 from taskstream.domain.errors import InvalidInput, Unauthenticated
 from taskstream.domain.recurrence import validate_timezone
-from taskstream.domain.users import User, check_password, email_key, new_user
+from taskstream.domain.users import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    User,
+    check_password,
+    email_key,
+    new_user,
+)
+from taskstream.messaging.cloudevents import user_deleted
+from taskstream.persistence.sessions import SessionRepository
 from taskstream.persistence.uow import UnitOfWork
+
+# The answer to a wrong password, at logIn and wherever a password is asked for again.
+WRONG_CREDENTIALS = "email or password is wrong"
 
 
 async def sign_up(
@@ -38,8 +57,10 @@ async def log_in(
     stored_hash = found[1] if found else DUMMY_HASH
     matches = await anyio.to_thread.run_sync(verify_password, stored_hash, password)
     if found is None or not matches:
-        raise Unauthenticated("email or password is wrong")
-    return tokens.issue(found[0].id), found[0]
+        raise Unauthenticated(WRONG_CREDENTIALS)
+    async with uow:
+        generation = await SessionRepository(uow.connection).generation(found[0].id)
+    return tokens.issue(found[0].id, generation=generation), found[0]
 
 
 async def change_timezone(*, uow: UnitOfWork, user_id: uuid.UUID, timezone: str) -> User:
@@ -52,3 +73,71 @@ async def change_timezone(*, uow: UnitOfWork, user_id: uuid.UUID, timezone: str)
     if user is None:
         raise Unauthenticated("the token's account no longer exists")
     return user
+
+
+async def log_out(*, uow: UnitOfWork, claims: TokenClaims) -> int | None:
+    """Revoke the one token these claims come from; the new generation if all had to go."""
+    generation = None
+    async with uow:
+        sessions = SessionRepository(uow.connection)
+        if claims.jti is None:
+            # A token without an id cannot be revoked alone: end the whole generation.
+            generation = await sessions.next_generation(claims.user_id)
+        else:
+            await sessions.revoke(
+                user_id=claims.user_id, jti=claims.jti, expires_at=claims.expires_at
+            )
+        await uow.commit()
+    return generation
+
+
+async def log_out_everywhere(*, uow: UnitOfWork, user_id: uuid.UUID) -> int:
+    """Revoke every token of the account issued so far; the account's new generation."""
+    async with uow:
+        generation = await SessionRepository(uow.connection).next_generation(user_id)
+        await uow.commit()
+    return generation
+
+
+async def _check_current_password(uow: UnitOfWork, user_id: uuid.UUID, password: str) -> None:
+    """UNAUTHENTICATED (as at logIn) unless `password` is the account's password."""
+    async with uow:
+        stored = await SessionRepository(uow.connection).password_hash(user_id)
+    matches = await anyio.to_thread.run_sync(verify_password, stored or DUMMY_HASH, password)
+    if stored is None or not matches:
+        raise Unauthenticated(WRONG_CREDENTIALS)
+
+
+async def change_password(
+    *,
+    uow: UnitOfWork,
+    tokens: TokenService,
+    user_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+) -> tuple[str, User, int]:
+    """Set a new password and revoke every token: a fresh token, the account, its generation."""
+    if not PASSWORD_MIN <= len(new_password) <= PASSWORD_MAX:
+        raise InvalidInput("newPassword", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+    await _check_current_password(uow, user_id, current_password)
+    password_hash = await anyio.to_thread.run_sync(hash_password, new_password)
+    async with uow:
+        sessions = SessionRepository(uow.connection)
+        await sessions.set_password_hash(user_id, password_hash)
+        generation = await sessions.next_generation(user_id)
+        user = await uow.users.get(user_id)
+        await uow.commit()
+    if user is None:
+        raise Unauthenticated("the token's account no longer exists")
+    return tokens.issue(user_id, generation=generation), user, generation
+
+
+async def delete_account(
+    *, uow: UnitOfWork, user_id: uuid.UUID, password: str, now: datetime
+) -> None:
+    """Delete the account and its data here; the deletion event makes every service follow."""
+    await _check_current_password(uow, user_id, password)
+    async with uow:
+        await SessionRepository(uow.connection).delete_account(user_id)
+        uow.record(user_deleted(user_id, time=now))
+        await uow.commit()

@@ -335,3 +335,58 @@ async def test_audit_trail_and_reminders_work_through_dapr(client: UserClient) -
         "notifications"
     ]["edges"]
     assert inbox == [{"node": {"title": "Call the plumber", "channel": "IN_APP"}}]
+
+
+async def test_a_revocation_on_one_replica_reaches_the_other_and_its_sockets(
+    stack: StackProcess, client: UserClient
+) -> None:
+    services = stack.description()["services"]
+    replica = {n: f"http://127.0.0.1:{services[f'gateway-{n}']['appPort']}/graphql" for n in (1, 2)}
+    token = client.token
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def code_on(n: int, bearer: str | None) -> str | None:
+            body = (
+                await http.post(
+                    replica[n],
+                    json={"query": "{ me { id } }"},
+                    headers={"Authorization": f"Bearer {bearer}"},
+                )
+            ).json()
+            return body["errors"][0]["extensions"]["code"] if body.get("errors") else None
+
+        login = await http.post(
+            replica[1],
+            json={
+                "query": "mutation($e: String!) { logIn(email: $e, "
+                'password: "correct horse") { token } }',
+                "variables": {"e": client.user["email"]},
+            },
+        )
+        other = login.json()["data"]["logIn"]["token"]
+        # Replica 2 has just vouched for the token (its cache would keep doing so for a while)
+        # and holds a socket of it.
+        assert await code_on(2, token) is None
+        ws = await websockets.connect(
+            replica[2].replace("http://", "ws://"),
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        )
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+        revoked = await http.post(
+            replica[1],
+            json={"query": "mutation { logOut }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert revoked.json() == {"data": {"logOut": True}}
+
+        # The broadcast closes the socket on replica 2; the same message dropped its cache.
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 30)
+        assert ws.close_code == 4403
+        assert await code_on(2, token) == "UNAUTHENTICATED"
+        assert await code_on(1, token) == "UNAUTHENTICATED"
+        assert await code_on(2, other) is None

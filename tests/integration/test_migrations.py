@@ -44,7 +44,7 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
     assert await pending_migrations(scratch_engine)
     await migrate(scratch_engine)
     assert not await pending_migrations(scratch_engine)
-    expected = {"users", "tags", "tasks", "task_tags", "reminders", "outbox"}
+    expected = {"users", "tags", "tasks", "task_tags", "reminders", "outbox", "revoked_tokens"}
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")
     assert await tables(scratch_engine) == set()

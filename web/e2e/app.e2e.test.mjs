@@ -436,6 +436,8 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     assert.equal(await tokenOf(page), null);
+    // The server revoked the token too: a copy of it no longer works.
+    await assert.rejects(gql(env.baseUrl, '{ me { id } }', {}, token), /UNAUTHENTICATED/);
     await page.getByLabel('Email').fill(EMAIL);
     await page.getByLabel('Password', { exact: true }).fill('wrong password');
     await page.getByRole('button', { name: 'Log in', exact: true }).click();

@@ -14,7 +14,28 @@ function clearSessionState() {
   }
 }
 
-function logOut() {
+const REVOKE_TIMEOUT_MS = 3000;
+
+// Logging out revokes the token on the server (a copy of it stops working everywhere), then
+// forgets it here. Offline or slow, the browser forgets it anyway after a few seconds.
+async function logOut(): Promise<void> {
+  const token = getToken();
+  if (token) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), REVOKE_TIMEOUT_MS);
+    try {
+      await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: 'mutation LogOut { logOut }' }),
+        signal: abort.signal,
+      });
+    } catch {
+      /* unreachable server: the token still expires on its own */
+    } finally {
+      clearTimeout(timer);
+    }
+  }
   setToken(null);
 }
 
@@ -35,7 +56,7 @@ export function App() {
     <ToastProvider>
       {appClient ? (
         <Provider value={appClient.client}>
-          <Session onLogOut={logOut} />
+          <Session onLogOut={() => void logOut()} />
         </Provider>
       ) : (
         <AuthScreen onAuthenticated={(t) => setToken(t)} />

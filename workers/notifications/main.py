@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from taskstream.bootstrap import Runtime
-from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC
+from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, USER_DELETED
 from taskstream.messaging.consumer import Consumer
 from taskstream.persistence.outbox import OutboxRelay
 from taskstream.service import ServiceParts
 from workers.notifications.api import internal_routes
 from workers.notifications.channels import EmailSender, WebhookSender
+from workers.notifications.erasure import erase_user
 from workers.notifications.firing import FiringLoop, RetryPolicy
 from workers.notifications.schedule import TASK_DELETED, TASK_EVENT_TYPES, ScheduleHandlers
 from workers.notifications.tables import outbox, processed_events
@@ -34,6 +35,7 @@ def build(runtime: Runtime) -> ServiceParts:
     for event_type in TASK_EVENT_TYPES:
         consumer.on(TASK_EVENTS_TOPIC, event_type, handlers.task_changed)
     consumer.on(TASK_EVENTS_TOPIC, TASK_DELETED, handlers.task_deleted)
+    consumer.on(TASK_EVENTS_TOPIC, USER_DELETED, erase_user)
     background = [loop.run]
     if runtime.settings.outbox_relay:
         relay = OutboxRelay(

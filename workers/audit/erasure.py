@@ -1,0 +1,31 @@
+"""Erasing a deleted account's personal audit trail (taskstream.user.deleted.v1).
+
+Deleting the account is itself the compliance decision (docs/compliance.md): the trail, its
+checkpoints and its chain head go, nothing personal is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from taskstream.messaging.bus import Outcome
+from taskstream.messaging.consumer import CloudEvent
+from workers.audit import trail
+
+log = logging.getLogger(__name__)
+
+
+async def erase_user(event: CloudEvent, connection: AsyncConnection) -> Outcome:
+    """Delete the account's entries, checkpoints and chain head."""
+    try:
+        user_id = uuid.UUID(str(event.data.get("userId")))
+    except ValueError:
+        log.warning("user.deleted without a user id", extra={"event_id": event.id})
+        return Outcome.DROP
+    # The triggers refuse deleting entries but for retention and for the erasure of the
+    # account they belong to, which trail.erase_user declares for this transaction.
+    await trail.erase_user(connection, user_id)
+    return Outcome.SUCCESS

@@ -1,0 +1,49 @@
+"""Erasing a deleted account from the notifications service (taskstream.user.deleted.v1)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from taskstream.messaging.bus import Outcome
+from taskstream.messaging.consumer import CloudEvent
+from workers.notifications.tables import (
+    deliveries,
+    notifications,
+    outbox,
+    schedule,
+    task_versions,
+    webhooks,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def erase_user(event: CloudEvent, connection: AsyncConnection) -> Outcome:
+    """Delete every row of the account: schedule, deliveries, notifications, webhooks, events."""
+    try:
+        user_id = uuid.UUID(str(event.data.get("userId")))
+    except ValueError:
+        log.warning("user.deleted without a user id", extra={"event_id": event.id})
+        return Outcome.DROP
+    # The task ids are known only through the schedule: their version rows go first.
+    await connection.execute(
+        delete(task_versions).where(
+            task_versions.c.task_id.in_(
+                schedule.select()
+                .with_only_columns(schedule.c.task_id)
+                .where(schedule.c.user_id == user_id)
+            )
+        )
+    )
+    await connection.execute(delete(deliveries).where(deliveries.c.user_id == user_id))
+    await connection.execute(delete(schedule).where(schedule.c.user_id == user_id))
+    await connection.execute(delete(notifications).where(notifications.c.user_id == user_id))
+    await connection.execute(delete(webhooks).where(webhooks.c.user_id == user_id))
+    # Its events too, sent or not: they describe the user's tasks, and one published after
+    # the audit service erased the trail would start a new trail for a deleted account.
+    await connection.execute(delete(outbox).where(outbox.c.partition_key == str(user_id)))
+    return Outcome.SUCCESS
