@@ -580,7 +580,7 @@ def _build_rrule(
             bymonthday = (anchor.day,)
         elif spec.freq == WEEKLY:
             byweekday = [anchor.weekday()]
-    freq: int = spec.freq
+    freq: _Freq = spec.freq
     byhour = spec.byhour or (None if spec.freq == HOURLY else (anchor.hour,))
     if _as_yearly(spec):
         freq = YEARLY
