@@ -5,7 +5,7 @@ regexp_split_to_table of title and notes): seconds over long notes, an error for
 than 255 characters, and a walk over every task when a typo was close to a common word by
 trigrams but not by edit distance. Now the words close to a search word are found in this table
 (trigram index, edit distance on words of plausible length only) and tasks are matched by those
-exact words through the full-text index.
+exact words through the full-text index, and the trigram index over whole task texts goes.
 
 Rows are added by a trigger in the transaction that writes the task and never removed while the
 user exists: a word no task contains any more matches nothing, so the table only has to be a
@@ -75,10 +75,17 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX search_words_trgm ON gateway.search_words USING gin (word gin_trgm_ops)"
     )
+    # Nothing reads the trigrams of whole task texts any more; they cost every write of a task
+    # (a 20,000-character note is a few thousand trigrams).
+    op.execute("DROP INDEX gateway.tasks_search_trgm")
 
 
 def downgrade() -> None:
-    """Drop the vocabulary."""
+    """Drop the vocabulary; typo search goes back to the trigrams of the task texts."""
+    op.execute(
+        "CREATE INDEX tasks_search_trgm ON gateway.tasks "
+        "USING gin ((title || ' ' || notes) gin_trgm_ops)"
+    )
     op.execute("DROP TRIGGER tasks_search_words_changed ON gateway.tasks")
     op.execute("DROP TRIGGER tasks_search_words ON gateway.tasks")
     op.execute("DROP FUNCTION gateway.remember_search_words()")
