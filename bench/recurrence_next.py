@@ -63,7 +63,7 @@ def clear_caches() -> None:
     recurrence._series_of.cache_clear()
     recurrence._build_rrule.cache_clear()
     recurrence._find_count_end.cache_clear()
-    recurrence._check_density.cache_clear()
+    recurrence._density_problem.cache_clear()
 
 
 def main() -> None:

@@ -788,28 +788,37 @@ def _find_count_end(spec: _Spec, anchor: datetime) -> tuple[datetime, bool]:
     return walls[-1], exhausted
 
 
-@functools.lru_cache(maxsize=1024)
 def _check_density(spec: _Spec, zone: ZoneInfo, start: datetime) -> None:
     """Refuse a rule whose occurrences cannot be found within bounded work: its first
     _DENSITY_SAMPLE occurrences from ``start`` must take at most _UNITS_PER_OCCURRENCE each on
-    average, and the end of a COUNT series at most _COUNT_END_BUDGET (cached: creating a task
-    checks once off the event loop and once more in the domain)."""
+    average, and the end of a COUNT series at most _COUNT_END_BUDGET."""
+    problem = _density_problem(spec, zone, start)
+    if problem is not None:
+        raise _refuse(problem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _density_problem(spec: _Spec, zone: ZoneInfo, start: datetime) -> str | None:
+    """Why ``_check_density`` refuses the rule, or None (cached, refusals included: creating a
+    task checks once off the event loop and once more in the domain, and a request may repeat
+    one costly rule in every alias)."""
     series = _Series.build(spec, zone, start, include_anchor=False)
     budget = _DENSITY_SAMPLE * _UNITS_PER_OCCURRENCE
     before = _instant(start, zone) - _ONE_SECOND
     _, exhausted = series.expand(before, _DENSITY_SAMPLE, budget=budget)
     if exhausted:
-        raise _refuse(
+        return (
             f"the rule's occurrences are too far apart to find within the work limit: its first "
             f"{_DENSITY_SAMPLE} occurrences take more than {budget} candidate days (at most "
             f"{_UNITS_PER_OCCURRENCE} an occurrence on average, e.g. one date every 5 years); "
             "give a rule that occurs more often"
         )
     if spec.count is not None and _find_count_end(spec, start)[1]:
-        raise _refuse(
+        return (
             f"COUNT={spec.count} takes more than {_COUNT_END_BUDGET} candidate days to find the "
             "last occurrence; give a smaller COUNT or an UNTIL date"
         )
+    return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def forget_caches() -> None:
     module._series_of.cache_clear()
     module._build_rrule.cache_clear()
     module._find_count_end.cache_clear()
-    module._check_density.cache_clear()
+    module._density_problem.cache_clear()
 
 
 def refused(rule: str, start: datetime | None, *, field: str = "recurrence.rule") -> str:
@@ -225,3 +225,13 @@ def test_a_series_reaching_the_last_year_ends_there() -> None:
 )
 def test_count_and_interval_extremes_are_bad_user_input(rule: str, expected: str) -> None:
     assert refused(rule, datetime(2026, 5, 4, 9, tzinfo=UTC)) == expected
+
+
+def test_a_refusal_is_remembered_so_repeating_the_rule_costs_nothing_more() -> None:
+    """30 aliases of one costly rule in a request pay for its check once."""
+    forget_caches()
+    refused(PROBE, PROBE_START)
+    before = work_spent()
+    for _ in range(30):
+        refused(PROBE, PROBE_START)
+    assert work_spent() - before <= 30 * 400  # each only finds the first occurrence again
