@@ -26,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
@@ -224,36 +225,43 @@ async def close_words(
     only words of plausible length (the search word's length plus or minus the budget) get an
     edit distance: a word longer than levenshtein's 255 characters never reaches it.
     """
-    found: CloseWords = {}
-    for word in dict.fromkeys(words):
-        budget = _typo_budget(word)
-        if budget == 0:
-            continue
-        if not found:
-            await _enable_typo_candidates(connection)
-        vocabulary = t.search_words.c.word
-        length = func.length(vocabulary)
-        plausible = length.between(len(word) - budget, len(word) + budget)
-        # CASE, not AND: PostgreSQL may evaluate AND's operands in any order.
-        distance = case(
-            (plausible, func.levenshtein_less_equal(vocabulary, literal(word), budget)),
-            else_=budget + 1,
-        )
-        has_piece = or_(*(func.strpos(vocabulary, literal(p)) > 0 for p in typo_pieces(word)))
-        statement = (
-            select(vocabulary)
-            .where(
-                t.search_words.c.user_id == user_id,
-                literal(word).op("<%")(vocabulary),
-                plausible,
-                has_piece,
-                distance <= budget,
-            )
-            .order_by(distance, vocabulary)
-            .limit(TYPO_WORDS_MAX)
-        )
-        found[word] = list((await connection.scalars(statement)).all())
+    typos = [word for word in dict.fromkeys(words) if _typo_budget(word) > 0]
+    if not typos:
+        return {}
+    await _enable_typo_candidates(connection)
+    # One statement for all the words (a search has at most SEARCH_WORDS_MAX).
+    lookups = union_all(*(_close_words_of(user_id, word).subquery().select() for word in typos))
+    # A UNION keeps no order: sort each word's list again (closest first).
+    rows = sorted((await connection.execute(lookups)).all(), key=lambda row: (row[2], row[1]))
+    found: CloseWords = {word: [] for word in typos}
+    for searched, close, _ in rows:
+        found[searched].append(close)
     return found
+
+
+def _close_words_of(user_id: uuid.UUID, word: str) -> Select[Any]:
+    """The user's words close to one search word, closest first, labelled with the word."""
+    budget = _typo_budget(word)
+    vocabulary = t.search_words.c.word
+    plausible = func.length(vocabulary).between(len(word) - budget, len(word) + budget)
+    # CASE, not AND: PostgreSQL may evaluate AND's operands in any order.
+    distance = case(
+        (plausible, func.levenshtein_less_equal(vocabulary, literal(word), budget)),
+        else_=budget + 1,
+    )
+    has_piece = or_(*(func.strpos(vocabulary, literal(p)) > 0 for p in typo_pieces(word)))
+    return (
+        select(literal(word).label("searched"), vocabulary.label("close"), distance.label("edits"))
+        .where(
+            t.search_words.c.user_id == user_id,
+            literal(word).op("<%")(vocabulary),
+            plausible,
+            has_piece,
+            distance <= budget,
+        )
+        .order_by(distance, vocabulary)
+        .limit(TYPO_WORDS_MAX)
+    )
 
 
 def _word_matches(word: str, close: CloseWords) -> ColumnElement[bool]:
