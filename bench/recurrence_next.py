@@ -62,7 +62,8 @@ def clear_caches() -> None:
     """Forget every cached expansion, so the next call pays for all of it."""
     recurrence._series_of.cache_clear()
     recurrence._build_rrule.cache_clear()
-    recurrence._count_end.cache_clear()
+    recurrence._find_count_end.cache_clear()
+    recurrence._density_problem.cache_clear()
 
 
 def main() -> None:

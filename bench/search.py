@@ -48,7 +48,7 @@ CASES: dict[str, dict[str, Any]] = {
     "no match (typo beyond budget)": {"text": TYPO_BEYOND_BUDGET},
 }
 GOALS_MS = {"selective": 20.0, "broad": 200.0}
-SEARCH_INDEXES = ("tasks_search_vector", "tasks_search_trgm")
+SEARCH_INDEXES = ("tasks_search_vector", "search_words_trgm")
 
 PAGE = """
 query($after: String, $first: Int) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -19,6 +20,7 @@ from graphql_schema.tasks.inputs import SortDirection, TaskFilter, TaskOrder
 from graphql_schema.tasks.types import UPCOMING_MAX, Task, TaskConnection
 from taskstream.domain.errors import InvalidInput, NotFound
 from taskstream.domain.model import RecurrenceRequest
+from taskstream.offload import off_loop
 from taskstream.persistence import reads
 
 
@@ -72,9 +74,8 @@ class TaskQueries:
             raise InvalidInput("limit", f"must be 1 to {UPCOMING_MAX}")
         zone = timezone if timezone is not None else (await info.context.current_user()).timezone
         request = RecurrenceRequest(rule=rule, repeat_from=repeat_from, timezone=zone)
-        recurrence = request.parse(dtstart=start, now=info.context.now)
-        first = recurrence.dtstart
-        return [first, *recurrence.upcoming(first, limit - 1)]
+        # Validation and expansion are bounded by their work budget, not instant: off the loop.
+        return await off_loop(_preview, request, start, info.context.now, limit)
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
@@ -145,3 +146,12 @@ async def _prefetch_relations(
     if _selects(selected, ("tasks", "edges", "node", "reminders")):
         reminders = await reads.reminders_of_tasks(connection, task_ids)
         loaders.reminders_by_task.prime_many({i: reminders.get(i, []) for i in task_ids})
+
+
+def _preview(
+    request: RecurrenceRequest, start: datetime | None, now: datetime, limit: int
+) -> list[datetime]:
+    """The first ``limit`` occurrences of a rule not saved yet, its first one included."""
+    recurrence = request.parse(dtstart=start, now=now, start_field="start")
+    first = recurrence.dtstart
+    return [first, *recurrence.upcoming(first, limit - 1)]

@@ -489,7 +489,9 @@ class RecurrenceRequest:
     repeat_from: RepeatFrom
     timezone: str
 
-    def parse(self, *, dtstart: datetime | None, now: datetime) -> Recurrence:
+    def parse(
+        self, *, dtstart: datetime | None, now: datetime, start_field: str = "dueAt"
+    ) -> Recurrence:
         """The validated Recurrence with this DTSTART (or the first occurrence from now)."""
         return Recurrence.parse(
             rule=self.rule,
@@ -497,6 +499,7 @@ class RecurrenceRequest:
             timezone=self.timezone,
             dtstart=dtstart,
             now=now,
+            start_field=start_field,
         )
 
 

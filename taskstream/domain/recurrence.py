@@ -67,10 +67,28 @@ MAX_COUNT = 10_000
 MAX_UPCOMING = 100
 
 # dateutil keeps expanding an empty rule (FREQ=DAILY;INTERVAL=7;BYDAY=TU from a Monday) until year
-# 9999, which takes seconds. The search for each next occurrence gets this many candidate-day
-# checks (about 110 years of days); a search that uses them up ends the series there.
+# 9999, which takes seconds. Expansion work is counted in *work units*: one per candidate day
+# dateutil tests, eight when it tests that day in an iteration of its own (DAILY or HOURLY with
+# an INTERVAL, whose per-day iteration costs about eight times a day of a YEARLY scan; one unit
+# is roughly 0.7 us). The search for each next occurrence gets _SCAN_BUDGET units (about 110
+# years of days); a search that uses them up ends the series there.
 _SCAN_BUDGET = 40_000
 _SCAN_BUDGET_YEARS = 100
+_HEAVY_DAY = 8
+# One call (the next `limit` occurrences, a preview) gets at most this many units in all, enough
+# for 100 occurrences of a rule that occurs once in four years (Feb 29, about 150,000 units).
+# Without it, 100 occurrences of a rule that occurs once in 28 years cost about a million units.
+_CALL_BUDGET = 200_000
+# A rule is accepted only if its first occurrences come at no more than this many units each on
+# average (so `upcoming(100)` fits in _CALL_BUDGET), measured over this many occurrences.
+_UNITS_PER_OCCURRENCE = _CALL_BUDGET // 100
+_DENSITY_SAMPLE = 10
+# Finding the last occurrence of a COUNT series (once per series, cached).
+_COUNT_END_BUDGET = 2 * _CALL_BUDGET
+# Dates a series may start at or end by: arithmetic around them (a day of slack, zone offsets)
+# must stay within datetime's years 1 to 9999.
+_FIRST_YEAR = 1900
+_LAST_YEAR = 9998
 
 _Freq = Literal[0, 1, 2, 3, 4]
 _FREQS: dict[str, _Freq] = {
@@ -244,6 +262,10 @@ def _parse_until(value: str) -> _Until:
         when = datetime.strptime(day + (clock or "000000"), "%Y%m%d%H%M%S")
     except ValueError:
         raise _refuse(f"{problem} (got {value!r}, which is not a real date)") from None
+    if not _FIRST_YEAR <= when.year <= _LAST_YEAR:
+        raise _refuse(
+            f"UNTIL must be between {_FIRST_YEAR}0101 and {_LAST_YEAR}1231 (got {value!r})"
+        )
     if clock is None:
         return _Until("date", when.date())
     if utc:
@@ -455,11 +477,27 @@ def normalize_rule(rule: str) -> str:
 
 
 class _ScanExhausted(Exception):
-    """A scan used up its budget of candidate days."""
+    """A scan used up its budget of work units (for one occurrence or for the whole call)."""
+
+
+class _CallExhausted(_ScanExhausted):
+    """A call used up its whole budget (_CALL_BUDGET or the one it was given)."""
+
+
+class _ScanBudget(threading.local):
+    """Work units left in this thread: for the next occurrence and for the current call, and the
+    units spent since the thread started (the meter the tests read)."""
+
+    remaining = _SCAN_BUDGET
+    call_remaining = _CALL_BUDGET
+    spent = 0
+
+
+_scan_budget = _ScanBudget()
 
 
 class _BudgetedValues(tuple[int, ...]):
-    """BYMONTH (or BYDAY) values that count dateutil's membership tests against the scan budget.
+    """BYMONTH (or BYDAY) values that charge dateutil's membership tests to the scan budget.
 
     dateutil tests every candidate day against BYMONTH first, so counting those tests bounds the
     work of one scan even for a rule that never matches (see ``_SCAN_BUDGET``). The counter is
@@ -467,26 +505,57 @@ class _BudgetedValues(tuple[int, ...]):
     """
 
     __slots__ = ()
+    units = 1
 
     def __contains__(self, value: object) -> bool:
-        _scan_budget.remaining -= 1
-        if _scan_budget.remaining < 0:
-            raise _ScanExhausted
+        # Called once per candidate day: kept to a few attribute updates of the thread's budget.
+        budget, units = _scan_budget, self.units
+        budget.remaining -= units
+        budget.call_remaining -= units
+        budget.spent += units
+        if budget.remaining < 0 or budget.call_remaining < 0:
+            raise _CallExhausted if budget.call_remaining < 0 else _ScanExhausted
         return tuple.__contains__(self, value)
 
 
-class _ScanBudget(threading.local):
-    remaining = _SCAN_BUDGET
+class _HeavyBudgetedValues(_BudgetedValues):
+    """The same, for rules dateutil expands with one iteration per candidate day."""
+
+    __slots__ = ()
+    units = _HEAVY_DAY
 
 
-_scan_budget = _ScanBudget()
 _ALL_MONTHS = _BudgetedValues(range(1, 13))
 _ALL_WEEKDAYS = _BudgetedValues(range(7))
+_ALL_HOURS = tuple(range(24))
 
 
 def _start_scan() -> None:
-    """Give the scan about to run in this thread a full budget."""
+    """Give the scan about to run in this thread a full budget for its next occurrence."""
     _scan_budget.remaining = _SCAN_BUDGET
+
+
+def _start_call(units: int = _CALL_BUDGET) -> None:
+    """Give the call about to run in this thread ``units`` of work in all."""
+    _scan_budget.call_remaining = units
+    _scan_budget.remaining = _SCAN_BUDGET
+
+
+def work_spent() -> int:
+    """Work units of recurrence expansion spent in this thread so far (a meter for tests)."""
+    return _scan_budget.spent
+
+
+def _as_yearly(spec: _Spec) -> bool:
+    """Whether a DAILY or HOURLY rule can be expanded as YEARLY with the same result.
+
+    With INTERVAL=1 and no BYSETPOS, such a rule yields, on every day its BY parts let through,
+    the times its BYHOUR/BYMINUTE/BYSECOND give; so does a YEARLY rule with the same BY parts and
+    explicit times. dateutil walks a YEARLY rule's days in one tight loop where it spends an
+    iteration on every day of a DAILY or HOURLY one, eight times the work: a sparse hourly rule
+    (BYMONTH=2;BYMONTHDAY=29;BYHOUR=9) costs the same as the yearly rule it means.
+    """
+    return spec.freq in (DAILY, HOURLY) and spec.interval == 1 and spec.bysetpos is None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -511,8 +580,16 @@ def _build_rrule(
             bymonthday = (anchor.day,)
         elif spec.freq == WEEKLY:
             byweekday = [anchor.weekday()]
+    freq: _Freq = spec.freq
+    byhour = spec.byhour or (None if spec.freq == HOURLY else (anchor.hour,))
+    if _as_yearly(spec):
+        freq = YEARLY
+        byhour = byhour or _ALL_HOURS
+        if not (spec.byyearday or spec.bymonthday or spec.byday):
+            # Every day passes; said explicitly, or dateutil would default to DTSTART's date.
+            byweekday = list(range(7))
     built = rrule(
-        spec.freq,
+        freq,
         dtstart=start,
         interval=spec.interval,
         wkst=spec.wkst,
@@ -524,7 +601,7 @@ def _build_rrule(
         byyearday=spec.byyearday,
         byweekno=spec.byweekno,
         byweekday=byweekday,
-        byhour=spec.byhour or (None if spec.freq == HOURLY else (anchor.hour,)),
+        byhour=byhour,
         byminute=spec.byminute or (anchor.minute,),
         bysecond=spec.bysecond or (anchor.second,),
     )
@@ -536,7 +613,9 @@ def _build_rrule(
     if spec.freq == YEARLY and spec.numbered_byday and spec.bymonth is None:
         state["_byweekday"] = _ALL_WEEKDAYS
     else:
-        state["_bymonth"] = _BudgetedValues(state["_bymonth"]) if state["_bymonth"] else _ALL_MONTHS
+        heavy = freq in (DAILY, HOURLY)
+        values = _HeavyBudgetedValues if heavy else _BudgetedValues
+        state["_bymonth"] = values(state["_bymonth"] or range(1, 13))
     return built
 
 
@@ -618,7 +697,16 @@ class _Series:
         self, after: datetime, limit: int, *, fast: bool = True
     ) -> list[tuple[datetime, datetime]]:
         """Up to ``limit`` occurrences strictly after the aware ``after``, ascending, each as
-        (UTC instant, the rule's wall-clock time). ``fast=False`` expands from DTSTART."""
+        (UTC instant, the rule's wall-clock time). ``fast=False`` expands from DTSTART.
+
+        Fewer than ``limit`` when the series ends, when the search for one occurrence uses up
+        _SCAN_BUDGET or when the call uses up _CALL_BUDGET."""
+        return self.expand(after, limit, fast=fast)[0]
+
+    def expand(
+        self, after: datetime, limit: int, *, fast: bool = True, budget: int = _CALL_BUDGET
+    ) -> tuple[list[tuple[datetime, datetime]], bool]:
+        """``occurrences`` within ``budget`` work units, and whether the budget ran out first."""
         after = after.astimezone(UTC)
         found: list[tuple[datetime, datetime, datetime]] = []  # (instant, placed wall, rule wall)
         zone, skipped, until = self.zone, self.skipped, self.until
@@ -634,12 +722,13 @@ class _Series:
             del found[limit:]
 
         if limit <= 0:
-            return []
+            return [], False
         if self.include_anchor and self.anchor_instant > after:
             consider(self.anchor)
         start = self._scan_start(after) if fast else self.anchor
         rule = _build_rrule(self.spec, self.anchor, start, self.scan_until, None)
-        _start_scan()
+        _start_call(budget)
+        exhausted = False
         try:
             for wall in rule:
                 if wall.year >= 9999:
@@ -651,9 +740,11 @@ class _Series:
                 # occurrence nothing later can come before them.
                 if len(found) >= limit and wall >= max(placed for _, placed, _ in found):
                     break
+        except _CallExhausted:
+            exhausted = True
         except _ScanExhausted:
             pass
-        return [(moment, wall) for moment, _, wall in found]
+        return [(moment, wall) for moment, _, wall in found], exhausted
 
     def _scan_start(self, after: datetime) -> datetime:
         """Where to start expanding to find occurrences after ``after`` (see _aligned_start)."""
@@ -668,23 +759,66 @@ class _Series:
         return _aligned_start(self.spec, self.anchor, target) or self.anchor
 
 
-@functools.lru_cache(maxsize=4096)
 def _count_end(spec: _Spec, anchor: datetime) -> datetime:
-    """Wall clock of the last occurrence of a COUNT series anchored at ``anchor`` (cached: this is
+    """Wall clock of the last occurrence of a COUNT series anchored at ``anchor``."""
+    return _find_count_end(spec, anchor)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _find_count_end(spec: _Spec, anchor: datetime) -> tuple[datetime, bool]:
+    """``_count_end`` and whether _COUNT_END_BUDGET ran out before COUNT did (cached: this is
     the one expansion from DTSTART that a COUNT series needs; COUNT <= MAX_COUNT bounds it)."""
     assert spec.count is not None
     walls: list[datetime] = []
-    _start_scan()
+    exhausted = False
+    _start_call(_COUNT_END_BUDGET)
     try:
         for wall in _build_rrule(spec, anchor, anchor, None, spec.count):
             walls.append(wall)
             _start_scan()
+    except _CallExhausted:
+        # Refused when stored (see _check_density); a rule stored before that check ends where
+        # the work ended.
+        exhausted = True
     except _ScanExhausted:
         pass
     if not walls or walls[0] != anchor:
         # DTSTART is the first of the COUNT occurrences even though the rule does not match it.
         walls = [anchor, *walls[: spec.count - 1]]
-    return walls[-1]
+    return walls[-1], exhausted
+
+
+def _check_density(spec: _Spec, zone: ZoneInfo, start: datetime) -> None:
+    """Refuse a rule whose occurrences cannot be found within bounded work: its first
+    _DENSITY_SAMPLE occurrences from ``start`` must take at most _UNITS_PER_OCCURRENCE each on
+    average, and the end of a COUNT series at most _COUNT_END_BUDGET."""
+    problem = _density_problem(spec, zone, start)
+    if problem is not None:
+        raise _refuse(problem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _density_problem(spec: _Spec, zone: ZoneInfo, start: datetime) -> str | None:
+    """Why ``_check_density`` refuses the rule, or None (cached, refusals included: creating a
+    task checks once off the event loop and once more in the domain, and a request may repeat
+    one costly rule in every alias)."""
+    series = _Series.build(spec, zone, start, include_anchor=False)
+    budget = _DENSITY_SAMPLE * _UNITS_PER_OCCURRENCE
+    before = _instant(start, zone) - _ONE_SECOND
+    _, exhausted = series.expand(before, _DENSITY_SAMPLE, budget=budget)
+    if exhausted:
+        return (
+            f"the rule's occurrences are too far apart to find within the work limit: its first "
+            f"{_DENSITY_SAMPLE} occurrences take more than {budget} candidate days (at most "
+            f"{_UNITS_PER_OCCURRENCE} an occurrence on average, e.g. one date every 5 years); "
+            "give a rule that occurs more often"
+        )
+    if spec.count is not None and _find_count_end(spec, start)[1]:
+        return (
+            f"COUNT={spec.count} takes more than {_COUNT_END_BUDGET} candidate days to find the "
+            "last occurrence; give a smaller COUNT or an UNTIL date"
+        )
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -699,6 +833,13 @@ def _require_aware(value: datetime, name: str) -> None:
 def _until_text(spec: _Spec) -> str:
     """The UNTIL value of a rule as written in its normalised form."""
     return _format_until(spec.until) if spec.until is not None else ""
+
+
+def _out_of_range() -> InvalidInput:
+    return _refuse(
+        f"the rule's dates must stay between the years {_FIRST_YEAR} and {_LAST_YEAR}; "
+        "check UNTIL and the start"
+    )
 
 
 def _never_occurs() -> InvalidInput:
@@ -743,9 +884,36 @@ class Recurrence:
         timezone: str,
         dtstart: datetime | None,
         now: datetime,
+        start_field: str = "dueAt",
     ) -> Recurrence:
         """Validate a recurrence; without ``dtstart`` it starts at the rule's first occurrence
-        strictly after ``now``. Raises InvalidInput naming ``recurrence.rule``/``timezone``."""
+        strictly after ``now``. Raises InvalidInput naming ``recurrence.rule``/``timezone`` (or
+        ``start_field`` for the start)."""
+        try:
+            return cls._parse(
+                rule=rule,
+                repeat_from=repeat_from,
+                timezone=timezone,
+                dtstart=dtstart,
+                now=now,
+                start_field=start_field,
+            )
+        except OverflowError:
+            # A safety net: the checks of UNTIL and of the start keep dates away from the ends
+            # of datetime's range, but a client's rule must never make INTERNAL.
+            raise _out_of_range() from None
+
+    @classmethod
+    def _parse(
+        cls,
+        *,
+        rule: str,
+        repeat_from: RepeatFrom,
+        timezone: str,
+        dtstart: datetime | None,
+        now: datetime,
+        start_field: str,
+    ) -> Recurrence:
         spec = _parse_rule(rule)
         zone = validate_timezone(timezone, field=TIMEZONE_FIELD)
         _require_aware(now, "now")
@@ -767,7 +935,15 @@ class Recurrence:
             start = first[0][1]  # the rule's wall clock, not the one a DST gap shifted it to
         else:
             if dtstart.tzinfo is None or dtstart.utcoffset() is None:
-                raise InvalidInput("dueAt", "must include a UTC offset, e.g. 2026-05-04T09:00:00Z")
+                raise InvalidInput(
+                    start_field, "must include a UTC offset, e.g. 2026-05-04T09:00:00Z"
+                )
+            if not _FIRST_YEAR <= dtstart.astimezone(UTC).year <= _LAST_YEAR:
+                raise InvalidInput(
+                    start_field,
+                    f"must be between the years {_FIRST_YEAR} and {_LAST_YEAR} for a recurring "
+                    f"task (got {dtstart.isoformat()})",
+                )
             start = _wall(dtstart, zone).replace(microsecond=0)
             probe = _Series.build(spec, zone, start, include_anchor=False, with_until=False)
             if not probe.occurrences(_instant(start, zone) - _ONE_SECOND, 1):
@@ -778,6 +954,7 @@ class Recurrence:
                 f"UNTIL={_until_text(spec)} is before the first occurrence "
                 f"({first_instant.astimezone(zone).isoformat()}), so the rule has no occurrence"
             )
+        _check_density(spec, zone, start)
         return cls(
             rule=spec.text,
             repeat_from=RepeatFrom(repeat_from),
@@ -800,8 +977,11 @@ class Recurrence:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_UPCOMING:
             raise InvalidInput("limit", f"must be a whole number from 0 to {MAX_UPCOMING}")
         _require_aware(after, "after")
-        series = self._series()
-        return [moment.astimezone(series.zone) for moment in series.first_after(after, limit)]
+        try:
+            series = self._series()
+            return [moment.astimezone(series.zone) for moment in series.first_after(after, limit)]
+        except OverflowError:
+            raise _out_of_range() from None
 
     def next_due(
         self, *, due_at: datetime, completed_at: datetime, instance_number: int
@@ -829,7 +1009,10 @@ class Recurrence:
                 series.spec, series.zone, restart, include_anchor=False, skipped=series.skipped
             )
             after = completed_at.astimezone(UTC)
-        found = series.first_after(after, 1)
+        try:
+            found = series.first_after(after, 1)
+        except OverflowError:
+            return None  # the series would continue past the last supported year
         return found[0].astimezone(series.zone) if found else None
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     and_,
+    case,
     cast,
     exists,
     false,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
@@ -48,6 +50,9 @@ SEARCH_TEXT_MAX = 200
 SEARCH_WORDS_MAX = 8
 # Candidate recall for typo matching; the exact edit distance is checked afterwards.
 TYPO_CANDIDATE_THRESHOLD = "0.3"
+# At most this many words of the user's vocabulary stand in for one search word with a typo (the
+# closest first): each becomes a term of the full-text query.
+TYPO_WORDS_MAX = 50
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -196,9 +201,6 @@ def search_words(text: str | None) -> list[str]:
     return words
 
 
-_SEARCHED_TEXT = t.tasks.c.title + literal(" ") + t.tasks.c.notes
-
-
 def _typo_budget(word: str) -> int:
     """How many edits a word may be off by: none when short, one or two when longer."""
     if len(word) >= 8:
@@ -208,31 +210,71 @@ def _typo_budget(word: str) -> int:
     return 0
 
 
-def _word_matches(word: str) -> ColumnElement[bool]:
-    prefix = t.tasks.c.search_vector.op("@@")(
-        func.to_tsquery("simple", literal(_ts_lexeme(word)) + literal(":*"))
-    )
+# Words of the user's tasks close to each search word (see `close_words`); a word with no typo
+# budget, or none close, is matched by prefix only.
+CloseWords = dict[str, list[str]]
+
+
+async def close_words(
+    connection: AsyncConnection, user_id: uuid.UUID, words: Sequence[str]
+) -> CloseWords:
+    """For each search word that may carry a typo, the words of the user's tasks within its edit
+    budget (at most TYPO_WORDS_MAX, closest first), from the user's search vocabulary.
+
+    The vocabulary is small next to the tasks, so this costs the same over 100 or 1M tasks, and
+    only words of plausible length (the search word's length plus or minus the budget) get an
+    edit distance: a word longer than levenshtein's 255 characters never reaches it.
+    """
+    typos = [word for word in dict.fromkeys(words) if _typo_budget(word) > 0]
+    if not typos:
+        return {}
+    await _enable_typo_candidates(connection)
+    # One statement for all the words (a search has at most SEARCH_WORDS_MAX).
+    lookups = union_all(*(_close_words_of(user_id, word).subquery().select() for word in typos))
+    # A UNION keeps no order: sort each word's list again (closest first).
+    rows = sorted((await connection.execute(lookups)).all(), key=lambda row: (row[2], row[1]))
+    found: CloseWords = {word: [] for word in typos}
+    for searched, close, _ in rows:
+        found[searched].append(close)
+    return found
+
+
+def _close_words_of(user_id: uuid.UUID, word: str) -> Select[Any]:
+    """The user's words close to one search word, closest first, labelled with the word."""
     budget = _typo_budget(word)
-    if budget == 0:
-        return prefix
-    lowered = func.lower(_SEARCHED_TEXT)
-    text_word = func.regexp_split_to_table(lowered, r"[^[:alnum:]]+")
-    word_column = text_word.table_valued("value").render_derived(name="word")
-    close_word = exists(
-        select(literal(1))
-        .select_from(word_column)
-        .where(func.levenshtein_less_equal(word_column.c.value, literal(word), budget) <= budget)
+    vocabulary = t.search_words.c.word
+    plausible = func.length(vocabulary).between(len(word) - budget, len(word) + budget)
+    # CASE, not AND: PostgreSQL may evaluate AND's operands in any order.
+    distance = case(
+        (plausible, func.levenshtein_less_equal(vocabulary, literal(word), budget)),
+        else_=budget + 1,
     )
-    # Checked first because it is implied by `close_word` and costs a substring search, where
-    # `%>` costs a trigram extraction of the whole text: a page that walks the ordering index
-    # evaluates this branch on every row the prefix does not match (see `typo_pieces`).
-    has_piece = or_(*(func.strpos(lowered, literal(piece)) > 0 for piece in typo_pieces(word)))
-    typo = and_(has_piece, _SEARCHED_TEXT.op("%>")(literal(word)), close_word)
-    return or_(prefix, typo)
+    has_piece = or_(*(func.strpos(vocabulary, literal(p)) > 0 for p in typo_pieces(word)))
+    return (
+        select(literal(word).label("searched"), vocabulary.label("close"), distance.label("edits"))
+        .where(
+            t.search_words.c.user_id == user_id,
+            literal(word).op("<%")(vocabulary),
+            plausible,
+            has_piece,
+            distance <= budget,
+        )
+        .order_by(distance, vocabulary)
+        .limit(TYPO_WORDS_MAX)
+    )
+
+
+def _word_matches(word: str, close: CloseWords) -> ColumnElement[bool]:
+    """The search word as a prefix, or one of the user's words within its typo budget, through
+    the full-text index: one condition whose selectivity the planner can estimate."""
+    terms = [_ts_lexeme(word) + ":*", *(_ts_lexeme(other) for other in close.get(word, ()))]
+    query = func.to_tsquery("simple", literal(" | ".join(terms)))
+    return t.tasks.c.search_vector.op("@@")(query)
 
 
 def typo_pieces(word: str) -> list[str]:
-    """Budget + 1 disjoint pieces of the word, one of which every close enough word contains.
+    """Budget + 1 disjoint pieces of the word, one of which every close enough word contains
+    (a cheap test `close_words` makes before the edit distance).
 
     Pigeonhole: each of at most `budget` edits (insert, delete, substitute) touches at most one
     piece, so a word within the edit distance keeps at least one piece intact.
@@ -253,10 +295,11 @@ def _ts_lexeme(word: str) -> str:
 
 
 def _relevance(words: list[str]) -> ColumnElement[float]:
+    # Ranked by the words as typed (typo matches rank after them) and from the search vector
+    # only: a task's rank never depends on the vocabulary, which grows between pages, and never
+    # reads the task's text, which may be 20,000 characters.
     query = func.to_tsquery("simple", literal(" | ".join(_ts_lexeme(w) + ":*" for w in words)))
     score: ColumnElement[Any] = cast(func.ts_rank(t.tasks.c.search_vector, query), Float)
-    for word in words:
-        score = score + cast(func.word_similarity(literal(word), _SEARCHED_TEXT), Float)
     return score
 
 
@@ -273,12 +316,12 @@ def _has_tag(keys: list[str]) -> ColumnElement[bool]:
 
 
 def filter_conditions(
-    user_id: uuid.UUID, query: TaskQuery, *, now: datetime
+    user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
 ) -> list[ColumnElement[bool]]:
-    """SQL conditions of the query for the user's tasks."""
+    """SQL conditions of the query for the user's tasks (``close``: see `close_words`)."""
     conditions: list[ColumnElement[bool]] = [t.tasks.c.user_id == user_id]
     for word in search_words(query.text):
-        conditions.append(_word_matches(word))
+        conditions.append(_word_matches(word, close or {}))
     if query.status is not None:
         conditions.append(t.tasks.c.status == query.status.value)
     if query.priorities is not None:
@@ -388,7 +431,8 @@ async def task_page(
         raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
     words = search_words(query.text)
     keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
-    conditions = filter_conditions(user_id, query, now=now)
+    close = await close_words(connection, user_id, words) if words else {}
+    conditions = filter_conditions(user_id, query, now=now, close=close)
     if after is not None:
         raw = decode_cursor(after, signature)
         if len(raw) != len(keys):
@@ -405,8 +449,6 @@ async def task_page(
         .order_by(*(k.expression.desc() if k.descending else k.expression.asc() for k in keys))
         .limit(first + 1)
     )
-    if words:
-        await _enable_typo_candidates(connection)
     rows = (await connection.execute(statement)).all()
     has_next = len(rows) > first
     rows = rows[:first]
@@ -434,9 +476,9 @@ async def count_tasks(
     connection: AsyncConnection, *, user_id: uuid.UUID, query: TaskQuery, now: datetime
 ) -> int:
     """How many of the user's tasks match the query, exactly."""
-    conditions = filter_conditions(user_id, query, now=now)
-    if query.text:
-        await _enable_typo_candidates(connection)
+    words = search_words(query.text)
+    close = await close_words(connection, user_id, words) if words else {}
+    conditions = filter_conditions(user_id, query, now=now, close=close)
     total = await connection.scalar(select(func.count()).select_from(t.tasks).where(*conditions))
     return int(total or 0)
 

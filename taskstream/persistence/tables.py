@@ -76,6 +76,14 @@ tasks = Table(
     Column("search_vector", TSVECTOR, server_default=text("''::tsvector")),
 )
 
+# Each user's search vocabulary (every word of their tasks' search vectors), kept by a trigger.
+search_words = Table(
+    "search_words",
+    metadata,
+    Column("user_id", UUID(as_uuid=True), primary_key=True),
+    Column("word", Text, primary_key=True),
+)
+
 task_tags = Table(
     "task_tags",
     metadata,

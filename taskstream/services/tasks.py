@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,6 +17,7 @@ from taskstream.domain.model import (
     TaskChange,
     clean_tags,
 )
+from taskstream.offload import off_loop
 from taskstream.persistence.uow import UnitOfWork
 
 
@@ -36,7 +38,8 @@ async def create_task(
     """Create a task with its tags and reminders; unknown tag names are created."""
     async with uow:
         names = await uow.tags.canonical_names(user_id, clean_tags(tags or []))
-        task = Task.create(
+        build = functools.partial(
+            Task.create,
             user_id=user_id,
             title=title,
             notes=notes or "",
@@ -48,6 +51,8 @@ async def create_task(
             now=now,
             source=source,
         )
+        # Validating a rule expands it (bounded by its work budget): off the event loop.
+        task = await off_loop(build) if recurrence is not None else build()
         await uow.tasks.add(task)
         await uow.commit()
     return task
@@ -68,7 +73,10 @@ async def update_task(
         if change.tags is not None:
             names = await uow.tags.canonical_names(user_id, clean_tags(change.tags))
             change = replace(change, tags=list(names))
-        task.update(change, now=now, source=source)
+        if change.recurrence is not None:
+            await off_loop(task.update, change, now=now, source=source)
+        else:
+            task.update(change, now=now, source=source)
         if task.events:
             await uow.tasks.save(task)
         await uow.commit()
@@ -76,12 +84,21 @@ async def update_task(
 
 
 async def _change(
-    uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, action: Callable[[Task], None]
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    task_id: uuid.UUID,
+    action: Callable[[Task], None],
+    *,
+    expands: bool = False,
 ) -> Task:
-    """Load the user's task, apply one aggregate method, store it if anything happened."""
+    """Load the user's task, apply one aggregate method, store it if anything happened;
+    ``expands`` runs the method off the event loop (it expands the recurrence rule)."""
     async with uow:
         task = await uow.tasks.get(user_id, task_id)
-        action(task)
+        if expands:
+            await off_loop(action, task)
+        else:
+            action(task)
         if task.events:
             await uow.tasks.save(task)
         await uow.commit()
@@ -118,7 +135,9 @@ async def skip_occurrence(
     *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
 ) -> Task:
     """Move the user's open recurring instance to its next occurrence."""
-    return await _change(uow, user_id, task_id, lambda task: task.skip_occurrence(now=now))
+    return await _change(
+        uow, user_id, task_id, lambda task: task.skip_occurrence(now=now), expands=True
+    )
 
 
 async def snooze_reminder(

@@ -44,7 +44,16 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
     assert await pending_migrations(scratch_engine)
     await migrate(scratch_engine)
     assert not await pending_migrations(scratch_engine)
-    expected = {"users", "tags", "tasks", "task_tags", "reminders", "outbox", "revoked_tokens"}
+    expected = {
+        "users",
+        "tags",
+        "tasks",
+        "task_tags",
+        "reminders",
+        "outbox",
+        "revoked_tokens",
+        "search_words",
+    }
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")
     assert await tables(scratch_engine) == set()
@@ -59,4 +68,9 @@ async def test_search_indexes_exist(engine: AsyncEngine) -> None:
             text("SELECT indexname FROM pg_indexes WHERE schemaname = 'gateway'")
         )
         names = {row[0] for row in rows}
-    assert {"tasks_search_vector", "tasks_search_trgm", "tasks_user_due"} <= names
+    assert {
+        "tasks_search_vector",
+        "tasks_user_due",
+        "search_words_trgm",
+    } <= names
+    assert "tasks_search_trgm" not in names  # typo search no longer reads whole task texts

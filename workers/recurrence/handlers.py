@@ -12,6 +12,7 @@ from taskstream.domain.errors import NotFound
 from taskstream.invocation import ServiceInvoker, ServiceUnavailable
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.consumer import CloudEvent
+from taskstream.offload import off_loop
 from taskstream.persistence.repositories import recurrence_from_json
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ class RecurrenceHandlers:
         recurrence = recurrence_from_json(task.get("recurrence"))
         if recurrence is None or task.get("dueAt") is None or task.get("completedAt") is None:
             return Outcome.SUCCESS
-        next_due = recurrence.next_due(
+        # Expansion is bounded by its work budget but may take milliseconds: off the loop.
+        next_due = await off_loop(
+            recurrence.next_due,
             due_at=datetime.fromisoformat(task["dueAt"]),
             completed_at=datetime.fromisoformat(task["completedAt"]),
             instance_number=int(task.get("instanceNumber", 1)),

@@ -1,7 +1,7 @@
 """Gateway: revocable sessions (a per-user token generation and revoked token ids).
 
-Revision ID: gateway_0013 (numbered after issue 13, so parallel branches do not collide)
-Revises: 0001
+Revision ID: gateway_0003
+Revises: gateway_0002
 Create Date: 2026-12-04
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "gateway_0013"
-down_revision = "0001"
+revision = "gateway_0003"
+down_revision = "gateway_0002"
 branch_labels = None
 depends_on = None
 

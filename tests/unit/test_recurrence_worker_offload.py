@@ -1,0 +1,82 @@
+"""The recurrence worker computes next due dates off the event loop (bounded, but not instant).
+
+Proven without a clock: the wrapped `next_due` asks the event loop to set an event and waits for
+it, which can only happen while it runs on another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from taskstream.domain.recurrence import Recurrence
+from taskstream.invocation import ServiceInvoker
+from taskstream.messaging.bus import Outcome
+from taskstream.messaging.consumer import CloudEvent
+from workers.recurrence.handlers import RecurrenceHandlers
+
+
+class RecordingInvoker(ServiceInvoker):
+    """Records the calls instead of making them."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def call(
+        self, app_id: str, method: str, path: str, *, json: Any = None, params: Any = None
+    ) -> Any:
+        self.calls.append((path, json))
+        return {}
+
+
+async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+    answered: list[bool] = []
+    next_due = Recurrence.next_due
+
+    def checked(self: Recurrence, **kwargs: Any) -> datetime | None:
+        ran = threading.Event()
+        loop.call_soon_threadsafe(ran.set)
+        answered.append(ran.wait(timeout=10))
+        return next_due(self, **kwargs)
+
+    monkeypatch.setattr(Recurrence, "next_due", checked)
+    task = {
+        "id": "t1",
+        "userId": "u1",
+        "dueAt": "2028-02-29T09:00:00+00:00",
+        "completedAt": "2028-02-29T10:00:00+00:00",
+        "instanceNumber": 1,
+        "recurrence": {
+            "rule": "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=9",
+            "repeatFrom": "DUE_DATE",
+            "timezone": "UTC",
+            "dtstart": "2028-02-29T09:00:00+00:00",
+            "skipped": [],
+        },
+    }
+    event = CloudEvent(
+        id="e1",
+        type="taskstream.task.completed.v1",
+        source="gateway",
+        subject="t1",
+        time=datetime(2028, 2, 29, 10, tzinfo=UTC),
+        data={"task": task},
+        topic="task-events",
+        raw={},
+    )
+    invoker = RecordingInvoker()
+    outcome = await RecurrenceHandlers(invoker).create_next_instance(event, None)  # type: ignore[arg-type]
+    assert outcome is Outcome.SUCCESS
+    assert answered == [True]
+    assert invoker.calls == [
+        (
+            "/internal/tasks/t1/next-instance",
+            {"userId": "u1", "dueAt": "2032-02-29T09:00:00+00:00", "source": "recurrence"},
+        )
+    ]
