@@ -121,16 +121,14 @@ def _int_argument(value: Any, default: int, maximum: int) -> int:
     """A size argument as the resolver will see it, within 0..maximum.
 
     Out-of-range sizes are clamped, not priced as given: the resolver refuses them with
-    BAD_USER_INPUT naming the argument, which says more than COST_LIMIT would.
+    BAD_USER_INPUT naming the argument, which says more than COST_LIMIT would. A value that is
+    no Int fails variable coercion before any resolver, whatever it is priced at.
     """
-    if value is Undefined:
-        # A missing variable: the resolver's default would apply, unless the variable is
-        # invalid, which fails before execution anyway; price the worst case.
-        return maximum
-    if value is None:
-        return min(default, maximum)
+    if isinstance(value, float) and value.is_integer():
+        # Int coercion accepts 100.0 as 100.
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        return maximum
+        return max(0, min(default, maximum))
     return max(0, min(value, maximum))
 
 
