@@ -110,7 +110,10 @@ def test_text_search_and_tag_filters_are_priced(schema: GraphQLSchema) -> None:
 def test_aliases_and_fragments_add_up(schema: GraphQLSchema) -> None:
     one = '{ previewRecurrence(rule: "FREQ=DAILY", limit: 100) }'
     spread = " ".join(f'a{i}: previewRecurrence(rule: "FREQ=DAILY", limit: 100)' for i in range(15))
-    query = f"{{ ...A ...A ...B }} fragment A on Query {{ {spread} }} fragment B on Query {{ x: me {{ id }} }}"
+    query = (
+        f"{{ ...A ...A ...B }} fragment A on Query {{ {spread} }} "
+        "fragment B on Query { x: me { id } }"
+    )
     # The same fragment spread twice is counted twice (an upper bound: it runs once).
     assert cost(schema, query) == 2 * 15 * cost(schema, one) + 1
     inline = "{ ... on Query { me { id } } ... { me { id } } }"
@@ -279,12 +282,12 @@ def test_every_cap_is_said_in_the_schema(schema: GraphQLSchema) -> None:
             "filter.anyTags",
         ),
         (
-            "{ tasks(filter: {priorities: [%s]}) { totalCount } }" % ", ".join(["LOW"] * 21),
+            "{ tasks(filter: {priorities: [" + ", ".join(["LOW"] * 21) + "]}) { totalCount } }",
             None,
             "filter.priorities",
         ),
         (
-            "{ tasks(orderBy: [%s]) { totalCount } }" % ", ".join(["{field: TITLE}"] * 7),
+            "{ tasks(orderBy: [" + ", ".join(["{field: TITLE}"] * 7) + "]) { totalCount } }",
             None,
             "orderBy",
         ),
