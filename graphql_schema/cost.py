@@ -386,15 +386,15 @@ def _check_value(value: Any, type_: GraphQLInputType, key: str, path: str) -> No
                 and len(item) > TAG_NAME_MAX
                 and len(" ".join(item.split())) > TAG_NAME_MAX
             ):
-                raise InvalidInput(
-                    f"{path}[{index}]", f"tag names must be 1 to {TAG_NAME_MAX} characters"
-                )
+                # Named as the domain names it (clean_tag_name): the list, not the entry.
+                raise InvalidInput(path, f"tag names must be 1 to {TAG_NAME_MAX} characters")
             _check_value(item, type_.of_type, key, f"{path}[{index}]")
         return
     if isinstance(type_, GraphQLInputObjectType) and isinstance(value, dict):
         for name, field in type_.fields.items():
             if name in value:
-                _check_value(value[name], field.type, f"{type_.name}.{name}", f"{path}.{name}")
+                where = f"{path}.{name}" if path else name
+                _check_value(value[name], field.type, f"{type_.name}.{name}", where)
 
 
 def _check_arguments(
@@ -406,7 +406,9 @@ def _check_arguments(
         if definition is None:
             continue
         value = value_from_ast_untyped(argument.value, variables)
-        _check_value(value, definition.type, f"{parent}.{node.name.value}({name})", name)
+        # Fields of an `input` argument are named as the domain names them (guards.py): "tags".
+        path = "" if name == "input" else name
+        _check_value(value, definition.type, f"{parent}.{node.name.value}({name})", path)
 
 
 def _check_selections(

@@ -90,7 +90,7 @@ async def test_a_huge_tag_name_in_a_filter_is_refused_before_any_sql(
     query = "query($f: TaskFilter) { tasks(filter: $f) { totalCount } }"
     error = await refused(alice, statements, query, {"f": {"anyTags": ["x" * 1_000_000]}})
     assert error["extensions"] == {"code": "BAD_USER_INPUT"}
-    assert error["message"].startswith("filter.anyTags[0]: tag names must be 1 to 50")
+    assert error["message"].startswith("filter.anyTags: tag names must be 1 to 50")
 
 
 async def test_lists_at_their_caps_are_served(alice: GraphQLClient) -> None:
@@ -111,7 +111,7 @@ async def test_a_refused_list_refuses_the_whole_mutation_document(
     )
     error = await refused(alice, statements, document)
     assert error["extensions"] == {"code": "BAD_USER_INPUT"}
-    assert error["message"] == "input.tags: at most 20 entries are allowed"
+    assert error["message"] == "tags: at most 20 entries are allowed"
     assert (await alice.data(COUNT))["tasks"]["totalCount"] == 0
 
 
@@ -204,8 +204,7 @@ async def test_subscriptions_are_priced_before_they_subscribe(settings: Settings
     stream = await schema.subscribe(
         "subscription { taskEvents { task { recurrence { upcoming(limit: 100) } } } }"
     )
-    assert not isinstance(stream, type(None))
-    results = [result async for result in stream]  # type: ignore[union-attr]
+    results = [result async for result in stream]
     assert len(results) == 1
     errors = results[0].errors
     assert errors and errors[0].extensions == {"code": "COST_LIMIT"}

@@ -294,18 +294,18 @@ def test_every_cap_is_said_in_the_schema(schema: GraphQLSchema) -> None:
         (
             "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
             {"i": {"title": "t", "reminders": [{"beforeDue": 5}] * 11}},
-            "input.reminders",
+            "reminders",
         ),
         (
             'mutation($i: UpdateTaskInput!) { updateTask(id: "x", input: $i) { id } }',
             {"i": {"tags": [f"t{i}" for i in range(21)]}},
-            "input.tags",
+            "tags",
         ),
         (
             'mutation { createTask(input: {title: "t", reminders: [{beforeDue: 5, '
             "channels: [IN_APP, EMAIL, WEBHOOK, IN_APP]}]}) { id } }",
             None,
-            "input.reminders[0].channels",
+            "reminders[0].channels",
         ),
     ],
 )
@@ -330,7 +330,7 @@ def test_tag_names_longer_than_fifty_are_refused_in_any_list(schema: GraphQLSche
     query = "query($f: TaskFilter) { tasks(filter: $f) { totalCount } }"
     with pytest.raises(InvalidInput) as refused:
         caps(schema, query, {"f": {"anyTags": ["ok", "x" * 51]}})
-    assert refused.value.field == "filter.anyTags[1]"
+    assert refused.value.field == "filter.anyTags"
     with pytest.raises(InvalidInput):
         caps(schema, '{ tasks(filter: {allTags: ["%s"]}) { totalCount } }' % ("y" * 10_000))
     # Measured as the domain measures it: runs of whitespace count as one.
