@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from graphql import (
     DocumentNode,
@@ -50,6 +51,7 @@ from graphql import (
     SelectionSetNode,
     Undefined,
     get_named_type,
+    is_leaf_type,
     value_from_ast_untyped,
 )
 from graphql.utilities import get_operation_ast
@@ -182,6 +184,26 @@ def _field_price(parent: str, name: str, arguments: dict[str, Any], size: int) -
     return 0
 
 
+_FREE_LEAVES: WeakKeyDictionary[GraphQLSchema, frozenset[tuple[str, str]]] = WeakKeyDictionary()
+
+
+def free_leaves(schema: GraphQLSchema) -> frozenset[tuple[str, str]]:
+    """(type, field) of the schema's scalar and enum fields that cost nothing, once per schema."""
+    found = _FREE_LEAVES.get(schema)
+    if found is None:
+        found = frozenset(
+            (named.name, name)
+            for named in schema.type_map.values()
+            if isinstance(named, GraphQLObjectType | GraphQLInterfaceType)
+            for name, field in named.fields.items()
+            if is_leaf_type(get_named_type(field.type))
+            and (named.name, name) not in SIZED_BY_ARGUMENT
+            and _field_price(named.name, name, {}, 1) == 0
+        )
+        _FREE_LEAVES[schema] = found
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Cost:
     """The requested cost of one operation."""
@@ -199,6 +221,7 @@ class _Pricer:
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
         self._fragment_costs: dict[tuple[str, str, int], int] = {}
+        self.free = free_leaves(schema)
 
     def arguments(self, node: FieldNode, field: GraphQLField) -> dict[str, Any]:
         """The field's arguments: given ones with variables resolved, then defaults."""
@@ -260,6 +283,9 @@ class _Pricer:
     def field_cost(self, node: FieldNode, parent: Any, page: int) -> int:
         """The cost of one field on one object of type `parent`, its sub-selection included."""
         name = node.name.value
+        if (parent.name, name) in self.free:
+            # Most fields of a document: a scalar read off an object already loaded.
+            return 0
         if name.startswith("__") or not isinstance(
             parent, GraphQLObjectType | GraphQLInterfaceType
         ):
@@ -416,6 +442,8 @@ def _check_selections(
 ) -> None:
     for selection in selections.selections:
         if isinstance(selection, FieldNode):
+            if not selection.arguments and selection.selection_set is None:
+                continue
             fields = getattr(parent, "fields", None)
             field = fields.get(selection.name.value) if isinstance(fields, dict) else None
             if field is None:
