@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphql_schema.schema import build_schema
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
+from tests.e2e.test_live_updates import account, connect, receive, send, server
+
+__all__ = ["server"]  # the fixture, imported for the WebSocket test
 
 pytestmark = pytest.mark.e2e
 
@@ -209,3 +212,32 @@ async def test_subscriptions_are_priced_before_they_subscribe(settings: Settings
     errors = results[0].errors
     assert errors and errors[0].extensions == {"code": "COST_LIMIT"}
     assert "1,003 exceeds the budget of 100" in errors[0].message
+
+
+async def test_a_subscription_over_the_budget_gets_cost_limit_on_its_socket(server: str) -> None:
+    token, _, http = await account(server)
+    ws = await connect(server)
+    await send(ws, {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    assert (await receive(ws))["type"] == "connection_ack"
+    occurrences = " ".join(f"r{i}: recurrence {{ upcoming(limit: 100) }}" for i in range(30))
+    query = f"subscription {{ taskEvents {{ task {{ {occurrences} }} }} }}"
+    await send(ws, {"id": "1", "type": "subscribe", "payload": {"query": query}})
+    message = await receive(ws)
+    assert (message["id"], message["type"]) == ("1", "next"), message
+    error = message["payload"]["errors"][0]
+    assert error["extensions"] == {"code": "COST_LIMIT"}
+    assert error["message"].startswith("query cost 30,032 exceeds the budget of 20,000")
+    assert (await receive(ws))["type"] == "complete"
+    # The socket stays usable: an ordinary subscription on it is accepted.
+    await send(
+        ws,
+        {
+            "id": "2",
+            "type": "subscribe",
+            "payload": {"query": "subscription { taskEvents { kind } }"},
+        },
+    )
+    with pytest.raises(TimeoutError):
+        await receive(ws, seconds=0.5)
+    await ws.close()
+    await http.aclose()
