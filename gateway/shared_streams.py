@@ -258,7 +258,9 @@ class SharedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
         while True:
             item = await member.next()
-            if isinstance(item, str):
+            # COMPLETE is a str too: it must not be sent as a payload (it was, when a
+            # subscription ended by itself, e.g. refused by the cost limit at its start).
+            if isinstance(item, str) and item is not COMPLETE:
                 if operation.completed:
                     return
                 await self._send_text(prefix + item + "}")

@@ -59,9 +59,13 @@ The GraphQL API at `/graphql`: HTTP `POST` with `{{"query", "variables"}}`, and 
 (`graphql-transport-ws`) for subscriptions. Every operation but `signUp` and `logIn` needs
 `Authorization: Bearer <token>` (on a WebSocket: the `connection_init` payload
 `{{"authorization": "Bearer <token>"}}`). Errors carry `extensions.code`: `UNAUTHENTICATED`,
-`NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED` or `INTERNAL`. Worked examples of
-each use case are in [examples.md](examples.md); the rules the schema cannot say are in the
-contract (CONTRACT.md).
+`NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED`, `COST_LIMIT` or `INTERNAL`. Each
+operation is priced before it runs (objects times list sizes, with recurrence expansion, search,
+chain verification and password hashing priced by their arguments); above the budget
+(`TASKSTREAM_GRAPHQL_MAX_COST`) it is refused with `COST_LIMIT` and a message giving the cost
+and the budget, and an accepted query or mutation reports `extensions.cost`
+(`{{"requested": N, "budget": B}}`). Worked examples of each use case are in
+[examples.md](examples.md); the rules the schema cannot say are in the contract (CONTRACT.md).
 
 Built-in scalars: {built_in}.
 """

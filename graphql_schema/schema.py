@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.audit.resolvers import AuditQueries
 from graphql_schema.auth.resolvers import AccountMutations, AuthMutations, AuthQueries
+from graphql_schema.cost import CostLimit
 from graphql_schema.documents import CachedValidation, ValidDocuments
 from graphql_schema.errors import ContractErrors
 from graphql_schema.execution import PlainLeafExecution
@@ -72,6 +73,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ContractErrors,
         # Skips parsing and validation (limits included) of text that has passed them before.
         lambda: CachedValidation(documents),
+        # Input list caps and the cost budget: after validation, before any resolver.
+        lambda: CostLimit(budget=settings.graphql_max_cost),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

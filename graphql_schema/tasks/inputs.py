@@ -42,13 +42,17 @@ class TaskFilter:
         default=None, description="Only tasks in this status."
     )
     priorities: list[Priority] | None = strawberry.field(
-        default=None, description="Only tasks with one of these priorities."
+        default=None, description="Only tasks with one of these priorities; at most 20 entries."
     )
     any_tags: list[str] | None = strawberry.field(
-        default=None, description="Tasks carrying at least one of these tag names."
+        default=None,
+        description=(
+            "Tasks carrying at least one of these tag names; at most 20, each 1 to 50 characters."
+        ),
     )
     all_tags: list[str] | None = strawberry.field(
-        default=None, description="Tasks carrying all of these tag names."
+        default=None,
+        description="Tasks carrying all of these tag names; at most 20, each 1 to 50 characters.",
     )
     due_from: DateTime | None = strawberry.field(
         default=None, description="Only tasks due at or after this time."
@@ -147,7 +151,8 @@ class ReminderInput:
         description="Minutes before the due date (the task needs one); follows the due date.",
     )
     channels: list[Channel] = strawberry.field(
-        default_factory=lambda: [Channel.IN_APP], description="Where to deliver it."
+        default_factory=lambda: [Channel.IN_APP],
+        description="Where to deliver it; at most 3 entries.",
     )
 
     def to_spec(self) -> ReminderSpec:
@@ -163,7 +168,8 @@ class CreateTaskInput:
     notes: str | None = strawberry.field(default=None, description="Up to 20,000 characters.")
     priority: Priority | None = strawberry.field(default=Priority.NONE, description="How urgent.")
     tags: list[str] | None = strawberry.field(
-        default=None, description="Tag names; unknown names are created."
+        default=None,
+        description="Up to 20 tag names of 1 to 50 characters; unknown names are created.",
     )
     due_at: DateTime | None = strawberry.field(
         default=None,
@@ -188,7 +194,11 @@ class UpdateTaskInput:
     notes: str | None = strawberry.field(default=None, description="New notes.")
     priority: Priority | None = strawberry.field(default=None, description="A new priority.")
     tags: list[str] | None = strawberry.field(
-        default=None, description="The new tag names (all of them); unknown names are created."
+        default=None,
+        description=(
+            "The new tag names (all of them), up to 20 of 1 to 50 characters; unknown names "
+            "are created."
+        ),
     )
     due_at: DateTime | None = strawberry.field(
         default=None, description="A new due date; relative reminders follow it."
@@ -203,7 +213,7 @@ class UpdateTaskInput:
         default=None, description="true makes the task a one-off."
     )
     reminders: list[ReminderInput] | None = strawberry.field(
-        default=None, description="The new reminders (all of them)."
+        default=None, description="The new reminders (all of them), up to 10."
     )
     expected_version: int | None = strawberry.field(
         default=None,

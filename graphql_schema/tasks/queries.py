@@ -93,7 +93,9 @@ class TaskQueries:
         ] = None,
         order_by: Annotated[
             list[TaskOrder] | None,
-            strawberry.argument(description="Ordering keys, the first most significant."),
+            strawberry.argument(
+                description="Ordering keys, the first most significant; at most 6."
+            ),
         ] = None,
         first: PageSize = 50,
         after: After = None,

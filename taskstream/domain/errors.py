@@ -59,3 +59,9 @@ class RateLimited(TaskstreamError):
     """Too many attempts in the current window."""
 
     code = "RATE_LIMITED"
+
+
+class CostLimitExceeded(TaskstreamError):
+    """An operation's static cost is above the budget (graphql_schema/cost.py)."""
+
+    code = "COST_LIMIT"

@@ -70,6 +70,7 @@ def assert_contract(response: httpx.Response | Any, what: object) -> dict[str, A
             "BAD_USER_INPUT",
             "CONFLICT",
             "RATE_LIMITED",
+            "COST_LIMIT",
         }, (
             what,
             error,
