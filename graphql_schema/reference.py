@@ -59,7 +59,8 @@ The GraphQL API at `/graphql`: HTTP `POST` with `{{"query", "variables"}}`, and 
 (`graphql-transport-ws`) for subscriptions. Every operation but `signUp` and `logIn` needs
 `Authorization: Bearer <token>` (on a WebSocket: the `connection_init` payload
 `{{"authorization": "Bearer <token>"}}`). Errors carry `extensions.code`: `UNAUTHENTICATED`,
-`NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED` or `INTERNAL`. Worked examples of
+`NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED`, `TIMEOUT` (the request passed
+its deadline or a statement its timeout; nothing was changed) or `INTERNAL`. Worked examples of
 each use case are in [examples.md](examples.md); the rules the schema cannot say are in the
 contract (CONTRACT.md).
 

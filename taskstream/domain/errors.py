@@ -59,3 +59,14 @@ class RateLimited(TaskstreamError):
     """Too many attempts in the current window."""
 
     code = "RATE_LIMITED"
+
+
+class Timeout(TaskstreamError):
+    """The request passed its deadline or a statement its timeout; nothing was changed."""
+
+    code = "TIMEOUT"
+
+    def __init__(
+        self, message: str = "the request took too long and was stopped; nothing was changed"
+    ) -> None:
+        super().__init__(message)

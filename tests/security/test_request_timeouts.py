@@ -1,0 +1,263 @@
+"""Statement timeouts and request deadlines: past either, TIMEOUT, nothing changed, nothing held.
+
+Each test serves the gateway with short limits and makes one step of a real request slow: a
+real `pg_sleep` on the request's own connection (a statement PostgreSQL must cancel), or a
+service call that never answers (work that is not SQL). The answer must be code TIMEOUT with no
+SQL in it, a mutation must leave neither its change nor its outbox event behind, and every
+connection the request took must be back in the pool with no statement still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Text, delete, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from starlette.types import Receive, Scope, Send
+
+from gateway.app import create_app
+from taskstream.bootstrap import Runtime, bootstrap
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence import reads, uow
+from taskstream.persistence import tables as t
+from taskstream.persistence.db import create_engine, statement_timeout
+from taskstream.persistence.outbox import write_outbox
+from taskstream.persistence.uow import UnitOfWork
+from taskstream.settings import Settings
+from tests.conftest import GraphQLClient
+
+pytestmark = pytest.mark.integration
+
+SLEEP = "SELECT pg_sleep(30)"
+CREATE = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }"
+
+
+def gateway(settings: Settings, engine: AsyncEngine, **limits: float) -> Runtime:
+    """The gateway's runtime with these limits, on the test database."""
+    return bootstrap(
+        settings.model_copy(update=limits),
+        app_id="gateway",
+        engine=engine,
+        transport=MemoryTransport(),
+    )
+
+
+@pytest.fixture
+async def served(
+    alice: GraphQLClient,
+) -> AsyncIterator[Callable[[Runtime], Awaitable[GraphQLClient]]]:
+    """A factory: a client of the gateway of a runtime, acting as Alice.
+
+    Alice signs up through the usual gateway: hashing her password may take longer than
+    the short deadlines these tests give.
+    """
+    clients: list[httpx.AsyncClient] = []
+
+    async def client(runtime: Runtime) -> GraphQLClient:
+        transport = httpx.ASGITransport(app=create_app(runtime))
+        http = httpx.AsyncClient(transport=transport, base_url="http://taskstream.test")
+        clients.append(http)
+        gql = GraphQLClient(http)
+        gql.token = alice.token
+        return gql
+
+    yield client
+    for http in clients:
+        await http.aclose()
+
+
+async def sleeping_backends(engine: AsyncEngine) -> int:
+    """Sessions of this database running a pg_sleep now (other than this query)."""
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                "AND query LIKE 'SELECT pg_sleep%' AND pid <> pg_backend_pid()"
+            )
+        )
+    return int(found or 0)
+
+
+async def settled(engine: AsyncEngine, checked_out: int) -> None:
+    """Every connection back in the pool and no sleeping statement left on the server."""
+    assert engine.pool.checkedout() == checked_out  # type: ignore[attr-defined]
+    assert await sleeping_backends(engine) == 0
+
+
+async def assert_nothing_stored(engine: AsyncEngine, title: str) -> None:
+    """Neither a task with this title nor an outbox event carrying it exists."""
+    async with engine.connect() as connection:
+        tasks = await connection.scalar(
+            select(func.count()).select_from(t.tasks).where(t.tasks.c.title == title)
+        )
+        events = await connection.scalar(
+            select(func.count())
+            .select_from(t.outbox)
+            .where(t.outbox.c.payload.cast(Text).contains(title))
+        )
+    assert (tasks, events) == (0, 0)
+
+
+def slow_task_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`task(id:)` runs a slow statement on its own connection before its real read."""
+    real = reads.tasks_by_id
+
+    async def slow(connection: AsyncConnection, *args: Any, **kwargs: Any) -> Any:
+        await connection.execute(text(SLEEP))
+        return await real(connection, *args, **kwargs)
+
+    monkeypatch.setattr(reads, "tasks_by_id", slow)
+
+
+def slow_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mutation's unit of work writes its rows and events, then runs a slow statement."""
+    real = write_outbox
+
+    async def slow(connection: AsyncConnection, *args: Any, **kwargs: Any) -> Any:
+        await real(connection, *args, **kwargs)
+        await connection.execute(text(SLEEP))
+
+    monkeypatch.setattr(uow, "write_outbox", slow)
+
+
+def assert_timeout(body: dict[str, Any]) -> str:
+    """The single error of the body is TIMEOUT, with nothing of the SQL in it."""
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "TIMEOUT", error
+    message: str = error["message"]
+    assert "pg_sleep" not in message and "SELECT" not in message and "cancel" not in message
+    return message
+
+
+async def test_a_slow_statement_is_cancelled_as_timeout_and_its_connection_returned(
+    settings: Settings, engine: AsyncEngine, served: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await served(
+        gateway(settings, engine, statement_timeout_seconds=0.2, request_timeout_seconds=60)
+    )
+    before = engine.pool.checkedout()  # type: ignore[attr-defined]
+    slow_task_reads(monkeypatch)
+    body = await client.execute(
+        "query($id: ID!) { task(id: $id) { id } }", {"id": str(uuid.uuid4())}
+    )
+    assert_timeout(body)
+    await settled(engine, before)
+
+
+async def test_a_mutation_whose_statement_times_out_changes_nothing_and_emits_nothing(
+    settings: Settings, engine: AsyncEngine, served: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await served(
+        gateway(settings, engine, statement_timeout_seconds=0.2, request_timeout_seconds=60)
+    )
+    before = engine.pool.checkedout()  # type: ignore[attr-defined]
+    slow_outbox(monkeypatch)
+    title = f"timed out {uuid.uuid4().hex}"
+    assert_timeout(await client.execute(CREATE, {"i": {"title": title}}))
+    await settled(engine, before)
+    await assert_nothing_stored(engine, title)
+
+
+async def test_the_request_deadline_cancels_a_running_mutation_and_rolls_it_back(
+    settings: Settings, engine: AsyncEngine, served: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The statement timeout is far; the request's deadline ends it first.
+    client = await served(
+        gateway(settings, engine, statement_timeout_seconds=60, request_timeout_seconds=0.3)
+    )
+    before = engine.pool.checkedout()  # type: ignore[attr-defined]
+    slow_outbox(monkeypatch)
+    title = f"past deadline {uuid.uuid4().hex}"
+    assert "deadline" in assert_timeout(await client.execute(CREATE, {"i": {"title": title}}))
+    assert engine.pool.checkedout() == before  # type: ignore[attr-defined]
+    await assert_nothing_stored(engine, title)
+    # The cancelled statement does not keep running on the server either.
+    async with asyncio.timeout(10):
+        while await sleeping_backends(engine):
+            await asyncio.sleep(0.05)
+
+
+async def test_the_deadline_covers_work_that_is_not_sql(
+    settings: Settings, engine: AsyncEngine, served: Any
+) -> None:
+    runtime = gateway(settings, engine, request_timeout_seconds=0.3)
+    never = asyncio.Event()
+
+    async def audit_service_that_never_answers(scope: Scope, receive: Receive, send: Send) -> None:
+        await never.wait()
+
+    runtime.invoker.add_local("audit", audit_service_that_never_answers)
+    client = await served(runtime)
+    before = engine.pool.checkedout()  # type: ignore[attr-defined]
+    body = await client.execute("{ auditLog(first: 5) { totalCount } }")
+    assert "deadline" in assert_timeout(body)
+    assert engine.pool.checkedout() == before  # type: ignore[attr-defined]
+
+
+async def test_statements_outside_requests_keep_the_engines_own_timeout(
+    database_url: str,
+) -> None:
+    # Workers get the engine's (larger) timeout; a request's is set only within its block.
+    pooled = create_engine(database_url, pool_size=1, statement_timeout=7)
+
+    async def current() -> str:
+        async with pooled.connect() as connection:
+            return str(await connection.scalar(text("SHOW statement_timeout")))
+
+    try:
+        assert await current() == "7s"
+        with statement_timeout(0.25):
+            assert await current() == "250ms"
+        assert await current() == "7s"
+        with statement_timeout(0):
+            assert await current() == "0"
+    finally:
+        await pooled.dispose()
+
+
+async def test_a_cancellation_during_commit_lets_the_commit_finish(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The request deadline arriving while COMMIT is under way must not report as stopped a
+    # change that PostgreSQL committed: the commit finishes and the cancellation is absorbed.
+    started, gate = asyncio.Event(), asyncio.Event()
+    name = f"committed-{uuid.uuid4().hex}"
+
+    async def work() -> str:
+        async with UnitOfWork(engine) as unit:
+            await unit.connection.execute(
+                insert(t.outbox).values(
+                    event_id=uuid.uuid4(),
+                    topic="probe",
+                    partition_key="probe",
+                    type="probe",
+                    payload={"probe": name},
+                )
+            )
+            await unit.commit()
+        return "committed"
+
+    real_commit = AsyncTransaction.commit
+
+    async def held_commit(transaction: AsyncTransaction) -> None:
+        started.set()
+        await gate.wait()
+        await real_commit(transaction)
+
+    monkeypatch.setattr(AsyncTransaction, "commit", held_commit)
+    task = asyncio.create_task(work())
+    async with asyncio.timeout(10):
+        await started.wait()
+    task.cancel()
+    gate.set()
+    assert await task == "committed"
+    async with engine.begin() as connection:
+        found = await connection.scalar(
+            delete(t.outbox).where(t.outbox.c.type == "probe").returning(t.outbox.c.payload)
+        )
+    assert found == {"probe": name}
