@@ -61,6 +61,7 @@ class AuthMutations:
             email=email,
             password=password,
             timezone=timezone,
+            hashing=services.hashing,
         )
         return AuthPayload(token=token, user=User.of(user))
 
@@ -85,7 +86,11 @@ class AuthMutations:
             email_key=email_key(email), address=info.context.client_address
         )
         token, user = await accounts.log_in(
-            uow=services.uow(), tokens=services.tokens, email=email, password=password
+            uow=services.uow(),
+            tokens=services.tokens,
+            email=email,
+            password=password,
+            hashing=services.hashing,
         )
         return AuthPayload(token=token, user=User.of(user))
 
