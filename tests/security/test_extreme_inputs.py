@@ -63,7 +63,7 @@ async def a_task(user: GraphQLClient, **fields: Any) -> str:
 async def test_extreme_times_in_every_datetime_argument(user: GraphQLClient) -> None:
     task_id = await a_task(user)
     for when in EXTREME_TIMES:
-        for query, variables in [
+        cases: list[tuple[str, dict[str, Any]]] = [
             (
                 "mutation($i: CreateTaskInput!) { createTask(input: $i) { id dueAt } }",
                 {"i": {"title": "t", "dueAt": when}},
@@ -99,7 +99,8 @@ async def test_extreme_times_in_every_datetime_argument(user: GraphQLClient) -> 
                 "query($t: DateTime) { auditLog(to: $t) { totalCount } }",
                 {"t": when},
             ),
-        ]:
+        ]
+        for query, variables in cases:
             await assert_no_internal(user, query, variables)
 
 
@@ -112,7 +113,7 @@ async def test_extreme_ints_in_every_int_argument(user: GraphQLClient) -> None:
     )
     reminder_id = reminder["updateTask"]["reminders"][0]["id"]
     for number in EXTREME_INTS:
-        for query, variables in [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("query($n: Int) { tasks(first: $n) { totalCount } }", {"n": number}),
             ("query($n: Int) { notifications(first: $n) { totalCount } }", {"n": number}),
             ("query($n: Int) { auditLog(first: $n) { totalCount } }", {"n": number}),
@@ -144,14 +145,15 @@ async def test_extreme_ints_in_every_int_argument(user: GraphQLClient) -> None:
                 "mutation($id: ID!, $n: Int!) { snoozeReminder(id: $id, minutes: $n) { id } }",
                 {"id": reminder_id, "n": number},
             ),
-        ]:
+        ]
+        for query, variables in cases:
             await assert_no_internal(user, query, variables)
 
 
 async def test_empty_and_very_long_strings_in_string_arguments(user: GraphQLClient) -> None:
     task_id = await a_task(user)
     for text in EXTREME_STRINGS:
-        for query, variables in [
+        cases: list[tuple[str, dict[str, Any]]] = [
             ("query($s: String) { tasks(filter: {text: $s}) { totalCount } }", {"s": text}),
             ("query($s: ID!) { task(id: $s) { id } }", {"s": text}),
             ("query($s: ID) { auditLog(taskId: $s) { totalCount } }", {"s": text}),
@@ -177,5 +179,6 @@ async def test_empty_and_very_long_strings_in_string_arguments(user: GraphQLClie
                 'mutation($s: String!) { logIn(email: $s, password: "whatever1") { token } }',
                 {"s": text},
             ),
-        ]:
+        ]
+        for query, variables in cases:
             await assert_no_internal(user, query, variables)
