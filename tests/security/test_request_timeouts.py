@@ -18,10 +18,16 @@ import httpx
 import pytest
 from sqlalchemy import Text, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gateway.app import create_app
 from taskstream.bootstrap import Runtime, bootstrap
+from taskstream.composition import local_system
+from taskstream.internal_api import internal
+from taskstream.invocation import STATEMENT_TIMEOUT_HEADER, ServiceInvoker
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence import reads, uow
 from taskstream.persistence import tables as t
@@ -261,3 +267,62 @@ async def test_a_cancellation_during_commit_lets_the_commit_finish(
             delete(t.outbox).where(t.outbox.c.type == "probe").returning(t.outbox.c.payload)
         )
     assert found == {"probe": name}
+
+
+async def test_a_statement_timeout_in_a_service_called_for_a_request_is_timeout(
+    settings: Settings, engine: AsyncEngine, alice: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # auditLog is answered by the audit service through service invocation: the request's
+    # statement timeout travels with the call, and the service's TIMEOUT comes back as such.
+    from workers.audit import trail
+
+    real = trail.page
+
+    async def slow(connection: AsyncConnection, **kwargs: Any) -> Any:
+        await connection.execute(text(SLEEP))
+        return await real(connection, **kwargs)
+
+    monkeypatch.setattr(trail, "page", slow)
+    quick = settings.model_copy(
+        update={"statement_timeout_seconds": 0.2, "request_timeout_seconds": 60}
+    )
+    before = engine.pool.checkedout()  # type: ignore[attr-defined]
+    async with (
+        local_system(quick, engine=engine, transport=MemoryTransport()) as app,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://taskstream.test"
+        ) as http,
+    ):
+        client = GraphQLClient(http)
+        client.token = alice.token
+        assert_timeout(await client.execute("{ auditLog(first: 5) { totalCount } }"))
+    await settled(engine, before)
+
+
+async def test_service_calls_carry_the_statement_timeout_of_the_request_they_serve(
+    database_url: str,
+) -> None:
+    pooled = create_engine(database_url, pool_size=1, statement_timeout=7)
+
+    async def show(request: Request) -> Any:
+        async with pooled.connect() as connection:
+            timeout = str(await connection.scalar(text("SHOW statement_timeout")))
+        return {"header": request.headers.get(STATEMENT_TIMEOUT_HEADER), "timeout": timeout}
+
+    service = Starlette(routes=[Route("/t", internal(show, app_token=None))])
+    invoker = ServiceInvoker.in_process(app_token=None)
+    invoker.add_local("probe", service)
+    try:
+        assert await invoker.call("probe", "GET", "/t") == {"header": None, "timeout": "7s"}
+        with statement_timeout(0.25):
+            answer = await invoker.call("probe", "GET", "/t")
+        assert answer == {"header": "250", "timeout": "250ms"}
+        # The service applies the header itself: through Dapr no context travels with a call.
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=service), base_url="http://probe"
+        ) as http:
+            response = await http.get("/t", headers={STATEMENT_TIMEOUT_HEADER: "300"})
+        assert response.json() == {"header": "300", "timeout": "300ms"}
+    finally:
+        await invoker.close()
+        await pooled.dispose()
