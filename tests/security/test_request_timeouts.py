@@ -10,18 +10,22 @@ connection the request took must be back in the pool with no statement still run
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets
 from sqlalchemy import Text, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from websockets.typing import Subprotocol
 
 from gateway.app import create_app
 from taskstream.bootstrap import Runtime, bootstrap
@@ -36,6 +40,7 @@ from taskstream.persistence.outbox import write_outbox
 from taskstream.persistence.uow import UnitOfWork
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
+from tests.security.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +331,39 @@ async def test_service_calls_carry_the_statement_timeout_of_the_request_they_ser
     finally:
         await invoker.close()
         await pooled.dispose()
+
+
+async def test_operations_over_a_websocket_run_under_the_statement_timeout(
+    settings: Settings, engine: AsyncEngine, alice: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = settings.model_copy(
+        update={"statement_timeout_seconds": 0.2, "request_timeout_seconds": 60}
+    )
+    slow_task_reads(monkeypatch)
+    async with local_system(quick, engine=engine, transport=MemoryTransport()) as app:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        try:
+            async with asyncio.timeout(30):
+                while not server.started:
+                    await asyncio.sleep(0.02)
+                async with websockets.connect(
+                    f"ws://127.0.0.1:{config.port}/graphql",
+                    subprotocols=[Subprotocol("graphql-transport-ws")],
+                ) as ws:
+                    init = {"authorization": f"Bearer {alice.token}"}
+                    await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+                    assert json.loads(await ws.recv())["type"] == "connection_ack"
+                    query = f'{{ task(id: "{uuid.uuid4()}") {{ id }} }}'
+                    message = {"id": "1", "type": "subscribe", "payload": {"query": query}}
+                    await ws.send(json.dumps(message))
+                    answer = json.loads(await ws.recv())
+            assert answer["type"] == "next", answer
+            assert_timeout(answer["payload"])
+        finally:
+            server.should_exit = True
+            await serving
+    assert await sleeping_backends(engine) == 0
