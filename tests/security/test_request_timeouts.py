@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -367,3 +368,43 @@ async def test_operations_over_a_websocket_run_under_the_statement_timeout(
             server.should_exit = True
             await serving
     assert await sleeping_backends(engine) == 0
+
+
+async def test_a_cancellation_while_a_connection_gets_its_timeout_leaves_no_connection_behind(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deadline may strike while a checked-out connection is being given its timeout (a SET
+    # in flight): the pool discards that connection, closed, and nothing is left checked out.
+    pooled = create_engine(database_url, pool_size=1, statement_timeout=7)
+    real_execute = asyncpg.Connection.execute
+    setting: list[asyncpg.Connection] = []
+    started = asyncio.Event()
+
+    async def slow_set(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query.startswith("SET statement_timeout"):
+            setting.append(self)
+            started.set()
+            # Still on the server when the cancellation comes.
+            query = f"SELECT pg_sleep(0.5); {query}"
+        return await real_execute(self, query, *args, **kwargs)
+
+    async def checkout() -> None:
+        with statement_timeout(0.25):
+            async with pooled.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+    try:
+        async with pooled.connect() as connection:  # a pooled connection at the default
+            await connection.execute(text("SELECT 1"))
+        monkeypatch.setattr(asyncpg.Connection, "execute", slow_set)
+        task = asyncio.create_task(checkout())
+        async with asyncio.timeout(10):
+            await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pooled.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert setting[0].is_closed()
+    finally:
+        monkeypatch.undo()
+        await pooled.dispose()
