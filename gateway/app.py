@@ -25,7 +25,7 @@ from gateway.live import LiveHub, live_subscriptions
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
-from taskstream.auth import TokenService
+from taskstream.auth import PasswordHashing, TokenService
 from taskstream.bootstrap import Runtime
 from taskstream.messaging.dapr import DaprTransport
 from taskstream.persistence import tables
@@ -86,6 +86,7 @@ def create_app(runtime: Runtime) -> Starlette:
             logins_per_address_per_minute=settings.login_attempts_per_address_per_minute,
             mutations_per_minute=settings.mutations_per_minute,
         ),
+        hashing=PasswordHashing(concurrency=settings.password_hash_concurrency),
     )
     graphql = GraphQLApp(build_schema(settings), services=services)
     metrics = GatewayMetrics()

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from gateway.sessions import KnownSessions
 from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from graphql_schema.context import Context, Services
 from taskstream.auth import TokenClaims, bearer_token
-from taskstream.domain.errors import Unauthenticated
+from taskstream.domain.errors import Timeout, Unauthenticated
 from taskstream.domain.users import User
+from taskstream.persistence.db import statement_timeout
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -65,14 +71,6 @@ class GraphQLApp(GraphQL[Context, None]):
         claims = self.services.tokens.claims(token)
         return claims, await self.sessions.check(claims)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a request or a socket; a socket leaves the session registry when it ends."""
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            if scope["type"] == "websocket":
-                self.sessions.closed(scope)
-
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
     ) -> Context:
@@ -113,3 +111,49 @@ class GraphQLApp(GraphQL[Context, None]):
             # Closed with 4403 when its token is revoked (gateway/sessions.py).
             self.sessions.opened(context.request, claims)
         return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request or socket; every statement it causes runs under the timeout.
+
+        Tasks started while serving (DataLoader batches, a socket's operations, shared
+        subscription producers) inherit the limit with the rest of the context. A socket
+        leaves the session registry when it ends.
+        """
+        try:
+            with statement_timeout(self.services.settings.statement_timeout_seconds):
+                await super().__call__(scope, receive, send)
+        finally:
+            if scope["type"] == "websocket":
+                self.sessions.closed(scope)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Execute an HTTP operation within the request deadline; past it, code TIMEOUT.
+
+        Cancellation rolls back an open transaction and returns its connection as the
+        `async with` blocks unwind; a commit already under way finishes (UnitOfWork.commit).
+        """
+        deadline = self.services.settings.request_timeout_seconds
+        try:
+            async with asyncio.timeout(deadline) as scope:
+                return await super().execute_operation(
+                    request, request_adapter, request_data, context, root_value, sub_response
+                )
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            error = Timeout(
+                f"the request took longer than its {deadline:g} s deadline and was stopped; "
+                "nothing was changed"
+            )
+            return ExecutionResult(
+                data=None,
+                errors=[GraphQLError(error.message, extensions={"code": error.code})],
+            )

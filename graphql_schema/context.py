@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from gateway.live import LiveHub
-from taskstream.auth import TokenClaims, TokenService
+from taskstream.auth import PasswordHashing, TokenClaims, TokenService
 from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.model import Reminder
 from taskstream.domain.users import User
@@ -35,6 +35,8 @@ class Services:
     invoker: ServiceInvoker
     live: LiveHub
     limits: RateLimits
+    # Password hashing off the event loop, a bounded number at once.
+    hashing: PasswordHashing = field(default_factory=lambda: PasswordHashing(concurrency=4))
 
     def uow(self) -> UnitOfWork:
         """A new unit of work over the database."""

@@ -8,7 +8,8 @@ from graphql.error import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.extensions import MaskErrors
 
-from taskstream.domain.errors import TaskstreamError
+from taskstream.domain.errors import TaskstreamError, Timeout
+from taskstream.persistence.db import is_query_canceled
 
 log = logging.getLogger("taskstream.graphql")
 
@@ -20,6 +21,9 @@ def _code_of(error: GraphQLError) -> str | None:
     original = error.original_error
     if isinstance(original, TaskstreamError):
         return original.code
+    if original is not None and is_query_canceled(original):
+        # A statement passed the request's statement timeout: PostgreSQL cancelled it.
+        return Timeout.code
     if original is None or isinstance(original, GraphQLError):
         # Syntax, validation, limits and variable coercion: the client sent something wrong.
         code = (error.extensions or {}).get("code")
@@ -47,9 +51,13 @@ class ContractErrors(MaskErrors):
                 code, message = "INTERNAL", INTERNAL_MESSAGE
             else:
                 original = error.original_error
-                message = (
-                    original.message if isinstance(original, TaskstreamError) else error.message
-                )
+                if isinstance(original, TaskstreamError):
+                    message = original.message
+                elif code == Timeout.code:
+                    # Never the database's text: it may quote the statement.
+                    message = Timeout().message
+                else:
+                    message = error.message
             processed.append(
                 StrawberryGraphQLError(
                     message,

@@ -59,7 +59,8 @@ The GraphQL API at `/graphql`: HTTP `POST` with `{{"query", "variables"}}`, and 
 (`graphql-transport-ws`) for subscriptions. Every operation but `signUp` and `logIn` needs
 `Authorization: Bearer <token>` (on a WebSocket: the `connection_init` payload
 `{{"authorization": "Bearer <token>"}}`). Errors carry `extensions.code`: `UNAUTHENTICATED`,
-`NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED`, `COST_LIMIT` or `INTERNAL`. Each
+`NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED`, `COST_LIMIT`, `TIMEOUT` (the request
+passed its deadline or a statement its timeout; nothing was changed) or `INTERNAL`. Each
 operation is priced before it runs (objects times list sizes, with recurrence expansion, search,
 chain verification and password hashing priced by their arguments); above the budget
 (`TASKSTREAM_GRAPHQL_MAX_COST`) it is refused with `COST_LIMIT` and a message giving the cost

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -40,6 +41,37 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 # Verifying against this when the account does not exist keeps login time uniform.
 DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+class PasswordHashing:
+    """Hashes and verifies passwords in worker threads, at most `concurrency` at once.
+
+    Each argon2id computation takes tens of milliseconds of CPU and 64 MiB: on the event loop
+    it would stall every request, and unbounded (anyio's default pool runs 40 threads) a burst
+    of log-ins would hold gigabytes and crowd out other threaded work such as DNS lookups.
+    Callers beyond the limit wait without holding a thread.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """The limiter, made on first use (inside the event loop that uses it)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.concurrency)
+        return self._limiter
+
+    async def hash(self, password: str) -> str:
+        """An argon2id hash of the password, computed off the event loop."""
+        return await anyio.to_thread.run_sync(hash_password, password, limiter=self.limiter)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        """Whether the password matches the stored hash, checked off the event loop."""
+        return await anyio.to_thread.run_sync(
+            verify_password, password_hash, password, limiter=self.limiter
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,11 @@ def bootstrap(
     if engine is None:
         if settings.database_url is None:
             raise RuntimeError("DATABASE_URL is not set")
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            statement_timeout=settings.worker_statement_timeout_seconds,
+        )
     if transport is None:
         transport = open_transport(
             settings.bus_url,

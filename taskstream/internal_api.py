@@ -16,12 +16,28 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from taskstream.domain.errors import InvalidInput, TaskstreamError
-from taskstream.invocation import APP_TOKEN_HEADER
+from taskstream.domain.errors import InvalidInput, TaskstreamError, Timeout
+from taskstream.invocation import APP_TOKEN_HEADER, STATEMENT_TIMEOUT_HEADER
+from taskstream.persistence.db import is_query_canceled, statement_timeout
 
 InternalEndpoint = Callable[[Request], Awaitable[Any]]
 
-_STATUS = {"NOT_FOUND": 404, "BAD_USER_INPUT": 400, "CONFLICT": 409, "UNAUTHENTICATED": 401}
+_STATUS = {
+    "NOT_FOUND": 404,
+    "BAD_USER_INPUT": 400,
+    "CONFLICT": 409,
+    "UNAUTHENTICATED": 401,
+    "TIMEOUT": 504,
+}
+
+
+def _caller_statement_timeout(request: Request) -> float | None:
+    """The statement timeout of the client request this call serves (None: not for one)."""
+    raw = request.headers.get(STATEMENT_TIMEOUT_HEADER)
+    if raw is None or not raw.isdigit() or len(raw) > 9:
+        return None
+    milliseconds = int(raw)
+    return milliseconds / 1000 if milliseconds > 0 else None
 
 
 def internal(
@@ -37,17 +53,27 @@ def internal(
                     {"code": "UNAUTHENTICATED", "message": "app token required"}, status_code=401
                 )
         try:
-            result = await endpoint(request)
+            # A call made for a client's request keeps that request's statement timeout.
+            with statement_timeout(_caller_statement_timeout(request)):
+                result = await endpoint(request)
         except TaskstreamError as error:
-            return JSONResponse(
-                {"code": error.code, "message": error.message},
-                status_code=_STATUS.get(error.code, 500),
-            )
+            return _error(error)
+        except Exception as error:
+            if not is_query_canceled(error):
+                raise
+            return _error(Timeout())
         if result is None:
             return Response(status_code=204)
         return JSONResponse(result)
 
     return handle
+
+
+def _error(error: TaskstreamError) -> Response:
+    return JSONResponse(
+        {"code": error.code, "message": error.message},
+        status_code=_STATUS.get(error.code, 500),
+    )
 
 
 async def json_body(request: Request) -> dict[str, Any]:

@@ -12,10 +12,13 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from taskstream.domain.errors import Conflict, InvalidInput, NotFound, TaskstreamError
+from taskstream.domain.errors import Conflict, InvalidInput, NotFound, TaskstreamError, Timeout
+from taskstream.persistence.db import current_statement_timeout
 from taskstream.settings import Settings
 
 APP_TOKEN_HEADER = "dapr-api-token"
+# The statement timeout (ms) of the client request a call is made for; the target applies it.
+STATEMENT_TIMEOUT_HEADER = "x-taskstream-statement-timeout-ms"
 INVOKE_TIMEOUT_SECONDS = 10.0
 
 
@@ -33,7 +36,11 @@ def error_from_response(response: httpx.Response) -> TaskstreamError:
     if code == "BAD_USER_INPUT":
         field, _, rest = message.partition(": ")
         return InvalidInput(field, rest or message)
-    known: dict[str, type[TaskstreamError]] = {"NOT_FOUND": NotFound, "CONFLICT": Conflict}
+    known: dict[str, type[TaskstreamError]] = {
+        "NOT_FOUND": NotFound,
+        "CONFLICT": Conflict,
+        "TIMEOUT": Timeout,
+    }
     return known.get(code, ServiceUnavailable).from_message(message)
 
 
@@ -86,8 +93,10 @@ class ServiceInvoker:
         client = self._clients.get(app_id)
         if client is None:
             raise ServiceUnavailable(f"no route to service {app_id!r}")
+        timeout = current_statement_timeout()
+        headers = {STATEMENT_TIMEOUT_HEADER: str(round(timeout * 1000))} if timeout else None
         try:
-            response = await client.request(method, path, json=json, params=params)
+            response = await client.request(method, path, json=json, params=params, headers=headers)
         except httpx.HTTPError as error:
             raise ServiceUnavailable(f"{app_id} is unreachable: {error}") from error
         if response.status_code >= 400:

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     notification_retry_max_seconds: float = Field(default=600.0, gt=0)
 
     db_pool_size: int = Field(default=10, ge=1)
+    # A client's request: every statement under statement_timeout, the whole under
+    # request_timeout (code TIMEOUT past either). Workers, relays and internal calls not made
+    # for a request get worker_statement_timeout (0: none).
+    request_timeout_seconds: float = Field(default=5.0, gt=0)
+    statement_timeout_seconds: float = Field(default=3.0, gt=0)
+    worker_statement_timeout_seconds: float = Field(default=60.0, ge=0)
+    # Password hashes computed at once (each argon2id hash holds 64 MiB and a core).
+    password_hash_concurrency: int = Field(default=4, ge=1)
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000

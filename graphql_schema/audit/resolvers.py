@@ -18,6 +18,7 @@ from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import JSON, DateTime, parse_datetime
 from taskstream.domain.errors import InvalidInput, TaskstreamError
 from taskstream.invocation import ServiceUnavailable
+from taskstream.persistence.cursors import check_cursor_text
 from taskstream.persistence.reads import PAGE_MAX
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class AuditQueries:
             "from": None if from_ is None else from_.isoformat(),
             "to": None if to is None else to.isoformat(),
             "first": 100 if first is None else first,
-            "after": after,
+            "after": None if after is None else check_cursor_text(after),
         }
         body = await _ask_audit(
             info,

@@ -62,6 +62,7 @@ class AuthMutations:
             email=email,
             password=password,
             timezone=timezone,
+            hashing=services.hashing,
         )
         return AuthPayload(token=token, user=User.of(user))
 
@@ -86,7 +87,11 @@ class AuthMutations:
             email_key=email_key(email), address=info.context.client_address
         )
         token, user = await accounts.log_in(
-            uow=services.uow(), tokens=services.tokens, email=email, password=password
+            uow=services.uow(),
+            tokens=services.tokens,
+            email=email,
+            password=password,
+            hashing=services.hashing,
         )
         return AuthPayload(token=token, user=User.of(user))
 
@@ -176,6 +181,7 @@ class AccountMutations:
             user_id=user.id,
             current_password=current_password,
             new_password=new_password,
+            hashing=services.hashing,
         )
         await services.live.publish_revocation(Revocation(user.id, generation=generation))
         return AuthPayload(token=token, user=User.of(user))
@@ -199,7 +205,11 @@ class AccountMutations:
         user = await info.context.current_user()
         services.limits.login_attempt(email_key=user.email_key, address=info.context.client_address)
         await accounts.delete_account(
-            uow=services.uow(), user_id=user.id, password=password, now=info.context.now
+            uow=services.uow(),
+            user_id=user.id,
+            password=password,
+            now=info.context.now,
+            hashing=services.hashing,
         )
         await services.live.publish_revocation(Revocation(user.id))
         return True

@@ -13,6 +13,7 @@ from graphql_schema.node import After, Channel, Node, PageInfo, PageSize
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
 from taskstream.domain.errors import InvalidInput
+from taskstream.persistence.cursors import check_cursor_text
 from taskstream.persistence.reads import PAGE_MAX
 
 SERVICE = "notifications"
@@ -102,7 +103,7 @@ class NotificationQueries:
             "first": str(size),
         }
         if after:
-            params["after"] = after
+            params["after"] = check_cursor_text(after)
         page = await info.context.services.invoker.call(
             SERVICE, "GET", "/internal/notifications", params=params
         )

@@ -8,9 +8,10 @@ clients reconnect and refetch, the server never replays.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from graphql_schema.notifications.resolvers import Notification
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.types import Task
+from taskstream.domain.errors import Timeout
 from taskstream.persistence import reads
 from taskstream.persistence.reads import TaskRecord
 
@@ -84,6 +86,16 @@ async def _task_event(info: Info, message: dict[str, Any]) -> TaskEvent:
     )
 
 
+async def _within_deadline(info: Info, resolving: Awaitable[TaskEvent]) -> TaskEvent:
+    """One event's resolution, bounded like a request (its statements are bounded too)."""
+    deadline = info.context.services.settings.request_timeout_seconds
+    try:
+        async with asyncio.timeout(deadline):
+            return await resolving
+    except TimeoutError as error:
+        raise Timeout(f"resolving a live event took longer than {deadline:g} s") from error
+
+
 async def _close_for_refetch(info: Info) -> None:
     request = info.context.request
     if isinstance(request, WebSocket):
@@ -112,7 +124,7 @@ class Subscription:
                         continue
                     # Fresh loaders per event: tags and reminders as of this change.
                     info.context.loaders = Loaders(info.context.services.engine)
-                    yield await _task_event(info, message)
+                    yield await _within_deadline(info, _task_event(info, message))
         except SubscriberCutOff:
             await _close_for_refetch(info)
 

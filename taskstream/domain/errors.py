@@ -65,3 +65,14 @@ class CostLimitExceeded(TaskstreamError):
     """An operation's static cost is above the budget (graphql_schema/cost.py)."""
 
     code = "COST_LIMIT"
+
+
+class Timeout(TaskstreamError):
+    """The request passed its deadline or a statement its timeout; nothing was changed."""
+
+    code = "TIMEOUT"
+
+    def __init__(
+        self, message: str = "the request took too long and was stopped; nothing was changed"
+    ) -> None:
+        super().__init__(message)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
+
+import idna
 
 from taskstream.domain.errors import InvalidInput
 
@@ -60,19 +63,83 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+_SHAPE = (
+    "must be an absolute http:// or https:// URL with a valid host name or IP address "
+    "and, if any, a port from 1 to 65535"
+)
+# One label of a host name (LDH, plus the underscores some real names carry), after IDNA.
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_HOST_MAX = 253
+
+
 def check_url_shape(url: str) -> tuple[str, str]:
-    """The URL and its host when it is an absolute http(s) URL; InvalidInput otherwise."""
+    """The URL and its host when it is an absolute http(s) URL; InvalidInput otherwise.
+
+    Only what every HTTP client reads the same way passes: no spaces or control characters
+    (which parsers drop or keep differently), a host that is a DNS name, a dotted IPv4
+    address or a bracketed IPv6 one, and a port within 1-65535.
+    """
     candidate = url.strip()
+    if not candidate:
+        raise InvalidInput("url", _SHAPE)
     if len(candidate) > URL_MAX:
         raise InvalidInput("url", f"must be at most {URL_MAX} characters")
-    parts = urlsplit(candidate)
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in candidate):
+        raise InvalidInput("url", "must not contain spaces or control characters")
+    try:
+        parts = urlsplit(candidate)
+        port, hostname = parts.port, parts.hostname
+    except ValueError as error:
+        # An unparsable authority: brackets around an IPv4 address, a port out of range or
+        # not a number, ...
+        if str(error).startswith("Port"):
+            raise InvalidInput("url", "port must be a number from 1 to 65535") from error
+        raise InvalidInput("url", _SHAPE) from error
     if parts.scheme not in ("http", "https"):
         raise InvalidInput("url", "must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise InvalidInput("url", "must name a host")
-    if parts.username or parts.password:
+    if "@" in parts.netloc:
         raise InvalidInput("url", "must not carry credentials")
-    return candidate, parts.hostname
+    if not hostname:
+        raise InvalidInput("url", "must name a host")
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidInput("url", "port must be from 1 to 65535")
+    bracketed = parts.netloc.startswith("[")
+    after_address = parts.netloc.partition("]")[2]
+    if bracketed and after_address and not after_address.startswith(":"):
+        # "[::1]0": clients read what follows the bracket differently (httpx as a port).
+        raise InvalidInput("url", _SHAPE)
+    if not _valid_host(hostname, bracketed=bracketed):
+        raise InvalidInput("url", _SHAPE)
+    return candidate, hostname
+
+
+def _valid_host(host: str, *, bracketed: bool) -> bool:
+    """Whether `host` (as urlsplit gives it: lower case, no brackets) is a usable host."""
+    if bracketed:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        # A zone id ("%eth0") names an interface of this machine, never a public endpoint.
+        return "%" not in host
+    name = host[:-1] if host.endswith(".") else host
+    labels = name.split(".")
+    if labels[-1].isdigit() or labels[-1].startswith("0x"):
+        # Numeric hosts only as dotted quads: resolvers read "2130706433", "0x7f.1" or
+        # "0177.0.0.1" as loopback, and clients disagree on such forms.
+        try:
+            return str(ipaddress.IPv4Address(name)) == name
+        except ValueError:
+            return False
+    try:
+        # IDNA 2008, as the sender's HTTP client (httpx) encodes names; the codec of the
+        # standard library (IDNA 2003) accepts names httpx then refuses.
+        encoded = name if name.isascii() else idna.encode(name.lower()).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return False
+    return len(encoded) <= _HOST_MAX and all(
+        _LABEL.fullmatch(label) for label in encoded.split(".")
+    )
 
 
 def resolve_destination(host: str, *, allow_private: bool) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 from alembic import command
 
@@ -33,9 +36,57 @@ def async_url(url: str) -> str:
 # A pooled connection idle longer than this is pinged before use (see _check_out).
 PING_AFTER_IDLE_SECONDS = 10.0
 
+# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout (or a cancel request).
+QUERY_CANCELED = "57014"
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine with a bounded pool; connections are checked before use."""
+# The statement timeout of the code running now (a client's request sets its own, shorter one);
+# None: the engine's default. Read at every checkout (_check_out), so a connection serves
+# whoever checks it out under their own limit.
+_statement_timeout: ContextVar[float | None] = ContextVar("statement_timeout", default=None)
+
+
+@contextlib.contextmanager
+def statement_timeout(seconds: float | None) -> Iterator[None]:
+    """Run the block's database statements under this timeout (0: none; None: the default)."""
+    token = _statement_timeout.set(seconds)
+    try:
+        yield
+    finally:
+        _statement_timeout.reset(token)
+
+
+def current_statement_timeout() -> float | None:
+    """The statement timeout set for the code running now, if any (see statement_timeout)."""
+    return _statement_timeout.get()
+
+
+def is_query_canceled(error: BaseException) -> bool:
+    """Whether `error` is, or was caused by, PostgreSQL cancelling a statement (57014)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) == QUERY_CANCELED:
+            return True
+        # SQLAlchemy keeps the driver's error in .orig; the adapter chains asyncpg's as cause.
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
+def _milliseconds(seconds: float | None) -> int:
+    return 0 if seconds is None else max(0, round(seconds * 1000))
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, statement_timeout: float | None = None
+) -> AsyncEngine:
+    """An asyncpg engine with a bounded pool; connections are checked before use.
+
+    `statement_timeout` (seconds; None or 0: none) bounds every statement run outside a
+    `statement_timeout(...)` block, which sets its own.
+    """
+    default_ms = _milliseconds(statement_timeout)
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -46,12 +97,22 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # Statement parameters carry webhook secrets and password hashes: keep them out of
         # SQL logging and out of the text of database errors (which end up in logs).
         hide_parameters=True,
-        connect_args={"server_settings": {"application_name": "taskstream"}},
+        connect_args={
+            "server_settings": {
+                "application_name": "taskstream",
+                "statement_timeout": str(default_ms),
+            }
+        },
     )
     pool = engine.sync_engine.pool
+    event.listen(pool, "connect", partial(_connected, default_ms))
     event.listen(pool, "checkin", _checked_in)
-    event.listen(pool, "checkout", partial(_check_out, engine.dialect))
+    event.listen(pool, "checkout", partial(_check_out, engine.dialect, default_ms))
     return engine
+
+
+def _connected(default_ms: int, _: Any, record: ConnectionPoolEntry) -> None:
+    record.info["statement_timeout_ms"] = default_ms
 
 
 def _checked_in(_: Any, record: ConnectionPoolEntry) -> None:
@@ -59,7 +120,11 @@ def _checked_in(_: Any, record: ConnectionPoolEntry) -> None:
 
 
 def _check_out(
-    dialect: Dialect, dbapi_connection: Any, record: ConnectionPoolEntry, _: Any
+    dialect: Dialect,
+    default_ms: int,
+    dbapi_connection: Any,
+    record: ConnectionPoolEntry,
+    _: Any,
 ) -> None:
     """Replace a pooled connection the server closed (or one idle long that fails a ping).
 
@@ -67,8 +132,13 @@ def _check_out(
     restart's fast shutdown cuts every session), so that needs no round trip; only a
     connection idle for a while, which a firewall may have dropped silently, is pinged.
     DisconnectionError makes the pool discard it and connect afresh.
+
+    Then give the connection the statement timeout of whoever checks it out. The session
+    setting is changed only when it differs from the last one set on this connection, so a
+    process whose connections serve one kind of caller pays no round trip for it.
     """
-    if dbapi_connection.driver_connection.is_closed():
+    driver = dbapi_connection.driver_connection
+    if driver.is_closed():
         raise DisconnectionError("the server closed this pooled connection")
     idle_since = record.info.get("idle_since")
     if idle_since is not None and time.monotonic() - idle_since > PING_AFTER_IDLE_SECONDS:
@@ -76,6 +146,15 @@ def _check_out(
             dialect.do_ping(dbapi_connection)
         except Exception as error:
             raise DisconnectionError("a pooled connection failed its ping") from error
+    wanted = _statement_timeout.get()
+    wanted_ms = default_ms if wanted is None else _milliseconds(wanted)
+    if record.info.get("statement_timeout_ms") != wanted_ms:
+        try:
+            # Outside any transaction: a session setting, kept until changed here again.
+            await_(driver.execute(f"SET statement_timeout = {int(wanted_ms)}"))
+        except Exception as error:
+            raise DisconnectionError("a pooled connection refused its settings") from error
+        record.info["statement_timeout_ms"] = wanted_ms
 
 
 def alembic_config(url: str) -> Config:
@@ -94,8 +173,10 @@ async def _run_alembic(engine: AsyncEngine, action: Callable[[Config], None]) ->
         config.attributes["connection"] = connection
         action(config)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    # A migration may rewrite a large table: no statement timeout, whatever the engine's.
+    with statement_timeout(0):
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
 
 
 async def migrate(engine: AsyncEngine, *, revision: str = "heads") -> None:

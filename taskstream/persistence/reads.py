@@ -42,7 +42,7 @@ from taskstream.domain.model import (
 )
 from taskstream.domain.recurrence import Recurrence
 from taskstream.persistence import tables as t
-from taskstream.persistence.cursors import decode_cursor, encode_cursor
+from taskstream.persistence.cursors import Kind, decode_typed_cursor, encode_cursor
 from taskstream.persistence.repositories import recurrence_from_json, reminder_from_row
 
 PAGE_MAX = 200
@@ -355,7 +355,7 @@ def filter_conditions(
 class _Key:
     expression: ColumnElement[Any]
     descending: bool
-    kind: str  # how the cursor stores the value: time, int, text, float, uuid
+    kind: Kind  # how the cursor stores the value, and the range it must be in
     # For a nullable column ordered by a coalesce: the SQL literal standing in for NULL.
     null_as: str | None = None
 
@@ -369,7 +369,7 @@ def _sort_keys(order: Sequence[tuple[SortField, bool]], words: list[str]) -> tup
             expression = func.coalesce(t.tasks.c.due_at, literal_column(stand_in))
             keys.append(_Key(expression, descending, "time", stand_in))
         elif sort_field is SortField.PRIORITY:
-            keys.append(_Key(t.tasks.c.priority, descending, "int"))
+            keys.append(_Key(t.tasks.c.priority, descending, "smallint"))
         elif sort_field is SortField.CREATED_AT:
             keys.append(_Key(t.tasks.c.created_at, descending, "time"))
         elif sort_field is SortField.UPDATED_AT:
@@ -383,16 +383,6 @@ def _sort_keys(order: Sequence[tuple[SortField, bool]], words: list[str]) -> tup
     keys.append(_Key(t.tasks.c.id, False, "uuid"))
     signature = ",".join(f"{f.value}:{'D' if d else 'A'}" for f, d in order)
     return keys, signature + "|" + " ".join(words)
-
-
-def _decode_value(key: _Key, value: Any) -> Any:
-    if value is None:
-        return None
-    if key.kind == "time":
-        return datetime.fromisoformat(value)
-    if key.kind == "uuid":
-        return uuid.UUID(value)
-    return value
 
 
 def _bind(key: _Key, value: Any) -> ColumnElement[Any]:
@@ -434,13 +424,9 @@ async def task_page(
     close = await close_words(connection, user_id, words) if words else {}
     conditions = filter_conditions(user_id, query, now=now, close=close)
     if after is not None:
-        raw = decode_cursor(after, signature)
-        if len(raw) != len(keys):
-            raise InvalidInput("after", "is not a cursor returned by this query")
-        try:
-            values = [_decode_value(k, v) for k, v in zip(keys, raw, strict=True)]
-        except (ValueError, TypeError) as error:
-            raise InvalidInput("after", "is not a cursor returned by this query") from error
+        values = decode_typed_cursor(
+            after, signature, [(k.kind, k.null_as is not None) for k in keys]
+        )
         conditions.append(_after(keys, values))
     key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
     statement: Select[Any] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -62,7 +63,24 @@ class UnitOfWork:
         """Write the outbox rows and commit them with the change, atomically."""
         assert self._transaction is not None
         await write_outbox(self.connection, t.outbox, self.collect_envelopes())
-        await self._transaction.commit()
+        await _finish_commit(self._transaction)
         for task in self.tasks.seen:
             task.events.clear()
         self._extra.clear()
+
+
+async def _finish_commit(transaction: AsyncTransaction) -> None:
+    """Commit; a cancellation arriving meanwhile (the request's deadline) waits for it.
+
+    Once COMMIT is on its way, its outcome is the request's outcome: cancelling the wait
+    would report a change as stopped (TIMEOUT) that PostgreSQL may well have committed. So the
+    commit runs to its end and the cancellation is absorbed: the deadline stops only work that
+    had not reached its commit (asyncio.timeout then lets the block finish normally).
+    """
+    committing = asyncio.ensure_future(transaction.commit())
+    try:
+        await asyncio.shield(committing)
+    except asyncio.CancelledError:
+        if committing.cancelled():
+            raise
+        await committing

@@ -5,15 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import anyio
-
-from taskstream.auth import (
-    DUMMY_HASH,
-    TokenClaims,
-    TokenService,
-    hash_password,
-    verify_password,
-)
+from taskstream.auth import DUMMY_HASH, PasswordHashing, TokenClaims, TokenService
 from taskstream.domain.errors import InvalidInput, Unauthenticated
 from taskstream.domain.recurrence import validate_timezone
 from taskstream.domain.users import (
@@ -31,15 +23,23 @@ from taskstream.persistence.uow import UnitOfWork
 # The answer to a wrong password, at logIn and wherever a password is asked for again.
 WRONG_CREDENTIALS = "email or password is wrong"
 
+# For callers that bring no limit of their own (the gateway passes its configured one).
+_DEFAULT_HASHING = PasswordHashing(concurrency=4)
+
 
 async def sign_up(
-    *, uow: UnitOfWork, tokens: TokenService, email: str, password: str, timezone: str | None
+    *,
+    uow: UnitOfWork,
+    tokens: TokenService,
+    email: str,
+    password: str,
+    timezone: str | None,
+    hashing: PasswordHashing | None = None,
 ) -> tuple[str, User]:
     """Create an account and return a token for it; CONFLICT when the email is taken."""
     user = new_user(email=email, timezone=timezone)
     check_password(password)
-    # Hashing costs tens of milliseconds of CPU: keep it off the event loop.
-    password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    password_hash = await (hashing or _DEFAULT_HASHING).hash(password)
     async with uow:
         await uow.users.add(user, password_hash)
         await uow.commit()
@@ -47,7 +47,12 @@ async def sign_up(
 
 
 async def log_in(
-    *, uow: UnitOfWork, tokens: TokenService, email: str, password: str
+    *,
+    uow: UnitOfWork,
+    tokens: TokenService,
+    email: str,
+    password: str,
+    hashing: PasswordHashing | None = None,
 ) -> tuple[str, User]:
     """A token for the account with these credentials; UNAUTHENTICATED otherwise."""
     if not email.strip():
@@ -55,7 +60,7 @@ async def log_in(
     async with uow:
         found = await uow.users.credentials(email_key(email))
     stored_hash = found[1] if found else DUMMY_HASH
-    matches = await anyio.to_thread.run_sync(verify_password, stored_hash, password)
+    matches = await (hashing or _DEFAULT_HASHING).verify(stored_hash, password)
     if found is None or not matches:
         raise Unauthenticated(WRONG_CREDENTIALS)
     async with uow:
@@ -99,11 +104,13 @@ async def log_out_everywhere(*, uow: UnitOfWork, user_id: uuid.UUID) -> int:
     return generation
 
 
-async def _check_current_password(uow: UnitOfWork, user_id: uuid.UUID, password: str) -> None:
+async def _check_current_password(
+    uow: UnitOfWork, user_id: uuid.UUID, password: str, hashing: PasswordHashing | None
+) -> None:
     """UNAUTHENTICATED (as at logIn) unless `password` is the account's password."""
     async with uow:
         stored = await SessionRepository(uow.connection).password_hash(user_id)
-    matches = await anyio.to_thread.run_sync(verify_password, stored or DUMMY_HASH, password)
+    matches = await (hashing or _DEFAULT_HASHING).verify(stored or DUMMY_HASH, password)
     if stored is None or not matches:
         raise Unauthenticated(WRONG_CREDENTIALS)
 
@@ -115,12 +122,13 @@ async def change_password(
     user_id: uuid.UUID,
     current_password: str,
     new_password: str,
+    hashing: PasswordHashing | None = None,
 ) -> tuple[str, User, int]:
     """Set a new password and revoke every token: a fresh token, the account, its generation."""
     if not PASSWORD_MIN <= len(new_password) <= PASSWORD_MAX:
         raise InvalidInput("newPassword", f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters")
-    await _check_current_password(uow, user_id, current_password)
-    password_hash = await anyio.to_thread.run_sync(hash_password, new_password)
+    await _check_current_password(uow, user_id, current_password, hashing)
+    password_hash = await (hashing or _DEFAULT_HASHING).hash(new_password)
     async with uow:
         sessions = SessionRepository(uow.connection)
         await sessions.set_password_hash(user_id, password_hash)
@@ -133,10 +141,15 @@ async def change_password(
 
 
 async def delete_account(
-    *, uow: UnitOfWork, user_id: uuid.UUID, password: str, now: datetime
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    password: str,
+    now: datetime,
+    hashing: PasswordHashing | None = None,
 ) -> None:
     """Delete the account and its data here; the deletion event makes every service follow."""
-    await _check_current_password(uow, user_id, password)
+    await _check_current_password(uow, user_id, password, hashing)
     async with uow:
         await SessionRepository(uow.connection).delete_account(user_id)
         uow.record(user_deleted(user_id, time=now))

@@ -34,13 +34,22 @@ FUZZ = settings(
     suppress_health_check=list(HealthCheck),
 )
 
-# RFC 3339 with an offset, as the DateTime scalar demands, plus near misses it must refuse.
+# RFC 3339 with an offset, as the DateTime scalar demands, plus near misses it must refuse,
+# and the ends of the range with offsets that push them past year 1 or 9999 in UTC.
 datetimes = st.one_of(
     st.datetimes(
         min_value=datetime(1, 1, 2),
         timezones=st.sampled_from([UTC]),
     ).map(lambda d: d.isoformat()),
     st.text(max_size=40),
+    st.sampled_from(
+        [
+            "0001-01-01T00:00:00Z",
+            "0001-01-01T00:00:00+05:00",
+            "9999-12-31T23:59:59-05:00",
+            "9999-12-31T23:59:59.999999-23:59",
+        ]
+    ),
 )
 schemathesis.graphql.scalar("DateTime", datetimes.map(nodes.String))
 

@@ -42,8 +42,7 @@ from taskstream.domain.audit import (
     sign,
     signed_by,
 )
-from taskstream.domain.errors import InvalidInput
-from taskstream.persistence.cursors import decode_cursor, encode_cursor
+from taskstream.persistence.cursors import decode_typed_cursor, encode_cursor
 from workers.audit.tables import chain_heads, checkpoints, entries, seals
 
 log = logging.getLogger(__name__)
@@ -271,10 +270,8 @@ async def page(
     total = await connection.scalar(select(func.count()).select_from(entries).where(*conditions))
     query = select(*_COLUMNS).where(*conditions)
     if after is not None:
-        values = decode_cursor(after, ORDERING)
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise InvalidInput("after", "is not a cursor returned by this query")
-        query = query.where(entries.c.seq > values[0])
+        [seq] = decode_typed_cursor(after, ORDERING, [("bigint", False)])
+        query = query.where(entries.c.seq > seq)
     rows = (await connection.execute(query.order_by(entries.c.seq).limit(first + 1))).all()
     records = [(encode_cursor(ORDERING, [row.seq]), _from_row(row)) for row in rows[:first]]
     return Page(records=records, has_next_page=len(rows) > first, total_count=int(total or 0))

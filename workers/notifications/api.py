@@ -25,7 +25,7 @@ from taskstream.domain.webhooks import (
     new_secret,
 )
 from taskstream.internal_api import internal, json_body, uuid_param
-from taskstream.persistence.cursors import decode_cursor, encode_cursor
+from taskstream.persistence.cursors import decode_typed_cursor, encode_cursor
 from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
 from workers.notifications import events
@@ -156,11 +156,9 @@ async def list_notifications(
         scope.append(notifications.c.read_at.is_(None))
     page = [*scope]
     if after:
-        values = decode_cursor(after, NEWEST_FIRST)
-        try:
-            created_at, last_id = datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-        except (ValueError, IndexError, TypeError) as error:
-            raise InvalidInput("after", "is not a cursor returned by this query") from error
+        created_at, last_id = decode_typed_cursor(
+            after, NEWEST_FIRST, [("time", False), ("uuid", False)]
+        )
         # Keyset: strictly after the last row seen, in (created_at, id) descending order.
         page.append(
             or_(
