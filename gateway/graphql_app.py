@@ -10,16 +10,21 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway.limits import SocketCounter, SocketTicket
 from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from graphql_schema.context import Context, Services
 from taskstream.auth import bearer_token
 from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.users import User
+
+# The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.
+SOCKET_TICKET = "taskstream.socket_ticket"
 
 
 class KnownUsers:
@@ -78,6 +83,36 @@ class GraphQLApp(GraphQL[Context, None]):
             queue_size=services.settings.live_queue_size,
             max_tokens=services.settings.graphql_max_tokens,
         )
+        self.sockets = SocketCounter(
+            per_address=services.settings.max_connections_per_address,
+            per_account=services.settings.max_websockets_per_account,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve; a WebSocket past its address's or account's cap is closed with 4429."""
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        client = scope.get("client")
+        ticket = self.sockets.open(client[0] if client else "unknown")
+        if ticket is None:
+            # Behind a trusted proxy the server's own per-address cap sees only the proxy.
+            socket = WebSocket(scope, receive, send)
+            offered = scope.get("subprotocols") or []
+            await socket.accept(GRAPHQL_TRANSPORT_WS_PROTOCOL if offered else None)
+            await socket.close(4429, "too many connections from this address")
+            return
+
+        async def capped_send(message: Message) -> None:
+            if message["type"] == "websocket.close" and ticket.refusal is not None:
+                # on_ws_connect can only reject as 4403; say what really happened.
+                message = {**message, "code": 4429, "reason": ticket.refusal}
+            await send(message)
+
+        try:
+            await super().__call__({**scope, SOCKET_TICKET: ticket}, receive, capped_send)
+        finally:
+            ticket.release()
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON of a request or socket message; absurd nesting is a parse error, not a crash."""
@@ -129,4 +164,7 @@ class GraphQLApp(GraphQL[Context, None]):
             context.user_id, _ = await self.authenticate(token)
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": error.message}) from error
+        ticket = context.request.scope.get(SOCKET_TICKET) if context.request else None
+        if isinstance(ticket, SocketTicket) and not ticket.claim_account(str(context.user_id)):
+            raise ConnectionRejectionError({"message": ticket.refusal})
         return None

@@ -9,6 +9,7 @@ import strawberry
 from graphql_schema.auth.types import AuthPayload, User
 from graphql_schema.context import Info
 from graphql_schema.permissions import IsAuthenticated
+from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.users import email_key
 from taskstream.services import accounts
 
@@ -30,7 +31,7 @@ class AuthMutations:
     @strawberry.mutation(
         description=(
             "Creates an account and returns a bearer token for it. Needs no token; limited per "
-            "address and per e-mail (RATE_LIMITED)."
+            "client address (RATE_LIMITED)."
         )
     )
     async def sign_up(
@@ -52,9 +53,7 @@ class AuthMutations:
     ) -> AuthPayload:
         """Create an account; returns a bearer token."""
         services = info.context.services
-        services.limits.login_attempt(
-            email_key=email_key(email), address=info.context.client_address
-        )
+        services.limits.sign_up(address=info.context.client_address)
         token, user = await accounts.sign_up(
             uow=services.uow(),
             tokens=services.tokens,
@@ -67,7 +66,8 @@ class AuthMutations:
     @strawberry.mutation(
         description=(
             "Exchanges e-mail and password for a new bearer token; wrong credentials are "
-            "UNAUTHENTICATED. Needs no token; limited like signUp."
+            "UNAUTHENTICATED. Needs no token; limited per address, and per account and address "
+            "with a growing wait after repeated wrong passwords (RATE_LIMITED)."
         )
     )
     async def log_in(
@@ -81,12 +81,16 @@ class AuthMutations:
     ) -> AuthPayload:
         """Exchange credentials for a bearer token."""
         services = info.context.services
-        services.limits.login_attempt(
-            email_key=email_key(email), address=info.context.client_address
-        )
-        token, user = await accounts.log_in(
-            uow=services.uow(), tokens=services.tokens, email=email, password=password
-        )
+        key, address = email_key(email), info.context.client_address
+        services.limits.login_attempt(email_key=key, address=address)
+        try:
+            token, user = await accounts.log_in(
+                uow=services.uow(), tokens=services.tokens, email=email, password=password
+            )
+        except Unauthenticated:
+            services.limits.login_failed(email_key=key, address=address)
+            raise
+        services.limits.login_succeeded(email_key=key, address=address)
         return AuthPayload(token=token, user=User.of(user))
 
 

@@ -1,0 +1,314 @@
+"""The HTTP server's edge: header size and time limits, connections per address, proxies.
+
+uvicorn bounds none of these by itself: httptools accepts request heads of any size, neither
+parser bounds the time a head may take to arrive, and a connection that never sends a byte
+stays open forever. The protocol built here (uvicorn's h11 protocol, subclassed) closes those
+gaps below the ASGI app, where a request does not exist yet:
+
+- a request head larger than `max_header_bytes` is answered 431 and the connection closed;
+- a connection idle for `keepalive_seconds` (fresh, or after a response) is closed, and once a
+  head has started it must be complete within `header_timeout_seconds`;
+- a client address holds at most `max_connections_per_address` connections (HTTP and upgraded
+  WebSockets alike); beyond, the connection is answered 429 (RATE_LIMITED) and closed;
+- a peer in `trusted_proxies` is not capped itself; with `proxy_protocol` on it may start the
+  connection with a PROXY protocol v1 line naming the real client, which is then the address
+  the cap, the app and the log-in throttling see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import h11
+import uvicorn
+from starlette.types import ASGIApp
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from taskstream.settings import Network, Settings
+
+TOO_MANY_CONNECTIONS = (
+    b'{"errors":[{"message":"too many connections from this address",'
+    b'"extensions":{"code":"RATE_LIMITED"}}]}'
+)
+HEADERS_TOO_LARGE = (
+    b'{"errors":[{"message":"request headers too large","extensions":{"code":"BAD_USER_INPUT"}}]}'
+)
+# A PROXY protocol v1 line is at most 107 bytes with its CRLF (HAProxy's specification).
+PROXY_LINE_MAX = 107
+
+
+class TrustedProxies:
+    """The configured proxies: only they may say who the client is."""
+
+    def __init__(self, networks: Iterable[Network]) -> None:
+        self.networks = tuple(networks)
+
+    def __contains__(self, address: object) -> bool:
+        if not self.networks or not isinstance(address, str):
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self.networks)
+
+    def client(self, peer: str, hops: list[str]) -> str:
+        """The client behind `peer`: walk forwarded hops right to left past trusted proxies.
+
+        The rightmost entry was added by the proxy we trust; anything left of the first
+        untrusted entry may have been written by the client itself and is ignored.
+        """
+        address = peer
+        for hop in reversed(hops):
+            if address not in self:
+                break
+            address = hop
+        return address
+
+
+class ConnectionCounter:
+    """Open connections per client address, shared by every protocol of one server."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._by_address: dict[str, int] = {}
+        self._holders: dict[int, str] = {}
+
+    def acquire(self, holder: object, address: str) -> bool:
+        """Count one more connection of `address`; False (nothing counted) past the limit."""
+        count = self._by_address.get(address, 0)
+        if self.limit is not None and count >= self.limit:
+            return False
+        self._by_address[address] = count + 1
+        self._holders[id(holder)] = address
+        return True
+
+    def release(self, holder: object) -> None:
+        """Forget the connection `holder` counted (no-op when it counted none)."""
+        address = self._holders.pop(id(holder), None)
+        if address is None:
+            return
+        left = self._by_address[address] - 1
+        if left:
+            self._by_address[address] = left
+        else:
+            del self._by_address[address]
+
+    def count(self, address: str) -> int:
+        """Open connections of the address."""
+        return self._by_address.get(address, 0)
+
+
+@dataclass(frozen=True)
+class EdgeLimits:
+    """The limits one server enforces below the app."""
+
+    max_header_bytes: int
+    header_timeout_seconds: float
+    keepalive_seconds: float
+    max_connections_per_address: int | None
+    trusted_proxies: TrustedProxies
+    proxy_protocol: bool
+
+    @classmethod
+    def of(cls, settings: Settings, *, cap_addresses: bool = True) -> EdgeLimits:
+        """The limits of these settings; workers (called by their sidecar only) skip the cap."""
+        return cls(
+            max_header_bytes=settings.http_max_header_bytes,
+            header_timeout_seconds=settings.http_header_timeout_seconds,
+            keepalive_seconds=settings.http_keepalive_seconds,
+            max_connections_per_address=(
+                settings.max_connections_per_address if cap_addresses else None
+            ),
+            trusted_proxies=TrustedProxies(settings.trusted_proxy_networks),
+            proxy_protocol=settings.proxy_protocol,
+        )
+
+
+def _raw_response(status: bytes, body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+    )
+
+
+def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSansIOProtocol]]:
+    """The HTTP and WebSocket protocol classes of one server, sharing one connection count."""
+    counter = ConnectionCounter(limits.max_connections_per_address)
+    # Client addresses given by PROXY lines, by transport, for the WebSocket protocol to take
+    # over on upgrade (uvloop's transports take no attributes).
+    proxied: dict[int, tuple[str, int]] = {}
+
+    class EdgeWebSocketProtocol(WebSocketsSansIOProtocol):
+        """uvicorn's WebSocket protocol; an upgraded connection still counts for its address."""
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            """Keep the client address the HTTP protocol settled on (PROXY line included)."""
+            super().connection_made(transport)
+            client = proxied.get(id(transport))
+            if client is not None:
+                self.client = client
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            """Release the count taken when the connection was made."""
+            counter.release(self.transport)
+            proxied.pop(id(self.transport), None)
+            super().connection_lost(exc)
+
+    class EdgeHttpProtocol(H11Protocol):
+        """uvicorn's h11 protocol with the edge limits of the module docstring."""
+
+        counted = counter
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # uvicorn's setting is whole seconds; tests use fractions.
+            self.timeout_keep_alive = limits.keepalive_seconds  # type: ignore[assignment]
+            self._head_timer: asyncio.TimerHandle | None = None
+            self._awaiting_proxy_line = False
+            self._proxy_buffer = b""
+            self._refused = False
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            """Count the connection (or refuse it) and start the idle timer."""
+            super().connection_made(transport)
+            peer = self.client[0] if self.client else ""
+            if peer in limits.trusted_proxies:
+                # The proxy's own address is shared by all its clients: never capped.
+                self._awaiting_proxy_line = limits.proxy_protocol
+            elif not self._admit(peer):
+                return
+            # uvicorn arms its keep-alive timer only after a response; a connection that never
+            # sends a byte would stay open forever without this.
+            self.timeout_keep_alive_task = self.loop.call_later(
+                limits.keepalive_seconds, self.timeout_keep_alive_handler
+            )
+
+        def _admit(self, address: str) -> bool:
+            if counter.acquire(self.transport, address):
+                return True
+            self._refuse(b"429 Too Many Requests", TOO_MANY_CONNECTIONS)
+            return False
+
+        def _refuse(self, status: bytes, body: bytes) -> None:
+            """Answer with a raw response and half-close; closing at once could reset the
+            connection before the client reads the answer (unread request bytes → RST)."""
+            self._refused = True
+            self._cancel_head_timer()
+            self._unset_keepalive_if_required()
+            self.transport.write(_raw_response(status, body))
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(limits.header_timeout_seconds, self.transport.close)
+
+        def data_received(self, data: bytes) -> None:
+            """Parse the PROXY line if one is due, then bound the time the head takes."""
+            if self._refused:
+                return  # drained and ignored until the client or the timer closes
+            if self._awaiting_proxy_line:
+                data = self._proxy_line(data)
+                if not data:
+                    return
+            if self.conn.their_state is h11.IDLE and self._head_timer is None:
+                self._head_timer = self.loop.call_later(
+                    limits.header_timeout_seconds, self._head_timed_out
+                )
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+                self._cancel_head_timer()
+
+        def _proxy_line(self, data: bytes) -> bytes:
+            """Take a leading PROXY v1 line off the stream; what follows is returned."""
+            self._proxy_buffer += data
+            if not b"PROXY ".startswith(self._proxy_buffer[:6]):
+                # Not a PROXY line: the trusted peer speaks for itself (a sidecar, a probe).
+                self._awaiting_proxy_line = False
+                rest, self._proxy_buffer = self._proxy_buffer, b""
+                return rest
+            line, found, rest = self._proxy_buffer.partition(b"\r\n")
+            if not found:
+                if len(self._proxy_buffer) > PROXY_LINE_MAX:
+                    self.transport.close()
+                return b""
+            self._awaiting_proxy_line = False
+            self._proxy_buffer = b""
+            parts = line.split(b" ")
+            if len(parts) == 6 and parts[1] in (b"TCP4", b"TCP6"):
+                try:
+                    source = str(ipaddress.ip_address(parts[2].decode("ascii")))
+                    port = int(parts[4])
+                except ValueError:
+                    self.transport.close()
+                    return b""
+                self.client = proxied[id(self.transport)] = (source, port)
+                if not self._admit(source):
+                    return b""
+            elif parts[:2] != [b"PROXY", b"UNKNOWN"]:
+                self.transport.close()
+                return b""
+            return rest
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+        def _cancel_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def send_400_response(self, msg: str) -> None:
+            """431 when the head outgrew the limit (h11 reports it as a protocol error)."""
+            if len(self.conn.trailing_data[0]) > limits.max_header_bytes:
+                self._refuse(b"431 Request Header Fields Too Large", HEADERS_TOO_LARGE)
+                return
+            super().send_400_response(msg)
+
+        def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            """Hand over to the WebSocket protocol, which releases the count when it ends."""
+            self._cancel_head_timer()
+            super().handle_websocket_upgrade(event)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            """Release the count (an upgraded connection is released by its WebSocket)."""
+            self._cancel_head_timer()
+            counter.release(self.transport)
+            proxied.pop(id(self.transport), None)
+            super().connection_lost(exc)
+
+    return EdgeHttpProtocol, EdgeWebSocketProtocol
+
+
+def server_config(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    lifespan: Literal["on", "off"] = "on",
+    cap_addresses: bool = True,
+    **options: Any,
+) -> uvicorn.Config:
+    """A uvicorn config with the edge limits of these settings (and no header trust of its own)."""
+    limits = EdgeLimits.of(settings, cap_addresses=cap_addresses)
+    http, ws = protocols(limits)
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=http,
+        ws=ws,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        # uvicorn's own forwarded-header handling trusts 127.0.0.1 by default, so any local
+        # client could claim any address: the gateway resolves forwarded headers itself,
+        # from TASKSTREAM_TRUSTED_PROXIES only (gateway/limits.py).
+        proxy_headers=False,
+        lifespan=lifespan,
+        **options,
+    )
