@@ -10,9 +10,11 @@ gaps below the ASGI app, where a request does not exist yet:
   head has started it must be complete within `header_timeout_seconds`;
 - a client address holds at most `max_connections_per_address` connections (HTTP and upgraded
   WebSockets alike); beyond, the connection is answered 429 (RATE_LIMITED) and closed;
-- a peer in `trusted_proxies` is not capped itself; with `proxy_protocol` on it may start the
-  connection with a PROXY protocol v1 line naming the real client, which is then the address
-  the cap, the app and the log-in throttling see.
+- a peer in `trusted_proxies` (whose forwarded headers the gateway honours) is not capped
+  itself; a peer in `proxy_protocol_from` may start the connection with a PROXY protocol v1
+  line naming the real client, which is then the address the cap, the app and the log-in
+  throttling see (`stack up`'s TCP proxy does this; its sidecars, sending no such line, are
+  not capped either).
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class EdgeLimits:
     keepalive_seconds: float
     max_connections_per_address: int | None
     trusted_proxies: TrustedProxies
-    proxy_protocol: bool
+    proxy_protocol_from: TrustedProxies
 
     @classmethod
     def of(cls, settings: Settings, *, cap_addresses: bool = True) -> EdgeLimits:
@@ -128,7 +130,7 @@ class EdgeLimits:
                 settings.max_connections_per_address if cap_addresses else None
             ),
             trusted_proxies=TrustedProxies(settings.trusted_proxy_networks),
-            proxy_protocol=settings.proxy_protocol,
+            proxy_protocol_from=TrustedProxies(settings.proxy_protocol_networks),
         )
 
 
@@ -180,9 +182,10 @@ def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSan
             """Count the connection (or refuse it) and start the idle timer."""
             super().connection_made(transport)
             peer = self.client[0] if self.client else ""
-            if peer in limits.trusted_proxies:
-                # The proxy's own address is shared by all its clients: never capped.
-                self._awaiting_proxy_line = limits.proxy_protocol
+            if peer in limits.proxy_protocol_from:
+                self._awaiting_proxy_line = True
+            elif peer in limits.trusted_proxies:
+                pass  # a proxy's address is shared by all its clients: never capped
             elif not self._admit(peer):
                 return
             # uvicorn arms its keep-alive timer only after a response; a connection that never

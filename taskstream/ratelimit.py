@@ -141,8 +141,9 @@ class RateLimits:
     def login_attempt(self, *, email_key: str, address: str | None) -> None:
         """Admit one log-in attempt: per address, then per (account, address) with backoff."""
         where = address or "unknown"
-        self.backoff.check((email_key, where))
+        # Attempts refused for backoff still count for the address: hammering costs it too.
         self.addresses.hit(where, what="log-in attempts from this address")
+        self.backoff.check((email_key, where))
         self.accounts.hit(
             f"{email_key}\x00{where}", what="log-in attempts for this account from this address"
         )

@@ -77,9 +77,10 @@ class Settings(BaseSettings):
     max_connections_per_address: int = Field(default=200, ge=1)
     max_websockets_per_account: int = Field(default=20, ge=1)
     # Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For / Forwarded
-    # (and PROXY protocol lines, when proxy_protocol is on) name the client. Empty: nobody's.
+    # headers name the client. Empty: nobody's; the socket's peer is the client.
     trusted_proxies: str = ""
-    proxy_protocol: bool = False
+    # Addresses/CIDRs of TCP proxies whose PROXY protocol v1 line names the client (stack up).
+    proxy_protocol_from: str = ""
     mutations_per_minute: int = Field(default=600, ge=1)
 
     bus_url: str = "memory://"
@@ -119,7 +120,7 @@ class Settings(BaseSettings):
         rest = self.database_url.partition("://")[2]
         return f"postgresql://{rest}"
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "proxy_protocol_from")
     @classmethod
     def _valid_proxies(cls, value: str) -> str:
         parse_networks(value)
@@ -129,6 +130,11 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[Network, ...]:
         """TASKSTREAM_TRUSTED_PROXIES as networks."""
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def proxy_protocol_networks(self) -> tuple[Network, ...]:
+        """TASKSTREAM_PROXY_PROTOCOL_FROM as networks."""
+        return parse_networks(self.proxy_protocol_from)
 
     @property
     def is_production(self) -> bool:
