@@ -26,6 +26,7 @@ from taskstream.composition import local_system
 from taskstream.edge import server_config
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
+from taskstream.stack import RoundRobinProxy
 from tests.security.conftest import free_port
 
 PROXY = "127.0.0.9"
@@ -38,9 +39,24 @@ SIGN_UP = "mutation($e: String!, $p: String!) { signUp(email: $e, password: $p) 
 LOG_IN = "mutation($e: String!, $p: String!) { logIn(email: $e, password: $p) { token } }"
 
 
+@contextlib.asynccontextmanager
+async def serving(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
+    """The whole system behind the edge server as `up` builds it, with these settings."""
+    async with local_system(settings, engine=engine, transport=MemoryTransport()) as app:
+        server = uvicorn.Server(server_config(app, settings, lifespan="off", log_level="warning"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{settings.port}"
+        finally:
+            server.should_exit = True
+            await task
+
+
 @pytest.fixture(scope="module")
 async def edge(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
-    """The whole system behind the edge server, with small limits and one-second timeouts."""
+    """The edge server with small limits and one-second timeouts."""
     strict = settings.model_copy(
         update={
             "port": free_port(),
@@ -58,16 +74,8 @@ async def edge(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
             "ws_init_timeout_seconds": 120.0,
         }
     )
-    async with local_system(strict, engine=engine, transport=MemoryTransport()) as app:
-        server = uvicorn.Server(server_config(app, strict, lifespan="off", log_level="warning"))
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{strict.port}"
-        finally:
-            server.should_exit = True
-            await serving
+    async with serving(strict, engine) as url:
+        yield url
 
 
 def port_of(url: str) -> int:
@@ -353,3 +361,47 @@ async def test_forwarded_header_from_a_trusted_proxy_is_honoured(edge: str) -> N
         forwarded = {"Forwarded": "for=192.0.2.61"}
         body = await graphql(client, edge, LOG_IN, wrong_password(), forwarded)
         assert code(body) == "UNAUTHENTICATED"
+
+
+@pytest.fixture(scope="module")
+async def behind_stack_proxy(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
+    """`stack up`'s arrangement: the TCP proxy in front, PROXY lines trusted from loopback."""
+    gateway = settings.model_copy(
+        update={
+            "port": free_port(),
+            "login_attempts_per_address_per_minute": 3,
+            "proxy_protocol_from": "127.0.0.1",
+        }
+    )
+    async with serving(gateway, engine) as url:
+        proxy = RoundRobinProxy("127.0.0.1", 0, [port_of(url)])
+        port = await proxy.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            await proxy.stop()
+
+
+async def test_behind_the_stack_proxy_each_client_keeps_its_address(
+    behind_stack_proxy: str,
+) -> None:
+    async with client_from("127.0.6.1") as client:
+        answers = [
+            code(await graphql(client, behind_stack_proxy, LOG_IN, wrong_password()))
+            for _ in range(4)
+        ]
+    assert answers == ["UNAUTHENTICATED"] * 3 + ["RATE_LIMITED"]
+    # Another client of the same proxy has its own allowance.
+    async with client_from("127.0.6.2") as client:
+        body = await graphql(client, behind_stack_proxy, LOG_IN, wrong_password())
+    assert code(body) == "UNAUTHENTICATED"
+
+
+async def test_a_proxy_line_from_an_untrusted_peer_is_not_believed(edge: str) -> None:
+    reader, writer = await raw(edge, "127.0.6.3")
+    writer.write(
+        b"PROXY TCP4 192.0.2.1 127.0.0.1 4000 80\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    )
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 400")
+    writer.close()
