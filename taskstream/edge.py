@@ -1,9 +1,10 @@
 """The HTTP server's edge: header size and time limits, connections per address, proxies.
 
-uvicorn bounds none of these by itself: httptools accepts request heads of any size, neither
-parser bounds the time a head may take to arrive, and a connection that never sends a byte
-stays open forever. The protocol built here (uvicorn's h11 protocol, subclassed) closes those
-gaps below the ASGI app, where a request does not exist yet:
+uvicorn bounds none of these by itself: httptools accepts request heads of any size, nothing
+bounds the time a head may take to arrive, and a connection that never sends a byte stays open
+forever. The protocol built here (uvicorn's httptools protocol, subclassed: h11 has a size
+limit but halves the request rate) closes those gaps below the ASGI app, where a request does
+not exist yet:
 
 - a request head larger than `max_header_bytes` is answered 431 and the connection closed;
 - a connection idle for `keepalive_seconds` (fresh, or after a response) is closed, and once a
@@ -25,10 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import h11
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from taskstream.settings import Network, Settings
@@ -141,7 +141,9 @@ def _raw_response(status: bytes, body: bytes) -> bytes:
     )
 
 
-def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSansIOProtocol]]:
+def protocols(
+    limits: EdgeLimits,
+) -> tuple[type[HttpToolsProtocol], type[WebSocketsSansIOProtocol]]:
     """The HTTP and WebSocket protocol classes of one server, sharing one connection count."""
     counter = ConnectionCounter(limits.max_connections_per_address)
     # Client addresses given by PROXY lines, by transport, for the WebSocket protocol to take
@@ -164,8 +166,8 @@ def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSan
             proxied.pop(id(self.transport), None)
             super().connection_lost(exc)
 
-    class EdgeHttpProtocol(H11Protocol):
-        """uvicorn's h11 protocol with the edge limits of the module docstring."""
+    class EdgeHttpProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol with the edge limits of the module docstring."""
 
         counted = counter
 
@@ -174,6 +176,13 @@ def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSan
             # uvicorn's setting is whole seconds; tests use fractions.
             self.timeout_keep_alive = limits.keepalive_seconds  # type: ignore[assignment]
             self._head_timer: asyncio.TimerHandle | None = None
+            # From the first byte of a request to the end of its headers (llhttp's callbacks).
+            self._head_open = False
+            # The head's size twice over: as parsed (exact, for heads that end in one chunk) and
+            # as received while still incomplete (so an endless header is cut off early).
+            self._head_parsed = 0
+            self._head_received = 0
+            self._head_too_large = False
             self._awaiting_proxy_line = False
             self._proxy_buffer = b""
             self._refused = False
@@ -212,20 +221,29 @@ def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSan
             self.loop.call_later(limits.header_timeout_seconds, self.transport.close)
 
         def data_received(self, data: bytes) -> None:
-            """Parse the PROXY line if one is due, then bound the time the head takes."""
+            """Parse the PROXY line if one is due, then bound the head's size and time."""
             if self._refused:
                 return  # drained and ignored until the client or the timer closes
             if self._awaiting_proxy_line:
                 data = self._proxy_line(data)
                 if not data:
                     return
-            if self.conn.their_state is h11.IDLE and self._head_timer is None:
+            super().data_received(data)
+            if self._refused or self.transport.is_closing():
+                self._cancel_head_timer()
+                return
+            if not self._head_open:
+                self._cancel_head_timer()
+                return
+            # The head is still incomplete, so this chunk was head (a pipelined request
+            # before it aside): llhttp would buffer a header value of any length.
+            self._head_received += len(data)
+            if self._head_received > limits.max_header_bytes:
+                self._refuse(b"431 Request Header Fields Too Large", HEADERS_TOO_LARGE)
+            elif self._head_timer is None:
                 self._head_timer = self.loop.call_later(
                     limits.header_timeout_seconds, self._head_timed_out
                 )
-            super().data_received(data)
-            if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
-                self._cancel_head_timer()
 
         def _proxy_line(self, data: bytes) -> bytes:
             """Take a leading PROXY v1 line off the stream; what follows is returned."""
@@ -258,9 +276,38 @@ def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSan
                 return b""
             return rest
 
+        def on_message_begin(self) -> None:
+            """A request's first byte: its head is open."""
+            super().on_message_begin()
+            self._head_open = True
+
+        def on_url(self, url: bytes) -> None:
+            """Count the target against the head's limit."""
+            self._count_head(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            """Count each header against the head's limit."""
+            self._count_head(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def _count_head(self, size: int) -> None:
+            self._head_parsed += size
+            if self._head_parsed > limits.max_header_bytes:
+                # Raised through llhttp: uvicorn answers parser errors with send_400_response.
+                self._head_too_large = True
+                raise ValueError("request head too large")
+
+        def on_headers_complete(self) -> None:
+            """The head is complete: its timer and count end here."""
+            self._head_open = False
+            self._head_parsed = self._head_received = 0
+            self._cancel_head_timer()
+            super().on_headers_complete()
+
         def _head_timed_out(self) -> None:
             self._head_timer = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            if self._head_open and not self.transport.is_closing():
                 self.transport.close()
 
         def _cancel_head_timer(self) -> None:
@@ -269,16 +316,16 @@ def protocols(limits: EdgeLimits) -> tuple[type[H11Protocol], type[WebSocketsSan
                 self._head_timer = None
 
         def send_400_response(self, msg: str) -> None:
-            """431 when the head outgrew the limit (h11 reports it as a protocol error)."""
-            if len(self.conn.trailing_data[0]) > limits.max_header_bytes:
+            """431 when the head outgrew the limit (it reaches here as a parser error)."""
+            if self._head_too_large:
                 self._refuse(b"431 Request Header Fields Too Large", HEADERS_TOO_LARGE)
                 return
             super().send_400_response(msg)
 
-        def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        def handle_websocket_upgrade(self) -> None:
             """Hand over to the WebSocket protocol, which releases the count when it ends."""
             self._cancel_head_timer()
-            super().handle_websocket_upgrade(event)
+            super().handle_websocket_upgrade()
 
         def connection_lost(self, exc: Exception | None) -> None:
             """Release the count (an upgraded connection is released by its WebSocket)."""
@@ -307,7 +354,6 @@ def server_config(
         port=settings.port,
         http=http,
         ws=ws,
-        h11_max_incomplete_event_size=limits.max_header_bytes,
         # uvicorn's own forwarded-header handling trusts 127.0.0.1 by default, so any local
         # client could claim any address: the gateway resolves forwarded headers itself,
         # from TASKSTREAM_TRUSTED_PROXIES only (gateway/limits.py).

@@ -112,7 +112,7 @@ def code(body: dict[str, Any]) -> str | None:
     return errors[0]["extensions"]["code"] if errors else None
 
 
-async def sign_up(url: str, address: str = "127.0.0.1") -> tuple[str, str]:
+async def sign_up(url: str, address: str = "127.0.7.1") -> tuple[str, str]:
     """A fresh account: its email and token."""
     email = f"edge-{uuid.uuid4().hex[:10]}@example.com"
     async with client_from(address) as client:
@@ -327,7 +327,7 @@ async def test_rotating_x_forwarded_for_from_an_untrusted_peer_does_not_bypass(
     rotating = [f"203.0.113.{n}" for n in range(1, LOGINS_PER_ADDRESS + 1)]
     # From loopback, which uvicorn would trust by default: the headers are ignored, the
     # address's limit holds.
-    assert await exhaust_and_probe(edge, "127.0.4.1", rotating) == "RATE_LIMITED"
+    assert await exhaust_and_probe(edge, "127.0.0.1", rotating) == "RATE_LIMITED"
 
 
 async def test_x_forwarded_for_from_a_trusted_proxy_is_honoured(edge: str) -> None:
