@@ -208,12 +208,15 @@ async def test_idle_keep_alive_connection_is_closed(edge: str) -> None:
     writer.close()
 
 
-async def open_socket(url: str, address: str) -> ClientConnection:
+async def open_socket(
+    url: str, address: str, headers: dict[str, str] | None = None
+) -> ClientConnection:
     """A graphql-transport-ws socket from `address` (not yet initialised)."""
     return await websockets.connect(
         url.replace("http", "ws") + "/graphql",
         subprotocols=[Subprotocol("graphql-transport-ws")],
         local_addr=(address, 0),
+        additional_headers=headers,
         open_timeout=NEVER,
     )
 
@@ -278,6 +281,28 @@ async def test_connections_per_address_are_capped(edge: str) -> None:
             await asyncio.sleep(0.1)
         else:
             pytest.fail("the closed socket's place was never given back")
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_websockets_per_forwarded_client_are_capped_behind_a_trusted_proxy(
+    edge: str,
+) -> None:
+    # The proxy's own connections are not capped; each client behind it is.
+    crowded = {"X-Forwarded-For": "192.0.2.80"}
+    sockets = [await open_socket(edge, PROXY, crowded) for _ in range(CONNECTIONS_PER_ADDRESS)]
+    try:
+        extra = await open_socket(edge, PROXY, crowded)
+        sockets.append(extra)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(NEVER):
+                await extra.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        other = await open_socket(edge, PROXY, {"X-Forwarded-For": "192.0.2.81"})
+        sockets.append(other)
+        _, token = await sign_up(edge)
+        assert (await initialise(other, token))["type"] == "connection_ack"
     finally:
         for ws in sockets:
             await ws.close()
