@@ -169,8 +169,6 @@ def protocols(
     class EdgeHttpProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol with the edge limits of the module docstring."""
 
-        counted = counter
-
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             # uvicorn's setting is whole seconds; tests use fractions.
