@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
+import socket
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +30,7 @@ from taskstream.edge import server_config
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
 from taskstream.stack import RoundRobinProxy
+from tests.e2e.test_up_command import Running
 from tests.security.conftest import free_port
 
 PROXY = "127.0.0.9"
@@ -430,3 +434,32 @@ async def test_a_proxy_line_from_an_untrusted_peer_is_not_believed(edge: str) ->
     await writer.drain()
     assert (await reader.readline()).startswith(b"HTTP/1.1 400")
     writer.close()
+
+
+def test_taskstream_up_serves_through_the_edge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line builds its server with the edge (and without uvicorn's proxy trust)."""
+    monkeypatch.setenv("TASKSTREAM_HTTP_KEEPALIVE_SECONDS", "1")
+    monkeypatch.setenv("TASKSTREAM_LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "2")
+    up = Running(tmp_path / "data")
+    try:
+        port = int(up.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=NEVER) as probe:
+            probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * (1 << 20))
+            assert probe.recv(64).startswith(b"HTTP/1.1 431")
+        with socket.create_connection(("127.0.0.1", port), timeout=NEVER) as idle:
+            assert idle.recv(1) == b""  # closed by the server, never by the timeout
+        codes = []
+        for n in range(3):
+            response = httpx.post(
+                f"{up.url}/graphql",
+                json={"query": LOG_IN, "variables": wrong_password()},
+                # uvicorn's default would take these from 127.0.0.1 as the client's address.
+                headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+                timeout=NEVER,
+            )
+            codes.append(code(response.json()))
+        assert codes == ["UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED"]
+    finally:
+        assert up.stop(signal.SIGINT) == 0
