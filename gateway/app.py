@@ -20,13 +20,14 @@ from starlette.types import Scope
 
 from gateway.graphql_app import GraphQLApp
 from gateway.internal import internal_routes
-from gateway.limits import BodySizeLimit
+from gateway.limits import BodySizeLimit, ClientAddress
 from gateway.live import LiveHub, live_subscriptions
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
 from taskstream.auth import PasswordHashing, TokenService
 from taskstream.bootstrap import Runtime
+from taskstream.edge import TrustedProxies
 from taskstream.messaging.dapr import DaprTransport
 from taskstream.persistence import tables
 from taskstream.persistence.db import pending_migrations
@@ -85,6 +86,10 @@ def create_app(runtime: Runtime) -> Starlette:
             logins_per_minute=settings.login_attempts_per_minute,
             logins_per_address_per_minute=settings.login_attempts_per_address_per_minute,
             mutations_per_minute=settings.mutations_per_minute,
+            login_free_failures=settings.login_free_failures,
+            login_backoff_seconds=settings.login_backoff_seconds,
+            login_backoff_max_seconds=settings.login_backoff_max_seconds,
+            signups_per_address_per_hour=settings.signups_per_address_per_hour,
         ),
         hashing=PasswordHashing(concurrency=settings.password_hash_concurrency),
     )
@@ -158,6 +163,8 @@ def create_app(runtime: Runtime) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            # First: everything after it sees the client's address, not its proxy's.
+            Middleware(ClientAddress, proxies=TrustedProxies(settings.trusted_proxy_networks)),
             Middleware(MetricsMiddleware, metrics=metrics),
             Middleware(
                 BodySizeLimit,

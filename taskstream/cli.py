@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from taskstream.bootstrap import bootstrap
 from taskstream.composition import WORKERS, load_worker, local_system
+from taskstream.edge import server_config
 from taskstream.service import WorkerService
 from taskstream.settings import Settings, get_settings
 
@@ -30,20 +31,25 @@ def default_data_dir() -> Path:
 
 
 async def _serve(
-    app: ASGIApp, settings: Settings, *, announce: bool, lifespan: Literal["on", "off"] = "on"
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    announce: bool,
+    lifespan: Literal["on", "off"] = "on",
+    cap_addresses: bool = True,
 ) -> None:
-    config = uvicorn.Config(
+    config = server_config(
         app,
-        host=settings.host,
-        port=settings.port,
+        settings,
+        lifespan=lifespan,
+        # Workers are called by their sidecar alone, over many connections from loopback.
+        cap_addresses=cap_addresses,
         log_level="warning",
-        ws="websockets-sansio",
         # A WebSocket message may be no larger than an HTTP request body.
         ws_max_size=settings.graphql_max_body_bytes,
         # Per-message deflate keeps two zlib streams per socket (~40 KiB) and compresses every
         # push once per socket; live messages are small JSON, so it costs more than it saves.
         ws_per_message_deflate=False,
-        lifespan=lifespan,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
@@ -164,7 +170,7 @@ def command_worker(args: argparse.Namespace) -> int:
     settings = load_secrets(get_settings())
     runtime = bootstrap(settings, app_id=args.name)
     service = WorkerService(load_worker(args.name)(runtime), runtime)
-    asyncio.run(_serve(service.app(), settings, announce=False))
+    asyncio.run(_serve(service.app(), settings, announce=False, cap_addresses=False))
     return 0
 
 

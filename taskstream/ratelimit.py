@@ -6,6 +6,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from taskstream.domain.errors import RateLimited
 
@@ -44,8 +45,75 @@ class RateLimiter:
             del self._events[key]
 
 
+@dataclass
+class _Failures:
+    count: int = 0
+    # Monotonic time before which the pair may not try again.
+    blocked_until: float = 0.0
+
+
+class LoginBackoff:
+    """Wrong passwords per (account, address): after `free` of them, each further attempt of
+    that pair waits `base` seconds, doubling per failure up to `cap`. Other addresses of the
+    same account are untouched, so guessing from one place never locks the owner out."""
+
+    def __init__(
+        self,
+        *,
+        free: int,
+        base: float,
+        cap: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.free = free
+        self.base = base
+        self.cap = cap
+        self.clock = clock
+        self._pairs: dict[tuple[str, str], _Failures] = {}
+
+    def check(self, key: tuple[str, str]) -> None:
+        """RATE_LIMITED while the pair is waiting out its backoff."""
+        failures = self._pairs.get(key)
+        if failures is None:
+            return
+        wait = failures.blocked_until - self.clock()
+        if wait > 0:
+            raise RateLimited(
+                "too many wrong passwords for this account from this address; "
+                f"try again in {max(math.ceil(wait), 1)} s"
+            )
+
+    def failed(self, key: tuple[str, str]) -> None:
+        """One more wrong password of the pair."""
+        now = self.clock()
+        failures = self._pairs.get(key)
+        if failures is None:
+            if len(self._pairs) >= MAX_KEYS:
+                self._forget_idle(now)
+            failures = self._pairs[key] = _Failures()
+        failures.count += 1
+        beyond = failures.count - self.free
+        if beyond >= 0:
+            failures.blocked_until = now + min(self.base * 2.0 ** min(beyond, 64), self.cap)
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        """The right password: the pair starts afresh."""
+        self._pairs.pop(key, None)
+
+    def _forget_idle(self, now: float) -> None:
+        # A pair whose backoff ran out a whole cap ago is as good as new; past that, the
+        # oldest half goes (bounded memory beats remembering every guesser).
+        for key in [k for k, v in self._pairs.items() if v.blocked_until + self.cap <= now]:
+            del self._pairs[key]
+        if len(self._pairs) >= MAX_KEYS:
+            ordered = sorted(self._pairs, key=lambda k: self._pairs[k].blocked_until)
+            for key in ordered[: len(ordered) // 2]:
+                del self._pairs[key]
+
+
 class RateLimits:
-    """The limits the gateway enforces: log-in attempts per account and address, mutations."""
+    """The limits the gateway enforces: log-ins per address and per (account, address) with
+    backoff on wrong passwords, sign-ups per address, mutations per user."""
 
     def __init__(
         self,
@@ -53,16 +121,46 @@ class RateLimits:
         logins_per_minute: int,
         logins_per_address_per_minute: int,
         mutations_per_minute: int,
+        login_free_failures: int = 5,
+        login_backoff_seconds: float = 1.0,
+        login_backoff_max_seconds: float = 900.0,
+        signups_per_address_per_hour: int = 30,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.accounts = RateLimiter(limit=logins_per_minute, window=60.0)
-        self.addresses = RateLimiter(limit=logins_per_address_per_minute, window=60.0)
-        self.mutations = RateLimiter(limit=mutations_per_minute, window=60.0)
+        self.accounts = RateLimiter(limit=logins_per_minute, window=60.0, clock=clock)
+        self.addresses = RateLimiter(limit=logins_per_address_per_minute, window=60.0, clock=clock)
+        self.signups = RateLimiter(limit=signups_per_address_per_hour, window=3600.0, clock=clock)
+        self.mutations = RateLimiter(limit=mutations_per_minute, window=60.0, clock=clock)
+        self.backoff = LoginBackoff(
+            free=login_free_failures,
+            base=login_backoff_seconds,
+            cap=login_backoff_max_seconds,
+            clock=clock,
+        )
 
     def login_attempt(self, *, email_key: str, address: str | None) -> None:
-        """Count a log-in attempt against the client's address and against the account."""
-        if address:
-            self.addresses.hit(address, what="log-in attempts from this address")
-        self.accounts.hit(email_key, what="log-in attempts for this account")
+        """Admit one log-in attempt: per address, then per (account, address) with backoff."""
+        where = address or "unknown"
+        # Attempts refused for backoff still count for the address: hammering costs it too.
+        self.addresses.hit(where, what="log-in attempts from this address")
+        self.backoff.check((email_key, where))
+        self.accounts.hit(
+            f"{email_key}\x00{where}", what="log-in attempts for this account from this address"
+        )
+
+    def login_failed(self, *, email_key: str, address: str | None) -> None:
+        """A wrong password: that (account, address) pair backs off."""
+        self.backoff.failed((email_key, address or "unknown"))
+
+    def login_succeeded(self, *, email_key: str, address: str | None) -> None:
+        """The right password: that pair's backoff is forgotten."""
+        self.backoff.succeeded((email_key, address or "unknown"))
+
+    def sign_up(self, *, address: str | None) -> None:
+        """Admit one sign-up: per address per hour, and as a log-in attempt of the address."""
+        where = address or "unknown"
+        self.addresses.hit(where, what="log-in attempts from this address")
+        self.signups.hit(where, what="sign-ups from this address")
 
     def mutation(self, user_id: str) -> None:
         """Count one mutation of the user."""

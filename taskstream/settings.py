@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = IPv4Network | IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or CIDRs; ValueError naming the entry that is neither."""
+    networks = []
+    for part in text.split(","):
+        entry = part.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError as error:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR") from error
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -54,8 +71,28 @@ class Settings(BaseSettings):
     # Larger POST bodies to /graphql are refused with 413 before they are parsed.
     graphql_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # Log-in attempts for one account from one address per minute (other addresses unaffected).
     login_attempts_per_minute: int = Field(default=10, ge=1)
     login_attempts_per_address_per_minute: int = Field(default=60, ge=1)
+    # Wrong passwords for one account from one address before that pair waits between tries:
+    # backoff_seconds, doubling per further failure, at most backoff_max_seconds.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    signups_per_address_per_hour: int = Field(default=30, ge=1)
+
+    # The HTTP edge (taskstream/edge.py): request heads bounded in size and time, idle
+    # connections closed, connections per client address and WebSockets per account capped.
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_header_timeout_seconds: float = Field(default=5.0, gt=0)
+    http_keepalive_seconds: float = Field(default=5.0, gt=0)
+    max_connections_per_address: int = Field(default=200, ge=1)
+    max_websockets_per_account: int = Field(default=20, ge=1)
+    # Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For / Forwarded
+    # headers name the client. Empty: nobody's; the socket's peer is the client.
+    trusted_proxies: str = ""
+    # Addresses/CIDRs of TCP proxies whose PROXY protocol v1 line names the client (stack up).
+    proxy_protocol_from: str = ""
     mutations_per_minute: int = Field(default=600, ge=1)
 
     bus_url: str = "memory://"
@@ -94,6 +131,22 @@ class Settings(BaseSettings):
             raise ValueError("TASKSTREAM_BROADCAST_URL=database needs DATABASE_URL")
         rest = self.database_url.partition("://")[2]
         return f"postgresql://{rest}"
+
+    @field_validator("trusted_proxies", "proxy_protocol_from")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        """TASKSTREAM_TRUSTED_PROXIES as networks."""
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def proxy_protocol_networks(self) -> tuple[Network, ...]:
+        """TASKSTREAM_PROXY_PROTOCOL_FROM as networks."""
+        return parse_networks(self.proxy_protocol_from)
 
     @property
     def is_production(self) -> bool:

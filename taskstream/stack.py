@@ -225,10 +225,21 @@ class RoundRobinProxy:
         if upstream is None:
             return
         up_reader, up_writer = upstream
+        up_writer.write(_proxy_line(writer))
         try:
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
         finally:
             up_writer.close()
+
+
+def _proxy_line(client: asyncio.StreamWriter) -> bytes:
+    """A PROXY protocol v1 line naming the client of the connection (the gateways trust it)."""
+    peer = client.get_extra_info("peername")
+    own = client.get_extra_info("sockname")
+    if not peer or not own:
+        return b"PROXY UNKNOWN\r\n"
+    family = "TCP6" if ":" in peer[0] else "TCP4"
+    return f"PROXY {family} {peer[0]} {own[0]} {peer[1]} {own[1]}\r\n".encode("ascii")
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -613,6 +624,10 @@ class Stack:
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
                 **SERVICE_ENV.get(service.name, {}),
             }
+            if service.app_id == "gateway":
+                # The stack's TCP proxy names each client in a PROXY line; without it every
+                # client would share the proxy's address (and its per-address caps).
+                env["TASKSTREAM_PROXY_PROTOCOL_FROM"] = "127.0.0.1"
             service.env = env
             service.process = spawn(service.command, service.log_path, env=env)
             self.pidfile.record(service.name, service.process.pid)

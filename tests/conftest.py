@@ -58,6 +58,7 @@ def settings(database_url: str) -> Settings:
         # Every test signs up from the same address; the limits have tests of their own.
         login_attempts_per_address_per_minute=1_000_000,
         login_attempts_per_minute=1_000_000,
+        signups_per_address_per_hour=1_000_000,
         mutations_per_minute=1_000_000,
     )
 

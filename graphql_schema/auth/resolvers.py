@@ -10,6 +10,7 @@ from gateway.sessions import Revocation
 from graphql_schema.auth.types import AuthPayload, User
 from graphql_schema.context import Info
 from graphql_schema.permissions import IsAuthenticated
+from taskstream.domain.errors import Unauthenticated
 from taskstream.domain.users import email_key
 from taskstream.services import accounts
 
@@ -31,7 +32,7 @@ class AuthMutations:
     @strawberry.mutation(
         description=(
             "Creates an account and returns a bearer token for it. Needs no token; limited per "
-            "address and per e-mail (RATE_LIMITED)."
+            "client address (RATE_LIMITED)."
         )
     )
     async def sign_up(
@@ -53,9 +54,7 @@ class AuthMutations:
     ) -> AuthPayload:
         """Create an account; returns a bearer token."""
         services = info.context.services
-        services.limits.login_attempt(
-            email_key=email_key(email), address=info.context.client_address
-        )
+        services.limits.sign_up(address=info.context.client_address)
         token, user = await accounts.sign_up(
             uow=services.uow(),
             tokens=services.tokens,
@@ -69,7 +68,8 @@ class AuthMutations:
     @strawberry.mutation(
         description=(
             "Exchanges e-mail and password for a new bearer token; wrong credentials are "
-            "UNAUTHENTICATED. Needs no token; limited like signUp."
+            "UNAUTHENTICATED. Needs no token; limited per address, and per account and address "
+            "with a growing wait after repeated wrong passwords (RATE_LIMITED)."
         )
     )
     async def log_in(
@@ -83,16 +83,20 @@ class AuthMutations:
     ) -> AuthPayload:
         """Exchange credentials for a bearer token."""
         services = info.context.services
-        services.limits.login_attempt(
-            email_key=email_key(email), address=info.context.client_address
-        )
-        token, user = await accounts.log_in(
-            uow=services.uow(),
-            tokens=services.tokens,
-            email=email,
-            password=password,
-            hashing=services.hashing,
-        )
+        key, address = email_key(email), info.context.client_address
+        services.limits.login_attempt(email_key=key, address=address)
+        try:
+            token, user = await accounts.log_in(
+                uow=services.uow(),
+                tokens=services.tokens,
+                email=email,
+                password=password,
+                hashing=services.hashing,
+            )
+        except Unauthenticated:
+            services.limits.login_failed(email_key=key, address=address)
+            raise
+        services.limits.login_succeeded(email_key=key, address=address)
         return AuthPayload(token=token, user=User.of(user))
 
 
@@ -174,15 +178,21 @@ class AccountMutations:
         """Change the caller's password; returns a fresh token."""
         services = info.context.services
         user = await info.context.current_user()
-        services.limits.login_attempt(email_key=user.email_key, address=info.context.client_address)
-        token, user, generation = await accounts.change_password(
-            uow=services.uow(),
-            tokens=services.tokens,
-            user_id=user.id,
-            current_password=current_password,
-            new_password=new_password,
-            hashing=services.hashing,
-        )
+        key, address = user.email_key, info.context.client_address
+        services.limits.login_attempt(email_key=key, address=address)
+        try:
+            token, user, generation = await accounts.change_password(
+                uow=services.uow(),
+                tokens=services.tokens,
+                user_id=user.id,
+                current_password=current_password,
+                new_password=new_password,
+                hashing=services.hashing,
+            )
+        except Unauthenticated:
+            # A wrong current password backs off like a wrong one at logIn.
+            services.limits.login_failed(email_key=key, address=address)
+            raise
         await services.live.publish_revocation(Revocation(user.id, generation=generation))
         return AuthPayload(token=token, user=User.of(user))
 
@@ -203,13 +213,18 @@ class AccountMutations:
         """Delete the caller's account and all of its data."""
         services = info.context.services
         user = await info.context.current_user()
-        services.limits.login_attempt(email_key=user.email_key, address=info.context.client_address)
-        await accounts.delete_account(
-            uow=services.uow(),
-            user_id=user.id,
-            password=password,
-            now=info.context.now,
-            hashing=services.hashing,
-        )
+        key, address = user.email_key, info.context.client_address
+        services.limits.login_attempt(email_key=key, address=address)
+        try:
+            await accounts.delete_account(
+                uow=services.uow(),
+                user_id=user.id,
+                password=password,
+                now=info.context.now,
+                hashing=services.hashing,
+            )
+        except Unauthenticated:
+            services.limits.login_failed(email_key=key, address=address)
+            raise
         await services.live.publish_revocation(Revocation(user.id))
         return True

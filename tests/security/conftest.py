@@ -13,6 +13,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.composition import local_system
+from taskstream.edge import server_config
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
 
@@ -45,8 +46,11 @@ async def served(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
     on the session's event loop, which owns the database connections.
     """
     async with local_system(settings, engine=engine, transport=MemoryTransport()) as app:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning"
+        config = server_config(
+            app,
+            settings.model_copy(update={"port": free_port()}),
+            lifespan="off",
+            log_level="warning",
         )
         server = uvicorn.Server(config)
         serving = asyncio.create_task(server.serve())
