@@ -23,6 +23,7 @@ from gateway.internal import internal_routes
 from gateway.limits import BodySizeLimit
 from gateway.live import LiveHub, live_subscriptions
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
+from gateway.security_headers import WebAppHeaders, security_headers
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
 from taskstream.auth import TokenService
@@ -53,6 +54,9 @@ class SinglePageApp(StaticFiles):
             return await super().get_response(path, scope)
         except HTTPException as error:
             if error.status_code != 404 or scope["method"] not in ("GET", "HEAD"):
+                raise
+            if path.startswith("assets/"):
+                # A missing bundle is a 404, not the page (which would be cached as the asset).
                 raise
             return await super().get_response("index.html", scope)
 
@@ -108,7 +112,8 @@ def create_app(runtime: Runtime) -> Starlette:
         return JSONResponse({"status": "ready"})
 
     async def placeholder(request: Request) -> Response:
-        return HTMLResponse(PLACEHOLDER_PAGE)
+        headers = {**security_headers(request.scope), "cache-control": "no-cache"}
+        return HTMLResponse(PLACEHOLDER_PAGE, headers=headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -150,7 +155,7 @@ def create_app(runtime: Runtime) -> Starlette:
         routes.extend(transport.routes())
         routes.extend(internal_routes(runtime))
     if (WEB_DIST / "index.html").exists():
-        routes.append(Mount("/", SinglePageApp(directory=WEB_DIST, html=True)))
+        routes.append(Mount("/", WebAppHeaders(SinglePageApp(directory=WEB_DIST, html=True))))
     else:
         routes.append(Route("/", placeholder))
     app = Starlette(

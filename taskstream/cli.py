@@ -111,11 +111,19 @@ def _graceful_signals() -> Iterator[list[int]]:
 def command_up(args: argparse.Namespace) -> int:
     """Everything in one process, with embedded PostgreSQL unless DATABASE_URL is set."""
     from taskstream.auth import load_or_create_signing_key
+    from taskstream.datadir import DataDirectoryInUse, DataDirectoryLock
     from taskstream.persistence.embedded import EmbeddedPostgres
 
     settings = get_settings()
     data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Held until this process exits: a second `up` here must not touch the running one.
+    lock = DataDirectoryLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirectoryInUse as error:
+        print(f"taskstream up: {error}", file=sys.stderr, flush=True)
+        return 1
     updates: dict[str, object] = {"host": args.host, "port": args.port, "data_dir": data_dir}
     if "env" not in settings.model_fields_set:
         updates["env"] = "development"
@@ -138,6 +146,7 @@ def command_up(args: argparse.Namespace) -> int:
         finally:
             if server is not None:
                 server.stop()
+            lock.release()
     print("Taskstream stopped", flush=True)
     return 0
 
@@ -226,6 +235,7 @@ async def _audit_report(
 
 def command_audit_report(args: argparse.Namespace) -> int:
     """One user's audit trail with the chain verification; exit 1 when the chain is broken."""
+    from taskstream.datadir import DataDirectoryInUse, DataDirectoryLock
     from taskstream.persistence.embedded import EmbeddedPostgres
 
     try:
@@ -235,16 +245,27 @@ def command_audit_report(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     server = None
+    lock = None
     url = settings.database_url
     if url is None:
         # The data of `taskstream up`: its running server, or the server started for this.
-        embedded = EmbeddedPostgres(
-            (args.data_dir or default_data_dir()).expanduser().resolve() / "postgres"
-        )
+        data_dir = (args.data_dir or default_data_dir()).expanduser().resolve()
+        embedded = EmbeddedPostgres(data_dir / "postgres")
+        if not (embedded.data_dir / "PG_VERSION").exists():
+            print("no database: set DATABASE_URL or give --data-dir", file=sys.stderr)
+            return 2
+        lock = DataDirectoryLock(data_dir)
+        try:
+            lock.acquire()
+        except DataDirectoryInUse:
+            # `up` holds it: read through its server, never start or stop one here.
+            lock = None
         url = embedded.running_url()
         if url is None:
-            if not (embedded.data_dir / "PG_VERSION").exists():
-                print("no database: set DATABASE_URL or give --data-dir", file=sys.stderr)
+            if lock is None:
+                print(
+                    "`taskstream up` is starting on this data directory: try again", file=sys.stderr
+                )
                 return 2
             server = embedded
             url = server.start()
@@ -255,6 +276,8 @@ def command_audit_report(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
+        if lock is not None:
+            lock.release()
 
 
 def exported_sdl() -> str:

@@ -88,10 +88,15 @@ def add_stack_command(commands: Any) -> None:
 
 def command_stack_up(args: argparse.Namespace) -> int:
     """Run the stack until SIGINT/SIGTERM; 0 after a clean stop."""
+    from taskstream.datadir import DataDirectoryInUse
+
     data_dir: Path = (args.data_dir or default_stack_dir()).expanduser().resolve()
     try:
         stack = Stack(data_dir, host=args.host, port=args.port, brokers=args.brokers)
         return asyncio.run(stack.run())
+    except DataDirectoryInUse as error:
+        print(f"stack up: {error}", file=sys.stderr, flush=True)
+        return 1
     except StackError as error:
         print(f"stack up failed: {error}", file=sys.stderr, flush=True)
         return 1
@@ -276,6 +281,8 @@ class Stack:
         self.postgres: Any = None
         self._stop = asyncio.Event()
         self._cleanup: contextlib.AsyncExitStack | None = None
+        # True once this stack holds the data directory's lock (taskstream.datadir).
+        self._owned = False
 
     # --- control, for fault injection: the stack as an object rather than a command ---------
 
@@ -295,7 +302,6 @@ class Stack:
         cleanup, self._cleanup = self._cleanup, None
         if cleanup is not None:
             await cleanup.aclose()
-        (self.run_dir / "pids.json").unlink(missing_ok=True)
 
     def service(self, name: str) -> Service:
         """The service called `name` (gateway-1, gateway-2, audit, notifications, ...)."""
@@ -367,8 +373,8 @@ class Stack:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            (self.run_dir / "pids.json").unlink(missing_ok=True)
-            print("Taskstream stopped", flush=True)
+            if self._owned:
+                print("Taskstream stopped", flush=True)
         return 0
 
     def _check(self) -> None:
@@ -378,10 +384,20 @@ class Stack:
     async def _start(self, cleanup: contextlib.AsyncExitStack) -> None:
         from taskstream.auth import load_or_create_signing_key
         from taskstream.dapr_resources import render_dapr_resources
+        from taskstream.datadir import DataDirectoryLock
         from taskstream.settings import get_settings
 
         settings = get_settings()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Before anything is stopped or moved: a second stack on this directory must leave the
+        # running one alone (its pids.json is not stale). Held until the stack has stopped.
+        lock = DataDirectoryLock(self.data_dir)
+        lock.acquire()
+        self._owned = True
+        cleanup.callback(lock.release)
+        # Run last but one, after every process has stopped, and while the lock is still held
+        # (after it, the file may be the next run's).
+        cleanup.callback((self.run_dir / "pids.json").unlink, missing_ok=True)
         stale = PidFile.stop_stale(self.run_dir / "pids.json")
         if stale:
             print(f"stopped what a previous run left: {', '.join(stale)}", flush=True)
