@@ -102,5 +102,35 @@ def test_a_second_up_refuses_and_leaves_the_first_serving(tmp_path: Path) -> Non
             'mutation { signUp(email: "lock@example.com", password: "long enough") { token } }',
         )
         assert "errors" not in signed, signed
+        # `audit report` reads up's data through the running server (its password included).
+        assert audit_report(data_dir, "lock@example.com").returncode == 0
     finally:
         assert first.stop(signal.SIGTERM) == 0, "".join(first.output)
+    # With up stopped, it starts the secured server itself (and takes the lock meanwhile).
+    report = audit_report(data_dir, "lock@example.com")
+    assert report.returncode == 0, report.stderr
+    assert '"verification"' in report.stdout
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
+
+
+def audit_report(data_dir: Path, email: str) -> subprocess.CompletedProcess[str]:
+    """`taskstream audit report` on up's data directory."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taskstream.cli",
+            "audit",
+            "report",
+            "--user",
+            email,
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
