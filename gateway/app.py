@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -57,7 +57,7 @@ class SinglePageApp(StaticFiles):
                 raise
             if path.startswith("assets/"):
                 # A missing bundle is a 404, not the page (which would be cached as the asset).
-                raise
+                return PlainTextResponse("Not Found", status_code=404)
             return await super().get_response("index.html", scope)
 
 

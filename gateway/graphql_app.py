@@ -15,6 +15,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from gateway.security_headers import security_headers
 from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from graphql_schema.context import Context, Services
 from taskstream.auth import bearer_token
@@ -78,6 +79,15 @@ class GraphQLApp(GraphQL[Context, None]):
             queue_size=services.settings.live_queue_size,
             max_tokens=services.settings.graphql_max_tokens,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The GraphQL IDE (development only), under its own laxer security headers."""
+        response = await super().render_graphql_ide(request)
+        # GraphiQL is an inline script loading its bundles from a CDN: the app's policy
+        # would block it (gateway/security_headers.py).
+        response.headers.update(security_headers(request.scope, ide=True))
+        response.headers["cache-control"] = "no-cache"
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON of a request or socket message; absurd nesting is a parse error, not a crash."""
