@@ -33,6 +33,7 @@ from taskstream.persistence import tables
 from taskstream.persistence.db import pending_migrations
 from taskstream.persistence.outbox import OutboxRelay
 from taskstream.ratelimit import RateLimits
+from taskstream.service import metrics_app
 from taskstream.settings import Settings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -147,7 +148,6 @@ def create_app(runtime: Runtime) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics.endpoint),
     ]
     if isinstance(transport, DaprTransport):
         # Under Dapr the sidecar reaches this port: serve its delivery routes and the
@@ -171,6 +171,8 @@ def create_app(runtime: Runtime) -> Starlette:
         ],
     )
     app.state.services = services
+    # /metrics is not on this (public) port: the command serves this on the metrics listener.
+    app.state.metrics_app = metrics_app(metrics.endpoint)
     return app
 
 

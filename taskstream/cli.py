@@ -29,7 +29,71 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "taskstream"
 
 
+class _MetricsServer(uvicorn.Server):
+    """The metrics listener: stopped by the main server's end, not by signals of its own."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave SIGINT/SIGTERM to the main server (which then stops this one)."""
+        yield
+
+
+async def _start_metrics(
+    app: ASGIApp, settings: Settings
+) -> tuple[_MetricsServer, asyncio.Task[None]]:
+    """Listen for /metrics on the metrics host and port; fails when it cannot listen."""
+    server = _MetricsServer(
+        uvicorn.Config(
+            app,
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 - as _serve does
+        await asyncio.sleep(0.02)
+    if not server.started:
+        raise SystemExit(
+            f"could not listen on {settings.metrics_host}:{settings.metrics_port} for /metrics "
+            "(TASKSTREAM_METRICS_HOST / TASKSTREAM_METRICS_PORT)"
+        )
+    return server, serving
+
+
+def _metrics_port(server: uvicorn.Server, default: int) -> int:
+    """The port a started server listens on (the chosen one when it was 0)."""
+    if server.servers and server.servers[0].sockets:
+        port: int = server.servers[0].sockets[0].getsockname()[1]
+        return port
+    return default
+
+
 async def _serve(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    announce: bool,
+    lifespan: Literal["on", "off"] = "on",
+    metrics: ASGIApp | None = None,
+) -> None:
+    if metrics is None:
+        await _serve_app(app, settings, announce=announce, lifespan=lifespan)
+        return
+    metrics_server, metrics_serving = await _start_metrics(metrics, settings)
+    if announce:
+        port = _metrics_port(metrics_server, settings.metrics_port)
+        print(f"Metrics at http://{settings.metrics_host}:{port}/metrics", flush=True)
+    try:
+        await _serve_app(app, settings, announce=announce, lifespan=lifespan)
+    finally:
+        metrics_server.should_exit = True
+        await metrics_serving
+
+
+async def _serve_app(
     app: ASGIApp, settings: Settings, *, announce: bool, lifespan: Literal["on", "off"] = "on"
 ) -> None:
     config = uvicorn.Config(
@@ -76,7 +140,7 @@ def _settle_garbage_collector() -> None:
 async def _run_everything(settings: Settings) -> None:
     """Gateway and every worker in this process (see taskstream.composition)."""
     async with local_system(settings) as app:
-        await _serve(app, settings, announce=True, lifespan="off")
+        await _serve(app, settings, announce=True, lifespan="off", metrics=app.state.metrics_app)
 
 
 async def _migrate(url: str) -> None:
@@ -127,6 +191,9 @@ def command_up(args: argparse.Namespace) -> int:
     updates: dict[str, object] = {"host": args.host, "port": args.port, "data_dir": data_dir}
     if "env" not in settings.model_fields_set:
         updates["env"] = "development"
+    if "metrics_port" not in settings.model_fields_set:
+        # Any free port (announced), so that several `up`s can run side by side.
+        updates["metrics_port"] = 0
     if settings.jwt_secret is None:
         from pydantic import SecretStr
 
@@ -157,7 +224,8 @@ def command_gateway(args: argparse.Namespace) -> int:
     from taskstream.secrets import load_secrets
 
     settings = load_secrets(get_settings())
-    asyncio.run(_serve(create_app(bootstrap(settings, app_id="gateway")), settings, announce=True))
+    app = create_app(bootstrap(settings, app_id="gateway"))
+    asyncio.run(_serve(app, settings, announce=True, metrics=app.state.metrics_app))
     return 0
 
 
@@ -168,7 +236,7 @@ def command_worker(args: argparse.Namespace) -> int:
     settings = load_secrets(get_settings())
     runtime = bootstrap(settings, app_id=args.name)
     service = WorkerService(load_worker(args.name)(runtime), runtime)
-    asyncio.run(_serve(service.app(), settings, announce=False))
+    asyncio.run(_serve(service.app(), settings, announce=False, metrics=service.metrics_app()))
     return 0
 
 

@@ -262,6 +262,8 @@ class Service:
     log_path: Path = field(default_factory=Path)
     reported_exit: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    # Where the service serves /metrics (on 127.0.0.1; never its app port).
+    metrics_port: int = 0
 
 
 class Stack:
@@ -470,6 +472,7 @@ class Stack:
                 s.name: {
                     "appId": s.app_id,
                     "appPort": s.app_port,
+                    "metricsPort": s.metrics_port,
                     "daprHttpPort": s.sidecar.dapr_http_port,
                     "log": str(s.log_path),
                     "daprLog": str(s.sidecar.log_path),
@@ -552,9 +555,11 @@ class Stack:
         from taskstream.localinfra._common import free_ports
 
         names = [f"gateway-{n}" for n in range(1, GATEWAY_REPLICAS + 1)] + sorted(WORKERS)
-        ports = free_ports(len(names))
+        ports = free_ports(2 * len(names))
         services = []
-        for name, port in zip(names, ports, strict=True):
+        for name, port, metrics_port in zip(
+            names, ports[: len(names)], ports[len(names) :], strict=True
+        ):
             app_id = "gateway" if name.startswith("gateway-") else name
             command = ["gateway"] if app_id == "gateway" else ["worker", name]
             services.append(
@@ -564,6 +569,7 @@ class Stack:
                     [sys.executable, "-m", "taskstream.cli", *command],
                     port,
                     log_path=self.run_dir / "logs" / f"{name}.log",
+                    metrics_port=metrics_port,
                 )
             )
         return services
@@ -619,6 +625,8 @@ class Stack:
                 "DAPR_GRPC_PORT": str(service.sidecar.dapr_grpc_port),
                 "TASKSTREAM_HOST": "127.0.0.1",
                 "TASKSTREAM_PORT": str(service.app_port),
+                "TASKSTREAM_METRICS_HOST": "127.0.0.1",
+                "TASKSTREAM_METRICS_PORT": str(service.metrics_port),
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
                 **SERVICE_ENV.get(service.name, {}),
             }

@@ -158,9 +158,7 @@ class EmbeddedPostgres:
         password = self.password()
         if "'" in password or "\\" in password:
             raise RuntimeError(f"{self.password_file}: the password may not contain ' or \\")
-        log.warning(
-            "securing the embedded PostgreSQL in %s (password authentication)", self.data_dir
-        )
+        log.info("securing the embedded PostgreSQL in %s (password authentication)", self.data_dir)
         self._pg_ctl_start(f"-c listen_addresses='' -p {self.port} -k {self.data_dir}")
         try:
             self._psql(
