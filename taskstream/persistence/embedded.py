@@ -67,6 +67,8 @@ local   all  all                scram-sha-256
 host    all  all  127.0.0.1/32  scram-sha-256
 host    all  all  ::1/128       scram-sha-256
 """
+# Only while _secure() sets the password: the server then listens on no TCP port at all.
+_SOCKET_ONLY_TRUST = "local   all  all  trust\n"
 
 
 class EmbeddedPostgres:
@@ -146,19 +148,21 @@ class EmbeddedPostgres:
         )
 
     def _secure(self) -> None:
-        """Give the superuser its password and replace pg_hba.conf with PG_HBA, once.
+        """Give the superuser its password and make pg_hba.conf PG_HBA, when either is missing.
 
-        New data directories come from initdb with `trust`, as older versions left theirs:
-        both are secured here. The server runs meanwhile on the socket in the data directory
-        only (mode 0700: no other OS user can reach it), never on TCP.
+        New data directories come from initdb with `trust`, as older versions left theirs; a
+        lost password file needs a new password: all are (re)secured here. Meanwhile the server
+        listens on no TCP port, only on the socket in the data directory (mode 0700: no other
+        OS user can reach it), and pg_hba.conf trusts that socket alone.
         """
         hba = self.data_dir / "pg_hba.conf"
-        if hba.exists() and hba.read_text() == PG_HBA:
+        if self.password_file.exists() and hba.exists() and hba.read_text() == PG_HBA:
             return
         password = self.password()
         if "'" in password or "\\" in password:
             raise RuntimeError(f"{self.password_file}: the password may not contain ' or \\")
         log.info("securing the embedded PostgreSQL in %s (password authentication)", self.data_dir)
+        self._write_hba(_SOCKET_ONLY_TRUST)
         self._pg_ctl_start(f"-c listen_addresses='' -p {self.port} -k {self.data_dir}")
         try:
             self._psql(
@@ -167,14 +171,17 @@ class EmbeddedPostgres:
             )
         finally:
             self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop")
-        # Written beside and renamed over: a crash leaves the old file or the new one whole.
+        self._write_hba(PG_HBA)
+        self.data_dir.chmod(0o700)
+
+    def _write_hba(self, rules: str) -> None:
+        """Replace pg_hba.conf: written beside and renamed over, so it is always whole."""
         staged = self.data_dir / "pg_hba.conf.taskstream"
-        staged.write_text(PG_HBA)
+        staged.write_text(rules)
         staged.chmod(0o600)
         if self._account is not None:
             shutil.chown(staged, self._account.pw_uid, self._account.pw_gid)
-        staged.replace(hba)
-        self.data_dir.chmod(0o700)
+        staged.replace(self.data_dir / "pg_hba.conf")
 
     def _psql(self, sql: str, *, password: str | None = None) -> str:
         """Run SQL as the superuser over the socket in the data directory; returns its output."""

@@ -143,3 +143,21 @@ async def test_an_old_trust_directory_is_secured_in_place(tmp_path: Path) -> Non
         await connection.close()
     finally:
         again.stop()
+
+
+async def test_a_lost_password_file_gets_a_new_password(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "postgres", durable=False)
+    first = server.start()
+    server.stop()
+    (tmp_path / "secrets" / "postgres-password").unlink()
+    again = EmbeddedPostgres(tmp_path / "postgres", durable=False)
+    try:
+        url = again.start()
+        assert url != first
+        connection = await asyncpg.connect(plain(url), timeout=10)
+        await connection.close()
+        # The old password no longer opens it.
+        assert await refused(plain(first).replace(f":{server.port}/", f":{again.port}/"))
+        assert (again.data_dir / "pg_hba.conf").read_text() == PG_HBA
+    finally:
+        again.stop()
