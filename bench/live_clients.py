@@ -72,6 +72,7 @@ class GatewayProcess:
                 "TASKSTREAM_ENV": "development",
                 "TASKSTREAM_HOST": "127.0.0.1",
                 "TASKSTREAM_PORT": str(free_port()),
+                "TASKSTREAM_METRICS_PORT": "0",
                 "TASKSTREAM_LOG_JSON": "false",
                 "TASKSTREAM_LOG_LEVEL": "WARNING",
             }

@@ -191,6 +191,8 @@ class BenchStack:
                 "TASKSTREAM_JWT_SECRET": self.secret,
                 "TASKSTREAM_HOST": "127.0.0.1",
                 "TASKSTREAM_PORT": "{port}",
+                # /metrics on a free port of its own: benchmarks may run several gateways.
+                "TASKSTREAM_METRICS_PORT": "0",
                 "TASKSTREAM_ENV": "production",
                 "TASKSTREAM_LOG_JSON": "false",
                 "TASKSTREAM_LOG_LEVEL": "WARNING",

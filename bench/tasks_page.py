@@ -22,6 +22,7 @@ from bench.common import UpProcess, percentile, write_result
 from taskstream.domain.model import tag_key
 from taskstream.persistence import tables as t
 from taskstream.persistence.db import create_engine
+from taskstream.persistence.embedded import EmbeddedPostgres
 
 PAGE = """
 query($after: String) {
@@ -138,8 +139,9 @@ def main() -> None:
         warm = UpProcess(data_dir)
         try:
             token, user_id = asyncio.run(sign_up(warm.url))
-            database_port = (data_dir / "postgres" / "postmaster.pid").read_text().splitlines()[3]
-            database_url = f"postgresql://postgres@127.0.0.1:{database_port}/taskstream"
+            running = EmbeddedPostgres(data_dir / "postgres").running_url()
+            assert running is not None, "up's PostgreSQL is not running"
+            database_url = running.replace("postgresql+asyncpg://", "postgresql://", 1)
             load_seconds = asyncio.run(load_tasks(database_url, user_id, args.tasks))
             figures = asyncio.run(measure(warm.url, token, args.requests, args.concurrency))
         finally:

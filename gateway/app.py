@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -23,6 +23,7 @@ from gateway.internal import internal_routes
 from gateway.limits import BodySizeLimit, ClientAddress
 from gateway.live import LiveHub, live_subscriptions
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
+from gateway.security_headers import WebAppHeaders, security_headers
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
 from taskstream.auth import PasswordHashing, TokenService
@@ -33,6 +34,7 @@ from taskstream.persistence import tables
 from taskstream.persistence.db import pending_migrations
 from taskstream.persistence.outbox import OutboxRelay
 from taskstream.ratelimit import RateLimits
+from taskstream.service import metrics_app
 from taskstream.settings import Settings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -55,6 +57,9 @@ class SinglePageApp(StaticFiles):
         except HTTPException as error:
             if error.status_code != 404 or scope["method"] not in ("GET", "HEAD"):
                 raise
+            if path.startswith("assets/"):
+                # A missing bundle is a 404, not the page (which would be cached as the asset).
+                return PlainTextResponse("Not Found", status_code=404)
             return await super().get_response("index.html", scope)
 
 
@@ -114,7 +119,8 @@ def create_app(runtime: Runtime) -> Starlette:
         return JSONResponse({"status": "ready"})
 
     async def placeholder(request: Request) -> Response:
-        return HTMLResponse(PLACEHOLDER_PAGE)
+        headers = {**security_headers(request.scope), "cache-control": "no-cache"}
+        return HTMLResponse(PLACEHOLDER_PAGE, headers=headers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -148,7 +154,6 @@ def create_app(runtime: Runtime) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics.endpoint),
     ]
     if isinstance(transport, DaprTransport):
         # Under Dapr the sidecar reaches this port: serve its delivery routes and the
@@ -156,7 +161,7 @@ def create_app(runtime: Runtime) -> Starlette:
         routes.extend(transport.routes())
         routes.extend(internal_routes(runtime))
     if (WEB_DIST / "index.html").exists():
-        routes.append(Mount("/", SinglePageApp(directory=WEB_DIST, html=True)))
+        routes.append(Mount("/", WebAppHeaders(SinglePageApp(directory=WEB_DIST, html=True))))
     else:
         routes.append(Route("/", placeholder))
     app = Starlette(
@@ -174,6 +179,8 @@ def create_app(runtime: Runtime) -> Starlette:
         ],
     )
     app.state.services = services
+    # /metrics is not on this (public) port: the command serves this on the metrics listener.
+    app.state.metrics_app = metrics_app(metrics.endpoint)
     return app
 
 

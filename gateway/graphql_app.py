@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter
@@ -13,15 +14,19 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from gateway.limits import SocketCounter
+from gateway.limits import SocketCounter, SocketTicket
+from gateway.security_headers import security_headers
 from gateway.sessions import KnownSessions
 from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from graphql_schema.context import Context, Services
-from taskstream.domain.errors import Timeout
+from taskstream.auth import TokenClaims, bearer_token
+from taskstream.domain.errors import Timeout, Unauthenticated
+from taskstream.domain.users import User
 from taskstream.persistence.db import statement_timeout
 
 # The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.
@@ -58,6 +63,75 @@ class GraphQLApp(GraphQL[Context, None]):
             per_address=services.settings.max_connections_per_address,
             per_account=services.settings.max_websockets_per_account,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """The GraphQL IDE (development only), under its own laxer security headers."""
+        response = await super().render_graphql_ide(request)
+        # GraphiQL is an inline script loading its bundles from a CDN: the app's policy
+        # would block it (gateway/security_headers.py).
+        response.headers.update(security_headers(request.scope, ide=True))
+        response.headers["cache-control"] = "no-cache"
+        return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON of a request or socket message; absurd nesting is a parse error, not a crash."""
+        try:
+            return super().decode_json(data)
+        except RecursionError as error:
+            # json.loads recurses per nesting level; Strawberry answers parse errors with 400
+            # over HTTP and closes a socket with 4400, where a RecursionError would be a 500.
+            text = data.decode(errors="replace") if isinstance(data, bytes) else data
+            raise json.JSONDecodeError("nesting too deep", text[:64], 0) from error
+
+    async def authenticate(self, token: str) -> tuple[TokenClaims, User | None]:
+        """The claims (and maybe the account) of a token; UNAUTHENTICATED unless it is valid,
+        unrevoked and its account exists."""
+        claims = self.services.tokens.claims(token)
+        return claims, await self.sessions.check(claims)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None = None
+    ) -> Context:
+        """A fresh context; HTTP callers are identified by their Authorization header."""
+        user_id, user, claims = None, None, None
+        if isinstance(request, Request):
+            token = bearer_token(request.headers.get("authorization"))
+            if token is not None:
+                try:
+                    claims, user = await self.authenticate(token)
+                    user_id = claims.user_id
+                except Unauthenticated:
+                    user_id, user, claims = None, None, None
+        return Context(
+            services=self.services,
+            request=request,
+            user_id=user_id,
+            now=datetime.now(UTC),
+            response=response,
+            _user=user,
+            token=claims,
+        )
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """Accept a socket only with a valid token in connection_init; else close 4403."""
+        params = getattr(context, "connection_params", None)
+        header = params.get("authorization") if isinstance(params, dict) else None
+        token = bearer_token(header if isinstance(header, str) else None)
+        if token is None:
+            raise ConnectionRejectionError({"message": "a valid bearer token is required"})
+        try:
+            claims, _ = await self.authenticate(token)
+        except Unauthenticated as error:
+            raise ConnectionRejectionError({"message": error.message}) from error
+        ticket = context.request.scope.get(SOCKET_TICKET) if context.request else None
+        if isinstance(ticket, SocketTicket) and not ticket.claim_account(str(claims.user_id)):
+            raise ConnectionRejectionError({"message": ticket.refusal})
+        context.user_id = claims.user_id
+        context.token = claims
+        if isinstance(context.request, WebSocket):
+            # Closed with 4403 when its token is revoked (gateway/sessions.py).
+            self.sessions.opened(context.request, claims)
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request or socket; every statement it causes runs under the timeout.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql.error import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
@@ -14,6 +15,16 @@ from taskstream.persistence.db import is_query_canceled
 log = logging.getLogger("taskstream.graphql")
 
 INTERNAL_MESSAGE = "internal error; it has been logged"
+# graphql-core's hints: " Did you mean 'x' or 'y'?", "... the enum value 'HIGH'?", "... to use
+# an inline fragment on 'Task'?" (names never contain "?"). They spell out the schema that
+# production keeps to itself (introspection off), field names, arguments, types, enum values
+# and input fields alike; `disable_field_suggestions` covers field names only.
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """The message with every "Did you mean ...?" hint removed."""
+    return SUGGESTION.sub("", message)
 
 
 def _code_of(error: GraphQLError) -> str | None:
@@ -36,7 +47,14 @@ def _code_of(error: GraphQLError) -> str | None:
 
 
 class ContractErrors(MaskErrors):
-    """Gives each error `extensions.code`; unexpected ones become INTERNAL with no details."""
+    """Gives each error `extensions.code`; unexpected ones become INTERNAL with no details.
+
+    With `suggestions=False` (production) "Did you mean ...?" hints are taken out of messages.
+    """
+
+    def __init__(self, *, suggestions: bool = True) -> None:
+        super().__init__()
+        self.suggestions = suggestions
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed: list[GraphQLError] = []
@@ -58,6 +76,8 @@ class ContractErrors(MaskErrors):
                     message = Timeout().message
                 else:
                     message = error.message
+                if not self.suggestions:
+                    message = without_suggestions(message)
             processed.append(
                 StrawberryGraphQLError(
                     message,

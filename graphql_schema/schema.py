@@ -70,7 +70,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        ContractErrors,
+        # "Did you mean ...?" would spell out the schema introspection is hiding.
+        lambda: ContractErrors(suggestions=not settings.is_production),
         # Skips parsing and validation (limits included) of text that has passed them before.
         lambda: CachedValidation(documents),
         # Input list caps and the cost budget: after validation, before any resolver.

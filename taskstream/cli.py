@@ -30,7 +30,77 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "taskstream"
 
 
+class _MetricsServer(uvicorn.Server):
+    """The metrics listener: stopped by the main server's end, not by signals of its own."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave SIGINT/SIGTERM to the main server (which then stops this one)."""
+        yield
+
+
+async def _start_metrics(
+    app: ASGIApp, settings: Settings
+) -> tuple[_MetricsServer, asyncio.Task[None]]:
+    """Listen for /metrics on the metrics host and port; fails when it cannot listen."""
+    server = _MetricsServer(
+        uvicorn.Config(
+            app,
+            host=settings.metrics_host,
+            port=settings.metrics_port,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():  # noqa: ASYNC110 - as _serve does
+        await asyncio.sleep(0.02)
+    if not server.started:
+        raise SystemExit(
+            f"could not listen on {settings.metrics_host}:{settings.metrics_port} for /metrics "
+            "(TASKSTREAM_METRICS_HOST / TASKSTREAM_METRICS_PORT)"
+        )
+    return server, serving
+
+
+def _metrics_port(server: uvicorn.Server, default: int) -> int:
+    """The port a started server listens on (the chosen one when it was 0)."""
+    if server.servers and server.servers[0].sockets:
+        port: int = server.servers[0].sockets[0].getsockname()[1]
+        return port
+    return default
+
+
 async def _serve(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    announce: bool,
+    lifespan: Literal["on", "off"] = "on",
+    cap_addresses: bool = True,
+    metrics: ASGIApp | None = None,
+) -> None:
+    """Serve `app` (and `metrics` on its own loopback listener) until told to stop."""
+    if metrics is None:
+        await _serve_app(
+            app, settings, announce=announce, lifespan=lifespan, cap_addresses=cap_addresses
+        )
+        return
+    metrics_server, metrics_serving = await _start_metrics(metrics, settings)
+    if announce:
+        port = _metrics_port(metrics_server, settings.metrics_port)
+        print(f"Metrics at http://{settings.metrics_host}:{port}/metrics", flush=True)
+    try:
+        await _serve_app(
+            app, settings, announce=announce, lifespan=lifespan, cap_addresses=cap_addresses
+        )
+    finally:
+        metrics_server.should_exit = True
+        await metrics_serving
+
+
+async def _serve_app(
     app: ASGIApp,
     settings: Settings,
     *,
@@ -82,7 +152,7 @@ def _settle_garbage_collector() -> None:
 async def _run_everything(settings: Settings) -> None:
     """Gateway and every worker in this process (see taskstream.composition)."""
     async with local_system(settings) as app:
-        await _serve(app, settings, announce=True, lifespan="off")
+        await _serve(app, settings, announce=True, lifespan="off", metrics=app.state.metrics_app)
 
 
 async def _migrate(url: str) -> None:
@@ -117,14 +187,25 @@ def _graceful_signals() -> Iterator[list[int]]:
 def command_up(args: argparse.Namespace) -> int:
     """Everything in one process, with embedded PostgreSQL unless DATABASE_URL is set."""
     from taskstream.auth import load_or_create_signing_key
+    from taskstream.datadir import DataDirectoryInUse, DataDirectoryLock
     from taskstream.persistence.embedded import EmbeddedPostgres
 
     settings = get_settings()
     data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Held until this process exits: a second `up` here must not touch the running one.
+    lock = DataDirectoryLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirectoryInUse as error:
+        print(f"taskstream up: {error}", file=sys.stderr, flush=True)
+        return 1
     updates: dict[str, object] = {"host": args.host, "port": args.port, "data_dir": data_dir}
     if "env" not in settings.model_fields_set:
         updates["env"] = "development"
+    if "metrics_port" not in settings.model_fields_set:
+        # Any free port (announced), so that several `up`s can run side by side.
+        updates["metrics_port"] = 0
     if settings.jwt_secret is None:
         from pydantic import SecretStr
 
@@ -149,6 +230,7 @@ def command_up(args: argparse.Namespace) -> int:
         finally:
             if server is not None:
                 server.stop()
+            lock.release()
     print("Taskstream stopped", flush=True)
     return 0
 
@@ -159,7 +241,8 @@ def command_gateway(args: argparse.Namespace) -> int:
     from taskstream.secrets import load_secrets
 
     settings = load_secrets(get_settings())
-    asyncio.run(_serve(create_app(bootstrap(settings, app_id="gateway")), settings, announce=True))
+    app = create_app(bootstrap(settings, app_id="gateway"))
+    asyncio.run(_serve(app, settings, announce=True, metrics=app.state.metrics_app))
     return 0
 
 
@@ -170,7 +253,15 @@ def command_worker(args: argparse.Namespace) -> int:
     settings = load_secrets(get_settings())
     runtime = bootstrap(settings, app_id=args.name)
     service = WorkerService(load_worker(args.name)(runtime), runtime)
-    asyncio.run(_serve(service.app(), settings, announce=False, cap_addresses=False))
+    asyncio.run(
+        _serve(
+            service.app(),
+            settings,
+            announce=False,
+            cap_addresses=False,
+            metrics=service.metrics_app(),
+        )
+    )
     return 0
 
 
@@ -254,6 +345,7 @@ def _keys_of_data_dir(settings: Settings, data_dir: Path) -> Settings:
 
 def command_audit_report(args: argparse.Namespace) -> int:
     """One user's audit trail with the chain verification; exit 1 when the chain is broken."""
+    from taskstream.datadir import DataDirectoryInUse, DataDirectoryLock
     from taskstream.persistence.embedded import EmbeddedPostgres
 
     try:
@@ -274,14 +366,26 @@ def command_audit_report(args: argparse.Namespace) -> int:
         )
         return 2
     server = None
+    lock = None
     url = settings.database_url
     if url is None:
         # The data of `taskstream up`: its running server, or the server started for this.
         embedded = EmbeddedPostgres(data_dir / "postgres")
+        if not (embedded.data_dir / "PG_VERSION").exists():
+            print("no database: set DATABASE_URL or give --data-dir", file=sys.stderr)
+            return 2
+        lock = DataDirectoryLock(data_dir)
+        try:
+            lock.acquire()
+        except DataDirectoryInUse:
+            # `up` holds it: read through its server, never start or stop one here.
+            lock = None
         url = embedded.running_url()
         if url is None:
-            if not (embedded.data_dir / "PG_VERSION").exists():
-                print("no database: set DATABASE_URL or give --data-dir", file=sys.stderr)
+            if lock is None:
+                print(
+                    "`taskstream up` is starting on this data directory: try again", file=sys.stderr
+                )
                 return 2
             server = embedded
             url = server.start()
@@ -292,6 +396,8 @@ def command_audit_report(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
+        if lock is not None:
+            lock.release()
 
 
 def exported_sdl() -> str:

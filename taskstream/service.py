@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -103,9 +103,26 @@ class WorkerService:
 
         return Starlette(routes=routes, lifespan=lifespan)
 
+    def metrics_app(self) -> Starlette:
+        """/metrics alone, served on the metrics listener (never on the service's own port)."""
+        return metrics_app()
+
+
+def metrics_app(endpoint: Callable[[Request], Awaitable[Response]] | None = None) -> Starlette:
+    """The app of the metrics listener: /metrics (the process-wide registry by default).
+
+    It is served on its own host and port (TASKSTREAM_METRICS_HOST/_PORT, loopback by default),
+    so the public port, which the ingress exposes, never answers /metrics.
+    """
+
+    async def process_metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/metrics", endpoint or process_metrics)])
+
 
 def health_routes(runtime: Runtime, *, migration_branch: str | None = None) -> list[BaseRoute]:
-    """/healthz, /readyz (database reachable, own migrations at head) and /metrics."""
+    """/healthz and /readyz (database reachable, own migrations at head)."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -127,7 +144,4 @@ def health_routes(runtime: Runtime, *, migration_branch: str | None = None) -> l
             )
         return JSONResponse({"status": "ready"})
 
-    async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
+    return [Route("/healthz", healthz), Route("/readyz", readyz)]

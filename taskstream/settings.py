@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # /metrics has a listener of its own, never the public port; loopback unless told (the
+    # Helm chart binds all interfaces behind a NetworkPolicy). Port 0: any free port.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
 
     jwt_secret: SecretStr | None = Field(default=None, min_length=32)
     jwt_issuer: str = "taskstream"

@@ -89,10 +89,15 @@ def add_stack_command(commands: Any) -> None:
 
 def command_stack_up(args: argparse.Namespace) -> int:
     """Run the stack until SIGINT/SIGTERM; 0 after a clean stop."""
+    from taskstream.datadir import DataDirectoryInUse
+
     data_dir: Path = (args.data_dir or default_stack_dir()).expanduser().resolve()
     try:
         stack = Stack(data_dir, host=args.host, port=args.port, brokers=args.brokers)
         return asyncio.run(stack.run())
+    except DataDirectoryInUse as error:
+        print(f"stack up: {error}", file=sys.stderr, flush=True)
+        return 1
     except StackError as error:
         print(f"stack up failed: {error}", file=sys.stderr, flush=True)
         return 1
@@ -269,6 +274,8 @@ class Service:
     log_path: Path = field(default_factory=Path)
     reported_exit: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    # Where the service serves /metrics (on 127.0.0.1; never its app port).
+    metrics_port: int = 0
 
 
 class Stack:
@@ -288,6 +295,8 @@ class Stack:
         self.postgres: Any = None
         self._stop = asyncio.Event()
         self._cleanup: contextlib.AsyncExitStack | None = None
+        # True once this stack holds the data directory's lock (taskstream.datadir).
+        self._owned = False
 
     # --- control, for fault injection: the stack as an object rather than a command ---------
 
@@ -307,7 +316,6 @@ class Stack:
         cleanup, self._cleanup = self._cleanup, None
         if cleanup is not None:
             await cleanup.aclose()
-        (self.run_dir / "pids.json").unlink(missing_ok=True)
 
     def service(self, name: str) -> Service:
         """The service called `name` (gateway-1, gateway-2, audit, notifications, ...)."""
@@ -379,8 +387,8 @@ class Stack:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            (self.run_dir / "pids.json").unlink(missing_ok=True)
-            print("Taskstream stopped", flush=True)
+            if self._owned:
+                print("Taskstream stopped", flush=True)
         return 0
 
     def _check(self) -> None:
@@ -390,10 +398,20 @@ class Stack:
     async def _start(self, cleanup: contextlib.AsyncExitStack) -> None:
         from taskstream.auth import load_or_create_signing_key
         from taskstream.dapr_resources import render_dapr_resources
+        from taskstream.datadir import DataDirectoryLock
         from taskstream.settings import get_settings
 
         settings = get_settings()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Before anything is stopped or moved: a second stack on this directory must leave the
+        # running one alone (its pids.json is not stale). Held until the stack has stopped.
+        lock = DataDirectoryLock(self.data_dir)
+        lock.acquire()
+        self._owned = True
+        cleanup.callback(lock.release)
+        # Run last but one, after every process has stopped, and while the lock is still held
+        # (after it, the file may be the next run's).
+        cleanup.callback((self.run_dir / "pids.json").unlink, missing_ok=True)
         stale = PidFile.stop_stale(self.run_dir / "pids.json")
         if stale:
             print(f"stopped what a previous run left: {', '.join(stale)}", flush=True)
@@ -472,6 +490,7 @@ class Stack:
                 s.name: {
                     "appId": s.app_id,
                     "appPort": s.app_port,
+                    "metricsPort": s.metrics_port,
                     "daprHttpPort": s.sidecar.dapr_http_port,
                     "log": str(s.log_path),
                     "daprLog": str(s.sidecar.log_path),
@@ -554,9 +573,11 @@ class Stack:
         from taskstream.localinfra._common import free_ports
 
         names = [f"gateway-{n}" for n in range(1, GATEWAY_REPLICAS + 1)] + sorted(WORKERS)
-        ports = free_ports(len(names))
+        ports = free_ports(2 * len(names))
         services = []
-        for name, port in zip(names, ports, strict=True):
+        for name, port, metrics_port in zip(
+            names, ports[: len(names)], ports[len(names) :], strict=True
+        ):
             app_id = "gateway" if name.startswith("gateway-") else name
             command = ["gateway"] if app_id == "gateway" else ["worker", name]
             services.append(
@@ -566,6 +587,7 @@ class Stack:
                     [sys.executable, "-m", "taskstream.cli", *command],
                     port,
                     log_path=self.run_dir / "logs" / f"{name}.log",
+                    metrics_port=metrics_port,
                 )
             )
         return services
@@ -621,6 +643,8 @@ class Stack:
                 "DAPR_GRPC_PORT": str(service.sidecar.dapr_grpc_port),
                 "TASKSTREAM_HOST": "127.0.0.1",
                 "TASKSTREAM_PORT": str(service.app_port),
+                "TASKSTREAM_METRICS_HOST": "127.0.0.1",
+                "TASKSTREAM_METRICS_PORT": str(service.metrics_port),
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
                 **SERVICE_ENV.get(service.name, {}),
             }

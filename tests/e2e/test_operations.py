@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 pytestmark = pytest.mark.e2e
 
@@ -14,9 +15,13 @@ async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
 
 
-async def test_metrics_count_graphql_requests(http: httpx.AsyncClient) -> None:
+async def test_metrics_count_graphql_requests(http: httpx.AsyncClient, app: Starlette) -> None:
     await http.post("/graphql", json={"query": "{ __typename }"})
-    text = (await http.get("/metrics")).text
+    # /metrics is served by the metrics listener's app, not on the public port.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app.state.metrics_app), base_url="http://metrics"
+    ) as scraper:
+        text = (await scraper.get("/metrics")).text
     assert 'taskstream_http_requests_total{route="/graphql",status="200"}' in text
     assert "taskstream_http_request_seconds_bucket" in text
 

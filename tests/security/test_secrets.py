@@ -135,7 +135,11 @@ async def test_no_secret_reaches_logs_errors_or_metrics(
         # A forged token and a broken request, so the refusal paths log as well.
         await client.execute("{ me { id } }", token=token[:-4] + "AAAA")
         await run("query($id: ID!) { task(id: $id) { id } }", {"id": task_id + "x"})
-        metrics = (await http.get("/metrics")).text
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app.state.metrics_app), base_url="http://metrics"
+        ) as scraper:
+            metrics = (await scraper.get("/metrics")).text
+        assert "taskstream_http_requests_total" in metrics
 
     secrets = {
         "password": password,

@@ -26,7 +26,9 @@ async function newContext(viewport = { width: 1280, height: 860 }) {
 function watch(p) {
   p.on('pageerror', (e) => pageErrors.push(String(e)));
   p.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource|WebSocket/.test(m.text())) pageErrors.push(m.text());
+    // A Content-Security-Policy violation is always an error, whatever it blocked.
+    if (/Content Security Policy/.test(m.text())) pageErrors.push(m.text());
+    else if (m.type() === 'error' && !/Failed to load resource|WebSocket/.test(m.text())) pageErrors.push(m.text());
   });
   return p;
 }
@@ -72,7 +74,12 @@ describe('Taskstream web app in Chromium', { timeout: 600_000 }, () => {
   }, { timeout: 60_000 });
 
   it('signs up', async () => {
-    await page.goto(env.baseUrl);
+    const response = await page.goto(env.baseUrl);
+    // The app runs under its Content-Security-Policy (any violation fails the last test).
+    const policy = response.headers()['content-security-policy'] ?? '';
+    assert.match(policy, /script-src 'self'(;|$)/);
+    assert.match(policy, /frame-ancestors 'none'/);
+    assert.equal(response.headers()['x-content-type-options'], 'nosniff');
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     await shot(page, '01-login');
     await page.getByRole('button', { name: 'Create an account' }).click();
