@@ -271,8 +271,9 @@ class KafkaBroker:
                     "kafka.tools.StorageTool",
                     "format",
                     "--ignore-formatted",
-                    "-t",
-                    self.cluster_id,
+                    # One argument: an id may start with "-" (1 in 64), which argparse would
+                    # take for an option given as a separate word.
+                    f"--cluster-id={self.cluster_id}",
                     "-c",
                     str(path),
                 ],
