@@ -22,6 +22,7 @@ from graphql_schema.documents import CachedValidation, ValidDocuments
 from graphql_schema.errors import ContractErrors
 from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.guards import guard_root_fields
+from graphql_schema.nesting import SelectionNesting
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
@@ -74,6 +75,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ContractErrors(suggestions=not settings.is_production),
         # Skips parsing and validation (limits included) of text that has passed them before.
         lambda: CachedValidation(documents),
+        # After the cache (known documents passed it): fragment chains the depth limit does
+        # not count would make the validation rules recurse past Python's limit.
+        lambda: SelectionNesting(limit=3 * settings.graphql_max_depth),
         # Input list caps and the cost budget: after validation, before any resolver.
         lambda: CostLimit(budget=settings.graphql_max_cost),
     ]

@@ -288,3 +288,40 @@ async def test_mutations_are_never_served_over_get(alice: GraphQLClient) -> None
         )
         assert response.status_code in (400, 405)
     assert (await alice.data(COUNT))["tasks"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize("links", [31, 500])
+async def test_chains_of_fragment_spreads(
+    alice: GraphQLClient, statements: list[str], links: int
+) -> None:
+    # The depth limit counts fields only; a chain of spreads made the validation rules recurse
+    # past Python's limit (500 links: "maximum recursion depth exceeded", with no code).
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(links))
+    query = f"query {{ ...F0 }} {chain} fragment F{links} on Query {{ me {{ id }} }}"
+    await refused_before_resolvers(alice, statements, query, "nested more than 30 levels")
+
+
+async def test_inline_fragments_inside_inline_fragments(
+    alice: GraphQLClient, statements: list[str]
+) -> None:
+    query = "{ " + "... on Query { " * 40 + "me { id }" + " }" * 40 + " }"
+    await refused_before_resolvers(alice, statements, query, "nested more than 30 levels")
+
+
+async def test_a_chain_within_the_nesting_limit_is_served(alice: GraphQLClient) -> None:
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(20))
+    query = f"query {{ ...F0 }} {chain} fragment F20 on Query {{ me {{ email }} }}"
+    body = await alice.execute(query)
+    assert "errors" not in body, body
+    assert body["data"]["me"]["email"]
+
+
+async def test_fragments_spread_many_times_are_measured_once() -> None:
+    # 2**40 paths through the spreads, 41 fragments: the check must not walk every path.
+    from graphql import parse
+
+    from graphql_schema.nesting import nesting_depth
+
+    doubling = " ".join(f"fragment D{i} on Query {{ ...D{i + 1} ...D{i + 1} }}" for i in range(40))
+    document = parse(f"query {{ ...D0 }} {doubling} fragment D40 on Query {{ __typename }}")
+    assert nesting_depth(document, limit=100) == 42  # 41 spreads and the field
