@@ -21,7 +21,7 @@ export type CreateTaskInput = {
   recurrence?: RecurrenceInput | null | undefined;
   /** Up to 10 reminders. */
   reminders?: Array<ReminderInput> | null | undefined;
-  /** Tag names; unknown names are created. */
+  /** Up to 20 tag names of 1 to 50 characters; unknown names are created. */
   tags?: Array<string> | null | undefined;
   /** 1 to 500 characters after trimming. */
   title: string;
@@ -49,7 +49,7 @@ export type RecurrenceInput = {
 export type ReminderInput = {
   /** Minutes before the due date (the task needs one); follows the due date. */
   beforeDue?: number | null | undefined;
-  /** Where to deliver it. */
+  /** Where to deliver it; at most 3 entries. */
   channels?: Array<Channel>;
   /** An absolute time to fire at. */
   remindAt?: string | null | undefined;
@@ -82,9 +82,9 @@ export type TaskEventKind =
 
 /** Filters of a task list; they combine with AND. */
 export type TaskFilter = {
-  /** Tasks carrying all of these tag names. */
+  /** Tasks carrying all of these tag names; at most 20, each 1 to 50 characters. */
   allTags?: Array<string> | null | undefined;
-  /** Tasks carrying at least one of these tag names. */
+  /** Tasks carrying at least one of these tag names; at most 20, each 1 to 50 characters. */
   anyTags?: Array<string> | null | undefined;
   /** Only tasks due at or after this time. */
   dueFrom?: string | null | undefined;
@@ -92,7 +92,7 @@ export type TaskFilter = {
   dueTo?: string | null | undefined;
   /** Open tasks whose due date has passed. */
   overdue?: boolean | null | undefined;
-  /** Only tasks with one of these priorities. */
+  /** Only tasks with one of these priorities; at most 20 entries. */
   priorities?: Array<Priority> | null | undefined;
   /** true: only recurring tasks; false: only one-off tasks. */
   recurring?: boolean | null | undefined;
@@ -142,9 +142,9 @@ export type UpdateTaskInput = {
   priority?: Priority | null | undefined;
   /** A new recurrence, for the series from this instance on. */
   recurrence?: RecurrenceInput | null | undefined;
-  /** The new reminders (all of them). */
+  /** The new reminders (all of them), up to 10. */
   reminders?: Array<ReminderInput> | null | undefined;
-  /** The new tag names (all of them); unknown names are created. */
+  /** The new tag names (all of them), up to 20 of 1 to 50 characters; unknown names are created. */
   tags?: Array<string> | null | undefined;
   /** A new title. */
   title?: string | null | undefined;

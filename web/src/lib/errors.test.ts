@@ -50,6 +50,15 @@ describe('error messages from the contract’s codes', () => {
     expect(describeError(gqlError('UNAUTHENTICATED', 'token expired'))?.message).toMatch(/log in again/);
   });
 
+  it('COST_LIMIT and TIMEOUT say what to do, not the raw message', () => {
+    const cost = describeError(gqlError('COST_LIMIT', 'query cost 30,000 exceeds the budget of 20,000'));
+    expect(cost?.code).toBe('COST_LIMIT');
+    expect(cost?.message).toMatch(/smaller page or a narrower search/);
+    const timeout = describeError(gqlError('TIMEOUT', 'the request took longer than its 5 s deadline'));
+    expect(timeout?.code).toBe('TIMEOUT');
+    expect(timeout?.message).toMatch(/nothing was changed/);
+  });
+
   it('NOT_FOUND, RATE_LIMITED, INTERNAL and unknown codes', () => {
     expect(describeError(gqlError('NOT_FOUND', 'task not found'), 'task')?.message).toMatch(/no longer exists/);
     expect(describeError(gqlError('RATE_LIMITED', 'slow down'))?.message).toMatch(/wait a few seconds/);

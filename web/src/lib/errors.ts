@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'CONFLICT'
   | 'RATE_LIMITED'
+  | 'COST_LIMIT'
+  | 'TIMEOUT'
   | 'INTERNAL'
   | 'NETWORK';
 
@@ -22,7 +24,16 @@ export interface UserError {
   detail?: string;
 }
 
-const KNOWN: readonly ErrorCode[] = ['UNAUTHENTICATED', 'NOT_FOUND', 'BAD_USER_INPUT', 'CONFLICT', 'RATE_LIMITED', 'INTERNAL'];
+const KNOWN: readonly ErrorCode[] = [
+  'UNAUTHENTICATED',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'COST_LIMIT',
+  'TIMEOUT',
+  'INTERNAL',
+];
 
 interface GraphQLErrorLike {
   message: string;
@@ -118,6 +129,11 @@ export function describeError(error: ErrorLike | CombinedError | null | undefine
       return { code, message: capitalize(detail), ...(field ? { field } : {}), detail };
     case 'RATE_LIMITED':
       return { code, message: 'Too many requests in a short time. Please wait a few seconds and try again.' };
+    case 'COST_LIMIT':
+      // The app's own requests stay far below the budget; a larger page or search may not.
+      return { code, message: 'That request asks for too much at once. Try a smaller page or a narrower search.', detail };
+    case 'TIMEOUT':
+      return { code, message: 'The server took too long to answer, and nothing was changed. Please try again.' };
     case 'INTERNAL':
     default:
       return { code: 'INTERNAL', message: 'Something went wrong on the server. Please try again; if it keeps happening, reload the page.' };
