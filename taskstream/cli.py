@@ -82,22 +82,22 @@ async def _serve(
     metrics: ASGIApp | None = None,
 ) -> None:
     """Serve `app` (and `metrics` on its own loopback listener) until told to stop."""
-    if metrics is None:
+    async with contextlib.AsyncExitStack() as stack:
+        if metrics is not None:
+            metrics_server, metrics_serving = await _start_metrics(metrics, settings)
+            stack.push_async_callback(_stop_metrics, metrics_server, metrics_serving)
+            if announce:
+                port = _metrics_port(metrics_server, settings.metrics_port)
+                print(f"Metrics at http://{settings.metrics_host}:{port}/metrics", flush=True)
         await _serve_app(
             app, settings, announce=announce, lifespan=lifespan, cap_addresses=cap_addresses
         )
-        return
-    metrics_server, metrics_serving = await _start_metrics(metrics, settings)
-    if announce:
-        port = _metrics_port(metrics_server, settings.metrics_port)
-        print(f"Metrics at http://{settings.metrics_host}:{port}/metrics", flush=True)
-    try:
-        await _serve_app(
-            app, settings, announce=announce, lifespan=lifespan, cap_addresses=cap_addresses
-        )
-    finally:
-        metrics_server.should_exit = True
-        await metrics_serving
+
+
+async def _stop_metrics(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    """Stop the /metrics listener once the app's server has stopped."""
+    server.should_exit = True
+    await serving
 
 
 async def _serve_app(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.composition import local_system
@@ -108,3 +109,16 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return fake
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """SQL statements sent while the test runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -7,12 +7,9 @@ was harmless.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_schema.schema import build_schema
 from taskstream.settings import Settings
@@ -26,19 +23,6 @@ pytestmark = pytest.mark.e2e
 COUNT = "{ tasks { totalCount } }"
 # The issue's rule: its occurrences are rare (a Monday, February 29th, at 09:00).
 RARE_RULE = "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;BYHOUR=9"
-
-
-@pytest.fixture
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """SQL statements sent while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def refused(
