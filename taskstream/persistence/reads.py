@@ -315,6 +315,24 @@ def _has_tag(keys: list[str]) -> ColumnElement[bool]:
     )
 
 
+def _has_all_tags(user_id: uuid.UUID, keys: list[str]) -> ColumnElement[bool]:
+    """Tasks carrying every tag of `keys`, as one grouped semi-join.
+
+    One EXISTS per name made the planner's join search grow with the number of names (500
+    names took one backend to 23 GB); grouping the tag links of the named tags stays one
+    small plan whatever the count.
+    """
+    wanted = sorted(set(keys))
+    carrying = (
+        select(t.task_tags.c.task_id)
+        .select_from(t.task_tags.join(t.tags, t.tags.c.id == t.task_tags.c.tag_id))
+        .where(t.tags.c.user_id == user_id, t.tags.c.name_key.in_(wanted))
+        .group_by(t.task_tags.c.task_id)
+        .having(func.count() == len(wanted))
+    )
+    return t.tasks.c.id.in_(carrying)
+
+
 def filter_conditions(
     user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
 ) -> list[ColumnElement[bool]]:
@@ -329,9 +347,8 @@ def filter_conditions(
     if query.any_tags is not None:
         keys = _tag_keys(query.any_tags, "filter.anyTags")
         conditions.append(_has_tag(keys) if keys else false())
-    if query.all_tags is not None:
-        for key in _tag_keys(query.all_tags, "filter.allTags"):
-            conditions.append(_has_tag([key]))
+    if query.all_tags:
+        conditions.append(_has_all_tags(user_id, _tag_keys(query.all_tags, "filter.allTags")))
     if query.due_from is not None and query.due_to is not None and query.due_from > query.due_to:
         raise InvalidInput("filter.dueFrom", "must not be after filter.dueTo")
     if query.due_from is not None:

@@ -88,6 +88,11 @@ async def test_every_filter(alice: GraphQLClient) -> None:
     assert await match(priorities=["HIGH", "LOW"]) == {"overdue", "future"}
     assert await match(anyTags=["HOME"]) == {"future", "undated"}
     assert await match(allTags=["home", "work"]) == {"future"}
+    # Names repeat or differ in case: still the same two tags; one unknown name: nothing.
+    assert await match(allTags=["HOME", "work", "home"]) == {"future"}
+    assert await match(allTags=["home"]) == {"future", "undated"}
+    assert await match(allTags=["home", "nothing"]) == set()
+    assert await match(allTags=[]) == {"overdue", "future", "undated", "repeating", "done"}
     assert await match(anyTags=["nothing"]) == set()
     assert await match(dueFrom="2031-01-01T00:00:00Z") == {"future", "repeating"}
     assert await match(dueTo="2031-01-01T09:00:00Z") == {"overdue", "repeating", "done"}
