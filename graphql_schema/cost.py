@@ -57,7 +57,7 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from taskstream.domain.errors import CostLimitExceeded, InvalidInput
+from taskstream.domain.errors import CostLimitExceeded, InvalidInput, RateLimited
 from taskstream.domain.model import REMINDERS_MAX, TAG_NAME_MAX, TAGS_MAX
 from taskstream.domain.webhooks import WEBHOOKS_MAX
 
@@ -74,9 +74,12 @@ TAGS_ASSUMED = 200
 OBJECT = 1
 CONNECTION = 2
 MUTATION = 10
-# Expanding one occurrence of a rule can take many iterations of dateutil (a rule that matches
-# rarely, e.g. on February 29th that is a Monday): ten times an object read.
-OCCURRENCE = 10
+# Expanding one occurrence may take up to 2,000 work units of the recurrence engine (about
+# 1.4 ms: a stored rule is accepted only if its occurrences average no more), and one call at
+# most 200,000 (a rule stored before that check): measured by `make bench` (bench/abuse.py),
+# 100 occurrences of such a rule took 0.22-0.26 s. At 50 a point, the budget's 20,000 points
+# hold at most 0.56 s of expansion for accepted rules and about 1 s for the old sparse ones.
+OCCURRENCE = 50
 # A text search reads every task of the caller (full-text and then typo matching), whatever
 # the page size: the price of a full page of 200 tasks with their tags and reminders / 6.
 TEXT_SEARCH = 1_000
@@ -526,12 +529,27 @@ class CostLimit(SchemaExtension):
                     self.cost = operation_cost(schema, document, variables, context.operation_name)
                     if self.cost.requested > self.budget:
                         error = cost_error(self.cost.requested, self.budget)
+                    else:
+                        error = self._spend(self.cost.requested)
         if error is not None:
             if subscription:
                 # Strawberry subscribes whatever the result says: only raising stops it.
                 raise error
             context.result = ExecutionResult(data=None, errors=[error])
         yield
+
+    def _spend(self, points: int) -> GraphQLError | None:
+        """Charge the caller's bucket of points; RATE_LIMITED when it has too few left."""
+        caller = self.execution_context.context
+        user_id = getattr(caller, "user_id", None)
+        services = getattr(caller, "services", None)
+        if user_id is None or services is None:
+            return None  # anonymous: signUp and logIn have limits of their own
+        try:
+            services.limits.query_cost(str(user_id), points)
+        except RateLimited as refused:
+            return GraphQLError(refused.message, extensions={"code": refused.code})
+        return None
 
     def get_results(self) -> dict[str, Any]:
         """`extensions.cost` of queries and mutations (not repeated on subscription events)."""

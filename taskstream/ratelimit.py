@@ -46,6 +46,57 @@ class RateLimiter:
 
 
 @dataclass
+class _Bucket:
+    points: float
+    at: float
+
+
+class CostBudget:
+    """Query cost points per key, as a token bucket (Shopify's and GitHub's rate limits).
+
+    Each key holds at most `capacity` points and gets `per_second` back; an operation spends
+    its static cost. One account sending its most expensive accepted request back to back is
+    slowed to `per_second` points of work, so others keep their share of the machine.
+    """
+
+    def __init__(
+        self, *, capacity: int, per_second: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.capacity = capacity
+        self.per_second = per_second
+        self.clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+
+    def spend(self, key: str, points: int) -> None:
+        """Take `points` from the key's bucket; RATE_LIMITED (nothing taken) when too few."""
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_KEYS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(points=float(self.capacity), at=now)
+        bucket.points = min(self.capacity, bucket.points + (now - bucket.at) * self.per_second)
+        bucket.at = now
+        if points > bucket.points:
+            wait = math.ceil((points - bucket.points) / self.per_second)
+            raise RateLimited(
+                f"query cost {points:,} is more than the {int(bucket.points):,} points this "
+                f"account has left ({self.per_second:,.0f} come back each second); "
+                f"try again in {max(wait, 1)} s"
+            )
+        bucket.points -= points
+
+    def _forget_full(self, now: float) -> None:
+        # A bucket that has refilled is the same as no bucket.
+        for key in [
+            k
+            for k, b in self._buckets.items()
+            if b.points + (now - b.at) * self.per_second >= self.capacity
+        ]:
+            del self._buckets[key]
+
+
+@dataclass
 class _Failures:
     count: int = 0
     # Monotonic time before which the pair may not try again.
@@ -113,7 +164,7 @@ class LoginBackoff:
 
 class RateLimits:
     """The limits the gateway enforces: log-ins per address and per (account, address) with
-    backoff on wrong passwords, sign-ups per address, mutations per user."""
+    backoff on wrong passwords, sign-ups per address, mutations and query cost per user."""
 
     def __init__(
         self,
@@ -125,12 +176,15 @@ class RateLimits:
         login_backoff_seconds: float = 1.0,
         login_backoff_max_seconds: float = 900.0,
         signups_per_address_per_hour: int = 30,
+        cost_capacity: int = 40_000,
+        cost_per_second: float = 2_000.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.accounts = RateLimiter(limit=logins_per_minute, window=60.0, clock=clock)
         self.addresses = RateLimiter(limit=logins_per_address_per_minute, window=60.0, clock=clock)
         self.signups = RateLimiter(limit=signups_per_address_per_hour, window=3600.0, clock=clock)
         self.mutations = RateLimiter(limit=mutations_per_minute, window=60.0, clock=clock)
+        self.cost = CostBudget(capacity=cost_capacity, per_second=cost_per_second, clock=clock)
         self.backoff = LoginBackoff(
             free=login_free_failures,
             base=login_backoff_seconds,
@@ -161,6 +215,10 @@ class RateLimits:
         where = address or "unknown"
         self.addresses.hit(where, what="log-in attempts from this address")
         self.signups.hit(where, what="sign-ups from this address")
+
+    def query_cost(self, user_id: str, points: int) -> None:
+        """Spend an operation's static cost from the user's bucket of points."""
+        self.cost.spend(user_id, points)
 
     def mutation(self, user_id: str) -> None:
         """Count one mutation of the user."""

@@ -18,7 +18,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     false,
     func,
     literal,
@@ -307,29 +306,21 @@ def _tag_keys(names: Sequence[str], field_name: str) -> list[str]:
     return [tag_key(clean_tag_name(n, field_name=field_name)) for n in names]
 
 
-def _has_tag(keys: list[str]) -> ColumnElement[bool]:
-    return exists(
-        select(literal(1))
-        .select_from(t.task_tags.join(t.tags, t.tags.c.id == t.task_tags.c.tag_id))
-        .where(t.task_tags.c.task_id == t.tasks.c.id, t.tags.c.name_key.in_(keys))
-    )
-
-
-def _has_all_tags(user_id: uuid.UUID, keys: list[str]) -> ColumnElement[bool]:
-    """Tasks carrying every tag of `keys`, as one grouped semi-join.
+def _tagged(user_id: uuid.UUID, keys: list[str], *, every: bool) -> ColumnElement[bool]:
+    """Tasks carrying any (or every) tag of `keys`, as one semi-join over the named tags.
 
     One EXISTS per name made the planner's join search grow with the number of names (500
-    names took one backend to 23 GB); grouping the tag links of the named tags stays one
-    small plan whatever the count.
+    names took one backend to 23 GB); one set of the named tags' links stays one small plan
+    (a hash semi-join) whatever the count.
     """
     wanted = sorted(set(keys))
     carrying = (
         select(t.task_tags.c.task_id)
         .select_from(t.task_tags.join(t.tags, t.tags.c.id == t.task_tags.c.tag_id))
         .where(t.tags.c.user_id == user_id, t.tags.c.name_key.in_(wanted))
-        .group_by(t.task_tags.c.task_id)
-        .having(func.count() == len(wanted))
     )
+    if every:
+        carrying = carrying.group_by(t.task_tags.c.task_id).having(func.count() == len(wanted))
     return t.tasks.c.id.in_(carrying)
 
 
@@ -346,9 +337,10 @@ def filter_conditions(
         conditions.append(t.tasks.c.priority.in_([int(p) for p in query.priorities]))
     if query.any_tags is not None:
         keys = _tag_keys(query.any_tags, "filter.anyTags")
-        conditions.append(_has_tag(keys) if keys else false())
+        conditions.append(_tagged(user_id, keys, every=False) if keys else false())
     if query.all_tags:
-        conditions.append(_has_all_tags(user_id, _tag_keys(query.all_tags, "filter.allTags")))
+        keys = _tag_keys(query.all_tags, "filter.allTags")
+        conditions.append(_tagged(user_id, keys, every=True))
     if query.due_from is not None and query.due_to is not None and query.due_from > query.due_to:
         raise InvalidInput("filter.dueFrom", "must not be after filter.dueTo")
     if query.due_from is not None:

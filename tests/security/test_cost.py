@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.app import create_app
 from graphql_schema.schema import build_schema
+from taskstream.bootstrap import bootstrap
+from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.e2e.test_live_updates import account, connect, receive, send, server
@@ -114,7 +119,7 @@ async def test_30_aliases_of_preview_recurrence_are_refused(
     )
     error = await refused(alice, statements, f"{{ {fields} }}")
     cost_limited(error)
-    assert error["message"].startswith("query cost 30,000 exceeds")
+    assert error["message"].startswith("query cost 150,000 exceeds")
 
 
 async def test_30_aliases_of_pages_of_upcoming_occurrences_are_refused(
@@ -153,7 +158,7 @@ async def test_variables_carry_the_sizes(alice: GraphQLClient, statements: list[
     served = await alice.execute(query, {"limit": 2})
     assert "errors" not in served, served
     assert len(served["data"]["a29"]) == 2
-    assert served["extensions"]["cost"] == {"requested": 30 * 2 * 10, "budget": 20_000}
+    assert served["extensions"]["cost"] == {"requested": 30 * 2 * 50, "budget": 20_000}
 
 
 async def test_a_mutation_over_the_budget_changes_nothing(
@@ -182,7 +187,7 @@ async def test_the_budget_is_a_setting(settings: Settings) -> None:
     result = await schema.execute('{ previewRecurrence(rule: "FREQ=DAILY", limit: 1) }')
     assert result.data is None and result.errors
     assert result.errors[0].extensions == {"code": "COST_LIMIT"}
-    assert result.errors[0].message.startswith("query cost 10 exceeds the budget of 5")
+    assert result.errors[0].message.startswith("query cost 50 exceeds the budget of 5")
 
 
 async def test_subscriptions_are_priced_before_they_subscribe(settings: Settings) -> None:
@@ -195,7 +200,7 @@ async def test_subscriptions_are_priced_before_they_subscribe(settings: Settings
     assert len(results) == 1
     errors = results[0].errors
     assert errors and errors[0].extensions == {"code": "COST_LIMIT"}
-    assert "1,003 exceeds the budget of 100" in errors[0].message
+    assert "5,003 exceeds the budget of 100" in errors[0].message
 
 
 async def test_a_subscription_over_the_budget_gets_cost_limit_on_its_socket(server: str) -> None:
@@ -210,7 +215,7 @@ async def test_a_subscription_over_the_budget_gets_cost_limit_on_its_socket(serv
     assert (message["id"], message["type"]) == ("1", "next"), message
     error = message["payload"]["errors"][0]
     assert error["extensions"] == {"code": "COST_LIMIT"}
-    assert error["message"].startswith("query cost 30,032 exceeds the budget of 20,000")
+    assert error["message"].startswith("query cost 150,032 exceeds the budget of 20,000")
     assert (await receive(ws))["type"] == "complete"
     # The socket stays usable: an ordinary subscription on it is accepted.
     await send(
@@ -225,3 +230,35 @@ async def test_a_subscription_over_the_budget_gets_cost_limit_on_its_socket(serv
         await receive(ws, seconds=0.5)
     await ws.close()
     await http.aclose()
+
+
+async def test_an_account_spends_its_cost_points_and_waits_for_more(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    # A bucket of twice the budget (40,000 points) that refills one point a second: one
+    # account sending its most expensive accepted request back to back is held to that rate.
+    strict = settings.model_copy(update={"graphql_cost_per_second": 1.0})
+    app = create_app(
+        bootstrap(strict, app_id="gateway", engine=engine, transport=MemoryTransport())
+    )
+    three = " ".join(
+        f'a{i}: previewRecurrence(rule: "FREQ=DAILY", start: "2030-01-01T09:00:00Z", limit: 100)'
+        for i in range(3)
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://taskstream.test"
+    ) as http:
+        heavy, other = GraphQLClient(http), GraphQLClient(http)
+        await heavy.sign_up()
+        await other.sign_up()
+        for _ in range(2):
+            served = await heavy.execute(f"{{ {three} }}")
+            assert served["extensions"]["cost"]["requested"] == 15_000, served
+        refused = await heavy.execute(f"{{ {three} }}")
+        assert refused["data"] is None
+        [error] = refused["errors"]
+        assert error["extensions"] == {"code": "RATE_LIMITED"}
+        assert error["message"].startswith("query cost 15,000 is more than the 10,0")
+        # Cheap requests still fit; another account has its own bucket.
+        assert "errors" not in await heavy.execute("{ me { id } }")
+        assert "errors" not in await other.execute(f"{{ {three} }}")

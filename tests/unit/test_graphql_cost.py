@@ -92,7 +92,7 @@ def test_sizes_are_clamped_to_the_documented_maximum(schema: GraphQLSchema) -> N
 
 def test_recurrence_expansion_is_priced_per_occurrence(schema: GraphQLSchema) -> None:
     assert cost(schema, '{ previewRecurrence(rule: "FREQ=DAILY") }') == OCCURRENCE * 5
-    assert cost(schema, '{ previewRecurrence(rule: "FREQ=DAILY", limit: 100) }') == 1_000
+    assert cost(schema, '{ previewRecurrence(rule: "FREQ=DAILY", limit: 100) }') == OCCURRENCE * 100
     query = "{ tasks(first: 200) { edges { node { recurrence { upcoming(limit: 100) } } } } }"
     # Per task: edge, node, recurrence and 100 occurrences.
     assert cost(schema, query) == 2 + 200 * (3 + OCCURRENCE * 100)

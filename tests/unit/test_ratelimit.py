@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from taskstream.domain.errors import RateLimited
-from taskstream.ratelimit import RateLimiter, RateLimits
+from taskstream.ratelimit import CostBudget, RateLimiter, RateLimits
 
 
 class Clock:
@@ -101,3 +101,28 @@ def test_sign_ups_are_limited_per_address_per_hour() -> None:
     limits.sign_up(address="10.0.0.2")
     clock.now += 3600
     limits.sign_up(address="10.0.0.1")
+
+
+def test_query_cost_comes_out_of_a_bucket_that_refills() -> None:
+    clock = Clock()
+    budget = CostBudget(capacity=100, per_second=10.0, clock=clock)
+    budget.spend("alice", 60)
+    budget.spend("alice", 40)
+    with pytest.raises(RateLimited, match=r"query cost 30 is more than the 0 points .* in 3 s"):
+        budget.spend("alice", 30)
+    budget.spend("bob", 100)  # each account has its own bucket
+    clock.now += 3.0
+    budget.spend("alice", 30)
+    clock.now += 1_000.0
+    budget.spend("alice", 100)  # refilled to the capacity, never beyond it
+    with pytest.raises(RateLimited):
+        budget.spend("alice", 1)
+
+
+def test_a_refused_spend_takes_nothing() -> None:
+    clock = Clock()
+    budget = CostBudget(capacity=100, per_second=1.0, clock=clock)
+    budget.spend("alice", 90)
+    with pytest.raises(RateLimited):
+        budget.spend("alice", 50)
+    budget.spend("alice", 10)  # the 10 left were not touched by the refusal
