@@ -95,7 +95,7 @@ def create_app(runtime: Runtime) -> Starlette:
             login_backoff_seconds=settings.login_backoff_seconds,
             login_backoff_max_seconds=settings.login_backoff_max_seconds,
             signups_per_address_per_hour=settings.signups_per_address_per_hour,
-            cost_capacity=2 * settings.graphql_max_cost,
+            cost_capacity=5 * settings.graphql_max_cost,
             cost_per_second=settings.graphql_cost_per_second,
         ),
         hashing=PasswordHashing(concurrency=settings.password_hash_concurrency),

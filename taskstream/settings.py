@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 5000
     # Static cost budget of one operation (graphql_schema/cost.py); above it: COST_LIMIT.
     graphql_max_cost: int = Field(default=20_000, ge=1)
-    # Query cost points an account gets back per second, in a bucket of twice the budget.
-    graphql_cost_per_second: float = Field(default=2_000.0, gt=0)
+    # Query cost points an account gets back per second, in a bucket of five times the budget
+    # (the web app re-reads its page on live events: a burst of 60 changes is 100,000 points).
+    graphql_cost_per_second: float = Field(default=5_000.0, gt=0)
     # Larger POST bodies to /graphql are refused with 413 before they are parsed.
     graphql_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 

@@ -235,15 +235,18 @@ async def test_a_subscription_over_the_budget_gets_cost_limit_on_its_socket(serv
 async def test_an_account_spends_its_cost_points_and_waits_for_more(
     settings: Settings, engine: AsyncEngine
 ) -> None:
-    # A bucket of twice the budget (40,000 points) that refills one point a second: one
-    # account sending its most expensive accepted request back to back is held to that rate.
-    strict = settings.model_copy(update={"graphql_cost_per_second": 1.0})
+    # A bucket of five times the budget (here 5 x 10,000 points) that refills one point a
+    # second: one account sending its most expensive accepted request back to back is held
+    # to that rate.
+    strict = settings.model_copy(
+        update={"graphql_cost_per_second": 1.0, "graphql_max_cost": 10_000}
+    )
     app = create_app(
         bootstrap(strict, app_id="gateway", engine=engine, transport=MemoryTransport())
     )
-    three = " ".join(
-        f'a{i}: previewRecurrence(rule: "FREQ=DAILY", start: "2030-01-01T09:00:00Z", limit: 100)'
-        for i in range(3)
+    two = " ".join(
+        f'a{i}: previewRecurrence(rule: "FREQ=DAILY", start: "2030-01-01T09:00:00Z", limit: 90)'
+        for i in range(2)
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://taskstream.test"
@@ -251,14 +254,14 @@ async def test_an_account_spends_its_cost_points_and_waits_for_more(
         heavy, other = GraphQLClient(http), GraphQLClient(http)
         await heavy.sign_up()
         await other.sign_up()
-        for _ in range(2):
-            served = await heavy.execute(f"{{ {three} }}")
-            assert served["extensions"]["cost"]["requested"] == 15_000, served
-        refused = await heavy.execute(f"{{ {three} }}")
+        for _ in range(5):
+            served = await heavy.execute(f"{{ {two} }}")
+            assert served["extensions"]["cost"]["requested"] == 9_000, served
+        refused = await heavy.execute(f"{{ {two} }}")
         assert refused["data"] is None
         [error] = refused["errors"]
         assert error["extensions"] == {"code": "RATE_LIMITED"}
-        assert error["message"].startswith("query cost 15,000 is more than the 10,0")
+        assert error["message"].startswith("query cost 9,000 is more than the 5,0")
         # Cheap requests still fit; another account has its own bucket.
         assert "errors" not in await heavy.execute("{ me { id } }")
-        assert "errors" not in await other.execute(f"{{ {three} }}")
+        assert "errors" not in await other.execute(f"{{ {two} }}")
