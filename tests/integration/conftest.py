@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.dapr_resources import DaprResources, PubsubRetries, render_dapr_resources
 from taskstream.localinfra import KafkaBroker
@@ -14,6 +17,7 @@ from taskstream.messaging.bus import BulkSubscribe, Transport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.messaging.retry import RetryPolicy
+from taskstream.persistence.db import create_engine
 
 FAST_RETRIES = RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.05)
 # Dapr's own retries (its Resiliency policy), as short as the other transports' in these tests.
@@ -68,3 +72,19 @@ async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
     await built.start()
     yield built
     await built.close()
+
+
+@pytest.fixture
+async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh, empty database beside the test database."""
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(engine.url.render_as_string(hide_password=False)).set(database=name)
+    scratch = create_engine(url.render_as_string(hide_password=False), pool_size=1)
+    yield scratch
+    await scratch.dispose()
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
@@ -28,7 +27,7 @@ from taskstream.domain.audit import (
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
 from taskstream.messaging.consumer import Consumer
-from taskstream.persistence.db import create_engine, downgrade, migrate
+from taskstream.persistence.db import downgrade, migrate
 from workers.audit import trail
 from workers.audit.handlers import AuditHandlers
 from workers.audit.tables import chain_heads, checkpoints, entries, processed_events
@@ -729,22 +728,6 @@ async def test_erasing_a_user_removes_the_whole_trail(
 
 
 # Chains kept before signatures: migrated, then sealed once by the audit service.
-
-
-@pytest.fixture
-async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """An engine on a fresh, empty database beside the test database."""
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(engine.url.render_as_string(hide_password=False)).set(database=name)
-    scratch = create_engine(url.render_as_string(hide_password=False), pool_size=1)
-    yield scratch
-    await scratch.dispose()
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 async def legacy_trail(engine: AsyncEngine, count: int, *, pruned: int, lost: int = 0) -> uuid.UUID:

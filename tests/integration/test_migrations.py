@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.persistence.db import create_engine, downgrade, migrate, pending_migrations
+from taskstream.persistence.db import downgrade, migrate, pending_migrations
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """An engine on a fresh, empty database beside the test database."""
-    name = f"scratch_{uuid.uuid4().hex[:10]}"
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(engine.url.render_as_string(hide_password=False)).set(database=name)
-    scratch = create_engine(url.render_as_string(hide_password=False), pool_size=1)
-    yield scratch
-    await scratch.dispose()
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 async def tables(engine: AsyncEngine) -> set[str]:

@@ -11,10 +11,8 @@ from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import migrate, migration_branches
 from taskstream.service import ServiceParts, WorkerService
 from taskstream.settings import Settings
-from tests.integration.test_migrations import scratch_engine
 
 pytestmark = pytest.mark.integration
-__all__ = ["scratch_engine"]
 
 PENDING = {"status": "unready", "reason": "migrations pending"}
 
