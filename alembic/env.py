@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import context
-from taskstream.persistence.tables import metadata
+from gateway_core.persistence.tables import metadata
 
 VERSION_TABLE_SCHEMA = "public"
 

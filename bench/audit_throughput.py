@@ -21,12 +21,12 @@ from pydantic import SecretStr
 
 from bench.common import write_result
 from bench.worker_throughput import direct_batches, one_at_a_time, reset, task_events
+from devstack.postgres import EmbeddedPostgres
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, migrate
-from taskstream.persistence.embedded import EmbeddedPostgres
 from taskstream.settings import Settings
 from workers.audit.main import build
 

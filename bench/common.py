@@ -52,7 +52,7 @@ class UpProcess:
             [
                 sys.executable,
                 "-m",
-                "taskstream.cli",
+                "cli.main",
                 *(["stack", "up"] if stack else ["up"]),
                 "--port",
                 "0",

@@ -23,15 +23,15 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bench.common import percentile, write_result
-from taskstream.dapr_resources import DaprResources, render_dapr_resources
-from taskstream.localinfra import KafkaBroker
-from taskstream.localinfra.dapr_app import SidecarOnSubscribe
+from devstack import KafkaBroker
+from devstack.dapr_app import SidecarOnSubscribe
+from devstack.dapr_resources import DaprResources, render_dapr_resources
+from devstack.postgres import EmbeddedPostgres
+from gateway_core.persistence import tables as t
 from taskstream.messaging.bus import Message, Outcome, Subscription, Transport
 from taskstream.messaging.cloudevents import envelope
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
-from taskstream.persistence import tables as t
 from taskstream.persistence.db import create_engine, migrate
-from taskstream.persistence.embedded import EmbeddedPostgres
 from taskstream.persistence.outbox import OutboxRelay, write_outbox
 
 

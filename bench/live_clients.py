@@ -58,8 +58,8 @@ class GatewayProcess:
     """
 
     def __init__(self, data_dir: Path) -> None:
-        from taskstream.localinfra._common import free_port
-        from taskstream.persistence.embedded import EmbeddedPostgres
+        from devstack._common import free_port
+        from devstack.postgres import EmbeddedPostgres
 
         self.postgres = EmbeddedPostgres(data_dir / "postgres", durable=False)
         database_url = self.postgres.start()
@@ -80,7 +80,7 @@ class GatewayProcess:
             for name in ("TASKSTREAM_BUS_URL", "TASKSTREAM_BROADCAST_URL", "DAPR_HTTP_PORT"):
                 env.pop(name, None)
             subprocess.run(
-                [sys.executable, "-m", "taskstream.cli", "migrate"],
+                [sys.executable, "-m", "cli.main", "migrate"],
                 env=env,
                 check=True,
                 capture_output=True,
@@ -88,7 +88,7 @@ class GatewayProcess:
             )
             self.url = f"http://127.0.0.1:{env['TASKSTREAM_PORT']}"
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "taskstream.cli", "gateway"],
+                [sys.executable, "-m", "cli.main", "gateway"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -112,8 +112,8 @@ async def push_latency(
 
 async def raw_round_trip(data_dir: Path, messages: int) -> dict[str, Any]:
     """Publish → consume through the running stack's Kafka: aiokafka, and a Dapr sidecar."""
-    from taskstream.dapr_resources import render_dapr_resources
-    from taskstream.localinfra.dapr_app import SidecarOnSubscribe
+    from devstack.dapr_app import SidecarOnSubscribe
+    from devstack.dapr_resources import render_dapr_resources
     from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 
     brokers = json.loads((data_dir / "run" / "stack.json").read_text())["kafka"]

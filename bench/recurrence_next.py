@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, rrule
 
-from taskstream.domain import recurrence
-from taskstream.domain.recurrence import Recurrence, RepeatFrom
+from taskstream import recurrence
+from taskstream.recurrence import Recurrence, RepeatFrom
 
 ZONE = ZoneInfo("Europe/Berlin")
 DTSTART = datetime(2006, 5, 2, 9, 0, tzinfo=ZONE)  # twenty years before NOW

@@ -54,8 +54,8 @@ def stack_processes(root: psutil.Process) -> dict[str, psutil.Process]:
             command = process.cmdline()
         except psutil.Error:
             continue
-        if "taskstream.cli" in command:
-            rest = command[command.index("taskstream.cli") + 1 :]
+        if "cli.main" in command:
+            rest = command[command.index("cli.main") + 1 :]
             if rest[:1] == ["gateway"]:
                 name = "gateway"
             elif rest[:1] == ["worker"] and len(rest) > 1:

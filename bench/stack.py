@@ -26,8 +26,8 @@ from pathlib import Path
 import psutil
 
 from bench.datasets import plain_url
+from devstack.postgres import EmbeddedPostgres
 from taskstream.auth import TokenService
-from taskstream.persistence.embedded import EmbeddedPostgres
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -185,7 +185,7 @@ class BenchStack:
         """The real gateway (`taskstream gateway`: uvicorn, one process); its base URL."""
         return self._start(
             "gateway",
-            [sys.executable, "-m", "taskstream.cli", "gateway"],
+            [sys.executable, "-m", "cli.main", "gateway"],
             {
                 "DATABASE_URL": self.url,
                 "TASKSTREAM_JWT_SECRET": self.secret,

@@ -19,10 +19,10 @@ import httpx
 from sqlalchemy import insert
 
 from bench.common import UpProcess, percentile, write_result
-from taskstream.domain.model import tag_key
-from taskstream.persistence import tables as t
+from devstack.postgres import EmbeddedPostgres
+from gateway_core.domain.model import tag_key
+from gateway_core.persistence import tables as t
 from taskstream.persistence.db import create_engine
-from taskstream.persistence.embedded import EmbeddedPostgres
 
 PAGE = """
 query($after: String) {

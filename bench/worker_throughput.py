@@ -42,18 +42,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import write_result
 from bench.stats import comparison
+from devstack import KafkaBroker
+from devstack.dapr_app import SidecarOnSubscribe
+from devstack.dapr_resources import render_dapr_resources
+from devstack.postgres import EmbeddedPostgres
+from gateway_core.domain.model import Task
+from gateway_core.persistence.uow import from_task_event
 from taskstream.bootstrap import bootstrap
-from taskstream.dapr_resources import render_dapr_resources
-from taskstream.domain.model import Task
-from taskstream.localinfra import KafkaBroker
-from taskstream.localinfra.dapr_app import SidecarOnSubscribe
 from taskstream.messaging.bus import BulkSubscribe, Message, Outcome, Transport
-from taskstream.messaging.cloudevents import from_task_event
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, migrate
-from taskstream.persistence.embedded import EmbeddedPostgres
 from taskstream.settings import Settings
 from workers.audit.main import build
 from workers.audit.tables import chain_heads, checkpoints, entries, processed_events

@@ -21,16 +21,16 @@ from starlette.types import Scope
 from gateway.graphql_app import GraphQLApp
 from gateway.internal import internal_routes
 from gateway.limits import BodySizeLimit, ClientAddress
-from gateway.live import LiveHub, live_subscriptions
 from gateway.metrics import GatewayMetrics, MetricsMiddleware
 from gateway.security_headers import WebAppHeaders, security_headers
+from gateway_core.live import LiveHub, live_subscriptions
+from gateway_core.persistence import tables
 from graphql_schema.context import Services
 from graphql_schema.schema import build_schema
 from taskstream.auth import PasswordHashing, TokenService
 from taskstream.bootstrap import Runtime
 from taskstream.edge import TrustedProxies
 from taskstream.messaging.dapr import DaprTransport
-from taskstream.persistence import tables
 from taskstream.persistence.db import pending_migrations
 from taskstream.persistence.outbox import OutboxRelay
 from taskstream.ratelimit import RateLimits

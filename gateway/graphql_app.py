@@ -23,10 +23,10 @@ from gateway.limits import SocketCounter, SocketTicket
 from gateway.security_headers import security_headers
 from gateway.sessions import KnownSessions
 from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
+from gateway_core.domain.users import User
 from graphql_schema.context import Context, Services
 from taskstream.auth import TokenClaims, bearer_token
-from taskstream.domain.errors import Timeout, Unauthenticated
-from taskstream.domain.users import User
+from taskstream.errors import Timeout, Unauthenticated
 from taskstream.persistence.db import statement_timeout
 
 # The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.

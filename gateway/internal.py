@@ -12,12 +12,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from gateway_core.domain.users import email_key
+from gateway_core.persistence.uow import UnitOfWork
+from gateway_core.services import tasks as service
 from taskstream.bootstrap import Runtime
-from taskstream.domain.errors import NotFound
-from taskstream.domain.users import email_key
+from taskstream.errors import NotFound
 from taskstream.internal_api import internal, json_body, time_param, uuid_param
-from taskstream.persistence.uow import UnitOfWork
-from taskstream.services import tasks as service
 
 
 def internal_routes(runtime: Runtime) -> list[BaseRoute]:

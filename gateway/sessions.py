@@ -4,7 +4,7 @@ Every request's token is checked against its account's session state: the accoun
 token is of the account's current generation (logOutEverywhere and changePassword start a new
 one) and its id was not revoked (logOut). The state is cached per account for a few seconds so
 a request costs no query most of the time; a revocation reaches every replica at once through
-the live broadcast (gateway/live.py), which drops the account's cached state and closes the
+the live broadcast (gateway_core/live.py), which drops the account's cached state and closes the
 revoked sockets with 4403. While this replica's broadcast connection is down it could miss a
 revocation, so it caches nothing and checks every request against the database until the
 connection is back (and forgets what it cached before: it may have missed messages meanwhile).
@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 
+from gateway_core.domain.sessions import Revocation
+from gateway_core.domain.users import User
+from gateway_core.persistence.sessions import SessionRepository
 from taskstream.auth import TokenClaims
-from taskstream.domain.errors import Unauthenticated
-from taskstream.domain.users import User
-from taskstream.persistence.sessions import SessionRepository
+from taskstream.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from graphql_schema.context import Services
@@ -36,44 +37,6 @@ log = logging.getLogger(__name__)
 REVOKED = 4403
 REVOKED_REASON = "the token was revoked"
 SCOPE_KEY = "taskstream.session"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Revocation:
-    """Which tokens of an account were revoked: one (jti), all before a generation, or all."""
-
-    user_id: uuid.UUID
-    jti: str | None = None
-    # Tokens of generations below this one are revoked; None with no jti: every token.
-    generation: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The broadcast form."""
-        return {"userId": str(self.user_id), "jti": self.jti, "generation": self.generation}
-
-    @classmethod
-    def of(cls, raw: Any) -> Revocation | None:
-        """The revocation of a broadcast message, or None when it is not one."""
-        if not isinstance(raw, dict):
-            return None
-        try:
-            user_id = uuid.UUID(str(raw.get("userId")))
-        except ValueError:
-            return None
-        jti, generation = raw.get("jti"), raw.get("generation")
-        return cls(
-            user_id,
-            jti if isinstance(jti, str) else None,
-            generation if isinstance(generation, int) else None,
-        )
-
-    def covers(self, jti: str | None, generation: int) -> bool:
-        """Whether a token with this id and generation is revoked by this."""
-        if self.jti is not None:
-            return jti == self.jti
-        if self.generation is not None:
-            return generation < self.generation
-        return True
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -13,14 +13,14 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from gateway.live import LiveHub
+from gateway_core.domain.model import Reminder
+from gateway_core.domain.users import User
+from gateway_core.live import LiveHub
+from gateway_core.persistence import reads
+from gateway_core.persistence.uow import UnitOfWork
 from taskstream.auth import PasswordHashing, TokenClaims, TokenService
-from taskstream.domain.errors import Unauthenticated
-from taskstream.domain.model import Reminder
-from taskstream.domain.users import User
+from taskstream.errors import Unauthenticated
 from taskstream.invocation import ServiceInvoker
-from taskstream.persistence import reads
-from taskstream.persistence.uow import UnitOfWork
 from taskstream.ratelimit import RateLimits
 from taskstream.settings import Settings
 

@@ -57,9 +57,9 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from taskstream.domain.errors import CostLimitExceeded, InvalidInput, RateLimited
-from taskstream.domain.model import REMINDERS_MAX, TAG_NAME_MAX, TAGS_MAX
-from taskstream.domain.webhooks import WEBHOOKS_MAX
+from contracts.notifications import WEBHOOKS_MAX
+from gateway_core.domain.model import REMINDERS_MAX, TAG_NAME_MAX, TAGS_MAX
+from taskstream.errors import CostLimitExceeded, InvalidInput, RateLimited
 
 Variables = dict[str, Any]
 

@@ -9,7 +9,7 @@ from graphql.error import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.extensions import MaskErrors
 
-from taskstream.domain.errors import TaskstreamError, Timeout
+from taskstream.errors import TaskstreamError, Timeout
 from taskstream.persistence.db import is_query_canceled
 
 log = logging.getLogger("taskstream.graphql")

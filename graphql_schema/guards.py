@@ -12,7 +12,7 @@ from typing import Any
 
 from graphql import GraphQLFieldResolver, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 
 # Limited per account and address by RateLimits.login_attempt instead.
 ACCOUNT_MUTATIONS = frozenset({"signUp", "logIn"})

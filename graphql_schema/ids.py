@@ -7,7 +7,7 @@ from typing import Annotated
 
 import strawberry
 
-from taskstream.domain.errors import NotFound
+from taskstream.errors import NotFound
 
 
 def _id_argument(of: str) -> object:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from taskstream.domain.model import Channel, Priority, ReminderState, TaskStatus
-from taskstream.domain.recurrence import RepeatFrom
+from gateway_core.domain.model import Channel, Priority, ReminderState, TaskStatus
+from taskstream.recurrence import RepeatFrom
 
 
 @strawberry.interface(

@@ -19,7 +19,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from taskstream.domain.errors import Unauthenticated
+from taskstream.errors import Unauthenticated
 
 # OWASP's argon2id recommendation (m=19 MiB, t=2, p=1) rounded up: 64 MiB, t=3, p=2.
 _HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=2)

@@ -9,7 +9,8 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.invocation import ServiceInvoker
-from taskstream.messaging.bus import BulkSubscribe, Transport, open_transport
+from taskstream.messaging.bus import BulkSubscribe, Transport
+from taskstream.messaging.transports import open_transport
 from taskstream.persistence.db import create_engine
 from taskstream.settings import Settings
 

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from taskstream.domain.errors import InvalidInput, TaskstreamError, Timeout
+from taskstream.errors import InvalidInput, TaskstreamError, Timeout
 from taskstream.invocation import APP_TOKEN_HEADER, STATEMENT_TIMEOUT_HEADER
 from taskstream.persistence.db import is_query_canceled, statement_timeout
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from taskstream.domain.errors import Conflict, InvalidInput, NotFound, TaskstreamError, Timeout
+from taskstream.errors import Conflict, InvalidInput, NotFound, TaskstreamError, Timeout
 from taskstream.persistence.db import current_statement_timeout
 from taskstream.settings import Settings
 

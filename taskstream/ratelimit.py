@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from taskstream.domain.errors import RateLimited
+from taskstream.errors import RateLimited
 
 # Past this many tracked keys, idle ones are dropped so that memory stays bounded.
 MAX_KEYS = 100_000

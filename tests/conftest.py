@@ -15,11 +15,11 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from devstack.postgres import EmbeddedPostgres
 from gateway.app import create_app
 from taskstream.bootstrap import Runtime, bootstrap
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, migrate
-from taskstream.persistence.embedded import EmbeddedPostgres
 from taskstream.settings import Settings
 
 
@@ -161,7 +161,7 @@ async def bob(http: httpx.AsyncClient) -> GraphQLClient:
 @pytest.fixture
 async def system(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client to the whole in-process system (`taskstream up` minus the server)."""
-    from taskstream.composition import local_system
+    from cli.composition import local_system
 
     async with local_system(settings, engine=engine, transport=MemoryTransport()) as app:
         transport = httpx.ASGITransport(app=app)

@@ -12,14 +12,14 @@ from typing import Annotated, Any
 
 import strawberry
 
+from gateway_core.persistence.reads import PAGE_MAX
 from graphql_schema.context import Info
 from graphql_schema.node import After, Node, PageInfo, PageSize
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import JSON, DateTime, parse_datetime
-from taskstream.domain.errors import InvalidInput, TaskstreamError
+from taskstream.errors import InvalidInput, TaskstreamError
 from taskstream.invocation import ServiceUnavailable
 from taskstream.persistence.cursors import check_cursor_text
-from taskstream.persistence.reads import PAGE_MAX
 
 log = logging.getLogger(__name__)
 

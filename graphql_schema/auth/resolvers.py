@@ -6,13 +6,13 @@ from typing import Annotated
 
 import strawberry
 
-from gateway.sessions import Revocation
+from gateway_core.domain.sessions import Revocation
+from gateway_core.domain.users import email_key
+from gateway_core.services import accounts
 from graphql_schema.auth.types import AuthPayload, User
 from graphql_schema.context import Info
 from graphql_schema.permissions import IsAuthenticated
-from taskstream.domain.errors import Unauthenticated
-from taskstream.domain.users import email_key
-from taskstream.services import accounts
+from taskstream.errors import Unauthenticated
 
 
 @strawberry.type

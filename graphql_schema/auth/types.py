@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway_core.domain.users import User as DomainUser
 from graphql_schema.node import Node
-from taskstream.domain.users import User as DomainUser
 
 
 @strawberry.type(name="User", description="A user account.")

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 import strawberry
 
+from gateway_core.persistence.reads import PAGE_MAX
 from graphql_schema.context import Info
 from graphql_schema.ids import NotificationId, parse_id
 from graphql_schema.node import After, Channel, Node, PageInfo, PageSize
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 from taskstream.persistence.cursors import check_cursor_text
-from taskstream.persistence.reads import PAGE_MAX
 
 SERVICE = "notifications"
 

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import strawberry
 
+from gateway_core.services import tasks as service
 from graphql_schema.context import Info
 from graphql_schema.ids import ReminderId, parse_id
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.tasks.types import Reminder
-from taskstream.services import tasks as service
 
 
 @strawberry.type

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import strawberry
 
+from gateway_core.persistence import reads
+from gateway_core.persistence.reads import TagRecord
+from gateway_core.services import tags as service
 from graphql_schema.context import Info
 from graphql_schema.ids import TagId, parse_id
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.tags.types import Tag
-from taskstream.persistence import reads
-from taskstream.persistence.reads import TagRecord
-from taskstream.services import tags as service
 
 
 @strawberry.type

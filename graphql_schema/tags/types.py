@@ -6,9 +6,9 @@ import uuid
 
 import strawberry
 
+from gateway_core.persistence.reads import TagRecord
 from graphql_schema.context import Info
 from graphql_schema.node import Node
-from taskstream.persistence.reads import TagRecord
 
 
 @strawberry.type(

@@ -7,10 +7,10 @@ import uuid
 
 import strawberry
 
+from gateway_core.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
+from gateway_core.persistence.reads import SortField, TaskQuery
 from graphql_schema.node import Channel, Priority, RepeatFrom, TaskStatus
 from graphql_schema.scalars import DateTime
-from taskstream.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
-from taskstream.persistence.reads import SortField, TaskQuery
 
 TaskSortField = SortField
 strawberry.enum(

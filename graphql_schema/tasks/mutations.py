@@ -6,13 +6,13 @@ from typing import Annotated
 
 import strawberry
 
+from gateway_core.persistence.reads import TaskRecord
+from gateway_core.services import tasks as service
 from graphql_schema.context import Info
 from graphql_schema.ids import TaskId, parse_id
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.tasks.inputs import CreateTaskInput, UpdateTaskInput
 from graphql_schema.tasks.types import Task
-from taskstream.persistence.reads import TaskRecord
-from taskstream.services import tasks as service
 
 
 @strawberry.type

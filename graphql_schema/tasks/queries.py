@@ -11,6 +11,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types.nodes import SelectedField, Selection
 
+from gateway_core.domain.model import RecurrenceRequest
+from gateway_core.persistence import reads
 from graphql_schema.context import Info
 from graphql_schema.ids import TaskId, parse_id
 from graphql_schema.node import After, PageSize, RepeatFrom
@@ -18,10 +20,8 @@ from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.inputs import SortDirection, TaskFilter, TaskOrder
 from graphql_schema.tasks.types import UPCOMING_MAX, Task, TaskConnection
-from taskstream.domain.errors import InvalidInput, NotFound
-from taskstream.domain.model import RecurrenceRequest
+from taskstream.errors import InvalidInput, NotFound
 from taskstream.offload import off_loop
-from taskstream.persistence import reads
 
 
 @strawberry.type

@@ -18,16 +18,16 @@ from typing import Any
 import strawberry
 from starlette.websockets import WebSocket
 
-from gateway.live import SubscriberCutOff
+from gateway_core.live import SubscriberCutOff
+from gateway_core.persistence import reads
+from gateway_core.persistence.reads import TaskRecord
 from graphql_schema.context import Info, Loaders
 from graphql_schema.node import Channel
 from graphql_schema.notifications.resolvers import Notification
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.types import Task
-from taskstream.domain.errors import Timeout
-from taskstream.persistence import reads
-from taskstream.persistence.reads import TaskRecord
+from taskstream.errors import Timeout
 
 TRY_AGAIN_LATER = 1013
 

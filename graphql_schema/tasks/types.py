@@ -9,6 +9,9 @@ from typing import Annotated, TypeVar
 
 import strawberry
 
+from gateway_core.domain.model import Reminder as DomainReminder
+from gateway_core.persistence import reads
+from gateway_core.persistence.reads import TaskPage, TaskRecord
 from graphql_schema.context import Info
 from graphql_schema.node import (
     Channel,
@@ -21,12 +24,9 @@ from graphql_schema.node import (
 )
 from graphql_schema.scalars import DateTime
 from graphql_schema.tags.types import Tag
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.model import Reminder as DomainReminder
-from taskstream.domain.recurrence import Recurrence as DomainRecurrence
+from taskstream.errors import InvalidInput
 from taskstream.offload import off_loop
-from taskstream.persistence import reads
-from taskstream.persistence.reads import TaskPage, TaskRecord
+from taskstream.recurrence import Recurrence as DomainRecurrence
 
 UPCOMING_MAX = 100
 _Record = TypeVar("_Record")

@@ -1,7 +1,7 @@
 """The transport-neutral side of messaging: messages, outcomes, publishers, transports.
 
 Adapters (memory, kafka, dapr) implement `Transport`; which one runs is chosen by the scheme of
-`TASKSTREAM_BUS_URL` in `open_transport`, importing the adapter lazily.
+`TASKSTREAM_BUS_URL` in `transports.open_transport`, importing the adapter lazily.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 
 class Outcome(enum.Enum):
@@ -92,38 +91,3 @@ class Transport(ABC):
     @abstractmethod
     async def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
         """Start delivering messages of these subscriptions (in the background)."""
-
-
-def open_transport(
-    url: str,
-    *,
-    app_id: str,
-    dapr_api_token: str | None = None,
-    app_api_token: str | None = None,
-    dapr_bulk: BulkSubscribe | None = None,
-) -> Transport:
-    """The transport a bus URL names: memory://, kafka://HOST:PORT[,...], dapr://HOST:PORT.
-
-    The tokens matter only to dapr://: the one the sidecar wants, the one it presents to us;
-    so does `dapr_bulk` (bulk subscribe, when set).
-    """
-    scheme = urlsplit(url).scheme
-    if scheme == "memory":
-        from taskstream.messaging.memory import MemoryTransport
-
-        return MemoryTransport.shared(url)
-    if scheme == "kafka":
-        from taskstream.messaging.kafka import KafkaTransport
-
-        return KafkaTransport.from_url(url, app_id=app_id)
-    if scheme == "dapr":
-        from taskstream.messaging.dapr import DaprTransport
-
-        return DaprTransport.from_url(
-            url,
-            app_id=app_id,
-            api_token=dapr_api_token,
-            app_token=app_api_token,
-            bulk=dapr_bulk,
-        )
-    raise ValueError(f"TASKSTREAM_BUS_URL: unknown scheme {scheme!r}; use memory, kafka or dapr")

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.events import Event, TaskUpdated
+from taskstream.errors import InvalidInput
 
 TASK_EVENTS_TOPIC = "task-events"
 REMINDERS_TOPIC = "reminders"
@@ -27,29 +26,6 @@ class Envelope:
     partition_key: str
     type: str
     body: dict[str, Any]
-
-
-def from_task_event(event: Event) -> Envelope:
-    """The CloudEvent of a task's domain event, keyed by its user for per-user order."""
-    task = event.task
-    data: dict[str, Any] = {
-        "userId": task["userId"],
-        "taskId": task["id"],
-        "version": task["version"],
-        "task": task,
-    }
-    if isinstance(event, TaskUpdated):
-        data["changes"] = event.changes
-    return envelope(
-        event_id=event.id,
-        topic=TASK_EVENTS_TOPIC,
-        type_=event.cloudevent_type,
-        source=event.source,
-        subject=task["id"],
-        partition_key=task["userId"],
-        time=event.at,
-        data=data,
-    )
 
 
 def envelope(

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 from taskstream.messaging.bus import Message, Outcome, Subscription
 from taskstream.messaging.cloudevents import validate
 from taskstream.messaging.metrics import CONSUMER_METRICS

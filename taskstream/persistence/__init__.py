@@ -1,1 +1,1 @@
-"""PostgreSQL persistence: tables, engine, unit of work, repositories, embedded server."""
+"""Persistence helpers every service shares: engine and pool, outbox, pruning, keyset cursors."""

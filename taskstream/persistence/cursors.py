@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 
 # Ours are well under 400 characters (a few keys, the ordering's fingerprint); anything much
 # longer was not made here, and is refused before it is decoded or sent on to a service.

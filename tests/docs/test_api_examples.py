@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection
 
-from taskstream.localinfra.dapr_app import AppServer
+from devstack.dapr_app import AppServer
 from taskstream.settings import Settings
 from tests.e2e.test_live_updates import PROTOCOL, server
 

@@ -10,8 +10,8 @@ from graphql import (
     build_schema,
 )
 
+from cli.main import SCHEMA_SDL, exported_sdl
 from graphql_schema import reference
-from taskstream.cli import SCHEMA_SDL, exported_sdl
 
 
 def exported() -> GraphQLSchema:

@@ -19,20 +19,20 @@ from typing import Any
 
 import pytest
 
-from taskstream import cli
-from taskstream.domain.audit import (
-    CHECKPOINT_CONTEXT,
-    HEAD_CONTEXT,
-    ChainCheck,
-    Checkpoint,
-    format_at,
-)
+from cli import main as cli
 from taskstream.service import PROCESSED_EVENTS_PRUNE_SECONDS
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.docs.test_api_examples import COMPLIANCE, python_block
 from tests.e2e.test_audit_flow import report_env, wait_for_entries
 from workers.audit import trail
+from workers.audit.domain import (
+    CHECKPOINT_CONTEXT,
+    HEAD_CONTEXT,
+    ChainCheck,
+    Checkpoint,
+    format_at,
+)
 from workers.audit.handlers import AUDITED, action_of
 from workers.audit.main import RETENTION_INTERVAL_SECONDS
 from workers.audit.report import CSV_COLUMNS, compliance_report

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.persistence import tables as gateway_tables
+from gateway_core.persistence import tables as gateway_tables
 from tests.conftest import GraphQLClient
 from workers.notifications import tables as notifications_tables
 

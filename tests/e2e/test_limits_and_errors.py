@@ -121,7 +121,7 @@ async def test_unknown_fields_and_bad_syntax_are_bad_user_input(alice: GraphQLCl
 async def test_internal_errors_are_masked(
     alice: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from taskstream.services import tasks as service
+    from gateway_core.services import tasks as service
 
     async def explode(**_: Any) -> Any:
         raise RuntimeError("SELECT secret FROM /srv/internal/path")

@@ -15,7 +15,7 @@ import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection
 
-from taskstream.composition import local_system
+from cli.composition import local_system
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient

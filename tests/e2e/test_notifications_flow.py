@@ -33,9 +33,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from cli.composition import local_system
 from gateway.app import create_internal_app
 from taskstream.bootstrap import bootstrap
-from taskstream.composition import local_system
 from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from graphql import build_schema, find_breaking_changes
 
-from taskstream.cli import SCHEMA_SDL, exported_sdl
+from cli.main import SCHEMA_SDL, exported_sdl
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = [ROOT / "tests" / "contract" / "schema.graphql"]

@@ -17,14 +17,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
-from gateway.live import LiveHub
 from gateway.sessions import KnownSessions
+from gateway_core.live import LiveHub
+from gateway_core.persistence.sessions import CACHED_REVOCATIONS
+from gateway_core.services import accounts
 from taskstream.auth import ALGORITHM
 from taskstream.bootstrap import bootstrap
-from taskstream.domain.errors import Unauthenticated
+from taskstream.errors import Unauthenticated
 from taskstream.messaging.memory import MemoryTransport
-from taskstream.persistence.sessions import CACHED_REVOCATIONS
-from taskstream.services import accounts
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.docs.test_event_schemas import validator_for

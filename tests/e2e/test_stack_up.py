@@ -24,13 +24,13 @@ import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from taskstream.composition import WORKERS
+from cli.composition import WORKERS
 from tests.conftest import GraphQLClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
 UP_LINE = "Taskstream is up at "
-STACK_UP = [sys.executable, "-m", "taskstream.cli", "stack", "up"]
+STACK_UP = [sys.executable, "-m", "cli.main", "stack", "up"]
 
 
 class StackProcess:

@@ -28,7 +28,7 @@ class Running:
             [
                 sys.executable,
                 "-m",
-                "taskstream.cli",
+                "cli.main",
                 "up",
                 "--port",
                 "0",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from taskstream.stack import Stack
+from devstack.stack import Stack
 from tests.faults.harness import RESULTS, Ledger, User, running_stack, sign_up
 
 USERS = 4

@@ -38,10 +38,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cli.composition import WORKERS
+from devstack.stack import STACK_TOPICS, Stack
+from gateway_core.persistence.tables import outbox as gateway_outbox
 from taskstream.persistence.db import create_engine
 from taskstream.persistence.outbox import lease_key
-from taskstream.persistence.tables import outbox as gateway_outbox
-from taskstream.stack import STACK_TOPICS, Stack
 
 # Who consumes what (Dapr's consumer group is the app id).
 CONSUMER_GROUPS = {
@@ -87,7 +88,9 @@ async def running_stack(brokers: int = 1) -> AsyncIterator[Stack]:
     # Not pytest's tmp_path: PostgreSQL runs as another account, which must reach the directory.
     data = Path(tempfile.mkdtemp(prefix="taskstream-faults-"))
     try:
-        async with Stack(data / "data", host="127.0.0.1", port=0, brokers=brokers) as running:
+        async with Stack(
+            data / "data", host="127.0.0.1", port=0, brokers=brokers, workers=sorted(WORKERS)
+        ) as running:
             yield running
     finally:
         # TASKSTREAM_FAULTS_KEEP=1 keeps the logs and data for a post-mortem.

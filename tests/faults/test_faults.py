@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskstream.stack import Stack
+from devstack.stack import Stack
 from tests.faults.harness import (
     SINGLE_BROKER_FAULTS,
     THREE_BROKER_FAULTS,

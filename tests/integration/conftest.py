@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.dapr_resources import DaprResources, PubsubRetries, render_dapr_resources
-from taskstream.localinfra import KafkaBroker
-from taskstream.localinfra.dapr_app import SidecarOnSubscribe
+from devstack import KafkaBroker
+from devstack.dapr_app import SidecarOnSubscribe
+from devstack.dapr_resources import DaprResources, PubsubRetries, render_dapr_resources
 from taskstream.messaging.bus import BulkSubscribe, Transport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport

@@ -15,7 +15,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from taskstream.domain.audit import (
+from taskstream.messaging.bus import Message, Outcome
+from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
+from taskstream.messaging.consumer import Consumer
+from taskstream.persistence.db import downgrade, migrate
+from workers.audit import trail
+from workers.audit.domain import (
     GENESIS_HASH,
     Checkpoint,
     Verification,
@@ -24,11 +29,6 @@ from taskstream.domain.audit import (
     entry_hash,
     format_at,
 )
-from taskstream.messaging.bus import Message, Outcome
-from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
-from taskstream.messaging.consumer import Consumer
-from taskstream.persistence.db import downgrade, migrate
-from workers.audit import trail
 from workers.audit.handlers import AuditHandlers
 from workers.audit.tables import chain_heads, checkpoints, entries, processed_events
 

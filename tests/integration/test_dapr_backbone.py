@@ -20,11 +20,11 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.dapr_resources import render_dapr_resources
-from taskstream.localinfra import Daprd, KafkaBroker
-from taskstream.localinfra._common import free_port
+from devstack import Daprd, KafkaBroker
+from devstack._common import free_port
+from devstack.dapr_resources import render_dapr_resources
+from gateway_core.persistence import tables as t
 from taskstream.messaging.dapr import DaprTransport
-from taskstream.persistence import tables as t
 from taskstream.persistence.outbox import OutboxRelay
 from tests.conftest import GraphQLClient
 from tests.integration.test_outbox_relay import drain_existing

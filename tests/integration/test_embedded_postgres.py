@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 OWNER = """
 import sys, time
 from pathlib import Path
-from taskstream.persistence.embedded import EmbeddedPostgres
+from devstack.postgres import EmbeddedPostgres
 server = EmbeddedPostgres(Path(sys.argv[1]), durable=False)
 server.start()
 print("started", flush=True)

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.live import LiveHub, SubscriberCutOff
+from gateway_core.live import LiveHub, SubscriberCutOff
 
 pytestmark = pytest.mark.integration
 

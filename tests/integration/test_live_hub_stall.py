@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from gateway import live
-from gateway.live import LiveHub, SubscriberCutOff
+from gateway_core import live
+from gateway_core.live import LiveHub, SubscriberCutOff
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
     AIOKafkaProducer,
 )
 
-from taskstream.localinfra import Daprd, KafkaBroker
+from devstack import Daprd, KafkaBroker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -135,7 +135,7 @@ def test_kafka_formats_a_cluster_id_that_starts_with_a_dash(
     """About 1 id in 64 starts with "-", which the storage tool once took for an option."""
     dashed = base64.urlsafe_b64encode(b"\xf8" + uuid.uuid4().bytes[1:]).rstrip(b"=").decode()
     assert dashed.startswith("-")
-    monkeypatch.setattr("taskstream.localinfra.kafka.new_cluster_id", lambda: dashed)
+    monkeypatch.setattr("devstack.kafka.new_cluster_id", lambda: dashed)
     with KafkaBroker(data_dir=tmp_path) as broker:
         assert broker.running
         assert broker.cluster_id == dashed

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.model import Priority, Task, TaskChange
-from taskstream.domain.users import new_user
+from gateway_core.domain.model import Priority, Task, TaskChange
+from gateway_core.domain.users import new_user
+from gateway_core.persistence import tables as t
+from gateway_core.persistence.uow import UnitOfWork
+from gateway_core.services import tasks as service
+from taskstream.errors import InvalidInput
 from taskstream.messaging.cloudevents import validate
-from taskstream.persistence import tables as t
-from taskstream.persistence.uow import UnitOfWork
-from taskstream.services import tasks as service
 
 pytestmark = pytest.mark.integration
 

@@ -12,14 +12,14 @@ from prometheus_client import Gauge
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.domain.model import Task
+from gateway_core.domain.model import Task
+from gateway_core.persistence import tables as t
+from gateway_core.persistence.uow import UnitOfWork
 from taskstream.messaging.bus import Message, Outcome, PublishError, Subscription, Transport
 from taskstream.messaging.cloudevents import envelope
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.messaging.metrics import OUTBOX_METRICS
-from taskstream.persistence import tables as t
 from taskstream.persistence.outbox import OutboxRelay, outbox_table, write_outbox
-from taskstream.persistence.uow import UnitOfWork
 from tests.integration.test_outbox import make_user
 
 pytestmark = pytest.mark.integration

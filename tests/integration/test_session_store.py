@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.persistence.sessions import SessionRepository
+from gateway_core.persistence.sessions import SessionRepository
 from tests.conftest import GraphQLClient
 
 INSERT_TASK = text(

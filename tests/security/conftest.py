@@ -13,7 +13,7 @@ import uvicorn
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.composition import local_system
+from cli.composition import local_system
 from taskstream.edge import server_config
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings

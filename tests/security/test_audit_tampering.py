@@ -24,11 +24,11 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from taskstream.domain.audit import GENESIS_HASH, Checkpoint, checkpoint_signature
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.e2e.test_audit_flow import audit_key, report_env, wait_for_entries
 from workers.audit import trail
+from workers.audit.domain import GENESIS_HASH, Checkpoint, checkpoint_signature
 from workers.audit.tables import chain_heads, checkpoints, entries
 
 pytestmark = pytest.mark.e2e

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskstream.datadir import DataDirectoryInUse, DataDirectoryLock
+from devstack.datadir import DataDirectoryInUse, DataDirectoryLock
 from tests.e2e.test_up_command import Running, graphql
 
 HOLDER = """
 import sys
 from pathlib import Path
-from taskstream.datadir import DataDirectoryLock
+from devstack.datadir import DataDirectoryLock
 DataDirectoryLock(Path(sys.argv[1])).acquire()
 print("held", flush=True)
 sys.stdin.read()
@@ -78,7 +78,7 @@ def test_a_second_up_refuses_and_leaves_the_first_serving(tmp_path: Path) -> Non
             [
                 sys.executable,
                 "-m",
-                "taskstream.cli",
+                "cli.main",
                 "up",
                 "--port",
                 "0",
@@ -93,7 +93,7 @@ def test_a_second_up_refuses_and_leaves_the_first_serving(tmp_path: Path) -> Non
         )
         assert second.returncode != 0
         assert f"in use by process {first.process.pid}" in second.stderr, second.stderr
-        assert "taskstream.cli up" in second.stderr
+        assert "cli.main up" in second.stderr
         assert "Taskstream is up" not in second.stdout
         # The first one was not touched: still ready, its database still its own.
         assert httpx.get(f"{first.url}/readyz", timeout=10).status_code == 200
@@ -120,7 +120,7 @@ def audit_report(data_dir: Path, email: str) -> subprocess.CompletedProcess[str]
         [
             sys.executable,
             "-m",
-            "taskstream.cli",
+            "cli.main",
             "audit",
             "report",
             "--user",

@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from taskstream.composition import local_system
+from cli.composition import local_system
+from devstack.stack import RoundRobinProxy
 from taskstream.edge import server_config
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
-from taskstream.stack import RoundRobinProxy
 from tests.e2e.test_up_command import Running
 from tests.security.conftest import free_port
 

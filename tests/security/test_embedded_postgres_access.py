@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from taskstream.persistence.embedded import DATABASE, PG_HBA, POSTGRES_BIN_PATH, EmbeddedPostgres
+from devstack.postgres import DATABASE, PG_HBA, POSTGRES_BIN_PATH, EmbeddedPostgres
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ import websockets
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.persistence import tables
+from gateway_core.persistence import tables
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from taskstream.domain.recurrence import Recurrence
+from taskstream.recurrence import Recurrence
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.e2e

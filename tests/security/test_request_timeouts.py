@@ -28,17 +28,17 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from websockets.typing import Subprotocol
 
+from cli.composition import local_system
 from gateway.app import create_app
+from gateway_core.persistence import reads, uow
+from gateway_core.persistence import tables as t
+from gateway_core.persistence.uow import UnitOfWork
 from taskstream.bootstrap import Runtime, bootstrap
-from taskstream.composition import local_system
 from taskstream.internal_api import internal
 from taskstream.invocation import STATEMENT_TIMEOUT_HEADER, ServiceInvoker
 from taskstream.messaging.memory import MemoryTransport
-from taskstream.persistence import reads, uow
-from taskstream.persistence import tables as t
 from taskstream.persistence.db import create_engine, statement_timeout
 from taskstream.persistence.outbox import write_outbox
-from taskstream.persistence.uow import UnitOfWork
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.security.conftest import free_port

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from taskstream.persistence import reads
-from taskstream.persistence.reads import TYPO_WORDS_MAX, TaskQuery, close_words
+from gateway_core.persistence import reads
+from gateway_core.persistence.reads import TYPO_WORDS_MAX, TaskQuery, close_words
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.e2e

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from taskstream.composition import local_system
+from cli.composition import local_system
 from taskstream.logs import JsonFormatter
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings

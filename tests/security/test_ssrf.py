@@ -10,10 +10,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.webhooks import check_destination, check_url_shape, is_public_address
+from taskstream.errors import InvalidInput
 from tests.conftest import GraphQLClient
 from tests.security.conftest import FakeDns
+from workers.notifications.webhooks import check_destination, check_url_shape, is_public_address
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from taskstream.domain import webhooks
 from tests.security.conftest import FakeDns
+from workers.notifications import webhooks
 from workers.notifications.channels import (
     DeliveryError,
     Message,

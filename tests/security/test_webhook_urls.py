@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.webhooks import URL_MAX, check_url_shape
+from taskstream.errors import InvalidInput
 from tests.conftest import GraphQLClient
 from tests.security.conftest import FakeDns
+from workers.notifications.webhooks import URL_MAX, check_url_shape
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from graphql_schema.scalars import serialize_datetime
-from taskstream.domain.audit import (
+from workers.audit.domain import (
     GENESIS_HASH,
     AuditRecord,
     ChainStart,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 from taskstream.persistence.cursors import (
     CURSOR_MAX,
     Kind,

@@ -29,7 +29,7 @@ from graphql_schema.cost import (
     operation_cost,
 )
 from graphql_schema.schema import build_schema
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 from taskstream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from taskstream.domain import events
-from taskstream.domain.errors import Conflict, InvalidInput, NotFound
-from taskstream.domain.model import (
+from gateway_core.domain import events
+from gateway_core.domain.model import (
     Channel,
     Priority,
     RecurrenceRequest,
@@ -20,7 +19,8 @@ from taskstream.domain.model import (
     TaskStatus,
     clean_tags,
 )
-from taskstream.domain.recurrence import RepeatFrom
+from taskstream.errors import Conflict, InvalidInput, NotFound
+from taskstream.recurrence import RepeatFrom
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 DUE = datetime(2030, 1, 10, 9, 0, tzinfo=UTC)

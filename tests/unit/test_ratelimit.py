@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskstream.domain.errors import RateLimited
+from taskstream.errors import RateLimited
 from taskstream.ratelimit import CostBudget, RateLimiter, RateLimits
 
 

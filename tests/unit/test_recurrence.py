@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.recurrence import (
+from taskstream.errors import InvalidInput
+from taskstream.recurrence import (
     MAX_UPCOMING,
     Recurrence,
     RepeatFrom,

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 from dateutil.rrule import rrulestr
 
-from taskstream.domain import recurrence as module
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.recurrence import Recurrence, RepeatFrom, work_spent
+from taskstream import recurrence as module
+from taskstream.errors import InvalidInput
+from taskstream.recurrence import Recurrence, RepeatFrom, work_spent
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 # The probe of issue 13: Feb 29 on a Monday, once in 28 (sometimes 40) years.

@@ -15,8 +15,8 @@ from dateutil.rrule import rrule, rrulestr
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.recurrence import Recurrence, RepeatFrom
+from taskstream.errors import InvalidInput
+from taskstream.recurrence import Recurrence, RepeatFrom
 
 ZONES = (
     "Europe/Berlin",

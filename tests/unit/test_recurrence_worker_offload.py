@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from taskstream.domain.recurrence import Recurrence
 from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.consumer import CloudEvent
+from taskstream.recurrence import Recurrence
 from workers.recurrence.handlers import RecurrenceHandlers
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.sessions import Revocation
+from gateway_core.domain.sessions import Revocation
 
 USER = uuid.uuid4()
 

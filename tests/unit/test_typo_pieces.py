@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taskstream.persistence.reads import _typo_budget, typo_pieces
+from gateway_core.persistence.reads import _typo_budget, typo_pieces
 
 LETTERS = "abcdeklmnoprst"
 

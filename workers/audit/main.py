@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from taskstream.bootstrap import Runtime
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 from taskstream.internal_api import internal, time_param, uuid_param
 from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, USER_DELETED
 from taskstream.messaging.consumer import Consumer

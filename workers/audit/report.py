@@ -16,7 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.domain.audit import (
+from taskstream.invocation import ServiceInvoker
+from workers.audit import trail
+from workers.audit.domain import (
     AuditRecord,
     Checkpoint,
     Head,
@@ -24,8 +26,6 @@ from taskstream.domain.audit import (
     canonical_json,
     format_at,
 )
-from taskstream.invocation import ServiceInvoker
-from workers.audit import trail
 
 CSV_COLUMNS = ["id", "at", "actor", "action", "task_id", "changes", "previous_hash", "hash"]
 

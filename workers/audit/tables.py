@@ -49,7 +49,7 @@ checkpoints = Table(
     Column("removed", Integer, nullable=False),
     Column("oldest_kept_after", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # The checkpoint chain (see taskstream.domain.audit.Checkpoint).
+    # The checkpoint chain (see workers.audit.domain.Checkpoint).
     Column("number", Integer, nullable=False),
     Column("from_seq", BigInteger, nullable=False),
     Column("newest_at", DateTime(timezone=True)),

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from taskstream.domain.audit import (
+from taskstream.persistence.cursors import decode_typed_cursor, encode_cursor
+from workers.audit.domain import (
     GENESIS_HASH,
     HEAD_CONTEXT,
     SEAL_CONTEXT,
@@ -42,7 +43,6 @@ from taskstream.domain.audit import (
     sign,
     signed_by,
 )
-from taskstream.persistence.cursors import decode_typed_cursor, encode_cursor
 from workers.audit.tables import chain_heads, checkpoints, entries, seals
 
 log = logging.getLogger(__name__)

@@ -17,19 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
-from taskstream.domain.errors import InvalidInput, NotFound
-from taskstream.domain.webhooks import (
-    WEBHOOKS_MAX,
-    check_destination,
-    check_url_shape,
-    new_secret,
-)
+from contracts.notifications import WEBHOOKS_MAX
+from taskstream.errors import InvalidInput, NotFound
 from taskstream.internal_api import internal, json_body, uuid_param
 from taskstream.persistence.cursors import decode_typed_cursor, encode_cursor
 from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
 from workers.notifications import events
 from workers.notifications.tables import db_now, notifications, outbox, webhooks
+from workers.notifications.webhooks import (
+    check_destination,
+    check_url_shape,
+    new_secret,
+)
 
 PAGE_MAX = 200
 NEWEST_FIRST = "notifications:created_at desc,id desc"

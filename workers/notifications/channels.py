@@ -14,8 +14,8 @@ import aiosmtplib
 import anyio
 import httpx
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.webhooks import check_url_shape, resolve_destination
+from taskstream.errors import InvalidInput
+from workers.notifications.webhooks import check_url_shape, resolve_destination
 
 SIGNATURE_HEADER = "X-Taskstream-Signature"
 DELIVERY_HEADER = "X-Taskstream-Delivery"

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from taskstream.domain.errors import Conflict, NotFound, TaskstreamError
+from taskstream.errors import Conflict, NotFound, TaskstreamError
 from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.cloudevents import Envelope
 from taskstream.persistence.outbox import write_outbox

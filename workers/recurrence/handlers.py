@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from taskstream.domain.errors import NotFound
+from taskstream.errors import NotFound
 from taskstream.invocation import ServiceInvoker, ServiceUnavailable
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.consumer import CloudEvent
 from taskstream.offload import off_loop
-from taskstream.persistence.repositories import recurrence_from_json
+from taskstream.recurrence import recurrence_from_json
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from taskstream.domain import events
-from taskstream.domain.errors import Conflict, InvalidInput, NotFound
-from taskstream.domain.recurrence import Recurrence, RepeatFrom
+from gateway_core.domain import events
+from taskstream.errors import Conflict, InvalidInput, NotFound
+from taskstream.recurrence import Recurrence, RepeatFrom
 
 TITLE_MAX = 500
 NOTES_MAX = 20_000

@@ -13,10 +13,9 @@ from urllib.parse import urlsplit
 
 import idna
 
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 
 URL_MAX = 2048
-WEBHOOKS_MAX = 20
 
 
 @dataclass(frozen=True, slots=True)

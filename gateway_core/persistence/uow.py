@@ -4,17 +4,42 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from taskstream.messaging.cloudevents import Envelope, from_task_event
-from taskstream.persistence import tables as t
-from taskstream.persistence.outbox import write_outbox
-from taskstream.persistence.repositories import (
+from gateway_core.domain.events import Event, TaskUpdated
+from gateway_core.persistence import tables as t
+from gateway_core.persistence.repositories import (
     TagRepository,
     TaskRepository,
     UserRepository,
 )
+from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, Envelope, envelope
+from taskstream.persistence.outbox import write_outbox
+
+
+def from_task_event(event: Event) -> Envelope:
+    """The CloudEvent of a task's domain event, keyed by its user for per-user order."""
+    task = event.task
+    data: dict[str, Any] = {
+        "userId": task["userId"],
+        "taskId": task["id"],
+        "version": task["version"],
+        "task": task,
+    }
+    if isinstance(event, TaskUpdated):
+        data["changes"] = event.changes
+    return envelope(
+        event_id=event.id,
+        topic=TASK_EVENTS_TOPIC,
+        type_=event.cloudevent_type,
+        source=event.source,
+        subject=task["id"],
+        partition_key=task["userId"],
+        time=event.at,
+        data=data,
+    )
 
 
 class UnitOfWork:

@@ -16,8 +16,8 @@ from typing import Literal
 import uvicorn
 from starlette.types import ASGIApp
 
+from cli.composition import WORKERS, load_worker, local_system
 from taskstream.bootstrap import bootstrap
-from taskstream.composition import WORKERS, load_worker, local_system
 from taskstream.edge import server_config
 from taskstream.service import WorkerService
 from taskstream.settings import Settings, get_settings
@@ -150,7 +150,7 @@ def _settle_garbage_collector() -> None:
 
 
 async def _run_everything(settings: Settings) -> None:
-    """Gateway and every worker in this process (see taskstream.composition)."""
+    """Gateway and every worker in this process (see cli.composition)."""
     async with local_system(settings) as app:
         await _serve(app, settings, announce=True, lifespan="off", metrics=app.state.metrics_app)
 
@@ -186,9 +186,9 @@ def _graceful_signals() -> Iterator[list[int]]:
 
 def command_up(args: argparse.Namespace) -> int:
     """Everything in one process, with embedded PostgreSQL unless DATABASE_URL is set."""
+    from devstack.datadir import DataDirectoryInUse, DataDirectoryLock
+    from devstack.postgres import EmbeddedPostgres
     from taskstream.auth import load_or_create_signing_key
-    from taskstream.datadir import DataDirectoryInUse, DataDirectoryLock
-    from taskstream.persistence.embedded import EmbeddedPostgres
 
     settings = get_settings()
     data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
@@ -290,7 +290,7 @@ async def _audit_report(
     settings: Settings, args: argparse.Namespace, period: tuple[datetime | None, datetime | None]
 ) -> int:
     """Build and print the report; the gateway is reached as the audit service reaches it."""
-    from taskstream.domain.errors import NotFound
+    from taskstream.errors import NotFound
     from workers.audit.main import signing_key
     from workers.audit.report import compliance_report
 
@@ -345,8 +345,8 @@ def _keys_of_data_dir(settings: Settings, data_dir: Path) -> Settings:
 
 def command_audit_report(args: argparse.Namespace) -> int:
     """One user's audit trail with the chain verification; exit 1 when the chain is broken."""
-    from taskstream.datadir import DataDirectoryInUse, DataDirectoryLock
-    from taskstream.persistence.embedded import EmbeddedPostgres
+    from devstack.datadir import DataDirectoryInUse, DataDirectoryLock
+    from devstack.postgres import EmbeddedPostgres
 
     try:
         period = _audit_period(args)
@@ -458,9 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=None, help="`up`'s data, when DATABASE_URL is unset"
     )
     report.set_defaults(handler=command_audit_report)
-    from taskstream.stack import add_stack_command
+    from devstack.stack import add_stack_command
 
-    add_stack_command(commands)
+    add_stack_command(commands, workers=sorted(WORKERS))
     schema = commands.add_parser(
         "schema", help="export the GraphQL SDL and docs/api/reference.md generated from it"
     )

@@ -6,8 +6,8 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.recurrence import validate_timezone
+from taskstream.errors import InvalidInput
+from taskstream.recurrence import validate_timezone
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
-from taskstream.localinfra._common import free_port
+from devstack._common import free_port
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Self
 
 import httpx
 
-from taskstream.localinfra._common import (
+from devstack._common import (
     INFRA_DIR,
     LocalInfraError,
     cache_dir,

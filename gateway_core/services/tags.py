@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from taskstream.domain.model import Task, TaskChange, clean_tag_name, tag_key
+from gateway_core.domain.model import Task, TaskChange, clean_tag_name, tag_key
+from gateway_core.persistence.uow import UnitOfWork
 from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, Envelope, envelope
-from taskstream.persistence.uow import UnitOfWork
 
 
 async def rename_tag(

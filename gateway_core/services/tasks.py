@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from taskstream.domain.model import (
+from gateway_core.domain.model import (
     Priority,
     RecurrenceRequest,
     Reminder,
@@ -17,8 +17,8 @@ from taskstream.domain.model import (
     TaskChange,
     clean_tags,
 )
+from gateway_core.persistence.uow import UnitOfWork
 from taskstream.offload import off_loop
-from taskstream.persistence.uow import UnitOfWork
 
 
 async def create_task(

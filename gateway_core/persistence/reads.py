@@ -30,8 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
-from taskstream.domain.errors import InvalidInput
-from taskstream.domain.model import (
+from gateway_core.domain.model import (
     Priority,
     Reminder,
     Task,
@@ -39,10 +38,11 @@ from taskstream.domain.model import (
     clean_tag_name,
     tag_key,
 )
-from taskstream.domain.recurrence import Recurrence
-from taskstream.persistence import tables as t
+from gateway_core.persistence import tables as t
+from gateway_core.persistence.repositories import reminder_from_row
+from taskstream.errors import InvalidInput
 from taskstream.persistence.cursors import Kind, decode_typed_cursor, encode_cursor
-from taskstream.persistence.repositories import recurrence_from_json, reminder_from_row
+from taskstream.recurrence import Recurrence, recurrence_from_json
 
 PAGE_MAX = 200
 SEARCH_TEXT_MAX = 200

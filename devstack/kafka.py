@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from taskstream.localinfra._common import (
+from devstack._common import (
     INFRA_DIR,
     LocalInfraError,
     cache_dir,

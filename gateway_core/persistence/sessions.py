@@ -10,8 +10,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from taskstream.domain.users import User
-from taskstream.persistence import tables as t
+from gateway_core.domain.users import User
+from gateway_core.persistence import tables as t
 
 # Revoked ids kept in a replica's cache per account; an account with more is checked against
 # the database on each request instead, so memory stays bounded whatever a user does.

@@ -18,9 +18,9 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from taskstream.dapr_resources import DaprResources
-from taskstream.localinfra._common import free_port
-from taskstream.localinfra.daprd import Daprd
+from devstack._common import free_port
+from devstack.dapr_resources import DaprResources
+from devstack.daprd import Daprd
 from taskstream.messaging.bus import BulkSubscribe, Subscription, dead_letter_topic
 from taskstream.messaging.dapr import DaprTransport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -12,8 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from taskstream.domain.errors import Conflict, NotFound
-from taskstream.domain.model import (
+from gateway_core.domain.model import (
     Channel,
     Priority,
     Reminder,
@@ -22,35 +20,10 @@ from taskstream.domain.model import (
     TaskStatus,
     tag_key,
 )
-from taskstream.domain.recurrence import Recurrence, RepeatFrom
-from taskstream.domain.users import User
-from taskstream.persistence import tables as t
-
-
-def recurrence_from_json(value: dict[str, Any] | None) -> Recurrence | None:
-    """The Recurrence stored in a task row's JSON column."""
-    if value is None:
-        return None
-    return Recurrence(
-        rule=value["rule"],
-        repeat_from=RepeatFrom(value["repeatFrom"]),
-        timezone=value["timezone"],
-        dtstart=datetime.fromisoformat(value["dtstart"]),
-        skipped=tuple(datetime.fromisoformat(s) for s in value["skipped"]),
-    )
-
-
-def recurrence_to_json(recurrence: Recurrence | None) -> dict[str, Any] | None:
-    """The JSON column value of a Recurrence."""
-    if recurrence is None:
-        return None
-    return {
-        "rule": recurrence.rule,
-        "repeatFrom": recurrence.repeat_from.value,
-        "timezone": recurrence.timezone,
-        "dtstart": recurrence.dtstart.isoformat(),
-        "skipped": [s.isoformat() for s in recurrence.skipped],
-    }
+from gateway_core.domain.users import User
+from gateway_core.persistence import tables as t
+from taskstream.errors import Conflict, NotFound
+from taskstream.recurrence import recurrence_from_json, recurrence_to_json
 
 
 def reminder_from_row(row: Any) -> Reminder:

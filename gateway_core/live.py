@@ -26,7 +26,7 @@ from typing import Any
 from broadcaster import Broadcast
 from prometheus_client import REGISTRY, Counter, Gauge
 
-from gateway.sessions import Revocation
+from gateway_core.domain.sessions import Revocation
 from taskstream.messaging.bus import Message, Outcome, Subscription
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from taskstream.auth import DUMMY_HASH, PasswordHashing, TokenClaims, TokenService
-from taskstream.domain.errors import InvalidInput, Unauthenticated
-from taskstream.domain.recurrence import validate_timezone
-from taskstream.domain.users import (
+from gateway_core.domain.users import (
     PASSWORD_MAX,
     PASSWORD_MIN,
     User,
@@ -16,9 +13,12 @@ from taskstream.domain.users import (
     email_key,
     new_user,
 )
+from gateway_core.persistence.sessions import SessionRepository
+from gateway_core.persistence.uow import UnitOfWork
+from taskstream.auth import DUMMY_HASH, PasswordHashing, TokenClaims, TokenService
+from taskstream.errors import InvalidInput, Unauthenticated
 from taskstream.messaging.cloudevents import user_deleted
-from taskstream.persistence.sessions import SessionRepository
-from taskstream.persistence.uow import UnitOfWork
+from taskstream.recurrence import validate_timezone
 
 # The answer to a wrong password, at logIn and wherever a password is asked for again.
 WRONG_CREDENTIALS = "email or password is wrong"

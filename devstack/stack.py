@@ -1,9 +1,9 @@
 """`taskstream stack up`: the distributed topology on one machine.
 
-One OS process per service (two gateway replicas and every worker of
-`taskstream.composition.WORKERS`), each beside its own real daprd; one Kafka broker (KRaft) and
-PostgreSQL (embedded, or DATABASE_URL). Services talk only through Dapr. A small round-robin
-TCP proxy on the announced port spreads HTTP and WebSocket connections over the gateways.
+One OS process per service (two gateway replicas and every worker the command line names),
+each beside its own real daprd; one Kafka broker (KRaft) and PostgreSQL (embedded, or
+DATABASE_URL). Services talk only through Dapr. A small round-robin TCP proxy on the announced
+port spreads HTTP and WebSocket connections over the gateways.
 
 Layout of DIR (default ~/.local/share/taskstream-stack):
     postgres/  kafka/  secrets/{jwt,audit}-signing-key  kept across runs
@@ -29,7 +29,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +69,7 @@ def default_stack_dir() -> Path:
     return Path.home() / ".local" / "share" / "taskstream-stack"
 
 
-def add_stack_command(commands: Any) -> None:
+def add_stack_command(commands: Any, *, workers: Sequence[str]) -> None:
     """Register `taskstream stack up` on the command line's subparsers."""
     stack = commands.add_parser("stack", help="the distributed topology (Dapr, Kafka) locally")
     actions = stack.add_subparsers(dest="stack_command", required=True)
@@ -84,16 +84,18 @@ def add_stack_command(commands: Any) -> None:
         choices=(1, 3),
         help="Kafka brokers (3: replication factor 3, min.insync.replicas 2)",
     )
-    up.set_defaults(handler=command_stack_up)
+    up.set_defaults(handler=command_stack_up, workers=list(workers))
 
 
 def command_stack_up(args: argparse.Namespace) -> int:
     """Run the stack until SIGINT/SIGTERM; 0 after a clean stop."""
-    from taskstream.datadir import DataDirectoryInUse
+    from devstack.datadir import DataDirectoryInUse
 
     data_dir: Path = (args.data_dir or default_stack_dir()).expanduser().resolve()
     try:
-        stack = Stack(data_dir, host=args.host, port=args.port, brokers=args.brokers)
+        stack = Stack(
+            data_dir, host=args.host, port=args.port, brokers=args.brokers, workers=args.workers
+        )
         return asyncio.run(stack.run())
     except DataDirectoryInUse as error:
         print(f"stack up: {error}", file=sys.stderr, flush=True)
@@ -281,7 +283,16 @@ class Service:
 class Stack:
     """Starts, supervises and stops one stack."""
 
-    def __init__(self, data_dir: Path, *, host: str, port: int, brokers: int = 1) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str,
+        port: int,
+        workers: Sequence[str],
+        brokers: int = 1,
+    ) -> None:
+        self.workers = sorted(workers)
         self.data_dir = data_dir
         self.run_dir = data_dir / "run"
         self.host = host
@@ -295,7 +306,7 @@ class Stack:
         self.postgres: Any = None
         self._stop = asyncio.Event()
         self._cleanup: contextlib.AsyncExitStack | None = None
-        # True once this stack holds the data directory's lock (taskstream.datadir).
+        # True once this stack holds the data directory's lock (devstack.datadir).
         self._owned = False
 
     # --- control, for fault injection: the stack as an object rather than a command ---------
@@ -334,7 +345,7 @@ class Stack:
 
     async def restart(self, name: str) -> None:
         """Start a stopped service again as it was first started; returns once it is ready."""
-        from taskstream.localinfra._common import spawn
+        from devstack._common import spawn
 
         service = self.service(name)
         assert service.process is not None and service.process.poll() is not None
@@ -396,9 +407,9 @@ class Stack:
             raise Interrupted
 
     async def _start(self, cleanup: contextlib.AsyncExitStack) -> None:
+        from devstack.dapr_resources import render_dapr_resources
+        from devstack.datadir import DataDirectoryLock
         from taskstream.auth import load_or_create_signing_key
-        from taskstream.dapr_resources import render_dapr_resources
-        from taskstream.datadir import DataDirectoryLock
         from taskstream.settings import get_settings
 
         settings = get_settings()
@@ -507,7 +518,7 @@ class Stack:
         from sqlalchemy.engine import make_url
 
         if given is None:
-            from taskstream.persistence.embedded import EmbeddedPostgres
+            from devstack.postgres import EmbeddedPostgres
 
             server = EmbeddedPostgres(self.data_dir / "postgres")
             self.postgres = server
@@ -528,7 +539,7 @@ class Stack:
         return given, state
 
     async def _start_kafka(self, cleanup: contextlib.AsyncExitStack) -> str:
-        from taskstream.localinfra import KafkaBroker
+        from devstack import KafkaBroker
         from taskstream.messaging.bus import dead_letter_topic
         from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 
@@ -559,7 +570,7 @@ class Stack:
         env = {**os.environ, "DATABASE_URL": database_url}
         done = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "taskstream.cli", "migrate"],
+            [sys.executable, "-m", "cli.main", "migrate"],
             env=env,
             capture_output=True,
             text=True,
@@ -569,10 +580,9 @@ class Stack:
             raise StackError(f"taskstream migrate failed:\n{done.stderr[-2000:]}")
 
     def _plan(self) -> list[Service]:
-        from taskstream.composition import WORKERS
-        from taskstream.localinfra._common import free_ports
+        from devstack._common import free_ports
 
-        names = [f"gateway-{n}" for n in range(1, GATEWAY_REPLICAS + 1)] + sorted(WORKERS)
+        names = [f"gateway-{n}" for n in range(1, GATEWAY_REPLICAS + 1)] + self.workers
         ports = free_ports(2 * len(names))
         services = []
         for name, port, metrics_port in zip(
@@ -584,7 +594,7 @@ class Stack:
                 Service(
                     name,
                     app_id,
-                    [sys.executable, "-m", "taskstream.cli", *command],
+                    [sys.executable, "-m", "cli.main", *command],
                     port,
                     log_path=self.run_dir / "logs" / f"{name}.log",
                     metrics_port=metrics_port,
@@ -593,8 +603,8 @@ class Stack:
         return services
 
     async def _start_services(self, resources: Any, tokens: dict[str, str], env_name: str) -> None:
-        from taskstream.localinfra import Daprd, ensure_daprd
-        from taskstream.localinfra._common import spawn
+        from devstack import Daprd, ensure_daprd
+        from devstack._common import spawn
 
         daprd = await asyncio.to_thread(ensure_daprd)
 
@@ -699,7 +709,7 @@ class Stack:
         )
 
     async def _stop_services(self) -> None:
-        from taskstream.localinfra._common import terminate
+        from devstack._common import terminate
 
         processes = [s.process for s in self.services if s.process is not None]
         await asyncio.to_thread(
@@ -723,7 +733,7 @@ def _token() -> str:
 
 
 def _tail(path: Path, lines: int = 30) -> str:
-    from taskstream.localinfra._common import tail
+    from devstack._common import tail
 
     return tail(path, lines)
 

@@ -39,12 +39,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil.rrule import DAILY, HOURLY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
 
-from taskstream.domain.errors import InvalidInput
+from taskstream.errors import InvalidInput
 
 __all__ = [
     "MAX_COUNT",
@@ -1029,3 +1029,29 @@ def _series_of(recurrence: Recurrence) -> _Series:
         naive_end=_count_end(spec, anchor) if spec.count is not None else None,
         skipped=frozenset(moment.astimezone(UTC) for moment in recurrence.skipped),
     )
+
+
+def recurrence_from_json(value: dict[str, Any] | None) -> Recurrence | None:
+    """The Recurrence stored in a task row's JSON column."""
+    if value is None:
+        return None
+    return Recurrence(
+        rule=value["rule"],
+        repeat_from=RepeatFrom(value["repeatFrom"]),
+        timezone=value["timezone"],
+        dtstart=datetime.fromisoformat(value["dtstart"]),
+        skipped=tuple(datetime.fromisoformat(s) for s in value["skipped"]),
+    )
+
+
+def recurrence_to_json(recurrence: Recurrence | None) -> dict[str, Any] | None:
+    """The JSON column value of a Recurrence."""
+    if recurrence is None:
+        return None
+    return {
+        "rule": recurrence.rule,
+        "repeatFrom": recurrence.repeat_from.value,
+        "timezone": recurrence.timezone,
+        "dtstart": recurrence.dtstart.isoformat(),
+        "skipped": [s.isoformat() for s in recurrence.skipped],
+    }

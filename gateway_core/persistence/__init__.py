@@ -1,0 +1,1 @@
+"""The gateway's tables, repositories, read queries, session store and unit of work."""
