@@ -29,6 +29,7 @@ test-deploy: bootstrap deploy-tools
 lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 typecheck: bootstrap
 	.venv/bin/mypy
