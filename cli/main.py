@@ -25,9 +25,9 @@ from taskstream.settings import Settings, get_settings
 SCHEMA_SDL = Path(__file__).resolve().parents[1] / "graphql_schema" / "schema.graphql"
 
 
-def default_data_dir() -> Path:
-    """Where `up` keeps its data unless told otherwise."""
-    return Path.home() / ".local" / "share" / "taskstream"
+def default_data_dir(settings: Settings) -> Path:
+    """Where `up` keeps its data without `--data-dir`: TASKSTREAM_DATA_DIR, else the home's."""
+    return settings.data_dir or Path.home() / ".local" / "share" / "taskstream"
 
 
 class _MetricsServer(uvicorn.Server):
@@ -191,7 +191,7 @@ def command_up(args: argparse.Namespace) -> int:
     from taskstream.auth import load_or_create_signing_key
 
     settings = get_settings()
-    data_dir: Path = (args.data_dir or default_data_dir()).expanduser().resolve()
+    data_dir: Path = (args.data_dir or default_data_dir(settings)).expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     # Held until this process exits: a second `up` here must not touch the running one.
     lock = DataDirectoryLock(data_dir)
@@ -354,7 +354,7 @@ def command_audit_report(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     settings = get_settings()
-    data_dir = (args.data_dir or default_data_dir()).expanduser().resolve()
+    data_dir = (args.data_dir or default_data_dir(settings)).expanduser().resolve()
     if settings.database_url is None and settings.audit_key is None:
         # `up`'s keys are kept with its data; the signatures are checked with them.
         settings = _keys_of_data_dir(settings, data_dir)

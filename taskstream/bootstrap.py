@@ -61,6 +61,7 @@ def bootstrap(
                 if settings.dapr_bulk_subscribe
                 else None
             ),
+            dapr_pubsub=settings.pubsub_name,
         )
     if invoker is None:
         if settings.bus_url.startswith("dapr:"):

@@ -34,7 +34,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "production"
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
-    data_dir: Path = Path("./data")
+    # Where `taskstream up` keeps its data (PostgreSQL, secrets); `--data-dir` wins over it.
+    data_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     # /metrics has a listener of its own, never the public port; loopback unless told (the

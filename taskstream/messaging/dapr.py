@@ -90,14 +90,18 @@ class DaprTransport(Transport):
         api_token: str | None = None,
         app_token: str | None = None,
         bulk: BulkSubscribe | None = None,
+        pubsub: str = "pubsub",
     ) -> DaprTransport:
-        """dapr://HOST:PORT[?pubsub=NAME]: the sidecar's HTTP address (the rest from Settings)."""
+        """dapr://HOST:PORT[?pubsub=NAME]: the sidecar's HTTP address (the rest from Settings).
+
+        The URL's `pubsub` wins over the `pubsub` argument (TASKSTREAM_PUBSUB_NAME).
+        """
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         return cls(
             app_id=app_id,
             dapr_http=f"http://{parts.netloc or '127.0.0.1:3500'}",
-            pubsub=query.get("pubsub", ["pubsub"])[0],
+            pubsub=query.get("pubsub", [pubsub])[0],
             api_token=api_token,
             app_token=app_token,
             bulk=bulk,

@@ -17,11 +17,12 @@ def open_transport(
     dapr_api_token: str | None = None,
     app_api_token: str | None = None,
     dapr_bulk: BulkSubscribe | None = None,
+    dapr_pubsub: str = "pubsub",
 ) -> Transport:
     """The transport a bus URL names: memory://, kafka://HOST:PORT[,...], dapr://HOST:PORT.
 
     The tokens matter only to dapr://: the one the sidecar wants, the one it presents to us;
-    so does `dapr_bulk` (bulk subscribe, when set).
+    so do `dapr_bulk` (bulk subscribe, when set) and `dapr_pubsub` (the component's name).
     """
     scheme = urlsplit(url).scheme
     if scheme == "memory":
@@ -41,5 +42,6 @@ def open_transport(
             api_token=dapr_api_token,
             app_token=app_api_token,
             bulk=dapr_bulk,
+            pubsub=dapr_pubsub,
         )
     raise ValueError(f"TASKSTREAM_BUS_URL: unknown scheme {scheme!r}; use memory, kafka or dapr")
