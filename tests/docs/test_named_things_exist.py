@@ -30,9 +30,27 @@ COMMAND = re.compile(
 )
 MAKE = re.compile(r"\bmake ([a-z][a-z-]*)")
 METRIC = re.compile(r"\b(taskstream_[a-z0-9_]*[a-z0-9])\b")
-TOP = ("taskstream", "contracts", "gateway", "gateway_core", "graphql_schema", "workers",
-       "devstack", "cli", "tests", "bench", "docs", "infra", "alembic", "web", "scripts",
-       "docker", "requirements", ".ci", ".github")
+TOP = (
+    "taskstream",
+    "contracts",
+    "gateway",
+    "gateway_core",
+    "graphql_schema",
+    "workers",
+    "devstack",
+    "cli",
+    "tests",
+    "bench",
+    "docs",
+    "infra",
+    "alembic",
+    "web",
+    "scripts",
+    "docker",
+    "requirements",
+    ".ci",
+    ".github",
+)
 PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[\w./*{},-]*)")
 # Names of other systems that share the prefix, and patterns documented as patterns.
 FOREIGN_METRICS = {"taskstream_"}
@@ -49,7 +67,8 @@ def settings_names() -> set[str]:
     names = set()
     for top in ("scripts", "bench", "tests", "infra"):
         for path in (ROOT / top).rglob("*"):
-            if path.suffix in {".py", ".sh"} and path.is_file() and path.name != Path(__file__).name:
+            this_test = path.name == Path(__file__).name
+            if path.suffix in {".py", ".sh"} and path.is_file() and not this_test:
                 names |= set(SETTING.findall(path.read_text(errors="replace")))
     names |= set(SETTING.findall((ROOT / "Makefile").read_text()))
     prefix = Settings.model_config.get("env_prefix", "")
@@ -84,8 +103,17 @@ def make_targets() -> set[str]:
 def source_text() -> str:
     """Every Python, YAML and JSON file of the services and the chart, concatenated."""
     parts = []
-    for top in ("taskstream", "gateway", "gateway_core", "graphql_schema", "workers", "devstack",
-                "cli", "contracts", "infra"):
+    for top in (
+        "taskstream",
+        "gateway",
+        "gateway_core",
+        "graphql_schema",
+        "workers",
+        "devstack",
+        "cli",
+        "contracts",
+        "infra",
+    ):
         for path in (ROOT / top).rglob("*"):
             if path.suffix in {".py", ".yaml", ".yml", ".json", ".tpl"} and path.is_file():
                 parts.append(path.read_text(errors="replace"))
@@ -121,9 +149,7 @@ def source() -> str:
 @pytest.mark.parametrize("page", EXISTING, ids=PAGE_IDS)
 def test_named_settings_exist(page: Path) -> None:
     known = settings_names()
-    missing = sorted(
-        n for n in named(SETTING, page) if n not in known and not n.endswith("_")
-    )
+    missing = sorted(n for n in named(SETTING, page) if n not in known and not n.endswith("_"))
     assert missing == [], f"{page.name} names settings Settings does not read: {missing}"
 
 
@@ -131,8 +157,7 @@ def test_named_settings_exist(page: Path) -> None:
 def test_named_commands_exist(page: Path) -> None:
     known = commands()
     missing = sorted(
-        c for c in named(COMMAND, page)
-        if c not in known and c.split(" ")[0] not in known
+        c for c in named(COMMAND, page) if c not in known and c.split(" ")[0] not in known
     )
     assert missing == [], f"{page.name} names commands the CLI does not have: {missing}"
 
@@ -146,9 +171,10 @@ def test_named_make_targets_exist(page: Path) -> None:
 @pytest.mark.parametrize("page", EXISTING, ids=PAGE_IDS)
 def test_named_metrics_exist(page: Path, source: str) -> None:
     missing = sorted(
-        m for m in named(METRIC, page)
-        if m not in FOREIGN_METRICS and re.sub(r"_(total|bucket|sum|count|created)$", "", m)
-        not in source
+        m
+        for m in named(METRIC, page)
+        if m not in FOREIGN_METRICS
+        and re.sub(r"_(total|bucket|sum|count|created)$", "", m) not in source
     )
     assert missing == [], f"{page.name} names metrics no code emits: {missing}"
 
