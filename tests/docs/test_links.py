@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
-# Outside the repository: the shared contract lives beside the checkout, not in it.
-OUTSIDE = ("../shared/",)
+# No link may leave the repository: a clone must hold everything its documents cite.
+OUTSIDE: tuple[str, ...] = ()
 
 
 def slug(heading: str) -> str:
