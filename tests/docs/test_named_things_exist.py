@@ -8,6 +8,7 @@ blocks, where the documentation spells things to be typed or looked up.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,13 +63,15 @@ def code_spans(page: Path) -> Iterator[str]:
         yield match.group(0).strip("`")
 
 
+@functools.cache
 def settings_names() -> set[str]:
     """Every environment variable Settings reads, and those the tooling reads (tests, bench)."""
     names = set()
-    for top in ("scripts", "bench", "tests", "infra"):
-        for path in (ROOT / top).rglob("*"):
+    for top in ("scripts", "bench", "tests", "infra", "web/scripts", "web/e2e"):
+        for path in [*(ROOT / top).rglob("*"), ROOT / "web" / "vite.config.ts"]:
             this_test = path.name == Path(__file__).name
-            if path.suffix in {".py", ".sh"} and path.is_file() and not this_test:
+            tooling = path.suffix in {".py", ".sh", ".ts", ".js", ".mjs"}
+            if tooling and path.is_file() and not this_test:
                 names |= set(SETTING.findall(path.read_text(errors="replace")))
     names |= set(SETTING.findall((ROOT / "Makefile").read_text()))
     prefix = Settings.model_config.get("env_prefix", "")
@@ -78,6 +81,7 @@ def settings_names() -> set[str]:
     return names
 
 
+@functools.cache
 def commands() -> set[str]:
     """`taskstream` subcommands, with their own subcommands ("stack up")."""
     found: set[str] = set()
@@ -94,12 +98,14 @@ def commands() -> set[str]:
     return found
 
 
+@functools.cache
 def make_targets() -> set[str]:
     """The targets of the Makefile."""
     text = (ROOT / "Makefile").read_text()
     return set(re.findall(r"^([a-z][a-z-]*):", text, re.MULTILINE))
 
 
+@functools.cache
 def source_text() -> str:
     """Every Python, YAML and JSON file of the services and the chart, concatenated."""
     parts = []
