@@ -205,8 +205,7 @@ class DaprTransport(Transport):
         except Exception:
             log.exception("handler crashed", extra={"group": subscription.group, "topic": topic})
             outcome = Outcome.RETRY
-        if outcome is Outcome.RETRY:
-            CONSUMER_METRICS.retried.labels(subscription.group, topic).inc()
+        _count(subscription.group, topic, outcome)
         return JSONResponse({"status": outcome.value})
 
     async def _deliver_bulk(self, request: Request) -> Response:
@@ -239,8 +238,19 @@ class DaprTransport(Transport):
             )
             for (entry_id, _), outcome in zip(usable, outcomes, strict=True):
                 statuses[entry_id] = outcome
-                if outcome is Outcome.RETRY:
-                    CONSUMER_METRICS.retried.labels(subscription.group, topic).inc()
+                _count(subscription.group, topic, outcome)
         return JSONResponse(
             {"statuses": [{"entryId": e, "status": o.value} for e, o in statuses.items()]}
         )
+
+
+def _count(group: str, topic: str, outcome: Outcome) -> None:
+    """Count a RETRY, and a DROP: the sidecar moves a dropped event to the dead-letter topic.
+
+    Events whose retries Dapr itself exhausts are dead-lettered by the sidecar without asking
+    this app again; those show in the dead-letter topic's depth, not in this counter.
+    """
+    if outcome is Outcome.RETRY:
+        CONSUMER_METRICS.retried.labels(group, topic).inc()
+    elif outcome is Outcome.DROP:
+        CONSUMER_METRICS.dead_lettered.labels(group, topic).inc()

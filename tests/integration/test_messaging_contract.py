@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -156,6 +157,34 @@ async def test_a_dropped_message_is_not_retried(transport: Transport) -> None:
     await eventually(lambda: _true(after == [2]))
     assert calls == [1, 2]
 
+
+
+async def test_under_dapr_a_dropped_message_counts_as_dead_lettered(
+    transport: Transport, request: pytest.FixtureRequest
+) -> None:
+    if not request.node.callspec.params["transport"].startswith("dapr"):
+        pytest.skip("only the sidecar dead-letters a DROP; the other transports discard it")
+    topic = unique_topic("drop-counted")
+    dead: list[Message] = []
+
+    async def drop(message: Message) -> Outcome:
+        return Outcome.DROP
+
+    async def collect(message: Message) -> Outcome:
+        dead.append(message)
+        return Outcome.SUCCESS
+
+    labels = {"group": "drop-counted-group", "topic": topic}
+    await transport.subscribe(
+        [
+            Subscription(topic, "drop-counted-group", drop),
+            Subscription(f"{topic}.dlq", "dlq-reader", collect),
+        ]
+    )
+    await transport.publish([event(topic, "k", 1)])
+    await eventually(lambda: _true(len(dead) == 1))
+    counted = REGISTRY.get_sample_value("taskstream_consumer_dead_lettered_total", labels)
+    assert counted == 1.0
 
 async def test_duplicates_apply_their_effect_once(
     transport: Transport, contract_tables: AsyncEngine
