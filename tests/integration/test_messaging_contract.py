@@ -158,7 +158,6 @@ async def test_a_dropped_message_is_not_retried(transport: Transport) -> None:
     assert calls == [1, 2]
 
 
-
 async def test_under_dapr_a_dropped_message_counts_as_dead_lettered(
     transport: Transport, request: pytest.FixtureRequest
 ) -> None:
@@ -185,6 +184,7 @@ async def test_under_dapr_a_dropped_message_counts_as_dead_lettered(
     await eventually(lambda: _true(len(dead) == 1))
     counted = REGISTRY.get_sample_value("taskstream_consumer_dead_lettered_total", labels)
     assert counted == 1.0
+
 
 async def test_duplicates_apply_their_effect_once(
     transport: Transport, contract_tables: AsyncEngine
