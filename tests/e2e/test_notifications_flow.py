@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -554,12 +555,18 @@ async def test_a_reminder_due_while_the_service_was_down_fires_once_on_return(
     await asyncio.sleep(1.5)  # the reminder comes due while nothing runs
     row = await schedule_row(engine, reminder_id)
     assert row.state == "SCHEDULED"
+    late_before = REGISTRY.get_sample_value("taskstream_reminder_lateness_seconds_sum") or 0.0
     async with running(notify_settings, engine) as system:
         back = GraphQLClient(system)
         back.token = erin.token
         await until_state(back, task["id"], "SENT", by=datetime.now(UTC) + timedelta(seconds=2))
         await asyncio.sleep(0.5)
         assert (await back.data(NOTIFICATIONS))["notifications"]["totalCount"] == 1
+    # The reminder came due while nothing ran: it fired late, and the histogram says by how much.
+    late = (
+        REGISTRY.get_sample_value("taskstream_reminder_lateness_seconds_sum") or 0.0
+    ) - late_before
+    assert late >= 1.0
 
 
 async def test_another_users_notifications_and_webhooks_are_not_found(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Histogram
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -41,6 +42,14 @@ from workers.notifications.tables import (
     outbox,
     schedule,
     webhooks,
+)
+
+# How late reminders fire: the claiming transaction's time minus each reminder's remindAt. The
+# firing loop wakes for the next due reminder, so this is the scheduling delay users feel.
+REMINDER_LATENESS = Histogram(
+    "taskstream_reminder_lateness_seconds",
+    "Seconds between a reminder's remindAt and the moment it was claimed for delivery.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )
 
 log = logging.getLogger(__name__)
@@ -246,16 +255,19 @@ class FiringLoop:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            if rows:
-                await self._queue(connection, rows)
+            fired_at = await self._queue(connection, rows) if rows else None
             next_due = await connection.scalar(
                 select(
                     func.extract("epoch", func.min(schedule.c.remind_at) - func.clock_timestamp())
                 ).where(schedule.c.state == "SCHEDULED")
             )
+        if fired_at is not None:
+            for row in rows:
+                REMINDER_LATENESS.observe(max(0.0, (fired_at - row.remind_at).total_seconds()))
         return len(rows), max(0.0, float(next_due)) if next_due is not None else None
 
-    async def _queue(self, connection: AsyncConnection, rows: Sequence[Any]) -> None:
+    async def _queue(self, connection: AsyncConnection, rows: Sequence[Any]) -> datetime:
+        """Queue the deliveries of claimed reminders; the database time of the claim."""
         now = await db_now(connection)
         users = {row.user_id for row in rows if "WEBHOOK" in row.channels}
         hooks: dict[uuid.UUID, list[uuid.UUID]] = {}
@@ -320,6 +332,7 @@ class FiringLoop:
         await write_outbox(connection, outbox, envelopes)
         for reminder_id, generation in empty:
             await self._finalize(connection, reminder_id, generation, "no channel to deliver to")
+        return now
 
     # -- delivering -----------------------------------------------------------------------
 
