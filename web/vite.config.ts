@@ -23,5 +23,7 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     setupFiles: ['src/test/setup.ts'],
     restoreMocks: true,
+    // jsdom component tests wait on rendering; on a loaded CI machine 5 s (the default) is short.
+    testTimeout: 30_000,
   },
 });
