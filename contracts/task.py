@@ -1,0 +1,137 @@
+"""The one wire shape of a task (with its reminders and recurrence), as events carry it.
+
+The gateway maps its domain Task to `Task` at its edge (gateway_core/wire.py); consumers read
+these typed fields. `Recurrence` is also how a recurrence is stored in a task row's JSON column:
+one serialisation of a recurrence, whoever writes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import Field, model_serializer
+from pydantic.functional_serializers import SerializerFunctionWrapHandler
+
+from taskstream.messaging.cloudevents import Instant, WireModel
+from taskstream.recurrence import Recurrence as RecurrenceRule
+from taskstream.recurrence import RepeatFrom
+
+Channel = Literal["IN_APP", "EMAIL", "WEBHOOK"]
+ReminderState = Literal["SCHEDULED", "SENT", "FAILED", "CANCELLED"]
+TaskStatus = Literal["OPEN", "DONE"]
+Priority = Literal["NONE", "LOW", "MEDIUM", "HIGH", "URGENT"]
+
+TITLE_MAX = 500
+NOTES_MAX = 20_000
+TAGS_MAX = 20
+TAG_NAME_MAX = 50
+REMINDERS_MAX = 10
+
+TagName = Annotated[str, Field(min_length=1, max_length=TAG_NAME_MAX)]
+
+
+class Reminder(WireModel):
+    """A reminder of a task as the gateway sees it (relative ones already follow the due date)."""
+
+    id: uuid.UUID
+    remind_at: Instant
+    before_due: int | None = Field(ge=0)
+    channels: list[Channel] = Field(min_length=1)
+    state: ReminderState
+    sent_at: Instant | None
+
+
+class Recurrence(WireModel):
+    """A task's recurrence: the normalised RRULE, what it repeats from, its zone and start."""
+
+    rule: str = Field(min_length=1)
+    repeat_from: Literal["DUE_DATE", "COMPLETION"]
+    timezone: str = Field(min_length=1)
+    dtstart: Instant
+    skipped: list[Instant]
+
+    @classmethod
+    def of(cls, rule: RecurrenceRule) -> Recurrence:
+        """The wire form of a recurrence, its instants as they are (offsets kept)."""
+        return cls(
+            rule=rule.rule,
+            repeat_from=rule.repeat_from.value,
+            timezone=rule.timezone,
+            dtstart=rule.dtstart,
+            skipped=list(rule.skipped),
+        )
+
+    def to_rule(self) -> RecurrenceRule:
+        """The recurrence engine's value of this wire form."""
+        return RecurrenceRule(
+            rule=self.rule,
+            repeat_from=RepeatFrom(self.repeat_from),
+            timezone=self.timezone,
+            dtstart=self.dtstart,
+            skipped=tuple(self.skipped),
+        )
+
+
+def recurrence_from_json(value: dict[str, Any] | None) -> RecurrenceRule | None:
+    """The recurrence in a JSON column or payload (None stays None)."""
+    return None if value is None else Recurrence.model_validate(value).to_rule()
+
+
+def recurrence_to_json(rule: RecurrenceRule | None) -> dict[str, Any] | None:
+    """The JSON column value of a recurrence (None stays None)."""
+    return None if rule is None else Recurrence.of(rule).wire()
+
+
+class Task(WireModel):
+    """A task as it is after a change (its last state for deletions)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    notes: str = Field(max_length=NOTES_MAX)
+    status: TaskStatus
+    priority: Priority
+    tags: list[TagName] = Field(max_length=TAGS_MAX)
+    due_at: Instant | None
+    completed_at: Instant | None
+    recurrence: Recurrence | None
+    series_id: uuid.UUID | None
+    instance_number: int = Field(ge=1)
+    reminders: list[Reminder] = Field(max_length=REMINDERS_MAX)
+    created_at: Instant
+    updated_at: Instant
+    version: int = Field(ge=1)
+
+
+T = TypeVar("T")
+
+
+class Change(WireModel, Generic[T]):
+    """One changed field: its value before and after."""
+
+    before: T
+    after: T
+
+
+class TaskChanges(WireModel):
+    """The fields an update changed, each with before and after; only those are on the wire."""
+
+    title: Change[str] | None = None
+    notes: Change[str] | None = None
+    priority: Change[Priority] | None = None
+    tags: Change[list[TagName]] | None = None
+    due_at: Change[Instant | None] | None = None
+    recurrence: Change[Recurrence | None] | None = None
+    series_id: Change[uuid.UUID | None] | None = None
+    reminders: Change[list[Reminder]] | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_changed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A field that did not change is absent, not null (a null `before` inside stays).
+        dumped: dict[str, Any] = handler(self)
+        return {name: value for name, value in dumped.items() if value is not None}
+
+    def names(self) -> list[str]:
+        """The wire names of the changed fields."""
+        return list(self.wire())
