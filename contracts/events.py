@@ -13,12 +13,12 @@ A breaking change is a new class with the next version in its `TYPE` (docs/event
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import Field, model_serializer
 from pydantic.functional_serializers import SerializerFunctionWrapHandler
 
-from contracts.task import Change, Channel, Task, TaskChanges, TagName
+from contracts.task import Change, Channel, TagName, Task, TaskChanges
 from taskstream.errors import InvalidInput
 from taskstream.messaging.cloudevents import (
     NOTIFICATIONS_TOPIC,
@@ -60,7 +60,7 @@ class TaskEvent(Event):
     task: Task
 
     @classmethod
-    def of(cls, task: Task, **fields: Any) -> Any:
+    def of(cls, task: Task, **fields: Any) -> Self:
         """The event of a task in its state after the change."""
         return cls(user_id=task.user_id, task_id=task.id, version=task.version, task=task, **fields)
 

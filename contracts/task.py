@@ -8,6 +8,7 @@ one serialisation of a recurrence, whoever writes it.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import Field, model_serializer
@@ -52,14 +53,19 @@ class Recurrence(WireModel):
     skipped: list[Instant]
 
     @classmethod
-    def of(cls, rule: RecurrenceRule) -> Recurrence:
-        """The wire form of a recurrence, its instants as they are (offsets kept)."""
+    def of(cls, rule: RecurrenceRule, *, in_utc: bool = False) -> Recurrence:
+        """The wire form of a recurrence: instants in UTC (events) or as they are (offsets kept,
+        as a task row stores them so that the API shows skipped dates in the series' zone)."""
+
+        def instant(value: datetime) -> datetime:
+            return value.astimezone(UTC) if in_utc else value
+
         return cls(
             rule=rule.rule,
             repeat_from=rule.repeat_from.value,
             timezone=rule.timezone,
-            dtstart=rule.dtstart,
-            skipped=list(rule.skipped),
+            dtstart=instant(rule.dtstart),
+            skipped=[instant(moment) for moment in rule.skipped],
         )
 
     def to_rule(self) -> RecurrenceRule:

@@ -1,28 +1,30 @@
-"""Domain events raised by aggregates; each becomes one CloudEvent in the outbox."""
+"""Domain events raised by aggregates; each becomes one CloudEvent in the outbox.
+
+They speak the domain's language (a copy of the Task, domain values before and after); the
+gateway maps them to the wire models of contracts/ at its edge (gateway_core/wire.py).
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from gateway_core.domain.model import Task
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something that happened to a task; `task` is its snapshot after the change."""
+    """Something that happened to a task; `task` is a copy of it right after the change."""
 
     kind: ClassVar[str] = ""
-    task: dict[str, Any]
+    task: Task
     source: str
     at: datetime
     # Fixed when the event happens, so every copy of it carries the same CloudEvent id.
     id: uuid.UUID = field(default_factory=uuid.uuid4, kw_only=True)
-
-    @property
-    def cloudevent_type(self) -> str:
-        """The CloudEvents `type` of this event."""
-        return f"taskstream.task.{self.kind}.v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +36,10 @@ class TaskCreated(Event):
 
 @dataclass(frozen=True, slots=True)
 class TaskUpdated(Event):
-    """Fields of a task changed; `changes` maps each to its before and after."""
+    """Fields of a task changed; `changes` maps each (a Task attribute) to (before, after)."""
 
     kind: ClassVar[str] = "updated"
-    changes: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
 """The consumer framework every service uses: decode, dispatch, idempotency, explicit outcomes.
 
 A handler receives the typed CloudEvent (its `data` validated into the model it was registered
-with) and the open transaction in which the framework has already
-recorded the event id as processed; its database effects commit with that record or not at
-all, so a redelivered event is recognised and skipped, never applied twice.
+with) and the open transaction in which the framework has already recorded the event id as
+processed; its database effects commit with that record or not at all, so a redelivered event
+is recognised and skipped, never applied twice.
 
 Transports that receive several messages at once (a Kafka fetch, a Dapr bulk delivery, an
 outbox batch in memory) hand the run to `handle_batch` when every event type of the topic has
@@ -147,7 +147,7 @@ class Consumer:
         event_type = str(body["type"])
         route = self._routes.get((message.topic, event_type))
         if route is None:
-            name, version = type_name(event_type)
+            name, _ = type_name(event_type)
             known = self._versions.get((message.topic, name))
             if known is None:
                 return None, None
@@ -187,7 +187,7 @@ class Consumer:
 
     def _poison(self, message: Message, error: InvalidInput) -> DeadLetter:
         # It can never succeed: not retried, but kept, with the reason, in the dead-letter topic.
-        reason = f"{error.field}: {error.message}"
+        reason = error.message
         log.warning(
             "dead-lettering an event that cannot be read",
             extra={

@@ -246,7 +246,9 @@ class DaprTransport(Transport):
             {"statuses": [{"entryId": e, "status": o.value} for e, o in statuses.items()]}
         )
 
-    async def _answer(self, subscription: Subscription, message: Message, verdict: Verdict) -> Outcome:
+    async def _answer(
+        self, subscription: Subscription, message: Message, verdict: Verdict
+    ) -> Outcome:
         """The status for the sidecar; a poison message is dead-lettered here, with its reason.
 
         Dapr would dead-letter a DROP too, but without saying why: the app publishes it to the
