@@ -15,8 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar, Self
 
-from pydantic import Field, model_serializer
-from pydantic.functional_serializers import SerializerFunctionWrapHandler
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from contracts.task import Change, Channel, TagName, Task, TaskChanges
 from taskstream.errors import InvalidInput
@@ -36,7 +35,13 @@ REGISTRY: dict[str, type[Event]] = {}
 
 
 class Event(EventModel):
-    """Base of the registered event types: a subclass with its own `TYPE` is registered."""
+    """Base of the registered event types: a subclass with its own `TYPE` is registered.
+
+    Every event is about one user's data: `userId` comes first in every `data` and is the
+    partition key, so one user's events stay in order.
+    """
+
+    user_id: uuid.UUID
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -48,13 +53,16 @@ class Event(EventModel):
             raise TypeError(f"{event_type} is already defined by {REGISTRY[event_type]}")
         REGISTRY[event_type] = cls
 
+    def partition_key(self) -> str:
+        """The user id: one user's events stay in order."""
+        return str(self.user_id)
+
 
 class TaskEvent(Event):
     """What every task event carries: whose task, which, at which version, and the task."""
 
     TOPIC: ClassVar[str] = TASK_EVENTS_TOPIC
 
-    user_id: uuid.UUID
     task_id: uuid.UUID
     version: int = Field(ge=1)
     task: Task
@@ -67,10 +75,6 @@ class TaskEvent(Event):
     def subject(self) -> str:
         """The task id."""
         return str(self.task_id)
-
-    def partition_key(self) -> str:
-        """The user id."""
-        return str(self.user_id)
 
 
 class TaskCreated(TaskEvent):
@@ -131,16 +135,11 @@ class TagEvent(Event):
 
     TOPIC: ClassVar[str] = TASK_EVENTS_TOPIC
 
-    user_id: uuid.UUID
     tag_id: uuid.UUID
 
     def subject(self) -> str:
         """The tag id."""
         return str(self.tag_id)
-
-    def partition_key(self) -> str:
-        """The user id."""
-        return str(self.user_id)
 
 
 class TagRenamed(TagEvent):
@@ -165,13 +164,7 @@ class UserDeleted(Event):
     TYPE: ClassVar[str] = "taskstream.user.deleted.v1"
     TOPIC: ClassVar[str] = TASK_EVENTS_TOPIC
 
-    user_id: uuid.UUID
-
     def subject(self) -> str:
-        """The user id."""
-        return str(self.user_id)
-
-    def partition_key(self) -> str:
         """The user id."""
         return str(self.user_id)
 
@@ -181,17 +174,12 @@ class WebhookEvent(Event):
 
     TOPIC: ClassVar[str] = NOTIFICATIONS_TOPIC
 
-    user_id: uuid.UUID
     webhook_id: uuid.UUID
     url: str = Field(pattern=r"^https?://")
 
     def subject(self) -> str:
         """The webhook id."""
         return str(self.webhook_id)
-
-    def partition_key(self) -> str:
-        """The user id."""
-        return str(self.user_id)
 
 
 class WebhookRegistered(WebhookEvent):
@@ -212,7 +200,6 @@ class ReminderDue(Event):
     TYPE: ClassVar[str] = "taskstream.reminder.due.v1"
     TOPIC: ClassVar[str] = REMINDERS_TOPIC
 
-    user_id: uuid.UUID
     task_id: uuid.UUID
     reminder_id: uuid.UUID
     remind_at: Instant
@@ -223,10 +210,6 @@ class ReminderDue(Event):
         """The task id."""
         return str(self.task_id)
 
-    def partition_key(self) -> str:
-        """The user id."""
-        return str(self.user_id)
-
 
 class NotificationSent(Event):
     """One channel delivery of a reminder succeeded."""
@@ -234,7 +217,6 @@ class NotificationSent(Event):
     TYPE: ClassVar[str] = "taskstream.notification.sent.v1"
     TOPIC: ClassVar[str] = NOTIFICATIONS_TOPIC
 
-    user_id: uuid.UUID
     task_id: uuid.UUID
     reminder_id: uuid.UUID
     delivery_id: uuid.UUID
@@ -262,10 +244,6 @@ class NotificationSent(Event):
     def subject(self) -> str:
         """The task id."""
         return str(self.task_id)
-
-    def partition_key(self) -> str:
-        """The user id."""
-        return str(self.user_id)
 
 
 class NotificationFailed(NotificationSent):

@@ -11,8 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import Field, model_serializer
-from pydantic.functional_serializers import SerializerFunctionWrapHandler
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from taskstream.messaging.cloudevents import Instant, WireModel
 from taskstream.recurrence import Recurrence as RecurrenceRule

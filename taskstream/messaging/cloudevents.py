@@ -85,6 +85,8 @@ class EventModel(WireModel):
 
 
 E = TypeVar("E", bound=EventModel)
+# Covariant: a handler of any event (CloudEvent[EventModel]) handles a CloudEvent[TaskCreated].
+E_co = TypeVar("E_co", bound=EventModel, covariant=True)
 
 
 def type_name(event_type: str) -> tuple[str, int | None]:
@@ -162,7 +164,7 @@ def validate(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class CloudEvent(Generic[E]):
+class CloudEvent(Generic[E_co]):
     """A decoded CloudEvent as handlers see it: the envelope's attributes and the typed data."""
 
     id: str
@@ -170,7 +172,7 @@ class CloudEvent(Generic[E]):
     source: str
     subject: str
     time: datetime
-    data: E
+    data: E_co
     topic: str
     raw: dict[str, Any]
 
