@@ -13,7 +13,7 @@ A breaking change is a new class with the next version in its `TYPE` (docs/event
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -28,10 +28,13 @@ from taskstream.messaging.cloudevents import (
     Instant,
     WireModel,
     decode,
+    type_name,
+    validate,
 )
 
 # type -> model of every event type defined below (filled as the classes are defined).
 REGISTRY: dict[str, type[Event]] = {}
+E = TypeVar("E", bound="Event")
 
 
 class Event(EventModel):
@@ -252,6 +255,26 @@ class NotificationFailed(NotificationSent):
     TYPE: ClassVar[str] = "taskstream.notification.failed.v1"
 
     error: str
+
+
+def decode_among(
+    body: dict[str, Any], *, topic: str, models: tuple[type[E], ...]
+) -> CloudEvent[E] | None:
+    """The event when its type is one of `models`, typed; None when it is none of them.
+
+    InvalidInput when it is another version of one of them (it cannot be read as a version
+    known here) or fails validation: such an event is for the dead-letter topic.
+    """
+    validate(body)
+    event_type = str(body["type"])
+    for model in models:
+        if event_type == model.TYPE:
+            return decode(body, model, topic=topic)
+    name, _ = type_name(event_type)
+    known = sorted(m.TYPE for m in models if type_name(m.TYPE)[0] == name)
+    if known:
+        raise InvalidInput("cloudevent.type", f"unknown version {event_type}: known {known}")
+    return None
 
 
 def decode_any(body: dict[str, Any], *, topic: str) -> CloudEvent[Event]:
