@@ -6,9 +6,8 @@ import enum
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from gateway_core.domain import events
 from taskstream.errors import Conflict, InvalidInput, NotFound
 from taskstream.recurrence import Recurrence, RepeatFrom
 
@@ -182,7 +181,7 @@ class Task:
     created_at: datetime
     updated_at: datetime
     version: int
-    events: list[events.Event] = field(default_factory=list, compare=False, repr=False)
+    events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def create(
@@ -228,7 +227,7 @@ class Task:
         if series is not None:
             task.series_id = series.series_id
             task.instance_number = series.instance_number
-        task.events.append(events.TaskCreated(task=task.copy(), source=source, at=now))
+        task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
 
     def next_instance(self, *, due_at: datetime, now: datetime, source: str) -> Task:
@@ -261,7 +260,7 @@ class Task:
             updated_at=now,
             version=1,
         )
-        task.events.append(events.TaskCreated(task=task.copy(), source=source, at=now))
+        task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
 
     def record_reminder_outcome(
@@ -352,9 +351,7 @@ class Task:
         if not changes:
             return
         self._bump(now)
-        self.events.append(
-            events.TaskUpdated(task=self.copy(), changes=changes, source=source, at=now)
-        )
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
 
     def complete(self, *, now: datetime, source: str = "gateway") -> None:
         """Mark an open task done and cancel its pending reminders; done tasks stay as they are."""
@@ -364,7 +361,7 @@ class Task:
         self.completed_at = now
         self.reminders = _cancel_scheduled(self.reminders)
         self._bump(now)
-        self.events.append(events.TaskCompleted(task=self.copy(), source=source, at=now))
+        self.events.append(TaskCompleted(task=self.copy(), source=source, at=now))
 
     def reopen(self, *, now: datetime, source: str = "gateway") -> None:
         """Make a done task open again; open tasks stay as they are."""
@@ -373,13 +370,13 @@ class Task:
         self.status = TaskStatus.OPEN
         self.completed_at = None
         self._bump(now)
-        self.events.append(events.TaskReopened(task=self.copy(), source=source, at=now))
+        self.events.append(TaskReopened(task=self.copy(), source=source, at=now))
 
     def delete(self, *, now: datetime, source: str = "gateway") -> None:
         """Record the deletion; pending reminders are cancelled."""
         self.reminders = _cancel_scheduled(self.reminders)
         self._bump(now)
-        self.events.append(events.TaskDeleted(task=self.copy(), source=source, at=now))
+        self.events.append(TaskDeleted(task=self.copy(), source=source, at=now))
 
     def skip_occurrence(self, *, now: datetime, source: str = "gateway") -> None:
         """Move an open recurring instance to its next occurrence, remembering the skipped one."""
@@ -399,9 +396,7 @@ class Task:
         self.due_at = upcoming[0]
         changes = self._diff(before, moved)
         self._bump(now)
-        self.events.append(
-            events.TaskUpdated(task=self.copy(), changes=changes, source=source, at=now)
-        )
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
 
     def snooze_reminder(
         self, reminder_id: uuid.UUID, *, minutes: int, now: datetime, source: str = "gateway"
@@ -442,9 +437,7 @@ class Task:
         self.reminders = reminders
         self._bump(at)
         changes = {"reminders": (before, reminders)}
-        self.events.append(
-            events.TaskUpdated(task=self.copy(), changes=changes, source=source, at=at)
-        )
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=at))
 
     def _bump(self, now: datetime) -> None:
         self.version += 1
@@ -538,3 +531,55 @@ def shift_reminders(
         else r
         for r in reminders
     )
+
+
+# Domain events: raised by the Task, in the domain's language (a copy of the Task, domain
+# values before and after); the gateway maps them to the wire at its edge (gateway_core/wire.py).
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to a task; `task` is a copy of it right after the change."""
+
+    kind: ClassVar[str] = ""
+    task: Task
+    source: str
+    at: datetime
+    # Fixed when the event happens, so every copy of it carries the same CloudEvent id.
+    id: uuid.UUID = field(default_factory=uuid.uuid4, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreated(Event):
+    """A task was created (by a user or as the next instance of a series)."""
+
+    kind: ClassVar[str] = "created"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskUpdated(Event):
+    """Fields of a task changed; `changes` maps each (a Task attribute) to (before, after)."""
+
+    kind: ClassVar[str] = "updated"
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCompleted(Event):
+    """An open task was completed."""
+
+    kind: ClassVar[str] = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskReopened(Event):
+    """A done task was opened again."""
+
+    kind: ClassVar[str] = "reopened"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDeleted(Event):
+    """A task was deleted; `task` is its last state."""
+
+    kind: ClassVar[str] = "deleted"
