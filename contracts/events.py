@@ -114,10 +114,14 @@ class TaskDeleted(TaskEvent):
     TYPE: ClassVar[str] = "taskstream.task.deleted.v1"
 
 
+class TagNameChange(Change[TagName]):
+    """A tag's name before and after."""
+
+
 class TagRenamedChanges(WireModel):
     """The tag's name before and after."""
 
-    name: Change[TagName]
+    name: TagNameChange
 
 
 class TagDeletedName(WireModel):

@@ -119,17 +119,45 @@ class Change(WireModel, Generic[T]):
     after: T
 
 
+class TextChange(Change[str]):
+    """A title or notes before and after."""
+
+
+class PriorityChange(Change[Priority]):
+    """A priority before and after."""
+
+
+class TagsChange(Change[list[TagName]]):
+    """The tag names before and after."""
+
+
+class InstantChange(Change[Instant | None]):
+    """A due date before and after (null: none)."""
+
+
+class RecurrenceChange(Change[Recurrence | None]):
+    """A recurrence before and after (null: none)."""
+
+
+class IdChange(Change[uuid.UUID | None]):
+    """A series id before and after (null: none)."""
+
+
+class RemindersChange(Change[list[Reminder]]):
+    """The reminders before and after."""
+
+
 class TaskChanges(WireModel):
     """The fields an update changed, each with before and after; only those are on the wire."""
 
-    title: Change[str] | None = None
-    notes: Change[str] | None = None
-    priority: Change[Priority] | None = None
-    tags: Change[list[TagName]] | None = None
-    due_at: Change[Instant | None] | None = None
-    recurrence: Change[Recurrence | None] | None = None
-    series_id: Change[uuid.UUID | None] | None = None
-    reminders: Change[list[Reminder]] | None = None
+    title: TextChange | None = None
+    notes: TextChange | None = None
+    priority: PriorityChange | None = None
+    tags: TagsChange | None = None
+    due_at: InstantChange | None = None
+    recurrence: RecurrenceChange | None = None
+    series_id: IdChange | None = None
+    reminders: RemindersChange | None = None
 
     @model_serializer(mode="wrap")
     def _only_changed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

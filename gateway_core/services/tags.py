@@ -9,10 +9,10 @@ from contracts.events import (
     TagDeleted,
     TagDeletedChanges,
     TagDeletedName,
+    TagNameChange,
     TagRenamed,
     TagRenamedChanges,
 )
-from contracts.task import Change
 from gateway_core.domain.model import Task, TaskChange, clean_tag_name, tag_key
 from gateway_core.persistence.uow import UnitOfWork
 
@@ -33,7 +33,7 @@ async def rename_tag(
                 TagRenamed(
                     user_id=user_id,
                     tag_id=tag_id,
-                    changes=TagRenamedChanges(name=Change[str](before=old_name, after=new_name)),
+                    changes=TagRenamedChanges(name=TagNameChange(before=old_name, after=new_name)),
                 ),
                 at=now,
             )
