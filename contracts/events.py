@@ -261,24 +261,33 @@ class NotificationFailed(NotificationSent):
     error: str
 
 
-def decode_among(
-    body: dict[str, Any], *, topic: str, models: tuple[type[E], ...]
-) -> CloudEvent[E] | None:
-    """The event when its type is one of `models`, typed; None when it is none of them.
+def model_among(body: dict[str, Any], *, models: tuple[type[E], ...]) -> type[E] | None:
+    """The model of a CloudEvent's type when it is one of `models`; None when it is none of them.
 
-    InvalidInput when it is another version of one of them (it cannot be read as a version
-    known here) or fails validation: such an event is for the dead-letter topic.
+    InvalidInput when the body is not a CloudEvent, or is another version of one of `models`
+    (it cannot be read as a version known here): such an event is for the dead-letter topic.
     """
     validate(body)
     event_type = str(body["type"])
     for model in models:
         if event_type == model.TYPE:
-            return decode(body, model, topic=topic)
+            return model
     name, _ = type_name(event_type)
     known = sorted(m.TYPE for m in models if type_name(m.TYPE)[0] == name)
     if known:
         raise InvalidInput("cloudevent.type", f"unknown version {event_type}: known {known}")
     return None
+
+
+def decode_among(
+    body: dict[str, Any], *, topic: str, models: tuple[type[E], ...]
+) -> CloudEvent[E] | None:
+    """The event when its type is one of `models`, typed; None when it is none of them.
+
+    InvalidInput when it is another version of one of them or fails validation.
+    """
+    model = model_among(body, models=models)
+    return None if model is None else decode(body, model, topic=topic)
 
 
 def decode_any(body: dict[str, Any], *, topic: str) -> CloudEvent[Event]:
