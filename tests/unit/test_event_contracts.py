@@ -39,9 +39,16 @@ from gateway_core.domain.model import (
     Task,
     TaskChange,
 )
+from gateway_core.live import LiveHub, live_subscriptions
 from gateway_core.wire import task_envelope
 from taskstream.errors import InvalidInput
-from taskstream.messaging.bus import DEAD_LETTER_GROUP, DEAD_LETTER_REASON, Message, Outcome
+from taskstream.messaging.bus import (
+    DEAD_LETTER_GROUP,
+    DEAD_LETTER_REASON,
+    DeadLetter,
+    Message,
+    Outcome,
+)
 from taskstream.messaging.cloudevents import CloudEvent, encode
 from taskstream.messaging.consumer import Consumer, processed_events_table
 from taskstream.messaging.memory import MemoryTransport
@@ -290,3 +297,36 @@ async def test_a_consumer_dead_letters_poison_with_the_reason_and_ignores_the_re
     # Dead-lettered as it came, plus the reason: nothing of the event is lost.
     dead_malformed = next(m.body for m in transport.dead_letters if m.body["id"] == malformed["id"])
     assert {k: v for k, v in dead_malformed.items() if not k.startswith("deadletter")} == malformed
+
+
+class RecordingHub:
+    """Records what the live consumer publishes."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    async def publish(self, user_id: str, payload: dict[str, Any]) -> None:
+        """Record."""
+        self.published.append((user_id, payload))
+
+
+async def test_the_live_path_forwards_task_events_and_refuses_poison_with_the_reason() -> None:
+    hub = RecordingHub()
+    forward = live_subscriptions(cast(LiveHub, hub))[0].handler
+    completed = next(json.loads(line) for line in recorded() if ".task.completed." in line)
+    assert await forward(Message("task-events", "k", completed)) is Outcome.SUCCESS
+    [(user_id, payload)] = hub.published
+    assert user_id == completed["data"]["userId"]
+    assert payload["event"] == "COMPLETED" and payload["task"] == completed["data"]["task"]
+    assert payload["version"] == completed["data"]["version"]
+
+    verdict = await forward(
+        Message("task-events", "k", {**completed, "type": "taskstream.task.completed.v9"})
+    )
+    assert isinstance(verdict, DeadLetter) and "unknown version" in verdict.reason
+    broken = {**completed, "data": {**completed["data"], "taskId": "not-a-uuid"}}
+    verdict = await forward(Message("task-events", "k", broken))
+    assert isinstance(verdict, DeadLetter) and verdict.reason.startswith("cloudevent.data: taskId")
+    other = {**completed, "type": "taskstream.tag.renamed.v1"}
+    assert await forward(Message("task-events", "k", other)) is Outcome.SUCCESS
+    assert len(hub.published) == 1
