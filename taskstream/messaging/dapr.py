@@ -6,7 +6,9 @@ RETRY or DROP. Retries and backoff are Dapr's (its Resiliency policy); when they
 moves the event to the dead-letter topic itself. Under Dapr a DROP also reaches the
 dead-letter topic (Dapr 1.16 dead-letters dropped events when the subscription has one, with
 bulk subscribe too), where the other transports discard it: nothing is lost, and the consumer
-has already logged why.
+has already logged why. A poison event (the verdict `DeadLetter(reason)`: malformed, or an
+unknown version) the app publishes to the dead-letter topic itself, with the reason, and
+answers SUCCESS (RETRY when that publish fails).
 
 Both directions carry a token: the app sends DAPR_API_TOKEN to its sidecar, and the sidecar
 sends APP_API_TOKEN with every call to the app, which the delivery routes check.

@@ -6,16 +6,12 @@ checkpoints and its chain head go, nothing personal is kept.
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import UserDeleted
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.cloudevents import CloudEvent
 from workers.audit import trail
-
-log = logging.getLogger(__name__)
 
 
 async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection) -> Outcome:

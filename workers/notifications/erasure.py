@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,8 +16,6 @@ from workers.notifications.tables import (
     task_versions,
     webhooks,
 )
-
-log = logging.getLogger(__name__)
 
 
 async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection) -> Outcome:
