@@ -36,6 +36,7 @@ typecheck: bootstrap
 
 schema: bootstrap
 	.venv/bin/taskstream schema
+	.venv/bin/taskstream events-schema
 
 # Every benchmark beside its peer, then bench/results/REPORT.md (ARGS="--quick" for a smoke run).
 bench: bootstrap

@@ -23,6 +23,7 @@ from taskstream.service import WorkerService
 from taskstream.settings import Settings, get_settings
 
 SCHEMA_SDL = Path(__file__).resolve().parents[1] / "graphql_schema" / "schema.graphql"
+EVENT_SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "events"
 
 
 def default_data_dir(settings: Settings) -> Path:
@@ -426,6 +427,22 @@ def command_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_events_schema(args: argparse.Namespace) -> int:
+    """Write docs/events/*.schema.json from the event models, or with --check fail when stale."""
+    from contracts import event_schemas
+
+    if args.check:
+        stale = event_schemas.stale(EVENT_SCHEMAS)
+        for name in stale:
+            print(
+                f"{EVENT_SCHEMAS / name} is stale: run `taskstream events-schema`", file=sys.stderr
+            )
+        return 1 if stale else 0
+    for path in event_schemas.write(EVENT_SCHEMAS):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's grammar."""
     parser = argparse.ArgumentParser(prog="taskstream", description=__doc__)
@@ -466,6 +483,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--check", action="store_true", help="fail when the export is stale")
     schema.set_defaults(handler=command_schema)
+    events_schema = commands.add_parser(
+        "events-schema", help="write docs/events/*.schema.json from the event models"
+    )
+    events_schema.add_argument(
+        "--check", action="store_true", help="fail when a schema file is stale"
+    )
+    events_schema.set_defaults(handler=command_events_schema)
     return parser
 
 

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 from gateway_core.domain.users import email_key
 from gateway_core.persistence.uow import UnitOfWork
 from gateway_core.services import tasks as service
+from gateway_core.wire import reminder_wire, task_wire
 from taskstream.bootstrap import Runtime
 from taskstream.errors import NotFound
 from taskstream.internal_api import internal, json_body, time_param, uuid_param
@@ -53,7 +54,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
             now=datetime.now(UTC),
             source=source,
         )
-        return instance.snapshot()
+        return task_wire(instance).wire()
 
     async def reminder_outcome(request: Request) -> Any:
         body = await json_body(request)
@@ -65,7 +66,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
             at=time_param(body.get("at"), "at"),
             source=str(body.get("source", "notifications")),
         )
-        return reminder.snapshot()
+        return reminder_wire(reminder).wire()
 
     return [
         Route("/internal/users", internal(find_user, app_token=app_token)),

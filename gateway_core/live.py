@@ -25,10 +25,19 @@ from typing import Any
 
 from broadcaster import Broadcast
 from prometheus_client import REGISTRY, Counter, Gauge
+from pydantic import Field, ValidationError
 
+from contracts import events as wire_events
 from gateway_core.domain.sessions import Revocation
-from taskstream.messaging.bus import Message, Outcome, Subscription
-from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC
+from taskstream.errors import InvalidInput
+from taskstream.messaging.bus import DeadLetter, Message, Outcome, Subscription, Verdict
+from taskstream.messaging.cloudevents import (
+    NOTIFICATIONS_TOPIC,
+    TASK_EVENTS_TOPIC,
+    WireModel,
+    describe,
+    type_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -297,41 +306,80 @@ class LiveHub:
             subscription.offer(message)
 
 
+# The live consumer's event types; another version of one of them is dead-lettered.
+LIVE_TASK_EVENTS: tuple[type[wire_events.TaskEvent], ...] = (
+    wire_events.TaskCreated,
+    wire_events.TaskUpdated,
+    wire_events.TaskCompleted,
+    wire_events.TaskReopened,
+    wire_events.TaskDeleted,
+)
+LIVE_NOTIFICATION_EVENTS = (wire_events.NotificationSent,)
+
+
+class LiveTaskEvent(WireModel):
+    """What the live path reads of a task event (`contracts.events.TaskEvent`'s fields).
+
+    The task itself is forwarded as it came, unread: it is validated into
+    `contracts.task.Task` where it is read, by each subscription that receives it
+    (graphql_schema/tasks/subscriptions.py). Validating it here as well would double the
+    live path's cost (measured by bench/event_decode.py).
+    """
+
+    user_id: uuid.UUID
+    task_id: uuid.UUID
+    version: int = Field(ge=1)
+    task: dict[str, Any]
+
+
+def _kind(event_type: str) -> str:
+    """`taskstream.task.completed.v1` -> `COMPLETED` (TaskEventKind in the GraphQL schema)."""
+    return type_name(event_type)[0].rsplit(".", 1)[-1].upper()
+
+
 def live_subscriptions(hub: LiveHub) -> list[Subscription]:
     """The gateway's live consumer: task and notification events, forwarded to the hub."""
 
-    async def forward_task_event(message: Message) -> Outcome:
-        event = message.body
-        data = event.get("data", {})
-        kind = str(event.get("type", "")).removeprefix("taskstream.task.").removesuffix(".v1")
-        if not str(event.get("type", "")).startswith("taskstream.task.") or "userId" not in data:
-            return Outcome.SUCCESS
+    async def forward_task_event(message: Message) -> Verdict:
+        body = message.body
+        try:
+            model = wire_events.model_among(body, models=LIVE_TASK_EVENTS)
+            if model is None:
+                return Outcome.SUCCESS
+            read = LiveTaskEvent.model_validate(body["data"])
+        except InvalidInput as error:
+            return DeadLetter(error.message)
+        except ValidationError as error:
+            return DeadLetter(f"cloudevent.data: {describe(error)}")
         payload: dict[str, Any] = {
             "kind": "task",
-            "event": kind.upper(),
-            "taskId": data["taskId"],
-            "version": data.get("version"),
-            "at": event.get("time"),
-            "source": event.get("source"),
+            "event": _kind(model.TYPE),
+            "taskId": str(read.task_id),
+            "version": read.version,
+            "at": body["time"],
+            "source": body["source"],
         }
-        snapshot = data.get("task")
-        if snapshot is not None and len(json.dumps(snapshot)) <= INLINE_LIMIT:
-            payload["task"] = snapshot
-        await hub.publish(data["userId"], payload)
+        if len(json.dumps(read.task)) <= INLINE_LIMIT:
+            payload["task"] = read.task
+        await hub.publish(str(read.user_id), payload)
         return Outcome.SUCCESS
 
-    async def forward_notification(message: Message) -> Outcome:
-        event = message.body
-        data = event.get("data", {})
-        if (
-            event.get("type") != "taskstream.notification.sent.v1"
-            or data.get("channel") != "IN_APP"
-        ):
+    async def forward_notification(message: Message) -> Verdict:
+        try:
+            event = wire_events.decode_among(
+                message.body, topic=message.topic, models=LIVE_NOTIFICATION_EVENTS
+            )
+        except InvalidInput as error:
+            return DeadLetter(error.message)
+        if event is None or event.data.channel != "IN_APP":
             return Outcome.SUCCESS
+        data = event.data.wire()
         notification = {
-            key: data.get(key) for key in ("notificationId", "taskId", "title", "body", "createdAt")
+            key: data[key] for key in ("notificationId", "taskId", "title", "body", "createdAt")
         }
-        await hub.publish(data["userId"], {"kind": "notification", "notification": notification})
+        await hub.publish(
+            str(event.data.user_id), {"kind": "notification", "notification": notification}
+        )
         return Outcome.SUCCESS
 
     return [

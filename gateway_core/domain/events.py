@@ -1,61 +1,18 @@
-"""Domain events raised by aggregates; each becomes one CloudEvent in the outbox."""
+"""Domain events raised by aggregates; each becomes one CloudEvent in the outbox.
+
+They are defined beside the Task that raises them (gateway_core/domain/model.py); the gateway
+maps them to the wire models of contracts/ at its edge (gateway_core/wire.py).
+"""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, ClassVar
+from gateway_core.domain.model import (
+    Event,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskReopened,
+    TaskUpdated,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened to a task; `task` is its snapshot after the change."""
-
-    kind: ClassVar[str] = ""
-    task: dict[str, Any]
-    source: str
-    at: datetime
-    # Fixed when the event happens, so every copy of it carries the same CloudEvent id.
-    id: uuid.UUID = field(default_factory=uuid.uuid4, kw_only=True)
-
-    @property
-    def cloudevent_type(self) -> str:
-        """The CloudEvents `type` of this event."""
-        return f"taskstream.task.{self.kind}.v1"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCreated(Event):
-    """A task was created (by a user or as the next instance of a series)."""
-
-    kind: ClassVar[str] = "created"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskUpdated(Event):
-    """Fields of a task changed; `changes` maps each to its before and after."""
-
-    kind: ClassVar[str] = "updated"
-    changes: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCompleted(Event):
-    """An open task was completed."""
-
-    kind: ClassVar[str] = "completed"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskReopened(Event):
-    """A done task was opened again."""
-
-    kind: ClassVar[str] = "reopened"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskDeleted(Event):
-    """A task was deleted; `task` is its last state."""
-
-    kind: ClassVar[str] = "deleted"
+__all__ = ["Event", "TaskCompleted", "TaskCreated", "TaskDeleted", "TaskReopened", "TaskUpdated"]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
-from gateway_core.domain import events
 from taskstream.errors import Conflict, InvalidInput, NotFound
 from taskstream.recurrence import Recurrence, RepeatFrom
 
@@ -121,17 +120,6 @@ class Reminder:
     state: ReminderState = ReminderState.SCHEDULED
     sent_at: datetime | None = None
 
-    def snapshot(self) -> dict[str, Any]:
-        """The reminder as the API and events spell it."""
-        return {
-            "id": str(self.id),
-            "remindAt": _iso(self.remind_at),
-            "beforeDue": self.before_due,
-            "channels": [c.value for c in self.channels],
-            "state": self.state.value,
-            "sentAt": _iso(self.sent_at),
-        }
-
 
 def build_reminders(specs: list[ReminderSpec], due_at: datetime | None) -> tuple[Reminder, ...]:
     """New scheduled reminders from client specs, validated against the due date."""
@@ -160,20 +148,15 @@ def build_reminders(specs: list[ReminderSpec], due_at: datetime | None) -> tuple
     return tuple(built)
 
 
-def _iso(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC, as the API writes every instant."""
-    return None if value is None else value.astimezone(UTC).isoformat()
-
-
-# The fields an update reports in its before/after diff, as the API names them.
+# The fields an update reports in its before/after diff, in the order it reports them.
 DIFFED_FIELDS = (
     "title",
     "notes",
     "priority",
     "tags",
-    "dueAt",
+    "due_at",
     "recurrence",
-    "seriesId",
+    "series_id",
     "reminders",
 )
 
@@ -198,7 +181,7 @@ class Task:
     created_at: datetime
     updated_at: datetime
     version: int
-    events: list[events.Event] = field(default_factory=list, compare=False, repr=False)
+    events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def create(
@@ -244,7 +227,7 @@ class Task:
         if series is not None:
             task.series_id = series.series_id
             task.instance_number = series.instance_number
-        task.events.append(events.TaskCreated(task=task.snapshot(), source=source, at=now))
+        task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
 
     def next_instance(self, *, due_at: datetime, now: datetime, source: str) -> Task:
@@ -277,14 +260,14 @@ class Task:
             updated_at=now,
             version=1,
         )
-        task.events.append(events.TaskCreated(task=task.snapshot(), source=source, at=now))
+        task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
 
     def record_reminder_outcome(
         self, reminder_id: uuid.UUID, *, sent: bool, at: datetime, source: str
     ) -> Reminder:
         """Mark a scheduled reminder SENT (at `at`) or FAILED; CONFLICT when it was not due."""
-        before = self.snapshot()
+        before = self.reminders
         updated: Reminder | None = None
         reminders = []
         for reminder in self.reminders:
@@ -305,26 +288,20 @@ class Task:
         self._replace_reminders(tuple(reminders), before, at=at, source=source)
         return updated
 
-    def snapshot(self) -> dict[str, Any]:
-        """The task as the API and CloudEvents spell it."""
-        return {
-            "id": str(self.id),
-            "userId": str(self.user_id),
-            "title": self.title,
-            "notes": self.notes,
-            "status": self.status.value,
-            "priority": self.priority.name,
-            "tags": list(self.tags),
-            "dueAt": _iso(self.due_at),
-            "completedAt": _iso(self.completed_at),
-            "recurrence": recurrence_snapshot(self.recurrence),
-            "seriesId": None if self.series_id is None else str(self.series_id),
-            "instanceNumber": self.instance_number,
-            "reminders": [r.snapshot() for r in self.reminders],
-            "createdAt": _iso(self.created_at),
-            "updatedAt": _iso(self.updated_at),
-            "version": self.version,
-        }
+    def copy(self) -> Task:
+        """This task as it is now, for an event (later changes do not reach the copy)."""
+        return replace(self, events=[])
+
+    def _state(self, names: tuple[str, ...] = DIFFED_FIELDS) -> dict[str, Any]:
+        """The values of the diffed fields, to compare before and after a change."""
+        return {name: getattr(self, name) for name in names}
+
+    def _diff(
+        self, before: dict[str, Any], names: tuple[str, ...] = DIFFED_FIELDS
+    ) -> dict[str, tuple[Any, Any]]:
+        """Each of `names` whose value differs from `before`: (before, after)."""
+        after = self._state(names)
+        return {name: (before[name], after[name]) for name in names if before[name] != after[name]}
 
     def update(self, change: TaskChange, *, now: datetime, source: str = "gateway") -> None:
         """Apply the given fields; raises TaskUpdated with before/after of what changed."""
@@ -333,7 +310,7 @@ class Task:
                 f"expectedVersion: the task is at version {self.version}, "
                 f"not {change.expected_version}"
             )
-        before = self.snapshot()
+        before = self._state()
         title = clean_title(change.title) if change.title is not None else self.title
         notes = clean_notes(change.notes) if change.notes is not None else self.notes
         priority = change.priority if change.priority is not None else self.priority
@@ -370,18 +347,11 @@ class Task:
         self.title, self.notes, self.priority, self.tags = title, notes, priority, tags
         self.due_at, self.recurrence = due_at, recurrence
         self.series_id, self.instance_number, self.reminders = series_id, instance_number, reminders
-        after = self.snapshot()
-        changes = {
-            key: {"before": before[key], "after": after[key]}
-            for key in DIFFED_FIELDS
-            if before[key] != after[key]
-        }
+        changes = self._diff(before)
         if not changes:
             return
         self._bump(now)
-        self.events.append(
-            events.TaskUpdated(task=self.snapshot(), changes=changes, source=source, at=now)
-        )
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
 
     def complete(self, *, now: datetime, source: str = "gateway") -> None:
         """Mark an open task done and cancel its pending reminders; done tasks stay as they are."""
@@ -391,7 +361,7 @@ class Task:
         self.completed_at = now
         self.reminders = _cancel_scheduled(self.reminders)
         self._bump(now)
-        self.events.append(events.TaskCompleted(task=self.snapshot(), source=source, at=now))
+        self.events.append(TaskCompleted(task=self.copy(), source=source, at=now))
 
     def reopen(self, *, now: datetime, source: str = "gateway") -> None:
         """Make a done task open again; open tasks stay as they are."""
@@ -400,13 +370,13 @@ class Task:
         self.status = TaskStatus.OPEN
         self.completed_at = None
         self._bump(now)
-        self.events.append(events.TaskReopened(task=self.snapshot(), source=source, at=now))
+        self.events.append(TaskReopened(task=self.copy(), source=source, at=now))
 
     def delete(self, *, now: datetime, source: str = "gateway") -> None:
         """Record the deletion; pending reminders are cancelled."""
         self.reminders = _cancel_scheduled(self.reminders)
         self._bump(now)
-        self.events.append(events.TaskDeleted(task=self.snapshot(), source=source, at=now))
+        self.events.append(TaskDeleted(task=self.copy(), source=source, at=now))
 
     def skip_occurrence(self, *, now: datetime, source: str = "gateway") -> None:
         """Move an open recurring instance to its next occurrence, remembering the skipped one."""
@@ -418,21 +388,15 @@ class Task:
         upcoming = skipped.upcoming(self.due_at, 1)
         if not upcoming:
             raise InvalidInput("id", "the series has no later occurrence to move to")
-        before = self.snapshot()
+        moved = ("due_at", "recurrence", "reminders")
+        before = self._state(moved)
         shift = upcoming[0] - self.due_at
         self.recurrence = skipped
         self.reminders = shift_reminders(self.reminders, upcoming[0], shift)
         self.due_at = upcoming[0]
-        after = self.snapshot()
-        changes = {
-            key: {"before": before[key], "after": after[key]}
-            for key in ("dueAt", "recurrence", "reminders")
-            if before[key] != after[key]
-        }
+        changes = self._diff(before, moved)
         self._bump(now)
-        self.events.append(
-            events.TaskUpdated(task=self.snapshot(), changes=changes, source=source, at=now)
-        )
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
 
     def snooze_reminder(
         self, reminder_id: uuid.UUID, *, minutes: int, now: datetime, source: str = "gateway"
@@ -442,7 +406,7 @@ class Task:
             raise InvalidInput("minutes", f"must be 1 to {SNOOZE_MAX_MINUTES}")
         if self.status is not TaskStatus.OPEN:
             raise InvalidInput("id", "the reminder's task is done; reopen it first")
-        before = self.snapshot()
+        before = self.reminders
         snoozed = None
         reminders = []
         for reminder in self.reminders:
@@ -464,7 +428,7 @@ class Task:
     def _replace_reminders(
         self,
         reminders: tuple[Reminder, ...],
-        before: dict[str, Any],
+        before: tuple[Reminder, ...],
         *,
         at: datetime,
         source: str,
@@ -472,9 +436,8 @@ class Task:
         """Install new reminder states and raise the update with their before and after."""
         self.reminders = reminders
         self._bump(at)
-        after = self.snapshot()
-        changes = {"reminders": {"before": before["reminders"], "after": after["reminders"]}}
-        self.events.append(events.TaskUpdated(task=after, changes=changes, source=source, at=at))
+        changes = {"reminders": (before, reminders)}
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=at))
 
     def _bump(self, now: datetime) -> None:
         self.version += 1
@@ -527,19 +490,6 @@ class TaskChange:
     expected_version: int | None = None
 
 
-def recurrence_snapshot(recurrence: Recurrence | None) -> dict[str, Any] | None:
-    """The recurrence as the API and events spell it."""
-    if recurrence is None:
-        return None
-    return {
-        "rule": recurrence.rule,
-        "repeatFrom": recurrence.repeat_from.value,
-        "timezone": recurrence.timezone,
-        "dtstart": _iso(recurrence.dtstart),
-        "skipped": [_iso(s) for s in recurrence.skipped],
-    }
-
-
 def _cancel_scheduled(reminders: tuple[Reminder, ...]) -> tuple[Reminder, ...]:
     return tuple(
         replace(r, state=ReminderState.CANCELLED) if r.state is ReminderState.SCHEDULED else r
@@ -581,3 +531,55 @@ def shift_reminders(
         else r
         for r in reminders
     )
+
+
+# Domain events: raised by the Task, in the domain's language (a copy of the Task, domain
+# values before and after); the gateway maps them to the wire at its edge (gateway_core/wire.py).
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to a task; `task` is a copy of it right after the change."""
+
+    kind: ClassVar[str] = ""
+    task: Task
+    source: str
+    at: datetime
+    # Fixed when the event happens, so every copy of it carries the same CloudEvent id.
+    id: uuid.UUID = field(default_factory=uuid.uuid4, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreated(Event):
+    """A task was created (by a user or as the next instance of a series)."""
+
+    kind: ClassVar[str] = "created"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskUpdated(Event):
+    """Fields of a task changed; `changes` maps each (a Task attribute) to (before, after)."""
+
+    kind: ClassVar[str] = "updated"
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCompleted(Event):
+    """An open task was completed."""
+
+    kind: ClassVar[str] = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskReopened(Event):
+    """A done task was opened again."""
+
+    kind: ClassVar[str] = "reopened"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDeleted(Event):
+    """A task was deleted; `task` is its last state."""
+
+    kind: ClassVar[str] = "deleted"

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
+from contracts.task import Task as WireTask
+from contracts.task import recurrence_from_json
 from gateway_core.domain.model import (
     Priority,
     Reminder,
@@ -42,7 +44,7 @@ from gateway_core.persistence import tables as t
 from gateway_core.persistence.repositories import reminder_from_row
 from taskstream.errors import InvalidInput
 from taskstream.persistence.cursors import Kind, decode_typed_cursor, encode_cursor
-from taskstream.recurrence import Recurrence, recurrence_from_json
+from taskstream.recurrence import Recurrence
 
 PAGE_MAX = 200
 SEARCH_TEXT_MAX = 200
@@ -110,28 +112,22 @@ class TaskRecord:
         )
 
     @classmethod
-    def from_snapshot(cls, snapshot: dict[str, Any]) -> TaskRecord:
-        """A record from the task snapshot an event carries (`Task.snapshot()`)."""
-
-        def instant(key: str) -> datetime | None:
-            value = snapshot.get(key)
-            return None if value is None else datetime.fromisoformat(value)
-
-        series = snapshot.get("seriesId")
+    def from_wire(cls, task: WireTask) -> TaskRecord:
+        """A record from the task an event carries (contracts.task.Task)."""
         return cls(
-            id=uuid.UUID(snapshot["id"]),
-            user_id=uuid.UUID(snapshot["userId"]),
-            title=snapshot["title"],
-            notes=snapshot["notes"],
-            status=TaskStatus(snapshot["status"]),
-            priority=Priority[snapshot["priority"]],
-            due_at=instant("dueAt"),
-            completed_at=instant("completedAt"),
-            recurrence=recurrence_from_json(snapshot.get("recurrence")),
-            series_id=uuid.UUID(series) if series else None,
-            created_at=datetime.fromisoformat(snapshot["createdAt"]),
-            updated_at=datetime.fromisoformat(snapshot["updatedAt"]),
-            version=int(snapshot["version"]),
+            id=task.id,
+            user_id=task.user_id,
+            title=task.title,
+            notes=task.notes,
+            status=TaskStatus(task.status),
+            priority=Priority[task.priority],
+            due_at=task.due_at,
+            completed_at=task.completed_at,
+            recurrence=None if task.recurrence is None else task.recurrence.to_rule(),
+            series_id=task.series_id,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            version=task.version,
         )
 
     @classmethod

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.task import recurrence_from_json, recurrence_to_json
 from gateway_core.domain.model import (
     Channel,
     Priority,
@@ -23,7 +24,6 @@ from gateway_core.domain.model import (
 from gateway_core.domain.users import User
 from gateway_core.persistence import tables as t
 from taskstream.errors import Conflict, NotFound
-from taskstream.recurrence import recurrence_from_json, recurrence_to_json
 
 
 def reminder_from_row(row: Any) -> Reminder:

@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from gateway_core.domain.events import Event, TaskUpdated
+from gateway_core.domain.events import Event
 from gateway_core.persistence import tables as t
 from gateway_core.persistence.repositories import (
     TagRepository,
     TaskRepository,
     UserRepository,
 )
-from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, Envelope, envelope
+from gateway_core.wire import task_envelope
+from taskstream.messaging.cloudevents import Envelope, EventModel, encode
 from taskstream.persistence.outbox import write_outbox
 
 
 def from_task_event(event: Event) -> Envelope:
     """The CloudEvent of a task's domain event, keyed by its user for per-user order."""
-    task = event.task
-    data: dict[str, Any] = {
-        "userId": task["userId"],
-        "taskId": task["id"],
-        "version": task["version"],
-        "task": task,
-    }
-    if isinstance(event, TaskUpdated):
-        data["changes"] = event.changes
-    return envelope(
-        event_id=event.id,
-        topic=TASK_EVENTS_TOPIC,
-        type_=event.cloudevent_type,
-        source=event.source,
-        subject=task["id"],
-        partition_key=task["userId"],
-        time=event.at,
-        data=data,
-    )
+    return task_envelope(event)
 
 
 class UnitOfWork:
@@ -75,9 +58,9 @@ class UnitOfWork:
         finally:
             await self.connection.close()
 
-    def record(self, envelope: Envelope) -> None:
+    def record(self, event: EventModel, *, at: datetime, source: str = "gateway") -> None:
         """Add an event that no aggregate raised (e.g. a tag renamed) to this commit."""
-        self._extra.append(envelope)
+        self._extra.append(encode(event, source=source, time=at))
 
     def collect_envelopes(self) -> list[Envelope]:
         """Every pending event of this unit of work as CloudEvents, in the order raised."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from contracts.events import UserDeleted
 from gateway_core.domain.users import (
     PASSWORD_MAX,
     PASSWORD_MIN,
@@ -17,7 +18,6 @@ from gateway_core.persistence.sessions import SessionRepository
 from gateway_core.persistence.uow import UnitOfWork
 from taskstream.auth import DUMMY_HASH, PasswordHashing, TokenClaims, TokenService
 from taskstream.errors import InvalidInput, Unauthenticated
-from taskstream.messaging.cloudevents import user_deleted
 from taskstream.recurrence import validate_timezone
 
 # The answer to a wrong password, at logIn and wherever a password is asked for again.
@@ -152,5 +152,5 @@ async def delete_account(
     await _check_current_password(uow, user_id, password, hashing)
     async with uow:
         await SessionRepository(uow.connection).delete_account(user_id)
-        uow.record(user_deleted(user_id, time=now))
+        uow.record(UserDeleted(user_id=user_id), at=now)
         await uow.commit()

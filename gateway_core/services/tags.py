@@ -5,9 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from contracts.events import (
+    TagDeleted,
+    TagDeletedChanges,
+    TagDeletedName,
+    TagNameChange,
+    TagRenamed,
+    TagRenamedChanges,
+)
 from gateway_core.domain.model import Task, TaskChange, clean_tag_name, tag_key
 from gateway_core.persistence.uow import UnitOfWork
-from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, Envelope, envelope
 
 
 async def rename_tag(
@@ -22,7 +29,14 @@ async def rename_tag(
             tasks = await _tasks_carrying(uow, user_id, tag_id)
             await uow.tags.rename(user_id, tag_id, new_name)
             await _retag(uow, tasks, old_name, replacement=new_name, now=now)
-            uow.record(_tag_event("renamed", user_id, tag_id, now, before=old_name, after=new_name))
+            uow.record(
+                TagRenamed(
+                    user_id=user_id,
+                    tag_id=tag_id,
+                    changes=TagRenamedChanges(name=TagNameChange(before=old_name, after=new_name)),
+                ),
+                at=now,
+            )
         await uow.commit()
     return tag_id, new_name
 
@@ -36,7 +50,14 @@ async def delete_tag(
         tasks = await _tasks_carrying(uow, user_id, tag_id)
         await _retag(uow, tasks, old_name, replacement=None, now=now)
         await uow.tags.remove(tag_id)
-        uow.record(_tag_event("deleted", user_id, tag_id, now, before=old_name, after=None))
+        uow.record(
+            TagDeleted(
+                user_id=user_id,
+                tag_id=tag_id,
+                changes=TagDeletedChanges(name=TagDeletedName(before=old_name)),
+            ),
+            at=now,
+        )
         await uow.commit()
     return tag_id
 
@@ -56,27 +77,3 @@ async def _retag(
         task.update(TaskChange(tags=names), now=now)
         if task.events:
             await uow.tasks.save(task)
-
-
-def _tag_event(
-    kind: str,
-    user_id: uuid.UUID,
-    tag_id: uuid.UUID,
-    now: datetime,
-    *,
-    before: str,
-    after: str | None,
-) -> Envelope:
-    return envelope(
-        topic=TASK_EVENTS_TOPIC,
-        type_=f"taskstream.tag.{kind}.v1",
-        source="gateway",
-        subject=str(tag_id),
-        partition_key=str(user_id),
-        time=now,
-        data={
-            "userId": str(user_id),
-            "tagId": str(tag_id),
-            "changes": {"name": {"before": before, "after": after}},
-        },
-    )

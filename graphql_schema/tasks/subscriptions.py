@@ -18,6 +18,7 @@ from typing import Any
 import strawberry
 from starlette.websockets import WebSocket
 
+from contracts.task import Task as WireTask
 from gateway_core.live import SubscriberCutOff
 from gateway_core.persistence import reads
 from gateway_core.persistence.reads import TaskRecord
@@ -68,7 +69,7 @@ async def _task_event(info: Info, message: dict[str, Any]) -> TaskEvent:
         snapshot = message.get("task")
         record: TaskRecord | None
         if snapshot is not None:
-            record = TaskRecord.from_snapshot(snapshot)
+            record = TaskRecord.from_wire(WireTask.model_validate(snapshot))
         else:
             # Too large to travel inline: read the task as it is now.
             task_id = uuid.UUID(message["taskId"])

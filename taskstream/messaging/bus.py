@@ -45,6 +45,28 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+# CloudEvents extension attributes a dead-lettered event carries: why, and which group gave up.
+DEAD_LETTER_REASON = "deadletterreason"
+DEAD_LETTER_GROUP = "deadlettergroup"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A verdict on a message that can never succeed: to the dead-letter topic now, with why."""
+
+    reason: str
+
+
+# What a handler answers for one message: a Dapr status, or dead-letter it with a reason.
+Verdict = Outcome | DeadLetter
+
+
+def dead_lettered(message: Message, *, group: str, reason: str) -> Message:
+    """The message as its dead-letter topic receives it: the event, plus why and who gave up."""
+    body = {**message.body, DEAD_LETTER_REASON: reason, DEAD_LETTER_GROUP: group}
+    return Message(dead_letter_topic(message.topic), message.key, body)
+
+
 @dataclass(frozen=True, slots=True)
 class BulkSubscribe:
     """Deliveries of up to `max_messages` at once, waiting at most `max_await_ms` to fill one."""
@@ -57,10 +79,11 @@ class PublishError(Exception):
     """The transport did not acknowledge a publish; nothing may be assumed delivered."""
 
 
-MessageHandler = Callable[[Message], Awaitable[Outcome]]
-# Applies a run of messages at once: one outcome per message (SUCCESS or DROP) when all of them
-# were settled together, or None when nothing was applied and each must be handled on its own.
-BatchHandler = Callable[[Sequence[Message]], Awaitable[list[Outcome] | None]]
+MessageHandler = Callable[[Message], Awaitable[Verdict]]
+# Applies a run of messages at once: one verdict per message (SUCCESS, DROP or DeadLetter) when
+# all of them were settled together, or None when nothing was applied and each must be handled
+# on its own.
+BatchHandler = Callable[[Sequence[Message]], Awaitable[list[Verdict] | None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The consumer framework every service uses: decode, dispatch, idempotency, explicit outcomes.
 
-A handler receives the CloudEvent and the open transaction in which the framework has already
-recorded the event id as processed; its database effects commit with that record or not at
-all, so a redelivered event is recognised and skipped, never applied twice.
+A handler receives the typed CloudEvent (its `data` validated into the model it was registered
+with) and the open transaction in which the framework has already recorded the event id as
+processed; its database effects commit with that record or not at all, so a redelivered event
+is recognised and skipped, never applied twice.
 
 Transports that receive several messages at once (a Kafka fetch, a Dapr bulk delivery, an
 outbox batch in memory) hand the run to `handle_batch` when every event type of the topic has
@@ -19,8 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -39,51 +39,35 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from taskstream.errors import InvalidInput
-from taskstream.messaging.bus import Message, Outcome, Subscription
-from taskstream.messaging.cloudevents import validate
+from taskstream.messaging.bus import DeadLetter, Message, Outcome, Subscription, Verdict
+from taskstream.messaging.cloudevents import (
+    CloudEvent,
+    EventModel,
+    decode,
+    type_name,
+    validate,
+)
 from taskstream.messaging.metrics import CONSUMER_METRICS
 
 log = logging.getLogger(__name__)
 
+E = TypeVar("E", bound=EventModel)
 
-@dataclass(frozen=True, slots=True)
-class CloudEvent:
-    """A decoded, validated CloudEvent as handlers see it."""
-
-    id: str
-    type: str
-    source: str
-    subject: str
-    time: datetime
-    data: dict[str, Any]
-    topic: str
-    raw: dict[str, Any]
-
-    @classmethod
-    def decode(cls, message: Message) -> CloudEvent:
-        """The event in a message; InvalidInput when it is not a usable CloudEvent."""
-        body = validate(message.body)
-        try:
-            at = datetime.fromisoformat(str(body["time"]).replace("Z", "+00:00"))
-        except ValueError as error:
-            raise InvalidInput("cloudevent.time", "must be an RFC 3339 time") from error
-        return cls(
-            id=str(body["id"]),
-            type=str(body["type"]),
-            source=str(body["source"]),
-            subject=str(body["subject"]),
-            time=at,
-            data=body["data"],
-            topic=message.topic,
-            raw=body,
-        )
-
-
-EventHandler = Callable[[CloudEvent, AsyncConnection], Awaitable[Outcome]]
+# A handler of one event type: its effects in the given transaction, and what to do next.
+EventHandler = Callable[[CloudEvent[E], AsyncConnection], Awaitable[Outcome]]
 # The same effects as the EventHandler applied to each event in order, in one go, and only in
 # the given transaction; anything but SUCCESS undoes the whole batch (its events are then
 # handled one by one).
-BatchEventHandler = Callable[[Sequence[CloudEvent], AsyncConnection], Awaitable[Outcome]]
+BatchEventHandler = Callable[[Sequence[CloudEvent[E]], AsyncConnection], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """What a consumer does with one event type on one topic."""
+
+    model: type[EventModel]
+    handler: Callable[[Any, AsyncConnection], Awaitable[Outcome]]
+    batch: Callable[[Any, AsyncConnection], Awaitable[Outcome]] | None
 
 
 def processed_events_table(metadata: MetaData) -> Table:
@@ -101,35 +85,42 @@ def processed_events_table(metadata: MetaData) -> Table:
 
 
 class Consumer:
-    """A named consumer group with handlers registered per topic and event type."""
+    """A named consumer group with handlers registered per event model (and so type and topic).
+
+    A type it has no handler for is acknowledged and ignored, unless it is another version of
+    a type it handles (it cannot be read as the version it knows): that one, and any event
+    that fails validation, goes to the dead-letter topic with the reason.
+    """
 
     def __init__(self, *, name: str, engine: AsyncEngine, processed: Table) -> None:
         self.name = name
         self.engine = engine
         self.processed = processed
-        self._handlers: dict[tuple[str, str], EventHandler] = {}
-        self._batches: dict[tuple[str, str], BatchEventHandler] = {}
+        self._routes: dict[tuple[str, str], _Route] = {}
+        # (topic, type without its version) -> the versions handled, for unknown versions.
+        self._versions: dict[tuple[str, str], set[int | None]] = {}
 
     def on(
         self,
-        topic: str,
-        event_type: str,
-        handler: EventHandler,
+        model: type[E],
+        handler: EventHandler[E],
         *,
-        batch: BatchEventHandler | None = None,
+        topic: str | None = None,
+        batch: BatchEventHandler[E] | None = None,
     ) -> None:
-        """Handle events of this type on this topic with `handler` (or `batch`, several at once)."""
-        key = (topic, event_type)
-        if key in self._handlers:
-            raise ValueError(f"{self.name} already handles {event_type} on {topic}")
-        self._handlers[key] = handler
-        if batch is not None:
-            self._batches[key] = batch
+        """Handle `model`'s events (on its topic, or `topic`) with `handler` (or `batch`)."""
+        topic = topic or model.TOPIC
+        key = (topic, model.TYPE)
+        if key in self._routes:
+            raise ValueError(f"{self.name} already handles {model.TYPE} on {topic}")
+        self._routes[key] = _Route(model, handler, batch)
+        name, version = type_name(model.TYPE)
+        self._versions.setdefault((topic, name), set()).add(version)
 
     @property
     def topics(self) -> list[str]:
         """The topics this consumer needs, in registration order."""
-        return list(dict.fromkeys(topic for topic, _ in self._handlers))
+        return list(dict.fromkeys(topic for topic, _ in self._routes))
 
     def subscriptions(self) -> list[Subscription]:
         """One subscription per topic, all in this consumer's group (batched where it can)."""
@@ -144,21 +135,41 @@ class Consumer:
         ]
 
     def _batches_everything(self, topic: str) -> bool:
-        return all(key in self._batches for key in self._handlers if key[0] == topic)
+        return all(route.batch is not None for (t, _), route in self._routes.items() if t == topic)
 
-    async def handle(self, message: Message) -> Outcome:
-        """Apply one message once; SUCCESS, RETRY or DROP, as the handler decides."""
+    def _route(self, message: Message) -> tuple[_Route | None, CloudEvent[Any] | None]:
+        """The route and typed event of a message; (None, None) when no handler wants it.
+
+        InvalidInput when the message is not a CloudEvent, or is another version of a type
+        handled here, or its data fails the model's validation.
+        """
+        body = validate(message.body)
+        event_type = str(body["type"])
+        route = self._routes.get((message.topic, event_type))
+        if route is None:
+            name, _ = type_name(event_type)
+            known = self._versions.get((message.topic, name))
+            if known is None:
+                return None, None
+            spelled = ", ".join(f"v{v}" for v in sorted(v for v in known if v is not None))
+            raise InvalidInput(
+                "cloudevent.type",
+                f"unknown version {event_type}: {self.name} knows {name} {spelled}",
+            )
+        return route, decode(body, route.model, topic=message.topic)
+
+    async def handle(self, message: Message) -> Verdict:
+        """Apply one message once; SUCCESS, RETRY, DROP as the handler decides, or DeadLetter."""
         labels = (self.name, message.topic)
         try:
-            event = CloudEvent.decode(message)
+            route, event = self._route(message)
         except InvalidInput as error:
-            return self._malformed(message, error)
-        handler = self._handlers.get((message.topic, event.type))
-        if handler is None:
+            return self._poison(message, error)
+        if route is None or event is None:
             return Outcome.SUCCESS
         started = time.perf_counter()
         try:
-            outcome = await self._apply_once(handler, event)
+            outcome = await self._apply_once(route.handler, event)
         except Exception:
             CONSUMER_METRICS.failed.labels(*labels).inc()
             raise
@@ -174,33 +185,38 @@ class Consumer:
             CONSUMER_METRICS.dropped.labels(*labels).inc()
         return outcome
 
-    def _malformed(self, message: Message, error: InvalidInput) -> Outcome:
-        # A malformed event can never succeed: drop it loudly rather than retry forever.
+    def _poison(self, message: Message, error: InvalidInput) -> DeadLetter:
+        # It can never succeed: not retried, but kept, with the reason, in the dead-letter topic.
+        reason = error.message
         log.warning(
-            "dropping malformed event",
-            extra={"consumer": self.name, "topic": message.topic, "reason": error.message},
+            "dead-lettering an event that cannot be read",
+            extra={
+                "consumer": self.name,
+                "topic": message.topic,
+                "event_id": message.id,
+                "reason": reason,
+            },
         )
-        CONSUMER_METRICS.dropped.labels(self.name, message.topic).inc()
-        return Outcome.DROP
+        return DeadLetter(reason)
 
-    async def handle_batch(self, messages: Sequence[Message]) -> list[Outcome] | None:
+    async def handle_batch(self, messages: Sequence[Message]) -> list[Verdict] | None:
         """Apply a run of messages once, in one transaction; None when nothing was applied.
 
-        Malformed events are dropped and events nobody handles succeed, as in `handle`; every
+        Poison events are dead-lettered and events nobody handles succeed, as in `handle`; every
         other event is recorded and applied in order, or the whole run is undone (a handler
         answered RETRY or DROP, or crashed) and None tells the transport to go one by one. An
         event whose handler has no batch form is never batched: None at once.
         """
-        outcomes = [Outcome.SUCCESS] * len(messages)
-        work: list[CloudEvent] = []
+        outcomes: list[Verdict] = [Outcome.SUCCESS] * len(messages)
+        work: list[CloudEvent[Any]] = []
         seen: set[str] = set()
         for index, message in enumerate(messages):
             try:
-                event = CloudEvent.decode(message)
+                route, event = self._route(message)
             except InvalidInput as error:
-                outcomes[index] = self._malformed(message, error)
+                outcomes[index] = self._poison(message, error)
                 continue
-            if (message.topic, event.type) not in self._handlers:
+            if route is None or event is None:
                 continue
             if event.id in seen:
                 CONSUMER_METRICS.duplicates.labels(self.name, event.topic).inc()
@@ -209,7 +225,7 @@ class Consumer:
             work.append(event)
         if not work:
             return outcomes
-        if any((event.topic, event.type) not in self._batches for event in work):
+        if any(self._routes[(event.topic, event.type)].batch is None for event in work):
             return None
         started = time.perf_counter()
         async with self.engine.connect() as connection:
@@ -245,18 +261,27 @@ class Consumer:
             CONSUMER_METRICS.handling.labels(self.name, topic).observe(elapsed)
         return outcomes
 
-    def _runs(self, events: list[CloudEvent]) -> list[tuple[BatchEventHandler, list[CloudEvent]]]:
+    def _runs(
+        self, events: list[CloudEvent[Any]]
+    ) -> list[tuple[Callable[[Any, AsyncConnection], Awaitable[Outcome]], list[CloudEvent[Any]]]]:
         """Consecutive events sharing a batch handler, together and in order."""
-        runs: list[tuple[BatchEventHandler, list[CloudEvent]]] = []
+        runs: list[
+            tuple[Callable[[Any, AsyncConnection], Awaitable[Outcome]], list[CloudEvent[Any]]]
+        ] = []
         for event in events:
-            batch = self._batches[(event.topic, event.type)]
+            batch = self._routes[(event.topic, event.type)].batch
+            assert batch is not None
             if runs and runs[-1][0] == batch:
                 runs[-1][1].append(event)
             else:
                 runs.append((batch, [event]))
         return runs
 
-    async def _apply_once(self, handler: EventHandler, event: CloudEvent) -> Outcome:
+    async def _apply_once(
+        self,
+        handler: Callable[[Any, AsyncConnection], Awaitable[Outcome]],
+        event: CloudEvent[Any],
+    ) -> Outcome:
         async with self.engine.connect() as connection:
             transaction = await connection.begin()
             recorded = await connection.execute(

@@ -6,7 +6,9 @@ RETRY or DROP. Retries and backoff are Dapr's (its Resiliency policy); when they
 moves the event to the dead-letter topic itself. Under Dapr a DROP also reaches the
 dead-letter topic (Dapr 1.16 dead-letters dropped events when the subscription has one, with
 bulk subscribe too), where the other transports discard it: nothing is lost, and the consumer
-has already logged why.
+has already logged why. A poison event (the verdict `DeadLetter(reason)`: malformed, or an
+unknown version) the app publishes to the dead-letter topic itself, with the reason, and
+answers SUCCESS (RETRY when that publish fails).
 
 Both directions carry a token: the app sends DAPR_API_TOKEN to its sidecar, and the sidecar
 sends APP_API_TOKEN with every call to the app, which the delivery routes check.
@@ -41,12 +43,15 @@ from starlette.routing import BaseRoute, Route
 
 from taskstream.messaging.bus import (
     BulkSubscribe,
+    DeadLetter,
     Message,
     Outcome,
     PublishError,
     Subscription,
     Transport,
+    Verdict,
     dead_letter_topic,
+    dead_lettered,
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
 from taskstream.messaging.retry import RetryPolicy, settle_batch
@@ -201,10 +206,11 @@ class DaprTransport(Transport):
             return JSONResponse({"status": Outcome.DROP.value})
         message = Message(topic, str(body.get("partitionkey", "")), body)
         try:
-            outcome = await subscription.handler(message)
+            verdict = await subscription.handler(message)
         except Exception:
             log.exception("handler crashed", extra={"group": subscription.group, "topic": topic})
-            outcome = Outcome.RETRY
+            verdict = Outcome.RETRY
+        outcome = await self._answer(subscription, message, verdict)
         _count(subscription.group, topic, outcome)
         return JSONResponse({"status": outcome.value})
 
@@ -236,12 +242,33 @@ class DaprTransport(Transport):
             outcomes = await settle_batch(
                 subscription, [message for _, message in usable], policy=self.policy
             )
-            for (entry_id, _), outcome in zip(usable, outcomes, strict=True):
+            for (entry_id, message), verdict in zip(usable, outcomes, strict=True):
+                outcome = await self._answer(subscription, message, verdict)
                 statuses[entry_id] = outcome
                 _count(subscription.group, topic, outcome)
         return JSONResponse(
             {"statuses": [{"entryId": e, "status": o.value} for e, o in statuses.items()]}
         )
+
+    async def _answer(
+        self, subscription: Subscription, message: Message, verdict: Verdict
+    ) -> Outcome:
+        """The status for the sidecar; a poison message is dead-lettered here, with its reason.
+
+        Dapr would dead-letter a DROP too, but without saying why: the app publishes it to the
+        dead-letter topic itself (it may: see publishingScopes) and answers SUCCESS, or RETRY
+        when that publish failed.
+        """
+        if not isinstance(verdict, DeadLetter):
+            return verdict
+        dead = dead_lettered(message, group=subscription.group, reason=verdict.reason)
+        try:
+            await self.publish([dead])
+        except PublishError:
+            log.exception("dead-letter publish failed", extra={"topic": message.topic})
+            return Outcome.RETRY
+        CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
+        return Outcome.SUCCESS
 
 
 def _count(group: str, topic: str, outcome: Outcome) -> None:

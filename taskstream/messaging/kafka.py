@@ -29,6 +29,7 @@ from taskstream.messaging.bus import (
     Subscription,
     Transport,
     dead_letter_topic,
+    dead_lettered,
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
 from taskstream.messaging.retry import RetryPolicy, settle_then_dead_letter
@@ -188,18 +189,20 @@ class KafkaTransport(Transport):
                 "undecodable record sent to the dead-letter topic", extra={"topic": record.topic}
             )
             await self._dead_letter(
-                subscription, Message(record.topic, key, {"raw": repr(record.value)})
+                subscription,
+                Message(record.topic, key, {"raw": repr(record.value)}),
+                "not a JSON object",
             )
         await settle_then_dead_letter(
             subscription, messages, policy=self.policy, dead_letter=self._dead_letter
         )
 
-    async def _dead_letter(self, subscription: Subscription, message: Message) -> None:
+    async def _dead_letter(self, subscription: Subscription, message: Message, reason: str) -> None:
         CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
         while True:
             try:
                 await self.publish(
-                    [Message(dead_letter_topic(message.topic), message.key, message.body)]
+                    [dead_lettered(message, group=subscription.group, reason=reason)]
                 )
                 return
             except PublishError:

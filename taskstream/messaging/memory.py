@@ -17,7 +17,7 @@ from taskstream.messaging.bus import (
     Message,
     Subscription,
     Transport,
-    dead_letter_topic,
+    dead_lettered,
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
 from taskstream.messaging.retry import RetryPolicy, settle_then_dead_letter
@@ -78,8 +78,8 @@ class MemoryTransport(Transport):
                     subscription, messages, policy=self.policy, dead_letter=self._dead_letter
                 )
 
-    async def _dead_letter(self, subscription: Subscription, message: Message) -> None:
+    async def _dead_letter(self, subscription: Subscription, message: Message, reason: str) -> None:
         CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
-        dead = Message(dead_letter_topic(message.topic), message.key, message.body)
+        dead = dead_lettered(message, group=subscription.group, reason=reason)
         self.dead_letters.append(dead)
         await self.publish([dead])

@@ -7,7 +7,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from taskstream.messaging.bus import Message, MessageHandler, Outcome, Subscription
+from taskstream.messaging.bus import (
+    DeadLetter,
+    Message,
+    MessageHandler,
+    Outcome,
+    Subscription,
+    Verdict,
+)
 from taskstream.messaging.metrics import CONSUMER_METRICS
 
 log = logging.getLogger(__name__)
@@ -28,8 +35,8 @@ class RetryPolicy:
 
 async def handle_with_retries(
     handler: MessageHandler, message: Message, *, group: str, policy: RetryPolicy
-) -> Outcome:
-    """SUCCESS or DROP as the handler said; after the last RETRY (or crash), RETRY for the DLQ."""
+) -> Verdict:
+    """SUCCESS, DROP or DeadLetter as the handler said; after the last RETRY (or crash), RETRY."""
     for attempt in range(1, policy.attempts + 1):
         try:
             outcome = await handler(message)
@@ -39,6 +46,7 @@ async def handle_with_retries(
             )
             outcome = Outcome.RETRY
         if outcome is not Outcome.RETRY:
+            # SUCCESS, DROP, or a DeadLetter: retrying cannot change a poison verdict.
             return outcome
         if attempt < policy.attempts:
             CONSUMER_METRICS.retried.labels(group, message.topic).inc()
@@ -48,7 +56,7 @@ async def handle_with_retries(
 
 async def settle_batch(
     subscription: Subscription, messages: Sequence[Message], *, policy: RetryPolicy
-) -> list[Outcome]:
+) -> list[Verdict]:
     """Each message's final outcome: the whole run at once when it can, else one by one.
 
     A batch is all or nothing. When it fails nothing of it was applied, and every message is
@@ -80,10 +88,13 @@ async def settle_then_dead_letter(
     messages: Sequence[Message],
     *,
     policy: RetryPolicy,
-    dead_letter: Callable[[Subscription, Message], Awaitable[None]],
+    dead_letter: Callable[[Subscription, Message, str], Awaitable[None]],
 ) -> None:
-    """`settle_batch`, then hand each message that still failed (RETRY) to `dead_letter`."""
+    """`settle_batch`, then hand each message that still failed or is poison to `dead_letter`."""
     outcomes = await settle_batch(subscription, messages, policy=policy)
     for message, outcome in zip(messages, outcomes, strict=True):
         if outcome is Outcome.RETRY:
-            await dead_letter(subscription, message)
+            reason = f"still failing after {policy.attempts} attempts"
+            await dead_letter(subscription, message, reason)
+        elif isinstance(outcome, DeadLetter):
+            await dead_letter(subscription, message, outcome.reason)

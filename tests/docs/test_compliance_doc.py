@@ -182,8 +182,9 @@ async def test_the_offline_procedure_verifies_real_exports_and_catches_tampering
 
 def test_the_document_states_the_codes_facts() -> None:
     text = COMPLIANCE.read_text()
-    for types in AUDITED.values():
-        for event_type in types:
+    for models in AUDITED.values():
+        for model in models:
+            event_type = model.TYPE
             assert f"| `{event_type}` | `{action_of(event_type)}` |" in text, event_type
     default = Settings.model_fields["audit_retention_days"].default
     assert f"`TASKSTREAM_AUDIT_RETENTION_DAYS` (default **{default}**" in text

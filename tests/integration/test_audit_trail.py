@@ -15,10 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from taskstream.messaging.bus import Message, Outcome
+from taskstream.messaging.bus import DeadLetter, Message, Outcome
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
 from taskstream.messaging.consumer import Consumer
 from taskstream.persistence.db import downgrade, migrate
+from tests.event_factories import wire_task
 from workers.audit import trail
 from workers.audit.domain import (
     GENESIS_HASH,
@@ -68,12 +69,8 @@ def task_event(
 ) -> Message:
     """A task event as the gateway's outbox publishes it."""
     task_id = str(uuid.uuid4())
-    data: dict[str, Any] = {
-        "userId": str(user_id),
-        "taskId": task_id,
-        "version": 2,
-        "task": {"id": task_id, "userId": str(user_id), "title": title, "status": "OPEN"},
-    }
+    task = wire_task(task_id=task_id, user_id=user_id, version=2, title=title).wire()
+    data: dict[str, Any] = {"userId": str(user_id), "taskId": task_id, "version": 2, "task": task}
     if kind == "updated":
         data["changes"] = {"title": {"before": "Plan", "after": title}}
     body = envelope(
@@ -123,7 +120,18 @@ async def test_notifications_are_audited_as_the_notifications_service(
         subject=str(task_id),
         partition_key=str(user_id),
         time=NOW,
-        data={"userId": str(user_id), "taskId": str(task_id), "channel": "EMAIL"},
+        data={
+            "userId": str(user_id),
+            "taskId": str(task_id),
+            "reminderId": str(uuid.uuid4()),
+            "deliveryId": str(uuid.uuid4()),
+            "notificationId": None,
+            "channel": "EMAIL",
+            "title": "Due",
+            "body": "soon",
+            "createdAt": NOW.isoformat(),
+            "attempts": 1,
+        },
     ).body
     assert await consumer.handle(Message(NOTIFICATIONS_TOPIC, str(user_id), body)) is (
         Outcome.SUCCESS
@@ -134,7 +142,9 @@ async def test_notifications_are_audited_as_the_notifications_service(
         "notification.sent",
         str(task_id),
     )
-    assert record.changes == {"channel": "EMAIL"}
+    # What it says besides whose and which task.
+    assert record.changes["channel"] == "EMAIL" and record.changes["attempts"] == 1
+    assert "userId" not in record.changes and "taskId" not in record.changes
 
 
 async def test_concurrent_deliveries_extend_one_unbroken_chain(
@@ -181,18 +191,19 @@ async def test_a_batch_chains_as_one_by_one_would_and_skips_what_was_applied(
     assert (await verify(engine, users[0])).checked == 17
 
 
-async def test_an_event_without_a_user_undoes_its_batch(
+async def test_an_event_without_a_user_is_dead_lettered_and_its_batch_still_applies(
     engine: AsyncEngine, consumer: Consumer
 ) -> None:
     user_id = uuid.uuid4()
     good = task_event(user_id)
     bad = task_event(user_id)
     bad.body["data"]["userId"] = None
-    assert await consumer.handle_batch([good, bad]) is None
-    assert await all_records(engine, user_id) == []
-    # One by one (what the transports do next): the good one is chained, the other dropped.
-    assert await consumer.handle(good) is Outcome.SUCCESS
-    assert await consumer.handle(bad) is Outcome.DROP
+    verdicts = await consumer.handle_batch([good, bad])
+    assert verdicts is not None and verdicts[0] is Outcome.SUCCESS
+    assert isinstance(verdicts[1], DeadLetter) and "userId" in verdicts[1].reason
+    assert len(await all_records(engine, user_id)) == 1
+    # Alone (as the transports retry a failed batch), it is dead-lettered again, never chained.
+    assert isinstance(await consumer.handle(bad), DeadLetter)
     assert len(await all_records(engine, user_id)) == 1
 
 

@@ -10,15 +10,23 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from taskstream.messaging.bus import Message, Outcome, Subscription, Transport
-from taskstream.messaging.cloudevents import envelope
-from taskstream.messaging.consumer import CloudEvent, Consumer, processed_events_table
+from taskstream.messaging.bus import (
+    DEAD_LETTER_GROUP,
+    DEAD_LETTER_REASON,
+    Message,
+    Outcome,
+    Subscription,
+    Transport,
+)
+from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
+from taskstream.messaging.consumer import Consumer, processed_events_table
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +48,36 @@ async def contract_tables(engine: AsyncEngine) -> AsyncEngine:
         await connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS contract_test")
         await connection.run_sync(metadata.create_all)
     return engine
+
+
+class Happened(EventModel):
+    """The test event: numbered, keyed (each test subscribes on a topic of its own)."""
+
+    TYPE: ClassVar[str] = "test.happened.v1"
+    TOPIC: ClassVar[str] = "test-events"
+
+    n: int
+    key: str
+
+    def subject(self) -> str:
+        """The number."""
+        return str(self.n)
+
+    def partition_key(self) -> str:
+        """The key."""
+        return self.key
+
+
+class HappenedA(Happened):
+    """Another type of the same shape."""
+
+    TYPE: ClassVar[str] = "a.v1"
+
+
+class HappenedB(Happened):
+    """And a third."""
+
+    TYPE: ClassVar[str] = "b.v1"
 
 
 def event(topic: str, key: str, n: int, type_: str = "test.happened.v1") -> Message:
@@ -192,11 +230,11 @@ async def test_duplicates_apply_their_effect_once(
     topic, consumer = scratch_consumer("dupes", contract_tables)
     group = consumer.name
 
-    async def apply(cloud_event: CloudEvent, connection: AsyncConnection) -> Outcome:
+    async def apply(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
         await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
         return Outcome.SUCCESS
 
-    consumer.on(topic, "test.happened.v1", apply)
+    consumer.on(Happened, apply, topic=topic)
     await transport.subscribe(consumer.subscriptions())
     first, second = event(topic, "k", 1), event(topic, "k", 2)
     await transport.publish([first, second, first, first])
@@ -217,13 +255,15 @@ async def test_a_poison_event_of_a_batch_is_dead_lettered_alone_and_order_holds(
     group = consumer.name
     dead: list[Message] = []
 
-    async def apply(cloud_event: CloudEvent, connection: AsyncConnection) -> Outcome:
-        if cloud_event.data["n"] == 3:
+    async def apply(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
+        if cloud_event.data.n == 3:
             raise ValueError("cannot ever handle this one")
         await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
         return Outcome.SUCCESS
 
-    async def apply_batch(events: Sequence[CloudEvent], connection: AsyncConnection) -> Outcome:
+    async def apply_batch(
+        events: Sequence[CloudEvent[Happened]], connection: AsyncConnection
+    ) -> Outcome:
         for cloud_event in events:
             await apply(cloud_event, connection)
         return Outcome.SUCCESS
@@ -232,7 +272,7 @@ async def test_a_poison_event_of_a_batch_is_dead_lettered_alone_and_order_holds(
         dead.append(message)
         return Outcome.SUCCESS
 
-    consumer.on(topic, "test.happened.v1", apply, batch=apply_batch)
+    consumer.on(Happened, apply, topic=topic, batch=apply_batch)
     await transport.subscribe(
         [*consumer.subscriptions(), Subscription(f"{topic}.dlq", f"{group}-dlq", collect)]
     )
@@ -247,6 +287,47 @@ async def test_a_poison_event_of_a_batch_is_dead_lettered_alone_and_order_holds(
     assert dead[0].body["id"] == messages[3].body["id"]
     expected = [m.body["id"] for m in messages if m.body["data"]["n"] != 3]
     assert await applied(contract_tables, group) == expected
+
+
+async def test_unknown_versions_and_malformed_events_are_dead_lettered_with_the_reason(
+    transport: Transport, contract_tables: AsyncEngine
+) -> None:
+    topic, consumer = scratch_consumer("poison-types", contract_tables)
+    group = consumer.name
+    dead: list[Message] = []
+
+    async def apply(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
+        await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
+        return Outcome.SUCCESS
+
+    async def collect(message: Message) -> Outcome:
+        dead.append(message)
+        return Outcome.SUCCESS
+
+    consumer.on(Happened, apply, topic=topic)
+    await transport.subscribe(
+        [*consumer.subscriptions(), Subscription(f"{topic}.dlq", f"{group}-dlq", collect)]
+    )
+    next_version = event(topic, "k", 1, "test.happened.v2")
+    malformed = event(topic, "k", 2)
+    malformed.body["data"]["n"] = "two"
+    unrelated = event(topic, "k", 3, "test.other.v1")
+    fine = event(topic, "k", 4)
+    await transport.publish([next_version, malformed, unrelated, fine])
+
+    async def effect_count() -> int:
+        return len(await applied(contract_tables, group))
+
+    await eventually(lambda: _true(len(dead) == 2))
+    await eventually(lambda: _equals(effect_count(), 1))
+    by_id = {m.body["id"]: m.body for m in dead}
+    assert set(by_id) == {next_version.body["id"], malformed.body["id"]}
+    # The event as it was, plus why and which group gave up on it.
+    assert "unknown version test.happened.v2" in by_id[next_version.body["id"]][DEAD_LETTER_REASON]
+    assert "n: Input should be a valid integer" in by_id[malformed.body["id"]][DEAD_LETTER_REASON]
+    assert {body[DEAD_LETTER_GROUP] for body in by_id.values()} == {group}
+    assert by_id[malformed.body["id"]]["data"] == malformed.body["data"]
+    assert await applied(contract_tables, group) == [fine.body["id"]]
 
 
 async def applied(engine: AsyncEngine, group: str) -> list[str]:
@@ -271,15 +352,15 @@ async def test_a_topic_is_batched_only_when_each_of_its_handlers_can_be(
 ) -> None:
     consumer = Consumer(name="mixed", engine=contract_tables, processed=processed)
 
-    async def one(cloud_event: CloudEvent, connection: AsyncConnection) -> Outcome:
+    async def one(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
         return Outcome.SUCCESS
 
-    async def many(events: Sequence[CloudEvent], connection: AsyncConnection) -> Outcome:
+    async def many(events: Sequence[CloudEvent[Happened]], connection: AsyncConnection) -> Outcome:
         return Outcome.SUCCESS
 
-    consumer.on("batched", "a.v1", one, batch=many)
-    consumer.on("mixed", "a.v1", one, batch=many)
-    consumer.on("mixed", "b.v1", one)
+    consumer.on(HappenedA, one, topic="batched", batch=many)
+    consumer.on(HappenedA, one, topic="mixed", batch=many)
+    consumer.on(HappenedB, one, topic="mixed")
     assert {s.topic: s.batch is not None for s in consumer.subscriptions()} == {
         "batched": True,
         "mixed": False,

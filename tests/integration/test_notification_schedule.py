@@ -1,4 +1,4 @@
-"""The notifications schedule follows task snapshots on a real PostgreSQL."""
+"""The notifications schedule follows the tasks the events carry, on a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.events import (
+    TaskCompleted,
+    TaskCreated,
+    TaskEvent,
+    TaskReopened,
+    TaskUpdated,
+)
+from contracts.task import Task, TaskChanges
 from taskstream.messaging.bus import Outcome
-from taskstream.messaging.consumer import CloudEvent
+from taskstream.messaging.cloudevents import CloudEvent
 from workers.notifications.schedule import ScheduleHandlers, sync_task
 from workers.notifications.tables import schedule, task_versions
 
@@ -20,24 +28,43 @@ pytestmark = pytest.mark.integration
 LATER = datetime(2031, 1, 1, 9, 0, tzinfo=UTC)
 
 
-def snapshot(task_id: str, version: int, reminders: list[dict[str, Any]]) -> dict[str, Any]:
-    """A task snapshot as the task events carry it (only what the schedule reads)."""
-    return {
-        "id": task_id,
-        "userId": str(uuid.uuid4()),
-        "title": f"v{version}",
-        "dueAt": None,
-        "version": version,
-        "reminders": reminders,
-    }
+def snapshot(task_id: str, version: int, reminders: list[dict[str, Any]]) -> Task:
+    """A task as the task events carry it (the wire shape of contracts/task.py)."""
+    return Task.model_validate(
+        {
+            "id": task_id,
+            "userId": str(uuid.uuid4()),
+            "title": f"v{version}",
+            "notes": "",
+            "status": "OPEN",
+            "priority": "NONE",
+            "tags": [],
+            "dueAt": None,
+            "completedAt": None,
+            "recurrence": None,
+            "seriesId": None,
+            "instanceNumber": 1,
+            "reminders": reminders,
+            "createdAt": LATER.isoformat(),
+            "updatedAt": LATER.isoformat(),
+            "version": version,
+        }
+    )
 
 
 def reminder(reminder_id: str, at: datetime, state: str = "SCHEDULED") -> dict[str, Any]:
-    """A reminder as the snapshot spells it."""
-    return {"id": reminder_id, "remindAt": at.isoformat(), "channels": ["IN_APP"], "state": state}
+    """A reminder as the task's wire shape spells it."""
+    return {
+        "id": reminder_id,
+        "remindAt": at.isoformat(),
+        "beforeDue": None,
+        "channels": ["IN_APP"],
+        "state": state,
+        "sentAt": None,
+    }
 
 
-async def apply(engine: AsyncEngine, task: dict[str, Any], *, deleted: bool = False) -> None:
+async def apply(engine: AsyncEngine, task: Task, *, deleted: bool = False) -> None:
     """One consumer transaction."""
     async with engine.begin() as connection:
         await sync_task(connection, task, deleted=deleted)
@@ -101,16 +128,29 @@ async def test_deleted_tasks_cancel_what_is_not_sent(engine: AsyncEngine) -> Non
     assert states == {a: "CANCELLED", b: "SENT"}
 
 
+MODELS: dict[str, type[TaskEvent]] = {
+    "created": TaskCreated,
+    "updated": TaskUpdated,
+    "completed": TaskCompleted,
+    "reopened": TaskReopened,
+}
+
+
 def task_event(
-    kind: str, task: dict[str, Any], changes: dict[str, Any] | None = None
-) -> CloudEvent:
+    kind: str, task: Task, changes: dict[str, Any] | None = None
+) -> CloudEvent[TaskEvent]:
     """A task event as the notifications consumer receives it."""
-    data: dict[str, Any] = {"task": task} if changes is None else {"task": task, "changes": changes}
+    model = MODELS[kind]
+    data = (
+        model.of(task)
+        if model is not TaskUpdated
+        else TaskUpdated.of(task, changes=TaskChanges.model_validate(changes or {}))
+    )
     return CloudEvent(
         id=str(uuid.uuid4()),
-        type=f"taskstream.task.{kind}.v1",
+        type=model.TYPE,
         source="gateway",
-        subject=task["id"],
+        subject=str(task.id),
         time=datetime.now(UTC),
         data=data,
         topic="task-events",
@@ -124,7 +164,7 @@ async def test_events_without_reminders_are_skipped_but_removals_still_cancel(
     woken: list[int] = []
     handlers = ScheduleHandlers(wake=lambda: woken.append(1))
 
-    async def handle(event: CloudEvent) -> None:
+    async def handle(event: CloudEvent[TaskEvent]) -> None:
         async with engine.begin() as connection:
             assert await handlers.task_changed(event, connection) is Outcome.SUCCESS
 

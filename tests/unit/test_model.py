@@ -31,13 +31,15 @@ def make(**fields: object) -> Task:
     return Task.create(user_id=uuid.uuid4(), now=NOW, **fields)  # type: ignore[arg-type]
 
 
-def test_create_raises_created_with_a_snapshot() -> None:
+def test_create_raises_created_with_a_copy_of_the_task() -> None:
     task = make(title=" Buy milk ", tags=["Food", "food", "Home"], priority=Priority.LOW)
     assert task.title == "Buy milk" and task.tags == ("Food", "Home") and task.version == 1
     [event] = task.events
     assert isinstance(event, events.TaskCreated)
-    assert event.task["title"] == "Buy milk" and event.task["version"] == 1
-    assert event.cloudevent_type == "taskstream.task.created.v1"
+    assert event.task.title == "Buy milk" and event.task.version == 1
+    # A copy: later changes to the task do not rewrite what the event says.
+    task.update(TaskChange(title="Buy bread"), now=NOW)
+    assert event.task.title == "Buy milk" and event.task is not task
 
 
 @pytest.mark.parametrize(
@@ -83,8 +85,8 @@ def test_update_diffs_before_and_after_and_follows_relative_reminders() -> None:
     task.update(TaskChange(title="b", due_at=later), now=NOW)
     [event] = task.events
     assert isinstance(event, events.TaskUpdated)
-    assert event.changes["title"] == {"before": "a", "after": "b"}
-    assert set(event.changes) == {"title", "dueAt", "reminders"}
+    assert event.changes["title"] == ("a", "b")
+    assert set(event.changes) == {"title", "due_at", "reminders"}
     assert task.reminders[0].remind_at == later - timedelta(minutes=60)
     assert task.reminders[1].remind_at == DUE  # absolute ones stay
     assert task.version == 2

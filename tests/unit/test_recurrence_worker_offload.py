@@ -13,11 +13,16 @@ from typing import Any
 
 import pytest
 
+from contracts.events import TaskCompleted
+from contracts.task import Task
 from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.bus import Outcome
-from taskstream.messaging.consumer import CloudEvent
+from taskstream.messaging.cloudevents import CloudEvent
 from taskstream.recurrence import Recurrence
 from workers.recurrence.handlers import RecurrenceHandlers
+
+TASK_ID = "0f8e2a5c-2a55-4c5e-8f7e-2f0d3f8b1a77"
+USER_ID = "c3a1d6a4-8a9e-4f3b-b0a5-0c2d9b1f4e21"
 
 
 class RecordingInvoker(ServiceInvoker):
@@ -46,27 +51,39 @@ async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.Monke
         return next_due(self, **kwargs)
 
     monkeypatch.setattr(Recurrence, "next_due", checked)
-    task = {
-        "id": "t1",
-        "userId": "u1",
-        "dueAt": "2028-02-29T09:00:00+00:00",
-        "completedAt": "2028-02-29T10:00:00+00:00",
-        "instanceNumber": 1,
-        "recurrence": {
-            "rule": "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=9",
-            "repeatFrom": "DUE_DATE",
-            "timezone": "UTC",
-            "dtstart": "2028-02-29T09:00:00+00:00",
-            "skipped": [],
-        },
-    }
+    task = Task.model_validate(
+        {
+            "id": TASK_ID,
+            "userId": USER_ID,
+            "title": "Leap day",
+            "notes": "",
+            "status": "DONE",
+            "priority": "NONE",
+            "tags": [],
+            "dueAt": "2028-02-29T09:00:00+00:00",
+            "completedAt": "2028-02-29T10:00:00+00:00",
+            "recurrence": {
+                "rule": "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=29;BYHOUR=9",
+                "repeatFrom": "DUE_DATE",
+                "timezone": "UTC",
+                "dtstart": "2028-02-29T09:00:00+00:00",
+                "skipped": [],
+            },
+            "seriesId": TASK_ID,
+            "instanceNumber": 1,
+            "reminders": [],
+            "createdAt": "2028-02-01T09:00:00+00:00",
+            "updatedAt": "2028-02-29T10:00:00+00:00",
+            "version": 2,
+        }
+    )
     event = CloudEvent(
         id="e1",
-        type="taskstream.task.completed.v1",
+        type=TaskCompleted.TYPE,
         source="gateway",
-        subject="t1",
+        subject=TASK_ID,
         time=datetime(2028, 2, 29, 10, tzinfo=UTC),
-        data={"task": task},
+        data=TaskCompleted.of(task),
         topic="task-events",
         raw={},
     )
@@ -76,7 +93,7 @@ async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.Monke
     assert answered == [True]
     assert invoker.calls == [
         (
-            "/internal/tasks/t1/next-instance",
-            {"userId": "u1", "dueAt": "2032-02-29T09:00:00+00:00", "source": "recurrence"},
+            f"/internal/tasks/{TASK_ID}/next-instance",
+            {"userId": USER_ID, "dueAt": "2032-02-29T09:00:00+00:00", "source": "recurrence"},
         )
     ]

@@ -6,25 +6,17 @@ checkpoints and its chain head go, nothing personal is kept.
 
 from __future__ import annotations
 
-import logging
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.events import UserDeleted
 from taskstream.messaging.bus import Outcome
-from taskstream.messaging.consumer import CloudEvent
+from taskstream.messaging.cloudevents import CloudEvent
 from workers.audit import trail
 
-log = logging.getLogger(__name__)
 
-
-async def erase_user(event: CloudEvent, connection: AsyncConnection) -> Outcome:
+async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection) -> Outcome:
     """Delete the account's entries, checkpoints and chain head."""
-    try:
-        user_id = uuid.UUID(str(event.data.get("userId")))
-    except ValueError:
-        log.warning("user.deleted without a user id", extra={"event_id": event.id})
-        return Outcome.DROP
+    user_id = event.data.user_id
     # The triggers refuse deleting entries but for retention and for the erasure of the
     # account they belong to, which trail.erase_user declares for this transaction.
     await trail.erase_user(connection, user_id)

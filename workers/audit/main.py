@@ -10,10 +10,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from contracts.events import UserDeleted
 from taskstream.bootstrap import Runtime
 from taskstream.errors import InvalidInput
 from taskstream.internal_api import internal, time_param, uuid_param
-from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, USER_DELETED
 from taskstream.messaging.consumer import Consumer
 from taskstream.service import BackgroundLoop, ServiceParts
 from workers.audit import trail
@@ -110,7 +110,7 @@ def build(runtime: Runtime) -> ServiceParts:
     """The audit service's consumer, internal API and retention over this runtime."""
     consumer = Consumer(name="audit", engine=runtime.engine, processed=processed_events)
     AuditHandlers(signing_key(runtime)).register(consumer)
-    consumer.on(TASK_EVENTS_TOPIC, USER_DELETED, erase_user)
+    consumer.on(UserDeleted, erase_user)
     return ServiceParts(
         name="audit",
         consumer=consumer,

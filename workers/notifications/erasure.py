@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
-
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.events import UserDeleted
 from taskstream.messaging.bus import Outcome
-from taskstream.messaging.consumer import CloudEvent
+from taskstream.messaging.cloudevents import CloudEvent
 from workers.notifications.tables import (
     deliveries,
     notifications,
@@ -19,16 +17,10 @@ from workers.notifications.tables import (
     webhooks,
 )
 
-log = logging.getLogger(__name__)
 
-
-async def erase_user(event: CloudEvent, connection: AsyncConnection) -> Outcome:
+async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection) -> Outcome:
     """Delete every row of the account: schedule, deliveries, notifications, webhooks, events."""
-    try:
-        user_id = uuid.UUID(str(event.data.get("userId")))
-    except ValueError:
-        log.warning("user.deleted without a user id", extra={"event_id": event.id})
-        return Outcome.DROP
+    user_id = event.data.user_id
     # The task ids are known only through the schedule: their version rows go first.
     await connection.execute(
         delete(task_versions).where(

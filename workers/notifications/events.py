@@ -1,42 +1,36 @@
-"""The CloudEvents this service emits (through its outbox)."""
+"""The CloudEvents this service emits (through its outbox), built from the contracts' models."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Literal
 
-from taskstream.messaging.cloudevents import (
-    NOTIFICATIONS_TOPIC,
-    REMINDERS_TOPIC,
-    Envelope,
-    envelope,
+from contracts.events import (
+    NotificationFailed,
+    NotificationSent,
+    ReminderDue,
+    WebhookDeleted,
+    WebhookRegistered,
 )
+from taskstream.messaging.cloudevents import Envelope, encode
 
 SOURCE = "notifications"
-SENT = "taskstream.notification.sent.v1"
-FAILED = "taskstream.notification.failed.v1"
-REMINDER_DUE = "taskstream.reminder.due.v1"
-
-
-def iso(value: datetime | None) -> str | None:
-    """An RFC 3339 string, as the API spells times."""
-    return value.isoformat() if value is not None else None
+SENT = NotificationSent
+FAILED = NotificationFailed
 
 
 def webhook_event(
-    kind: str, *, user_id: uuid.UUID, webhook_id: uuid.UUID, url: str, at: datetime
+    kind: Literal["registered", "deleted"],
+    *,
+    user_id: uuid.UUID,
+    webhook_id: uuid.UUID,
+    url: str,
+    at: datetime,
 ) -> Envelope:
     """`taskstream.webhook.registered.v1` or `.deleted.v1`, for the audit trail."""
-    return envelope(
-        topic=NOTIFICATIONS_TOPIC,
-        type_=f"taskstream.webhook.{kind}.v1",
-        source=SOURCE,
-        subject=str(webhook_id),
-        partition_key=str(user_id),
-        time=at,
-        data={"userId": str(user_id), "webhookId": str(webhook_id), "url": url},
-    )
+    model = WebhookRegistered if kind == "registered" else WebhookDeleted
+    return encode(model(user_id=user_id, webhook_id=webhook_id, url=url), source=SOURCE, time=at)
 
 
 def reminder_due(
@@ -50,26 +44,22 @@ def reminder_due(
     at: datetime,
 ) -> Envelope:
     """The scheduler's record that a reminder came due and its deliveries were queued."""
-    return envelope(
-        topic=REMINDERS_TOPIC,
-        type_=REMINDER_DUE,
-        source=SOURCE,
-        subject=str(task_id),
-        partition_key=str(user_id),
-        time=at,
-        data={
-            "userId": str(user_id),
-            "taskId": str(task_id),
-            "reminderId": str(reminder_id),
-            "remindAt": iso(remind_at),
+    # Validated like any event: a channel outside the contract's set fails here, not downstream.
+    event = ReminderDue.model_validate(
+        {
+            "user_id": user_id,
+            "task_id": task_id,
+            "reminder_id": reminder_id,
+            "remind_at": remind_at,
             "channels": channels,
             "firing": generation,
-        },
+        }
     )
+    return encode(event, source=SOURCE, time=at)
 
 
 def delivery_event(
-    type_: str,
+    model: type[NotificationSent],
     *,
     user_id: uuid.UUID,
     task_id: uuid.UUID,
@@ -84,30 +74,24 @@ def delivery_event(
     webhook_id: uuid.UUID | None = None,
     error: str | None = None,
 ) -> Envelope:
-    """`notification.sent.v1` for a delivered channel, `.failed.v1` for one that gave up."""
-    data: dict[str, Any] = {
-        "userId": str(user_id),
-        "taskId": str(task_id),
-        "reminderId": str(reminder_id),
-        "deliveryId": str(delivery_id),
-        # Only IN_APP deliveries are stored as Notifications (what the subscription pushes).
-        "notificationId": str(notification_id) if notification_id else None,
+    """`notification.sent.v1` for a delivered channel, `.failed.v1` (with `error`) for one that
+    gave up. Only IN_APP deliveries are stored as Notifications (what the subscription pushes).
+    """
+    common = {
+        "user_id": user_id,
+        "task_id": task_id,
+        "reminder_id": reminder_id,
+        "delivery_id": delivery_id,
+        "notification_id": notification_id,
         "channel": channel,
         "title": title,
         "body": body,
-        "createdAt": iso(at),
+        "created_at": at,
         "attempts": attempts,
+        "webhook_id": webhook_id,
     }
-    if webhook_id is not None:
-        data["webhookId"] = str(webhook_id)
-    if error is not None:
-        data["error"] = error
-    return envelope(
-        topic=NOTIFICATIONS_TOPIC,
-        type_=type_,
-        source=SOURCE,
-        subject=str(task_id),
-        partition_key=str(user_id),
-        time=at,
-        data=data,
-    )
+    if model is NotificationFailed:
+        event: NotificationSent = NotificationFailed.model_validate({**common, "error": error})
+    else:
+        event = model.model_validate(common)
+    return encode(event, source=SOURCE, time=at)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contracts.events import TaskDeleted, UserDeleted
 from taskstream.bootstrap import Runtime
-from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, USER_DELETED
 from taskstream.messaging.consumer import Consumer
 from taskstream.persistence.outbox import OutboxRelay
 from taskstream.service import ServiceParts
@@ -11,7 +11,7 @@ from workers.notifications.api import internal_routes
 from workers.notifications.channels import EmailSender, WebhookSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import FiringLoop, RetryPolicy
-from workers.notifications.schedule import TASK_DELETED, TASK_EVENT_TYPES, ScheduleHandlers
+from workers.notifications.schedule import TASK_CHANGES, ScheduleHandlers
 from workers.notifications.tables import outbox, processed_events
 
 
@@ -32,10 +32,10 @@ def build(runtime: Runtime) -> ServiceParts:
     loop = firing_loop(runtime)
     handlers = ScheduleHandlers(wake=loop.wake)
     consumer = Consumer(name="notifications", engine=runtime.engine, processed=processed_events)
-    for event_type in TASK_EVENT_TYPES:
-        consumer.on(TASK_EVENTS_TOPIC, event_type, handlers.task_changed)
-    consumer.on(TASK_EVENTS_TOPIC, TASK_DELETED, handlers.task_deleted)
-    consumer.on(TASK_EVENTS_TOPIC, USER_DELETED, erase_user)
+    for model in TASK_CHANGES:
+        consumer.on(model, handlers.task_changed)
+    consumer.on(TaskDeleted, handlers.task_deleted)
+    consumer.on(UserDeleted, erase_user)
     background = [loop.run]
     if runtime.settings.outbox_relay:
         relay = OutboxRelay(

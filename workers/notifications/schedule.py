@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,20 +16,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import func
 
+from contracts.events import (
+    TaskCompleted,
+    TaskCreated,
+    TaskEvent,
+    TaskReopened,
+    TaskUpdated,
+)
+from contracts.task import Task
 from taskstream.messaging.bus import Outcome
-from taskstream.messaging.consumer import CloudEvent
+from taskstream.messaging.cloudevents import CloudEvent
 from workers.notifications.tables import deliveries, schedule, task_versions
 
-TASK_EVENT_TYPES = tuple(
-    f"taskstream.task.{kind}.v1" for kind in ("created", "updated", "completed", "reopened")
-)
-TASK_DELETED = "taskstream.task.deleted.v1"
-TASK_UPDATED = "taskstream.task.updated.v1"
+# The task events whose reminders are mirrored (deletion has its own handler).
+TASK_CHANGES: tuple[type[TaskEvent], ...] = (TaskCreated, TaskUpdated, TaskCompleted, TaskReopened)
 LIVE = ("SCHEDULED", "FIRING")
-
-
-def _time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value else None
 
 
 class ScheduleHandlers:
@@ -40,21 +40,25 @@ class ScheduleHandlers:
         # Called after a commit that may have made a reminder due sooner than the loop expects.
         self.wake = wake or (lambda: None)
 
-    async def task_changed(self, event: CloudEvent, connection: AsyncConnection) -> Outcome:
+    async def task_changed(
+        self, event: CloudEvent[TaskEvent], connection: AsyncConnection
+    ) -> Outcome:
         """Created/updated/completed/reopened: mirror the task's reminders."""
-        if not touches_reminders(event):
+        if not touches_reminders(event.data):
             return Outcome.SUCCESS
-        if await sync_task(connection, event.data["task"], deleted=False):
+        if await sync_task(connection, event.data.task, deleted=False):
             self.wake()
         return Outcome.SUCCESS
 
-    async def task_deleted(self, event: CloudEvent, connection: AsyncConnection) -> Outcome:
+    async def task_deleted(
+        self, event: CloudEvent[TaskEvent], connection: AsyncConnection
+    ) -> Outcome:
         """Deleted: every reminder not yet sent is cancelled."""
-        await sync_task(connection, event.data["task"], deleted=True)
+        await sync_task(connection, event.data.task, deleted=True)
         return Outcome.SUCCESS
 
 
-def touches_reminders(event: CloudEvent) -> bool:
+def touches_reminders(event: TaskEvent) -> bool:
     """Whether a created/updated/completed/reopened task had reminders before or has some after.
 
     Most tasks have none: their events need no version record, no row locks and no wake-up.
@@ -62,15 +66,12 @@ def touches_reminders(event: CloudEvent) -> bool:
     `changes`): the previous version had none either, so applying this one would change
     nothing, and late older events are still refused by the versions of those applied.
     """
-    if event.data["task"].get("reminders"):
+    if event.task.reminders:
         return True
-    if event.type != TASK_UPDATED:
+    if not isinstance(event, TaskUpdated):
         return False
-    changes = event.data.get("changes")
-    if not isinstance(changes, dict):
-        return True  # cannot tell what it had before: apply it in full
-    change = changes.get("reminders")
-    return change is not None and bool(change.get("before"))
+    change = event.changes.reminders
+    return change is not None and bool(change.before)
 
 
 async def _newer(connection: AsyncConnection, task_id: uuid.UUID, version: int) -> bool:
@@ -102,20 +103,20 @@ async def cancel_deliveries(connection: AsyncConnection, reminder_ids: list[uuid
         )
 
 
-async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, deleted: bool) -> bool:
-    """Apply one task snapshot to the schedule (in the consumer's transaction).
+async def sync_task(connection: AsyncConnection, task: Task, *, deleted: bool) -> bool:
+    """Apply one task, as an event carries it, to the schedule (in the consumer's transaction).
 
     True when a reminder was scheduled at a new time (the firing loop may need to run sooner).
     """
-    task_id = uuid.UUID(task["id"])
-    version = int(task["version"])
+    task_id = task.id
+    version = task.version
     if not await _newer(connection, task_id, version):
         return False
     rescheduled = False
-    user_id = uuid.UUID(task["userId"])
+    user_id = task.user_id
     common = {
-        "task_title": task["title"],
-        "task_due_at": _time(task.get("dueAt")),
+        "task_title": task.title,
+        "task_due_at": task.due_at,
         "task_version": version,
         "updated_at": func.now(),
     }
@@ -131,12 +132,12 @@ async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, delete
     }
     to_cancel: list[uuid.UUID] = []
     seen: set[uuid.UUID] = set()
-    for reminder in [] if deleted else task.get("reminders", []):
-        reminder_id = uuid.UUID(reminder["id"])
+    for reminder in [] if deleted else task.reminders:
+        reminder_id = reminder.id
         seen.add(reminder_id)
-        theirs = str(reminder["state"])
-        remind_at = _time(reminder["remindAt"])
-        channels = list(reminder["channels"])
+        theirs: str = reminder.state
+        remind_at = reminder.remind_at
+        channels = list(reminder.channels)
         row = rows.get(reminder_id)
         if theirs == "SCHEDULED" and (row is None or remind_at != row.remind_at):
             rescheduled = True
@@ -150,7 +151,7 @@ async def sync_task(connection: AsyncConnection, task: dict[str, Any], *, delete
                     remind_at=remind_at,
                     channels=channels,
                     state=theirs,
-                    sent_at=_time(reminder.get("sentAt")),
+                    sent_at=reminder.sent_at,
                     **common,
                 )
                 .on_conflict_do_nothing()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contracts.events import TaskCompleted
 from taskstream.errors import NotFound
 from taskstream.invocation import ServiceInvoker, ServiceUnavailable
 from taskstream.messaging.bus import Outcome
-from taskstream.messaging.consumer import CloudEvent
+from taskstream.messaging.cloudevents import CloudEvent
 from taskstream.offload import off_loop
-from taskstream.recurrence import recurrence_from_json
 
 log = logging.getLogger(__name__)
 
@@ -26,28 +24,33 @@ class RecurrenceHandlers:
     def __init__(self, invoker: ServiceInvoker) -> None:
         self.invoker = invoker
 
-    async def create_next_instance(self, event: CloudEvent, _: AsyncConnection) -> Outcome:
+    async def create_next_instance(
+        self, event: CloudEvent[TaskCompleted], _: AsyncConnection
+    ) -> Outcome:
         """On completion of a recurring instance, ask the gateway for exactly one next one."""
-        task: dict[str, Any] = event.data["task"]
-        recurrence = recurrence_from_json(task.get("recurrence"))
-        if recurrence is None or task.get("dueAt") is None or task.get("completedAt") is None:
+        task = event.data.task
+        if task.recurrence is None or task.due_at is None or task.completed_at is None:
             return Outcome.SUCCESS
         # Expansion is bounded by its work budget but may take milliseconds: off the loop.
         next_due = await off_loop(
-            recurrence.next_due,
-            due_at=datetime.fromisoformat(task["dueAt"]),
-            completed_at=datetime.fromisoformat(task["completedAt"]),
-            instance_number=int(task.get("instanceNumber", 1)),
+            task.recurrence.to_rule().next_due,
+            due_at=task.due_at,
+            completed_at=task.completed_at,
+            instance_number=task.instance_number,
         )
         if next_due is None:
-            log.info("series ended", extra={"series_id": task.get("seriesId")})
+            log.info("series ended", extra={"series_id": str(task.series_id)})
             return Outcome.SUCCESS
         try:
             await self.invoker.call(
                 "gateway",
                 "POST",
-                f"/internal/tasks/{task['id']}/next-instance",
-                json={"userId": task["userId"], "dueAt": next_due.isoformat(), "source": SOURCE},
+                f"/internal/tasks/{task.id}/next-instance",
+                json={
+                    "userId": str(task.user_id),
+                    "dueAt": next_due.isoformat(),
+                    "source": SOURCE,
+                },
             )
         except NotFound:
             # The completed instance was deleted before we got to it: nothing to continue.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contracts.events import TaskCompleted
 from taskstream.bootstrap import Runtime
-from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC
 from taskstream.messaging.consumer import Consumer
 from taskstream.service import ServiceParts
 from workers.recurrence.handlers import RecurrenceHandlers
@@ -14,5 +14,5 @@ def build(runtime: Runtime) -> ServiceParts:
     """The recurrence service's consumer over this runtime."""
     handlers = RecurrenceHandlers(runtime.invoker)
     consumer = Consumer(name="recurrence", engine=runtime.engine, processed=processed_events)
-    consumer.on(TASK_EVENTS_TOPIC, "taskstream.task.completed.v1", handlers.create_next_instance)
+    consumer.on(TaskCompleted, handlers.create_next_instance)
     return ServiceParts(name="recurrence", consumer=consumer)
