@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import DocumentNode
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 # Longer documents are rare and would let a few requests pin much memory in the cache.
@@ -74,3 +74,33 @@ class CachedValidation(SchemaExtension):
         valid = context.pre_execution_errors == []
         if valid and not self.known and context.query is not None and document is not None:
             self.documents.put(context.query, document)
+
+
+class OperationSelection(SchemaExtension):
+    """A document with several operations must name the one to run (a request error).
+
+    Strawberry's `operation_name` falls back to the first operation's name, so graphql-core
+    never sees the name missing and runs that first operation (a mutation, say). Checked right
+    after parsing, nothing of such a request runs, over HTTP or a WebSocket alike.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        """Refuse a document of several operations sent without operationName."""
+        yield
+        context = self.execution_context
+        document = context.graphql_document
+        # The name the client gave, not Strawberry's fallback (no public accessor).
+        given = getattr(context, "_provided_operation_name", None)
+        if document is None or given is not None:
+            return
+        names = [
+            definition.name.value if definition.name else "(anonymous)"
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ]
+        if len(names) > 1:
+            raise GraphQLError(
+                f"operationName: required, the document has {len(names)} operations "
+                f"({', '.join(names[:10])}); name the one to run",
+                extensions={"code": "BAD_USER_INPUT"},
+            )

@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from graphql_schema.audit.resolvers import AuditQueries
 from graphql_schema.auth.resolvers import AccountMutations, AuthMutations, AuthQueries
 from graphql_schema.cost import CostLimit
-from graphql_schema.documents import CachedValidation, ValidDocuments
+from graphql_schema.documents import CachedValidation, OperationSelection, ValidDocuments
 from graphql_schema.errors import ContractErrors
 from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.guards import guard_root_fields
@@ -75,6 +75,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ContractErrors(suggestions=not settings.is_production),
         # Skips parsing and validation (limits included) of text that has passed them before.
         lambda: CachedValidation(documents),
+        # Several operations and no operationName: a request error, before anything runs.
+        OperationSelection,
         # After the cache (known documents passed it): fragment chains the depth limit does
         # not count would make the validation rules recurse past Python's limit.
         lambda: SelectionNesting(limit=3 * settings.graphql_max_depth),
