@@ -44,12 +44,21 @@ from gateway.sessions import KnownSessions
 from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from gateway_core.domain.users import User
 from graphql_schema.context import Context, Services
+from graphql_schema.persisted import (
+    LruDocumentStore,
+    PersistedQueries,
+    PersistedQueryError,
+    trusted_documents_of,
+)
 from taskstream.auth import TokenClaims, bearer_token
 from taskstream.errors import Timeout, Unauthenticated
 from taskstream.persistence.db import statement_timeout
 
 # The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.
 SOCKET_TICKET = "taskstream.socket_ticket"
+
+# All automatically persisted documents of a replica together, in characters.
+PERSISTED_CHARS = 16 * 1024 * 1024
 
 SUBSCRIPTIONS_OVER_HTTP = (
     "subscriptions are served over a WebSocket at /graphql (graphql-transport-ws), "
@@ -102,6 +111,15 @@ class GraphQLApp(GraphQL[Context, None]):
         self.shared_streams = SharedStreams(
             queue_size=services.settings.live_queue_size,
             max_tokens=services.settings.graphql_max_tokens,
+        )
+        # Automatic persisted queries; the store is per replica until a shared one replaces it.
+        self.persisted = PersistedQueries(
+            LruDocumentStore(
+                max_entries=services.settings.graphql_persisted_queries,
+                max_chars=PERSISTED_CHARS,
+            ),
+            trusted_documents_of(services.settings),
+            enabled=services.settings.graphql_persisted_queries > 0,
         )
         self.sockets = SocketCounter(
             per_address=services.settings.max_connections_per_address,
@@ -196,9 +214,18 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP request: every answer, request errors included, is a GraphQL response."""
         method = scope["method"]
-        accept = Headers(scope=scope).get("accept")
+        headers = Headers(scope=scope)
+        accept = headers.get("accept")
         response: Response
-        if method == "OPTIONS":
+        if method == "OPTIONS" and "access-control-request-method" in headers:
+            # A CORS preflight: the API grants no other origin anything.
+            error = RequestError(
+                "cross-origin requests are not allowed; call the API from its own origin",
+                code="FORBIDDEN",
+                status=403,
+            )
+            response = request_error_response(error, accept=accept)
+        elif method == "OPTIONS":
             response = Response(
                 status_code=204, headers={"Allow": f"{ALLOWED_METHODS}, HEAD, OPTIONS"}
             )
@@ -345,8 +372,12 @@ class GraphQLApp(GraphQL[Context, None]):
         if request_adapter.method == "POST":
             allowed.add(OperationType.MUTATION)
         try:
-            return await self.schema.execute(
-                request_data.query,
+            resolved = await self.persisted.resolve(request_data.query, request_data.extensions)
+        except PersistedQueryError as error:
+            raise RequestError(error.message, code=error.code, well_formed=True) from error
+        try:
+            result = await self.schema.execute(
+                resolved.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
                 context_value=context,
@@ -372,6 +403,10 @@ class GraphQLApp(GraphQL[Context, None]):
             ) from error
         except MissingQueryError as error:
             raise RequestError(f"query: a GraphQL document is required; {REQUEST_SHAPE}") from error
+        if result.data is not None or not result.errors:
+            # It parsed and validated: later requests may send the hash alone.
+            await self.persisted.remember(resolved)
+        return result
 
     async def _serve_socket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket past its address's or account's cap is closed with 4429; a socket

@@ -9,7 +9,7 @@ repeat skips both steps; documents that fail are never kept and fail the same wa
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
@@ -25,12 +25,18 @@ class ValidDocuments:
     document decides the outcome: one cache per schema, never shared between schemas.
     """
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, *, pinned: Collection[str] = ()) -> None:
         self.size = size
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        # Registered (trusted) documents: parsed and validated once, never evicted.
+        self.pinned = frozenset(pinned)
+        self._pinned: dict[str, DocumentNode] = {}
 
     def get(self, text: str) -> DocumentNode | None:
         """The valid document of this text, or None when it has not been seen valid."""
+        document = self._pinned.get(text)
+        if document is not None:
+            return document
         document = self._documents.get(text)
         if document is not None:
             self._documents.move_to_end(text)
@@ -38,6 +44,9 @@ class ValidDocuments:
 
     def put(self, text: str, document: DocumentNode) -> None:
         """Remember a document that has just passed validation."""
+        if text in self.pinned:
+            self._pinned[text] = document
+            return
         if len(text) > CACHEABLE_CHARS:
             return
         self._documents[text] = document

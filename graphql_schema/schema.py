@@ -24,6 +24,7 @@ from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.guards import guard_root_fields
 from graphql_schema.nesting import SelectionNesting
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
+from graphql_schema.persisted import TrustedDocumentsOnly, trusted_documents_of
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.tags.resolvers import TagMutations, TagQueries
@@ -64,10 +65,16 @@ class ContractSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with depth, alias and token limits; introspection off in production."""
-    documents = ValidDocuments()
+    """The schema with depth, alias and token limits; introspection off in production;
+    only registered documents for most callers when the trusted-documents policy is on."""
+    trusted = trusted_documents_of(settings)
+    documents = ValidDocuments(pinned=trusted.documents.values())
     # Factories, not instances: Strawberry builds fresh extensions for every operation.
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = []
+    if trusted.only:
+        # First: an unregistered document from a caller not allowed others is not parsed.
+        extensions.append(lambda: TrustedDocumentsOnly(trusted))
+    extensions += [
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
