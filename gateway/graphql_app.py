@@ -8,7 +8,9 @@ gateway/graphql_http.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +18,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -25,18 +27,20 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gateway.graphql_http import (
     ALLOWED_METHODS,
     RequestError,
+    event,
     graphql_response,
     is_request_error,
     request_error_response,
     response_media_type,
     status_of,
+    wants_event_stream,
 )
 from gateway.limits import SocketCounter, SocketTicket
 from gateway.security_headers import security_headers
@@ -70,6 +74,47 @@ REQUEST_SHAPE = (
 )
 
 
+class EventStream:
+    """One Server-Sent Events response, as the session registry sees it: revocable."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.revoked = asyncio.Event()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """End the stream (its token was revoked)."""
+        self.revoked.set()
+
+    async def events(
+        self, source: AsyncIterator[str], *, release: Callable[[], None]
+    ) -> AsyncIterator[str]:
+        """The source's events until it ends or the token is revoked (then an error and
+        `complete`); `release` runs when the stream ends, however it ends."""
+        revoked = asyncio.ensure_future(self.revoked.wait())
+        try:
+            while True:
+                item = asyncio.ensure_future(anext(source))
+                await asyncio.wait({item, revoked}, return_when=asyncio.FIRST_COMPLETED)
+                if not item.done():
+                    item.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await item
+                    error = {
+                        "message": "the token was revoked",
+                        "extensions": {"code": "UNAUTHENTICATED"},
+                    }
+                    yield event("next", {"errors": [error]})
+                    yield event("complete")
+                    return
+                try:
+                    yield item.result()
+                except StopAsyncIteration:
+                    return
+        finally:
+            revoked.cancel()
+            release()
+
+
 class SubResponse(Response):
     """The per-request response Strawberry lets resolvers touch, with the negotiated type."""
 
@@ -98,7 +143,9 @@ class GraphQLApp(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if development else None,
             allow_queries_via_get=True,
-            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            # Server-Sent Events (graphql-sse, distinct connections mode) for clients that
+            # cannot use a WebSocket; never offered as a WebSocket subprotocol.
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL],
             multipart_uploads_enabled=False,
             # A socket that does not authenticate promptly is closed with 4408.
             connection_init_wait_timeout=timedelta(
@@ -300,12 +347,13 @@ class GraphQLApp(GraphQL[Context, None]):
             if value is not None and not isinstance(value, kind):
                 wanted = "a string" if kind is str else "an object"
                 raise RequestError(f"{name}: must be {wanted} or null")
+        sse = wants_event_stream(request.headers.get("accept"))
         return GraphQLRequestData(
             query=query,
             variables=variables,
             operation_name=operation_name,
             extensions=extensions,
-            protocol="http",
+            protocol="sse" if sse else "http",
         )
 
     def _parse_query_params(self, params: QueryParams) -> dict[str, object]:
@@ -352,6 +400,46 @@ class GraphQLApp(GraphQL[Context, None]):
         if sub_response.status_code:
             response.status_code = sub_response.status_code
         return response
+
+    async def create_streaming_response(
+        self,
+        request: Request | WebSocket,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        """A Server-Sent Events stream, counted against the caller's connection caps like a
+        WebSocket, and ended (UNAUTHENTICATED, then `complete`) when its token is revoked."""
+        claims = None
+        token = bearer_token(request.headers.get("authorization"))
+        if token is not None:
+            with contextlib.suppress(Unauthenticated):
+                claims = self.services.tokens.claims(token)
+        client = request.scope.get("client")
+        ticket = self.sockets.open(client[0] if client else "unknown")
+        if ticket is None or (claims and not ticket.claim_account(str(claims.user_id))):
+            refusal = ticket.refusal if ticket is not None else None
+            if ticket is not None:
+                ticket.release()
+            raise RequestError(
+                refusal or "too many connections from this address",
+                code="RATE_LIMITED",
+                status=429,
+                well_formed=True,
+            )
+        stream_state = EventStream(request.scope)
+        if claims is not None:
+            self.sessions.opened(stream_state, claims)
+
+        def release() -> None:
+            ticket.release()
+            self.sessions.closed(request.scope)
+
+        return StreamingResponse(
+            stream_state.events(stream(), release=release),
+            status_code=200,
+            headers={**sub_response.headers, **headers},
+        )
 
     async def execute_single(
         self,

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
 # The methods /graphql serves operations on (405 answers list them).
 ALLOWED_METHODS = "GET, POST"
 
@@ -59,6 +60,22 @@ def response_media_type(accept: str | None) -> str:
         if best is None or candidate < best:
             best = candidate
     return best[2] if best is not None else JSON
+
+
+def wants_event_stream(accept: str | None) -> bool:
+    """Whether the client asks for Server-Sent Events only (graphql-sse's distinct connections).
+
+    urql lists text/event-stream beside the JSON types on every request; those clients get
+    JSON, which they prefer for queries and mutations.
+    """
+    types = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
+    return EVENT_STREAM in types and not types & {JSON, GRAPHQL_RESPONSE_JSON}
+
+
+def event(name: str, data: Mapping[str, Any] | None = None) -> str:
+    """One Server-Sent Event of the graphql-sse protocol."""
+    payload = json.dumps(data, separators=(",", ":")) if data is not None else ""
+    return f"event: {name}\r\ndata: {payload}\r\n\r\n"
 
 
 @dataclass

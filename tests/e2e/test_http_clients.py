@@ -1,8 +1,9 @@
 """Clients nobody on the project wrote, with their default settings, against a real gateway.
 
 The npm packages are pinned in tests/clients/package-lock.json (graphql-http's serverAudits,
-urql, Apollo Client with its persisted-query link); `npm ci` installs them on first use from the
-npm cache. Each script prints one JSON report line and exits non-zero when a check failed.
+urql, Apollo Client with its persisted-query link, graphql-sse's client); `npm ci` installs them
+on first use from the npm cache. Each script prints one JSON report line and exits non-zero
+when a check failed.
 """
 
 from __future__ import annotations
@@ -80,3 +81,9 @@ async def test_apollo_client_defaults_get_and_persisted_queries(
     code, report = await run_client(node_clients, "apollo.mjs", server)
     assert report["failed"] == [], json.dumps(report["failed"], indent=1)
     assert report["passed"] == 7 and code == 0
+
+
+async def test_graphql_sse_client_distinct_connections(node_clients: Path, server: str) -> None:
+    code, report = await run_client(node_clients, "sse.mjs", server)
+    assert report["failed"] == [], json.dumps(report["failed"], indent=1)
+    assert report["passed"] == 3 and code == 0
