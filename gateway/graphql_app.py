@@ -425,7 +425,6 @@ class GraphQLApp(GraphQL[Context, None]):
                 refusal or "too many connections from this address",
                 code="RATE_LIMITED",
                 status=429,
-                well_formed=True,
             )
         stream_state = EventStream(request.scope)
         if claims is not None:
