@@ -89,27 +89,30 @@ class OperationSelection(SchemaExtension):
     """A document with several operations must name the one to run (a request error).
 
     Strawberry's `operation_name` falls back to the first operation's name, so graphql-core
-    never sees the name missing and runs that first operation (a mutation, say). Checked right
-    after parsing, nothing of such a request runs, over HTTP or a WebSocket alike.
+    never sees the name missing and runs that first operation (a mutation, say). The error is
+    set as the validation's result (after CachedValidation in the extension list, which would
+    otherwise clear it): every transport (HTTP, SSE, WebSocket) then answers it as a request
+    error and runs nothing.
     """
 
-    def on_parse(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
         """Refuse a document of several operations sent without operationName."""
-        yield
         context = self.execution_context
         document = context.graphql_document
         # The name the client gave, not Strawberry's fallback (no public accessor).
         given = getattr(context, "_provided_operation_name", None)
-        if document is None or given is not None:
-            return
-        names = [
-            definition.name.value if definition.name else "(anonymous)"
-            for definition in document.definitions
-            if isinstance(definition, OperationDefinitionNode)
-        ]
-        if len(names) > 1:
-            raise GraphQLError(
-                f"operationName: required, the document has {len(names)} operations "
-                f"({', '.join(names[:10])}); name the one to run",
-                extensions={"code": "BAD_USER_INPUT"},
-            )
+        if document is not None and given is None:
+            names = [
+                definition.name.value if definition.name else "(anonymous)"
+                for definition in document.definitions
+                if isinstance(definition, OperationDefinitionNode)
+            ]
+            if len(names) > 1:
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        f"operationName: required, the document has {len(names)} operations "
+                        f"({', '.join(names[:10])}); name the one to run",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ]
+        yield

@@ -241,21 +241,26 @@ class PersistedQueries:
 class TrustedDocumentsOnly(SchemaExtension):
     """With the policy on, anonymous and ordinary callers run registered documents only.
 
-    An extension, so HTTP and WebSocket operations are held to the same rule.
+    An extension, so HTTP, SSE and WebSocket operations are held to the same rule; the refusal
+    is set as the validation's result (the rules then do not run), which every transport
+    answers as a request error. It must come after CachedValidation, which clears the result
+    of documents it knows.
     """
 
     def __init__(self, trusted: TrustedDocuments) -> None:
         self.trusted = trusted
 
-    def on_parse(self) -> Iterator[None]:
-        """Refuse a document that is not registered before it is even parsed."""
+    def on_validate(self) -> Iterator[None]:
+        """Refuse a document that is not registered, before any validation rule runs."""
         context = self.execution_context
         user_id = getattr(context.context, "user_id", None)
         if not self.trusted.allows(context.query, user_id):
-            raise GraphQLError(
-                "this gateway runs only the registered documents of the Taskstream app; "
-                "send one of those (or its persisted-query hash), or use an account allowed "
-                "arbitrary documents (TASKSTREAM_GRAPHQL_OPEN_DOCUMENT_ACCOUNTS)",
-                extensions={"code": FORBIDDEN},
-            )
+            context.pre_execution_errors = [
+                GraphQLError(
+                    "this gateway runs only the registered documents of the Taskstream app; "
+                    "send one of those (or its persisted-query hash), or use an account "
+                    "allowed arbitrary documents (TASKSTREAM_GRAPHQL_OPEN_DOCUMENT_ACCOUNTS)",
+                    extensions={"code": FORBIDDEN},
+                )
+            ]
         yield

@@ -70,11 +70,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     trusted = trusted_documents_of(settings)
     documents = ValidDocuments(pinned=trusted.documents.values())
     # Factories, not instances: Strawberry builds fresh extensions for every operation.
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = []
-    if trusted.only:
-        # First: an unregistered document from a caller not allowed others is not parsed.
-        extensions.append(lambda: TrustedDocumentsOnly(trusted))
-    extensions += [
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
@@ -84,6 +80,11 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: CachedValidation(documents),
         # Several operations and no operationName: a request error, before anything runs.
         OperationSelection,
+    ]
+    if trusted.only:
+        # An unregistered document from a caller not allowed others: no rule runs over it.
+        extensions.append(lambda: TrustedDocumentsOnly(trusted))
+    extensions += [
         # After the cache (known documents passed it): fragment chains the depth limit does
         # not count would make the validation rules recurse past Python's limit.
         lambda: SelectionNesting(limit=3 * settings.graphql_max_depth),

@@ -239,3 +239,26 @@ async def test_connection_init_authorization_is_case_insensitive(server: str) ->
             message = await receive(ws)
             assert message["type"] == "next", message
             assert json.loads(json.dumps(message["payload"]))["data"]["me"]["timezone"] == "UTC"
+
+
+async def test_several_operations_without_a_name_over_a_socket(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{server}") as http:
+        client = GraphQLClient(http)
+        await client.sign_up()
+    async with websockets.connect(
+        f"ws://{server}/graphql",
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+    ) as ws:
+        init = {"authorization": f"Bearer {client.token}"}
+        await send(ws, {"type": "connection_init", "payload": init})
+        assert (await receive(ws))["type"] == "connection_ack"
+        document = "query A { me { id } } query B { me { timezone } }"
+        with caplog.at_level(logging.WARNING):
+            await send(ws, {"id": "1", "type": "subscribe", "payload": {"query": document}})
+            message = await receive(ws)
+        assert message["type"] == "error" and message["id"] == "1", message
+        assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "operationName" in message["payload"][0]["message"]
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
