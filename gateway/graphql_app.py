@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -536,6 +537,15 @@ class GraphQLApp(GraphQL[Context, None]):
         `async with` blocks unwind; a commit already under way finishes (UnitOfWork.commit).
         """
         deadline = self.services.settings.request_timeout_seconds
+        if isinstance(request_data, GraphQLRequestData) and request_data.protocol == "sse":
+            # Streams bypass execute_single: persisted-query hashes are resolved here.
+            try:
+                resolved = await self.persisted.resolve(request_data.query, request_data.extensions)
+            except PersistedQueryError as refused:
+                raise RequestError(
+                    refused.message, code=refused.code, well_formed=True
+                ) from refused
+            request_data = dataclasses.replace(request_data, query=resolved.query)
         try:
             async with asyncio.timeout(deadline) as scope:
                 return await super().execute_operation(

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from graphql_schema.persisted import DEFAULT_MANIFEST, sha256_hex
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.e2e.test_live_updates import server
@@ -93,3 +94,16 @@ async def test_streams_count_against_the_accounts_connection_cap(
     # Closed streams give their places back.
     async with stream(http, user.token) as again:
         assert again.status_code == 200
+
+
+async def test_a_registered_document_runs_by_hash_over_a_stream(
+    account: tuple[httpx.AsyncClient, GraphQLClient],
+) -> None:
+    http, user = account
+    me = next(t for t in json.loads(DEFAULT_MANIFEST.read_text()).values() if "query Me" in t)
+    payload = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(me)}}}
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {user.token}"}
+    async with http.stream("POST", "/graphql", json=payload, headers=headers) as response:
+        received = [item async for item in events(response)]
+    assert [name for name, _ in received] == ["next", "complete"], received
+    assert received[0][1]["data"]["me"]["timezone"] == "UTC"
