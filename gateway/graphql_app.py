@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,14 +92,12 @@ class EventStream:
         """The source's events until it ends or the token is revoked (then an error and
         `complete`); `release` runs when the stream ends, however it ends."""
         revoked = asyncio.ensure_future(self.revoked.wait())
+        item: asyncio.Future[str] | None = None
         try:
             while True:
                 item = asyncio.ensure_future(anext(source))
                 await asyncio.wait({item, revoked}, return_when=asyncio.FIRST_COMPLETED)
                 if not item.done():
-                    item.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await item
                     error = {
                         "message": "the token was revoked",
                         "extensions": {"code": "UNAUTHENTICATED"},
@@ -112,8 +110,16 @@ class EventStream:
                 except StopAsyncIteration:
                     return
         finally:
-            revoked.cancel()
             release()
+            revoked.cancel()
+            # A pending read must end before the source (and its heartbeat task) is closed.
+            if item is not None and not item.done():
+                item.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await item
+            if isinstance(source, AsyncGenerator):
+                with contextlib.suppress(Exception):
+                    await source.aclose()
 
 
 class SubResponse(Response):
