@@ -65,6 +65,7 @@ async def test_graphql_http_server_audits_all_pass(node_clients: Path, server: s
     assert report["problems"] == [], json.dumps(report["problems"], indent=1)
     assert report["counts"]["warn"] == report["counts"]["error"] == 0
     assert report["counts"]["ok"] >= 50 and code == 0
+    print("graphql-http serverAudits:", json.dumps(report["counts"]))  # shown with -s
 
 
 async def test_urql_with_default_options(node_clients: Path, server: str) -> None:
