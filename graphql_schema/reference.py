@@ -58,7 +58,8 @@ HEADER = """# API reference
 The GraphQL API at `/graphql`: HTTP `POST` with `{{"query", "variables"}}` (queries also
 over `GET`, and by persisted-query hash:
 [examples.md](examples.md#7-get-persisted-queries-and-trusted-documents)), and WebSocket
-(`graphql-transport-ws`) or Server-Sent Events (`graphql-sse`) for subscriptions. Every operation but `signUp` and `logIn` needs
+(`graphql-transport-ws`) or Server-Sent Events (`graphql-sse`) for subscriptions. Every
+operation but `signUp` and `logIn` needs
 `Authorization: Bearer <token>` (on a WebSocket: the `connection_init` payload
 `{{"authorization": "Bearer <token>"}}`). Errors carry `extensions.code`: `UNAUTHENTICATED`,
 `NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED`, `COST_LIMIT`, `TIMEOUT` (the request

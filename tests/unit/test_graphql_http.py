@@ -84,7 +84,7 @@ def test_request_error_responses() -> None:
     malformed = request_error_response(RequestError("body: bad"), accept="application/json")
     assert malformed.status_code == 400
     assert malformed.headers["content-type"] == "application/json; charset=utf-8"
-    assert json.loads(malformed.body) == {
+    assert json.loads(bytes(malformed.body)) == {
         "errors": [{"message": "body: bad", "extensions": {"code": "BAD_USER_INPUT"}}]
     }
     well_formed = RequestError("unknown", code="PERSISTED_QUERY_NOT_FOUND", well_formed=True)
