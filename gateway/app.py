@@ -152,7 +152,8 @@ def create_app(runtime: Runtime) -> Starlette:
             await runtime.close()
 
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        # Every method: the view answers HEAD, OPTIONS and 405s itself (gateway/graphql_http.py).
+        Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

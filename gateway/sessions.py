@@ -19,9 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
-
-from starlette.websockets import WebSocket
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway_core.domain.sessions import Revocation
 from gateway_core.domain.users import User
@@ -47,9 +45,20 @@ class _Entry:
     epoch: int
 
 
+class Closable(Protocol):
+    """What a revocation closes: a WebSocket, or a Server-Sent Events stream (same shape)."""
+
+    @property
+    def scope(self) -> MutableMapping[str, Any]:
+        """The ASGI scope of the connection."""
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """End the connection."""
+
+
 @dataclasses.dataclass(slots=True)
 class _Socket:
-    websocket: WebSocket
+    websocket: Closable
     jti: str | None
     generation: int
 
@@ -105,7 +114,7 @@ class KnownSessions:
                 raise Unauthenticated("the token was revoked")
         return user
 
-    def opened(self, websocket: WebSocket, claims: TokenClaims) -> None:
+    def opened(self, websocket: Closable, claims: TokenClaims) -> None:
         """Remember an authenticated socket, to close it when its token is revoked."""
         key = id(websocket)
         # The ASGI scope outlives the handler's objects: closed() finds the socket by it.
@@ -143,7 +152,7 @@ class KnownSessions:
         if not sockets:
             self._sockets.pop(revocation.user_id, None)
 
-    async def _close(self, websocket: WebSocket) -> None:
+    async def _close(self, websocket: Closable) -> None:
         # The socket may be closing on its own at the same moment: nothing left to do then.
         with contextlib.suppress(Exception):
             await websocket.close(code=REVOKED, reason=REVOKED_REASON)

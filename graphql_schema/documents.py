@@ -9,9 +9,9 @@ repeat skips both steps; documents that fail are never kept and fail the same wa
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
-from graphql import DocumentNode
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 # Longer documents are rare and would let a few requests pin much memory in the cache.
@@ -25,12 +25,18 @@ class ValidDocuments:
     document decides the outcome: one cache per schema, never shared between schemas.
     """
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 256, *, pinned: Collection[str] = ()) -> None:
         self.size = size
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        # Registered (trusted) documents: parsed and validated once, never evicted.
+        self.pinned = frozenset(pinned)
+        self._pinned: dict[str, DocumentNode] = {}
 
     def get(self, text: str) -> DocumentNode | None:
         """The valid document of this text, or None when it has not been seen valid."""
+        document = self._pinned.get(text)
+        if document is not None:
+            return document
         document = self._documents.get(text)
         if document is not None:
             self._documents.move_to_end(text)
@@ -38,6 +44,9 @@ class ValidDocuments:
 
     def put(self, text: str, document: DocumentNode) -> None:
         """Remember a document that has just passed validation."""
+        if text in self.pinned:
+            self._pinned[text] = document
+            return
         if len(text) > CACHEABLE_CHARS:
             return
         self._documents[text] = document
@@ -74,3 +83,36 @@ class CachedValidation(SchemaExtension):
         valid = context.pre_execution_errors == []
         if valid and not self.known and context.query is not None and document is not None:
             self.documents.put(context.query, document)
+
+
+class OperationSelection(SchemaExtension):
+    """A document with several operations must name the one to run (a request error).
+
+    Strawberry's `operation_name` falls back to the first operation's name, so graphql-core
+    never sees the name missing and runs that first operation (a mutation, say). The error is
+    set as the validation's result (after CachedValidation in the extension list, which would
+    otherwise clear it): every transport (HTTP, SSE, WebSocket) then answers it as a request
+    error and runs nothing.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        """Refuse a document of several operations sent without operationName."""
+        context = self.execution_context
+        document = context.graphql_document
+        # The name the client gave, not Strawberry's fallback (no public accessor).
+        given = getattr(context, "_provided_operation_name", None)
+        if document is not None and given is None:
+            names = [
+                definition.name.value if definition.name else "(anonymous)"
+                for definition in document.definitions
+                if isinstance(definition, OperationDefinitionNode)
+            ]
+            if len(names) > 1:
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        f"operationName: required, the document has {len(names)} operations "
+                        f"({', '.join(names[:10])}); name the one to run",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ]
+        yield

@@ -55,12 +55,17 @@ HEADER = """# API reference
 <!-- Generated from graphql_schema/schema.graphql by `taskstream schema`
      (or `python -m graphql_schema.reference`); do not edit by hand. -->
 
-The GraphQL API at `/graphql`: HTTP `POST` with `{{"query", "variables"}}`, and WebSocket
-(`graphql-transport-ws`) for subscriptions. Every operation but `signUp` and `logIn` needs
+The GraphQL API at `/graphql`: HTTP `POST` with `{{"query", "variables"}}` (queries also
+over `GET`, and by persisted-query hash:
+[examples.md](examples.md#7-get-persisted-queries-and-trusted-documents)), and WebSocket
+(`graphql-transport-ws`) or Server-Sent Events (`graphql-sse`) for subscriptions. Every
+operation but `signUp` and `logIn` needs
 `Authorization: Bearer <token>` (on a WebSocket: the `connection_init` payload
 `{{"authorization": "Bearer <token>"}}`). Errors carry `extensions.code`: `UNAUTHENTICATED`,
 `NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED`, `COST_LIMIT`, `TIMEOUT` (the request
-passed its deadline or a statement its timeout; nothing was changed) or `INTERNAL`. Each
+passed its deadline or a statement its timeout; nothing was changed), `PERSISTED_QUERY_NOT_FOUND`
+(a persisted-query hash not stored: send the text with it), `FORBIDDEN` (a document the
+trusted-documents policy does not allow) or `INTERNAL`. Each
 operation is priced before it runs (objects times list sizes, with recurrence expansion, search,
 chain verification and password hashing priced by their arguments); above the budget
 (`TASKSTREAM_GRAPHQL_MAX_COST`) it is refused with `COST_LIMIT` and a message giving the cost

@@ -18,12 +18,13 @@ from strawberry.schema.config import StrawberryConfig
 from graphql_schema.audit.resolvers import AuditQueries
 from graphql_schema.auth.resolvers import AccountMutations, AuthMutations, AuthQueries
 from graphql_schema.cost import CostLimit
-from graphql_schema.documents import CachedValidation, ValidDocuments
+from graphql_schema.documents import CachedValidation, OperationSelection, ValidDocuments
 from graphql_schema.errors import ContractErrors
 from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.guards import guard_root_fields
 from graphql_schema.nesting import SelectionNesting
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
+from graphql_schema.persisted import TrustedDocumentsOnly, trusted_documents_of
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.tags.resolvers import TagMutations, TagQueries
@@ -64,8 +65,10 @@ class ContractSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with depth, alias and token limits; introspection off in production."""
-    documents = ValidDocuments()
+    """The schema with depth, alias and token limits; introspection off in production;
+    only registered documents for most callers when the trusted-documents policy is on."""
+    trusted = trusted_documents_of(settings)
+    documents = ValidDocuments(pinned=trusted.documents.values())
     # Factories, not instances: Strawberry builds fresh extensions for every operation.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
@@ -75,6 +78,13 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ContractErrors(suggestions=not settings.is_production),
         # Skips parsing and validation (limits included) of text that has passed them before.
         lambda: CachedValidation(documents),
+        # Several operations and no operationName: a request error, before anything runs.
+        OperationSelection,
+    ]
+    if trusted.only:
+        # An unregistered document from a caller not allowed others: no rule runs over it.
+        extensions.append(lambda: TrustedDocumentsOnly(trusted))
+    extensions += [
         # After the cache (known documents passed it): fragment chains the depth limit does
         # not count would make the validation rules recurse past Python's limit.
         lambda: SelectionNesting(limit=3 * settings.graphql_max_depth),

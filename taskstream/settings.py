@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     graphql_cost_per_second: float = Field(default=5_000.0, gt=0)
     # Larger POST bodies to /graphql are refused with 413 before they are parsed.
     graphql_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Automatic persisted queries kept per replica (graphql_schema/persisted.py); 0: off.
+    graphql_persisted_queries: int = Field(default=2048, ge=0)
+    # The first-party app's documents: a JSON object of SHA-256 to text. Unset: the web
+    # app's manifest (web/src/gql/trusted-documents.json, written by its codegen).
+    graphql_trusted_documents: Path | None = None
+    # Anonymous callers and ordinary accounts run only those documents (production option).
+    graphql_trusted_documents_only: bool = False
+    # Comma-separated account ids that may send any document (within the cost budget).
+    graphql_open_document_accounts: str = ""
 
     # Log-in attempts for one account from one address per minute (other addresses unaffected).
     login_attempts_per_minute: int = Field(default=10, ge=1)

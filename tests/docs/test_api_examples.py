@@ -266,12 +266,25 @@ class Run:
             self.ran.append(query.split("{")[0].strip())
             return
 
+    async def raw(self, request: str, response: str) -> None:
+        """Send a documented `json request` body or `text get` request line, as it is."""
+        body = await self._send(request)
+        match(json.loads(fill(response, self.names)), body, self.names)
+        self.ran.append(request.split("\n")[0][:40])
+
     async def _post(self, query: str, variables: str | None) -> dict[str, Any]:
+        payload = {"query": query, "variables": json.loads(fill(variables or "{}", self.names))}
+        return await self._send(payload)
+
+    async def _send(self, request: dict[str, Any] | str) -> dict[str, Any]:
         headers = {}
         if "token" in self.names:
             headers["Authorization"] = f"Bearer {self.names['token']}"
-        payload = {"query": query, "variables": json.loads(fill(variables or "{}", self.names))}
-        answer = await self.http.post("/graphql", json=payload, headers=headers)
+        if isinstance(request, str) and request.startswith("GET "):
+            answer = await self.http.get(request.removeprefix("GET ").strip(), headers=headers)
+        else:
+            payload = json.loads(fill(request, self.names)) if isinstance(request, str) else request
+            answer = await self.http.post("/graphql", json=payload, headers=headers)
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         # The cost every accepted query and mutation reports is described once in the
@@ -383,6 +396,11 @@ async def run_document(run: Run, markdown: str) -> None:
             pending = {"query": block.text}
         elif kind == "json variables":
             pending["variables"] = block.text
+        elif kind in ("json request", "text get"):
+            pending = {"raw": block.text}
+        elif kind == "json response" and "raw" in pending:
+            await run.raw(pending["raw"], block.text)
+            pending = {}
         elif kind == "json response":
             assert "query" in pending, f"a response without a request: {block.text[:60]}"
             await run.request(pending["query"], pending.get("variables"), block.text)
@@ -420,3 +438,5 @@ async def test_every_example_runs_as_documented(
     assert run.ran.count("websocket") == 2
     assert run.ran.count("webhook") == 1 and run.ran.count("audit check") == 1
     assert len(run.ran) >= 20, run.ran
+    # GET, persisted queries (unknown, stored, by hash) and a trusted document by its hash.
+    assert sum(step.startswith(("GET ", "{")) for step in run.ran) == 5, run.ran

@@ -133,6 +133,9 @@ async def test_internal_errors_are_masked(
     assert "SELECT" not in str(body) and "/srv" not in str(body) and "Traceback" not in str(body)
 
 
-async def test_get_requests_are_not_served(http: Any) -> None:
+async def test_get_serves_queries_only(http: Any) -> None:
+    # The contract's HTTP protocol: GET for queries, a mutation over GET is 405.
     response = await http.get("/graphql", params={"query": "{ __typename }"})
-    assert response.status_code in (400, 405)
+    assert response.status_code == 200 and response.json()["data"] == {"__typename": "Query"}
+    mutation = await http.get("/graphql", params={"query": "mutation { logOut }"})
+    assert mutation.status_code == 405 and mutation.headers["allow"] == "GET, POST"

@@ -17,6 +17,9 @@ if ! nice npx graphql-codegen --config codegen.ts --check >/dev/null 2>&1; then
   exit 1
 fi
 
+echo "==> web: trusted-documents manifest matches src/gql (the gateway's registered documents)"
+nice node scripts/trusted-documents.mjs --check
+
 mkdir -p e2e/.tmp
 echo "==> web: vitest"
 nice npx vitest run --reporter=default --reporter=json --outputFile.json=e2e/.tmp/vitest.json
