@@ -290,6 +290,7 @@ async def _audit_report(
     settings: Settings, args: argparse.Namespace, period: tuple[datetime | None, datetime | None]
 ) -> int:
     """Build and print the report; the gateway is reached as the audit service reaches it."""
+    from contracts.gateway_api import GatewayClient
     from taskstream.errors import NotFound
     from workers.audit.main import signing_key
     from workers.audit.report import compliance_report
@@ -309,7 +310,7 @@ async def _audit_report(
     try:
         report = await compliance_report(
             engine=runtime.engine,
-            invoker=runtime.invoker,
+            gateway=GatewayClient(runtime.invoker),
             email=args.user,
             key=signing_key(runtime),
             retention=timedelta(days=settings.audit_retention_days),

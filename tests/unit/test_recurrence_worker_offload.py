@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from contracts.gateway_api import GatewayClient
 from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.consumer import CloudEvent
@@ -31,7 +33,7 @@ class RecordingInvoker(ServiceInvoker):
         self, app_id: str, method: str, path: str, *, json: Any = None, params: Any = None
     ) -> Any:
         self.calls.append((path, json))
-        return {}
+        return {"id": str(uuid.uuid4()), "seriesId": None, "instanceNumber": 2, "dueAt": None}
 
 
 async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,9 +48,10 @@ async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.Monke
         return next_due(self, **kwargs)
 
     monkeypatch.setattr(Recurrence, "next_due", checked)
+    task_id, user_id = uuid.uuid4(), uuid.uuid4()
     task = {
-        "id": "t1",
-        "userId": "u1",
+        "id": str(task_id),
+        "userId": str(user_id),
         "dueAt": "2028-02-29T09:00:00+00:00",
         "completedAt": "2028-02-29T10:00:00+00:00",
         "instanceNumber": 1,
@@ -71,12 +74,13 @@ async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.Monke
         raw={},
     )
     invoker = RecordingInvoker()
-    outcome = await RecurrenceHandlers(invoker).create_next_instance(event, None)  # type: ignore[arg-type]
+    handlers = RecurrenceHandlers(GatewayClient(invoker))
+    outcome = await handlers.create_next_instance(event, None)  # type: ignore[arg-type]
     assert outcome is Outcome.SUCCESS
     assert answered == [True]
     assert invoker.calls == [
         (
-            "/internal/tasks/t1/next-instance",
-            {"userId": "u1", "dueAt": "2032-02-29T09:00:00+00:00", "source": "recurrence"},
+            f"/internal/tasks/{task_id}/next-instance",
+            {"userId": str(user_id), "dueAt": "2032-02-29T09:00:00Z", "source": "recurrence"},
         )
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contracts.gateway_api import GatewayClient
 from taskstream.bootstrap import Runtime
 from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, USER_DELETED
 from taskstream.messaging.consumer import Consumer
@@ -20,7 +21,7 @@ def firing_loop(runtime: Runtime) -> FiringLoop:
     settings = runtime.settings
     return FiringLoop(
         runtime.engine,
-        runtime.invoker,
+        GatewayClient(runtime.invoker),
         email=EmailSender(settings.smtp_url, settings.smtp_from),
         webhook=WebhookSender(allow_private=settings.webhook_allow_private),
         policy=RetryPolicy.of(settings),
