@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from cli.composition import WORKERS, load_worker, local_system
 from taskstream.bootstrap import bootstrap
 from taskstream.edge import server_config
-from taskstream.service import WorkerService
+from taskstream.service import Service
 from taskstream.settings import Settings, get_settings
 
 SCHEMA_SDL = Path(__file__).resolve().parents[1] / "graphql_schema" / "schema.graphql"
@@ -252,7 +252,7 @@ def command_worker(args: argparse.Namespace) -> int:
 
     settings = load_secrets(get_settings())
     runtime = bootstrap(settings, app_id=args.name)
-    service = WorkerService(load_worker(args.name)(runtime), runtime)
+    service = Service(load_worker(args.name)(runtime), runtime)
     asyncio.run(
         _serve(
             service.app(),

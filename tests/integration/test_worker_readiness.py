@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import migrate, migration_branches
-from taskstream.service import ServiceParts, WorkerService
+from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ PENDING = {"status": "unready", "reason": "migrations pending"}
 async def readiness(engine: AsyncEngine, settings: Settings, worker: str) -> dict[str, str]:
     """What the standalone app of `worker` answers on /readyz for this database."""
     runtime = bootstrap(settings, app_id=worker, engine=engine, transport=MemoryTransport())
-    app = WorkerService(ServiceParts(name=worker), runtime).app()
+    app = Service(ServiceParts(name=worker), runtime).app()
     # No lifespan: only the health routes are exercised, nothing is subscribed or started.
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://worker.test") as http:

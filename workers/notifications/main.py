@@ -6,7 +6,6 @@ from contracts.gateway_api import GatewayClient
 from taskstream.bootstrap import Runtime
 from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC, USER_DELETED
 from taskstream.messaging.consumer import Consumer
-from taskstream.persistence.outbox import OutboxRelay
 from taskstream.service import ServiceParts
 from workers.notifications.api import internal_routes
 from workers.notifications.channels import EmailSender, WebhookSender
@@ -37,18 +36,10 @@ def build(runtime: Runtime) -> ServiceParts:
         consumer.on(TASK_EVENTS_TOPIC, event_type, handlers.task_changed)
     consumer.on(TASK_EVENTS_TOPIC, TASK_DELETED, handlers.task_deleted)
     consumer.on(TASK_EVENTS_TOPIC, USER_DELETED, erase_user)
-    background = [loop.run]
-    if runtime.settings.outbox_relay:
-        relay = OutboxRelay(
-            runtime.engine,
-            runtime.transport,
-            outbox=outbox,
-            poll_seconds=runtime.settings.outbox_poll_seconds,
-        )
-        background.append(relay.run)
     return ServiceParts(
         name="notifications",
         consumer=consumer,
         internal_routes=internal_routes(runtime.engine, runtime.settings),
-        background=background,
+        background=[loop.run],
+        outbox=outbox,
     )
