@@ -152,7 +152,7 @@ class ServiceInvoker:
             # A peer of another version, most likely mid-deploy: callers retry later.
             raise ServiceUnavailable(
                 f"{endpoint.service} answered {endpoint.method} {endpoint.path} with a body "
-                f"that is not a {endpoint.response.__name__}: {error.errors()[0]['msg']}"
+                f"that does not fit {endpoint.response.__name__}: {error.errors()[0]['msg']}"
             ) from error
 
     async def close(self) -> None:
