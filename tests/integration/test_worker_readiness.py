@@ -61,3 +61,28 @@ async def test_unreachable_database_is_reported(settings: Settings) -> None:
         }
     finally:
         await engine.dispose()
+
+
+async def test_gateway_is_ready_once_every_branch_is_at_head(
+    scratch_engine: AsyncEngine, settings: Settings
+) -> None:
+    from gateway.app import create_app
+
+    runtime = bootstrap(
+        settings, app_id="gateway", engine=scratch_engine, transport=MemoryTransport()
+    )
+    # The gateway's app, assembled by the service runtime like the workers' (no lifespan here).
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        await migrate(scratch_engine, revision="0001")
+        assert (await http.get("/readyz")).json() == PENDING
+        for worker in sorted(migration_branches()):
+            await migrate(scratch_engine, revision=f"{worker}@head")
+        # Every branch but the gateway's own newest revisions: still pending.
+        answer = await http.get("/readyz")
+        assert (answer.status_code, answer.json()) == (503, PENDING)
+        await migrate(scratch_engine)
+        answer = await http.get("/readyz")
+        assert (answer.status_code, answer.json()) == (200, {"status": "ready"})
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+    await runtime.invoker.close()
