@@ -68,7 +68,7 @@ def test_endpoint_models_fit_their_route(endpoint: Endpoint[Any, Any]) -> None:
 @pytest.mark.parametrize(
     ("build", "field"),
     [
-        (lambda: gateway_api.GetUser(user_id="not-a-uuid"), "userId"),  # type: ignore[arg-type]
+        (lambda: gateway_api.GetUser(user_id="not-a-uuid"), "userId"),
         (lambda: gateway_api.FindUser(email="x" * 20_000), "email"),
         (
             lambda: gateway_api.CreateNextInstance(task_id=USER, user_id=USER, due_at=NAIVE),
@@ -84,12 +84,12 @@ def test_endpoint_models_fit_their_route(endpoint: Endpoint[Any, Any]) -> None:
             lambda: gateway_api.RecordReminderOutcome(
                 reminder_id=USER,
                 user_id=USER,
-                sent="perhaps",  # type: ignore[arg-type]
+                sent="perhaps",
                 at=datetime.now(UTC),
             ),
             "sent",
         ),
-        (lambda: notifications.RegisterWebhook(user_id=USER, url=None), "url"),  # type: ignore[arg-type]
+        (lambda: notifications.RegisterWebhook(user_id=USER, url=None), "url"),
         (lambda: notifications.ListNotifications(user_id=USER, first=0), "first"),
         (lambda: notifications.ListNotifications(user_id=USER, first=201), "first"),
         (lambda: notifications.ListNotifications(user_id=USER, after="a" * 2000), "after"),
