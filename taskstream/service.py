@@ -100,8 +100,9 @@ class Service:
             for resource in self.parts.resources:
                 await stack.enter_async_context(resource())
             if owns_transport:
-                await self.runtime.transport.start()
+                # Closed even when starting fails half way (as the services always did).
                 stack.push_async_callback(self.runtime.transport.close)
+                await self.runtime.transport.start()
             await stack.enter_async_context(self.running())
             yield
 
