@@ -12,13 +12,12 @@ from pydantic import AwareDatetime, Field
 
 from contracts.invocation import Answer, Request
 from taskstream.invocation import Endpoint, ServiceInvoker
+from taskstream.persistence.cursors import CURSOR_MAX
 
 SERVICE = "audit"
 
 # The largest page of entries one call returns.
 AUDIT_PAGE_MAX = 200
-# Cursors are short opaque text (taskstream.persistence.cursors.CURSOR_MAX).
-CURSOR_MAX = 1024
 
 
 class ListAuditEntries(Request):

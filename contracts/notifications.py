@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, Field
 
 from contracts.invocation import TEXT_MAX, Answer, Request
 from taskstream.invocation import Endpoint, ServiceInvoker
+from taskstream.persistence.cursors import CURSOR_MAX
 
 SERVICE = "notifications"
 
@@ -20,8 +21,6 @@ SERVICE = "notifications"
 WEBHOOKS_MAX = 20
 # The largest page of notifications one call returns.
 NOTIFICATIONS_PAGE_MAX = 200
-# Cursors are short opaque text (taskstream.persistence.cursors.CURSOR_MAX).
-CURSOR_MAX = 1024
 
 
 class RegisterWebhook(Request):
