@@ -1,14 +1,14 @@
 """The composition root of `taskstream up`: every service in one process.
 
 The gateway and the workers each get their own Runtime, sharing one engine and one in-process
-transport; their internal APIs are registered with the in-process invoker, so workers reach
-the gateway exactly as they would through Dapr, minus the network.
+transport, and each is assembled by the same service runtime (taskstream/service.py) as when it
+runs alone; their internal APIs are registered with the in-process invoker, so services reach
+each other exactly as they would through Dapr, minus the network.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,25 +16,50 @@ from starlette.applications import Starlette
 
 from taskstream.bootstrap import Runtime, bootstrap
 from taskstream.messaging.bus import Transport
-from taskstream.service import ServiceParts, WorkerService
+from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
 
-WORKERS = {
-    "recurrence": "workers.recurrence.main:build",
-    "notifications": "workers.notifications.main:build",
-    "audit": "workers.audit.main:build",
+Build = Callable[[Runtime], ServiceParts]
+
+
+# Each service's modules are imported only when it runs (a worker's container never loads the
+# gateway), by plain imports inside these functions, which import-linter follows.
+def _gateway() -> Build:
+    from gateway.app import build
+
+    return build
+
+
+def _recurrence() -> Build:
+    from workers.recurrence.main import build
+
+    return build
+
+
+def _notifications() -> Build:
+    from workers.notifications.main import build
+
+    return build
+
+
+def _audit() -> Build:
+    from workers.audit.main import build
+
+    return build
+
+
+WORKERS: dict[str, Callable[[], Build]] = {
+    "recurrence": _recurrence,
+    "notifications": _notifications,
+    "audit": _audit,
 }
 
 
-def load_worker(name: str) -> Callable[[Runtime], ServiceParts]:
+def load_worker(name: str) -> Build:
     """The build function of a worker, imported only when that worker runs."""
     if name not in WORKERS:
         raise SystemExit(f"unknown worker {name!r}; choose one of {', '.join(sorted(WORKERS))}")
-    module_name, _, attribute = WORKERS[name].partition(":")
-    build: Callable[[Runtime], ServiceParts] = getattr(
-        importlib.import_module(module_name), attribute
-    )
-    return build
+    return WORKERS[name]()
 
 
 @contextlib.asynccontextmanager
@@ -46,28 +71,27 @@ async def local_system(
 ) -> AsyncIterator[Starlette]:
     """The gateway app with every worker running beside it, until the block ends.
 
-    The app's own lifespan (transport, outbox relay) runs inside this context, so callers
-    serve the returned app with lifespan handling off or simply call it in-process.
+    The app's own lifespan (transport, live hub, outbox relay) runs inside this context, so
+    callers serve the returned app with lifespan handling off or simply call it in-process.
     """
-    from gateway.app import create_app, create_internal_app
-
-    gateway = bootstrap(settings, app_id="gateway", engine=engine, transport=transport)
+    runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=transport)
+    gateway = Service(_gateway()(runtime), runtime)
     workers = []
     for name in WORKERS:
-        runtime = bootstrap(
+        worker_runtime = bootstrap(
             settings,
             app_id=name,
-            engine=gateway.engine,
-            transport=gateway.transport,
-            invoker=gateway.invoker,
+            engine=runtime.engine,
+            transport=runtime.transport,
+            invoker=runtime.invoker,
         )
-        workers.append(WorkerService(load_worker(name)(runtime), runtime))
-    gateway.invoker.add_local("gateway", create_internal_app(gateway))
-    for worker in workers:
-        gateway.invoker.add_local(worker.parts.name, worker.internal_app())
-    app = create_app(gateway)
+        workers.append(Service(load_worker(name)(worker_runtime), worker_runtime))
+    for service in [gateway, *workers]:
+        runtime.invoker.add_local(service.parts.name, service.internal_app())
+    app = gateway.app()
     async with contextlib.AsyncExitStack() as stack:
+        # The gateway's lifespan starts the shared transport and closes it last.
         await stack.enter_async_context(app.router.lifespan_context(app))
         for worker in workers:
-            await stack.enter_async_context(worker.running())
+            await stack.enter_async_context(worker.serving(owns_transport=False))
         yield app

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from cli.composition import WORKERS, load_worker, local_system
 from taskstream.bootstrap import bootstrap
 from taskstream.edge import server_config
-from taskstream.service import WorkerService
+from taskstream.service import Service
 from taskstream.settings import Settings, get_settings
 
 SCHEMA_SDL = Path(__file__).resolve().parents[1] / "graphql_schema" / "schema.graphql"
@@ -253,7 +253,7 @@ def command_worker(args: argparse.Namespace) -> int:
 
     settings = load_secrets(get_settings())
     runtime = bootstrap(settings, app_id=args.name)
-    service = WorkerService(load_worker(args.name)(runtime), runtime)
+    service = Service(load_worker(args.name)(runtime), runtime)
     asyncio.run(
         _serve(
             service.app(),
@@ -291,6 +291,7 @@ async def _audit_report(
     settings: Settings, args: argparse.Namespace, period: tuple[datetime | None, datetime | None]
 ) -> int:
     """Build and print the report; the gateway is reached as the audit service reaches it."""
+    from contracts.gateway_api import GatewayClient
     from taskstream.errors import NotFound
     from workers.audit.main import signing_key
     from workers.audit.report import compliance_report
@@ -310,7 +311,7 @@ async def _audit_report(
     try:
         report = await compliance_report(
             engine=runtime.engine,
-            invoker=runtime.invoker,
+            gateway=GatewayClient(runtime.invoker),
             email=args.user,
             key=signing_key(runtime),
             retention=timedelta(days=settings.audit_retention_days),

@@ -1,19 +1,17 @@
-"""The gateway's ASGI app factory: routes and the lifespan that builds its clients."""
+"""The gateway's parts, and its ASGI app assembled from them by the service runtime."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -30,11 +28,8 @@ from graphql_schema.schema import build_schema
 from taskstream.auth import PasswordHashing, TokenService
 from taskstream.bootstrap import Runtime
 from taskstream.edge import TrustedProxies
-from taskstream.messaging.dapr import DaprTransport
-from taskstream.persistence.db import pending_migrations
-from taskstream.persistence.outbox import OutboxRelay
 from taskstream.ratelimit import RateLimits
-from taskstream.service import metrics_app
+from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
@@ -77,9 +72,9 @@ def token_service(settings: Settings) -> TokenService:
     )
 
 
-def create_app(runtime: Runtime) -> Starlette:
-    """The public gateway app over a runtime; its lifespan runs the transport and the relay."""
-    settings, engine, transport = runtime.settings, runtime.engine, runtime.transport
+def build(runtime: Runtime) -> ServiceParts:
+    """The gateway's parts: GraphQL API, web app, live hub, internal API, outbox, metrics."""
+    settings, engine = runtime.settings, runtime.engine
     live = LiveHub(settings.live_broadcast_url, queue_size=settings.live_queue_size)
     services = Services(
         engine=engine,
@@ -103,73 +98,32 @@ def create_app(runtime: Runtime) -> Starlette:
     graphql = GraphQLApp(build_schema(settings), services=services)
     metrics = GatewayMetrics()
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-            if await pending_migrations(engine):
-                return JSONResponse(
-                    {"status": "unready", "reason": "migrations pending"}, status_code=503
-                )
-        except Exception:
-            return JSONResponse(
-                {"status": "unready", "reason": "database unreachable"}, status_code=503
-            )
-        return JSONResponse({"status": "ready"})
-
     async def placeholder(request: Request) -> Response:
         headers = {**security_headers(request.scope), "cache-control": "no-cache"}
         return HTMLResponse(PLACEHOLDER_PAGE, headers=headers)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await transport.start()
+    async def live_hub() -> AsyncIterator[LiveHub]:
         await live.start()
-        await transport.subscribe(live_subscriptions(live))
-        relay = None
-        if settings.outbox_relay:
-            relay = asyncio.create_task(
-                OutboxRelay(
-                    engine,
-                    transport,
-                    outbox=tables.outbox,
-                    poll_seconds=settings.outbox_poll_seconds,
-                ).run(),
-                name="outbox-relay",
-            )
         try:
-            yield
+            yield live
         finally:
-            if relay is not None:
-                relay.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay
-            await transport.close()
             await live.stop()
-            await runtime.close()
 
     routes: list[BaseRoute] = [
         # Every method: the view answers HEAD, OPTIONS and 405s itself (gateway/graphql_http.py).
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
     ]
-    if isinstance(transport, DaprTransport):
-        # Under Dapr the sidecar reaches this port: serve its delivery routes and the
-        # token-guarded internal API here. In-process, the invoker calls internal_app().
-        routes.extend(transport.routes())
-        routes.extend(internal_routes(runtime))
     if (WEB_DIST / "index.html").exists():
         routes.append(Mount("/", WebAppHeaders(SinglePageApp(directory=WEB_DIST, html=True))))
     else:
         routes.append(Route("/", placeholder))
-    app = Starlette(
+    return ServiceParts(
+        name="gateway",
+        subscriptions=live_subscriptions(live),
+        internal_routes=internal_routes(runtime),
         routes=routes,
-        lifespan=lifespan,
         middleware=[
             # First: everything after it sees the client's address, not its proxy's.
             Middleware(ClientAddress, proxies=TrustedProxies(settings.trusted_proxy_networks)),
@@ -180,13 +134,24 @@ def create_app(runtime: Runtime) -> Starlette:
                 paths=frozenset({"/graphql"}),
             ),
         ],
+        outbox=tables.outbox,
+        resources=[live_hub],
+        public=True,
+        # The gateway serves every service's clients: ready once the whole schema is current.
+        migrations="all",
+        metrics=metrics.endpoint,
+        state={"services": services},
     )
-    app.state.services = services
-    # /metrics is not on this (public) port: the command serves this on the metrics listener.
-    app.state.metrics_app = metrics_app(metrics.endpoint)
-    return app
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    """The public gateway app over a runtime (assembled by the service runtime, like workers).
+
+    Its state carries `services` and `metrics_app` (the metrics listener's app).
+    """
+    return Service(build(runtime), runtime).app()
 
 
 def create_internal_app(runtime: Runtime) -> Starlette:
-    """The internal API alone, for in-process invocation in `taskstream up`."""
+    """The internal API alone, for in-process invocation (the audit report command)."""
     return Starlette(routes=internal_routes(runtime))

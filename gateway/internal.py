@@ -1,24 +1,35 @@
 """The gateway's internal API: what workers call through Dapr service invocation.
 
 Workers never touch the gateway's tables; they ask it to change tasks here, and every change
-goes through the same services, aggregate rules and outbox as a user's mutation.
+goes through the same services, aggregate rules and outbox as a user's mutation. The requests
+and answers are contracts.gateway_api's models; so is each route's path.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from contracts.gateway_api import (
+    CREATE_NEXT_INSTANCE,
+    FIND_USER,
+    GET_USER,
+    RECORD_REMINDER_OUTCOME,
+    CreateNextInstance,
+    FindUser,
+    GetUser,
+    RecordReminderOutcome,
+    ReminderRecorded,
+    TaskInstance,
+    User,
+)
 from gateway_core.domain.users import email_key
 from gateway_core.persistence.uow import UnitOfWork
 from gateway_core.services import tasks as service
-from gateway_core.wire import reminder_wire, task_wire
 from taskstream.bootstrap import Runtime
 from taskstream.errors import NotFound
-from taskstream.internal_api import internal, json_body, time_param, uuid_param
+from taskstream.internal_api import serve
 
 
 def internal_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -26,59 +37,53 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
     token = runtime.settings.app_api_token
     app_token = token.get_secret_value() if token else None
 
-    async def get_user(request: Request) -> Any:
-        user_id = uuid_param(request.path_params["user_id"], "userId")
+    async def get_user(request: GetUser) -> User:
         async with UnitOfWork(runtime.engine) as uow:
-            user = await uow.users.get(user_id)
+            user = await uow.users.get(request.user_id)
         if user is None:
-            raise NotFound("user", user_id)
-        return {"id": str(user.id), "email": user.email, "timezone": user.timezone}
+            raise NotFound("user", request.user_id)
+        return User(id=user.id, email=user.email, timezone=user.timezone)
 
-    async def find_user(request: Request) -> Any:
-        email = request.query_params.get("email", "")
+    async def find_user(request: FindUser) -> User:
         async with UnitOfWork(runtime.engine) as uow:
-            found = await uow.users.credentials(email_key(email))
+            found = await uow.users.credentials(email_key(request.email))
         if found is None:
-            raise NotFound("user", email)
+            raise NotFound("user", request.email)
         user, _ = found
-        return {"id": str(user.id), "email": user.email, "timezone": user.timezone}
+        return User(id=user.id, email=user.email, timezone=user.timezone)
 
-    async def next_instance(request: Request) -> Any:
-        body = await json_body(request)
-        source = str(body.get("source", "recurrence"))
+    async def create_next_instance(request: CreateNextInstance) -> TaskInstance:
         instance = await service.create_next_instance(
             uow=UnitOfWork(runtime.engine),
-            user_id=uuid_param(body.get("userId"), "userId"),
-            completed_task_id=uuid_param(request.path_params["task_id"], "taskId"),
-            due_at=time_param(body.get("dueAt"), "dueAt"),
+            user_id=request.user_id,
+            completed_task_id=request.task_id,
+            due_at=request.due_at,
             now=datetime.now(UTC),
-            source=source,
+            source=request.source,
         )
-        return task_wire(instance).wire()
+        return TaskInstance(
+            id=instance.id,
+            series_id=instance.series_id,
+            instance_number=instance.instance_number,
+            due_at=instance.due_at,
+        )
 
-    async def reminder_outcome(request: Request) -> Any:
-        body = await json_body(request)
+    async def record_reminder_outcome(request: RecordReminderOutcome) -> ReminderRecorded:
         reminder = await service.record_reminder_outcome(
             uow=UnitOfWork(runtime.engine),
-            user_id=uuid_param(body.get("userId"), "userId"),
-            reminder_id=uuid_param(request.path_params["reminder_id"], "reminderId"),
-            sent=bool(body.get("sent")),
-            at=time_param(body.get("at"), "at"),
-            source=str(body.get("source", "notifications")),
+            user_id=request.user_id,
+            reminder_id=request.reminder_id,
+            sent=request.sent,
+            at=request.at,
+            source=request.source,
         )
-        return reminder_wire(reminder).wire()
+        return ReminderRecorded(
+            id=reminder.id, state=reminder.state.value, sent_at=reminder.sent_at
+        )
 
     return [
-        Route("/internal/users", internal(find_user, app_token=app_token)),
-        Route("/internal/users/{user_id}", internal(get_user, app_token=app_token)),
-        Route(
-            "/internal/tasks/{task_id}/next-instance",
-            internal(next_instance, app_token=app_token),
-            methods=["POST"],
-        ),
-        Route(
-            "/internal/reminders/{reminder_id}/outcome",
-            internal(reminder_outcome, app_token=app_token),
-            methods=["POST"],
-        ),
+        serve(FIND_USER, find_user, app_token=app_token),
+        serve(GET_USER, get_user, app_token=app_token),
+        serve(CREATE_NEXT_INSTANCE, create_next_instance, app_token=app_token),
+        serve(RECORD_REMINDER_OUTCOME, record_reminder_outcome, app_token=app_token),
     ]

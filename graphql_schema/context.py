@@ -13,6 +13,8 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from contracts.audit import AuditClient
+from contracts.notifications import NotificationsClient
 from gateway_core.domain.model import Reminder
 from gateway_core.domain.users import User
 from gateway_core.live import LiveHub
@@ -41,6 +43,16 @@ class Services:
     def uow(self) -> UnitOfWork:
         """A new unit of work over the database."""
         return UnitOfWork(self.engine)
+
+    @property
+    def notifications(self) -> NotificationsClient:
+        """The notifications service (webhooks, the in-app inbox)."""
+        return NotificationsClient(self.invoker)
+
+    @property
+    def audit(self) -> AuditClient:
+        """The audit service (the trail and its verification)."""
+        return AuditClient(self.invoker)
 
 
 class Loaders:

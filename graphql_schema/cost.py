@@ -57,7 +57,8 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from contracts.notifications import WEBHOOKS_MAX
+from contracts.audit import AUDIT_PAGE_MAX
+from contracts.notifications import NOTIFICATIONS_PAGE_MAX, WEBHOOKS_MAX
 from gateway_core.domain.model import REMINDERS_MAX, TAG_NAME_MAX, TAGS_MAX
 from taskstream.errors import CostLimitExceeded, InvalidInput, RateLimited
 
@@ -144,8 +145,8 @@ def _int_argument(value: Any, default: int, maximum: int) -> int:
 # (type, field) -> (argument, default, maximum): lists whose size an argument gives.
 SIZED_BY_ARGUMENT: dict[tuple[str, str], tuple[str, int, int]] = {
     ("Query", "tasks"): ("first", 50, PAGE_MAX),
-    ("Query", "notifications"): ("first", 50, PAGE_MAX),
-    ("Query", "auditLog"): ("first", 100, PAGE_MAX),
+    ("Query", "notifications"): ("first", 50, NOTIFICATIONS_PAGE_MAX),
+    ("Query", "auditLog"): ("first", 100, AUDIT_PAGE_MAX),
     ("Query", "previewRecurrence"): ("limit", 5, OCCURRENCES_MAX),
     ("Recurrence", "upcoming"): ("limit", 5, OCCURRENCES_MAX),
 }

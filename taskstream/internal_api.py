@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hmac
 import json
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from taskstream.errors import InvalidInput, TaskstreamError, Timeout
-from taskstream.invocation import APP_TOKEN_HEADER, STATEMENT_TIMEOUT_HEADER
+from taskstream.invocation import APP_TOKEN_HEADER, STATEMENT_TIMEOUT_HEADER, Endpoint, Req, Resp
 from taskstream.persistence.db import is_query_canceled, statement_timeout
 
 InternalEndpoint = Callable[[Request], Awaitable[Any]]
@@ -76,31 +76,58 @@ def _error(error: TaskstreamError) -> Response:
     )
 
 
+def serve(
+    endpoint: Endpoint[Req, Resp],
+    handler: Callable[[Req], Awaitable[Resp]],
+    *,
+    app_token: str | None,
+) -> Route:
+    """The route of `endpoint`: the request parsed into its model, the answer dumped from its."""
+
+    async def handle(request: Request) -> Any:
+        answer = await handler(await read_request(endpoint, request))
+        return answer.model_dump(mode="json", by_alias=True)
+
+    return Route(endpoint.path, internal(handle, app_token=app_token), methods=[endpoint.method])
+
+
+async def read_request(endpoint: Endpoint[Req, Any], request: Request) -> Req:
+    """The typed request of a call: path, query string or body; BAD_USER_INPUT naming the field."""
+    fields: dict[str, Any]
+    if endpoint.method == "POST":
+        fields = await json_body(request)
+    else:
+        fields = {}
+        for name, value in request.query_params.multi_items():
+            if name in fields:
+                raise InvalidInput(name, "must be given once")
+            fields[name] = value
+    for name, value in request.path_params.items():
+        if name in fields:
+            raise InvalidInput(name, "is given by the path; it must not be repeated")
+        fields[name] = value
+    try:
+        return endpoint.request.model_validate(fields)
+    except ValidationError as error:
+        raise invalid_input(error) from error
+
+
+def invalid_input(error: ValidationError) -> InvalidInput:
+    """BAD_USER_INPUT naming the first field a model refused (by its wire name) and why."""
+    first = error.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"]) or "body"
+    return InvalidInput(field, str(first["msg"]))
+
+
 async def json_body(request: Request) -> dict[str, Any]:
     """The request's JSON object body (an empty object when there is none)."""
     raw = await request.body()
     if not raw:
         return {}
-    body = json.loads(raw)
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        raise InvalidInput("body", "must be JSON") from error
     if not isinstance(body, dict):
-        raise TaskstreamError("the body must be a JSON object")
+        raise InvalidInput("body", "must be a JSON object")
     return body
-
-
-def uuid_param(value: Any, field: str) -> uuid.UUID:
-    """A UUID from an internal request, or BAD_USER_INPUT naming the field."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as error:
-        raise InvalidInput(field, "must be a UUID") from error
-
-
-def time_param(value: Any, field: str) -> datetime:
-    """An aware datetime from an internal request's RFC 3339 text, or BAD_USER_INPUT."""
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidInput(field, "must be an RFC 3339 time") from error
-    if parsed.tzinfo is None:
-        raise InvalidInput(field, "needs an offset")
-    return parsed

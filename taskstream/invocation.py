@@ -6,10 +6,14 @@ the same client code run in both modes; only the httpx transport underneath diff
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp
 
 from taskstream.errors import Conflict, InvalidInput, NotFound, TaskstreamError, Timeout
@@ -22,8 +26,40 @@ STATEMENT_TIMEOUT_HEADER = "x-taskstream-statement-timeout-ms"
 INVOKE_TIMEOUT_SECONDS = 10.0
 
 
+Req = TypeVar("Req", bound=BaseModel)
+Resp = TypeVar("Resp", bound=BaseModel)
+
+
 class ServiceUnavailable(TaskstreamError):
     """The target service did not answer; callers retry later (or their consumers RETRY)."""
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[Req, Resp]):
+    """One method of a service's internal API: who serves it, where, and its two models.
+
+    `path` names request fields (by their wire name) in braces; the other fields travel as the
+    query string (GET, DELETE: scalars only) or as the JSON body (POST). Client and server are
+    both derived from this one declaration (contracts/), so a path is spelled once.
+    """
+
+    service: str
+    method: Literal["GET", "POST", "DELETE"]
+    path: str
+    request: type[Req]
+    response: type[Resp]
+
+    @property
+    def path_fields(self) -> tuple[str, ...]:
+        """The wire names of the request fields carried in the path."""
+        return tuple(name for _, name, _, _ in string.Formatter().parse(self.path) if name)
+
+    def target(self, request: Req) -> tuple[str, dict[str, Any]]:
+        """The concrete path of this call and the fields left for the query string or body."""
+        fields = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        # Path values are ids; quoting keeps any other text from changing the route.
+        values = {name: quote(str(fields.pop(name)), safe="") for name in self.path_fields}
+        return self.path.format_map(values), fields
 
 
 def error_from_response(response: httpx.Response) -> TaskstreamError:
@@ -104,6 +140,20 @@ class ServiceInvoker:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    async def invoke(self, endpoint: Endpoint[Req, Resp], request: Req) -> Resp:
+        """Call `endpoint` with a typed request; its typed answer, or the error it raised."""
+        path, fields = endpoint.target(request)
+        body = {"json": fields} if endpoint.method == "POST" else {"params": fields}
+        answer = await self.call(endpoint.service, endpoint.method, path, **body)
+        try:
+            return endpoint.response.model_validate(answer)
+        except ValidationError as error:
+            # A peer of another version, most likely mid-deploy: callers retry later.
+            raise ServiceUnavailable(
+                f"{endpoint.service} answered {endpoint.method} {endpoint.path} with a body "
+                f"that does not fit {endpoint.response.__name__}: {error.errors()[0]['msg']}"
+            ) from error
 
     async def close(self) -> None:
         """Close every client."""

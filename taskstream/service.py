@@ -1,4 +1,10 @@
-"""What a worker service is made of, and how it runs: alone, or inside `taskstream up`."""
+"""What a service is made of, and how it runs: alone, or inside `taskstream up`.
+
+The gateway and every worker are assembled here the same way: a service gives its parts
+(consumer, routes, loops, outbox, resources) and this runtime adds what all of them share:
+/healthz and /readyz, the Dapr delivery routes, the outbox relay, the pruning of processed
+event ids, the metrics listener's app and the lifespan that starts and stops it all.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +13,62 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from taskstream.bootstrap import Runtime
+from taskstream.messaging.bus import Subscription
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.dapr import DaprTransport
 from taskstream.persistence.db import migration_branches, pending_migrations
+from taskstream.persistence.outbox import OutboxRelay
 from taskstream.persistence.pruning import pruning_loop
 
 BackgroundLoop = Callable[[], Coroutine[Any, Any, None]]
+Resource = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
+MetricsEndpoint = Callable[[Request], Awaitable[Response]]
 # How often a worker prunes its processed_events table (the retention is in Settings).
 PROCESSED_EVENTS_PRUNE_SECONDS = 3600.0
 
 
 @dataclass
 class ServiceParts:
-    """A worker's consumer, the internal routes it offers, and its background loops."""
+    """What one service is made of; Service adds what every service shares."""
 
     name: str
     consumer: Consumer | None = None
+    # Subscriptions beyond the consumer's (the gateway's live hub forwards events to browsers).
+    subscriptions: list[Subscription] = field(default_factory=list)
+    # What other services call: served in-process in `up`, on the app's port under Dapr.
     internal_routes: list[BaseRoute] = field(default_factory=list)
+    # What clients call (the gateway's GraphQL API and web app); after every other route.
+    routes: list[BaseRoute] = field(default_factory=list)
+    middleware: list[Middleware] = field(default_factory=list)
     background: list[BackgroundLoop] = field(default_factory=list)
+    # The service's outbox table: relayed to the transport when Settings.outbox_relay is on.
+    outbox: Table | None = None
+    # Started before the first delivery, stopped after the transport closed (last in, first out).
+    resources: list[Resource] = field(default_factory=list)
+    # A public service's port is exposed by the ingress: its internal routes are served there
+    # only under Dapr (whose sidecar reaches the app on that port, with the app token).
+    public: bool = False
+    # /readyz waits for the service's own migration branch, or (the gateway) for every branch.
+    migrations: Literal["own", "all"] = "own"
+    # /metrics of the metrics listener; the process-wide registry when None.
+    metrics: MetricsEndpoint | None = None
+    # Set on the app's state (e.g. the gateway's Services, which tests reach).
+    state: dict[str, Any] = field(default_factory=dict)
 
 
-class WorkerService:
-    """Runs one worker's parts against a runtime."""
+class Service:
+    """Runs one service's parts against a runtime: standalone (app) or in `up` (serving)."""
 
     def __init__(self, parts: ServiceParts, runtime: Runtime) -> None:
         self.parts = parts
@@ -46,9 +76,12 @@ class WorkerService:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Subscribe the consumer and run the background loops until the block ends."""
+        """Subscribe and run the background loops until the block ends (transport started)."""
+        subscriptions = list(self.parts.subscriptions)
         if self.parts.consumer is not None:
-            await self.runtime.transport.subscribe(self.parts.consumer.subscriptions())
+            subscriptions = [*self.parts.consumer.subscriptions(), *subscriptions]
+        if subscriptions:
+            await self.runtime.transport.subscribe(subscriptions)
         loops = [
             asyncio.create_task(loop(), name=f"{self.parts.name}-{index}")
             for index, loop in enumerate(self.background())
@@ -60,14 +93,36 @@ class WorkerService:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
 
+    @contextlib.asynccontextmanager
+    async def serving(self, *, owns_transport: bool) -> AsyncIterator[None]:
+        """Resources, the transport (when this service owns it) and running(), in that order."""
+        async with contextlib.AsyncExitStack() as stack:
+            for resource in self.parts.resources:
+                await stack.enter_async_context(resource())
+            if owns_transport:
+                # Closed even when starting fails half way (as the services always did).
+                stack.push_async_callback(self.runtime.transport.close)
+                await self.runtime.transport.start()
+            await stack.enter_async_context(self.running())
+            yield
+
     def background(self) -> list[BackgroundLoop]:
-        """The worker's own loops, and the pruning of its consumer's processed-event ids."""
+        """The service's own loops, its outbox relay and the pruning of processed-event ids."""
         loops = list(self.parts.background)
+        settings = self.runtime.settings
+        if self.parts.outbox is not None and settings.outbox_relay:
+            relay = OutboxRelay(
+                self.runtime.engine,
+                self.runtime.transport,
+                outbox=self.parts.outbox,
+                poll_seconds=settings.outbox_poll_seconds,
+            )
+            loops.append(relay.run)
         consumer = self.parts.consumer
         if consumer is not None:
             # Every consumer records each event it applies; without pruning that record grows
             # forever. The retention (Settings) is far longer than any redelivery.
-            keep = timedelta(hours=self.runtime.settings.processed_events_retention_hours)
+            keep = timedelta(hours=settings.processed_events_retention_hours)
             loops.append(
                 pruning_loop(
                     consumer.engine,
@@ -83,29 +138,43 @@ class WorkerService:
         return Starlette(routes=list(self.parts.internal_routes))
 
     def app(self) -> Starlette:
-        """The standalone app: internal routes, Dapr delivery routes, health and metrics."""
-        routes = list(self.parts.internal_routes)
-        if isinstance(self.runtime.transport, DaprTransport):
-            routes.extend(self.runtime.transport.routes())
-        # A worker's own migrations are the branch named after it (alembic/versions/).
-        branch = self.parts.name if self.parts.name in migration_branches() else None
-        routes.extend(health_routes(self.runtime, migration_branch=branch))
+        """The standalone app: health, Dapr delivery, internal and public routes, lifespan.
+
+        Its state carries `metrics_app`, served by the command on the metrics listener.
+        """
+        routes: list[BaseRoute] = health_routes(self.runtime, migration_branch=self._branch())
+        transport = self.runtime.transport
+        under_dapr = isinstance(transport, DaprTransport)
+        if isinstance(transport, DaprTransport):
+            routes.extend(transport.routes())
+        if under_dapr or not self.parts.public:
+            routes.extend(self.parts.internal_routes)
+        routes.extend(self.parts.routes)
 
         @contextlib.asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            await self.runtime.transport.start()
             try:
-                async with self.running():
+                async with self.serving(owns_transport=True):
                     yield
             finally:
-                await self.runtime.transport.close()
                 await self.runtime.close()
 
-        return Starlette(routes=routes, lifespan=lifespan)
+        app = Starlette(routes=routes, lifespan=lifespan, middleware=self.parts.middleware)
+        for key, value in self.parts.state.items():
+            setattr(app.state, key, value)
+        # /metrics is never on the service's own port: the command serves this app apart.
+        app.state.metrics_app = self.metrics_app()
+        return app
 
     def metrics_app(self) -> Starlette:
         """/metrics alone, served on the metrics listener (never on the service's own port)."""
-        return metrics_app()
+        return metrics_app(self.parts.metrics)
+
+    def _branch(self) -> str | Literal[False] | None:
+        if self.parts.migrations == "all":
+            return None
+        # A worker's own migrations are the branch named after it (alembic/versions/).
+        return self.parts.name if self.parts.name in migration_branches() else False
 
 
 def metrics_app(endpoint: Callable[[Request], Awaitable[Response]] | None = None) -> Starlette:
@@ -121,8 +190,13 @@ def metrics_app(endpoint: Callable[[Request], Awaitable[Response]] | None = None
     return Starlette(routes=[Route("/metrics", endpoint or process_metrics)])
 
 
-def health_routes(runtime: Runtime, *, migration_branch: str | None = None) -> list[BaseRoute]:
-    """/healthz and /readyz (database reachable, own migrations at head)."""
+def health_routes(
+    runtime: Runtime, *, migration_branch: str | Literal[False] | None = False
+) -> list[BaseRoute]:
+    """/healthz and /readyz: the database reachable and migrations at head.
+
+    `migration_branch`: the branch that must be at head; None for every branch, False for none.
+    """
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -131,8 +205,8 @@ def health_routes(runtime: Runtime, *, migration_branch: str | None = None) -> l
         try:
             async with runtime.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-            # Only the worker's own branch: it must not wait for other services' migrations.
-            if migration_branch is not None and await pending_migrations(
+            # A worker waits for its own branch only, not for other services' migrations.
+            if migration_branch is not False and await pending_migrations(
                 runtime.engine, branch=migration_branch
             ):
                 return JSONResponse(

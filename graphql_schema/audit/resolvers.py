@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 import strawberry
 
-from gateway_core.persistence.reads import PAGE_MAX
+from contracts import audit as api
+from contracts.audit import AUDIT_PAGE_MAX
 from graphql_schema.context import Info
 from graphql_schema.node import After, Node, PageInfo, PageSize
 from graphql_schema.permissions import IsAuthenticated
@@ -23,7 +25,7 @@ from taskstream.persistence.cursors import check_cursor_text
 
 log = logging.getLogger(__name__)
 
-AUDIT_PAGE_MAX = PAGE_MAX
+T = TypeVar("T")
 
 
 @strawberry.type(
@@ -61,17 +63,17 @@ class AuditEntry(Node):
     )
 
     @classmethod
-    def from_json(cls, body: dict[str, Any]) -> AuditEntry:
-        """An entry as the audit service's internal API spells it."""
+    def of(cls, entry: api.AuditEntry) -> AuditEntry:
+        """An entry as the audit service's internal API answers it."""
         return cls(
-            id=strawberry.ID(body["id"]),
-            at=parse_datetime(body["at"]),
-            actor=body["actor"],
-            action=body["action"],
-            task_id=None if body["taskId"] is None else strawberry.ID(body["taskId"]),
-            changes=body["changes"],
-            hash=body["hash"],
-            previous_hash=body["previousHash"],
+            id=strawberry.ID(entry.id),
+            at=parse_datetime(entry.at),
+            actor=entry.actor,
+            action=entry.action,
+            task_id=None if entry.task_id is None else strawberry.ID(entry.task_id),
+            changes=entry.changes,
+            hash=entry.hash,
+            previous_hash=entry.previous_hash,
         )
 
 
@@ -162,25 +164,21 @@ class AuditQueries:
                     page_info=PageInfo(has_next_page=False, end_cursor=None),
                     total_count=0,
                 )
-        params = {
-            "taskId": task_id,
-            "from": None if from_ is None else from_.isoformat(),
-            "to": None if to is None else to.isoformat(),
-            "first": 100 if first is None else first,
-            "after": None if after is None else check_cursor_text(after),
-        }
-        body = await _ask_audit(
-            info,
-            "entries",
-            params={k: v for k, v in params.items() if v is not None},
+        request = api.ListAuditEntries(
+            user_id=info.context.require_user(),
+            task_id=None if task_id is None else uuid.UUID(task_id),
+            from_=from_,
+            to=to,
+            first=100 if first is None else first,
+            after=None if after is None else check_cursor_text(after),
         )
+        page = await _ask_audit(info.context.services.audit.list_entries(request))
         return AuditConnection(
             edges=[
-                AuditEdge(cursor=edge["cursor"], node=AuditEntry.from_json(edge["node"]))
-                for edge in body["edges"]
+                AuditEdge(cursor=edge.cursor, node=AuditEntry.of(edge.node)) for edge in page.edges
             ],
-            page_info=PageInfo(has_next_page=body["hasNextPage"], end_cursor=body["endCursor"]),
-            total_count=body["totalCount"],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            total_count=page.total_count,
         )
 
     @strawberry.field(
@@ -192,24 +190,25 @@ class AuditQueries:
     )
     async def verify_audit_log(self, info: Info) -> AuditVerification:
         """Recompute the caller's chain."""
-        body = await _ask_audit(info, "verification")
+        verified = await _ask_audit(
+            info.context.services.audit.verify(
+                api.VerifyAuditTrail(user_id=info.context.require_user())
+            )
+        )
         return AuditVerification(
-            ok=body["ok"],
-            checked=body["checked"],
+            ok=verified.ok,
+            checked=verified.checked,
             first_broken=None
-            if body["firstBroken"] is None
-            else strawberry.ID(body["firstBroken"]),
-            reason=body.get("reason"),
+            if verified.first_broken is None
+            else strawberry.ID(verified.first_broken),
+            reason=verified.reason,
         )
 
 
-async def _ask_audit(info: Info, what: str, *, params: dict[str, Any] | None = None) -> Any:
+async def _ask_audit(call: Awaitable[T]) -> T:
     """The audit service's answer about the caller's trail."""
-    user_id = info.context.require_user()
     try:
-        return await info.context.services.invoker.call(
-            "audit", "GET", f"/internal/audit/{user_id}/{what}", params=params
-        )
+        return await call
     except ServiceUnavailable as error:
         log.warning("audit service unavailable: %s", error.message)
         # The reason may name internal addresses: keep it in the log, not in the answer.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from gateway_core.persistence.reads import PAGE_MAX
+from contracts import notifications as api
+from contracts.notifications import NOTIFICATIONS_PAGE_MAX as PAGE_MAX
 from graphql_schema.context import Info
 from graphql_schema.ids import NotificationId, parse_id
 from graphql_schema.node import After, Channel, Node, PageInfo, PageSize
@@ -15,12 +15,6 @@ from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
 from taskstream.errors import InvalidInput
 from taskstream.persistence.cursors import check_cursor_text
-
-SERVICE = "notifications"
-
-
-def _time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value else None
 
 
 @strawberry.type(
@@ -42,18 +36,16 @@ class Notification(Node):
     )
 
     @classmethod
-    def of(cls, node: dict[str, Any]) -> Notification:
+    def of(cls, node: api.Notification) -> Notification:
         """The GraphQL view of a notification as the notifications service returns it."""
-        created_at = _time(node["createdAt"])
-        assert created_at is not None
         return cls(
-            id=strawberry.ID(str(node["id"])),
-            task_id=strawberry.ID(str(node["taskId"])) if node.get("taskId") else None,
-            title=str(node["title"]),
-            body=str(node["body"]),
-            channel=Channel(node["channel"]),
-            created_at=created_at,
-            read_at=_time(node.get("readAt")),
+            id=strawberry.ID(str(node.id)),
+            task_id=None if node.task_id is None else strawberry.ID(str(node.task_id)),
+            title=node.title,
+            body=node.body,
+            channel=Channel(node.channel),
+            created_at=node.created_at,
+            read_at=node.read_at,
         )
 
 
@@ -97,26 +89,24 @@ class NotificationQueries:
         size = 50 if first is None else first
         if not 1 <= size <= PAGE_MAX:
             raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
-        params = {
-            "userId": str(info.context.require_user()),
-            "unreadOnly": "true" if unread_only else "false",
-            "first": str(size),
-        }
-        if after:
-            params["after"] = check_cursor_text(after)
-        page = await info.context.services.invoker.call(
-            SERVICE, "GET", "/internal/notifications", params=params
+        page = await info.context.services.notifications.list_notifications(
+            api.ListNotifications(
+                user_id=info.context.require_user(),
+                unread_only=bool(unread_only),
+                first=size,
+                after=check_cursor_text(after) if after else None,
+            )
         )
         return NotificationConnection(
             edges=[
-                NotificationEdge(cursor=str(edge["cursor"]), node=Notification.of(edge["node"]))
-                for edge in page["edges"]
+                NotificationEdge(cursor=edge.cursor, node=Notification.of(edge.node))
+                for edge in page.edges
             ],
             page_info=PageInfo(
-                has_next_page=bool(page["pageInfo"]["hasNextPage"]),
-                end_cursor=page["pageInfo"]["endCursor"],
+                has_next_page=page.page_info.has_next_page,
+                end_cursor=page.page_info.end_cursor,
             ),
-            total_count=int(page["totalCount"]),
+            total_count=page.total_count,
         )
 
 
@@ -131,10 +121,9 @@ class NotificationMutations:
     async def mark_notification_read(self, info: Info, id: NotificationId) -> Notification:
         """Mark a notification read."""
         notification_id = parse_id(id, "notification")
-        node = await info.context.services.invoker.call(
-            SERVICE,
-            "POST",
-            f"/internal/notifications/{notification_id}/read",
-            json={"userId": str(info.context.require_user())},
+        node = await info.context.services.notifications.mark_notification_read(
+            api.MarkNotificationRead(
+                user_id=info.context.require_user(), notification_id=notification_id
+            )
         )
         return Notification.of(node)

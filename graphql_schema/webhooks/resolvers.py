@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
+from contracts import notifications as api
 from graphql_schema.context import Info
 from graphql_schema.ids import WebhookId, parse_id
 from graphql_schema.node import Node
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.scalars import DateTime
-
-SERVICE = "notifications"
 
 
 @strawberry.type(
@@ -27,12 +25,10 @@ class Webhook(Node):
     created_at: DateTime = strawberry.field(description="When it was registered.")
 
     @classmethod
-    def of(cls, webhook: dict[str, Any]) -> Webhook:
+    def of(cls, webhook: api.Webhook) -> Webhook:
         """The GraphQL view of a webhook as the notifications service returns it."""
         return cls(
-            id=strawberry.ID(str(webhook["id"])),
-            url=str(webhook["url"]),
-            created_at=datetime.fromisoformat(str(webhook["createdAt"])),
+            id=strawberry.ID(str(webhook.id)), url=webhook.url, created_at=webhook.created_at
         )
 
 
@@ -55,13 +51,10 @@ class WebhookQueries:
     )
     async def webhooks(self, info: Info) -> list[Webhook]:
         """Every webhook the caller registered."""
-        found = await info.context.services.invoker.call(
-            SERVICE,
-            "GET",
-            "/internal/webhooks",
-            params={"userId": str(info.context.require_user())},
+        found = await info.context.services.notifications.list_webhooks(
+            api.ListWebhooks(user_id=info.context.require_user())
         )
-        return [Webhook.of(w) for w in found["webhooks"]]
+        return [Webhook.of(w) for w in found.webhooks]
 
 
 @strawberry.type
@@ -86,15 +79,10 @@ class WebhookMutations:
         ],
     ) -> WebhookRegistration:
         """Register a webhook URL."""
-        registered = await info.context.services.invoker.call(
-            SERVICE,
-            "POST",
-            "/internal/webhooks",
-            json={"userId": str(info.context.require_user()), "url": url},
+        registered = await info.context.services.notifications.register_webhook(
+            api.RegisterWebhook(user_id=info.context.require_user(), url=url)
         )
-        return WebhookRegistration(
-            webhook=Webhook.of(registered["webhook"]), secret=str(registered["secret"])
-        )
+        return WebhookRegistration(webhook=Webhook.of(registered.webhook), secret=registered.secret)
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
@@ -103,10 +91,7 @@ class WebhookMutations:
     async def delete_webhook(self, info: Info, id: WebhookId) -> strawberry.ID:
         """Remove a webhook."""
         webhook_id = parse_id(id, "webhook")
-        deleted = await info.context.services.invoker.call(
-            SERVICE,
-            "DELETE",
-            f"/internal/webhooks/{webhook_id}",
-            params={"userId": str(info.context.require_user())},
+        deleted = await info.context.services.notifications.delete_webhook(
+            api.DeleteWebhook(user_id=info.context.require_user(), webhook_id=webhook_id)
         )
-        return strawberry.ID(str(deleted["id"]))
+        return strawberry.ID(str(deleted.id))

@@ -15,7 +15,7 @@ from taskstream.bootstrap import bootstrap
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.pruning import delete_older_than
-from taskstream.service import ServiceParts, WorkerService
+from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
 from workers.audit.tables import processed_events as audit_processed
 from workers.notifications.tables import processed_events as notifications_processed
@@ -100,7 +100,7 @@ async def test_a_worker_service_prunes_its_consumers_record(
         consumer=Consumer(name=consumer, engine=engine, processed=audit_processed),
     )
     # The pruning loop runs once at start, then hourly: the old rows go right away.
-    async with WorkerService(parts, runtime).running():
+    async with Service(parts, runtime).running():
         async with asyncio.timeout(10):
             while await ages_left(engine, audit_processed, consumer) != [2]:
                 await asyncio.sleep(0.05)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import migrate, migration_branches
-from taskstream.service import ServiceParts, WorkerService
+from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ PENDING = {"status": "unready", "reason": "migrations pending"}
 async def readiness(engine: AsyncEngine, settings: Settings, worker: str) -> dict[str, str]:
     """What the standalone app of `worker` answers on /readyz for this database."""
     runtime = bootstrap(settings, app_id=worker, engine=engine, transport=MemoryTransport())
-    app = WorkerService(ServiceParts(name=worker), runtime).app()
+    app = Service(ServiceParts(name=worker), runtime).app()
     # No lifespan: only the health routes are exercised, nothing is subscribed or started.
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://worker.test") as http:
@@ -61,3 +61,28 @@ async def test_unreachable_database_is_reported(settings: Settings) -> None:
         }
     finally:
         await engine.dispose()
+
+
+async def test_gateway_is_ready_once_every_branch_is_at_head(
+    scratch_engine: AsyncEngine, settings: Settings
+) -> None:
+    from gateway.app import create_app
+
+    runtime = bootstrap(
+        settings, app_id="gateway", engine=scratch_engine, transport=MemoryTransport()
+    )
+    # The gateway's app, assembled by the service runtime like the workers' (no lifespan here).
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        await migrate(scratch_engine, revision="0001")
+        assert (await http.get("/readyz")).json() == PENDING
+        for worker in sorted(migration_branches()):
+            await migrate(scratch_engine, revision=f"{worker}@head")
+        # Every branch but the gateway's own newest revisions: still pending.
+        answer = await http.get("/readyz")
+        assert (answer.status_code, answer.json()) == (503, PENDING)
+        await migrate(scratch_engine)
+        answer = await http.get("/readyz")
+        assert (answer.status_code, answer.json()) == (200, {"status": "ready"})
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+    await runtime.invoker.close()

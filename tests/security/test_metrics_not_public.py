@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
-from taskstream.service import ServiceParts, WorkerService
+from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
 from tests.e2e.test_up_command import Running
 
@@ -42,7 +42,7 @@ async def test_the_gateway_port_has_no_metrics(app: Starlette) -> None:
 
 async def test_a_worker_port_has_no_metrics(settings: Settings, engine: AsyncEngine) -> None:
     runtime = bootstrap(settings, app_id="audit", engine=engine, transport=MemoryTransport())
-    service = WorkerService(ServiceParts(name="audit"), runtime)
+    service = Service(ServiceParts(name="audit"), runtime)
     assert (await get(service.app(), "/metrics")).status_code == 404
     assert (await get(service.app(), "/healthz")).status_code == 200
     scraped = await get(service.metrics_app(), "/metrics")

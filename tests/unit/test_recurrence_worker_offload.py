@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from contracts.events import TaskCompleted
+from contracts.gateway_api import GatewayClient
 from contracts.task import Task
 from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.bus import Outcome
@@ -36,7 +38,7 @@ class RecordingInvoker(ServiceInvoker):
         self, app_id: str, method: str, path: str, *, json: Any = None, params: Any = None
     ) -> Any:
         self.calls.append((path, json))
-        return {}
+        return {"id": str(uuid.uuid4()), "seriesId": None, "instanceNumber": 2, "dueAt": None}
 
 
 async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,12 +90,13 @@ async def test_next_due_is_computed_off_the_event_loop(monkeypatch: pytest.Monke
         raw={},
     )
     invoker = RecordingInvoker()
-    outcome = await RecurrenceHandlers(invoker).create_next_instance(event, None)  # type: ignore[arg-type]
+    handlers = RecurrenceHandlers(GatewayClient(invoker))
+    outcome = await handlers.create_next_instance(event, None)  # type: ignore[arg-type]
     assert outcome is Outcome.SUCCESS
     assert answered == [True]
     assert invoker.calls == [
         (
             f"/internal/tasks/{TASK_ID}/next-instance",
-            {"userId": USER_ID, "dueAt": "2032-02-29T09:00:00+00:00", "source": "recurrence"},
+            {"userId": USER_ID, "dueAt": "2032-02-29T09:00:00Z", "source": "recurrence"},
         )
     ]

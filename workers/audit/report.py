@@ -9,14 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.invocation import ServiceInvoker
+from contracts.gateway_api import FindUser, GatewayClient
 from workers.audit import trail
 from workers.audit.domain import (
     AuditRecord,
@@ -133,7 +132,7 @@ class Report:
 async def compliance_report(
     *,
     engine: AsyncEngine,
-    invoker: ServiceInvoker,
+    gateway: GatewayClient,
     email: str,
     key: bytes,
     retention: timedelta,
@@ -141,8 +140,8 @@ async def compliance_report(
     period_to: datetime | None = None,
 ) -> Report:
     """The user's entries in the period and the verification of their whole chain."""
-    user = await invoker.call("gateway", "GET", "/internal/users", params={"email": email})
-    user_id = uuid.UUID(user["id"])
+    user = await gateway.find_user(FindUser(email=email))
+    user_id = user.id
     records: list[AuditRecord] = []
     after: str | None = None
     async with engine.connect() as connection:
@@ -164,7 +163,7 @@ async def compliance_report(
         head = await trail.head_of(connection, user_id)
     return Report(
         user_id=str(user_id),
-        email=str(user["email"]),
+        email=user.email,
         period_from=period_from,
         period_to=period_to,
         generated_at=datetime.now(UTC),

@@ -1,25 +1,44 @@
 """The notifications service's internal API: users' webhooks and their in-app inbox.
 
-The gateway's GraphQL resolvers call these routes (through Dapr, or in-process in `up`) with
-the caller's user id; everything here is scoped by it, so another user's objects are
-reported exactly like missing ones.
+The gateway's GraphQL resolvers call these routes (through Dapr, or in-process in `up`, with
+contracts.notifications' client) with the caller's user id; everything here is scoped by it,
+so another user's objects are reported exactly like missing ones.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from contracts.notifications import WEBHOOKS_MAX
+from contracts.notifications import (
+    DELETE_WEBHOOK,
+    LIST_NOTIFICATIONS,
+    LIST_WEBHOOKS,
+    MARK_NOTIFICATION_READ,
+    NOTIFICATIONS_PAGE_MAX,
+    REGISTER_WEBHOOK,
+    WEBHOOKS_MAX,
+    DeleteWebhook,
+    ListNotifications,
+    ListWebhooks,
+    MarkNotificationRead,
+    Notification,
+    NotificationEdge,
+    NotificationPage,
+    PageInfo,
+    RegisterWebhook,
+    Webhook,
+    WebhookDeleted,
+    WebhookRegistration,
+    Webhooks,
+)
 from taskstream.errors import InvalidInput, NotFound
-from taskstream.internal_api import internal, json_body, uuid_param
+from taskstream.internal_api import serve
 from taskstream.persistence.cursors import decode_typed_cursor, encode_cursor
 from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
@@ -31,43 +50,31 @@ from workers.notifications.webhooks import (
     new_secret,
 )
 
-PAGE_MAX = 200
+PAGE_MAX = NOTIFICATIONS_PAGE_MAX
 NEWEST_FIRST = "notifications:created_at desc,id desc"
 
 
-def _object_id(value: Any, kind: str) -> uuid.UUID:
-    """An id from the path; one that cannot exist is simply not found."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as error:
-        raise NotFound(kind, value) from error
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def webhook_view(row: Any) -> dict[str, Any]:
+def webhook_view(row: Any) -> Webhook:
     """A webhook as the API shows it (never its secret)."""
-    return {"id": str(row.id), "url": row.url, "createdAt": _iso(row.created_at)}
+    return Webhook(id=row.id, url=row.url, created_at=row.created_at)
 
 
-def notification_view(row: Any) -> dict[str, Any]:
+def notification_view(row: Any) -> Notification:
     """A notification as the API shows it."""
-    return {
-        "id": str(row.id),
-        "taskId": str(row.task_id) if row.task_id else None,
-        "title": row.title,
-        "body": row.body,
-        "channel": row.channel,
-        "createdAt": _iso(row.created_at),
-        "readAt": _iso(row.read_at),
-    }
+    return Notification(
+        id=row.id,
+        task_id=row.task_id,
+        title=row.title,
+        body=row.body,
+        channel=row.channel,
+        created_at=row.created_at,
+        read_at=row.read_at,
+    )
 
 
 async def register_webhook(
     engine: AsyncEngine, *, user_id: uuid.UUID, url: str, allow_private: bool
-) -> dict[str, Any]:
+) -> WebhookRegistration:
     """Register an endpoint for the user; its secret is returned this once."""
     cleaned, host = check_url_shape(url)
     # Name resolution blocks: keep it off the event loop.
@@ -99,10 +106,10 @@ async def register_webhook(
                 )
             ],
         )
-    return {"webhook": webhook_view(row), "secret": secret}
+    return WebhookRegistration(webhook=webhook_view(row), secret=secret)
 
 
-async def list_webhooks(engine: AsyncEngine, *, user_id: uuid.UUID) -> list[dict[str, Any]]:
+async def list_webhooks(engine: AsyncEngine, *, user_id: uuid.UUID) -> list[Webhook]:
     """The user's endpoints, oldest first."""
     async with engine.connect() as connection:
         rows = await connection.execute(
@@ -115,7 +122,7 @@ async def list_webhooks(engine: AsyncEngine, *, user_id: uuid.UUID) -> list[dict
 
 async def delete_webhook(
     engine: AsyncEngine, *, user_id: uuid.UUID, webhook_id: uuid.UUID
-) -> dict[str, Any]:
+) -> WebhookDeleted:
     """Remove the user's endpoint; NOT_FOUND when it is not theirs."""
     async with engine.begin() as connection:
         row = (
@@ -137,7 +144,7 @@ async def delete_webhook(
                 )
             ],
         )
-    return {"id": str(row.id)}
+    return WebhookDeleted(id=row.id)
 
 
 async def list_notifications(
@@ -147,7 +154,7 @@ async def list_notifications(
     unread_only: bool,
     first: int,
     after: str | None,
-) -> dict[str, Any]:
+) -> NotificationPage:
     """A page of the user's in-app notifications, newest first, with an exact total."""
     if not 1 <= first <= PAGE_MAX:
         raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
@@ -180,25 +187,22 @@ async def list_notifications(
         ).all()
     has_next = len(rows) > first
     edges = [
-        {
-            "cursor": encode_cursor(NEWEST_FIRST, [row.created_at.isoformat(), str(row.id)]),
-            "node": notification_view(row),
-        }
+        NotificationEdge(
+            cursor=encode_cursor(NEWEST_FIRST, [row.created_at.isoformat(), str(row.id)]),
+            node=notification_view(row),
+        )
         for row in rows[:first]
     ]
-    return {
-        "edges": edges,
-        "pageInfo": {
-            "hasNextPage": has_next,
-            "endCursor": edges[-1]["cursor"] if edges else None,
-        },
-        "totalCount": total or 0,
-    }
+    return NotificationPage(
+        edges=edges,
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total or 0,
+    )
 
 
 async def mark_read(
     engine: AsyncEngine, *, user_id: uuid.UUID, notification_id: uuid.UUID
-) -> dict[str, Any]:
+) -> Notification:
     """Mark the user's notification read (once: the first read time is kept)."""
     async with engine.begin() as connection:
         row = (
@@ -218,67 +222,43 @@ async def mark_read(
     return notification_view(row)
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes")
-
-
 def internal_routes(engine: AsyncEngine, settings: Settings) -> list[BaseRoute]:
-    """The routes the gateway calls."""
+    """The routes the gateway calls (contracts.notifications names them)."""
     token = settings.app_api_token
     app_token = token.get_secret_value() if token else None
 
-    async def post_webhook(request: Request) -> Any:
-        body = await json_body(request)
-        url = body.get("url")
-        if not isinstance(url, str):
-            raise InvalidInput("url", "must be a string")
+    async def post_webhook(request: RegisterWebhook) -> WebhookRegistration:
         return await register_webhook(
             engine,
-            user_id=uuid_param(body.get("userId"), "userId"),
-            url=url,
+            user_id=request.user_id,
+            url=request.url,
             allow_private=settings.webhook_allow_private,
         )
 
-    async def get_webhooks(request: Request) -> Any:
-        user_id = uuid_param(request.query_params.get("userId"), "userId")
-        return {"webhooks": await list_webhooks(engine, user_id=user_id)}
+    async def get_webhooks(request: ListWebhooks) -> Webhooks:
+        return Webhooks(webhooks=await list_webhooks(engine, user_id=request.user_id))
 
-    async def remove_webhook(request: Request) -> Any:
-        return await delete_webhook(
-            engine,
-            user_id=uuid_param(request.query_params.get("userId"), "userId"),
-            webhook_id=_object_id(request.path_params["webhook_id"], "webhook"),
-        )
+    async def remove_webhook(request: DeleteWebhook) -> WebhookDeleted:
+        return await delete_webhook(engine, user_id=request.user_id, webhook_id=request.webhook_id)
 
-    async def get_notifications(request: Request) -> Any:
-        params = request.query_params
-        try:
-            first = int(params.get("first", "50"))
-        except ValueError as error:
-            raise InvalidInput("first", f"must be 1 to {PAGE_MAX}") from error
+    async def get_notifications(request: ListNotifications) -> NotificationPage:
         return await list_notifications(
             engine,
-            user_id=uuid_param(params.get("userId"), "userId"),
-            unread_only=_flag(params.get("unreadOnly")),
-            first=first,
-            after=params.get("after") or None,
+            user_id=request.user_id,
+            unread_only=request.unread_only,
+            first=request.first,
+            after=request.after or None,
         )
 
-    async def read_notification(request: Request) -> Any:
-        body = await json_body(request)
+    async def read_notification(request: MarkNotificationRead) -> Notification:
         return await mark_read(
-            engine,
-            user_id=uuid_param(body.get("userId"), "userId"),
-            notification_id=_object_id(request.path_params["notification_id"], "notification"),
+            engine, user_id=request.user_id, notification_id=request.notification_id
         )
-
-    def route(path: str, endpoint: Any, methods: list[str]) -> Route:
-        return Route(path, internal(endpoint, app_token=app_token), methods=methods)
 
     return [
-        route("/internal/webhooks", post_webhook, ["POST"]),
-        route("/internal/webhooks", get_webhooks, ["GET"]),
-        route("/internal/webhooks/{webhook_id}", remove_webhook, ["DELETE"]),
-        route("/internal/notifications", get_notifications, ["GET"]),
-        route("/internal/notifications/{notification_id}/read", read_notification, ["POST"]),
+        serve(REGISTER_WEBHOOK, post_webhook, app_token=app_token),
+        serve(LIST_WEBHOOKS, get_webhooks, app_token=app_token),
+        serve(DELETE_WEBHOOK, remove_webhook, app_token=app_token),
+        serve(LIST_NOTIFICATIONS, get_notifications, app_token=app_token),
+        serve(MARK_NOTIFICATION_READ, read_notification, app_token=app_token),
     ]

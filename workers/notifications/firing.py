@@ -28,8 +28,8 @@ from prometheus_client import Histogram
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contracts.gateway_api import GatewayClient, GetUser, RecordReminderOutcome
 from taskstream.errors import Conflict, NotFound, TaskstreamError
-from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.cloudevents import Envelope
 from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
@@ -164,7 +164,7 @@ class FiringLoop:
     def __init__(
         self,
         engine: AsyncEngine,
-        invoker: ServiceInvoker,
+        gateway: GatewayClient,
         *,
         email: EmailSender,
         webhook: WebhookSender,
@@ -176,7 +176,7 @@ class FiringLoop:
         lease_seconds: float = 30.0,
     ) -> None:
         self.engine = engine
-        self.invoker = invoker
+        self.gateway = gateway
         self.email = email
         self.webhook = webhook
         self.policy = policy
@@ -424,8 +424,8 @@ class FiringLoop:
         cancelled = False
         try:
             if claim.channel == "EMAIL":
-                user = await self.invoker.call("gateway", "GET", f"/internal/users/{claim.user_id}")
-                await self.email.send(str(user["email"]), claim.message(sent_at))
+                user = await self.gateway.get_user(GetUser(user_id=claim.user_id))
+                await self.email.send(user.email, claim.message(sent_at))
             elif claim.channel == "WEBHOOK":
                 hook = await self._webhook(claim)
                 if hook is None:
@@ -603,16 +603,14 @@ class FiringLoop:
         """Tell the gateway a reminder was sent (or failed); CANCELLED if it is gone."""
         values: dict[str, Any]
         try:
-            await self.invoker.call(
-                "gateway",
-                "POST",
-                f"/internal/reminders/{row.reminder_id}/outcome",
-                json={
-                    "userId": str(row.user_id),
-                    "sent": bool(row.outcome_sent),
-                    "at": row.outcome_at.isoformat(),
-                    "source": events.SOURCE,
-                },
+            await self.gateway.record_reminder_outcome(
+                RecordReminderOutcome(
+                    reminder_id=row.reminder_id,
+                    user_id=row.user_id,
+                    sent=bool(row.outcome_sent),
+                    at=row.outcome_at,
+                    source=events.SOURCE,
+                )
             )
             values = {"state": "SENT" if row.outcome_sent else "FAILED"}
             if row.outcome_sent:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from contracts.events import TaskDeleted, UserDeleted
+from contracts.gateway_api import GatewayClient
 from taskstream.bootstrap import Runtime
 from taskstream.messaging.consumer import Consumer
-from taskstream.persistence.outbox import OutboxRelay
 from taskstream.service import ServiceParts
 from workers.notifications.api import internal_routes
 from workers.notifications.channels import EmailSender, WebhookSender
@@ -20,7 +20,7 @@ def firing_loop(runtime: Runtime) -> FiringLoop:
     settings = runtime.settings
     return FiringLoop(
         runtime.engine,
-        runtime.invoker,
+        GatewayClient(runtime.invoker),
         email=EmailSender(settings.smtp_url, settings.smtp_from),
         webhook=WebhookSender(allow_private=settings.webhook_allow_private),
         policy=RetryPolicy.of(settings),
@@ -36,18 +36,10 @@ def build(runtime: Runtime) -> ServiceParts:
         consumer.on(model, handlers.task_changed)
     consumer.on(TaskDeleted, handlers.task_deleted)
     consumer.on(UserDeleted, erase_user)
-    background = [loop.run]
-    if runtime.settings.outbox_relay:
-        relay = OutboxRelay(
-            runtime.engine,
-            runtime.transport,
-            outbox=outbox,
-            poll_seconds=runtime.settings.outbox_poll_seconds,
-        )
-        background.append(relay.run)
     return ServiceParts(
         name="notifications",
         consumer=consumer,
         internal_routes=internal_routes(runtime.engine, runtime.settings),
-        background=background,
+        background=[loop.run],
+        outbox=outbox,
     )

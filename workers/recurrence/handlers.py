@@ -7,8 +7,9 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import TaskCompleted
+from contracts.gateway_api import CreateNextInstance, GatewayClient
 from taskstream.errors import NotFound
-from taskstream.invocation import ServiceInvoker, ServiceUnavailable
+from taskstream.invocation import ServiceUnavailable
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.cloudevents import CloudEvent
 from taskstream.offload import off_loop
@@ -21,8 +22,8 @@ SOURCE = "recurrence"
 class RecurrenceHandlers:
     """Acts on task events through the gateway's internal API."""
 
-    def __init__(self, invoker: ServiceInvoker) -> None:
-        self.invoker = invoker
+    def __init__(self, gateway: GatewayClient) -> None:
+        self.gateway = gateway
 
     async def create_next_instance(
         self, event: CloudEvent[TaskCompleted], _: AsyncConnection
@@ -42,15 +43,10 @@ class RecurrenceHandlers:
             log.info("series ended", extra={"series_id": str(task.series_id)})
             return Outcome.SUCCESS
         try:
-            await self.invoker.call(
-                "gateway",
-                "POST",
-                f"/internal/tasks/{task.id}/next-instance",
-                json={
-                    "userId": str(task.user_id),
-                    "dueAt": next_due.isoformat(),
-                    "source": SOURCE,
-                },
+            await self.gateway.create_next_instance(
+                CreateNextInstance(
+                    task_id=task.id, user_id=task.user_id, due_at=next_due, source=SOURCE
+                )
             )
         except NotFound:
             # The completed instance was deleted before we got to it: nothing to continue.

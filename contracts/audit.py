@@ -1,0 +1,99 @@
+"""The audit service's internal API: a user's trail and its verification.
+
+The gateway asks it to answer `auditLog` and `verifyAuditLog`; it never reads the audit tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import AwareDatetime, Field
+
+from contracts.invocation import Answer, Request
+from taskstream.invocation import Endpoint, ServiceInvoker
+from taskstream.persistence.cursors import CURSOR_MAX
+
+SERVICE = "audit"
+
+# The largest page of entries one call returns.
+AUDIT_PAGE_MAX = 200
+
+
+class ListAuditEntries(Request):
+    """A page of the user's entries in chain order (oldest first), filtered."""
+
+    user_id: uuid.UUID
+    task_id: uuid.UUID | None = None
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    first: int = Field(default=100, ge=1, le=AUDIT_PAGE_MAX)
+    after: str | None = Field(default=None, max_length=CURSOR_MAX)
+
+
+class VerifyAuditTrail(Request):
+    """Recompute the user's whole chain."""
+
+    user_id: uuid.UUID
+
+
+class AuditEntry(Answer):
+    """One entry as it was chained: `at` is the text that was hashed, kept as it is."""
+
+    id: str
+    at: str
+    actor: str
+    action: str
+    task_id: str | None
+    changes: Any
+    previous_hash: str
+    hash: str
+
+
+class AuditEdge(Answer):
+    """An entry and its cursor."""
+
+    cursor: str
+    node: AuditEntry
+
+
+class AuditPage(Answer):
+    """A page of entries with the exact total of the filter."""
+
+    edges: list[AuditEdge]
+    has_next_page: bool
+    end_cursor: str | None
+    total_count: int
+
+
+class AuditVerification(Answer):
+    """The outcome of recomputing a chain."""
+
+    ok: bool
+    checked: int
+    first_broken: str | None = None
+    head_mismatch: str | None = None
+    reason: str | None = None
+
+
+LIST_AUDIT_ENTRIES = Endpoint(
+    SERVICE, "GET", "/internal/audit/{userId}/entries", ListAuditEntries, AuditPage
+)
+VERIFY_AUDIT_TRAIL = Endpoint(
+    SERVICE, "GET", "/internal/audit/{userId}/verification", VerifyAuditTrail, AuditVerification
+)
+
+
+class AuditClient:
+    """Calls the audit service's internal API (through Dapr, or in-process in `up`)."""
+
+    def __init__(self, invoker: ServiceInvoker) -> None:
+        self._invoker = invoker
+
+    async def list_entries(self, request: ListAuditEntries) -> AuditPage:
+        """A page of the user's entries."""
+        return await self._invoker.invoke(LIST_AUDIT_ENTRIES, request)
+
+    async def verify(self, request: VerifyAuditTrail) -> AuditVerification:
+        """The verification of the user's whole chain."""
+        return await self._invoker.invoke(VERIFY_AUDIT_TRAIL, request)
