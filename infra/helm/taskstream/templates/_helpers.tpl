@@ -78,6 +78,13 @@ env:
       secretKeyRef:
         name: {{ .Values.secrets.app }}
         key: jwt-secret
+  # Signs audit chain heads and retention checkpoints; derived from the JWT key when absent.
+  - name: TASKSTREAM_AUDIT_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.secrets.app }}
+        key: audit-signing-key
+        optional: true
   - name: TASKSTREAM_SMTP_URL
     valueFrom:
       secretKeyRef:
