@@ -128,6 +128,15 @@ def builds_of(calls: list[Call]) -> dict[str, dict[str, Any]]:
     }
 
 
+def tilt_chart(tools: Tools, calls: list[Call]) -> list[dict[str, Any]]:
+    """The chart as the Tiltfile's helm() call renders it."""
+    (helm,) = calls_of(calls, "helm")
+    args = [a for v in helm["kwargs"]["values"] for a in ("--values", str(REPO / v))]
+    args += [a for s in helm["kwargs"]["set"] for a in ("--set", s)]
+    chart = str(REPO / helm["args"][0])
+    return tools.yaml_docs(text=tools.ok("helm", "template", helm["kwargs"]["name"], chart, *args))
+
+
 def test_only_the_gateway_image_is_rebuilt_for_a_web_change(tools: Tools, tmp_path: Path) -> None:
     builds = builds_of(evaluate(tools, tmp_path, {}))
     for name, build in builds.items():
@@ -143,14 +152,7 @@ def test_the_restart_file_is_writable_and_not_hidden_in_the_dev_pods(
     """docker_build_with_restart's wrapper watches a file baked into the image; a volume
     mounted over its folder hides it ("No regular files to watch") and the container exits."""
     calls = evaluate(tools, tmp_path, {})
-    (helm,) = calls_of(calls, "helm")
-    args = [a for v in helm["kwargs"]["values"] for a in ("--values", str(REPO / v))]
-    args += [a for s in helm["kwargs"]["set"] for a in ("--set", s)]
-    docs = tools.yaml_docs(
-        text=tools.ok(
-            "helm", "template", helm["kwargs"]["name"], str(REPO / helm["args"][0]), *args
-        )
-    )
+    docs = tilt_chart(tools, calls)
     for name, build in builds_of(calls).items():
         restart_file = Path(build["restart_file"])
         # The image's writable folder for the app user (docker/Dockerfile: HOME=/tmp).
@@ -202,14 +204,7 @@ def test_nothing_is_created_on_a_cluster_that_is_not_for_development(
 def test_every_object_a_resource_names_is_rendered(tools: Tools, tmp_path: Path) -> None:
     """Tilt refuses to start when a k8s_resource names an object the chart does not render."""
     calls = evaluate(tools, tmp_path, {})
-    (helm,) = calls_of(calls, "helm")
-    args = [a for v in helm["kwargs"]["values"] for a in ("--values", str(REPO / v))]
-    args += [a for s in helm["kwargs"]["set"] for a in ("--set", s)]
-    docs = tools.yaml_docs(
-        text=tools.ok(
-            "helm", "template", helm["kwargs"]["name"], str(REPO / helm["args"][0]), *args
-        )
-    )
+    docs = tilt_chart(tools, calls)
     rendered = {f"{d['metadata']['name']}:{d['kind'].lower()}" for d in docs}
     named = [o for c in calls_of(calls, "k8s_resource") for o in c["kwargs"].get("objects", [])]
     assert named and set(named) <= rendered, set(named) - rendered
