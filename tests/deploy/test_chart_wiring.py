@@ -489,3 +489,22 @@ def test_subscriptions_are_declared_by_the_apps_only(
     """The apps declare their subscriptions (routes, bulk, dead-letter topics) at
     GET /dapr/subscribe; a declarative Subscription would override that for its topic."""
     assert not of_kind(rendered[environment], "Subscription")
+
+
+def test_a_digest_pins_the_image_a_service_runs(tools: Tools) -> None:
+    digest = "sha256:" + "ab" * 32
+    docs = tools.yaml_docs(
+        text=helm_template(
+            tools, "cloud", "--set", "image.tag=1.2.3", "--set", f"image.digests.gateway={digest}"
+        )
+    )
+    images = {
+        d["metadata"]["name"]: pod_spec(d)["containers"][0]["image"]
+        for d in of_kind(docs, "Deployment")
+    }
+    assert images["taskstream-gateway"] == f"ghcr.io/taskstream/taskstream-gateway@{digest}"
+    assert images["taskstream-audit"] == "ghcr.io/taskstream/taskstream-audit:1.2.3"
+    refused = tools.run(
+        "helm", "template", "t", str(CHART), "--set", "image.digests.gateway=latest"
+    )
+    assert refused.returncode != 0 and "digests" in refused.stderr
