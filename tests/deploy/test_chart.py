@@ -11,6 +11,7 @@ from tests.deploy.conftest import (
     APP_IDS,
     CHART,
     ENVIRONMENTS,
+    SUBSCRIBERS,
     Manifest,
     Tools,
     helm_template,
@@ -22,13 +23,6 @@ from tests.deploy.conftest import (
 )
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(3600)]
-
-# Who consumes which topic: the contract's table of events on the wire.
-SUBSCRIBERS = {
-    "task-events": {"gateway", "recurrence", "notifications", "audit"},
-    "reminders": {"notifications"},
-    "notifications": {"audit", "gateway"},
-}
 
 
 def app_deployments(docs: list[Manifest]) -> list[Manifest]:
