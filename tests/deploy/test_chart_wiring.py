@@ -9,6 +9,7 @@ whether the Resiliency is the one `stack up` and the fault tests run.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import socket
@@ -25,6 +26,7 @@ from tests.deploy.conftest import (
     APP_IDS,
     CHART,
     NAMESPACE,
+    REPO,
     Manifest,
     Tools,
     helm_template,
@@ -508,3 +510,63 @@ def test_a_digest_pins_the_image_a_service_runs(tools: Tools) -> None:
         "helm", "template", "t", str(CHART), "--set", "image.digests.gateway=latest"
     )
     assert refused.returncode != 0 and "digests" in refused.stderr
+
+
+def invoker_calls() -> list[tuple[str, str, str, str]]:
+    """(caller, callee, verb, path) of every `….call("<app>", "<VERB>", path)` in the services'
+    code, with each f-string field replaced by an id; calls whose target is not literal are
+    left out (none today)."""
+    found: list[tuple[str, str, str, str]] = []
+    roots = {"graphql_schema": "gateway", "gateway": "gateway", "gateway_core": "gateway"}
+    roots |= {f"workers/{name}": name for name in APP_IDS - {"gateway"}}
+    for root, caller in roots.items():
+        for path in sorted((REPO / root).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            constants = {
+                target.id: node.value.value
+                for node in tree.body
+                if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            for node in ast.walk(tree):
+                if not (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "call"
+                    and len(node.args) >= 3
+                ):
+                    continue
+                callee_node, verb_node, path_node = node.args[:3]
+                callee = (
+                    callee_node.value
+                    if isinstance(callee_node, ast.Constant)
+                    else constants.get(callee_node.id)
+                    if isinstance(callee_node, ast.Name)
+                    else None
+                )
+                if not isinstance(verb_node, ast.Constant) or callee not in APP_IDS:
+                    continue
+                if isinstance(path_node, ast.Constant):
+                    target = str(path_node.value)
+                elif isinstance(path_node, ast.JoinedStr):
+                    target = "".join(
+                        str(part.value) if isinstance(part, ast.Constant) else ID
+                        for part in path_node.values
+                    )
+                else:
+                    continue
+                found.append((caller, str(callee), str(verb_node.value), target))
+    return found
+
+
+def test_every_call_in_the_code_is_allowed(rendered: dict[str, list[Manifest]]) -> None:
+    """A new service call must be allowed by the chart, or it would fail on Kubernetes only."""
+    configs = {
+        c["metadata"]["name"].removeprefix("taskstream-"): c
+        for c in of_kind(rendered["cloud"], "Configuration")
+    }
+    calls = invoker_calls()
+    assert calls  # the scan sees the services' calls (it finds 10 today)
+    for caller, callee, verb, path in calls:
+        assert invocation_allowed(configs[callee], caller, verb, path), (caller, callee, verb, path)
