@@ -3,6 +3,9 @@
 Settings stays the only reader of the environment; under Dapr (a dapr:// bus URL) this module
 replaces the JWT signing key and the database URL in it with the values of the sidecar's secret
 store (GET /v1.0/secrets/<store>/<key>), so neither needs to be in a service's environment.
+That is `stack up`'s local-file store, whose keys are SECRET_KEYS. On Kubernetes the Helm chart
+sets TASKSTREAM_SECRET_STORE to "" (no store): there a key of the `kubernetes` store is a Secret's
+name, not one of these keys, and the chart already injects the values as env by secretKeyRef.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pydantic import SecretStr
 from taskstream.invocation import APP_TOKEN_HEADER
 from taskstream.settings import Settings
 
-# Setting -> key in the secret store (the Helm chart's Secret uses the same keys).
+# Setting -> key in the secret store (`stack up`'s local-file store; the Helm chart's Secret has
+# other key names and reaches the services as env, see the module docstring).
 SECRET_KEYS = {"jwt_secret": "jwt-signing-key", "database_url": "database-url"}
 # Taken from the store when it has them; the setting's own fallback applies otherwise.
 OPTIONAL_SECRET_KEYS = {"audit_key": "audit-signing-key"}
@@ -32,13 +36,19 @@ def under_dapr(settings: Settings) -> bool:
     return urlsplit(settings.bus_url).scheme == "dapr"
 
 
+def reads_secret_store(settings: Settings) -> bool:
+    """True when the secrets come from the sidecar's store: under Dapr, with a store named."""
+    return under_dapr(settings) and bool(settings.secret_store)
+
+
 def load_secrets(settings: Settings, *, wait_seconds: float = 60.0) -> Settings:
     """Settings with the secrets of the Dapr secret store under Dapr; unchanged otherwise.
 
+    Unchanged too when no store is named (TASKSTREAM_SECRET_STORE=""): the environment holds them.
     The sidecar may still be starting when the service starts (and answers 500 until its store
     is loaded), so requests are retried for up to `wait_seconds`; a refused token fails at once.
     """
-    if not under_dapr(settings):
+    if not reads_secret_store(settings):
         return settings
     headers = {}
     if settings.dapr_api_token is not None:

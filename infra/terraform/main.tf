@@ -67,11 +67,21 @@ resource "digitalocean_database_cluster" "postgres" {
     day  = "sunday"
     hour = "04:00:00"
   }
+
+  # Every task, account and audit record lives here: a plan that would replace or delete the
+  # cluster fails instead. Remove this on purpose (and take a backup) to tear down.
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "digitalocean_database_db" "taskstream" {
   cluster_id = digitalocean_database_cluster.postgres.id
   name       = var.name
+
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "digitalocean_database_user" "taskstream" {

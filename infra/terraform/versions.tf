@@ -1,5 +1,7 @@
 terraform {
-  required_version = ">= 1.5.0"
+  # 1.6.3: the S3 backend's `endpoints` block (docs/deploy/cloud.md's -backend-config) came with
+  # 1.6.0's S3 backend rewrite, and `skip_s3_checksum` (which Spaces needs) with 1.6.3.
+  required_version = ">= 1.6.3"
 
   required_providers {
     digitalocean = {

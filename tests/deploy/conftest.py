@@ -26,6 +26,13 @@ ENVIRONMENTS = ("minikube", "cloud")
 RELEASE = "taskstream"
 NAMESPACE = "taskstream"
 APP_IDS = {"gateway", "recurrence", "notifications", "audit"}
+# Who consumes which topic: the contract's table of events on the wire. The apps declare these
+# subscriptions themselves (GET /dapr/subscribe); the chart renders no Subscription.
+SUBSCRIBERS = {
+    "task-events": {"gateway", "recurrence", "notifications", "audit"},
+    "reminders": {"notifications"},
+    "notifications": {"audit", "gateway"},
+}
 
 Manifest = dict[str, Any]
 

@@ -11,6 +11,7 @@ from tests.deploy.conftest import (
     APP_IDS,
     CHART,
     ENVIRONMENTS,
+    SUBSCRIBERS,
     Manifest,
     Tools,
     helm_template,
@@ -22,13 +23,6 @@ from tests.deploy.conftest import (
 )
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(3600)]
-
-# Who consumes which topic: the contract's table of events on the wire.
-SUBSCRIBERS = {
-    "task-events": {"gateway", "recurrence", "notifications", "audit"},
-    "reminders": {"notifications"},
-    "notifications": {"audit", "gateway"},
-}
 
 
 def app_deployments(docs: list[Manifest]) -> list[Manifest]:
@@ -184,23 +178,17 @@ def test_dapr_components_are_scoped_to_app_ids(
     assert set(state["scopes"]) < APP_IDS
     assert {m["name"] for m in state["spec"]["metadata"]} >= {"connectionString"}
     assert "secretKeyRef" in state["spec"]["metadata"][0]
-    secrets = named(docs, "Component", "secretstore")
-    assert secrets["spec"]["type"] == "secretstores.kubernetes"
-    assert set(secrets["scopes"]) == APP_IDS
+    # No secret store component: see test_chart_wiring.py.
+    assert {c["metadata"]["name"] for c in of_kind(docs, "Component")} == {"pubsub", "statestore"}
 
 
-def test_subscriptions_follow_the_contract_with_dead_letter_topics(
+def test_every_subscriber_of_the_contract_may_use_the_pubsub(
     rendered: dict[str, list[Manifest]], environment: str
 ) -> None:
-    subscriptions = of_kind(rendered[environment], "Subscription")
-    assert {s["spec"]["topic"] for s in subscriptions} == set(SUBSCRIBERS)
-    for sub in subscriptions:
-        topic = sub["spec"]["topic"]
-        assert sub["apiVersion"] == "dapr.io/v2alpha1"
-        assert sub["spec"]["pubsubname"] == "pubsub"
-        assert sub["spec"]["deadLetterTopic"] == f"{topic}.dlq"
-        assert set(sub["scopes"]) == SUBSCRIBERS[topic]
-        assert sub["spec"]["routes"]["default"].startswith("/")
+    """The apps declare their subscriptions themselves (GET /dapr/subscribe, with dead-letter
+    topics); the chart's part is the component they need, scoped to them."""
+    pubsub = named(rendered[environment], "Component", "pubsub")
+    assert set().union(*SUBSCRIBERS.values()) <= set(pubsub["scopes"])
 
 
 def test_resiliency_retries_inbound_events_before_dead_lettering(
@@ -224,11 +212,14 @@ def test_configurations_scope_secrets_trace_and_guard_invocation(
         assert float(spec["tracing"]["samplingRate"]) >= 0
         scopes = spec["secrets"]["scopes"]
         assert all(scope["defaultAccess"] == "deny" for scope in scopes)
-        assert ["taskstream-secrets"] in [scope.get("allowedSecrets") for scope in scopes]
+        assert not any(scope.get("allowedSecrets") for scope in scopes)  # env, not a store
         assert spec["accessControl"]["defaultAction"] == "deny"
     gateway = named(rendered[environment], "Configuration", "taskstream-gateway")
     callers = {p["appId"] for p in gateway["spec"]["accessControl"]["policies"]}
     assert callers == APP_IDS - {"gateway"}
+    for callee in ("audit", "notifications"):
+        config = named(rendered[environment], "Configuration", f"taskstream-{callee}")
+        assert {p["appId"] for p in config["spec"]["accessControl"]["policies"]} == {"gateway"}
 
 
 def test_tracing_endpoint_is_a_value(tools: Tools, rendered: dict[str, list[Manifest]]) -> None:
@@ -308,9 +299,9 @@ def test_network_policies_deny_by_default_and_allow_the_needed_flows(
         for peer in rule.get("to", [])
         if peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" and "except" in peer["ipBlock"]
     ]
-    assert [
+    assert {
         p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in internet
-    ] == ["notifications"]
+    } == {"notifications"}
 
 
 def test_migration_job(rendered: dict[str, list[Manifest]], environment: str) -> None:
@@ -362,8 +353,11 @@ def test_services_ingress_hpa_pdb_and_service_monitors(rendered: dict[str, list[
     notes = ingress["metadata"]["annotations"]
     assert int(notes["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     assert int(notes["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend["name"] == "taskstream-gateway"
+    for path in ingress["spec"]["rules"][0]["http"]["paths"]:
+        assert path["backend"]["service"] == {
+            "name": "taskstream-gateway",
+            "port": {"name": "http"},
+        }
     assert ingress["spec"]["tls"]
 
 

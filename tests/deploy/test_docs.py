@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+from typing import Any
 
-from tests.deploy.conftest import REPO
+import pytest
+from graphql import build_schema, parse, validate
+
+from tests.deploy.conftest import CHART, REPO, Tools
 
 pytestmark = [pytest.mark.deploy]
 
@@ -41,3 +45,58 @@ def test_cloud_guide_covers_terraform_secrets_and_the_pipeline() -> None:
         "kube-prometheus-stack",
     ):
         assert step in text, step
+
+
+@pytest.mark.parametrize("guide", ["minikube.md", "cloud.md"])
+def test_each_guide_ends_with_a_verification_that_the_schema_accepts(guide: str) -> None:
+    """Pods 2/2, a sign-up with curl, a subscription that receives an event, and the workers'
+    side; every GraphQL document the section sends is valid against the exported schema."""
+    text = (DOCS / guide).read_text()
+    section = text.split("## Verify your install", 1)[1].split("\n## ", 1)[0]
+    for step in ("2/2", "signUp", "graphql-transport-ws", "subscription { taskEvents", "auditLog"):
+        assert step in section, step
+    schema = build_schema((REPO / "graphql_schema" / "schema.graphql").read_text())
+    documents = [
+        doc.replace('\\"', '"')
+        for doc in re.findall(r'"((?:mutation|subscription|\{)[^\n]*?\})"(?:,|\}|\s|$)', section)
+    ]
+    assert len(documents) >= 4, documents
+    for document in documents:
+        errors = validate(schema, parse(document))
+        assert not errors, (document, errors)
+
+
+def values_paths(tools: Tools) -> set[str]:
+    """Every dotted path of values.yaml (maps only; a list ends the path)."""
+    (values,) = tools.yaml_docs(CHART / "values.yaml")
+    found: set[str] = set()
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if key == "__file__":
+                    continue
+                path = f"{prefix}.{key}" if prefix else key
+                found.add(path)
+                walk(path, child)
+
+    walk("", values)
+    return found
+
+
+@pytest.mark.parametrize("guide", ["minikube.md", "cloud.md"])
+def test_the_chart_values_a_guide_names_exist(tools: Tools, guide: str) -> None:
+    text = (DOCS / guide).read_text()
+    known = values_paths(tools)
+    tops = {path for path in known if "." not in path}
+    # --set of this chart (the other charts' --set name keys it has not) and `a.b` in the text.
+    named = set(re.findall(r"--set ([A-Za-z][\w.]*)=", text))
+    named |= set(re.findall(r"`([a-z][A-Za-z]*(?:\.[A-Za-z<>]+)+)[`=]", text))
+    named = {path for path in named if path.split(".")[0] in tops}
+    assert named
+    for path in named:
+        # A map keyed by name (image.digests.<image>) is named by its map.
+        stem = path.split(".<", 1)[0]
+        assert stem in known or any(
+            stem.startswith(k + ".") for k in known if k.endswith("digests")
+        ), path

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import CHART, ENVIRONMENTS, STRIMZI, Manifest, Tools, of_kind
+from tests.deploy.conftest import (
+    CHART,
+    ENVIRONMENTS,
+    STRIMZI,
+    SUBSCRIBERS,
+    Manifest,
+    Tools,
+    of_kind,
+)
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(3600)]
 
@@ -98,7 +106,7 @@ def test_partitions_cover_the_consumers_autoscaling(tools: Tools) -> None:
     }
     values = tools.yaml_docs(CHART / "values.yaml", CHART / "values-cloud.yaml")
     defaults, cloud = values[0], values[1]
-    for topic, apps in defaults["dapr"]["topics"].items():
+    for topic, apps in SUBSCRIBERS.items():
         for app in apps:
             scaling = {
                 **defaults["services"][app]["autoscaling"],
@@ -108,8 +116,7 @@ def test_partitions_cover_the_consumers_autoscaling(tools: Tools) -> None:
 
 
 def test_chart_and_strimzi_agree(tools: Tools) -> None:
-    values = tools.yaml_docs(CHART / "values.yaml")[0]
-    assert set(values["dapr"]["topics"]) == TOPICS
+    assert set(SUBSCRIBERS) == TOPICS
     for environment in ENVIRONMENTS:
         (kafka,) = of_kind(strimzi_docs(tools, environment), "Kafka")
         env_values = tools.yaml_docs(Path(CHART / f"values-{environment}.yaml"))[0]

@@ -8,6 +8,7 @@ and a parse with python-hcl2 that asserts the resources and outputs exist.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -106,3 +107,34 @@ def test_every_variable_is_described_and_typed(hcl: dict[str, Any]) -> None:
     for name, body in hcl["variable"].items():
         assert body.get("description"), name
         assert body.get("type"), name
+
+
+def version_floor(constraint: str) -> tuple[int, ...]:
+    """The lowest version a `>= x.y.z` constraint admits."""
+    match = re.fullmatch(r'"?>=\s*(\d+)\.(\d+)\.(\d+)"?', constraint.strip())
+    assert match, constraint
+    return tuple(int(part) for part in match.groups())
+
+
+def test_required_version_admits_only_terraform_that_reads_the_backend(
+    hcl: dict[str, Any],
+) -> None:
+    """The S3 backend's `endpoints` (the guide's -backend-config) arrived in 1.6.0 and
+    `skip_s3_checksum` (set in versions.tf for Spaces) in 1.6.3: an older `terraform init`
+    fails on them, so required_version must say so before it gets there."""
+    (terraform,) = hcl["terraform"]
+    floor = version_floor(terraform["required_version"])
+    backend = (TERRAFORM / "versions.tf").read_text()
+    guide = (REPO / "docs" / "deploy" / "cloud.md").read_text()
+    needs = (1, 5, 0)
+    if "endpoints=" in guide:
+        needs = max(needs, (1, 6, 0))
+    if "skip_s3_checksum" in backend:
+        needs = max(needs, (1, 6, 3))
+    assert floor >= needs, (floor, needs)
+
+
+def test_the_database_cannot_be_destroyed_by_a_plan(hcl: dict[str, Any]) -> None:
+    for name in ("digitalocean_database_cluster.postgres", "digitalocean_database_db.taskstream"):
+        (lifecycle,) = hcl["resource"][name]["lifecycle"]
+        assert lifecycle["prevent_destroy"] is True, name

@@ -37,9 +37,16 @@ app.kubernetes.io/component: {{ .svc.component }}
 {{- printf "%s-%s" (include "taskstream.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* <registry>/<prefix><image>@<digest> when the release pins a digest (CI deploys that way:
+     the image that was scanned and signed), else <registry>/<prefix><image>:<tag>. */}}
 {{- define "taskstream.image" -}}
-{{- $tag := default .root.Chart.AppVersion .root.Values.image.tag -}}
-{{- printf "%s/%s%s:%s" .root.Values.image.registry .root.Values.image.prefix .svc.image $tag -}}
+{{- $repo := printf "%s/%s%s" .root.Values.image.registry .root.Values.image.prefix .svc.image -}}
+{{- $digest := get (.root.Values.image.digests | default dict) .svc.image -}}
+{{- if $digest -}}
+{{- printf "%s@%s" $repo $digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .root.Chart.AppVersion .root.Values.image.tag) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Pod-level securityContext meeting the Pod Security "restricted" profile. */}}
@@ -78,6 +85,13 @@ env:
       secretKeyRef:
         name: {{ .Values.secrets.app }}
         key: jwt-secret
+  # Signs audit chain heads and retention checkpoints; derived from the JWT key when absent.
+  - name: TASKSTREAM_AUDIT_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.secrets.app }}
+        key: audit-signing-key
+        optional: true
   - name: TASKSTREAM_SMTP_URL
     valueFrom:
       secretKeyRef:
