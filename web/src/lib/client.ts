@@ -17,6 +17,52 @@ function wsUrl(): string {
 
 const PONG_TIMEOUT_MS = 5000;
 
+/** Close codes after which retrying cannot help: the server refused our token. */
+export const AUTH_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403]);
+/** What a close code graphql-ws gives up on is reported as: 4499 ("Terminated"), which it retries. */
+export const RETRYABLE_CLOSE_CODE = 4499;
+const GRAPHQL_WS_FATAL = new Set([4500, 4005, 4400, 4004, 4406, 4409, 4429]);
+const GRAPHQL_WS_RETRIED_1XXX = new Set([1000, 1001, 1005, 1006, 1012, 1013, 1014]);
+
+/**
+ * graphql-ws stops for good after 1011 (server error), 4500 and a few more; a server restart or
+ * a crashed replica must not leave the app "reconnecting…" forever. Every close code except the
+ * auth refusals becomes one it retries with our backoff.
+ */
+export function retryableCloseCode(code: number): number {
+  if (AUTH_CLOSE_CODES.has(code)) return code;
+  const fatal = GRAPHQL_WS_FATAL.has(code) || (code >= 1000 && code <= 1999 && !GRAPHQL_WS_RETRIED_1XXX.has(code));
+  return fatal ? RETRYABLE_CLOSE_CODE : code;
+}
+
+/** A WebSocket whose close events carry `retryableCloseCode` (the original stays in `reason`). */
+export function retryingWebSocket(Base: typeof WebSocket): typeof WebSocket {
+  const onclose = Object.getOwnPropertyDescriptor(Base.prototype, 'onclose');
+  return class RetryingWebSocket extends Base {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      let handler: ((this: WebSocket, ev: CloseEvent) => unknown) | null = null;
+      Object.defineProperty(this, 'onclose', {
+        configurable: true,
+        get: () => handler,
+        set: (h: ((this: WebSocket, ev: CloseEvent) => unknown) | null) => {
+          handler = h;
+          onclose?.set?.call(
+            this,
+            h
+              ? (ev: CloseEvent) => {
+                  const code = retryableCloseCode(ev.code);
+                  const out = code === ev.code ? ev : new CloseEvent('close', { code, reason: `${ev.code} ${ev.reason}`.trim(), wasClean: ev.wasClean });
+                  return h.call(this, out);
+                }
+              : null,
+          );
+        },
+      });
+    }
+  };
+}
+
 function createSocket(): { ws: WsClient; retire: () => void } {
   let everConnected = false;
   // A disposed client's late "closed" must not overwrite the next session's state.
@@ -28,6 +74,7 @@ function createSocket(): { ws: WsClient; retire: () => void } {
   let activeSocket: WebSocket | undefined;
   const ws = createWsClient({
     url: wsUrl(),
+    webSocketImpl: retryingWebSocket(WebSocket),
     lazy: true,
     lazyCloseTimeout: 1000,
     keepAlive: 10000,
@@ -35,7 +82,7 @@ function createSocket(): { ws: WsClient; retire: () => void } {
     shouldRetry: (event) => {
       // 4403: the server refused our token; retrying cannot help.
       const code = (event as { code?: number } | undefined)?.code;
-      if (code === 4403 || code === 4401) {
+      if (code !== undefined && AUTH_CLOSE_CODES.has(code)) {
         setToken(null);
         return false;
       }

@@ -29,7 +29,7 @@ const initial: TaskListState = {
 
 export const MAX_PAGE = 200;
 
-export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelayMs = 250) {
+export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelayMs = 250, maxWaitMs = 1000) {
   const client = useClient();
   const [state, setState] = useState<TaskListState>(initial);
   const stateRef = useRef(state);
@@ -98,12 +98,21 @@ export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelay
     }
   }, [client, pageSize]);
 
-  // Coalesce bursts of changes into one refetch.
+  // Coalesce bursts of changes: one refetch when a burst goes quiet for refreshDelayMs, and at
+  // most one per maxWaitMs while it goes on (a steady stream must neither starve the list nor
+  // spend the account's query-cost bucket on a page read per event).
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const burstStart = useRef<number | null>(null);
   const scheduleRefresh = useCallback(() => {
     if (timer.current) clearTimeout(timer.current);
-    timer.current = setTimeout(() => void fetchWindow('refresh'), refreshDelayMs);
-  }, [fetchWindow, refreshDelayMs]);
+    const now = Date.now();
+    if (burstStart.current === null) burstStart.current = now;
+    const delay = Math.max(0, Math.min(refreshDelayMs, burstStart.current + maxWaitMs - now));
+    timer.current = setTimeout(() => {
+      burstStart.current = null;
+      void fetchWindow('refresh');
+    }, delay);
+  }, [fetchWindow, refreshDelayMs, maxWaitMs]);
   useEffect(() => () => clearTimeout(timer.current), []);
 
   /** Immediate local change (before the refetch confirms it). */
