@@ -31,7 +31,9 @@ describe('WebSocket close codes', () => {
         this.h?.(new CloseEvent('close', { code, reason: 'boom' }));
       }
     }
-    const Impl = retryingWebSocket(FakeSocket as unknown as typeof WebSocket);
+    // A subclass of the socket (as test tools install): onclose lives further up the chain.
+    class SubSocket extends FakeSocket {}
+    const Impl = retryingWebSocket(SubSocket as unknown as typeof WebSocket);
     const s = new Impl('ws://x') as unknown as FakeSocket & WebSocket;
     s.onclose = (ev) => seen.push(ev);
     s.fire(1011);

@@ -37,26 +37,27 @@ export function retryableCloseCode(code: number): number {
 
 /** A WebSocket whose close events carry `retryableCloseCode` (the original stays in `reason`). */
 export function retryingWebSocket(Base: typeof WebSocket): typeof WebSocket {
-  const onclose = Object.getOwnPropertyDescriptor(Base.prototype, 'onclose');
+  // A browser's WebSocket keeps onclose as an accessor on its prototype; a stand-in (tests,
+  // proxies) may read `this.onclose` itself. Both see the wrapped handler.
+  let protoSetter: ((this: unknown, v: unknown) => void) | undefined;
+  for (let proto: object | null = Base.prototype; proto && !protoSetter; proto = Object.getPrototypeOf(proto)) {
+    protoSetter = Object.getOwnPropertyDescriptor(proto, 'onclose')?.set;
+  }
   return class RetryingWebSocket extends Base {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols);
       let handler: ((this: WebSocket, ev: CloseEvent) => unknown) | null = null;
+      const wrapped = (ev: CloseEvent) => {
+        const code = retryableCloseCode(ev.code);
+        const out = code === ev.code ? ev : new CloseEvent('close', { code, reason: `${ev.code} ${ev.reason}`.trim(), wasClean: ev.wasClean });
+        return handler?.call(this, out);
+      };
       Object.defineProperty(this, 'onclose', {
         configurable: true,
-        get: () => handler,
+        get: () => (handler ? wrapped : null),
         set: (h: ((this: WebSocket, ev: CloseEvent) => unknown) | null) => {
           handler = h;
-          onclose?.set?.call(
-            this,
-            h
-              ? (ev: CloseEvent) => {
-                  const code = retryableCloseCode(ev.code);
-                  const out = code === ev.code ? ev : new CloseEvent('close', { code, reason: `${ev.code} ${ev.reason}`.trim(), wasClean: ev.wasClean });
-                  return h.call(this, out);
-                }
-              : null,
-          );
+          protoSetter?.call(this, h ? wrapped : null);
         },
       });
     }

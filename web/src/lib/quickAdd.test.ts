@@ -42,6 +42,17 @@ describe('parseQuickAdd', () => {
     ]);
   });
 
+  it('ends a repeat phrase at its time, before the tags and priority after it', () => {
+    const text = 'Standup every weekday at 9 #team p2';
+    const r = parseQuickAdd(text, TZ, NOW);
+    expect(r.spans.map((s) => [s.kind, text.slice(s.start, s.end)])).toEqual([
+      ['repeat', 'every weekday at 9'],
+      ['tag', '#team'],
+      ['priority', 'p2'],
+    ]);
+    expect(parseQuickAdd('Gym every day at 7 pm', TZ, NOW).dueAt).toBe('2026-12-04T19:00:00+01:00');
+  });
+
   it('refuses an empty title and names what is allowed', () => {
     expect(quickAddError(parseQuickAdd('tomorrow #home', TZ, NOW))).toMatch(/Type what the task is/);
     expect(quickAddError(parseQuickAdd(`${'x'.repeat(501)} today`, TZ, NOW))).toMatch(/500 characters/);

@@ -47,7 +47,7 @@ const PRIORITY_WORDS: Record<string, Priority> = {
 const TAG_RE = /(^|\s)#([\p{L}\p{N}_-]{1,50})(?=\s|$)/gu;
 const PRIORITY_RE = /(^|\s)(p[1-4]|!urgent|!high|!medium|!low)(?=\s|$)/giu;
 const EVERY_RE = /(^|\s)every(?=\s)/giu;
-const AT_TIME_RE = /^\s+at\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?(?=\s|$)/iu;
+const AT_TIME_RE = /^\s+at\s+(\d{1,2})(?::(\d{2}))?(?:\s*(am|pm))?(?=\s|$)/iu;
 // rrule's phrases are short ("every month on the 2nd tue"): look at no more words than this.
 const MAX_REPEAT_WORDS = 9;
 
@@ -78,7 +78,11 @@ function canonicalRule(rule: string): string {
     const i = order.indexOf(p.split('=')[0] ?? '');
     return i < 0 ? order.length : i;
   };
-  return parts.sort((a, b) => rank(a) - rank(b)).join(';');
+  // "+2TU" and "2TU" mean the same; the server writes the shorter.
+  return parts
+    .map((p) => (p.startsWith('BYDAY=') ? p.replace(/\+/g, '') : p))
+    .sort((a, b) => rank(a) - rank(b))
+    .join(';');
 }
 
 interface RepeatMatch {

@@ -29,7 +29,7 @@ const initial: TaskListState = {
 
 export const MAX_PAGE = 200;
 
-export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelayMs = 250, maxWaitMs = 1000) {
+export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelayMs = 250, minIntervalMs = 1000) {
   const client = useClient();
   const [state, setState] = useState<TaskListState>(initial);
   const stateRef = useRef(state);
@@ -98,21 +98,22 @@ export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelay
     }
   }, [client, pageSize]);
 
-  // Coalesce bursts of changes: one refetch when a burst goes quiet for refreshDelayMs, and at
-  // most one per maxWaitMs while it goes on (a steady stream must neither starve the list nor
-  // spend the account's query-cost bucket on a page read per event).
+  // Coalesce bursts of changes: a change schedules one refetch refreshDelayMs later, changes
+  // meanwhile join it, and two refetches are at least minIntervalMs apart. A steady stream of
+  // events (60 quick changes) then costs about one page read a second, not one per event; the
+  // event itself is already applied to the list (patch/remove), so nothing waits for the read.
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  const burstStart = useRef<number | null>(null);
+  const lastRefresh = useRef(0);
   const scheduleRefresh = useCallback(() => {
-    if (timer.current) clearTimeout(timer.current);
+    if (timer.current !== undefined) return;
     const now = Date.now();
-    if (burstStart.current === null) burstStart.current = now;
-    const delay = Math.max(0, Math.min(refreshDelayMs, burstStart.current + maxWaitMs - now));
+    const delay = Math.max(refreshDelayMs, lastRefresh.current + minIntervalMs - now);
     timer.current = setTimeout(() => {
-      burstStart.current = null;
+      timer.current = undefined;
+      lastRefresh.current = Date.now();
       void fetchWindow('refresh');
     }, delay);
-  }, [fetchWindow, refreshDelayMs, maxWaitMs]);
+  }, [fetchWindow, refreshDelayMs, minIntervalMs]);
   useEffect(() => () => clearTimeout(timer.current), []);
 
   /** Immediate local change (before the refetch confirms it). */
