@@ -182,7 +182,7 @@ export function FilterBar({ value: f, onChange }: Props) {
           disabled={f.sort === 'DEFAULT'}
           onClick={() => set({ direction: f.direction === 'ASC' ? 'DESC' : 'ASC' })}
           // The name starts with the visible text (WCAG 2.5.3), then says what the button does.
-          aria-label={`${f.direction === 'ASC' ? 'Asc' : 'Desc'}: sort direction ${f.direction === 'ASC' ? 'ascending' : 'descending'}. Switch.`}
+          aria-label={`${f.direction === 'ASC' ? 'Asc' : 'Desc'}: Sort direction ${f.direction === 'ASC' ? 'ascending' : 'descending'}. Switch.`}
         >
           {f.direction === 'ASC' ? '↑ Asc' : '↓ Desc'}
         </button>

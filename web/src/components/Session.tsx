@@ -96,7 +96,7 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
           </a>
         </nav>
         <div className="header-actions">
-          <button type="button" className="ghost icon-button" aria-label="Keyboard shortcuts" aria-keyshortcuts="?" onClick={(e) => { helpReturn.current = e.currentTarget; setHelp(true); }}>
+          <button type="button" className="ghost icon-button shortcuts-button" aria-label="Keyboard shortcuts" aria-keyshortcuts="?" onClick={(e) => { helpReturn.current = e.currentTarget; setHelp(true); }}>
             ?
           </button>
           <ThemeToggle />
