@@ -1,7 +1,10 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
+import { applyTheme } from './lib/theme';
 import './styles.css';
+
+applyTheme();
 
 const root = document.getElementById('root');
 if (!root) throw new Error('#root is missing from index.html');

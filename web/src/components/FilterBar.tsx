@@ -181,7 +181,8 @@ export function FilterBar({ value: f, onChange }: Props) {
           className="ghost small"
           disabled={f.sort === 'DEFAULT'}
           onClick={() => set({ direction: f.direction === 'ASC' ? 'DESC' : 'ASC' })}
-          aria-label={`Sort direction: ${f.direction === 'ASC' ? 'ascending' : 'descending'}. Switch.`}
+          // The name starts with the visible text (WCAG 2.5.3), then says what the button does.
+          aria-label={`${f.direction === 'ASC' ? 'Asc' : 'Desc'}: Sort direction ${f.direction === 'ASC' ? 'ascending' : 'descending'}. Switch.`}
         >
           {f.direction === 'ASC' ? '↑ Asc' : '↓ Desc'}
         </button>

@@ -84,6 +84,17 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
   }
 
   const items = data?.notifications.edges.map((e) => e.node) ?? [];
+  const unreadItems = items.filter((n) => !n.readAt);
+  const [markingAll, setMarkingAll] = useState(false);
+
+  // No bulk mutation in the API: one call per loaded unread entry (at most the 50 shown).
+  async function markAllRead() {
+    setMarkingAll(true);
+    for (const n of unreadItems) await client.mutation(MarkNotificationReadDocument, { id: n.id }).toPromise();
+    setMarkingAll(false);
+    emit({ type: 'notifications-changed' });
+    headingRef.current?.focus();
+  }
   return (
     <div id={id} ref={panelRef} className="notifications-panel" role="region" aria-labelledby={`${id}-heading`}>
       <div className="panel-header">
@@ -93,6 +104,11 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
         <label className="check small">
           <input type="checkbox" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} /> Unread only
         </label>
+        {unreadItems.length ? (
+          <button type="button" className="link-button" disabled={markingAll} onClick={() => void markAllRead()}>
+            Mark all read
+          </button>
+        ) : null}
         <button type="button" className="icon-button" aria-label="Close notifications" onClick={onClose}>
           ×
         </button>
@@ -106,7 +122,14 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
         {items.map((n) => (
           <li key={n.id} className={n.readAt ? 'read' : 'unread'}>
             <div className="n-title">
-              {n.taskId ? <a href={`#/tasks/${n.taskId}`}>{n.title}</a> : n.title}
+              {n.taskId ? (
+                // Opening the task is reading the reminder.
+                <a href={`#/tasks/${n.taskId}`} onClick={() => (n.readAt ? undefined : void markRead(n.id))}>
+                  {n.title}
+                </a>
+              ) : (
+                n.title
+              )}
             </div>
             {n.body ? <div className="n-body">{localizeUtcTimes(n.body, me.timezone)}</div> : null}
             <div className="n-meta">

@@ -29,6 +29,17 @@ describe('RecurrenceBuilder', () => {
     expect(screen.getByText('Every 2 weeks on Mon, Thu, 5 times, counted from completion')).toBeTruthy();
   });
 
+  it('says "Every 1 week" and "Every 2 weeks", never "1 weeks"', async () => {
+    const user = userEvent.setup();
+    render(<Harness />);
+    await user.selectOptions(screen.getByLabelText('Repeats'), 'WEEKLY');
+    const suffix = () => screen.getByLabelText('Every').parentElement?.querySelector('span')?.textContent;
+    expect(suffix()).toBe('week');
+    await user.clear(screen.getByLabelText('Every'));
+    await user.type(screen.getByLabelText('Every'), '2');
+    expect(suffix()).toBe('weeks');
+  });
+
   it('ends on a date (UNTIL in UTC) and flags a missing date', async () => {
     const user = userEvent.setup();
     render(<Harness />);

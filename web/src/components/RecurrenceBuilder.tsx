@@ -33,7 +33,9 @@ export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skip
   const ids = useId();
   const set = (patch: Partial<RecurrenceDraft>) => onChange({ ...d, ...patch });
   const errors = validateDraft(d);
-  const unit = { DAILY: 'days', WEEKDAYS: 'weeks', WEEKLY: 'weeks', MONTHLY: 'months', YEARLY: 'years', CUSTOM: '' }[d.preset];
+  const units = { DAILY: ['day', 'days'], WEEKDAYS: ['week', 'weeks'], WEEKLY: ['week', 'weeks'], MONTHLY: ['month', 'months'], YEARLY: ['year', 'years'], CUSTOM: ['', ''] }[d.preset];
+  // "Every 1 week", "Every 2 weeks".
+  const unit = d.interval === 1 ? units[0] : units[1];
 
   return (
     <div className="recurrence-builder">

@@ -63,9 +63,9 @@ export function RemindersEditor({ value, onChange, hasDue, errors, onSnooze }: P
                       value={r.unit}
                       onChange={(e) => update(r.key, { unit: e.target.value as ReminderUnit })}
                     >
-                      <option value="minutes">minutes before</option>
-                      <option value="hours">hours before</option>
-                      <option value="days">days before</option>
+                      <option value="minutes">{r.amount === 1 ? 'minute' : 'minutes'} before</option>
+                      <option value="hours">{r.amount === 1 ? 'hour' : 'hours'} before</option>
+                      <option value="days">{r.amount === 1 ? 'day' : 'days'} before</option>
                     </select>
                   </>
                 ) : (

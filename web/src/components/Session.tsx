@@ -1,15 +1,21 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useQuery } from 'urql';
 import { MeDocument } from '../gql/graphql';
 import { describeError } from '../lib/errors';
+import { emit } from '../lib/events';
 import { navigate, useHashRoute } from '../lib/hooks';
+import { shortcutFor } from '../lib/shortcuts';
+import { runUndo } from '../lib/undo';
 import { ConnectionBanner } from './ConnectionBanner';
 import { ErrorBanner } from './ErrorMessage';
 import { LiveSync } from './LiveSync';
 import { MeContext } from './MeContext';
 import { NotificationsButton } from './NotificationsPanel';
 import { SettingsPage } from './SettingsPage';
+import { ShortcutsDialog } from './ShortcutsDialog';
+import { focusQuickAddOnMount } from './TaskList';
 import { TasksPage } from './TasksPage';
+import { ThemeToggle } from './ThemeToggle';
 
 export function Session({ onLogOut }: { onLogOut: () => void }) {
   const [{ data, error, fetching }, refetch] = useQuery({ query: MeDocument, requestPolicy: 'cache-first' });
@@ -20,6 +26,36 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
   useEffect(() => {
     if (route.length === 0 || (route[0] !== 'tasks' && route[0] !== 'settings')) navigate('/tasks');
   }, [route]);
+
+  const [help, setHelp] = useState(false);
+  const helpReturn = useRef<HTMLElement | null>(null);
+  const routeRef = useRef(route);
+  routeRef.current = route;
+  useEffect(() => {
+    function onKey(e: KeyboardEvent) {
+      if (e.defaultPrevented || e.isComposing) return;
+      // A modal dialog handles its own keys (Esc closes it).
+      if (document.querySelector('dialog[open]')) return;
+      const name = shortcutFor(e);
+      if (!name) return;
+      const [section, taskId] = routeRef.current;
+      if (name === 'close' && !taskId) return;
+      e.preventDefault();
+      if (name === 'help') {
+        helpReturn.current = document.activeElement as HTMLElement | null;
+        setHelp(true);
+      } else if (name === 'new') navigate('/tasks/new');
+      else if (name === 'undo') void runUndo();
+      else if (section !== 'tasks') {
+        if (name === 'quick-add') {
+          focusQuickAddOnMount();
+          navigate('/tasks');
+        }
+      } else emit({ type: 'shortcut', name });
+    }
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
 
   if (!data) {
     return (
@@ -60,6 +96,10 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
           </a>
         </nav>
         <div className="header-actions">
+          <button type="button" className="ghost icon-button shortcuts-button" aria-label="Keyboard shortcuts" aria-keyshortcuts="?" onClick={(e) => { helpReturn.current = e.currentTarget; setHelp(true); }}>
+            ?
+          </button>
+          <ThemeToggle />
           <NotificationsButton />
           <span className="user-email" title={me.email}>
             {me.email}
@@ -74,6 +114,15 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
       <main id="main" ref={mainRef} tabIndex={-1} className="app-main">
         {section === 'settings' ? <SettingsPage /> : <TasksPage taskId={route[1] ?? null} />}
       </main>
+      {help ? (
+        <ShortcutsDialog
+          onClose={() => {
+            setHelp(false);
+            const back = helpReturn.current;
+            setTimeout(() => (back && back.isConnected ? back : mainRef.current)?.focus(), 0);
+          }}
+        />
+      ) : null}
     </MeContext.Provider>
   );
 }

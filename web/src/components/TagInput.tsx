@@ -8,6 +8,12 @@ interface Props {
   describedBy?: string;
 }
 
+/** True when an input event came from choosing a datalist option rather than typing. */
+export function isSuggestionPick(ev: Event): boolean {
+  const inputType = (ev as InputEvent).inputType;
+  return inputType === undefined || inputType === '' || inputType === 'insertReplacementText';
+}
+
 /** Chips plus a text box with autocomplete from the user's existing tags. */
 export function TagInput({ value, onChange, invalid, describedBy }: Props) {
   const ids = useId();
@@ -33,7 +39,11 @@ export function TagInput({ value, onChange, invalid, describedBy }: Props) {
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLInputElement>) {
-    if ((e.key === 'Enter' || e.key === ',') && text.trim()) {
+    if (e.key === 'Enter') {
+      // Enter in the tag box adds the typed tag; it never submits the whole form.
+      e.preventDefault();
+      if (text.trim()) add(text);
+    } else if (e.key === ',' && text.trim()) {
       e.preventDefault();
       add(text);
     } else if (e.key === 'Backspace' && !text && value.length) {
@@ -63,8 +73,10 @@ export function TagInput({ value, onChange, invalid, describedBy }: Props) {
         aria-describedby={describedBy}
         onChange={(e) => {
           const v = e.target.value;
-          // Choosing a datalist option sets the whole value: add it at once.
-          if (known.some((t) => t.name === v)) add(v);
+          // Only a pick from the suggestions adds at once: typing "work" on the way to
+          // "workshop" must not commit #work. Typed text is an InputEvent "insertText";
+          // a datalist pick is not.
+          if (isSuggestionPick(e.nativeEvent) && known.some((t) => t.name === v)) add(v);
           else setText(v);
         }}
         onKeyDown={onKeyDown}

@@ -19,6 +19,7 @@ import { PRIORITIES, PRIORITY_LABELS } from '../lib/filters';
 import { navigate, useAppEvents } from '../lib/hooks';
 import { draftToRRule, previewVariables } from '../lib/recurrence';
 import { useRecurrencePreview } from '../lib/useRecurrencePreview';
+import { clearDraft, loadDraft, saveDraft } from '../lib/drafts';
 import {
   emptyForm,
   formFromTask,
@@ -70,7 +71,20 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const preview = useRecurrencePreview(form.repeat && recurrenceChanged ? previewVariables(form.recurrence, form.due, tz) : null);
   // The newest version this editor has seen, updated synchronously (our own saves emit events
   // before React re-renders, and they must not look like someone else's change).
+  // A half-typed edit survives closing the editor: kept per task for this browser session.
+  const [restoredDraft, setRestoredDraft] = useState(false);
+  const latest = useRef({ form, dirty: false });
+  const draftChecked = useRef(false);
+
   const knownVersion = useRef(0);
+  latest.current = { form, dirty };
+  useEffect(
+    () => () => {
+      if (latest.current.dirty) saveDraft(taskId, latest.current.form);
+      else clearDraft(taskId);
+    },
+    [taskId],
+  );
 
   const adopt = useCallback(
     (t: TaskDetailFragment) => {
@@ -84,12 +98,23 @@ export function TaskEditor({ taskId }: { taskId: string }) {
     [tz],
   );
 
+  const restoreDraft = useCallback(() => {
+    if (draftChecked.current) return;
+    draftChecked.current = true;
+    const draft = loadDraft(taskId);
+    if (draft) {
+      setForm(draft);
+      setRestoredDraft(true);
+    }
+  }, [taskId]);
+
   const load = useCallback(async () => {
     setLoading(true);
     const res = await client.query(TaskDocument, { id: taskId }, { requestPolicy: 'network-only' }).toPromise();
     setLoading(false);
     if (res.data?.task) {
       adopt(res.data.task);
+      restoreDraft();
       return res.data.task;
     }
     setBanner(res.error ? describeError(res.error, 'task') : describeError({ graphQLErrors: [{ message: 'not found', extensions: { code: 'NOT_FOUND' } }] }, 'task'));
@@ -98,8 +123,11 @@ export function TaskEditor({ taskId }: { taskId: string }) {
 
   useEffect(() => {
     if (!isNew) void load();
-    else setTimeout(() => titleRef.current?.focus(), 0);
-  }, [isNew, load]);
+    else {
+      restoreDraft();
+      setTimeout(() => titleRef.current?.focus(), 0);
+    }
+  }, [isNew, load, restoreDraft]);
 
   useEffect(() => {
     if (!isNew && !loading) headingRef.current?.focus();
@@ -160,6 +188,8 @@ export function TaskEditor({ taskId }: { taskId: string }) {
       emit({ type: 'tasks-changed', taskId: saved.id, task: saved });
       emit({ type: 'tags-changed' });
       if (isNew) {
+        latest.current = { form, dirty: false };
+        clearDraft('new');
         toast(`Created “${saved.title}”`);
         navigate(`/tasks/${saved.id}`);
       } else toast('Saved');
@@ -176,6 +206,8 @@ export function TaskEditor({ taskId }: { taskId: string }) {
       if (name === 'delete') {
         const res = await client.mutation(DeleteTaskDocument, { id: task.id }).toPromise();
         if (res.error) return showBanner(describeError(res.error, 'task'));
+        latest.current = { form, dirty: false };
+        clearDraft(task.id);
         emit({ type: 'tasks-changed', taskId: task.id, deleted: true });
         emit({ type: 'tags-changed' });
         toast(`Deleted “${task.title}”`);
@@ -190,13 +222,22 @@ export function TaskEditor({ taskId }: { taskId: string }) {
       adopt(updated);
       emit({ type: 'tasks-changed', taskId: updated.id, task: updated });
       emit({ type: 'tags-changed' });
-      toast(
-        name === 'complete'
-          ? `Completed “${updated.title}”`
-          : name === 'reopen'
-            ? `Reopened “${updated.title}”`
-            : `Skipped to ${updated.dueAt ? formatDateTime(updated.dueAt, tz) : 'the next date'}`,
-      );
+      if (name === 'skip') toast(`Skipped to ${updated.dueAt ? formatDateTime(updated.dueAt, tz) : 'the next date'}`);
+      else {
+        const back = name === 'complete' ? ReopenTaskDocument : CompleteTaskDocument;
+        toast(name === 'complete' ? `Completed “${updated.title}”` : `Reopened “${updated.title}”`, 'info', {
+          undo: async () => {
+            const r = await client.mutation(back, { id: updated.id }).toPromise();
+            const d = r.data as Record<string, TaskDetailFragment> | undefined;
+            const reverted = d ? Object.values(d)[0] : undefined;
+            if (!reverted) {
+              toast(describeError(r.error, 'task')?.message ?? 'Could not undo.', 'error');
+              return;
+            }
+            emit({ type: 'tasks-changed', taskId: reverted.id, task: reverted });
+          },
+        });
+      }
     } finally {
       setBusyAction(null);
     }
@@ -259,6 +300,24 @@ export function TaskEditor({ taskId }: { taskId: string }) {
           <div className="banner-actions">
             <button type="button" onClick={() => void load()}>
               Load latest (discard my edits)
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {restoredDraft && dirty ? (
+        <div className="banner banner-info" role="status" data-testid="draft-restored">
+          <p>Your unsaved changes were kept from last time.</p>
+          <div className="banner-actions">
+            <button
+              type="button"
+              className="ghost"
+              onClick={() => {
+                setForm(initial);
+                setRestoredDraft(false);
+                clearDraft(taskId);
+              }}
+            >
+              Discard them
             </button>
           </div>
         </div>

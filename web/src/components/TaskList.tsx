@@ -1,17 +1,25 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useClient } from 'urql';
-import { CompleteTaskDocument, ReopenTaskDocument, type TaskListItemFragment } from '../gql/graphql';
+import { CompleteTaskDocument, DeleteTaskDocument, ReopenTaskDocument, type TaskListItemFragment } from '../gql/graphql';
 import { formatDateTime, relativeDay } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { activeFilterCount, defaultFilters, filtersToVariables, PRIORITY_LABELS, type FilterState } from '../lib/filters';
-import { useDebounced } from '../lib/hooks';
-import { describeRule } from '../lib/recurrence';
+import { navigate, useAppEvents, useDebounced } from '../lib/hooks';
+import { humanRule } from '../lib/recurrence';
 import { useTaskList } from '../lib/useTaskList';
+import { ConfirmDialog } from './ConfirmDialog';
 import { FilterBar } from './FilterBar';
 import { useMe } from './MeContext';
+import { QuickAdd } from './QuickAdd';
 import { useToast } from './Toast';
 import { Icon } from './Icon';
+
+// `q` pressed on another screen: focus the quick-add field once the list is shown.
+let quickAddOnMount = false;
+export function focusQuickAddOnMount(): void {
+  quickAddOnMount = true;
+}
 
 const FILTERS_KEY = 'taskstream.filters';
 
@@ -27,6 +35,8 @@ function loadFilters(): FilterState {
 
 export function TaskList({ selectedId }: { selectedId: string | null }) {
   const me = useMe();
+  const client = useClient();
+  const toast = useToast();
   const [filters, setFilters] = useState<FilterState>(loadFilters);
   useEffect(() => {
     try {
@@ -44,6 +54,20 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
     [JSON.stringify({ ...filters, text: debouncedText }), me.timezone],
   );
   const list = useTaskList(vars);
+  const rootRef = useRef<HTMLDivElement>(null);
+  const listRef = useRef<HTMLUListElement>(null);
+  const quickAddRef = useRef<HTMLInputElement>(null);
+  const [pendingDelete, setPendingDelete] = useState<TaskListItemFragment | null>(null);
+  const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
+  // The row the keyboard is on (kept when its row goes away, so focus lands on a neighbour).
+  const cursor = useRef<{ id: string; index: number } | null>(null);
+
+  useEffect(() => {
+    if (quickAddOnMount) {
+      quickAddOnMount = false;
+      quickAddRef.current?.focus();
+    }
+  }, []);
 
   // Infinite scroll: load the next page when the sentinel nears the viewport.
   const sentinel = useRef<HTMLDivElement>(null);
@@ -58,6 +82,137 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
     return () => io.disconnect();
   }, [loadMore, list.tasks.length]);
 
+  const rowLink = (id: string) =>
+    listRef.current?.querySelector<HTMLAnchorElement>(`li[data-task-id="${CSS.escape(id)}"] a.task-title`) ?? null;
+  const focusRow = useCallback((id: string): boolean => {
+    const el = rowLink(id);
+    el?.focus();
+    return !!el;
+  }, []);
+  const focusIndex = (index: number) => {
+    const links = listRef.current?.querySelectorAll<HTMLAnchorElement>('a.task-title');
+    if (!links || links.length === 0) return;
+    links[Math.max(0, Math.min(index, links.length - 1))]?.focus();
+  };
+
+  /** The task the keyboard acts on: the focused row, else the last one, else the open one. */
+  function currentTask(): TaskListItemFragment | null {
+    const li = (document.activeElement as HTMLElement | null)?.closest?.('li[data-task-id]');
+    const id = li?.getAttribute('data-task-id') ?? cursor.current?.id ?? selectedId;
+    return list.tasks.find((t) => t.id === id) ?? null;
+  }
+
+  // Focus is never dropped: when the focused row leaves the list (completed under a filter
+  // that hides done tasks, deleted, moved away), its neighbour takes it.
+  useEffect(() => {
+    const c = cursor.current;
+    if (!c || (document.activeElement && document.activeElement !== document.body)) return;
+    if (!focusRow(c.id)) focusIndex(c.index);
+  }, [list.tasks, focusRow]);
+
+  // Closing the editor returns focus to the task it showed.
+  const prevSelected = useRef(selectedId);
+  useEffect(() => {
+    const prev = prevSelected.current;
+    prevSelected.current = selectedId;
+    if (prev && prev !== 'new' && !selectedId) {
+      const active = document.activeElement;
+      if (!active || active === document.body || !rootRef.current?.contains(active)) {
+        if (!focusRow(prev)) quickAddRef.current?.focus();
+      }
+    } else if (prev === 'new' && !selectedId) {
+      const active = document.activeElement;
+      if (!active || active === document.body) quickAddRef.current?.focus();
+    }
+  }, [selectedId, focusRow]);
+
+  const setDone = useCallback(
+    async (task: TaskListItemFragment, done: boolean, undoable: boolean): Promise<void> => {
+      setBusy((b) => new Set(b).add(task.id));
+      list.patch({ ...task, status: done ? 'DONE' : 'OPEN' });
+      const res = done
+        ? await client.mutation(CompleteTaskDocument, { id: task.id }).toPromise()
+        : await client.mutation(ReopenTaskDocument, { id: task.id }).toPromise();
+      setBusy((b) => {
+        const next = new Set(b);
+        next.delete(task.id);
+        return next;
+      });
+      if (res.error) {
+        list.patch(task);
+        toast(describeError(res.error, 'task')?.message ?? 'Could not update the task.', 'error');
+      } else {
+        const updated = res.data && ('completeTask' in res.data ? res.data.completeTask : res.data.reopenTask);
+        const text = done ? `Completed “${task.title}”` : `Reopened “${task.title}”`;
+        if (undoable && updated) {
+          toast(text, 'info', {
+            undo: async () => {
+              await setDone({ ...task, status: updated.status, version: updated.version }, !done, false);
+              focusRow(task.id);
+            },
+          });
+        } else toast(text);
+      }
+      emit({ type: 'tasks-changed', taskId: task.id });
+    },
+    [client, list, toast, focusRow],
+  );
+
+  async function deleteTask(task: TaskListItemFragment) {
+    const index = list.tasks.findIndex((t) => t.id === task.id);
+    const res = await client.mutation(DeleteTaskDocument, { id: task.id }).toPromise();
+    if (res.error) {
+      toast(describeError(res.error, 'task')?.message ?? 'Could not delete the task.', 'error');
+      focusRow(task.id);
+      return;
+    }
+    list.remove(task.id);
+    cursor.current = { id: task.id, index: Math.max(0, index) };
+    emit({ type: 'tasks-changed', taskId: task.id, deleted: true });
+    emit({ type: 'tags-changed' });
+    // No undo: the API has no way to restore a deleted task (recreating it would be a new task).
+    toast(`Deleted “${task.title}”`);
+    if (selectedId === task.id) navigate('/tasks');
+    setTimeout(() => focusIndex(index), 0);
+  }
+
+  useAppEvents((e) => {
+    if (e.type !== 'shortcut') return;
+    const current = currentTask();
+    const index = current ? list.tasks.findIndex((t) => t.id === current.id) : -1;
+    switch (e.name) {
+      case 'quick-add':
+        quickAddRef.current?.focus();
+        break;
+      case 'search':
+        rootRef.current?.querySelector<HTMLInputElement>('input[type=search]')?.focus();
+        break;
+      case 'next':
+      case 'previous': {
+        if (list.tasks.length === 0) break;
+        const step = e.name === 'next' ? 1 : -1;
+        const target = index < 0 ? (step > 0 ? 0 : list.tasks.length - 1) : index + step;
+        focusIndex(target);
+        if (e.name === 'next' && target >= list.tasks.length - 1) void loadMore();
+        break;
+      }
+      case 'complete':
+        if (current && !busy.has(current.id)) void setDone(current, current.status !== 'DONE', true);
+        break;
+      case 'edit':
+        if (current) navigate(`/tasks/${encodeURIComponent(current.id)}`);
+        break;
+      case 'delete':
+        if (current) setPendingDelete(current);
+        break;
+      case 'close':
+        if (selectedId) navigate('/tasks');
+        break;
+      default:
+        break;
+    }
+  });
+
   const searching = debouncedText.trim().length > 0;
   const countText =
     list.totalCount === null
@@ -65,13 +220,14 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
       : `${list.totalCount} ${list.totalCount === 1 ? 'task' : 'tasks'}${searching ? ` matching “${debouncedText.trim()}”` : ''}`;
 
   return (
-    <div className="task-list">
+    <div className="task-list" ref={rootRef}>
       <div className="list-header">
         <h1 id="tasks-heading">Tasks</h1>
-        <a className="button primary" href="#/tasks/new">
+        <a className="button primary" href="#/tasks/new" aria-keyshortcuts="n">
           <Icon name="plus" /> New task
         </a>
       </div>
+      <QuickAdd ref={quickAddRef} />
       <FilterBar value={filters} onChange={setFilters} />
       <p className="list-count" aria-live="polite" data-testid="task-count">
         {countText}
@@ -91,9 +247,18 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
           <a href="#/tasks/new">Create a task</a>
         </div>
       ) : null}
-      <ul className="tasks" aria-labelledby="tasks-heading" aria-busy={list.loading}>
+      <ul
+        className="tasks"
+        ref={listRef}
+        aria-labelledby="tasks-heading"
+        aria-busy={list.loading}
+        onFocus={(e) => {
+          const id = (e.target as HTMLElement).closest('li[data-task-id]')?.getAttribute('data-task-id');
+          if (id) cursor.current = { id, index: list.tasks.findIndex((t) => t.id === id) };
+        }}
+      >
         {list.tasks.map((t) => (
-          <TaskRow key={t.id} task={t} selected={t.id === selectedId} onPatch={list.patch} />
+          <TaskRow key={t.id} task={t} selected={t.id === selectedId} busy={busy.has(t.id)} onToggle={() => void setDone(t, t.status !== 'DONE', true)} />
         ))}
       </ul>
       <div ref={sentinel} className="sentinel" aria-hidden="true" />
@@ -102,6 +267,23 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
           {list.loadingMore ? 'Loading…' : `Load more (${list.tasks.length} of ${list.totalCount ?? '?'})`}
         </button>
       ) : null}
+      {pendingDelete ? (
+        <ConfirmDialog
+          title={`Delete “${pendingDelete.title}”?`}
+          body="It cannot be undone."
+          confirmLabel="Delete"
+          onConfirm={() => {
+            const t = pendingDelete;
+            setPendingDelete(null);
+            void deleteTask(t);
+          }}
+          onCancel={() => {
+            const t = pendingDelete;
+            setPendingDelete(null);
+            setTimeout(() => focusRow(t.id), 0);
+          }}
+        />
+      ) : null}
     </div>
   );
 }
@@ -109,45 +291,33 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
 function TaskRow({
   task,
   selected,
-  onPatch,
+  busy,
+  onToggle,
 }: {
   task: TaskListItemFragment;
   selected: boolean;
-  onPatch: (t: TaskListItemFragment) => void;
+  busy: boolean;
+  onToggle: () => void;
 }) {
   const me = useMe();
-  const client = useClient();
-  const toast = useToast();
-  const [busy, setBusy] = useState(false);
   const done = task.status === 'DONE';
   const overdue = !done && task.dueAt !== null && Date.parse(task.dueAt) < Date.now();
 
-  async function toggleDone() {
-    setBusy(true);
-    onPatch({ ...task, status: done ? 'OPEN' : 'DONE' });
-    const res = done
-      ? await client.mutation(ReopenTaskDocument, { id: task.id }).toPromise()
-      : await client.mutation(CompleteTaskDocument, { id: task.id }).toPromise();
-    setBusy(false);
-    if (res.error) {
-      onPatch(task);
-      toast(describeError(res.error, 'task')?.message ?? 'Could not update the task.', 'error');
-    } else {
-      toast(done ? `Reopened “${task.title}”` : `Completed “${task.title}”`);
-    }
-    emit({ type: 'tasks-changed', taskId: task.id });
-  }
-
   return (
     <li className={`task-row${done ? ' done' : ''}${selected ? ' selected' : ''}`} data-task-id={task.id} data-status={task.status}>
-      <input
-        type="checkbox"
-        className="task-check"
-        checked={done}
-        disabled={busy}
-        onChange={() => void toggleDone()}
-        aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`}
-      />
+      <label className="task-check-target">
+        <input
+          type="checkbox"
+          className="task-check"
+          checked={done}
+          // aria-disabled, not disabled: a disabled control drops the keyboard focus.
+          aria-disabled={busy || undefined}
+          onChange={() => {
+            if (!busy) onToggle();
+          }}
+          aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`}
+        />
+      </label>
       <div className="task-main">
         <a className="task-title" href={`#/tasks/${encodeURIComponent(task.id)}`} aria-current={selected ? 'true' : undefined}>
           {task.title}
@@ -163,8 +333,8 @@ function TaskRow({
             </span>
           ) : null}
           {task.recurrence ? (
-            <span className="recurring" title={describeRule(task.recurrence.rule, me.timezone)}>
-              <Icon name="repeat" size={13} /> {describeRule(task.recurrence.rule, me.timezone)}
+            <span className="recurring" data-testid="recurrence-text">
+              <Icon name="repeat" size={13} /> {humanRule(task.recurrence.rule, task.dueAt, me.timezone)}
             </span>
           ) : null}
           {task.reminders.some((r) => r.state === 'SCHEDULED') ? (

@@ -17,6 +17,53 @@ function wsUrl(): string {
 
 const PONG_TIMEOUT_MS = 5000;
 
+/** Close codes after which retrying cannot help: the server refused our token. */
+export const AUTH_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403]);
+/** What a close code graphql-ws gives up on is reported as: 4499 ("Terminated"), which it retries. */
+export const RETRYABLE_CLOSE_CODE = 4499;
+const GRAPHQL_WS_FATAL = new Set([4500, 4005, 4400, 4004, 4406, 4409, 4429]);
+const GRAPHQL_WS_RETRIED_1XXX = new Set([1000, 1001, 1005, 1006, 1012, 1013, 1014]);
+
+/**
+ * graphql-ws stops for good after 1011 (server error), 4500 and a few more; a server restart or
+ * a crashed replica must not leave the app "reconnecting…" forever. Every close code except the
+ * auth refusals becomes one it retries with our backoff.
+ */
+export function retryableCloseCode(code: number): number {
+  if (AUTH_CLOSE_CODES.has(code)) return code;
+  const fatal = GRAPHQL_WS_FATAL.has(code) || (code >= 1000 && code <= 1999 && !GRAPHQL_WS_RETRIED_1XXX.has(code));
+  return fatal ? RETRYABLE_CLOSE_CODE : code;
+}
+
+/** A WebSocket whose close events carry `retryableCloseCode` (the original stays in `reason`). */
+export function retryingWebSocket(Base: typeof WebSocket): typeof WebSocket {
+  // A browser's WebSocket keeps onclose as an accessor on its prototype; a stand-in (tests,
+  // proxies) may read `this.onclose` itself. Both see the wrapped handler.
+  let protoSetter: ((this: unknown, v: unknown) => void) | undefined;
+  for (let proto: object | null = Base.prototype; proto && !protoSetter; proto = Object.getPrototypeOf(proto)) {
+    protoSetter = Object.getOwnPropertyDescriptor(proto, 'onclose')?.set;
+  }
+  return class RetryingWebSocket extends Base {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      let handler: ((this: WebSocket, ev: CloseEvent) => unknown) | null = null;
+      const wrapped = (ev: CloseEvent) => {
+        const code = retryableCloseCode(ev.code);
+        const out = code === ev.code ? ev : new CloseEvent('close', { code, reason: `${ev.code} ${ev.reason}`.trim(), wasClean: ev.wasClean });
+        return handler?.call(this, out);
+      };
+      Object.defineProperty(this, 'onclose', {
+        configurable: true,
+        get: () => (handler ? wrapped : null),
+        set: (h: ((this: WebSocket, ev: CloseEvent) => unknown) | null) => {
+          handler = h;
+          protoSetter?.call(this, h ? wrapped : null);
+        },
+      });
+    }
+  };
+}
+
 function createSocket(): { ws: WsClient; retire: () => void } {
   let everConnected = false;
   // A disposed client's late "closed" must not overwrite the next session's state.
@@ -28,6 +75,7 @@ function createSocket(): { ws: WsClient; retire: () => void } {
   let activeSocket: WebSocket | undefined;
   const ws = createWsClient({
     url: wsUrl(),
+    webSocketImpl: retryingWebSocket(WebSocket),
     lazy: true,
     lazyCloseTimeout: 1000,
     keepAlive: 10000,
@@ -35,7 +83,7 @@ function createSocket(): { ws: WsClient; retire: () => void } {
     shouldRetry: (event) => {
       // 4403: the server refused our token; retrying cannot help.
       const code = (event as { code?: number } | undefined)?.code;
-      if (code === 4403 || code === 4401) {
+      if (code !== undefined && AUTH_CLOSE_CODES.has(code)) {
         setToken(null);
         return false;
       }

@@ -53,6 +53,13 @@ describe('time-zone conversions', () => {
     expect(relativeDay('2026-06-08T10:00:00Z', 'Europe/Berlin', now)).toBe('2 days ago');
     expect(relativeDay('2026-06-13T10:00:00Z', 'Europe/Berlin', now)).toBe('in 3 days');
   });
+
+  it('names far dates by their date, not "in 41 days"', () => {
+    const now = Date.parse('2026-06-10T12:00:00Z');
+    expect(relativeDay('2026-07-21T10:00:00Z', 'Europe/Berlin', now)).toBe('Tue 21 Jul');
+    expect(relativeDay('2026-05-01T10:00:00Z', 'Europe/Berlin', now)).toBe('Fri 1 May');
+    expect(relativeDay('2027-01-14T10:00:00Z', 'Europe/Berlin', now)).toBe('Thu 14 Jan 2027');
+  });
 });
 
 describe('localizeUtcTimes', () => {

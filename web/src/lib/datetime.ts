@@ -149,14 +149,28 @@ export function formatDateTime(iso: string, timeZone: string, opts: { withYear?:
   }).format(new Date(ms));
 }
 
-/** "today", "tomorrow", "in 3 days", "2 days ago" relative to now, by calendar days in `timeZone`. */
+/** Days within which a date reads as "in 3 days"; further ones read as the date itself. */
+export const NEAR_DAYS = 6;
+
+/**
+ * "today", "tomorrow", "in 3 days", "2 days ago" relative to now, by calendar days in
+ * `timeZone`; further away the date itself ("Thu 14 Jan", with the year when it is not this one).
+ */
 export function relativeDay(iso: string, timeZone: string, now: number = Date.now()): string {
   const ms = Date.parse(iso);
   const days = Math.round((startOfDay(ms, timeZone) - startOfDay(now, timeZone)) / 86400000);
   if (days === 0) return 'today';
   if (days === 1) return 'tomorrow';
   if (days === -1) return 'yesterday';
-  return days > 0 ? `in ${days} days` : `${-days} days ago`;
+  if (Math.abs(days) <= NEAR_DAYS) return days > 0 ? `in ${days} days` : `${-days} days ago`;
+  const sameYear = wallPartsAt(ms, timeZone).year === wallPartsAt(now, timeZone).year;
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: sameYear ? undefined : 'numeric',
+  }).format(new Date(ms)).replace(',', '');
 }
 
 /** The browser's zone, used as the default at sign-up. */

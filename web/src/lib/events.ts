@@ -6,7 +6,10 @@ export type AppEvent =
   | { type: 'tasks-changed'; taskId?: string; deleted?: boolean; task?: TaskListItemFragment }
   | { type: 'notifications-changed' }
   | { type: 'tags-changed' }
-  | { type: 'resync' };
+  | { type: 'resync' }
+  | { type: 'shortcut'; name: ShortcutName };
+
+export type ShortcutName = 'quick-add' | 'search' | 'next' | 'previous' | 'complete' | 'edit' | 'delete' | 'close' | 'undo';
 
 type Listener = (e: AppEvent) => void;
 const listeners = new Set<Listener>();

@@ -134,3 +134,13 @@ describe('previewVariables', () => {
     );
   });
 });
+
+describe('humanRule', () => {
+  it('says the rule in words with the time of day from the due date, in the user’s zone', async () => {
+    const { humanRule } = await import('./recurrence');
+    expect(humanRule('FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR', '2026-12-07T08:00:00Z', 'Europe/Berlin')).toBe('every weekday at 09:00');
+    expect(humanRule('FREQ=MONTHLY;BYDAY=2TU', '2026-12-08T17:30:00Z', 'Europe/Berlin')).toBe('every month on the 2nd Tuesday at 18:30');
+    expect(humanRule('FREQ=WEEKLY;INTERVAL=2;BYDAY=MO', null, 'Europe/Berlin')).toBe('every 2 weeks on Monday');
+    expect(humanRule('not a rule', null, 'UTC')).toBe('Repeats');
+  });
+});

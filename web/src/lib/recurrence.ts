@@ -1,6 +1,7 @@
 // The recurrence builder's model and its RFC 5545 RRULE round trip.
 import type { RepeatFrom } from '../gql/graphql';
-import { dateInZone, localInputToRfc3339, wallToInstant } from './datetime';
+import { RRule } from 'rrule';
+import { dateInZone, localInputToRfc3339, wallPartsAt, wallToInstant } from './datetime';
 
 export const WEEKDAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
@@ -215,4 +216,27 @@ export function previewVariables(draft: RecurrenceDraft, due: string, timeZone: 
   const rule = draftToRRule(draft, timeZone);
   if (!rule) return null;
   return { rule, start: localInputToRfc3339(due, timeZone), timezone: timeZone, repeatFrom: draft.repeatFrom, limit: PREVIEW_LIMIT };
+}
+
+/**
+ * The rule in words with the time of day it repeats at, e.g. "every weekday at 09:00" or
+ * "every month on the 2nd Tuesday at 18:30"; the time comes from the due date in `timeZone`.
+ */
+export function humanRule(rule: string, dueAt: string | null, timeZone: string): string {
+  let text: string;
+  try {
+    const options = RRule.parseString(normalizeCustom(rule));
+    text = new RRule(options).toText();
+    if (options.byhour !== undefined && options.byhour !== null) return text;
+  } catch {
+    return 'Repeats';
+  }
+  if (dueAt) {
+    const ms = Date.parse(dueAt);
+    if (!Number.isNaN(ms)) {
+      const w = wallPartsAt(ms, timeZone);
+      text += ` at ${String(w.hour).padStart(2, '0')}:${String(w.minute).padStart(2, '0')}`;
+    }
+  }
+  return text;
 }

@@ -29,7 +29,7 @@ const initial: TaskListState = {
 
 export const MAX_PAGE = 200;
 
-export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelayMs = 250) {
+export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelayMs = 250, minIntervalMs = 1000) {
   const client = useClient();
   const [state, setState] = useState<TaskListState>(initial);
   const stateRef = useRef(state);
@@ -98,12 +98,22 @@ export function useTaskList(vars: TaskListVariables, pageSize = 50, refreshDelay
     }
   }, [client, pageSize]);
 
-  // Coalesce bursts of changes into one refetch.
+  // Coalesce bursts of changes: a change schedules one refetch refreshDelayMs later, changes
+  // meanwhile join it, and two refetches are at least minIntervalMs apart. A steady stream of
+  // events (60 quick changes) then costs about one page read a second, not one per event; the
+  // event itself is already applied to the list (patch/remove), so nothing waits for the read.
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const lastRefresh = useRef(0);
   const scheduleRefresh = useCallback(() => {
-    if (timer.current) clearTimeout(timer.current);
-    timer.current = setTimeout(() => void fetchWindow('refresh'), refreshDelayMs);
-  }, [fetchWindow, refreshDelayMs]);
+    if (timer.current !== undefined) return;
+    const now = Date.now();
+    const delay = Math.max(refreshDelayMs, lastRefresh.current + minIntervalMs - now);
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      lastRefresh.current = Date.now();
+      void fetchWindow('refresh');
+    }, delay);
+  }, [fetchWindow, refreshDelayMs, minIntervalMs]);
   useEffect(() => () => clearTimeout(timer.current), []);
 
   /** Immediate local change (before the refetch confirms it). */
