@@ -461,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     from devstack.stack import add_stack_command
 
     add_stack_command(commands, workers=sorted(WORKERS))
+    from cli.dlq import add_dlq_command
+
+    add_dlq_command(commands)
     schema = commands.add_parser(
         "schema", help="export the GraphQL SDL and docs/api/reference.md generated from it"
     )

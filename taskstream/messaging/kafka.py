@@ -30,8 +30,9 @@ from taskstream.messaging.bus import (
     Transport,
     dead_letter_topic,
 )
+from taskstream.messaging.deadletters import failure_headers
 from taskstream.messaging.metrics import CONSUMER_METRICS
-from taskstream.messaging.retry import RetryPolicy, settle_then_dead_letter
+from taskstream.messaging.retry import Failure, RetryPolicy, settle_then_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,9 @@ class KafkaTransport(Transport):
 
     async def publish(self, messages: Sequence[Message]) -> None:
         """Send in order and wait until every message is acknowledged by the in-sync replicas."""
+        await self._send(messages, [])
+
+    async def _send(self, messages: Sequence[Message], headers: list[tuple[str, bytes]]) -> None:
         if self._producer is None:
             raise PublishError("the Kafka transport is not started")
         try:
@@ -104,7 +108,7 @@ class KafkaTransport(Transport):
                     m.topic,
                     value=m.encode(),
                     key=m.key.encode(),
-                    headers=[("content-type", b"application/cloudevents+json")],
+                    headers=[("content-type", b"application/cloudevents+json"), *headers],
                 )
                 for m in messages
             ]
@@ -188,18 +192,26 @@ class KafkaTransport(Transport):
                 "undecodable record sent to the dead-letter topic", extra={"topic": record.topic}
             )
             await self._dead_letter(
-                subscription, Message(record.topic, key, {"raw": repr(record.value)})
+                subscription,
+                Message(record.topic, key, {"raw": repr(record.value)}),
+                Failure(subscription.group, "the record is not a JSON object", 1),
             )
         await settle_then_dead_letter(
             subscription, messages, policy=self.policy, dead_letter=self._dead_letter
         )
 
-    async def _dead_letter(self, subscription: Subscription, message: Message) -> None:
+    async def _dead_letter(
+        self, subscription: Subscription, message: Message, failure: Failure
+    ) -> None:
         CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
+        # The event goes unchanged (a replay republishes it as it was); why it failed goes in
+        # headers, which `taskstream dlq` shows.
+        headers = failure_headers(failure)
         while True:
             try:
-                await self.publish(
-                    [Message(dead_letter_topic(message.topic), message.key, message.body)]
+                await self._send(
+                    [Message(dead_letter_topic(message.topic), message.key, message.body)],
+                    headers,
                 )
                 return
             except PublishError:

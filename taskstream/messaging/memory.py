@@ -20,7 +20,7 @@ from taskstream.messaging.bus import (
     dead_letter_topic,
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
-from taskstream.messaging.retry import RetryPolicy, settle_then_dead_letter
+from taskstream.messaging.retry import Failure, RetryPolicy, settle_then_dead_letter
 
 
 class MemoryTransport(Transport):
@@ -33,6 +33,8 @@ class MemoryTransport(Transport):
         self._subscriptions: dict[str, list[Subscription]] = defaultdict(list)
         self._group_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.dead_letters: list[Message] = []
+        # Why each of dead_letters failed, in the same order.
+        self.failures: list[Failure] = []
 
     @classmethod
     def shared(cls, url: str) -> MemoryTransport:
@@ -78,8 +80,11 @@ class MemoryTransport(Transport):
                     subscription, messages, policy=self.policy, dead_letter=self._dead_letter
                 )
 
-    async def _dead_letter(self, subscription: Subscription, message: Message) -> None:
+    async def _dead_letter(
+        self, subscription: Subscription, message: Message, failure: Failure
+    ) -> None:
         CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
         dead = Message(dead_letter_topic(message.topic), message.key, message.body)
         self.dead_letters.append(dead)
+        self.failures.append(failure)
         await self.publish([dead])
