@@ -461,9 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     from devstack.stack import add_stack_command
 
     add_stack_command(commands, workers=sorted(WORKERS))
+    from cli.backup import add_backup_commands
     from cli.dlq import add_dlq_command
 
     add_dlq_command(commands)
+    add_backup_commands(commands, default_data_dir=default_data_dir())
     schema = commands.add_parser(
         "schema", help="export the GraphQL SDL and docs/api/reference.md generated from it"
     )
