@@ -43,8 +43,9 @@ def wait_for_audit(url: str, token: str, entries: int) -> dict[str, object]:
     deadline = time.monotonic() + 30.0
     while True:
         found = graphql(url, "{ verifyAuditLog { ok checked } }", token)
-        if found["data"]["verifyAuditLog"]["checked"] >= entries or time.monotonic() > deadline:  # type: ignore[index]
-            return found["data"]["verifyAuditLog"]  # type: ignore[index, return-value]
+        verified: dict[str, object] = found["data"]["verifyAuditLog"]  # type: ignore[index]
+        if int(verified["checked"]) >= entries or time.monotonic() > deadline:  # type: ignore[call-overload]
+            return verified
         time.sleep(0.05)
 
 
