@@ -13,8 +13,8 @@ PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 def test_pyproject_builds_without_setuptools_deprecation_warnings() -> None:
     setuptools = pytest.importorskip("setuptools")
-    from setuptools.config.pyprojecttoml import apply_configuration
-    from setuptools.dist import Distribution
+    from setuptools.config.pyprojecttoml import apply_configuration  # type: ignore[import-untyped]
+    from setuptools.dist import Distribution  # type: ignore[import-untyped]
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
