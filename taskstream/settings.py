@@ -127,7 +127,9 @@ class Settings(BaseSettings):
     outbox_relay: bool = True
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines (true), short lines for people (false), or unset: short and coloured when
+    # stderr is a terminal, JSON otherwise (containers, files, pipes).
+    log_json: bool | None = None
 
     @property
     def live_broadcast_url(self) -> str:
