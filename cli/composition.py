@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from taskstream import telemetry
 from taskstream.bootstrap import Runtime, bootstrap
 from taskstream.messaging.bus import Transport
 from taskstream.service import ServiceParts, WorkerService
@@ -66,6 +67,7 @@ async def local_system(
     for worker in workers:
         gateway.invoker.add_local(worker.parts.name, worker.internal_app())
     app = create_app(gateway)
+    telemetry.instrument_app(app)
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
         for worker in workers:

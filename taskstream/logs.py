@@ -84,6 +84,19 @@ def _short(value: object) -> str:
     return text if text and " " not in text and '"' not in text else json.dumps(text)
 
 
+class TraceIdFilter(logging.Filter):
+    """Adds `trace_id` to records logged inside a trace, so a log line leads to its trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keep the record; tag it when a span is current."""
+        from taskstream.telemetry import current_trace_id
+
+        trace_id = current_trace_id()
+        if trace_id is not None and not hasattr(record, "trace_id"):
+            record.trace_id = trace_id
+        return True
+
+
 def configure_logging(*, level: str, json_lines: bool | None, stream: TextIO | None = None) -> None:
     """Send every log record to stderr: JSON, short lines, or (None) by whether it is a TTY."""
     output = stream if stream is not None else sys.stderr
@@ -92,6 +105,7 @@ def configure_logging(*, level: str, json_lines: bool | None, stream: TextIO | N
         json_lines = not terminal
     handler = logging.StreamHandler(output)
     handler.setFormatter(JsonFormatter() if json_lines else HumanFormatter(colour=terminal))
+    handler.addFilter(TraceIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     ARRAY,
     Column,
@@ -38,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from taskstream import telemetry
 from taskstream.errors import InvalidInput
 from taskstream.messaging.bus import Message, Outcome, Subscription
 from taskstream.messaging.cloudevents import validate
@@ -148,6 +151,28 @@ class Consumer:
 
     async def handle(self, message: Message) -> Outcome:
         """Apply one message once; SUCCESS, RETRY or DROP, as the handler decides."""
+        # The handling continues the trace the event carries (taskstream/telemetry.py).
+        span = telemetry.start_span(
+            f"handle {message.body.get('type')}",
+            kind=SpanKind.CONSUMER,
+            traceparent=message.body.get("traceparent"),
+            attributes=self._span_attributes(message.topic, [message]),
+        )
+        with trace.use_span(span, end_on_exit=True):
+            outcome = await self._handle(message)
+            span.set_attribute("taskstream.outcome", outcome.value)
+            return outcome
+
+    def _span_attributes(self, topic: str, messages: Sequence[Message]) -> dict[str, Any]:
+        return {
+            "messaging.system": "taskstream",
+            "messaging.consumer.group.name": self.name,
+            "messaging.destination.name": topic,
+            "messaging.batch.message_count": len(messages),
+            "messaging.message.id": messages[0].id,
+        }
+
+    async def _handle(self, message: Message) -> Outcome:
         labels = (self.name, message.topic)
         try:
             event = CloudEvent.decode(message)
@@ -184,6 +209,19 @@ class Consumer:
         return Outcome.DROP
 
     async def handle_batch(self, messages: Sequence[Message]) -> list[Outcome] | None:
+        """Apply a run of messages once, in one transaction; None when nothing was applied."""
+        # One span for the run: the first event's trace is its parent, the others are links.
+        span = telemetry.start_span(
+            f"handle {len(messages)} messages",
+            kind=SpanKind.CONSUMER,
+            traceparent=messages[0].body.get("traceparent") if messages else None,
+            attributes=self._span_attributes(messages[0].topic, messages) if messages else None,
+            links=[message.body.get("traceparent") for message in messages[1:]],
+        )
+        with trace.use_span(span, end_on_exit=True):
+            return await self._handle_batch(messages)
+
+    async def _handle_batch(self, messages: Sequence[Message]) -> list[Outcome] | None:
         """Apply a run of messages once, in one transaction; None when nothing was applied.
 
         Malformed events are dropped and events nobody handles succeed, as in `handle`; every

@@ -21,30 +21,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from taskstream.messaging.bus import Message
+from taskstream.messaging.kafka import (
+    HEADER_AT,
+    HEADER_ATTEMPTS,
+    HEADER_GROUP,
+    HEADER_REASON,
+    KafkaOptions,
+    KafkaTransport,
+)
 from taskstream.messaging.metrics import DLQ_METRICS
-from taskstream.messaging.retry import Failure
 
 DLQ_SUFFIX = ".dlq"
 REPLAYS_TOPIC = "taskstream.dlq-replays"
-HEADER_GROUP = "taskstream-dlq-group"
-HEADER_REASON = "taskstream-dlq-reason"
-HEADER_ATTEMPTS = "taskstream-dlq-attempts"
-HEADER_AT = "taskstream-dlq-at"
 # No reason travels with what Dapr dead-lettered (or what an older release did).
 UNKNOWN_REASON = "unknown (dead-lettered without a reason: see the consumer's log)"
 # `dlq list` reads at most this many dead letters per topic: a flooded DLQ stays listable.
 MAX_LISTED = 10_000
-
-
-def failure_headers(failure: Failure, *, at: datetime | None = None) -> list[tuple[str, bytes]]:
-    """The Kafka headers a dead letter carries: who failed it, why, after how many attempts."""
-    when = (at or datetime.now(UTC)).isoformat()
-    return [
-        (HEADER_GROUP, failure.group.encode()),
-        (HEADER_REASON, failure.reason.encode()),
-        (HEADER_ATTEMPTS, str(failure.attempts).encode()),
-        (HEADER_AT, when.encode()),
-    ]
 
 
 def original_topic(dlq_topic: str) -> str:
@@ -250,8 +242,6 @@ class KafkaDeadLetters:
 
     async def replay(self, letters: Sequence[DeadLetter]) -> int:
         """Publish each to its original topic, unchanged, then record it as replayed."""
-        from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
-
         transport = KafkaTransport(KafkaOptions(self.bootstrap_servers), app_id=self.client_id)
         await transport.start()
         try:

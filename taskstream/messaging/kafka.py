@@ -16,6 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,11 +31,27 @@ from taskstream.messaging.bus import (
     Transport,
     dead_letter_topic,
 )
-from taskstream.messaging.deadletters import failure_headers
 from taskstream.messaging.metrics import CONSUMER_METRICS
 from taskstream.messaging.retry import Failure, RetryPolicy, settle_then_dead_letter
 
 log = logging.getLogger(__name__)
+
+# Why a dead letter failed travels in these headers of its record (`taskstream dlq` reads them).
+HEADER_GROUP = "taskstream-dlq-group"
+HEADER_REASON = "taskstream-dlq-reason"
+HEADER_ATTEMPTS = "taskstream-dlq-attempts"
+HEADER_AT = "taskstream-dlq-at"
+
+
+def failure_headers(failure: Failure, *, at: datetime | None = None) -> list[tuple[str, bytes]]:
+    """The Kafka headers a dead letter carries: who failed it, why, after how many attempts."""
+    when = (at or datetime.now(UTC)).isoformat()
+    return [
+        (HEADER_GROUP, failure.group.encode()),
+        (HEADER_REASON, failure.reason.encode()),
+        (HEADER_ATTEMPTS, str(failure.attempts).encode()),
+        (HEADER_AT, when.encode()),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
