@@ -70,3 +70,27 @@ def test_unset_means_decide_by_the_output(monkeypatch: pytest.MonkeyPatch) -> No
     assert Settings().log_json is None
     monkeypatch.setenv("TASKSTREAM_LOG_JSON", "true")
     assert Settings().log_json is True
+
+
+def test_a_line_logged_inside_a_trace_carries_its_trace_id() -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, use_span
+
+    from taskstream import telemetry
+
+    assert telemetry.configure_tracing(
+        Settings(), service="test", processor=SimpleSpanProcessor(InMemorySpanExporter())
+    )
+    try:
+        stream = io.StringIO()
+        configure_logging(level="INFO", json_lines=True, stream=stream)
+        span = telemetry.start_span("work", kind=SpanKind.INTERNAL)
+        with use_span(span, end_on_exit=True):
+            logging.getLogger("taskstream.test").info("inside")
+        logging.getLogger("taskstream.test").info("outside")
+        inside, outside = (json.loads(line) for line in stream.getvalue().splitlines())
+        assert inside["trace_id"] == format(span.get_span_context().trace_id, "032x")
+        assert "trace_id" not in outside
+    finally:
+        telemetry.shutdown_tracing()
