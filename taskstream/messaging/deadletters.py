@@ -14,7 +14,9 @@ letter is listed as replayed and the DLQ depth counts only those still waiting.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -31,12 +33,16 @@ from taskstream.messaging.kafka import (
 )
 from taskstream.messaging.metrics import DLQ_METRICS
 
+log = logging.getLogger(__name__)
+
 DLQ_SUFFIX = ".dlq"
 REPLAYS_TOPIC = "taskstream.dlq-replays"
 # No reason travels with what Dapr dead-lettered (or what an older release did).
 UNKNOWN_REASON = "unknown (dead-lettered without a reason: see the consumer's log)"
 # `dlq list` reads at most this many dead letters per topic: a flooded DLQ stays listable.
 MAX_LISTED = 10_000
+# How often a service measures the depth of its topics' dead-letter topics (kafka:// only).
+DEPTH_SECONDS = 60.0
 
 
 def original_topic(dlq_topic: str) -> str:
@@ -265,8 +271,57 @@ class KafkaDeadLetters:
         return len(replayable)
 
     async def depth(self, topic: str | None = None) -> dict[str, int]:
-        """Dead letters not replayed yet, per original topic (and the gauge set to it)."""
-        counts = {original_topic(name): 0 for name in await self.topics(topic)}
-        for letter in await self.read(topic, pending_only=True):
-            counts[letter.original_topic] += 1
+        """Dead letters not replayed yet, per original topic; sets `taskstream_dlq_depth`."""
+        return await self.depth_of(await self.topics(topic))
+
+    async def depth_of(self, dlq_topics: Sequence[str]) -> dict[str, int]:
+        """As `depth`, for these DLQ topics, from offsets alone (no message is read)."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        layout = await self._partitions()
+        partitions = [
+            TopicPartition(topic, number)
+            for topic in dlq_topics
+            for number in layout.get(topic, [])
+        ]
+        counts = {original_topic(topic): 0 for topic in dlq_topics if topic in layout}
+        if partitions:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=self.client_id,
+                enable_auto_commit=False,
+            )
+            await consumer.start()
+            try:
+                begins = await consumer.beginning_offsets(partitions)
+                ends = await consumer.end_offsets(partitions)
+            finally:
+                await consumer.stop()
+            replayed = await self._replayed()
+            for partition in partitions:
+                held = ends[partition] - begins[partition]
+                prefix = f"{partition.topic}/{partition.partition}/"
+                done = sum(
+                    1
+                    for position in replayed
+                    if position.startswith(prefix)
+                    and begins[partition] <= int(position.rsplit("/", 1)[1]) < ends[partition]
+                )
+                counts[original_topic(partition.topic)] += max(0, held - done)
+        for name, count in counts.items():
+            DLQ_METRICS.depth.labels(name).set(count)
         return counts
+
+
+async def depth_loop(
+    bootstrap_servers: str, topics: Sequence[str], *, interval: float = DEPTH_SECONDS
+) -> None:
+    """Keep `taskstream_dlq_depth` of these topics' dead letters current (a service's loop)."""
+    letters = KafkaDeadLetters(bootstrap_servers, client_id="taskstream-dlq-depth")
+    dlq_topics = [dlq_topic_of(topic) for topic in topics]
+    while True:
+        try:
+            await letters.depth_of(dlq_topics)
+        except Exception:
+            log.warning("could not measure the dead-letter topics' depth", exc_info=True)
+        await asyncio.sleep(interval)
