@@ -23,6 +23,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
 from opentelemetry.trace import Link, NoOpTracerProvider, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -69,12 +70,41 @@ def configure_tracing(
         exporter: SpanExporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
         processor = BatchSpanProcessor(exporter)
     name = settings.otel_service_name or f"taskstream-{service}"
-    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": name}), sampler=ParentBased(_NoOrphanClients())
+    )
     provider.add_span_processor(processor)
     _STATE.provider = provider
     _STATE.tracer = provider.get_tracer(TRACER_NAME)
     _instrument_clients(provider)
     return True
+
+
+class _NoOrphanClients(Sampler):
+    """Root spans, except a client call (a statement, an HTTP call) outside any trace.
+
+    The relay's polling, the reminder firing loop and pruning run statements all the time;
+    alone each would be a trace of one span, burying the traces of changes.
+    """
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        """Drop a parentless CLIENT span; record and sample every other root."""
+        decision = Decision.DROP if kind is SpanKind.CLIENT else Decision.RECORD_AND_SAMPLE
+        sampled = decision is Decision.RECORD_AND_SAMPLE
+        return SamplingResult(decision, attributes if sampled else None)
+
+    def get_description(self) -> str:
+        """The sampler's name, as the SDK reports it."""
+        return "NoOrphanClients"
 
 
 def _instrument_clients(provider: TracerProvider) -> None:

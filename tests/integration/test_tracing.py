@@ -133,6 +133,8 @@ async def test_create_task_with_a_reminder_is_one_trace_with_parent_links_intact
     assert any(s.kind is SpanKind.CLIENT for s in children[notifications.context.span_id]), (
         "no database span under the notifications worker's handling"
     )
+    # Statements outside any trace (the relay's polling, the firing loop) are not exported.
+    assert [s.name for s in finished if s.kind is SpanKind.CLIENT and s.parent is None] == []
     # The request's own statements (the change and its outbox row) are under the request.
     assert root.context is not None
     assert any(s.kind is SpanKind.CLIENT for s in children[root.context.span_id])
