@@ -117,6 +117,13 @@ def _instrument_clients(provider: TracerProvider) -> None:
     _STATE.instrumented = True
 
 
+def flush_tracing(timeout_millis: int = 30_000) -> bool:
+    """Export every ended span now; False when the exporter did not finish in time."""
+    if _STATE.provider is None:
+        return True
+    return bool(_STATE.provider.force_flush(timeout_millis))
+
+
 def shutdown_tracing() -> None:
     """Flush and stop: spans end up exported, instrumentations removed (tests, shutdown)."""
     provider = _STATE.provider
