@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from taskstream.settings import get_settings
+
+if TYPE_CHECKING:
+    from taskstream.messaging.deadletters import KafkaDeadLetters
 
 UNREACHABLE = {
     "memory": (
@@ -72,7 +75,7 @@ def command_dlq(args: argparse.Namespace) -> int:
     return asyncio.run(_run(letters, args))
 
 
-async def _run(letters: Any, args: argparse.Namespace) -> int:
+async def _run(letters: KafkaDeadLetters, args: argparse.Namespace) -> int:
     from taskstream.messaging.deadletters import DeadLetterNotFound
 
     if args.dlq_command == "list":

@@ -234,7 +234,6 @@ class KafkaDeadLetters:
                     letter = replace(letter, replayed=True)
                 if not (pending_only and letter.replayed):
                     letters.append(letter)
-        DLQ_METRICS.observe(topics, letters)
         return letters
 
     async def find(self, event_id: str, topic: str | None = None) -> list[DeadLetter]:

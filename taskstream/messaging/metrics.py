@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
-
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-
-
-class Pending(Protocol):
-    """A dead letter as the depth gauge sees it."""
-
-    @property
-    def replayed(self) -> bool:
-        """Whether it was put back on its topic."""
-
-    @property
-    def original_topic(self) -> str:
-        """The topic it came from."""
 
 
 class ConsumerMetrics:
@@ -77,7 +62,7 @@ class OutboxMetrics:
 
 
 class DeadLetterMetrics:
-    """Dead letters still waiting for a replay, by original topic (set whenever they are read)."""
+    """Dead letters still waiting for a replay, by original topic (set when they are measured)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.depth = Gauge(
@@ -86,15 +71,6 @@ class DeadLetterMetrics:
             ["topic"],
             registry=registry,
         )
-
-    def observe(self, dlq_topics: Iterable[str], letters: Iterable[Pending]) -> None:
-        """Set the depth of each of these DLQ topics from the letters read from them."""
-        counts = {topic.removesuffix(".dlq"): 0 for topic in dlq_topics}
-        for letter in letters:
-            if not letter.replayed:
-                counts[letter.original_topic] = counts.get(letter.original_topic, 0) + 1
-        for topic, count in counts.items():
-            self.depth.labels(topic).set(count)
 
 
 DLQ_METRICS = DeadLetterMetrics(REGISTRY)
