@@ -96,6 +96,11 @@ class Jaeger:
         return f"http://127.0.0.1:{self.otlp_port}"
 
     @property
+    def otlp_address(self) -> str:
+        """HOST:PORT of the OTLP/HTTP receiver (Dapr's tracing configuration takes this form)."""
+        return f"127.0.0.1:{self.otlp_port}"
+
+    @property
     def ui_url(self) -> str:
         """Jaeger's UI; its query API is under /api."""
         return f"http://127.0.0.1:{self.query_port}"

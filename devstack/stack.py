@@ -489,6 +489,7 @@ class Stack:
             kafka_brokers=brokers,
             name_resolution_db=self.run_dir / "nameresolution.db",
             secrets_file=secrets_file,
+            otlp_endpoint=None if self.jaeger is None else self.jaeger.otlp_address,
         )
         env = "development" if "env" not in settings.model_fields_set else settings.env
         self.services = self._plan()
