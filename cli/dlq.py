@@ -23,7 +23,7 @@ UNREACHABLE = {
     ),
     "dapr": (
         "dapr:// has no API to read a topic: give the broker behind the sidecar's pubsub "
-        "component, --bus kafka://HOST:PORT (`stack up` prints its Kafka address)."
+        "component, --bus kafka://HOST:PORT (`stack up` writes it to run/stack.json, key 'kafka')."
     ),
 }
 
