@@ -14,7 +14,8 @@ an in-memory exporter and remove it again. With tracing off every span is a no-o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +180,20 @@ def context_of(traceparent: object) -> otel_context.Context | None:
     if not trace.get_current_span(extracted).get_span_context().is_valid:
         return None
     return extracted
+
+
+@contextmanager
+def continuing(traceparent: object) -> Iterator[None]:
+    """The block runs in the trace `traceparent` names (its HTTP calls carry it along)."""
+    found = context_of(traceparent) if _STATE.provider is not None else None
+    if found is None:
+        yield
+        return
+    token = otel_context.attach(found)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def start_span(
