@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from taskstream import telemetry
 from taskstream.bootstrap import Runtime, bootstrap
 from taskstream.messaging.bus import Transport
 from taskstream.service import Service, ServiceParts
@@ -89,6 +90,7 @@ async def local_system(
     for service in [gateway, *workers]:
         runtime.invoker.add_local(service.parts.name, service.internal_app())
     app = gateway.app()
+    telemetry.instrument_app(app)
     async with contextlib.AsyncExitStack() as stack:
         # The gateway's lifespan starts the shared transport and closes it last.
         await stack.enter_async_context(app.router.lifespan_context(app))

@@ -152,8 +152,24 @@ def _settle_garbage_collector() -> None:
 
 async def _run_everything(settings: Settings) -> None:
     """Gateway and every worker in this process (see cli.composition)."""
-    async with local_system(settings) as app:
-        await _serve(app, settings, announce=True, lifespan="off", metrics=app.state.metrics_app)
+    with _tracing(settings, service="up"):
+        async with local_system(settings) as app:
+            await _serve(
+                app, settings, announce=True, lifespan="off", metrics=app.state.metrics_app
+            )
+
+
+@contextlib.contextmanager
+def _tracing(settings: Settings, *, service: str) -> Iterator[None]:
+    """Tracing while the block runs, when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed at exit."""
+    from taskstream import telemetry
+
+    if telemetry.configure_tracing(settings, service=service):
+        print(f"Tracing to {settings.otel_exporter_otlp_endpoint}", flush=True)
+    try:
+        yield
+    finally:
+        telemetry.shutdown_tracing()
 
 
 async def _migrate(url: str) -> None:
@@ -239,30 +255,37 @@ def command_up(args: argparse.Namespace) -> int:
 def command_gateway(args: argparse.Namespace) -> int:
     """The gateway alone, configured from the environment (as in a container)."""
     from gateway.app import create_app
+    from taskstream import telemetry
     from taskstream.secrets import load_secrets
 
     settings = load_secrets(get_settings())
-    app = create_app(bootstrap(settings, app_id="gateway"))
-    asyncio.run(_serve(app, settings, announce=True, metrics=app.state.metrics_app))
+    with _tracing(settings, service="gateway"):
+        app = create_app(bootstrap(settings, app_id="gateway"))
+        telemetry.instrument_app(app)
+        asyncio.run(_serve(app, settings, announce=True, metrics=app.state.metrics_app))
     return 0
 
 
 def command_worker(args: argparse.Namespace) -> int:
     """One worker service, configured from the environment (as in a container)."""
+    from taskstream import telemetry
     from taskstream.secrets import load_secrets
 
     settings = load_secrets(get_settings())
-    runtime = bootstrap(settings, app_id=args.name)
-    service = Service(load_worker(args.name)(runtime), runtime)
-    asyncio.run(
-        _serve(
-            service.app(),
-            settings,
-            announce=False,
-            cap_addresses=False,
-            metrics=service.metrics_app(),
+    with _tracing(settings, service=args.name):
+        runtime = bootstrap(settings, app_id=args.name)
+        service = Service(load_worker(args.name)(runtime), runtime)
+        app = service.app()
+        telemetry.instrument_app(app)
+        asyncio.run(
+            _serve(
+                app,
+                settings,
+                announce=False,
+                cap_addresses=False,
+                metrics=service.metrics_app(),
+            )
         )
-    )
     return 0
 
 
@@ -479,6 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
     from devstack.stack import add_stack_command
 
     add_stack_command(commands, workers=sorted(WORKERS))
+    from cli.backup import add_backup_commands
+    from cli.dlq import add_dlq_command
+
+    add_dlq_command(commands)
+    add_backup_commands(commands, default_data_dir=default_data_dir(get_settings()))
     schema = commands.add_parser(
         "schema", help="export the GraphQL SDL and docs/api/reference.md generated from it"
     )

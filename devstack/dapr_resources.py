@@ -46,8 +46,13 @@ def render_dapr_resources(
     secrets_file: Path | None = None,
     components: Sequence[str] = COMPONENTS,
     retries: PubsubRetries | None = None,
+    otlp_endpoint: str | None = None,
 ) -> DaprResources:
-    """Write the chosen components, the Resiliency and the Configuration under `target`."""
+    """Write the chosen components, the Resiliency and the Configuration under `target`.
+
+    `otlp_endpoint` (HOST:PORT of an OTLP/HTTP receiver, `stack up --tracing`): the sidecars
+    export their spans there too, so the hops through Dapr are in the services' traces.
+    """
     retries = retries or PubsubRetries()
     if "statestore" in components and "secretstore" not in components:
         raise ValueError("the statestore reads its connection string from the secretstore")
@@ -70,5 +75,22 @@ def render_dapr_resources(
         render_template(DAPR_DIR / "resiliency.yaml", values), encoding="utf-8"
     )
     config = target / "config.yaml"
-    config.write_text(render_template(DAPR_DIR / "config.yaml", values), encoding="utf-8")
+    rendered = render_template(DAPR_DIR / "config.yaml", values)
+    if otlp_endpoint is not None:
+        rendered = with_otlp_exporter(rendered, otlp_endpoint)
+    config.write_text(rendered, encoding="utf-8")
     return DaprResources(resources, config)
+
+
+TRACING_ANCHOR = "    stdout: false\n"
+
+
+def with_otlp_exporter(config: str, endpoint: str) -> str:
+    """The Configuration with its tracing exported over OTLP/HTTP to HOST:PORT."""
+    if TRACING_ANCHOR not in config:
+        raise ValueError("infra/dapr/config.yaml has no `tracing.stdout: false` to extend")
+    exporter = (
+        f"    otel:\n      endpointAddress: {endpoint!r}\n      isSecure: false\n"
+        "      protocol: http\n"
+    )
+    return config.replace(TRACING_ANCHOR, TRACING_ANCHOR + exporter, 1)

@@ -84,6 +84,11 @@ def add_stack_command(commands: Any, *, workers: Sequence[str]) -> None:
         choices=(1, 3),
         help="Kafka brokers (3: replication factor 3, min.insync.replicas 2)",
     )
+    up.add_argument(
+        "--tracing",
+        action="store_true",
+        help="run Jaeger and send every service's spans to it (its UI URL is printed)",
+    )
     up.set_defaults(handler=command_stack_up, workers=list(workers))
 
 
@@ -94,7 +99,12 @@ def command_stack_up(args: argparse.Namespace) -> int:
     data_dir: Path = (args.data_dir or default_stack_dir()).expanduser().resolve()
     try:
         stack = Stack(
-            data_dir, host=args.host, port=args.port, brokers=args.brokers, workers=args.workers
+            data_dir,
+            host=args.host,
+            port=args.port,
+            brokers=args.brokers,
+            workers=args.workers,
+            tracing=args.tracing,
         )
         return asyncio.run(stack.run())
     except DataDirectoryInUse as error:
@@ -291,8 +301,11 @@ class Stack:
         port: int,
         workers: Sequence[str],
         brokers: int = 1,
+        tracing: bool = False,
     ) -> None:
         self.workers = sorted(workers)
+        self.tracing = tracing
+        self.jaeger: Any = None
         self.data_dir = data_dir
         self.run_dir = data_dir / "run"
         self.host = host
@@ -440,6 +453,9 @@ class Stack:
         self._check()
         await self._migrate(database_url)
         self._check()
+        if self.tracing:
+            await self._start_jaeger(cleanup)
+            self._check()
 
         jwt_key = (
             settings.jwt_secret.get_secret_value()
@@ -473,6 +489,7 @@ class Stack:
             kafka_brokers=brokers,
             name_resolution_db=self.run_dir / "nameresolution.db",
             secrets_file=secrets_file,
+            otlp_endpoint=None if self.jaeger is None else self.jaeger.otlp_address,
         )
         env = "development" if "env" not in settings.model_fields_set else settings.env
         self.services = self._plan()
@@ -492,11 +509,27 @@ class Stack:
         self._describe(self.url, brokers)
         print(f"Taskstream is up at {self.url}", flush=True)
 
+    async def _start_jaeger(self, cleanup: contextlib.AsyncExitStack) -> None:
+        """Jaeger for the services' spans (`--tracing`), stopped after them."""
+        from devstack._common import LocalInfraError
+        from devstack.jaeger import Jaeger, ensure_jaeger
+
+        binary = await asyncio.to_thread(ensure_jaeger)
+        self.jaeger = Jaeger(self.run_dir / "jaeger", binary=binary)
+        try:
+            await asyncio.to_thread(self.jaeger.start)
+        except LocalInfraError as error:
+            raise StackError(f"Jaeger did not start: {error}") from error
+        cleanup.callback(self.jaeger.stop)
+        self.pidfile.record("jaeger", self.jaeger.pid)
+        print(f"Traces at {self.jaeger.ui_url} (Jaeger)", flush=True)
+
     def _describe(self, url: str, brokers: str) -> None:
         """run/stack.json: where everything listens, for operators and tests."""
         description = {
             "url": url,
             "kafka": brokers,
+            "jaeger": self.jaeger.ui_url if self.jaeger is not None else None,
             "services": {
                 s.name: {
                     "appId": s.app_id,
@@ -658,6 +691,9 @@ class Stack:
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
                 **SERVICE_ENV.get(service.name, {}),
             }
+            if self.jaeger is not None:
+                env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.jaeger.otlp_endpoint
+                env["OTEL_SERVICE_NAME"] = f"taskstream-{service.name}"
             if service.app_id == "gateway":
                 # The stack's TCP proxy names each client in a PROXY line; without it every
                 # client would share the proxy's address (and its per-address caps).

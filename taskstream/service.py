@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Table, text
@@ -131,6 +132,14 @@ class Service:
                     interval=PROCESSED_EVENTS_PRUNE_SECONDS,
                 )
             )
+            bus = urlsplit(self.runtime.settings.bus_url)
+            if bus.scheme == "kafka":
+                # The depth of this worker's dead-letter topics, for /metrics (under Dapr the
+                # chart reads it from Kafka Exporter instead: the services do not see Kafka).
+                from taskstream.messaging.deadletters import depth_loop
+
+                topics = consumer.topics
+                loops.append(lambda: depth_loop(bus.netloc, topics))
         return loops
 
     def internal_app(self) -> Starlette:

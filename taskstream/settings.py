@@ -137,7 +137,15 @@ class Settings(BaseSettings):
     outbox_relay: bool = True
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"
-    log_json: bool = True
+    # Tracing (taskstream/telemetry.py) is on when the standard OTel endpoint is set: spans go
+    # to ENDPOINT/v1/traces over OTLP/HTTP, named OTEL_SERVICE_NAME or taskstream-<service>.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_service_name: str | None = Field(default=None, validation_alias="OTEL_SERVICE_NAME")
+    # JSON lines (true), short lines for people (false), or unset: short and coloured when
+    # stderr is a terminal, JSON otherwise (containers, files, pipes).
+    log_json: bool | None = None
 
     @property
     def live_broadcast_url(self) -> str:

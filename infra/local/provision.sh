@@ -2,11 +2,14 @@
 # Provision the local infrastructure binaries that Taskstream runs for real (no Docker):
 #   kafka  - Apache Kafka broker jars (KRaft mode) resolved from Maven Central by kafka/pom.xml
 #   daprd  - the Dapr sidecar, built from the Go module github.com/dapr/dapr by daprd/go.mod
-#   all    - both
+#   jaeger - Jaeger v2 (trace backend of `stack up --tracing`), built from the Go module
+#            github.com/jaegertracing/jaeger (cmd/jaeger) at JAEGER_VERSION; not part of `all`
+#   all    - kafka and daprd
 #
 # Everything goes to ${TASKSTREAM_CACHE:-$HOME/.cache/taskstream}, never into the repo:
 #   kafka-<version>/libs/*.jar, kafka-<version>/config/log4j2.properties
 #   dapr-<version>/daprd
+#   jaeger-<version>/jaeger
 #   m2/  (the Maven local repository used for the Kafka jars)
 # Go downloads use the normal Go module and build caches (go env GOMODCACHE / GOCACHE).
 #
@@ -23,7 +26,7 @@ log() { printf '[provision] %s\n' "$*" >&2; }
 die() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  echo "usage: $0 kafka|daprd|all" >&2
+  echo "usage: $0 kafka|daprd|jaeger|all" >&2
   exit 2
 }
 
@@ -158,10 +161,44 @@ provision_daprd() {
   echo "DAPRD=$home/daprd"
 }
 
+# Keep in step with JAEGER_VERSION in devstack/jaeger.py.
+JAEGER_VERSION="1.76.0"
+
+provision_jaeger() {
+  local home fp go dir
+  home="$CACHE/jaeger-$JAEGER_VERSION"
+  fp="jaeger $JAEGER_VERSION cmd/jaeger CGO_ENABLED=0"
+  if [[ -x "$home/jaeger" && -f "$home/.complete" && "$(cat "$home/.complete")" == "$fp" ]]; then
+    log "jaeger $JAEGER_VERSION: cached in $home"
+  else
+    go="$(find_go)" || die "go not found: building jaeger $JAEGER_VERSION needs Go (on PATH or in /usr/local/go)"
+    log "jaeger $JAEGER_VERSION: building from github.com/jaegertracing/jaeger (a cold build takes many minutes)"
+    # Built inside the module's own directory: its go.mod has a replace directive, which
+    # `go install module@version` refuses.
+    dir="$(GOFLAGS=-mod=mod "$go" mod download -json "github.com/jaegertracing/jaeger@v$JAEGER_VERSION" |
+      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [[ -n "$dir" ]] || die "go mod download of github.com/jaegertracing/jaeger@v$JAEGER_VERSION failed"
+    mkdir -p "$home"
+    local start=$SECONDS
+    (
+      cd "$dir"
+      export GOTOOLCHAIN=local CGO_ENABLED=0
+      local nice=()
+      if command -v nice >/dev/null 2>&1; then nice=(nice -n "${TASKSTREAM_BUILD_NICE:-10}"); fi
+      "${nice[@]}" "$go" build -trimpath -ldflags "-s -w" -o "$home/jaeger.tmp" ./cmd/jaeger
+    ) || die "go build of jaeger $JAEGER_VERSION failed (see the output above)"
+    mv "$home/jaeger.tmp" "$home/jaeger"
+    echo "$fp" >"$home/.complete"
+    log "jaeger $JAEGER_VERSION: built in $((SECONDS - start))s, $(du -h "$home/jaeger" | cut -f1)"
+  fi
+  echo "JAEGER=$home/jaeger"
+}
+
 [[ $# -eq 1 ]] || usage
 case "$1" in
   kafka) with_lock kafka provision_kafka ;;
   daprd) with_lock daprd provision_daprd ;;
+  jaeger) with_lock jaeger provision_jaeger ;;
   all)
     with_lock kafka provision_kafka
     with_lock daprd provision_daprd

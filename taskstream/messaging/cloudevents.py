@@ -151,6 +151,11 @@ def encode(
     )
 
 
+def with_traceparent(body: dict[str, Any], traceparent: str | None) -> dict[str, Any]:
+    """The event with the W3C `traceparent` extension attribute (distributed tracing)."""
+    return body if traceparent is None else {**body, "traceparent": traceparent}
+
+
 def validate(body: dict[str, Any]) -> dict[str, Any]:
     """The event when it is a CloudEvent 1.0 with every attribute Taskstream relies on."""
     missing = [name for name in REQUIRED_ATTRIBUTES if name not in body]

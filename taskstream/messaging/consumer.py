@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     ARRAY,
     Column,
@@ -38,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from taskstream import telemetry
 from taskstream.errors import InvalidInput
 from taskstream.messaging.bus import DeadLetter, Message, Outcome, Subscription, Verdict
 from taskstream.messaging.cloudevents import (
@@ -137,6 +140,30 @@ class Consumer:
     def _batches_everything(self, topic: str) -> bool:
         return all(route.batch is not None for (t, _), route in self._routes.items() if t == topic)
 
+    async def handle(self, message: Message) -> Verdict:
+        """Apply one message once; SUCCESS, RETRY, DROP as the handler decides, or DeadLetter."""
+        # The handling continues the trace the event carries (taskstream/telemetry.py).
+        span = telemetry.start_span(
+            f"handle {message.body.get('type')}",
+            kind=SpanKind.CONSUMER,
+            traceparent=message.body.get("traceparent"),
+            attributes=self._span_attributes(message.topic, [message]),
+        )
+        with trace.use_span(span, end_on_exit=True):
+            verdict = await self._handle(message)
+            outcome = verdict.value if isinstance(verdict, Outcome) else "DEAD_LETTER"
+            span.set_attribute("taskstream.outcome", outcome)
+            return verdict
+
+    def _span_attributes(self, topic: str, messages: Sequence[Message]) -> dict[str, Any]:
+        return {
+            "messaging.system": "taskstream",
+            "messaging.consumer.group.name": self.name,
+            "messaging.destination.name": topic,
+            "messaging.batch.message_count": len(messages),
+            "messaging.message.id": messages[0].id,
+        }
+
     def _route(self, message: Message) -> tuple[_Route | None, CloudEvent[Any] | None]:
         """The route and typed event of a message; (None, None) when no handler wants it.
 
@@ -158,8 +185,7 @@ class Consumer:
             )
         return route, decode(body, route.model, topic=message.topic)
 
-    async def handle(self, message: Message) -> Verdict:
-        """Apply one message once; SUCCESS, RETRY, DROP as the handler decides, or DeadLetter."""
+    async def _handle(self, message: Message) -> Verdict:
         labels = (self.name, message.topic)
         try:
             route, event = self._route(message)
@@ -207,6 +233,18 @@ class Consumer:
         answered RETRY or DROP, or crashed) and None tells the transport to go one by one. An
         event whose handler has no batch form is never batched: None at once.
         """
+        # One span for the run: the first event's trace is its parent, the others are links.
+        span = telemetry.start_span(
+            f"handle {len(messages)} messages",
+            kind=SpanKind.CONSUMER,
+            traceparent=messages[0].body.get("traceparent") if messages else None,
+            attributes=self._span_attributes(messages[0].topic, messages) if messages else None,
+            links=[message.body.get("traceparent") for message in messages[1:]],
+        )
+        with trace.use_span(span, end_on_exit=True):
+            return await self._handle_batch(messages)
+
+    async def _handle_batch(self, messages: Sequence[Message]) -> list[Verdict] | None:
         outcomes: list[Verdict] = [Outcome.SUCCESS] * len(messages)
         work: list[CloudEvent[Any]] = []
         seen: set[str] = set()

@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from taskstream import telemetry
 from taskstream.messaging.bus import (
     BulkSubscribe,
     DeadLetter,
@@ -136,12 +137,15 @@ class DaprTransport(Transport):
 
     async def _publish_one(self, client: httpx.AsyncClient, message: Message) -> None:
         try:
-            response = await client.post(
-                f"/v1.0/publish/{self.pubsub}/{message.topic}",
-                content=message.encode(),
-                params={"metadata.partitionKey": message.key},
-                headers={"content-type": CLOUDEVENTS_JSON},
-            )
+            # In the event's trace: the request to daprd carries it, and Dapr's spans (and the
+            # traceparent it gives the delivered event) continue it (taskstream/telemetry.py).
+            with telemetry.continuing(message.body.get("traceparent")):
+                response = await client.post(
+                    f"/v1.0/publish/{self.pubsub}/{message.topic}",
+                    content=message.encode(),
+                    params={"metadata.partitionKey": message.key},
+                    headers={"content-type": CLOUDEVENTS_JSON},
+                )
         except httpx.HTTPError as error:
             raise PublishError(f"daprd unreachable: {error}") from error
         if response.status_code != 204:

@@ -61,5 +61,18 @@ class OutboxMetrics:
         )
 
 
+class DeadLetterMetrics:
+    """Dead letters still waiting for a replay, by original topic (set when they are measured)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.depth = Gauge(
+            "taskstream_dlq_depth",
+            "Dead-lettered messages not replayed yet, by original topic.",
+            ["topic"],
+            registry=registry,
+        )
+
+
+DLQ_METRICS = DeadLetterMetrics(REGISTRY)
 CONSUMER_METRICS = ConsumerMetrics(REGISTRY)
 OUTBOX_METRICS = OutboxMetrics(REGISTRY)

@@ -33,31 +33,61 @@ class RetryPolicy:
         return float(min(self.max_delay, self.first_delay * 2 ** (attempt - 1)))
 
 
+# A reason is a log line, not a traceback: enough to tell poison from an outage.
+MAX_REASON_CHARS = 1000
+
+
+def describe_error(error: BaseException) -> str:
+    """`Type: message`, bounded, as a dead letter's reason."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
+
+
+async def _attempts(
+    handler: MessageHandler, message: Message, *, group: str, policy: RetryPolicy
+) -> tuple[Verdict, str]:
+    """The verdict after retries, and what the last failed attempt said (for a dead letter)."""
+    last = "the handler answered RETRY"
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            outcome = await handler(message)
+        except Exception as error:
+            log.exception(
+                "handler crashed", extra={"group": group, "topic": message.topic, "id": message.id}
+            )
+            last = describe_error(error)
+            outcome = Outcome.RETRY
+        else:
+            if outcome is Outcome.RETRY:
+                last = "the handler answered RETRY"
+        if outcome is not Outcome.RETRY:
+            # SUCCESS, DROP, or a DeadLetter: retrying cannot change a poison verdict.
+            return outcome, last
+        if attempt < policy.attempts:
+            CONSUMER_METRICS.retried.labels(group, message.topic).inc()
+            await asyncio.sleep(policy.delay(attempt))
+    return Outcome.RETRY, last
+
+
 async def handle_with_retries(
     handler: MessageHandler, message: Message, *, group: str, policy: RetryPolicy
 ) -> Verdict:
     """SUCCESS, DROP or DeadLetter as the handler said; after the last RETRY (or crash), RETRY."""
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            outcome = await handler(message)
-        except Exception:
-            log.exception(
-                "handler crashed", extra={"group": group, "topic": message.topic, "id": message.id}
-            )
-            outcome = Outcome.RETRY
-        if outcome is not Outcome.RETRY:
-            # SUCCESS, DROP, or a DeadLetter: retrying cannot change a poison verdict.
-            return outcome
-        if attempt < policy.attempts:
-            CONSUMER_METRICS.retried.labels(group, message.topic).inc()
-            await asyncio.sleep(policy.delay(attempt))
-    return Outcome.RETRY
+    verdict, _ = await _attempts(handler, message, group=group, policy=policy)
+    return verdict
 
 
 async def settle_batch(
     subscription: Subscription, messages: Sequence[Message], *, policy: RetryPolicy
 ) -> list[Verdict]:
-    """Each message's final outcome: the whole run at once when it can, else one by one.
+    """Each message's final outcome: the whole run at once when it can, else one by one."""
+    return [verdict for verdict, _ in await _settle(subscription, messages, policy=policy)]
+
+
+async def _settle(
+    subscription: Subscription, messages: Sequence[Message], *, policy: RetryPolicy
+) -> list[tuple[Verdict, str]]:
+    """Each message's final outcome and its last failure: the run at once, else one by one.
 
     A batch is all or nothing. When it fails nothing of it was applied, and every message is
     handled on its own, in order, with retries: a poison message is then retried and
@@ -74,11 +104,9 @@ async def settle_batch(
             )
             outcomes = None
         if outcomes is not None:
-            return outcomes
+            return [(outcome, "the batch answered RETRY") for outcome in outcomes]
     return [
-        await handle_with_retries(
-            subscription.handler, message, group=subscription.group, policy=policy
-        )
+        await _attempts(subscription.handler, message, group=subscription.group, policy=policy)
         for message in messages
     ]
 
@@ -91,10 +119,10 @@ async def settle_then_dead_letter(
     dead_letter: Callable[[Subscription, Message, str], Awaitable[None]],
 ) -> None:
     """`settle_batch`, then hand each message that still failed or is poison to `dead_letter`."""
-    outcomes = await settle_batch(subscription, messages, policy=policy)
-    for message, outcome in zip(messages, outcomes, strict=True):
+    settled = await _settle(subscription, messages, policy=policy)
+    for message, (outcome, last) in zip(messages, settled, strict=True):
         if outcome is Outcome.RETRY:
-            reason = f"still failing after {policy.attempts} attempts"
+            reason = f"still failing after {policy.attempts} attempts: {last}"
             await dead_letter(subscription, message, reason)
         elif isinstance(outcome, DeadLetter):
             await dead_letter(subscription, message, outcome.reason)

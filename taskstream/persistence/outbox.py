@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,12 +38,20 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from taskstream import telemetry
 from taskstream.messaging.bus import Message, PublishError, Transport
-from taskstream.messaging.cloudevents import Envelope
+from taskstream.messaging.cloudevents import Envelope, with_traceparent
 from taskstream.messaging.metrics import OUTBOX_METRICS
 from taskstream.persistence.pruning import delete_older_than
 
 log = logging.getLogger(__name__)
+
+
+def _traced(payload: dict[str, Any], span: Span | None) -> dict[str, Any]:
+    """The CloudEvent as published: with the publish span as its `traceparent`, when traced."""
+    if span is None:
+        return payload
+    return with_traceparent(payload, telemetry.traceparent_of(span))
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -58,6 +67,9 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
+        # The W3C trace context of the transaction that wrote the row (taskstream/telemetry.py):
+        # the relay's publish continues that trace. Null when tracing is off.
+        Column("traceparent", Text),
     )
 
 
@@ -77,6 +89,7 @@ async def write_outbox(
     """Store events in the caller's transaction and wake the relay when it commits."""
     if not envelopes:
         return
+    traceparent = telemetry.current_traceparent()
     await connection.execute(
         insert(outbox).values(
             [
@@ -86,6 +99,7 @@ async def write_outbox(
                     "partition_key": e.partition_key,
                     "type": e.type,
                     "payload": e.body,
+                    "traceparent": traceparent,
                 }
                 for e in envelopes
             ]
@@ -178,6 +192,7 @@ class OutboxRelay:
                     self.outbox.c.topic,
                     self.outbox.c.partition_key,
                     self.outbox.c.payload,
+                    self.outbox.c.traceparent,
                     func.extract("epoch", func.now() - self.outbox.c.created_at).label("age"),
                 )
                 .where(self.outbox.c.published_at.is_(None))
@@ -194,12 +209,22 @@ class OutboxRelay:
             await self._record_lag(connection)
         if not rows:
             return 0
-        messages = [Message(row.topic, row.partition_key, row.payload) for row in rows]
+        spans = [self._publish_span(row) for row in rows] if telemetry.enabled() else []
+        messages = [
+            Message(row.topic, row.partition_key, _traced(row.payload, spans[i] if spans else None))
+            for i, row in enumerate(rows)
+        ]
         try:
             await self.transport.publish(messages)
-        except PublishError:
+        except PublishError as error:
             OUTBOX_METRICS.publish_failures.inc()
+            for span in spans:
+                span.record_exception(error)
+                span.set_status(StatusCode.ERROR)
             raise
+        finally:
+            for span in spans:
+                span.end()
         await connection.execute(
             update(self.outbox)
             .where(self.outbox.c.position.in_([row.position for row in rows]))
@@ -207,6 +232,22 @@ class OutboxRelay:
         )
         OUTBOX_METRICS.published.inc(len(rows))
         return len(rows)
+
+    @staticmethod
+    def _publish_span(row: Any) -> Span:
+        """A PRODUCER span for one row, continuing the trace of the request that wrote it."""
+        return telemetry.start_span(
+            f"publish {row.topic}",
+            kind=SpanKind.PRODUCER,
+            traceparent=row.traceparent,
+            attributes={
+                "messaging.system": "taskstream",
+                "messaging.destination.name": row.topic,
+                "messaging.message.id": str(row.payload.get("id", "")),
+                "cloudevents.event_type": str(row.payload.get("type", "")),
+                "cloudevents.event_subject": str(row.payload.get("subject", "")),
+            },
+        )
 
     async def prune(self, connection: AsyncConnection) -> int:
         """Delete rows published longer ago than we keep them, in batches (never unpublished)."""

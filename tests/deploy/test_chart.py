@@ -392,6 +392,27 @@ def test_grafana_dashboard_covers_the_service_signals(rendered: dict[str, list[M
         assert signal in exprs, signal
 
 
+def test_dead_letters_alert_and_show_on_the_dashboard(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    rule = named(rendered["cloud"], "PrometheusRule", "taskstream")
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    assert "kafka_topic_partition_current_offset" in alerts["TaskstreamDeadLetters"]["expr"]
+    # PromQL unescapes the string: the regex is `.*\.dlq`.
+    assert r'topic=~".*\\.dlq"' in alerts["TaskstreamDeadLetters"]["expr"]
+    waiting = alerts["TaskstreamDeadLettersWaiting"]
+    assert waiting["expr"].startswith("max by (topic) (taskstream_dlq_depth{")
+    assert waiting["for"] == "1h"
+    assert "taskstream dlq list" in alerts["TaskstreamDeadLetters"]["annotations"]["description"]
+    assert not of_kind(rendered["minikube"], "PrometheusRule")
+    dashboard = json.loads(
+        named(rendered["cloud"], "ConfigMap", "taskstream-dashboard")["data"]["taskstream.json"]
+    )
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    assert "taskstream_dlq_depth" in exprs
+
+
 def test_values_schema_rejects_a_misspelt_value(tools: Tools) -> None:
     done = tools.run(
         "helm",

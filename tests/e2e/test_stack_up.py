@@ -36,13 +36,13 @@ STACK_UP = [sys.executable, "-m", "cli.main", "stack", "up"]
 class StackProcess:
     """One `taskstream stack up` child process and what its run directory says."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *options: str) -> None:
         self.data_dir = data_dir
         self.output = data_dir.parent / f"{data_dir.name}-{uuid.uuid4().hex[:6]}.out"
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         with self.output.open("wb") as out:
             self.process = subprocess.Popen(
-                [*STACK_UP, "--port", "0", "--data-dir", str(data_dir)],
+                [*STACK_UP, "--port", "0", "--data-dir", str(data_dir), *options],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,

@@ -1,0 +1,25 @@
+"""Gateway: the outbox keeps the W3C trace context of the change that wrote each row.
+
+Revision ID: gateway_0004
+Revises: gateway_0003
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "gateway_0004"
+down_revision = "gateway_0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Add outbox.traceparent (null: written without tracing, or before this migration)."""
+    op.execute("ALTER TABLE gateway.outbox ADD COLUMN traceparent text")
+
+
+def downgrade() -> None:
+    """Drop it (published events lose nothing: the column is only read by the relay)."""
+    op.execute("ALTER TABLE gateway.outbox DROP COLUMN traceparent")
