@@ -8,9 +8,10 @@ log has it).
 
 Replaying publishes the event again, as it was before it failed, to its original topic: the
 consumers' processed events (taskstream/messaging/consumer.py) keep a replayed event from acting
-twice, so replaying one that was already applied, or replaying twice, changes nothing. Each replay is recorded in
-the topic `REPLAYS_TOPIC` (key: the dead letter's topic, partition and offset), so that a dead
-letter is listed as replayed and the DLQ depth counts only those still waiting.
+twice, so replaying one that was already applied, or replaying twice, changes nothing. Each
+replay is recorded in the topic `REPLAYS_TOPIC` (key: the dead letter's topic, partition and
+offset), so that a dead letter is listed as replayed and the DLQ depth counts only those still
+waiting.
 """
 
 from __future__ import annotations
