@@ -25,6 +25,7 @@ from graphql_schema.guards import guard_root_fields
 from graphql_schema.nesting import SelectionNesting
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.persisted import TrustedDocumentsOnly, trusted_documents_of
+from graphql_schema.projects.resolvers import ProjectMutations, ProjectQueries
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.tags.resolvers import TagMutations, TagQueries
@@ -37,7 +38,13 @@ from taskstream.settings import Settings
 
 @strawberry.type(description="Everything a client can read; every field needs a bearer token.")
 class Query(
-    AuthQueries, TaskQueries, TagQueries, NotificationQueries, AuditQueries, WebhookQueries
+    AuthQueries,
+    TaskQueries,
+    TagQueries,
+    NotificationQueries,
+    AuditQueries,
+    WebhookQueries,
+    ProjectQueries,
 ):
     """Everything a client can read."""
 
@@ -53,6 +60,7 @@ class Mutation(
     TagMutations,
     NotificationMutations,
     WebhookMutations,
+    ProjectMutations,
 ):
     """Everything a client can change."""
 
