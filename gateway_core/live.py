@@ -193,6 +193,11 @@ class LiveHub:
         await self._ready.wait()
         await self._send(json.dumps({"userId": user_id, **message}, separators=(",", ":")))
 
+    async def publish_to_project(self, project_id: str, message: dict[str, Any]) -> None:
+        """Send a message about a shared project's task to every replica; each replica offers
+        it to its task subscribers, and each subscription checks membership on delivery."""
+        await self._send(json.dumps({"projectId": project_id, **message}, separators=(",", ":")))
+
     async def _send(self, raw: str) -> None:
         async with self._publish_lock:
             if self._broadcast is None:
@@ -301,6 +306,12 @@ class LiveHub:
             return
         user_id = message.get("userId")
         if user_id is None:
+            if "projectId" in message:
+                # Who is a member is decided when the subscription reads it, not here: a
+                # member removed a moment ago must not get it, one added must.
+                for subscriptions in list(self._subscribers.values()):
+                    for subscription in list(subscriptions):
+                        subscription.offer(message)
             return
         for subscription in list(self._subscribers.get(user_id, ())):
             subscription.offer(message)
@@ -361,7 +372,12 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
         }
         if len(json.dumps(read.task)) <= INLINE_LIMIT:
             payload["task"] = read.task
-        await hub.publish(str(read.user_id), payload)
+        project_id = read.task.get("projectId")
+        if isinstance(project_id, str):
+            # Every member of the task's project sees it, not only its creator.
+            await hub.publish_to_project(project_id, payload)
+        else:
+            await hub.publish(str(read.user_id), payload)
         return Outcome.SUCCESS
 
     async def forward_notification(message: Message) -> Verdict:

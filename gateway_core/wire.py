@@ -71,6 +71,7 @@ def task_wire(task: domain.Task) -> Task:
         created_at=_utc(task.created_at),
         updated_at=_utc(task.updated_at),
         version=task.version,
+        project_id=task.project_id,
     )
 
 

@@ -18,8 +18,8 @@ depends_on = None
 def upgrade() -> None:
     """Create gateway.projects, gateway.project_members and gateway.project_invitations.
 
-    Existing tasks are untouched: a task belongs to its owner's personal space until it is
-    moved into a project, so nothing changes for existing data or clients.
+    Existing tasks get a null tasks.project_id: each stays in its owner's personal space, so
+    nothing changes for existing data or clients.
     """
     op.execute(
         """
@@ -72,10 +72,19 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX project_invitations_email ON gateway.project_invitations (email_key, state)"
     )
+    # Null for every existing task: it stays in its owner's personal space (the inbox).
+    op.execute(
+        "ALTER TABLE gateway.tasks ADD COLUMN project_id uuid REFERENCES gateway.projects (id)"
+    )
+    op.execute(
+        "CREATE INDEX tasks_project_due ON gateway.tasks (project_id, due_at) "
+        "WHERE project_id IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
     """Drop the projects (their memberships and invitations with them)."""
+    op.execute("ALTER TABLE gateway.tasks DROP COLUMN project_id")
     op.execute("DROP TABLE gateway.project_invitations")
     op.execute("DROP TABLE gateway.project_members")
     op.execute("DROP TABLE gateway.projects")

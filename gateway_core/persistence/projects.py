@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,6 +80,13 @@ class ProjectRepository:
     async def save(self, project: Project) -> None:
         """Store a loaded project's changes (or delete it when it was deleted)."""
         if project.deleted:
+            held = await self.task_count(project.id)
+            if held:
+                # Deleting a project never takes its tasks with it silently.
+                raise Conflict(
+                    f"id: project {project.id} still holds {held} tasks; delete them or move "
+                    "them out first"
+                )
             await self.connection.execute(delete(t.projects).where(t.projects.c.id == project.id))
             return
         await self.connection.execute(
@@ -104,6 +112,26 @@ class ProjectRepository:
                     ]
                 )
             )
+
+    async def role_of(self, project_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
+        """The user's role in the project, or None; the membership row is share-locked until
+        commit, so a removal waits for the change it is checked for."""
+        role = await self.connection.scalar(
+            select(t.project_members.c.role)
+            .where(
+                t.project_members.c.project_id == project_id,
+                t.project_members.c.user_id == user_id,
+            )
+            .with_for_update(read=True)
+        )
+        return None if role is None else Role(role)
+
+    async def task_count(self, project_id: uuid.UUID) -> int:
+        """How many tasks the project holds."""
+        count = await self.connection.scalar(
+            select(func.count()).where(t.tasks.c.project_id == project_id)
+        )
+        return int(count or 0)
 
     @staticmethod
     def _row(project: Project) -> dict[str, Any]:
@@ -225,18 +253,18 @@ async def projects_of(
     connection: AsyncConnection,
     user_id: uuid.UUID,
     *,
-    project_id: uuid.UUID | None = None,
+    project_ids: Sequence[uuid.UUID] | None = None,
     include_archived: bool = True,
 ) -> list[ProjectRecord]:
-    """The user's projects (or the one given, when they are a member), by name."""
+    """The user's projects (or those among the ids given they belong to), by name."""
     mine = t.project_members.alias("mine")
     query = (
         select(t.projects, mine.c.role.label("my_role"))
         .join(mine, and_(mine.c.project_id == t.projects.c.id, mine.c.user_id == user_id))
         .order_by(func.lower(t.projects.c.name), t.projects.c.id)
     )
-    if project_id is not None:
-        query = query.where(t.projects.c.id == project_id)
+    if project_ids is not None:
+        query = query.where(t.projects.c.id.in_(list(project_ids)))
     if not include_archived:
         query = query.where(t.projects.c.archived.is_(False))
     rows = (await connection.execute(query)).all()
@@ -268,11 +296,22 @@ async def projects_of(
     ]
 
 
+async def is_member(connection: AsyncConnection, user_id: uuid.UUID, project_id: uuid.UUID) -> bool:
+    """Whether the user belongs to the project now."""
+    found = await connection.scalar(
+        select(t.project_members.c.role).where(
+            t.project_members.c.project_id == project_id,
+            t.project_members.c.user_id == user_id,
+        )
+    )
+    return found is not None
+
+
 async def project_of(
     connection: AsyncConnection, user_id: uuid.UUID, project_id: uuid.UUID
 ) -> ProjectRecord:
     """The project when the user is a member; NOT_FOUND otherwise (as if it did not exist)."""
-    found = await projects_of(connection, user_id, project_id=project_id)
+    found = await projects_of(connection, user_id, project_ids=[project_id])
     if not found:
         raise NotFound("project", project_id)
     return found[0]

@@ -75,6 +75,8 @@ tasks = Table(
     Column("version", Integer, nullable=False),
     # Generated in the database; never written by the application.
     Column("search_vector", TSVECTOR, server_default=text("''::tsvector")),
+    # Null: the owner's personal space. (gateway_0004 adds the foreign key to projects.)
+    Column("project_id", UUID(as_uuid=True)),
 )
 
 # Each user's search vocabulary (every word of their tasks' search vectors), kept by a trigger.

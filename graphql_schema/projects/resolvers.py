@@ -73,7 +73,7 @@ class ProjectQueries:
             return None
         async with info.context.services.engine.connect() as connection:
             found = await reads.projects_of(
-                connection, info.context.require_user(), project_id=project_id
+                connection, info.context.require_user(), project_ids=[project_id]
             )
         return Project.from_record(found[0]) if found else None
 
@@ -257,7 +257,11 @@ class ProjectMutations:
         ),
     )
     async def change_member_role(
-        self, info: Info, project_id: ProjectId, user_id: MemberId, role: Role
+        self,
+        info: Info,
+        project_id: ProjectId,
+        user_id: MemberId,
+        role: Annotated[Role, strawberry.argument(description="The member's new role.")],
     ) -> Project:
         """Change a member's role."""
         project = await service.change_member_role(

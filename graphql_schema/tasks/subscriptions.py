@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 
 from contracts.task import Task as WireTask
 from gateway_core.live import SubscriberCutOff
+from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence import reads
 from gateway_core.persistence.reads import TaskRecord
 from graphql_schema.context import Info, Loaders
@@ -87,6 +88,15 @@ async def _task_event(info: Info, message: dict[str, Any]) -> TaskEvent:
     )
 
 
+async def _still_member(info: Info, message: dict[str, Any]) -> bool:
+    """Whether the caller belongs to the project of a project task's event at delivery: a
+    member removed since subscribing gets no further event of the project."""
+    async with info.context.services.engine.connect() as connection:
+        return await project_reads.is_member(
+            connection, info.context.require_user(), uuid.UUID(message["projectId"])
+        )
+
+
 async def _within_deadline(info: Info, resolving: Awaitable[TaskEvent]) -> TaskEvent:
     """One event's resolution, bounded like a request (its statements are bounded too)."""
     deadline = info.context.services.settings.request_timeout_seconds
@@ -112,7 +122,8 @@ class Subscription:
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
         description=(
-            "Every change to the caller's tasks, from any service, in commit order per task."
+            "Every change to a task the caller can see (theirs, and their projects' tasks whoever "
+            "made it), from any service, in commit order per task."
         ),
     )
     async def task_events(self, info: Info) -> AsyncGenerator[TaskEvent, None]:
@@ -123,8 +134,12 @@ class Subscription:
                 async for message in messages:
                     if message.get("kind") != "task":
                         continue
+                    if "projectId" in message and not await _still_member(info, message):
+                        continue
                     # Fresh loaders per event: tags and reminders as of this change.
-                    info.context.loaders = Loaders(info.context.services.engine)
+                    info.context.loaders = Loaders(
+                        info.context.services.engine, info.context.user_id
+                    )
                     yield await _within_deadline(info, _task_event(info, message))
         except SubscriberCutOff:
             await _close_for_refetch(info)

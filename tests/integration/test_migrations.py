@@ -33,6 +33,9 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
         "outbox",
         "revoked_tokens",
         "search_words",
+        "projects",
+        "project_members",
+        "project_invitations",
     }
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")
