@@ -326,6 +326,31 @@ LIVE_TASK_EVENTS: tuple[type[wire_events.TaskEvent], ...] = (
     wire_events.TaskDeleted,
 )
 LIVE_NOTIFICATION_EVENTS = (wire_events.NotificationSent,)
+# Project events and their ProjectEventKind in the GraphQL schema (created: the creator's
+# member.added says it).
+PROJECT_EVENT_KINDS: dict[type[wire_events.ProjectEvent], str] = {
+    wire_events.ProjectUpdated: "UPDATED",
+    wire_events.ProjectDeleted: "DELETED",
+    wire_events.ProjectMemberAdded: "MEMBER_ADDED",
+    wire_events.ProjectMemberChanged: "ROLE_CHANGED",
+    wire_events.ProjectMemberRemoved: "MEMBER_REMOVED",
+    wire_events.ProjectInvitationCreated: "INVITED",
+    wire_events.ProjectInvitationAnswered: "INVITED",
+    wire_events.ProjectInvitationRevoked: "INVITED",
+}
+LIVE_PROJECT_EVENTS = tuple(PROJECT_EVENT_KINDS)
+
+
+def _project_audience(event: wire_events.ProjectEvent) -> list[str]:
+    """Users who get the event besides the project's members at delivery: whoever it is
+    about and is not (or no longer) a member."""
+    if isinstance(event, wire_events.ProjectDeleted):
+        return [str(m) for m in event.member_ids]
+    if isinstance(event, wire_events.ProjectMemberRemoved):
+        return [str(event.member_id)]
+    if isinstance(event, wire_events.ProjectInvitationCreated) and event.invitee_id is not None:
+        return [str(event.invitee_id)]
+    return []
 
 
 class LiveTaskEvent(WireModel):
@@ -351,8 +376,30 @@ def _kind(event_type: str) -> str:
 def live_subscriptions(hub: LiveHub) -> list[Subscription]:
     """The gateway's live consumer: task and notification events, forwarded to the hub."""
 
+    async def forward_project_event(message: Message) -> Verdict | None:
+        """The verdict on a project event, or None when the message is none."""
+        try:
+            event = wire_events.decode_among(
+                message.body, topic=message.topic, models=LIVE_PROJECT_EVENTS
+            )
+        except InvalidInput as error:
+            return DeadLetter(error.message)
+        if event is None:
+            return None
+        payload: dict[str, Any] = {
+            "kind": "project",
+            "event": PROJECT_EVENT_KINDS[type(event.data)],
+            "at": message.body["time"],
+            "also": _project_audience(event.data),
+        }
+        await hub.publish_to_project(str(event.data.project_id), payload)
+        return Outcome.SUCCESS
+
     async def forward_task_event(message: Message) -> Verdict:
         body = message.body
+        project_verdict = await forward_project_event(message)
+        if project_verdict is not None:
+            return project_verdict
         try:
             model = wire_events.model_among(body, models=LIVE_TASK_EVENTS)
             if model is None:

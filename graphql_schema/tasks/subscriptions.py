@@ -20,13 +20,13 @@ from starlette.websockets import WebSocket
 
 from contracts.task import Task as WireTask
 from gateway_core.live import SubscriberCutOff
-from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence import reads
 from gateway_core.persistence.reads import TaskRecord
 from graphql_schema.context import Info, Loaders
 from graphql_schema.node import Channel
 from graphql_schema.notifications.resolvers import Notification
 from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.projects.live import still_member
 from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.types import Task
 from taskstream.errors import Timeout
@@ -88,15 +88,6 @@ async def _task_event(info: Info, message: dict[str, Any]) -> TaskEvent:
     )
 
 
-async def _still_member(info: Info, message: dict[str, Any]) -> bool:
-    """Whether the caller belongs to the project of a project task's event at delivery: a
-    member removed since subscribing gets no further event of the project."""
-    async with info.context.services.engine.connect() as connection:
-        return await project_reads.is_member(
-            connection, info.context.require_user(), uuid.UUID(message["projectId"])
-        )
-
-
 async def _within_deadline(info: Info, resolving: Awaitable[TaskEvent]) -> TaskEvent:
     """One event's resolution, bounded like a request (its statements are bounded too)."""
     deadline = info.context.services.settings.request_timeout_seconds
@@ -134,7 +125,7 @@ class Subscription:
                 async for message in messages:
                     if message.get("kind") != "task":
                         continue
-                    if "projectId" in message and not await _still_member(info, message):
+                    if "projectId" in message and not await still_member(info, message):
                         continue
                     # Fresh loaders per event: tags and reminders as of this change.
                     info.context.loaders = Loaders(
