@@ -64,6 +64,7 @@ class Loaders:
         # Whose view the per-user loaders (projects) answer with.
         self.user_id = user_id
         self.project_by_id = DataLoader(self._project_by_id)
+        self.open_count_by_project = DataLoader(self._open_count_by_project)
         self.tags_by_task = DataLoader(self._tags_by_task)
         self.reminders_by_task = DataLoader(self._reminders_by_task)
         self.open_count_by_tag = DataLoader(self._open_count_by_tag)
@@ -87,6 +88,11 @@ class Loaders:
             found = await project_reads.projects_of(connection, self.user_id, project_ids=ids)
         by_id = {p.id: p for p in found}
         return [by_id.get(i) for i in ids]
+
+    async def _open_count_by_project(self, ids: list[uuid.UUID]) -> list[int]:
+        async with self.engine.connect() as connection:
+            found = await project_reads.open_task_counts(connection, ids)
+        return [found.get(i, 0) for i in ids]
 
     async def _open_count_by_tag(self, ids: list[uuid.UUID]) -> list[int]:
         async with self.engine.connect() as connection:

@@ -196,7 +196,7 @@ def _field_price(parent: str, name: str, arguments: dict[str, Any], size: int) -
         return VERIFY_CHAIN
     if (parent, name) in PASSWORD_FIELDS:
         return PASSWORD_HASH
-    if (parent, name) == ("Tag", "openTaskCount"):
+    if (parent, name) in (("Tag", "openTaskCount"), ("Project", "openTaskCount")):
         # A COUNT per tag (batched, but its work grows with the tags asked for).
         return OBJECT
     return 0

@@ -12,6 +12,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway_core.domain.model import TaskStatus
 from gateway_core.domain.projects import (
     INVITATIONS_LISTED_MAX,
     Invitation,
@@ -294,6 +295,20 @@ async def projects_of(
         )
         for r in rows
     ]
+
+
+async def open_task_counts(
+    connection: AsyncConnection, project_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many open tasks each project holds (projects with none are absent)."""
+    rows = await connection.execute(
+        select(t.tasks.c.project_id, func.count())
+        .where(
+            t.tasks.c.project_id.in_(list(project_ids)), t.tasks.c.status == TaskStatus.OPEN.value
+        )
+        .group_by(t.tasks.c.project_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}
 
 
 async def is_member(connection: AsyncConnection, user_id: uuid.UUID, project_id: uuid.UUID) -> bool:

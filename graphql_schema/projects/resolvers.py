@@ -51,13 +51,13 @@ class ProjectQueries:
         self,
         info: Info,
         include_archived: Annotated[
-            bool, strawberry.argument(description="Include archived projects.")
+            bool | None, strawberry.argument(description="Include archived projects.")
         ] = False,
     ) -> list[Project]:
         """The caller's projects."""
         async with info.context.services.engine.connect() as connection:
             records = await reads.projects_of(
-                connection, info.context.require_user(), include_archived=include_archived
+                connection, info.context.require_user(), include_archived=bool(include_archived)
             )
         return [Project.from_record(r) for r in records]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import strawberry
 
 from gateway_core.domain.projects import InvitationState, Role
 from gateway_core.persistence.projects import InvitationRecord, MemberRecord, ProjectRecord
+from graphql_schema.context import Info
 from graphql_schema.node import Node
 
 # The domain enums are the GraphQL enums: one definition of each.
@@ -76,6 +78,11 @@ class Project(Node):
     version: int = strawberry.field(
         description="Incremented by every change (settings and membership); see expectedVersion."
     )
+
+    @strawberry.field(description="How many open tasks the project holds.")
+    async def open_task_count(self, info: Info) -> int:
+        """How many open tasks the project holds (batched per request)."""
+        return await info.context.loaders.open_count_by_project.load(uuid.UUID(self.id))
 
     @classmethod
     def from_record(cls, record: ProjectRecord) -> Project:

@@ -65,6 +65,15 @@ async def test_every_member_sees_a_project_task_and_editors_change_it(
     await alice.data("mutation($id: ID!) { completeTask(id: $id) { id } }", {"id": by_bob["id"]})
 
 
+async def test_open_task_count_counts_the_projects_open_tasks(http: httpx.AsyncClient) -> None:
+    alice, bob, project, task = await shared(http)
+    await alice.data(CREATE, {"p": None, "title": "not in the project"})
+    count = "query($p: ID!) { project(id: $p) { openTaskCount } }"
+    assert (await bob.data(count, {"p": project["id"]}))["project"]["openTaskCount"] == 1
+    await bob.data("mutation($id: ID!) { completeTask(id: $id) { id } }", {"id": task["id"]})
+    assert (await alice.data(count, {"p": project["id"]}))["project"]["openTaskCount"] == 0
+
+
 async def test_inbox_and_project_filters(http: httpx.AsyncClient) -> None:
     alice, _, project, _ = await shared(http)
     await alice.data(CREATE, {"p": None, "title": "mine"})
