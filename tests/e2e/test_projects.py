@@ -437,3 +437,28 @@ async def test_every_change_is_an_event_in_the_outbox(
         "previousRole": "VIEWER",
     }
     assert data[-1]["memberIds"] == [a["id"]]
+
+
+async def test_projects_per_user_are_bounded(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway_core.services import projects as service
+
+    # The real bound is 200; two shows the rule without 200 requests.
+    monkeypatch.setattr(service, "PROJECTS_PER_USER_MAX", 2)
+    alice, _ = await new_user(http)
+    bob, b = await new_user(http)
+    await create(bob, "one")
+    await create(bob, "two")
+    error = await bob.error('mutation { createProject(name: "three") { id } }')
+    assert error["extensions"]["code"] == "CONFLICT"
+    project = await create(alice)
+    invitation = await invite(alice, project["id"], b["email"])
+    refused = await bob.error(
+        "mutation($id: ID!) { acceptInvitation(id: $id) { id } }", {"id": invitation["id"]}
+    )
+    assert refused["extensions"]["code"] == "CONFLICT"
+    assert len((await bob.data("{ projects { id } }"))["projects"]) == 2
+    assert (await bob.data("{ myInvitations { state } }"))["myInvitations"] == [
+        {"state": "PENDING"}
+    ]
