@@ -85,8 +85,7 @@ class ProjectRepository:
             if held:
                 # Deleting a project never takes its tasks with it silently.
                 raise Conflict(
-                    f"id: project {project.id} still holds {held} tasks; delete them or move "
-                    "them out first"
+                    f"id: project {project.id} still holds {held} tasks; delete them first"
                 )
             await self.connection.execute(delete(t.projects).where(t.projects.c.id == project.id))
             return
