@@ -73,7 +73,7 @@ def envelope_schema() -> dict[str, Any]:
                 "enum": SOURCES,
                 "description": "The service on whose behalf the change was made.",
             },
-            "type": {"type": "string", "pattern": "^taskstream\\.[a-z]+\\.[a-z_]+\\.v[0-9]+$"},
+            "type": {"type": "string", "pattern": "^taskstream(\\.[a-z_]+){2,3}\\.v[0-9]+$"},
             "subject": {
                 "$ref": f"{common}uuid",
                 "description": "The id of the entity the event is about (task, tag or webhook).",

@@ -13,7 +13,7 @@ A breaking change is a new class with the next version in its `TYPE` (docs/event
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -259,6 +259,116 @@ class NotificationFailed(NotificationSent):
     TYPE: ClassVar[str] = "taskstream.notification.failed.v1"
 
     error: str
+
+
+ProjectRoleName = Literal["OWNER", "EDITOR", "VIEWER"]
+InvitationStateName = Literal["PENDING", "ACCEPTED", "DECLINED", "REVOKED"]
+
+
+class ProjectEvent(Event):
+    """A change to a shared project; `userId` is the user who made it.
+
+    The partition key is the project id, not the user: the changes of one project, made by
+    several members, stay in the order they were committed.
+    """
+
+    TOPIC: ClassVar[str] = TASK_EVENTS_TOPIC
+
+    project_id: uuid.UUID
+    version: int = Field(ge=1, description="The project's version after the change.")
+
+    def subject(self) -> str:
+        """The project id."""
+        return str(self.project_id)
+
+    def partition_key(self) -> str:
+        """The project id: one project's changes stay in order whoever made them."""
+        return str(self.project_id)
+
+
+class ProjectCreated(ProjectEvent):
+    """A project was created; its creator is its first OWNER."""
+
+    TYPE: ClassVar[str] = "taskstream.project.created.v1"
+
+    name: str = Field(min_length=1, max_length=100)
+    color: str | None
+
+
+class ProjectUpdated(ProjectEvent):
+    """A project's name, color or archived flag changed (the state after the change)."""
+
+    TYPE: ClassVar[str] = "taskstream.project.updated.v1"
+
+    name: str = Field(min_length=1, max_length=100)
+    color: str | None
+    archived: bool
+
+
+class ProjectDeleted(ProjectEvent):
+    """A project was deleted with its memberships and invitations."""
+
+    TYPE: ClassVar[str] = "taskstream.project.deleted.v1"
+
+    member_ids: list[uuid.UUID] = Field(description="Who were members when it was deleted.")
+
+
+class ProjectMemberEvent(ProjectEvent):
+    """A membership of a project changed: whose, and their role."""
+
+    member_id: uuid.UUID
+    role: ProjectRoleName
+
+
+class ProjectMemberAdded(ProjectMemberEvent):
+    """A user joined a project (the creator, or an invitee accepting)."""
+
+    TYPE: ClassVar[str] = "taskstream.project.member.added.v1"
+
+
+class ProjectMemberChanged(ProjectMemberEvent):
+    """A member's role changed; `role` is the new one."""
+
+    TYPE: ClassVar[str] = "taskstream.project.member.changed.v1"
+
+    previous_role: ProjectRoleName
+
+
+class ProjectMemberRemoved(ProjectMemberEvent):
+    """A member was removed, or left (`userId` equals `memberId`); `role` is the last one."""
+
+    TYPE: ClassVar[str] = "taskstream.project.member.removed.v1"
+
+
+class ProjectInvitationEvent(ProjectEvent):
+    """An invitation to a project changed; never carries the invitee's email (personal data
+    of someone who may have no account)."""
+
+    invitation_id: uuid.UUID
+    role: ProjectRoleName
+    state: InvitationStateName
+
+
+class ProjectInvitationCreated(ProjectInvitationEvent):
+    """An owner invited an email address to a project."""
+
+    TYPE: ClassVar[str] = "taskstream.project.invitation.created.v1"
+
+    invitee_id: uuid.UUID | None = Field(
+        description="The account with the invited email when there is one, else null."
+    )
+
+
+class ProjectInvitationAnswered(ProjectInvitationEvent):
+    """The invitee accepted or declined (`state`); `userId` is the invitee."""
+
+    TYPE: ClassVar[str] = "taskstream.project.invitation.answered.v1"
+
+
+class ProjectInvitationRevoked(ProjectInvitationEvent):
+    """An owner revoked a pending invitation."""
+
+    TYPE: ClassVar[str] = "taskstream.project.invitation.revoked.v1"
 
 
 def model_among(body: dict[str, Any], *, models: tuple[type[E], ...]) -> type[E] | None:

@@ -107,6 +107,18 @@ class Task(WireModel):
     created_at: Instant
     updated_at: Instant
     version: int = Field(ge=1)
+    project_id: uuid.UUID | None = Field(
+        default=None,
+        description="The shared project holding the task; absent for the owner's personal space.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _project_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Absent rather than null in the personal space: events read as before projects existed.
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("projectId", "") is None:
+            del dumped["projectId"]
+        return dumped
 
 
 T = TypeVar("T")

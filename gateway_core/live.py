@@ -193,6 +193,11 @@ class LiveHub:
         await self._ready.wait()
         await self._send(json.dumps({"userId": user_id, **message}, separators=(",", ":")))
 
+    async def publish_to_project(self, project_id: str, message: dict[str, Any]) -> None:
+        """Send a message about a shared project's task to every replica; each replica offers
+        it to its task subscribers, and each subscription checks membership on delivery."""
+        await self._send(json.dumps({"projectId": project_id, **message}, separators=(",", ":")))
+
     async def _send(self, raw: str) -> None:
         async with self._publish_lock:
             if self._broadcast is None:
@@ -301,6 +306,12 @@ class LiveHub:
             return
         user_id = message.get("userId")
         if user_id is None:
+            if "projectId" in message:
+                # Who is a member is decided when the subscription reads it, not here: a
+                # member removed a moment ago must not get it, one added must.
+                for subscriptions in list(self._subscribers.values()):
+                    for subscription in list(subscriptions):
+                        subscription.offer(message)
             return
         for subscription in list(self._subscribers.get(user_id, ())):
             subscription.offer(message)
@@ -315,6 +326,31 @@ LIVE_TASK_EVENTS: tuple[type[wire_events.TaskEvent], ...] = (
     wire_events.TaskDeleted,
 )
 LIVE_NOTIFICATION_EVENTS = (wire_events.NotificationSent,)
+# Project events and their ProjectEventKind in the GraphQL schema (created: the creator's
+# member.added says it).
+PROJECT_EVENT_KINDS: dict[type[wire_events.ProjectEvent], str] = {
+    wire_events.ProjectUpdated: "UPDATED",
+    wire_events.ProjectDeleted: "DELETED",
+    wire_events.ProjectMemberAdded: "MEMBER_ADDED",
+    wire_events.ProjectMemberChanged: "ROLE_CHANGED",
+    wire_events.ProjectMemberRemoved: "MEMBER_REMOVED",
+    wire_events.ProjectInvitationCreated: "INVITED",
+    wire_events.ProjectInvitationAnswered: "INVITED",
+    wire_events.ProjectInvitationRevoked: "INVITED",
+}
+LIVE_PROJECT_EVENTS = tuple(PROJECT_EVENT_KINDS)
+
+
+def _project_audience(event: wire_events.ProjectEvent) -> list[str]:
+    """Users who get the event besides the project's members at delivery: whoever it is
+    about and is not (or no longer) a member."""
+    if isinstance(event, wire_events.ProjectDeleted):
+        return [str(m) for m in event.member_ids]
+    if isinstance(event, wire_events.ProjectMemberRemoved):
+        return [str(event.member_id)]
+    if isinstance(event, wire_events.ProjectInvitationCreated) and event.invitee_id is not None:
+        return [str(event.invitee_id)]
+    return []
 
 
 class LiveTaskEvent(WireModel):
@@ -340,8 +376,30 @@ def _kind(event_type: str) -> str:
 def live_subscriptions(hub: LiveHub) -> list[Subscription]:
     """The gateway's live consumer: task and notification events, forwarded to the hub."""
 
+    async def forward_project_event(message: Message) -> Verdict | None:
+        """The verdict on a project event, or None when the message is none."""
+        try:
+            event = wire_events.decode_among(
+                message.body, topic=message.topic, models=LIVE_PROJECT_EVENTS
+            )
+        except InvalidInput as error:
+            return DeadLetter(error.message)
+        if event is None:
+            return None
+        payload: dict[str, Any] = {
+            "kind": "project",
+            "event": PROJECT_EVENT_KINDS[type(event.data)],
+            "at": message.body["time"],
+            "also": _project_audience(event.data),
+        }
+        await hub.publish_to_project(str(event.data.project_id), payload)
+        return Outcome.SUCCESS
+
     async def forward_task_event(message: Message) -> Verdict:
         body = message.body
+        project_verdict = await forward_project_event(message)
+        if project_verdict is not None:
+            return project_verdict
         try:
             model = wire_events.model_among(body, models=LIVE_TASK_EVENTS)
             if model is None:
@@ -361,7 +419,12 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
         }
         if len(json.dumps(read.task)) <= INLINE_LIMIT:
             payload["task"] = read.task
-        await hub.publish(str(read.user_id), payload)
+        project_id = read.task.get("projectId")
+        if isinstance(project_id, str):
+            # Every member of the task's project sees it, not only its creator.
+            await hub.publish_to_project(project_id, payload)
+        else:
+            await hub.publish(str(read.user_id), payload)
         return Outcome.SUCCESS
 
     async def forward_notification(message: Message) -> Verdict:

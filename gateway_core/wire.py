@@ -11,7 +11,7 @@ from typing import Any
 
 from contracts import events as wire_events
 from contracts.task import Recurrence, Reminder, Task, TaskChanges
-from gateway_core.domain import events
+from gateway_core.domain import events, projects
 from gateway_core.domain import model as domain
 from taskstream.messaging.cloudevents import Envelope, encode
 from taskstream.recurrence import Recurrence as RecurrenceRule
@@ -71,6 +71,7 @@ def task_wire(task: domain.Task) -> Task:
         created_at=_utc(task.created_at),
         updated_at=_utc(task.updated_at),
         version=task.version,
+        project_id=task.project_id,
     )
 
 
@@ -110,3 +111,55 @@ def task_event(event: events.Event) -> wire_events.TaskEvent:
 def task_envelope(event: events.Event) -> Envelope:
     """The CloudEvent of a task's domain event, keyed by its user for per-user order."""
     return encode(task_event(event), source=event.source, time=event.at, event_id=event.id)
+
+
+def project_event(change: projects.ProjectChange) -> wire_events.ProjectEvent:
+    """The wire model of a project's domain event."""
+    common: dict[str, Any] = {
+        "user_id": change.actor_id,
+        "project_id": change.project_id,
+        "version": change.version,
+    }
+    match change:
+        case projects.ProjectCreated(name=name, color=color):
+            return wire_events.ProjectCreated(**common, name=name, color=color)
+        case projects.ProjectUpdated(name=name, color=color, archived=archived):
+            return wire_events.ProjectUpdated(**common, name=name, color=color, archived=archived)
+        case projects.ProjectDeleted(member_ids=member_ids):
+            return wire_events.ProjectDeleted(**common, member_ids=list(member_ids))
+        case projects.MemberAdded(member_id=member_id, role=role):
+            return wire_events.ProjectMemberAdded(**common, member_id=member_id, role=role.value)
+        case projects.MemberChanged(member_id=member_id, role=role, previous_role=previous):
+            return wire_events.ProjectMemberChanged(
+                **common, member_id=member_id, role=role.value, previous_role=previous.value
+            )
+        case projects.MemberRemoved(member_id=member_id, role=role):
+            return wire_events.ProjectMemberRemoved(**common, member_id=member_id, role=role.value)
+        case projects.InvitationChanged() if change.created:
+            return wire_events.ProjectInvitationCreated(
+                **common,
+                invitation_id=change.invitation_id,
+                role=change.role.value,
+                state=change.state.value,
+                invitee_id=change.invitee_id,
+            )
+        case projects.InvitationChanged(state=projects.InvitationState.REVOKED):
+            return wire_events.ProjectInvitationRevoked(
+                **common,
+                invitation_id=change.invitation_id,
+                role=change.role.value,
+                state=change.state.value,
+            )
+        case projects.InvitationChanged():
+            return wire_events.ProjectInvitationAnswered(
+                **common,
+                invitation_id=change.invitation_id,
+                role=change.role.value,
+                state=change.state.value,
+            )
+    raise TypeError(f"no wire model for {type(change).__name__}")
+
+
+def project_envelope(change: projects.ProjectChange) -> Envelope:
+    """The CloudEvent of a project's domain event, keyed by the project."""
+    return encode(project_event(change), source="gateway", time=change.at)

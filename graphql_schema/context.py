@@ -18,6 +18,7 @@ from contracts.notifications import NotificationsClient
 from gateway_core.domain.model import Reminder
 from gateway_core.domain.users import User
 from gateway_core.live import LiveHub
+from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence import reads
 from gateway_core.persistence.uow import UnitOfWork
 from taskstream.auth import PasswordHashing, TokenClaims, TokenService
@@ -58,8 +59,12 @@ class Services:
 class Loaders:
     """DataLoaders of one request: one SQL statement per batch, nothing shared across users."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, user_id: uuid.UUID | None = None) -> None:
         self.engine = engine
+        # Whose view the per-user loaders (projects) answer with.
+        self.user_id = user_id
+        self.project_by_id = DataLoader(self._project_by_id)
+        self.open_count_by_project = DataLoader(self._open_count_by_project)
         self.tags_by_task = DataLoader(self._tags_by_task)
         self.reminders_by_task = DataLoader(self._reminders_by_task)
         self.open_count_by_tag = DataLoader(self._open_count_by_tag)
@@ -73,6 +78,21 @@ class Loaders:
         async with self.engine.connect() as connection:
             found = await reads.reminders_of_tasks(connection, ids)
         return [found.get(i, []) for i in ids]
+
+    async def _project_by_id(
+        self, ids: list[uuid.UUID]
+    ) -> list[project_reads.ProjectRecord | None]:
+        if self.user_id is None:
+            return [None] * len(ids)
+        async with self.engine.connect() as connection:
+            found = await project_reads.projects_of(connection, self.user_id, project_ids=ids)
+        by_id = {p.id: p for p in found}
+        return [by_id.get(i) for i in ids]
+
+    async def _open_count_by_project(self, ids: list[uuid.UUID]) -> list[int]:
+        async with self.engine.connect() as connection:
+            found = await project_reads.open_task_counts(connection, ids)
+        return [found.get(i, 0) for i in ids]
 
     async def _open_count_by_tag(self, ids: list[uuid.UUID]) -> list[int]:
         async with self.engine.connect() as connection:
@@ -96,7 +116,7 @@ class Context:
     token: TokenClaims | None = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.engine)
+        self.loaders = Loaders(self.services.engine, self.user_id)
 
     async def current_user(self) -> User:
         """The caller's account (loaded once per request)."""

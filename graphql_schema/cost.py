@@ -60,6 +60,12 @@ from strawberry.extensions import SchemaExtension
 from contracts.audit import AUDIT_PAGE_MAX
 from contracts.notifications import NOTIFICATIONS_PAGE_MAX, WEBHOOKS_MAX
 from gateway_core.domain.model import REMINDERS_MAX, TAG_NAME_MAX, TAGS_MAX
+from gateway_core.domain.projects import (
+    INVITATIONS_LISTED_MAX,
+    MEMBERS_MAX,
+    PENDING_INVITATIONS_MAX,
+    PROJECTS_PER_USER_MAX,
+)
 from taskstream.errors import CostLimitExceeded, InvalidInput, RateLimited
 
 Variables = dict[str, Any]
@@ -156,6 +162,10 @@ FIXED_SIZES: dict[tuple[str, str], int] = {
     ("Task", "reminders"): REMINDERS_MAX,
     ("Query", "tags"): TAGS_ASSUMED,
     ("Query", "webhooks"): WEBHOOKS_MAX,
+    ("Query", "projects"): PROJECTS_PER_USER_MAX,
+    ("Project", "members"): MEMBERS_MAX,
+    ("Query", "myInvitations"): INVITATIONS_LISTED_MAX,
+    ("Query", "projectInvitations"): PENDING_INVITATIONS_MAX,
 }
 # A list of objects missing above (a field added later): priced as a long list.
 UNKNOWN_LIST = 100
@@ -186,7 +196,7 @@ def _field_price(parent: str, name: str, arguments: dict[str, Any], size: int) -
         return VERIFY_CHAIN
     if (parent, name) in PASSWORD_FIELDS:
         return PASSWORD_HASH
-    if (parent, name) == ("Tag", "openTaskCount"):
+    if (parent, name) in (("Tag", "openTaskCount"), ("Project", "openTaskCount")):
         # A COUNT per tag (batched, but its work grows with the tags asked for).
         return OBJECT
     return 0

@@ -25,19 +25,27 @@ from graphql_schema.guards import guard_root_fields
 from graphql_schema.nesting import SelectionNesting
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.persisted import TrustedDocumentsOnly, trusted_documents_of
+from graphql_schema.projects.resolvers import ProjectMutations, ProjectQueries
+from graphql_schema.projects.subscriptions import ProjectSubscriptions
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.tags.resolvers import TagMutations, TagQueries
 from graphql_schema.tasks.mutations import TaskMutations
 from graphql_schema.tasks.queries import TaskQueries
-from graphql_schema.tasks.subscriptions import Subscription
+from graphql_schema.tasks.subscriptions import Subscription as TaskSubscriptions
 from graphql_schema.webhooks.resolvers import WebhookMutations, WebhookQueries
 from taskstream.settings import Settings
 
 
 @strawberry.type(description="Everything a client can read; every field needs a bearer token.")
 class Query(
-    AuthQueries, TaskQueries, TagQueries, NotificationQueries, AuditQueries, WebhookQueries
+    AuthQueries,
+    TaskQueries,
+    TagQueries,
+    NotificationQueries,
+    AuditQueries,
+    WebhookQueries,
+    ProjectQueries,
 ):
     """Everything a client can read."""
 
@@ -53,8 +61,16 @@ class Mutation(
     TagMutations,
     NotificationMutations,
     WebhookMutations,
+    ProjectMutations,
 ):
     """Everything a client can change."""
+
+
+@strawberry.type(
+    description="Live updates over graphql-transport-ws; authenticate in connection_init."
+)
+class Subscription(TaskSubscriptions, ProjectSubscriptions):
+    """Live updates for the caller."""
 
 
 class ContractSchema(strawberry.Schema):

@@ -46,6 +46,12 @@ class Conflict(TaskstreamError):
     code = "CONFLICT"
 
 
+class Forbidden(TaskstreamError):
+    """The caller may see the object but their role does not allow this change."""
+
+    code = "FORBIDDEN"
+
+
 class Unauthenticated(TaskstreamError):
     """No valid bearer token was presented."""
 

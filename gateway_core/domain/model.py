@@ -181,6 +181,8 @@ class Task:
     created_at: datetime
     updated_at: datetime
     version: int
+    # None: the owner's personal space (the inbox); else the shared project holding it.
+    project_id: uuid.UUID | None = None
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -198,6 +200,7 @@ class Task:
         now: datetime,
         source: str = "gateway",
         series: SeriesContinuation | None = None,
+        project_id: uuid.UUID | None = None,
     ) -> Task:
         """A new open task, validated, with its TaskCreated event."""
         if due_at is not None:
@@ -223,6 +226,7 @@ class Task:
             created_at=now,
             updated_at=now,
             version=1,
+            project_id=project_id,
         )
         if series is not None:
             task.series_id = series.series_id
@@ -259,6 +263,7 @@ class Task:
             created_at=now,
             updated_at=now,
             version=1,
+            project_id=self.project_id,
         )
         task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task

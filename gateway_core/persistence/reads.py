@@ -91,6 +91,8 @@ class TaskRecord:
     created_at: datetime
     updated_at: datetime
     version: int
+    # None: the owner's personal space.
+    project_id: uuid.UUID | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> TaskRecord:
@@ -109,6 +111,7 @@ class TaskRecord:
             created_at=row.created_at,
             updated_at=row.updated_at,
             version=row.version,
+            project_id=row.project_id,
         )
 
     @classmethod
@@ -128,6 +131,7 @@ class TaskRecord:
             created_at=task.created_at,
             updated_at=task.updated_at,
             version=task.version,
+            project_id=task.project_id,
         )
 
     @classmethod
@@ -147,6 +151,7 @@ class TaskRecord:
             created_at=task.created_at,
             updated_at=task.updated_at,
             version=task.version,
+            project_id=task.project_id,
         )
 
 
@@ -172,6 +177,10 @@ class TaskQuery:
     overdue: bool | None = None
     recurring: bool | None = None
     series_id: uuid.UUID | None = None
+    # Only the tasks of this project (the caller must be a member: checked by the caller).
+    project_id: uuid.UUID | None = None
+    # True: only the personal space; False: only projects.
+    inbox: bool | None = None
 
 
 @dataclass(slots=True)
@@ -320,11 +329,26 @@ def _tagged(user_id: uuid.UUID, keys: list[str], *, every: bool) -> ColumnElemen
     return t.tasks.c.id.in_(carrying)
 
 
+def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """Tasks the user can see: their personal space and every project they belong to."""
+    projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
+    return or_(
+        and_(t.tasks.c.user_id == user_id, t.tasks.c.project_id.is_(None)),
+        t.tasks.c.project_id.in_(projects),
+    )
+
+
 def filter_conditions(
     user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
 ) -> list[ColumnElement[bool]]:
     """SQL conditions of the query for the user's tasks (``close``: see `close_words`)."""
-    conditions: list[ColumnElement[bool]] = [t.tasks.c.user_id == user_id]
+    conditions: list[ColumnElement[bool]] = [visible_to(user_id)]
+    if query.project_id is not None:
+        conditions.append(t.tasks.c.project_id == query.project_id)
+    if query.inbox is True:
+        conditions.append(t.tasks.c.project_id.is_(None))
+    elif query.inbox is False:
+        conditions.append(t.tasks.c.project_id.is_not(None))
     for word in search_words(query.text):
         conditions.append(_word_matches(word, close or {}))
     if query.status is not None:
@@ -489,9 +513,9 @@ async def _enable_typo_candidates(connection: AsyncConnection) -> None:
 async def tasks_by_id(
     connection: AsyncConnection, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, TaskRecord]:
-    """The user's tasks among these ids; others' and missing ones are absent."""
+    """The tasks among these ids the user can see; others and missing ones are absent."""
     rows = await connection.execute(
-        select(t.tasks).where(t.tasks.c.user_id == user_id, t.tasks.c.id.in_(list(ids)))
+        select(t.tasks).where(visible_to(user_id), t.tasks.c.id.in_(list(ids)))
     )
     return {row.id: TaskRecord.from_row(row) for row in rows}
 

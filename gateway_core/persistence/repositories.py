@@ -208,6 +208,7 @@ class TaskRepository:
             created_at=row.created_at,
             updated_at=row.updated_at,
             version=row.version,
+            project_id=row.project_id,
         )
         self.seen.append(task)
         return task
@@ -317,4 +318,5 @@ class TaskRepository:
             "created_at": task.created_at,
             "updated_at": task.updated_at,
             "version": task.version,
+            "project_id": task.project_id,
         }

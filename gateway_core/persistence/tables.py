@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -74,6 +75,8 @@ tasks = Table(
     Column("version", Integer, nullable=False),
     # Generated in the database; never written by the application.
     Column("search_vector", TSVECTOR, server_default=text("''::tsvector")),
+    # Null: the owner's personal space. (gateway_0004 adds the foreign key to projects.)
+    Column("project_id", UUID(as_uuid=True)),
 )
 
 # Each user's search vocabulary (every word of their tasks' search vectors), kept by a trigger.
@@ -116,3 +119,51 @@ reminders = Table(
 )
 
 outbox = outbox_table(metadata)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("color", Text),
+    Column("archived", Boolean, nullable=False, server_default=text("false")),
+    Column("created_by", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+project_members = Table(
+    "project_members",
+    metadata,
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey(projects.c.id, ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "user_id", UUID(as_uuid=True), ForeignKey(users.c.id, ondelete="CASCADE"), primary_key=True
+    ),
+    Column("role", Text, nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+project_invitations = Table(
+    "project_invitations",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey(projects.c.id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("email", Text, nullable=False),
+    Column("email_key", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("invited_by", UUID(as_uuid=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True)),
+)

@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from gateway_core.domain.events import Event
 from gateway_core.persistence import tables as t
+from gateway_core.persistence.projects import ProjectRepository
 from gateway_core.persistence.repositories import (
     TagRepository,
     TaskRepository,
     UserRepository,
 )
-from gateway_core.wire import task_envelope
+from gateway_core.wire import project_envelope, task_envelope
 from taskstream.messaging.cloudevents import Envelope, EventModel, encode
 from taskstream.persistence.outbox import write_outbox
 
@@ -32,6 +33,7 @@ class UnitOfWork:
     users: UserRepository
     tags: TagRepository
     tasks: TaskRepository
+    projects: ProjectRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -44,6 +46,7 @@ class UnitOfWork:
         self.users = UserRepository(self.connection)
         self.tags = TagRepository(self.connection)
         self.tasks = TaskRepository(self.connection, self.tags)
+        self.projects = ProjectRepository(self.connection)
         return self
 
     async def __aexit__(
@@ -65,6 +68,9 @@ class UnitOfWork:
     def collect_envelopes(self) -> list[Envelope]:
         """Every pending event of this unit of work as CloudEvents, in the order raised."""
         envelopes = [from_task_event(event) for task in self.tasks.seen for event in task.events]
+        envelopes += [
+            project_envelope(change) for project in self.projects.seen for change in project.events
+        ]
         return envelopes + self._extra
 
     async def commit(self) -> None:
@@ -74,6 +80,8 @@ class UnitOfWork:
         await _finish_commit(self._transaction)
         for task in self.tasks.seen:
             task.events.clear()
+        for project in self.projects.seen:
+            project.events.clear()
         self._extra.clear()
 
 

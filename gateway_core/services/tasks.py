@@ -17,7 +17,9 @@ from gateway_core.domain.model import (
     TaskChange,
     clean_tags,
 )
+from gateway_core.domain.projects import Role
 from gateway_core.persistence.uow import UnitOfWork
+from gateway_core.services.access import require_project_role, task_for
 from taskstream.offload import off_loop
 
 
@@ -34,9 +36,13 @@ async def create_task(
     reminders: list[ReminderSpec] | None,
     now: datetime,
     source: str = "gateway",
+    project_id: uuid.UUID | None = None,
 ) -> Task:
-    """Create a task with its tags and reminders; unknown tag names are created."""
+    """Create a task with its tags and reminders, in the personal space or a project where the
+    caller is EDITOR or OWNER; unknown tag names are created."""
     async with uow:
+        if project_id is not None:
+            await require_project_role(uow, user_id, project_id, Role.EDITOR, field="projectId")
         names = await uow.tags.canonical_names(user_id, clean_tags(tags or []))
         build = functools.partial(
             Task.create,
@@ -50,6 +56,7 @@ async def create_task(
             reminders=reminders,
             now=now,
             source=source,
+            project_id=project_id,
         )
         # Validating a rule expands it (bounded by its work budget): off the event loop.
         task = await off_loop(build) if recurrence is not None else build()
@@ -67,11 +74,12 @@ async def update_task(
     now: datetime,
     source: str = "gateway",
 ) -> Task:
-    """Apply the given fields to the user's task; CONFLICT on a stale expectedVersion."""
+    """Apply the given fields to a task the caller may change; CONFLICT on a stale
+    expectedVersion."""
     async with uow:
-        task = await uow.tasks.get(user_id, task_id)
+        task = await task_for(uow, user_id, task_id, Role.EDITOR)
         if change.tags is not None:
-            names = await uow.tags.canonical_names(user_id, clean_tags(change.tags))
+            names = await uow.tags.canonical_names(task.user_id, clean_tags(change.tags))
             change = replace(change, tags=list(names))
         if change.recurrence is not None:
             await off_loop(task.update, change, now=now, source=source)
@@ -91,10 +99,10 @@ async def _change(
     *,
     expands: bool = False,
 ) -> Task:
-    """Load the user's task, apply one aggregate method, store it if anything happened;
-    ``expands`` runs the method off the event loop (it expands the recurrence rule)."""
+    """Load a task the caller may change, apply one aggregate method, store it if anything
+    happened; ``expands`` runs the method off the event loop (it expands the recurrence rule)."""
     async with uow:
-        task = await uow.tasks.get(user_id, task_id)
+        task = await task_for(uow, user_id, task_id, Role.EDITOR)
         if expands:
             await off_loop(action, task)
         else:
@@ -122,9 +130,9 @@ async def reopen_task(
 async def delete_task(
     *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
 ) -> uuid.UUID:
-    """Delete the user's task; its last state goes out in the TaskDeleted event."""
+    """Delete a task the caller may change; its last state goes out in the TaskDeleted event."""
     async with uow:
-        task = await uow.tasks.get(user_id, task_id)
+        task = await task_for(uow, user_id, task_id, Role.EDITOR)
         task.delete(now=now)
         await uow.tasks.remove(task)
         await uow.commit()

@@ -9,6 +9,7 @@ import strawberry
 
 from gateway_core.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
 from gateway_core.persistence.reads import SortField, TaskQuery
+from graphql_schema.ids import parse_id
 from graphql_schema.node import Channel, Priority, RepeatFrom, TaskStatus
 from graphql_schema.scalars import DateTime
 
@@ -69,6 +70,14 @@ class TaskFilter:
     series_id: strawberry.ID | None = strawberry.field(
         default=None, description="Instances of one recurring series."
     )
+    project_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Only the tasks of this project (NOT_FOUND unless the caller is a member).",
+    )
+    inbox: bool | None = strawberry.field(
+        default=None,
+        description="true: only tasks of the personal space; false: only tasks of projects.",
+    )
 
     def to_query(self) -> TaskQuery:
         """The read-side query of this filter."""
@@ -83,6 +92,8 @@ class TaskFilter:
             overdue=self.overdue,
             recurring=self.recurring,
             series_id=None if self.series_id is None else _series_id(self.series_id),
+            project_id=None if self.project_id is None else parse_id(self.project_id, "project"),
+            inbox=self.inbox,
         )
 
 
@@ -180,6 +191,12 @@ class CreateTaskInput:
     )
     reminders: list[ReminderInput] | None = strawberry.field(
         default=None, description="Up to 10 reminders."
+    )
+    project_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Creates the task in this project (EDITOR or OWNER); the personal space when omitted."
+        ),
     )
 
 

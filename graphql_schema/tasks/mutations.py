@@ -44,6 +44,7 @@ class TaskMutations:
             recurrence=input.recurrence.to_request(user.timezone) if input.recurrence else None,
             reminders=[r.to_spec() for r in input.reminders] if input.reminders else None,
             now=context.now,
+            project_id=None if input.project_id is None else parse_id(input.project_id, "project"),
         )
         return Task.of(TaskRecord.from_task(task))
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.types.nodes import SelectedField, Selection
 
 from gateway_core.domain.model import RecurrenceRequest
+from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence import reads
 from graphql_schema.context import Info
 from graphql_schema.ids import TaskId, parse_id
@@ -104,11 +105,17 @@ class TaskQueries:
         order = (
             [(o.field, o.direction is SortDirection.DESC) for o in order_by] if order_by else None
         )
+        query = filter.to_query() if filter else reads.TaskQuery()
         async with info.context.services.engine.connect() as connection:
+            if query.project_id is not None:
+                # A project the caller is not in does not exist for them: NOT_FOUND, not [].
+                await project_reads.project_of(
+                    connection, info.context.require_user(), query.project_id
+                )
             page = await reads.task_page(
                 connection,
                 user_id=info.context.require_user(),
-                query=filter.to_query() if filter else reads.TaskQuery(),
+                query=query,
                 order=order,
                 first=50 if first is None else first,
                 after=after,

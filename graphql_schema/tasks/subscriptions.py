@@ -26,6 +26,7 @@ from graphql_schema.context import Info, Loaders
 from graphql_schema.node import Channel
 from graphql_schema.notifications.resolvers import Notification
 from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.projects.live import still_member
 from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.types import Task
 from taskstream.errors import Timeout
@@ -112,7 +113,8 @@ class Subscription:
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],
         description=(
-            "Every change to the caller's tasks, from any service, in commit order per task."
+            "Every change to a task the caller can see (theirs, and their projects' tasks whoever "
+            "made it), from any service, in commit order per task."
         ),
     )
     async def task_events(self, info: Info) -> AsyncGenerator[TaskEvent, None]:
@@ -123,8 +125,12 @@ class Subscription:
                 async for message in messages:
                     if message.get("kind") != "task":
                         continue
+                    if "projectId" in message and not await still_member(info, message):
+                        continue
                     # Fresh loaders per event: tags and reminders as of this change.
-                    info.context.loaders = Loaders(info.context.services.engine)
+                    info.context.loaders = Loaders(
+                        info.context.services.engine, info.context.user_id
+                    )
                     yield await _within_deadline(info, _task_event(info, message))
         except SubscriberCutOff:
             await _close_for_refetch(info)

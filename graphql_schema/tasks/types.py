@@ -22,6 +22,7 @@ from graphql_schema.node import (
     RepeatFrom,
     TaskStatus,
 )
+from graphql_schema.projects.types import Project
 from graphql_schema.scalars import DateTime
 from graphql_schema.tags.types import Tag
 from taskstream.errors import InvalidInput
@@ -161,6 +162,19 @@ class Task(Node):
         if isinstance(loaded, Future) and loaded.done():
             return [Reminder.of(r) for r in loaded.result()]
         return _converted(loaded, Reminder.of)
+
+    @strawberry.field(
+        description=(
+            "The shared project holding the task; null for a task in the caller's personal "
+            "space (the inbox)."
+        )
+    )
+    async def project(self, info: Info) -> Project | None:
+        """The task's project as the caller sees it, or null."""
+        if self._record.project_id is None:
+            return None
+        record = await info.context.loaders.project_by_id.load(self._record.project_id)
+        return None if record is None else Project.from_record(record)
 
     @classmethod
     def of(cls, record: TaskRecord) -> Task:

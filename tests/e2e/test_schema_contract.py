@@ -12,6 +12,45 @@ from cli.main import SCHEMA_SDL, exported_sdl
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = [ROOT / "tests" / "contract" / "schema.graphql"]
 SHARED = ROOT.parent / "shared" / "contract" / "schema.graphql"
+NEXT = ROOT / "docs" / "contract" / "next" / "collaboration.graphql"
+# What docs/contract/next/collaboration.graphql asks for that is not built yet (sections,
+# subtasks, assignees, manual order, saved filters, project tag sets and audit chains: the next
+# slices of issue 16). The list may only shrink: an entry that no longer breaks fails the test.
+NOT_YET_BUILT = {
+    "Section was removed.",
+    "SavedFilter was removed.",
+    "Enum value TaskSortField.MANUAL was removed.",
+    "Field Tag.project was removed.",
+    "Field Task.section was removed.",
+    "Field Task.parent was removed.",
+    "Field Task.subtasks was removed.",
+    "Field Task.assignee was removed.",
+    "Field Task.createdBy was removed.",
+    "Field Task.position was removed.",
+    "Field TaskFilter.sectionId was removed.",
+    "Field TaskFilter.parentId was removed.",
+    "Field TaskFilter.topLevel was removed.",
+    "Field TaskFilter.assigneeId was removed.",
+    "Field TaskFilter.assignedToMe was removed.",
+    "Field CreateTaskInput.sectionId was removed.",
+    "Field CreateTaskInput.parentId was removed.",
+    "Field CreateTaskInput.assigneeId was removed.",
+    "Field UpdateTaskInput.assigneeId was removed.",
+    "Field UpdateTaskInput.clearAssignee was removed.",
+    "Field AuditEntry.actorUser was removed.",
+    "Field AuditEntry.projectId was removed.",
+    "Field Query.savedFilters was removed.",
+    "Field Query.projectTags was removed.",
+    "Field Query.auditLogOfProject was removed.",
+    "Field Query.verifyProjectAuditLog was removed.",
+    "Field Mutation.createSection was removed.",
+    "Field Mutation.renameSection was removed.",
+    "Field Mutation.deleteSection was removed.",
+    "Field Mutation.moveTask was removed.",
+    "Field Mutation.saveFilter was removed.",
+    "Field Mutation.deleteSavedFilter was removed.",
+    "Field Project.sections was removed.",
+}
 if SHARED.exists():
     CONTRACTS.append(SHARED)
 
@@ -26,3 +65,11 @@ def test_export_does_not_break_the_contract(contract: Path) -> None:
         build_schema(contract.read_text()), build_schema(SCHEMA_SDL.read_text())
     )
     assert changes == [], "\n".join(f"{c.type.name}: {c.description}" for c in changes)
+
+
+def test_export_builds_the_next_contract_except_what_is_not_built_yet() -> None:
+    contract = CONTRACTS[0].read_text() + "\n" + NEXT.read_text()
+    changes = find_breaking_changes(build_schema(contract), build_schema(SCHEMA_SDL.read_text()))
+    breaking = {c.description for c in changes}
+    assert breaking - NOT_YET_BUILT == set(), "the export breaks what is built of next/"
+    assert NOT_YET_BUILT - breaking == set(), "built now: take it off NOT_YET_BUILT"

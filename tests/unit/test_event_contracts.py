@@ -2,7 +2,8 @@
 
 `data/recorded_events_v1.jsonl` holds events written by the code before the models existed
 (one or more of every type: a task's whole life with reminders and a recurrence, tag, account,
-webhook, reminder and delivery events), as `Message.encode` puts them on the wire.
+webhook, reminder and delivery events, and a shared project's life from creation to deletion,
+recorded when those types were added), as `Message.encode` puts them on the wire.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def reencoded(line: str) -> str:
 
 def test_the_recording_covers_every_registered_type() -> None:
     assert {json.loads(line)["type"] for line in recorded()} == set(REGISTRY)
-    assert len(REGISTRY) == 13
+    assert len(REGISTRY) == 22
 
 
 @pytest.mark.parametrize("line", recorded(), ids=lambda line: json.loads(line)["type"])
@@ -167,7 +168,7 @@ def test_the_typed_event_reads_as_the_consumers_need() -> None:
 
 def test_unknown_types_are_none_of_the_consumers_business() -> None:
     body = json.loads(recorded()[0])
-    body["type"] = "taskstream.project.created.v1"
+    body["type"] = "taskstream.board.created.v1"
     assert decode_among(body, topic="task-events", models=(TaskCompleted,)) is None
     with pytest.raises(InvalidInput, match="unknown event type"):
         decode_any(body, topic="task-events")

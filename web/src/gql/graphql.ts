@@ -17,6 +17,8 @@ export type CreateTaskInput = {
   notes?: string | null | undefined;
   /** How urgent. */
   priority?: Priority | null | undefined;
+  /** Creates the task in this project (EDITOR or OWNER); the personal space when omitted. */
+  projectId?: string | null | undefined;
   /** Makes the task the first instance of a recurring series. */
   recurrence?: RecurrenceInput | null | undefined;
   /** Up to 10 reminders. */
@@ -90,10 +92,14 @@ export type TaskFilter = {
   dueFrom?: string | null | undefined;
   /** Only tasks due at or before this time. */
   dueTo?: string | null | undefined;
+  /** true: only tasks of the personal space; false: only tasks of projects. */
+  inbox?: boolean | null | undefined;
   /** Open tasks whose due date has passed. */
   overdue?: boolean | null | undefined;
   /** Only tasks with one of these priorities; at most 20 entries. */
   priorities?: Array<Priority> | null | undefined;
+  /** Only the tasks of this project (NOT_FOUND unless the caller is a member). */
+  projectId?: string | null | undefined;
   /** true: only recurring tasks; false: only one-off tasks. */
   recurring?: boolean | null | undefined;
   /** Instances of one recurring series. */

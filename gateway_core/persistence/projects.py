@@ -1,0 +1,397 @@
+"""Projects, members and invitations: the repository (inside a unit of work) and the reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway_core.domain.model import TaskStatus
+from gateway_core.domain.projects import (
+    INVITATIONS_LISTED_MAX,
+    Invitation,
+    InvitationState,
+    Member,
+    Project,
+    Role,
+)
+from gateway_core.persistence import tables as t
+from taskstream.errors import Conflict, NotFound
+
+
+def _invitation(row: Any) -> Invitation:
+    return Invitation(
+        id=row.id,
+        project_id=row.project_id,
+        email=row.email,
+        email_key=row.email_key,
+        role=Role(row.role),
+        state=InvitationState(row.state),
+        invited_by=row.invited_by,
+        created_at=row.created_at,
+        answered_at=row.answered_at,
+    )
+
+
+class ProjectRepository:
+    """Loads projects locked for the transaction, so membership changes are serialised."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+        self.seen: list[Project] = []
+
+    async def get(self, project_id: uuid.UUID) -> Project:
+        """The project, its row locked until commit; NOT_FOUND when there is none."""
+        row = (
+            await self.connection.execute(
+                select(t.projects).where(t.projects.c.id == project_id).with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound("project", project_id)
+        members = await self.connection.execute(
+            select(t.project_members).where(t.project_members.c.project_id == project_id)
+        )
+        project = Project(
+            id=row.id,
+            name=row.name,
+            color=row.color,
+            archived=row.archived,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+            members={m.user_id: Member(m.user_id, Role(m.role), m.added_at) for m in members},
+        )
+        self.seen.append(project)
+        return project
+
+    async def add(self, project: Project) -> None:
+        """Store a new project with its members."""
+        await self.connection.execute(insert(t.projects).values(**self._row(project)))
+        await self._write_members(project)
+        self.seen.append(project)
+
+    async def save(self, project: Project) -> None:
+        """Store a loaded project's changes (or delete it when it was deleted)."""
+        if project.deleted:
+            held = await self.task_count(project.id)
+            if held:
+                # Deleting a project never takes its tasks with it silently.
+                raise Conflict(
+                    f"id: project {project.id} still holds {held} tasks; delete them first"
+                )
+            await self.connection.execute(delete(t.projects).where(t.projects.c.id == project.id))
+            return
+        await self.connection.execute(
+            update(t.projects).where(t.projects.c.id == project.id).values(**self._row(project))
+        )
+        await self.connection.execute(
+            delete(t.project_members).where(t.project_members.c.project_id == project.id)
+        )
+        await self._write_members(project)
+
+    async def _write_members(self, project: Project) -> None:
+        if project.members:
+            await self.connection.execute(
+                insert(t.project_members).values(
+                    [
+                        {
+                            "project_id": project.id,
+                            "user_id": m.user_id,
+                            "role": m.role.value,
+                            "added_at": m.added_at,
+                        }
+                        for m in project.members.values()
+                    ]
+                )
+            )
+
+    async def role_of(self, project_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
+        """The user's role in the project, or None; the membership row is share-locked until
+        commit, so a removal waits for the change it is checked for."""
+        role = await self.connection.scalar(
+            select(t.project_members.c.role)
+            .where(
+                t.project_members.c.project_id == project_id,
+                t.project_members.c.user_id == user_id,
+            )
+            .with_for_update(read=True)
+        )
+        return None if role is None else Role(role)
+
+    async def task_count(self, project_id: uuid.UUID) -> int:
+        """How many tasks the project holds."""
+        count = await self.connection.scalar(
+            select(func.count()).where(t.tasks.c.project_id == project_id)
+        )
+        return int(count or 0)
+
+    @staticmethod
+    def _row(project: Project) -> dict[str, Any]:
+        return {
+            "id": project.id,
+            "name": project.name,
+            "color": project.color,
+            "archived": project.archived,
+            "created_by": project.created_by,
+            "created_at": project.created_at,
+            "updated_at": project.updated_at,
+            "version": project.version,
+        }
+
+    async def memberships(self, user_id: uuid.UUID) -> int:
+        """How many projects the user belongs to."""
+        count = await self.connection.scalar(
+            select(func.count()).where(t.project_members.c.user_id == user_id)
+        )
+        return int(count or 0)
+
+    async def lock_user(self, user_id: uuid.UUID) -> None:
+        """Serialise joins of one user, so the projects-per-user limit holds under concurrency."""
+        await self.connection.execute(
+            select(t.users.c.id).where(t.users.c.id == user_id).with_for_update()
+        )
+
+    async def pending_invitations(self, project_id: uuid.UUID) -> int:
+        """How many invitations of the project are pending."""
+        count = await self.connection.scalar(
+            select(func.count()).where(
+                t.project_invitations.c.project_id == project_id,
+                t.project_invitations.c.state == InvitationState.PENDING.value,
+            )
+        )
+        return int(count or 0)
+
+    async def add_invitation(self, invitation: Invitation) -> None:
+        """Store a new invitation; CONFLICT when the email already has a pending one."""
+        try:
+            async with self.connection.begin_nested():
+                await self.connection.execute(
+                    insert(t.project_invitations).values(
+                        id=invitation.id,
+                        project_id=invitation.project_id,
+                        email=invitation.email,
+                        email_key=invitation.email_key,
+                        role=invitation.role.value,
+                        state=invitation.state.value,
+                        invited_by=invitation.invited_by,
+                        created_at=invitation.created_at,
+                    )
+                )
+        except IntegrityError as error:
+            raise Conflict("email: this address already has a pending invitation") from error
+
+    async def get_invitation(self, invitation_id: uuid.UUID) -> Invitation:
+        """The invitation, locked until commit; NOT_FOUND when there is none."""
+        row = (
+            await self.connection.execute(
+                select(t.project_invitations)
+                .where(t.project_invitations.c.id == invitation_id)
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound("invitation", invitation_id)
+        return _invitation(row)
+
+    async def save_invitation(self, invitation: Invitation) -> None:
+        """Store an invitation's new state."""
+        await self.connection.execute(
+            update(t.project_invitations)
+            .where(t.project_invitations.c.id == invitation.id)
+            .values(state=invitation.state.value, answered_at=invitation.answered_at)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """A member as other members see them."""
+
+    user_id: uuid.UUID
+    email: str
+    role: Role
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRecord:
+    """A project as the caller sees it: with their role and the members."""
+
+    id: uuid.UUID
+    name: str
+    color: str | None
+    archived: bool
+    created_at: datetime
+    version: int
+    my_role: Role
+    members: tuple[MemberRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRecord:
+    """An invitation with what its reader may know of the project and the inviter."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    project_name: str
+    invited_by: uuid.UUID
+    invited_by_email: str
+    email: str
+    role: Role
+    state: InvitationState
+    created_at: datetime
+
+
+async def projects_of(
+    connection: AsyncConnection,
+    user_id: uuid.UUID,
+    *,
+    project_ids: Sequence[uuid.UUID] | None = None,
+    include_archived: bool = True,
+) -> list[ProjectRecord]:
+    """The user's projects (or those among the ids given they belong to), by name."""
+    mine = t.project_members.alias("mine")
+    query = (
+        select(t.projects, mine.c.role.label("my_role"))
+        .join(mine, and_(mine.c.project_id == t.projects.c.id, mine.c.user_id == user_id))
+        .order_by(func.lower(t.projects.c.name), t.projects.c.id)
+    )
+    if project_ids is not None:
+        query = query.where(t.projects.c.id.in_(list(project_ids)))
+    if not include_archived:
+        query = query.where(t.projects.c.archived.is_(False))
+    rows = (await connection.execute(query)).all()
+    if not rows:
+        return []
+    member_rows = await connection.execute(
+        select(t.project_members, t.users.c.email)
+        .join(t.users, t.users.c.id == t.project_members.c.user_id)
+        .where(t.project_members.c.project_id.in_([r.id for r in rows]))
+        .order_by(t.project_members.c.added_at, t.project_members.c.user_id)
+    )
+    members: dict[uuid.UUID, list[MemberRecord]] = {}
+    for m in member_rows:
+        members.setdefault(m.project_id, []).append(
+            MemberRecord(m.user_id, m.email, Role(m.role), m.added_at)
+        )
+    return [
+        ProjectRecord(
+            id=r.id,
+            name=r.name,
+            color=r.color,
+            archived=r.archived,
+            created_at=r.created_at,
+            version=r.version,
+            my_role=Role(r.my_role),
+            members=tuple(members.get(r.id, [])),
+        )
+        for r in rows
+    ]
+
+
+async def open_task_counts(
+    connection: AsyncConnection, project_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many open tasks each project holds (projects with none are absent)."""
+    rows = await connection.execute(
+        select(t.tasks.c.project_id, func.count())
+        .where(
+            t.tasks.c.project_id.in_(list(project_ids)), t.tasks.c.status == TaskStatus.OPEN.value
+        )
+        .group_by(t.tasks.c.project_id)
+    )
+    return {row[0]: int(row[1]) for row in rows}
+
+
+async def is_member(connection: AsyncConnection, user_id: uuid.UUID, project_id: uuid.UUID) -> bool:
+    """Whether the user belongs to the project now."""
+    found = await connection.scalar(
+        select(t.project_members.c.role).where(
+            t.project_members.c.project_id == project_id,
+            t.project_members.c.user_id == user_id,
+        )
+    )
+    return found is not None
+
+
+async def project_of(
+    connection: AsyncConnection, user_id: uuid.UUID, project_id: uuid.UUID
+) -> ProjectRecord:
+    """The project when the user is a member; NOT_FOUND otherwise (as if it did not exist)."""
+    found = await projects_of(connection, user_id, project_ids=[project_id])
+    if not found:
+        raise NotFound("project", project_id)
+    return found[0]
+
+
+def _invitations_query() -> Any:
+    inviter = t.users.alias("inviter")
+    return (
+        select(
+            t.project_invitations,
+            t.projects.c.name.label("project_name"),
+            inviter.c.email.label("invited_by_email"),
+        )
+        .join(t.projects, t.projects.c.id == t.project_invitations.c.project_id)
+        .join(inviter, inviter.c.id == t.project_invitations.c.invited_by)
+        .order_by(t.project_invitations.c.created_at, t.project_invitations.c.id)
+    )
+
+
+def _invitation_record(row: Any) -> InvitationRecord:
+    return InvitationRecord(
+        id=row.id,
+        project_id=row.project_id,
+        project_name=row.project_name,
+        invited_by=row.invited_by,
+        invited_by_email=row.invited_by_email,
+        email=row.email,
+        role=Role(row.role),
+        state=InvitationState(row.state),
+        created_at=row.created_at,
+    )
+
+
+async def invitations_to(connection: AsyncConnection, email_key: str) -> list[InvitationRecord]:
+    """The pending invitations to this email address, the oldest INVITATIONS_LISTED_MAX."""
+    rows = await connection.execute(
+        _invitations_query()
+        .where(
+            t.project_invitations.c.email_key == email_key,
+            t.project_invitations.c.state == InvitationState.PENDING.value,
+        )
+        .limit(INVITATIONS_LISTED_MAX)
+    )
+    return [_invitation_record(r) for r in rows]
+
+
+async def invitations_of_project(
+    connection: AsyncConnection, project_id: uuid.UUID
+) -> list[InvitationRecord]:
+    """The project's pending invitations (at most PENDING_INVITATIONS_MAX), oldest first."""
+    rows = await connection.execute(
+        _invitations_query().where(
+            t.project_invitations.c.project_id == project_id,
+            t.project_invitations.c.state == InvitationState.PENDING.value,
+        )
+    )
+    return [_invitation_record(r) for r in rows]
+
+
+async def invitation_by_id(
+    connection: AsyncConnection, invitation_id: uuid.UUID
+) -> InvitationRecord | None:
+    """One invitation, if it exists (callers decide who may see it)."""
+    row = (
+        await connection.execute(
+            _invitations_query().where(t.project_invitations.c.id == invitation_id)
+        )
+    ).first()
+    return None if row is None else _invitation_record(row)

@@ -1,0 +1,256 @@
+"""Project use cases: projects, membership and invitations.
+
+Every use case loads the project locked for its transaction (`uow.projects.get`) and lets the
+aggregate decide who may do it (`Project.require`): one place answers NOT_FOUND to non-members
+and FORBIDDEN to members without the role, and concurrent membership changes of one project
+are serialised, so two owners demoting each other cannot leave it without an owner.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from gateway_core.domain.projects import (
+    MEMBERS_MAX,
+    PENDING_INVITATIONS_MAX,
+    PROJECTS_PER_USER_MAX,
+    Invitation,
+    InvitationState,
+    Project,
+    Role,
+)
+from gateway_core.domain.users import clean_email, email_key
+from gateway_core.persistence.uow import UnitOfWork
+from taskstream.errors import Conflict, InvalidInput, NotFound
+
+
+async def _check_room(uow: UnitOfWork, user_id: uuid.UUID) -> None:
+    """CONFLICT when the user already belongs to as many projects as allowed."""
+    await uow.projects.lock_user(user_id)
+    if await uow.projects.memberships(user_id) >= PROJECTS_PER_USER_MAX:
+        raise Conflict(
+            f"a user may belong to at most {PROJECTS_PER_USER_MAX} projects; leave one first"
+        )
+
+
+async def create_project(
+    *, uow: UnitOfWork, user_id: uuid.UUID, name: str, color: str | None, now: datetime
+) -> Project:
+    """A new project owned by the caller."""
+    project = Project.create(owner_id=user_id, name=name, color=color, now=now)
+    async with uow:
+        await _check_room(uow, user_id)
+        await uow.projects.add(project)
+        await uow.commit()
+    return project
+
+
+async def update_project(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    name: str | None,
+    color: str | None,
+    clear_color: bool,
+    archived: bool | None,
+    expected_version: int | None,
+    now: datetime,
+) -> Project:
+    """Change a project's settings (OWNER)."""
+    async with uow:
+        project = await uow.projects.get(project_id)
+        project.update(
+            actor_id=user_id,
+            name=name,
+            color=color,
+            clear_color=clear_color,
+            archived=archived,
+            expected_version=expected_version,
+            now=now,
+        )
+        if project.events:
+            await uow.projects.save(project)
+        await uow.commit()
+    return project
+
+
+async def delete_project(
+    *, uow: UnitOfWork, user_id: uuid.UUID, project_id: uuid.UUID, now: datetime
+) -> uuid.UUID:
+    """Delete a project with its memberships and invitations (OWNER)."""
+    async with uow:
+        project = await uow.projects.get(project_id)
+        project.delete(actor_id=user_id, now=now)
+        await uow.projects.save(project)
+        await uow.commit()
+    return project_id
+
+
+async def change_member_role(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    member_id: uuid.UUID,
+    role: Role,
+    now: datetime,
+) -> Project:
+    """Give a member another role (OWNER); the last owner keeps theirs."""
+    async with uow:
+        project = await uow.projects.get(project_id)
+        project.change_role(actor_id=user_id, user_id=member_id, role=role, now=now)
+        if project.events:
+            await uow.projects.save(project)
+        await uow.commit()
+    return project
+
+
+async def remove_member(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    member_id: uuid.UUID,
+    now: datetime,
+) -> Project:
+    """Remove a member (OWNER), or oneself."""
+    async with uow:
+        project = await uow.projects.get(project_id)
+        project.remove_member(actor_id=user_id, user_id=member_id, now=now)
+        await uow.projects.save(project)
+        await uow.commit()
+    return project
+
+
+async def leave_project(
+    *, uow: UnitOfWork, user_id: uuid.UUID, project_id: uuid.UUID, now: datetime
+) -> uuid.UUID:
+    """The caller leaves the project (the last member leaving deletes it)."""
+    async with uow:
+        project = await uow.projects.get(project_id)
+        project.leave(user_id=user_id, now=now)
+        await uow.projects.save(project)
+        await uow.commit()
+    return project_id
+
+
+async def invite(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    email: str,
+    role: Role,
+    now: datetime,
+) -> Invitation:
+    """Invite an email address (OWNER); the answer is the same whether it has an account."""
+    address = clean_email(email)
+    key = email_key(address)
+    async with uow:
+        project = await uow.projects.get(project_id)
+        project.require(user_id, Role.OWNER)
+        # Members are listed with their emails to every member: refusing theirs tells nothing.
+        for member_id in project.members:
+            member = await uow.users.get(member_id)
+            if member is not None and member.email_key == key:
+                raise Conflict(f"email: {address} is already a member of this project")
+        pending = await uow.projects.pending_invitations(project_id)
+        if pending >= PENDING_INVITATIONS_MAX:
+            raise InvalidInput(
+                "projectId",
+                f"a project may have at most {PENDING_INVITATIONS_MAX} pending invitations; "
+                "revoke some first",
+            )
+        if len(project.members) + pending >= MEMBERS_MAX:
+            raise InvalidInput(
+                "projectId",
+                f"a project may have at most {MEMBERS_MAX} members and pending invitations",
+            )
+        invitation = Invitation(
+            id=uuid.uuid4(),
+            project_id=project_id,
+            email=address,
+            email_key=key,
+            role=role,
+            state=InvitationState.PENDING,
+            invited_by=user_id,
+            created_at=now,
+        )
+        await uow.projects.add_invitation(invitation)
+        invitee = await uow.users.credentials(key)
+        project.record_invitation(
+            invitation,
+            actor_id=user_id,
+            now=now,
+            invitee_id=None if invitee is None else invitee[0].id,
+            created=True,
+        )
+        await uow.projects.save(project)
+        await uow.commit()
+    return invitation
+
+
+async def revoke_invitation(
+    *, uow: UnitOfWork, user_id: uuid.UUID, invitation_id: uuid.UUID, now: datetime
+) -> Invitation:
+    """Revoke a pending invitation (OWNER of its project)."""
+    async with uow:
+        invitation = await uow.projects.get_invitation(invitation_id)
+        project = await _project_of_invitation(uow, invitation, user_id)
+        project.require(user_id, Role.OWNER)
+        _require_pending(invitation)
+        invitation.state = InvitationState.REVOKED
+        invitation.answered_at = now
+        await uow.projects.save_invitation(invitation)
+        project.record_invitation(invitation, actor_id=user_id, now=now)
+        await uow.projects.save(project)
+        await uow.commit()
+    return invitation
+
+
+async def answer_invitation(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    accept: bool,
+    now: datetime,
+) -> tuple[Invitation, Project]:
+    """Accept or decline an invitation to the caller's email address."""
+    async with uow:
+        user = await uow.users.get(user_id)
+        invitation = await uow.projects.get_invitation(invitation_id)
+        if user is None or invitation.email_key != user.email_key:
+            # Someone else's invitation does not exist for the caller.
+            raise NotFound("invitation", invitation_id)
+        _require_pending(invitation)
+        project = await uow.projects.get(invitation.project_id)
+        if accept:
+            await _check_room(uow, user_id)
+            project.add_member(user_id=user_id, role=invitation.role, now=now)
+        invitation.state = InvitationState.ACCEPTED if accept else InvitationState.DECLINED
+        invitation.answered_at = now
+        await uow.projects.save_invitation(invitation)
+        project.record_invitation(invitation, actor_id=user_id, now=now)
+        await uow.projects.save(project)
+        await uow.commit()
+    return invitation, project
+
+
+async def _project_of_invitation(
+    uow: UnitOfWork, invitation: Invitation, user_id: uuid.UUID
+) -> Project:
+    """The invitation's project; NOT_FOUND (of the invitation) for a non-member."""
+    project = await uow.projects.get(invitation.project_id)
+    if project.role_of(user_id) is None:
+        raise NotFound("invitation", invitation.id)
+    return project
+
+
+def _require_pending(invitation: Invitation) -> None:
+    if invitation.state is not InvitationState.PENDING:
+        raise Conflict(
+            f"id: invitation {invitation.id} is {invitation.state.value}, no longer PENDING"
+        )

@@ -1,0 +1,1 @@
+"""Shared projects: members with roles and invitations."""
