@@ -62,7 +62,7 @@ async def test_search_indexes_exist(engine: AsyncEngine) -> None:
 async def test_existing_tasks_stay_in_their_owners_personal_space(
     scratch_engine: AsyncEngine,
 ) -> None:
-    await migrate(scratch_engine, revision="gateway_0003")
+    await migrate(scratch_engine, revision="gateway_0004")
     async with scratch_engine.begin() as connection:
         await connection.execute(
             text(

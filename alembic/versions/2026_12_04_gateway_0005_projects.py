@@ -1,7 +1,7 @@
 """Gateway: shared projects, their members with roles, and invitations by email.
 
-Revision ID: gateway_0004
-Revises: gateway_0003
+Revision ID: gateway_0005
+Revises: gateway_0004
 Create Date: 2026-12-04
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "gateway_0004"
-down_revision = "gateway_0003"
+revision = "gateway_0005"
+down_revision = "gateway_0004"
 branch_labels = None
 depends_on = None
 
