@@ -166,6 +166,10 @@ class KafkaBroker:
         """Return whether every broker process is alive."""
         return bool(self._procs) and all(proc.poll() is None for proc in self._procs)
 
+    def node_running(self, node: int) -> bool:
+        """Return whether node ``node`` (0-based) is alive."""
+        return node < len(self._procs) and self._procs[node].poll() is None
+
     def log_path(self, node: int = 0) -> Path:
         """Return the stdout/stderr log file of node ``node`` (0-based)."""
         assert self.data_dir is not None, "not started"
