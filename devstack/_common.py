@@ -15,7 +15,7 @@ from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import IO
 
-INFRA_DIR = Path(__file__).resolve().parents[2] / "infra" / "local"
+INFRA_DIR = Path(__file__).resolve().parents[1] / "infra" / "local"
 PROVISION_SCRIPT = INFRA_DIR / "provision.sh"
 
 

@@ -551,6 +551,32 @@ async def stop_one_then_two_brokers(stack: Stack, _: Ledger) -> None:
     await stack.start_broker(2)
 
 
+# Longest a crashed part may take to be restarted by the stack's supervision (a bound, so that
+# a supervision that never repairs fails the scenario rather than hanging it).
+RECOVERY_BOUND_SECONDS = 120.0
+
+
+async def healed(stack: Stack, *names: str) -> None:
+    """Wait until supervision has restarted each part once more than when called."""
+    targets = {name: stack.restarts()[name] + 1 for name in names}
+    await asyncio.wait_for(
+        asyncio.gather(*(stack.recovered(name, count) for name, count in targets.items())),
+        RECOVERY_BOUND_SECONDS,
+    )
+
+
+def crashed(*names: str) -> Fault:
+    """kill -9 each named part 3 s into the load; nobody restarts it but the stack itself."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        await asyncio.sleep(3)
+        for name in names:
+            stack.crash(name)
+        await healed(stack, *names)
+
+    return fault
+
+
 # name, fault, seconds of load: the single-broker suite, in the order the tests run them.
 SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     *((f"kill -9 {w}", killed(w), 10.0) for w in ("recurrence", "notifications", "audit")),
@@ -561,6 +587,10 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("Kafka stopped 30 s", kafka_outage, 38.0),
     ("PostgreSQL restarted", restart_postgres, 10.0),
     ("kill -9 outbox leader", kill_outbox_leader, 10.0),
+    # Issue 22: nobody restarts these but `stack up`'s supervision.
+    ("supervised: kill -9 audit + daprd", crashed("audit", "daprd-notifications"), 10.0),
+    ("kill -9 PostgreSQL postmaster", crashed("postgres"), 10.0),
+    ("kill -9 Kafka JVM", crashed("kafka-1"), 10.0),
 ]
 THREE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("3 brokers: 1 then 2 stopped", stop_one_then_two_brokers, 24.0),

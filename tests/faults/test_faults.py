@@ -12,6 +12,8 @@ outboxes keep the events until the brokers return, and nothing is lost or duplic
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from devstack.stack import Stack
@@ -46,6 +48,10 @@ async def test_the_invariants_hold_after_the_fault(
     stack: Stack, ledger: Ledger, users: list[User], name: str, fault: Fault, seconds: float
 ) -> None:
     tally = await inject_under_load(stack, ledger, users, name, fault, seconds=seconds, rate=RATE)
+    if name.startswith("supervised:"):
+        # The operator's view of the repair: the stack's status counts each restart.
+        restarts = json.loads((stack.run_dir / "stack.json").read_text())["restarts"]
+        assert restarts["audit"] >= 1 and restarts["daprd-notifications"] >= 1, restarts
     if name == "kill -9 outbox leader":
         # The point of this fault: rows were committed and not yet published when it struck.
         assert tally.window, "the leader died with nothing left to publish"
