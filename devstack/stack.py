@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ from urllib.parse import quote
 
 import httpx
 
+from devstack.faultproxy import FaultProxy
 from taskstream.secrets import OPTIONAL_SECRET_KEYS, SECRET_KEYS
 
 STACK_TOPICS = ("task-events", "reminders", "notifications")
@@ -332,8 +333,12 @@ class Stack:
         port: int,
         workers: Sequence[str],
         brokers: int = 1,
+        routes: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.workers = sorted(workers)
+        # Links routed through a fault proxy: service name -> dependencies ("postgres", "kafka").
+        self.routes = {name: tuple(deps) for name, deps in (routes or {}).items()}
+        self.links: dict[str, FaultProxy] = {}
         self.data_dir = data_dir
         self.run_dir = data_dir / "run"
         self.host = host
@@ -537,22 +542,22 @@ class Stack:
             else load_or_create_signing_key(self.data_dir / "secrets" / "audit-signing-key")
         )
         tokens = {"dapr": _token(), "app": _token()}
-        secrets_file = self.run_dir / "secrets.json"
-        secrets_file.touch(mode=0o600)
-        secrets_file.write_text(
-            json.dumps(
-                {
-                    SECRET_KEYS["jwt_secret"]: jwt_key,
-                    SECRET_KEYS["database_url"]: database_url,
-                    OPTIONAL_SECRET_KEYS["audit_key"]: audit_key,
-                    "state-connection-string": state_connection,
-                    # For operators' reference; daprd and the apps get them in their environment.
-                    "dapr-api-token": tokens["dapr"],
-                    "app-api-token": tokens["app"],
-                },
-                indent=1,
-            )
-        )
+
+        def write_secrets(path: Path, database: str, state: str) -> Path:
+            path.touch(mode=0o600)
+            secrets = {
+                SECRET_KEYS["jwt_secret"]: jwt_key,
+                SECRET_KEYS["database_url"]: database,
+                OPTIONAL_SECRET_KEYS["audit_key"]: audit_key,
+                "state-connection-string": state,
+                # For operators' reference; daprd and the apps get them in their environment.
+                "dapr-api-token": tokens["dapr"],
+                "app-api-token": tokens["app"],
+            }
+            path.write_text(json.dumps(secrets, indent=1))
+            return path
+
+        secrets_file = write_secrets(self.run_dir / "secrets.json", database_url, state_connection)
         resources = render_dapr_resources(
             self.run_dir / "dapr",
             kafka_brokers=brokers,
@@ -561,9 +566,31 @@ class Stack:
         )
         env = "development" if "env" not in settings.model_fields_set else settings.env
         self.services = self._plan()
+        # A routed service gets its own secrets and Dapr resources, naming its links' proxies.
+        own_resources: dict[str, Any] = {}
+        for service in self.services:
+            links = self.routes.get(service.name, ())
+            if not links:
+                continue
+            database, state = database_url, state_connection
+            if "postgres" in links:
+                link = await self._link(cleanup, service.name, "postgres", database_url)
+                database = _with_port(database_url, link.port)
+                state = _state_connection(database)
+            kafka = brokers
+            if "kafka" in links:
+                kafka = f"127.0.0.1:{self.links[f'{service.name}->kafka'].port}"
+            own_resources[service.name] = render_dapr_resources(
+                self.run_dir / f"dapr-{service.name}",
+                kafka_brokers=kafka,
+                name_resolution_db=self.run_dir / "nameresolution.db",
+                secrets_file=write_secrets(
+                    self.run_dir / f"secrets-{service.name}.json", database, state
+                ),
+            )
         cleanup.push_async_callback(self._stop_services)
         cleanup.push_async_callback(self._stop_sidecars)
-        await self._start_services(resources, tokens, env)
+        await self._start_services(resources, tokens, env, own_resources)
         self._check()
         proxy = RoundRobinProxy(
             self.host, self.port, [s.app_port for s in self.services if s.app_id == "gateway"]
@@ -604,8 +631,6 @@ class Stack:
         self, cleanup: contextlib.AsyncExitStack, given: str | None
     ) -> tuple[str, str]:
         """The database URL (SQLAlchemy) and the same database as a pgx connection string."""
-        from sqlalchemy.engine import make_url
-
         if given is None:
             from devstack.postgres import EmbeddedPostgres
 
@@ -618,24 +643,34 @@ class Stack:
                 # Recorded for the record (and tests); a later run stops it with pg_ctl.
                 pid = int(postmaster.read_text().splitlines()[0])
                 self.pidfile.record("postgres", pid, stop_by_signal=False)
-        url = make_url(given)
-        ssl = "disable" if url.host in ("127.0.0.1", "localhost") else "prefer"
-        password = f":{quote(url.password, safe='')}" if url.password else ""
-        state = (
-            f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
-            f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode={ssl}"
-        )
-        return given, state
+        return given, _state_connection(given)
 
     async def _start_kafka(self, cleanup: contextlib.AsyncExitStack) -> str:
         from devstack import KafkaBroker
+        from devstack._common import free_port
         from taskstream.messaging.bus import dead_letter_topic
         from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 
         # Three brokers: every topic on all three, and a write needs two of them.
         config = {"min.insync.replicas": "2"} if self.brokers > 1 else {}
+        # A routed sidecar reaches Kafka through its proxy only if the broker tells it to: a
+        # listener of its own whose advertised port is the proxy's (the one broker's).
+        listeners: dict[str, tuple[int, int]] = {}
+        for name, links in sorted(self.routes.items()):
+            if "kafka" not in links:
+                continue
+            if self.brokers != 1:
+                raise StackError("a link to Kafka can be routed through a proxy with one broker")
+            proxy = FaultProxy(f"{name}->kafka", "127.0.0.1", free_port())
+            await proxy.start()
+            cleanup.push_async_callback(proxy.stop)
+            self.links[proxy.name] = proxy
+            listeners[f"ROUTED{len(listeners) + 1}"] = (proxy.target_port, proxy.port)
         broker = KafkaBroker(
-            node_count=self.brokers, data_dir=self.data_dir / "kafka", config=config
+            node_count=self.brokers,
+            data_dir=self.data_dir / "kafka",
+            config=config,
+            extra_listeners=listeners,
         )
         self.kafka = broker
         try:
@@ -691,7 +726,32 @@ class Stack:
             )
         return services
 
-    async def _start_services(self, resources: Any, tokens: dict[str, str], env_name: str) -> None:
+    async def _link(
+        self, cleanup: contextlib.AsyncExitStack, service: str, dependency: str, url: str
+    ) -> FaultProxy:
+        """A fault proxy for `service`'s link to the database at `url`, started."""
+        from sqlalchemy.engine import make_url
+
+        target = make_url(url)
+        proxy = FaultProxy(
+            f"{service}->{dependency}", target.host or "127.0.0.1", target.port or 5432
+        )
+        await proxy.start()
+        cleanup.push_async_callback(proxy.stop)
+        self.links[proxy.name] = proxy
+        return proxy
+
+    def link(self, service: str, dependency: str) -> FaultProxy:
+        """The proxy on `service`'s link to `dependency` ("postgres" or "kafka"), as routed."""
+        return self.links[f"{service}->{dependency}"]
+
+    async def _start_services(
+        self,
+        resources: Any,
+        tokens: dict[str, str],
+        env_name: str,
+        own_resources: dict[str, Any] | None = None,
+    ) -> None:
         from devstack import Daprd, ensure_daprd
         from devstack._common import spawn
 
@@ -703,8 +763,8 @@ class Stack:
             service.sidecar = Daprd(
                 service.app_id,
                 app_port=service.app_port,
-                resources_paths=[resources.resources_dir],
-                config_path=resources.config_path,
+                resources_paths=[(own_resources or {}).get(service.name, resources).resources_dir],
+                config_path=(own_resources or {}).get(service.name, resources).config_path,
                 work_dir=self.run_dir / "dapr" / service.name,
                 log_level="warn",
                 env=token_env,
@@ -957,6 +1017,26 @@ async def _ready(client: httpx.AsyncClient, service: Service) -> bool:
     except httpx.HTTPError:
         return False
     return app.status_code == 200 and sidecar.status_code == 204
+
+
+def _state_connection(given: str) -> str:
+    """The same database as a pgx connection string (Dapr's state store)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(given)
+    ssl = "disable" if url.host in ("127.0.0.1", "localhost") else "prefer"
+    password = f":{quote(url.password, safe='')}" if url.password else ""
+    return (
+        f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
+        f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode={ssl}"
+    )
+
+
+def _with_port(given: str, port: int) -> str:
+    """A database URL pointing at 127.0.0.1:`port` instead (a fault proxy)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(given).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
 
 def _first_line(error: BaseException) -> str:

@@ -82,6 +82,10 @@ class User:
     token: str
 
 
+# Links the single-broker stack routes through its fault proxies (transparent until a fault).
+ROUTES = {"gateway-1": ("postgres",), "notifications": ("kafka",)}
+
+
 @contextlib.asynccontextmanager
 async def running_stack(brokers: int = 1) -> AsyncIterator[Stack]:
     """A stack in a fresh directory of its own, removed afterwards."""
@@ -89,7 +93,13 @@ async def running_stack(brokers: int = 1) -> AsyncIterator[Stack]:
     data = Path(tempfile.mkdtemp(prefix="taskstream-faults-"))
     try:
         async with Stack(
-            data / "data", host="127.0.0.1", port=0, brokers=brokers, workers=sorted(WORKERS)
+            data / "data",
+            host="127.0.0.1",
+            port=0,
+            brokers=brokers,
+            workers=sorted(WORKERS),
+            # A proxied link to Kafka needs the single broker (its own advertised listener).
+            routes=ROUTES if brokers == 1 else None,
         ) as running:
             yield running
     finally:
@@ -577,6 +587,50 @@ def crashed(*names: str) -> Fault:
     return fault
 
 
+def partitioned(service: str, dependency: str, seconds: float = 30.0) -> Fault:
+    """Cut `service`'s link to `dependency` (no byte either way) 3 s in; heal it `seconds` later."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        link = stack.link(service, dependency)
+        await asyncio.sleep(3)
+        link.partition()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            link.heal()
+
+    return fault
+
+
+def slowed(service: str, dependency: str, delay: float, jitter: float, seconds: float) -> Fault:
+    """Hold every chunk on the link `delay` (+ up to `jitter`) s, for `seconds`, 3 s in."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        link = stack.link(service, dependency)
+        await asyncio.sleep(3)
+        link.delay(delay, jitter)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            link.heal()
+
+    return fault
+
+
+def flapping(service: str, dependency: str, every: float, seconds: float) -> Fault:
+    """Reset every connection on the link every `every` s for `seconds`: a lossy link, as TCP
+    shows one (a connection lost to retransmission timeouts), 3 s in."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        link = stack.link(service, dependency)
+        await asyncio.sleep(3)
+        for _round in range(int(seconds / every)):
+            link.drop()
+            await asyncio.sleep(every)
+
+    return fault
+
+
 # name, fault, seconds of load: the single-broker suite, in the order the tests run them.
 SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     *((f"kill -9 {w}", killed(w), 10.0) for w in ("recurrence", "notifications", "audit")),
@@ -591,6 +645,10 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("supervised: kill -9 audit + daprd", crashed("audit", "daprd-notifications"), 10.0),
     ("kill -9 PostgreSQL postmaster", crashed("postgres"), 10.0),
     ("kill -9 Kafka JVM", crashed("kafka-1"), 10.0),
+    ("partition: daprd of notifications / Kafka 30 s", partitioned("notifications", "kafka"), 38.0),
+    ("partition: gateway-1 / PostgreSQL 30 s", partitioned("gateway-1", "postgres"), 38.0),
+    ("latency: gateway-1 / PostgreSQL +200 ms", slowed("gateway-1", "postgres", 0.2, 0.1, 10), 16),
+    ("resets: daprd of notifications / Kafka", flapping("notifications", "kafka", 2.0, 10.0), 16),
 ]
 THREE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("3 brokers: 1 then 2 stopped", stop_one_then_two_brokers, 24.0),
