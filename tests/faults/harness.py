@@ -21,6 +21,7 @@ import itertools
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import uuid
@@ -86,11 +87,34 @@ class User:
 ROUTES = {"gateway-1": ("postgres",), "notifications": ("kafka",)}
 
 
+# The size of PostgreSQL's own filesystem in the disk-full scenario (its data directory needs
+# about 60 MB at start and its WAL grows by 16 MB segments).
+SMALL_DISK_MB = 256
+# The `stack` fixture's parameter for that topology (others are a broker count).
+SMALL_DISK = "small-disk"
+
+
 @contextlib.asynccontextmanager
-async def running_stack(brokers: int = 1) -> AsyncIterator[Stack]:
-    """A stack in a fresh directory of its own, removed afterwards."""
+async def running_stack(
+    brokers: int = 1, *, postgres_disk_mb: int | None = None
+) -> AsyncIterator[Stack]:
+    """A stack in a fresh directory of its own, removed afterwards; with `postgres_disk_mb`,
+    PostgreSQL's data directory is a filesystem of its own of that size (a loop-mounted ext4
+    image: root only)."""
     # Not pytest's tmp_path: PostgreSQL runs as another account, which must reach the directory.
     data = Path(tempfile.mkdtemp(prefix="taskstream-faults-"))
+    mounted: Path | None = None
+    if postgres_disk_mb is not None:
+        mounted = data / "data" / "postgres"
+        mounted.mkdir(parents=True)
+        # A real filesystem on a loop device (fsync means what it says, unlike on a tmpfs), no
+        # blocks reserved for root, and without lost+found: initdb wants an empty directory.
+        image = data / "postgres.img"
+        with image.open("wb") as file:
+            file.truncate(postgres_disk_mb << 20)
+        await _run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
+        await _run(["mount", "-o", "loop", str(image), str(mounted)], check=True)
+        (mounted / "lost+found").rmdir()
     try:
         async with Stack(
             data / "data",
@@ -103,9 +127,16 @@ async def running_stack(brokers: int = 1) -> AsyncIterator[Stack]:
         ) as running:
             yield running
     finally:
+        if mounted is not None:
+            await _run(["umount", "-l", str(mounted)], check=False)
         # TASKSTREAM_FAULTS_KEEP=1 keeps the logs and data for a post-mortem.
         if os.environ.get("TASKSTREAM_FAULTS_KEEP") != "1":
             shutil.rmtree(data, ignore_errors=True)
+
+
+async def _run(command: list[str], *, check: bool) -> None:
+    """Run a fixed system command (mount, umount) off the event loop."""
+    await asyncio.to_thread(subprocess.run, command, check=check, capture_output=True)
 
 
 async def sign_up(url: str, count: int) -> list[User]:
@@ -136,6 +167,8 @@ class Load:
         self.rate = rate
         self.operations: list[Operation] = []
         self.latencies: list[float] = []
+        # What the clients were told when a mutation failed (code and message, or the failure).
+        self.errors: Counter[str] = Counter()
 
     async def run(self, seconds: float) -> None:
         """Start one scenario every 1/rate s for `seconds`; wait for those started to end."""
@@ -209,9 +242,13 @@ class Load:
                 headers={"Authorization": f"Bearer {user.token}"},
             )
             body = response.json()
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError) as error:
+            self.errors[f"{type(error).__name__}"] += 1
             return None
         if response.status_code != 200 or body.get("errors") or not body.get("data"):
+            first = (body.get("errors") or [{}])[0] if isinstance(body, dict) else {}
+            code = (first.get("extensions") or {}).get("code", response.status_code)
+            self.errors[f"{code}: {str(first.get('message', ''))[:120]}"] += 1
             return None
         operation.acked = True
         self.latencies.append(time.monotonic() - began)
@@ -239,6 +276,7 @@ class Tally:
     latency_p50_ms: float = 0.0
     latency_max_ms: float = 0.0
     window: int | None = None
+    client_errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The tally as JSON-ready data."""
@@ -493,6 +531,7 @@ async def inject_under_load(
     tally.seconds_of_load = seconds
     tally.rate = rate
     tally.window = ledger.window
+    tally.client_errors = dict(load.errors.most_common(5))
     if load.latencies:
         ordered = sorted(load.latencies)
         tally.latency_p50_ms = round(1000 * ordered[len(ordered) // 2])
@@ -631,6 +670,32 @@ def flapping(service: str, dependency: str, every: float, seconds: float) -> Fau
     return fault
 
 
+async def disk_full(stack: Stack, _: Ledger) -> None:
+    """Fill PostgreSQL's filesystem 3 s in (a file of zeros to the last byte); free it 15 s
+    later. Needs the stack of `running_stack(postgres_disk_mb=...)`."""
+    balloon = stack.data_dir / "postgres" / "balloon"
+    await asyncio.sleep(3)
+    await asyncio.to_thread(_fill, balloon)
+    try:
+        await asyncio.sleep(15)
+    finally:
+        balloon.unlink(missing_ok=True)
+
+
+def _fill(path: Path) -> None:
+    """Write zeros to `path` until the filesystem is full."""
+    chunk = bytes(1 << 20)
+    with path.open("wb", buffering=0) as file:
+        try:
+            while True:
+                file.write(chunk)
+        except OSError:
+            # The last partial megabyte: byte by byte would be slow; 4 KiB blocks are enough.
+            with contextlib.suppress(OSError):
+                while True:
+                    file.write(bytes(4096))
+
+
 # name, fault, seconds of load: the single-broker suite, in the order the tests run them.
 SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     *((f"kill -9 {w}", killed(w), 10.0) for w in ("recurrence", "notifications", "audit")),
@@ -649,6 +714,10 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("partition: gateway-1 / PostgreSQL 30 s", partitioned("gateway-1", "postgres"), 38.0),
     ("latency: gateway-1 / PostgreSQL +200 ms", slowed("gateway-1", "postgres", 0.2, 0.1, 10), 16),
     ("resets: daprd of notifications / Kafka", flapping("notifications", "kafka", 2.0, 10.0), 16),
+]
+# Run on a stack whose PostgreSQL has a small filesystem of its own (root only: a loop mount).
+SMALL_DISK_FAULTS: list[tuple[str, Fault, float]] = [
+    ("PostgreSQL's disk full 15 s", disk_full, 22.0),
 ]
 THREE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("3 brokers: 1 then 2 stopped", stop_one_then_two_brokers, 24.0),

@@ -19,6 +19,8 @@ import pytest
 from devstack.stack import Stack
 from tests.faults.harness import (
     SINGLE_BROKER_FAULTS,
+    SMALL_DISK,
+    SMALL_DISK_FAULTS,
     THREE_BROKER_FAULTS,
     Fault,
     Ledger,
@@ -32,7 +34,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(900)
 RATE = 4.0  # scenarios a second: about six mutations a second
 CASES = [
     pytest.param(brokers, name, fault, seconds, id=name)
-    for brokers, faults in ((1, SINGLE_BROKER_FAULTS), (3, THREE_BROKER_FAULTS))
+    for brokers, faults in (
+        (1, SINGLE_BROKER_FAULTS),
+        (3, THREE_BROKER_FAULTS),
+        (SMALL_DISK, SMALL_DISK_FAULTS),
+    )
     for name, fault, seconds in faults
 ]
 
