@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 import psutil
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -309,6 +309,8 @@ class Ledger:
         self.engine: AsyncEngine = create_engine(stack.database_url, pool_size=2)
         # Outbox rows committed and unpublished when a fault struck (where a fault measures it).
         self.window: int | None = None
+        # Records a replay fault published again.
+        self.replayed = 0
 
     async def close(self) -> None:
         """Close the database pool."""
@@ -483,6 +485,22 @@ class Ledger:
                 if any(c.laddr and c.laddr.port == port for c in each.net_connections("tcp")):
                     return service.name
         raise AssertionError(f"no gateway replica holds the outbox lease (port {port})")
+
+    async def drop_dedup(self, consumer: str) -> None:
+        """Switch off `consumer`'s deduplication: drop its processed_events primary key (the
+        invariants must then catch the events it applies twice)."""
+        async with self.engine.begin() as db:
+            name = await db.scalar(
+                text(
+                    "SELECT conname FROM pg_constraint WHERE contype = 'p' "
+                    "AND conrelid = CAST(:table AS regclass)"
+                ),
+                {"table": f"{consumer}.processed_events"},
+            )
+            if name:
+                await db.execute(
+                    text(f'ALTER TABLE {consumer}.processed_events DROP CONSTRAINT "{name}"')
+                )
 
     async def unpublished(self) -> int:
         """Rows of the gateway's outbox not yet published."""
@@ -696,6 +714,56 @@ def _fill(path: Path) -> None:
                     file.write(bytes(4096))
 
 
+# Consumers whose deduplication the harness switches off, to show that the invariants bite:
+# TASKSTREAM_FAULTS_BREAK_DEDUP=audit (comma-separated) drops the primary key of each one's
+# processed_events table before the replay, so a redelivered event is applied again.
+BREAK_DEDUP = [n for n in os.environ.get("TASKSTREAM_FAULTS_BREAK_DEDUP", "").split(",") if n]
+
+
+async def replayed(stack: Stack, ledger: Ledger) -> None:
+    """8 s in, publish every record of `task-events` so far again, byte for byte (key, value,
+    headers): what an at-least-once redelivery of everything looks like to the consumers."""
+    for consumer in BREAK_DEDUP:
+        await ledger.drop_dedup(consumer)
+    await asyncio.sleep(8)
+    brokers = stack.kafka.bootstrap_servers
+    reader = AIOKafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False)
+    writer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all")
+    await reader.start()
+    await writer.start()
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=brokers, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(["task-events"])
+        finally:
+            await admin.close()
+        partitions = [
+            TopicPartition("task-events", partition["partition"])
+            for partition in described[0]["partitions"]
+        ]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] = await reader.end_offsets(partitions)
+        records: list[Any] = []
+        for tp, end in ends.items():
+            while await reader.position(tp) < end:
+                batch = await reader.getmany(tp, timeout_ms=1000)
+                records.extend(batch.get(tp, []))
+        for record in records:
+            await writer.send_and_wait(
+                record.topic,
+                value=record.value,
+                key=record.key,
+                headers=list(record.headers),
+                partition=record.partition,
+            )
+        ledger.replayed = len(records)
+    finally:
+        await writer.stop()
+        await reader.stop()
+
+
 # name, fault, seconds of load: the single-broker suite, in the order the tests run them.
 SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     *((f"kill -9 {w}", killed(w), 10.0) for w in ("recurrence", "notifications", "audit")),
@@ -710,6 +778,7 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("supervised: kill -9 audit + daprd", crashed("audit", "daprd-notifications"), 10.0),
     ("kill -9 PostgreSQL postmaster", crashed("postgres"), 10.0),
     ("kill -9 Kafka JVM", crashed("kafka-1"), 10.0),
+    ("every task event delivered twice", replayed, 10.0),
     ("partition: daprd of notifications / Kafka 30 s", partitioned("notifications", "kafka"), 38.0),
     ("partition: gateway-1 / PostgreSQL 30 s", partitioned("gateway-1", "postgres"), 38.0),
     ("latency: gateway-1 / PostgreSQL +200 ms", slowed("gateway-1", "postgres", 0.2, 0.1, 10), 16),
