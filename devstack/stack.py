@@ -783,9 +783,12 @@ class Stack:
         # database the state store's sidecars create Dapr's tables, and two concurrent
         # CREATE ... IF NOT EXISTS race in PostgreSQL ("type dapr_metadata already exists",
         # seen in tests/faults). Each is healthy in 0.1-0.25 s, so this costs about a second.
-        failures = [
-            error for error in map(_capture(start_sidecar), self.services) if error is not None
-        ]
+        # Off the event loop: a link's fault proxy runs in it, and a sidecar waits on its link.
+        failures = []
+        for service in self.services:
+            error = await asyncio.to_thread(_capture(start_sidecar), service)
+            if error is not None:
+                failures.append(error)
         for service in self.services:
             self.pidfile.record(f"daprd-{service.name}", service.sidecar.pid)
         if failures:
