@@ -784,6 +784,12 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("latency: gateway-1 / PostgreSQL +200 ms", slowed("gateway-1", "postgres", 0.2, 0.1, 10), 16),
     ("resets: daprd of notifications / Kafka", flapping("notifications", "kafka", 2.0, 10.0), 16),
 ]
+# Faults on a link the stack routes through a proxy (the single-broker stack only).
+ROUTED_FAULT_NAMES = frozenset(
+    name
+    for name, _, _ in SINGLE_BROKER_FAULTS
+    if name.split(":")[0] in ("partition", "latency", "resets")
+)
 # Run on a stack whose PostgreSQL has a small filesystem of its own (root only: a loop mount).
 SMALL_DISK_FAULTS: list[tuple[str, Fault, float]] = [
     ("PostgreSQL's disk full 15 s", disk_full, 22.0),
