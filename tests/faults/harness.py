@@ -73,6 +73,8 @@ class Operation:
     title: str
     user: str
     acked: bool = False
+    # What the client was told when the mutation failed (code: message), if it was told.
+    error: str | None = None
 
 
 @dataclass
@@ -248,7 +250,8 @@ class Load:
         if response.status_code != 200 or body.get("errors") or not body.get("data"):
             first = (body.get("errors") or [{}])[0] if isinstance(body, dict) else {}
             code = (first.get("extensions") or {}).get("code", response.status_code)
-            self.errors[f"{code}: {str(first.get('message', ''))[:120]}"] += 1
+            operation.error = f"{code}: {str(first.get('message', ''))[:120]}"
+            self.errors[operation.error] += 1
             return None
         operation.acked = True
         self.latencies.append(time.monotonic() - began)
@@ -392,6 +395,8 @@ class Ledger:
                 continue
             assert task is not None
             tally.committed += 1
+            if op.error is not None and "nothing was changed" in op.error:
+                tally.problems.append(f"told '{op.error}' but committed: {op.kind} {op.title}")
             if op.kind == "create-recurring":
                 _count(audit, (task.id, "task.created"), tally, f"audit of {op.title} created")
             elif op.kind == "complete":
