@@ -921,6 +921,8 @@ class Stack:
         try:
             await part.start()
         except Exception as error:  # anything: the part stays down and is tried again
+            if self._stopping.is_set():
+                return
             print(
                 f"supervision: {part.name} did not come back: {_first_line(error)}",
                 file=sys.stderr,
