@@ -334,11 +334,14 @@ class Stack:
         workers: Sequence[str],
         brokers: int = 1,
         routes: Mapping[str, Sequence[str]] | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.workers = sorted(workers)
         # Links routed through a fault proxy: service name -> dependencies ("postgres", "kafka").
         self.routes = {name: tuple(deps) for name, deps in (routes or {}).items()}
         self.links: dict[str, FaultProxy] = {}
+        # Extra environment per service (fault injection: a faked clock), over the stack's own.
+        self.service_env = {name: dict(env) for name, env in (service_env or {}).items()}
         self.data_dir = data_dir
         self.run_dir = data_dir / "run"
         self.host = host
@@ -809,6 +812,7 @@ class Stack:
                 "TASKSTREAM_METRICS_PORT": str(service.metrics_port),
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
                 **SERVICE_ENV.get(service.name, {}),
+                **self.service_env.get(service.name, {}),
             }
             if service.app_id == "gateway":
                 # The stack's TCP proxy names each client in a PROXY line; without it every

@@ -11,6 +11,8 @@ import pytest
 
 from devstack.stack import Stack
 from tests.faults.harness import (
+    FAKED_CLOCK,
+    FAKETIME_LIBRARY,
     RESULTS,
     SMALL_DISK,
     SMALL_DISK_MB,
@@ -32,6 +34,14 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
         if os.geteuid() != 0:
             pytest.skip("a filesystem of PostgreSQL's own needs a loop mount: root only")
         async with running_stack(1, postgres_disk_mb=SMALL_DISK_MB) as running:
+            yield running
+        return
+    if param == FAKED_CLOCK:
+        if not FAKETIME_LIBRARY.exists():
+            pytest.skip(
+                f"libfaketime is not installed ({FAKETIME_LIBRARY}: apt-get install libfaketime)"
+            )
+        async with running_stack(1, faked_clock=True) as running:
             yield running
         return
     async with running_stack(param) as running:

@@ -96,9 +96,26 @@ SMALL_DISK_MB = 256
 SMALL_DISK = "small-disk"
 
 
+# libfaketime (Debian's libfaketime), preloaded into one service to move its clock alone.
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+# The `stack` fixture's parameter for the stack whose notifications service has a faked clock.
+FAKED_CLOCK = "faked-clock"
+
+
+def faked_clock_env(offset_file: Path) -> dict[str, str]:
+    """The environment that gives a process the wall clock `offset_file` says ("+1h", "+0"),
+    read again at every call; its monotonic clock stays true, as after an NTP step."""
+    return {
+        "LD_PRELOAD": str(FAKETIME_LIBRARY),
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+
+
 @contextlib.asynccontextmanager
 async def running_stack(
-    brokers: int = 1, *, postgres_disk_mb: int | None = None
+    brokers: int = 1, *, postgres_disk_mb: int | None = None, faked_clock: bool = False
 ) -> AsyncIterator[Stack]:
     """A stack in a fresh directory of its own, removed afterwards; with `postgres_disk_mb`,
     PostgreSQL's data directory is a filesystem of its own of that size (a loop-mounted ext4
@@ -117,6 +134,11 @@ async def running_stack(
         await _run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
         await _run(["mount", "-o", "loop", str(image), str(mounted)], check=True)
         (mounted / "lost+found").rmdir()
+    service_env = {}
+    if faked_clock:
+        clock = data / "notifications-clock"
+        clock.write_text("+0\n")
+        service_env["notifications"] = faked_clock_env(clock)
     try:
         async with Stack(
             data / "data",
@@ -126,6 +148,7 @@ async def running_stack(
             workers=sorted(WORKERS),
             # A proxied link to Kafka needs the single broker (its own advertised listener).
             routes=ROUTES if brokers == 1 else None,
+            service_env=service_env,
         ) as running:
             yield running
     finally:
@@ -788,6 +811,23 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("partition: gateway-1 / PostgreSQL 30 s", partitioned("gateway-1", "postgres"), 38.0),
     ("latency: gateway-1 / PostgreSQL +200 ms", slowed("gateway-1", "postgres", 0.2, 0.1, 10), 16),
     ("resets: daprd of notifications / Kafka", flapping("notifications", "kafka", 2.0, 10.0), 16),
+]
+
+
+async def clock_jumps(stack: Stack, _: Ledger) -> None:
+    """The notifications service's wall clock jumps 1 h ahead 3 s in, and back 8 s later."""
+    clock = stack.data_dir.parent / "notifications-clock"
+    await asyncio.sleep(3)
+    clock.write_text("+1h\n")
+    try:
+        await asyncio.sleep(8)
+    finally:
+        clock.write_text("+0\n")
+
+
+# Run on a stack whose notifications service has a clock of its own (libfaketime preloaded).
+FAKED_CLOCK_FAULTS: list[tuple[str, Fault, float]] = [
+    ("notifications' clock +1 h, then back", clock_jumps, 16.0),
 ]
 # Faults on a link the stack routes through a proxy (the single-broker stack only).
 ROUTED_FAULT_NAMES = frozenset(

@@ -18,6 +18,8 @@ import pytest
 
 from devstack.stack import Stack
 from tests.faults.harness import (
+    FAKED_CLOCK,
+    FAKED_CLOCK_FAULTS,
     SINGLE_BROKER_FAULTS,
     SMALL_DISK,
     SMALL_DISK_FAULTS,
@@ -38,6 +40,7 @@ CASES = [
         (1, SINGLE_BROKER_FAULTS),
         (3, THREE_BROKER_FAULTS),
         (SMALL_DISK, SMALL_DISK_FAULTS),
+        (FAKED_CLOCK, FAKED_CLOCK_FAULTS),
     )
     for name, fault, seconds in faults
 ]
