@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -818,11 +819,20 @@ async def clock_jumps(stack: Stack, _: Ledger) -> None:
     """The notifications service's wall clock jumps 1 h ahead 3 s in, and back 8 s later."""
     clock = stack.data_dir.parent / "notifications-clock"
     await asyncio.sleep(3)
+    jumped_at = datetime.now(UTC)
     clock.write_text("+1h\n")
     try:
         await asyncio.sleep(8)
     finally:
         clock.write_text("+0\n")
+    # The service really lived an hour ahead meanwhile: its log lines are stamped by its clock.
+    ahead = jumped_at + timedelta(minutes=50)
+    stamps = [
+        datetime.fromisoformat(json.loads(line)["time"])
+        for line in stack.service("notifications").log_path.read_text().splitlines()
+        if line.startswith('{"time"')
+    ]
+    assert any(stamp > ahead for stamp in stamps), "the notifications clock never jumped"
 
 
 # Run on a stack whose notifications service has a clock of its own (libfaketime preloaded).
