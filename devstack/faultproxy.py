@@ -49,6 +49,7 @@ class FaultProxy:
         # Both ends of every open connection (client side first in each pair).
         self._writers: set[asyncio.StreamWriter] = set()
         self._clients: set[asyncio.StreamWriter] = set()
+        self._upstreams: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> int:
         """Listen; returns the port (chosen by the kernel when 0)."""
@@ -84,6 +85,16 @@ class FaultProxy:
         """Hold every chunk `seconds` (+ up to `jitter`) before forwarding it; 0 to stop."""
         self._delay, self._jitter = seconds, jitter
 
+    def upstream_ports(self) -> set[int]:
+        """The local ports of the proxy's open connections to its target (what the target sees
+        as the client's port, e.g. in PostgreSQL's pg_stat_activity)."""
+        ports = set()
+        for writer in self._upstreams:
+            name = writer.get_extra_info("sockname")
+            if name:
+                ports.add(int(name[1]))
+        return ports
+
     def drop(self) -> int:
         """Cut every open connection; returns how many were cut."""
         cut = len(self._clients)
@@ -110,10 +121,12 @@ class FaultProxy:
                 return
             self.stats.connections += 1
             self._writers.add(up_writer)
+            self._upstreams.add(up_writer)
             try:
                 await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
             finally:
                 self._writers.discard(up_writer)
+                self._upstreams.discard(up_writer)
                 up_writer.close()
         finally:
             self._pipes.discard(task)

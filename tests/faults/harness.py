@@ -513,6 +513,10 @@ class Ledger:
             for each in (process, *process.children(recursive=True)):
                 if any(c.laddr and c.laddr.port == port for c in each.net_connections("tcp")):
                     return service.name
+        # A replica routed through a fault proxy reaches PostgreSQL from the proxy's sockets.
+        for name, link in self.stack.links.items():
+            if name.endswith("->postgres") and port in link.upstream_ports():
+                return name.split("->")[0]
         raise AssertionError(f"no gateway replica holds the outbox lease (port {port})")
 
     async def drop_dedup(self, consumer: str) -> None:

@@ -41,6 +41,9 @@ async def test_it_forwards_both_ways(proxy: FaultProxy) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
     writer.write(b"ping")
     assert await reader.readexactly(4) == b"ping"
+    # The target sees the proxy's own socket as its client (how the harness maps a PostgreSQL
+    # session back to the service behind the proxy).
+    assert len(proxy.upstream_ports()) == 1
     writer.close()
     assert proxy.stats.connections == 1
 
