@@ -17,9 +17,12 @@ recovery, and a count per part in run/stack.json ("restarts"). Once shutdown beg
 restarted.
 
 Stopping (Ctrl-C/SIGTERM) goes in order: supervision, proxy, sidecars, services, Kafka,
-PostgreSQL. A run
-killed with SIGKILL leaves run/pids.json behind; the next run stops what it lists first (each
-entry is checked against the process start time, so a reused pid is never signalled).
+PostgreSQL. A run killed with SIGKILL leaves run/pids.json behind; the next run stops what it
+lists first (each entry is checked against the process start time, so a reused pid is never
+signalled).
+
+For fault injection, `routes` puts a TCP proxy of the stack's own (devstack.faultproxy) on a
+service's link to PostgreSQL or Kafka, through that service's own secrets or Dapr resources.
 """
 
 from __future__ import annotations
