@@ -439,3 +439,43 @@ async def test_a_worker_and_a_sidecar_killed_are_restarted_and_counted(
                 break
             await asyncio.sleep(0.2)
     assert sorted(e["node"]["status"] for e in edges) == ["DONE", "OPEN"]
+
+
+def _processes_of(data_dir: Path) -> list[int]:
+    """Live processes that name `data_dir` in their command line or environment."""
+    mark = str(data_dir).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid() or not alive(int(entry.name)):
+            continue
+        try:
+            named = (
+                mark in (entry / "cmdline").read_bytes() or mark in (entry / "environ").read_bytes()
+            )
+        except OSError:
+            continue
+        if named:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_during_a_restart_stops_everything_and_leaves_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    running = StackProcess(tmp_path / "data")
+    try:
+        running.wait_up()
+        assert _processes_of(running.data_dir)
+        os.killpg(_pid_of(running, "recurrence"), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "supervision: recurrence exited" not in running.text():
+            assert time.monotonic() < deadline, running.text()[-2000:]
+            time.sleep(0.1)
+        # Now in the backoff or the restart that follows it: the shutdown must win over both.
+    finally:
+        code = running.stop(signal.SIGTERM)
+    assert code == 0
+    assert "Taskstream stopped" in running.text()
+    # Nothing it started is left: not the sidecars, Kafka, PostgreSQL, nor a restarted worker.
+    assert _processes_of(running.data_dir) == []
+    assert not (running.data_dir / "run" / "pids.json").exists()
