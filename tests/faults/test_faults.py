@@ -52,7 +52,9 @@ def assert_held(tally: Tally) -> None:
     assert tally.ok, "\n".join(tally.problems[:20])
 
 
-@pytest.mark.parametrize(("stack", "name", "fault", "seconds"), CASES, indirect=["stack"])
+@pytest.mark.parametrize(
+    ("stack", "name", "fault", "seconds"), CASES, indirect=["stack"], scope="module"
+)
 async def test_the_invariants_hold_after_the_fault(
     stack: Stack, ledger: Ledger, users: list[User], name: str, fault: Fault, seconds: float
 ) -> None:
