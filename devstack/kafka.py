@@ -122,17 +122,23 @@ class KafkaBroker:
         host: str = "127.0.0.1",
         start_timeout: float = 90.0,
         stop_timeout: float = 30.0,
+        extra_listeners: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         """Configure the cluster; nothing runs until :meth:`start`.
 
         ``data_dir`` (default: a temporary dir removed by :meth:`stop`) may be reused across
         runs: its cluster id is kept. ``ports`` fixes the client ports (default: free ports).
+        ``extra_listeners`` (one node only) adds plaintext listeners, name -> (port, advertised
+        port): a client that bootstraps through a proxy on the advertised port stays on it.
         """
         if node_count < 1:
             raise ValueError("node_count must be >= 1")
         if ports is not None and len(ports) != node_count:
             raise ValueError("ports needs one port per node")
         self._requested_ports = list(ports or [])
+        if extra_listeners and node_count != 1:
+            raise ValueError("extra_listeners needs a single node")
+        self.extra_listeners = dict(extra_listeners or {})
         self.node_count = node_count
         self.host = host
         self.extra_config = dict(config or {})
@@ -166,6 +172,10 @@ class KafkaBroker:
         """Return whether every broker process is alive."""
         return bool(self._procs) and all(proc.poll() is None for proc in self._procs)
 
+    def node_running(self, node: int) -> bool:
+        """Return whether node ``node`` (0-based) is alive."""
+        return node < len(self._procs) and self._procs[node].poll() is None
+
     def log_path(self, node: int = 0) -> Path:
         """Return the stdout/stderr log file of node ``node`` (0-based)."""
         assert self.data_dir is not None, "not started"
@@ -179,6 +189,7 @@ class KafkaBroker:
         voters = ",".join(
             f"{i + 1}@{self.host}:{port}" for i, port in enumerate(self.controller_ports)
         )
+        extra = self.extra_listeners
         props = {
             "process.roles": "broker,controller",
             "node.id": str(node + 1),
@@ -186,11 +197,14 @@ class KafkaBroker:
             "listeners": (
                 f"PLAINTEXT://{self.host}:{self.ports[node]},"
                 f"CONTROLLER://{self.host}:{self.controller_ports[node]}"
+                + "".join(f",{name}://{self.host}:{port}" for name, (port, _) in extra.items())
             ),
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.ports[node]}",
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.ports[node]}"
+            + "".join(f",{name}://{self.host}:{adv}" for name, (_, adv) in extra.items()),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+            + "".join(f",{name}:PLAINTEXT" for name in extra),
             "log.dirs": str(self.data_dir / f"node-{node + 1}"),
             "auto.create.topics.enable": "true",
             "num.partitions": "1",

@@ -127,6 +127,10 @@ class EmbeddedPostgres:
             # Throwaway test clusters only: trades crash safety for speed.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._pg_ctl_start(options)
+        # Started again after a crash: the previous watchdog would outlive its server.
+        if self._watchdog is not None:
+            self._watchdog.terminate()
+            self._watchdog.wait(timeout=10)
         self._watchdog = self._start_watchdog()
         self._create_database()
         log.info("embedded PostgreSQL listening on 127.0.0.1:%s", self.port)
@@ -235,6 +239,16 @@ class EmbeddedPostgres:
         # postmaster.pid: pid, data directory, start time, port, ...
         lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
         return self._url(int(lines[3]))
+
+    def postmaster_pid(self) -> int | None:
+        """The running postmaster's pid (from postmaster.pid), None when it is not running."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, IndexError):
+            return None
+        # A zombie is dead; it only waits for its parent (init, for a daemon) to reap it.
+        return None if state == "Z" else pid
 
     def stop(self) -> None:
         """Stop the server, waiting for it to shut down cleanly."""

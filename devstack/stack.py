@@ -10,9 +10,19 @@ Layout of DIR (default ~/.local/share/taskstream-stack):
     run/       secrets.json, rendered Dapr resources, name-resolution db, logs, pids.json
     run.previous/                                   the run before (logs for post-mortems)
 
-Stopping (Ctrl-C/SIGTERM) goes in order: proxy, sidecars, services, Kafka, PostgreSQL. A run
-killed with SIGKILL leaves run/pids.json behind; the next run stops what it lists first (each
-entry is checked against the process start time, so a reused pid is never signalled).
+Supervision: a service, a sidecar, a Kafka broker or PostgreSQL that exits while the stack runs
+is started again, as a cluster would: after 1 s, then 2, 4, ... up to 30 s while it keeps
+failing (a crash loop backs off rather than spins); one line on the terminal per exit and per
+recovery, and a count per part in run/stack.json ("restarts"). Once shutdown begins nothing is
+restarted.
+
+Stopping (Ctrl-C/SIGTERM) goes in order: supervision, proxy, sidecars, services, Kafka,
+PostgreSQL. A run killed with SIGKILL leaves run/pids.json behind; the next run stops what it
+lists first (each entry is checked against the process start time, so a reused pid is never
+signalled).
+
+For fault injection, `routes` puts a TCP proxy of the stack's own (devstack.faultproxy) on a
+service's link to PostgreSQL or Kafka, through that service's own secrets or Dapr resources.
 """
 
 from __future__ import annotations
@@ -29,7 +39,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +49,19 @@ from urllib.parse import quote
 
 import httpx
 
+from devstack.faultproxy import FaultProxy
 from taskstream.secrets import OPTIONAL_SECRET_KEYS, SECRET_KEYS
 
 STACK_TOPICS = ("task-events", "reminders", "notifications")
 GATEWAY_REPLICAS = 2
 READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 15.0
+# Supervision: the first restart waits BACKOFF_FIRST_SECONDS, each failure in a row doubles the
+# wait up to BACKOFF_CAP_SECONDS; a part up for BACKOFF_RESET_SECONDS starts again from the first.
+BACKOFF_FIRST_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 30.0
+BACKOFF_RESET_SECONDS = 60.0
+SUPERVISION_POLL_SECONDS = 0.5
 # Variables a service must not inherit: under Dapr its secrets come from the secret store and
 # its Dapr wiring from the stack.
 NOT_INHERITED = (
@@ -270,6 +288,34 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
+# --- supervision ---------------------------------------------------------------------------
+
+
+def backoff_delay(
+    failures: int, *, first: float = BACKOFF_FIRST_SECONDS, cap: float = BACKOFF_CAP_SECONDS
+) -> float:
+    """The wait before the `failures`-th restart in a row (1-based): doubling, capped."""
+    return min(cap, first * 2.0 ** max(0, failures - 1))
+
+
+@dataclass
+class Supervised:
+    """One part of the stack that supervision restarts when it exits."""
+
+    name: str
+    alive: Callable[[], bool]
+    # Starts the part again; returns once it is ready, raises when it did not come up.
+    start: Callable[[], Awaitable[None]]
+    describe_exit: Callable[[], str] = lambda: "exited"
+    restarts: int = 0
+    # Failed starts since the part was last up for BACKOFF_RESET_SECONDS.
+    failures: int = 0
+    up_since: float = field(default_factory=time.monotonic)
+    # Stopped on purpose (fault injection): left alone until started again by whoever stopped it.
+    held: bool = False
+    recovering: asyncio.Task[None] | None = None
+
+
 # --- services ------------------------------------------------------------------------------
 
 
@@ -284,7 +330,6 @@ class Service:
     sidecar: Any = None
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
-    reported_exit: bool = False
     env: dict[str, str] = field(default_factory=dict)
     # Where the service serves /metrics (on 127.0.0.1; never its app port).
     metrics_port: int = 0
@@ -302,10 +347,17 @@ class Stack:
         workers: Sequence[str],
         brokers: int = 1,
         tracing: bool = False,
+        routes: Mapping[str, Sequence[str]] | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.workers = sorted(workers)
         self.tracing = tracing
         self.jaeger: Any = None
+        # Links routed through a fault proxy: service name -> dependencies ("postgres", "kafka").
+        self.routes = {name: tuple(deps) for name, deps in (routes or {}).items()}
+        self.links: dict[str, FaultProxy] = {}
+        # Extra environment per service (fault injection: a faked clock), over the stack's own.
+        self.service_env = {name: dict(env) for name, env in (service_env or {}).items()}
         self.data_dir = data_dir
         self.run_dir = data_dir / "run"
         self.host = host
@@ -318,6 +370,14 @@ class Stack:
         self.kafka: Any = None
         self.postgres: Any = None
         self._stop = asyncio.Event()
+        # Set once shutdown begins: from then on nothing is restarted.
+        self._stopping = asyncio.Event()
+        self.supervised: dict[str, Supervised] = {}
+        # First wait and cap of the restart backoff (seconds).
+        self.backoff = (BACKOFF_FIRST_SECONDS, BACKOFF_CAP_SECONDS)
+        self._supervisor: asyncio.Task[None] | None = None
+        self._recovered = asyncio.Condition()
+        self._brokers = ""
         self._cleanup: contextlib.AsyncExitStack | None = None
         # True once this stack holds the data directory's lock (devstack.datadir).
         self._owned = False
@@ -348,8 +408,13 @@ class Stack:
                 return service
         raise KeyError(name)
 
+    def _hold(self, name: str, held: bool) -> None:
+        if name in self.supervised:
+            self.supervised[name].held = held
+
     def kill(self, name: str) -> None:
-        """SIGKILL a service's process group: a crash, with no chance to clean up."""
+        """SIGKILL a service's process group and keep it down until `restart` (not supervised)."""
+        self._hold(name, True)
         process = self.service(name).process
         assert process is not None
         with contextlib.suppress(ProcessLookupError):
@@ -358,41 +423,72 @@ class Stack:
 
     async def restart(self, name: str) -> None:
         """Start a stopped service again as it was first started; returns once it is ready."""
-        from devstack._common import spawn
-
-        service = self.service(name)
-        assert service.process is not None and service.process.poll() is not None
-        service.process = spawn(service.command, service.log_path, env=service.env)
-        service.reported_exit = False
-        self.pidfile.record(service.name, service.process.pid)
-        await self._wait_ready([service])
+        await self._start_service(self.service(name))
+        await self._wait_ready([self.service(name)])
+        self._hold(name, False)
 
     def kill_sidecar(self, name: str) -> None:
-        """SIGKILL the daprd beside a service."""
+        """SIGKILL the daprd beside a service and keep it down until `restart_sidecar`."""
+        self._hold(f"daprd-{name}", True)
         self.service(name).sidecar.kill()
 
     async def restart_sidecar(self, name: str) -> None:
         """Start a killed daprd again on its ports; returns once it reaches its app."""
         service = self.service(name)
-        await asyncio.to_thread(service.sidecar.start)
-        self.pidfile.record(f"daprd-{service.name}", service.sidecar.pid)
+        await self._start_sidecar(service)
         await self._wait_ready([service])
+        self._hold(f"daprd-{name}", False)
+
+    def crash(self, name: str) -> None:
+        """SIGKILL a supervised part by its name (a service, `daprd-<service>`, `kafka-<n>` or
+        `postgres`): an unexpected exit, which supervision is to repair."""
+        if name == "postgres":
+            pid = self.postgres.postmaster_pid() if self.postgres is not None else None
+            if pid is None:
+                raise StackError("PostgreSQL is not the stack's own, or is not running")
+            os.kill(pid, signal.SIGKILL)
+            return
+        if name.startswith("kafka-"):
+            pid = self.kafka.pids[int(name.removeprefix("kafka-")) - 1]
+        elif name.startswith("daprd-"):
+            pid = self.service(name.removeprefix("daprd-")).sidecar.pid
+        else:
+            process = self.service(name).process
+            assert process is not None
+            pid = process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+    def restarts(self) -> Counter[str]:
+        """How many times supervision has restarted each part (by name) in this run."""
+        return Counter({name: part.restarts for name, part in self.supervised.items()})
+
+    async def recovered(self, name: str, restarts: int = 1) -> None:
+        """Return once supervision has restarted `name` at least `restarts` times in this run."""
+        async with self._recovered:
+            await self._recovered.wait_for(lambda: self.supervised[name].restarts >= restarts)
 
     async def stop_broker(self, node: int = 0) -> None:
-        """Stop one Kafka broker (0-based)."""
+        """Stop one Kafka broker (0-based) and keep it down until `start_broker`."""
+        self._hold(f"kafka-{node + 1}", True)
         await asyncio.to_thread(self.kafka.stop_node, node)
 
     async def start_broker(self, node: int = 0) -> None:
         """Start a stopped Kafka broker again; returns once it answers."""
         await asyncio.to_thread(self.kafka.start_node, node)
         self.pidfile.record(f"kafka-{node + 1}", self.kafka.pids[node])
+        self._hold(f"kafka-{node + 1}", False)
 
     async def restart_postgres(self) -> None:
         """Stop PostgreSQL (fast shutdown: sessions are cut) and start it on the same port."""
         if self.postgres is None:
             raise StackError("PostgreSQL is not the stack's own (DATABASE_URL was given)")
-        await asyncio.to_thread(self.postgres.stop)
-        await asyncio.to_thread(self.postgres.start)
+        self._hold("postgres", True)
+        try:
+            await asyncio.to_thread(self.postgres.stop)
+            await asyncio.to_thread(self.postgres.start)
+        finally:
+            self._hold("postgres", False)
 
     async def run(self) -> int:
         """Start everything, serve until a signal, stop everything; 0 after a clean stop."""
@@ -468,22 +564,22 @@ class Stack:
             else load_or_create_signing_key(self.data_dir / "secrets" / "audit-signing-key")
         )
         tokens = {"dapr": _token(), "app": _token()}
-        secrets_file = self.run_dir / "secrets.json"
-        secrets_file.touch(mode=0o600)
-        secrets_file.write_text(
-            json.dumps(
-                {
-                    SECRET_KEYS["jwt_secret"]: jwt_key,
-                    SECRET_KEYS["database_url"]: database_url,
-                    OPTIONAL_SECRET_KEYS["audit_key"]: audit_key,
-                    "state-connection-string": state_connection,
-                    # For operators' reference; daprd and the apps get them in their environment.
-                    "dapr-api-token": tokens["dapr"],
-                    "app-api-token": tokens["app"],
-                },
-                indent=1,
-            )
-        )
+
+        def write_secrets(path: Path, database: str, state: str) -> Path:
+            path.touch(mode=0o600)
+            secrets = {
+                SECRET_KEYS["jwt_secret"]: jwt_key,
+                SECRET_KEYS["database_url"]: database,
+                OPTIONAL_SECRET_KEYS["audit_key"]: audit_key,
+                "state-connection-string": state,
+                # For operators' reference; daprd and the apps get them in their environment.
+                "dapr-api-token": tokens["dapr"],
+                "app-api-token": tokens["app"],
+            }
+            path.write_text(json.dumps(secrets, indent=1))
+            return path
+
+        secrets_file = write_secrets(self.run_dir / "secrets.json", database_url, state_connection)
         resources = render_dapr_resources(
             self.run_dir / "dapr",
             kafka_brokers=brokers,
@@ -493,9 +589,31 @@ class Stack:
         )
         env = "development" if "env" not in settings.model_fields_set else settings.env
         self.services = self._plan()
+        # A routed service gets its own secrets and Dapr resources, naming its links' proxies.
+        own_resources: dict[str, Any] = {}
+        for service in self.services:
+            links = self.routes.get(service.name, ())
+            if not links:
+                continue
+            database, state = database_url, state_connection
+            if "postgres" in links:
+                link = await self._link(cleanup, service.name, "postgres", database_url)
+                database = _with_port(database_url, link.port)
+                state = _state_connection(database)
+            kafka = brokers
+            if "kafka" in links:
+                kafka = f"127.0.0.1:{self.links[f'{service.name}->kafka'].port}"
+            own_resources[service.name] = render_dapr_resources(
+                self.run_dir / f"dapr-{service.name}",
+                kafka_brokers=kafka,
+                name_resolution_db=self.run_dir / "nameresolution.db",
+                secrets_file=write_secrets(
+                    self.run_dir / f"secrets-{service.name}.json", database, state
+                ),
+            )
         cleanup.push_async_callback(self._stop_services)
         cleanup.push_async_callback(self._stop_sidecars)
-        await self._start_services(resources, tokens, env)
+        await self._start_services(resources, tokens, env, own_resources)
         self._check()
         proxy = RoundRobinProxy(
             self.host, self.port, [s.app_port for s in self.services if s.app_id == "gateway"]
@@ -506,6 +624,8 @@ class Stack:
             raise StackError(f"could not listen on {self.host}:{self.port}: {error}") from error
         cleanup.push_async_callback(proxy.stop)
         self.url = f"http://{self.host}:{port}"
+        self._brokers = brokers
+        self._supervise_parts(cleanup)
         self._describe(self.url, brokers)
         print(f"Taskstream is up at {self.url}", flush=True)
 
@@ -541,6 +661,8 @@ class Stack:
                 }
                 for s in self.services
             },
+            # Restarts by supervision in this run, by part.
+            "restarts": {name: part.restarts for name, part in self.supervised.items()},
         }
         (self.run_dir / "stack.json").write_text(json.dumps(description, indent=1))
 
@@ -548,8 +670,6 @@ class Stack:
         self, cleanup: contextlib.AsyncExitStack, given: str | None
     ) -> tuple[str, str]:
         """The database URL (SQLAlchemy) and the same database as a pgx connection string."""
-        from sqlalchemy.engine import make_url
-
         if given is None:
             from devstack.postgres import EmbeddedPostgres
 
@@ -562,24 +682,34 @@ class Stack:
                 # Recorded for the record (and tests); a later run stops it with pg_ctl.
                 pid = int(postmaster.read_text().splitlines()[0])
                 self.pidfile.record("postgres", pid, stop_by_signal=False)
-        url = make_url(given)
-        ssl = "disable" if url.host in ("127.0.0.1", "localhost") else "prefer"
-        password = f":{quote(url.password, safe='')}" if url.password else ""
-        state = (
-            f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
-            f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode={ssl}"
-        )
-        return given, state
+        return given, _state_connection(given)
 
     async def _start_kafka(self, cleanup: contextlib.AsyncExitStack) -> str:
         from devstack import KafkaBroker
+        from devstack._common import free_port
         from taskstream.messaging.bus import dead_letter_topic
         from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 
         # Three brokers: every topic on all three, and a write needs two of them.
         config = {"min.insync.replicas": "2"} if self.brokers > 1 else {}
+        # A routed sidecar reaches Kafka through its proxy only if the broker tells it to: a
+        # listener of its own whose advertised port is the proxy's (the one broker's).
+        listeners: dict[str, tuple[int, int]] = {}
+        for name, links in sorted(self.routes.items()):
+            if "kafka" not in links:
+                continue
+            if self.brokers != 1:
+                raise StackError("a link to Kafka can be routed through a proxy with one broker")
+            proxy = FaultProxy(f"{name}->kafka", "127.0.0.1", free_port())
+            await proxy.start()
+            cleanup.push_async_callback(proxy.stop)
+            self.links[proxy.name] = proxy
+            listeners[f"ROUTED{len(listeners) + 1}"] = (proxy.target_port, proxy.port)
         broker = KafkaBroker(
-            node_count=self.brokers, data_dir=self.data_dir / "kafka", config=config
+            node_count=self.brokers,
+            data_dir=self.data_dir / "kafka",
+            config=config,
+            extra_listeners=listeners,
         )
         self.kafka = broker
         try:
@@ -635,7 +765,32 @@ class Stack:
             )
         return services
 
-    async def _start_services(self, resources: Any, tokens: dict[str, str], env_name: str) -> None:
+    async def _link(
+        self, cleanup: contextlib.AsyncExitStack, service: str, dependency: str, url: str
+    ) -> FaultProxy:
+        """A fault proxy for `service`'s link to the database at `url`, started."""
+        from sqlalchemy.engine import make_url
+
+        target = make_url(url)
+        proxy = FaultProxy(
+            f"{service}->{dependency}", target.host or "127.0.0.1", target.port or 5432
+        )
+        await proxy.start()
+        cleanup.push_async_callback(proxy.stop)
+        self.links[proxy.name] = proxy
+        return proxy
+
+    def link(self, service: str, dependency: str) -> FaultProxy:
+        """The proxy on `service`'s link to `dependency` ("postgres" or "kafka"), as routed."""
+        return self.links[f"{service}->{dependency}"]
+
+    async def _start_services(
+        self,
+        resources: Any,
+        tokens: dict[str, str],
+        env_name: str,
+        own_resources: dict[str, Any] | None = None,
+    ) -> None:
         from devstack import Daprd, ensure_daprd
         from devstack._common import spawn
 
@@ -647,8 +802,8 @@ class Stack:
             service.sidecar = Daprd(
                 service.app_id,
                 app_port=service.app_port,
-                resources_paths=[resources.resources_dir],
-                config_path=resources.config_path,
+                resources_paths=[(own_resources or {}).get(service.name, resources).resources_dir],
+                config_path=(own_resources or {}).get(service.name, resources).config_path,
                 work_dir=self.run_dir / "dapr" / service.name,
                 log_level="warn",
                 env=token_env,
@@ -667,9 +822,12 @@ class Stack:
         # database the state store's sidecars create Dapr's tables, and two concurrent
         # CREATE ... IF NOT EXISTS race in PostgreSQL ("type dapr_metadata already exists",
         # seen in tests/faults). Each is healthy in 0.1-0.25 s, so this costs about a second.
-        failures = [
-            error for error in map(_capture(start_sidecar), self.services) if error is not None
-        ]
+        # Off the event loop: a link's fault proxy runs in it, and a sidecar waits on its link.
+        failures = []
+        for service in self.services:
+            error = await asyncio.to_thread(_capture(start_sidecar), service)
+            if error is not None:
+                failures.append(error)
         for service in self.services:
             self.pidfile.record(f"daprd-{service.name}", service.sidecar.pid)
         if failures:
@@ -690,6 +848,7 @@ class Stack:
                 "TASKSTREAM_METRICS_PORT": str(service.metrics_port),
                 "TASKSTREAM_DATA_DIR": str(self.data_dir / "services" / service.name),
                 **SERVICE_ENV.get(service.name, {}),
+                **self.service_env.get(service.name, {}),
             }
             if self.jaeger is not None:
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = self.jaeger.otlp_endpoint
@@ -725,19 +884,165 @@ class Stack:
                 await asyncio.sleep(0.2)
 
     async def _supervise(self) -> None:
-        """Wait for a signal; report a service that exits (the other replicas keep serving)."""
-        while not self._stop.is_set():
+        """Wait for a signal (supervision runs beside, from the end of start-up)."""
+        await self._stop.wait()
+
+    # --- supervision ----------------------------------------------------------------------
+
+    def _supervise_parts(self, cleanup: contextlib.AsyncExitStack) -> None:
+        """Watch every process of the stack from now on; stopped first at shutdown."""
+        parts: list[Supervised] = []
+        for service in self.services:
+            parts.append(
+                Supervised(
+                    service.name,
+                    alive=_bind_alive(service),
+                    start=_bind_async(self._restart_service, service),
+                    describe_exit=_bind_exit(service),
+                )
+            )
+            parts.append(
+                Supervised(
+                    f"daprd-{service.name}",
+                    alive=_bind_sidecar_alive(service),
+                    start=_bind_async(self._restart_sidecar, service),
+                )
+            )
+        for node in range(len(self.kafka.pids) if self.kafka is not None else 0):
+            parts.append(
+                Supervised(
+                    f"kafka-{node + 1}",
+                    alive=_bind_node_alive(self.kafka, node),
+                    start=_bind_async(self._restart_broker, node),
+                )
+            )
+        if self.postgres is not None:
+            server = self.postgres
+            parts.append(
+                Supervised(
+                    "postgres",
+                    alive=lambda: server.postmaster_pid() is not None,
+                    start=self._restart_postgres,
+                )
+            )
+        self.supervise(parts)
+        cleanup.push_async_callback(self.stop_supervision)
+
+    def supervise(self, parts: list[Supervised]) -> None:
+        """Restart each of `parts` whenever it is found dead, until `stop_supervision`."""
+        self.supervised = {part.name: part for part in parts}
+        self._supervisor = asyncio.create_task(self._supervision(), name="stack supervision")
+
+    async def _supervision(self) -> None:
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            for part in self.supervised.values():
+                if part.held or (part.recovering is not None and not part.recovering.done()):
+                    continue
+                if part.alive():
+                    if part.failures and now - part.up_since > BACKOFF_RESET_SECONDS:
+                        part.failures = 0
+                    continue
+                part.recovering = asyncio.create_task(self._recover(part), name=part.name)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 1.0)
-            for service in self.services:
-                process = service.process
-                if process is not None and process.poll() is not None and not service.reported_exit:
-                    service.reported_exit = True
-                    print(
-                        f"{service.name} exited with {process.returncode}; see {service.log_path}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+                await asyncio.wait_for(self._stopping.wait(), SUPERVISION_POLL_SECONDS)
+
+    async def _recover(self, part: Supervised) -> None:
+        """Start one exited part again after its backoff; a failed start doubles the next wait."""
+        part.failures += 1
+        delay = backoff_delay(part.failures, first=self.backoff[0], cap=self.backoff[1])
+        print(
+            f"supervision: {part.name} {part.describe_exit()}; restarting in {delay:g} s "
+            f"(attempt {part.failures})",
+            file=sys.stderr,
+            flush=True,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        if self._stopping.is_set() or part.held:
+            return
+        try:
+            await part.start()
+        except Exception as error:  # anything: the part stays down and is tried again
+            if self._stopping.is_set():
+                return
+            print(
+                f"supervision: {part.name} did not come back: {_first_line(error)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        if self._stopping.is_set():
+            return
+        part.restarts += 1
+        part.up_since = time.monotonic()
+        print(
+            f"supervision: {part.name} is back and ready (restart {part.restarts})",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.url:
+            self._describe(self.url, self._brokers)
+        async with self._recovered:
+            self._recovered.notify_all()
+
+    async def stop_supervision(self) -> None:
+        """Stop restarting; wait for restarts under way (each gives up once it sees the flag)."""
+        self._stopping.set()
+        tasks = [p.recovering for p in self.supervised.values() if p.recovering is not None]
+        if self._supervisor is not None:
+            tasks.append(self._supervisor)
+        # A broker or PostgreSQL part-way through its start is let finish (a start abandoned in
+        # its thread would leave a process behind); only one that hangs is cut short.
+        _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_SECONDS) if tasks else ((), ())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _start_service(self, service: Service) -> None:
+        from devstack._common import spawn
+
+        assert service.process is not None and service.process.poll() is not None
+        service.process = spawn(service.command, service.log_path, env=service.env)
+        self.pidfile.record(service.name, service.process.pid)
+
+    async def _start_sidecar(self, service: Service) -> None:
+        # kill() reaps a daprd that died on its own (start() refuses while one is recorded).
+        service.sidecar.kill()
+        await asyncio.to_thread(service.sidecar.start)
+        self.pidfile.record(f"daprd-{service.name}", service.sidecar.pid)
+
+    async def _restart_service(self, service: Service) -> None:
+        await self._start_service(service)
+        if not await self._ready_again(service):
+            raise StackError(f"{service.name} was not ready again")
+
+    async def _restart_sidecar(self, service: Service) -> None:
+        await self._start_sidecar(service)
+        if not await self._ready_again(service):
+            raise StackError(f"{service.name} did not become ready beside its new sidecar")
+
+    async def _restart_broker(self, node: int) -> None:
+        await asyncio.to_thread(self.kafka.start_node, node)
+        self.pidfile.record(f"kafka-{node + 1}", self.kafka.pids[node])
+
+    async def _restart_postgres(self) -> None:
+        # Crash recovery (replaying the WAL) happens as the postmaster starts.
+        await asyncio.to_thread(self.postgres.start)
+
+    async def _ready_again(self, service: Service) -> bool:
+        """Whether a restarted service became ready (False once it exits or shutdown begins)."""
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while not self._stopping.is_set() and time.monotonic() < deadline:
+                assert service.process is not None
+                if service.process.poll() is not None:
+                    return False
+                if await _ready(client, service):
+                    return True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 0.2)
+        return False
 
     async def _stop_sidecars(self) -> None:
         await asyncio.to_thread(
@@ -760,6 +1065,56 @@ async def _ready(client: httpx.AsyncClient, service: Service) -> bool:
     except httpx.HTTPError:
         return False
     return app.status_code == 200 and sidecar.status_code == 204
+
+
+def _state_connection(given: str) -> str:
+    """The same database as a pgx connection string (Dapr's state store)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(given)
+    ssl = "disable" if url.host in ("127.0.0.1", "localhost") else "prefer"
+    password = f":{quote(url.password, safe='')}" if url.password else ""
+    return (
+        f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
+        f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode={ssl}"
+    )
+
+
+def _with_port(given: str, port: int) -> str:
+    """A database URL pointing at 127.0.0.1:`port` instead (a fault proxy)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(given).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _bind_alive(service: Service) -> Callable[[], bool]:
+    return lambda: service.process is not None and service.process.poll() is None
+
+
+def _bind_exit(service: Service) -> Callable[[], str]:
+    def describe() -> str:
+        code = service.process.returncode if service.process is not None else None
+        return f"exited with {code}; see {service.log_path}"
+
+    return describe
+
+
+def _bind_sidecar_alive(service: Service) -> Callable[[], bool]:
+    return lambda: bool(service.sidecar.running)
+
+
+def _bind_node_alive(kafka: Any, node: int) -> Callable[[], bool]:
+    return lambda: bool(kafka.node_running(node))
+
+
+def _bind_async(
+    function: Callable[[Any], Awaitable[None]], argument: Any
+) -> Callable[[], Awaitable[None]]:
+    return lambda: function(argument)
 
 
 def _token() -> str:

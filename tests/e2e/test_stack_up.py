@@ -390,3 +390,92 @@ async def test_a_revocation_on_one_replica_reaches_the_other_and_its_sockets(
         assert await code_on(2, token) == "UNAUTHENTICATED"
         assert await code_on(1, token) == "UNAUTHENTICATED"
         assert await code_on(2, other) is None
+
+
+def _pid_of(stack: StackProcess, name: str) -> int:
+    """The latest pid run/pids.json records for `name`."""
+    entries = json.loads((stack.data_dir / "run" / "pids.json").read_text())
+    return int([entry for entry in entries if entry["name"] == name][-1]["pid"])
+
+
+async def test_a_worker_and_a_sidecar_killed_are_restarted_and_counted(
+    stack: StackProcess, client: UserClient
+) -> None:
+    before = stack.description()["restarts"]
+    for name in ("recurrence", "daprd-recurrence"):
+        os.killpg(_pid_of(stack, name), signal.SIGKILL)
+    lines = [
+        f"supervision: recurrence is back and ready (restart {before['recurrence'] + 1})",
+        f"supervision: daprd-recurrence is back and ready (restart "
+        f"{before['daprd-recurrence'] + 1})",
+    ]
+    async with asyncio.timeout(120):
+        while not all(line in stack.text() for line in lines):
+            await asyncio.sleep(0.2)
+    assert "supervision: recurrence exited with -9" in stack.text()
+    after = stack.description()["restarts"]
+    assert after["recurrence"] == before["recurrence"] + 1
+    assert after["daprd-recurrence"] == before["daprd-recurrence"] + 1
+    # Back in service: a completion gets its next instance through the new worker and sidecar
+    # (bounded generously: the new sidecar's consumer may wait out the old one's session).
+    first = (
+        await client.data(
+            "mutation($i: CreateTaskInput!) { createTask(input: $i) { id seriesId } }",
+            {
+                "i": {
+                    "title": "After the restart",
+                    "dueAt": "2030-01-07T09:00:00Z",
+                    "recurrence": {"rule": "FREQ=DAILY", "timezone": "UTC"},
+                }
+            },
+        )
+    )["createTask"]
+    await client.data(f'mutation {{ completeTask(id: "{first["id"]}") {{ id }} }}')
+    series = "query($s: ID!) { tasks(filter: {seriesId: $s}) { edges { node { status } } } }"
+    async with asyncio.timeout(90):
+        while True:
+            edges = (await client.data(series, {"s": first["seriesId"]}))["tasks"]["edges"]
+            if len(edges) == 2:
+                break
+            await asyncio.sleep(0.2)
+    assert sorted(e["node"]["status"] for e in edges) == ["DONE", "OPEN"]
+
+
+def _processes_of(data_dir: Path) -> list[int]:
+    """Live processes that name `data_dir` in their command line or environment."""
+    mark = str(data_dir).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid() or not alive(int(entry.name)):
+            continue
+        try:
+            named = (
+                mark in (entry / "cmdline").read_bytes() or mark in (entry / "environ").read_bytes()
+            )
+        except OSError:
+            continue
+        if named:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_during_a_restart_stops_everything_and_leaves_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    running = StackProcess(tmp_path / "data")
+    try:
+        running.wait_up()
+        assert _processes_of(running.data_dir)
+        os.killpg(_pid_of(running, "recurrence"), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "supervision: recurrence exited" not in running.text():
+            assert time.monotonic() < deadline, running.text()[-2000:]
+            time.sleep(0.1)
+        # Now in the backoff or the restart that follows it: the shutdown must win over both.
+    finally:
+        code = running.stop(signal.SIGTERM)
+    assert code == 0
+    assert "Taskstream stopped" in running.text()
+    # Nothing it started is left: not the sidecars, Kafka, PostgreSQL, nor a restarted worker.
+    assert _processes_of(running.data_dir) == []
+    assert not (running.data_dir / "run" / "pids.json").exists()

@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 from devstack.stack import Stack
-from tests.faults.harness import RESULTS, Ledger, User, running_stack, sign_up
+from tests.faults.harness import (
+    FAKED_CLOCK,
+    FAKETIME_LIBRARY,
+    RESULTS,
+    SMALL_DISK,
+    SMALL_DISK_MB,
+    Ledger,
+    User,
+    running_stack,
+    sign_up,
+)
 
 USERS = 4
 
@@ -19,7 +29,22 @@ USERS = 4
 async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     """The topology of `taskstream stack up` (`--brokers` as the test's parameter says, else
     1), with its processes at hand."""
-    async with running_stack(getattr(request, "param", 1)) as running:
+    param = getattr(request, "param", 1)
+    if param == SMALL_DISK:
+        if os.geteuid() != 0:
+            pytest.skip("a filesystem of PostgreSQL's own needs a loop mount: root only")
+        async with running_stack(1, postgres_disk_mb=SMALL_DISK_MB) as running:
+            yield running
+        return
+    if param == FAKED_CLOCK:
+        if not FAKETIME_LIBRARY.exists():
+            pytest.skip(
+                f"libfaketime is not installed ({FAKETIME_LIBRARY}: apt-get install libfaketime)"
+            )
+        async with running_stack(1, faked_clock=True) as running:
+            yield running
+        return
+    async with running_stack(param) as running:
         yield running
 
 

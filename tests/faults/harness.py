@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import uuid
@@ -33,7 +35,7 @@ from typing import Any
 
 import httpx
 import psutil
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -72,6 +74,8 @@ class Operation:
     title: str
     user: str
     acked: bool = False
+    # What the client was told when the mutation failed (code: message), if it was told.
+    error: str | None = None
 
 
 @dataclass
@@ -82,20 +86,83 @@ class User:
     token: str
 
 
+# Links the single-broker stack routes through its fault proxies (transparent until a fault).
+ROUTES = {"gateway-1": ("postgres",), "notifications": ("kafka",)}
+
+
+# The size of PostgreSQL's own filesystem in the disk-full scenario (its data directory needs
+# about 60 MB at start and its WAL grows by 16 MB segments).
+SMALL_DISK_MB = 256
+# The `stack` fixture's parameter for that topology (others are a broker count).
+SMALL_DISK = "small-disk"
+
+
+# libfaketime (Debian's libfaketime), preloaded into one service to move its clock alone.
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+# The `stack` fixture's parameter for the stack whose notifications service has a faked clock.
+FAKED_CLOCK = "faked-clock"
+
+
+def faked_clock_env(offset_file: Path) -> dict[str, str]:
+    """The environment that gives a process the wall clock `offset_file` says ("+1h", "+0"),
+    read again at every call; its monotonic clock stays true, as after an NTP step."""
+    return {
+        "LD_PRELOAD": str(FAKETIME_LIBRARY),
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+
+
 @contextlib.asynccontextmanager
-async def running_stack(brokers: int = 1) -> AsyncIterator[Stack]:
-    """A stack in a fresh directory of its own, removed afterwards."""
+async def running_stack(
+    brokers: int = 1, *, postgres_disk_mb: int | None = None, faked_clock: bool = False
+) -> AsyncIterator[Stack]:
+    """A stack in a fresh directory of its own, removed afterwards; with `postgres_disk_mb`,
+    PostgreSQL's data directory is a filesystem of its own of that size (a loop-mounted ext4
+    image: root only)."""
     # Not pytest's tmp_path: PostgreSQL runs as another account, which must reach the directory.
     data = Path(tempfile.mkdtemp(prefix="taskstream-faults-"))
+    mounted: Path | None = None
+    if postgres_disk_mb is not None:
+        mounted = data / "data" / "postgres"
+        mounted.mkdir(parents=True)
+        # A real filesystem on a loop device (fsync means what it says, unlike on a tmpfs), no
+        # blocks reserved for root, and without lost+found: initdb wants an empty directory.
+        image = data / "postgres.img"
+        with image.open("wb") as file:
+            file.truncate(postgres_disk_mb << 20)
+        await _run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
+        await _run(["mount", "-o", "loop", str(image), str(mounted)], check=True)
+        (mounted / "lost+found").rmdir()
+    service_env = {}
+    if faked_clock:
+        clock = data / "notifications-clock"
+        clock.write_text("+0\n")
+        service_env["notifications"] = faked_clock_env(clock)
     try:
         async with Stack(
-            data / "data", host="127.0.0.1", port=0, brokers=brokers, workers=sorted(WORKERS)
+            data / "data",
+            host="127.0.0.1",
+            port=0,
+            brokers=brokers,
+            workers=sorted(WORKERS),
+            # A proxied link to Kafka needs the single broker (its own advertised listener).
+            routes=ROUTES if brokers == 1 else None,
+            service_env=service_env,
         ) as running:
             yield running
     finally:
+        if mounted is not None:
+            await _run(["umount", "-l", str(mounted)], check=False)
         # TASKSTREAM_FAULTS_KEEP=1 keeps the logs and data for a post-mortem.
         if os.environ.get("TASKSTREAM_FAULTS_KEEP") != "1":
             shutil.rmtree(data, ignore_errors=True)
+
+
+async def _run(command: list[str], *, check: bool) -> None:
+    """Run a fixed system command (mount, umount) off the event loop."""
+    await asyncio.to_thread(subprocess.run, command, check=check, capture_output=True)
 
 
 async def sign_up(url: str, count: int) -> list[User]:
@@ -126,6 +193,8 @@ class Load:
         self.rate = rate
         self.operations: list[Operation] = []
         self.latencies: list[float] = []
+        # What the clients were told when a mutation failed (code and message, or the failure).
+        self.errors: Counter[str] = Counter()
 
     async def run(self, seconds: float) -> None:
         """Start one scenario every 1/rate s for `seconds`; wait for those started to end."""
@@ -199,9 +268,14 @@ class Load:
                 headers={"Authorization": f"Bearer {user.token}"},
             )
             body = response.json()
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError) as error:
+            self.errors[f"{type(error).__name__}"] += 1
             return None
         if response.status_code != 200 or body.get("errors") or not body.get("data"):
+            first = (body.get("errors") or [{}])[0] if isinstance(body, dict) else {}
+            code = (first.get("extensions") or {}).get("code", response.status_code)
+            operation.error = f"{code}: {str(first.get('message', ''))[:120]}"
+            self.errors[operation.error] += 1
             return None
         operation.acked = True
         self.latencies.append(time.monotonic() - began)
@@ -229,6 +303,7 @@ class Tally:
     latency_p50_ms: float = 0.0
     latency_max_ms: float = 0.0
     window: int | None = None
+    client_errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The tally as JSON-ready data."""
@@ -261,6 +336,8 @@ class Ledger:
         self.engine: AsyncEngine = create_engine(stack.database_url, pool_size=2)
         # Outbox rows committed and unpublished when a fault struck (where a fault measures it).
         self.window: int | None = None
+        # Records a replay fault published again.
+        self.replayed = 0
 
     async def close(self) -> None:
         """Close the database pool."""
@@ -342,6 +419,8 @@ class Ledger:
                 continue
             assert task is not None
             tally.committed += 1
+            if op.error is not None and "nothing was changed" in op.error:
+                tally.problems.append(f"told '{op.error}' but committed: {op.kind} {op.title}")
             if op.kind == "create-recurring":
                 _count(audit, (task.id, "task.created"), tally, f"audit of {op.title} created")
             elif op.kind == "complete":
@@ -434,7 +513,27 @@ class Ledger:
             for each in (process, *process.children(recursive=True)):
                 if any(c.laddr and c.laddr.port == port for c in each.net_connections("tcp")):
                     return service.name
+        # A replica routed through a fault proxy reaches PostgreSQL from the proxy's sockets.
+        for name, link in self.stack.links.items():
+            if name.endswith("->postgres") and port in link.upstream_ports():
+                return name.split("->")[0]
         raise AssertionError(f"no gateway replica holds the outbox lease (port {port})")
+
+    async def drop_dedup(self, consumer: str) -> None:
+        """Switch off `consumer`'s deduplication: drop its processed_events primary key (the
+        invariants must then catch the events it applies twice)."""
+        async with self.engine.begin() as db:
+            name = await db.scalar(
+                text(
+                    "SELECT conname FROM pg_constraint WHERE contype = 'p' "
+                    "AND conrelid = CAST(:table AS regclass)"
+                ),
+                {"table": f"{consumer}.processed_events"},
+            )
+            if name:
+                await db.execute(
+                    text(f'ALTER TABLE {consumer}.processed_events DROP CONSTRAINT "{name}"')
+                )
 
     async def unpublished(self) -> int:
         """Rows of the gateway's outbox not yet published."""
@@ -483,6 +582,7 @@ async def inject_under_load(
     tally.seconds_of_load = seconds
     tally.rate = rate
     tally.window = ledger.window
+    tally.client_errors = dict(load.errors.most_common(5))
     if load.latencies:
         ordered = sorted(load.latencies)
         tally.latency_p50_ms = round(1000 * ordered[len(ordered) // 2])
@@ -551,6 +651,152 @@ async def stop_one_then_two_brokers(stack: Stack, _: Ledger) -> None:
     await stack.start_broker(2)
 
 
+# Longest a crashed part may take to be restarted by the stack's supervision (a bound, so that
+# a supervision that never repairs fails the scenario rather than hanging it).
+RECOVERY_BOUND_SECONDS = 120.0
+
+
+async def healed(stack: Stack, *names: str) -> None:
+    """Wait until supervision has restarted each part once more than when called."""
+    targets = {name: stack.restarts()[name] + 1 for name in names}
+    await asyncio.wait_for(
+        asyncio.gather(*(stack.recovered(name, count) for name, count in targets.items())),
+        RECOVERY_BOUND_SECONDS,
+    )
+
+
+def crashed(*names: str) -> Fault:
+    """kill -9 each named part 3 s into the load; nobody restarts it but the stack itself."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        await asyncio.sleep(3)
+        for name in names:
+            stack.crash(name)
+        await healed(stack, *names)
+
+    return fault
+
+
+def partitioned(service: str, dependency: str, seconds: float = 30.0) -> Fault:
+    """Cut `service`'s link to `dependency` (no byte either way) 3 s in; heal it `seconds` later."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        link = stack.link(service, dependency)
+        await asyncio.sleep(3)
+        link.partition()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            link.heal()
+
+    return fault
+
+
+def slowed(service: str, dependency: str, delay: float, jitter: float, seconds: float) -> Fault:
+    """Hold every chunk on the link `delay` (+ up to `jitter`) s, for `seconds`, 3 s in."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        link = stack.link(service, dependency)
+        await asyncio.sleep(3)
+        link.delay(delay, jitter)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            link.heal()
+
+    return fault
+
+
+def flapping(service: str, dependency: str, every: float, seconds: float) -> Fault:
+    """Reset every connection on the link every `every` s for `seconds`: a lossy link, as TCP
+    shows one (a connection lost to retransmission timeouts), 3 s in."""
+
+    async def fault(stack: Stack, _: Ledger) -> None:
+        link = stack.link(service, dependency)
+        await asyncio.sleep(3)
+        for _round in range(int(seconds / every)):
+            link.drop()
+            await asyncio.sleep(every)
+
+    return fault
+
+
+async def disk_full(stack: Stack, _: Ledger) -> None:
+    """Fill PostgreSQL's filesystem 3 s in (a file of zeros to the last byte); free it 15 s
+    later. Needs the stack of `running_stack(postgres_disk_mb=...)`."""
+    balloon = stack.data_dir / "postgres" / "balloon"
+    await asyncio.sleep(3)
+    await asyncio.to_thread(_fill, balloon)
+    try:
+        await asyncio.sleep(15)
+    finally:
+        balloon.unlink(missing_ok=True)
+
+
+def _fill(path: Path) -> None:
+    """Write zeros to `path` until the filesystem is full."""
+    chunk = bytes(1 << 20)
+    with path.open("wb", buffering=0) as file:
+        try:
+            while True:
+                file.write(chunk)
+        except OSError:
+            # The last partial megabyte: byte by byte would be slow; 4 KiB blocks are enough.
+            with contextlib.suppress(OSError):
+                while True:
+                    file.write(bytes(4096))
+
+
+# Consumers whose deduplication the harness switches off, to show that the invariants bite:
+# TASKSTREAM_FAULTS_BREAK_DEDUP=audit (comma-separated) drops the primary key of each one's
+# processed_events table before the replay, so a redelivered event is applied again.
+BREAK_DEDUP = [n for n in os.environ.get("TASKSTREAM_FAULTS_BREAK_DEDUP", "").split(",") if n]
+
+
+async def replayed(stack: Stack, ledger: Ledger) -> None:
+    """8 s in, publish every record of `task-events` so far again, byte for byte (key, value,
+    headers): what an at-least-once redelivery of everything looks like to the consumers."""
+    for consumer in BREAK_DEDUP:
+        await ledger.drop_dedup(consumer)
+    await asyncio.sleep(8)
+    brokers = stack.kafka.bootstrap_servers
+    reader = AIOKafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False)
+    writer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all")
+    await reader.start()
+    await writer.start()
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=brokers, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(["task-events"])
+        finally:
+            await admin.close()
+        partitions = [
+            TopicPartition("task-events", partition["partition"])
+            for partition in described[0]["partitions"]
+        ]
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        ends: dict[TopicPartition, int] = await reader.end_offsets(partitions)
+        records: list[Any] = []
+        for tp, end in ends.items():
+            while await reader.position(tp) < end:
+                batch = await reader.getmany(tp, timeout_ms=1000)
+                records.extend(batch.get(tp, []))
+        for record in records:
+            await writer.send_and_wait(
+                record.topic,
+                value=record.value,
+                key=record.key,
+                headers=list(record.headers),
+                partition=record.partition,
+            )
+        ledger.replayed = len(records)
+    finally:
+        await writer.stop()
+        await reader.stop()
+
+
 # name, fault, seconds of load: the single-broker suite, in the order the tests run them.
 SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     *((f"kill -9 {w}", killed(w), 10.0) for w in ("recurrence", "notifications", "audit")),
@@ -561,6 +807,51 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("Kafka stopped 30 s", kafka_outage, 38.0),
     ("PostgreSQL restarted", restart_postgres, 10.0),
     ("kill -9 outbox leader", kill_outbox_leader, 10.0),
+    # Issue 22: nobody restarts these but `stack up`'s supervision.
+    ("supervised: kill -9 audit + daprd", crashed("audit", "daprd-notifications"), 10.0),
+    ("kill -9 PostgreSQL postmaster", crashed("postgres"), 10.0),
+    ("kill -9 Kafka JVM", crashed("kafka-1"), 10.0),
+    ("every task event delivered twice", replayed, 10.0),
+    ("partition: daprd of notifications / Kafka 30 s", partitioned("notifications", "kafka"), 38.0),
+    ("partition: gateway-1 / PostgreSQL 30 s", partitioned("gateway-1", "postgres"), 38.0),
+    ("latency: gateway-1 / PostgreSQL +200 ms", slowed("gateway-1", "postgres", 0.2, 0.1, 10), 16),
+    ("resets: daprd of notifications / Kafka", flapping("notifications", "kafka", 2.0, 10.0), 16),
+]
+
+
+async def clock_jumps(stack: Stack, _: Ledger) -> None:
+    """The notifications service's wall clock jumps 1 h ahead 3 s in, and back 8 s later."""
+    clock = stack.data_dir.parent / "notifications-clock"
+    await asyncio.sleep(3)
+    jumped_at = datetime.now(UTC)
+    clock.write_text("+1h\n")
+    try:
+        await asyncio.sleep(8)
+    finally:
+        clock.write_text("+0\n")
+    # The service really lived an hour ahead meanwhile: its log lines are stamped by its clock.
+    ahead = jumped_at + timedelta(minutes=50)
+    stamps = [
+        datetime.fromisoformat(json.loads(line)["time"])
+        for line in stack.service("notifications").log_path.read_text().splitlines()
+        if line.startswith('{"time"')
+    ]
+    assert any(stamp > ahead for stamp in stamps), "the notifications clock never jumped"
+
+
+# Run on a stack whose notifications service has a clock of its own (libfaketime preloaded).
+FAKED_CLOCK_FAULTS: list[tuple[str, Fault, float]] = [
+    ("notifications' clock +1 h, then back", clock_jumps, 16.0),
+]
+# Faults on a link the stack routes through a proxy (the single-broker stack only).
+ROUTED_FAULT_NAMES = frozenset(
+    name
+    for name, _, _ in SINGLE_BROKER_FAULTS
+    if name.split(":")[0] in ("partition", "latency", "resets")
+)
+# Run on a stack whose PostgreSQL has a small filesystem of its own (root only: a loop mount).
+SMALL_DISK_FAULTS: list[tuple[str, Fault, float]] = [
+    ("PostgreSQL's disk full 15 s", disk_full, 22.0),
 ]
 THREE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("3 brokers: 1 then 2 stopped", stop_one_then_two_brokers, 24.0),
