@@ -10,7 +10,9 @@ from graphql import build_schema, find_breaking_changes
 from cli.main import SCHEMA_SDL, exported_sdl
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = [ROOT / "tests" / "contract" / "schema.graphql"]
+# The project's copy of the contract (docs/contract), and the shared original beside the checkout
+# when there is one (a change there shows here before anyone copies it).
+CONTRACTS = [ROOT / "docs" / "contract" / "schema.graphql"]
 SHARED = ROOT.parent / "shared" / "contract" / "schema.graphql"
 NEXT = ROOT / "docs" / "contract" / "next" / "collaboration.graphql"
 # What docs/contract/next/collaboration.graphql asks for that is not built yet (sections,
