@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,6 +27,22 @@ from tests.faults.harness import (
 USERS = 4
 
 
+def install_libfaketime() -> bool:
+    """Install Debian's libfaketime when it is missing and this is root with apt (as CI is)."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(
+        ["apt-get", "install", "-y", "-q", "libfaketime"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
+    return done.returncode == 0 and FAKETIME_LIBRARY.exists()
+
+
 @pytest.fixture(scope="module")
 async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
     """The topology of `taskstream stack up` (`--brokers` as the test's parameter says, else
@@ -37,7 +55,7 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
             yield running
         return
     if param == FAKED_CLOCK:
-        if not FAKETIME_LIBRARY.exists():
+        if not FAKETIME_LIBRARY.exists() and not install_libfaketime():
             pytest.skip(
                 f"libfaketime is not installed ({FAKETIME_LIBRARY}: apt-get install libfaketime)"
             )
