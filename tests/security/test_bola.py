@@ -74,6 +74,8 @@ class Case:
     # The field's answer to an id nobody owns: an error code, or the data itself.
     expect_code: str | None = None
     expect_data: dict[str, Any] | None = None
+    # Other variables of the operation: name -> kind of the world's id it takes.
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 NOT_FOUND = "NOT_FOUND"
@@ -125,6 +127,75 @@ CASES: dict[str, Case] = {
     "Mutation.deleteWebhook(id)": Case(
         "webhook", "mutation($id: ID!) { deleteWebhook(id: $id) }", NOT_FOUND
     ),
+    "Query.project(id)": Case(
+        "project", "query($id: ID!) { project(id: $id) { id name } }", expect_data={"project": None}
+    ),
+    "Query.projectInvitations(projectId)": Case(
+        "project", "query($id: ID!) { projectInvitations(projectId: $id) { id email } }", NOT_FOUND
+    ),
+    "Query.tasks(filter.projectId)": Case(
+        "project",
+        "query($id: ID!) { tasks(filter: {projectId: $id}) { totalCount edges { node { id } } } }",
+        NOT_FOUND,
+    ),
+    "Mutation.createTask(input.projectId)": Case(
+        "project",
+        'mutation($id: ID!) { createTask(input: {title: "mine", projectId: $id}) { id } }',
+        NOT_FOUND,
+    ),
+    "Mutation.updateProject(id)": Case(
+        "project", 'mutation($id: ID!) { updateProject(id: $id, name: "mine") { id } }', NOT_FOUND
+    ),
+    "Mutation.deleteProject(id)": Case(
+        "project", "mutation($id: ID!) { deleteProject(id: $id) }", NOT_FOUND
+    ),
+    "Mutation.inviteToProject(projectId)": Case(
+        "project",
+        "mutation($id: ID!) { inviteToProject(projectId: $id, email: "
+        '"bob-friend@example.com", role: EDITOR) { id } }',
+        NOT_FOUND,
+    ),
+    "Mutation.leaveProject(projectId)": Case(
+        "project", "mutation($id: ID!) { leaveProject(projectId: $id) }", NOT_FOUND
+    ),
+    "Mutation.changeMemberRole(projectId)": Case(
+        "project",
+        "mutation($id: ID!, $user: ID!) "
+        "{ changeMemberRole(projectId: $id, userId: $user, role: VIEWER) { id } }",
+        NOT_FOUND,
+        extra=(("user", "user"),),
+    ),
+    "Mutation.removeMember(projectId)": Case(
+        "project",
+        "mutation($id: ID!, $user: ID!) { removeMember(projectId: $id, userId: $user) { id } }",
+        NOT_FOUND,
+        extra=(("user", "user"),),
+    ),
+    # Alice is no member of Bob's own project: her id must read there like nobody's.
+    "Mutation.changeMemberRole(userId)": Case(
+        "user",
+        "mutation($id: ID!, $project: ID!) "
+        "{ changeMemberRole(projectId: $project, userId: $id, role: VIEWER) { id } }",
+        NOT_FOUND,
+        extra=(("project", "bob_project"),),
+    ),
+    "Mutation.removeMember(userId)": Case(
+        "user",
+        "mutation($id: ID!, $project: ID!) "
+        "{ removeMember(projectId: $project, userId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("project", "bob_project"),),
+    ),
+    # An invitation Alice sent to someone else: Bob can neither answer nor revoke it.
+    "Mutation.acceptInvitation(id)": Case(
+        "invitation", "mutation($id: ID!) { acceptInvitation(id: $id) { id } }", NOT_FOUND
+    ),
+    "Mutation.declineInvitation(id)": Case(
+        "invitation", "mutation($id: ID!) { declineInvitation(id: $id) { id } }", NOT_FOUND
+    ),
+    "Mutation.revokeInvitation(id)": Case(
+        "invitation", "mutation($id: ID!) { revokeInvitation(id: $id) { id } }", NOT_FOUND
+    ),
 }
 
 # Everything of the owner's that a foreign call could disturb, read back after every attempt.
@@ -137,6 +208,7 @@ query($id: ID!) {
   tags { id name openTaskCount }
   webhooks { id url }
   notifications { totalCount edges { node { id readAt } } }
+  projects { id name version }
 }
 """
 
@@ -200,7 +272,25 @@ async def world(whole: httpx.AsyncClient) -> World:
         )
         return bool(log["auditLog"]["totalCount"] >= 1)
 
+    project = (await alice.data('mutation { createProject(name: "alice only") { id } }'))[
+        "createProject"
+    ]
+    invitation = (
+        await alice.data(
+            "mutation($id: ID!) { inviteToProject(projectId: $id, "
+            'email: "carol-bola@example.com", role: EDITOR) { id } }',
+            {"id": project["id"]},
+        )
+    )["inviteToProject"]
+    bob_project = (await bob.data('mutation { createProject(name: "bob own") { id } }'))[
+        "createProject"
+    ]
+    alice_id = (await alice.data("{ me { id } }"))["me"]["id"]
     ids = {
+        "project": project["id"],
+        "invitation": invitation["id"],
+        "bob_project": bob_project["id"],
+        "user": alice_id,
         "task": task["id"],
         "series": task["seriesId"],
         "tag": task["tags"][0]["id"],
@@ -249,7 +339,8 @@ async def test_another_users_id_is_answered_exactly_like_a_missing_one(
         ("missing", str(uuid.uuid4())),
         ("malformed", "not-an-id-" + uuid.uuid4().hex[:6]),
     ):
-        answers[label] = _blank(await world.bob.execute(case.operation, {"id": id_}), id_)
+        variables = {"id": id_, **{name: world.ids[kind] for name, kind in case.extra}}
+        answers[label] = _blank(await world.bob.execute(case.operation, variables), id_)
     assert answers["foreign"] == answers["missing"] == answers["malformed"], answers
 
     foreign = answers["foreign"]
