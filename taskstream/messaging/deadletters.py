@@ -96,7 +96,7 @@ class DeadLetter:
 
 
 def from_record(
-    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Any
+    topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
 ) -> DeadLetter:
     """A dead letter from a Kafka record of a DLQ topic; why it failed is in its attributes.
 
@@ -221,7 +221,6 @@ class KafkaDeadLetters:
                     record.offset,
                     record.key,
                     record.value,
-                    record.headers,
                 )
                 if letter.position in replayed:
                     letter = replace(letter, replayed=True)

@@ -57,7 +57,7 @@ def test_a_dead_letter_record_names_its_group_and_reason_and_replays_as_it_was()
         b'{"id": "e9", "type": "t", "deadletterreason": "KeyError: \'task\'",'
         b' "deadlettergroup": "audit"}'
     )
-    letter = from_record("task-events.dlq", 2, 7, b"user", value, [])
+    letter = from_record("task-events.dlq", 2, 7, b"user", value)
     assert (letter.group, letter.reason) == ("audit", "KeyError: 'task'")
     assert letter.body == {"id": "e9", "type": "t"}
     assert (letter.id, letter.position, letter.original_topic) == (
