@@ -56,8 +56,8 @@ from graphql_schema.persisted import (
     trusted_documents_of,
 )
 from taskstream.auth import TokenClaims, bearer_token
-from taskstream.errors import Timeout, Unauthenticated
-from taskstream.persistence.db import statement_timeout
+from taskstream.errors import Timeout, Unauthenticated, Unavailable
+from taskstream.persistence.db import is_database_unavailable, statement_timeout
 
 # The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.
 SOCKET_TICKET = "taskstream.socket_ticket"
@@ -218,6 +218,17 @@ class GraphQLApp(GraphQL[Context, None]):
                     user_id = claims.user_id
                 except Unauthenticated:
                     user_id, user, claims = None, None, None
+                except Exception as error:
+                    # The token cannot be checked against its account: nothing will run.
+                    if not is_database_unavailable(error):
+                        raise
+                    unavailable = Unavailable()
+                    raise RequestError(
+                        unavailable.message,
+                        code=unavailable.code,
+                        well_formed=True,
+                        retry_after=unavailable.retry_after,
+                    ) from error
         return Context(
             services=self.services,
             request=request,

@@ -30,7 +30,11 @@ _STATUS_OF_CODE = {
     "RATE_LIMITED": 429,
     "TIMEOUT": 504,
     "INTERNAL": 500,
+    "UNAVAILABLE": 503,
 }
+# The code whose answer is 503 under application/graphql-response+json even when execution
+# began (`data` null): the database could not serve it, and a client should retry, not give up.
+UNAVAILABLE = "UNAVAILABLE"
 
 
 def response_media_type(accept: str | None) -> str:
@@ -92,10 +96,15 @@ class RequestError(Exception):
     status: int = 400
     well_formed: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    # Seconds the client should wait before retrying (UNAVAILABLE): `extensions.retryAfter`.
+    retry_after: int | None = None
 
     def body(self) -> dict[str, Any]:
         """The GraphQL response of this error."""
-        return {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
+        extensions: dict[str, Any] = {"code": self.code}
+        if self.retry_after is not None:
+            extensions["retryAfter"] = self.retry_after
+        return {"errors": [{"message": self.message, "extensions": extensions}]}
 
 
 def is_request_error(response: Mapping[str, Any]) -> bool:
@@ -112,12 +121,26 @@ def is_request_error(response: Mapping[str, Any]) -> bool:
 
 def status_of(response: Mapping[str, Any], media_type: str) -> int:
     """The status code of a GraphQL response under the negotiated media type."""
-    if media_type != GRAPHQL_RESPONSE_JSON or "data" in response:
+    if media_type != GRAPHQL_RESPONSE_JSON:
+        return 200
+    if response.get("data") is None and retry_after_of(response) is not None:
+        return _STATUS_OF_CODE[UNAVAILABLE]
+    if "data" in response:
         return 200
     errors = response.get("errors") or [{}]
     first = errors[0] if isinstance(errors[0], dict) else {}
     code = (first.get("extensions") or {}).get("code")
     return _STATUS_OF_CODE.get(code, 400) if isinstance(code, str) else 400
+
+
+def retry_after_of(response: Mapping[str, Any]) -> int | None:
+    """The `retryAfter` of the response's first UNAVAILABLE error, if it has one."""
+    for error in response.get("errors") or ():
+        extensions = (error.get("extensions") or {}) if isinstance(error, dict) else {}
+        wait = extensions.get("retryAfter")
+        if extensions.get("code") == UNAVAILABLE and isinstance(wait, int):
+            return wait
+    return None
 
 
 def graphql_response(
@@ -127,12 +150,18 @@ def graphql_response(
     status: int,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """A JSON response of a GraphQL result (or batch) under the negotiated media type."""
+    """A JSON response of a GraphQL result (or batch) under the negotiated media type; a 503
+    says when to come back (`Retry-After`)."""
     encoded = json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+    all_headers = dict(headers or {})
+    if status == 503 and isinstance(content, Mapping):
+        wait = retry_after_of(content)
+        if wait is not None:
+            all_headers.setdefault("Retry-After", str(wait))
     return Response(
         encoded.encode(),
         status_code=status,
-        headers=dict(headers or {}),
+        headers=all_headers,
         media_type=f"{media_type}; charset=utf-8",
     )
 

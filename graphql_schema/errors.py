@@ -9,8 +9,8 @@ from graphql.error import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.extensions import MaskErrors
 
-from taskstream.errors import TaskstreamError, Timeout
-from taskstream.persistence.db import is_query_canceled
+from taskstream.errors import TaskstreamError, Timeout, Unavailable
+from taskstream.persistence.db import is_database_unavailable, is_query_canceled
 
 log = logging.getLogger("taskstream.graphql")
 
@@ -35,6 +35,9 @@ def _code_of(error: GraphQLError) -> str | None:
     if original is not None and is_query_canceled(original):
         # A statement passed the request's statement timeout: PostgreSQL cancelled it.
         return Timeout.code
+    if original is not None and is_database_unavailable(original):
+        # PostgreSQL down, out of disk, read-only, or no pooled connection in time: retryable.
+        return Unavailable.code
     if original is None or isinstance(original, GraphQLError):
         # Syntax, validation, limits and variable coercion: the client sent something wrong.
         code = (error.extensions or {}).get("code")
@@ -44,6 +47,14 @@ def _code_of(error: GraphQLError) -> str | None:
         # wraps the scalar's ValueError, whose text is ours and names what is allowed.
         return "BAD_USER_INPUT"
     return None
+
+
+def _extensions(code: str, original: BaseException | None) -> dict[str, object]:
+    """`extensions` of an error: its code, and for UNAVAILABLE the seconds to wait."""
+    if code != Unavailable.code:
+        return {"code": code}
+    wait = original.retry_after if isinstance(original, Unavailable) else Unavailable().retry_after
+    return {"code": code, "retryAfter": wait}
 
 
 class ContractErrors(MaskErrors):
@@ -74,6 +85,13 @@ class ContractErrors(MaskErrors):
                 elif code == Timeout.code:
                     # Never the database's text: it may quote the statement.
                     message = Timeout().message
+                elif code == Unavailable.code:
+                    log.warning(
+                        "database unavailable in %s: %s",
+                        ".".join(str(p) for p in error.path or ()),
+                        original,
+                    )
+                    message = Unavailable().message
                 else:
                     message = error.message
                 if not self.suggestions:
@@ -85,7 +103,7 @@ class ContractErrors(MaskErrors):
                     source=error.source,
                     positions=error.positions,
                     path=error.path,
-                    extensions={"code": code},
+                    extensions=_extensions(code, error.original_error),
                 )
             )
         return processed

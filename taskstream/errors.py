@@ -82,3 +82,36 @@ class Timeout(TaskstreamError):
         self, message: str = "the request took too long and was stopped; nothing was changed"
     ) -> None:
         super().__init__(message)
+
+
+# How long a client should wait before retrying when the database cannot be reached: about
+# what a PostgreSQL restart or a failover takes; `extensions.retryAfter` and `Retry-After`.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
+
+
+class Unavailable(TaskstreamError):
+    """The database cannot serve the request now (down, out of disk, read-only, pool exhausted).
+
+    Retryable. `committing` says the connection failed while COMMIT was on its way, so the
+    change may or may not have been saved; otherwise nothing was changed.
+    """
+
+    code = "UNAVAILABLE"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        committing: bool = False,
+        retry_after: int = UNAVAILABLE_RETRY_AFTER_SECONDS,
+    ) -> None:
+        if message is None:
+            message = (
+                "the database became unavailable while saving; the change may or may not have "
+                "been saved: read it back, then retry"
+                if committing
+                else "the database is unavailable right now; nothing was changed; retry later"
+            )
+        super().__init__(message)
+        self.committing = committing
+        self.retry_after = retry_after

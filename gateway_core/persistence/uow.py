@@ -17,7 +17,9 @@ from gateway_core.persistence.repositories import (
     UserRepository,
 )
 from gateway_core.wire import project_envelope, task_envelope
+from taskstream.errors import Unavailable
 from taskstream.messaging.cloudevents import Envelope, EventModel, encode
+from taskstream.persistence.db import is_database_unavailable
 from taskstream.persistence.outbox import write_outbox
 
 
@@ -56,10 +58,16 @@ class UnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if self._transaction is not None and self._transaction.is_active:
-                await self._transaction.rollback()
-        finally:
-            await self.connection.close()
+            try:
+                if self._transaction is not None and self._transaction.is_active:
+                    await self._transaction.rollback()
+            finally:
+                await self.connection.close()
+        except Exception as cleanup:
+            # A dead connection fails its rollback too; the error already on its way (say,
+            # UNAVAILABLE with the commit's outcome unknown) is the one the caller must see.
+            if exc is None or not is_database_unavailable(cleanup):
+                raise
 
     def record(self, event: EventModel, *, at: datetime, source: str = "gateway") -> None:
         """Add an event that no aggregate raised (e.g. a tag renamed) to this commit."""
@@ -95,8 +103,15 @@ async def _finish_commit(transaction: AsyncTransaction) -> None:
     """
     committing = asyncio.ensure_future(transaction.commit())
     try:
-        await asyncio.shield(committing)
-    except asyncio.CancelledError:
-        if committing.cancelled():
-            raise
-        await committing
+        try:
+            await asyncio.shield(committing)
+        except asyncio.CancelledError:
+            if committing.cancelled():
+                raise
+            await committing
+    except Exception as error:
+        # The connection failed with COMMIT on its way: PostgreSQL may have committed it, so
+        # the client must not be told "nothing was changed" (UNAVAILABLE, outcome unknown).
+        if is_database_unavailable(error):
+            raise Unavailable(committing=True) from error
+        raise

@@ -74,23 +74,81 @@ def is_query_canceled(error: BaseException) -> bool:
     return False
 
 
+# SQLSTATEs (and classes) of a database that cannot serve now but may soon: connection
+# exceptions (08), insufficient resources (53: disk full, out of memory, too many
+# connections), a server shutting down or starting (57P01-57P03), a read-only server (25006: a
+# standby, or default_transaction_read_only) and I/O errors (58030).
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53")
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "25006", "58030"})
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error` and what it wraps: SQLAlchemy's .orig, then each cause or context."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        current = (
+            orig
+            if isinstance(orig, BaseException) and id(orig) not in seen
+            else current.__cause__ or current.__context__
+        )
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot serve now (down, unreachable, out of disk,
+    read-only, or the pool gave no connection in time): a retryable condition, not a bug."""
+    # Imported here: asyncpg is the driver's, and this module must import without it.
+    from asyncpg.exceptions import ConnectionDoesNotExistError, InterfaceError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    inside_driver = False
+    for current in _causes(error):
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate in UNAVAILABLE_SQLSTATES or sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES
+        ):
+            return True
+        if isinstance(current, PoolTimeout | ConnectionError | ConnectionDoesNotExistError):
+            return True
+        if isinstance(current, DBAPIError):
+            if current.connection_invalidated:
+                return True
+            inside_driver = True
+        if isinstance(current, InterfaceError) and "connection is closed" in str(current):
+            return True
+        if inside_driver and isinstance(current, OSError):
+            return True
+    return False
+
+
 def _milliseconds(seconds: float | None) -> int:
     return 0 if seconds is None else max(0, round(seconds * 1000))
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, statement_timeout: float | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout: float | None = None,
+    pool_timeout: float = 30.0,
 ) -> AsyncEngine:
     """An asyncpg engine with a bounded pool; connections are checked before use.
 
     `statement_timeout` (seconds; None or 0: none) bounds every statement run outside a
-    `statement_timeout(...)` block, which sets its own.
+    `statement_timeout(...)` block, which sets its own; `pool_timeout` (seconds) bounds the
+    wait for a connection when all are busy.
     """
     default_ms = _milliseconds(statement_timeout)
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        # Past it a request that found every connection busy fails as UNAVAILABLE (retryable).
+        pool_timeout=pool_timeout,
         # Not pool_pre_ping: a round trip on every checkout (several per request or event);
         # _check_out does the same job without one for connections in steady use.
         pool_pre_ping=False,

@@ -1,0 +1,219 @@
+"""PostgreSQL unable to serve (stopped mid-request, read-only, pool exhausted): the gateway
+answers UNAVAILABLE with `retryAfter` (503 and Retry-After under
+application/graphql-response+json), never INTERNAL, and nothing is half-written."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from devstack.postgres import EmbeddedPostgres
+from gateway.app import create_app
+from taskstream.bootstrap import bootstrap
+from taskstream.errors import UNAVAILABLE_RETRY_AFTER_SECONDS
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence.db import create_engine, migrate
+from taskstream.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+SIGN_UP = "mutation($e: String!, $p: String!) { signUp(email: $e, password: $p) { token } }"
+CREATE = "mutation($t: String!) { createTask(input: {title: $t}) { id title } }"
+TITLES = "query { tasks(first: 50) { edges { node { title } } } }"
+
+
+@dataclass
+class Gateway:
+    """A gateway on a PostgreSQL of its own, which the test may stop and start."""
+
+    server: EmbeddedPostgres
+    engine: AsyncEngine
+    http: httpx.AsyncClient
+    token: str
+
+    async def post(self, query: str, variables: dict[str, Any], accept: str) -> httpx.Response:
+        """One operation as the signed-up user, accepting `accept`."""
+        return await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {self.token}", "Accept": accept},
+        )
+
+    async def titles(self) -> list[str]:
+        """The titles of the user's tasks, read through the API."""
+        response = await self.post(TITLES, {}, "application/json")
+        body = response.json()
+        assert "errors" not in body, body
+        return [edge["node"]["title"] for edge in body["data"]["tasks"]["edges"]]
+
+
+@contextlib.asynccontextmanager
+async def gateway_on_own_postgres(*, pool_timeout: float = 30.0) -> AsyncIterator[Gateway]:
+    """The gateway app (in-process) on a fresh embedded PostgreSQL, one user signed up."""
+    with tempfile.TemporaryDirectory(prefix="taskstream-unavailable-") as folder:
+        server = EmbeddedPostgres(Path(folder) / "pg", durable=False)
+        url = await asyncio.to_thread(server.start)
+        engine = create_engine(url, pool_size=1, pool_timeout=pool_timeout)
+        try:
+            await migrate(engine)
+            settings = Settings(
+                env="development",
+                database_url=url,
+                jwt_secret=SecretStr("test-signing-key-" + uuid.uuid4().hex),
+            )
+            runtime = bootstrap(
+                settings, app_id="gateway", engine=engine, transport=MemoryTransport()
+            )
+            transport = httpx.ASGITransport(app=create_app(runtime))
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://taskstream.test"
+            ) as http:
+                signed = await http.post(
+                    "/graphql",
+                    json={
+                        "query": SIGN_UP,
+                        "variables": {"e": f"{uuid.uuid4().hex[:10]}@example.com", "p": "x" * 12},
+                    },
+                )
+                token = signed.json()["data"]["signUp"]["token"]
+                yield Gateway(server, engine, http, token)
+        finally:
+            await engine.dispose()
+            await asyncio.to_thread(server.stop)
+
+
+def assert_unavailable(response: httpx.Response, *, media_type: str) -> dict[str, Any]:
+    """The response is UNAVAILABLE with retryAfter, under the status its media type wants."""
+    body: dict[str, Any] = response.json()
+    assert response.headers["content-type"].startswith(media_type), response.headers
+    codes = [error["extensions"]["code"] for error in body["errors"]]
+    assert codes and set(codes) == {"UNAVAILABLE"}, body
+    error: dict[str, Any] = body["errors"][0]
+    assert error["extensions"]["retryAfter"] == UNAVAILABLE_RETRY_AFTER_SECONDS
+    assert "SELECT" not in error["message"] and "INSERT" not in error["message"], error
+    if media_type == GRAPHQL_RESPONSE:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+    else:
+        assert response.status_code == 200, response.text
+    return error
+
+
+async def wait_until_blocked(admin: AsyncEngine) -> None:
+    """Return once some other session waits for a lock (the request, on the test's lock)."""
+    while True:
+        async with admin.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def locked_tasks(connection: AsyncConnection) -> None:
+    """Hold an exclusive lock on the tasks table in `connection`'s open transaction."""
+    await connection.execute(text("LOCK TABLE gateway.tasks IN ACCESS EXCLUSIVE MODE"))
+
+
+@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, "application/json"])
+async def test_postgres_stopped_mid_request_is_unavailable_and_nothing_written(
+    accept: str,
+) -> None:
+    async with gateway_on_own_postgres() as gateway:
+        admin = create_engine(gateway.server.url, pool_size=2)
+        try:
+            title = f"half-{uuid.uuid4().hex[:8]}"
+            holder = await admin.connect()
+            transaction = await holder.begin()
+            await locked_tasks(holder)
+            # The mutation is inside its transaction, blocked on the lock, when the server stops.
+            request = asyncio.create_task(gateway.post(CREATE, {"t": title}, accept))
+            await wait_until_blocked(admin)
+            await asyncio.to_thread(gateway.server.stop)
+            with contextlib.suppress(Exception):
+                await transaction.rollback()
+            with contextlib.suppress(Exception):
+                await holder.close()
+            error = assert_unavailable(await request, media_type=accept)
+            assert "nothing was changed" in error["message"], error
+            assert error["path"] == ["createTask"], error
+
+            # While it is down, every request (the token's check included) says the same.
+            down = await gateway.post(TITLES, {}, accept)
+            assert_unavailable(down, media_type=accept)
+
+            await asyncio.to_thread(gateway.server.start)
+            assert title not in await gateway.titles()
+            retried = await gateway.post(CREATE, {"t": title}, accept)
+            assert retried.status_code == 200 and "errors" not in retried.json(), retried.text
+            assert (await gateway.titles()).count(title) == 1
+            async with admin.connect() as connection:
+                outbox = await connection.scalar(
+                    text("SELECT count(*) FROM gateway.outbox WHERE payload::text LIKE :t"),
+                    {"t": f"%{title}%"},
+                )
+            assert outbox == 1, "the retry's event alone, none of the failed attempt"
+        finally:
+            await admin.dispose()
+
+
+async def test_a_read_only_database_is_unavailable_not_internal() -> None:
+    async with gateway_on_own_postgres() as gateway:
+        admin = create_engine(gateway.server.url, pool_size=1)
+        try:
+            async with admin.connect() as connection:
+                await connection.execute(
+                    text("ALTER DATABASE taskstream SET default_transaction_read_only = on")
+                )
+                await connection.commit()
+            # Pooled connections keep their settings: new ones see the database read-only.
+            await gateway.engine.dispose()
+            title = f"ro-{uuid.uuid4().hex[:8]}"
+            error = assert_unavailable(
+                await gateway.post(CREATE, {"t": title}, GRAPHQL_RESPONSE),
+                media_type=GRAPHQL_RESPONSE,
+            )
+            assert "nothing was changed" in error["message"], error
+            async with admin.connect() as connection:
+                await connection.execute(
+                    text("ALTER DATABASE taskstream SET default_transaction_read_only = off")
+                )
+                await connection.commit()
+            await gateway.engine.dispose()
+            assert title not in await gateway.titles()
+        finally:
+            await admin.dispose()
+
+
+async def test_an_exhausted_pool_is_unavailable_after_its_timeout() -> None:
+    async with gateway_on_own_postgres(pool_timeout=0.2) as gateway:
+        # pool_size=1 and as many overflow: two connections in all, both held here.
+        first = await gateway.engine.connect()
+        second = await gateway.engine.connect()
+        try:
+            title = f"pool-{uuid.uuid4().hex[:8]}"
+            assert_unavailable(
+                await gateway.post(CREATE, {"t": title}, GRAPHQL_RESPONSE),
+                media_type=GRAPHQL_RESPONSE,
+            )
+        finally:
+            await first.close()
+            await second.close()
+        assert title not in await gateway.titles()
