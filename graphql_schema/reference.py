@@ -65,7 +65,9 @@ operation but `signUp` and `logIn` needs
 `NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `RATE_LIMITED`, `COST_LIMIT`, `TIMEOUT` (the request
 passed its deadline or a statement its timeout; nothing was changed), `PERSISTED_QUERY_NOT_FOUND`
 (a persisted-query hash not stored: send the text with it), `FORBIDDEN` (a document the
-trusted-documents policy does not allow) or `INTERNAL`. Each
+trusted-documents policy does not allow), `UNAVAILABLE` (the database cannot serve now: retry
+after `extensions.retryAfter` seconds) or `INTERNAL`; every code in
+[errors.md](../errors.md). Each
 operation is priced before it runs (objects times list sizes, with recurrence expansion, search,
 chain verification and password hashing priced by their arguments); above the budget
 (`TASKSTREAM_GRAPHQL_MAX_COST`) it is refused with `COST_LIMIT` and a message giving the cost
