@@ -39,9 +39,9 @@ CLOSE_CONSTANT = re.compile(r"^\s*[A-Z_]+\s*=\s*([14]\d{3})\s*$", re.M)
 STARLETTE_CLOSE = re.compile(r"status\.WS_(\d{4})_")
 
 
-def subclasses(cls: type) -> set[type]:
+def subclasses(cls: type[TaskstreamError]) -> set[type[TaskstreamError]]:
     """Every subclass of `cls`, however deep."""
-    found = set(cls.__subclasses__())
+    found: set[type[TaskstreamError]] = set(cls.__subclasses__())
     for sub in list(found):
         found |= subclasses(sub)
     return found
