@@ -17,6 +17,8 @@ from starlette.applications import Starlette
 from taskstream import telemetry
 from taskstream.bootstrap import Runtime, bootstrap
 from taskstream.messaging.bus import Transport
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence.dead_letters import PostgresDeadLetters
 from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
 
@@ -76,6 +78,9 @@ async def local_system(
     callers serve the returned app with lifespan handling off or simply call it in-process.
     """
     runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=transport)
+    if isinstance(runtime.transport, MemoryTransport):
+        # No broker keeps a dead-letter topic: PostgreSQL does, for `taskstream dlq`.
+        runtime.transport.keep_dead_letter = PostgresDeadLetters(runtime.engine).keep
     gateway = Service(_gateway()(runtime), runtime)
     workers = []
     for name in WORKERS:

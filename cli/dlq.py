@@ -6,21 +6,30 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from taskstream.settings import get_settings
+from taskstream.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from taskstream.messaging.deadletters import KafkaDeadLetters
+    from taskstream.messaging.deadletters import DeadLetter
+
+
+class DeadLetters(Protocol):
+    """Where dead letters are read and replayed: a broker's .dlq topics, or `up`'s table."""
+
+    async def read(
+        self, topic: str | None = None, *, pending_only: bool = False
+    ) -> list[DeadLetter]: ...
+
+    async def find(self, event_id: str, topic: str | None = None) -> list[DeadLetter]: ...
+
+    async def replay(self, letters: Sequence[DeadLetter]) -> int: ...
+
 
 UNREACHABLE = {
-    "memory": (
-        "memory:// keeps dead letters inside the process that runs the consumers (`taskstream "
-        "up`), out of reach of this command; they are logged there as 'handler crashed' and "
-        "counted by taskstream_consumer_dead_lettered_total. Give --bus kafka://HOST:PORT to "
-        "read a broker's dead-letter topics."
-    ),
     "dapr": (
         "dapr:// has no API to read a topic: give the broker behind the sidecar's pubsub "
         "component, --bus kafka://HOST:PORT (`stack up` writes it to run/stack.json, key 'kafka')."
@@ -38,10 +47,17 @@ def add_dlq_command(commands: Any) -> None:
             "--bus",
             metavar="URL",
             default=None,
-            help="kafka://HOST:PORT[,...] (default: TASKSTREAM_BUS_URL)",
+            help="kafka://HOST:PORT[,...], or memory:// for `up`'s dead letters in PostgreSQL "
+            "(default: TASKSTREAM_BUS_URL)",
         )
         parser.add_argument(
             "--topic", metavar="T", default=None, help="a topic or its .dlq (default: all)"
+        )
+        parser.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            help="memory:// (`up`): its data directory, when DATABASE_URL is not set",
         )
         parser.set_defaults(handler=command_dlq)
 
@@ -60,14 +76,20 @@ def add_dlq_command(commands: Any) -> None:
 
 
 def command_dlq(args: argparse.Namespace) -> int:
-    """Run one `dlq` subcommand against the bus's dead-letter topics."""
-    url = args.bus or get_settings().bus_url
+    """Run one `dlq` subcommand against the bus's dead-letter topics (or `up`'s table)."""
+    settings = get_settings()
+    url = args.bus or settings.bus_url
     scheme = urlsplit(url).scheme
     if scheme in UNREACHABLE:
         print(f"taskstream dlq: {UNREACHABLE[scheme]}", file=sys.stderr)
         return 2
+    if scheme == "memory":
+        return _on_up_database(settings, args)
     if scheme != "kafka":
-        print(f"taskstream dlq: --bus must be kafka://HOST:PORT, not {url!r}", file=sys.stderr)
+        print(
+            f"taskstream dlq: --bus must be kafka://HOST:PORT or memory://, not {url!r}",
+            file=sys.stderr,
+        )
         return 2
     from taskstream.messaging.deadletters import KafkaDeadLetters
 
@@ -75,7 +97,67 @@ def command_dlq(args: argparse.Namespace) -> int:
     return asyncio.run(_run(letters, args))
 
 
-async def _run(letters: KafkaDeadLetters, args: argparse.Namespace) -> int:
+def _on_up_database(settings: Settings, args: argparse.Namespace) -> int:
+    """`up`'s dead letters (memory://): in DATABASE_URL's database, or else in the data
+    directory's embedded server: the running one, or one started (and stopped) for this."""
+    from devstack.datadir import DataDirectoryInUse, DataDirectoryLock
+    from devstack.postgres import EmbeddedPostgres
+
+    if settings.database_url is not None:
+        return asyncio.run(_run_on(settings.database_url, args))
+    # `up`'s default data directory (cli/main.py's default_data_dir: not imported, main imports
+    # this module).
+    data_dir = args.data_dir or settings.data_dir or Path.home() / ".local" / "share" / "taskstream"
+    embedded = EmbeddedPostgres(Path(data_dir).expanduser().resolve() / "postgres")
+    if not (embedded.data_dir / "PG_VERSION").exists():
+        print(
+            f"taskstream dlq: no database in {data_dir}: set DATABASE_URL or give --data-dir",
+            file=sys.stderr,
+        )
+        return 2
+    url = embedded.running_url()
+    if url is not None:
+        return asyncio.run(_run_on(url, args))
+    lock = DataDirectoryLock(embedded.data_dir.parent)
+    try:
+        lock.acquire()
+    except DataDirectoryInUse:
+        print("taskstream dlq: `taskstream up` is starting there: try again", file=sys.stderr)
+        return 2
+    try:
+        url = embedded.start()
+        try:
+            return asyncio.run(_run_on(url, args))
+        finally:
+            embedded.stop()
+    finally:
+        lock.release()
+
+
+async def _run_on(database_url: str, args: argparse.Namespace) -> int:
+    """Run the subcommand against gateway.dead_letters of this database."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from taskstream.persistence.db import create_engine
+    from taskstream.persistence.dead_letters import PostgresDeadLetters
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        return await _run(PostgresDeadLetters(engine), args)
+    except ProgrammingError as error:
+        if "dead_letters" not in str(error):
+            raise
+        print(
+            "taskstream dlq: this database has no dead-letter table yet: run `taskstream "
+            "migrate` (or start `taskstream up` once)",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        await engine.dispose()
+
+
+async def _run(letters: DeadLetters, args: argparse.Namespace) -> int:
     from taskstream.messaging.deadletters import DeadLetterNotFound
 
     if args.dlq_command == "list":

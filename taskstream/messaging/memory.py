@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar
 
 from taskstream.messaging.bus import (
@@ -33,6 +33,10 @@ class MemoryTransport(Transport):
         self._subscriptions: dict[str, list[Subscription]] = defaultdict(list)
         self._group_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.dead_letters: list[Message] = []
+        # Where dead letters are kept beyond this process (`up`: PostgreSQL, see
+        # taskstream/persistence/dead_letters.py); awaited before the delivery settles, so
+        # none is lost.
+        self.keep_dead_letter: Callable[[Message], Awaitable[None]] | None = None
 
     @classmethod
     def shared(cls, url: str) -> MemoryTransport:
@@ -81,5 +85,7 @@ class MemoryTransport(Transport):
     async def _dead_letter(self, subscription: Subscription, message: Message, reason: str) -> None:
         CONSUMER_METRICS.dead_lettered.labels(subscription.group, message.topic).inc()
         dead = dead_lettered(message, group=subscription.group, reason=reason)
+        if self.keep_dead_letter is not None:
+            await self.keep_dead_letter(dead)
         self.dead_letters.append(dead)
         await self.publish([dead])
