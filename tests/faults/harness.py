@@ -195,6 +195,8 @@ class Load:
         self.latencies: list[float] = []
         # What the clients were told when a mutation failed (code and message, or the failure).
         self.errors: Counter[str] = Counter()
+        # The same by `extensions.code` alone (or the HTTP status, or the transport's failure).
+        self.codes: Counter[str] = Counter()
 
     async def run(self, seconds: float) -> None:
         """Start one scenario every 1/rate s for `seconds`; wait for those started to end."""
@@ -270,12 +272,14 @@ class Load:
             body = response.json()
         except (httpx.HTTPError, ValueError) as error:
             self.errors[f"{type(error).__name__}"] += 1
+            self.codes[f"{type(error).__name__}"] += 1
             return None
         if response.status_code != 200 or body.get("errors") or not body.get("data"):
             first = (body.get("errors") or [{}])[0] if isinstance(body, dict) else {}
             code = (first.get("extensions") or {}).get("code", response.status_code)
             operation.error = f"{code}: {str(first.get('message', ''))[:120]}"
             self.errors[operation.error] += 1
+            self.codes[str(code)] += 1
             return None
         operation.acked = True
         self.latencies.append(time.monotonic() - began)
@@ -304,6 +308,8 @@ class Tally:
     latency_max_ms: float = 0.0
     window: int | None = None
     client_errors: dict[str, int] = field(default_factory=dict)
+    # Every failed mutation's code (UNAVAILABLE, TIMEOUT, ...), however many kinds there were.
+    client_codes: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The tally as JSON-ready data."""
@@ -583,6 +589,7 @@ async def inject_under_load(
     tally.rate = rate
     tally.window = ledger.window
     tally.client_errors = dict(load.errors.most_common(5))
+    tally.client_codes = dict(load.codes)
     if load.latencies:
         ordered = sorted(load.latencies)
         tally.latency_p50_ms = round(1000 * ordered[len(ordered) // 2])

@@ -63,6 +63,12 @@ async def test_the_invariants_hold_after_the_fault(
         # The operator's view of the repair: the stack's status counts each restart.
         restarts = json.loads((stack.run_dir / "stack.json").read_text())["restarts"]
         assert restarts["audit"] >= 1 and restarts["daprd-notifications"] >= 1, restarts
+    if "PostgreSQL" in name:
+        # The database could not serve: clients are told so with a retryable code, never
+        # INTERNAL (and "nothing was changed" was true: Ledger.check holds it to that).
+        assert "INTERNAL" not in tally.client_codes, tally.client_errors
+    if name == "PostgreSQL's disk full 15 s":
+        assert tally.client_codes.get("UNAVAILABLE", 0) > 0, tally.client_codes
     if name == "kill -9 outbox leader":
         # The point of this fault: rows were committed and not yet published when it struck.
         assert tally.window, "the leader died with nothing left to publish"
