@@ -180,10 +180,13 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
     CloseCode(
         1013,
         "The subscriber fell behind: more events than its queue holds were waiting, or events "
-        "were missed while the broadcast connection was re-established.",
-        "Reconnect after a short backoff, resubscribe, and refetch what the view shows.",
+        "were missed while the broadcast connection was re-established; or, at "
+        "`connection_init`, the token could not be checked because the database is "
+        "unavailable (UNAVAILABLE's case on a socket).",
+        "Reconnect after a short backoff (a few seconds when the database is unavailable), "
+        "resubscribe, and refetch what the view shows.",
         "gateway/shared_streams.py, graphql_schema/tasks/subscriptions.py, "
-        "graphql_schema/projects/live.py",
+        "graphql_schema/projects/live.py, gateway/graphql_app.py (`on_ws_connect`)",
     ),
     CloseCode(
         4400,

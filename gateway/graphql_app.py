@@ -61,6 +61,10 @@ from taskstream.persistence.db import is_database_unavailable, statement_timeout
 
 # The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.
 SOCKET_TICKET = "taskstream.socket_ticket"
+# Set on a WebSocket's scope when its token could not be checked (the database unavailable):
+# the close is 1013 (try again later), not on_ws_connect's only code, 4403.
+SOCKET_UNAVAILABLE = "taskstream.socket_unavailable"
+TRY_AGAIN_LATER = 1013
 
 # All automatically persisted documents of a replica together, in characters.
 PERSISTED_CHARS = 16 * 1024 * 1024
@@ -252,6 +256,12 @@ class GraphQLApp(GraphQL[Context, None]):
             claims, _ = await self.authenticate(token)
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": error.message}) from error
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            if context.request is not None:
+                context.request.scope[SOCKET_UNAVAILABLE] = True
+            raise ConnectionRejectionError({"message": Unavailable().message}) from error
         ticket = context.request.scope.get(SOCKET_TICKET) if context.request else None
         if isinstance(ticket, SocketTicket) and not ticket.claim_account(str(claims.user_id)):
             raise ConnectionRejectionError({"message": ticket.refusal})
@@ -527,7 +537,10 @@ class GraphQLApp(GraphQL[Context, None]):
             return
 
         async def capped_send(message: Message) -> None:
-            if message["type"] == "websocket.close" and ticket.refusal is not None:
+            if message["type"] == "websocket.close" and scope.get(SOCKET_UNAVAILABLE):
+                reason = "the database is unavailable right now; reconnect later"
+                message = {**message, "code": TRY_AGAIN_LATER, "reason": reason}
+            elif message["type"] == "websocket.close" and ticket.refusal is not None:
                 # on_ws_connect can only reject as 4403; say what really happened.
                 message = {**message, "code": 4429, "reason": ticket.refusal}
             await send(message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+import websockets
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -43,6 +46,7 @@ class Gateway:
     engine: AsyncEngine
     http: httpx.AsyncClient
     token: str
+    app: Any
 
     async def post(self, query: str, variables: dict[str, Any], accept: str) -> httpx.Response:
         """One operation as the signed-up user, accepting `accept`."""
@@ -77,7 +81,8 @@ async def gateway_on_own_postgres(*, pool_timeout: float = 30.0) -> AsyncIterato
             runtime = bootstrap(
                 settings, app_id="gateway", engine=engine, transport=MemoryTransport()
             )
-            transport = httpx.ASGITransport(app=create_app(runtime))
+            app = create_app(runtime)
+            transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://taskstream.test"
             ) as http:
@@ -89,7 +94,7 @@ async def gateway_on_own_postgres(*, pool_timeout: float = 30.0) -> AsyncIterato
                     },
                 )
                 token = signed.json()["data"]["signUp"]["token"]
-                yield Gateway(server, engine, http, token)
+                yield Gateway(server, engine, http, token, app)
         finally:
             await engine.dispose()
             await asyncio.to_thread(server.stop)
@@ -217,3 +222,30 @@ async def test_an_exhausted_pool_is_unavailable_after_its_timeout() -> None:
             await first.close()
             await second.close()
         assert title not in await gateway.titles()
+
+
+async def test_a_socket_whose_token_cannot_be_checked_is_closed_1013() -> None:
+    async with gateway_on_own_postgres() as gateway:
+        config = uvicorn.Config(
+            gateway.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        try:
+            while not server.started:
+                await asyncio.sleep(0.02)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            await asyncio.to_thread(gateway.server.stop)
+            url = f"ws://127.0.0.1:{port}/graphql"
+            async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+                init = {"authorization": f"Bearer {gateway.token}"}
+                await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await ws.recv()
+            assert closed.value.rcvd is not None
+            # Try again later, not 4403: the token may well be valid.
+            assert closed.value.rcvd.code == 1013, closed.value.rcvd
+            await asyncio.to_thread(gateway.server.start)
+        finally:
+            server.should_exit = True
+            await serving
