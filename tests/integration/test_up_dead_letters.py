@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -17,10 +21,12 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, sel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cli.composition import local_system
+from devstack.postgres import EmbeddedPostgres
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
 from taskstream.messaging.consumer import Consumer, processed_events_table
 from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence.db import create_engine, migrate
 from taskstream.persistence.dead_letters import PostgresDeadLetters
 from taskstream.settings import Settings
 from tests.integration.conftest import FAST_RETRIES
@@ -194,3 +200,42 @@ async def test_a_dead_letter_failing_again_after_replay_is_pending_again(
     await letters.keep(Message(f"{topic}.dlq", "k", {**body, "deadletterreason": "second"}))
     (again,) = await letters.read(topic, pending_only=True)
     assert again.reason == "second" and not again.replayed
+
+
+async def test_dlq_finds_up_s_database_in_its_data_directory_running_or_not() -> None:
+    # Not tmp_path alone: PostgreSQL runs as another account, which must reach the directory.
+    data_dir = Path(tempfile.mkdtemp(prefix="taskstream-up-dlq-"))
+    server = EmbeddedPostgres(data_dir / "postgres", durable=False)
+    try:
+        url = await asyncio.to_thread(server.start)
+        engine = create_engine(url, pool_size=1)
+        try:
+            await migrate(engine)
+            event_id = str(uuid.uuid4())
+            body = {"id": event_id, "type": "t", "deadletterreason": "why", "deadlettergroup": "g"}
+            await PostgresDeadLetters(engine).keep(Message("task-events.dlq", "k", body))
+        finally:
+            await engine.dispose()
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TASKSTREAM_BUS_URL")
+        }
+        command = [sys.executable, "-m", "cli", "dlq", "list", "--bus", "memory://"]
+        command += ["--data-dir", str(data_dir), "--json"]
+        # `up` running: its server is used as it is.
+        running = await asyncio.to_thread(
+            subprocess.run, command, env=env, capture_output=True, text=True, check=False
+        )
+        assert running.returncode == 0, running.stderr
+        assert [json.loads(line)["id"] for line in running.stdout.splitlines()] == [event_id]
+        assert server.postmaster_pid() is not None
+        # `up` stopped: the command starts the server for itself, then stops it again.
+        await asyncio.to_thread(server.stop)
+        stopped = await asyncio.to_thread(
+            subprocess.run, command, env=env, capture_output=True, text=True, check=False
+        )
+        assert stopped.returncode == 0, stopped.stderr
+        assert json.loads(stopped.stdout)["reason"] == "why"
+        assert server.postmaster_pid() is None
+    finally:
+        await asyncio.to_thread(server.stop)
+        shutil.rmtree(data_dir, ignore_errors=True)
