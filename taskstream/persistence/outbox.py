@@ -31,8 +31,8 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -90,8 +90,9 @@ async def write_outbox(
     if not envelopes:
         return
     traceparent = telemetry.current_traceparent()
-    await connection.execute(
-        insert(outbox).values(
+    written = (
+        insert(outbox)
+        .values(
             [
                 {
                     "event_id": e.id,
@@ -104,9 +105,13 @@ async def write_outbox(
                 for e in envelopes
             ]
         )
+        .cte("written")
     )
-    # NOTIFY is delivered at commit, never for a rolled-back transaction.
-    await connection.execute(text(f"NOTIFY {notify_channel(outbox)}"))
+    # One statement, one round trip: the rows and the wake-up (a data-modifying CTE runs once,
+    # read or not). A notification is delivered at commit, never for a rolled-back transaction.
+    await connection.execute(
+        select(func.pg_notify(notify_channel(outbox), literal(""))).add_cte(written)
+    )
 
 
 class OutboxRelay:
