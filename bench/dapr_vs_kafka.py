@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -203,7 +204,10 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rows", type=int, default=3000)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     figures = asyncio.run(main(args.messages, args.rows))
+    # The machine is shared: the load says how far the figures are from a quiet machine's.
+    figures["load_average_1m"] = {"start": load_before, "end": os.getloadavg()[0]}
     figures["setup"] = {
         "kafka": "1 KRaft node, 3 partitions",
         "dapr": "daprd 1.16.5, pubsub.kafka, HTTP publish (relay: bulk rounds) + HTTP push",

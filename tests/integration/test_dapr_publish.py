@@ -126,8 +126,20 @@ async def test_a_refused_bulk_is_a_publish_error_and_stops_the_batch(
         await transport.subscribe([])
         paths = count_requests(transport)
         with pytest.raises(PublishError, match="bulk publish"):
-            await transport.publish([event(topic, "k", n) for n in range(3)])
-        # The first round failed: the key's later events were never sent ahead of it.
-        assert len(paths) == 1
+            await transport.publish([event(topic, f"k{n % 2}", n) for n in range(4)])
+        # The first round failed: the keys' later events were never sent after it.
+        assert paths == [f"/v1.0-alpha1/publish/bulk/no-such-pubsub/{topic}"]
     finally:
         await transport.close()
+
+
+async def test_a_round_of_one_event_uses_the_single_event_api(sidecar: SidecarOnSubscribe) -> None:
+    topic = unique_topic("lone")
+    received = Received(3)
+    await sidecar.subscribe([Subscription(topic, "lone", received.handle)])
+    paths = count_requests(sidecar)
+    await sidecar.publish([event(topic, "only", n) for n in range(3)])
+    assert paths == [f"/v1.0/publish/pubsub/{topic}"] * 3
+    async with asyncio.timeout(60):
+        await received.complete.wait()
+    assert [m.body["data"]["n"] for m in received.messages] == [0, 1, 2]

@@ -53,3 +53,5 @@ def test_a_round_is_one_bulk_per_topic_split_by_size() -> None:
     ]
     for _, chunk in bulks:
         assert sum(len(event) for _, event in chunk) <= dapr.BULK_BYTES or len(chunk) == 1
+        for sent, event in chunk:
+            assert event == sent.encode()
