@@ -17,6 +17,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,16 @@ def task_input(n: int) -> dict[str, Any]:
         "dueAt": "2030-01-01T10:00:00Z",
         "reminders": [{"beforeDue": 10}, {"remindAt": "2030-01-01T08:00:00Z"}],
     }
+
+
+def page_variables(n: int) -> dict[str, Any]:
+    """The page_peers page: the first 50."""
+    return {"first": 50}
+
+
+def create_variables(n: int) -> dict[str, Any]:
+    """The n-th createTask's input."""
+    return {"i": task_input(n)}
 
 
 async def post(http: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]) -> None:
@@ -102,9 +113,9 @@ async def main(requests: int, tasks: int) -> dict[str, Any]:
                 token = signed.json()["data"]["signUp"]["token"]
                 for n in range(tasks):
                     await post(http, token, CREATE, {"i": task_input(n)})
-                kinds = {
-                    "page": (PAGE, lambda n: {"first": 50}),
-                    "create": (CREATE, lambda n: {"i": task_input(n)}),
+                kinds: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+                    "page": (PAGE, page_variables),
+                    "create": (CREATE, create_variables),
                 }
                 for kind, (query, variables) in kinds.items():
                     for n in range(20):  # warm up
