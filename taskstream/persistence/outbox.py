@@ -3,7 +3,8 @@
 Any service that emits events keeps an outbox table in its own schema (`outbox_table`),
 writes its events there in the transaction of the change (`write_outbox`), and runs a relay.
 
-The relay publishes committed events in commit order, at least once.
+The relay publishes committed events at least once, in commit order per partition key (the
+order Kafka keeps; the Dapr transport sends different keys together: see its `publish`).
 
 One relay at a time holds a PostgreSQL advisory lock (a lease tied to its connection), so
 several gateway replicas never publish the same rows concurrently or out of order; if the
