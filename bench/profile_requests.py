@@ -129,7 +129,10 @@ async def main(requests: int, tasks: int) -> dict[str, Any]:
                     for n in range(requests):
                         await post(http, token, query, variables(n))
                     profiler.stop()
-                    out = RESULTS / "profiles" / f"request_{kind}.txt"
+                    loop = (
+                        "_uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else ""
+                    )
+                    out = RESULTS / "profiles" / f"request_{kind}{loop}.txt"
                     out.parent.mkdir(parents=True, exist_ok=True)
                     header = (
                         f"# pyinstrument: {requests} sequential {kind} requests in-process "
@@ -150,5 +153,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--tasks", type=int, default=120)
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run on uvloop (the services run on asyncio's loop)"
+    )
     args = parser.parse_args()
-    print(asyncio.run(main(args.requests, args.tasks)))
+    if args.uvloop:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            print(runner.run(main(args.requests, args.tasks)))
+    else:
+        print(asyncio.run(main(args.requests, args.tasks)))
