@@ -5,7 +5,9 @@ broker, a real daprd (pubsub.kafka from infra/dapr) and an embedded PostgreSQL, 
  - publish -> consume latency (p50/p99), one message in flight at a time, through the
    transports the services use (KafkaTransport; DaprTransport + daprd pushing to the app);
  - the outbox relay's throughput (events/s) from committed outbox rows to acknowledged
-   publishes, with each transport.
+   publishes, with each transport; through Dapr also the way it published before issue 19
+   (one event per request, each acknowledged before the next: `OneEventPerRequest`), and the
+   worst case of the rounds, every event of one key.
 Writes ``bench/results/backbone.json``.
 """
 
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from devstack.postgres import EmbeddedPostgres
 from gateway_core.persistence import tables as t
 from taskstream.messaging.bus import Message, Outcome, Subscription, Transport
 from taskstream.messaging.cloudevents import envelope
+from taskstream.messaging.dapr import DaprTransport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.persistence.db import create_engine, migrate
 from taskstream.persistence.outbox import OutboxRelay, write_outbox
@@ -73,7 +78,32 @@ async def latency(transport: Transport, messages: int) -> dict[str, float]:
     }
 
 
-async def relay_throughput(engine: Any, transport: Transport, rows: int) -> dict[str, float]:
+class OneEventPerRequest(Transport):
+    """Dapr as the relay published before issue 19: one event per request, strictly in turn."""
+
+    def __init__(self, dapr: DaprTransport) -> None:
+        self.dapr = dapr
+
+    async def start(self) -> None:
+        """Started with the transport it wraps."""
+
+    async def close(self) -> None:
+        """Closed with the transport it wraps."""
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Each event by the single-event API, acknowledged before the next."""
+        assert self.dapr._client is not None
+        for message in messages:
+            await self.dapr._publish_one(self.dapr._client, message)
+
+    async def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
+        """Not used: the relay only publishes."""
+        raise NotImplementedError
+
+
+async def relay_throughput(
+    engine: Any, transport: Transport, rows: int, keys: int = 50
+) -> dict[str, float]:
     """Events/s from `rows` committed outbox rows to acknowledged publishes."""
     async with engine.begin() as connection:
         await connection.execute(
@@ -94,7 +124,7 @@ async def relay_throughput(engine: Any, transport: Transport, rows: int) -> dict
                         type_="bench.relayed.v1",
                         source="bench",
                         subject=str(n),
-                        partition_key=f"user-{n % 50}",
+                        partition_key=f"user-{n % keys}",
                         time=now,
                         data={"n": n},
                     )
@@ -152,7 +182,15 @@ async def main(messages: int, rows: int) -> dict[str, Any]:
                 await dapr.start()
                 try:
                     results["latency"]["dapr"] = await latency(dapr, messages)
+                    # Side by side in one run: before (one event per request), after, and
+                    # after with a single key (rounds of one event: the old pace at worst).
+                    results["relay"]["dapr_one_per_request"] = await relay_throughput(
+                        engine, OneEventPerRequest(dapr), rows
+                    )
                     results["relay"]["dapr"] = await relay_throughput(engine, dapr, rows)
+                    results["relay"]["dapr_one_key"] = await relay_throughput(
+                        engine, dapr, max(rows // 10, 100), keys=1
+                    )
                 finally:
                     await dapr.close()
                 await engine.dispose()
@@ -166,10 +204,13 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rows", type=int, default=3000)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     figures = asyncio.run(main(args.messages, args.rows))
+    # The machine is shared: the load says how far the figures are from a quiet machine's.
+    figures["load_average_1m"] = {"start": load_before, "end": os.getloadavg()[0]}
     figures["setup"] = {
         "kafka": "1 KRaft node, 3 partitions",
-        "dapr": "daprd 1.16.5, pubsub.kafka, HTTP publish + HTTP push delivery",
+        "dapr": "daprd 1.16.5, pubsub.kafka, HTTP publish (relay: bulk rounds) + HTTP push",
         "messages": args.messages,
         "rows": args.rows,
     }
@@ -180,4 +221,6 @@ if __name__ == "__main__":
             f"{kind:6} publish->consume p50 {lat['p50_ms']:7.2f} ms  p99 {lat['p99_ms']:7.2f} ms"
             f"   relay {rel['events_per_s']:6} events/s"
         )
+    for kind in ("dapr_one_per_request", "dapr_one_key"):
+        print(f"relay {kind}: {figures['relay'][kind]['events_per_s']} events/s")
     print(f"wrote {path}")

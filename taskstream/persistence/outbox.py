@@ -3,7 +3,8 @@
 Any service that emits events keeps an outbox table in its own schema (`outbox_table`),
 writes its events there in the transaction of the change (`write_outbox`), and runs a relay.
 
-The relay publishes committed events in commit order, at least once.
+The relay publishes committed events at least once, in commit order per partition key (the
+order Kafka keeps; the Dapr transport sends different keys together: see its `publish`).
 
 One relay at a time holds a PostgreSQL advisory lock (a lease tied to its connection), so
 several gateway replicas never publish the same rows concurrently or out of order; if the
@@ -31,8 +32,8 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -90,8 +91,9 @@ async def write_outbox(
     if not envelopes:
         return
     traceparent = telemetry.current_traceparent()
-    await connection.execute(
-        insert(outbox).values(
+    written = (
+        insert(outbox)
+        .values(
             [
                 {
                     "event_id": e.id,
@@ -104,9 +106,13 @@ async def write_outbox(
                 for e in envelopes
             ]
         )
+        .cte("written")
     )
-    # NOTIFY is delivered at commit, never for a rolled-back transaction.
-    await connection.execute(text(f"NOTIFY {notify_channel(outbox)}"))
+    # One statement, one round trip: the rows and the wake-up (a data-modifying CTE runs once,
+    # read or not). A notification is delivered at commit, never for a rolled-back transaction.
+    await connection.execute(
+        select(func.pg_notify(notify_channel(outbox), literal(""))).add_cte(written)
+    )
 
 
 class OutboxRelay:

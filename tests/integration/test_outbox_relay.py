@@ -215,3 +215,57 @@ async def test_lag_is_measured_from_the_batch_and_counted_only_past_a_full_one(
     finally:
         async with engine.begin() as connection:
             await connection.execute(text("DROP SCHEMA relay_lag_test CASCADE"))
+
+
+async def test_a_committed_write_wakes_the_idle_relay_and_a_rolled_back_one_writes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    # The relay polls once an hour here: only the write's notification can get the row out.
+    await drain_existing(engine)
+    user_id = await make_user(engine)
+    transport = MemoryTransport()
+    received: list[str] = []
+    arrived = asyncio.Event()
+
+    async def record(message: Message) -> Outcome:
+        received.append(message.id)
+        arrived.set()
+        return Outcome.SUCCESS
+
+    await transport.subscribe([Subscription("task-events", "wake-test", record)])
+    relay = OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=3600)
+    running = asyncio.create_task(relay.run())
+    try:
+        # A first row shows the relay leads and listens (it listens before its first read):
+        # from then on it only reads again when woken.
+        (first,) = await write_tasks(engine, user_id, 1)
+        async with asyncio.timeout(30):
+            await arrived.wait()
+        arrived.clear()
+        rolled_back = envelope(
+            topic="task-events",
+            type_="test.wake.v1",
+            source="tests",
+            subject="rolled back",
+            partition_key=str(user_id),
+            time=datetime.now(UTC),
+            data={},
+        )
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await write_outbox(connection, t.outbox, [rolled_back])
+            await transaction.rollback()
+        (event_id,) = await write_tasks(engine, user_id, 1)
+        async with asyncio.timeout(30):
+            await arrived.wait()
+        assert received == [first, event_id]
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                select(func.count())
+                .select_from(t.outbox)
+                .where(t.outbox.c.event_id == rolled_back.id)
+            )
+        assert found == 0
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

@@ -1,0 +1,166 @@
+"""Where the gateway's CPU goes per request: pyinstrument profiles of the page read and createTask.
+
+Run: ``.venv/bin/python -m bench.profile_requests [--requests N] [--tasks N]``. Starts an
+embedded PostgreSQL, the gateway app in-process (httpx's ASGI transport: no sockets, so what is
+left is the request path itself and the SQL round trips), fills one account with tasks carrying
+tags and reminders, then profiles N sequential requests of the page_peers document
+(`tasks(first: 50)` + tags + reminders) and N createTask mutations. Writes the profiles as text
+to bench/results/profiles/request_{page,create}.txt. A profile, not a benchmark: read the
+proportions (it runs under pyinstrument, on a machine shared with other work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from bench.common import RESULTS
+from devstack.postgres import EmbeddedPostgres
+from gateway.app import create_app
+from taskstream.bootstrap import bootstrap
+from taskstream.messaging.memory import MemoryTransport
+from taskstream.persistence.db import create_engine, migrate
+from taskstream.settings import Settings
+
+PAGE = """
+query Page($first: Int!) {
+  tasks(first: $first) {
+    edges { node { id title status priority dueAt tags { id name } reminders { id remindAt } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+CREATE = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }"
+
+
+def task_input(n: int) -> dict[str, Any]:
+    """A task with three tags and two reminders."""
+    return {
+        "title": f"task {n}",
+        "tags": [f"tag{n % 7}", f"tag{n % 5 + 10}", "common"],
+        "dueAt": "2030-01-01T10:00:00Z",
+        "reminders": [{"beforeDue": 10}, {"remindAt": "2030-01-01T08:00:00Z"}],
+    }
+
+
+def page_variables(n: int) -> dict[str, Any]:
+    """The page_peers page: the first 50."""
+    return {"first": 50}
+
+
+def create_variables(n: int) -> dict[str, Any]:
+    """The n-th createTask's input."""
+    return {"i": task_input(n)}
+
+
+async def post(http: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]) -> None:
+    """One GraphQL request that must succeed."""
+    response = await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body = response.json()
+    if response.status_code != 200 or body.get("errors"):
+        raise RuntimeError(f"{response.status_code} {body}")
+
+
+async def main(requests: int, tasks: int) -> dict[str, Any]:
+    """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled)."""
+    from pyinstrument import Profiler
+
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
+        server = EmbeddedPostgres(Path(folder) / "pg", durable=False)
+        url = server.start()
+        try:
+            engine = create_engine(url, pool_size=4)
+            await migrate(engine)
+            settings = Settings(
+                env="production",
+                database_url=url,
+                jwt_secret=SecretStr("profile-signing-key-" + uuid.uuid4().hex),
+                mutations_per_minute=1_000_000,
+                graphql_cost_per_second=1_000_000_000,
+            )
+            runtime = bootstrap(
+                settings, app_id="gateway", engine=engine, transport=MemoryTransport()
+            )
+            app = create_app(runtime)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                signed = await http.post(
+                    "/graphql",
+                    json={
+                        "query": "mutation($e: String!, $p: String!) { signUp(email: $e, "
+                        "password: $p) { token } }",
+                        "variables": {
+                            "e": f"p-{uuid.uuid4().hex[:8]}@example.com",
+                            "p": "pw pw pw",
+                        },
+                    },
+                )
+                token = signed.json()["data"]["signUp"]["token"]
+                for n in range(tasks):
+                    await post(http, token, CREATE, {"i": task_input(n)})
+                kinds: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+                    "page": (PAGE, page_variables),
+                    "create": (CREATE, create_variables),
+                }
+                for kind, (query, variables) in kinds.items():
+                    for n in range(20):  # warm up
+                        await post(http, token, query, variables(n))
+                    started = time.process_time()
+                    for n in range(requests):
+                        await post(http, token, query, variables(n))
+                    plain = (time.process_time() - started) / requests * 1000
+                    profiler = Profiler(interval=0.0005, async_mode="enabled")
+                    profiler.start()
+                    for n in range(requests):
+                        await post(http, token, query, variables(n))
+                    profiler.stop()
+                    loop = (
+                        "_uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else ""
+                    )
+                    out = RESULTS / "profiles" / f"request_{kind}{loop}.txt"
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    header = (
+                        f"# pyinstrument: {requests} sequential {kind} requests in-process "
+                        f"(bench/profile_requests.py); unprofiled: {plain:.2f} ms CPU per request "
+                        "in this process (gateway + the client), "
+                        f"load average {os.getloadavg()[0]:.1f}\n"
+                    )
+                    out.write_text(header + profiler.output_text(unicode=True, show_all=False))
+                    figures[kind] = {"cpu_ms_per_request": round(plain, 2), "profile": str(out)}
+                    print(f"{kind}: {plain:.2f} ms CPU per request -> {out}", flush=True)
+            await engine.dispose()
+        finally:
+            server.stop()
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--tasks", type=int, default=120)
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run on uvloop (the services run on asyncio's loop)"
+    )
+    args = parser.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            print(runner.run(main(args.requests, args.tasks)))
+    else:
+        print(asyncio.run(main(args.requests, args.tasks)))
