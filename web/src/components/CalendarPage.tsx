@@ -4,8 +4,8 @@
 // time of day stays, the move goes through updateTask (with the version read, so a change made
 // elsewhere meanwhile is a CONFLICT, not lost) and can be undone from the toast.
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type DragEvent, type KeyboardEvent } from 'react';
-import { useClient, useQuery } from 'urql';
-import { CalendarTasksDocument, MoveTaskDocument, type CalendarTaskFragment } from '../gql/graphql';
+import { useClient, type CombinedError } from 'urql';
+import { CalendarTasksDocument, MoveTaskDocument, type CalendarTaskFragment, type CalendarTasksQuery } from '../gql/graphql';
 import {
   addDays,
   addMonths,
@@ -72,7 +72,7 @@ export function CalendarPage() {
   const [anchor, setAnchor] = useState<DayKey>(today);
   const [announcement, setAnnouncement] = useState('');
   const [dropTarget, setDropTarget] = useState<DayKey | null>(null);
-  const focusAfter = useRef<string | null>(null);
+  const focusAfter = useRef<{ id: string; day: DayKey } | null>(null);
   const rootRef = useRef<HTMLDivElement>(null);
 
   const { year, month } = monthOf(anchor);
@@ -82,17 +82,36 @@ export function CalendarPage() {
   const last = days[days.length - 1] ?? anchor;
   const range = useMemo(() => dayRange(first, last, tz), [first, last, tz]);
 
-  const [{ data, error, fetching }, refetch] = useQuery({
-    query: CalendarTasksDocument,
-    variables: {
+  const variables = useMemo(
+    () => ({
       dated: { dueFrom: range.from, dueTo: range.to },
-      repeating: { recurring: true, status: 'OPEN', dueTo: range.to },
+      repeating: { recurring: true, status: 'OPEN' as const, dueTo: range.to },
       first: CALENDAR_PAGE,
       seriesFirst: CALENDAR_SERIES,
       occurrences: CALENDAR_OCCURRENCES,
-    },
-    requestPolicy: 'cache-and-network',
-  });
+    }),
+    [range],
+  );
+  const [data, setData] = useState<CalendarTasksQuery | null>(null);
+  const [error, setError] = useState<CombinedError | null>(null);
+  const [fetching, setFetching] = useState(false);
+  // Reads always go to the server and the last one asked for wins (not the last to arrive),
+  // so a change made elsewhere during a read of other days is never shown stale.
+  const seq = useRef(0);
+  const load = useCallback(() => {
+    const n = ++seq.current;
+    setFetching(true);
+    void client
+      .query(CalendarTasksDocument, variables, { requestPolicy: 'network-only' })
+      .toPromise()
+      .then((res) => {
+        if (n !== seq.current) return;
+        setFetching(false);
+        setError(res.error ?? null);
+        if (res.data) setData(res.data);
+      });
+  }, [client, variables]);
+  useEffect(load, [load]);
 
   // Changes from here, other windows and reconnects: one refetch for a burst of them.
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
@@ -100,7 +119,7 @@ export function CalendarPage() {
   useAppEvents((e) => {
     if (e.type === 'tasks-changed' || e.type === 'resync') {
       clearTimeout(timer.current);
-      timer.current = setTimeout(() => refetch({ requestPolicy: 'network-only' }), 250);
+      timer.current = setTimeout(load, 250);
     }
   });
 
@@ -124,11 +143,14 @@ export function CalendarPage() {
     return groupByDay(entries, (e) => e.at, tz);
   }, [data, range, tz]);
 
-  // After a move the chip is rendered anew in its new day: give it the focus back.
+  // After a move the chip is rendered anew in its new day: give it the focus back there (a
+  // render with the old data in between must not take the request away).
   useEffect(() => {
-    const id = focusAfter.current;
-    if (!id) return;
-    const chip = rootRef.current?.querySelector<HTMLElement>(`[data-calendar-task="${CSS.escape(id)}"]`);
+    const want = focusAfter.current;
+    if (!want) return;
+    const chip = rootRef.current?.querySelector<HTMLElement>(
+      `[data-day="${want.day}"] [data-calendar-task="${CSS.escape(want.id)}"]`,
+    );
     if (chip) {
       focusAfter.current = null;
       chip.focus();
@@ -140,10 +162,16 @@ export function CalendarPage() {
       if (!task.dueAt || dayKeyOf(task.dueAt, tz) === day) return;
       const before = task.dueAt;
       const dueAt = moveToDay(before, day, tz);
-      focusAfter.current = task.id;
+      focusAfter.current = { id: task.id, day };
       const res = await client.mutation(MoveTaskDocument, { id: task.id, dueAt, expectedVersion: task.version }).toPromise();
       if (res.error || !res.data) {
-        toast(describeError(res.error, 'task')?.message ?? 'Could not move the task.', 'error');
+        const err = describeError(res.error, 'task');
+        toast(
+          err?.code === 'CONFLICT'
+            ? `“${task.title}” was changed elsewhere meanwhile, so it was not moved. The calendar now shows the latest version.`
+            : (err?.message ?? 'Could not move the task.'),
+          'error',
+        );
         emit({ type: 'tasks-changed', taskId: task.id });
         return;
       }
@@ -155,7 +183,7 @@ export function CalendarPage() {
           const back = await client.mutation(MoveTaskDocument, { id: moved.id, dueAt: before, expectedVersion: moved.version }).toPromise();
           if (back.error) toast(describeError(back.error, 'task')?.message ?? 'Could not undo the move.', 'error');
           else setAnnouncement(`Moved “${task.title}” back to ${dayLabel(dayKeyOf(before, tz))}`);
-          focusAfter.current = moved.id;
+          focusAfter.current = { id: moved.id, day: dayKeyOf(before, tz) };
           emit({ type: 'tasks-changed', taskId: moved.id });
         },
       });
