@@ -32,13 +32,13 @@ async function account(tag) {
   return data.signUp.token;
 }
 
-async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', hash = '#/calendar', bypassCSP = false } = {}) {
+async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', hash = '#/calendar', bypassCSP = false, fixedNow = NOW } = {}) {
   const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'America/New_York', locale: 'en-GB', bypassCSP });
   ctx.setDefaultTimeout(15_000);
   await ctx.addInitScript((t) => localStorage.setItem('taskstream.token', t), token);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.clock.setFixedTime(new Date(NOW));
+  if (fixedNow) await page.clock.setFixedTime(new Date(fixedNow));
   await page.goto(`${env.baseUrl}/${hash}`);
   await page.locator('main#main').waitFor();
   return page;
@@ -78,6 +78,22 @@ async function serverDue(page, token, id, expected) {
     // Wait for the next GraphQL answer the page receives rather than for a fixed time.
     await page.waitForResponse((r) => r.url().endsWith('/graphql'), { timeout: 10_000 });
   }
+}
+
+/** "YYYY-MM-DDTHH:mm" and the parts of the Berlin wall clock at `ms`. */
+function berlin(ms) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone: TZ, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
+      .formatToParts(new Date(ms))
+      .filter((p) => p.type !== 'literal')
+      .map((p) => [p.type, p.value]),
+  );
+  return { ...parts, local: `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`, date: `${parts.year}-${parts.month}-${parts.day}` };
+}
+
+async function remindersOf(token, id) {
+  const d = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { reminders { id state remindAt sentAt } } }', { id }, token);
+  return d.task.reminders;
 }
 
 const cell = (page, day) => page.locator(`[data-day="${day}"]`);
@@ -231,6 +247,80 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
       return out;
     });
     assert.deepEqual(small, [], `touch targets under 44 px:\n${small.join('\n')}`);
+    await page.context().close();
+  });
+
+
+  it('reminders: a fired reminder is snoozed from the panel (10 min, tomorrow 9:00 on the account clock), and read', async () => {
+    const token = await account('snooze');
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const due = new Date(Date.now() + 3 * 3600_000).toISOString();
+    const bank = await create(token, { title: 'Call the bank', dueAt: due, reminders: [{ remindAt: past, channels: ['IN_APP'] }] });
+    const plants = await create(token, { title: 'Water the plants', dueAt: due, reminders: [{ remindAt: past, channels: ['IN_APP'] }] });
+    const page = await openApp(token, { hash: '#/tasks', fixedNow: null });
+    // Both reminders fire (they were already due) and arrive live.
+    const bell = page.getByRole('button', { name: 'Notifications, 2 unread' });
+    await bell.waitFor({ timeout: 60_000 });
+    await bell.click();
+    const panel = page.getByRole('region', { name: 'Notifications' });
+
+    const before10 = Date.now();
+    await panel.getByRole('group', { name: 'Snooze “Call the bank”' }).getByRole('button', { name: 'Snooze 10 min' }).click();
+    await page.getByRole('status').filter({ hasText: 'Snoozed “Call the bank” until' }).first().waitFor();
+    const after10 = Date.now();
+    const [r1] = await remindersOf(token, bank.id);
+    assert.equal(r1.state, 'SCHEDULED');
+    const at1 = Date.parse(r1.remindAt);
+    assert.ok(at1 >= before10 + 10 * 60_000 - 1000 && at1 <= after10 + 10 * 60_000 + 1000, `snoozed to ${r1.remindAt}`);
+    // Acting on it read it: one unread left.
+    await page.getByRole('button', { name: 'Notifications, 1 unread' }).waitFor();
+
+    await panel.getByRole('group', { name: 'Snooze “Water the plants”' }).getByRole('button', { name: 'Snooze Tomorrow 9:00' }).click();
+    await page.getByRole('status').filter({ hasText: 'Snoozed “Water the plants” until' }).first().waitFor();
+    const [r2] = await remindersOf(token, plants.id);
+    assert.equal(r2.state, 'SCHEDULED');
+    const tomorrow = berlin(Date.now() + 24 * 3600_000).date;
+    const wall = berlin(Date.parse(r2.remindAt));
+    assert.equal(`${wall.date} ${wall.hour}:${wall.minute}`, `${tomorrow} 09:00`, `snoozed to ${r2.remindAt}`);
+    await page.getByRole('button', { name: 'Notifications', exact: true }).waitFor();
+
+    // Snoozing the same notification again: its reminder is no longer the one that fired.
+    await panel.getByRole('group', { name: 'Snooze “Call the bank”' }).getByRole('button', { name: 'Snooze 1 hour' }).click();
+    await page.locator('.toast-error').filter({ hasText: 'was already rescheduled or removed' }).waitFor();
+    assert.equal(Date.parse((await remindersOf(token, bank.id))[0].remindAt), at1);
+    await page.context().close();
+  });
+
+  it('reminders: setting one that has already passed asks first; Cancel keeps editing, Save anyway saves', async () => {
+    const token = await account('past');
+    const page = await openApp(token, { hash: '#/tasks/new', fixedNow: null });
+    await page.getByLabel('Title').fill('Renew the parking permit');
+    await page.getByRole('button', { name: /Add reminder/ }).click();
+    await page.getByLabel('Reminder 1 time').fill(berlin(Date.now() - 3600_000).local);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    const dialog = page.getByRole('dialog', { name: 'This reminder has already passed' });
+    await dialog.waitFor();
+    assert.match(await dialog.textContent(), /Reminder 1 \(.+\) would go off as soon as you save/);
+    await axe(page, 'past reminder prompt');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Reminder 1 time');
+    let list = await gql(env.baseUrl, '{ tasks { totalCount } }', {}, token);
+    assert.equal(list.tasks.totalCount, 0, 'nothing saved on Cancel');
+
+    // A time still ahead is saved without a question.
+    await page.getByLabel('Reminder 1 time').fill(berlin(Date.now() + 2 * 3600_000).local);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+    assert.equal(await page.getByRole('dialog').count(), 0);
+
+    // Changing it to the past asks again; Save anyway saves it (and it fires).
+    await page.getByLabel('Reminder 1 time').fill(berlin(Date.now() - 600_000).local);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Save anyway' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).first().waitFor();
+    list = await gql(env.baseUrl, '{ tasks { edges { node { reminders { remindAt } } } } }', {}, token);
+    assert.ok(Date.parse(list.tasks.edges[0].node.reminders[0].remindAt) < Date.now());
     await page.context().close();
   });
 
