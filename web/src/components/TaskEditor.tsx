@@ -493,6 +493,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
               changed={recurrenceChanged}
               serverError={recurrenceError}
               preview={preview}
+              due={form.due}
             />
           ) : null}
         </fieldset>
