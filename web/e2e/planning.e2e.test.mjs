@@ -324,6 +324,44 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     await page.context().close();
   });
 
+
+  it('recurrence builder: the 2nd Tuesday of the month at 09:00, previewed by the server, saved and read back', async () => {
+    const token = await account('nth');
+    const task = await create(token, { title: 'Team retro', dueAt: '2026-12-08T10:00:00+01:00' });
+    const page = await openApp(token, { hash: `#/tasks/${task.id}`, fixedNow: null });
+    await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+    await page.getByLabel('Repeat this task').check();
+    await page.getByLabel('Repeats').selectOption('MONTHLY');
+    // Tue 8 Dec is the 2nd Tuesday: the weekday choice starts there.
+    await page.getByLabel('a weekday of the month').check();
+    assert.equal(await page.getByLabel('Which one in the month').inputValue(), '2');
+    assert.equal(await page.getByLabel('Day of the week').inputValue(), 'TU');
+    await page.getByLabel('At (time of day)').fill('09:00');
+    assert.equal(await page.getByTestId('rrule').textContent(), 'FREQ=MONTHLY;BYDAY=2TU;BYHOUR=9;BYMINUTE=0');
+    await page.getByText('Every month on the 2nd Tuesday at 09:00').waitFor();
+    // The server's preview: second Tuesdays at 09:00 Berlin time.
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('[data-testid=preview-dates] li')].some((li) => /Tue.*12 Jan.*2027.*09:00/.test(li.textContent ?? '')),
+    );
+    const previewed = await page.getByTestId('preview-dates').locator('li').allTextContents();
+    assert.ok(previewed.some((t) => /Tue.*9 Feb.*2027.*09:00/.test(t)), previewed.join(' | '));
+    assert.ok(previewed.every((t) => /^Tue/.test(t)), previewed.join(' | '));
+    await axe(page, 'recurrence builder, nth weekday');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).first().waitFor();
+    const saved = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { recurrence { rule upcoming(limit: 2) } } }', { id: task.id }, token);
+    assert.deepEqual(saved.task.recurrence.rule.split(';').sort(), ['BYDAY=2TU', 'BYHOUR=9', 'BYMINUTE=0', 'FREQ=MONTHLY']);
+    assert.deepEqual(saved.task.recurrence.upcoming.map((u) => berlin(Date.parse(u)).local), ['2027-01-12T09:00', '2027-02-09T09:00']);
+    // Read back from the saved rule: the builder shows the same choice.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+    assert.equal(await page.getByLabel('Repeats').inputValue(), 'MONTHLY');
+    assert.equal(await page.getByLabel('Which one in the month').inputValue(), '2');
+    assert.equal(await page.getByLabel('At (time of day)').inputValue(), '09:00');
+    await page.getByText('Every month on the 2nd Tuesday at 09:00').waitFor();
+    await page.context().close();
+  });
+
   for (const theme of ['light', 'dark']) {
     it(`axe-core finds no WCAG 2.2 AA violations on the calendar in the ${theme} theme; screenshots`, async () => {
       const token = await account(`axe-${theme}`);

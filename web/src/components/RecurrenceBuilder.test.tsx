@@ -21,7 +21,7 @@ describe('RecurrenceBuilder', () => {
     expect(screen.getByTestId('rrule').textContent).toBe('FREQ=MONTHLY;BYDAY=2TU');
     expect(screen.getByText('Every month on the 2nd Tuesday')).toBeTruthy();
     await user.selectOptions(screen.getByLabelText('Which one in the month'), 'last');
-    await user.selectOptions(screen.getByLabelText('Weekday'), 'Friday');
+    await user.selectOptions(screen.getByLabelText('Day of the week'), 'Friday');
     await user.type(screen.getByLabelText('At (time of day)'), '18:30');
     expect(screen.getByTestId('rrule').textContent).toBe('FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=18;BYMINUTE=30');
     expect(screen.getByText('Every month on the last Friday at 18:30')).toBeTruthy();

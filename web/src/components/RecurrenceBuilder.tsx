@@ -108,7 +108,7 @@ export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skip
 
       {d.preset === 'MONTHLY' ? (
         <fieldset className="monthly-on">
-          <legend>Repeats on</legend>
+          <legend>Day of the month</legend>
           <label className="radio">
             <input type="radio" name={`${ids}-monthly`} checked={d.monthly.kind === 'date'} onChange={() => set({ monthly: { kind: 'date' } })} />
             the due date’s day of the month
@@ -137,7 +137,7 @@ export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skip
                 ))}
               </select>{' '}
               <select
-                aria-label="Weekday"
+                aria-label="Day of the week"
                 value={d.monthly.day}
                 onChange={(e) => d.monthly.kind === 'weekday' && set({ monthly: { ...d.monthly, day: e.target.value as Weekday } })}
               >
