@@ -362,6 +362,42 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     await page.context().close();
   });
 
+
+  it('history: sentences in the account zone, newest first, the raw entry and its hash one click away', async () => {
+    const token = await account('history');
+    const task = await create(token, { title: 'Dentist', dueAt: '2026-12-03T09:00:00+01:00' });
+    const upd = 'mutation($id: ID!, $i: UpdateTaskInput!) { updateTask(id: $id, input: $i) { id } }';
+    await gql(env.baseUrl, upd, { id: task.id, i: { title: 'Dentist (Dr Ito)' } }, token);
+    await gql(env.baseUrl, upd, { id: task.id, i: { dueAt: '2026-12-06T09:00:00+01:00', priority: 'HIGH', tags: ['health'] } }, token);
+    // The audit service writes entries on its own time: wait until all three are in the trail.
+    const q = 'query($t: ID) { auditLog(taskId: $t) { totalCount edges { node { hash } } } }';
+    let log;
+    for (let i = 0; i < 300; i++) {
+      log = (await gql(env.baseUrl, q, { t: task.id }, token)).auditLog;
+      if (log.totalCount >= 3) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(log.totalCount, 3);
+    const page = await openApp(token, { hash: `#/tasks/${task.id}` });
+    await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+    await page.locator('summary', { hasText: 'History' }).click();
+    const list = page.getByRole('list', { name: 'History, newest first' });
+    await list.waitFor();
+    assert.deepEqual(await list.locator('.audit-sentence').allTextContents(), [
+      // Fields in the entry's (canonical, alphabetical) order.
+      'You changed the due date from Thu 3 Dec to Sun 6 Dec, changed the priority from none to High and added the tag #health',
+      'You changed the title from “Dentist” to “Dentist (Dr Ito)”',
+      'You created “Dentist”, due Thu 3 Dec, 09:00',
+    ]);
+    // The raw entry, with its full hash, for those who verify.
+    const newest = list.locator('li').first();
+    await newest.getByText('Raw entry and hash').click();
+    assert.equal(await newest.locator('code.hash').textContent(), log.edges[2].node.hash);
+    assert.match(await newest.locator('pre').textContent(), /"action": "task.updated"/);
+    await axe(page, 'history');
+    await page.context().close();
+  });
+
   for (const theme of ['light', 'dark']) {
     it(`axe-core finds no WCAG 2.2 AA violations on the calendar in the ${theme} theme; screenshots`, async () => {
       const token = await account(`axe-${theme}`);
