@@ -1,6 +1,8 @@
 // Browser tests for planning a day (issue 17, second part): the calendar (month grid, week
 // agenda on phones, next occurrences of repeating tasks, drag and Shift+arrow to move a task,
-// undo, live updates), with axe-core in both themes.
+// undo, live updates), snoozing a fired reminder from the notifications panel, the prompt for a
+// reminder already past, the nth-weekday recurrence builder, history in sentences; axe-core in
+// both themes.
 // TASKSTREAM_SCREENSHOTS=docs writes the screenshots to docs/screenshots/ (`npm run screenshots`).
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
@@ -399,9 +401,27 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
   });
 
   for (const theme of ['light', 'dark']) {
-    it(`axe-core finds no WCAG 2.2 AA violations on the calendar in the ${theme} theme; screenshots`, async () => {
+    it(`axe-core finds no WCAG 2.2 AA violations on the calendar, snooze panel, nth-weekday builder and history in the ${theme} theme; screenshots`, async () => {
       const token = await account(`axe-${theme}`);
       await plan(token);
+      const retro = await create(token, {
+        title: 'Team retro',
+        dueAt: '2026-12-08T09:00:00+01:00',
+        recurrence: { rule: 'FREQ=MONTHLY;BYDAY=2TU;BYHOUR=9;BYMINUTE=0' },
+      });
+      const upd = 'mutation($id: ID!, $i: UpdateTaskInput!) { updateTask(id: $id, input: $i) { id } }';
+      await gql(env.baseUrl, upd, { id: retro.id, i: { title: 'Team retrospective', priority: 'MEDIUM', tags: ['team'] } }, token);
+      await create(token, {
+        title: 'Call the bank',
+        dueAt: new Date(Date.now() + 3 * 3600_000).toISOString(),
+        reminders: [{ remindAt: new Date(Date.now() - 60_000).toISOString(), channels: ['IN_APP'] }],
+      });
+      // The audit service writes entries on its own time: wait until both of the retro's are in.
+      for (let i = 0; i < 300; i++) {
+        const d = await gql(env.baseUrl, 'query($t: ID) { auditLog(taskId: $t) { totalCount } }', { t: retro.id }, token);
+        if (d.auditLog.totalCount >= 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       for (const [vp, name] of [
         [DESKTOP, 'desktop'],
         [PHONE, 'phone'],
@@ -413,6 +433,23 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
         await page.locator('.cal-occurrence').first().waitFor();
         await axe(page, `calendar (${theme}, ${name})`);
         await shot(page, `calendar-${name}-${theme}`);
+        // The notifications panel with its snooze actions.
+        await page.getByRole('button', { name: 'Notifications, 1 unread' }).waitFor({ timeout: 60_000 });
+        await page.getByRole('button', { name: 'Notifications, 1 unread' }).click();
+        await page.getByRole('button', { name: 'Snooze 10 min' }).waitFor();
+        await axe(page, `notifications with snooze (${theme}, ${name})`);
+        await shot(page, `snooze-${name}-${theme}`);
+        await page.getByRole('button', { name: 'Close notifications' }).click();
+        // A repeating task's editor: the nth-weekday builder and the history in sentences.
+        await page.goto(`${env.baseUrl}/#/tasks/${retro.id}`);
+        await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+        await page.locator('summary', { hasText: 'History' }).click();
+        await page.getByRole('list', { name: 'History, newest first' }).locator('.audit-sentence').nth(1).waitFor();
+        await axe(page, `history (${theme}, ${name})`);
+        await page.getByLabel('Which one in the month').scrollIntoViewIfNeeded();
+        await shot(page, `recurrence-nth-${name}-${theme}`);
+        await page.getByRole('list', { name: 'History, newest first' }).scrollIntoViewIfNeeded();
+        await shot(page, `history-${name}-${theme}`);
         await page.context().close();
       }
     });
