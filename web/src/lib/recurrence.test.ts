@@ -142,6 +142,9 @@ describe('humanRule', () => {
     expect(humanRule('FREQ=MONTHLY;BYDAY=2TU', '2026-12-08T17:30:00Z', 'Europe/Berlin')).toBe('every month on the 2nd Tuesday at 18:30');
     expect(humanRule('FREQ=WEEKLY;INTERVAL=2;BYDAY=MO', null, 'Europe/Berlin')).toBe('every 2 weeks on Monday');
     expect(humanRule('not a rule', null, 'UTC')).toBe('Repeats');
+    // The rule's own time of day wins over the due date's.
+    expect(humanRule('FREQ=MONTHLY;BYDAY=2TU;BYHOUR=9;BYMINUTE=0', '2026-12-08T17:30:00Z', 'Europe/Berlin')).toBe('every month on the 2nd Tuesday at 09:00');
+    expect(humanRule('FREQ=DAILY;BYHOUR=7;BYMINUTE=5', null, 'UTC')).toBe('every day at 07:05');
   });
 });
 

@@ -281,8 +281,16 @@ export function humanRule(rule: string, dueAt: string | null, timeZone: string):
   let text: string;
   try {
     const options = RRule.parseString(normalizeCustom(rule));
-    text = new RRule(options).toText();
-    if (options.byhour !== undefined && options.byhour !== null) return text;
+    // rrule says BYHOUR for some frequencies only ("every day at 7"): say the words without it
+    // and add the time here, the same way for every rule.
+    text = new RRule({ ...options, byhour: null, byminute: null, bysecond: null }).toText();
+    // The rule's own time of day (one hour and minute) wins over the due date's.
+    const hours = [options.byhour ?? []].flat();
+    const minutes = [options.byminute ?? 0].flat();
+    if (hours.length) {
+      if (hours.length > 1 || minutes.length > 1) return text;
+      return `${text} at ${String(hours[0]).padStart(2, '0')}:${String(minutes[0]).padStart(2, '0')}`;
+    }
   } catch {
     return 'Repeats';
   }
