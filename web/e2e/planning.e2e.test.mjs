@@ -446,9 +446,9 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
         await page.locator('summary', { hasText: 'History' }).click();
         await page.getByRole('list', { name: 'History, newest first' }).locator('.audit-sentence').nth(1).waitFor();
         await axe(page, `history (${theme}, ${name})`);
-        await page.getByLabel('Which one in the month').scrollIntoViewIfNeeded();
+        await page.getByLabel('Which one in the month').evaluate((el) => el.scrollIntoView({ block: 'center' }));
         await shot(page, `recurrence-nth-${name}-${theme}`);
-        await page.getByRole('list', { name: 'History, newest first' }).scrollIntoViewIfNeeded();
+        await page.getByRole('list', { name: 'History, newest first' }).evaluate((el) => el.scrollIntoView({ block: 'center' }));
         await shot(page, `history-${name}-${theme}`);
         await page.context().close();
       }

@@ -19,6 +19,7 @@ import {
 } from '../lib/recurrence';
 import type { RecurrencePreview } from '../lib/useRecurrencePreview';
 import { FieldError } from './ErrorMessage';
+import './RecurrenceBuilder.css';
 
 interface Props {
   value: RecurrenceDraft;
