@@ -1,9 +1,11 @@
-import { useState } from 'react';
-import { useClient, useQuery } from 'urql';
-import { AuditLogDocument, VerifyAuditLogDocument, type VerifyAuditLogQuery } from '../gql/graphql';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { useClient, type CombinedError } from 'urql';
+import { AuditLogDocument, VerifyAuditLogDocument, type AuditLogQuery, type VerifyAuditLogQuery } from '../gql/graphql';
 import { formatDateTime } from '../lib/datetime';
 import { describeError } from '../lib/errors';
+import { describeEntry } from '../lib/history';
 import { useAppEvents } from '../lib/hooks';
+import './History.css';
 import { useMe } from './MeContext';
 
 const ACTION_LABELS: Record<string, string> = {
@@ -32,49 +34,88 @@ export function summarizeChanges(changes: unknown): string {
   return parts.join('; ');
 }
 
+/** Pages of 200 read to the chain's end (it is oldest first), at most this many. */
+export const HISTORY_PAGE = 200;
+export const HISTORY_PAGES = 10;
+
+type AuditNode = AuditLogQuery['auditLog']['edges'][number]['node'];
+
 export function AuditTrail({ taskId }: { taskId?: string }) {
   const me = useMe();
-  const [{ data, error, fetching }, refetch] = useQuery({
-    query: AuditLogDocument,
-    variables: { taskId: taskId ?? null, first: 100 },
-    requestPolicy: 'cache-and-network',
-  });
+  const client = useClient();
+  const [entries, setEntries] = useState<AuditNode[] | null>(null);
+  const [total, setTotal] = useState(0);
+  const [error, setError] = useState<CombinedError | null>(null);
+  const seq = useRef(0);
+
+  // The API gives the chain oldest first; newest first means reading to its end (bounded).
+  const load = useCallback(async () => {
+    const n = ++seq.current;
+    const all: AuditNode[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < HISTORY_PAGES; page++) {
+      const res = await client
+        .query(AuditLogDocument, { taskId: taskId ?? null, first: HISTORY_PAGE, after }, { requestPolicy: 'network-only' })
+        .toPromise();
+      if (n !== seq.current) return;
+      if (!res.data) {
+        setError(res.error ?? null);
+        return;
+      }
+      all.push(...res.data.auditLog.edges.map((e) => e.node));
+      setTotal(res.data.auditLog.totalCount);
+      if (!res.data.auditLog.pageInfo.hasNextPage) break;
+      after = res.data.auditLog.pageInfo.endCursor;
+    }
+    setError(null);
+    setEntries(all.reverse());
+  }, [client, taskId]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
   useAppEvents((e) => {
     if (e.type === 'resync' || (e.type === 'tasks-changed' && (!taskId || e.taskId === taskId))) {
-      setTimeout(() => refetch({ requestPolicy: 'network-only' }), 2500);
+      // The audit service writes the entry shortly after the change.
+      clearTimeout(timer.current);
+      timer.current = setTimeout(() => void load(), 2500);
     }
   });
-  const entries = data?.auditLog.edges.map((e) => e.node) ?? [];
+
   return (
     <div className="audit">
       <AuditVerify />
       {error ? <p className="field-error">{describeError(error)?.message}</p> : null}
-      {fetching && !data ? <p className="hint">Loading history…</p> : null}
-      {data && entries.length === 0 ? (
+      {entries === null && !error ? <p className="hint">Loading history…</p> : null}
+      {entries && entries.length === 0 ? (
         <p className="hint" data-testid="audit-empty">
           No history recorded yet.
         </p>
       ) : null}
-      {entries.length ? (
-        <ol className="audit-list">
+      {entries?.length ? (
+        <ol className="audit-list" aria-label="History, newest first">
           {entries.map((a) => (
-            <li key={a.id}>
-              <div>
-                <strong>{ACTION_LABELS[a.action] ?? a.action}</strong>{' '}
-                <time dateTime={a.at}>{formatDateTime(a.at, me.timezone, { withYear: true })}</time>
-                <span className="hint"> · by {a.actor === me.id ? 'you' : a.actor}</span>
-              </div>
-              {summarizeChanges(a.changes) ? <div className="audit-changes">{summarizeChanges(a.changes)}</div> : null}
-              <code className="hash" title="Chain hash">
-                {a.hash.slice(0, 16)}…
-              </code>
+            <li key={a.id} data-action={a.action}>
+              <p className="audit-sentence">{describeEntry(a, me.id, me.timezone)}</p>
+              <p className="hint">
+                <time dateTime={a.at}>{formatDateTime(a.at, me.timezone, { withYear: true })}</time> · {ACTION_LABELS[a.action] ?? a.action}
+              </p>
+              <details className="audit-raw">
+                <summary>Raw entry and hash</summary>
+                <pre className="audit-changes">{JSON.stringify({ id: a.id, at: a.at, actor: a.actor, action: a.action, taskId: a.taskId, changes: a.changes }, null, 2)}</pre>
+                <code className="hash" title="Chain hash (SHA-256)">
+                  {a.hash}
+                </code>
+              </details>
             </li>
           ))}
         </ol>
       ) : null}
-      {data && data.auditLog.totalCount > entries.length ? (
+      {entries && total > entries.length ? (
         <p className="hint">
-          Showing {entries.length} of {data.auditLog.totalCount} entries.
+          Showing the first {entries.length} of {total} entries, newest of them first.
         </p>
       ) : null}
     </div>

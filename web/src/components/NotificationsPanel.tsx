@@ -1,12 +1,24 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useClient, useQuery } from 'urql';
-import { MarkNotificationReadDocument, NotificationsDocument, UnreadCountDocument } from '../gql/graphql';
+import {
+  MarkNotificationReadDocument,
+  NotificationsDocument,
+  SnoozeReminderDocument,
+  TaskRemindersDocument,
+  UnreadCountDocument,
+  type NotificationFieldsFragment,
+} from '../gql/graphql';
 import { formatDateTime, localizeUtcTimes } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { useAppEvents } from '../lib/hooks';
+import { firedReminder, SNOOZE_LABELS, snoozeMinutes, type SnoozeChoice } from '../lib/reminders';
 import { useMe } from './MeContext';
 import { Icon } from './Icon';
+import { useToast } from './Toast';
+import './NotificationActions.css';
+
+const SNOOZE_CHOICES: SnoozeChoice[] = ['10m', '1h', 'tomorrow'];
 
 /** Bell with unread badge; opens the notifications panel. */
 export function NotificationsButton() {
@@ -78,6 +90,46 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
     };
   }, [onClose]);
 
+  const toast = useToast();
+  const [snoozing, setSnoozing] = useState<string | null>(null);
+
+  // A notification names its task, not its reminder: the one snoozed is the task's reminder
+  // sent closest to the notification. Snoozing it is acting on the notification: it is read.
+  async function snooze(n: NotificationFieldsFragment, choice: SnoozeChoice) {
+    if (!n.taskId) return;
+    setSnoozing(n.id);
+    try {
+      const res = await client.query(TaskRemindersDocument, { id: n.taskId }, { requestPolicy: 'network-only' }).toPromise();
+      const task = res.data?.task;
+      if (!task) {
+        toast(res.error ? (describeError(res.error, 'task')?.message ?? 'Could not snooze.') : 'This task no longer exists, so there is nothing to snooze.', 'error');
+        return;
+      }
+      if (task.status !== 'OPEN') {
+        toast(`“${task.title}” is done; reopen it to be reminded again.`, 'error');
+        return;
+      }
+      const reminder = firedReminder(task.reminders, n.createdAt);
+      if (!reminder) {
+        toast(`This reminder of “${task.title}” was already rescheduled or removed; open the task to change it.`, 'error');
+        return;
+      }
+      const minutes = snoozeMinutes(choice, me.timezone);
+      const done = await client.mutation(SnoozeReminderDocument, { id: reminder.id, minutes }).toPromise();
+      const snoozed = done.data?.snoozeReminder;
+      if (!snoozed) {
+        toast(describeError(done.error, 'task')?.message ?? 'Could not snooze.', 'error');
+        return;
+      }
+      if (!n.readAt) await client.mutation(MarkNotificationReadDocument, { id: n.id }).toPromise();
+      toast(`Snoozed “${task.title}” until ${formatDateTime(snoozed.remindAt, me.timezone)}`);
+      emit({ type: 'notifications-changed' });
+      emit({ type: 'tasks-changed', taskId: task.id });
+    } finally {
+      setSnoozing(null);
+    }
+  }
+
   async function markRead(nid: string) {
     await client.mutation(MarkNotificationReadDocument, { id: nid }).toPromise();
     emit({ type: 'notifications-changed' });
@@ -140,6 +192,25 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
                 </button>
               ) : null}
             </div>
+            {n.taskId ? (
+              <div className="n-actions" role="group" aria-label={`Snooze “${n.title}”`}>
+                <span className="n-actions-label" aria-hidden="true">
+                  Snooze:
+                </span>
+                {SNOOZE_CHOICES.map((c) => (
+                  <button
+                    key={c}
+                    type="button"
+                    className="ghost small"
+                    disabled={snoozing === n.id}
+                    aria-label={`Snooze ${SNOOZE_LABELS[c]}`}
+                    onClick={() => void snooze(n, c)}
+                  >
+                    {SNOOZE_LABELS[c]}
+                  </button>
+                ))}
+              </div>
+            ) : null}
           </li>
         ))}
       </ul>

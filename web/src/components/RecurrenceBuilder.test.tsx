@@ -5,12 +5,31 @@ import { describe, expect, it } from 'vitest';
 import { defaultDraft, type RecurrenceDraft } from '../lib/recurrence';
 import { RecurrenceBuilder } from './RecurrenceBuilder';
 
-function Harness({ upcoming = null, changed = true }: { upcoming?: string[] | null; changed?: boolean }) {
+function Harness({ upcoming = null, changed = true, due }: { upcoming?: string[] | null; changed?: boolean; due?: string }) {
   const [d, setD] = useState<RecurrenceDraft>(defaultDraft());
-  return <RecurrenceBuilder value={d} onChange={setD} timeZone="Europe/Berlin" upcoming={upcoming} skipped={[]} changed={changed} />;
+  return <RecurrenceBuilder value={d} onChange={setD} timeZone="Europe/Berlin" upcoming={upcoming} skipped={[]} changed={changed} {...(due ? { due } : {})} />;
 }
 
 describe('RecurrenceBuilder', () => {
+  it('builds the nth weekday of the month (from the due date by default) and a time of day', async () => {
+    const user = userEvent.setup();
+    // Tue 8 Dec 2026 is the 2nd Tuesday of December.
+    render(<Harness due="2026-12-08T10:00" />);
+    await user.selectOptions(screen.getByLabelText('Repeats'), 'MONTHLY');
+    expect(screen.getByTestId('rrule').textContent).toBe('FREQ=MONTHLY');
+    await user.click(screen.getByLabelText('a weekday of the month'));
+    expect(screen.getByTestId('rrule').textContent).toBe('FREQ=MONTHLY;BYDAY=2TU');
+    expect(screen.getByText('Every month on the 2nd Tuesday')).toBeTruthy();
+    await user.selectOptions(screen.getByLabelText('Which one in the month'), 'last');
+    await user.selectOptions(screen.getByLabelText('Day of the week'), 'Friday');
+    await user.type(screen.getByLabelText('At (time of day)'), '18:30');
+    expect(screen.getByTestId('rrule').textContent).toBe('FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=18;BYMINUTE=30');
+    expect(screen.getByText('Every month on the last Friday at 18:30')).toBeTruthy();
+    await user.click(screen.getByLabelText('the due date’s day of the month'));
+    expect(screen.getByTestId('rrule').textContent).toBe('FREQ=MONTHLY;BYHOUR=18;BYMINUTE=30');
+  });
+
+
   it('builds a weekly rule on chosen days that ends after N times', async () => {
     const user = userEvent.setup();
     render(<Harness />);

@@ -4,16 +4,22 @@ import { formatDateTime } from '../lib/datetime';
 import {
   describeDraft,
   draftToRRule,
+  NTH_LABELS,
+  NTHS,
   PRESET_LABELS,
   validateDraft,
   WEEKDAY_LABELS,
+  WEEKDAY_NAMES,
   WEEKDAYS,
+  type MonthlyOn,
+  type Nth,
   type Preset,
   type RecurrenceDraft,
   type Weekday,
 } from '../lib/recurrence';
 import type { RecurrencePreview } from '../lib/useRecurrencePreview';
 import { FieldError } from './ErrorMessage';
+import './RecurrenceBuilder.css';
 
 interface Props {
   value: RecurrenceDraft;
@@ -27,9 +33,21 @@ interface Props {
   serverError?: string;
   /** Next dates of the builder's (unsaved) rule from previewRecurrence; shown when `changed`. */
   preview?: RecurrencePreview;
+  /** The editor's due date ("YYYY-MM-DDTHH:mm"): the nth weekday it falls on is the default. */
+  due?: string;
 }
 
-export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skipped, changed, serverError, preview }: Props) {
+/** The nth weekday a date falls on: 10 Dec 2026 is the 2nd Thursday; the 29th to 31st are "last". */
+export function nthWeekdayOf(due: string | undefined): Extract<MonthlyOn, { kind: 'weekday' }> {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(due ?? '');
+  if (!m) return { kind: 'weekday', nth: 1, day: 'MO' };
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  const day = WEEKDAYS[(date.getUTCDay() + 6) % 7] ?? 'MO';
+  const n = Math.ceil(date.getUTCDate() / 7);
+  return { kind: 'weekday', nth: (n > 4 ? -1 : n) as Nth, day };
+}
+
+export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skipped, changed, serverError, preview, due }: Props) {
   const ids = useId();
   const set = (patch: Partial<RecurrenceDraft>) => onChange({ ...d, ...patch });
   const errors = validateDraft(d);
@@ -87,6 +105,70 @@ export function RecurrenceBuilder({ value: d, onChange, timeZone, upcoming, skip
           ))}
           {d.byDay.length === 0 ? <p className="hint">No day chosen: repeats on the due date’s weekday.</p> : null}
         </fieldset>
+      ) : null}
+
+      {d.preset === 'MONTHLY' ? (
+        <fieldset className="monthly-on">
+          <legend>Day of the month</legend>
+          <label className="radio">
+            <input type="radio" name={`${ids}-monthly`} checked={d.monthly.kind === 'date'} onChange={() => set({ monthly: { kind: 'date' } })} />
+            the due date’s day of the month
+          </label>
+          <label className="radio">
+            <input
+              type="radio"
+              name={`${ids}-monthly`}
+              checked={d.monthly.kind === 'weekday'}
+              onChange={() => set({ monthly: nthWeekdayOf(due) })}
+            />
+            a weekday of the month
+          </label>
+          {d.monthly.kind === 'weekday' ? (
+            <span className="inline-field">
+              the{' '}
+              <select
+                aria-label="Which one in the month"
+                value={d.monthly.nth}
+                onChange={(e) => d.monthly.kind === 'weekday' && set({ monthly: { ...d.monthly, nth: Number(e.target.value) as Nth } })}
+              >
+                {NTHS.map((n) => (
+                  <option key={n} value={n}>
+                    {NTH_LABELS[n]}
+                  </option>
+                ))}
+              </select>{' '}
+              <select
+                aria-label="Day of the week"
+                value={d.monthly.day}
+                onChange={(e) => d.monthly.kind === 'weekday' && set({ monthly: { ...d.monthly, day: e.target.value as Weekday } })}
+              >
+                {WEEKDAYS.map((w) => (
+                  <option key={w} value={w}>
+                    {WEEKDAY_NAMES[w]}
+                  </option>
+                ))}
+              </select>
+            </span>
+          ) : null}
+        </fieldset>
+      ) : null}
+
+      {d.preset !== 'CUSTOM' ? (
+        <div className="field narrow">
+          <label htmlFor={`${ids}-time`}>At (time of day)</label>
+          <input
+            id={`${ids}-time`}
+            type="time"
+            value={d.time}
+            onChange={(e) => set({ time: e.target.value })}
+            aria-invalid={errors.time ? true : undefined}
+            aria-describedby={`${ids}-time-hint${errors.time ? ` ${ids}-time-error` : ''}`}
+          />
+          <p id={`${ids}-time-hint`} className="hint">
+            Empty: the due date’s time.
+          </p>
+          <FieldError id={`${ids}-time-error`} message={errors.time} />
+        </div>
       ) : null}
 
       {d.preset === 'CUSTOM' ? (

@@ -6,6 +6,7 @@ import { emit } from '../lib/events';
 import { navigate, useHashRoute } from '../lib/hooks';
 import { shortcutFor } from '../lib/shortcuts';
 import { runUndo } from '../lib/undo';
+import { CalendarPage } from './CalendarPage';
 import { ConnectionBanner } from './ConnectionBanner';
 import { ErrorBanner } from './ErrorMessage';
 import { LiveSync } from './LiveSync';
@@ -21,10 +22,10 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
   const [{ data, error, fetching }, refetch] = useQuery({ query: MeDocument, requestPolicy: 'cache-first' });
   const route = useHashRoute();
   const mainRef = useRef<HTMLElement>(null);
-  const section = route[0] === 'settings' ? 'settings' : 'tasks';
+  const section = route[0] === 'settings' || route[0] === 'calendar' ? route[0] : 'tasks';
 
   useEffect(() => {
-    if (route.length === 0 || (route[0] !== 'tasks' && route[0] !== 'settings')) navigate('/tasks');
+    if (route.length === 0 || !['tasks', 'settings', 'calendar'].includes(route[0] ?? '')) navigate('/tasks');
   }, [route]);
 
   const [help, setHelp] = useState(false);
@@ -91,6 +92,7 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
           <a href="#/tasks" aria-current={section === 'tasks' ? 'page' : undefined}>
             Tasks
           </a>
+          <a href="#/calendar" aria-current={section === 'calendar' ? 'page' : undefined}>Calendar</a>
           <a href="#/settings" aria-current={section === 'settings' ? 'page' : undefined}>
             Settings
           </a>
@@ -112,7 +114,7 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
       <ConnectionBanner />
       <LiveSync />
       <main id="main" ref={mainRef} tabIndex={-1} className="app-main">
-        {section === 'settings' ? <SettingsPage /> : <TasksPage taskId={route[1] ?? null} />}
+        {section === 'settings' ? <SettingsPage /> : section === 'calendar' ? <CalendarPage /> : <TasksPage taskId={route[1] ?? null} />}
       </main>
       {help ? (
         <ShortcutsDialog

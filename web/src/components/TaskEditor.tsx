@@ -29,7 +29,9 @@ import {
   validateForm,
   type TaskForm,
 } from '../lib/taskForm';
+import { fireTime, pastReminders } from '../lib/reminders';
 import { AuditTrail } from './AuditTrail';
+import { ConfirmDialog } from './ConfirmDialog';
 import { ErrorBanner, FieldError } from './ErrorMessage';
 import { useMe } from './MeContext';
 import { RecurrenceBuilder } from './RecurrenceBuilder';
@@ -57,6 +59,8 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const [newerVersion, setNewerVersion] = useState<number | null>(null);
   const [deletedElsewhere, setDeletedElsewhere] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  // Reminders being set that have already passed: asked about before saving (they fire at once).
+  const [pastAsk, setPastAsk] = useState<{ overwrite: boolean; indexes: number[] } | null>(null);
 
   const headingRef = useRef<HTMLHeadingElement>(null);
   const bannerRef = useRef<HTMLDivElement>(null);
@@ -155,13 +159,20 @@ export function TaskEditor({ taskId }: { taskId: string }) {
     }, 0);
   }
 
-  async function save(e?: FormEvent, overwrite = false) {
+  async function save(e?: FormEvent, overwrite = false, pastConfirmed = false) {
     e?.preventDefault();
     const problems = validateForm(form);
     setErrors(problems);
     if (Object.keys(problems).length) {
       focusFirstInvalid();
       return;
+    }
+    if (!pastConfirmed) {
+      const past = pastReminders(form, isNew ? null : initial, tz);
+      if (past.length) {
+        setPastAsk({ overwrite, indexes: past });
+        return;
+      }
     }
     setSaving(true);
     setBanner(null);
@@ -362,6 +373,28 @@ export function TaskEditor({ taskId }: { taskId: string }) {
         </div>
       ) : null}
 
+      {pastAsk ? (
+        <ConfirmDialog
+          title={pastAsk.indexes.length > 1 ? 'These reminders have already passed' : 'This reminder has already passed'}
+          body={`${pastAsk.indexes
+            .map((i) => {
+              const at = fireTime(form, i, tz);
+              return `Reminder ${i + 1} (${at === null ? 'no time' : formatDateTime(new Date(at).toISOString(), tz)})`;
+            })
+            .join(', ')} would go off as soon as you save. Save anyway, or change ${pastAsk.indexes.length > 1 ? 'them' : 'it'}?`}
+          confirmLabel="Save anyway"
+          onConfirm={() => {
+            const ask = pastAsk;
+            setPastAsk(null);
+            void save(undefined, ask.overwrite, true);
+          }}
+          onCancel={() => {
+            const n = (pastAsk.indexes[0] ?? 0) + 1;
+            setPastAsk(null);
+            setTimeout(() => formRef.current?.querySelector<HTMLElement>(`[aria-label="Reminder ${n} time"], [aria-label="Reminder ${n} amount"]`)?.focus(), 0);
+          }}
+        />
+      ) : null}
       <form ref={formRef} onSubmit={(e) => void save(e)} noValidate aria-label={isNew ? 'New task' : 'Edit task'}>
         <div className="field">
           <label htmlFor={`${ids}-title`}>Title</label>
@@ -460,6 +493,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
               changed={recurrenceChanged}
               serverError={recurrenceError}
               preview={preview}
+              due={form.due}
             />
           ) : null}
         </fieldset>

@@ -1,4 +1,5 @@
 // Unsaved editor forms, per task ("new" for the new-task form), for this browser session.
+import { defaultDraft } from './recurrence';
 import type { TaskForm } from './taskForm';
 
 const PREFIX = 'taskstream.draft.';
@@ -20,7 +21,8 @@ export function loadDraft(taskId: string): TaskForm | null {
     if (!raw) return null;
     const v = JSON.parse(raw) as Partial<TaskForm>;
     if (typeof v.title !== 'string' || !Array.isArray(v.tags) || !Array.isArray(v.reminders) || typeof v.recurrence !== 'object') return null;
-    return v as TaskForm;
+    // A draft kept by an older version of the app lacks the builder's newer fields.
+    return { ...(v as TaskForm), recurrence: { ...defaultDraft(), ...(v.recurrence as TaskForm['recurrence']) } };
   } catch {
     return null;
   }

@@ -66,7 +66,7 @@ describe('RRULE → recurrence builder', () => {
   });
 
   it('falls back to CUSTOM for what the presets cannot say', () => {
-    for (const rule of ['FREQ=HOURLY', 'FREQ=MONTHLY;BYMONTHDAY=15', 'FREQ=MONTHLY;BYDAY=1MO', 'FREQ=DAILY;BYDAY=MO', 'FREQ=WEEKLY;WKST=SU', 'garbage', 'FREQ=DAILY;COUNT=0']) {
+    for (const rule of ['FREQ=HOURLY', 'FREQ=MONTHLY;BYMONTHDAY=15', 'FREQ=MONTHLY;BYDAY=5MO', 'FREQ=MONTHLY;BYDAY=1MO,3MO', 'FREQ=MONTHLY;BYDAY=2TU;BYSETPOS=1', 'FREQ=WEEKLY;BYDAY=2TU', 'FREQ=DAILY;BYHOUR=9,17;BYMINUTE=0', 'FREQ=DAILY;BYHOUR=9', 'FREQ=DAILY;BYHOUR=24;BYMINUTE=0', 'FREQ=DAILY;BYHOUR=9;BYMINUTE=0;BYSECOND=30', 'FREQ=DAILY;BYDAY=MO', 'FREQ=WEEKLY;WKST=SU', 'garbage', 'FREQ=DAILY;COUNT=0']) {
       const d = rruleToDraft(rule, TZ);
       expect(d.preset, rule).toBe('CUSTOM');
       expect(d.custom).toBe(normalizeCustom(rule));
@@ -142,5 +142,54 @@ describe('humanRule', () => {
     expect(humanRule('FREQ=MONTHLY;BYDAY=2TU', '2026-12-08T17:30:00Z', 'Europe/Berlin')).toBe('every month on the 2nd Tuesday at 18:30');
     expect(humanRule('FREQ=WEEKLY;INTERVAL=2;BYDAY=MO', null, 'Europe/Berlin')).toBe('every 2 weeks on Monday');
     expect(humanRule('not a rule', null, 'UTC')).toBe('Repeats');
+    // The rule's own time of day wins over the due date's.
+    expect(humanRule('FREQ=MONTHLY;BYDAY=2TU;BYHOUR=9;BYMINUTE=0', '2026-12-08T17:30:00Z', 'Europe/Berlin')).toBe('every month on the 2nd Tuesday at 09:00');
+    expect(humanRule('FREQ=DAILY;BYHOUR=7;BYMINUTE=5', null, 'UTC')).toBe('every day at 07:05');
+  });
+});
+
+describe('nth weekday of the month and time of day', () => {
+  it('builds BYDAY=2TU, BYDAY=-1FR and BYHOUR/BYMINUTE', () => {
+    expect(draftToRRule(draft({ preset: 'MONTHLY', monthly: { kind: 'weekday', nth: 2, day: 'TU' } }), TZ)).toBe('FREQ=MONTHLY;BYDAY=2TU');
+    expect(draftToRRule(draft({ preset: 'MONTHLY', monthly: { kind: 'weekday', nth: -1, day: 'FR' }, time: '18:30' }), TZ)).toBe(
+      'FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=18;BYMINUTE=30',
+    );
+    expect(draftToRRule(draft({ preset: 'WEEKDAYS', time: '09:00' }), TZ)).toBe('FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=9;BYMINUTE=0');
+    // The nth weekday only means something monthly.
+    expect(draftToRRule(draft({ preset: 'WEEKLY', monthly: { kind: 'weekday', nth: 2, day: 'TU' } }), TZ)).toBe('FREQ=WEEKLY');
+  });
+
+  it('says it in words', () => {
+    expect(describeDraft(draft({ preset: 'MONTHLY', monthly: { kind: 'weekday', nth: 2, day: 'TU' }, time: '09:00' }))).toBe(
+      'Every month on the 2nd Tuesday at 09:00',
+    );
+    expect(describeDraft(draft({ preset: 'MONTHLY', interval: 3, monthly: { kind: 'weekday', nth: -1, day: 'FR' } }))).toBe(
+      'Every 3 months on the last Friday',
+    );
+    expect(describeDraft(draft({ preset: 'DAILY', time: '07:15' }))).toBe('Every day at 07:15');
+  });
+
+  it('round-trips through RRULE text, BYSETPOS spelling included', () => {
+    for (const [rule, want] of [
+      ['FREQ=MONTHLY;BYDAY=2TU;BYHOUR=9;BYMINUTE=0', { nth: 2, day: 'TU', time: '09:00' }],
+      ['FREQ=MONTHLY;BYDAY=-1FR', { nth: -1, day: 'FR', time: '' }],
+      ['FREQ=MONTHLY;BYDAY=+3WE;BYHOUR=18;BYMINUTE=5;BYSECOND=0', { nth: 3, day: 'WE', time: '18:05' }],
+      ['FREQ=MONTHLY;BYDAY=TH;BYSETPOS=-1', { nth: -1, day: 'TH', time: '' }],
+    ] as const) {
+      const d = rruleToDraft(rule, TZ);
+      expect(d.preset, rule).toBe('MONTHLY');
+      expect(d.monthly, rule).toEqual({ kind: 'weekday', nth: want.nth, day: want.day });
+      expect(d.time, rule).toBe(want.time);
+      // Built again, the rule means the same dates (the canonical spelling).
+      expect(rruleToDraft(draftToRRule(d, TZ), TZ)).toEqual(d);
+    }
+    const daily = rruleToDraft('FREQ=DAILY;INTERVAL=2;BYHOUR=6;BYMINUTE=45;COUNT=3', TZ);
+    expect([daily.preset, daily.interval, daily.time, daily.end]).toEqual(['DAILY', 2, '06:45', { kind: 'count', count: 3 }]);
+    expect(draftToRRule(daily, TZ)).toBe('FREQ=DAILY;INTERVAL=2;BYHOUR=6;BYMINUTE=45;COUNT=3');
+  });
+
+  it('refuses a malformed time', () => {
+    expect(validateDraft(draft({ preset: 'DAILY', time: '25:00' })).time).toMatch(/time of day/);
+    expect(validateDraft(draft({ preset: 'DAILY', time: '' })).time).toBeUndefined();
   });
 });

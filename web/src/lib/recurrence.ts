@@ -15,6 +15,7 @@ export const WEEKDAY_LABELS: Record<Weekday, string> = {
   SU: 'Sun',
 };
 const WORKDAYS: Weekday[] = ['MO', 'TU', 'WE', 'TH', 'FR'];
+const TIME_RE = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 export type Preset = 'DAILY' | 'WEEKDAYS' | 'WEEKLY' | 'MONTHLY' | 'YEARLY' | 'CUSTOM';
 export const PRESET_LABELS: Record<Preset, string> = {
@@ -31,8 +32,31 @@ export type RecurrenceEnd =
   | { kind: 'count'; count: number }
   | { kind: 'until'; date: string }; // YYYY-MM-DD, last day included, in the rule's zone
 
+/** Which day of the month a MONTHLY rule repeats on. */
+export type MonthlyOn =
+  | { kind: 'date' } // the due date's day of the month
+  | { kind: 'weekday'; nth: Nth; day: Weekday }; // BYDAY=2TU, BYDAY=-1FR
+
+/** 1st to 4th, or -1 for the last one in the month. */
+export type Nth = 1 | 2 | 3 | 4 | -1;
+export const NTHS: readonly Nth[] = [1, 2, 3, 4, -1];
+export const NTH_LABELS: Record<Nth, string> = { 1: '1st', 2: '2nd', 3: '3rd', 4: '4th', [-1]: 'last' } as Record<Nth, string>;
+export const WEEKDAY_NAMES: Record<Weekday, string> = {
+  MO: 'Monday',
+  TU: 'Tuesday',
+  WE: 'Wednesday',
+  TH: 'Thursday',
+  FR: 'Friday',
+  SA: 'Saturday',
+  SU: 'Sunday',
+};
+
 export interface RecurrenceDraft {
   preset: Preset;
+  /** For MONTHLY: the due date's day, or the nth weekday. */
+  monthly: MonthlyOn;
+  /** "HH:mm" the occurrences fall at (BYHOUR/BYMINUTE), or '' for the due date's time. */
+  time: string;
   interval: number;
   byDay: Weekday[];
   end: RecurrenceEnd;
@@ -42,7 +66,7 @@ export interface RecurrenceDraft {
 }
 
 export function defaultDraft(): RecurrenceDraft {
-  return { preset: 'DAILY', interval: 1, byDay: [], end: { kind: 'never' }, repeatFrom: 'DUE_DATE', custom: '' };
+  return { preset: 'DAILY', monthly: { kind: 'date' }, time: '', interval: 1, byDay: [], end: { kind: 'never' }, repeatFrom: 'DUE_DATE', custom: '' };
 }
 
 const FREQ_OF: Record<Exclude<Preset, 'CUSTOM'>, string> = {
@@ -80,6 +104,9 @@ export function draftToRRule(draft: RecurrenceDraft, timeZone: string): string {
   if (interval > 1) parts.push(`INTERVAL=${interval}`);
   if (draft.preset === 'WEEKDAYS') parts.push(`BYDAY=${WORKDAYS.join(',')}`);
   if (draft.preset === 'WEEKLY' && draft.byDay.length > 0) parts.push(`BYDAY=${sortDays(draft.byDay).join(',')}`);
+  if (draft.preset === 'MONTHLY' && draft.monthly.kind === 'weekday') parts.push(`BYDAY=${draft.monthly.nth}${draft.monthly.day}`);
+  const time = TIME_RE.exec(draft.time);
+  if (time) parts.push(`BYHOUR=${Number(time[1])}`, `BYMINUTE=${Number(time[2])}`);
   if (draft.end.kind === 'count') parts.push(`COUNT=${Math.max(1, Math.floor(draft.end.count || 1))}`);
   if (draft.end.kind === 'until' && draft.end.date) parts.push(`UNTIL=${untilValue(draft.end.date, timeZone)}`);
   return parts.join(';');
@@ -109,9 +136,19 @@ export function rruleToDraft(rule: string, timeZone: string, repeatFrom: RepeatF
     if (!k || v === undefined || fields.has(k)) return custom;
     fields.set(k, v);
   }
-  const known = new Set(['FREQ', 'INTERVAL', 'BYDAY', 'COUNT', 'UNTIL', 'WKST']);
+  const known = new Set(['FREQ', 'INTERVAL', 'BYDAY', 'COUNT', 'UNTIL', 'WKST', 'BYHOUR', 'BYMINUTE', 'BYSECOND', 'BYSETPOS']);
   for (const k of fields.keys()) if (!known.has(k)) return custom;
   if (fields.has('WKST') && fields.get('WKST') !== 'MO') return custom;
+
+  // A time of day the builder can show: one BYHOUR with one BYMINUTE (and BYSECOND=0 at most).
+  let time = '';
+  if (fields.has('BYHOUR') || fields.has('BYMINUTE') || fields.has('BYSECOND')) {
+    const h = fields.get('BYHOUR') ?? '';
+    const m = fields.get('BYMINUTE') ?? '';
+    if (!/^\d{1,2}$/.test(h) || !/^\d{1,2}$/.test(m) || Number(h) > 23 || Number(m) > 59) return custom;
+    if (fields.has('BYSECOND') && fields.get('BYSECOND') !== '0') return custom;
+    time = `${h.padStart(2, '0')}:${m.padStart(2, '0')}`;
+  }
 
   const interval = fields.has('INTERVAL') ? Number(fields.get('INTERVAL')) : 1;
   if (!Number.isInteger(interval) || interval < 1) return custom;
@@ -129,6 +166,20 @@ export function rruleToDraft(rule: string, timeZone: string, repeatFrom: RepeatF
     end = { kind: 'until', date };
   }
 
+  // The nth weekday of the month: BYDAY=2TU, or BYDAY=TU;BYSETPOS=2 (the same dates).
+  let monthly: MonthlyOn = { kind: 'date' };
+  if (fields.get('FREQ') === 'MONTHLY' && fields.has('BYDAY')) {
+    const nthDay = /^([+-]?\d)(MO|TU|WE|TH|FR|SA|SU)$/.exec(fields.get('BYDAY') ?? '');
+    const plainDay = /^(MO|TU|WE|TH|FR|SA|SU)$/.exec(fields.get('BYDAY') ?? '');
+    const n = nthDay ? Number(nthDay[1]) : plainDay && fields.has('BYSETPOS') ? Number(fields.get('BYSETPOS')) : NaN;
+    const day = (nthDay?.[2] ?? plainDay?.[1]) as Weekday | undefined;
+    if (!day || !(NTHS as readonly number[]).includes(n) || (nthDay && fields.has('BYSETPOS'))) return custom;
+    monthly = { kind: 'weekday', nth: n as Nth, day };
+    fields.delete('BYDAY');
+    fields.delete('BYSETPOS');
+  }
+  if (fields.has('BYSETPOS')) return custom;
+
   let byDay: Weekday[] = [];
   if (fields.has('BYDAY')) {
     const days = (fields.get('BYDAY') ?? '').split(',');
@@ -136,7 +187,7 @@ export function rruleToDraft(rule: string, timeZone: string, repeatFrom: RepeatF
     byDay = sortDays(days as Weekday[]);
   }
 
-  const base = { interval, end, repeatFrom, custom: '' };
+  const base = { interval, end, repeatFrom, custom: '', time, monthly: { kind: 'date' } as MonthlyOn };
   switch (fields.get('FREQ')) {
     case 'DAILY':
       return byDay.length ? custom : { ...base, preset: 'DAILY', byDay: [] };
@@ -144,7 +195,7 @@ export function rruleToDraft(rule: string, timeZone: string, repeatFrom: RepeatF
       if (byDay.length === 5 && WORKDAYS.every((d) => byDay.includes(d))) return { ...base, preset: 'WEEKDAYS', byDay: [] };
       return { ...base, preset: 'WEEKLY', byDay };
     case 'MONTHLY':
-      return byDay.length ? custom : { ...base, preset: 'MONTHLY', byDay: [] };
+      return byDay.length ? custom : { ...base, preset: 'MONTHLY', byDay: [], monthly };
     case 'YEARLY':
       return byDay.length ? custom : { ...base, preset: 'YEARLY', byDay: [] };
     default:
@@ -153,8 +204,8 @@ export function rruleToDraft(rule: string, timeZone: string, repeatFrom: RepeatF
 }
 
 /** Problems the builder can see before asking the server, keyed by builder field. */
-export function validateDraft(draft: RecurrenceDraft): Partial<Record<'interval' | 'count' | 'until' | 'custom', string>> {
-  const errors: Partial<Record<'interval' | 'count' | 'until' | 'custom', string>> = {};
+export function validateDraft(draft: RecurrenceDraft): Partial<Record<'interval' | 'count' | 'until' | 'custom' | 'time', string>> {
+  const errors: Partial<Record<'interval' | 'count' | 'until' | 'custom' | 'time', string>> = {};
   if (draft.preset === 'CUSTOM') {
     const rule = normalizeCustom(draft.custom);
     if (!/(^|;)FREQ=/.test(rule)) errors.custom = 'The rule needs a FREQ, e.g. FREQ=WEEKLY;BYDAY=MO';
@@ -166,6 +217,7 @@ export function validateDraft(draft: RecurrenceDraft): Partial<Record<'interval'
   if (draft.end.kind === 'count' && (!Number.isInteger(draft.end.count) || draft.end.count < 1 || draft.end.count > 10000))
     errors.count = 'Enter a number of occurrences from 1 to 10,000';
   if (draft.end.kind === 'until' && !/^\d{4}-\d{2}-\d{2}$/.test(draft.end.date)) errors.until = 'Choose the last date';
+  if (draft.time && !TIME_RE.test(draft.time)) errors.time = 'Enter a time of day such as 09:00, or leave it empty';
   return errors;
 }
 
@@ -184,6 +236,9 @@ export function describeDraft(draft: RecurrenceDraft): string {
   let text = draft.interval > 1 ? `Every ${draft.interval} ${many}` : `Every ${one}`;
   if (draft.preset === 'WEEKDAYS') text += ' on weekdays';
   if (draft.preset === 'WEEKLY' && draft.byDay.length) text += ` on ${sortDays(draft.byDay).map((d) => WEEKDAY_LABELS[d]).join(', ')}`;
+  if (draft.preset === 'MONTHLY' && draft.monthly.kind === 'weekday')
+    text += ` on the ${NTH_LABELS[draft.monthly.nth]} ${WEEKDAY_NAMES[draft.monthly.day]}`;
+  if (TIME_RE.test(draft.time)) text += ` at ${draft.time}`;
   if (draft.end.kind === 'count') text += `, ${draft.end.count} ${draft.end.count === 1 ? 'time' : 'times'}`;
   if (draft.end.kind === 'until' && draft.end.date) text += `, until ${draft.end.date}`;
   text += draft.repeatFrom === 'COMPLETION' ? ', counted from completion' : '';
@@ -226,8 +281,16 @@ export function humanRule(rule: string, dueAt: string | null, timeZone: string):
   let text: string;
   try {
     const options = RRule.parseString(normalizeCustom(rule));
-    text = new RRule(options).toText();
-    if (options.byhour !== undefined && options.byhour !== null) return text;
+    // rrule says BYHOUR for some frequencies only ("every day at 7"): say the words without it
+    // and add the time here, the same way for every rule.
+    text = new RRule({ ...options, byhour: null, byminute: null, bysecond: null }).toText();
+    // The rule's own time of day (one hour and minute) wins over the due date's.
+    const hours = [options.byhour ?? []].flat();
+    const minutes = [options.byminute ?? 0].flat();
+    if (hours.length) {
+      if (hours.length > 1 || minutes.length > 1) return text;
+      return `${text} at ${String(hours[0]).padStart(2, '0')}:${String(minutes[0]).padStart(2, '0')}`;
+    }
   } catch {
     return 'Repeats';
   }
