@@ -44,6 +44,8 @@ def test_every_service_has_its_endpoints() -> None:
         ("notifications", "POST", "/internal/notifications/{notificationId}/read"),
         ("audit", "GET", "/internal/audit/{userId}/entries"),
         ("audit", "GET", "/internal/audit/{userId}/verification"),
+        ("audit", "GET", "/internal/audit/projects/{projectId}/entries"),
+        ("audit", "GET", "/internal/audit/projects/{projectId}/verification"),
     }
 
 
