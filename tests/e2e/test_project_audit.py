@@ -5,7 +5,10 @@ it does not exist, exactly as for an id that names no project; tampering shows."
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +16,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
-from tests.e2e.test_audit_flow import recompute, wait_for_entries
+from tests.e2e.test_audit_flow import recompute, report_env, wait_for_entries
 from tests.e2e.test_projects import create, join, new_user
 from tests.security.test_audit_tampering import behind_the_triggers_back
 from workers.audit import trail
@@ -142,10 +146,33 @@ async def test_non_members_and_removed_members_are_told_it_does_not_exist(
     assert (await project_log(clients["dave"], project))["totalCount"] >= 11
 
 
-async def test_a_tampered_project_entry_breaks_the_project_chain(
-    system: httpx.AsyncClient, engine: AsyncEngine
+async def project_report(settings: Settings, database_url: str, project_id: str) -> tuple[int, Any]:
+    """Exit status and JSON of `taskstream audit report --project` (the compliance export)."""
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("taskstream")),
+        "audit",
+        "report",
+        "--project",
+        project_id,
+        env=report_env(settings, database_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None, err
+    return process.returncode, json.loads(out)
+
+
+async def test_a_tampered_project_entry_breaks_the_project_chain_and_its_report(
+    system: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, database_url: str
 ) -> None:
     clients, _, project, nodes = await shared_project(system)
+    status, exported = await project_report(settings, database_url, project)
+    assert status == 0
+    assert exported["project"]["id"] == project
+    assert exported["verification"]["ok"] is True
+    assert [e["id"] for e in exported["entries"]] == [n["id"] for n in nodes]
+    assert exported["head"]["seq"] == len(nodes)
     victim = nodes[-2]  # the task's creation
     await behind_the_triggers_back(
         engine,
@@ -157,6 +184,9 @@ async def test_a_tampered_project_entry_breaks_the_project_chain(
     assert verified["ok"] is False
     assert verified["firstBroken"] == victim["id"]
     assert verified["reason"]
+    status, exported = await project_report(settings, database_url, project)
+    assert status == 1
+    assert exported["verification"]["firstBroken"] == victim["id"]
     # The project's chain is its own: the members' personal chains still verify.
     for client in clients.values():
         mine = (await client.data("{ verifyAuditLog { ok } }"))["verifyAuditLog"]
