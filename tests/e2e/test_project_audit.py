@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
+from tests.docs.test_api_examples import COMPLIANCE, python_block
 from tests.e2e.test_audit_flow import recompute, report_env, wait_for_entries
 from tests.e2e.test_projects import create, join, new_user
 from tests.security.test_audit_tampering import behind_the_triggers_back
@@ -146,33 +147,62 @@ async def test_non_members_and_removed_members_are_told_it_does_not_exist(
     assert (await project_log(clients["dave"], project))["totalCount"] >= 11
 
 
-async def project_report(settings: Settings, database_url: str, project_id: str) -> tuple[int, Any]:
-    """Exit status and JSON of `taskstream audit report --project` (the compliance export)."""
+async def project_report(
+    settings: Settings, database_url: str, project_id: str, kind: str = "json"
+) -> tuple[int, str]:
+    """Exit status and text of `taskstream audit report --project` (the compliance export)."""
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("taskstream")),
         "audit",
         "report",
         "--project",
         project_id,
+        "--format",
+        kind,
         env=report_env(settings, database_url),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode is not None, err
-    return process.returncode, json.loads(out)
+    return process.returncode, out.decode()
+
+
+async def offline_check(tmp_path: Path, name: str, export: str) -> str:
+    """What docs/compliance.md's offline verifier says of an export."""
+    script = tmp_path / "verify_audit_export.py"
+    script.write_text(python_block(COMPLIANCE.read_text(), "offline_verify"))
+    saved = tmp_path / name
+    saved.write_text(export)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), str(saved), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    return out.decode()
 
 
 async def test_a_tampered_project_entry_breaks_the_project_chain_and_its_report(
-    system: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, database_url: str
+    system: httpx.AsyncClient,
+    engine: AsyncEngine,
+    settings: Settings,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
     clients, _, project, nodes = await shared_project(system)
-    status, exported = await project_report(settings, database_url, project)
+    status, text = await project_report(settings, database_url, project)
     assert status == 0
+    exported = json.loads(text)
     assert exported["project"]["id"] == project
     assert exported["verification"]["ok"] is True
     assert [e["id"] for e in exported["entries"]] == [n["id"] for n in nodes]
     assert exported["head"]["seq"] == len(nodes)
+    assert {e["projectId"] for e in exported["entries"]} == {project}
+    # The documented offline check verifies a project's export, JSON and CSV, as a user's.
+    status, as_csv = await project_report(settings, database_url, project, "csv")
+    assert status == 0 and as_csv.startswith(f"# project: {project} (chain ")
+    for name, export in (("project.json", text), ("project.csv", as_csv)):
+        verdict = await offline_check(tmp_path, name, export)
+        assert verdict.startswith(f"ok: {len(nodes)} chain from its start verified"), name
     victim = nodes[-2]  # the task's creation
     await behind_the_triggers_back(
         engine,
@@ -184,9 +214,10 @@ async def test_a_tampered_project_entry_breaks_the_project_chain_and_its_report(
     assert verified["ok"] is False
     assert verified["firstBroken"] == victim["id"]
     assert verified["reason"]
-    status, exported = await project_report(settings, database_url, project)
+    status, text = await project_report(settings, database_url, project)
     assert status == 1
-    assert exported["verification"]["firstBroken"] == victim["id"]
+    assert json.loads(text)["verification"]["firstBroken"] == victim["id"]
+    assert (await offline_check(tmp_path, "tampered.json", text)).startswith("BROKEN at entry")
     # The project's chain is its own: the members' personal chains still verify.
     for client in clients.values():
         mine = (await client.data("{ verifyAuditLog { ok } }"))["verifyAuditLog"]
