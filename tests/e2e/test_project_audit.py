@@ -230,3 +230,41 @@ async def test_a_tampered_project_entry_breaks_the_project_chain_and_its_report(
             .where(entries.c.id == uuid.UUID(victim["id"]))
         )
     assert owner == trail.project_chain(uuid.UUID(project))
+
+
+async def test_bad_paging_input_is_refused_naming_the_field_and_pages_follow_the_chain(
+    system: httpx.AsyncClient,
+) -> None:
+    clients, _, project, nodes = await shared_project(system)
+    bob = clients["bob"]
+    query = (
+        "query($p: ID!, $first: Int, $after: String, $from: DateTime, $to: DateTime) { "
+        "auditLogOfProject(projectId: $p, first: $first, after: $after, from: $from, to: $to) "
+        "{ totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }"
+    )
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"first": 0}, "first"),
+        ({"first": 201}, "first"),
+        ({"after": "not a cursor"}, "after"),
+        ({"from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"}, "from"),
+    ]
+    for variables, field in bad:
+        error = await bob.error(query, {"p": project, **variables})
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", variables
+        assert error["message"].startswith(field), error
+    # Pages of 4 walk the chain in order, with the exact total on each.
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (await bob.data(query, {"p": project, "first": 4, "after": after}))[
+            "auditLogOfProject"
+        ]
+        assert page["totalCount"] == len(nodes)
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [node["id"] for node in nodes]
+    # A time window selects by `at`: nothing before the project existed.
+    empty = await bob.data(query, {"p": project, "to": "2000-01-01T00:00:00Z"})
+    assert empty["auditLogOfProject"]["totalCount"] == 0

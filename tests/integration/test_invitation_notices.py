@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.events import ProjectInvitationCreated
+from contracts.events import ProjectInvitationCreated, UserDeleted
 from contracts.gateway_api import GatewayClient
 from gateway.app import create_internal_app
 from gateway_core.domain.projects import Role
@@ -26,10 +26,12 @@ from gateway_core.services import projects as project_service
 from taskstream.bootstrap import bootstrap
 from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.bus import Message, Outcome
+from taskstream.messaging.cloudevents import encode
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
 from workers.notifications.channels import EmailSender
+from workers.notifications.erasure import erase_user
 from workers.notifications.firing import RetryPolicy
 from workers.notifications.invitations import InvitationHandlers, InvitationSender
 from workers.notifications.tables import invitation_notices, notifications, processed_events
@@ -210,3 +212,18 @@ async def test_with_email_off_an_invitee_with_an_account_is_notified_in_the_app_
         (row["notification_id"], None, "IN_APP")
     ]
     assert "Roadmap" in stored[0].title and "a viewer (read only)" in stored[0].body
+
+
+async def test_deleting_the_invitees_account_erases_their_notices(setup: Setup) -> None:
+    invitee = await setup.account()
+    address = await setup.email_of(invitee)
+    invitation_id, event = await setup.invitation(to=address)
+    consumer = consumer_for(setup.engine, email_on=True)
+    consumer.on(UserDeleted, erase_user)
+    assert await consumer.handle(event) is Outcome.SUCCESS
+    assert set(await notices(setup.engine, invitation_id)) == {"EMAIL", "IN_APP"}
+    gone = encode(UserDeleted(user_id=invitee), source="gateway", time=NOW)
+    assert await consumer.handle(Message(gone.topic, gone.partition_key, gone.body)) is (
+        Outcome.SUCCESS
+    )
+    assert await notices(setup.engine, invitation_id) == {}
