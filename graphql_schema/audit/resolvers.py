@@ -301,8 +301,10 @@ async def _member_project(info: Info, project_id: str) -> uuid.UUID:
 async def _connection(info: Info, page: api.AuditPage) -> AuditConnection:
     """The GraphQL page of an audit page, the acting users' emails read in one query."""
     actors = {found for edge in page.edges if (found := _user_id(edge.node.actor)) is not None}
-    async with info.context.services.engine.connect() as connection:
-        emails = await emails_of(connection, actors)
+    emails: dict[uuid.UUID, str] = {}
+    if actors:
+        async with info.context.services.engine.connect() as connection:
+            emails = await emails_of(connection, actors)
     return AuditConnection(
         edges=[
             AuditEdge(cursor=edge.cursor, node=AuditEntry.of(edge.node, emails))
