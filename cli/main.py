@@ -8,10 +8,11 @@ import contextlib
 import gc
 import signal
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -21,6 +22,9 @@ from taskstream.bootstrap import bootstrap
 from taskstream.edge import server_config
 from taskstream.service import Service
 from taskstream.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from workers.audit.report import Report
 
 SCHEMA_SDL = Path(__file__).resolve().parents[1] / "graphql_schema" / "schema.graphql"
 EVENT_SCHEMAS = Path(__file__).resolve().parents[1] / "docs" / "events"
@@ -317,9 +321,24 @@ async def _audit_report(
     from contracts.gateway_api import GatewayClient
     from taskstream.errors import NotFound
     from workers.audit.main import signing_key
-    from workers.audit.report import compliance_report
+    from workers.audit.report import compliance_report, project_report
 
     runtime = bootstrap(settings, app_id="audit")
+    if args.project is not None:
+        try:
+            return _print_report(
+                await project_report(
+                    engine=runtime.engine,
+                    project_id=args.project,
+                    key=signing_key(runtime),
+                    retention=timedelta(days=settings.audit_retention_days),
+                    period_from=period[0],
+                    period_to=period[1],
+                ),
+                args.format,
+            )
+        finally:
+            await runtime.close()
     if not settings.bus_url.startswith("dapr:"):
         from gateway.app import create_internal_app
 
@@ -346,7 +365,12 @@ async def _audit_report(
         return 2
     finally:
         await runtime.close()
-    sys.stdout.write(report.render(args.format))
+    return _print_report(report, args.format)
+
+
+def _print_report(report: Report, kind: str) -> int:
+    """Print a compliance report; 1 when its chain does not verify."""
+    sys.stdout.write(report.render(kind))
     sys.stdout.flush()
     if not report.verification.ok:
         print(f"audit chain {report.verification.describe()}", file=sys.stderr)
@@ -489,9 +513,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="audit_command", required=True
     )
     report = audit.add_parser(
-        "report", help="compliance export of one user's audit trail, with its verification"
+        "report",
+        help="compliance export of one user's (or one shared project's) audit trail, with its "
+        "verification",
     )
-    report.add_argument("--user", required=True, metavar="EMAIL")
+    whose = report.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--user", metavar="EMAIL")
+    whose.add_argument(
+        "--project", type=uuid.UUID, metavar="ID", help="a shared project's chain, by its id"
+    )
     report.add_argument("--from", dest="from_", metavar="D", help="date or RFC 3339 time")
     report.add_argument("--to", metavar="D", help="date (whole day) or RFC 3339 time")
     report.add_argument("--format", choices=["csv", "json"], default="json")

@@ -1,6 +1,9 @@
-"""The audit service's internal API: a user's trail and its verification.
+"""The audit service's internal API: a user's trail, a project's trail, and their verification.
 
-The gateway asks it to answer `auditLog` and `verifyAuditLog`; it never reads the audit tables.
+The gateway asks it to answer `auditLog`, `verifyAuditLog`, `auditLogOfProject` and
+`verifyProjectAuditLog`; it never reads the audit tables. The gateway checks that the caller
+is a member of the project before it asks about a project's trail: the audit service does not
+know who belongs to a project.
 """
 
 from __future__ import annotations
@@ -37,8 +40,28 @@ class VerifyAuditTrail(Request):
     user_id: uuid.UUID
 
 
+class ListProjectAuditEntries(Request):
+    """A page of a project's entries in chain order (oldest first), filtered."""
+
+    project_id: uuid.UUID
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    first: int = Field(default=100, ge=1, le=AUDIT_PAGE_MAX)
+    after: str | None = Field(default=None, max_length=CURSOR_MAX)
+
+
+class VerifyProjectAuditTrail(Request):
+    """Recompute the project's whole chain."""
+
+    project_id: uuid.UUID
+
+
 class AuditEntry(Answer):
-    """One entry as it was chained: `at` is the text that was hashed, kept as it is."""
+    """One entry as it was chained: `at` is the text that was hashed, kept as it is.
+
+    `project_id` (not hashed) is the project the change happened in, null for the personal
+    space; every entry of a project's chain has it.
+    """
 
     id: str
     at: str
@@ -48,6 +71,7 @@ class AuditEntry(Answer):
     changes: Any
     previous_hash: str
     hash: str
+    project_id: str | None = None
 
 
 class AuditEdge(Answer):
@@ -83,6 +107,21 @@ VERIFY_AUDIT_TRAIL = Endpoint(
     SERVICE, "GET", "/internal/audit/{userId}/verification", VerifyAuditTrail, AuditVerification
 )
 
+LIST_PROJECT_AUDIT_ENTRIES = Endpoint(
+    SERVICE,
+    "GET",
+    "/internal/audit/projects/{projectId}/entries",
+    ListProjectAuditEntries,
+    AuditPage,
+)
+VERIFY_PROJECT_AUDIT_TRAIL = Endpoint(
+    SERVICE,
+    "GET",
+    "/internal/audit/projects/{projectId}/verification",
+    VerifyProjectAuditTrail,
+    AuditVerification,
+)
+
 
 class AuditClient:
     """Calls the audit service's internal API (through Dapr, or in-process in `up`)."""
@@ -97,3 +136,11 @@ class AuditClient:
     async def verify(self, request: VerifyAuditTrail) -> AuditVerification:
         """The verification of the user's whole chain."""
         return await self._invoker.invoke(VERIFY_AUDIT_TRAIL, request)
+
+    async def list_project_entries(self, request: ListProjectAuditEntries) -> AuditPage:
+        """A page of the project's entries (the caller checked membership)."""
+        return await self._invoker.invoke(LIST_PROJECT_AUDIT_ENTRIES, request)
+
+    async def verify_project(self, request: VerifyProjectAuditTrail) -> AuditVerification:
+        """The verification of the project's whole chain (the caller checked membership)."""
+        return await self._invoker.invoke(VERIFY_PROJECT_AUDIT_TRAIL, request)

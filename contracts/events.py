@@ -69,6 +69,21 @@ class TaskEvent(Event):
     task_id: uuid.UUID
     version: int = Field(ge=1)
     task: Task
+    actor_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "The user who made the change, when the task is in a shared project (any member "
+            "with the role may change it; `userId` stays its owner); absent otherwise."
+        ),
+    )
+
+    @model_serializer(mode="wrap")
+    def _actor_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Absent rather than null: personal tasks' events read as before projects existed.
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("actorId", "") is None:
+            del dumped["actorId"]
+        return dumped
 
     @classmethod
     def of(cls, task: Task, **fields: Any) -> Self:

@@ -36,6 +36,27 @@ class User(Answer):
     timezone: str
 
 
+class GetInvitation(Request):
+    """An invitation to a shared project by id (for the notifications service's email)."""
+
+    invitation_id: uuid.UUID
+
+
+class Invitation(Answer):
+    """An invitation as it is now, with what its email says: the invited address (which may
+    have no account, so it never travels in events), the project's name, the inviter's
+    address and the role."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    project_name: str
+    email: str
+    role: str
+    state: str
+    invited_by: uuid.UUID
+    invited_by_email: str
+
+
 class CreateNextInstance(Request):
     """Create the next instance of the series whose instance `task_id` was completed."""
 
@@ -74,6 +95,9 @@ class ReminderRecorded(Answer):
 
 GET_USER = Endpoint(SERVICE, "GET", "/internal/users/{userId}", GetUser, User)
 FIND_USER = Endpoint(SERVICE, "GET", "/internal/users", FindUser, User)
+GET_INVITATION = Endpoint(
+    SERVICE, "GET", "/internal/invitations/{invitationId}", GetInvitation, Invitation
+)
 CREATE_NEXT_INSTANCE = Endpoint(
     SERVICE, "POST", "/internal/tasks/{taskId}/next-instance", CreateNextInstance, TaskInstance
 )
@@ -99,6 +123,10 @@ class GatewayClient:
     async def find_user(self, request: FindUser) -> User:
         """The user with this email; NotFound when there is none."""
         return await self._invoker.invoke(FIND_USER, request)
+
+    async def get_invitation(self, request: GetInvitation) -> Invitation:
+        """The invitation as it is now; NotFound when there is none (its project deleted)."""
+        return await self._invoker.invoke(GET_INVITATION, request)
 
     async def create_next_instance(self, request: CreateNextInstance) -> TaskInstance:
         """The series' next instance (exactly one, however often asked); NotFound if gone."""

@@ -14,17 +14,21 @@ from starlette.routing import BaseRoute
 from contracts.gateway_api import (
     CREATE_NEXT_INSTANCE,
     FIND_USER,
+    GET_INVITATION,
     GET_USER,
     RECORD_REMINDER_OUTCOME,
     CreateNextInstance,
     FindUser,
+    GetInvitation,
     GetUser,
+    Invitation,
     RecordReminderOutcome,
     ReminderRecorded,
     TaskInstance,
     User,
 )
 from gateway_core.domain.users import email_key
+from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence.uow import UnitOfWork
 from gateway_core.services import tasks as service
 from taskstream.bootstrap import Runtime
@@ -51,6 +55,22 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
             raise NotFound("user", request.email)
         user, _ = found
         return User(id=user.id, email=user.email, timezone=user.timezone)
+
+    async def get_invitation(request: GetInvitation) -> Invitation:
+        async with runtime.engine.connect() as connection:
+            found = await project_reads.invitation_by_id(connection, request.invitation_id)
+        if found is None:
+            raise NotFound("invitation", request.invitation_id)
+        return Invitation(
+            id=found.id,
+            project_id=found.project_id,
+            project_name=found.project_name,
+            email=found.email,
+            role=found.role.value,
+            state=found.state.value,
+            invited_by=found.invited_by,
+            invited_by_email=found.invited_by_email,
+        )
 
     async def create_next_instance(request: CreateNextInstance) -> TaskInstance:
         instance = await service.create_next_instance(
@@ -84,6 +104,7 @@ def internal_routes(runtime: Runtime) -> list[BaseRoute]:
     return [
         serve(FIND_USER, find_user, app_token=app_token),
         serve(GET_USER, get_user, app_token=app_token),
+        serve(GET_INVITATION, get_invitation, app_token=app_token),
         serve(CREATE_NEXT_INSTANCE, create_next_instance, app_token=app_token),
         serve(RECORD_REMINDER_OUTCOME, record_reminder_outcome, app_token=app_token),
     ]

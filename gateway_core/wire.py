@@ -6,6 +6,7 @@ every instant on the wire is written in UTC.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,17 +101,21 @@ def changes_wire(changes: dict[str, tuple[Any, Any]]) -> TaskChanges:
     )
 
 
-def task_event(event: events.Event) -> wire_events.TaskEvent:
-    """The wire model of a task's domain event."""
+def task_event(event: events.Event, *, actor_id: uuid.UUID | None = None) -> wire_events.TaskEvent:
+    """The wire model of a task's domain event (`actor_id`: who made it, for project tasks)."""
     task = task_wire(event.task)
     if isinstance(event, events.TaskUpdated):
-        return wire_events.TaskUpdated.of(task, changes=changes_wire(event.changes))
-    return _EVENT_MODELS[type(event)].of(task)
+        return wire_events.TaskUpdated.of(
+            task, changes=changes_wire(event.changes), actor_id=actor_id
+        )
+    return _EVENT_MODELS[type(event)].of(task, actor_id=actor_id)
 
 
-def task_envelope(event: events.Event) -> Envelope:
+def task_envelope(event: events.Event, *, actor_id: uuid.UUID | None = None) -> Envelope:
     """The CloudEvent of a task's domain event, keyed by its user for per-user order."""
-    return encode(task_event(event), source=event.source, time=event.at, event_id=event.id)
+    return encode(
+        task_event(event, actor_id=actor_id), source=event.source, time=event.at, event_id=event.id
+    )
 
 
 def project_event(change: projects.ProjectChange) -> wire_events.ProjectEvent:

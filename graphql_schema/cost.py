@@ -94,7 +94,8 @@ TEXT_SEARCH = 1_000
 TAG_FILTER = 5
 # An exact COUNT over every matching row, not bounded by `first`.
 TOTAL_COUNT = 10
-# Recomputes SHA-256 over the caller's whole audit chain: unbounded by any argument.
+# Recomputes SHA-256 over the caller's (or a project's) whole audit chain: unbounded by any
+# argument.
 VERIFY_CHAIN = 1_000
 # A password hash (scrypt/bcrypt class) is tens of milliseconds of CPU by design.
 PASSWORD_HASH = 2_000
@@ -153,6 +154,7 @@ SIZED_BY_ARGUMENT: dict[tuple[str, str], tuple[str, int, int]] = {
     ("Query", "tasks"): ("first", 50, PAGE_MAX),
     ("Query", "notifications"): ("first", 50, NOTIFICATIONS_PAGE_MAX),
     ("Query", "auditLog"): ("first", 100, AUDIT_PAGE_MAX),
+    ("Query", "auditLogOfProject"): ("first", 100, AUDIT_PAGE_MAX),
     ("Query", "previewRecurrence"): ("limit", 5, OCCURRENCES_MAX),
     ("Recurrence", "upcoming"): ("limit", 5, OCCURRENCES_MAX),
 }
@@ -192,7 +194,7 @@ def _field_price(parent: str, name: str, arguments: dict[str, Any], size: int) -
         return price
     if name == "totalCount" and parent in CONNECTIONS:
         return TOTAL_COUNT
-    if (parent, name) == ("Query", "verifyAuditLog"):
+    if (parent, name) in (("Query", "verifyAuditLog"), ("Query", "verifyProjectAuditLog")):
         return VERIFY_CHAIN
     if (parent, name) in PASSWORD_FIELDS:
         return PASSWORD_HASH

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime
 from types import TracebackType
 
@@ -23,9 +24,14 @@ from taskstream.persistence.db import is_database_unavailable
 from taskstream.persistence.outbox import write_outbox
 
 
-def from_task_event(event: Event) -> Envelope:
-    """The CloudEvent of a task's domain event, keyed by its user for per-user order."""
-    return task_envelope(event)
+def from_task_event(event: Event, *, actor_id: uuid.UUID | None = None) -> Envelope:
+    """The CloudEvent of a task's domain event, keyed by its user for per-user order.
+
+    `actor_id` (who made the change) goes on events of project tasks only, where any member
+    with the role may change a task that stays under its owner's `userId`.
+    """
+    in_project = event.task.project_id is not None
+    return task_envelope(event, actor_id=actor_id if in_project else None)
 
 
 class UnitOfWork:
@@ -36,6 +42,9 @@ class UnitOfWork:
     tags: TagRepository
     tasks: TaskRepository
     projects: ProjectRepository
+    # The user this unit of work acts for (set by the access checks), named on project tasks'
+    # events as their actor.
+    actor_id: uuid.UUID | None = None
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -75,7 +84,11 @@ class UnitOfWork:
 
     def collect_envelopes(self) -> list[Envelope]:
         """Every pending event of this unit of work as CloudEvents, in the order raised."""
-        envelopes = [from_task_event(event) for task in self.tasks.seen for event in task.events]
+        envelopes = [
+            from_task_event(event, actor_id=self.actor_id)
+            for task in self.tasks.seen
+            for event in task.events
+        ]
         envelopes += [
             project_envelope(change) for project in self.projects.seen for change in project.events
         ]

@@ -28,6 +28,7 @@ async def require_project_role(
     NOT_FOUND for a non-member, FORBIDDEN (naming `field`) for a member below the role.
     """
     held = await uow.projects.role_of(project_id, user_id)
+    uow.actor_id = user_id
     if held is None:
         raise NotFound("project", project_id)
     if held.rank < need.rank:
@@ -47,6 +48,7 @@ async def task_for(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, need
     ).first()
     if row is None:
         raise NotFound("task", task_id)
+    uow.actor_id = user_id
     if row.project_id is None:
         if row.user_id != user_id:
             raise NotFound("task", task_id)

@@ -25,6 +25,7 @@ from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.docs.test_api_examples import COMPLIANCE, python_block
 from tests.e2e.test_audit_flow import report_env, wait_for_entries
+from workers.audit import report as report_module
 from workers.audit import trail
 from workers.audit.domain import (
     CHECKPOINT_CONTEXT,
@@ -35,7 +36,7 @@ from workers.audit.domain import (
 )
 from workers.audit.handlers import AUDITED, action_of
 from workers.audit.main import RETENTION_INTERVAL_SECONDS
-from workers.audit.report import CSV_COLUMNS, compliance_report
+from workers.audit.report import CSV_COLUMNS
 
 pytestmark = pytest.mark.e2e
 
@@ -205,7 +206,8 @@ def test_the_document_states_the_codes_facts() -> None:
     assert "(newest entries removed)" in inspect.getsource(ChainCheck.end_at)
     assert "`trail.verify` in `workers/audit/trail.py`" in text
     assert "_check_head(check, head, start" in inspect.getsource(trail.verify)
-    assert "trail.verify(engine, user_id, key=key" in inspect.getsource(compliance_report)
+    # The user's and the project's reports share the chain report, which verifies with it.
+    assert "trail.verify(engine, user_id, key=key" in inspect.getsource(report_module)
     assert "`<data-dir>/secrets/audit-signing-key`" in text
     assert '"audit-signing-key"' in inspect.getsource(cli.command_up)
     hours = Settings.model_fields["processed_events_retention_hours"].default

@@ -133,6 +133,15 @@ CASES: dict[str, Case] = {
     "Query.projectInvitations(projectId)": Case(
         "project", "query($id: ID!) { projectInvitations(projectId: $id) { id email } }", NOT_FOUND
     ),
+    "Query.auditLogOfProject(projectId)": Case(
+        "project",
+        "query($id: ID!) { auditLogOfProject(projectId: $id) "
+        "{ totalCount edges { node { id } } } }",
+        NOT_FOUND,
+    ),
+    "Query.verifyProjectAuditLog(projectId)": Case(
+        "project", "query($id: ID!) { verifyProjectAuditLog(projectId: $id) { ok } }", NOT_FOUND
+    ),
     "Query.tasks(filter.projectId)": Case(
         "project",
         "query($id: ID!) { tasks(filter: {projectId: $id}) { totalCount edges { node { id } } } }",

@@ -35,6 +35,7 @@ def test_every_service_has_its_endpoints() -> None:
     assert {(e.service, e.method, e.path) for e in ENDPOINTS} == {
         ("gateway", "GET", "/internal/users/{userId}"),
         ("gateway", "GET", "/internal/users"),
+        ("gateway", "GET", "/internal/invitations/{invitationId}"),
         ("gateway", "POST", "/internal/tasks/{taskId}/next-instance"),
         ("gateway", "POST", "/internal/reminders/{reminderId}/outcome"),
         ("notifications", "POST", "/internal/webhooks"),
@@ -44,6 +45,8 @@ def test_every_service_has_its_endpoints() -> None:
         ("notifications", "POST", "/internal/notifications/{notificationId}/read"),
         ("audit", "GET", "/internal/audit/{userId}/entries"),
         ("audit", "GET", "/internal/audit/{userId}/verification"),
+        ("audit", "GET", "/internal/audit/projects/{projectId}/entries"),
+        ("audit", "GET", "/internal/audit/projects/{projectId}/verification"),
     }
 
 

@@ -55,6 +55,8 @@ class AuditRecord:
     changes: Any
     previous_hash: str
     hash: str
+    # The shared project the change happened in (not hashed: the hash rule is the contract's).
+    project_id: str | None = None
 
     def hashed_fields(self) -> dict[str, Any]:
         """The object whose canonical JSON is hashed."""
@@ -68,8 +70,9 @@ class AuditRecord:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The entry as the internal API and the compliance report carry it."""
-        return {
+        """The entry as the internal API and the compliance report carry it (`projectId` only
+        for changes in a shared project, so personal trails read as before projects)."""
+        body = {
             "id": self.id,
             "at": self.at,
             "actor": self.actor,
@@ -79,6 +82,9 @@ class AuditRecord:
             "previousHash": self.previous_hash,
             "hash": self.hash,
         }
+        if self.project_id is not None:
+            body["projectId"] = self.project_id
+        return body
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> AuditRecord:
@@ -92,6 +98,7 @@ class AuditRecord:
             changes=body["changes"],
             previous_hash=str(body["previousHash"]),
             hash=str(body["hash"]),
+            project_id=None if body.get("projectId") is None else str(body["projectId"]),
         )
 
 

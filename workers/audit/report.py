@@ -1,7 +1,11 @@
-"""The compliance report: one user's audit trail over a period, with the chain's verification.
+"""The compliance report: one user's (or one shared project's) audit trail over a period, with
+the chain's verification.
 
 The user is found by email through the gateway's internal API (the audit service does not
-read the gateway's tables); the trail and its verification come from the audit tables.
+read the gateway's tables); the trail and its verification come from the audit tables. A
+project's report needs only its id: its chain is the audit service's own (kept under
+`trail.project_chain(id)`, the id its head and checkpoints are signed for), and it stays
+reportable after the project is deleted, until retention removes it.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -67,11 +72,19 @@ class Report:
     checkpoints: list[Checkpoint]
     head: Head | None
     retention_days: int
+    # Set for a project's report: `user_id` is then the project's chain id (what its head and
+    # checkpoints are signed for) and `email` is empty.
+    project_id: str | None = None
+
+    def _whose(self) -> dict[str, Any]:
+        if self.project_id is not None:
+            return {"project": {"id": self.project_id, "chainId": self.user_id}}
+        return {"user": {"id": self.user_id, "email": self.email}}
 
     def to_json(self) -> dict[str, Any]:
         """The report as one JSON object."""
         return {
-            "user": {"id": self.user_id, "email": self.email},
+            **self._whose(),
             "from": None if self.period_from is None else format_at(self.period_from),
             "to": None if self.period_to is None else format_at(self.period_to),
             "generatedAt": format_at(self.generated_at),
@@ -95,7 +108,10 @@ class Report:
         out = io.StringIO()
         summary = self.to_json()
         # Comment lines first: who, which period, and whether the whole chain verifies.
-        out.write(f"# user: {self.email} ({self.user_id})\n")
+        if self.project_id is not None:
+            out.write(f"# project: {self.project_id} (chain {self.user_id})\n")
+        else:
+            out.write(f"# user: {self.email} ({self.user_id})\n")
         out.write(f"# from: {summary['from'] or '-'}  to: {summary['to'] or '-'}\n")
         out.write(f"# generated at: {summary['generatedAt']}\n")
         out.write(f"# chain start: {self.chain_start}\n")
@@ -141,7 +157,51 @@ async def compliance_report(
 ) -> Report:
     """The user's entries in the period and the verification of their whole chain."""
     user = await gateway.find_user(FindUser(email=email))
-    user_id = user.id
+    return await _chain_report(
+        engine,
+        user.id,
+        email=user.email,
+        key=key,
+        retention=retention,
+        period_from=period_from,
+        period_to=period_to,
+    )
+
+
+async def project_report(
+    *,
+    engine: AsyncEngine,
+    project_id: uuid.UUID,
+    key: bytes,
+    retention: timedelta,
+    period_from: datetime | None = None,
+    period_to: datetime | None = None,
+) -> Report:
+    """A shared project's entries in the period and the verification of its whole chain."""
+    return await _chain_report(
+        engine,
+        trail.project_chain(project_id),
+        email="",
+        key=key,
+        retention=retention,
+        period_from=period_from,
+        period_to=period_to,
+        project_id=str(project_id),
+    )
+
+
+async def _chain_report(
+    engine: AsyncEngine,
+    user_id: uuid.UUID,
+    *,
+    email: str,
+    key: bytes,
+    retention: timedelta,
+    period_from: datetime | None,
+    period_to: datetime | None,
+    project_id: str | None = None,
+) -> Report:
+    """The report of one chain (a user's, or a project's under its chain id)."""
     records: list[AuditRecord] = []
     after: str | None = None
     async with engine.connect() as connection:
@@ -163,7 +223,7 @@ async def compliance_report(
         head = await trail.head_of(connection, user_id)
     return Report(
         user_id=str(user_id),
-        email=user.email,
+        email=email,
         period_from=period_from,
         period_to=period_to,
         generated_at=datetime.now(UTC),
@@ -173,4 +233,5 @@ async def compliance_report(
         checkpoints=checkpoints,
         head=head,
         retention_days=int(retention / timedelta(days=1)),
+        project_id=project_id,
     )

@@ -38,6 +38,8 @@ entries = Table(
     Column("previous_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The shared project the change happened in (not hashed); see the audit_0004 migration.
+    Column("project_id", UUID(as_uuid=True)),
 )
 
 checkpoints = Table(

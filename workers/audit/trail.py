@@ -50,6 +50,13 @@ log = logging.getLogger(__name__)
 ORDERING = "audit:seq"
 # Entry ids derive from the event id: the same event always names the same entry.
 ENTRY_NAMESPACE = uuid.UUID("6f1d3c52-8a8e-4e0b-9a57-5f0b7c3e2a10")
+# A project's chain is kept under an id derived from the project's: every table, trigger,
+# signature and retention rule of the personal chains applies to it unchanged, and no user
+# id (random) can ever name it.
+PROJECT_CHAIN_NAMESPACE = uuid.UUID("0b6f5d2e-3c1a-4f7e-9d84-2a61c5e7b3f9")
+# What follows an event id to name the entry of a project's chain recording that event (the
+# personal entry of the same event keeps the bare event id).
+PROJECT_EVENT_SUFFIX = "#project"
 VERIFY_BATCH = 1000
 # From this many entries on, an append COPYs them rather than INSERTing them.
 COPY_FROM = 16
@@ -58,6 +65,11 @@ COPY_FROM = 16
 def entry_id(event_id: str) -> uuid.UUID:
     """The id of the entry recording this event."""
     return uuid.uuid5(ENTRY_NAMESPACE, event_id)
+
+
+def project_chain(project_id: uuid.UUID) -> uuid.UUID:
+    """The chain id under which a project's trail is kept (in the tables' `user_id`)."""
+    return uuid.uuid5(PROJECT_CHAIN_NAMESPACE, str(project_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +83,8 @@ class NewEntry:
     action: str
     task_id: uuid.UUID | None
     changes: Any
+    # The shared project the change happened in; None in the personal space.
+    project_id: uuid.UUID | None = None
 
 
 # The statements of an append, over arrays so that their number does not grow with the batch
@@ -87,6 +101,7 @@ _COPIED = (
     "changes",
     "previous_hash",
     "hash",
+    "project_id",
 )
 _NEW_HEADS = text(
     "INSERT INTO audit.chain_heads (user_id, last_seq, last_hash) "
@@ -149,6 +164,7 @@ async def append_many(connection: AsyncConnection, new: Sequence[NewEntry], *, k
                 changes_text,
                 previous,
                 digest,
+                entry.project_id,
             )
         )
     if len(records) >= COPY_FROM:
@@ -206,7 +222,7 @@ def _record(
 
 
 def _from_row(row: Any) -> AuditRecord:
-    return _record(
+    record = _record(
         str(row.id),
         row.at,
         row.actor,
@@ -216,6 +232,8 @@ def _from_row(row: Any) -> AuditRecord:
         row.previous_hash,
         row.hash,
     )
+    project = getattr(row, "project_id", None)
+    return record if project is None else replace(record, project_id=str(project))
 
 
 _COLUMNS = (
@@ -228,6 +246,7 @@ _COLUMNS = (
     entries.c.changes,
     entries.c.previous_hash,
     entries.c.hash,
+    entries.c.project_id,
 )
 
 

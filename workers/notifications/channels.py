@@ -97,16 +97,32 @@ class EmailSender:
         self.target = SmtpTarget.parse(smtp_url) if smtp_url else None
         self.sender = sender
 
+    @property
+    def on(self) -> bool:
+        """Whether email is on (TASKSTREAM_SMTP_URL is set)."""
+        return self.target is not None
+
     async def send(self, to: str, message: Message) -> None:
-        """Submit one e-mail; DeliveryError when the server refuses or cannot be reached."""
+        """Submit one reminder e-mail; DeliveryError when the server refuses or cannot be
+        reached."""
+        await self.send_text(
+            to,
+            subject=f"Reminder: {message.title}",
+            body=f"{message.title}\n\n{message.body}\n",
+            message_id=message.delivery_id,
+        )
+
+    async def send_text(self, to: str, *, subject: str, body: str, message_id: str) -> None:
+        """Submit one e-mail; `message_id` names it the same on every retry (receivers can
+        drop a copy). DeliveryError when the server refuses or cannot be reached."""
         if self.target is None:
             raise DeliveryError(EMAIL_OFF, permanent=True)
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = to
-        mail["Subject"] = f"Reminder: {message.title}"
-        mail["Message-ID"] = f"<{message.delivery_id}@taskstream>"
-        mail.set_content(f"{message.title}\n\n{message.body}\n")
+        mail["Subject"] = subject
+        mail["Message-ID"] = f"<{message_id}@taskstream>"
+        mail.set_content(body)
         try:
             await aiosmtplib.send(
                 mail,

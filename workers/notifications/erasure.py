@@ -10,6 +10,7 @@ from taskstream.messaging.bus import Outcome
 from taskstream.messaging.cloudevents import CloudEvent
 from workers.notifications.tables import (
     deliveries,
+    invitation_notices,
     notifications,
     outbox,
     schedule,
@@ -19,7 +20,8 @@ from workers.notifications.tables import (
 
 
 async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection) -> Outcome:
-    """Delete every row of the account: schedule, deliveries, notifications, webhooks, events."""
+    """Delete every row of the account: schedule, deliveries, notifications, invitation
+    notices, webhooks, events."""
     user_id = event.data.user_id
     # The task ids are known only through the schedule: their version rows go first.
     await connection.execute(
@@ -34,6 +36,9 @@ async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection
     await connection.execute(delete(deliveries).where(deliveries.c.user_id == user_id))
     await connection.execute(delete(schedule).where(schedule.c.user_id == user_id))
     await connection.execute(delete(notifications).where(notifications.c.user_id == user_id))
+    await connection.execute(
+        delete(invitation_notices).where(invitation_notices.c.user_id == user_id)
+    )
     await connection.execute(delete(webhooks).where(webhooks.c.user_id == user_id))
     # Its events too, sent or not: they describe the user's tasks, and one published after
     # the audit service erased the trail would start a new trail for a deleted account.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts.events import TaskDeleted, UserDeleted
+from contracts.events import ProjectInvitationCreated, TaskDeleted, UserDeleted
 from contracts.gateway_api import GatewayClient
 from taskstream.bootstrap import Runtime
 from taskstream.messaging.consumer import Consumer
@@ -11,6 +11,7 @@ from workers.notifications.api import internal_routes
 from workers.notifications.channels import EmailSender, WebhookSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import FiringLoop, RetryPolicy
+from workers.notifications.invitations import InvitationHandlers, InvitationSender
 from workers.notifications.schedule import TASK_CHANGES, ScheduleHandlers
 from workers.notifications.tables import outbox, processed_events
 
@@ -27,19 +28,36 @@ def firing_loop(runtime: Runtime) -> FiringLoop:
     )
 
 
+def invitation_sender(runtime: Runtime) -> InvitationSender:
+    """The sender of invitation notices of this runtime, configured from its settings."""
+    settings = runtime.settings
+    return InvitationSender(
+        runtime.engine,
+        GatewayClient(runtime.invoker),
+        email=EmailSender(settings.smtp_url, settings.smtp_from),
+        policy=RetryPolicy.of(settings),
+    )
+
+
 def build(runtime: Runtime) -> ServiceParts:
-    """The notifications service: schedule consumer, firing loop, outbox relay, internal API."""
+    """The notifications service: schedule consumer, firing loop, invitation notices, outbox
+    relay, internal API."""
     loop = firing_loop(runtime)
+    invitations = invitation_sender(runtime)
     handlers = ScheduleHandlers(wake=loop.wake)
     consumer = Consumer(name="notifications", engine=runtime.engine, processed=processed_events)
     for model in TASK_CHANGES:
         consumer.on(model, handlers.task_changed)
     consumer.on(TaskDeleted, handlers.task_deleted)
     consumer.on(UserDeleted, erase_user)
+    consumer.on(
+        ProjectInvitationCreated,
+        InvitationHandlers(email_on=invitations.email.on, wake=invitations.wake).invitation_created,
+    )
     return ServiceParts(
         name="notifications",
         consumer=consumer,
         internal_routes=internal_routes(runtime.engine, runtime.settings),
-        background=[loop.run],
+        background=[loop.run, invitations.run],
         outbox=outbox,
     )

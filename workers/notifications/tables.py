@@ -80,6 +80,25 @@ notifications = Table(
     Column("read_at", DateTime(timezone=True)),
 )
 
+# The email and in-app notice of each invitation to a shared project (see the
+# notifications_0004 migration); `user_id` is the invitee's account, when there is one.
+invitation_notices = Table(
+    "invitation_notices",
+    metadata,
+    Column("invitation_id", UUID(as_uuid=True), primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("event_id", Text, nullable=False),
+    Column("project_id", UUID(as_uuid=True), nullable=False),
+    Column("user_id", UUID(as_uuid=True)),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("notification_id", UUID(as_uuid=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 task_versions = Table(
     "task_versions",
     metadata,
