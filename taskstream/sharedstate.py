@@ -32,6 +32,8 @@ T = TypeVar("T")
 JSON = Any
 # Lost races of one update() before it gives up (each costs a read and a write).
 MAX_ATTEMPTS = 50
+# What update()'s change returns to leave the entry as it is (no write at all).
+KEEP: Any = object()
 # Longest key accepted; callers hash anything a client controls beyond this.
 MAX_KEY_CHARS = 400
 
@@ -91,7 +93,7 @@ class SharedState(abc.ABC):
     async def delete(self, key: str, *, etag: str | None = None) -> None:
         """Remove the entry (ETagMismatch if `etag` is given and no longer current)."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 (most adapters hold nothing to release)
         """Release the adapter's connections."""
 
     async def update(
@@ -101,13 +103,15 @@ class SharedState(abc.ABC):
         *,
         ttl: float | None = None,
     ) -> T:
-        """Atomically replace the value with change(value)[0] (None: delete it); returns
-        change(value)[1]. A lost race reads again and re-applies `change`."""
+        """Atomically replace the value with change(value)[0] (None: delete it, KEEP: leave it);
+        returns change(value)[1]. A lost race reads again and re-applies `change`."""
         for attempt in range(MAX_ATTEMPTS):
             entry = await self.get(key)
             new, result = change(entry.value if entry is not None else None)
             try:
-                if new is None:
+                if new is KEEP:
+                    pass
+                elif new is None:
                     if entry is not None:
                         await self.delete(key, etag=entry.etag)
                 elif entry is None:
@@ -116,7 +120,7 @@ class SharedState(abc.ABC):
                     await self.set(key, new, etag=entry.etag, ttl=ttl)
             except ETagMismatch:
                 # Jittered, so that replicas racing for one key do not collide in lockstep.
-                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
                 continue
             return result
         raise Contended(f"too many concurrent changes of {key.split(':', 1)[0]}; try again")
@@ -135,31 +139,59 @@ def _ttl_seconds(ttl: float | None) -> int | None:
     return None if ttl is None else max(1, math.ceil(ttl))
 
 
+# Expiry of a write: :ttl seconds from now, or never (NULL); a row is live until then.
+_GET = text(
+    "SELECT value, etag FROM gateway.shared_state WHERE key = :key "
+    "AND (expires_at IS NULL OR expires_at > now())"
+)
+_SET_IF_ETAG = text(
+    "UPDATE gateway.shared_state SET value = CAST(:value AS jsonb), etag = :etag, "
+    "expires_at = CASE WHEN CAST(:ttl AS integer) IS NULL THEN NULL "
+    "ELSE now() + make_interval(secs => CAST(:ttl AS integer)) END "
+    "WHERE key = :key AND etag = :expected AND (expires_at IS NULL OR expires_at > now())"
+)
+_INSERT = (
+    "INSERT INTO gateway.shared_state AS s (key, value, etag, expires_at) "
+    "VALUES (:key, CAST(:value AS jsonb), :etag, "
+    "CASE WHEN CAST(:ttl AS integer) IS NULL THEN NULL "
+    "ELSE now() + make_interval(secs => CAST(:ttl AS integer)) END) "
+    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag, "
+    "expires_at = EXCLUDED.expires_at"
+)
+# An expired row is as good as none: a first writer takes it over.
+_SET_IF_ABSENT = text(_INSERT + " WHERE s.expires_at <= now()")
+_SET = text(_INSERT)
+_DELETE = text("DELETE FROM gateway.shared_state WHERE key = :key")
+_DELETE_IF_ETAG = text("DELETE FROM gateway.shared_state WHERE key = :key AND etag = :expected")
+_PRUNE = text(
+    "DELETE FROM gateway.shared_state WHERE key IN (SELECT key FROM gateway.shared_state "
+    "WHERE expires_at <= now() LIMIT :n FOR UPDATE SKIP LOCKED)"
+)
+
+
+def _etag_of(key: str, etag: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(etag)
+    except ValueError as error:
+        raise ETagMismatch(f"{key}: not an ETag of this store") from error
+
+
 class PostgresState(SharedState):
-    """Entries in one table of the service's own PostgreSQL (gateway.shared_state)."""
+    """Entries in one table of the gateway's own PostgreSQL (gateway.shared_state)."""
 
     # Expired rows are deleted at most this often, a bounded batch at a time, by a writer.
     PRUNE_EVERY_SECONDS = 60.0
     PRUNE_BATCH = 1000
 
-    def __init__(self, engine: AsyncEngine, *, table: str = "gateway.shared_state") -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.table = table
         self._pruned_at = time.monotonic()
 
     async def get(self, key: str) -> Entry | None:
         """The live entry under the key (expired ones are absent)."""
         _check_key(key)
         async with self.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    text(
-                        f"SELECT value, etag FROM {self.table} WHERE key = :key "
-                        "AND (expires_at IS NULL OR expires_at > now())"
-                    ),
-                    {"key": key},
-                )
-            ).first()
+            row = (await connection.execute(_GET, {"key": key})).first()
         return None if row is None else Entry(row.value, str(row.etag))
 
     async def set(
@@ -173,40 +205,19 @@ class PostgresState(SharedState):
     ) -> None:
         """Store a value, conditionally on its ETag or on its absence."""
         _check_key(key)
-        params = {
+        params: dict[str, Any] = {
             "key": key,
             "value": json.dumps(value),
             "etag": uuid.uuid4(),
             "ttl": _ttl_seconds(ttl),
         }
-        expires = "CASE WHEN CAST(:ttl AS integer) IS NULL THEN NULL ELSE now() + make_interval(secs => :ttl) END"
         if etag is not None:
-            try:
-                params["expected"] = uuid.UUID(etag)
-            except ValueError as error:
-                raise ETagMismatch(f"{key}: not an ETag of this store") from error
-            statement = (
-                f"UPDATE {self.table} SET value = CAST(:value AS jsonb), etag = :etag, "
-                f"expires_at = {expires} WHERE key = :key AND etag = :expected "
-                "AND (expires_at IS NULL OR expires_at > now())"
-            )
-        elif absent:
-            # An expired row is as good as none: it is taken over.
-            statement = (
-                f"INSERT INTO {self.table} AS s (key, value, etag, expires_at) "
-                f"VALUES (:key, CAST(:value AS jsonb), :etag, {expires}) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag, "
-                "expires_at = EXCLUDED.expires_at WHERE s.expires_at <= now()"
-            )
+            params["expected"] = _etag_of(key, etag)
+            statement = _SET_IF_ETAG
         else:
-            statement = (
-                f"INSERT INTO {self.table} AS s (key, value, etag, expires_at) "
-                f"VALUES (:key, CAST(:value AS jsonb), :etag, {expires}) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag, "
-                "expires_at = EXCLUDED.expires_at"
-            )
+            statement = _SET_IF_ABSENT if absent else _SET
         async with self.engine.begin() as connection:
-            changed = (await connection.execute(text(statement), params)).rowcount
+            changed = (await connection.execute(statement, params)).rowcount
         if changed != 1:
             raise ETagMismatch(f"{key}: changed since it was read")
         await self._maybe_prune()
@@ -216,19 +227,11 @@ class PostgresState(SharedState):
         _check_key(key)
         async with self.engine.begin() as connection:
             if etag is None:
-                await connection.execute(
-                    text(f"DELETE FROM {self.table} WHERE key = :key"), {"key": key}
-                )
+                await connection.execute(_DELETE, {"key": key})
                 return
-            try:
-                expected = uuid.UUID(etag)
-            except ValueError as error:
-                raise ETagMismatch(f"{key}: not an ETag of this store") from error
+            expected = _etag_of(key, etag)
             changed = (
-                await connection.execute(
-                    text(f"DELETE FROM {self.table} WHERE key = :key AND etag = :etag"),
-                    {"key": key, "etag": expected},
-                )
+                await connection.execute(_DELETE_IF_ETAG, {"key": key, "expected": expected})
             ).rowcount
         if changed != 1:
             raise ETagMismatch(f"{key}: changed since it was read")
@@ -239,13 +242,7 @@ class PostgresState(SharedState):
             return
         self._pruned_at = now
         async with self.engine.begin() as connection:
-            await connection.execute(
-                text(
-                    f"DELETE FROM {self.table} WHERE key IN (SELECT key FROM {self.table} "
-                    "WHERE expires_at <= now() LIMIT :n FOR UPDATE SKIP LOCKED)"
-                ),
-                {"n": self.PRUNE_BATCH},
-            )
+            await connection.execute(_PRUNE, {"n": self.PRUNE_BATCH})
 
 
 class DaprState(SharedState):
