@@ -201,6 +201,8 @@ class SharedBucket:
         self.tolerance = capacity * self.interval
         self.per_second = per_second
         self.clock = clock
+        # A changed limit starts with fresh buckets rather than reading the old rule's times.
+        self.namespace = f"{kind}:{capacity:g}/{per_second:g}"
         # The highest TAT this replica has seen per key: a lower bound of the stored one.
         self._seen: dict[str, float] = {}
 
@@ -220,7 +222,7 @@ class SharedBucket:
             return {"tat": new}, (True, new)
 
         admitted, tat = await self.state.update(
-            _state_key(self.kind, key), spend, ttl=self.tolerance + 1.0
+            _state_key(self.namespace, key), spend, ttl=self.tolerance + 1.0
         )
         self._remember(key, tat, now)
         wait = 0.0 if admitted else max(tat, now) + cost - self.tolerance - now

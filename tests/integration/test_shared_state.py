@@ -1,76 +1,20 @@
 """The shared-state contract, one body per adapter: PostgreSQL directly, and the Dapr state API
-through a real daprd whose state.postgresql component sits on the test database."""
+through a real daprd whose state.postgresql component sits on the test database (the `state`
+fixture, tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from devstack import Daprd
-from devstack.dapr_resources import render_dapr_resources
-from taskstream.sharedstate import DaprState, ETagMismatch, PostgresState, SharedState
+from taskstream.sharedstate import ETagMismatch, SharedState
 
 pytestmark = pytest.mark.integration
-
-
-def state_connection(database_url: str) -> str:
-    """The test database as a pgx connection string (what Dapr's state.postgresql reads)."""
-    url = make_url(database_url)
-    password = f":{quote(url.password, safe='')}" if url.password else ""
-    return (
-        f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
-        f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode=disable"
-    )
-
-
-@pytest.fixture(scope="session")
-def state_sidecar(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Daprd, str]]:
-    """A gateway sidecar with infra/dapr's statestore (and the secret store it reads)."""
-    target: Path = tmp_path_factory.mktemp("dapr-state")
-    secrets_file = target / "secrets.json"
-    secrets_file.write_text(json.dumps({"state-connection-string": state_connection(database_url)}))
-    resources = render_dapr_resources(
-        target,
-        kafka_brokers="127.0.0.1:9",
-        name_resolution_db=target / "nameresolution.db",
-        secrets_file=secrets_file,
-        components=["statestore", "secretstore"],
-    )
-    token = secrets.token_urlsafe(16)
-    sidecar = Daprd(
-        "gateway",
-        resources_paths=[resources.resources_dir],
-        config_path=resources.config_path,
-        log_level="warn",
-        env={"DAPR_API_TOKEN": token},
-    )
-    with sidecar:
-        yield sidecar, token
-
-
-@pytest.fixture(params=["database", "dapr"])
-async def state(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[SharedState]:
-    """The shared state through each adapter."""
-    built: SharedState
-    if request.param == "dapr":
-        sidecar, token = request.getfixturevalue("state_sidecar")
-        built = DaprState(sidecar.http_endpoint, api_token=token)
-    else:
-        built = PostgresState(engine)
-    yield built
-    await built.close()
 
 
 def fresh(name: str) -> str:
