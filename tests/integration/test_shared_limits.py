@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_schema.persisted import LruDocumentStore, SharedDocumentStore, sha256_hex
 from taskstream.errors import RateLimited
@@ -147,7 +148,7 @@ class CountingState(PostgresState):
 
 
 async def test_a_refused_key_is_refused_locally_without_reading_the_store(
-    engine: object,
+    engine: AsyncEngine,
 ) -> None:
     state = CountingState(engine)
     clock = Clock()
