@@ -147,7 +147,7 @@ async def test_a_malformed_key_is_bad_user_input_and_changes_nothing(
     response = await http.post(
         "/graphql",
         json={"query": CREATE, "variables": {"t": "x"}},
-        headers={"Authorization": f"Bearer {client.token}".encode(), "Idempotency-Key": key},
+        headers={b"Authorization": f"Bearer {client.token}".encode(), b"Idempotency-Key": key},
     )
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
