@@ -7,7 +7,6 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from sqlalchemy import make_url, text
@@ -15,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devstack import Daprd, KafkaBroker
 from devstack.dapr_app import SidecarOnSubscribe
-from devstack.dapr_resources import DaprResources, PubsubRetries, render_dapr_resources
+from devstack.dapr_resources import (
+    DaprResources,
+    PubsubRetries,
+    render_dapr_resources,
+    state_connection_string,
+)
 from taskstream.messaging.bus import BulkSubscribe, Transport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
@@ -94,16 +98,6 @@ async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
         await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
-def state_connection(database_url: str) -> str:
-    """The test database as a pgx connection string (what Dapr's state.postgresql reads)."""
-    url = make_url(database_url)
-    password = f":{quote(url.password, safe='')}" if url.password else ""
-    return (
-        f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
-        f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode=disable"
-    )
-
-
 @pytest.fixture(scope="session")
 def state_sidecar(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -111,7 +105,9 @@ def state_sidecar(
     """A gateway sidecar with infra/dapr's statestore (and the secret store it reads)."""
     target: Path = tmp_path_factory.mktemp("dapr-state")
     secrets_file = target / "secrets.json"
-    secrets_file.write_text(json.dumps({"state-connection-string": state_connection(database_url)}))
+    secrets_file.write_text(
+        json.dumps({"state-connection-string": state_connection_string(database_url)})
+    )
     resources = render_dapr_resources(
         target,
         kafka_brokers="127.0.0.1:9",
