@@ -11,11 +11,13 @@ cost the store nothing); an admission always goes to the store.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +181,30 @@ def _state_key(kind: str, key: str) -> str:
     return f"ratelimit:{kind}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or awaits it (bounded by use)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the key's lock."""
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class SharedBucket:
     """A token bucket of `capacity` points refilled at `per_second`, kept in shared state.
 
@@ -205,9 +231,17 @@ class SharedBucket:
         self.namespace = f"{kind}:{capacity:g}/{per_second:g}"
         # The highest TAT this replica has seen per key: a lower bound of the stored one.
         self._seen: dict[str, float] = {}
+        # A replica's requests of one key take turns: only the replicas race for the entry
+        # (a burst of one account on one replica would otherwise retry its compare-and-set
+        # once per concurrent request, quadratically).
+        self._locks = KeyedLocks()
 
     async def take(self, key: str, points: float = 1.0) -> tuple[bool, float, float]:
         """Spend `points` of the key's bucket: (admitted, seconds to wait, points left)."""
+        async with self._locks.hold(key):
+            return await self._take(key, points)
+
+    async def _take(self, key: str, points: float) -> tuple[bool, float, float]:
         now = self.clock()
         cost = points * self.interval
         seen = self._seen.get(key)
