@@ -70,6 +70,7 @@ from graphql_schema.persisted import (
 from taskstream.auth import TokenClaims, bearer_token
 from taskstream.errors import Timeout, Unauthenticated
 from taskstream.persistence.db import statement_timeout
+from taskstream.sharedstate import StateUnavailable
 
 # The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.
 SOCKET_TICKET = "taskstream.socket_ticket"
@@ -529,7 +530,17 @@ class GraphQLApp(GraphQL[Context, None]):
             print_ = fingerprint(
                 resolved.query, request_data.operation_name, request_data.variables
             )
-            begun = await self.idempotency.begin(context.user_id, key, print_)
+            try:
+                begun = await self.idempotency.begin(context.user_id, key, print_)
+            except StateUnavailable as error:
+                # Running without the key could repeat a retried change: refuse, retryably.
+                raise RequestError(
+                    "Idempotency-Key: keys cannot be checked at the moment; nothing was "
+                    "changed, send the request again in a few seconds",
+                    code="INTERNAL",
+                    status=503,
+                    well_formed=True,
+                ) from error
             if isinstance(begun, Replay):
                 sub_response.headers[REPLAYED_HEADER] = "true"
                 return Processed(data=None, errors=None, response=begun.response)  # type: ignore[arg-type]
@@ -543,7 +554,8 @@ class GraphQLApp(GraphQL[Context, None]):
                 request, request_adapter, context, root_value, request_data, resolved, allowed
             )
         except RequestError:
-            await self.idempotency.release(claim)  # type: ignore[union-attr]
+            with contextlib.suppress(StateUnavailable):
+                await self.idempotency.release(claim)  # type: ignore[union-attr]
             raise
         # Processed once here, so the stored response is the one this request answers.
         response = await self.process_result(request, result)
@@ -554,7 +566,9 @@ class GraphQLApp(GraphQL[Context, None]):
         """Store the response under the claimed key (or free it)."""
         assert self.idempotency is not None
         # Not cancelled with the request: the change is made, so its response must be kept.
-        await asyncio.shield(self.idempotency.finish(claim, dict(response)))
+        # When the store fails now, the client still gets its response; the claim lapses.
+        with contextlib.suppress(StateUnavailable):
+            await asyncio.shield(self.idempotency.finish(claim, dict(response)))
 
     async def _execute_single(
         self,

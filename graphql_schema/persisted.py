@@ -20,6 +20,7 @@ manifest's documents for anonymous callers and ordinary accounts; accounts liste
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -36,7 +37,7 @@ from strawberry.extensions import SchemaExtension
 
 from taskstream.errors import TaskstreamError
 from taskstream.settings import Settings
-from taskstream.sharedstate import SharedState
+from taskstream.sharedstate import SharedState, StateUnavailable
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 # Refused by the trusted-documents policy (403 under application/graphql-response+json).
@@ -114,7 +115,11 @@ class SharedDocumentStore:
         document = await self.local.get(sha256)
         if document is not None:
             return document
-        entry = await self.state.get(self.key(sha256))
+        try:
+            entry = await self.state.get(self.key(sha256))
+        except StateUnavailable:
+            # Answered PERSISTED_QUERY_NOT_FOUND: the client sends the text, which runs.
+            return None
         if entry is None or not isinstance(entry.value, str):
             return None
         # The hash was checked on registration; checked again, a store written by anything
@@ -128,8 +133,10 @@ class SharedDocumentStore:
         """Keep a document for every replica (and this one's cache)."""
         if len(document) > self.local.max_chars:
             return
-        await self.state.set(self.key(sha256), document, ttl=self.ttl)
         await self.local.put(sha256, document)
+        # Not kept for the other replicas this time; the next registration tries again.
+        with contextlib.suppress(StateUnavailable):
+            await self.state.set(self.key(sha256), document, ttl=self.ttl)
 
 
 class PersistedQueryError(TaskstreamError):

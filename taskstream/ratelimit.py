@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import math
 import time
 from collections import deque
@@ -22,7 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskstream.errors import RateLimited
-from taskstream.sharedstate import KEEP, SharedState
+from taskstream.sharedstate import KEEP, SharedState, StateUnavailable
+
+log = logging.getLogger(__name__)
+# Budgets that let a request through while the shared state does not answer: an outage of the
+# store must not take every read and write down with it. Log-in and sign-up limits (guessing
+# passwords, making accounts) refuse instead, with a retryable RATE_LIMITED.
+FAIL_OPEN = frozenset({"cost", "mutations"})
 
 # Past this many tracked keys, idle ones are dropped so that memory stays bounded.
 MAX_KEYS = 100_000
@@ -397,9 +404,24 @@ class RateLimits:
             local: RateLimiter = getattr(self, kind)
             local.hit(key, what=what)
             return
-        admitted, wait, _ = await bucket.take(key)
+        admitted, wait, _ = await self._take(bucket, kind, key, 1)
         if not admitted:
             raise RateLimited(f"too many {what}; try again in {max(math.ceil(wait), 1)} s")
+
+    async def _take(
+        self, bucket: SharedBucket, kind: str, key: str, points: float
+    ) -> tuple[bool, float, float]:
+        """bucket.take, with the outage rule of FAIL_OPEN."""
+        try:
+            return await bucket.take(key, points)
+        except StateUnavailable as error:
+            if kind in FAIL_OPEN:
+                log.warning("%s limit not counted: %s", kind, error.message)
+                return True, 0.0, 0.0
+            log.warning("%s limit refused: %s", kind, error.message)
+            raise RateLimited(
+                "this limit cannot be checked at the moment; try again in a few seconds"
+            ) from error
 
     async def login_attempt(self, *, email_key: str, address: str | None) -> None:
         """Admit one log-in attempt: per address, then per (account, address) with backoff."""
@@ -409,7 +431,12 @@ class RateLimits:
         if self.shared_backoff is None:
             self.backoff.check((email_key, where))
         else:
-            wait = await self.shared_backoff.wait((email_key, where))
+            try:
+                wait = await self.shared_backoff.wait((email_key, where))
+            except StateUnavailable as error:
+                raise RateLimited(
+                    "log-in cannot be checked at the moment; try again in a few seconds"
+                ) from error
             if wait > 0:
                 raise RateLimited(
                     "too many wrong passwords for this account from this address; "
@@ -449,7 +476,7 @@ class RateLimits:
         if bucket is None:
             self.cost.spend(user_id, points)
             return
-        admitted, wait, left = await bucket.take(user_id, points)
+        admitted, wait, left = await self._take(bucket, "cost", user_id, points)
         if not admitted:
             raise RateLimited(
                 f"query cost {points:,} is more than the {int(left):,} points this "

@@ -194,3 +194,26 @@ async def test_queries_and_anonymous_requests_ignore_the_key(http: httpx.AsyncCl
     created = await post(http, client.token, CREATE, {"t": "after"}, key=key)
     assert created.json()["data"]["createTask"]["title"] == "after"
     assert "idempotent-replayed" not in created.headers
+
+
+async def test_when_the_store_is_down_a_keyed_mutation_is_refused_retryably_and_changes_nothing(
+    settings: Settings, engine: AsyncEngine, http: httpx.AsyncClient
+) -> None:
+    # Signed up on a working replica (sign-ups wait out an outage of the store).
+    client = GraphQLClient(http)
+    user = await client.sign_up()
+    # A gateway whose Dapr sidecar does not answer (nothing listens on port 9).
+    down = settings.model_copy(update={"shared_state": "dapr", "dapr_http_port": 9})
+    app = create_app(bootstrap(down, app_id="gateway", engine=engine, transport=MemoryTransport()))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://taskstream.test"
+    ) as down_http:
+        refused = (await post(down_http, client.token, CREATE, {"t": "x"}, key="k-1")).json()
+        assert refused["errors"][0]["extensions"]["code"] == "INTERNAL"
+        assert "send the request again" in refused["errors"][0]["message"]
+        assert await changes_of(engine, user["id"]) == (0, 0)
+        # Without a key the mutation runs: the budgets let requests through an outage.
+        made = (await post(down_http, client.token, CREATE, {"t": "y"})).json()
+        assert made["data"]["createTask"]["title"] == "y"
+        assert await changes_of(engine, user["id"]) == (1, 1)

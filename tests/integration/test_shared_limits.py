@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphql_schema.persisted import LruDocumentStore, SharedDocumentStore, sha256_hex
 from taskstream.errors import RateLimited
 from taskstream.ratelimit import RateLimits
-from taskstream.sharedstate import Entry, PostgresState, SharedState
+from taskstream.sharedstate import DaprState, Entry, PostgresState, SharedState
 
 pytestmark = pytest.mark.integration
 
@@ -191,3 +191,43 @@ async def test_a_document_registered_on_one_replica_is_found_on_the_other(
     forged = sha256_hex(document + " ")
     await state.set(SharedDocumentStore.key(forged), document, ttl=60)
     assert await two.get(forged) is None
+
+
+def unreachable() -> DaprState:
+    """The Dapr adapter aimed at a port nothing listens on (a sidecar that is down)."""
+    return DaprState("http://127.0.0.1:9", timeout=2.0)
+
+
+async def test_when_the_store_is_down_budgets_let_requests_through_and_log_ins_wait() -> None:
+    state = unreachable()
+    limits = RateLimits(
+        logins_per_minute=1, logins_per_address_per_minute=1, mutations_per_minute=1, state=state
+    )
+    try:
+        user = str(uuid.uuid4())
+        # Reads and writes keep working through an outage of the store...
+        for _ in range(3):
+            await limits.mutation(user)
+            await limits.query_cost(user, 100)
+        # ...while password guessing and sign-ups get a retryable refusal, not a free pass.
+        with pytest.raises(RateLimited, match="cannot be checked at the moment"):
+            await limits.login_attempt(email_key="a@x", address="10.0.0.1")
+        with pytest.raises(RateLimited, match="cannot be checked at the moment"):
+            await limits.sign_up(address="10.0.0.1")
+    finally:
+        await state.close()
+
+
+async def test_when_the_store_is_down_documents_are_kept_by_this_replica() -> None:
+    state = unreachable()
+    store = SharedDocumentStore(
+        state, ttl=60, local=LruDocumentStore(max_entries=10, max_chars=10_000)
+    )
+    try:
+        document = "query Down { me { id } }"
+        digest = sha256_hex(document)
+        assert await store.get(digest) is None  # PERSISTED_QUERY_NOT_FOUND: the client resends
+        await store.put(digest, document)
+        assert await store.get(digest) == document
+    finally:
+        await state.close()
