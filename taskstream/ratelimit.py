@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -188,6 +189,24 @@ def _state_key(kind: str, key: str) -> str:
     return f"ratelimit:{kind}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+# What a spend answers: (admitted, seconds to wait, points left).
+Taken = tuple[bool, float, float]
+
+
+def _settle(futures: list[asyncio.Future[Taken]], spent: asyncio.Future[list[Taken]]) -> None:
+    """Hand each request of a batch its answer (or the batch's error)."""
+    error = None if spent.cancelled() else spent.exception()
+    for n, future in enumerate(futures):
+        if future.done():
+            continue  # its request was cancelled meanwhile
+        if spent.cancelled():
+            future.set_exception(StateUnavailable("the limit's update was cancelled"))
+        elif error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(spent.result()[n])
+
+
 class KeyedLocks:
     """One asyncio lock per key, dropped when nobody holds or awaits it (bounded by use)."""
 
@@ -238,36 +257,61 @@ class SharedBucket:
         self.namespace = f"{kind}:{capacity:g}/{per_second:g}"
         # The highest TAT this replica has seen per key: a lower bound of the stored one.
         self._seen: dict[str, float] = {}
-        # A replica's requests of one key take turns: only the replicas race for the entry
-        # (a burst of one account on one replica would otherwise retry its compare-and-set
-        # once per concurrent request, quadratically).
+        # A replica's requests of one key take turns, and the requests that arrive while one
+        # is in the store go together in the next compare-and-set: only the replicas race for
+        # the entry (one CAS per request would retry quadratically under a burst of one
+        # account), and a burst costs the store one round trip per batch.
         self._locks = KeyedLocks()
+        self._queued: dict[str, list[tuple[float, asyncio.Future[Taken]]]] = {}
+        self._running: set[asyncio.Task[list[Taken]]] = set()
 
-    async def take(self, key: str, points: float = 1.0) -> tuple[bool, float, float]:
+    async def take(self, key: str, points: float = 1.0) -> Taken:
         """Spend `points` of the key's bucket: (admitted, seconds to wait, points left)."""
-        async with self._locks.hold(key):
-            return await self._take(key, points)
-
-    async def _take(self, key: str, points: float) -> tuple[bool, float, float]:
         now = self.clock()
         cost = points * self.interval
         seen = self._seen.get(key)
         if seen is not None and max(seen, now) + cost - now > self.tolerance:
             return False, max(seen, now) + cost - self.tolerance - now, self._left(seen, now)
+        mine: asyncio.Future[Taken] = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(key, []).append((points, mine))
+        async with self._locks.hold(key):
+            if not mine.done():
+                # Everything queued for the key so far (this request's included) goes at once;
+                # the batch runs to its end even if this request is cancelled meanwhile.
+                batch = self._queued.pop(key)
+                spent = asyncio.get_running_loop().create_task(
+                    self._take_batch(key, [p for p, _ in batch])
+                )
+                # Held until done: a running task only weakly referenced may be collected.
+                self._running.add(spent)
+                spent.add_done_callback(self._running.discard)
+                spent.add_done_callback(functools.partial(_settle, [f for _, f in batch]))
+                await asyncio.wait([spent])
+        return await mine
 
-        def spend(value: Any) -> tuple[Any, tuple[bool, float]]:
+    async def _take_batch(self, key: str, batch: list[float]) -> list[Taken]:
+        """One compare-and-set admitting, in order, each spend of the batch that fits."""
+        now = self.clock()
+
+        def spend(value: Any) -> tuple[Any, tuple[list[Taken], float]]:
             tat = float(value["tat"]) if isinstance(value, dict) else now
-            new = max(tat, now) + cost
-            if new - now > self.tolerance:
-                return KEEP, (False, tat)
-            return {"tat": new}, (True, new)
+            current, results = tat, []
+            for points in batch:
+                cost = points * self.interval
+                new = max(current, now) + cost
+                if new - now > self.tolerance:
+                    wait = new - self.tolerance - now
+                    results.append((False, wait, self._left(current, now)))
+                else:
+                    current = new
+                    results.append((True, 0.0, self._left(new, now)))
+            return (KEEP if current == tat else {"tat": current}), (results, current)
 
-        admitted, tat = await self.state.update(
+        results, tat = await self.state.update(
             _state_key(self.namespace, key), spend, ttl=self.tolerance + 1.0
         )
         self._remember(key, tat, now)
-        wait = 0.0 if admitted else max(tat, now) + cost - self.tolerance - now
-        return admitted, wait, self._left(tat, now)
+        return results
 
     def _left(self, tat: float, now: float) -> float:
         return max(0.0, self.tolerance - max(tat - now, 0.0)) / self.interval
@@ -408,9 +452,7 @@ class RateLimits:
         if not admitted:
             raise RateLimited(f"too many {what}; try again in {max(math.ceil(wait), 1)} s")
 
-    async def _take(
-        self, bucket: SharedBucket, kind: str, key: str, points: float
-    ) -> tuple[bool, float, float]:
+    async def _take(self, bucket: SharedBucket, kind: str, key: str, points: float) -> Taken:
         """bucket.take, with the outage rule of FAIL_OPEN."""
         try:
             return await bucket.take(key, points)

@@ -231,3 +231,20 @@ async def test_when_the_store_is_down_documents_are_kept_by_this_replica() -> No
         assert await store.get(digest) == document
     finally:
         await state.close()
+
+
+async def test_a_burst_on_one_replica_goes_to_the_store_in_batches(engine: AsyncEngine) -> None:
+    state = CountingState(engine)
+    limits = RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=5,
+        clock=Clock(),
+        state=state,
+    )
+    user = str(uuid.uuid4())
+    results = await asyncio.gather(*(admitted(limits.mutation(user)) for _ in range(20)))
+    # The first request alone, then the 19 that queued behind it in one compare-and-set;
+    # admitted in arrival order, exactly the budget.
+    assert state.reads == 2
+    assert results == [True] * 5 + [False] * 15
