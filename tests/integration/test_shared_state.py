@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.sharedstate import ETagMismatch, SharedState
+from taskstream.sharedstate import ETagMismatch, PostgresState, SharedState
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +102,20 @@ async def test_update_applies_a_change_atomically_and_returns_its_result(
     # None deletes.
     assert await state.update(key, lambda value: (None, "gone")) == "gone"
     assert await state.get(key) is None
+
+
+async def test_the_database_adapter_deletes_expired_rows_as_it_writes(engine: AsyncEngine) -> None:
+    state = PostgresState(engine)
+    state.PRUNE_EVERY_SECONDS = 0.0  # every write prunes
+    expired, kept = fresh("expired"), fresh("kept")
+    await state.set(expired, 1, ttl=1)
+    await state.set(kept, 2, ttl=3600)
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_sleep(1.1)"))
+    await state.set(fresh("writer"), 3, ttl=60)
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT key FROM gateway.shared_state WHERE key = ANY(:keys)"),
+            {"keys": [expired, kept]},
+        )
+        assert {row.key for row in rows} == {kept}
