@@ -495,16 +495,25 @@ class RateLimits:
         key = (email_key, address or "unknown")
         if self.shared_backoff is None:
             self.backoff.failed(key)
-        else:
+            return
+        try:
             await self.shared_backoff.failed(key)
+        except StateUnavailable as error:
+            # The caller gets its UNAUTHENTICATED; the next attempt is checked (and refused
+            # while the store is down) before any password is compared.
+            log.warning("a wrong password not counted: %s", error.message)
 
     async def login_succeeded(self, *, email_key: str, address: str | None) -> None:
         """The right password: that pair's backoff is forgotten."""
         key = (email_key, address or "unknown")
         if self.shared_backoff is None:
             self.backoff.succeeded(key)
-        else:
+            return
+        try:
             await self.shared_backoff.succeeded(key)
+        except StateUnavailable as error:
+            # The log-in stands; the pair's failures lapse with their TTL.
+            log.warning("a backoff not cleared: %s", error.message)
 
     async def sign_up(self, *, address: str | None) -> None:
         """Admit one sign-up: per address per hour, and as a log-in attempt of the address."""

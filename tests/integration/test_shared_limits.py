@@ -214,6 +214,9 @@ async def test_when_the_store_is_down_budgets_let_requests_through_and_log_ins_w
             await limits.login_attempt(email_key="a@x", address="10.0.0.1")
         with pytest.raises(RateLimited, match="cannot be checked at the moment"):
             await limits.sign_up(address="10.0.0.1")
+        # Recording an outcome does not fail the log-in it belongs to.
+        await limits.login_failed(email_key="a@x", address="10.0.0.1")
+        await limits.login_succeeded(email_key="a@x", address="10.0.0.1")
     finally:
         await state.close()
 
