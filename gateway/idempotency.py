@@ -119,8 +119,14 @@ class Idempotency:
             else:
                 return Claim(state_key, print_, owner)
             entry = await self.state.get(state_key)
-            if entry is None:
+            if entry is None and time.monotonic() < deadline:
                 continue  # freed or expired in between: claim it
+            if entry is None:
+                raise RequestError(
+                    "Idempotency-Key: the key is being claimed by another request; retry it",
+                    code="CONFLICT",
+                    well_formed=True,
+                )
             stored = entry.value if isinstance(entry.value, dict) else {}
             if stored.get("fingerprint") != print_:
                 raise RequestError(
