@@ -53,6 +53,7 @@ PROCESS_BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "live_push": ([], ["--quick"], "live_push"),
     "ws_memory": ([], ["--quick"], "ws_memory"),
     "service_rss": ([], ["--quick"], "service_rss"),
+    "shared_counters": ([], ["--requests", "300"], "shared_counters"),
 }
 
 ORDER = (
@@ -66,6 +67,7 @@ ORDER = (
     "live_push",
     "ws_memory",
     "service_rss",
+    "shared_counters",
 )
 
 SIZES = {"full": (100_000, 1_000_000), "quick": (5_000, 50_000)}

@@ -82,6 +82,21 @@ def render_dapr_resources(
     return DaprResources(resources, config)
 
 
+def state_connection_string(database_url: str) -> str:
+    """A database URL as the pgx connection string Dapr's state.postgresql reads."""
+    from urllib.parse import quote
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    ssl = "disable" if url.host in ("127.0.0.1", "localhost") else "prefer"
+    password = f":{quote(url.password, safe='')}" if url.password else ""
+    return (
+        f"postgres://{quote(url.username or 'postgres', safe='')}{password}"
+        f"@{url.host or '127.0.0.1'}:{url.port or 5432}/{url.database}?sslmode={ssl}"
+    )
+
+
 TRACING_ANCHOR = "    stdout: false\n"
 
 

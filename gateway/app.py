@@ -31,6 +31,7 @@ from taskstream.edge import TrustedProxies
 from taskstream.ratelimit import RateLimits
 from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
+from taskstream.sharedstate import SharedState, open_shared_state
 
 WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
@@ -75,6 +76,8 @@ def token_service(settings: Settings) -> TokenService:
 def build(runtime: Runtime) -> ServiceParts:
     """The gateway's parts: GraphQL API, web app, live hub, internal API, outbox, metrics."""
     settings, engine = runtime.settings, runtime.engine
+    # Limits, persisted documents and idempotency keys, alike on every replica.
+    state = open_shared_state(settings, engine)
     live = LiveHub(settings.live_broadcast_url, queue_size=settings.live_queue_size)
     services = Services(
         engine=engine,
@@ -92,8 +95,10 @@ def build(runtime: Runtime) -> ServiceParts:
             signups_per_address_per_hour=settings.signups_per_address_per_hour,
             cost_capacity=5 * settings.graphql_max_cost,
             cost_per_second=settings.graphql_cost_per_second,
+            state=state,
         ),
         hashing=PasswordHashing(concurrency=settings.password_hash_concurrency),
+        state=state,
     )
     graphql = GraphQLApp(build_schema(settings), services=services)
     metrics = GatewayMetrics()
@@ -109,6 +114,13 @@ def build(runtime: Runtime) -> ServiceParts:
             yield live
         finally:
             await live.stop()
+
+    @contextlib.asynccontextmanager
+    async def shared_state() -> AsyncIterator[SharedState]:
+        try:
+            yield state
+        finally:
+            await state.close()
 
     routes: list[BaseRoute] = [
         # Every method: the view answers HEAD, OPTIONS and 405s itself (gateway/graphql_http.py).
@@ -135,7 +147,7 @@ def build(runtime: Runtime) -> ServiceParts:
             ),
         ],
         outbox=tables.outbox,
-        resources=[live_hub],
+        resources=[live_hub, shared_state],
         public=True,
         # The gateway serves every service's clients: ready once the whole schema is current.
         migrations="all",

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, get_operation_ast, parse
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -43,6 +43,15 @@ from gateway.graphql_http import (
     status_of,
     wants_event_stream,
 )
+from gateway.idempotency import (
+    HEADER,
+    REPLAYED_HEADER,
+    Claim,
+    Idempotency,
+    Replay,
+    fingerprint,
+    parse_key,
+)
 from gateway.limits import SocketCounter, SocketTicket
 from gateway.security_headers import security_headers
 from gateway.sessions import KnownSessions
@@ -50,14 +59,23 @@ from gateway.shared_streams import SharedStreams, SharedTransportWSHandler
 from gateway_core.domain.users import User
 from graphql_schema.context import Context, Services
 from graphql_schema.persisted import (
+    DocumentStore,
     LruDocumentStore,
     PersistedQueries,
     PersistedQueryError,
+    Resolved,
+    SharedDocumentStore,
     trusted_documents_of,
 )
 from taskstream.auth import TokenClaims, bearer_token
-from taskstream.errors import Timeout, Unauthenticated, Unavailable
+from taskstream.errors import (
+    UNAVAILABLE_RETRY_AFTER_SECONDS,
+    Timeout,
+    Unauthenticated,
+    Unavailable,
+)
 from taskstream.persistence.db import is_database_unavailable, statement_timeout
+from taskstream.sharedstate import StateUnavailable
 
 # The scope key under which a WebSocket's SocketTicket travels to on_ws_connect.
 SOCKET_TICKET = "taskstream.socket_ticket"
@@ -132,6 +150,24 @@ class SubResponse(Response):
     media_type_negotiated: str = "application/json"
 
 
+@dataclasses.dataclass
+class Processed(ExecutionResult):
+    """A result whose response is already made: a replay, or one stored for replays."""
+
+    response: GraphQLHTTPResponse = dataclasses.field(default_factory=dict)  # type: ignore[assignment]
+
+
+def _is_mutation(query: str | None, operation_name: str | None) -> bool:
+    """Whether the document's chosen operation is a mutation (unparsable: no)."""
+    if query is None:
+        return False
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation.value == "mutation"
+
+
 def _connection_param(params: object, name: str) -> object:
     """A connection_init payload entry, its key matched case-insensitively."""
     if not isinstance(params, dict):
@@ -170,14 +206,30 @@ class GraphQLApp(GraphQL[Context, None]):
             queue_size=services.settings.live_queue_size,
             max_tokens=services.settings.graphql_max_tokens,
         )
-        # Automatic persisted queries; the store is per replica until a shared one replaces it.
+        # Automatic persisted queries: in the shared state (registered on one replica, known
+        # on all), with this replica's LRU in front; only the LRU without a shared state.
+        settings = services.settings
+        local = LruDocumentStore(
+            max_entries=settings.graphql_persisted_queries, max_chars=PERSISTED_CHARS
+        )
+        store: DocumentStore = local
+        self.idempotency: Idempotency | None = None
+        if services.state is not None:
+            store = SharedDocumentStore(
+                services.state, ttl=settings.graphql_persisted_query_ttl_seconds, local=local
+            )
+            self.idempotency = Idempotency(
+                services.state,
+                ttl_seconds=settings.idempotency_ttl_seconds,
+                # Past the deadline and a commit under way, a holder that has not answered
+                # has died: its claim lapses so that the key is usable again.
+                pending_seconds=2 * settings.request_timeout_seconds + 10,
+                wait_seconds=settings.request_timeout_seconds,
+            )
         self.persisted = PersistedQueries(
-            LruDocumentStore(
-                max_entries=services.settings.graphql_persisted_queries,
-                max_chars=PERSISTED_CHARS,
-            ),
-            trusted_documents_of(services.settings),
-            enabled=services.settings.graphql_persisted_queries > 0,
+            store,
+            trusted_documents_of(settings),
+            enabled=settings.graphql_persisted_queries > 0,
         )
         self.sockets = SocketCounter(
             per_address=services.settings.max_connections_per_address,
@@ -406,6 +458,8 @@ class GraphQLApp(GraphQL[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         """The response of a result; a request error (nothing ran) has no `data` entry."""
+        if isinstance(result, Processed):
+            return result.response
         response = await super().process_result(request, result)
         if is_request_error(response):
             response.pop("data", None)
@@ -490,6 +544,70 @@ class GraphQLApp(GraphQL[Context, None]):
             resolved = await self.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as error:
             raise RequestError(error.message, code=error.code, well_formed=True) from error
+        claim = None
+        key = parse_key(request.headers.get(HEADER))
+        if (
+            key is not None
+            and self.idempotency is not None
+            and context.user_id is not None
+            and request_adapter.method == "POST"
+            and _is_mutation(resolved.query, request_data.operation_name)
+        ):
+            print_ = fingerprint(
+                resolved.query, request_data.operation_name, request_data.variables
+            )
+            try:
+                begun = await self.idempotency.begin(context.user_id, key, print_)
+            except StateUnavailable as error:
+                # Running without the key could repeat a retried change: refuse, retryably.
+                raise RequestError(
+                    "Idempotency-Key: keys cannot be checked at the moment; nothing was "
+                    "changed, send the request again in a few seconds",
+                    code="UNAVAILABLE",
+                    status=503,
+                    well_formed=True,
+                    retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+                ) from error
+            if isinstance(begun, Replay):
+                sub_response.headers[REPLAYED_HEADER] = "true"
+                return Processed(data=None, errors=None, response=begun.response)  # type: ignore[arg-type]
+            claim = begun
+        if claim is None:
+            return await self._execute_single(
+                request, request_adapter, context, root_value, request_data, resolved, allowed
+            )
+        try:
+            result = await self._execute_single(
+                request, request_adapter, context, root_value, request_data, resolved, allowed
+            )
+        except RequestError:
+            with contextlib.suppress(StateUnavailable):
+                await self.idempotency.release(claim)  # type: ignore[union-attr]
+            raise
+        # Processed once here, so the stored response is the one this request answers.
+        response = await self.process_result(request, result)
+        await self._finish(claim, response)
+        return Processed(data=result.data, errors=result.errors, response=response)
+
+    async def _finish(self, claim: Claim, response: GraphQLHTTPResponse) -> None:
+        """Store the response under the claimed key (or free it)."""
+        assert self.idempotency is not None
+        # Not cancelled with the request: the change is made, so its response must be kept.
+        # When the store fails now, the client still gets its response; the claim lapses.
+        with contextlib.suppress(StateUnavailable):
+            await asyncio.shield(self.idempotency.finish(claim, dict(response)))
+
+    async def _execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+        resolved: Resolved,
+        allowed: set[OperationType],
+    ) -> ExecutionResult:
+        """Execute the resolved document (the part of execute_single after the key)."""
         try:
             result = await self.schema.execute(
                 resolved.query,

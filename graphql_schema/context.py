@@ -26,6 +26,7 @@ from taskstream.errors import Unauthenticated
 from taskstream.invocation import ServiceInvoker
 from taskstream.ratelimit import RateLimits
 from taskstream.settings import Settings
+from taskstream.sharedstate import SharedState
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class Services:
     limits: RateLimits
     # Password hashing off the event loop, a bounded number at once.
     hashing: PasswordHashing = field(default_factory=lambda: PasswordHashing(concurrency=4))
+    # What every replica sees alike (persisted documents, idempotency keys); None: per process.
+    state: SharedState | None = None
 
     def uow(self) -> UnitOfWork:
         """A new unit of work over the database."""

@@ -22,7 +22,7 @@ validated document is cached by documents.py; this walk is cheap next to executi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -518,7 +518,7 @@ class CostLimit(SchemaExtension):
         self.budget = budget
         self.cost: Cost | None = None
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         """Check the operation before graphql-core executes it."""
         context = self.execution_context
         document = context.graphql_document
@@ -543,7 +543,7 @@ class CostLimit(SchemaExtension):
                     if self.cost.requested > self.budget:
                         error = cost_error(self.cost.requested, self.budget)
                     else:
-                        error = self._spend(self.cost.requested)
+                        error = await self._spend(self.cost.requested)
         if error is not None:
             if subscription:
                 # Strawberry subscribes whatever the result says: only raising stops it.
@@ -551,7 +551,7 @@ class CostLimit(SchemaExtension):
             context.result = ExecutionResult(data=None, errors=[error])
         yield
 
-    def _spend(self, points: int) -> GraphQLError | None:
+    async def _spend(self, points: int) -> GraphQLError | None:
         """Charge the caller's bucket of points; RATE_LIMITED when it has too few left."""
         caller = self.execution_context.context
         user_id = getattr(caller, "user_id", None)
@@ -559,7 +559,7 @@ class CostLimit(SchemaExtension):
         if user_id is None or services is None:
             return None  # anonymous: signUp and logIn have limits of their own
         try:
-            services.limits.query_cost(str(user_id), points)
+            await services.limits.query_cost(str(user_id), points)
         except RateLimited as refused:
             return GraphQLError(refused.message, extensions={"code": refused.code})
         return None

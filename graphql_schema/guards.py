@@ -7,6 +7,7 @@ field of every response (some 700 per page of 50 tasks) to act on a handful.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -60,12 +61,17 @@ def _guarded(resolve: GraphQLFieldResolver, *, rate_limited: bool) -> GraphQLFie
 
     def guarded(root: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
         check_storable(kwargs)
-        if rate_limited:
-            context = info.context
-            if context.user_id is not None:
-                # RATE_LIMITED instead of running a mutation past the caller's limit.
-                context.services.limits.mutation(str(context.user_id))
+        if rate_limited and info.context.user_id is not None:
+            return limited(root, info, **kwargs)
         return resolve(root, info, **kwargs)
+
+    async def limited(root: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
+        context = info.context
+        # RATE_LIMITED instead of running a mutation past the caller's limit (counted in the
+        # shared state: every replica draws on one budget).
+        await context.services.limits.mutation(str(context.user_id))
+        result = resolve(root, info, **kwargs)
+        return await result if inspect.isawaitable(result) else result
 
     return guarded
 

@@ -6,8 +6,10 @@ without it, H is looked up, first among the trusted documents (the web app's ope
 registered at build time in a manifest), then in the store. A hash nobody stored answers
 PERSISTED_QUERY_NOT_FOUND, on which clients resend the text.
 
-The store is a narrow interface (get, put) so the in-process LRU here can be swapped for a
-shared one (the Dapr state store) without touching the protocol. Stored documents are ordinary
+The store is a narrow interface (get, put): SharedDocumentStore keeps documents in the shared
+state (taskstream/sharedstate.py), so a hash registered on one replica runs on every other,
+with an in-process LRU in front (a hash names one text forever, so a cached copy is never
+stale); LruDocumentStore alone serves a single process. Stored documents are ordinary
 text to the schema: the same limits, validation and cost budget apply on every request, and
 parsing and validation are done once per document text (graphql_schema/documents.py).
 
@@ -18,6 +20,7 @@ manifest's documents for anonymous callers and ordinary accounts; accounts liste
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -34,6 +37,7 @@ from strawberry.extensions import SchemaExtension
 
 from taskstream.errors import TaskstreamError
 from taskstream.settings import Settings
+from taskstream.sharedstate import SharedState, StateUnavailable
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 # Refused by the trusted-documents policy (403 under application/graphql-response+json).
@@ -91,6 +95,48 @@ class LruDocumentStore:
         while len(self._documents) > self.max_entries or self._chars > self.max_chars:
             _, evicted = self._documents.popitem(last=False)
             self._chars -= len(evicted)
+
+
+class SharedDocumentStore:
+    """Documents in the shared state, each kept `ttl` seconds after its last registration."""
+
+    def __init__(self, state: SharedState, *, ttl: float, local: LruDocumentStore) -> None:
+        self.state = state
+        self.ttl = ttl
+        self.local = local
+
+    @staticmethod
+    def key(sha256: str) -> str:
+        """The store key of a document's hash."""
+        return f"persisted-query:{sha256}"
+
+    async def get(self, sha256: str) -> str | None:
+        """The document stored under this hash on any replica, if any."""
+        document = await self.local.get(sha256)
+        if document is not None:
+            return document
+        try:
+            entry = await self.state.get(self.key(sha256))
+        except StateUnavailable:
+            # Answered PERSISTED_QUERY_NOT_FOUND: the client sends the text, which runs.
+            return None
+        if entry is None or not isinstance(entry.value, str):
+            return None
+        # The hash was checked on registration; checked again, a store written by anything
+        # else cannot make this replica run a text other than the one the hash names.
+        if sha256_hex(entry.value) != sha256:
+            return None
+        await self.local.put(sha256, entry.value)
+        return entry.value
+
+    async def put(self, sha256: str, document: str) -> None:
+        """Keep a document for every replica (and this one's cache)."""
+        if len(document) > self.local.max_chars:
+            return
+        await self.local.put(sha256, document)
+        # Not kept for the other replicas this time; the next registration tries again.
+        with contextlib.suppress(StateUnavailable):
+            await self.state.set(self.key(sha256), document, ttl=self.ttl)
 
 
 class PersistedQueryError(TaskstreamError):

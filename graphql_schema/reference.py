@@ -72,7 +72,11 @@ operation is priced before it runs (objects times list sizes, with recurrence ex
 chain verification and password hashing priced by their arguments); above the budget
 (`TASKSTREAM_GRAPHQL_MAX_COST`) it is refused with `COST_LIMIT` and a message giving the cost
 and the budget, and an accepted query or mutation reports `extensions.cost`
-(`{{"requested": N, "budget": B}}`). Worked examples of each use case are in
+(`{{"requested": N, "budget": B}}`). A mutation sent over HTTP with an `Idempotency-Key`
+header (1 to 255 visible ASCII characters, one per user action) runs once per account and key:
+a retry with the same key and request, on any gateway replica within 24 hours, is answered the
+first response (with `Idempotent-Replayed: true`) and changes nothing; the same key with another
+request is `CONFLICT`. Worked examples of each use case are in
 [examples.md](examples.md); the rules the schema cannot say are in the contract (CONTRACT.md).
 
 Built-in scalars: {built_in}.

@@ -1,14 +1,36 @@
-"""Sliding-window rate limits kept in the memory of one process (each replica limits alone)."""
+"""Rate limits: counted in the shared state (every replica sees one budget) or, for tests and
+single-process tools, in the memory of one process.
+
+Shared counting uses GCRA (the generic cell rate algorithm, a token bucket kept as one number:
+the theoretical arrival time). A key's whole state is one entry, changed by compare-and-set,
+so concurrent requests on several replicas are each counted once and never all admitted past
+the budget. Each replica also remembers the last arrival time it saw per key: that time only
+grows, so a request it already refuses is refused without asking the store (hammering clients
+cost the store nothing); an admission always goes to the store.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import hashlib
+import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from taskstream.errors import RateLimited
+from taskstream.sharedstate import KEEP, SharedState, StateUnavailable
+
+log = logging.getLogger(__name__)
+# Budgets that let a request through while the shared state does not answer: an outage of the
+# store must not take every read and write down with it. Log-in and sign-up limits (guessing
+# passwords, making accounts) refuse instead, with a retryable RATE_LIMITED.
+FAIL_OPEN = frozenset({"cost", "mutations"})
 
 # Past this many tracked keys, idle ones are dropped so that memory stays bounded.
 MAX_KEYS = 100_000
@@ -162,9 +184,203 @@ class LoginBackoff:
                 del self._pairs[key]
 
 
+def _state_key(kind: str, key: str) -> str:
+    """A bounded store key for a client-controlled key (e-mail addresses, addresses)."""
+    return f"ratelimit:{kind}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+# What a spend answers: (admitted, seconds to wait, points left).
+Taken = tuple[bool, float, float]
+
+
+def _settle(futures: list[asyncio.Future[Taken]], spent: asyncio.Future[list[Taken]]) -> None:
+    """Hand each request of a batch its answer (or the batch's error)."""
+    error = None if spent.cancelled() else spent.exception()
+    for n, future in enumerate(futures):
+        if future.done():
+            continue  # its request was cancelled meanwhile
+        if spent.cancelled():
+            future.set_exception(StateUnavailable("the limit's update was cancelled"))
+        elif error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(spent.result()[n])
+
+
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or awaits it (bounded by use)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the key's lock."""
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class SharedBucket:
+    """A token bucket of `capacity` points refilled at `per_second`, kept in shared state.
+
+    GCRA: one stored time per key (the theoretical arrival time, TAT); a spend of n points is
+    admitted when max(TAT, now) + n/rate lies within capacity/rate of now, and moves TAT there.
+    """
+
+    def __init__(
+        self,
+        state: SharedState,
+        *,
+        kind: str,
+        capacity: float,
+        per_second: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self.kind = kind
+        self.interval = 1.0 / per_second
+        self.tolerance = capacity * self.interval
+        self.per_second = per_second
+        self.clock = clock
+        # A changed limit starts with fresh buckets rather than reading the old rule's times.
+        self.namespace = f"{kind}:{capacity:g}/{per_second:g}"
+        # The highest TAT this replica has seen per key: a lower bound of the stored one.
+        self._seen: dict[str, float] = {}
+        # A replica's requests of one key take turns, and the requests that arrive while one
+        # is in the store go together in the next compare-and-set: only the replicas race for
+        # the entry (one CAS per request would retry quadratically under a burst of one
+        # account), and a burst costs the store one round trip per batch.
+        self._locks = KeyedLocks()
+        self._queued: dict[str, list[tuple[float, asyncio.Future[Taken]]]] = {}
+        self._running: set[asyncio.Task[list[Taken]]] = set()
+
+    async def take(self, key: str, points: float = 1.0) -> Taken:
+        """Spend `points` of the key's bucket: (admitted, seconds to wait, points left)."""
+        now = self.clock()
+        cost = points * self.interval
+        seen = self._seen.get(key)
+        if seen is not None and max(seen, now) + cost - now > self.tolerance:
+            return False, max(seen, now) + cost - self.tolerance - now, self._left(seen, now)
+        mine: asyncio.Future[Taken] = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(key, []).append((points, mine))
+        async with self._locks.hold(key):
+            if not mine.done():
+                # Everything queued for the key so far (this request's included) goes at once;
+                # the batch runs to its end even if this request is cancelled meanwhile.
+                batch = self._queued.pop(key)
+                spent = asyncio.get_running_loop().create_task(
+                    self._take_batch(key, [p for p, _ in batch])
+                )
+                # Held until done: a running task only weakly referenced may be collected.
+                self._running.add(spent)
+                spent.add_done_callback(self._running.discard)
+                spent.add_done_callback(functools.partial(_settle, [f for _, f in batch]))
+                await asyncio.wait([spent])
+        return await mine
+
+    async def _take_batch(self, key: str, batch: list[float]) -> list[Taken]:
+        """One compare-and-set admitting, in order, each spend of the batch that fits."""
+        now = self.clock()
+
+        def spend(value: Any) -> tuple[Any, tuple[list[Taken], float]]:
+            tat = float(value["tat"]) if isinstance(value, dict) else now
+            current, results = tat, []
+            for points in batch:
+                cost = points * self.interval
+                new = max(current, now) + cost
+                if new - now > self.tolerance:
+                    wait = new - self.tolerance - now
+                    results.append((False, wait, self._left(current, now)))
+                else:
+                    current = new
+                    results.append((True, 0.0, self._left(new, now)))
+            return (KEEP if current == tat else {"tat": current}), (results, current)
+
+        results, tat = await self.state.update(
+            _state_key(self.namespace, key), spend, ttl=self.tolerance + 1.0
+        )
+        self._remember(key, tat, now)
+        return results
+
+    def _left(self, tat: float, now: float) -> float:
+        return max(0.0, self.tolerance - max(tat - now, 0.0)) / self.interval
+
+    def _remember(self, key: str, tat: float, now: float) -> None:
+        if len(self._seen) >= MAX_KEYS:
+            # A TAT in the past refuses nothing: forgetting it changes no answer.
+            for old in [k for k, v in self._seen.items() if v <= now]:
+                del self._seen[old]
+            if len(self._seen) >= MAX_KEYS:
+                self._seen.clear()
+        self._seen[key] = max(tat, self._seen.get(key, tat))
+
+
+class SharedBackoff:
+    """LoginBackoff's rule with its failures per (account, address) in shared state."""
+
+    def __init__(
+        self,
+        state: SharedState,
+        *,
+        free: int,
+        base: float,
+        cap: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self.free = free
+        self.base = base
+        self.cap = cap
+        self.clock = clock
+
+    def _key(self, key: tuple[str, str]) -> str:
+        return _state_key("login-backoff", f"{key[0]}\x00{key[1]}")
+
+    async def wait(self, key: tuple[str, str]) -> float:
+        """Seconds the pair must still wait (0: it may try)."""
+        entry = await self.state.get(self._key(key))
+        if entry is None or not isinstance(entry.value, dict):
+            return 0.0
+        return float(entry.value.get("blocked_until", 0.0)) - self.clock()
+
+    async def failed(self, key: tuple[str, str]) -> None:
+        """One more wrong password of the pair."""
+        now = self.clock()
+
+        def count(value: Any) -> tuple[Any, None]:
+            failures = int(value["count"]) + 1 if isinstance(value, dict) else 1
+            blocked = float(value["blocked_until"]) if isinstance(value, dict) else 0.0
+            beyond = failures - self.free
+            if beyond >= 0:
+                blocked = now + min(self.base * 2.0 ** min(beyond, 64), self.cap)
+            return {"count": failures, "blocked_until": blocked}, None
+
+        # Remembered until a whole cap after the longest backoff, like the local rule.
+        await self.state.update(self._key(key), count, ttl=2 * self.cap + 1.0)
+
+    async def succeeded(self, key: tuple[str, str]) -> None:
+        """The right password: the pair starts afresh."""
+        await self.state.delete(self._key(key))
+
+
 class RateLimits:
     """The limits the gateway enforces: log-ins per address and per (account, address) with
-    backoff on wrong passwords, sign-ups per address, mutations and query cost per user."""
+    backoff on wrong passwords, sign-ups per address, mutations and query cost per user.
+
+    With `state`, every count is shared by the replicas using that state; without, each
+    process counts alone (tests, single-process tools).
+    """
 
     def __init__(
         self,
@@ -178,8 +394,41 @@ class RateLimits:
         signups_per_address_per_hour: int = 30,
         cost_capacity: int = 40_000,
         cost_per_second: float = 2_000.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
+        state: SharedState | None = None,
     ) -> None:
+        self.state = state
+        self.shared: dict[str, SharedBucket] = {}
+        self.shared_backoff: SharedBackoff | None = None
+        if state is not None:
+            wall = clock or time.time
+            per_minute = {
+                "accounts": logins_per_minute,
+                "addresses": logins_per_address_per_minute,
+                "mutations": mutations_per_minute,
+            }
+            for kind, limit in per_minute.items():
+                self.shared[kind] = SharedBucket(
+                    state, kind=kind, capacity=limit, per_second=limit / 60.0, clock=wall
+                )
+            self.shared["signups"] = SharedBucket(
+                state,
+                kind="signups",
+                capacity=signups_per_address_per_hour,
+                per_second=signups_per_address_per_hour / 3600.0,
+                clock=wall,
+            )
+            self.shared["cost"] = SharedBucket(
+                state, kind="cost", capacity=cost_capacity, per_second=cost_per_second, clock=wall
+            )
+            self.shared_backoff = SharedBackoff(
+                state,
+                free=login_free_failures,
+                base=login_backoff_seconds,
+                cap=login_backoff_max_seconds,
+                clock=wall,
+            )
+        clock = clock or time.monotonic
         self.accounts = RateLimiter(limit=logins_per_minute, window=60.0, clock=clock)
         self.addresses = RateLimiter(limit=logins_per_address_per_minute, window=60.0, clock=clock)
         self.signups = RateLimiter(limit=signups_per_address_per_hour, window=3600.0, clock=clock)
@@ -192,34 +441,100 @@ class RateLimits:
             clock=clock,
         )
 
-    def login_attempt(self, *, email_key: str, address: str | None) -> None:
+    async def _hit(self, kind: str, key: str, *, what: str) -> None:
+        """One event of `kind` for the key, shared or local; RATE_LIMITED when over."""
+        bucket = self.shared.get(kind)
+        if bucket is None:
+            local: RateLimiter = getattr(self, kind)
+            local.hit(key, what=what)
+            return
+        admitted, wait, _ = await self._take(bucket, kind, key, 1)
+        if not admitted:
+            raise RateLimited(f"too many {what}; try again in {max(math.ceil(wait), 1)} s")
+
+    async def _take(self, bucket: SharedBucket, kind: str, key: str, points: float) -> Taken:
+        """bucket.take, with the outage rule of FAIL_OPEN."""
+        try:
+            return await bucket.take(key, points)
+        except StateUnavailable as error:
+            if kind in FAIL_OPEN:
+                log.warning("%s limit not counted: %s", kind, error.message)
+                return True, 0.0, 0.0
+            log.warning("%s limit refused: %s", kind, error.message)
+            raise RateLimited(
+                "this limit cannot be checked at the moment; try again in a few seconds"
+            ) from error
+
+    async def login_attempt(self, *, email_key: str, address: str | None) -> None:
         """Admit one log-in attempt: per address, then per (account, address) with backoff."""
         where = address or "unknown"
         # Attempts refused for backoff still count for the address: hammering costs it too.
-        self.addresses.hit(where, what="log-in attempts from this address")
-        self.backoff.check((email_key, where))
-        self.accounts.hit(
-            f"{email_key}\x00{where}", what="log-in attempts for this account from this address"
+        await self._hit("addresses", where, what="log-in attempts from this address")
+        if self.shared_backoff is None:
+            self.backoff.check((email_key, where))
+        else:
+            try:
+                wait = await self.shared_backoff.wait((email_key, where))
+            except StateUnavailable as error:
+                raise RateLimited(
+                    "log-in cannot be checked at the moment; try again in a few seconds"
+                ) from error
+            if wait > 0:
+                raise RateLimited(
+                    "too many wrong passwords for this account from this address; "
+                    f"try again in {max(math.ceil(wait), 1)} s"
+                )
+        await self._hit(
+            "accounts",
+            f"{email_key}\x00{where}",
+            what="log-in attempts for this account from this address",
         )
 
-    def login_failed(self, *, email_key: str, address: str | None) -> None:
+    async def login_failed(self, *, email_key: str, address: str | None) -> None:
         """A wrong password: that (account, address) pair backs off."""
-        self.backoff.failed((email_key, address or "unknown"))
+        key = (email_key, address or "unknown")
+        if self.shared_backoff is None:
+            self.backoff.failed(key)
+            return
+        try:
+            await self.shared_backoff.failed(key)
+        except StateUnavailable as error:
+            # The caller gets its UNAUTHENTICATED; the next attempt is checked (and refused
+            # while the store is down) before any password is compared.
+            log.warning("a wrong password not counted: %s", error.message)
 
-    def login_succeeded(self, *, email_key: str, address: str | None) -> None:
+    async def login_succeeded(self, *, email_key: str, address: str | None) -> None:
         """The right password: that pair's backoff is forgotten."""
-        self.backoff.succeeded((email_key, address or "unknown"))
+        key = (email_key, address or "unknown")
+        if self.shared_backoff is None:
+            self.backoff.succeeded(key)
+            return
+        try:
+            await self.shared_backoff.succeeded(key)
+        except StateUnavailable as error:
+            # The log-in stands; the pair's failures lapse with their TTL.
+            log.warning("a backoff not cleared: %s", error.message)
 
-    def sign_up(self, *, address: str | None) -> None:
+    async def sign_up(self, *, address: str | None) -> None:
         """Admit one sign-up: per address per hour, and as a log-in attempt of the address."""
         where = address or "unknown"
-        self.addresses.hit(where, what="log-in attempts from this address")
-        self.signups.hit(where, what="sign-ups from this address")
+        await self._hit("addresses", where, what="log-in attempts from this address")
+        await self._hit("signups", where, what="sign-ups from this address")
 
-    def query_cost(self, user_id: str, points: int) -> None:
+    async def query_cost(self, user_id: str, points: int) -> None:
         """Spend an operation's static cost from the user's bucket of points."""
-        self.cost.spend(user_id, points)
+        bucket = self.shared.get("cost")
+        if bucket is None:
+            self.cost.spend(user_id, points)
+            return
+        admitted, wait, left = await self._take(bucket, "cost", user_id, points)
+        if not admitted:
+            raise RateLimited(
+                f"query cost {points:,} is more than the {int(left):,} points this "
+                f"account has left ({bucket.per_second:,.0f} come back each second); "
+                f"try again in {max(math.ceil(wait), 1)} s"
+            )
 
-    def mutation(self, user_id: str) -> None:
+    async def mutation(self, user_id: str) -> None:
         """Count one mutation of the user."""
-        self.mutations.hit(user_id, what="changes")
+        await self._hit("mutations", user_id, what="changes")

@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     # Addresses/CIDRs of TCP proxies whose PROXY protocol v1 line names the client (stack up).
     proxy_protocol_from: str = ""
     mutations_per_minute: int = Field(default=600, ge=1)
+    # Where limits, persisted documents and idempotency keys are shared by every replica
+    # (taskstream/sharedstate.py): "dapr" (the sidecar's state store), "database" (a table of
+    # the gateway's PostgreSQL), or "auto": dapr when TASKSTREAM_BUS_URL is dapr://, else database.
+    shared_state: Literal["auto", "database", "dapr"] = "auto"
+    # The Dapr state store component used for it.
+    state_store_name: str = "statestore"
+    # How long a mutation's Idempotency-Key (and its stored response) is remembered.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # How long an automatically persisted document is kept after its last registration.
+    graphql_persisted_query_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 
     bus_url: str = "memory://"
     # Fans live updates out to every gateway replica: memory:// in one process,
@@ -172,6 +182,13 @@ class Settings(BaseSettings):
     def proxy_protocol_networks(self) -> tuple[Network, ...]:
         """TASKSTREAM_PROXY_PROTOCOL_FROM as networks."""
         return parse_networks(self.proxy_protocol_from)
+
+    @property
+    def shared_state_adapter(self) -> Literal["database", "dapr"]:
+        """The shared-state adapter these settings choose ("auto" resolved)."""
+        if self.shared_state != "auto":
+            return self.shared_state
+        return "dapr" if self.bus_url.startswith("dapr:") else "database"
 
     @property
     def is_production(self) -> bool:

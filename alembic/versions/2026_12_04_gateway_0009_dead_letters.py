@@ -1,7 +1,7 @@
 """Gateway: `up`'s dead letters kept in PostgreSQL (the in-process bus has no topic to keep them).
 
 Revision ID: gateway_0009
-Revises: gateway_0005
+Revises: gateway_0008
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "gateway_0009"
-down_revision = "gateway_0005"
+down_revision = "gateway_0008"
 branch_labels = None
 depends_on = None
 

@@ -54,7 +54,7 @@ class AuthMutations:
     ) -> AuthPayload:
         """Create an account; returns a bearer token."""
         services = info.context.services
-        services.limits.sign_up(address=info.context.client_address)
+        await services.limits.sign_up(address=info.context.client_address)
         token, user = await accounts.sign_up(
             uow=services.uow(),
             tokens=services.tokens,
@@ -84,7 +84,7 @@ class AuthMutations:
         """Exchange credentials for a bearer token."""
         services = info.context.services
         key, address = email_key(email), info.context.client_address
-        services.limits.login_attempt(email_key=key, address=address)
+        await services.limits.login_attempt(email_key=key, address=address)
         try:
             token, user = await accounts.log_in(
                 uow=services.uow(),
@@ -94,9 +94,9 @@ class AuthMutations:
                 hashing=services.hashing,
             )
         except Unauthenticated:
-            services.limits.login_failed(email_key=key, address=address)
+            await services.limits.login_failed(email_key=key, address=address)
             raise
-        services.limits.login_succeeded(email_key=key, address=address)
+        await services.limits.login_succeeded(email_key=key, address=address)
         return AuthPayload(token=token, user=User.of(user))
 
 
@@ -179,7 +179,7 @@ class AccountMutations:
         services = info.context.services
         user = await info.context.current_user()
         key, address = user.email_key, info.context.client_address
-        services.limits.login_attempt(email_key=key, address=address)
+        await services.limits.login_attempt(email_key=key, address=address)
         try:
             token, user, generation = await accounts.change_password(
                 uow=services.uow(),
@@ -191,7 +191,7 @@ class AccountMutations:
             )
         except Unauthenticated:
             # A wrong current password backs off like a wrong one at logIn.
-            services.limits.login_failed(email_key=key, address=address)
+            await services.limits.login_failed(email_key=key, address=address)
             raise
         await services.live.publish_revocation(Revocation(user.id, generation=generation))
         return AuthPayload(token=token, user=User.of(user))
@@ -214,7 +214,7 @@ class AccountMutations:
         services = info.context.services
         user = await info.context.current_user()
         key, address = user.email_key, info.context.client_address
-        services.limits.login_attempt(email_key=key, address=address)
+        await services.limits.login_attempt(email_key=key, address=address)
         try:
             await accounts.delete_account(
                 uow=services.uow(),
@@ -224,7 +224,7 @@ class AccountMutations:
                 hashing=services.hashing,
             )
         except Unauthenticated:
-            services.limits.login_failed(email_key=key, address=address)
+            await services.limits.login_failed(email_key=key, address=address)
             raise
         await services.live.publish_revocation(Revocation(user.id))
         return True

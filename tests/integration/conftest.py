@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,14 +12,20 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from devstack import KafkaBroker
+from devstack import Daprd, KafkaBroker
 from devstack.dapr_app import SidecarOnSubscribe
-from devstack.dapr_resources import DaprResources, PubsubRetries, render_dapr_resources
+from devstack.dapr_resources import (
+    DaprResources,
+    PubsubRetries,
+    render_dapr_resources,
+    state_connection_string,
+)
 from taskstream.messaging.bus import BulkSubscribe, Transport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.messaging.retry import RetryPolicy
 from taskstream.persistence.db import create_engine
+from taskstream.sharedstate import DaprState, PostgresState, SharedState
 
 FAST_RETRIES = RetryPolicy(attempts=3, first_delay=0.01, max_delay=0.05)
 # Dapr's own retries (its Resiliency policy), as short as the other transports' in these tests.
@@ -88,3 +96,45 @@ async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def state_sidecar(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Daprd, str]]:
+    """A gateway sidecar with infra/dapr's statestore (and the secret store it reads)."""
+    target: Path = tmp_path_factory.mktemp("dapr-state")
+    secrets_file = target / "secrets.json"
+    secrets_file.write_text(
+        json.dumps({"state-connection-string": state_connection_string(database_url)})
+    )
+    resources = render_dapr_resources(
+        target,
+        kafka_brokers="127.0.0.1:9",
+        name_resolution_db=target / "nameresolution.db",
+        secrets_file=secrets_file,
+        components=["statestore", "secretstore"],
+    )
+    token = secrets.token_urlsafe(16)
+    sidecar = Daprd(
+        "gateway",
+        resources_paths=[resources.resources_dir],
+        config_path=resources.config_path,
+        log_level="warn",
+        env={"DAPR_API_TOKEN": token},
+    )
+    with sidecar:
+        yield sidecar, token
+
+
+@pytest.fixture(params=["database", "dapr"])
+async def state(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[SharedState]:
+    """The shared state through each adapter."""
+    built: SharedState
+    if request.param == "dapr":
+        sidecar, token = request.getfixturevalue("state_sidecar")
+        built = DaprState(sidecar.http_endpoint, api_token=token)
+    else:
+        built = PostgresState(engine)
+    yield built
+    await built.close()

@@ -37,6 +37,7 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
         "project_members",
         "project_invitations",
         "dead_letters",
+        "shared_state",
     }
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")

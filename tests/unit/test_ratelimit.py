@@ -33,22 +33,22 @@ def test_limit_then_window_slides() -> None:
     limiter.hit("k", what="tries")
 
 
-def test_login_attempts_count_per_address_and_per_account_at_that_address() -> None:
+async def test_login_attempts_count_per_address_and_per_account_at_that_address() -> None:
     limits = RateLimits(
         logins_per_minute=2, logins_per_address_per_minute=3, mutations_per_minute=1
     )
-    limits.login_attempt(email_key="a@x", address="10.0.0.1")
-    limits.login_attempt(email_key="a@x", address="10.0.0.1")
+    await limits.login_attempt(email_key="a@x", address="10.0.0.1")
+    await limits.login_attempt(email_key="a@x", address="10.0.0.1")
     with pytest.raises(RateLimited, match="for this account from this address"):
-        limits.login_attempt(email_key="a@x", address="10.0.0.1")
+        await limits.login_attempt(email_key="a@x", address="10.0.0.1")
     with pytest.raises(RateLimited, match="log-in attempts from this address"):
-        limits.login_attempt(email_key="b@x", address="10.0.0.1")
+        await limits.login_attempt(email_key="b@x", address="10.0.0.1")
     # The same account from elsewhere is untouched: guessing never locks the owner out.
-    limits.login_attempt(email_key="a@x", address="10.0.0.2")
-    limits.login_attempt(email_key="a@x", address="10.0.0.3")
+    await limits.login_attempt(email_key="a@x", address="10.0.0.2")
+    await limits.login_attempt(email_key="a@x", address="10.0.0.3")
 
 
-def test_wrong_passwords_back_off_per_account_and_address_exponentially() -> None:
+async def test_wrong_passwords_back_off_per_account_and_address_exponentially() -> None:
     clock = Clock()
     limits = RateLimits(
         logins_per_minute=1000,
@@ -61,31 +61,31 @@ def test_wrong_passwords_back_off_per_account_and_address_exponentially() -> Non
     )
     pair = {"email_key": "a@x", "address": "10.0.0.1"}
     for _ in range(2):
-        limits.login_attempt(**pair)
-        limits.login_failed(**pair)
+        await limits.login_attempt(**pair)
+        await limits.login_failed(**pair)
     waits = []
     for _ in range(6):
         with pytest.raises(RateLimited, match=r"try again in (\d+) s") as limited:
-            limits.login_attempt(**pair)
+            await limits.login_attempt(**pair)
         wait = int(limited.value.message.rsplit("in ", 1)[1].split()[0])
         waits.append(wait)
         clock.now += wait
-        limits.login_attempt(**pair)
-        limits.login_failed(**pair)
+        await limits.login_attempt(**pair)
+        await limits.login_failed(**pair)
     # 1, 2, 4, 8 seconds, then capped.
     assert waits == [1, 2, 4, 8, 8, 8]
     # Another address of the same account, and the same address for another account: free.
-    limits.login_attempt(email_key="a@x", address="10.0.0.2")
-    limits.login_attempt(email_key="b@x", address="10.0.0.1")
+    await limits.login_attempt(email_key="a@x", address="10.0.0.2")
+    await limits.login_attempt(email_key="b@x", address="10.0.0.1")
     # The right password ends the backoff of the pair.
     clock.now += 8
-    limits.login_attempt(**pair)
-    limits.login_succeeded(**pair)
-    limits.login_failed(**pair)
-    limits.login_attempt(**pair)
+    await limits.login_attempt(**pair)
+    await limits.login_succeeded(**pair)
+    await limits.login_failed(**pair)
+    await limits.login_attempt(**pair)
 
 
-def test_sign_ups_are_limited_per_address_per_hour() -> None:
+async def test_sign_ups_are_limited_per_address_per_hour() -> None:
     clock = Clock()
     limits = RateLimits(
         logins_per_minute=1000,
@@ -94,13 +94,13 @@ def test_sign_ups_are_limited_per_address_per_hour() -> None:
         signups_per_address_per_hour=2,
         clock=clock,
     )
-    limits.sign_up(address="10.0.0.1")
-    limits.sign_up(address="10.0.0.1")
+    await limits.sign_up(address="10.0.0.1")
+    await limits.sign_up(address="10.0.0.1")
     with pytest.raises(RateLimited, match="sign-ups from this address"):
-        limits.sign_up(address="10.0.0.1")
-    limits.sign_up(address="10.0.0.2")
+        await limits.sign_up(address="10.0.0.1")
+    await limits.sign_up(address="10.0.0.2")
     clock.now += 3600
-    limits.sign_up(address="10.0.0.1")
+    await limits.sign_up(address="10.0.0.1")
 
 
 def test_query_cost_comes_out_of_a_bucket_that_refills() -> None:

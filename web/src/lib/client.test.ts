@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RETRYABLE_CLOSE_CODE, retryableCloseCode, retryingWebSocket } from './client';
+import { createRequest, makeOperation, type Operation } from '@urql/core';
+import { parse } from 'graphql';
+import { RETRYABLE_CLOSE_CODE, retryableCloseCode, retryingWebSocket, withIdempotencyKey } from './client';
 
 describe('WebSocket close codes', () => {
   it('turns every code graphql-ws would give up on into one it retries', () => {
@@ -42,5 +44,28 @@ describe('WebSocket close codes', () => {
       [RETRYABLE_CLOSE_CODE, '1011 boom'],
       [1006, 'boom'],
     ]);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  const operation = (kind: 'query' | 'mutation'): Operation =>
+    makeOperation(kind, createRequest(parse(`${kind} { x }`), {}), {
+      url: '/graphql',
+      requestPolicy: 'network-only',
+      fetchOptions: () => ({ headers: { authorization: 'Bearer t' } }),
+    }) as Operation;
+  const headers = (op: Operation) =>
+    (op.context.fetchOptions as RequestInit | undefined)?.headers as Record<string, string> | undefined;
+
+  it('gives each mutation its own key and keeps the other headers', () => {
+    const one = headers(withIdempotencyKey(operation('mutation')));
+    const two = headers(withIdempotencyKey(operation('mutation')));
+    expect(one?.authorization).toBe('Bearer t');
+    expect(one?.['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(two?.['idempotency-key']).not.toBe(one?.['idempotency-key']);
+  });
+  it('leaves queries alone', () => {
+    const query = operation('query');
+    expect(withIdempotencyKey(query)).toBe(query);
   });
 });

@@ -1,5 +1,5 @@
 // The urql client: HTTP for queries and mutations, graphql-ws for subscriptions.
-import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange } from '@urql/core';
+import { Client, cacheExchange, fetchExchange, makeOperation, mapExchange, subscriptionExchange, type Operation } from '@urql/core';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { getToken, setToken } from './auth';
 import { backoffDelay, setConnectionState } from './connection';
@@ -132,6 +132,22 @@ function createSocket(): { ws: WsClient; retire: () => void } {
   };
 }
 
+/**
+ * A mutation gets an Idempotency-Key of its own (one per user action): if its response is lost
+ * and the request is sent again, any gateway answers the first response instead of changing
+ * things twice (docs/contract/CONTRACT.md, "Idempotent mutations").
+ */
+export function withIdempotencyKey(operation: Operation): Operation {
+  if (operation.kind !== 'mutation') return operation;
+  const given = operation.context.fetchOptions;
+  const options = (typeof given === 'function' ? given() : given) ?? {};
+  const headers = { ...(options.headers as Record<string, string> | undefined), 'idempotency-key': crypto.randomUUID() };
+  return makeOperation(operation.kind, operation, {
+    ...operation.context,
+    fetchOptions: { ...options, headers },
+  });
+}
+
 export function createAppClient(): AppClient {
   const { ws, retire } = createSocket();
   const client = new Client({
@@ -145,6 +161,7 @@ export function createAppClient(): AppClient {
     },
     exchanges: [
       mapExchange({
+        onOperation: withIdempotencyKey,
         onError(error, operation) {
           const unauthenticated = error.graphQLErrors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
           const isAuthOp = operation.query.definitions.some(

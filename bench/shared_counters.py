@@ -1,0 +1,171 @@
+"""Benchmark: what counting a request's limits in shared state adds, vs in-process counters.
+
+Run: ``.venv/bin/python -m bench.shared_counters [--requests N] [--concurrency N]``. Starts an
+embedded PostgreSQL and a real daprd with infra/dapr's state store (state.postgresql on that
+database), then measures, per request, the limits a mutation pays before it runs (the
+account's query-cost bucket and its mutation bucket: RateLimits.query_cost + .mutation):
+ - in-process (each replica counting alone, what the gateway did before),
+ - shared through PostgreSQL directly (`taskstream up`),
+ - shared through the Dapr state API (`stack up`, Kubernetes),
+one request at a time (the added latency, p50/p99), and with `--concurrency` callers on one
+account at once (contention: every update of one key is a compare-and-set that may retry).
+Writes ``bench/results/shared_counters.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import percentile, write_result
+from bench.stats import comparison, summary
+from devstack import Daprd
+from devstack.dapr_resources import render_dapr_resources, state_connection_string
+from devstack.postgres import EmbeddedPostgres
+from taskstream.persistence.db import create_engine, migrate
+from taskstream.ratelimit import RateLimits
+from taskstream.sharedstate import DaprState, PostgresState, SharedState
+
+WARM_UP = 50
+
+
+def limits(state: SharedState | None) -> RateLimits:
+    """The gateway's limits with budgets no benchmark request reaches."""
+    return RateLimits(
+        logins_per_minute=1_000_000,
+        logins_per_address_per_minute=1_000_000,
+        mutations_per_minute=1_000_000_000,
+        cost_capacity=1_000_000_000,
+        cost_per_second=1_000_000_000.0,
+        state=state,
+    )
+
+
+async def one_at_a_time(state: SharedState | None, requests: int) -> dict[str, float]:
+    """p50/p99 (ms) of one request's counters, one request in flight, fresh account per run."""
+    counted = limits(state)
+    user = str(uuid.uuid4())
+    samples: list[float] = []
+    for n in range(requests + WARM_UP):
+        started = time.perf_counter()
+        await counted.query_cost(user, 25)
+        await counted.mutation(user)
+        if n >= WARM_UP:
+            samples.append((time.perf_counter() - started) * 1000)
+    # In microseconds too: in-process counters round to 0.00 ms.
+    micro = {f"p{q}_us": round(percentile(samples, q / 100) * 1000, 1) for q in (50, 99)}
+    return {**summary(samples), **micro}
+
+
+async def contended(state: SharedState | None, requests: int, concurrency: int) -> dict[str, Any]:
+    """Latency and throughput with `concurrency` callers counting on one account at once."""
+    counted = limits(state)
+    user = str(uuid.uuid4())
+    samples: list[float] = []
+
+    async def caller(count: int) -> None:
+        for _ in range(count):
+            started = time.perf_counter()
+            await counted.query_cost(user, 25)
+            await counted.mutation(user)
+            samples.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller(requests // concurrency) for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return {**summary(samples), "requests_per_s": round(len(samples) / seconds, 1)}
+
+
+async def main(requests: int, concurrency: int) -> dict[str, Any]:
+    """Every measurement once; the result record."""
+    with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
+        root = Path(folder)
+        server = EmbeddedPostgres(root / "pg", durable=False)
+        url = server.start()
+        try:
+            engine = create_engine(url, pool_size=8)
+            await migrate(engine)
+            secrets_file = root / "secrets.json"
+            secrets_file.write_text(
+                json.dumps({"state-connection-string": state_connection_string(url)})
+            )
+            resources = render_dapr_resources(
+                root / "dapr",
+                kafka_brokers="127.0.0.1:9",
+                name_resolution_db=root / "nr.db",
+                secrets_file=secrets_file,
+                components=["statestore", "secretstore"],
+            )
+            token = secrets.token_urlsafe(16)
+            sidecar = Daprd(
+                "gateway",
+                resources_paths=[resources.resources_dir],
+                config_path=resources.config_path,
+                log_level="warn",
+                env={"DAPR_API_TOKEN": token},
+            )
+            results: dict[str, Any] = {"one_at_a_time": {}, "contended": {}}
+            with sidecar:
+                adapters: dict[str, SharedState | None] = {
+                    "in_process": None,
+                    "postgres": PostgresState(engine),
+                    "dapr": DaprState(sidecar.http_endpoint, api_token=token),
+                }
+                for name, state in adapters.items():
+                    results["one_at_a_time"][name] = await one_at_a_time(state, requests)
+                    results["contended"][name] = await contended(state, requests, concurrency)
+                    if state is not None:
+                        await state.close()
+            await engine.dispose()
+        finally:
+            server.stop()
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    figures = asyncio.run(main(args.requests, args.concurrency))
+    single = figures["one_at_a_time"]
+    figures["command"] = "python -m bench.shared_counters " + (
+        f"--requests {args.requests} --concurrency {args.concurrency}"
+    )
+    figures["setup"] = {
+        "counters": "RateLimits.query_cost + RateLimits.mutation (two GCRA buckets), per request",
+        "postgres": "embedded, not durable (fsync off), gateway.shared_state",
+        "dapr": "daprd 1.16.5, state.postgresql v2 on the same PostgreSQL, HTTP state API",
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        # The machine is shared: the figures are only comparable at a similar load.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    figures["comparisons"] = [
+        comparison(
+            f"a request's limits counted {where}, {p}",
+            value=single[name][f"{p}_us"],
+            unit="µs",
+            peer="in-process counters (each replica alone)",
+            peer_value=single["in_process"][f"{p}_us"],
+        )
+        for name, where in (("dapr", "through the Dapr state store"), ("postgres", "in PostgreSQL"))
+        for p in ("p50", "p99")
+    ]
+    path = write_result("shared_counters", figures)
+    for name in ("in_process", "postgres", "dapr"):
+        one, many = single[name], figures["contended"][name]
+        print(
+            f"{name:10} one at a time p50 {one['p50_us']:9.1f} µs  p99 {one['p99_us']:9.1f} µs"
+            f"   {args.concurrency} on one account p50 {many['p50_ms']:7.2f} ms"
+            f"  p99 {many['p99_ms']:7.2f} ms  {many['requests_per_s']:8.1f} requests/s"
+        )
+    print(f"wrote {path}")

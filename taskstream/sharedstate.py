@@ -1,0 +1,367 @@
+"""State that holds across replicas: a small key-value port with optimistic concurrency.
+
+Every entry carries an ETag; a write may demand the ETag it read (compare-and-set) or that the
+key be absent (first writer wins), and may give a time to live. `update()` builds atomic
+read-modify-write on top (retried on a lost race), which is what counters, buckets and claims
+need. Two adapters: the Dapr state API through the sidecar (`stack up`, Kubernetes) and a
+PostgreSQL table reached directly (`up`). Values are JSON.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import json
+import math
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from taskstream.errors import TaskstreamError
+from taskstream.settings import Settings
+
+T = TypeVar("T")
+JSON = Any
+# Lost races of one update() before it gives up (each costs a read and a write).
+MAX_ATTEMPTS = 50
+# What update()'s change returns to leave the entry as it is (no write at all).
+KEEP: Any = object()
+# Longest key accepted; callers hash anything a client controls beyond this.
+MAX_KEY_CHARS = 400
+
+
+class ETagMismatch(TaskstreamError):
+    """The entry changed (or appeared, or vanished) since it was read: read again and retry."""
+
+    code = "CONFLICT"
+
+
+class StateUnavailable(TaskstreamError):
+    """The state store did not answer or refused the request."""
+
+    code = "INTERNAL"
+
+
+class Contended(TaskstreamError):
+    """An update lost its race too many times in a row; the caller may try again."""
+
+    code = "RATE_LIMITED"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored value and the ETag that proves which version it is."""
+
+    value: JSON
+    etag: str
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > MAX_KEY_CHARS:
+        raise ValueError(f"a state key has 1 to {MAX_KEY_CHARS} characters, not {len(key)}")
+
+
+class SharedState(abc.ABC):
+    """Keys shared by every replica: get, conditional set, delete, each with an ETag."""
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> Entry | None:
+        """The live entry under the key (expired ones are absent)."""
+
+    @abc.abstractmethod
+    async def set(
+        self,
+        key: str,
+        value: JSON,
+        *,
+        etag: str | None = None,
+        absent: bool = False,
+        ttl: float | None = None,
+    ) -> None:
+        """Store a value; ETagMismatch unless the entry still has `etag` (or, with `absent`,
+        there is none). `ttl` seconds: the entry vanishes after it (whole seconds, rounded up)."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str, *, etag: str | None = None) -> None:
+        """Remove the entry (ETagMismatch if `etag` is given and no longer current)."""
+
+    async def close(self) -> None:  # noqa: B027 (most adapters hold nothing to release)
+        """Release the adapter's connections."""
+
+    async def update(
+        self,
+        key: str,
+        change: Callable[[JSON | None], tuple[JSON | None, T]],
+        *,
+        ttl: float | None = None,
+    ) -> T:
+        """Atomically replace the value with change(value)[0] (None: delete it, KEEP: leave it);
+        returns change(value)[1]. A lost race reads again and re-applies `change`."""
+        for attempt in range(MAX_ATTEMPTS):
+            entry = await self.get(key)
+            new, result = change(entry.value if entry is not None else None)
+            try:
+                if new is KEEP:
+                    pass
+                elif new is None:
+                    if entry is not None:
+                        await self.delete(key, etag=entry.etag)
+                elif entry is None:
+                    await self.set(key, new, absent=True, ttl=ttl)
+                else:
+                    await self.set(key, new, etag=entry.etag, ttl=ttl)
+            except ETagMismatch:
+                # Jittered, so that replicas racing for one key do not collide in lockstep.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
+                continue
+            return result
+        raise Contended(f"too many concurrent changes of {key.split(':', 1)[0]}; try again")
+
+    async def increment(self, key: str, by: int = 1, *, ttl: float | None = None) -> int:
+        """Add `by` to an integer counter (absent: 0); the new value."""
+
+        def add(value: JSON | None) -> tuple[int, int]:
+            total = int(value or 0) + by
+            return total, total
+
+        return await self.update(key, add, ttl=ttl)
+
+
+def _ttl_seconds(ttl: float | None) -> int | None:
+    return None if ttl is None else max(1, math.ceil(ttl))
+
+
+# Expiry of a write: :ttl seconds from now, or never (NULL); a row is live until then.
+_GET = text(
+    "SELECT value, etag FROM gateway.shared_state WHERE key = :key "
+    "AND (expires_at IS NULL OR expires_at > now())"
+)
+_SET_IF_ETAG = text(
+    "UPDATE gateway.shared_state SET value = CAST(:value AS jsonb), etag = :etag, "
+    "expires_at = CASE WHEN CAST(:ttl AS integer) IS NULL THEN NULL "
+    "ELSE now() + make_interval(secs => CAST(:ttl AS integer)) END "
+    "WHERE key = :key AND etag = :expected AND (expires_at IS NULL OR expires_at > now())"
+)
+_INSERT = (
+    "INSERT INTO gateway.shared_state AS s (key, value, etag, expires_at) "
+    "VALUES (:key, CAST(:value AS jsonb), :etag, "
+    "CASE WHEN CAST(:ttl AS integer) IS NULL THEN NULL "
+    "ELSE now() + make_interval(secs => CAST(:ttl AS integer)) END) "
+    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag, "
+    "expires_at = EXCLUDED.expires_at"
+)
+# An expired row is as good as none: a first writer takes it over.
+_SET_IF_ABSENT = text(_INSERT + " WHERE s.expires_at <= now()")
+_SET = text(_INSERT)
+_DELETE = text("DELETE FROM gateway.shared_state WHERE key = :key")
+_DELETE_IF_ETAG = text("DELETE FROM gateway.shared_state WHERE key = :key AND etag = :expected")
+_PRUNE = text(
+    "DELETE FROM gateway.shared_state WHERE key IN (SELECT key FROM gateway.shared_state "
+    "WHERE expires_at <= now() LIMIT :n FOR UPDATE SKIP LOCKED)"
+)
+
+
+def _etag_of(key: str, etag: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(etag)
+    except ValueError as error:
+        raise ETagMismatch(f"{key}: not an ETag of this store") from error
+
+
+class PostgresState(SharedState):
+    """Entries in one table of the gateway's own PostgreSQL (gateway.shared_state)."""
+
+    # Expired rows are deleted at most this often, a bounded batch at a time, by a writer.
+    PRUNE_EVERY_SECONDS = 60.0
+    PRUNE_BATCH = 1000
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._pruned_at = time.monotonic()
+
+    async def get(self, key: str) -> Entry | None:
+        """The live entry under the key (expired ones are absent)."""
+        _check_key(key)
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(_GET, {"key": key})).first()
+        return None if row is None else Entry(row.value, str(row.etag))
+
+    async def set(
+        self,
+        key: str,
+        value: JSON,
+        *,
+        etag: str | None = None,
+        absent: bool = False,
+        ttl: float | None = None,
+    ) -> None:
+        """Store a value, conditionally on its ETag or on its absence."""
+        _check_key(key)
+        params: dict[str, Any] = {
+            "key": key,
+            "value": json.dumps(value),
+            "etag": uuid.uuid4(),
+            "ttl": _ttl_seconds(ttl),
+        }
+        if etag is not None:
+            params["expected"] = _etag_of(key, etag)
+            statement = _SET_IF_ETAG
+        else:
+            statement = _SET_IF_ABSENT if absent else _SET
+        async with self.engine.begin() as connection:
+            changed = (await connection.execute(statement, params)).rowcount
+        if changed != 1:
+            raise ETagMismatch(f"{key}: changed since it was read")
+        await self._maybe_prune()
+
+    async def delete(self, key: str, *, etag: str | None = None) -> None:
+        """Remove the entry (conditionally on its ETag)."""
+        _check_key(key)
+        async with self.engine.begin() as connection:
+            if etag is None:
+                await connection.execute(_DELETE, {"key": key})
+                return
+            expected = _etag_of(key, etag)
+            changed = (
+                await connection.execute(_DELETE_IF_ETAG, {"key": key, "expected": expected})
+            ).rowcount
+        if changed != 1:
+            raise ETagMismatch(f"{key}: changed since it was read")
+
+    async def _maybe_prune(self) -> None:
+        now = time.monotonic()
+        if now - self._pruned_at < self.PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = now
+        async with self.engine.begin() as connection:
+            await connection.execute(_PRUNE, {"n": self.PRUNE_BATCH})
+
+
+class DaprState(SharedState):
+    """Entries in a Dapr state store, through the sidecar's HTTP state API.
+
+    Writes use first-write concurrency: with an ETag the write succeeds only on that version;
+    without one (`absent`) only when the key does not exist. Dapr answers a lost race with 409
+    (ETag mismatch) or, for an insert of a key that exists, with an error naming the duplicate.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        store: str = "statestore",
+        api_token: str | None = None,
+        timeout: float = 5.0,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = f"{base_url.rstrip('/')}/v1.0/state/{store}"
+        headers = {"dapr-api-token": api_token} if api_token else {}
+        self.client = client or httpx.AsyncClient(
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+
+    async def close(self) -> None:
+        """Close the HTTP connections to the sidecar."""
+        await self.client.aclose()
+
+    async def _call(self, request: Awaitable[httpx.Response]) -> httpx.Response:
+        try:
+            return await request
+        except httpx.HTTPError as error:
+            raise StateUnavailable(f"the Dapr state store did not answer: {error}") from error
+
+    async def get(self, key: str) -> Entry | None:
+        """The live entry under the key (Dapr hides expired ones)."""
+        _check_key(key)
+        response = await self._call(
+            self.client.get(f"{self.url}/{quote(key, safe='')}", params={"consistency": "strong"})
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        if response.status_code != 200:
+            raise StateUnavailable(f"the Dapr state store answered {response.status_code}")
+        etag = response.headers.get("etag")
+        if etag is None:
+            raise StateUnavailable("the Dapr state store answered without an ETag")
+        return Entry(response.json(), etag)
+
+    async def set(
+        self,
+        key: str,
+        value: JSON,
+        *,
+        etag: str | None = None,
+        absent: bool = False,
+        ttl: float | None = None,
+    ) -> None:
+        """Store a value, conditionally on its ETag or on its absence."""
+        _check_key(key)
+        item: dict[str, Any] = {"key": key, "value": value}
+        if etag is not None or absent:
+            item["options"] = {"concurrency": "first-write", "consistency": "strong"}
+        if etag is not None:
+            item["etag"] = etag
+        seconds = _ttl_seconds(ttl)
+        if seconds is not None:
+            item["metadata"] = {"ttlInSeconds": str(seconds)}
+        response = await self._call(self.client.post(self.url, json=[item]))
+        if response.status_code == 204:
+            return
+        if _lost_race(response):
+            raise ETagMismatch(f"{key}: changed since it was read")
+        raise StateUnavailable(
+            f"the Dapr state store refused a write ({response.status_code}): {response.text[:200]}"
+        )
+
+    async def delete(self, key: str, *, etag: str | None = None) -> None:
+        """Remove the entry (conditionally on its ETag)."""
+        _check_key(key)
+        headers = {"If-Match": etag} if etag is not None else {}
+        params = {"concurrency": "first-write"} if etag is not None else {}
+        response = await self._call(
+            self.client.delete(f"{self.url}/{quote(key, safe='')}", headers=headers, params=params)
+        )
+        if response.status_code in (200, 204):
+            return
+        if _lost_race(response):
+            raise ETagMismatch(f"{key}: changed since it was read")
+        raise StateUnavailable(
+            f"the Dapr state store refused a delete ({response.status_code}): {response.text[:200]}"
+        )
+
+
+def _lost_race(response: httpx.Response) -> bool:
+    """Whether Dapr refused a write because another writer got there first."""
+    if response.status_code == 409:
+        return True
+    body = response.text.lower()
+    # state.postgresql (v2) answers a first-write insert of an existing key with 500 "no item
+    # was updated"; other stores name the duplicate key or the ETag.
+    return response.status_code in (400, 500) and (
+        "no item was updated" in body
+        or "etag" in body
+        or "duplicate key" in body
+        or "already exists" in body
+    )
+
+
+def open_shared_state(settings: Settings, engine: AsyncEngine) -> SharedState:
+    """The adapter the settings choose: the Dapr sidecar's state store, or the database."""
+    if settings.shared_state_adapter == "dapr":
+        token = settings.dapr_api_token
+        return DaprState(
+            f"http://127.0.0.1:{settings.dapr_http_port}",
+            store=settings.state_store_name,
+            api_token=token.get_secret_value() if token is not None else None,
+        )
+    return PostgresState(engine)

@@ -1,0 +1,253 @@
+"""Rate limits, log-in backoff and persisted documents counted in the shared state: two
+`RateLimits` (two replicas) over one store give one budget, through each adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphql_schema.persisted import LruDocumentStore, SharedDocumentStore, sha256_hex
+from taskstream.errors import RateLimited
+from taskstream.ratelimit import RateLimits
+from taskstream.sharedstate import DaprState, Entry, PostgresState, SharedState
+
+pytestmark = pytest.mark.integration
+
+
+class Clock:
+    """A wall clock the test moves (GCRA's times are shared, so wall-clock based)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def replicas(state: SharedState, clock: Clock, **limits: int) -> tuple[RateLimits, RateLimits]:
+    """Two gateways' limits over the same store."""
+    options = {
+        "logins_per_minute": 1000,
+        "logins_per_address_per_minute": 1000,
+        "mutations_per_minute": 1000,
+        **limits,
+    }
+    return (
+        RateLimits(**options, clock=clock, state=state),
+        RateLimits(**options, clock=clock, state=state),
+    )
+
+
+async def admitted(attempt: asyncio.Future[None] | object) -> bool:
+    """Whether an attempt was admitted (False: RATE_LIMITED)."""
+    try:
+        await attempt  # type: ignore[misc]
+    except RateLimited:
+        return False
+    return True
+
+
+async def test_two_replicas_share_one_mutation_budget_under_concurrency(
+    state: SharedState,
+) -> None:
+    clock = Clock()
+    one, two = replicas(state, clock, mutations_per_minute=12)
+    user = str(uuid.uuid4())
+    # 36 attempts at once, alternating replicas: exactly the budget gets through, not twice it.
+    attempts = [(one if n % 2 else two).mutation(user) for n in range(36)]
+    results = await asyncio.gather(*(admitted(a) for a in attempts))
+    assert sum(results) == 12
+    with pytest.raises(RateLimited, match=r"too many changes; try again in 5 s"):
+        await one.mutation(user)
+    # Another account has its own budget; time refills the bucket at 12 a minute.
+    await two.mutation(str(uuid.uuid4()))
+    clock.now += 5
+    await two.mutation(user)
+    with pytest.raises(RateLimited):
+        await one.mutation(user)
+
+
+async def test_query_cost_is_one_bucket_across_replicas(state: SharedState) -> None:
+    clock = Clock()
+    one_cost = RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=1,
+        cost_capacity=100,
+        cost_per_second=10.0,
+        clock=clock,
+        state=state,
+    )
+    other = RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=1,
+        cost_capacity=100,
+        cost_per_second=10.0,
+        clock=clock,
+        state=state,
+    )
+    user = str(uuid.uuid4())
+    await one_cost.query_cost(user, 60)
+    await other.query_cost(user, 40)
+    with pytest.raises(RateLimited, match=r"query cost 30 is more than the 0 points .* in 3 s"):
+        await one_cost.query_cost(user, 30)
+    clock.now += 3
+    await other.query_cost(user, 30)
+    # A refused spend takes nothing: the 0 left after it are still 0, not negative.
+    with pytest.raises(RateLimited):
+        await one_cost.query_cost(user, 1)
+
+
+async def test_wrong_passwords_on_one_replica_back_off_the_pair_on_the_other(
+    state: SharedState,
+) -> None:
+    clock = Clock()
+    one, two = replicas(state, clock, login_free_failures=2)
+    pair = {"email_key": f"{uuid.uuid4().hex}@x", "address": "10.0.0.1"}
+    await one.login_attempt(**pair)
+    await one.login_failed(**pair)
+    await two.login_attempt(**pair)
+    await two.login_failed(**pair)
+    with pytest.raises(RateLimited, match=r"wrong passwords.*try again in 1 s"):
+        await one.login_attempt(**pair)
+    with pytest.raises(RateLimited, match="wrong passwords"):
+        await two.login_attempt(**pair)
+    # Another address of the account is free; the right password (on either) clears the pair.
+    await two.login_attempt(email_key=pair["email_key"], address="10.0.0.2")
+    clock.now += 1
+    await two.login_attempt(**pair)
+    await two.login_succeeded(**pair)
+    await one.login_failed(**pair)
+    await one.login_attempt(**pair)
+
+
+async def test_log_in_attempts_per_address_count_on_every_replica(state: SharedState) -> None:
+    clock = Clock()
+    one, two = replicas(state, clock, logins_per_address_per_minute=3)
+    address = f"10.{uuid.uuid4().int % 250}.0.{uuid.uuid4().int % 250}"
+    await one.login_attempt(email_key="a@x", address=address)
+    await two.login_attempt(email_key="b@x", address=address)
+    await one.sign_up(address=address)
+    with pytest.raises(RateLimited, match="log-in attempts from this address"):
+        await two.login_attempt(email_key="c@x", address=address)
+
+
+class CountingState(PostgresState):
+    """The PostgreSQL adapter, counting reads (a fake that subclasses the real port)."""
+
+    reads = 0
+
+    async def get(self, key: str) -> Entry | None:
+        """Count, then read."""
+        self.reads += 1
+        return await super().get(key)
+
+
+async def test_a_refused_key_is_refused_locally_without_reading_the_store(
+    engine: AsyncEngine,
+) -> None:
+    state = CountingState(engine)
+    clock = Clock()
+    limits = RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=2,
+        clock=clock,
+        state=state,
+    )
+    user = str(uuid.uuid4())
+    await limits.mutation(user)
+    await limits.mutation(user)
+    reads = state.reads
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            await limits.mutation(user)
+    assert state.reads == reads
+    # Once the time the replica knew of has passed, it asks the store again.
+    clock.now += 30
+    await limits.mutation(user)
+    assert state.reads == reads + 1
+
+
+async def test_a_document_registered_on_one_replica_is_found_on_the_other(
+    state: SharedState,
+) -> None:
+    def store() -> SharedDocumentStore:
+        return SharedDocumentStore(
+            state, ttl=60, local=LruDocumentStore(max_entries=10, max_chars=10_000)
+        )
+
+    one, two = store(), store()
+    document = f"query Q{uuid.uuid4().hex} {{ me {{ id }} }}"
+    digest = sha256_hex(document)
+    assert await two.get(digest) is None
+    await one.put(digest, document)
+    assert await two.get(digest) == document
+    # A text that does not hash to its key (written by anything else) is not run.
+    forged = sha256_hex(document + " ")
+    await state.set(SharedDocumentStore.key(forged), document, ttl=60)
+    assert await two.get(forged) is None
+
+
+def unreachable() -> DaprState:
+    """The Dapr adapter aimed at a port nothing listens on (a sidecar that is down)."""
+    return DaprState("http://127.0.0.1:9", timeout=2.0)
+
+
+async def test_when_the_store_is_down_budgets_let_requests_through_and_log_ins_wait() -> None:
+    state = unreachable()
+    limits = RateLimits(
+        logins_per_minute=1, logins_per_address_per_minute=1, mutations_per_minute=1, state=state
+    )
+    try:
+        user = str(uuid.uuid4())
+        # Reads and writes keep working through an outage of the store...
+        for _ in range(3):
+            await limits.mutation(user)
+            await limits.query_cost(user, 100)
+        # ...while password guessing and sign-ups get a retryable refusal, not a free pass.
+        with pytest.raises(RateLimited, match="cannot be checked at the moment"):
+            await limits.login_attempt(email_key="a@x", address="10.0.0.1")
+        with pytest.raises(RateLimited, match="cannot be checked at the moment"):
+            await limits.sign_up(address="10.0.0.1")
+        # Recording an outcome does not fail the log-in it belongs to.
+        await limits.login_failed(email_key="a@x", address="10.0.0.1")
+        await limits.login_succeeded(email_key="a@x", address="10.0.0.1")
+    finally:
+        await state.close()
+
+
+async def test_when_the_store_is_down_documents_are_kept_by_this_replica() -> None:
+    state = unreachable()
+    store = SharedDocumentStore(
+        state, ttl=60, local=LruDocumentStore(max_entries=10, max_chars=10_000)
+    )
+    try:
+        document = "query Down { me { id } }"
+        digest = sha256_hex(document)
+        assert await store.get(digest) is None  # PERSISTED_QUERY_NOT_FOUND: the client resends
+        await store.put(digest, document)
+        assert await store.get(digest) == document
+    finally:
+        await state.close()
+
+
+async def test_a_burst_on_one_replica_goes_to_the_store_in_batches(engine: AsyncEngine) -> None:
+    state = CountingState(engine)
+    limits = RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=5,
+        clock=Clock(),
+        state=state,
+    )
+    user = str(uuid.uuid4())
+    results = await asyncio.gather(*(admitted(limits.mutation(user)) for _ in range(20)))
+    # The first request alone, then the 19 that queued behind it in one compare-and-set;
+    # admitted in arrival order, exactly the budget.
+    assert state.reads == 2
+    assert results == [True] * 5 + [False] * 15
