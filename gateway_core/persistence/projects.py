@@ -146,6 +146,15 @@ class ProjectRepository:
             "version": project.version,
         }
 
+    async def project_ids_of(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """The projects the user belongs to, in a fixed order (so two deletions lock alike)."""
+        rows = await self.connection.execute(
+            select(t.project_members.c.project_id)
+            .where(t.project_members.c.user_id == user_id)
+            .order_by(t.project_members.c.project_id)
+        )
+        return [row.project_id for row in rows]
+
     async def memberships(self, user_id: uuid.UUID) -> int:
         """How many projects the user belongs to."""
         count = await self.connection.scalar(

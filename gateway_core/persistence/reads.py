@@ -93,6 +93,8 @@ class TaskRecord:
     version: int
     # None: the owner's personal space.
     project_id: uuid.UUID | None = None
+    # None: unassigned.
+    assignee_id: uuid.UUID | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> TaskRecord:
@@ -112,6 +114,7 @@ class TaskRecord:
             updated_at=row.updated_at,
             version=row.version,
             project_id=row.project_id,
+            assignee_id=row.assignee_id,
         )
 
     @classmethod
@@ -132,6 +135,7 @@ class TaskRecord:
             updated_at=task.updated_at,
             version=task.version,
             project_id=task.project_id,
+            assignee_id=task.assignee_id,
         )
 
     @classmethod
@@ -152,6 +156,7 @@ class TaskRecord:
             updated_at=task.updated_at,
             version=task.version,
             project_id=task.project_id,
+            assignee_id=task.assignee_id,
         )
 
 
@@ -181,6 +186,10 @@ class TaskQuery:
     project_id: uuid.UUID | None = None
     # True: only the personal space; False: only projects.
     inbox: bool | None = None
+    # Only the tasks assigned to this user (among those the caller can see).
+    assignee_id: uuid.UUID | None = None
+    # True: only the tasks assigned to the caller; False: only those that are not.
+    assigned_to_me: bool | None = None
 
 
 @dataclass(slots=True)
@@ -349,6 +358,12 @@ def filter_conditions(
         conditions.append(t.tasks.c.project_id.is_(None))
     elif query.inbox is False:
         conditions.append(t.tasks.c.project_id.is_not(None))
+    if query.assignee_id is not None:
+        conditions.append(t.tasks.c.assignee_id == query.assignee_id)
+    if query.assigned_to_me is True:
+        conditions.append(t.tasks.c.assignee_id == user_id)
+    elif query.assigned_to_me is False:
+        conditions.append(t.tasks.c.assignee_id.is_distinct_from(user_id))
     for word in search_words(query.text):
         conditions.append(_word_matches(word, close or {}))
     if query.status is not None:
@@ -582,3 +597,22 @@ async def open_task_counts(
         .group_by(t.task_tags.c.tag_id)
     )
     return {row[0]: int(row[1]) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """Another user as the members of a shared project see them."""
+
+    id: uuid.UUID
+    email: str
+
+
+async def users_by_id(
+    connection: AsyncConnection, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, UserRecord]:
+    """The users among these ids (callers only ask for creators and assignees of tasks the
+    reader can see)."""
+    rows = await connection.execute(
+        select(t.users.c.id, t.users.c.email).where(t.users.c.id.in_(list(ids)))
+    )
+    return {row.id: UserRecord(row.id, row.email) for row in rows}

@@ -209,9 +209,39 @@ class TaskRepository:
             updated_at=row.updated_at,
             version=row.version,
             project_id=row.project_id,
+            assignee_id=row.assignee_id,
         )
         self.seen.append(task)
         return task
+
+    async def assigned_in_project(
+        self, project_id: uuid.UUID, assignee_id: uuid.UUID
+    ) -> list[Task]:
+        """The project's tasks assigned to this user, locked until commit."""
+        rows = await self.connection.execute(
+            select(t.tasks.c.id, t.tasks.c.user_id)
+            .where(t.tasks.c.project_id == project_id, t.tasks.c.assignee_id == assignee_id)
+            .order_by(t.tasks.c.id)
+        )
+        return [await self.get(row.user_id, row.id) for row in rows.all()]
+
+    async def all_in_project(self, project_id: uuid.UUID) -> list[Task]:
+        """Every task of the project, locked until commit."""
+        rows = await self.connection.execute(
+            select(t.tasks.c.id, t.tasks.c.user_id)
+            .where(t.tasks.c.project_id == project_id)
+            .order_by(t.tasks.c.id)
+        )
+        return [await self.get(row.user_id, row.id) for row in rows.all()]
+
+    async def created_in_project(self, project_id: uuid.UUID, owner_id: uuid.UUID) -> list[Task]:
+        """The project's tasks stored under this owner, locked until commit."""
+        rows = await self.connection.execute(
+            select(t.tasks.c.id)
+            .where(t.tasks.c.project_id == project_id, t.tasks.c.user_id == owner_id)
+            .order_by(t.tasks.c.id)
+        )
+        return [await self.get(owner_id, row.id) for row in rows.all()]
 
     async def get_by_reminder(self, user_id: uuid.UUID, reminder_id: uuid.UUID) -> Task:
         """The user's task owning this reminder, locked; NOT_FOUND otherwise."""
@@ -319,4 +349,5 @@ class TaskRepository:
             "updated_at": task.updated_at,
             "version": task.version,
             "project_id": task.project_id,
+            "assignee_id": task.assignee_id,
         }
