@@ -82,7 +82,7 @@ async def test_only_editors_and_owners_of_the_project_can_be_assigned(
     http: httpx.AsyncClient,
 ) -> None:
     alice, a, _, b, _, v, project = await team(http)
-    stranger, s = await new_user(http)
+    _, s = await new_user(http)
     task = (await alice.data(CREATE, {"p": project, "a": None}))["createTask"]
     # A viewer, a non-member, an account that does not exist and a malformed id: one answer.
     for candidate in (v["id"], s["id"], str(uuid.uuid4()), "nope"):
