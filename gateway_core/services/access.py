@@ -64,7 +64,10 @@ async def task_for(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, need
 
 
 # One answer for a user who does not exist, one who is not a member and a malformed id.
-ASSIGNEE_RULE = "must be the id of an EDITOR or OWNER member of the task's project"
+ASSIGNEE_RULE = (
+    "must be the id of an EDITOR or OWNER member of the task's project "
+    "(of yourself for a task of your personal space)"
+)
 
 
 async def check_assignee(
@@ -82,9 +85,7 @@ async def check_assignee(
     """
     if project_id is None:
         if assignee_id != owner_id:
-            raise InvalidInput(
-                "assigneeId", "a task of your personal space can be assigned to you only"
-            )
+            raise InvalidInput("assigneeId", ASSIGNEE_RULE)
         return
     held = await uow.projects.role_of(project_id, assignee_id)
     if held is None or held.rank < Role.EDITOR.rank:

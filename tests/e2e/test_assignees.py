@@ -26,7 +26,10 @@ UPDATE = (
 )
 READ = f"query($id: ID!) {{ task(id: $id) {{ {TASK} }} }}"
 TITLES = "query($f: TaskFilter) { tasks(filter: $f) { totalCount edges { node { id } } } }"
-RULE = "must be the id of an EDITOR or OWNER member of the task's project"
+RULE = (
+    "must be the id of an EDITOR or OWNER member of the task's project "
+    "(of yourself for a task of your personal space)"
+)
 
 
 async def ids(client: GraphQLClient, filter: dict[str, Any]) -> set[str]:
