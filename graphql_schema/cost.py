@@ -168,6 +168,8 @@ FIXED_SIZES: dict[tuple[str, str], int] = {
     ("Query", "myInvitations"): INVITATIONS_LISTED_MAX,
     ("Query", "projectInvitations"): PENDING_INVITATIONS_MAX,
     ("Query", "savedFilters"): SAVED_FILTERS_MAX,
+    # A project's tag set has no documented maximum either: priced like the personal tags.
+    ("Query", "projectTags"): TAGS_ASSUMED,
 }
 # A list of objects missing above (a field added later): priced as a long list.
 UNKNOWN_LIST = 100

@@ -166,6 +166,8 @@ class TagRecord:
 
     id: uuid.UUID
     name: str
+    # None: a personal tag; else the project whose tag set holds it.
+    project_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,10 +330,15 @@ def _tagged(user_id: uuid.UUID, keys: list[str], *, every: bool) -> ColumnElemen
     (a hash semi-join) whatever the count.
     """
     wanted = sorted(set(keys))
+    # The names in every scope the user sees: their personal tags and their projects' sets.
+    projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
     carrying = (
         select(t.task_tags.c.task_id)
         .select_from(t.task_tags.join(t.tags, t.tags.c.id == t.task_tags.c.tag_id))
-        .where(t.tags.c.user_id == user_id, t.tags.c.name_key.in_(wanted))
+        .where(
+            or_(t.tags.c.user_id == user_id, t.tags.c.project_id.in_(projects)),
+            t.tags.c.name_key.in_(wanted),
+        )
     )
     if every:
         carrying = carrying.group_by(t.task_tags.c.task_id).having(func.count() == len(wanted))
@@ -540,14 +547,14 @@ async def tags_of_tasks(
 ) -> dict[uuid.UUID, list[TagRecord]]:
     """Each task's tags in the order they were given."""
     rows = await connection.execute(
-        select(t.task_tags.c.task_id, t.tags.c.id, t.tags.c.name)
+        select(t.task_tags.c.task_id, t.tags.c.id, t.tags.c.name, t.tags.c.project_id)
         .join(t.tags, t.tags.c.id == t.task_tags.c.tag_id)
         .where(t.task_tags.c.task_id.in_(list(task_ids)))
         .order_by(t.task_tags.c.task_id, t.task_tags.c.position)
     )
     grouped: dict[uuid.UUID, list[TagRecord]] = defaultdict(list)
     for row in rows:
-        grouped[row.task_id].append(TagRecord(row.id, row.name))
+        grouped[row.task_id].append(TagRecord(row.id, row.name, row.project_id))
     return grouped
 
 
@@ -576,11 +583,27 @@ async def reminders_by_id(
     return {row.id: reminder_from_row(row) for row in rows}
 
 
+async def project_of_tag(connection: AsyncConnection, tag_id: uuid.UUID) -> uuid.UUID | None:
+    """The project whose tag set holds the tag, or None (a personal tag, or none)."""
+    found = await connection.scalar(select(t.tags.c.project_id).where(t.tags.c.id == tag_id))
+    return None if found is None else uuid.UUID(str(found))
+
+
+async def project_tags(connection: AsyncConnection, project_id: uuid.UUID) -> list[TagRecord]:
+    """A project's tag set by name (the caller has checked the reader is a member)."""
+    rows = await connection.execute(
+        select(t.tags.c.id, t.tags.c.name)
+        .where(t.tags.c.project_id == project_id)
+        .order_by(t.tags.c.name_key)
+    )
+    return [TagRecord(row.id, row.name, project_id) for row in rows]
+
+
 async def user_tags(connection: AsyncConnection, user_id: uuid.UUID) -> list[TagRecord]:
     """All of the user's tags by name."""
     rows = await connection.execute(
         select(t.tags.c.id, t.tags.c.name)
-        .where(t.tags.c.user_id == user_id)
+        .where(t.tags.c.user_id == user_id, t.tags.c.project_id.is_(None))
         .order_by(t.tags.c.name_key)
     )
     return [TagRecord(row.id, row.name) for row in rows]

@@ -50,10 +50,12 @@ tags = Table(
     "tags",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id), nullable=False),
+    # Exactly one of user_id (a personal tag) and project_id (a project's tag set): gateway_0007.
+    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id)),
     Column("name", Text, nullable=False),
     Column("name_key", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("project_id", UUID(as_uuid=True)),
 )
 
 tasks = Table(

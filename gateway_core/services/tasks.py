@@ -48,7 +48,7 @@ async def create_task(
             await check_assignee(
                 uow, owner_id=user_id, project_id=project_id, assignee_id=assignee_id
             )
-        names = await uow.tags.canonical_names(user_id, clean_tags(tags or []))
+        names = await uow.tags.canonical_names(user_id, clean_tags(tags or []), project_id)
         build = functools.partial(
             Task.create,
             user_id=user_id,
@@ -92,7 +92,9 @@ async def update_task(
                 assignee_id=change.assignee_id,
             )
         if change.tags is not None:
-            names = await uow.tags.canonical_names(task.user_id, clean_tags(change.tags))
+            names = await uow.tags.canonical_names(
+                task.user_id, clean_tags(change.tags), task.project_id
+            )
             change = replace(change, tags=list(names))
         if change.recurrence is not None:
             await off_loop(task.update, change, now=now, source=source)

@@ -21,7 +21,6 @@ NEXT = ROOT / "docs" / "contract" / "next" / "collaboration.graphql"
 NOT_YET_BUILT = {
     "Section was removed.",
     "Enum value TaskSortField.MANUAL was removed.",
-    "Field Tag.project was removed.",
     "Field Task.section was removed.",
     "Field Task.parent was removed.",
     "Field Task.subtasks was removed.",
@@ -33,7 +32,6 @@ NOT_YET_BUILT = {
     "Field CreateTaskInput.parentId was removed.",
     "Field AuditEntry.actorUser was removed.",
     "Field AuditEntry.projectId was removed.",
-    "Field Query.projectTags was removed.",
     "Field Query.auditLogOfProject was removed.",
     "Field Query.verifyProjectAuditLog was removed.",
     "Field Mutation.createSection was removed.",

@@ -130,6 +130,9 @@ CASES: dict[str, Case] = {
     "Query.project(id)": Case(
         "project", "query($id: ID!) { project(id: $id) { id name } }", expect_data={"project": None}
     ),
+    "Query.projectTags(projectId)": Case(
+        "project", "query($id: ID!) { projectTags(projectId: $id) { id name } }", NOT_FOUND
+    ),
     "Query.projectInvitations(projectId)": Case(
         "project", "query($id: ID!) { projectInvitations(projectId: $id) { id email } }", NOT_FOUND
     ),
