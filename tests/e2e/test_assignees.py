@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway_core.persistence import tables as t
 from tests.conftest import GraphQLClient
 from tests.e2e.test_projects import create, join, new_user
+from tests.e2e.test_statement_count import StatementCounter, counter
 
 pytestmark = pytest.mark.e2e
+
+__all__ = ["counter"]
 
 TASK = "id version assignee { id email } createdBy { id email }"
 CREATE = (
@@ -157,3 +160,27 @@ async def test_removal_and_demotion_unassign_with_an_event(
     assert await ids(carol, {"assignedToMe": True}) == set()
     # Bob's own inbox is untouched by leaving the project.
     assert await ids(bob, {"projectId": None, "inbox": True}) == set()
+
+
+PEOPLE_PAGE = (
+    "{ tasks(first: 50) { edges { node { id assignee { email } createdBy { email } } } } }"
+)
+
+
+async def test_people_on_a_page_cost_one_statement_however_many_tasks(
+    http: httpx.AsyncClient, counter: StatementCounter
+) -> None:
+    alice, _, bob, b, _, _, project = await team(http)
+    await alice.data(CREATE, {"p": project, "a": b["id"]})
+    await bob.data("{ me { id } }")  # the account check of a new token, outside the count
+    counter.count = 0
+    one = await bob.data(PEOPLE_PAGE)
+    few = counter.count
+    for _ in range(9):
+        await bob.data(CREATE, {"p": project, "a": b["id"]})
+        await alice.data(CREATE, {"p": project, "a": None})
+    counter.count = 0
+    many = await bob.data(PEOPLE_PAGE)
+    assert (len(one["tasks"]["edges"]), len(many["tasks"]["edges"])) == (1, 19)
+    # The page, then one batch of users for every creator and assignee on it.
+    assert counter.count == few, counter.statements
