@@ -152,19 +152,6 @@ class TagRepository:
         )
         return {row.name_key: row.id for row in rows}
 
-    async def get(self, user_id: uuid.UUID, tag_id: uuid.UUID) -> tuple[uuid.UUID, str]:
-        """The user's personal tag's id and name, locked for change; NOT_FOUND otherwise."""
-        row = (
-            await self.connection.execute(
-                select(t.tags.c.id, t.tags.c.name)
-                .where(t.tags.c.id == tag_id, t.tags.c.user_id == user_id)
-                .with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise NotFound("tag", tag_id)
-        return row.id, row.name
-
     async def scope_of(self, tag_id: uuid.UUID) -> tuple[uuid.UUID | None, uuid.UUID | None]:
         """The tag's (user_id, project_id), locked for change; NOT_FOUND when there is none
         (callers decide who may see it)."""
@@ -185,13 +172,6 @@ class TagRepository:
         if name is None:
             raise NotFound("tag", tag_id)
         return str(name)
-
-    async def task_ids(self, tag_id: uuid.UUID) -> list[uuid.UUID]:
-        """Ids of the tasks carrying this tag."""
-        rows = await self.connection.execute(
-            select(t.task_tags.c.task_id).where(t.task_tags.c.tag_id == tag_id)
-        )
-        return [row.task_id for row in rows]
 
     async def tasks_carrying(self, tag_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
         """(task id, owner id) of the tasks carrying this tag."""
