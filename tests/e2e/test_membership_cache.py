@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 __all__ = ["server"]
 
 UPDATES = 4
+PROJECT_EVENTS = "subscription { projectEvents { kind } }"
 
 
 class MembershipReads:
@@ -51,6 +52,22 @@ async def task_event(ws: Any) -> dict[str, Any]:
     return payload
 
 
+async def invite_and_accept(
+    owner: GraphQLClient, member: GraphQLClient, project_id: str, email: str
+) -> None:
+    """`member` joins the project as EDITOR."""
+    invitation = (
+        await owner.data(
+            "mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, "
+            "role: EDITOR) { id } }",
+            {"p": project_id, "e": email},
+        )
+    )["inviteToProject"]
+    await member.data(
+        "mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]}
+    )
+
+
 async def round_of_updates(
     alice: GraphQLClient, carol: GraphQLClient, bob_ws: Any, carol_ws: Any, task_id: str
 ) -> None:
@@ -62,7 +79,14 @@ async def round_of_updates(
             {"id": task_id, "t": f"round {index}"},
         )
     for _ in range(UPDATES):
-        assert (await task_event(bob_ws))["taskId"] == task_id
+        seen = await task_event(bob_ws)
+        assert (seen["kind"], seen["taskId"]) == ("UPDATED", task_id)
+    await carol_has_seen_everything(carol, carol_ws)
+
+
+async def carol_has_seen_everything(carol: GraphQLClient, carol_ws: Any) -> None:
+    """Carol's subscription has handled every event so far: her own change, made after them,
+    reaches her (events reach a subscription in commit order)."""
     hers = (await carol.data('mutation { createTask(input: {title: "carol"}) { id } }'))[
         "createTask"
     ]
@@ -72,29 +96,24 @@ async def round_of_updates(
 async def test_membership_is_read_once_per_subscriber_and_project(
     server: str, reads: MembershipReads, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, alice, alice_http = await account(server)
+    alice_token, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
     carol_token, carol, carol_http = await account(server)
     me = (await bob.data("{ me { id email } }"))["me"]
     project = (await alice.data('mutation { createProject(name: "Cache") { id } }'))[
         "createProject"
     ]
-    invitation = (
-        await alice.data(
-            "mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, "
-            "role: EDITOR) { id } }",
-            {"p": project["id"], "e": me["email"]},
-        )
-    )["inviteToProject"]
-    await bob.data("mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]})
+    await invite_and_accept(alice, bob, project["id"], me["email"])
+    bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
+    carol_ws = await subscribe(server, carol_token, TASK_EVENTS)
     task = (
         await alice.data(
             'mutation($p: ID) { createTask(input: {title: "t", projectId: $p}) { id } }',
             {"p": project["id"]},
         )
     )["createTask"]
-    bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
-    carol_ws = await subscribe(server, carol_token, TASK_EVENTS)
+    assert (await task_event(bob_ws))["kind"] == "CREATED"
+    await carol_has_seen_everything(carol, carol_ws)
 
     # Without the cache (as before it): one read per subscriber and event.
     with monkeypatch.context() as patched:
@@ -103,7 +122,16 @@ async def test_membership_is_read_once_per_subscriber_and_project(
         reads.count = 0
         await round_of_updates(alice, carol, bob_ws, carol_ws, task["id"])
         uncached = reads.count
-    # With it: one read per subscriber for the project, whatever the number of events.
+    # Someone joins: the project's cached memberships are forgotten, the next round starts cold
+    # (once the join's own events have gone by: they forget the project again).
+    alice_ws = await subscribe(server, alice_token, PROJECT_EVENTS)
+    _, dave, dave_http = await account(server)
+    dave_me = (await dave.data("{ me { email } }"))["me"]
+    await invite_and_accept(alice, dave, project["id"], dave_me["email"])
+    kinds = [(await receive(alice_ws))["payload"]["data"]["projectEvents"]["kind"] for _ in "123"]
+    assert kinds == ["INVITED", "MEMBER_ADDED", "INVITED"]
+    await alice_ws.close()
+    # With the cache: one read per subscriber for the project, whatever the number of events.
     reads.count = 0
     await round_of_updates(alice, carol, bob_ws, carol_ws, task["id"])
     cached = reads.count
@@ -124,5 +152,5 @@ async def test_membership_is_read_once_per_subscriber_and_project(
     assert (await task_event(bob_ws))["taskId"] == mine["id"]
     for ws in (bob_ws, carol_ws):
         await ws.close()
-    for http in (alice_http, bob_http, carol_http):
+    for http in (alice_http, bob_http, carol_http, dave_http):
         await http.aclose()
