@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -184,3 +185,26 @@ async def test_people_on_a_page_cost_one_statement_however_many_tasks(
     assert (len(one["tasks"]["edges"]), len(many["tasks"]["edges"])) == (1, 19)
     # The page, then one batch of users for every creator and assignee on it.
     assert counter.count == few, counter.statements
+
+
+async def test_an_assignment_racing_a_removal_never_leaves_a_non_member_assigned(
+    http: httpx.AsyncClient,
+) -> None:
+    alice, _ = await new_user(http)
+    project = await create(alice)
+    for _ in range(3):
+        bob, b = await new_user(http)
+        await join(alice, bob, project["id"], b["email"], "EDITOR")
+        task = (await alice.data(CREATE, {"p": project["id"], "a": None}))["createTask"]
+        assign = alice.execute(UPDATE, {"id": task["id"], "i": {"assigneeId": b["id"]}})
+        remove = alice.execute(
+            "mutation($p: ID!, $u: ID!) { removeMember(projectId: $p, userId: $u) { id } }",
+            {"p": project["id"], "u": b["id"]},
+        )
+        assigned, removed = await asyncio.gather(assign, remove)
+        assert "errors" not in removed, removed
+        # Either the assignment came first (and the removal took it off) or it was refused.
+        if "errors" in assigned:
+            assert assigned["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        after = (await alice.data(READ, {"id": task["id"]}))["task"]
+        assert after["assignee"] is None, after
