@@ -111,13 +111,21 @@ class Task(WireModel):
         default=None,
         description="The shared project holding the task; absent for the owner's personal space.",
     )
+    assignee_id: uuid.UUID | None = Field(
+        default=None,
+        description=(
+            "The user the task is assigned to (who a reminder should reach); absent when "
+            "unassigned."
+        ),
+    )
 
     @model_serializer(mode="wrap")
     def _project_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Absent rather than null in the personal space: events read as before projects existed.
         dumped: dict[str, Any] = handler(self)
-        if dumped.get("projectId", "") is None:
-            del dumped["projectId"]
+        for name in ("projectId", "assigneeId"):
+            if dumped.get(name, "") is None:
+                del dumped[name]
         return dumped
 
 
@@ -170,6 +178,10 @@ class TaskChanges(WireModel):
     recurrence: RecurrenceChange | None = None
     series_id: IdChange | None = None
     reminders: RemindersChange | None = None
+    assignee_id: IdChange | None = None
+    # The owner the task is stored under, handed to a project owner when its creator's
+    # account is deleted (the task stays in the shared project).
+    user_id: IdChange | None = None
 
     @model_serializer(mode="wrap")
     def _only_changed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -100,6 +100,62 @@ class LiveSubscription:
             yield message
 
 
+# Project event kinds that change who belongs to the project (ProjectEventKind values).
+MEMBERSHIP_KINDS = frozenset({"MEMBER_ADDED", "MEMBER_REMOVED", "DELETED"})
+# Memberships remembered per replica; past it the cache starts again from empty.
+MEMBERSHIP_CACHE_MAX = 100_000
+
+
+class MembershipCache:
+    """Per replica: whether a user belongs to a project, as last read from the database.
+
+    Delivery asks it once per subscriber and project event instead of querying each time. A
+    project is forgotten as soon as its membership changes: the replica that commits the
+    change forgets it at once and tells the others over the broadcast channel
+    (`LiveHub.publish_membership_change`), and every replica forgets it again when the
+    project's member event itself comes through. A read that overlapped a change is not kept
+    (the project's generation moved on meanwhile), so nothing stale outlives the change.
+    """
+
+    def __init__(self, maximum: int = MEMBERSHIP_CACHE_MAX) -> None:
+        self.maximum = maximum
+        self._known: dict[str, dict[str, bool]] = {}
+        self._size = 0
+        self._generations: dict[str, int] = defaultdict(int)
+
+    def get(self, user_id: str, project_id: str) -> bool | None:
+        """The cached answer, or None when it must be read."""
+        members = self._known.get(project_id)
+        return None if members is None else members.get(user_id)
+
+    def generation(self, project_id: str) -> int:
+        """Taken before a read, handed back to `put`."""
+        return self._generations[project_id]
+
+    def put(self, user_id: str, project_id: str, member: bool, generation: int) -> None:
+        """Remember a read, unless the project's membership changed since it began."""
+        if self._generations[project_id] != generation:
+            return
+        if self._size >= self.maximum:
+            self.clear()
+        members = self._known.setdefault(project_id, {})
+        if user_id not in members:
+            self._size += 1
+        members[user_id] = member
+
+    def forget(self, project_id: str) -> None:
+        """Drop what is known of the project (its membership changed)."""
+        self._generations[project_id] += 1
+        members = self._known.pop(project_id, None)
+        if members is not None:
+            self._size -= len(members)
+
+    def clear(self) -> None:
+        """Drop everything (the broadcast reconnected: changes may have been missed)."""
+        for project_id in list(self._known):
+            self.forget(project_id)
+
+
 class LiveHub:
     """This replica's end of the broadcast channel."""
 
@@ -121,6 +177,7 @@ class LiveHub:
         self.epoch = 0
         self._revocation_listeners: list[Callable[[Revocation], None]] = []
         self._retries: set[asyncio.Task[None]] = set()
+        self.memberships = MembershipCache()
 
     @property
     def connected(self) -> bool:
@@ -146,6 +203,21 @@ class LiveHub:
         except Exception:
             log.warning("revocation not broadcast yet; retrying in the background")
             task = asyncio.create_task(self._resend(raw), name="revocation-retry")
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+
+    async def publish_membership_change(self, project_id: str) -> None:
+        """Forget the project's memberships here at once and on every other replica (called
+        after a membership change commits, before its event makes the rounds)."""
+        self.memberships.forget(project_id)
+        if self._task is None:
+            return  # never started: no other replica listens through this hub
+        raw = json.dumps({"forgetProject": project_id}, separators=(",", ":"))
+        try:
+            await self._send(raw)
+        except Exception:
+            log.warning("membership change not broadcast yet; retrying in the background")
+            task = asyncio.create_task(self._resend(raw), name="membership-retry")
             self._retries.add(task)
             task.add_done_callback(self._retries.discard)
 
@@ -244,6 +316,8 @@ class LiveHub:
             async with broadcast.subscribe(CHANNEL) as subscriber:
                 self._broadcast = broadcast
                 self.epoch += 1
+                # Membership changes may have been announced while we were away.
+                self.memberships.clear()
                 self._ready.set()
                 self._unanswered_since = None
                 self._last_received = asyncio.get_running_loop().time()
@@ -304,9 +378,14 @@ class LiveHub:
             if revocation is not None:
                 self._apply_revocation(revocation)
             return
+        if "forgetProject" in message:
+            self.memberships.forget(str(message["forgetProject"]))
+            return
         user_id = message.get("userId")
         if user_id is None:
             if "projectId" in message:
+                if message.get("kind") == "project" and message.get("event") in MEMBERSHIP_KINDS:
+                    self.memberships.forget(str(message["projectId"]))
                 # Who is a member is decided when the subscription reads it, not here: a
                 # member removed a moment ago must not get it, one added must.
                 for subscriptions in list(self._subscribers.values()):

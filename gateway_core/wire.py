@@ -73,6 +73,7 @@ def task_wire(task: domain.Task) -> Task:
         updated_at=_utc(task.updated_at),
         version=task.version,
         project_id=task.project_id,
+        assignee_id=task.assignee_id,
     )
 
 

@@ -71,6 +71,13 @@ class Loaders:
         self.tags_by_task = DataLoader(self._tags_by_task)
         self.reminders_by_task = DataLoader(self._reminders_by_task)
         self.open_count_by_tag = DataLoader(self._open_count_by_tag)
+        self.user_by_id = DataLoader(self._user_by_id)
+
+    async def _user_by_id(self, ids: list[uuid.UUID]) -> list[reads.UserRecord | None]:
+        # Only creators and assignees of tasks the reader can see are ever asked for.
+        async with self.engine.connect() as connection:
+            found = await reads.users_by_id(connection, ids)
+        return [found.get(i) for i in ids]
 
     async def _tags_by_task(self, ids: list[uuid.UUID]) -> list[list[reads.TagRecord]]:
         async with self.engine.connect() as connection:

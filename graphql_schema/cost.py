@@ -66,6 +66,7 @@ from gateway_core.domain.projects import (
     PENDING_INVITATIONS_MAX,
     PROJECTS_PER_USER_MAX,
 )
+from gateway_core.domain.saved_filters import SAVED_FILTERS_MAX
 from taskstream.errors import CostLimitExceeded, InvalidInput, RateLimited
 
 Variables = dict[str, Any]
@@ -168,6 +169,9 @@ FIXED_SIZES: dict[tuple[str, str], int] = {
     ("Project", "members"): MEMBERS_MAX,
     ("Query", "myInvitations"): INVITATIONS_LISTED_MAX,
     ("Query", "projectInvitations"): PENDING_INVITATIONS_MAX,
+    ("Query", "savedFilters"): SAVED_FILTERS_MAX,
+    # A project's tag set has no documented maximum either: priced like the personal tags.
+    ("Query", "projectTags"): TAGS_ASSUMED,
 }
 # A list of objects missing above (a field added later): priced as a long list.
 UNKNOWN_LIST = 100

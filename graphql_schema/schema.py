@@ -21,6 +21,7 @@ from graphql_schema.cost import CostLimit
 from graphql_schema.documents import CachedValidation, OperationSelection, ValidDocuments
 from graphql_schema.errors import ContractErrors
 from graphql_schema.execution import PlainLeafExecution
+from graphql_schema.filters.resolvers import SavedFilterMutations, SavedFilterQueries
 from graphql_schema.guards import guard_root_fields
 from graphql_schema.nesting import SelectionNesting
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
@@ -46,6 +47,7 @@ class Query(
     AuditQueries,
     WebhookQueries,
     ProjectQueries,
+    SavedFilterQueries,
 ):
     """Everything a client can read."""
 
@@ -62,6 +64,7 @@ class Mutation(
     NotificationMutations,
     WebhookMutations,
     ProjectMutations,
+    SavedFilterMutations,
 ):
     """Everything a client can change."""
 

@@ -1,7 +1,7 @@
 """Gateway: shared state (rate-limit buckets, persisted documents, idempotency keys).
 
 Revision ID: gateway_0008
-Revises: gateway_0005
+Revises: gateway_0007
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "gateway_0008"
-down_revision = "gateway_0005"
+down_revision = "gateway_0007"
 branch_labels = None
 depends_on = None
 

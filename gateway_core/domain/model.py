@@ -158,6 +158,7 @@ DIFFED_FIELDS = (
     "recurrence",
     "series_id",
     "reminders",
+    "assignee_id",
 )
 
 
@@ -183,6 +184,8 @@ class Task:
     version: int
     # None: the owner's personal space (the inbox); else the shared project holding it.
     project_id: uuid.UUID | None = None
+    # Who the task is assigned to (a member of its project; in the inbox only the owner).
+    assignee_id: uuid.UUID | None = None
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -201,6 +204,7 @@ class Task:
         source: str = "gateway",
         series: SeriesContinuation | None = None,
         project_id: uuid.UUID | None = None,
+        assignee_id: uuid.UUID | None = None,
     ) -> Task:
         """A new open task, validated, with its TaskCreated event."""
         if due_at is not None:
@@ -227,6 +231,7 @@ class Task:
             updated_at=now,
             version=1,
             project_id=project_id,
+            assignee_id=assignee_id,
         )
         if series is not None:
             task.series_id = series.series_id
@@ -264,6 +269,7 @@ class Task:
             updated_at=now,
             version=1,
             project_id=self.project_id,
+            assignee_id=self.assignee_id,
         )
         task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
@@ -324,6 +330,13 @@ class Task:
             raise InvalidInput("clearDueAt", "cannot be combined with dueAt")
         if change.clear_recurrence and change.recurrence is not None:
             raise InvalidInput("clearRecurrence", "cannot be combined with recurrence")
+        if change.clear_assignee and change.assignee_id is not None:
+            raise InvalidInput("clearAssignee", "cannot be combined with assigneeId")
+        assignee_id = self.assignee_id
+        if change.assignee_id is not None:
+            assignee_id = change.assignee_id
+        elif change.clear_assignee:
+            assignee_id = None
         due_at = self.due_at
         if change.due_at is not None:
             due_at = require_aware(change.due_at, "dueAt")
@@ -352,10 +365,32 @@ class Task:
         self.title, self.notes, self.priority, self.tags = title, notes, priority, tags
         self.due_at, self.recurrence = due_at, recurrence
         self.series_id, self.instance_number, self.reminders = series_id, instance_number, reminders
+        self.assignee_id = assignee_id
         changes = self._diff(before)
         if not changes:
             return
         self._bump(now)
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
+
+    def unassign(self, *, now: datetime, source: str = "gateway") -> None:
+        """Take the task off its assignee (they left the project or lost the role)."""
+        if self.assignee_id is None:
+            return
+        before = self._state(("assignee_id",))
+        self.assignee_id = None
+        self._bump(now)
+        changes = self._diff(before, ("assignee_id",))
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
+
+    def hand_over(self, owner_id: uuid.UUID, *, now: datetime, source: str = "gateway") -> None:
+        """Store the task under another owner (its creator's account is being deleted while
+        the task stays in a shared project): the change says who held it before."""
+        if owner_id == self.user_id:
+            return
+        before = self._state(("user_id",))
+        self.user_id = owner_id
+        self._bump(now)
+        changes = self._diff(before, ("user_id",))
         self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
 
     def complete(self, *, now: datetime, source: str = "gateway") -> None:
@@ -493,6 +528,9 @@ class TaskChange:
     clear_recurrence: bool = False
     reminders: list[ReminderSpec] | None = None
     expected_version: int | None = None
+    # Checked against the task's project by the service (gateway_core/services/tasks.py).
+    assignee_id: uuid.UUID | None = None
+    clear_assignee: bool = False
 
 
 def _cancel_scheduled(reminders: tuple[Reminder, ...]) -> tuple[Reminder, ...]:

@@ -45,6 +45,8 @@ class ProjectRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
         self.seen: list[Project] = []
+        # Each loaded project's members and roles as stored, so `save` writes only changes.
+        self._loaded: dict[uuid.UUID, dict[uuid.UUID, Role]] = {}
 
     async def get(self, project_id: uuid.UUID) -> Project:
         """The project, its row locked until commit; NOT_FOUND when there is none."""
@@ -69,6 +71,7 @@ class ProjectRepository:
             version=row.version,
             members={m.user_id: Member(m.user_id, Role(m.role), m.added_at) for m in members},
         )
+        self._loaded[project.id] = {m.user_id: m.role for m in project.members.values()}
         self.seen.append(project)
         return project
 
@@ -76,6 +79,7 @@ class ProjectRepository:
         """Store a new project with its members."""
         await self.connection.execute(insert(t.projects).values(**self._row(project)))
         await self._write_members(project)
+        self._loaded[project.id] = {m.user_id: m.role for m in project.members.values()}
         self.seen.append(project)
 
     async def save(self, project: Project) -> None:
@@ -92,10 +96,39 @@ class ProjectRepository:
         await self.connection.execute(
             update(t.projects).where(t.projects.c.id == project.id).values(**self._row(project))
         )
-        await self.connection.execute(
-            delete(t.project_members).where(t.project_members.c.project_id == project.id)
-        )
-        await self._write_members(project)
+        # Only the members that changed: rewriting (or upserting) every row would lock the
+        # rows of members who did not change, which their concurrent task writes share-lock
+        # (`role_of`): they would deadlock with this change or find their row gone.
+        loaded = self._loaded.get(project.id, {})
+        gone = [user for user in loaded if user not in project.members]
+        if gone:
+            await self.connection.execute(
+                delete(t.project_members).where(
+                    t.project_members.c.project_id == project.id,
+                    t.project_members.c.user_id.in_(gone),
+                )
+            )
+        for member in project.members.values():
+            before = loaded.get(member.user_id)
+            if before is None:
+                await self.connection.execute(
+                    insert(t.project_members).values(
+                        project_id=project.id,
+                        user_id=member.user_id,
+                        role=member.role.value,
+                        added_at=member.added_at,
+                    )
+                )
+            elif before is not member.role:
+                await self.connection.execute(
+                    update(t.project_members)
+                    .where(
+                        t.project_members.c.project_id == project.id,
+                        t.project_members.c.user_id == member.user_id,
+                    )
+                    .values(role=member.role.value)
+                )
+        self._loaded[project.id] = {m.user_id: m.role for m in project.members.values()}
 
     async def _write_members(self, project: Project) -> None:
         if project.members:
@@ -145,6 +178,15 @@ class ProjectRepository:
             "updated_at": project.updated_at,
             "version": project.version,
         }
+
+    async def project_ids_of(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """The projects the user belongs to, in a fixed order (so two deletions lock alike)."""
+        rows = await self.connection.execute(
+            select(t.project_members.c.project_id)
+            .where(t.project_members.c.user_id == user_id)
+            .order_by(t.project_members.c.project_id)
+        )
+        return [row.project_id for row in rows]
 
     async def memberships(self, user_id: uuid.UUID) -> int:
         """How many projects the user belongs to."""

@@ -93,6 +93,8 @@ class TaskRecord:
     version: int
     # None: the owner's personal space.
     project_id: uuid.UUID | None = None
+    # None: unassigned.
+    assignee_id: uuid.UUID | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> TaskRecord:
@@ -112,6 +114,7 @@ class TaskRecord:
             updated_at=row.updated_at,
             version=row.version,
             project_id=row.project_id,
+            assignee_id=row.assignee_id,
         )
 
     @classmethod
@@ -132,6 +135,7 @@ class TaskRecord:
             updated_at=task.updated_at,
             version=task.version,
             project_id=task.project_id,
+            assignee_id=task.assignee_id,
         )
 
     @classmethod
@@ -152,6 +156,7 @@ class TaskRecord:
             updated_at=task.updated_at,
             version=task.version,
             project_id=task.project_id,
+            assignee_id=task.assignee_id,
         )
 
 
@@ -161,6 +166,8 @@ class TagRecord:
 
     id: uuid.UUID
     name: str
+    # None: a personal tag; else the project whose tag set holds it.
+    project_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +188,10 @@ class TaskQuery:
     project_id: uuid.UUID | None = None
     # True: only the personal space; False: only projects.
     inbox: bool | None = None
+    # Only the tasks assigned to this user (among those the caller can see).
+    assignee_id: uuid.UUID | None = None
+    # True: only the tasks assigned to the caller; False: only those that are not.
+    assigned_to_me: bool | None = None
 
 
 @dataclass(slots=True)
@@ -319,10 +330,15 @@ def _tagged(user_id: uuid.UUID, keys: list[str], *, every: bool) -> ColumnElemen
     (a hash semi-join) whatever the count.
     """
     wanted = sorted(set(keys))
+    # The names in every scope the user sees: their personal tags and their projects' sets.
+    projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
     carrying = (
         select(t.task_tags.c.task_id)
         .select_from(t.task_tags.join(t.tags, t.tags.c.id == t.task_tags.c.tag_id))
-        .where(t.tags.c.user_id == user_id, t.tags.c.name_key.in_(wanted))
+        .where(
+            or_(t.tags.c.user_id == user_id, t.tags.c.project_id.in_(projects)),
+            t.tags.c.name_key.in_(wanted),
+        )
     )
     if every:
         carrying = carrying.group_by(t.task_tags.c.task_id).having(func.count() == len(wanted))
@@ -349,6 +365,12 @@ def filter_conditions(
         conditions.append(t.tasks.c.project_id.is_(None))
     elif query.inbox is False:
         conditions.append(t.tasks.c.project_id.is_not(None))
+    if query.assignee_id is not None:
+        conditions.append(t.tasks.c.assignee_id == query.assignee_id)
+    if query.assigned_to_me is True:
+        conditions.append(t.tasks.c.assignee_id == user_id)
+    elif query.assigned_to_me is False:
+        conditions.append(t.tasks.c.assignee_id.is_distinct_from(user_id))
     for word in search_words(query.text):
         conditions.append(_word_matches(word, close or {}))
     if query.status is not None:
@@ -525,14 +547,14 @@ async def tags_of_tasks(
 ) -> dict[uuid.UUID, list[TagRecord]]:
     """Each task's tags in the order they were given."""
     rows = await connection.execute(
-        select(t.task_tags.c.task_id, t.tags.c.id, t.tags.c.name)
+        select(t.task_tags.c.task_id, t.tags.c.id, t.tags.c.name, t.tags.c.project_id)
         .join(t.tags, t.tags.c.id == t.task_tags.c.tag_id)
         .where(t.task_tags.c.task_id.in_(list(task_ids)))
         .order_by(t.task_tags.c.task_id, t.task_tags.c.position)
     )
     grouped: dict[uuid.UUID, list[TagRecord]] = defaultdict(list)
     for row in rows:
-        grouped[row.task_id].append(TagRecord(row.id, row.name))
+        grouped[row.task_id].append(TagRecord(row.id, row.name, row.project_id))
     return grouped
 
 
@@ -561,11 +583,27 @@ async def reminders_by_id(
     return {row.id: reminder_from_row(row) for row in rows}
 
 
+async def project_of_tag(connection: AsyncConnection, tag_id: uuid.UUID) -> uuid.UUID | None:
+    """The project whose tag set holds the tag, or None (a personal tag, or none)."""
+    found = await connection.scalar(select(t.tags.c.project_id).where(t.tags.c.id == tag_id))
+    return None if found is None else uuid.UUID(str(found))
+
+
+async def project_tags(connection: AsyncConnection, project_id: uuid.UUID) -> list[TagRecord]:
+    """A project's tag set by name (the caller has checked the reader is a member)."""
+    rows = await connection.execute(
+        select(t.tags.c.id, t.tags.c.name)
+        .where(t.tags.c.project_id == project_id)
+        .order_by(t.tags.c.name_key)
+    )
+    return [TagRecord(row.id, row.name, project_id) for row in rows]
+
+
 async def user_tags(connection: AsyncConnection, user_id: uuid.UUID) -> list[TagRecord]:
     """All of the user's tags by name."""
     rows = await connection.execute(
         select(t.tags.c.id, t.tags.c.name)
-        .where(t.tags.c.user_id == user_id)
+        .where(t.tags.c.user_id == user_id, t.tags.c.project_id.is_(None))
         .order_by(t.tags.c.name_key)
     )
     return [TagRecord(row.id, row.name) for row in rows]
@@ -582,3 +620,22 @@ async def open_task_counts(
         .group_by(t.task_tags.c.tag_id)
     )
     return {row[0]: int(row[1]) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """Another user as the members of a shared project see them."""
+
+    id: uuid.UUID
+    email: str
+
+
+async def users_by_id(
+    connection: AsyncConnection, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, UserRecord]:
+    """The users among these ids (callers only ask for creators and assignees of tasks the
+    reader can see)."""
+    rows = await connection.execute(
+        select(t.users.c.id, t.users.c.email).where(t.users.c.id.in_(list(ids)))
+    )
+    return {row.id: UserRecord(row.id, row.email) for row in rows}

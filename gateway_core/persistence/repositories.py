@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,79 +82,118 @@ class UserRepository:
         return None if row is None else (User(row.id, row.email, row.timezone), row.password_hash)
 
 
+def tag_scope(user_id: uuid.UUID, project_id: uuid.UUID | None) -> Any:
+    """The tags of one scope: a project's tag set, or else the user's personal tags."""
+    if project_id is not None:
+        return t.tags.c.project_id == project_id
+    return and_(t.tags.c.user_id == user_id, t.tags.c.project_id.is_(None))
+
+
 class TagRepository:
-    """A user's tags; names are unique per user case-insensitively."""
+    """Tags by scope: a user's personal tags, or a project's tag set (gateway_0007); names are
+    unique per scope case-insensitively."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def canonical_names(self, user_id: uuid.UUID, names: Iterable[str]) -> tuple[str, ...]:
-        """The names as the user's existing tags spell them; new names as given."""
+    async def canonical_names(
+        self, user_id: uuid.UUID, names: Iterable[str], project_id: uuid.UUID | None = None
+    ) -> tuple[str, ...]:
+        """The names as the scope's existing tags spell them; new names as given."""
         wanted = list(names)
         if not wanted:
             return ()
         rows = await self.connection.execute(
             select(t.tags.c.name_key, t.tags.c.name).where(
-                t.tags.c.user_id == user_id,
+                tag_scope(user_id, project_id),
                 t.tags.c.name_key.in_([tag_key(n) for n in wanted]),
             )
         )
         existing = {row.name_key: row.name for row in rows}
         return tuple(existing.get(tag_key(n), n) for n in wanted)
 
-    async def ensure(self, user_id: uuid.UUID, names: Iterable[str]) -> dict[str, uuid.UUID]:
-        """Ids of the named tags, creating the missing ones; keyed by name key."""
+    async def ensure(
+        self, user_id: uuid.UUID, names: Iterable[str], project_id: uuid.UUID | None = None
+    ) -> dict[str, uuid.UUID]:
+        """Ids of the named tags of the scope, creating the missing ones; keyed by name key."""
         keyed = {tag_key(n): n for n in names}
         if not keyed:
             return {}
+        owner = None if project_id is not None else user_id
+        # The partial unique index of the scope (personal or project) decides a conflict.
+        scope_column = t.tags.c.project_id if project_id is not None else t.tags.c.user_id
+        in_scope = (
+            t.tags.c.project_id.is_not(None)
+            if project_id is not None
+            else t.tags.c.project_id.is_(None)
+        )
         await self.connection.execute(
             pg_insert(t.tags)
             .values(
                 [
-                    {"id": uuid.uuid4(), "user_id": user_id, "name": name, "name_key": key}
+                    {
+                        "id": uuid.uuid4(),
+                        "user_id": owner,
+                        "project_id": project_id,
+                        "name": name,
+                        "name_key": key,
+                    }
                     for key, name in keyed.items()
                 ]
             )
-            .on_conflict_do_nothing(index_elements=[t.tags.c.user_id, t.tags.c.name_key])
+            .on_conflict_do_nothing(
+                index_elements=[scope_column, t.tags.c.name_key], index_where=in_scope
+            )
         )
         rows = await self.connection.execute(
             select(t.tags.c.name_key, t.tags.c.id).where(
-                t.tags.c.user_id == user_id, t.tags.c.name_key.in_(list(keyed))
+                tag_scope(user_id, project_id), t.tags.c.name_key.in_(list(keyed))
             )
         )
         return {row.name_key: row.id for row in rows}
 
-    async def get(self, user_id: uuid.UUID, tag_id: uuid.UUID) -> tuple[uuid.UUID, str]:
-        """The tag's id and name, locked for change; NOT_FOUND when not the user's."""
+    async def scope_of(self, tag_id: uuid.UUID) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+        """The tag's (user_id, project_id), locked for change; NOT_FOUND when there is none
+        (callers decide who may see it)."""
         row = (
             await self.connection.execute(
-                select(t.tags.c.id, t.tags.c.name)
-                .where(t.tags.c.id == tag_id, t.tags.c.user_id == user_id)
+                select(t.tags.c.user_id, t.tags.c.project_id)
+                .where(t.tags.c.id == tag_id)
                 .with_for_update()
             )
         ).first()
         if row is None:
             raise NotFound("tag", tag_id)
-        return row.id, row.name
+        return row.user_id, row.project_id
 
-    async def task_ids(self, tag_id: uuid.UUID) -> list[uuid.UUID]:
-        """Ids of the tasks carrying this tag."""
+    async def name_of(self, tag_id: uuid.UUID) -> str:
+        """The tag's name (its row is locked by `scope_of`)."""
+        name = await self.connection.scalar(select(t.tags.c.name).where(t.tags.c.id == tag_id))
+        if name is None:
+            raise NotFound("tag", tag_id)
+        return str(name)
+
+    async def tasks_carrying(self, tag_id: uuid.UUID) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(task id, owner id) of the tasks carrying this tag."""
         rows = await self.connection.execute(
-            select(t.task_tags.c.task_id).where(t.task_tags.c.tag_id == tag_id)
+            select(t.tasks.c.id, t.tasks.c.user_id)
+            .join(t.task_tags, t.task_tags.c.task_id == t.tasks.c.id)
+            .where(t.task_tags.c.tag_id == tag_id)
+            .order_by(t.tasks.c.id)
         )
-        return [row.task_id for row in rows]
+        return [(row.id, row.user_id) for row in rows]
 
     async def rename(self, user_id: uuid.UUID, tag_id: uuid.UUID, name: str) -> None:
-        """Give the tag a new name; CONFLICT when another tag of the user has it."""
+        """Give the tag a new name; CONFLICT when another tag of its scope has it."""
         try:
             async with self.connection.begin_nested():
                 await self.connection.execute(
                     update(t.tags)
-                    .where(t.tags.c.id == tag_id, t.tags.c.user_id == user_id)
+                    .where(t.tags.c.id == tag_id)
                     .values(name=name, name_key=tag_key(name))
                 )
         except IntegrityError as error:
-            raise Conflict(f"name: you already have a tag named {name!r}") from error
+            raise Conflict(f"name: another tag of this tag set is named {name!r}") from error
 
     async def remove(self, tag_id: uuid.UUID) -> None:
         """Delete the tag; its task links go with it."""
@@ -209,9 +248,39 @@ class TaskRepository:
             updated_at=row.updated_at,
             version=row.version,
             project_id=row.project_id,
+            assignee_id=row.assignee_id,
         )
         self.seen.append(task)
         return task
+
+    async def assigned_in_project(
+        self, project_id: uuid.UUID, assignee_id: uuid.UUID
+    ) -> list[Task]:
+        """The project's tasks assigned to this user, locked until commit."""
+        rows = await self.connection.execute(
+            select(t.tasks.c.id, t.tasks.c.user_id)
+            .where(t.tasks.c.project_id == project_id, t.tasks.c.assignee_id == assignee_id)
+            .order_by(t.tasks.c.id)
+        )
+        return [await self.get(row.user_id, row.id) for row in rows.all()]
+
+    async def all_in_project(self, project_id: uuid.UUID) -> list[Task]:
+        """Every task of the project, locked until commit."""
+        rows = await self.connection.execute(
+            select(t.tasks.c.id, t.tasks.c.user_id)
+            .where(t.tasks.c.project_id == project_id)
+            .order_by(t.tasks.c.id)
+        )
+        return [await self.get(row.user_id, row.id) for row in rows.all()]
+
+    async def created_in_project(self, project_id: uuid.UUID, owner_id: uuid.UUID) -> list[Task]:
+        """The project's tasks stored under this owner, locked until commit."""
+        rows = await self.connection.execute(
+            select(t.tasks.c.id)
+            .where(t.tasks.c.project_id == project_id, t.tasks.c.user_id == owner_id)
+            .order_by(t.tasks.c.id)
+        )
+        return [await self.get(owner_id, row.id) for row in rows.all()]
 
     async def get_by_reminder(self, user_id: uuid.UUID, reminder_id: uuid.UUID) -> Task:
         """The user's task owning this reminder, locked; NOT_FOUND otherwise."""
@@ -272,7 +341,8 @@ class TaskRepository:
 
     async def _write_parts(self, task: Task) -> None:
         if task.tags:
-            ids = await self.tag_repository.ensure(task.user_id, task.tags)
+            # A task's tag names resolve in its scope: its project's tag set, or its owner's.
+            ids = await self.tag_repository.ensure(task.user_id, task.tags, task.project_id)
             await self.connection.execute(
                 insert(t.task_tags).values(
                     [
@@ -319,4 +389,5 @@ class TaskRepository:
             "updated_at": task.updated_at,
             "version": task.version,
             "project_id": task.project_id,
+            "assignee_id": task.assignee_id,
         }

@@ -50,10 +50,12 @@ tags = Table(
     "tags",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id), nullable=False),
+    # Exactly one of user_id (a personal tag) and project_id (a project's tag set): gateway_0007.
+    Column("user_id", UUID(as_uuid=True), ForeignKey(users.c.id)),
     Column("name", Text, nullable=False),
     Column("name_key", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("project_id", UUID(as_uuid=True)),
 )
 
 tasks = Table(
@@ -77,6 +79,8 @@ tasks = Table(
     Column("search_vector", TSVECTOR, server_default=text("''::tsvector")),
     # Null: the owner's personal space. (gateway_0004 adds the foreign key to projects.)
     Column("project_id", UUID(as_uuid=True)),
+    # Null: unassigned (gateway_0007).
+    Column("assignee_id", UUID(as_uuid=True)),
 )
 
 # Each user's search vocabulary (every word of their tasks' search vectors), kept by a trigger.
@@ -166,4 +170,20 @@ project_invitations = Table(
     Column("invited_by", UUID(as_uuid=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("answered_at", DateTime(timezone=True)),
+)
+
+# A user's saved task filters, replayed by the client (gateway_0007).
+saved_filters = Table(
+    "saved_filters",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "user_id", UUID(as_uuid=True), ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", Text, nullable=False),
+    Column("name_key", Text, nullable=False),
+    Column("filter", JSONB, nullable=False),
+    Column("order_by", JSONB(none_as_null=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -17,7 +17,7 @@ from gateway_core.domain.model import Task
 from gateway_core.domain.projects import Role
 from gateway_core.persistence import tables as t
 from gateway_core.persistence.uow import UnitOfWork
-from taskstream.errors import Forbidden, NotFound
+from taskstream.errors import Forbidden, InvalidInput, NotFound
 
 
 async def require_project_role(
@@ -63,3 +63,32 @@ async def task_for(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, need
             )
     # Stored under its owner (the creator); the tag names resolve in the owner's tags.
     return await uow.tasks.get(row.user_id, task_id)
+
+
+# One answer for a user who does not exist, one who is not a member and a malformed id.
+ASSIGNEE_RULE = (
+    "must be the id of an EDITOR or OWNER member of the task's project "
+    "(of yourself for a task of your personal space)"
+)
+
+
+async def check_assignee(
+    uow: UnitOfWork,
+    *,
+    owner_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    assignee_id: uuid.UUID,
+) -> None:
+    """BAD_USER_INPUT (naming assigneeId) unless the user may be the task's assignee: an EDITOR
+    or OWNER of its project, or in the personal space its owner only.
+
+    The answer is the same for a user who does not exist and one who is not a member, so it
+    tells nothing about other accounts.
+    """
+    if project_id is None:
+        if assignee_id != owner_id:
+            raise InvalidInput("assigneeId", ASSIGNEE_RULE)
+        return
+    held = await uow.projects.role_of(project_id, assignee_id)
+    if held is None or held.rank < Role.EDITOR.rank:
+        raise InvalidInput("assigneeId", ASSIGNEE_RULE)

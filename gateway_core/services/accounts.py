@@ -17,7 +17,7 @@ from gateway_core.domain.users import (
 from gateway_core.persistence.sessions import SessionRepository
 from gateway_core.persistence.uow import UnitOfWork
 from taskstream.auth import DUMMY_HASH, PasswordHashing, TokenClaims, TokenService
-from taskstream.errors import InvalidInput, Unauthenticated
+from taskstream.errors import Conflict, InvalidInput, Unauthenticated
 from taskstream.recurrence import validate_timezone
 
 # The answer to a wrong password, at logIn and wherever a password is asked for again.
@@ -151,6 +151,47 @@ async def delete_account(
     """Delete the account and its data here; the deletion event makes every service follow."""
     await _check_current_password(uow, user_id, password, hashing)
     async with uow:
+        await uow.projects.lock_user(user_id)
+        await _leave_every_project(uow, user_id, now)
         await SessionRepository(uow.connection).delete_account(user_id)
         uow.record(UserDeleted(user_id=user_id), at=now)
         await uow.commit()
+
+
+async def _leave_every_project(uow: UnitOfWork, user_id: uuid.UUID, now: datetime) -> None:
+    """Take the account out of its projects before it goes, losing nothing of the others.
+
+    CONFLICT while it is the only OWNER of a project with other members (hand ownership over
+    or delete the project first). A project it is the last member of goes with its tasks
+    (each with its TaskDeleted event). In the others it leaves (MemberRemoved), its
+    assignments are taken off (TaskUpdated), and the tasks it created there stay, handed to
+    an owner of the project (TaskUpdated with the owner before and after).
+    """
+    for project_id in await uow.projects.project_ids_of(user_id):
+        project = await uow.projects.get(project_id)
+        others = [m for m in project.members if m != user_id]
+        if others and project.owners() == [user_id]:
+            raise Conflict(
+                f"your account is the only OWNER of project {project_id!s} "
+                f"({project.name!r}), which has other members; make another member OWNER or "
+                "delete the project first"
+            )
+        if not others:
+            for task in await uow.tasks.all_in_project(project_id):
+                task.delete(now=now)
+                await uow.tasks.remove(task)
+            project.leave(user_id=user_id, now=now)
+            await uow.projects.save(project)
+            continue
+        heir = sorted(
+            (project.members[m] for m in project.owners() if m != user_id),
+            key=lambda member: (member.added_at, str(member.user_id)),
+        )[0].user_id
+        project.leave(user_id=user_id, now=now)
+        await uow.projects.save(project)
+        for task in await uow.tasks.assigned_in_project(project_id, user_id):
+            task.unassign(now=now)
+            await uow.tasks.save(task)
+        for task in await uow.tasks.created_in_project(project_id, user_id):
+            task.hand_over(heir, now=now)
+            await uow.tasks.save(task)

@@ -17,12 +17,25 @@ from gateway_core.domain.projects import (
     PROJECTS_PER_USER_MAX,
     Invitation,
     InvitationState,
+    MemberChanged,
+    MemberRemoved,
     Project,
     Role,
 )
 from gateway_core.domain.users import clean_email, email_key
 from gateway_core.persistence.uow import UnitOfWork
+from gateway_core.services.tasks import unassign_member
 from taskstream.errors import Conflict, InvalidInput, NotFound
+
+
+async def _unassign_departed(uow: UnitOfWork, project: Project, now: datetime) -> None:
+    """Unassign, in this transaction, whoever this change made unable to be an assignee: a
+    member removed or gone, or one made VIEWER (an assignee is an EDITOR or OWNER)."""
+    for change in project.events:
+        if isinstance(change, MemberRemoved) or (
+            isinstance(change, MemberChanged) and change.role is Role.VIEWER
+        ):
+            await unassign_member(uow, project_id=project.id, member_id=change.member_id, now=now)
 
 
 async def _check_room(uow: UnitOfWork, user_id: uuid.UUID) -> None:
@@ -103,6 +116,7 @@ async def change_member_role(
         project.change_role(actor_id=user_id, user_id=member_id, role=role, now=now)
         if project.events:
             await uow.projects.save(project)
+            await _unassign_departed(uow, project, now)
         await uow.commit()
     return project
 
@@ -120,6 +134,7 @@ async def remove_member(
         project = await uow.projects.get(project_id)
         project.remove_member(actor_id=user_id, user_id=member_id, now=now)
         await uow.projects.save(project)
+        await _unassign_departed(uow, project, now)
         await uow.commit()
     return project
 
@@ -132,6 +147,7 @@ async def leave_project(
         project = await uow.projects.get(project_id)
         project.leave(user_id=user_id, now=now)
         await uow.projects.save(project)
+        await _unassign_departed(uow, project, now)
         await uow.commit()
     return project_id
 

@@ -1,4 +1,7 @@
-"""Tag use cases: rename and delete, which change every task carrying the tag."""
+"""Tag use cases: rename and delete, which change every task carrying the tag.
+
+A personal tag is its owner's to change; a project's tag is changed by its EDITORs and OWNERs.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,26 @@ from contracts.events import (
     TagRenamedChanges,
 )
 from gateway_core.domain.model import Task, TaskChange, clean_tag_name, tag_key
+from gateway_core.domain.projects import Role
 from gateway_core.persistence.uow import UnitOfWork
+from gateway_core.services.access import require_project_role
+from taskstream.errors import NotFound
+
+
+async def _changeable(uow: UnitOfWork, user_id: uuid.UUID, tag_id: uuid.UUID) -> str:
+    """The tag's name when the caller may rename or delete it: their own personal tag, or a tag
+    of a project where they are EDITOR or OWNER (FORBIDDEN for a VIEWER); NOT_FOUND otherwise,
+    alike for another user's tag and a project the caller is not in."""
+    owner_id, project_id = await uow.tags.scope_of(tag_id)
+    if project_id is None:
+        if owner_id != user_id:
+            raise NotFound("tag", tag_id)
+    else:
+        try:
+            await require_project_role(uow, user_id, project_id, Role.EDITOR, field="id")
+        except NotFound:
+            raise NotFound("tag", tag_id) from None
+    return await uow.tags.name_of(tag_id)
 
 
 async def rename_tag(
@@ -23,10 +45,10 @@ async def rename_tag(
     """Rename the user's tag; each task carrying it records the change."""
     new_name = clean_tag_name(name, field_name="name")
     async with uow:
-        _, old_name = await uow.tags.get(user_id, tag_id)
+        old_name = await _changeable(uow, user_id, tag_id)
         if new_name != old_name:
             # Load the tasks before the rename so that their diff shows the old name.
-            tasks = await _tasks_carrying(uow, user_id, tag_id)
+            tasks = await _tasks_carrying(uow, tag_id)
             await uow.tags.rename(user_id, tag_id, new_name)
             await _retag(uow, tasks, old_name, replacement=new_name, now=now)
             uow.record(
@@ -46,8 +68,8 @@ async def delete_tag(
 ) -> uuid.UUID:
     """Delete the user's tag and take it off every task that carried it."""
     async with uow:
-        _, old_name = await uow.tags.get(user_id, tag_id)
-        tasks = await _tasks_carrying(uow, user_id, tag_id)
+        old_name = await _changeable(uow, user_id, tag_id)
+        tasks = await _tasks_carrying(uow, tag_id)
         await _retag(uow, tasks, old_name, replacement=None, now=now)
         await uow.tags.remove(tag_id)
         uow.record(
@@ -62,8 +84,11 @@ async def delete_tag(
     return tag_id
 
 
-async def _tasks_carrying(uow: UnitOfWork, user_id: uuid.UUID, tag_id: uuid.UUID) -> list[Task]:
-    return [await uow.tasks.get(user_id, task_id) for task_id in await uow.tags.task_ids(tag_id)]
+async def _tasks_carrying(uow: UnitOfWork, tag_id: uuid.UUID) -> list[Task]:
+    return [
+        await uow.tasks.get(owner_id, task_id)
+        for task_id, owner_id in await uow.tags.tasks_carrying(tag_id)
+    ]
 
 
 async def _retag(

@@ -19,7 +19,7 @@ from gateway_core.domain.model import (
 )
 from gateway_core.domain.projects import Role
 from gateway_core.persistence.uow import UnitOfWork
-from gateway_core.services.access import require_project_role, task_for
+from gateway_core.services.access import check_assignee, require_project_role, task_for
 from taskstream.offload import off_loop
 
 
@@ -37,13 +37,18 @@ async def create_task(
     now: datetime,
     source: str = "gateway",
     project_id: uuid.UUID | None = None,
+    assignee_id: uuid.UUID | None = None,
 ) -> Task:
     """Create a task with its tags and reminders, in the personal space or a project where the
     caller is EDITOR or OWNER; unknown tag names are created."""
     async with uow:
         if project_id is not None:
             await require_project_role(uow, user_id, project_id, Role.EDITOR, field="projectId")
-        names = await uow.tags.canonical_names(user_id, clean_tags(tags or []))
+        if assignee_id is not None:
+            await check_assignee(
+                uow, owner_id=user_id, project_id=project_id, assignee_id=assignee_id
+            )
+        names = await uow.tags.canonical_names(user_id, clean_tags(tags or []), project_id)
         build = functools.partial(
             Task.create,
             user_id=user_id,
@@ -57,6 +62,7 @@ async def create_task(
             now=now,
             source=source,
             project_id=project_id,
+            assignee_id=assignee_id,
         )
         # Validating a rule expands it (bounded by its work budget): off the event loop.
         task = await off_loop(build) if recurrence is not None else build()
@@ -78,8 +84,17 @@ async def update_task(
     expectedVersion."""
     async with uow:
         task = await task_for(uow, user_id, task_id, Role.EDITOR)
+        if change.assignee_id is not None and change.assignee_id != task.assignee_id:
+            await check_assignee(
+                uow,
+                owner_id=task.user_id,
+                project_id=task.project_id,
+                assignee_id=change.assignee_id,
+            )
         if change.tags is not None:
-            names = await uow.tags.canonical_names(task.user_id, clean_tags(change.tags))
+            names = await uow.tags.canonical_names(
+                task.user_id, clean_tags(change.tags), task.project_id
+            )
             change = replace(change, tags=list(names))
         if change.recurrence is not None:
             await off_loop(task.update, change, now=now, source=source)
@@ -195,3 +210,15 @@ async def record_reminder_outcome(
         await uow.tasks.save(task)
         await uow.commit()
     return reminder
+
+
+async def unassign_member(
+    uow: UnitOfWork, *, project_id: uuid.UUID, member_id: uuid.UUID, now: datetime
+) -> int:
+    """Take the project's tasks off a member who left it or lost the role to be assigned
+    (each with its TaskUpdated event, in the caller's transaction); how many there were."""
+    tasks = await uow.tasks.assigned_in_project(project_id, member_id)
+    for task in tasks:
+        task.unassign(now=now)
+        await uow.tasks.save(task)
+    return len(tasks)

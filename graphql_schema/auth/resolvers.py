@@ -202,7 +202,11 @@ class AccountMutations:
             "Deletes the caller's account: its tasks, tags, reminders, notifications, webhooks, "
             "personal audit trail and sessions (every service within 1 minute; its tokens at "
             "once). The e-mail address can sign up again. A wrong password is UNAUTHENTICATED, "
-            "as at logIn, and changes nothing; limited like logIn (RATE_LIMITED)."
+            "as at logIn, and changes nothing; limited like logIn (RATE_LIMITED). CONFLICT "
+            "while the account is the only OWNER of a project with other members (make another "
+            "member OWNER or delete the project first). Otherwise it leaves its projects: a "
+            "project it is alone in is deleted with its tasks; in the others its assignments "
+            "are cleared and the tasks it created stay, handed to an OWNER."
         ),
     )
     async def delete_account(

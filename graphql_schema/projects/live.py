@@ -15,11 +15,25 @@ TRY_AGAIN_LATER = 1013
 
 async def still_member(info: Info, message: dict[str, Any]) -> bool:
     """Whether the caller belongs to the message's project at delivery: a member removed
-    since subscribing gets no further event of the project."""
+    since subscribing gets no further event of the project.
+
+    Answered from the replica's membership cache when it can be trusted (gateway_core/live.py:
+    forgotten on every membership change), else read and remembered.
+    """
+    hub = info.context.services.live
+    user_id = info.context.require_user()
+    project_id = str(message["projectId"])
+    trusted = hub.connected
+    if trusted:
+        cached = hub.memberships.get(str(user_id), project_id)
+        if cached is not None:
+            return cached
+    generation = hub.memberships.generation(project_id)
     async with info.context.services.engine.connect() as connection:
-        return await project_reads.is_member(
-            connection, info.context.require_user(), uuid.UUID(message["projectId"])
-        )
+        member = await project_reads.is_member(connection, user_id, uuid.UUID(project_id))
+    if trusted:
+        hub.memberships.put(str(user_id), project_id, member, generation)
+    return member
 
 
 async def close_for_refetch(info: Info) -> None:

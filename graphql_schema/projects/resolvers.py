@@ -39,6 +39,11 @@ async def _invitation(info: Info, invitation_id: uuid.UUID) -> ProjectInvitation
     return ProjectInvitation.from_record(record)
 
 
+async def _membership_changed(info: Info, project_id: uuid.UUID) -> None:
+    """Make every replica forget the project's cached memberships (the change committed)."""
+    await info.context.services.live.publish_membership_change(str(project_id))
+
+
 @strawberry.type
 class ProjectQueries:
     """The caller's projects and invitations."""
@@ -179,6 +184,7 @@ class ProjectMutations:
             project_id=parse_id(id, "project"),
             now=info.context.now,
         )
+        await _membership_changed(info, deleted)
         return strawberry.ID(str(deleted))
 
     @strawberry.mutation(
@@ -233,6 +239,7 @@ class ProjectMutations:
             accept=True,
             now=info.context.now,
         )
+        await _membership_changed(info, project.id)
         return await _project(info, project.id)
 
     @strawberry.mutation(
@@ -289,6 +296,7 @@ class ProjectMutations:
             member_id=parse_id(user_id, "member"),
             now=info.context.now,
         )
+        await _membership_changed(info, project.id)
         return await _project(info, project.id)
 
     @strawberry.mutation(
@@ -306,4 +314,5 @@ class ProjectMutations:
             project_id=parse_id(project_id, "project"),
             now=info.context.now,
         )
+        await _membership_changed(info, left)
         return strawberry.ID(str(left))

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence import reads
 from gateway_core.persistence.reads import TagRecord
 from gateway_core.services import tags as service
@@ -28,6 +29,28 @@ class TagQueries:
             records = await reads.user_tags(connection, info.context.require_user())
         return [Tag.from_record(r) for r in records]
 
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "A project's tag set, by name (the personal tags are `tags`); NOT_FOUND unless the "
+            "caller is a member. Every member's tasks in the project take their tags from it."
+        ),
+    )
+    async def project_tags(
+        self,
+        info: Info,
+        project_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The id of a project the caller belongs to."),
+        ],
+    ) -> list[Tag]:
+        """A project's tag set."""
+        project = parse_id(project_id, "project")
+        async with info.context.services.engine.connect() as connection:
+            await project_reads.project_of(connection, info.context.require_user(), project)
+            records = await reads.project_tags(connection, project)
+        return [Tag.from_record(r) for r in records]
+
 
 @strawberry.type
 class TagMutations:
@@ -36,8 +59,8 @@ class TagMutations:
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],
         description=(
-            "Renames a tag on every task carrying it; a name another of the caller's tags has "
-            "is CONFLICT."
+            "Renames a tag on every task carrying it; a name another tag of the same set has "
+            "is CONFLICT. A project's tag is renamed by its EDITORs and OWNERs."
         ),
     )
     async def rename_tag(
@@ -54,7 +77,9 @@ class TagMutations:
             name=name,
             now=info.context.now,
         )
-        return Tag.from_record(TagRecord(tag_id, new_name))
+        async with info.context.services.engine.connect() as connection:
+            project_id = await reads.project_of_tag(connection, tag_id)
+        return Tag.from_record(TagRecord(tag_id, new_name, project_id))
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

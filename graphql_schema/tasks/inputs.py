@@ -9,9 +9,11 @@ import strawberry
 
 from gateway_core.domain.model import RecurrenceRequest, ReminderSpec, TaskChange
 from gateway_core.persistence.reads import SortField, TaskQuery
+from gateway_core.services.access import ASSIGNEE_RULE
 from graphql_schema.ids import parse_id
 from graphql_schema.node import Channel, Priority, RepeatFrom, TaskStatus
 from graphql_schema.scalars import DateTime
+from taskstream.errors import InvalidInput
 
 TaskSortField = SortField
 strawberry.enum(
@@ -78,6 +80,13 @@ class TaskFilter:
         default=None,
         description="true: only tasks of the personal space; false: only tasks of projects.",
     )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the tasks assigned to this user."
+    )
+    assigned_to_me: bool | None = strawberry.field(
+        default=None,
+        description="true: only the tasks assigned to the caller; false: only the others.",
+    )
 
     def to_query(self) -> TaskQuery:
         """The read-side query of this filter."""
@@ -94,7 +103,17 @@ class TaskFilter:
             series_id=None if self.series_id is None else _series_id(self.series_id),
             project_id=None if self.project_id is None else parse_id(self.project_id, "project"),
             inbox=self.inbox,
+            assignee_id=None if self.assignee_id is None else _series_id(self.assignee_id),
+            assigned_to_me=self.assigned_to_me,
         )
+
+
+def assignee_id(value: str) -> uuid.UUID:
+    """The assignee an input names; a malformed id is answered as one of a non-member."""
+    try:
+        return uuid.UUID(value)
+    except ValueError as error:
+        raise InvalidInput("assigneeId", ASSIGNEE_RULE) from error
 
 
 # Series ids are random UUIDs, so no series has the nil UUID: filtering by it matches nothing.
@@ -198,6 +217,13 @@ class CreateTaskInput:
             "Creates the task in this project (EDITOR or OWNER); the personal space when omitted."
         ),
     )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Assigns the task to an EDITOR or OWNER of its project (in the personal space: the "
+            "caller only)."
+        ),
+    )
 
 
 @strawberry.input(
@@ -238,6 +264,16 @@ class UpdateTaskInput:
             "When given and not equal to the task's version, the update fails with CONFLICT."
         ),
     )
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Assigns the task to an EDITOR or OWNER of its project (in the personal space: the "
+            "caller only)."
+        ),
+    )
+    clear_assignee: bool | None = strawberry.field(
+        default=None, description="true unassigns the task."
+    )
 
     def to_change(self, user_timezone: str) -> TaskChange:
         """The domain change of this input."""
@@ -252,4 +288,6 @@ class UpdateTaskInput:
             clear_recurrence=bool(self.clear_recurrence),
             reminders=[r.to_spec() for r in self.reminders] if self.reminders is not None else None,
             expected_version=self.expected_version,
+            assignee_id=None if self.assignee_id is None else assignee_id(self.assignee_id),
+            clear_assignee=bool(self.clear_assignee),
         )

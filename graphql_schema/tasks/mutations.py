@@ -11,7 +11,7 @@ from gateway_core.services import tasks as service
 from graphql_schema.context import Info
 from graphql_schema.ids import TaskId, parse_id
 from graphql_schema.permissions import IsAuthenticated
-from graphql_schema.tasks.inputs import CreateTaskInput, UpdateTaskInput
+from graphql_schema.tasks.inputs import CreateTaskInput, UpdateTaskInput, assignee_id
 from graphql_schema.tasks.types import Task
 
 
@@ -45,6 +45,7 @@ class TaskMutations:
             reminders=[r.to_spec() for r in input.reminders] if input.reminders else None,
             now=context.now,
             project_id=None if input.project_id is None else parse_id(input.project_id, "project"),
+            assignee_id=None if input.assignee_id is None else assignee_id(input.assignee_id),
         )
         return Task.of(TaskRecord.from_task(task))
 

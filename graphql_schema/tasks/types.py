@@ -22,7 +22,7 @@ from graphql_schema.node import (
     RepeatFrom,
     TaskStatus,
 )
-from graphql_schema.projects.types import Project
+from graphql_schema.projects.types import Project, PublicUser
 from graphql_schema.scalars import DateTime
 from graphql_schema.tags.types import Tag
 from taskstream.errors import InvalidInput
@@ -176,6 +176,23 @@ class Task(Node):
         record = await info.context.loaders.project_by_id.load(self._record.project_id)
         return None if record is None else Project.from_record(record)
 
+    @strawberry.field(description="Who the task is assigned to; null when unassigned.")
+    async def assignee(self, info: Info) -> PublicUser | None:
+        """The task's assignee, or null."""
+        if self._record.assignee_id is None:
+            return None
+        return _public(await info.context.loaders.user_by_id.load(self._record.assignee_id))
+
+    @strawberry.field(description="Who created the task (its owner).")
+    async def created_by(self, info: Info) -> PublicUser:
+        """The task's creator."""
+        found = _public(await info.context.loaders.user_by_id.load(self._record.user_id))
+        if found is None:
+            # The owner's account is gone while the task is still being read (deleteAccount
+            # deletes the tasks it owns in the same transaction): the id alone stays true.
+            return PublicUser(id=strawberry.ID(str(self._record.user_id)), email="")
+        return found
+
     @classmethod
     def of(cls, record: TaskRecord) -> Task:
         """The GraphQL view of a task record."""
@@ -196,6 +213,12 @@ class Task(Node):
             version=record.version,
             _record=record,
         )
+
+
+def _public(record: reads.UserRecord | None) -> PublicUser | None:
+    return (
+        None if record is None else PublicUser(id=strawberry.ID(str(record.id)), email=record.email)
+    )
 
 
 async def _converted(

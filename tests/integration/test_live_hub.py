@@ -74,3 +74,25 @@ async def test_a_slow_subscriber_is_cut_off_and_memory_stays_bounded() -> None:
     finally:
         tracemalloc.stop()
         await hub.stop()
+
+
+async def test_a_membership_change_empties_every_replicas_cache(engine: AsyncEngine) -> None:
+    replicas = [LiveHub(plain_url(engine)) for _ in range(2)]
+    for hub in replicas:
+        await hub.start()
+    project, other, user = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    try:
+        for hub in replicas:
+            hub.memberships.put(user, project, True, hub.memberships.generation(project))
+            hub.memberships.put(user, other, True, hub.memberships.generation(other))
+        async with replicas[1].listen(user) as subscription:
+            await replicas[0].publish_membership_change(project)
+            # Messages arrive in publish order: once this one is in, so is the change.
+            await replicas[0].publish(user, {"kind": "task", "after": True})
+            assert (await asyncio.wait_for(anext(aiter(subscription)), 5))["after"] is True
+        for hub in replicas:
+            assert hub.memberships.get(user, project) is None
+            assert hub.memberships.get(user, other) is True
+    finally:
+        for hub in replicas:
+            await hub.stop()

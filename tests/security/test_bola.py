@@ -130,6 +130,9 @@ CASES: dict[str, Case] = {
     "Query.project(id)": Case(
         "project", "query($id: ID!) { project(id: $id) { id name } }", expect_data={"project": None}
     ),
+    "Query.projectTags(projectId)": Case(
+        "project", "query($id: ID!) { projectTags(projectId: $id) { id name } }", NOT_FOUND
+    ),
     "Query.projectInvitations(projectId)": Case(
         "project", "query($id: ID!) { projectInvitations(projectId: $id) { id email } }", NOT_FOUND
     ),
@@ -195,6 +198,26 @@ CASES: dict[str, Case] = {
         NOT_FOUND,
         extra=(("project", "bob_project"),),
     ),
+    # People and filters: Alice's id is no assignee of Bob's, and her saved filter is hers.
+    "Query.tasks(filter.assigneeId)": Case(
+        "user",
+        "query($id: ID!) { tasks(filter: {assigneeId: $id}) { totalCount edges { node { id } } } }",
+        expect_data={"tasks": {"totalCount": 0, "edges": []}},
+    ),
+    "Mutation.createTask(input.assigneeId)": Case(
+        "user",
+        'mutation($id: ID!) { createTask(input: {title: "mine", assigneeId: $id}) { id } }',
+        "BAD_USER_INPUT",
+    ),
+    "Mutation.updateTask(input.assigneeId)": Case(
+        "user",
+        "mutation($id: ID!, $task: ID!) { updateTask(id: $task, input: {assigneeId: $id}) { id } }",
+        "BAD_USER_INPUT",
+        extra=(("task", "bob_task"),),
+    ),
+    "Mutation.deleteSavedFilter(id)": Case(
+        "saved_filter", "mutation($id: ID!) { deleteSavedFilter(id: $id) }", NOT_FOUND
+    ),
     # An invitation Alice sent to someone else: Bob can neither answer nor revoke it.
     "Mutation.acceptInvitation(id)": Case(
         "invitation", "mutation($id: ID!) { acceptInvitation(id: $id) { id } }", NOT_FOUND
@@ -218,6 +241,7 @@ query($id: ID!) {
   webhooks { id url }
   notifications { totalCount edges { node { id readAt } } }
   projects { id name version }
+  savedFilters { id name filter }
 }
 """
 
@@ -295,7 +319,15 @@ async def world(whole: httpx.AsyncClient) -> World:
         "createProject"
     ]
     alice_id = (await alice.data("{ me { id } }"))["me"]["id"]
+    saved = (
+        await alice.data('mutation { saveFilter(name: "mine", filter: {inbox: true}) { id } }')
+    )["saveFilter"]
+    bob_task = (await bob.data('mutation { createTask(input: {title: "bob own"}) { id } }'))[
+        "createTask"
+    ]
     ids = {
+        "saved_filter": saved["id"],
+        "bob_task": bob_task["id"],
         "project": project["id"],
         "invitation": invitation["id"],
         "bob_project": bob_project["id"],
@@ -320,6 +352,7 @@ async def test_the_owner_reaches_every_object_the_cases_use(world: World) -> Non
     assert ids["tag"] in {t["id"] for t in state["tags"]}
     assert ids["reminder"] in {r["id"] for r in state["task"]["reminders"]}
     assert [w["id"] for w in state["webhooks"]] == [ids["webhook"]]
+    assert [f["id"] for f in state["savedFilters"]] == [ids["saved_filter"]]
     assert [e["node"]["id"] for e in state["notifications"]["edges"]] == [ids["notification"]]
     series = await world.alice.data(
         CASES["Query.tasks(filter.seriesId)"].operation, {"id": ids["series"]}

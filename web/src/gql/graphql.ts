@@ -11,6 +11,8 @@ export type Channel =
 
 /** A new task. */
 export type CreateTaskInput = {
+  /** Assigns the task to an EDITOR or OWNER of its project (in the personal space: the caller only). */
+  assigneeId?: string | null | undefined;
   /** When it is due; a recurring task without one gets its first occurrence. */
   dueAt?: string | null | undefined;
   /** Up to 20,000 characters. */
@@ -88,6 +90,10 @@ export type TaskFilter = {
   allTags?: Array<string> | null | undefined;
   /** Tasks carrying at least one of these tag names; at most 20, each 1 to 50 characters. */
   anyTags?: Array<string> | null | undefined;
+  /** true: only the tasks assigned to the caller; false: only the others. */
+  assignedToMe?: boolean | null | undefined;
+  /** Only the tasks assigned to this user. */
+  assigneeId?: string | null | undefined;
   /** Only tasks due at or after this time. */
   dueFrom?: string | null | undefined;
   /** Only tasks due at or before this time. */
@@ -134,6 +140,10 @@ export type TaskStatus =
 
 /** Omitted fields are left unchanged. A given list replaces the whole list. */
 export type UpdateTaskInput = {
+  /** Assigns the task to an EDITOR or OWNER of its project (in the personal space: the caller only). */
+  assigneeId?: string | null | undefined;
+  /** true unassigns the task. */
+  clearAssignee?: boolean | null | undefined;
   /** true removes the due date. */
   clearDueAt?: boolean | null | undefined;
   /** true makes the task a one-off. */

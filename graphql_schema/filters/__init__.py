@@ -1,0 +1,1 @@
+"""Saved filters: a user's named TaskFilter and ordering."""
