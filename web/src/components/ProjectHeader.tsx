@@ -3,6 +3,7 @@ import { useState } from 'react';
 import type { ProjectFieldsFragment } from '../gql/graphql';
 import { canManage, initials, ROLE_HELP, ROLE_LABELS } from '../lib/nav';
 import { ProjectDialog } from './ProjectDialog';
+import { useProjectMembers } from './ProjectsContext';
 import { ShareDialog } from './ShareDialog';
 import { ProjectDot } from './Sidebar';
 
@@ -10,12 +11,13 @@ const AVATARS = 5;
 
 export function ProjectHeader({ project }: { project: ProjectFieldsFragment }) {
   const [dialog, setDialog] = useState<'share' | 'edit' | null>(null);
-  const shown = project.members.slice(0, AVATARS);
+  const members = useProjectMembers(project) ?? [];
+  const shown = members.slice(0, AVATARS);
   return (
     <div className="project-header" data-role={project.myRole}>
       <div className="project-meta">
         <ProjectDot color={project.color} />
-        <ul className="avatars" aria-label={`${project.members.length} members`}>
+        <ul className="avatars" aria-label={`${members.length} members`} data-testid="avatars">
           {shown.map((m) => (
             <li key={m.user.id} className="avatar" title={`${m.user.email} (${ROLE_LABELS[m.role]})`}>
               <span aria-hidden="true">{initials(m.user.email)}</span>
@@ -24,7 +26,7 @@ export function ProjectHeader({ project }: { project: ProjectFieldsFragment }) {
               </span>
             </li>
           ))}
-          {project.members.length > AVATARS ? <li className="avatar more">+{project.members.length - AVATARS}</li> : null}
+          {members.length > AVATARS ? <li className="avatar more">+{members.length - AVATARS}</li> : null}
         </ul>
         <span className={`badge role-badge role-${project.myRole.toLowerCase()}`} title={ROLE_HELP[project.myRole]} data-testid="project-role">
           {ROLE_LABELS[project.myRole]}
@@ -46,7 +48,7 @@ export function ProjectHeader({ project }: { project: ProjectFieldsFragment }) {
           You can view this project’s tasks; only its editors and owners change them.
         </p>
       ) : null}
-      {dialog === 'share' ? <ShareDialog project={project} onClose={() => setDialog(null)} /> : null}
+      {dialog === 'share' ? <ShareDialog project={project} members={members} onClose={() => setDialog(null)} /> : null}
       {dialog === 'edit' ? <ProjectDialog project={project} onClose={() => setDialog(null)} /> : null}
     </div>
   );

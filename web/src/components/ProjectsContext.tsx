@@ -1,12 +1,14 @@
 // The caller's projects and pending invitations for the whole session, kept live by the
 // projectEvents subscription: the sidebar, the project view and the sharing dialog read them here.
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { useClient } from 'urql';
+import { useClient, useQuery } from 'urql';
 import {
   MyInvitationsDocument,
+  ProjectDetailDocument,
   ProjectEventsDocument,
   ProjectsDocument,
   type InvitationFieldsFragment,
+  type ProjectDetailFragment,
   type ProjectEventKind,
   type ProjectFieldsFragment,
 } from '../gql/graphql';
@@ -47,6 +49,21 @@ export function useProjects(): ProjectsState {
 export function useProject(id: string | null): ProjectFieldsFragment | null {
   const { projects } = useProjects();
   return useMemo(() => (id ? (projects.find((p) => p.id === id) ?? null) : null), [projects, id]);
+}
+
+export type Members = ProjectDetailFragment['members'];
+
+/** A project's members (read one project at a time: the list would exceed the cost budget); refetched when its version moves. */
+export function useProjectMembers(project: ProjectFieldsFragment): Members | null {
+  const [{ data }, refetch] = useQuery({ query: ProjectDetailDocument, variables: { id: project.id }, requestPolicy: 'network-only' });
+  const seen = useRef(project.version);
+  useEffect(() => {
+    if (seen.current === project.version) return;
+    seen.current = project.version;
+    refetch({ requestPolicy: 'network-only' });
+  }, [project.version, refetch]);
+  const detail = data?.project;
+  return detail && detail.id === project.id ? detail.members : null;
 }
 
 export function byName(a: ProjectFieldsFragment, b: ProjectFieldsFragment): number {

@@ -28,7 +28,7 @@ const pending = {
 };
 
 function open(myRole: 'OWNER' | 'EDITOR' | 'VIEWER', extra: Handler = () => ({ data: null })) {
-  const project = projectNode('p1', 'Launch', { myRole, members }) as unknown as ProjectFieldsFragment;
+  const project = projectNode('p1', 'Launch', { myRole }) as unknown as ProjectFieldsFragment;
   const mock = mockClient((name, vars, op) => {
     if (name === 'Projects') return { data: { projects: [project] } };
     if (name === 'MyInvitations') return { data: { myInvitations: [] } };
@@ -37,7 +37,7 @@ function open(myRole: 'OWNER' | 'EDITOR' | 'VIEWER', extra: Handler = () => ({ d
   });
   renderWithClient(
     <ProjectsProvider currentProjectId="p1">
-      <ShareDialog project={project} onClose={() => {}} />
+      <ShareDialog project={project} members={members as never} onClose={() => {}} />
     </ProjectsProvider>,
     mock.client,
   );

@@ -20,7 +20,7 @@ import { ConfirmDialog } from './ConfirmDialog';
 import { ErrorBanner } from './ErrorMessage';
 import { useMe } from './MeContext';
 import { Modal } from './Modal';
-import { useProjects } from './ProjectsContext';
+import { useProjects, type Members } from './ProjectsContext';
 import { useToast } from './Toast';
 
 const ROLES: readonly ProjectRole[] = ['OWNER', 'EDITOR', 'VIEWER'];
@@ -35,7 +35,7 @@ export function emailError(email: string): string | null {
   return null;
 }
 
-export function ShareDialog({ project, onClose }: { project: ProjectFieldsFragment; onClose: () => void }) {
+export function ShareDialog({ project, members, onClose }: { project: ProjectFieldsFragment; members: Members; onClose: () => void }) {
   const client = useClient();
   const toast = useToast();
   const me = useMe();
@@ -121,7 +121,7 @@ export function ShareDialog({ project, onClose }: { project: ProjectFieldsFragme
     navigate('/inbox');
   }
 
-  const owners = project.members.filter((m) => m.role === 'OWNER').length;
+  const owners = members.filter((m) => m.role === 'OWNER').length;
   return (
     <Modal title={`Share “${project.name}”`} onClose={onClose} className="share-dialog">
       <ErrorBanner error={banner} />
@@ -169,9 +169,9 @@ export function ShareDialog({ project, onClose }: { project: ProjectFieldsFragme
           ) : null}
         </form>
       ) : null}
-      <h3>Members ({project.members.length})</h3>
+      <h3>Members ({members.length})</h3>
       <ul className="member-list">
-        {project.members.map((m) => {
+        {members.map((m) => {
           const self = m.user.id === me.id;
           const lastOwner = m.role === 'OWNER' && owners <= 1;
           return (
@@ -252,7 +252,7 @@ export function ShareDialog({ project, onClose }: { project: ProjectFieldsFragme
       {confirm?.kind === 'leave' ? (
         <ConfirmDialog
           title={`Leave “${project.name}”?`}
-          body={project.members.length === 1 ? 'You are its only member: leaving deletes it.' : 'You lose access to it until someone invites you again.'}
+          body={members.length === 1 ? 'You are its only member: leaving deletes it.' : 'You lose access to it until someone invites you again.'}
           confirmLabel="Leave"
           onConfirm={() => void leave()}
           onCancel={() => setConfirm(null)}

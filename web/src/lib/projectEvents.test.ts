@@ -12,7 +12,6 @@ const project = (id: string, version: number, name = `P ${id}`): ProjectFieldsFr
   version,
   openTaskCount: 0,
   createdAt: '2026-12-01T10:00:00+00:00',
-  members: [],
 });
 
 describe('applyProjectEvent', () => {

@@ -9,7 +9,6 @@ export const projectNode = (id: string, name: string, extra: Record<string, unkn
   version: 1,
   openTaskCount: 0,
   createdAt: '2026-12-01T10:00:00+00:00',
-  members: [],
   ...extra,
 });
 
