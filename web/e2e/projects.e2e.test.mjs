@@ -19,8 +19,10 @@ const PHONE = { width: 390, height: 844 };
 let env;
 const pageErrors = [];
 
-async function account(tag) {
-  const email = `proj-${tag}-${Date.now()}@example.test`;
+let seq = 0;
+/** A new account; `name` ("ada.lovelace") makes the avatars' initials. */
+async function account(tag, name = 'sam.doe') {
+  const email = `${name}+${tag}${Date.now() % 100000}${++seq}@example.test`;
   const d = await gql(env.baseUrl, 'mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, timezone: "Europe/Berlin") { token } }', { e: email, p: PASSWORD });
   return { email, token: d.signUp.token };
 }
@@ -74,8 +76,8 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
   }, { timeout: 60_000 });
 
   it('invite, accept, and both edit one project live; a removed member sees it go with a notice', async () => {
-    const ada = await account('ada');
-    const bob = await account('bob');
+    const ada = await account('live', 'ada.lovelace');
+    const bob = await account('live', 'bob.hopper');
     const a = await openApp(ada.token);
     const b = await openApp(bob.token);
 
@@ -147,13 +149,16 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
     assert.equal(await row(b, 'Book the venue').count(), 0);
     const left = await gql(env.baseUrl, '{ projects { id } }', {}, bob.token);
     assert.deepEqual(left.projects, []);
+    await axe(b, 'inbox with the removal notice (light, desktop)');
+    await b.getByTestId('project-notice').getByRole('button', { name: 'Dismiss' }).click();
+    await b.getByTestId('project-notice').waitFor({ state: 'detached' });
     await a.context().close();
     await b.context().close();
   });
 
   it("a viewer's project is read-only, and a role change updates what is offered live", async () => {
-    const owner = await account('own');
-    const viewer = await account('view');
+    const owner = await account('ro', 'olga.owner');
+    const viewer = await account('ro', 'vic.viewer');
     const projectId = await createProjectViaApi(owner.token, 'Roadmap');
     await gql(env.baseUrl, 'mutation($p: ID!) { createTask(input: { title: "Ship v2", projectId: $p }) { id } }', { p: projectId }, owner.token);
     await shareViaApi(owner, projectId, viewer, 'VIEWER');
@@ -189,15 +194,17 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
 
   for (const theme of ['light', 'dark']) {
     it(`axe-core finds no WCAG 2.2 AA violations on the project screens in the ${theme} theme; screenshots`, async () => {
-      const owner = await account(`axe-o-${theme}`);
-      const member = await account(`axe-m-${theme}`);
-      const invitee = await account(`axe-i-${theme}`);
+      const owner = await account(theme, 'ada.lovelace');
+      const member = await account(theme, 'grace.hopper');
+      const invitee = await account(theme, 'alan.turing');
+      const viewer = await account(theme, 'edsger.dijkstra');
       const projectId = await createProjectViaApi(owner.token, 'Website relaunch', '#7048e8');
       await createProjectViaApi(owner.token, 'Home', '#d9480f');
       for (const [title, priority] of [['Write the copy', 'HIGH'], ['Pick the photos', 'NONE'], ['Review the staging site', 'MEDIUM']]) {
         await gql(env.baseUrl, 'mutation($p: ID!, $t: String!, $pr: Priority) { createTask(input: { title: $t, projectId: $p, priority: $pr }) { id } }', { p: projectId, t: title, pr: priority }, owner.token);
       }
       await shareViaApi(owner, projectId, member, 'EDITOR');
+      await shareViaApi(owner, projectId, viewer, 'VIEWER');
       await gql(env.baseUrl, 'mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, role: VIEWER) { id } }', { p: projectId, e: invitee.email }, owner.token);
       const other = await createProjectViaApi(member.token, 'Conference talk', '#1098ad');
       await gql(env.baseUrl, 'mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, role: EDITOR) { id } }', { p: other, e: owner.email }, member.token);
@@ -238,6 +245,17 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
         await shot(page, `invitations-${name}-${theme}`);
         await page.keyboard.press('Escape');
         await page.context().close();
+
+        // The same project as its viewer, and a task opened read-only.
+        const v = await openApp(viewer.token, { viewport: vp, colorScheme: theme, hash: `#/projects/${projectId}` });
+        await row(v, 'Write the copy').getByText('View only').waitFor();
+        await axe(v, `viewer's project (${theme}, ${name})`);
+        await shot(v, `project-viewer-${name}-${theme}`);
+        await row(v, 'Write the copy').getByRole('link', { name: 'Write the copy' }).click();
+        await v.locator('.task-view').getByText('You can view this task but not change it').waitFor();
+        await axe(v, `read-only task (${theme}, ${name})`);
+        await shot(v, `task-view-${name}-${theme}`);
+        await v.context().close();
       }
     });
   }
