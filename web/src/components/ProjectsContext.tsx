@@ -152,16 +152,25 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
 
   // Open counts move with every task change, and the server does not replay missed events:
   // refetch (coalesced) after task changes and reconnects.
+  // A burst costs one read a second at most; a change in the personal space costs none.
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const last = useRef(0);
+  const resync = useRef(false);
   useEffect(() => () => clearTimeout(timer.current), []);
   useAppEvents((e) => {
-    if (e.type !== 'tasks-changed' && e.type !== 'resync') return;
+    if (e.type === 'resync') resync.current = true;
+    else if (e.type !== 'tasks-changed' || projectsRef.current.length === 0 || (e.task && !e.task.project)) return;
     if (timer.current !== undefined) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      void refresh();
-      if (e.type === 'resync') void refreshInvitations();
-    }, 400);
+    timer.current = setTimeout(
+      () => {
+        timer.current = undefined;
+        last.current = Date.now();
+        void refresh();
+        if (resync.current) void refreshInvitations();
+        resync.current = false;
+      },
+      Math.max(300, last.current + 1000 - Date.now()),
+    );
   });
 
   const value = useMemo<ProjectsState>(

@@ -125,7 +125,8 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
         <Sidebar current={route[0] ?? null} projectId={projectId} />
         <main id="main" ref={mainRef} tabIndex={-1} className="app-main">
           <ProjectNotice />
-          {section === 'settings' || !parsed.scope ? <SettingsPage /> : <TasksPage taskId={parsed.taskId} scope={parsed.scope} />}
+          {route[0] === 'settings' ? <SettingsPage /> : null}
+          {parsed.scope ? <TasksPage taskId={parsed.taskId} scope={parsed.scope} /> : null}
         </main>
       </div>
       {help ? (

@@ -184,7 +184,7 @@ export function ShareDialog({ project, members, onClose }: { project: ProjectFie
                 {self ? ' (you)' : ''}
               </span>
               {owner && !self ? (
-                <>
+                <span className="member-controls">
                   <label className="visually-hidden" htmlFor={`${ids}-role-${m.user.id}`}>
                     Role of {m.user.email}
                   </label>
@@ -203,9 +203,11 @@ export function ShareDialog({ project, members, onClose }: { project: ProjectFie
                   <button type="button" className="ghost danger" disabled={busy} onClick={() => setConfirm({ kind: 'remove', userId: m.user.id, email: m.user.email })} aria-label={`Remove ${m.user.email}`}>
                     Remove
                   </button>
-                </>
+                </span>
               ) : (
-                <span className="badge role-badge">{ROLE_LABELS[m.role]}</span>
+                <span className="member-controls">
+                  <span className="badge role-badge">{ROLE_LABELS[m.role]}</span>
+                </span>
               )}
             </li>
           );
@@ -222,12 +224,14 @@ export function ShareDialog({ project, members, onClose }: { project: ProjectFie
                 {initials(inv.email)}
               </span>
               <span className="member-email">{inv.email}</span>
-              <span className="badge role-badge">{ROLE_LABELS[inv.role]}</span>
-              {owner ? (
-                <button type="button" className="ghost" disabled={busy} onClick={() => void revoke(inv)} aria-label={`Revoke the invitation of ${inv.email}`}>
-                  Revoke
-                </button>
-              ) : null}
+              <span className="member-controls">
+                <span className="badge role-badge">{ROLE_LABELS[inv.role]}</span>
+                {owner ? (
+                  <button type="button" className="ghost" disabled={busy} onClick={() => void revoke(inv)} aria-label={`Revoke the invitation of ${inv.email}`}>
+                    Revoke
+                  </button>
+                ) : null}
+              </span>
             </li>
           ))}
         </ul>
