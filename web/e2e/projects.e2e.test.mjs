@@ -155,6 +155,35 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
 
     await b.getByTestId('project-notice').getByRole('button', { name: 'Dismiss' }).click();
     await b.getByTestId('project-notice').waitFor({ state: 'detached' });
+
+    // Ada renames and recolours, archives, then deletes the project from its settings.
+    await share.getByRole('button', { name: 'Done' }).click();
+    await a.getByRole('button', { name: 'Edit project' }).click();
+    const edit = a.getByRole('dialog', { name: 'Edit “Launch”' });
+    await edit.getByLabel('Name').fill('Launch 2027');
+    await edit.getByRole('radio', { name: 'Red' }).check();
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await a.getByRole('heading', { name: 'Launch 2027', level: 1 }).waitFor();
+    assert.equal(await sidebarProject(a, 'Launch 2027').locator('.project-dot').evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(201, 42, 42)');
+    await a.getByRole('button', { name: 'Edit project' }).click();
+    await a.getByRole('dialog', { name: 'Edit “Launch 2027”' }).getByRole('button', { name: 'Archive project' }).click();
+    await a.locator('.side-archived summary', { hasText: 'Archived (1)' }).waitFor();
+    await a.getByRole('button', { name: 'Edit project' }).click();
+    await a.getByRole('dialog', { name: 'Edit “Launch 2027”' }).getByRole('button', { name: 'Delete project…' }).click();
+    await a.getByRole('dialog', { name: 'Delete “Launch 2027”?' }).getByRole('button', { name: 'Delete project' }).click();
+    // The server keeps a project that still holds tasks: the dialog says so in words.
+    const editing = a.getByRole('dialog', { name: 'Edit “Launch 2027”' });
+    await editing.getByRole('alert').filter({ hasText: '“Launch 2027” still holds 2 tasks (done ones count too), and only an empty project can be deleted.' }).waitFor();
+    const held = await gql(env.baseUrl, 'query($p: ID!) { tasks(filter: { projectId: $p }) { edges { node { id } } } }', { p: projectId }, ada.token);
+    for (const e of held.tasks.edges) await gql(env.baseUrl, 'mutation($id: ID!) { deleteTask(id: $id) }', { id: e.node.id }, ada.token);
+    await editing.getByRole('button', { name: 'Delete project…' }).click();
+    await a.getByRole('dialog', { name: 'Delete “Launch 2027”?' }).getByRole('button', { name: 'Delete project' }).click();
+    await a.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
+    await sidebarProject(a, 'Launch 2027').waitFor({ state: 'detached' });
+    const gone = await gql(env.baseUrl, '{ projects(includeArchived: true) { id } }', {}, ada.token);
+    assert.deepEqual(gone.projects, []);
+    // Deleting one's own project brings no "you were removed" notice.
+    assert.equal(await a.getByTestId('project-notice').count(), 0);
     await a.context().close();
     await b.context().close();
   });

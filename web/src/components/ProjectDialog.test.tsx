@@ -74,7 +74,7 @@ describe('ProjectDialog', () => {
     const dialog = screen.getByRole('dialog', { name: 'Edit “Launch”' });
     await userEvent.click(within(dialog).getByRole('button', { name: 'Delete project…' }));
     const confirm = screen.getByRole('dialog', { name: 'Delete “Launch”?' });
-    expect(confirm.textContent).toMatch(/cannot be undone/);
+    expect(confirm.textContent).toMatch(/cannot be undone. Only an empty project can be deleted/);
     await userEvent.click(within(confirm).getByRole('button', { name: 'Cancel' }));
     expect(calls.some((c) => c.name === 'DeleteProject')).toBe(false);
     await userEvent.click(within(dialog).getByRole('button', { name: 'Archive project' }));
@@ -82,5 +82,20 @@ describe('ProjectDialog', () => {
     await userEvent.click(within(dialog).getByRole('button', { name: 'Delete project…' }));
     await userEvent.click(within(screen.getByRole('dialog', { name: 'Delete “Launch”?' })).getByRole('button', { name: 'Delete project' }));
     await waitFor(() => expect(calls.find((c) => c.name === 'DeleteProject')?.variables).toEqual({ id: 'p1' }));
+  });
+
+  it('explains that a project holding tasks cannot be deleted, without the raw server sentence', async () => {
+    open(launch, (name) =>
+      name === 'DeleteProject'
+        ? { errors: [{ message: 'id: project 9b86f7d still holds 2 tasks; delete them first', extensions: { code: 'CONFLICT' } }] }
+        : { data: null },
+    );
+    const dialog = screen.getByRole('dialog', { name: 'Edit “Launch”' });
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Delete project…' }));
+    await userEvent.click(within(screen.getByRole('dialog', { name: 'Delete “Launch”?' })).getByRole('button', { name: 'Delete project' }));
+    const alert = await within(dialog).findByRole('alert');
+    expect(alert.textContent).toBe(
+      '“Launch” still holds 2 tasks (done ones count too), and only an empty project can be deleted. Delete its tasks first, or archive the project instead.',
+    );
   });
 });

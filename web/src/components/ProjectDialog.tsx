@@ -71,7 +71,17 @@ export function ProjectDialog({ project, onClose }: { project: ProjectFieldsFrag
     expectGone(project.id);
     const res = await client.mutation(DeleteProjectDocument, { id: project.id }).toPromise();
     setBusy(false);
-    if (res.error) return setBanner(describeError(res.error, 'project'));
+    if (res.error) {
+      const ue = describeError(res.error, 'project');
+      const held = ue?.code === 'CONFLICT' ? /holds (\d+) tasks?/.exec(ue.detail ?? '') : null;
+      // The server never deletes tasks with their project: say so instead of its raw sentence.
+      if (held && ue)
+        return setBanner({
+          ...ue,
+          message: `“${project.name}” still holds ${held[1]} ${held[1] === '1' ? 'task' : 'tasks'} (done ones count too), and only an empty project can be deleted. Delete its tasks first, or archive the project instead.`,
+        });
+      return setBanner(ue);
+    }
     drop(project.id);
     toast(`Deleted the project “${project.name}”`);
     onClose();
@@ -134,7 +144,7 @@ export function ProjectDialog({ project, onClose }: { project: ProjectFieldsFrag
       {confirmDelete && project ? (
         <ConfirmDialog
           title={`Delete “${project.name}”?`}
-          body={`Every member loses the project and its tasks (${project.openTaskCount} open). It cannot be undone.`}
+          body="Every member loses it, and it cannot be undone. Only an empty project can be deleted (archive one that still holds tasks)."
           confirmLabel="Delete project"
           onConfirm={() => void remove()}
           onCancel={() => setConfirmDelete(false)}
