@@ -129,6 +129,17 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
     await b.getByRole('textbox', { name: 'Quick add' }).fill('Book the venue');
     await b.getByRole('textbox', { name: 'Quick add' }).press('Enter');
     await a.locator('.task-row[data-flash]', { hasText: 'Book the venue' }).waitFor();
+    // The full editor opened inside the project creates the task there too, and stays in the project.
+    await b.getByRole('link', { name: /New task/ }).first().click();
+    await b.waitForURL(/#\/projects\/[^/]+\/new$/);
+    await b.getByLabel('Title').fill('Print the badges');
+    await b.getByRole('button', { name: 'Create task' }).click();
+    await b.getByRole('heading', { name: 'Edit task' }).waitFor();
+    assert.match(b.url(), new RegExp(`#/projects/${projectId}/[0-9a-f-]{36}$`));
+    await a.locator('.task-row[data-flash]', { hasText: 'Print the badges' }).waitFor();
+    const badges = await gql(env.baseUrl, 'query($p: ID!) { tasks(filter: { projectId: $p, text: "badges" }) { edges { node { title } } } }', { p: projectId }, ada.token);
+    assert.deepEqual(badges.tasks.edges.map((e) => e.node.title), ['Print the badges']);
+    assert.equal(await b.locator('.editor .back-link').getAttribute('href'), `#/projects/${projectId}`);
     // Ada renames a task through the API (as another tab would): Bob sees the new title.
     const agenda = row(b, 'Draft the agenda');
     const agendaId = await agenda.getAttribute('data-task-id');
@@ -139,7 +150,7 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
     await row(a, 'Draft the agenda v2').waitFor({ state: 'detached' });
     const { task } = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { status } }', { id: agendaId }, ada.token);
     assert.equal(task.status, 'DONE');
-    await sidebarProject(a, 'Launch').getByTestId('open-count').filter({ hasText: '1' }).waitFor();
+    await sidebarProject(a, 'Launch').getByTestId('open-count').filter({ hasText: '2' }).waitFor();
 
     // Ada removes Bob while his window shows the project.
     await a.getByRole('button', { name: 'Share' }).click();
@@ -173,7 +184,7 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
     await a.getByRole('dialog', { name: 'Delete “Launch 2027”?' }).getByRole('button', { name: 'Delete project' }).click();
     // The server keeps a project that still holds tasks: the dialog says so in words.
     const editing = a.getByRole('dialog', { name: 'Edit “Launch 2027”' });
-    await editing.getByRole('alert').filter({ hasText: '“Launch 2027” still holds 2 tasks (done ones count too), and only an empty project can be deleted.' }).waitFor();
+    await editing.getByRole('alert').filter({ hasText: '“Launch 2027” still holds 3 tasks (done ones count too), and only an empty project can be deleted.' }).waitFor();
     const held = await gql(env.baseUrl, 'query($p: ID!) { tasks(filter: { projectId: $p }) { edges { node { id } } } }', { p: projectId }, ada.token);
     for (const e of held.tasks.edges) await gql(env.baseUrl, 'mutation($id: ID!) { deleteTask(id: $id) }', { id: e.node.id }, ada.token);
     await editing.getByRole('button', { name: 'Delete project…' }).click();
