@@ -287,6 +287,10 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
         await axe(page, `invitations (${theme}, ${name})`);
         await shot(page, `invitations-${name}-${theme}`);
         await page.keyboard.press('Escape');
+        // All tasks: project tasks carry their project's name and colour.
+        await page.goto(`${env.baseUrl}/#/tasks`);
+        await row(page, 'Write the copy').locator('a.project-chip', { hasText: 'Website relaunch' }).waitFor();
+        await axe(page, `all tasks with project chips (${theme}, ${name})`);
         await page.context().close();
 
         // The same project as its viewer, and a task opened read-only.
