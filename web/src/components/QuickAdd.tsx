@@ -37,7 +37,7 @@ export function quickAddInput(result: QuickAddResult): CreateTaskInput {
 }
 
 /** One line that becomes a task: "Call mum tomorrow 5pm #home p1". */
-export const QuickAdd = forwardRef<HTMLInputElement>(function QuickAdd(_props, ref) {
+export const QuickAdd = forwardRef<HTMLInputElement, { projectId?: string | null }>(function QuickAdd({ projectId = null }, ref) {
   const me = useMe();
   const client = useClient();
   const toast = useToast();
@@ -56,10 +56,12 @@ export const QuickAdd = forwardRef<HTMLInputElement>(function QuickAdd(_props, r
       return;
     }
     setSaving(true);
-    const res = await client.mutation(CreateTaskDocument, { input: quickAddInput(result) }).toPromise();
+    const input = quickAddInput(result);
+    if (projectId) input.projectId = projectId;
+    const res = await client.mutation(CreateTaskDocument, { input }).toPromise();
     setSaving(false);
     if (res.error || !res.data) {
-      setError(describeError(res.error, 'task-save')?.message ?? 'Could not add the task.');
+      setError(describeError(res.error, projectId ? 'task' : 'task-save')?.message ?? 'Could not add the task.');
       return;
     }
     setText('');

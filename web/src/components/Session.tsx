@@ -4,6 +4,7 @@ import { MeDocument } from '../gql/graphql';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { navigate, useHashRoute } from '../lib/hooks';
+import { basePath, NAV_ENTRIES, parseRoute } from '../lib/nav';
 import { shortcutFor } from '../lib/shortcuts';
 import { runUndo } from '../lib/undo';
 import { CalendarPage } from './CalendarPage';
@@ -12,8 +13,11 @@ import { ErrorBanner } from './ErrorMessage';
 import { LiveSync } from './LiveSync';
 import { MeContext } from './MeContext';
 import { NotificationsButton } from './NotificationsPanel';
+import { ProjectNotice } from './ProjectNotice';
+import { ProjectsProvider } from './ProjectsContext';
 import { SettingsPage } from './SettingsPage';
 import { ShortcutsDialog } from './ShortcutsDialog';
+import { Sidebar } from './Sidebar';
 import { focusQuickAddOnMount } from './TaskList';
 import { TasksPage } from './TasksPage';
 import { ThemeToggle } from './ThemeToggle';
@@ -22,16 +26,21 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
   const [{ data, error, fetching }, refetch] = useQuery({ query: MeDocument, requestPolicy: 'cache-first' });
   const route = useHashRoute();
   const mainRef = useRef<HTMLElement>(null);
+  const parsed = parseRoute(route);
   const section = route[0] === 'settings' || route[0] === 'calendar' ? route[0] : 'tasks';
+  const projectId = parsed.scope?.kind === 'project' ? parsed.scope.projectId : null;
 
   useEffect(() => {
-    if (route.length === 0 || !['tasks', 'settings', 'calendar'].includes(route[0] ?? '')) navigate('/tasks');
-  }, [route]);
+    const known = section !== 'tasks' || parsed.scope !== null || NAV_ENTRIES.some((e) => e.id === route[0]);
+    if (route.length === 0 || !known) navigate('/tasks');
+  }, [route, parsed.scope]);
 
   const [help, setHelp] = useState(false);
   const helpReturn = useRef<HTMLElement | null>(null);
   const routeRef = useRef(route);
   routeRef.current = route;
+  const parsedRef = useRef(parsed);
+  parsedRef.current = parsed;
   useEffect(() => {
     function onKey(e: KeyboardEvent) {
       if (e.defaultPrevented || e.isComposing) return;
@@ -39,15 +48,15 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
       if (document.querySelector('dialog[open]')) return;
       const name = shortcutFor(e);
       if (!name) return;
-      const [section, taskId] = routeRef.current;
+      const { scope, taskId } = parsedRef.current;
       if (name === 'close' && !taskId) return;
       e.preventDefault();
       if (name === 'help') {
         helpReturn.current = document.activeElement as HTMLElement | null;
         setHelp(true);
-      } else if (name === 'new') navigate('/tasks/new');
+      } else if (name === 'new') navigate(`${scope ? basePath(scope) : '/tasks'}/new`);
       else if (name === 'undo') void runUndo();
-      else if (section !== 'tasks') {
+      else if (!scope) {
         if (name === 'quick-add') {
           focusQuickAddOnMount();
           navigate('/tasks');
@@ -80,6 +89,7 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
   const me = data.me;
   return (
     <MeContext.Provider value={me}>
+      <ProjectsProvider currentProjectId={projectId}>
       <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); mainRef.current?.focus(); }}>
         Skip to content
       </a>
@@ -113,9 +123,15 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
       </header>
       <ConnectionBanner />
       <LiveSync />
-      <main id="main" ref={mainRef} tabIndex={-1} className="app-main">
-        {section === 'settings' ? <SettingsPage /> : section === 'calendar' ? <CalendarPage /> : <TasksPage taskId={route[1] ?? null} />}
-      </main>
+      <div className="app-body">
+        <Sidebar current={route[0] ?? null} projectId={projectId} />
+        <main id="main" ref={mainRef} tabIndex={-1} className="app-main">
+          <ProjectNotice />
+          {route[0] === 'settings' ? <SettingsPage /> : null}
+          {route[0] === 'calendar' ? <CalendarPage /> : null}
+          {parsed.scope ? <TasksPage taskId={parsed.taskId} scope={parsed.scope} /> : null}
+        </main>
+      </div>
       {help ? (
         <ShortcutsDialog
           onClose={() => {
@@ -125,6 +141,7 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
           }}
         />
       ) : null}
+      </ProjectsProvider>
     </MeContext.Provider>
   );
 }

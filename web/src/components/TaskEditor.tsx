@@ -17,6 +17,7 @@ import { describeError, type UserError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { PRIORITIES, PRIORITY_LABELS } from '../lib/filters';
 import { navigate, useAppEvents } from '../lib/hooks';
+import { useListView } from '../lib/nav';
 import { draftToRRule, previewVariables } from '../lib/recurrence';
 import { useRecurrencePreview } from '../lib/useRecurrencePreview';
 import { clearDraft, loadDraft, saveDraft } from '../lib/drafts';
@@ -47,6 +48,8 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const client = useClient();
   const toast = useToast();
   const ids = useId();
+  // Where "back" goes and where a new task lands: the list this editor was opened from.
+  const view = useListView();
 
   const [task, setTask] = useState<TaskDetailFragment | null>(null);
   const [loading, setLoading] = useState(!isNew);
@@ -183,7 +186,9 @@ export function TaskEditor({ taskId }: { taskId: string }) {
         if (latest.data?.task) version = latest.data.task.version;
       }
       const res = isNew
-        ? await client.mutation(CreateTaskDocument, { input: formToCreateInput(form, tz) }).toPromise()
+        ? await client
+            .mutation(CreateTaskDocument, { input: { ...formToCreateInput(form, tz), ...(view.projectId ? { projectId: view.projectId } : {}) } })
+            .toPromise()
         : await client.mutation(UpdateTaskDocument, { id: taskId, input: formToUpdateInput(form, initial, tz, version) }).toPromise();
       const saved = res.data ? ('createTask' in res.data ? res.data.createTask : res.data.updateTask) : null;
       if (!saved) {
@@ -202,7 +207,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
         latest.current = { form, dirty: false };
         clearDraft('new');
         toast(`Created “${saved.title}”`);
-        navigate(`/tasks/${saved.id}`);
+        navigate(`${view.basePath}/${saved.id}`);
       } else toast('Saved');
     } finally {
       setSaving(false);
@@ -222,7 +227,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
         emit({ type: 'tasks-changed', taskId: task.id, deleted: true });
         emit({ type: 'tags-changed' });
         toast(`Deleted “${task.title}”`);
-        navigate('/tasks');
+        navigate(view.basePath);
         return;
       }
       const doc = name === 'complete' ? CompleteTaskDocument : name === 'reopen' ? ReopenTaskDocument : SkipOccurrenceDocument;
@@ -266,7 +271,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
     return (
       <div className="editor">
         <ErrorBanner ref={bannerRef} error={banner} />
-        <a href="#/tasks">Back to tasks</a>
+        <a href={`#${view.basePath}`}>Back to tasks</a>
       </div>
     );
   }
@@ -280,7 +285,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   return (
     <div className="editor">
       <div className="editor-header">
-        <a href="#/tasks" className="back-link">
+        <a href={`#${view.basePath}`} className="back-link">
           <span aria-hidden="true">←</span> Tasks
         </a>
         <h2 ref={headingRef} tabIndex={-1}>
@@ -520,7 +525,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
             </button>
           ) : null}
           {isNew ? (
-            <a className="button ghost" href="#/tasks">
+            <a className="button ghost" href={`#${view.basePath}`}>
               Cancel
             </a>
           ) : null}

@@ -1,11 +1,13 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useClient } from 'urql';
-import { CompleteTaskDocument, DeleteTaskDocument, ReopenTaskDocument, type TaskListItemFragment } from '../gql/graphql';
+import { CompleteTaskDocument, DeleteTaskDocument, ReopenTaskDocument, type TaskFilter, type TaskListItemFragment } from '../gql/graphql';
 import { formatDateTime, relativeDay } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { activeFilterCount, defaultFilters, filtersToVariables, PRIORITY_LABELS, type FilterState } from '../lib/filters';
 import { navigate, useAppEvents, useDebounced } from '../lib/hooks';
+import { useFlash } from '../lib/flash';
+import { canEditTasks } from '../lib/nav';
 import { humanRule } from '../lib/recurrence';
 import { useTaskList } from '../lib/useTaskList';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -23,6 +25,23 @@ export function focusQuickAddOnMount(): void {
 
 const FILTERS_KEY = 'taskstream.filters';
 
+/** Which tasks the list shows (a sidebar view or a project) and what it offers. */
+export interface ListScope {
+  title: string;
+  /** Route of the list; a task opens at basePath/<id>. */
+  basePath: string;
+  /** Merged over the filter chips'. */
+  filter: TaskFilter;
+  /** Quick add and "New task" create the task here. */
+  projectId: string | null;
+  /** false for a project the caller only views: nothing that changes tasks is offered. */
+  canAdd: boolean;
+  /** Shown under the title (the project's members and actions). */
+  header?: ReactNode;
+}
+
+export const ALL_TASKS: ListScope = { title: 'Tasks', basePath: '/tasks', filter: {}, projectId: null, canAdd: true };
+
 function loadFilters(): FilterState {
   try {
     const raw = sessionStorage.getItem(FILTERS_KEY);
@@ -33,7 +52,7 @@ function loadFilters(): FilterState {
   return defaultFilters();
 }
 
-export function TaskList({ selectedId }: { selectedId: string | null }) {
+export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string | null; scope?: ListScope }) {
   const me = useMe();
   const client = useClient();
   const toast = useToast();
@@ -48,12 +67,18 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
 
   // Typing is debounced; chips apply at once.
   const debouncedText = useDebounced(filters.text, 300);
+  const scopeKey = JSON.stringify(scope.filter);
   const vars = useMemo(
-    () => filtersToVariables({ ...filters, text: debouncedText }, me.timezone),
+    () => {
+      const v = filtersToVariables({ ...filters, text: debouncedText }, me.timezone);
+      return Object.keys(scope.filter).length ? { ...v, filter: { ...v.filter, ...scope.filter } } : v;
+    },
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [JSON.stringify({ ...filters, text: debouncedText }), me.timezone],
+    [JSON.stringify({ ...filters, text: debouncedText }), me.timezone, scopeKey],
   );
   const list = useTaskList(vars);
+  const flashing = useFlash(list.tasks, list.loading, JSON.stringify(vars));
+  const base = scope.basePath;
   const rootRef = useRef<HTMLDivElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
   const quickAddRef = useRef<HTMLInputElement>(null);
@@ -172,7 +197,7 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
     emit({ type: 'tags-changed' });
     // No undo: the API has no way to restore a deleted task (recreating it would be a new task).
     toast(`Deleted “${task.title}”`);
-    if (selectedId === task.id) navigate('/tasks');
+    if (selectedId === task.id) navigate(base);
     setTimeout(() => focusIndex(index), 0);
   }
 
@@ -197,16 +222,16 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
         break;
       }
       case 'complete':
-        if (current && !busy.has(current.id)) void setDone(current, current.status !== 'DONE', true);
+        if (current && !busy.has(current.id) && canEditTasks(current.project?.myRole)) void setDone(current, current.status !== 'DONE', true);
         break;
       case 'edit':
-        if (current) navigate(`/tasks/${encodeURIComponent(current.id)}`);
+        if (current) navigate(`${base}/${encodeURIComponent(current.id)}`);
         break;
       case 'delete':
-        if (current) setPendingDelete(current);
+        if (current && canEditTasks(current.project?.myRole)) setPendingDelete(current);
         break;
       case 'close':
-        if (selectedId) navigate('/tasks');
+        if (selectedId) navigate(base);
         break;
       default:
         break;
@@ -222,12 +247,15 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
   return (
     <div className="task-list" ref={rootRef}>
       <div className="list-header">
-        <h1 id="tasks-heading">Tasks</h1>
-        <a className="button primary" href="#/tasks/new" aria-keyshortcuts="n">
-          <Icon name="plus" /> New task
-        </a>
+        <h1 id="tasks-heading">{scope.title}</h1>
+        {scope.canAdd ? (
+          <a className="button primary" href={`#${base}/new`} aria-keyshortcuts="n">
+            <Icon name="plus" /> New task
+          </a>
+        ) : null}
       </div>
-      <QuickAdd ref={quickAddRef} />
+      {scope.header}
+      {scope.canAdd ? <QuickAdd ref={quickAddRef} projectId={scope.projectId} /> : null}
       <FilterBar value={filters} onChange={setFilters} />
       <p className="list-count" aria-live="polite" data-testid="task-count">
         {countText}
@@ -244,7 +272,7 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
       {!list.loading && list.tasks.length === 0 && !list.error ? (
         <div className="empty-state">
           <p>{searching || activeFilterCount(filters) > 0 ? 'No tasks match these filters.' : 'No tasks yet.'}</p>
-          <a href="#/tasks/new">Create a task</a>
+          {scope.canAdd ? <a href={`#${base}/new`}>Create a task</a> : null}
         </div>
       ) : null}
       <ul
@@ -258,7 +286,16 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
         }}
       >
         {list.tasks.map((t) => (
-          <TaskRow key={t.id} task={t} selected={t.id === selectedId} busy={busy.has(t.id)} onToggle={() => void setDone(t, t.status !== 'DONE', true)} />
+          <TaskRow
+            key={t.id}
+            task={t}
+            base={base}
+            selected={t.id === selectedId}
+            busy={busy.has(t.id)}
+            flash={flashing.has(t.id)}
+            showProject={scope.projectId === null}
+            onToggle={() => void setDone(t, t.status !== 'DONE', true)}
+          />
         ))}
       </ul>
       <div ref={sentinel} className="sentinel" aria-hidden="true" />
@@ -290,21 +327,39 @@ export function TaskList({ selectedId }: { selectedId: string | null }) {
 
 function TaskRow({
   task,
+  base,
   selected,
   busy,
+  flash,
+  showProject,
   onToggle,
 }: {
   task: TaskListItemFragment;
+  base: string;
   selected: boolean;
   busy: boolean;
+  flash: boolean;
+  showProject: boolean;
   onToggle: () => void;
 }) {
+  const editable = canEditTasks(task.project?.myRole);
   const me = useMe();
   const done = task.status === 'DONE';
   const overdue = !done && task.dueAt !== null && Date.parse(task.dueAt) < Date.now();
 
   return (
-    <li className={`task-row${done ? ' done' : ''}${selected ? ' selected' : ''}`} data-task-id={task.id} data-status={task.status}>
+    <li
+      className={`task-row${done ? ' done' : ''}${selected ? ' selected' : ''}${flash ? ' flash' : ''}`}
+      data-task-id={task.id}
+      data-status={task.status}
+      data-flash={flash || undefined}
+    >
+      {/* A viewer is not offered the checkbox: the row says its state instead. */}
+      {!editable ? (
+        <span className="task-check-target read-only-mark" aria-hidden="true">
+          {done ? '✓' : '○'}
+        </span>
+      ) : (
       <label className="task-check-target">
         <input
           type="checkbox"
@@ -318,8 +373,14 @@ function TaskRow({
           aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`}
         />
       </label>
+      )}
       <div className="task-main">
-        <a className="task-title" href={`#/tasks/${encodeURIComponent(task.id)}`} aria-current={selected ? 'true' : undefined}>
+        <a
+          className="task-title"
+          // A task the caller only views opens in its project, where the details are read-only.
+          href={`#${editable || !task.project ? base : `/projects/${encodeURIComponent(task.project.id)}`}/${encodeURIComponent(task.id)}`}
+          aria-current={selected ? 'true' : undefined}
+        >
           {task.title}
         </a>
         <div className="task-meta">
@@ -344,6 +405,13 @@ function TaskRow({
             </span>
           ) : null}
           {done ? <span className="badge status-done">Done</span> : null}
+          {showProject && task.project ? (
+            <a className="project-chip" href={`#/projects/${encodeURIComponent(task.project.id)}`}>
+              <span className="project-dot" style={task.project.color ? { background: task.project.color } : undefined} aria-hidden="true" />
+              {task.project.name}
+            </a>
+          ) : null}
+          {!editable ? <span className="badge read-only-badge">View only</span> : null}
           {task.tags.map((tag) => (
             <span key={tag.id} className="tag">
               #{tag.name}

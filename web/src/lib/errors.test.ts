@@ -68,6 +68,17 @@ describe('error messages from the contract’s codes', () => {
     expect(describeError(gqlError('INTERNAL', 'psycopg.errors.UniqueViolation at /srv/app.py'))?.message).not.toMatch(/psycopg/);
   });
 
+  it('FORBIDDEN (a project role that does not allow the change) is explained, never shown raw', () => {
+    const raw = 'FORBIDDEN: role VIEWER lacks tasks.write on project 9f1c';
+    const task = describeError(gqlError('FORBIDDEN', raw), 'task-save');
+    expect(task?.code).toBe('FORBIDDEN');
+    expect(task?.message).toMatch(/viewers can only read/);
+    expect(task?.message).toMatch(/Nothing was changed/);
+    const project = describeError(gqlError('FORBIDDEN', raw), 'project');
+    expect(project?.message).toMatch(/^Only an owner of this project can do that/);
+    for (const m of [task, project, describeError(gqlError('FORBIDDEN', raw))]) expect(m?.message).not.toContain('tasks.write');
+  });
+
   it('network failures and nothing at all', () => {
     expect(describeError({ networkError: new Error('Failed to fetch'), graphQLErrors: [] })?.code).toBe('NETWORK');
     expect(describeError(null)).toBeNull();

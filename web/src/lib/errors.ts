@@ -4,6 +4,7 @@ import type { CombinedError } from '@urql/core';
 export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'NOT_FOUND'
+  | 'FORBIDDEN'
   | 'BAD_USER_INPUT'
   | 'CONFLICT'
   | 'RATE_LIMITED'
@@ -12,7 +13,7 @@ export type ErrorCode =
   | 'INTERNAL'
   | 'NETWORK';
 
-export type ErrorContext = 'login' | 'signup' | 'task-save' | 'task' | 'tag' | 'webhook' | 'generic';
+export type ErrorContext = 'login' | 'signup' | 'task-save' | 'task' | 'tag' | 'webhook' | 'project' | 'generic';
 
 export interface UserError {
   code: ErrorCode;
@@ -27,6 +28,7 @@ export interface UserError {
 const KNOWN: readonly ErrorCode[] = [
   'UNAUTHENTICATED',
   'NOT_FOUND',
+  'FORBIDDEN',
   'BAD_USER_INPUT',
   'CONFLICT',
   'RATE_LIMITED',
@@ -111,7 +113,15 @@ export function describeError(error: ErrorLike | CombinedError | null | undefine
         return { code, message: 'This task no longer exists. It may have been deleted in another window.' };
       if (context === 'tag') return { code, message: 'That tag no longer exists.' };
       if (context === 'webhook') return { code, message: 'That webhook no longer exists.' };
+      if (context === 'project') return { code, message: 'This project no longer exists for you: it was deleted, or you are no longer a member.' };
       return { code, message: 'That item no longer exists.' };
+    case 'FORBIDDEN':
+      // A member whose role does not allow the change (often: it changed in another window).
+      if (context === 'task' || context === 'task-save')
+        return { code, message: 'Your role in this task’s project does not allow changing its tasks (viewers can only read). Nothing was changed; ask an owner of the project for the Editor role.' };
+      if (context === 'project')
+        return { code, message: 'Only an owner of this project can do that, and nothing was changed. Your role may have changed in another window; ask an owner if you need it done.' };
+      return { code, message: 'You are not allowed to do that, so nothing was changed.' };
     case 'BAD_USER_INPUT': {
       const message = field ? `${fieldLabel(field)}: ${detail}` : capitalize(detail);
       return { code, message, ...(field ? { field } : {}), detail };

@@ -18,6 +18,7 @@ const task: TaskDetailFragment = {
   version: 3,
   createdAt: '2026-11-28T20:00:00+00:00',
   updatedAt: '2026-11-28T20:00:00+00:00',
+  project: null,
   tags: [{ __typename: 'Tag', id: 'g1', name: 'home' }],
   recurrence: {
     __typename: 'Recurrence',

@@ -1,0 +1,125 @@
+// Navigation: the fixed views (NAV_ENTRIES), the caller's projects with colour and open count,
+// invitations with a badge. On phones it is a drawer behind the "Menu" button.
+import { useEffect, useState } from 'react';
+import type { ProjectFieldsFragment } from '../gql/graphql';
+import { NAV_ENTRIES, ROLE_LABELS, type NavIcon } from '../lib/nav';
+import { InvitationsDialog } from './InvitationsDialog';
+import { ProjectDialog } from './ProjectDialog';
+import { useProjects } from './ProjectsContext';
+import './projects.css';
+
+const NAV_ICONS: Record<NavIcon, string> = {
+  list: 'M8 6h12M8 12h12M8 18h12M4 6h.01M4 12h.01M4 18h.01',
+  inbox: 'M3 13h5l2 3h4l2-3h5M5 5h14l2 8v6H3v-6z',
+  today: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4M12 14h.01',
+  upcoming: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4M9 15l2 2 4-4',
+  calendar: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4',
+};
+
+function NavGlyph({ icon }: { icon: NavIcon }) {
+  return (
+    <svg className="icon" width={18} height={18} viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth={2} strokeLinecap="round" strokeLinejoin="round" aria-hidden="true" focusable="false">
+      <path d={NAV_ICONS[icon]} />
+    </svg>
+  );
+}
+
+export function ProjectDot({ color }: { color: string | null }) {
+  return <span className="project-dot" style={color ? { background: color } : undefined} aria-hidden="true" />;
+}
+
+/** `current`: the first route segment ("inbox", "projects"...); `projectId`: the open project. */
+export function Sidebar({ current, projectId }: { current: string | null; projectId: string | null }) {
+  const { projects, invitations, error } = useProjects();
+  const [open, setOpen] = useState(false);
+  const [creating, setCreating] = useState(false);
+  const [showInvitations, setShowInvitations] = useState(false);
+  const active = projects.filter((p) => !p.archived);
+  const archived = projects.filter((p) => p.archived);
+
+  // Choosing a place on a phone closes the drawer.
+  useEffect(() => setOpen(false), [current, projectId]);
+
+  const link = (p: ProjectFieldsFragment) => (
+    <li key={p.id}>
+      <a
+        className="side-link project-link"
+        href={`#/projects/${encodeURIComponent(p.id)}`}
+        aria-current={projectId === p.id ? 'page' : undefined}
+        data-project-id={p.id}
+      >
+        <ProjectDot color={p.color} />
+        <span className="side-label">{p.name}</span>
+        {p.myRole !== 'OWNER' ? <span className="visually-hidden">, shared with you as {ROLE_LABELS[p.myRole]}</span> : null}
+        {p.openTaskCount > 0 ? (
+          <span className="side-count" data-testid="open-count">
+            {p.openTaskCount}
+            <span className="visually-hidden"> open</span>
+          </span>
+        ) : null}
+      </a>
+    </li>
+  );
+
+  return (
+    <>
+      <button
+        type="button"
+        className="secondary sidebar-toggle"
+        aria-expanded={open}
+        aria-controls="sidebar"
+        onClick={() => setOpen((o) => !o)}
+      >
+        <span aria-hidden="true">☰</span> Menu
+        {invitations.length ? (
+          <span className="count-badge">
+            {invitations.length}
+            <span className="visually-hidden"> pending invitations</span>
+          </span>
+        ) : null}
+      </button>
+      <aside id="sidebar" className={`sidebar${open ? ' open' : ''}`} aria-label="Sidebar">
+        <nav aria-label="Views">
+          <ul className="side-list">
+            {NAV_ENTRIES.map((e) => (
+              <li key={e.id}>
+                <a className="side-link" href={`#/${e.id}`} aria-current={current === e.id ? 'page' : undefined}>
+                  <NavGlyph icon={e.icon} />
+                  <span className="side-label">{e.label}</span>
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <nav aria-labelledby="projects-heading" className="side-projects">
+          <div className="side-heading">
+            <h2 id="projects-heading">Projects</h2>
+            <button type="button" className="ghost icon-button" aria-label="New project" onClick={() => setCreating(true)}>
+              +
+            </button>
+          </div>
+          {error ? <p className="field-error">{error.message}</p> : null}
+          {active.length === 0 && !error ? <p className="muted side-empty">No projects yet.</p> : null}
+          <ul className="side-list">{active.map(link)}</ul>
+          {archived.length ? (
+            <details className="side-archived">
+              <summary>Archived ({archived.length})</summary>
+              <ul className="side-list">{archived.map(link)}</ul>
+            </details>
+          ) : null}
+        </nav>
+        <button type="button" className="side-link invitations-button" onClick={() => setShowInvitations(true)}>
+          <span className="side-label">Invitations</span>
+          {invitations.length ? (
+            <span className="count-badge" data-testid="invitation-badge">
+              {invitations.length}
+              <span className="visually-hidden"> pending</span>
+            </span>
+          ) : null}
+        </button>
+      </aside>
+      {creating ? <ProjectDialog project={null} onClose={() => setCreating(false)} /> : null}
+      {showInvitations ? <InvitationsDialog onClose={() => setShowInvitations(false)} /> : null}
+    </>
+  );
+}
