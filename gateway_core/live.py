@@ -337,6 +337,9 @@ PROJECT_EVENT_KINDS: dict[type[wire_events.ProjectEvent], str] = {
     wire_events.ProjectInvitationCreated: "INVITED",
     wire_events.ProjectInvitationAnswered: "INVITED",
     wire_events.ProjectInvitationRevoked: "INVITED",
+    wire_events.ProjectSectionCreated: "SECTION_CHANGED",
+    wire_events.ProjectSectionRenamed: "SECTION_CHANGED",
+    wire_events.ProjectSectionDeleted: "SECTION_CHANGED",
 }
 LIVE_PROJECT_EVENTS = tuple(PROJECT_EVENT_KINDS)
 

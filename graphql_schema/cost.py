@@ -66,6 +66,7 @@ from gateway_core.domain.projects import (
     PENDING_INVITATIONS_MAX,
     PROJECTS_PER_USER_MAX,
 )
+from gateway_core.domain.sections import SECTIONS_MAX, SUBTASKS_MAX
 from taskstream.errors import CostLimitExceeded, InvalidInput, RateLimited
 
 Variables = dict[str, Any]
@@ -166,6 +167,9 @@ FIXED_SIZES: dict[tuple[str, str], int] = {
     ("Project", "members"): MEMBERS_MAX,
     ("Query", "myInvitations"): INVITATIONS_LISTED_MAX,
     ("Query", "projectInvitations"): PENDING_INVITATIONS_MAX,
+    # Structure: nested subtasks multiply (at most 4 levels, and the query depth limit).
+    ("Task", "subtasks"): SUBTASKS_MAX,
+    ("Project", "sections"): SECTIONS_MAX,
 }
 # A list of objects missing above (a field added later): priced as a long list.
 UNKNOWN_LIST = 100

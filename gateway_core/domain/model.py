@@ -183,6 +183,12 @@ class Task:
     version: int
     # None: the owner's personal space (the inbox); else the shared project holding it.
     project_id: uuid.UUID | None = None
+    # Structure: the project's section, the parent task (a subtask lives in its parent's
+    # project and section), and the fractional-index key among its siblings ("" until the
+    # repository appends it to its list).
+    section_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    position: str = ""
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -201,6 +207,9 @@ class Task:
         source: str = "gateway",
         series: SeriesContinuation | None = None,
         project_id: uuid.UUID | None = None,
+        section_id: uuid.UUID | None = None,
+        parent_id: uuid.UUID | None = None,
+        position: str = "",
     ) -> Task:
         """A new open task, validated, with its TaskCreated event."""
         if due_at is not None:
@@ -227,6 +236,9 @@ class Task:
             updated_at=now,
             version=1,
             project_id=project_id,
+            section_id=section_id,
+            parent_id=parent_id,
+            position=position,
         )
         if series is not None:
             task.series_id = series.series_id
@@ -264,6 +276,8 @@ class Task:
             updated_at=now,
             version=1,
             project_id=self.project_id,
+            section_id=self.section_id,
+            parent_id=self.parent_id,
         )
         task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
@@ -447,6 +461,47 @@ class Task:
     def _bump(self, now: datetime) -> None:
         self.version += 1
         self.updated_at = now
+
+    def move_to(
+        self,
+        place: Place,
+        *,
+        now: datetime,
+        expected_version: int | None = None,
+        source: str = "gateway",
+    ) -> None:
+        """Put the task in another place (project, section, parent, position, owner); one
+        TaskUpdated with the old and new place, nothing when it stays where it is."""
+        if expected_version is not None and expected_version != self.version:
+            raise Conflict(
+                f"expectedVersion: the task is at version {self.version}, not {expected_version}"
+            )
+        before = self._state(PLACE_FIELDS)
+        self.project_id, self.section_id = place.project_id, place.section_id
+        self.parent_id, self.position = place.parent_id, place.position
+        owner_changed = place.owner_id != self.user_id
+        self.user_id = place.owner_id
+        changes = self._diff(before, PLACE_FIELDS)
+        if not changes and not owner_changed:
+            return
+        self._bump(now)
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
+
+
+# Where a task stands; moveTask changes them together (reported in TaskUpdated's changes).
+PLACE_FIELDS = ("project_id", "section_id", "parent_id", "position")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A task's place: whose (the inbox's owner, or the creator in a project), which project,
+    section and parent, and its position among the siblings there."""
+
+    owner_id: uuid.UUID
+    project_id: uuid.UUID | None
+    section_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    position: str
 
 
 @dataclass(frozen=True, slots=True)

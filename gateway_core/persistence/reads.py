@@ -66,6 +66,7 @@ class SortField(enum.Enum):
     UPDATED_AT = "UPDATED_AT"
     TITLE = "TITLE"
     RELEVANCE = "RELEVANCE"
+    MANUAL = "MANUAL"
 
 
 DEFAULT_ORDER: tuple[tuple[SortField, bool], ...] = (
@@ -93,6 +94,10 @@ class TaskRecord:
     version: int
     # None: the owner's personal space.
     project_id: uuid.UUID | None = None
+    # Structure: section, parent and position among siblings ("" when an event had none).
+    section_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    position: str = ""
 
     @classmethod
     def from_row(cls, row: Any) -> TaskRecord:
@@ -112,6 +117,9 @@ class TaskRecord:
             updated_at=row.updated_at,
             version=row.version,
             project_id=row.project_id,
+            section_id=row.section_id,
+            parent_id=row.parent_id,
+            position=row.position,
         )
 
     @classmethod
@@ -132,6 +140,9 @@ class TaskRecord:
             updated_at=task.updated_at,
             version=task.version,
             project_id=task.project_id,
+            section_id=task.section_id,
+            parent_id=task.parent_id,
+            position=task.position or "",
         )
 
     @classmethod
@@ -152,6 +163,9 @@ class TaskRecord:
             updated_at=task.updated_at,
             version=task.version,
             project_id=task.project_id,
+            section_id=task.section_id,
+            parent_id=task.parent_id,
+            position=task.position,
         )
 
 
@@ -181,6 +195,10 @@ class TaskQuery:
     project_id: uuid.UUID | None = None
     # True: only the personal space; False: only projects.
     inbox: bool | None = None
+    # Structure: one section's tasks, one task's subtasks, only (or no) top-level tasks.
+    section_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    top_level: bool | None = None
 
 
 @dataclass(slots=True)
@@ -349,6 +367,14 @@ def filter_conditions(
         conditions.append(t.tasks.c.project_id.is_(None))
     elif query.inbox is False:
         conditions.append(t.tasks.c.project_id.is_not(None))
+    if query.section_id is not None:
+        conditions.append(t.tasks.c.section_id == query.section_id)
+    if query.parent_id is not None:
+        conditions.append(t.tasks.c.parent_id == query.parent_id)
+    if query.top_level is True:
+        conditions.append(t.tasks.c.parent_id.is_(None))
+    elif query.top_level is False:
+        conditions.append(t.tasks.c.parent_id.is_not(None))
     for word in search_words(query.text):
         conditions.append(_word_matches(word, close or {}))
     if query.status is not None:
@@ -405,6 +431,9 @@ def _sort_keys(order: Sequence[tuple[SortField, bool]], words: list[str]) -> tup
             keys.append(_Key(t.tasks.c.updated_at, descending, "time"))
         elif sort_field is SortField.TITLE:
             keys.append(_Key(func.lower(t.tasks.c.title), descending, "text"))
+        elif sort_field is SortField.MANUAL:
+            # Positions order siblings; across lists they interleave (filter to one list).
+            keys.append(_Key(t.tasks.c.position, descending, "text"))
         else:
             if not words:
                 raise InvalidInput("orderBy", "RELEVANCE ordering needs a filter.text to rank by")
@@ -582,3 +611,18 @@ async def open_task_counts(
         .group_by(t.task_tags.c.tag_id)
     )
     return {row[0]: int(row[1]) for row in rows}
+
+
+async def subtasks_of(
+    connection: AsyncConnection, parent_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[TaskRecord]]:
+    """Each task's direct subtasks in manual order (whoever sees a task sees its subtasks)."""
+    rows = await connection.execute(
+        select(t.tasks)
+        .where(t.tasks.c.parent_id.in_(list(parent_ids)))
+        .order_by(t.tasks.c.parent_id, t.tasks.c.position, t.tasks.c.id)
+    )
+    grouped: dict[uuid.UUID, list[TaskRecord]] = defaultdict(list)
+    for row in rows:
+        grouped[row.parent_id].append(TaskRecord.from_row(row))
+    return grouped

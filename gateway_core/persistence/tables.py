@@ -77,6 +77,16 @@ tasks = Table(
     Column("search_vector", TSVECTOR, server_default=text("''::tsvector")),
     # Null: the owner's personal space. (gateway_0004 adds the foreign key to projects.)
     Column("project_id", UUID(as_uuid=True)),
+    # Structure (gateway_0006): section of the project, parent task, fractional-index position
+    # among siblings (COLLATE "C": keys compare by code point).
+    Column("section_id", UUID(as_uuid=True)),
+    Column("parent_id", UUID(as_uuid=True)),
+    Column(
+        "position",
+        Text(collation="C"),
+        nullable=False,
+        server_default=text("gateway.sequence_position()"),
+    ),
 )
 
 # Each user's search vocabulary (every word of their tasks' search vectors), kept by a trigger.
@@ -166,4 +176,20 @@ project_invitations = Table(
     Column("invited_by", UUID(as_uuid=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("answered_at", DateTime(timezone=True)),
+)
+
+# A project's sections, in manual order (gateway_0006).
+sections = Table(
+    "sections",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey(projects.c.id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("position", Text(collation="C"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

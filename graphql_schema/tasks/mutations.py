@@ -45,6 +45,8 @@ class TaskMutations:
             reminders=[r.to_spec() for r in input.reminders] if input.reminders else None,
             now=context.now,
             project_id=None if input.project_id is None else parse_id(input.project_id, "project"),
+            section_id=None if input.section_id is None else parse_id(input.section_id, "section"),
+            parent_id=None if input.parent_id is None else parse_id(input.parent_id, "task"),
         )
         return Task.of(TaskRecord.from_task(task))
 
