@@ -15,11 +15,11 @@ branch_labels = None
 depends_on = None
 
 NIL = "'00000000-0000-0000-0000-000000000000'::uuid"
-BASE62 = "'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'"
+BASE62 = "'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'::text"
 
 
 def _digit(expression: str) -> str:
-    return f"substr({BASE62}, ({expression}) % 62 + 1, 1)"
+    return f"substr({BASE62}, (({expression}) % 62 + 1)::int, 1)"
 
 
 def upgrade() -> None:
