@@ -338,8 +338,10 @@ async def test_a_move_emits_one_update_with_the_old_and_new_place(
 ) -> None:
     alice, _, project = await team(http)
     section = (await alice.data(SECTION, {"p": project["id"], "n": "Here"}))["createSection"]
+    await new_task(alice, "already there", s=section["id"])
     task = await new_task(alice, "mine")
     moved = await move(alice, task["id"], s=section["id"])
+    assert moved["position"] != task["position"]
     async with engine.connect() as connection:
         rows = (
             await connection.execute(
