@@ -96,10 +96,16 @@ def upgrade() -> None:
         "CREATE INDEX tasks_parent_position ON gateway.tasks (parent_id, position, id) "
         "WHERE parent_id IS NOT NULL"
     )
-    # A project's top-level tasks of one section (or none) in manual order.
+    # A project's top-level tasks in manual order, read without a sort (a client groups them
+    # by section: positions order each section's list, so the grouping keeps that order).
     op.execute(
-        "CREATE INDEX tasks_project_manual ON gateway.tasks (project_id, section_id, position, id) "
+        "CREATE INDEX tasks_project_manual ON gateway.tasks (project_id, position, id) "
         "WHERE project_id IS NOT NULL AND parent_id IS NULL"
+    )
+    # The same for a user's inbox.
+    op.execute(
+        "CREATE INDEX tasks_inbox_manual ON gateway.tasks (user_id, position, id) "
+        "WHERE project_id IS NULL AND parent_id IS NULL"
     )
     # Tasks of a section (deleteSection moves them; the sectionId filter).
     op.execute(

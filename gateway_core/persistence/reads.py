@@ -364,7 +364,8 @@ def filter_conditions(
     if query.project_id is not None:
         conditions.append(t.tasks.c.project_id == query.project_id)
     if query.inbox is True:
-        conditions.append(t.tasks.c.project_id.is_(None))
+        # The user's own: implied by visibility, said here so an index on user_id can serve.
+        conditions += [t.tasks.c.project_id.is_(None), t.tasks.c.user_id == user_id]
     elif query.inbox is False:
         conditions.append(t.tasks.c.project_id.is_not(None))
     if query.section_id is not None:

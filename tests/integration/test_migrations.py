@@ -36,6 +36,7 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
         "projects",
         "project_members",
         "project_invitations",
+        "sections",
     }
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")
