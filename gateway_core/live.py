@@ -371,6 +371,14 @@ class LiveTaskEvent(WireModel):
     task: dict[str, Any]
 
 
+def _moved_out_of(data: dict[str, Any], project_id: object) -> str | None:
+    """The project a task.updated moved the task out of, if it did (moveTask)."""
+    changes = data.get("changes")
+    moved = changes.get("projectId") if isinstance(changes, dict) else None
+    before = moved.get("before") if isinstance(moved, dict) else None
+    return before if isinstance(before, str) and before != project_id else None
+
+
 def _kind(event_type: str) -> str:
     """`taskstream.task.completed.v1` -> `COMPLETED` (TaskEventKind in the GraphQL schema)."""
     return type_name(event_type)[0].rsplit(".", 1)[-1].upper()
@@ -428,6 +436,10 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             await hub.publish_to_project(project_id, payload)
         else:
             await hub.publish(str(read.user_id), payload)
+        left = _moved_out_of(body["data"], project_id)
+        if left is not None:
+            # A task moved out of a project: its members see it go (their last event of it).
+            await hub.publish_to_project(left, payload)
         return Outcome.SUCCESS
 
     async def forward_notification(message: Message) -> Verdict:
