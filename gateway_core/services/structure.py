@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway_core.domain.model import Place, Task, TaskStatus
-from gateway_core.domain.positions import key_between, keys_between
+from gateway_core.domain.positions import POSITION_MAX, key_between, keys_between
 from gateway_core.domain.projects import Role
 from gateway_core.domain.sections import (
     DEPTH_MAX,
@@ -199,7 +199,13 @@ async def _position_in(
         and (high is None or task.position < high)
     ):
         return task.position
-    return key_between(low, high)
+    position = key_between(low, high)
+    if len(position) > POSITION_MAX:
+        # About 1,500 moves into one and the same gap; the keys around it are never rewritten.
+        raise Conflict(
+            "afterId: no room is left between these two tasks; move one of them elsewhere first"
+        )
+    return position
 
 
 async def move_task(

@@ -96,7 +96,10 @@ class Project(Node):
     )
     created_at: datetime = strawberry.field(description="When the project was created.")
     version: int = strawberry.field(
-        description="Incremented by every change (settings and membership); see expectedVersion."
+        description=(
+            "Incremented by every change (settings, membership, invitations, sections); see "
+            "expectedVersion."
+        )
     )
 
     @strawberry.field(description="The project's sections (at most 50) in their order.")

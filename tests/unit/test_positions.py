@@ -88,3 +88,13 @@ def test_keys_between_gives_count_ascending_keys_inside_the_bounds(
     assert a is None or a < keys[0]
     assert b is None or keys[-1] < b
     assert keys_between(a, b, 0) == []
+
+
+def test_keys_grow_slowly_when_a_gap_is_split_again_and_again() -> None:
+    # Always inserting right after one key: moveTask refuses (CONFLICT) past POSITION_MAX.
+    low, high = key_between(None, None), key_between(key_between(None, None), None)
+    splits = 0
+    while len(high) <= POSITION_MAX:
+        high = key_between(low, high)
+        splits += 1
+    assert 1000 < splits < 2000
