@@ -22,11 +22,12 @@ SECTIONS_MAX = 50
 SECTION_MOVE_MAX = 1000
 # Levels of tasks: a top-level task is level 1, its subtasks level 2, ... (CONTRACT).
 DEPTH_MAX = 4
-# Direct subtasks of one task (Task.subtasks lists them all).
-SUBTASKS_MAX = 100
+# Direct subtasks of one task (Task.subtasks lists them all; nested lists multiply in the cost
+# of a query, so this keeps a page with two levels of subtasks within the budget).
+SUBTASKS_MAX = 50
 # Tasks in one tree (a top-level task and all its subtasks): what moving, completing or
 # deleting a task may touch, one event each.
-TREE_MAX = 500
+TREE_MAX = 250
 
 
 def clean_section_name(name: str) -> str:

@@ -222,7 +222,7 @@ class CreateTaskInput:
         default=None,
         description=(
             "Creates the task as a subtask of this task, in its project and section (at most "
-            "4 levels, 100 subtasks a task, 500 tasks a tree)."
+            "4 levels, 50 subtasks a task, 250 tasks a tree)."
         ),
     )
 

@@ -197,7 +197,7 @@ class Task(Node):
 
     @strawberry.field(
         description=(
-            "The direct subtasks (at most 100) in manual order (by position). Tasks nest at most "
+            "The direct subtasks (at most 50) in manual order (by position). Tasks nest at most "
             "4 levels; completing a task completes its open subtasks, deleting it deletes them "
             "(each with its own event); moving it moves them along."
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_core.persistence import tables as t
@@ -383,3 +383,35 @@ async def test_concurrent_moves_into_one_gap_both_apply_and_converge(
     positions = await alice.data(MANUAL, {"f": listing, "first": 200})
     keys = [e["node"]["position"] for e in positions["tasks"]["edges"]]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
+
+
+async def test_subtasks_of_a_page_load_in_one_statement_per_level(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    from tests.e2e.test_statement_count import StatementCounter
+
+    alice, _ = await new_user(http)
+    for i in range(6):
+        parent = await new_task(alice, f"parent {i}")
+        child = await new_task(alice, f"child {i}", parent=parent["id"])
+        await new_task(alice, f"grandchild {i}", parent=child["id"])
+    query = (
+        "{ tasks(first: 6, filter: {topLevel: true}) { edges { node { title "
+        "subtasks { title parent { title } subtasks { title } } } } } }"
+    )
+    await alice.data("{ tasks(first: 1) { edges { cursor } } }")
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    try:
+        data = await alice.data(query)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", counter)
+    nodes = [e["node"] for e in data["tasks"]["edges"]]
+    assert len(nodes) == 6
+    assert all(n["subtasks"][0]["parent"] == {"title": n["title"]} for n in nodes)
+    assert [n["subtasks"][0]["subtasks"][0]["title"] for n in nodes] == [
+        f"grandchild {i}" for i in range(6)
+    ]
+    subtask_reads = [s for s in counter.statements if "parent_id IN" in s]
+    # One batch per level (children, then grandchildren), whatever the page size.
+    assert len(subtask_reads) == 2, counter.statements

@@ -15,7 +15,7 @@ export type CreateTaskInput = {
   dueAt?: string | null | undefined;
   /** Up to 20,000 characters. */
   notes?: string | null | undefined;
-  /** Creates the task as a subtask of this task, in its project and section (at most 4 levels, 100 subtasks a task, 500 tasks a tree). */
+  /** Creates the task as a subtask of this task, in its project and section (at most 4 levels, 50 subtasks a task, 250 tasks a tree). */
   parentId?: string | null | undefined;
   /** How urgent. */
   priority?: Priority | null | undefined;
