@@ -415,3 +415,45 @@ async def test_subtasks_of_a_page_load_in_one_statement_per_level(
     subtask_reads = [s for s in counter.statements if "parent_id IN" in s]
     # One batch per level (children, then grandchildren), whatever the page size.
     assert len(subtask_reads) == 2, counter.statements
+
+
+async def test_a_full_parent_takes_no_more_subtasks(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    from datetime import UTC, datetime
+    from uuid import UUID, uuid4
+
+    from sqlalchemy import insert
+
+    from gateway_core.domain.sections import SUBTASKS_MAX
+
+    alice, account = await new_user(http)
+    parent = await new_task(alice, "full")
+    loose = await new_task(alice, "loose")
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(t.tasks),
+            [
+                {
+                    "id": uuid4(),
+                    "user_id": UUID(account["id"]),
+                    "title": f"sub {i}",
+                    "notes": "",
+                    "status": "OPEN",
+                    "priority": 0,
+                    "instance_number": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                    "parent_id": UUID(parent["id"]),
+                }
+                for i in range(SUBTASKS_MAX)
+            ],
+        )
+    error = await alice.error(CREATE, {"title": "one more", "parent": parent["id"]})
+    assert (error["extensions"]["code"], error["message"][:9]) == ("BAD_USER_INPUT", "parentId:")
+    assert f"at most {SUBTASKS_MAX} direct subtasks" in error["message"]
+    error = await alice.error(MOVE, {"id": loose["id"], "parent": parent["id"]})
+    assert (error["extensions"]["code"], error["message"][:9]) == ("BAD_USER_INPUT", "parentId:")
+    assert len(await manual(alice, {"parentId": parent["id"]})) == SUBTASKS_MAX
