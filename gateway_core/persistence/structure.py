@@ -148,20 +148,23 @@ async def child_count(connection: AsyncConnection, parent_id: uuid.UUID) -> int:
     return int(count or 0)
 
 
-async def place_of(connection: AsyncConnection, task_id: uuid.UUID) -> Any:
-    """The row of a task's place (user, project, section, parent, position), or None."""
-    return (
-        await connection.execute(
-            select(
-                t.tasks.c.id,
-                t.tasks.c.user_id,
-                t.tasks.c.project_id,
-                t.tasks.c.section_id,
-                t.tasks.c.parent_id,
-                t.tasks.c.position,
-            ).where(t.tasks.c.id == task_id)
-        )
-    ).first()
+async def place_of(connection: AsyncConnection, task_id: uuid.UUID, *, lock: bool = False) -> Any:
+    """The row of a task's place (user, project, section, parent, position), or None.
+
+    `lock` key-share-locks it until commit: a task about to get a subtask cannot be deleted
+    meanwhile (its deletion waits, then finds the new subtask and deletes it too).
+    """
+    query = select(
+        t.tasks.c.id,
+        t.tasks.c.user_id,
+        t.tasks.c.project_id,
+        t.tasks.c.section_id,
+        t.tasks.c.parent_id,
+        t.tasks.c.position,
+    ).where(t.tasks.c.id == task_id)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    return (await connection.execute(query)).first()
 
 
 def _section(row: Any) -> Section:

@@ -32,9 +32,12 @@ from gateway_core.services.access import require_project_role, task_for
 from taskstream.errors import Conflict, InvalidInput, NotFound
 
 
-async def visible_place(uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID) -> Any:
-    """The place row of a task the caller can see; NOT_FOUND otherwise."""
-    row = await structure.place_of(uow.connection, task_id)
+async def visible_place(
+    uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, *, lock: bool = False
+) -> Any:
+    """The place row of a task the caller can see (key-share-locked when `lock`); NOT_FOUND
+    otherwise."""
+    row = await structure.place_of(uow.connection, task_id, lock=lock)
     if row is None:
         raise NotFound("task", task_id)
     if row.project_id is None:
@@ -84,7 +87,7 @@ async def place_new_task(
 ) -> tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]:
     """Where a new task goes (project, section, parent), checking role, depth and limits."""
     if parent_id is not None:
-        parent = await visible_place(uow, user_id, parent_id)
+        parent = await visible_place(uow, user_id, parent_id, lock=True)
         if project_id is not None and project_id != parent.project_id:
             raise InvalidInput(
                 "projectId", "a subtask lives in its parent's project: omit it or give that one"
@@ -299,7 +302,7 @@ async def _target(
     if parent_id is not None:
         if parent_id in subtree:
             raise InvalidInput("parentId", "a task cannot move under its own subtask")
-        parent = await visible_place(uow, user_id, parent_id)
+        parent = await visible_place(uow, user_id, parent_id, lock=True)
         if (to_inbox and parent.project_id is not None) or (
             project_id is not None and project_id != parent.project_id
         ):

@@ -457,3 +457,25 @@ async def test_a_full_parent_takes_no_more_subtasks(
     error = await alice.error(MOVE, {"id": loose["id"], "parent": parent["id"]})
     assert (error["extensions"]["code"], error["message"][:9]) == ("BAD_USER_INPUT", "parentId:")
     assert len(await manual(alice, {"parentId": parent["id"]})) == SUBTASKS_MAX
+
+
+async def test_a_subtask_created_while_its_parent_is_deleted_is_never_orphaned(
+    http: httpx.AsyncClient,
+) -> None:
+    alice, bob, project = await team(http)
+    for round in range(6):
+        parent = await new_task(alice, f"parent {round}", p=project["id"])
+        created, deleted = await asyncio.gather(
+            bob.execute(CREATE, {"title": f"child {round}", "parent": parent["id"]}),
+            alice.execute("mutation($id: ID!) { deleteTask(id: $id) }", {"id": parent["id"]}),
+        )
+        assert "errors" not in deleted, deleted
+        if "errors" in created:
+            # The parent was gone first: answered like any missing task.
+            assert [e["extensions"]["code"] for e in created["errors"]] == ["NOT_FOUND"]
+        else:
+            # The child came first: the deletion took it along.
+            child = created["data"]["createTask"]["id"]
+            look = await alice.data("query($id: ID!) { task(id: $id) { id } }", {"id": child})
+            assert look["task"] is None
+    assert await manual(alice, {"projectId": project["id"]}) == []
