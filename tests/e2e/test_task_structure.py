@@ -479,3 +479,49 @@ async def test_a_subtask_created_while_its_parent_is_deleted_is_never_orphaned(
             look = await alice.data("query($id: ID!) { task(id: $id) { id } }", {"id": child})
             assert look["task"] is None
     assert await manual(alice, {"projectId": project["id"]}) == []
+
+
+async def test_a_removed_member_reaches_no_structure_of_the_project(
+    http: httpx.AsyncClient,
+) -> None:
+    alice, bob, project = await team(http)
+    section = (await alice.data(SECTION, {"p": project["id"], "n": "Ours"}))["createSection"]
+    task = await new_task(alice, "ours", s=section["id"])
+    sibling = await new_task(alice, "ours too", s=section["id"])
+    own = await new_task(bob, "bob's")
+    members = await alice.data(
+        "query($p: ID!) { project(id: $p) { members { user { id } role } } }", {"p": project["id"]}
+    )
+    bob_id = next(m["user"]["id"] for m in members["project"]["members"] if m["role"] == "EDITOR")
+    await alice.data(
+        "mutation($p: ID!, $u: ID!) { removeMember(projectId: $p, userId: $u) { id } }",
+        {"p": project["id"], "u": bob_id},
+    )
+    refused = [
+        (SECTION, {"p": project["id"], "n": "mine"}),
+        ('mutation($id: ID!) { renameSection(id: $id, name: "x") { id } }', {"id": section["id"]}),
+        ("mutation($id: ID!) { deleteSection(id: $id) }", {"id": section["id"]}),
+        (CREATE, {"title": "sneak", "s": section["id"]}),
+        (CREATE, {"title": "sneak", "parent": task["id"]}),
+        (MOVE, {"id": task["id"], "inbox": True}),
+        (MOVE, {"id": own["id"], "p": project["id"]}),
+        (MOVE, {"id": own["id"], "s": section["id"]}),
+        (MOVE, {"id": own["id"], "parent": task["id"]}),
+        (MOVE, {"id": own["id"], "after": task["id"]}),
+        (MOVE, {"id": own["id"], "before": sibling["id"]}),
+    ]
+    for query, variables in refused:
+        error = await bob.error(query, variables)
+        assert error["extensions"]["code"] == "NOT_FOUND", (variables, error)
+    assert await manual(bob, {"sectionId": section["id"]}) == []
+    assert await manual(bob, {"parentId": task["id"]}) == []
+    assert await manual(alice, {"sectionId": section["id"]}) == ["ours", "ours too"]
+    state = await alice.data(
+        "query($p: ID!, $t: ID!) { project(id: $p) { sections { name } } "
+        "task(id: $t) { version subtasks { id } } }",
+        {"p": project["id"], "t": task["id"]},
+    )
+    assert state == {
+        "project": {"sections": [{"name": "Ours"}]},
+        "task": {"version": 1, "subtasks": []},
+    }
