@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_core.domain.model import Task
 from gateway_core.domain.positions import key_between
+from gateway_core.domain.projects import Project
 from gateway_core.domain.sections import Section
 from gateway_core.persistence import tables as t
 
@@ -167,17 +168,34 @@ async def place_of(connection: AsyncConnection, task_id: uuid.UUID, *, lock: boo
     return (await connection.execute(query)).first()
 
 
+async def touch_project(connection: AsyncConnection, project: Project) -> None:
+    """Store a project's new version after a section change.
+
+    Only the project's row: its memberships stay untouched (ProjectRepository.save rewrites
+    them, which would wait for every task change that share-locks a membership meanwhile while
+    this transaction holds a list lock such a change may be waiting for).
+    """
+    await connection.execute(
+        update(t.projects)
+        .where(t.projects.c.id == project.id)
+        .values(version=project.version, updated_at=project.updated_at)
+    )
+
+
 def _section(row: Any) -> Section:
     return Section(row.id, row.project_id, row.name, row.position, row.created_at)
 
 
 async def section(
-    connection: AsyncConnection, section_id: uuid.UUID, *, lock: bool = False
+    connection: AsyncConnection, section_id: uuid.UUID, *, lock: bool = False, share: bool = False
 ) -> Section | None:
-    """The section (locked until commit when `lock`), or None."""
+    """The section, or None; `lock` locks it for its deletion or renaming, `share` for a task
+    going into it (its deletion then waits and moves that task out too)."""
     query = select(t.sections).where(t.sections.c.id == section_id)
     if lock:
         query = query.with_for_update()
+    elif share:
+        query = query.with_for_update(key_share=True)
     row = (await connection.execute(query)).first()
     return None if row is None else _section(row)
 

@@ -48,9 +48,12 @@ async def visible_place(
     return row
 
 
-async def visible_section(uow: UnitOfWork, user_id: uuid.UUID, section_id: uuid.UUID) -> Section:
-    """A section of one of the caller's projects; NOT_FOUND otherwise."""
-    section = await structure.section(uow.connection, section_id)
+async def visible_section(
+    uow: UnitOfWork, user_id: uuid.UUID, section_id: uuid.UUID, *, share: bool = False
+) -> Section:
+    """A section of one of the caller's projects (key-share-locked when `share`, for a task
+    going into it); NOT_FOUND otherwise."""
+    section = await structure.section(uow.connection, section_id, share=share)
     if section is None or await uow.projects.role_of(section.project_id, user_id) is None:
         raise NotFound("section", section_id)
     return section
@@ -107,7 +110,7 @@ async def place_new_task(
         await check_room_under(uow, parent_id, levels=1, tasks=1)
         return parent.project_id, parent.section_id, parent_id
     if section_id is not None:
-        section = await visible_section(uow, user_id, section_id)
+        section = await visible_section(uow, user_id, section_id, share=True)
         if project_id is not None and project_id != section.project_id:
             raise InvalidInput("sectionId", "the section belongs to another project")
         await require_project_role(uow, user_id, section.project_id, Role.EDITOR, field="sectionId")
@@ -318,7 +321,11 @@ async def _target(
     elif project_id is not None and project_id != task.project_id:
         target_project, target_section = project_id, None
     if section_id is not None:
-        section = await visible_section(uow, user_id, section_id)
+        # A task staying in its section holds no lock of it (a deletion of the section
+        # locks the section, then its tasks: the other order would deadlock).
+        section = await visible_section(
+            uow, user_id, section_id, share=section_id != task.section_id
+        )
         if project_id is not None and section.project_id != project_id:
             raise InvalidInput("sectionId", "the section belongs to another project than projectId")
         target_project, target_section = section.project_id, section.id
@@ -350,7 +357,7 @@ async def create_section(
         section = Section(uuid.uuid4(), project_id, cleaned, key_between(last, None), now)
         await structure.add_section(uow.connection, section)
         record_section_change(project, section, actor_id=user_id, what="created", now=now)
-        await uow.projects.save(project)
+        await structure.touch_project(uow.connection, project)
         await uow.commit()
     return section
 
@@ -382,7 +389,7 @@ async def rename_section(
             section.name = cleaned
             await structure.rename_section(uow.connection, section)
             record_section_change(project, section, actor_id=user_id, what="renamed", now=now)
-            await uow.projects.save(project)
+            await structure.touch_project(uow.connection, project)
         await uow.commit()
     assert isinstance(section, Section)
     return section
@@ -426,6 +433,6 @@ async def delete_section(
             now=now,
             moved_tasks=len(moving) + len(subtasks),
         )
-        await uow.projects.save(project)
+        await structure.touch_project(uow.connection, project)
         await uow.commit()
     return section_id

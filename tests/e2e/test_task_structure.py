@@ -525,3 +525,26 @@ async def test_a_removed_member_reaches_no_structure_of_the_project(
         "project": {"sections": [{"name": "Ours"}]},
         "task": {"version": 1, "subtasks": []},
     }
+
+
+async def test_a_task_moved_into_a_section_being_deleted_is_kept(
+    http: httpx.AsyncClient,
+) -> None:
+    alice, bob, project = await team(http)
+    for round in range(6):
+        section = (await alice.data(SECTION, {"p": project["id"], "n": f"s{round}"}))[
+            "createSection"
+        ]
+        task = await new_task(bob, f"task {round}", p=project["id"])
+        moved, deleted = await asyncio.gather(
+            bob.execute(MOVE, {"id": task["id"], "s": section["id"]}),
+            alice.execute("mutation($id: ID!) { deleteSection(id: $id) }", {"id": section["id"]}),
+        )
+        assert "errors" not in deleted, deleted
+        if "errors" in moved:
+            assert [e["extensions"]["code"] for e in moved["errors"]] == ["NOT_FOUND"]
+        kept = await alice.data(
+            "query($id: ID!) { task(id: $id) { project { id } section { id } } }",
+            {"id": task["id"]},
+        )
+        assert kept["task"] == {"project": {"id": project["id"]}, "section": None}
