@@ -386,6 +386,36 @@ class ProjectInvitationRevoked(ProjectInvitationEvent):
     TYPE: ClassVar[str] = "taskstream.project.invitation.revoked.v1"
 
 
+class ProjectSectionEvent(ProjectEvent):
+    """A section of a project changed: which, its name and its position (after the change;
+    the last ones for a deletion)."""
+
+    section_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=100)
+    position: str = Field(min_length=1, max_length=255)
+
+
+class ProjectSectionCreated(ProjectSectionEvent):
+    """An editor or owner added a section to a project (at the end of its sections)."""
+
+    TYPE: ClassVar[str] = "taskstream.project.section.created.v1"
+
+
+class ProjectSectionRenamed(ProjectSectionEvent):
+    """A section was renamed; `name` is the new name."""
+
+    TYPE: ClassVar[str] = "taskstream.project.section.renamed.v1"
+
+
+class ProjectSectionDeleted(ProjectSectionEvent):
+    """A section was deleted; its tasks moved to the project's tasks without a section (each
+    with its own task.updated), none was deleted."""
+
+    TYPE: ClassVar[str] = "taskstream.project.section.deleted.v1"
+
+    moved_task_count: int = Field(ge=0, description="How many tasks moved out of the section.")
+
+
 def model_among(body: dict[str, Any], *, models: tuple[type[E], ...]) -> type[E] | None:
     """The model of a CloudEvent's type when it is one of `models`; None when it is none of them.
 

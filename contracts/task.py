@@ -27,6 +27,8 @@ NOTES_MAX = 20_000
 TAGS_MAX = 20
 TAG_NAME_MAX = 50
 REMINDERS_MAX = 10
+# Longest fractional-index key (gateway_core/domain/positions.py keeps to it).
+POSITION_MAX = 255
 
 TagName = Annotated[str, Field(min_length=1, max_length=TAG_NAME_MAX)]
 
@@ -118,15 +120,30 @@ class Task(WireModel):
             "unassigned."
         ),
     )
+    # Structure (sections, subtasks, manual order): absent when none, as before they existed.
+    section_id: uuid.UUID | None = Field(
+        default=None, description="The project's section holding the task; absent for none."
+    )
+    parent_id: uuid.UUID | None = Field(
+        default=None, description="The parent task of a subtask; absent for a top-level task."
+    )
+    position: str | None = Field(
+        default=None,
+        max_length=POSITION_MAX,
+        description="Fractional-index key ordering the task among its siblings (by code point).",
+    )
 
     @model_serializer(mode="wrap")
     def _project_only_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Absent rather than null in the personal space: events read as before projects existed.
         dumped: dict[str, Any] = handler(self)
-        for name in ("projectId", "assigneeId"):
-            if dumped.get(name, "") is None:
-                del dumped[name]
+        for optional in _ABSENT_WHEN_NULL:
+            if dumped.get(optional, "") is None:
+                del dumped[optional]
         return dumped
+
+
+_ABSENT_WHEN_NULL = ("projectId", "assigneeId", "sectionId", "parentId", "position")
 
 
 T = TypeVar("T")
@@ -160,7 +177,7 @@ class RecurrenceChange(Change[Recurrence | None]):
 
 
 class IdChange(Change[uuid.UUID | None]):
-    """A series id before and after (null: none)."""
+    """A series, project, section or parent id before and after (null: none)."""
 
 
 class RemindersChange(Change[list[Reminder]]):
@@ -182,6 +199,11 @@ class TaskChanges(WireModel):
     # The owner the task is stored under, handed to a project owner when its creator's
     # account is deleted (the task stays in the shared project).
     user_id: IdChange | None = None
+    # A move (moveTask, deleteSection): the old and new place.
+    project_id: IdChange | None = None
+    section_id: IdChange | None = None
+    parent_id: IdChange | None = None
+    position: TextChange | None = None
 
     @model_serializer(mode="wrap")
     def _only_changed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

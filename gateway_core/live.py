@@ -416,6 +416,9 @@ PROJECT_EVENT_KINDS: dict[type[wire_events.ProjectEvent], str] = {
     wire_events.ProjectInvitationCreated: "INVITED",
     wire_events.ProjectInvitationAnswered: "INVITED",
     wire_events.ProjectInvitationRevoked: "INVITED",
+    wire_events.ProjectSectionCreated: "SECTION_CHANGED",
+    wire_events.ProjectSectionRenamed: "SECTION_CHANGED",
+    wire_events.ProjectSectionDeleted: "SECTION_CHANGED",
 }
 LIVE_PROJECT_EVENTS = tuple(PROJECT_EVENT_KINDS)
 
@@ -445,6 +448,14 @@ class LiveTaskEvent(WireModel):
     task_id: uuid.UUID
     version: int = Field(ge=1)
     task: dict[str, Any]
+
+
+def _moved_out_of(data: dict[str, Any], project_id: object) -> str | None:
+    """The project a task.updated moved the task out of, if it did (moveTask)."""
+    changes = data.get("changes")
+    moved = changes.get("projectId") if isinstance(changes, dict) else None
+    before = moved.get("before") if isinstance(moved, dict) else None
+    return before if isinstance(before, str) and before != project_id else None
 
 
 def _kind(event_type: str) -> str:
@@ -504,6 +515,10 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             await hub.publish_to_project(project_id, payload)
         else:
             await hub.publish(str(read.user_id), payload)
+        left = _moved_out_of(body["data"], project_id)
+        if left is not None:
+            # A task moved out of a project: its members see it go (their last event of it).
+            await hub.publish_to_project(left, payload)
         return Outcome.SUCCESS
 
     async def forward_notification(message: Message) -> Verdict:

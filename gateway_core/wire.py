@@ -12,7 +12,7 @@ from typing import Any
 
 from contracts import events as wire_events
 from contracts.task import Recurrence, Reminder, Task, TaskChanges
-from gateway_core.domain import events, projects
+from gateway_core.domain import events, projects, sections
 from gateway_core.domain import model as domain
 from taskstream.messaging.cloudevents import Envelope, encode
 from taskstream.recurrence import Recurrence as RecurrenceRule
@@ -74,6 +74,9 @@ def task_wire(task: domain.Task) -> Task:
         version=task.version,
         project_id=task.project_id,
         assignee_id=task.assignee_id,
+        section_id=task.section_id,
+        parent_id=task.parent_id,
+        position=task.position or None,
     )
 
 
@@ -127,6 +130,8 @@ def project_event(change: projects.ProjectChange) -> wire_events.ProjectEvent:
         "version": change.version,
     }
     match change:
+        case sections.SectionChanged():
+            return _section_event(change, common)
         case projects.ProjectCreated(name=name, color=color):
             return wire_events.ProjectCreated(**common, name=name, color=color)
         case projects.ProjectUpdated(name=name, color=color, archived=archived):
@@ -164,6 +169,23 @@ def project_event(change: projects.ProjectChange) -> wire_events.ProjectEvent:
                 state=change.state.value,
             )
     raise TypeError(f"no wire model for {type(change).__name__}")
+
+
+def _section_event(
+    change: sections.SectionChanged, common: dict[str, Any]
+) -> wire_events.ProjectSectionEvent:
+    """The wire model of a section's change."""
+    fields = {
+        **common,
+        "section_id": change.section_id,
+        "name": change.name,
+        "position": change.position,
+    }
+    if change.what == "created":
+        return wire_events.ProjectSectionCreated(**fields)
+    if change.what == "renamed":
+        return wire_events.ProjectSectionRenamed(**fields)
+    return wire_events.ProjectSectionDeleted(**fields, moved_task_count=change.moved_tasks)
 
 
 def project_envelope(change: projects.ProjectChange) -> Envelope:

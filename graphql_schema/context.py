@@ -16,10 +16,11 @@ from strawberry.types import Info as StrawberryInfo
 from contracts.audit import AuditClient
 from contracts.notifications import NotificationsClient
 from gateway_core.domain.model import Reminder
+from gateway_core.domain.sections import Section
 from gateway_core.domain.users import User
 from gateway_core.live import LiveHub
 from gateway_core.persistence import projects as project_reads
-from gateway_core.persistence import reads
+from gateway_core.persistence import reads, structure
 from gateway_core.persistence.uow import UnitOfWork
 from taskstream.auth import PasswordHashing, TokenClaims, TokenService
 from taskstream.errors import Unauthenticated
@@ -71,6 +72,11 @@ class Loaders:
         self.tags_by_task = DataLoader(self._tags_by_task)
         self.reminders_by_task = DataLoader(self._reminders_by_task)
         self.open_count_by_tag = DataLoader(self._open_count_by_tag)
+        # Structure: sections of projects, a task's section, parent and subtasks.
+        self.sections_by_project = DataLoader(self._sections_by_project)
+        self.section_by_id = DataLoader(self._section_by_id)
+        self.visible_task_by_id = DataLoader(self._visible_task_by_id)
+        self.subtasks_by_parent = DataLoader(self._subtasks_by_parent)
         self.user_by_id = DataLoader(self._user_by_id)
 
     async def _user_by_id(self, ids: list[uuid.UUID]) -> list[reads.UserRecord | None]:
@@ -103,6 +109,28 @@ class Loaders:
         async with self.engine.connect() as connection:
             found = await project_reads.open_task_counts(connection, ids)
         return [found.get(i, 0) for i in ids]
+
+    async def _sections_by_project(self, ids: list[uuid.UUID]) -> list[list[Section]]:
+        async with self.engine.connect() as connection:
+            found = await structure.sections_of(connection, ids)
+        return [found.get(i, []) for i in ids]
+
+    async def _section_by_id(self, ids: list[uuid.UUID]) -> list[Section | None]:
+        async with self.engine.connect() as connection:
+            found = await structure.sections_by_id(connection, ids)
+        return [found.get(i) for i in ids]
+
+    async def _visible_task_by_id(self, ids: list[uuid.UUID]) -> list[reads.TaskRecord | None]:
+        if self.user_id is None:
+            return [None] * len(ids)
+        async with self.engine.connect() as connection:
+            found = await reads.tasks_by_id(connection, self.user_id, ids)
+        return [found.get(i) for i in ids]
+
+    async def _subtasks_by_parent(self, ids: list[uuid.UUID]) -> list[list[reads.TaskRecord]]:
+        async with self.engine.connect() as connection:
+            found = await reads.subtasks_of(connection, ids)
+        return [found.get(i, []) for i in ids]
 
     async def _open_count_by_tag(self, ids: list[uuid.UUID]) -> list[int]:
         async with self.engine.connect() as connection:

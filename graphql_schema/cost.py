@@ -67,6 +67,7 @@ from gateway_core.domain.projects import (
     PROJECTS_PER_USER_MAX,
 )
 from gateway_core.domain.saved_filters import SAVED_FILTERS_MAX
+from gateway_core.domain.sections import SECTIONS_MAX, SUBTASKS_MAX
 from taskstream.errors import CostLimitExceeded, InvalidInput, RateLimited
 
 Variables = dict[str, Any]
@@ -172,6 +173,9 @@ FIXED_SIZES: dict[tuple[str, str], int] = {
     ("Query", "savedFilters"): SAVED_FILTERS_MAX,
     # A project's tag set has no documented maximum either: priced like the personal tags.
     ("Query", "projectTags"): TAGS_ASSUMED,
+    # Structure: nested subtasks multiply (at most 4 levels, and the query depth limit).
+    ("Task", "subtasks"): SUBTASKS_MAX,
+    ("Project", "sections"): SECTIONS_MAX,
 }
 # A list of objects missing above (a field added later): priced as a long list.
 UNKNOWN_LIST = 100

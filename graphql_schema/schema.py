@@ -30,6 +30,7 @@ from graphql_schema.projects.resolvers import ProjectMutations, ProjectQueries
 from graphql_schema.projects.subscriptions import ProjectSubscriptions
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
+from graphql_schema.structure.resolvers import StructureMutations
 from graphql_schema.tags.resolvers import TagMutations, TagQueries
 from graphql_schema.tasks.mutations import TaskMutations
 from graphql_schema.tasks.queries import TaskQueries
@@ -65,6 +66,7 @@ class Mutation(
     WebhookMutations,
     ProjectMutations,
     SavedFilterMutations,
+    StructureMutations,
 ):
     """Everything a client can change."""
 

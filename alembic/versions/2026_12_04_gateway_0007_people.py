@@ -1,7 +1,7 @@
 """Gateway: task assignees, saved filters and project tag sets.
 
 Revision ID: gateway_0007
-Revises: gateway_0005
+Revises: gateway_0006
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 revision = "gateway_0007"
 # gateway_0006 (sections, subtasks, positions) lands in parallel: the lead rechains at merge.
-down_revision = "gateway_0005"
+down_revision = "gateway_0006"
 branch_labels = None
 depends_on = None
 

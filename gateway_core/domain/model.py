@@ -186,6 +186,12 @@ class Task:
     project_id: uuid.UUID | None = None
     # Who the task is assigned to (a member of its project; in the inbox only the owner).
     assignee_id: uuid.UUID | None = None
+    # Structure: the project's section, the parent task (a subtask lives in its parent's
+    # project and section), and the fractional-index key among its siblings ("" until the
+    # repository appends it to its list).
+    section_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    position: str = ""
     events: list[Event] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
@@ -205,6 +211,9 @@ class Task:
         series: SeriesContinuation | None = None,
         project_id: uuid.UUID | None = None,
         assignee_id: uuid.UUID | None = None,
+        section_id: uuid.UUID | None = None,
+        parent_id: uuid.UUID | None = None,
+        position: str = "",
     ) -> Task:
         """A new open task, validated, with its TaskCreated event."""
         if due_at is not None:
@@ -232,6 +241,9 @@ class Task:
             version=1,
             project_id=project_id,
             assignee_id=assignee_id,
+            section_id=section_id,
+            parent_id=parent_id,
+            position=position,
         )
         if series is not None:
             task.series_id = series.series_id
@@ -270,6 +282,8 @@ class Task:
             version=1,
             project_id=self.project_id,
             assignee_id=self.assignee_id,
+            section_id=self.section_id,
+            parent_id=self.parent_id,
         )
         task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
@@ -482,6 +496,47 @@ class Task:
     def _bump(self, now: datetime) -> None:
         self.version += 1
         self.updated_at = now
+
+    def move_to(
+        self,
+        place: Place,
+        *,
+        now: datetime,
+        expected_version: int | None = None,
+        source: str = "gateway",
+    ) -> None:
+        """Put the task in another place (project, section, parent, position, owner); one
+        TaskUpdated with the old and new place, nothing when it stays where it is."""
+        if expected_version is not None and expected_version != self.version:
+            raise Conflict(
+                f"expectedVersion: the task is at version {self.version}, not {expected_version}"
+            )
+        before = self._state(PLACE_FIELDS)
+        self.project_id, self.section_id = place.project_id, place.section_id
+        self.parent_id, self.position = place.parent_id, place.position
+        owner_changed = place.owner_id != self.user_id
+        self.user_id = place.owner_id
+        changes = self._diff(before, PLACE_FIELDS)
+        if not changes and not owner_changed:
+            return
+        self._bump(now)
+        self.events.append(TaskUpdated(task=self.copy(), changes=changes, source=source, at=now))
+
+
+# Where a task stands; moveTask changes them together (reported in TaskUpdated's changes).
+PLACE_FIELDS = ("project_id", "section_id", "parent_id", "position")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A task's place: whose (the inbox's owner, or the creator in a project), which project,
+    section and parent, and its position among the siblings there."""
+
+    owner_id: uuid.UUID
+    project_id: uuid.UUID | None
+    section_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    position: str
 
 
 @dataclass(frozen=True, slots=True)

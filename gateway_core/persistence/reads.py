@@ -66,6 +66,7 @@ class SortField(enum.Enum):
     UPDATED_AT = "UPDATED_AT"
     TITLE = "TITLE"
     RELEVANCE = "RELEVANCE"
+    MANUAL = "MANUAL"
 
 
 DEFAULT_ORDER: tuple[tuple[SortField, bool], ...] = (
@@ -95,6 +96,10 @@ class TaskRecord:
     project_id: uuid.UUID | None = None
     # None: unassigned.
     assignee_id: uuid.UUID | None = None
+    # Structure: section, parent and position among siblings ("" when an event had none).
+    section_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    position: str = ""
 
     @classmethod
     def from_row(cls, row: Any) -> TaskRecord:
@@ -115,6 +120,9 @@ class TaskRecord:
             version=row.version,
             project_id=row.project_id,
             assignee_id=row.assignee_id,
+            section_id=row.section_id,
+            parent_id=row.parent_id,
+            position=row.position,
         )
 
     @classmethod
@@ -136,6 +144,9 @@ class TaskRecord:
             version=task.version,
             project_id=task.project_id,
             assignee_id=task.assignee_id,
+            section_id=task.section_id,
+            parent_id=task.parent_id,
+            position=task.position or "",
         )
 
     @classmethod
@@ -157,6 +168,9 @@ class TaskRecord:
             version=task.version,
             project_id=task.project_id,
             assignee_id=task.assignee_id,
+            section_id=task.section_id,
+            parent_id=task.parent_id,
+            position=task.position,
         )
 
 
@@ -192,6 +206,10 @@ class TaskQuery:
     assignee_id: uuid.UUID | None = None
     # True: only the tasks assigned to the caller; False: only those that are not.
     assigned_to_me: bool | None = None
+    # Structure: one section's tasks, one task's subtasks, only (or no) top-level tasks.
+    section_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = None
+    top_level: bool | None = None
 
 
 @dataclass(slots=True)
@@ -362,7 +380,8 @@ def filter_conditions(
     if query.project_id is not None:
         conditions.append(t.tasks.c.project_id == query.project_id)
     if query.inbox is True:
-        conditions.append(t.tasks.c.project_id.is_(None))
+        # The user's own: implied by visibility, said here so an index on user_id can serve.
+        conditions += [t.tasks.c.project_id.is_(None), t.tasks.c.user_id == user_id]
     elif query.inbox is False:
         conditions.append(t.tasks.c.project_id.is_not(None))
     if query.assignee_id is not None:
@@ -371,6 +390,14 @@ def filter_conditions(
         conditions.append(t.tasks.c.assignee_id == user_id)
     elif query.assigned_to_me is False:
         conditions.append(t.tasks.c.assignee_id.is_distinct_from(user_id))
+    if query.section_id is not None:
+        conditions.append(t.tasks.c.section_id == query.section_id)
+    if query.parent_id is not None:
+        conditions.append(t.tasks.c.parent_id == query.parent_id)
+    if query.top_level is True:
+        conditions.append(t.tasks.c.parent_id.is_(None))
+    elif query.top_level is False:
+        conditions.append(t.tasks.c.parent_id.is_not(None))
     for word in search_words(query.text):
         conditions.append(_word_matches(word, close or {}))
     if query.status is not None:
@@ -427,6 +454,9 @@ def _sort_keys(order: Sequence[tuple[SortField, bool]], words: list[str]) -> tup
             keys.append(_Key(t.tasks.c.updated_at, descending, "time"))
         elif sort_field is SortField.TITLE:
             keys.append(_Key(func.lower(t.tasks.c.title), descending, "text"))
+        elif sort_field is SortField.MANUAL:
+            # Positions order siblings; across lists they interleave (filter to one list).
+            keys.append(_Key(t.tasks.c.position, descending, "text"))
         else:
             if not words:
                 raise InvalidInput("orderBy", "RELEVANCE ordering needs a filter.text to rank by")
@@ -639,3 +669,18 @@ async def users_by_id(
         select(t.users.c.id, t.users.c.email).where(t.users.c.id.in_(list(ids)))
     )
     return {row.id: UserRecord(row.id, row.email) for row in rows}
+
+
+async def subtasks_of(
+    connection: AsyncConnection, parent_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[TaskRecord]]:
+    """Each task's direct subtasks in manual order (whoever sees a task sees its subtasks)."""
+    rows = await connection.execute(
+        select(t.tasks)
+        .where(t.tasks.c.parent_id.in_(list(parent_ids)))
+        .order_by(t.tasks.c.parent_id, t.tasks.c.position, t.tasks.c.id)
+    )
+    grouped: dict[uuid.UUID, list[TaskRecord]] = defaultdict(list)
+    for row in rows:
+        grouped[row.parent_id].append(TaskRecord.from_row(row))
+    return grouped

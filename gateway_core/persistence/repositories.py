@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
@@ -22,6 +23,7 @@ from gateway_core.domain.model import (
     tag_key,
 )
 from gateway_core.domain.users import User
+from gateway_core.persistence import structure
 from gateway_core.persistence import tables as t
 from taskstream.errors import Conflict, NotFound
 
@@ -249,6 +251,9 @@ class TaskRepository:
             version=row.version,
             project_id=row.project_id,
             assignee_id=row.assignee_id,
+            section_id=row.section_id,
+            parent_id=row.parent_id,
+            position=row.position,
         )
         self.seen.append(task)
         return task
@@ -294,7 +299,14 @@ class TaskRepository:
         return await self.get(user_id, task_id)
 
     async def add(self, task: Task) -> None:
-        """Insert a new task with its tags and reminders."""
+        """Insert a new task with its tags and reminders (at the end of its list when it has
+        no position yet)."""
+        if not task.position:
+            task.position = await structure.append_position(
+                self.connection, structure.ListKey.of_task(task)
+            )
+            # The TaskCreated raised before the position was known carries it too.
+            task.events[:] = [replace(event, task=task.copy()) for event in task.events]
         await self._write_row(insert(t.tasks).values(**self._row(task)))
         await self._write_parts(task)
         self.seen.append(task)
@@ -390,4 +402,7 @@ class TaskRepository:
             "version": task.version,
             "project_id": task.project_id,
             "assignee_id": task.assignee_id,
+            "section_id": task.section_id,
+            "parent_id": task.parent_id,
+            "position": task.position,
         }

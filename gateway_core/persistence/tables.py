@@ -81,6 +81,16 @@ tasks = Table(
     Column("project_id", UUID(as_uuid=True)),
     # Null: unassigned (gateway_0007).
     Column("assignee_id", UUID(as_uuid=True)),
+    # Structure (gateway_0006): section of the project, parent task, fractional-index position
+    # among siblings (COLLATE "C": keys compare by code point).
+    Column("section_id", UUID(as_uuid=True)),
+    Column("parent_id", UUID(as_uuid=True)),
+    Column(
+        "position",
+        Text(collation="C"),
+        nullable=False,
+        server_default=text("gateway.sequence_position()"),
+    ),
 )
 
 # Each user's search vocabulary (every word of their tasks' search vectors), kept by a trigger.
@@ -186,4 +196,20 @@ saved_filters = Table(
     Column("order_by", JSONB(none_as_null=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A project's sections, in manual order (gateway_0006).
+sections = Table(
+    "sections",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey(projects.c.id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("position", Text(collation="C"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

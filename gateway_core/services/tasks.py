@@ -19,6 +19,7 @@ from gateway_core.domain.model import (
 )
 from gateway_core.domain.projects import Role
 from gateway_core.persistence.uow import UnitOfWork
+from gateway_core.services import structure
 from gateway_core.services.access import check_assignee, require_project_role, task_for
 from taskstream.offload import off_loop
 
@@ -38,11 +39,17 @@ async def create_task(
     source: str = "gateway",
     project_id: uuid.UUID | None = None,
     assignee_id: uuid.UUID | None = None,
+    section_id: uuid.UUID | None = None,
+    parent_id: uuid.UUID | None = None,
 ) -> Task:
     """Create a task with its tags and reminders, in the personal space or a project where the
-    caller is EDITOR or OWNER; unknown tag names are created."""
+    caller is EDITOR or OWNER (in a section, under a parent); unknown tag names are created."""
     async with uow:
-        if project_id is not None:
+        if section_id is not None or parent_id is not None:
+            project_id, section_id, parent_id = await structure.place_new_task(
+                uow, user_id, project_id=project_id, section_id=section_id, parent_id=parent_id
+            )
+        elif project_id is not None:
             await require_project_role(uow, user_id, project_id, Role.EDITOR, field="projectId")
         if assignee_id is not None:
             await check_assignee(
@@ -63,6 +70,8 @@ async def create_task(
             source=source,
             project_id=project_id,
             assignee_id=assignee_id,
+            section_id=section_id,
+            parent_id=parent_id,
         )
         # Validating a rule expands it (bounded by its work budget): off the event loop.
         task = await off_loop(build) if recurrence is not None else build()
@@ -131,8 +140,15 @@ async def _change(
 async def complete_task(
     *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
 ) -> Task:
-    """Mark the user's task done (a no-op when it already is)."""
-    return await _change(uow, user_id, task_id, lambda task: task.complete(now=now))
+    """Mark the user's task done (a no-op when it already is), and its open subtasks."""
+    async with uow:
+        task = await task_for(uow, user_id, task_id, Role.EDITOR)
+        task.complete(now=now)
+        if task.events:
+            await uow.tasks.save(task)
+            await structure.complete_subtasks(uow, task, now=now)
+        await uow.commit()
+    return task
 
 
 async def reopen_task(
@@ -145,9 +161,11 @@ async def reopen_task(
 async def delete_task(
     *, uow: UnitOfWork, user_id: uuid.UUID, task_id: uuid.UUID, now: datetime
 ) -> uuid.UUID:
-    """Delete a task the caller may change; its last state goes out in the TaskDeleted event."""
+    """Delete a task the caller may change, with its subtasks; each last state goes out in its
+    TaskDeleted event."""
     async with uow:
         task = await task_for(uow, user_id, task_id, Role.EDITOR)
+        await structure.delete_subtasks(uow, task, now=now)
         task.delete(now=now)
         await uow.tasks.remove(task)
         await uow.commit()

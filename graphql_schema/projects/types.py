@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 
 from gateway_core.domain.projects import InvitationState, Role
+from gateway_core.domain.sections import Section as DomainSection
 from gateway_core.persistence.projects import InvitationRecord, MemberRecord, ProjectRecord
 from graphql_schema.context import Info
 from graphql_schema.node import Node
@@ -57,6 +58,25 @@ class ProjectMember:
 
 
 @strawberry.type(
+    name="Section",
+    description="A named, ordered part of a project; deleting it keeps its tasks.",
+)
+class Section(Node):
+    """A section of a project."""
+
+    id: strawberry.ID = strawberry.field(description="The section's id.")
+    name: str = strawberry.field(description="1 to 100 characters.")
+    position: str = strawberry.field(
+        description="Fractional index ordering the project's sections (compare by code point)."
+    )
+
+    @classmethod
+    def of(cls, section: DomainSection) -> Section:
+        """The GraphQL view of a section."""
+        return cls(id=strawberry.ID(str(section.id)), name=section.name, position=section.position)
+
+
+@strawberry.type(
     name="Project",
     description=(
         "A space shared by its members; non-members never see it (NOT_FOUND), members without "
@@ -76,8 +96,17 @@ class Project(Node):
     )
     created_at: datetime = strawberry.field(description="When the project was created.")
     version: int = strawberry.field(
-        description="Incremented by every change (settings and membership); see expectedVersion."
+        description=(
+            "Incremented by every change (settings, membership, invitations, sections); see "
+            "expectedVersion."
+        )
     )
+
+    @strawberry.field(description="The project's sections (at most 50) in their order.")
+    async def sections(self, info: Info) -> list[Section]:
+        """The project's sections in order (batched per request)."""
+        found = await info.context.loaders.sections_by_project.load(uuid.UUID(self.id))
+        return [Section.of(s) for s in found]
 
     @strawberry.field(description="How many open tasks the project holds.")
     async def open_task_count(self, info: Info) -> int:

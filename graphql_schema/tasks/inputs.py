@@ -21,7 +21,8 @@ strawberry.enum(
     name="TaskSortField",
     description=(
         "A key tasks can be ordered by; RELEVANCE needs filter.text. Undated tasks sort last "
-        "by DUE_AT."
+        "by DUE_AT. MANUAL orders by position, which orders siblings: filter to one list "
+        "(projectId or inbox, sectionId, parentId or topLevel) for the manual order."
     ),
 )
 
@@ -87,6 +88,16 @@ class TaskFilter:
         default=None,
         description="true: only the tasks assigned to the caller; false: only the others.",
     )
+    # Structure filters: an id the caller cannot see matches nothing (an empty page).
+    section_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the tasks of this section (subtasks included)."
+    )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only the direct subtasks of this task."
+    )
+    top_level: bool | None = strawberry.field(
+        default=None, description="true: only tasks with no parent; false: only subtasks."
+    )
 
     def to_query(self) -> TaskQuery:
         """The read-side query of this filter."""
@@ -105,6 +116,9 @@ class TaskFilter:
             inbox=self.inbox,
             assignee_id=None if self.assignee_id is None else _series_id(self.assignee_id),
             assigned_to_me=self.assigned_to_me,
+            section_id=None if self.section_id is None else _series_id(self.section_id),
+            parent_id=None if self.parent_id is None else _series_id(self.parent_id),
+            top_level=self.top_level,
         )
 
 
@@ -121,7 +135,8 @@ NO_SERIES = uuid.UUID(int=0)
 
 
 def _series_id(value: str) -> uuid.UUID:
-    """The series to filter by; an id that cannot be one matches nothing, like a missing one."""
+    """The series (section, parent) to filter by; an id that cannot be one matches nothing,
+    like a missing one."""
     # Answering NOT_FOUND here would tell malformed ids apart from missing or foreign ones,
     # which a filter answers with an empty page.
     try:
@@ -222,6 +237,18 @@ class CreateTaskInput:
         description=(
             "Assigns the task to an EDITOR or OWNER of its project (in the personal space: the "
             "caller only)."
+        ),
+    )
+    # Structure: where in the project the task goes (at the end of that list).
+    section_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Creates the task in this section, and so in the section's project.",
+    )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "Creates the task as a subtask of this task, in its project and section (at most "
+            "4 levels, 50 subtasks a task, 250 tasks a tree)."
         ),
     )
 

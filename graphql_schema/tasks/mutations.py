@@ -46,6 +46,8 @@ class TaskMutations:
             now=context.now,
             project_id=None if input.project_id is None else parse_id(input.project_id, "project"),
             assignee_id=None if input.assignee_id is None else assignee_id(input.assignee_id),
+            section_id=None if input.section_id is None else parse_id(input.section_id, "section"),
+            parent_id=None if input.parent_id is None else parse_id(input.parent_id, "task"),
         )
         return Task.of(TaskRecord.from_task(task))
 

@@ -22,7 +22,7 @@ from graphql_schema.node import (
     RepeatFrom,
     TaskStatus,
 )
-from graphql_schema.projects.types import Project, PublicUser
+from graphql_schema.projects.types import Project, PublicUser, Section
 from graphql_schema.scalars import DateTime
 from graphql_schema.tags.types import Tag
 from taskstream.errors import InvalidInput
@@ -192,6 +192,47 @@ class Task(Node):
             # deletes the tasks it owns in the same transaction): the id alone stays true.
             return PublicUser(id=strawberry.ID(str(self._record.user_id)), email="")
         return found
+
+    # Structure: section, parent, subtasks and position.
+    @strawberry.field(
+        description="The project's section holding the task; null for none (and in the inbox)."
+    )
+    async def section(self, info: Info) -> Section | None:
+        """The task's section, or null."""
+        if self._record.section_id is None:
+            return None
+        found = await info.context.loaders.section_by_id.load(self._record.section_id)
+        return None if found is None else Section.of(found)
+
+    @strawberry.field(description="The task this one is a subtask of; null for a top-level task.")
+    async def parent(self, info: Info) -> Task | None:
+        """The parent task, or null."""
+        if self._record.parent_id is None:
+            return None
+        found = await info.context.loaders.visible_task_by_id.load(self._record.parent_id)
+        return None if found is None else Task.of(found)
+
+    @strawberry.field(
+        description=(
+            "The direct subtasks (at most 50) in manual order (by position). Tasks nest at most "
+            "4 levels; completing a task completes its open subtasks, deleting it deletes them "
+            "(each with its own event); moving it moves them along."
+        )
+    )
+    async def subtasks(self, info: Info) -> list[Task]:
+        """The direct subtasks in manual order (batched per request)."""
+        found = await info.context.loaders.subtasks_by_parent.load(self._record.id)
+        return [Task.of(r) for r in found]
+
+    @strawberry.field(
+        description=(
+            "Fractional index: orders siblings (same project or inbox, section and parent) when "
+            "orderBy is MANUAL; compare by code point."
+        )
+    )
+    def position(self) -> str:
+        """The task's position among its siblings."""
+        return self._record.position
 
     @classmethod
     def of(cls, record: TaskRecord) -> Task:

@@ -39,6 +39,7 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
         "dead_letters",
         "shared_state",
         "saved_filters",
+        "sections",
     }
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")

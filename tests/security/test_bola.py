@@ -218,6 +218,72 @@ CASES: dict[str, Case] = {
     "Mutation.deleteSavedFilter(id)": Case(
         "saved_filter", "mutation($id: ID!) { deleteSavedFilter(id: $id) }", NOT_FOUND
     ),
+    # Structure (sections, subtasks, moves): Bob reaches for Alice's section or task, or moves
+    # his own task into, under or next to something of hers.
+    "Query.tasks(filter.sectionId)": Case(
+        "section",
+        "query($id: ID!) { tasks(filter: {sectionId: $id}) { totalCount edges { node { id } } } }",
+        expect_data={"tasks": {"totalCount": 0, "edges": []}},
+    ),
+    "Query.tasks(filter.parentId)": Case(
+        "task",
+        "query($id: ID!) { tasks(filter: {parentId: $id}) { totalCount edges { node { id } } } }",
+        expect_data={"tasks": {"totalCount": 0, "edges": []}},
+    ),
+    "Mutation.createTask(input.sectionId)": Case(
+        "section",
+        'mutation($id: ID!) { createTask(input: {title: "mine", sectionId: $id}) { id } }',
+        NOT_FOUND,
+    ),
+    "Mutation.createTask(input.parentId)": Case(
+        "task",
+        'mutation($id: ID!) { createTask(input: {title: "mine", parentId: $id}) { id } }',
+        NOT_FOUND,
+    ),
+    "Mutation.createSection(projectId)": Case(
+        "project",
+        'mutation($id: ID!) { createSection(projectId: $id, name: "mine") { id } }',
+        NOT_FOUND,
+    ),
+    "Mutation.renameSection(id)": Case(
+        "section", 'mutation($id: ID!) { renameSection(id: $id, name: "mine") { id } }', NOT_FOUND
+    ),
+    "Mutation.deleteSection(id)": Case(
+        "section", "mutation($id: ID!) { deleteSection(id: $id) }", NOT_FOUND
+    ),
+    "Mutation.moveTask(id)": Case(
+        "task", "mutation($id: ID!) { moveTask(id: $id, toTopLevel: true) { id } }", NOT_FOUND
+    ),
+    "Mutation.moveTask(projectId)": Case(
+        "project",
+        "mutation($id: ID!, $own: ID!) { moveTask(id: $own, projectId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("own", "bob_task"),),
+    ),
+    "Mutation.moveTask(sectionId)": Case(
+        "section",
+        "mutation($id: ID!, $own: ID!) { moveTask(id: $own, sectionId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("own", "bob_task"),),
+    ),
+    "Mutation.moveTask(parentId)": Case(
+        "task",
+        "mutation($id: ID!, $own: ID!) { moveTask(id: $own, parentId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("own", "bob_task"),),
+    ),
+    "Mutation.moveTask(afterId)": Case(
+        "task",
+        "mutation($id: ID!, $own: ID!) { moveTask(id: $own, afterId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("own", "bob_task"),),
+    ),
+    "Mutation.moveTask(beforeId)": Case(
+        "task",
+        "mutation($id: ID!, $own: ID!) { moveTask(id: $own, beforeId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("own", "bob_task"),),
+    ),
     # An invitation Alice sent to someone else: Bob can neither answer nor revoke it.
     "Mutation.acceptInvitation(id)": Case(
         "invitation", "mutation($id: ID!) { acceptInvitation(id: $id) { id } }", NOT_FOUND
@@ -240,8 +306,9 @@ query($id: ID!) {
   tags { id name openTaskCount }
   webhooks { id url }
   notifications { totalCount edges { node { id readAt } } }
-  projects { id name version }
+  projects { id name version sections { id name position } }
   savedFilters { id name filter }
+  sectioned: tasks(filter: {inbox: false}) { edges { node { id version position } } }
 }
 """
 
@@ -318,19 +385,30 @@ async def world(whole: httpx.AsyncClient) -> World:
     bob_project = (await bob.data('mutation { createProject(name: "bob own") { id } }'))[
         "createProject"
     ]
+    section = (
+        await alice.data(
+            'mutation($id: ID!) { createSection(projectId: $id, name: "alice only") { id } }',
+            {"id": project["id"]},
+        )
+    )["createSection"]
+    await alice.data(
+        'mutation($s: ID!) { createTask(input: {title: "in section", sectionId: $s}) { id } }',
+        {"s": section["id"]},
+    )
+    bob_task = (await bob.data('mutation { createTask(input: {title: "bob own"}) { id } }'))[
+        "createTask"
+    ]
     alice_id = (await alice.data("{ me { id } }"))["me"]["id"]
     saved = (
         await alice.data('mutation { saveFilter(name: "mine", filter: {inbox: true}) { id } }')
     )["saveFilter"]
-    bob_task = (await bob.data('mutation { createTask(input: {title: "bob own"}) { id } }'))[
-        "createTask"
-    ]
     ids = {
         "saved_filter": saved["id"],
         "bob_task": bob_task["id"],
         "project": project["id"],
         "invitation": invitation["id"],
         "bob_project": bob_project["id"],
+        "section": section["id"],
         "user": alice_id,
         "task": task["id"],
         "series": task["seriesId"],

@@ -17,6 +17,8 @@ export type CreateTaskInput = {
   dueAt?: string | null | undefined;
   /** Up to 20,000 characters. */
   notes?: string | null | undefined;
+  /** Creates the task as a subtask of this task, in its project and section (at most 4 levels, 50 subtasks a task, 250 tasks a tree). */
+  parentId?: string | null | undefined;
   /** How urgent. */
   priority?: Priority | null | undefined;
   /** Creates the task in this project (EDITOR or OWNER); the personal space when omitted. */
@@ -25,6 +27,8 @@ export type CreateTaskInput = {
   recurrence?: RecurrenceInput | null | undefined;
   /** Up to 10 reminders. */
   reminders?: Array<ReminderInput> | null | undefined;
+  /** Creates the task in this section, and so in the section's project. */
+  sectionId?: string | null | undefined;
   /** Up to 20 tag names of 1 to 50 characters; unknown names are created. */
   tags?: Array<string> | null | undefined;
   /** 1 to 500 characters after trimming. */
@@ -125,18 +129,24 @@ export type TaskFilter = {
   inbox?: boolean | null | undefined;
   /** Open tasks whose due date has passed. */
   overdue?: boolean | null | undefined;
+  /** Only the direct subtasks of this task. */
+  parentId?: string | null | undefined;
   /** Only tasks with one of these priorities; at most 20 entries. */
   priorities?: Array<Priority> | null | undefined;
   /** Only the tasks of this project (NOT_FOUND unless the caller is a member). */
   projectId?: string | null | undefined;
   /** true: only recurring tasks; false: only one-off tasks. */
   recurring?: boolean | null | undefined;
+  /** Only the tasks of this section (subtasks included). */
+  sectionId?: string | null | undefined;
   /** Instances of one recurring series. */
   seriesId?: string | null | undefined;
   /** Only tasks in this status. */
   status?: TaskStatus | null | undefined;
   /** Full-text search over title and notes; tolerant of small typos. */
   text?: string | null | undefined;
+  /** true: only tasks with no parent; false: only subtasks. */
+  topLevel?: boolean | null | undefined;
 };
 
 /** One key of a task ordering. */
@@ -147,10 +157,11 @@ export type TaskOrder = {
   field: TaskSortField;
 };
 
-/** A key tasks can be ordered by; RELEVANCE needs filter.text. Undated tasks sort last by DUE_AT. */
+/** A key tasks can be ordered by; RELEVANCE needs filter.text. Undated tasks sort last by DUE_AT. MANUAL orders by position, which orders siblings: filter to one list (projectId or inbox, sectionId, parentId or topLevel) for the manual order. */
 export type TaskSortField =
   | 'CREATED_AT'
   | 'DUE_AT'
+  | 'MANUAL'
   | 'PRIORITY'
   | 'RELEVANCE'
   | 'TITLE'

@@ -1,0 +1,1 @@
+"""The structure of tasks in projects: sections, subtasks, manual order and moves."""

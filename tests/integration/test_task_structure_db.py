@@ -1,0 +1,189 @@
+"""gateway_0006 on a real PostgreSQL: positions for existing tasks, the unique sibling guard,
+and the plans of the manual order and the subtasks loader."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway_core.domain.positions import key_between, validate
+from gateway_core.persistence import reads
+from gateway_core.persistence import tables as t
+from taskstream.persistence.db import migrate
+
+pytestmark = pytest.mark.integration
+
+USER = uuid.UUID("00000000-0000-0000-0000-0000000000a6")
+
+
+def _task(user: uuid.UUID, title: str, created: datetime, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "user_id": user,
+        "title": title,
+        "notes": "",
+        "status": "OPEN",
+        "priority": 0,
+        "instance_number": 1,
+        "created_at": created,
+        "updated_at": created,
+        "version": 1,
+        **extra,
+    }
+
+
+async def test_existing_tasks_get_valid_positions_in_creation_order(
+    scratch_engine: AsyncEngine,
+) -> None:
+    await migrate(scratch_engine, revision="gateway_0005")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    async with scratch_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO gateway.users (id, email, email_key, password_hash, timezone) "
+                f"VALUES ('{USER}', 'old6@example.com', 'old6@example.com', 'x', 'UTC')"
+            )
+        )
+        # Inserted out of creation order: the positions follow created_at, not insertion.
+        for minutes in (5, 1, 70, 3):
+            await connection.execute(
+                text(
+                    "INSERT INTO gateway.tasks (id, user_id, title, notes, status, priority, "
+                    "instance_number, created_at, updated_at, version) VALUES "
+                    f"(gen_random_uuid(), '{USER}', 'created +{minutes}', '', 'OPEN', 0, 1, "
+                    ":at, :at, 1)"
+                ),
+                {"at": start + timedelta(minutes=minutes)},
+            )
+    await migrate(scratch_engine)
+    async with scratch_engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                text(
+                    "SELECT title, position, section_id, parent_id FROM gateway.tasks "
+                    "ORDER BY position"
+                )
+            )
+        ).all()
+    assert [r.title for r in rows] == ["created +1", "created +3", "created +5", "created +70"]
+    assert all(r.section_id is None and r.parent_id is None for r in rows)
+    for row in rows:
+        validate(row.position)
+    # New tasks append after them with the ordinary key arithmetic.
+    assert key_between(rows[-1].position, None) > rows[-1].position
+
+
+async def test_a_bulk_insert_without_positions_gets_distinct_valid_ones(
+    engine: AsyncEngine,
+) -> None:
+    user = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(t.users).values(
+                id=user,
+                email=f"{user}@example.com",
+                email_key=f"{user}@example.com",
+                password_hash="x",
+                timezone="UTC",
+            )
+        )
+        await connection.execute(
+            insert(t.tasks), [_task(user, f"bulk {i}", now) for i in range(50)]
+        )
+        positions = (
+            (
+                await connection.execute(
+                    text("SELECT position FROM gateway.tasks WHERE user_id = :u"), {"u": user}
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(set(positions)) == 50
+    for position in positions:
+        validate(position)
+
+
+async def test_siblings_never_share_a_position(engine: AsyncEngine) -> None:
+    user = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(t.users).values(
+                id=user,
+                email=f"{user}@example.com",
+                email_key=f"{user}@example.com",
+                password_hash="x",
+                timezone="UTC",
+            )
+        )
+        await connection.execute(insert(t.tasks).values(**_task(user, "one", now, position="a0")))
+    with pytest.raises(IntegrityError, match="tasks_sibling_position"):
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(t.tasks).values(**_task(user, "two", now, position="a0"))
+            )
+
+
+async def _plan(engine: AsyncEngine, statement: Any) -> str:
+    """The plan of a statement with sequential scans discouraged (the test tables are tiny)."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SET enable_seqscan = off"))
+        compiled = statement.compile(
+            dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+        )
+        rows = await connection.execute(text(f"EXPLAIN {compiled}"))
+        plan = "\n".join(row[0] for row in rows)
+        await connection.execute(text("RESET enable_seqscan"))
+    return plan
+
+
+async def test_the_manual_order_of_a_project_list_reads_its_index(engine: AsyncEngine) -> None:
+    # The statement tasks(filter: {projectId, topLevel: true}, orderBy: MANUAL) runs.
+    from sqlalchemy import select
+
+    user, project = uuid.uuid4(), uuid.uuid4()
+    conditions = reads.filter_conditions(
+        user, reads.TaskQuery(project_id=project, top_level=True), now=datetime.now(UTC)
+    )
+    statement = (
+        select(t.tasks).where(*conditions).order_by(t.tasks.c.position, t.tasks.c.id).limit(51)
+    )
+    plan = await _plan(engine, statement)
+    assert "tasks_project_manual" in plan, plan
+    assert "Sort" not in plan.split("tasks_project_manual")[0], plan
+
+
+async def test_the_manual_order_of_the_inbox_reads_its_index(engine: AsyncEngine) -> None:
+    from sqlalchemy import select
+
+    user = uuid.uuid4()
+    conditions = reads.filter_conditions(
+        user, reads.TaskQuery(inbox=True, top_level=True), now=datetime.now(UTC)
+    )
+    statement = (
+        select(t.tasks).where(*conditions).order_by(t.tasks.c.position, t.tasks.c.id).limit(51)
+    )
+    plan = await _plan(engine, statement)
+    assert "tasks_inbox_manual" in plan, plan
+    assert "Sort" not in plan.split("tasks_inbox_manual")[0], plan
+
+
+async def test_the_subtasks_loader_reads_the_parent_index(engine: AsyncEngine) -> None:
+    from sqlalchemy import select
+
+    parents = [uuid.uuid4() for _ in range(20)]
+    statement = (
+        select(t.tasks)
+        .where(t.tasks.c.parent_id.in_(parents))
+        .order_by(t.tasks.c.parent_id, t.tasks.c.position, t.tasks.c.id)
+    )
+    plan = await _plan(engine, statement)
+    assert "tasks_parent_position" in plan, plan
