@@ -503,20 +503,27 @@ class Task:
         *,
         now: datetime,
         expected_version: int | None = None,
+        unassign: bool = False,
         source: str = "gateway",
     ) -> None:
         """Put the task in another place (project, section, parent, position, owner); one
-        TaskUpdated with the old and new place, nothing when it stays where it is."""
+        TaskUpdated with the old and new place, nothing when it stays where it is.
+
+        `unassign`: the assignee may not hold the task in its new place (not an EDITOR of the
+        target project, or not the owner of the target inbox); the same event says so."""
         if expected_version is not None and expected_version != self.version:
             raise Conflict(
                 f"expectedVersion: the task is at version {self.version}, not {expected_version}"
             )
-        before = self._state(PLACE_FIELDS)
+        fields = (*PLACE_FIELDS, "assignee_id") if unassign else PLACE_FIELDS
+        before = self._state(fields)
         self.project_id, self.section_id = place.project_id, place.section_id
         self.parent_id, self.position = place.parent_id, place.position
+        if unassign:
+            self.assignee_id = None
         owner_changed = place.owner_id != self.user_id
         self.user_id = place.owner_id
-        changes = self._diff(before, PLACE_FIELDS)
+        changes = self._diff(before, fields)
         if not changes and not owner_changed:
             return
         self._bump(now)

@@ -85,10 +85,21 @@ async def check_assignee(
     The answer is the same for a user who does not exist and one who is not a member, so it
     tells nothing about other accounts.
     """
-    if project_id is None:
-        if assignee_id != owner_id:
-            raise InvalidInput("assigneeId", ASSIGNEE_RULE)
-        return
-    held = await uow.projects.role_of(project_id, assignee_id)
-    if held is None or held.rank < Role.EDITOR.rank:
+    if not await may_be_assigned(
+        uow, owner_id=owner_id, project_id=project_id, assignee_id=assignee_id
+    ):
         raise InvalidInput("assigneeId", ASSIGNEE_RULE)
+
+
+async def may_be_assigned(
+    uow: UnitOfWork,
+    *,
+    owner_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    assignee_id: uuid.UUID,
+) -> bool:
+    """Whether the user may be assigned a task of this owner in this project (or inbox)."""
+    if project_id is None:
+        return assignee_id == owner_id
+    held = await uow.projects.role_of(project_id, assignee_id)
+    return held is not None and held.rank >= Role.EDITOR.rank

@@ -28,7 +28,7 @@ from gateway_core.domain.sections import (
 from gateway_core.persistence import structure
 from gateway_core.persistence.structure import ListKey
 from gateway_core.persistence.uow import UnitOfWork
-from gateway_core.services.access import require_project_role, task_for
+from gateway_core.services.access import may_be_assigned, require_project_role, task_for
 from taskstream.errors import Conflict, InvalidInput, NotFound
 
 
@@ -273,7 +273,11 @@ async def move_task(
             task.project_id,
             task.section_id,
         )
-        task.move_to(Place(owner, *target, position), now=now)
+        task.move_to(
+            Place(owner, *target, position),
+            now=now,
+            unassign=not await _assignee_stays(uow, task, owner, key.project_id),
+        )
         if task.events:
             await uow.tasks.save(task)
         if scope_changed:
@@ -283,10 +287,22 @@ async def move_task(
                 sub.move_to(
                     Place(sub_owner, key.project_id, key.section_id, sub.parent_id, sub.position),
                     now=now,
+                    unassign=not await _assignee_stays(uow, sub, sub_owner, key.project_id),
                 )
                 await uow.tasks.save(sub)
         await uow.commit()
     return task
+
+
+async def _assignee_stays(
+    uow: UnitOfWork, task: Task, owner_id: uuid.UUID, project_id: uuid.UUID | None
+) -> bool:
+    """Whether the task's assignee may keep it in the place it moves to."""
+    if task.assignee_id is None or project_id == task.project_id:
+        return True
+    return await may_be_assigned(
+        uow, owner_id=owner_id, project_id=project_id, assignee_id=task.assignee_id
+    )
 
 
 async def _target(

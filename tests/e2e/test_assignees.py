@@ -208,3 +208,37 @@ async def test_an_assignment_racing_a_removal_never_leaves_a_non_member_assigned
             assert assigned["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         after = (await alice.data(READ, {"id": task["id"]}))["task"]
         assert after["assignee"] is None, after
+
+
+MOVE = (
+    "mutation($id: ID!, $p: ID, $inbox: Boolean) { moveTask(id: $id, projectId: $p, "
+    "toInbox: $inbox) { id version assignee { id } project { id } } }"
+)
+
+
+async def test_a_move_keeps_the_assignee_only_where_they_may_hold_the_task(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    alice, a, bob, b, _, _, project = await team(http)
+    other = (await alice.data('mutation { createProject(name: "elsewhere") { id } }'))[
+        "createProject"
+    ]["id"]
+    shared = (await alice.data('mutation { createProject(name: "shared") { id } }'))[
+        "createProject"
+    ]["id"]
+    await join(alice, bob, shared, b["email"], "EDITOR")
+    task = (await alice.data(CREATE, {"p": project, "a": b["id"]}))["createTask"]
+    # Bob is an EDITOR of `shared` too: he keeps the task.
+    kept = (await alice.data(MOVE, {"id": task["id"], "p": shared}))["moveTask"]
+    assert kept["assignee"] == {"id": b["id"]}
+    # Bob is no member of `other`: the same event that moves the task unassigns him.
+    moved = (await alice.data(MOVE, {"id": task["id"], "p": other}))["moveTask"]
+    assert (moved["project"], moved["assignee"]) == ({"id": other}, None)
+    last = (await task_events(engine, task["id"]))[-1]
+    assert last["data"]["changes"]["assigneeId"] == {"before": b["id"], "after": None}
+    assert last["data"]["changes"]["projectId"] == {"before": shared, "after": other}
+    assert await ids(bob, {"assignedToMe": True}) == set()
+    # In the inbox only the owner may be assigned: Alice's own assignment stays.
+    mine = (await alice.data(CREATE, {"p": project, "a": a["id"]}))["createTask"]
+    home = (await alice.data(MOVE, {"id": mine["id"], "inbox": True}))["moveTask"]
+    assert (home["project"], home["assignee"]) == (None, {"id": a["id"]})
