@@ -87,8 +87,6 @@ export function CalendarPage() {
       dated: { dueFrom: range.from, dueTo: range.to },
       repeating: { recurring: true, status: 'OPEN' as const, dueTo: range.to },
       first: CALENDAR_PAGE,
-      seriesFirst: CALENDAR_SERIES,
-      occurrences: CALENDAR_OCCURRENCES,
     }),
     [range],
   );

@@ -24,6 +24,7 @@ export const SORT_LABELS: Record<SortChoice, string> = {
   UPDATED_AT: 'Last updated',
   TITLE: 'Title',
   RELEVANCE: 'Best match',
+  MANUAL: 'Manual order',
 };
 
 export interface FilterState {
