@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 
 from contracts.events import UserDeleted
+from gateway_core.domain.model import Task
 from gateway_core.domain.users import (
     PASSWORD_MAX,
     PASSWORD_MIN,
@@ -177,7 +178,7 @@ async def _leave_every_project(uow: UnitOfWork, user_id: uuid.UUID, now: datetim
                 "delete the project first"
             )
         if not others:
-            for task in await uow.tasks.all_in_project(project_id):
+            for task in deepest_first(await uow.tasks.all_in_project(project_id)):
                 task.delete(now=now)
                 await uow.tasks.remove(task)
             project.leave(user_id=user_id, now=now)
@@ -195,3 +196,17 @@ async def _leave_every_project(uow: UnitOfWork, user_id: uuid.UUID, now: datetim
         for task in await uow.tasks.created_in_project(project_id, user_id):
             task.hand_over(heir, now=now)
             await uow.tasks.save(task)
+
+
+def deepest_first(tasks: list[Task]) -> list[Task]:
+    """The tasks ordered so that a subtask comes before its parent (a parent's row cannot go
+    while a subtask still points at it)."""
+    by_id = {task.id: task for task in tasks}
+
+    def depth(task: Task) -> int:
+        levels, parent = 0, task.parent_id
+        while parent in by_id:
+            levels, parent = levels + 1, by_id[parent].parent_id
+        return levels
+
+    return sorted(tasks, key=depth, reverse=True)

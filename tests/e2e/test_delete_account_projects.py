@@ -119,3 +119,35 @@ async def test_a_member_who_is_not_the_only_owner_just_leaves(http: httpx.AsyncC
     assert (await bob.data(DELETE))["deleteAccount"] is True
     members = await project_of(alice, project["id"])
     assert members is not None and len(members["members"]) == 1
+
+
+SUBTASK = (
+    "mutation($parent: ID!, $t: String!) { createTask(input: {title: $t, parentId: $parent}) "
+    "{ id } }"
+)
+
+
+async def test_a_project_with_nested_subtasks_goes_with_the_account(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    alice, _ = await new_user(http)
+    project = await create(alice)
+    parent = (await alice.data(CREATE, {"p": project["id"], "t": "top", "a": None}))["createTask"]
+    child = (await alice.data(SUBTASK, {"parent": parent["id"], "t": "child"}))["createTask"]
+    grandchild = (await alice.data(SUBTASK, {"parent": child["id"], "t": "grandchild"}))[
+        "createTask"
+    ]
+    # And in the personal space, where the account's own tasks go with its row.
+    mine = (await alice.data(CREATE, {"p": None, "t": "inbox top", "a": None}))["createTask"]
+    await alice.data(SUBTASK, {"parent": mine["id"], "t": "inbox child"})
+    assert (await alice.data(DELETE))["deleteAccount"] is True
+    ids = [parent["id"], child["id"], grandchild["id"]]
+    async with engine.connect() as connection:
+        left = await connection.scalar(select(func.count()).where(t.tasks.c.id.in_(ids)))
+        deleted = await connection.scalar(
+            select(func.count()).where(
+                t.outbox.c.type == "taskstream.task.deleted.v1",
+                t.outbox.c.payload["data"]["taskId"].astext.in_(ids),
+            )
+        )
+    assert (left, deleted) == (0, 3)
