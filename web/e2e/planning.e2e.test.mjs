@@ -340,7 +340,7 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     assert.equal(await page.getByLabel('Day of the week').inputValue(), 'TU');
     await page.getByLabel('At (time of day)').fill('09:00');
     assert.equal(await page.getByTestId('rrule').textContent(), 'FREQ=MONTHLY;BYDAY=2TU;BYHOUR=9;BYMINUTE=0');
-    await page.getByText('Every month on the 2nd Tuesday at 09:00').waitFor();
+    await page.getByText('Every month on the 2nd Tuesday at 09:00', { exact: true }).waitFor();
     // The server's preview: second Tuesdays at 09:00 Berlin time.
     await page.waitForFunction(() =>
       [...document.querySelectorAll('[data-testid=preview-dates] li')].some((li) => /Tue.*12 Jan.*2027.*09:00/.test(li.textContent ?? '')),
@@ -360,7 +360,7 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     assert.equal(await page.getByLabel('Repeats').inputValue(), 'MONTHLY');
     assert.equal(await page.getByLabel('Which one in the month').inputValue(), '2');
     assert.equal(await page.getByLabel('At (time of day)').inputValue(), '09:00');
-    await page.getByText('Every month on the 2nd Tuesday at 09:00').waitFor();
+    await page.getByText('Every month on the 2nd Tuesday at 09:00', { exact: true }).waitFor();
     await page.context().close();
   });
 
