@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_core.domain.model import Priority, RecurrenceRequest
+from gateway_core.domain.projects import Role
 from gateway_core.domain.sections import TREE_MAX
-from gateway_core.domain.users import new_user
+from gateway_core.domain.users import User, new_user
 from gateway_core.persistence import tables as t
 from gateway_core.persistence.uow import UnitOfWork
-from gateway_core.services import tasks
+from gateway_core.services import projects, tasks
 from taskstream.recurrence import RepeatFrom
 
 pytestmark = pytest.mark.integration
@@ -29,11 +30,16 @@ WEEKLY = RecurrenceRequest(rule="FREQ=WEEKLY", repeat_from=RepeatFrom.DUE_DATE, 
 
 async def make_user(engine: AsyncEngine) -> uuid.UUID:
     """A stored user owning the series."""
+    return (await make_account(engine)).id
+
+
+async def make_account(engine: AsyncEngine) -> User:
+    """A stored user (with the email an invitation goes to)."""
     user = new_user(email=f"subcopy-{uuid.uuid4().hex[:8]}@example.com", timezone="UTC")
     async with UnitOfWork(engine) as uow:
         await uow.users.add(user, "not-a-real-hash")
         await uow.commit()
-    return user.id
+    return user
 
 
 async def add(engine: AsyncEngine, user_id: uuid.UUID, title: str, **extra: Any) -> uuid.UUID:
@@ -188,3 +194,53 @@ async def test_a_recurring_subtask_copies_only_what_fits_in_its_tree(engine: Asy
     assert len(copied) == TREE_MAX - 233 == 17
     assert [row[1] for row in copied if row[0] == 0] == [f"group {n}" for n in range(5)]
     assert [row[1] for row in copied if row[0] == 1] == [f"item {n}" for n in range(12)]
+
+
+async def test_a_shared_series_copies_each_members_subtasks_in_the_project(
+    engine: AsyncEngine,
+) -> None:
+    alice, bob = await make_account(engine), await make_account(engine)
+    project = await projects.create_project(
+        uow=UnitOfWork(engine), user_id=alice.id, name="Chores", color=None, now=NOW
+    )
+    invitation = await projects.invite(
+        uow=UnitOfWork(engine),
+        user_id=alice.id,
+        project_id=project.id,
+        email=bob.email,
+        role=Role.EDITOR,
+        now=NOW,
+    )
+    await projects.answer_invitation(
+        uow=UnitOfWork(engine), user_id=bob.id, invitation_id=invitation.id, accept=True, now=NOW
+    )
+    series = await add(
+        engine, alice.id, "Clean", due_at=DUE, recurrence=WEEKLY, project_id=project.id
+    )
+    await add(engine, bob.id, "Windows", parent_id=series, tags=["Glass"])
+    await tasks.complete_task(uow=UnitOfWork(engine), user_id=bob.id, task_id=series, now=NOW)
+    instance = await tasks.create_next_instance(
+        uow=UnitOfWork(engine),
+        user_id=alice.id,
+        completed_task_id=series,
+        due_at=DUE + timedelta(weeks=1),
+        now=NOW,
+        source="recurrence",
+    )
+    async with engine.connect() as connection:
+        (copy,) = (
+            await connection.execute(select(t.tasks).where(t.tasks.c.parent_id == instance.id))
+        ).all()
+        tag_project = await connection.scalar(
+            select(t.tags.c.project_id)
+            .join(t.task_tags, t.task_tags.c.tag_id == t.tags.c.id)
+            .where(t.task_tags.c.task_id == copy.id)
+        )
+    # Bob's subtask stays Bob's, in the project, its tag in the project's tag set.
+    assert (copy.title, copy.user_id, copy.project_id, copy.status) == (
+        "Windows",
+        bob.id,
+        project.id,
+        "OPEN",
+    )
+    assert tag_project == project.id
