@@ -288,6 +288,50 @@ class Task:
         task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
         return task
 
+    def copy_under(
+        self,
+        *,
+        parent_id: uuid.UUID,
+        due_shift: timedelta | None,
+        now: datetime,
+        source: str,
+    ) -> Task:
+        """An open copy of this subtask under `parent_id` (a series' next instance or a copy
+        below it), in the same list position, with its own TaskCreated event."""
+        task = Task(
+            id=uuid.uuid4(),
+            user_id=self.user_id,
+            title=self.title,
+            notes=self.notes,
+            status=TaskStatus.OPEN,
+            priority=self.priority,
+            tags=self.tags,
+            # A subtask's due date is relative to its series: it moves with the instance
+            # (dropped when the series did not move by a known interval).
+            due_at=(
+                self.due_at + due_shift
+                if self.due_at is not None and due_shift is not None
+                else None
+            ),
+            completed_at=None,
+            # Only the instance repeats; a copied subtask is one task, with no reminders of
+            # its own to fire twice across the series.
+            recurrence=None,
+            series_id=None,
+            instance_number=1,
+            reminders=(),
+            created_at=now,
+            updated_at=now,
+            version=1,
+            project_id=self.project_id,
+            assignee_id=self.assignee_id,
+            section_id=self.section_id,
+            parent_id=parent_id,
+            position=self.position,
+        )
+        task.events.append(TaskCreated(task=task.copy(), source=source, at=now))
+        return task
+
     def record_reminder_outcome(
         self, reminder_id: uuid.UUID, *, sent: bool, at: datetime, source: str
     ) -> Reminder:

@@ -145,6 +145,47 @@ async def delete_subtasks(uow: UnitOfWork, task: Task, *, now: datetime) -> None
         await uow.tasks.remove(sub)
 
 
+async def copy_subtasks(
+    uow: UnitOfWork, completed: Task, instance: Task, *, now: datetime, source: str
+) -> int:
+    """Copy the completed instance's subtask tree, open, under the series' next instance
+    (each copy with its own TaskCreated event, in the caller's transaction); how many.
+
+    The copy keeps the tree's shape, so depth and direct-subtask limits hold as they did for
+    the source; only a next instance that is itself a subtask adds to a tree it shares, and
+    then the copy stops (parents before children) where the tree would pass TREE_MAX.
+    """
+    children: dict[uuid.UUID, list[Task]] = {}
+    for task_id, _ in await structure.descendants(uow.connection, completed.id):
+        row = await structure.place_of(uow.connection, task_id)
+        if row is not None:
+            sub = await uow.tasks.get(row.user_id, task_id)
+            assert sub.parent_id is not None
+            children.setdefault(sub.parent_id, []).append(sub)
+    room = TREE_MAX - 1
+    if instance.parent_id is not None:
+        chain = await structure.ancestors(uow.connection, instance.id)
+        room = TREE_MAX - 1 - len(await structure.descendants(uow.connection, chain[-1]))
+    shift = (
+        instance.due_at - completed.due_at
+        if instance.due_at is not None and completed.due_at is not None
+        else None
+    )
+    copied = {completed.id: instance.id}
+    # Breadth first, each list in its order: a cut at the limit keeps every copy's parent.
+    queue = sorted(children.get(completed.id, []), key=lambda task: task.position)
+    while queue and len(copied) - 1 < room:
+        source_task = queue.pop(0)
+        assert source_task.parent_id is not None
+        copy = source_task.copy_under(
+            parent_id=copied[source_task.parent_id], due_shift=shift, now=now, source=source
+        )
+        await uow.tasks.add(copy)
+        copied[source_task.id] = copy.id
+        queue += sorted(children.get(source_task.id, []), key=lambda task: task.position)
+    return len(copied) - 1
+
+
 async def _sibling_position(
     uow: UnitOfWork, user_id: uuid.UUID, key: ListKey, sibling_id: uuid.UUID, field: str
 ) -> str:

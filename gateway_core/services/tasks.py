@@ -205,9 +205,12 @@ async def create_next_instance(
     """The next instance after a completed one, created once however often this is called."""
     async with uow:
         completed = await uow.tasks.get(user_id, completed_task_id)
-        instance = await uow.tasks.add_instance(
-            completed.next_instance(due_at=due_at, now=now, source=source)
-        )
+        candidate = completed.next_instance(due_at=due_at, now=now, source=source)
+        instance = await uow.tasks.add_instance(candidate)
+        if instance is candidate:
+            # Only the delivery that created the instance copies the subtasks: a redelivered
+            # completion finds the instance and copies nothing a second time.
+            await structure.copy_subtasks(uow, completed, instance, now=now, source=source)
         await uow.commit()
     return instance
 

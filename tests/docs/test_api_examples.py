@@ -426,6 +426,7 @@ async def test_every_example_runs_as_documented(
     markdown = EXAMPLES.read_text()
     markdown = markdown.replace("ada@example.com", f"ada-{unique}@example.com")
     markdown = markdown.replace("ADA@example.com", f"ADA-{unique}@example.com")
+    markdown = markdown.replace("grace@example.com", f"grace-{unique}@example.com")
     markdown = markdown.replace(DOCUMENTED_URL, webhook_receiver.url)
     async with httpx.AsyncClient(base_url=f"http://{server}", timeout=10) as http:
         run = Run(base=server, http=http, receiver=webhook_receiver)
@@ -435,7 +436,7 @@ async def test_every_example_runs_as_documented(
             if run.socket is not None:
                 await run.socket.close()
     # Every use case ran: the counts guard against a block silently not being recognised.
-    assert run.ran.count("websocket") == 2
+    assert run.ran.count("websocket") == 4
     assert run.ran.count("webhook") == 1 and run.ran.count("audit check") == 1
     assert len(run.ran) >= 20, run.ran
     # GET, persisted queries (unknown, stored, by hash) and a trusted document by its hash.

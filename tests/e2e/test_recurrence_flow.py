@@ -175,3 +175,80 @@ async def test_reopening_and_completing_again_makes_no_second_instance(
     await complete(carol, task["id"])
     await asyncio.sleep(1.0)
     assert len(await instances(carol, task["seriesId"])) == 2
+
+
+SUBTREE = """
+query($id: ID!) {
+  task(id: $id) { subtasks {
+    title notes priority status dueAt tags { name }
+    subtasks { title priority status dueAt }
+  } }
+}
+"""
+
+
+async def test_the_next_instance_carries_an_open_copy_of_the_subtasks_once(
+    carol: GraphQLClient,
+) -> None:
+    first = (
+        await carol.data(
+            CREATE,
+            {
+                "i": {
+                    "title": "Weekly review",
+                    "dueAt": "2030-05-06T09:00:00Z",
+                    "recurrence": {"rule": "FREQ=WEEKLY", "timezone": "UTC"},
+                }
+            },
+        )
+    )["createTask"]
+
+    async def subtask(title: str, parent: str, **extra: Any) -> str:
+        created = await carol.data(CREATE, {"i": {"title": title, "parentId": parent, **extra}})
+        return str(created["createTask"]["id"])
+
+    inbox = await subtask("Inbox zero", first["id"], notes="all of it", tags=["home"])
+    await subtask("Archive", inbox, priority="HIGH", dueAt="2030-05-06T07:00:00Z")
+    await subtask("Reply", inbox)
+    await subtask("Plan week", first["id"], priority="LOW")
+    await complete(carol, first["id"])
+    await wait_for_instances(carol, first["seriesId"], 2)
+    done, following = [
+        (await carol.data(SUBTREE, {"id": i["id"]}))["task"]
+        for i in await instances(carol, first["seriesId"])
+    ]
+    assert {s["status"] for s in done["subtasks"]} == {"DONE"}
+    assert following["subtasks"] == [
+        {
+            "title": "Inbox zero",
+            "notes": "all of it",
+            "priority": "NONE",
+            "status": "OPEN",
+            "dueAt": None,
+            "tags": [{"name": "home"}],
+            "subtasks": [
+                {
+                    "title": "Archive",
+                    "priority": "HIGH",
+                    "status": "OPEN",
+                    # Two hours before the instance's due date, as it was for the first.
+                    "dueAt": "2030-05-13T07:00:00+00:00",
+                },
+                {
+                    "title": "Reply",
+                    "priority": "NONE",
+                    "status": "OPEN",
+                    "dueAt": None,
+                },
+            ],
+        },
+        {
+            "title": "Plan week",
+            "notes": "",
+            "priority": "LOW",
+            "status": "OPEN",
+            "dueAt": None,
+            "tags": [],
+            "subtasks": [],
+        },
+    ]
