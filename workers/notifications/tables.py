@@ -20,6 +20,9 @@ schedule = Table(
     metadata,
     Column("reminder_id", UUID(as_uuid=True), primary_key=True),
     Column("user_id", UUID(as_uuid=True), nullable=False),
+    # Who the deliveries go to: the task's assignee, else its owner (`user_id`, under whom
+    # outcomes are reported to the gateway). See the notifications_0005 migration.
+    Column("recipient_id", UUID(as_uuid=True), nullable=False),
     Column("task_id", UUID(as_uuid=True), nullable=False),
     Column("task_title", Text, nullable=False),
     Column("task_due_at", DateTime(timezone=True)),
