@@ -3,6 +3,10 @@
 `schedule.recipient_id` is who the deliveries go to; `user_id` stays the task's owner, under
 whom outcomes are reported to the gateway. Existing rows keep reaching their owner.
 
+`assignment_notices`: the email of an "assigned to you" notice (when email is on), one row per
+(event, recipient), sent and retried like a reminder's deliveries; its id is the in-app
+notification's. The address is not kept: it is asked of the gateway when the email is sent.
+
 Revision ID: notifications_0005
 Revises: notifications_0004
 Create Date: 2026-12-04
@@ -27,8 +31,30 @@ def upgrade() -> None:
         "CREATE INDEX schedule_recipient ON notifications.schedule (recipient_id) "
         "WHERE recipient_id <> user_id"
     )
+    op.execute(
+        """
+        CREATE TABLE notifications.assignment_notices (
+            id uuid PRIMARY KEY,
+            user_id uuid NOT NULL,
+            task_id uuid NOT NULL,
+            task_title text NOT NULL,
+            state text NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz NOT NULL,
+            last_error text,
+            sent_at timestamptz,
+            created_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+    op.execute(
+        "CREATE INDEX assignment_notices_due ON notifications.assignment_notices "
+        "(next_attempt_at) WHERE state IN ('PENDING', 'SENDING')"
+    )
+    op.execute("CREATE INDEX assignment_notices_user ON notifications.assignment_notices (user_id)")
 
 
 def downgrade() -> None:
-    """Drop the column (and its index)."""
+    """Drop the table, the column (and its index)."""
+    op.execute("DROP TABLE notifications.assignment_notices")
     op.execute("ALTER TABLE notifications.schedule DROP COLUMN recipient_id")

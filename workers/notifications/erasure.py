@@ -10,6 +10,7 @@ from taskstream.messaging.bus import Outcome
 from taskstream.messaging.cloudevents import CloudEvent
 from workers.notifications.firing import finalize
 from workers.notifications.tables import (
+    assignment_notices,
     deliveries,
     invitation_notices,
     notifications,
@@ -63,6 +64,9 @@ async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection
     await connection.execute(delete(notifications).where(notifications.c.user_id == user_id))
     await connection.execute(
         delete(invitation_notices).where(invitation_notices.c.user_id == user_id)
+    )
+    await connection.execute(
+        delete(assignment_notices).where(assignment_notices.c.user_id == user_id)
     )
     await connection.execute(delete(webhooks).where(webhooks.c.user_id == user_id))
     # Its events too, sent or not: they describe the user's tasks, and one published after

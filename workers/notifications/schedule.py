@@ -43,15 +43,25 @@ LIVE = ("SCHEDULED", "FIRING")
 class ScheduleHandlers:
     """Task-event handlers of the `notifications` consumer group."""
 
-    def __init__(self, wake: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        wake: Callable[[], None] | None = None,
+        *,
+        email_on: bool = False,
+        mail_wake: Callable[[], None] | None = None,
+    ) -> None:
         # Called after a commit that may have made a reminder due sooner than the loop expects.
         self.wake = wake or (lambda: None)
+        # Whether "assigned to you" notices are emailed too, and how the mailer hears of one.
+        self.email_on = email_on
+        self.mail_wake = mail_wake or (lambda: None)
 
     async def task_changed(
         self, event: CloudEvent[TaskEvent], connection: AsyncConnection
     ) -> Outcome:
         """Created/updated/completed/reopened: the assignment notice, the task's reminders."""
-        await notify_assigned(event, connection)
+        if await notify_assigned(event, connection, email_on=self.email_on) and self.email_on:
+            self.mail_wake()
         if not touches_reminders(event.data):
             return Outcome.SUCCESS
         if await sync_task(connection, event.data.task, deleted=False):
