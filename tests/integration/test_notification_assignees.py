@@ -4,11 +4,14 @@ notifications consumer and firing loop on a real PostgreSQL, events through the 
 
 from __future__ import annotations
 
+import email
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,13 +22,23 @@ from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import encode
 from taskstream.messaging.consumer import Consumer
+from tests.integration.test_invitation_notices import Setup, closed_port, setup
+from workers.notifications.assignments import AssignmentMailer
 from workers.notifications.channels import EmailSender, WebhookSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import FiringLoop, RetryPolicy
 from workers.notifications.schedule import TASK_CHANGES, ScheduleHandlers
-from workers.notifications.tables import deliveries, notifications, processed_events, schedule
+from workers.notifications.tables import (
+    assignment_notices,
+    deliveries,
+    notifications,
+    processed_events,
+    schedule,
+)
 
 pytestmark = pytest.mark.integration
+
+__all__ = ["setup"]
 
 PAST = datetime(2020, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -33,7 +46,7 @@ PAST = datetime(2020, 1, 1, 9, 0, tzinfo=UTC)
 class World:
     """Three accounts' ids, one shared project, and the notifications consumer."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, handlers: ScheduleHandlers | None = None) -> None:
         self.engine = engine
         self.alice, self.bob, self.carol = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         self.project = uuid.uuid4()
@@ -43,7 +56,7 @@ class World:
         self.assignee: uuid.UUID | None = None
         self.owner = self.alice
         self.consumer = Consumer(name="notifications", engine=engine, processed=processed_events)
-        handlers = ScheduleHandlers()
+        handlers = handlers or ScheduleHandlers()
         for model in TASK_CHANGES:
             self.consumer.on(model, handlers.task_changed)
         self.consumer.on(UserDeleted, erase_user)
@@ -251,3 +264,98 @@ async def test_a_deleted_owners_deliveries_to_its_assignee_are_erased(world: Wor
     await world.loop.fire_due()
     await world.deliver(UserDeleted(user_id=world.alice))
     assert await world.deliveries_of() == []
+
+
+class Inbox:
+    """An aiosmtpd handler keeping the recipients and subject of every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Accept and keep the message."""
+        content = envelope.content
+        raw = content if isinstance(content, bytes) else str(content).encode()
+        self.messages.append(
+            (list(envelope.rcpt_tos), str(email.message_from_bytes(raw)["Subject"]))
+        )
+        return "250 OK"
+
+
+def mailer(setup: Setup, smtp_url: str | None) -> AssignmentMailer:
+    """A mailer with immediate retries, three attempts."""
+    return AssignmentMailer(
+        setup.engine,
+        setup.gateway,
+        email=EmailSender(smtp_url, "taskstream@example.com"),
+        policy=RetryPolicy(max_attempts=3, base_seconds=0.0, max_seconds=0.0),
+    )
+
+
+async def mails(engine: AsyncEngine, user_id: uuid.UUID) -> list[tuple[str, int, str | None]]:
+    """The user's queued assignment emails: (state, attempts, last error)."""
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            select(
+                assignment_notices.c.state,
+                assignment_notices.c.attempts,
+                assignment_notices.c.last_error,
+            ).where(assignment_notices.c.user_id == user_id)
+        )
+        return [(r.state, r.attempts, r.last_error) for r in found]
+
+
+async def test_an_assignment_is_emailed_once_when_email_is_on(setup: Setup) -> None:
+    woken: list[int] = []
+    world = World(setup.engine, ScheduleHandlers(email_on=True, mail_wake=lambda: woken.append(1)))
+    world.bob = await setup.account()
+    address = await setup.email_of(world.bob)
+    message = await world.create(assignee=world.bob, actor=world.alice)
+    async with setup.engine.begin() as connection:
+        await connection.execute(processed_events.delete())
+    assert await world.consumer.handle(message) is Outcome.SUCCESS  # a redelivery
+    assert woken == [1, 1]
+    assert await mails(setup.engine, world.bob) == [("PENDING", 0, None)]
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=closed_port())
+    controller.start()
+    try:
+        sender = mailer(setup, f"smtp://127.0.0.1:{controller.port}")
+        assert await sender.step() == 1
+        assert await sender.step() == 0
+    finally:
+        controller.stop()
+    assert inbox.messages == [([address], "Assigned to you: Ship the release")]
+    assert await mails(setup.engine, world.bob) == [("SENT", 1, None)]
+
+
+async def test_assignment_emails_are_retried_then_fail_and_are_erased_with_the_account(
+    setup: Setup,
+) -> None:
+    world = World(setup.engine, ScheduleHandlers(email_on=True))
+    world.bob = await setup.account()
+    await world.create(assignee=world.bob, actor=world.alice)
+    sender = mailer(setup, f"smtp://127.0.0.1:{closed_port()}")
+    for _ in range(3):
+        assert await sender.step() == 1
+    assert await sender.step() == 0
+    [(state, attempts, error)] = await mails(setup.engine, world.bob)
+    assert (state, attempts) == ("FAILED", 3) and error is not None and error.startswith("smtp:")
+    await world.deliver(UserDeleted(user_id=world.bob))
+    assert await mails(setup.engine, world.bob) == []
+
+
+async def test_an_assignment_email_to_an_account_gone_meanwhile_is_cancelled(
+    setup: Setup,
+) -> None:
+    world = World(setup.engine, ScheduleHandlers(email_on=True))  # Bob: no account here
+    await world.create(assignee=world.bob, actor=world.alice)
+    assert await mailer(setup, f"smtp://127.0.0.1:{closed_port()}").step() == 1
+    assert await mails(setup.engine, world.bob) == [("CANCELLED", 1, "the account is gone")]
+
+
+async def test_with_email_off_nothing_is_queued(world: World) -> None:
+    await world.create(assignee=world.bob, actor=world.alice)
+    assert await mails(world.engine, world.bob) == []
+    assert await world.inbox(world.bob) == [("Assigned to you: Ship the release", None)]
