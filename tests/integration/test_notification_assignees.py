@@ -259,13 +259,6 @@ async def test_a_deleted_assignees_scheduled_reminder_still_fires_for_the_owner(
     assert await world.inbox(world.alice) == [("Ship the release", world.reminder_id)]
 
 
-async def test_a_deleted_owners_deliveries_to_its_assignee_are_erased(world: World) -> None:
-    await world.create(assignee=world.bob, actor=world.alice)
-    await world.loop.fire_due()
-    await world.deliver(UserDeleted(user_id=world.alice))
-    assert await world.deliveries_of() == []
-
-
 class Inbox:
     """An aiosmtpd handler keeping the recipients and subject of every message."""
 

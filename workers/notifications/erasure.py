@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import UserDeleted
@@ -22,8 +22,8 @@ from workers.notifications.tables import (
 
 
 async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection) -> Outcome:
-    """Delete every row of the account: schedule, deliveries, notifications, invitation
-    notices, webhooks, events.
+    """Delete every row of the account: schedule, deliveries, notifications, invitation and
+    assignment notices, webhooks, events.
 
     Reminders of other owners' tasks the account was assigned go back to their owners (as the
     gateway unassigns a deleted account): they keep firing, to the owner from now on.
@@ -48,18 +48,11 @@ async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection
         )
     )
     await connection.execute(delete(deliveries).where(deliveries.c.user_id == user_id))
-    # The account's own reminders' deliveries to its assignees go with their reminders.
-    await connection.execute(
-        delete(deliveries).where(
-            deliveries.c.reminder_id.in_(
-                select(schedule.c.reminder_id).where(schedule.c.user_id == user_id)
-            )
-        )
-    )
     for row in handed_back:
         if row.state == "FIRING":
             # Its deliveries to the account are gone: the firing ends with what remains.
             await finalize(connection, row.reminder_id, row.generation, "the recipient was deleted")
+    # Its own reminders' deliveries (to its assignees too) go with them (ON DELETE CASCADE).
     await connection.execute(delete(schedule).where(schedule.c.user_id == user_id))
     await connection.execute(delete(notifications).where(notifications.c.user_id == user_id))
     await connection.execute(
