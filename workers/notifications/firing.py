@@ -244,6 +244,7 @@ class FiringLoop:
                     select(
                         schedule.c.reminder_id,
                         schedule.c.user_id,
+                        schedule.c.recipient_id,
                         schedule.c.task_id,
                         schedule.c.remind_at,
                         schedule.c.channels,
@@ -269,7 +270,8 @@ class FiringLoop:
     async def _queue(self, connection: AsyncConnection, rows: Sequence[Any]) -> datetime:
         """Queue the deliveries of claimed reminders; the database time of the claim."""
         now = await db_now(connection)
-        users = {row.user_id for row in rows if "WEBHOOK" in row.channels}
+        # Deliveries (and webhooks) are the recipient's; the ReminderDue record is the owner's.
+        users = {row.recipient_id for row in rows if "WEBHOOK" in row.channels}
         hooks: dict[uuid.UUID, list[uuid.UUID]] = {}
         if users:
             for hook in await connection.execute(
@@ -287,7 +289,7 @@ class FiringLoop:
             for channel in dict.fromkeys(row.channels):
                 if channel == "WEBHOOK":
                     # No webhook registered: one delivery that fails, so the outcome says so.
-                    found: list[uuid.UUID | None] = [*hooks.get(row.user_id, [])] or [None]
+                    found: list[uuid.UUID | None] = [*hooks.get(row.recipient_id, [])] or [None]
                     targets.extend((channel, hook) for hook in found)
                 else:
                     targets.append((channel, None))
@@ -298,7 +300,7 @@ class FiringLoop:
                     "id": uuid.uuid4(),
                     "reminder_id": row.reminder_id,
                     "generation": generation,
-                    "user_id": row.user_id,
+                    "user_id": row.recipient_id,
                     "channel": channel,
                     "webhook_id": hook,
                     "state": "PENDING",
@@ -543,41 +545,7 @@ class FiringLoop:
         generation: int,
         reason: str | None = None,
     ) -> None:
-        """When every delivery of a firing is final, give the reminder its outcome."""
-        counts = (
-            await connection.execute(
-                select(
-                    func.count().filter(deliveries.c.state.notin_(FINAL)).label("open"),
-                    func.count().filter(deliveries.c.state == "SENT").label("sent"),
-                    func.count().filter(deliveries.c.state == "FAILED").label("failed"),
-                    func.string_agg(deliveries.c.channel + ": " + deliveries.c.last_error, "; ")
-                    .filter(deliveries.c.state == "FAILED")
-                    .label("errors"),
-                ).where(
-                    deliveries.c.reminder_id == reminder_id,
-                    deliveries.c.generation == generation,
-                )
-            )
-        ).one()
-        if counts.open:
-            return
-        # SENT means every channel delivered; one that ran out of retries makes it FAILED.
-        sent = counts.sent > 0 and counts.failed == 0
-        await connection.execute(
-            update(schedule)
-            .where(
-                schedule.c.reminder_id == reminder_id,
-                schedule.c.generation == generation,
-                schedule.c.state == "FIRING",
-                schedule.c.outcome_sent.is_(None),
-            )
-            .values(
-                outcome_sent=sent,
-                outcome_at=func.now(),
-                report_after=func.now(),
-                last_error=None if sent else (counts.errors or reason or "nothing was delivered"),
-            )
-        )
+        await finalize(connection, reminder_id, generation, reason)
 
     # -- reporting ------------------------------------------------------------------------
 
@@ -639,3 +607,46 @@ class FiringLoop:
                 )
                 .values(**values)
             )
+
+
+async def finalize(
+    connection: AsyncConnection,
+    reminder_id: uuid.UUID,
+    generation: int,
+    reason: str | None = None,
+) -> None:
+    """When every delivery of a firing is final, give the reminder its outcome."""
+    counts = (
+        await connection.execute(
+            select(
+                func.count().filter(deliveries.c.state.notin_(FINAL)).label("open"),
+                func.count().filter(deliveries.c.state == "SENT").label("sent"),
+                func.count().filter(deliveries.c.state == "FAILED").label("failed"),
+                func.string_agg(deliveries.c.channel + ": " + deliveries.c.last_error, "; ")
+                .filter(deliveries.c.state == "FAILED")
+                .label("errors"),
+            ).where(
+                deliveries.c.reminder_id == reminder_id,
+                deliveries.c.generation == generation,
+            )
+        )
+    ).one()
+    if counts.open:
+        return
+    # SENT means every channel delivered; one that ran out of retries makes it FAILED.
+    sent = counts.sent > 0 and counts.failed == 0
+    await connection.execute(
+        update(schedule)
+        .where(
+            schedule.c.reminder_id == reminder_id,
+            schedule.c.generation == generation,
+            schedule.c.state == "FIRING",
+            schedule.c.outcome_sent.is_(None),
+        )
+        .values(
+            outcome_sent=sent,
+            outcome_at=func.now(),
+            report_after=func.now(),
+            last_error=None if sent else (counts.errors or reason or "nothing was delivered"),
+        )
+    )

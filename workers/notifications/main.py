@@ -8,6 +8,7 @@ from taskstream.bootstrap import Runtime
 from taskstream.messaging.consumer import Consumer
 from taskstream.service import ServiceParts
 from workers.notifications.api import internal_routes
+from workers.notifications.assignments import AssignmentMailer
 from workers.notifications.channels import EmailSender, WebhookSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import FiringLoop, RetryPolicy
@@ -39,12 +40,24 @@ def invitation_sender(runtime: Runtime) -> InvitationSender:
     )
 
 
+def assignment_mailer(runtime: Runtime) -> AssignmentMailer:
+    """The mailer of "assigned to you" notices of this runtime, configured from its settings."""
+    settings = runtime.settings
+    return AssignmentMailer(
+        runtime.engine,
+        GatewayClient(runtime.invoker),
+        email=EmailSender(settings.smtp_url, settings.smtp_from),
+        policy=RetryPolicy.of(settings),
+    )
+
+
 def build(runtime: Runtime) -> ServiceParts:
-    """The notifications service: schedule consumer, firing loop, invitation notices, outbox
-    relay, internal API."""
+    """The notifications service: schedule consumer, firing loop, invitation and assignment
+    notices, outbox relay, internal API."""
     loop = firing_loop(runtime)
     invitations = invitation_sender(runtime)
-    handlers = ScheduleHandlers(wake=loop.wake)
+    mailer = assignment_mailer(runtime)
+    handlers = ScheduleHandlers(wake=loop.wake, email_on=mailer.email.on, mail_wake=mailer.wake)
     consumer = Consumer(name="notifications", engine=runtime.engine, processed=processed_events)
     for model in TASK_CHANGES:
         consumer.on(model, handlers.task_changed)
@@ -58,6 +71,6 @@ def build(runtime: Runtime) -> ServiceParts:
         name="notifications",
         consumer=consumer,
         internal_routes=internal_routes(runtime.engine, runtime.settings),
-        background=[loop.run, invitations.run],
+        background=[loop.run, invitations.run, mailer.run],
         outbox=outbox,
     )

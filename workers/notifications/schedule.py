@@ -3,6 +3,11 @@
 The task snapshot in every event carries each reminder as the gateway sees it (relative ones
 already recomputed from the due date), so one rule set covers created, updated, completed,
 reopened and deleted: upsert what is SCHEDULED there, cancel what is cancelled or gone.
+
+A reminder reaches the task's assignee when it has one, else its owner (`recipient`). An event
+that changes either (assignment, unassignment, hand-over to a project owner) moves every row of
+the task to the new recipient, and a firing's deliveries still pending for the old one are
+cancelled: the old recipient receives nothing more. Outcomes stay keyed by the owner.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from contracts.events import (
 from contracts.task import Task
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.cloudevents import CloudEvent
+from workers.notifications.assignments import notify_assigned
+from workers.notifications.firing import finalize
 from workers.notifications.tables import deliveries, schedule, task_versions
 
 # The task events whose reminders are mirrored (deletion has its own handler).
@@ -36,14 +43,25 @@ LIVE = ("SCHEDULED", "FIRING")
 class ScheduleHandlers:
     """Task-event handlers of the `notifications` consumer group."""
 
-    def __init__(self, wake: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        wake: Callable[[], None] | None = None,
+        *,
+        email_on: bool = False,
+        mail_wake: Callable[[], None] | None = None,
+    ) -> None:
         # Called after a commit that may have made a reminder due sooner than the loop expects.
         self.wake = wake or (lambda: None)
+        # Whether "assigned to you" notices are emailed too, and how the mailer hears of one.
+        self.email_on = email_on
+        self.mail_wake = mail_wake or (lambda: None)
 
     async def task_changed(
         self, event: CloudEvent[TaskEvent], connection: AsyncConnection
     ) -> Outcome:
-        """Created/updated/completed/reopened: mirror the task's reminders."""
+        """Created/updated/completed/reopened: the assignment notice, the task's reminders."""
+        if await notify_assigned(event, connection, email_on=self.email_on) and self.email_on:
+            self.mail_wake()
         if not touches_reminders(event.data):
             return Outcome.SUCCESS
         if await sync_task(connection, event.data.task, deleted=False):
@@ -56,6 +74,11 @@ class ScheduleHandlers:
         """Deleted: every reminder not yet sent is cancelled."""
         await sync_task(connection, event.data.task, deleted=True)
         return Outcome.SUCCESS
+
+
+def recipient(task: Task) -> uuid.UUID:
+    """Who a task's reminders reach: its assignee, else its owner."""
+    return task.assignee_id or task.user_id
 
 
 def touches_reminders(event: TaskEvent) -> bool:
@@ -114,7 +137,10 @@ async def sync_task(connection: AsyncConnection, task: Task, *, deleted: bool) -
         return False
     rescheduled = False
     user_id = task.user_id
+    to_whom = recipient(task)
     common = {
+        "user_id": user_id,
+        "recipient_id": to_whom,
         "task_title": task.title,
         "task_due_at": task.due_at,
         "task_version": version,
@@ -123,7 +149,12 @@ async def sync_task(connection: AsyncConnection, task: Task, *, deleted: bool) -
     rows = {
         row.reminder_id: row
         for row in await connection.execute(
-            select(schedule.c.reminder_id, schedule.c.state, schedule.c.remind_at)
+            select(
+                schedule.c.reminder_id,
+                schedule.c.state,
+                schedule.c.remind_at,
+                schedule.c.generation,
+            )
             .where(schedule.c.task_id == task_id)
             # Row locks in one order everywhere (by reminder id), so lockers never deadlock.
             .order_by(schedule.c.reminder_id)
@@ -146,7 +177,6 @@ async def sync_task(connection: AsyncConnection, task: Task, *, deleted: bool) -
                 pg_insert(schedule)
                 .values(
                     reminder_id=reminder_id,
-                    user_id=user_id,
                     task_id=task_id,
                     remind_at=remind_at,
                     channels=channels,
@@ -194,4 +224,26 @@ async def sync_task(connection: AsyncConnection, task: Task, *, deleted: bool) -
         )
         to_cancel.extend(gone)
     await cancel_deliveries(connection, to_cancel)
+    if rows and await cancel_others(connection, list(rows), to_whom):
+        # A firing whose last open deliveries were the old recipient's gets its outcome now.
+        for row in rows.values():
+            if row.state == "FIRING":
+                await finalize(connection, row.reminder_id, row.generation)
     return rescheduled
+
+
+async def cancel_others(
+    connection: AsyncConnection, reminder_ids: list[uuid.UUID], to_whom: uuid.UUID
+) -> bool:
+    """Stop the pending deliveries of these reminders to anyone but their recipient now;
+    whether there were any."""
+    result = await connection.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.reminder_id.in_(reminder_ids),
+            deliveries.c.user_id != to_whom,
+            deliveries.c.state.in_(("PENDING", "SENDING")),
+        )
+        .values(state="CANCELLED", last_error="the task has another recipient now")
+    )
+    return bool(result.rowcount)

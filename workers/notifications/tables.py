@@ -20,6 +20,9 @@ schedule = Table(
     metadata,
     Column("reminder_id", UUID(as_uuid=True), primary_key=True),
     Column("user_id", UUID(as_uuid=True), nullable=False),
+    # Who the deliveries go to: the task's assignee, else its owner (`user_id`, under whom
+    # outcomes are reported to the gateway). See the notifications_0005 migration.
+    Column("recipient_id", UUID(as_uuid=True), nullable=False),
     Column("task_id", UUID(as_uuid=True), nullable=False),
     Column("task_title", Text, nullable=False),
     Column("task_due_at", DateTime(timezone=True)),
@@ -95,6 +98,23 @@ invitation_notices = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text),
     Column("notification_id", UUID(as_uuid=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The email of each "assigned to you" notice (see the notifications_0005 migration); `id` is
+# the in-app notification's, derived from the event and the recipient (`user_id`).
+assignment_notices = Table(
+    "assignment_notices",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("task_id", UUID(as_uuid=True), nullable=False),
+    Column("task_title", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
     Column("sent_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
