@@ -78,11 +78,9 @@ def test_sidecars_start_without_a_kubernetes_api_token(
         for item in component["spec"]["metadata"]
         if "secretKeyRef" in item
     ]
-    assert refs and set(refs) <= {
-        "taskstream-secrets",
-        "taskstream-kafka-cluster-ca-cert",
-        "taskstream-kafka-user",
-    }
+    # The app Secret, Strimzi's cluster CA (reflected) and the KafkaUsers' Secrets.
+    kafka_users = {u["metadata"]["name"] for u in of_kind(docs, "KafkaUser")}
+    assert refs and set(refs) <= {"taskstream-secrets", "taskstream-cluster-ca-cert"} | kafka_users
     for config in of_kind(docs, "Configuration"):
         for scope in config["spec"]["secrets"]["scopes"]:
             assert scope["defaultAccess"] == "deny" and not scope.get("allowedSecrets")
