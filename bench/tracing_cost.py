@@ -37,7 +37,8 @@ from devstack.postgres import EmbeddedPostgres
 CREATE = 'mutation { createTask(input: {title: "Traced task", priority: HIGH}) { id } }'
 # Mode name -> sampling ratio (None: tracing off, no OTLP endpoint).
 MODES: dict[str, float | None] = {"off": None, "on_1.0": 1.0, "on_0.1": 0.1}
-SERVICE = "taskstream-gateway"
+# `up` runs the gateway and the workers in one process; its spans carry this service name.
+SERVICE = "taskstream-up"
 # One account sends every request on purpose: the limiters would measure themselves, not tracing.
 UNLIMITED = {
     "TASKSTREAM_MUTATIONS_PER_MINUTE": str(10**9),
@@ -100,7 +101,7 @@ async def measure(
 
 
 def traces_in(jaeger: Jaeger) -> int:
-    """How many traces of the gateway Jaeger holds (the exporter flushed at shutdown)."""
+    """How many traces of `up` Jaeger holds (the exporter flushed at shutdown)."""
     response = httpx.get(
         f"{jaeger.ui_url}/api/traces",
         params={"service": SERVICE, "limit": "100000", "lookback": "1h"},
@@ -135,6 +136,7 @@ def main() -> None:
             if jaeger is not None:
                 jaeger.start()
                 env["OTEL_EXPORTER_OTLP_ENDPOINT"] = jaeger.otlp_endpoint
+                env["OTEL_SERVICE_NAME"] = SERVICE
             try:
                 up = UpProcess(data_dir, env)
                 try:
