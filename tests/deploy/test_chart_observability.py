@@ -15,6 +15,7 @@ import pytest
 
 from tests.deploy.conftest import (
     APP_IDS,
+    CHART,
     NAMESPACE,
     STRIMZI,
     SUBSCRIBERS,
@@ -342,3 +343,32 @@ def test_kafka_metrics_are_scraped_from_the_strimzi_pods(
     component = next(c for c in of_kind(docs, "Component") if c["spec"]["type"] == "pubsub.kafka")
     brokers = next(m["value"] for m in component["spec"]["metadata"] if m["name"] == "brokers")
     assert brokers.split(".")[:2] == [f"{cluster}-kafka-bootstrap", values_ns]
+
+
+@pytest.mark.parametrize(
+    ("setting", "named_in_error"),
+    [
+        ("dapr.pubsub.authType=scram-sha-256", "authType"),
+        ("tracing.collector.exporterEndpoint=http://jaeger:4317", "exporterEndpoint"),
+        ("tracing.otlpEndpoint=collector:4318", "otlpEndpoint"),
+        ("tracing.collector.replicas=0", "replicas"),
+    ],
+)
+def test_the_values_schema_refuses_wiring_that_would_not_connect(
+    tools: Tools, setting: str, named_in_error: str
+) -> None:
+    """An auth type Strimzi and Dapr do not share, an exporter endpoint with a scheme (the
+    collector's OTLP/gRPC exporter takes host:port), an app endpoint without one (the SDK needs
+    a URL): helm refuses them, naming the value, before anything reaches a cluster."""
+    done = tools.run(
+        "helm",
+        "template",
+        "t",
+        str(CHART),
+        "--values",
+        str(CHART / "values-cloud.yaml"),
+        "--set",
+        setting,
+    )
+    assert done.returncode != 0
+    assert named_in_error in done.stderr, done.stderr
