@@ -54,6 +54,7 @@ PROCESS_BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "ws_memory": ([], ["--quick"], "ws_memory"),
     "service_rss": ([], ["--quick"], "service_rss"),
     "shared_counters": ([], ["--requests", "300"], "shared_counters"),
+    "tracing_cost": ([], ["--tasks", "2000", "--requests", "100"], "tracing_cost"),
 }
 
 ORDER = (
@@ -68,6 +69,7 @@ ORDER = (
     "ws_memory",
     "service_rss",
     "shared_counters",
+    "tracing_cost",
 )
 
 SIZES = {"full": (100_000, 1_000_000), "quick": (5_000, 50_000)}

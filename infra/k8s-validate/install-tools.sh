@@ -126,12 +126,14 @@ else
 fi
 
 if stamped prometheus-crds "$PROMETHEUS_OPERATOR_VERSION" && [ -f "$CRD_DIR/monitoring.coreos.com/servicemonitor_v1.json" ] \
-  && [ -f "$CRD_DIR/monitoring.coreos.com/prometheusrule_v1.json" ]; then
+  && [ -f "$CRD_DIR/monitoring.coreos.com/prometheusrule_v1.json" ] \
+  && [ -f "$CRD_DIR/monitoring.coreos.com/podmonitor_v1.json" ]; then
   log prometheus-crds "$PROMETHEUS_OPERATOR_VERSION (cached)"
 else
   dir="$(cd "$TOOLS" && go_module_dir github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")"
   to_schema "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml \
-    "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml
+    "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml \
+    "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml
   stamp prometheus-crds "$PROMETHEUS_OPERATOR_VERSION"
   log prometheus-crds "$PROMETHEUS_OPERATOR_VERSION from the prometheus-operator Go module"
 fi

@@ -167,19 +167,23 @@ def test_dapr_components_are_scoped_to_app_ids(
     rendered: dict[str, list[Manifest]], environment: str
 ) -> None:
     docs = rendered[environment]
-    pubsub = named(docs, "Component", "pubsub")
-    assert pubsub["spec"]["type"] == "pubsub.kafka"
-    assert set(pubsub["scopes"]) == APP_IDS
-    meta = {m["name"]: m for m in pubsub["spec"]["metadata"]}
-    assert meta["consumerGroup"]["value"] == "{appID}"
-    assert meta["brokers"]["value"].startswith("taskstream-kafka-bootstrap.kafka.svc:")
+    # One shared component (no Kafka auth), or one per app id with its KafkaUser
+    # (test_chart_observability.py): every app id in exactly one, nothing else in any.
+    pubsubs = [c for c in of_kind(docs, "Component") if c["spec"]["type"] == "pubsub.kafka"]
+    scopes = [app for c in pubsubs for app in c["scopes"]]
+    assert sorted(scopes) == sorted(APP_IDS)
+    for pubsub in pubsubs:
+        meta = {m["name"]: m for m in pubsub["spec"]["metadata"]}
+        assert meta["consumerGroup"]["value"] == "{appID}"
+        assert meta["brokers"]["value"].startswith("taskstream-kafka-bootstrap.kafka.svc:")
     state = named(docs, "Component", "statestore")
     assert state["spec"]["type"] == "state.postgresql"
     assert set(state["scopes"]) < APP_IDS
     assert {m["name"] for m in state["spec"]["metadata"]} >= {"connectionString"}
     assert "secretKeyRef" in state["spec"]["metadata"][0]
     # No secret store component: see test_chart_wiring.py.
-    assert {c["metadata"]["name"] for c in of_kind(docs, "Component")} == {"pubsub", "statestore"}
+    names = {c["metadata"]["name"] for c in of_kind(docs, "Component")}
+    assert names == {"statestore"} | {c["metadata"]["name"] for c in pubsubs}
 
 
 def test_every_subscriber_of_the_contract_may_use_the_pubsub(
@@ -187,8 +191,13 @@ def test_every_subscriber_of_the_contract_may_use_the_pubsub(
 ) -> None:
     """The apps declare their subscriptions themselves (GET /dapr/subscribe, with dead-letter
     topics); the chart's part is the component they need, scoped to them."""
-    pubsub = named(rendered[environment], "Component", "pubsub")
-    assert set().union(*SUBSCRIBERS.values()) <= set(pubsub["scopes"])
+    pubsubs = [
+        c
+        for c in of_kind(rendered[environment], "Component")
+        if c["spec"]["type"] == "pubsub.kafka"
+    ]
+    scoped = {app for c in pubsubs for app in c["scopes"]}
+    assert set().union(*SUBSCRIBERS.values()) <= scoped
 
 
 def test_resiliency_retries_inbound_events_before_dead_lettering(
@@ -197,8 +206,16 @@ def test_resiliency_retries_inbound_events_before_dead_lettering(
     (resiliency,) = of_kind(rendered[environment], "Resiliency")
     assert set(resiliency["scopes"]) == APP_IDS
     spec = resiliency["spec"]
-    inbound = spec["targets"]["components"]["pubsub"]["inbound"]["retry"]
-    assert spec["policies"]["retries"][inbound]["maxRetries"] > 0
+    # Every pub/sub component the apps use (one shared, or one per app id) has the retries.
+    pubsubs = [
+        c["metadata"]["name"]
+        for c in of_kind(rendered[environment], "Component")
+        if c["spec"]["type"] == "pubsub.kafka"
+    ]
+    assert pubsubs
+    for name in pubsubs:
+        inbound = spec["targets"]["components"][name]["inbound"]["retry"]
+        assert spec["policies"]["retries"][inbound]["maxRetries"] > 0
     assert "gateway" in spec["targets"]["apps"]
 
 

@@ -40,8 +40,12 @@ pytestmark = [pytest.mark.deploy, pytest.mark.timeout(3600)]
 
 
 def app_deployments(docs: list[Manifest]) -> list[Manifest]:
-    """The Deployments of the four services."""
-    found = of_kind(docs, "Deployment")
+    """The Deployments of the four services (not the tracing collector's or Jaeger's)."""
+    found = [
+        d
+        for d in of_kind(docs, "Deployment")
+        if pod_labels(d).get("app.kubernetes.io/component") in ("gateway", "worker")
+    ]
     assert {pod_labels(d)["app.kubernetes.io/name"] for d in found} == APP_IDS
     return found
 
@@ -78,11 +82,9 @@ def test_sidecars_start_without_a_kubernetes_api_token(
         for item in component["spec"]["metadata"]
         if "secretKeyRef" in item
     ]
-    assert refs and set(refs) <= {
-        "taskstream-secrets",
-        "taskstream-kafka-cluster-ca-cert",
-        "taskstream-kafka-user",
-    }
+    # The app Secret, Strimzi's cluster CA (reflected) and the KafkaUsers' Secrets.
+    kafka_users = {u["metadata"]["name"] for u in of_kind(docs, "KafkaUser")}
+    assert refs and set(refs) <= {"taskstream-secrets", "taskstream-cluster-ca-cert"} | kafka_users
     for config in of_kind(docs, "Configuration"):
         for scope in config["spec"]["secrets"]["scopes"]:
             assert scope["defaultAccess"] == "deny" and not scope.get("allowedSecrets")
@@ -479,7 +481,20 @@ def test_chart_resiliency_is_the_one_stack_up_runs(
     """The retry budget docs/reliability.md gives (and the fault tests measure) holds on
     Kubernetes: same policies, same targets."""
     (chart,) = of_kind(rendered[environment], "Resiliency")
-    assert chart["spec"] == infra_dapr_resiliency(tools)["spec"]
+    stack = infra_dapr_resiliency(tools)["spec"]
+    # `stack up` has one pub/sub component; with Kafka auth on, each app id has its own, and
+    # each gets the one's policies.
+    pubsubs = [
+        c["metadata"]["name"]
+        for c in of_kind(rendered[environment], "Component")
+        if c["spec"]["type"] == "pubsub.kafka"
+    ]
+    components = dict(chart["spec"]["targets"]["components"])
+    for name in pubsubs:
+        assert components.pop(name) == stack["targets"]["components"]["pubsub"], name
+    components["pubsub"] = stack["targets"]["components"]["pubsub"]
+    spec = {**chart["spec"], "targets": {**chart["spec"]["targets"], "components": components}}
+    assert spec == stack
     assert set(chart["scopes"]) == APP_IDS
 
 

@@ -100,3 +100,32 @@ def test_the_chart_values_a_guide_names_exist(tools: Tools, guide: str) -> None:
         assert stem in known or any(
             stem.startswith(k + ".") for k in known if k.endswith("digests")
         ), path
+
+
+def test_backup_guide_names_every_schema_and_table_the_database_holds(tools: Tools) -> None:
+    """docs/deploy/backup.md lists every schema the migrations create, every table of them, the
+    migrations' version table and Dapr's state tables under the chart's prefix: a new schema or
+    table left out of the guide fails here."""
+    text = (DOCS / "backup.md").read_text()
+    migrations = "\n".join(p.read_text() for p in (REPO / "alembic" / "versions").glob("*.py"))
+    schemas = set(re.findall(r"CREATE SCHEMA IF NOT EXISTS (\w+)", migrations))
+    assert schemas >= {"gateway", "recurrence", "notifications", "audit"}
+    for schema in schemas:
+        assert f"schema `{schema}`" in text, schema
+    tables = set(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)\.(\w+)", migrations))
+    tables |= {
+        (schema, table)
+        for table, schema in re.findall(
+            r"create_table\(\s*\"(\w+)\".*?schema=\"(\w+)\"", migrations, re.DOTALL
+        )
+        if schema in schemas
+    }
+    assert tables
+    rows = {line.split("|")[1]: line for line in text.splitlines() if line.startswith("| schema")}
+    for schema, table in tables:
+        assert f"`{table}`" in rows[f" schema `{schema}` "], (schema, table)
+    (values,) = tools.yaml_docs(CHART / "values.yaml")
+    prefix = values["dapr"]["statestore"]["tablePrefix"]
+    assert f"`public.{prefix}state`" in text and "`public.alembic_version`" in text
+    for command in ("pg_dump --format=custom", "pg_restore", "--single-transaction"):
+        assert command in text, command

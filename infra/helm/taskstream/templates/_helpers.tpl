@@ -116,3 +116,23 @@ env:
 {{- define "taskstream.enabledServices" -}}
 {{- range $name, $svc := .Values.services }}{{ if $svc.enabled }}{{ $name }} {{ end }}{{ end -}}
 {{- end -}}
+
+{{/* Where the Dapr sidecars send spans (OTLP/gRPC host:port): the chart's collector when it is
+     on, else dapr.tracing.otlp.endpointAddress (possibly empty: no OTLP export). */}}
+{{- define "taskstream.daprOtlpEndpoint" -}}
+{{- if .Values.tracing.collector.enabled -}}
+{{- printf "%s-otel-collector.%s.svc:4317" (include "taskstream.fullname" .) .Release.Namespace -}}
+{{- else -}}
+{{- .Values.dapr.tracing.otlp.endpointAddress -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The services' OTEL_EXPORTER_OTLP_ENDPOINT (OTLP/HTTP base URL; the app appends
+     /v1/traces): the chart's collector when it is on, else tracing.otlpEndpoint. */}}
+{{- define "taskstream.appOtlpEndpoint" -}}
+{{- if .Values.tracing.collector.enabled -}}
+{{- printf "http://%s-otel-collector.%s.svc:4318" (include "taskstream.fullname" .) .Release.Namespace -}}
+{{- else -}}
+{{- .Values.tracing.otlpEndpoint -}}
+{{- end -}}
+{{- end -}}
