@@ -13,8 +13,8 @@ half full, a replica that goes to the store reserves, beside what it admits, a s
 `lease_fraction` of the capacity (never more than the bucket holds above its half), and spends
 that slice locally for `lease_seconds`: most requests of an account far from its limit cost
 the store nothing. Leased points are taken from the shared bucket when leased, so the replicas
-together never admit more than the budget plus the slices still held (at most replicas ×
-lease_fraction × capacity at any moment) and a slice left unspent when it lapses is not
+together never admit more than the budget plus the slices still held (at most replicas *
+lease_fraction * capacity at any moment) and a slice left unspent when it lapses is not
 returned, so a client may be refused up to that much early (documented in README.md). Near
 the limit (bucket at most half full) nothing is leased and every request is counted exactly.
 """

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)
 # Small enough to exhaust quickly; the stack's other tests keep the default.
 MUTATIONS_PER_MINUTE = 30
 # The documented tolerance of leased slices (TASKSTREAM_RATE_LIMIT_LEASE_FRACTION, 0.05 by
-# default): each of the two gateways may hold at most floor(0.05 × 30) = 1 unspent point.
+# default): each of the two gateways may hold at most floor(0.05 * 30) = 1 unspent point.
 LEASE_FRACTION = 0.05
 HELD_AT_MOST = 2 * math.floor(LEASE_FRACTION * MUTATIONS_PER_MINUTE)
 CREATE = "mutation($t: String!) { createTask(input: {title: $t}) { id title } }"

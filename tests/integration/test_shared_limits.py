@@ -338,7 +338,7 @@ async def test_a_slice_held_by_one_replica_refuses_the_other_early_within_the_to
         admitted_on_two += 1
     # Replica two got what the store held after replica one's slice (and its own slices, all
     # spent): the budget less replica one's request and its unspent slice (the documented
-    # tolerance, lease_fraction × capacity per replica), never more than the budget.
+    # tolerance, lease_fraction * capacity per replica), never more than the budget.
     assert admitted_on_two == 40 - 1 - 10
     # Replica one still spends its slice until it lapses: the budget is reached, not exceeded.
     for _ in range(10):
