@@ -15,7 +15,8 @@ that slice locally for `lease_seconds`: most requests of an account far from its
 the store nothing. Leased points are taken from the shared bucket when leased, so the replicas
 together never admit more than the budget plus the slices still held (at most replicas *
 lease_fraction * capacity at any moment) and a slice left unspent when it lapses is not
-returned, so a client may be refused up to that much early (documented in README.md). Near
+returned (a live slice goes back whenever its replica goes to the store for the key again), so
+a client may be refused up to that much early (documented in README.md). Near
 the limit (bucket at most half full) nothing is leased and every request is counted exactly.
 """
 
@@ -297,8 +298,13 @@ class SharedBucket:
             return True, 0.0, leased
         cost = points * self.interval
         seen = self._seen.get(key)
-        if seen is not None and max(seen, now) + cost - now > self.tolerance:
-            return False, max(seen, now) + cost - self.tolerance - now, self._left(seen, now)
+        if seen is not None:
+            # A live slice this replica holds would go back to the store with this request.
+            lease = self._leases.get(key)
+            if lease is not None and lease.until > now:
+                seen -= lease.points * self.interval
+            if max(seen, now) + cost - now > self.tolerance:
+                return False, max(seen, now) + cost - self.tolerance - now, self._left(seen, now)
         mine: asyncio.Future[Taken] = asyncio.get_running_loop().create_future()
         self._queued.setdefault(key, []).append((points, mine))
         async with self._locks.hold(key):
@@ -350,10 +356,14 @@ class SharedBucket:
         batch = batch[len(local) :]
         if not batch:
             return local
+        # What is left of a live slice goes back in this compare-and-set, so a request bigger
+        # than the slice still gets all the points the account has (a lapsed slice is spent).
+        held = self._leases.pop(key, None)
+        returned = held.points if held is not None and held.until > now else 0.0
 
         def spend(value: Any) -> tuple[Any, tuple[list[Taken], float, float]]:
             tat = float(value["tat"]) if isinstance(value, dict) else now
-            current, results = tat, []
+            current, results = tat - returned * self.interval, []
             for points in batch:
                 cost = points * self.interval
                 new = max(current, now) + cost
@@ -371,17 +381,18 @@ class SharedBucket:
         results, tat, lease = await self.state.update(
             _state_key(self.namespace, key), spend, ttl=self.tolerance + 1.0
         )
+        if returned:
+            # The stored time went back by the returned slice: what this replica saw before
+            # is no longer a lower bound of it.
+            self._seen.pop(key, None)
         self._remember(key, tat, now)
         if lease:
             self._keep_lease(key, lease, now)
         return local + results
 
     def _keep_lease(self, key: str, points: float, now: float) -> None:
-        """Hold `points` taken from the store for this replica, with what it still held."""
-        old = self._leases.get(key)
-        if old is not None and old.until > now:
-            points += old.points
-        elif len(self._leases) >= MAX_KEYS:
+        """Hold `points` taken from the store for this replica."""
+        if key not in self._leases and len(self._leases) >= MAX_KEYS:
             for lapsed in [k for k, v in self._leases.items() if v.until <= now]:
                 del self._leases[lapsed]
             if len(self._leases) >= MAX_KEYS:

@@ -345,3 +345,27 @@ async def test_a_slice_held_by_one_replica_refuses_the_other_early_within_the_to
         await one.mutation(user)
     with pytest.raises(RateLimited):
         await one.mutation(user)
+
+
+async def test_a_request_bigger_than_the_slice_gets_the_slice_back_and_the_rest(
+    state: SharedState,
+) -> None:
+    clock = Clock()
+    limits = RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=1,
+        cost_capacity=100,
+        cost_per_second=1.0,
+        clock=clock,
+        state=state,
+        lease_fraction=0.25,
+    )
+    user = str(uuid.uuid4())
+    # 10 spent and a slice of 25 held: 65 left in the store, 90 for the account.
+    await limits.query_cost(user, 10)
+    # 70 is more than the slice and than the store's 65: the slice goes back with the request.
+    await limits.query_cost(user, 70)
+    with pytest.raises(RateLimited, match=r"query cost 30 is more than the 20 points"):
+        await limits.query_cost(user, 30)
+    await limits.query_cost(user, 20)
