@@ -9,6 +9,10 @@ account's query-cost bucket and its mutation bucket: RateLimits.query_cost + .mu
  - shared through the Dapr state API (`stack up`, Kubernetes),
 one request at a time (the added latency, p50/p99), and with `--concurrency` callers on one
 account at once (contention: every update of one key is a compare-and-set that may retry).
+Then, side by side in the same run, "accounts": the gateway's default budgets (cost 100,000
+points at 5,000/s, 600 mutations a minute), requests going round `--accounts` accounts, each
+far from its limits, counted exactly (every request in the store) and with leases
+(TASKSTREAM_RATE_LIMIT_LEASE_FRACTION 0.05 for 1 s: slices spent without the store).
 Writes ``bench/results/shared_counters.json``.
 """
 
@@ -65,6 +69,39 @@ async def one_at_a_time(state: SharedState | None, requests: int) -> dict[str, f
     return {**summary(samples), **micro}
 
 
+def default_limits(state: SharedState | None, lease_fraction: float) -> RateLimits:
+    """The gateway's default budgets (settings.py), with or without leases."""
+    return RateLimits(
+        logins_per_minute=10,
+        logins_per_address_per_minute=30,
+        mutations_per_minute=600,
+        cost_capacity=100_000,
+        cost_per_second=5_000.0,
+        state=state,
+        lease_fraction=lease_fraction,
+        lease_seconds=1.0,
+    )
+
+
+async def across_accounts(
+    state: SharedState | None, requests: int, accounts: int, lease_fraction: float
+) -> dict[str, float]:
+    """p50/p99 (µs) of one request's counters, one in flight, going round `accounts` users."""
+    counted = default_limits(state, lease_fraction)
+    users = [str(uuid.uuid4()) for _ in range(accounts)]
+    samples: list[float] = []
+    for n in range(requests + WARM_UP):
+        user = users[n % accounts]
+        started = time.perf_counter()
+        await counted.query_cost(user, 25)
+        await counted.mutation(user)
+        if n >= WARM_UP:
+            samples.append((time.perf_counter() - started) * 1000)
+    micro = {f"p{q}_us": round(percentile(samples, q / 100) * 1000, 1) for q in (50, 99)}
+    mean = {"mean_us": round(1000 * sum(samples) / len(samples), 1)}
+    return {**summary(samples), **micro, **mean}
+
+
 async def contended(state: SharedState | None, requests: int, concurrency: int) -> dict[str, Any]:
     """Latency and throughput with `concurrency` callers counting on one account at once."""
     counted = limits(state)
@@ -84,7 +121,7 @@ async def contended(state: SharedState | None, requests: int, concurrency: int) 
     return {**summary(samples), "requests_per_s": round(len(samples) / seconds, 1)}
 
 
-async def main(requests: int, concurrency: int) -> dict[str, Any]:
+async def main(requests: int, concurrency: int, accounts: int) -> dict[str, Any]:
     """Every measurement once; the result record."""
     with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
         root = Path(folder)
@@ -112,7 +149,7 @@ async def main(requests: int, concurrency: int) -> dict[str, Any]:
                 log_level="warn",
                 env={"DAPR_API_TOKEN": token},
             )
-            results: dict[str, Any] = {"one_at_a_time": {}, "contended": {}}
+            results: dict[str, Any] = {"one_at_a_time": {}, "contended": {}, "accounts": {}}
             with sidecar:
                 adapters: dict[str, SharedState | None] = {
                     "in_process": None,
@@ -122,6 +159,13 @@ async def main(requests: int, concurrency: int) -> dict[str, Any]:
                 for name, state in adapters.items():
                     results["one_at_a_time"][name] = await one_at_a_time(state, requests)
                     results["contended"][name] = await contended(state, requests, concurrency)
+                    # Exact and leased side by side, interleaved, on the same store.
+                    for label, fraction in (("exact", 0.0), ("leased", 0.05)):
+                        if state is None and fraction:
+                            continue
+                        results["accounts"][f"{name}_{label}"] = await across_accounts(
+                            state, requests, accounts, fraction
+                        )
                     if state is not None:
                         await state.close()
             await engine.dispose()
@@ -134,11 +178,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--accounts", type=int, default=50)
     args = parser.parse_args()
-    figures = asyncio.run(main(args.requests, args.concurrency))
+    figures = asyncio.run(main(args.requests, args.concurrency, args.accounts))
     single = figures["one_at_a_time"]
     figures["command"] = "python -m bench.shared_counters " + (
-        f"--requests {args.requests} --concurrency {args.concurrency}"
+        f"--requests {args.requests} --concurrency {args.concurrency} --accounts {args.accounts}"
     )
     figures["setup"] = {
         "counters": "RateLimits.query_cost + RateLimits.mutation (two GCRA buckets), per request",
@@ -159,6 +204,16 @@ if __name__ == "__main__":
         )
         for name, where in (("dapr", "through the Dapr state store"), ("postgres", "in PostgreSQL"))
         for p in ("p50", "p99")
+    ] + [
+        comparison(
+            f"a request's limits counted {where} with leases, {p}, {args.accounts} accounts",
+            value=figures["accounts"][f"{name}_leased"][f"{p}_us"],
+            unit="µs",
+            peer="the same, every request counted in the store (no lease)",
+            peer_value=figures["accounts"][f"{name}_exact"][f"{p}_us"],
+        )
+        for name, where in (("dapr", "through the Dapr state store"), ("postgres", "in PostgreSQL"))
+        for p in ("p50", "p99")
     ]
     path = write_result("shared_counters", figures)
     for name in ("in_process", "postgres", "dapr"):
@@ -167,5 +222,10 @@ if __name__ == "__main__":
             f"{name:10} one at a time p50 {one['p50_us']:9.1f} µs  p99 {one['p99_us']:9.1f} µs"
             f"   {args.concurrency} on one account p50 {many['p50_ms']:7.2f} ms"
             f"  p99 {many['p99_ms']:7.2f} ms  {many['requests_per_s']:8.1f} requests/s"
+        )
+    for name, row in figures["accounts"].items():
+        print(
+            f"{args.accounts} accounts, default budgets, {name:17} p50 {row['p50_us']:9.1f} µs"
+            f"  p99 {row['p99_us']:9.1f} µs  mean {row['mean_us']:9.1f} µs"
         )
     print(f"wrote {path}")

@@ -96,6 +96,8 @@ def build(runtime: Runtime) -> ServiceParts:
             cost_capacity=5 * settings.graphql_max_cost,
             cost_per_second=settings.graphql_cost_per_second,
             state=state,
+            lease_fraction=settings.rate_limit_lease_fraction,
+            lease_seconds=settings.rate_limit_lease_seconds,
         ),
         hashing=PasswordHashing(concurrency=settings.password_hash_concurrency),
         state=state,

@@ -6,7 +6,18 @@ the theoretical arrival time). A key's whole state is one entry, changed by comp
 so concurrent requests on several replicas are each counted once and never all admitted past
 the budget. Each replica also remembers the last arrival time it saw per key: that time only
 grows, so a request it already refuses is refused without asking the store (hammering clients
-cost the store nothing); an admission always goes to the store.
+cost the store nothing).
+
+Leases (the per-request budgets, query cost and mutations): while a key's bucket is more than
+half full, a replica that goes to the store reserves, beside what it admits, a slice of at most
+`lease_fraction` of the capacity (never more than the bucket holds above its half), and spends
+that slice locally for `lease_seconds`: most requests of an account far from its limit cost
+the store nothing. Leased points are taken from the shared bucket when leased, so the replicas
+together never admit more than the budget plus the slices still held (at most replicas *
+lease_fraction * capacity at any moment) and a slice left unspent when it lapses is not
+returned (a live slice goes back whenever its replica goes to the store for the key again), so
+a client may be refused up to that much early (documented in README.md). Near
+the limit (bucket at most half full) nothing is leased and every request is counted exactly.
 """
 
 from __future__ import annotations
@@ -116,6 +127,14 @@ class CostBudget:
             if b.points + (now - b.at) * self.per_second >= self.capacity
         ]:
             del self._buckets[key]
+
+
+@dataclass
+class _Lease:
+    """Points this replica took from a shared bucket ahead of use, and when they lapse."""
+
+    points: float
+    until: float
 
 
 @dataclass
@@ -246,9 +265,15 @@ class SharedBucket:
         capacity: float,
         per_second: float,
         clock: Callable[[], float] = time.time,
+        lease_fraction: float = 0.0,
+        lease_seconds: float = 1.0,
     ) -> None:
         self.state = state
         self.kind = kind
+        self.capacity = capacity
+        self.lease_max = math.floor(capacity * lease_fraction)
+        self.lease_seconds = lease_seconds
+        self._leases: dict[str, _Lease] = {}
         self.interval = 1.0 / per_second
         self.tolerance = capacity * self.interval
         self.per_second = per_second
@@ -268,10 +293,18 @@ class SharedBucket:
     async def take(self, key: str, points: float = 1.0) -> Taken:
         """Spend `points` of the key's bucket: (admitted, seconds to wait, points left)."""
         now = self.clock()
+        leased = self._spend_leased(key, points, now)
+        if leased is not None:
+            return True, 0.0, leased
         cost = points * self.interval
         seen = self._seen.get(key)
-        if seen is not None and max(seen, now) + cost - now > self.tolerance:
-            return False, max(seen, now) + cost - self.tolerance - now, self._left(seen, now)
+        if seen is not None:
+            # A live slice this replica holds would go back to the store with this request.
+            lease = self._leases.get(key)
+            if lease is not None and lease.until > now:
+                seen -= lease.points * self.interval
+            if max(seen, now) + cost - now > self.tolerance:
+                return False, max(seen, now) + cost - self.tolerance - now, self._left(seen, now)
         mine: asyncio.Future[Taken] = asyncio.get_running_loop().create_future()
         self._queued.setdefault(key, []).append((points, mine))
         async with self._locks.hold(key):
@@ -289,13 +322,48 @@ class SharedBucket:
                 await asyncio.wait([spent])
         return await mine
 
-    async def _take_batch(self, key: str, batch: list[float]) -> list[Taken]:
-        """One compare-and-set admitting, in order, each spend of the batch that fits."""
-        now = self.clock()
+    def _spend_leased(self, key: str, points: float, now: float) -> float | None:
+        """Take `points` from this replica's live lease of the key: the points it has left
+        after, or None (no lease, lapsed, or too few points: ask the store)."""
+        lease = self._leases.get(key)
+        if lease is None:
+            return None
+        if lease.until <= now:
+            del self._leases[key]
+            return None
+        if points > lease.points:
+            return None
+        lease.points -= points
+        return lease.points
 
-        def spend(value: Any) -> tuple[Any, tuple[list[Taken], float]]:
+    def _lease_for(self, tat: float, now: float) -> float:
+        """Whole points to lease beside a compare-and-set that leaves the bucket at `tat`."""
+        if self.lease_max <= 0:
+            return 0.0
+        above_half = self._left(tat, now) - self.capacity / 2
+        return float(max(0, min(self.lease_max, math.floor(above_half))))
+
+    async def _take_batch(self, key: str, batch: list[float]) -> list[Taken]:
+        """One compare-and-set admitting, in order, each spend of the batch that fits (the
+        leading ones this replica's lease still covers go without the store)."""
+        now = self.clock()
+        local: list[Taken] = []
+        for points in batch:
+            leased = self._spend_leased(key, points, now)
+            if leased is None:
+                break
+            local.append((True, 0.0, leased))
+        batch = batch[len(local) :]
+        if not batch:
+            return local
+        # What is left of a live slice goes back in this compare-and-set, so a request bigger
+        # than the slice still gets all the points the account has (a lapsed slice is spent).
+        held = self._leases.pop(key, None)
+        returned = held.points if held is not None and held.until > now else 0.0
+
+        def spend(value: Any) -> tuple[Any, tuple[list[Taken], float, float]]:
             tat = float(value["tat"]) if isinstance(value, dict) else now
-            current, results = tat, []
+            current, results = tat - returned * self.interval, []
             for points in batch:
                 cost = points * self.interval
                 new = max(current, now) + cost
@@ -305,13 +373,32 @@ class SharedBucket:
                 else:
                     current = new
                     results.append((True, 0.0, self._left(new, now)))
-            return (KEEP if current == tat else {"tat": current}), (results, current)
+            lease = self._lease_for(current, now)
+            if lease:
+                current = max(current, now) + lease * self.interval
+            return (KEEP if current == tat else {"tat": current}), (results, current, lease)
 
-        results, tat = await self.state.update(
+        results, tat, lease = await self.state.update(
             _state_key(self.namespace, key), spend, ttl=self.tolerance + 1.0
         )
+        if returned:
+            # The stored time went back by the returned slice: what this replica saw before
+            # is no longer a lower bound of it.
+            self._seen.pop(key, None)
         self._remember(key, tat, now)
-        return results
+        if lease:
+            self._keep_lease(key, lease, now)
+        return local + results
+
+    def _keep_lease(self, key: str, points: float, now: float) -> None:
+        """Hold `points` taken from the store for this replica."""
+        if key not in self._leases and len(self._leases) >= MAX_KEYS:
+            for lapsed in [k for k, v in self._leases.items() if v.until <= now]:
+                del self._leases[lapsed]
+            if len(self._leases) >= MAX_KEYS:
+                # Bounded memory over the held points: forgetting a lease only refuses early.
+                self._leases.clear()
+        self._leases[key] = _Lease(points=points, until=now + self.lease_seconds)
 
     def _left(self, tat: float, now: float) -> float:
         return max(0.0, self.tolerance - max(tat - now, 0.0)) / self.interval
@@ -396,6 +483,8 @@ class RateLimits:
         cost_per_second: float = 2_000.0,
         clock: Callable[[], float] | None = None,
         state: SharedState | None = None,
+        lease_fraction: float = 0.0,
+        lease_seconds: float = 1.0,
     ) -> None:
         self.state = state
         self.shared: dict[str, SharedBucket] = {}
@@ -407,9 +496,16 @@ class RateLimits:
                 "addresses": logins_per_address_per_minute,
                 "mutations": mutations_per_minute,
             }
+            # Only the limits every request pays are leased; log-ins and sign-ups stay exact.
+            lease = {"lease_fraction": lease_fraction, "lease_seconds": lease_seconds}
             for kind, limit in per_minute.items():
                 self.shared[kind] = SharedBucket(
-                    state, kind=kind, capacity=limit, per_second=limit / 60.0, clock=wall
+                    state,
+                    kind=kind,
+                    capacity=limit,
+                    per_second=limit / 60.0,
+                    clock=wall,
+                    **(lease if kind in FAIL_OPEN else {}),
                 )
             self.shared["signups"] = SharedBucket(
                 state,
@@ -419,7 +515,12 @@ class RateLimits:
                 clock=wall,
             )
             self.shared["cost"] = SharedBucket(
-                state, kind="cost", capacity=cost_capacity, per_second=cost_per_second, clock=wall
+                state,
+                kind="cost",
+                capacity=cost_capacity,
+                per_second=cost_per_second,
+                clock=wall,
+                **lease,
             )
             self.shared_backoff = SharedBackoff(
                 state,

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     # Addresses/CIDRs of TCP proxies whose PROXY protocol v1 line names the client (stack up).
     proxy_protocol_from: str = ""
     mutations_per_minute: int = Field(default=600, ge=1)
+    # Share of a query-cost or mutation budget a replica may reserve at once and spend without
+    # the shared store while the bucket is more than half full (0: every request asks the store).
+    rate_limit_lease_fraction: float = Field(default=0.05, ge=0, le=0.25)
+    # How long a reserved slice lasts; unspent points then lapse (not returned).
+    rate_limit_lease_seconds: float = Field(default=1.0, gt=0, le=60)
     # Where limits, persisted documents and idempotency keys are shared by every replica
     # (taskstream/sharedstate.py): "dapr" (the sidecar's state store), "database" (a table of
     # the gateway's PostgreSQL), or "auto": dapr when TASKSTREAM_BUS_URL is dapr://, else database.

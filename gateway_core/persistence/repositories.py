@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, column, delete, insert, literal, select, union_all, update, values
+from sqlalchemy import types as sa_types
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -153,6 +154,88 @@ class TagRepository:
             )
         )
         return {row.name_key: row.id for row in rows}
+
+    async def link(
+        self,
+        task_id: uuid.UUID,
+        user_id: uuid.UUID,
+        names: Sequence[str],
+        project_id: uuid.UUID | None = None,
+    ) -> None:
+        """Give the task the named tags of its scope in this order, creating the missing ones:
+        one statement (the missing tags, their ids and the links in one data-modifying CTE)."""
+        keyed = {tag_key(n): n for n in names}
+        if not keyed:
+            return
+        owner = None if project_id is not None else user_id
+        scope_column = t.tags.c.project_id if project_id is not None else t.tags.c.user_id
+        in_scope = (
+            t.tags.c.project_id.is_not(None)
+            if project_id is not None
+            else t.tags.c.project_id.is_(None)
+        )
+        created = (
+            pg_insert(t.tags)
+            .values(
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "user_id": owner,
+                        "project_id": project_id,
+                        "name": name,
+                        "name_key": key,
+                    }
+                    for key, name in keyed.items()
+                ]
+            )
+            .on_conflict_do_nothing(
+                index_elements=[scope_column, t.tags.c.name_key], index_where=in_scope
+            )
+            .returning(t.tags.c.id, t.tags.c.name_key)
+            .cte("created")
+        )
+        # The statement's snapshot has the tags that existed before it; RETURNING has the new.
+        found = union_all(
+            select(created.c.id, created.c.name_key),
+            select(t.tags.c.id, t.tags.c.name_key).where(
+                tag_scope(user_id, project_id), t.tags.c.name_key.in_(list(keyed))
+            ),
+        ).cte("found")
+        wanted = (
+            values(
+                column("name_key", sa_types.Text),
+                column("position", sa_types.SmallInteger),
+                name="wanted",
+            )
+            .data([(tag_key(name), index) for index, name in enumerate(names)])
+            .alias("wanted")
+        )
+        linked = await self.connection.execute(
+            insert(t.task_tags)
+            .from_select(
+                ["task_id", "tag_id", "position"],
+                select(literal(task_id, sa_types.Uuid), found.c.id, wanted.c.position).join_from(
+                    wanted, found, wanted.c.name_key == found.c.name_key
+                ),
+            )
+            .returning(t.task_tags.c.tag_id)
+            .add_cte(created)
+        )
+        if len(linked.all()) == len(names):
+            return
+        # A tag another transaction created while this statement ran is in neither its snapshot
+        # nor its RETURNING: those links are written the long way (a fresh snapshot sees it).
+        ids = await self.ensure(user_id, names, project_id)
+        await self.connection.execute(
+            pg_insert(t.task_tags)
+            .values(
+                [
+                    {"task_id": task_id, "tag_id": ids[tag_key(name)], "position": index}
+                    for index, name in enumerate(names)
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
 
     async def scope_of(self, tag_id: uuid.UUID) -> tuple[uuid.UUID | None, uuid.UUID | None]:
         """The tag's (user_id, project_id), locked for change; NOT_FOUND when there is none
@@ -354,15 +437,7 @@ class TaskRepository:
     async def _write_parts(self, task: Task) -> None:
         if task.tags:
             # A task's tag names resolve in its scope: its project's tag set, or its owner's.
-            ids = await self.tag_repository.ensure(task.user_id, task.tags, task.project_id)
-            await self.connection.execute(
-                insert(t.task_tags).values(
-                    [
-                        {"task_id": task.id, "tag_id": ids[tag_key(name)], "position": index}
-                        for index, name in enumerate(task.tags)
-                    ]
-                )
-            )
+            await self.tag_repository.link(task.id, task.user_id, task.tags, task.project_id)
         if task.reminders:
             await self.connection.execute(
                 insert(t.reminders).values(

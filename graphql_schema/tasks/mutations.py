@@ -32,16 +32,23 @@ class TaskMutations:
     ) -> Task:
         """Create a task; unknown tag names are created."""
         context = info.context
-        user = await context.current_user()
+        recurrence = None
+        if input.recurrence is not None:
+            # Only a rule without its own zone needs the account (for its time zone): the
+            # session check has already made sure that the account exists.
+            zone = input.recurrence.timezone
+            if zone is None:
+                zone = (await context.current_user()).timezone
+            recurrence = input.recurrence.to_request(zone)
         task = await service.create_task(
             uow=context.services.uow(),
-            user_id=user.id,
+            user_id=context.require_user(),
             title=input.title,
             notes=input.notes,
             priority=input.priority,
             tags=input.tags,
             due_at=input.due_at,
-            recurrence=input.recurrence.to_request(user.timezone) if input.recurrence else None,
+            recurrence=recurrence,
             reminders=[r.to_spec() for r in input.reminders] if input.reminders else None,
             now=context.now,
             project_id=None if input.project_id is None else parse_id(input.project_id, "project"),

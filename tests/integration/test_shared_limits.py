@@ -251,3 +251,121 @@ async def test_a_burst_on_one_replica_goes_to_the_store_in_batches(engine: Async
     # admitted in arrival order, exactly the budget.
     assert state.reads == 2
     assert results == [True] * 5 + [False] * 15
+
+
+def leasing(state: SharedState, clock: Clock, *, mutations: int, fraction: float) -> RateLimits:
+    """A replica's limits whose per-request buckets lease slices of `fraction` of a budget."""
+    return RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=mutations,
+        clock=clock,
+        state=state,
+        lease_fraction=fraction,
+        lease_seconds=1.0,
+    )
+
+
+async def test_far_from_the_limit_a_leased_slice_is_spent_without_the_store(
+    engine: AsyncEngine,
+) -> None:
+    state = CountingState(engine)
+    clock = Clock()
+    limits = leasing(state, clock, mutations=1000, fraction=0.05)
+    user = str(uuid.uuid4())
+    # The first request reserves itself and a slice of 50 beside it; the next 50 spend the
+    # slice in this process; the 52nd goes to the store for the next slice.
+    for _ in range(51):
+        await limits.mutation(user)
+    assert state.reads == 1
+    await limits.mutation(user)
+    assert state.reads == 2
+    # A slice lapses after its second: the next request asks the store again.
+    clock.now += 1
+    await limits.mutation(user)
+    assert state.reads == 3
+
+
+async def test_leasing_replicas_together_admit_exactly_the_budget(state: SharedState) -> None:
+    clock = Clock()
+    one = leasing(state, clock, mutations=100, fraction=0.1)
+    two = leasing(state, clock, mutations=100, fraction=0.1)
+    user = str(uuid.uuid4())
+    # Three times the budget at once, alternating replicas: the slices are taken from the one
+    # shared bucket, so leases add nothing to what gets through, and each replica spends its
+    # slice before it is refused, so nothing is lost either.
+    attempts = [(one if n % 2 else two).mutation(user) for n in range(300)]
+    results = await asyncio.gather(*(admitted(a) for a in attempts))
+    assert sum(results) == 100
+    with pytest.raises(RateLimited):
+        await one.mutation(user)
+    with pytest.raises(RateLimited):
+        await two.mutation(user)
+
+
+async def test_at_most_half_full_every_request_is_counted_in_the_store(
+    engine: AsyncEngine,
+) -> None:
+    state = CountingState(engine)
+    clock = Clock()
+    limits = leasing(state, clock, mutations=20, fraction=0.25)
+    user = str(uuid.uuid4())
+    # 20 in the bucket, slices of up to 5 but never below half (10): the first request leases
+    # 5 (19 - 5 = 14 left), the next 5 spend it, then 14 → 13 leases 3 (13 - 3 = 10 left), ...
+    for _ in range(10):
+        await limits.mutation(user)
+    reads = state.reads
+    assert reads < 10
+    # ...and from half full on, each request asks the store: one read per request.
+    for _ in range(10):
+        await limits.mutation(user)
+    assert state.reads == reads + 10
+    with pytest.raises(RateLimited, match="too many changes"):
+        await limits.mutation(user)
+
+
+async def test_a_slice_held_by_one_replica_refuses_the_other_early_within_the_tolerance(
+    state: SharedState,
+) -> None:
+    clock = Clock()
+    one = leasing(state, clock, mutations=40, fraction=0.25)
+    two = leasing(state, clock, mutations=40, fraction=0.25)
+    user = str(uuid.uuid4())
+    # One request on replica one reserves a slice of 10 (40 - 1 - 10 = 29 left in the store).
+    await one.mutation(user)
+    admitted_on_two = 0
+    while await admitted(two.mutation(user)):
+        admitted_on_two += 1
+    # Replica two got what the store held after replica one's slice (and its own slices, all
+    # spent): the budget less replica one's request and its unspent slice (the documented
+    # tolerance, lease_fraction * capacity per replica), never more than the budget.
+    assert admitted_on_two == 40 - 1 - 10
+    # Replica one still spends its slice until it lapses: the budget is reached, not exceeded.
+    for _ in range(10):
+        await one.mutation(user)
+    with pytest.raises(RateLimited):
+        await one.mutation(user)
+
+
+async def test_a_request_bigger_than_the_slice_gets_the_slice_back_and_the_rest(
+    state: SharedState,
+) -> None:
+    clock = Clock()
+    limits = RateLimits(
+        logins_per_minute=1,
+        logins_per_address_per_minute=1,
+        mutations_per_minute=1,
+        cost_capacity=100,
+        cost_per_second=1.0,
+        clock=clock,
+        state=state,
+        lease_fraction=0.25,
+    )
+    user = str(uuid.uuid4())
+    # 10 spent and a slice of 25 held: 65 left in the store, 90 for the account.
+    await limits.query_cost(user, 10)
+    # 70 is more than the slice and than the store's 65: the slice goes back with the request.
+    await limits.query_cost(user, 70)
+    with pytest.raises(RateLimited, match=r"query cost 30 is more than the 20 points"):
+        await limits.query_cost(user, 30)
+    await limits.query_cost(user, 20)
