@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway_core.domain.users import new_user
 from gateway_core.persistence import reads
 from gateway_core.persistence.uow import UnitOfWork
-from gateway_core.services import projects, tasks
+from gateway_core.services import projects, structure, tasks
 
 pytestmark = pytest.mark.integration
 
@@ -55,11 +55,9 @@ async def test_a_task_moved_into_a_project_carries_its_names_into_the_projects_s
         reminders=None,
         now=NOW,
     )
-    async with UnitOfWork(engine) as uow:
-        moving = await uow.tasks.get(user.id, task.id)
-        moving.project_id = project.id
-        await uow.tasks.save(moving)
-        await uow.commit()
+    await structure.move_task(
+        uow=UnitOfWork(engine), user_id=user.id, task_id=task.id, project_id=project.id, now=NOW
+    )
     async with engine.connect() as connection:
         carried = (await reads.tags_of_tasks(connection, [task.id]))[task.id]
         project_set = await reads.project_tags(connection, project.id)
