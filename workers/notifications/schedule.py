@@ -21,6 +21,7 @@ from contracts.events import (
     TaskCreated,
     TaskEvent,
     TaskReopened,
+    TaskRestored,
     TaskUpdated,
 )
 from contracts.task import Task
@@ -28,8 +29,15 @@ from taskstream.messaging.bus import Outcome
 from taskstream.messaging.cloudevents import CloudEvent
 from workers.notifications.tables import deliveries, schedule, task_versions
 
-# The task events whose reminders are mirrored (deletion has its own handler).
-TASK_CHANGES: tuple[type[TaskEvent], ...] = (TaskCreated, TaskUpdated, TaskCompleted, TaskReopened)
+# The task events whose reminders are mirrored (deletion has its own handler; a restore
+# schedules again the reminders its deletion cancelled).
+TASK_CHANGES: tuple[type[TaskEvent], ...] = (
+    TaskCreated,
+    TaskUpdated,
+    TaskCompleted,
+    TaskReopened,
+    TaskRestored,
+)
 LIVE = ("SCHEDULED", "FIRING")
 
 
@@ -43,7 +51,7 @@ class ScheduleHandlers:
     async def task_changed(
         self, event: CloudEvent[TaskEvent], connection: AsyncConnection
     ) -> Outcome:
-        """Created/updated/completed/reopened: mirror the task's reminders."""
+        """Created/updated/completed/reopened/restored: mirror the task's reminders."""
         if not touches_reminders(event.data):
             return Outcome.SUCCESS
         if await sync_task(connection, event.data.task, deleted=False):
@@ -161,8 +169,10 @@ async def sync_task(connection: AsyncConnection, task: Task, *, deleted: bool) -
         if theirs == "SCHEDULED":
             if row.state == "SCHEDULED":
                 values["remind_at"] = remind_at
-            elif remind_at != row.remind_at:
-                # Snoozed (or revived) after it fired or was cancelled: a new firing.
+            elif remind_at != row.remind_at or row.state == "CANCELLED":
+                # Snoozed (or revived) after it fired or was cancelled, or cancelled by a
+                # deletion and scheduled again by the restore (a newer version: older events
+                # were refused above): a new firing.
                 values.update(
                     remind_at=remind_at,
                     state="SCHEDULED",
