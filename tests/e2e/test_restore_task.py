@@ -329,3 +329,39 @@ async def test_project_counts_skip_a_deleted_task(http: httpx.AsyncClient) -> No
     assert (await alice.data(query, {"id": project["id"]}))["project"]["openTaskCount"] == 0
     await restore(alice, task["id"])
     assert (await alice.data(query, {"id": project["id"]}))["project"]["openTaskCount"] == 1
+
+
+async def test_in_the_whole_system_the_reminder_fires_again_and_the_audit_records_it(
+    carol: GraphQLClient,
+) -> None:
+    # Due in 4 s: delete and restore land well before (asserted), then it fires once.
+    due = datetime.now(UTC) + timedelta(seconds=4)
+    task = await new_task(
+        carol, title="Water the plants", reminders=[{"remindAt": due.isoformat()}]
+    )
+    await delete(carol, task["id"])
+    restored = await restore(carol, task["id"])
+    assert datetime.now(UTC) < due, "the test's mutations took longer than the reminder's lead"
+    assert [r["state"] for r in restored["reminders"]] == ["SCHEDULED"]
+    reminders = "query($id: ID!) { task(id: $id) { reminders { state sentAt } } }"
+
+    async def sent() -> bool:
+        found = (await carol.data(reminders, {"id": task["id"]}))["task"]["reminders"]
+        return bool(found[0]["state"] == "SENT")
+
+    async with asyncio.timeout((due - datetime.now(UTC)).total_seconds() + 3):
+        while not await sent():
+            await asyncio.sleep(0.05)
+    log = "query($id: ID!) { auditLog(taskId: $id) { edges { node { action changes } } } }"
+
+    async def actions() -> list[str]:
+        edges = (await carol.data(log, {"id": task["id"]}))["auditLog"]["edges"]
+        return [edge["node"]["action"] for edge in edges]
+
+    async with asyncio.timeout(2.0):
+        while "task.restored" not in await actions():
+            await asyncio.sleep(0.05)
+    assert (await actions())[:3] == ["task.created", "task.deleted", "task.restored"]
+    notifications = "{ notifications { totalCount edges { node { taskId } } } }"
+    page = (await carol.data(notifications))["notifications"]
+    assert page["totalCount"] == 1 and page["edges"][0]["node"]["taskId"] == task["id"]
