@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -266,7 +267,8 @@ async def test_its_position_taken_meanwhile_it_goes_to_the_end(alice: GraphQLCli
     assert back["position"] > third["position"] > first["position"]
 
 
-READS = {
+Shows = Callable[[dict[str, Any], str], bool]
+READS: dict[str, tuple[str, Shows]] = {
     # Every read of tasks a deleted task could appear in, and how it would show.
     "task(id)": ("query($id: ID!) { task(id: $id) { id } }", lambda d, i: d["task"] is not None),
     "tasks": (
@@ -295,7 +297,7 @@ READS = {
 async def test_no_read_shows_a_deleted_task(alice: GraphQLClient, engine: AsyncEngine) -> None:
     task = await new_task(alice, title="zebrafish notes", tags=["ghosttag"])
     sub = await new_task(alice, title="zebrafish child", parentId=task["id"])
-    shows = {name: check for name, (_, check) in READS.items()}
+    shows: dict[str, Shows] = {name: check for name, (_, check) in READS.items()}
     for name, (query, check) in READS.items():
         variables = {"id": task["id"]} if "$id" in query else None
         assert check(await alice.data(query, variables), task["id"]), f"control: {name}"
