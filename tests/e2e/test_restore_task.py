@@ -367,3 +367,13 @@ async def test_in_the_whole_system_the_reminder_fires_again_and_the_audit_record
     notifications = "{ notifications { totalCount edges { node { taskId } } } }"
     page = (await carol.data(notifications))["notifications"]
     assert page["totalCount"] == 1 and page["edges"][0]["node"]["taskId"] == task["id"]
+
+
+async def test_deleting_the_account_erases_its_tombstones(
+    alice: GraphQLClient, engine: AsyncEngine
+) -> None:
+    task = await new_task(alice, title="Private")
+    await delete(alice, task["id"])
+    assert await tombstones(engine, task["id"]) == 1
+    await alice.data('mutation { deleteAccount(password: "correct horse") }')
+    assert await tombstones(engine, task["id"]) == 0
