@@ -129,6 +129,14 @@ class TaskDeleted(TaskEvent):
     TYPE: ClassVar[str] = "taskstream.task.deleted.v1"
 
 
+class TaskRestored(TaskEvent):
+    """A deleted task was brought back within the restore window (restoreTask), with the
+    reminders its deletion cancelled scheduled again; `task` is its state after the restore
+    (its subtasks come back too, each with its own event)."""
+
+    TYPE: ClassVar[str] = "taskstream.task.restored.v1"
+
+
 class TagNameChange(Change[TagName]):
     """A tag's name before and after."""
 

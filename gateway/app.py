@@ -28,6 +28,7 @@ from graphql_schema.schema import build_schema
 from taskstream.auth import PasswordHashing, TokenService
 from taskstream.bootstrap import Runtime
 from taskstream.edge import TrustedProxies
+from taskstream.persistence.pruning import pruning_loop
 from taskstream.ratelimit import RateLimits
 from taskstream.service import Service, ServiceParts
 from taskstream.settings import Settings
@@ -41,6 +42,9 @@ PLACEHOLDER_PAGE = """<!doctype html>
 <p>The web app has not been built. The GraphQL API is at <a href="/graphql">/graphql</a>.</p>
 </body></html>
 """
+
+# How often the gateway purges the tombstones of deleted tasks past the restore window.
+TOMBSTONE_PRUNE_SECONDS = 60.0
 
 
 class SinglePageApp(StaticFiles):
@@ -150,6 +154,15 @@ def build(runtime: Runtime) -> ServiceParts:
         ],
         outbox=tables.outbox,
         resources=[live_hub, shared_state],
+        # Deleted tasks stay restorable for the window only: their tombstones go after it.
+        background=[
+            pruning_loop(
+                runtime.engine,
+                tables.task_tombstones.c.deleted_at,
+                timedelta(seconds=settings.task_restore_window_seconds),
+                interval=TOMBSTONE_PRUNE_SECONDS,
+            )
+        ],
         public=True,
         # The gateway serves every service's clients: ready once the whole schema is current.
         migrations="all",

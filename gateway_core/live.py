@@ -403,6 +403,7 @@ LIVE_TASK_EVENTS: tuple[type[wire_events.TaskEvent], ...] = (
     wire_events.TaskCompleted,
     wire_events.TaskReopened,
     wire_events.TaskDeleted,
+    wire_events.TaskRestored,
 )
 LIVE_NOTIFICATION_EVENTS = (wire_events.NotificationSent,)
 # Project events and their ProjectEventKind in the GraphQL schema (created: the creator's

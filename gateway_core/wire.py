@@ -23,6 +23,7 @@ _EVENT_MODELS: dict[type[events.Event], type[wire_events.TaskEvent]] = {
     events.TaskCompleted: wire_events.TaskCompleted,
     events.TaskReopened: wire_events.TaskReopened,
     events.TaskDeleted: wire_events.TaskDeleted,
+    events.TaskRestored: wire_events.TaskRestored,
 }
 
 

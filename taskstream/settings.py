@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     # before the offset commit, retries); a dead letter replayed by hand comes within days.
     # A week is far beyond both, and still keeps the tables from growing forever.
     processed_events_retention_hours: int = Field(default=7 * 24, gt=0)
+    # How long a deleted task stays restorable (restoreTask, the web app's Undo); its tombstone
+    # is purged after that. Minutes, not days: a tombstone is the user's data kept after they
+    # asked to delete it.
+    task_restore_window_seconds: int = Field(default=600, ge=10, le=24 * 3600)
     outbox_relay: bool = True
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "INFO"

@@ -12,7 +12,16 @@ from gateway_core.domain.model import (
     TaskCreated,
     TaskDeleted,
     TaskReopened,
+    TaskRestored,
     TaskUpdated,
 )
 
-__all__ = ["Event", "TaskCompleted", "TaskCreated", "TaskDeleted", "TaskReopened", "TaskUpdated"]
+__all__ = [
+    "Event",
+    "TaskCompleted",
+    "TaskCreated",
+    "TaskDeleted",
+    "TaskReopened",
+    "TaskRestored",
+    "TaskUpdated",
+]

@@ -472,9 +472,40 @@ class Task:
 
     def delete(self, *, now: datetime, source: str = "gateway") -> None:
         """Record the deletion; pending reminders are cancelled."""
+        pending = tuple(r.id for r in self.reminders if r.state is ReminderState.SCHEDULED)
         self.reminders = _cancel_scheduled(self.reminders)
         self._bump(now)
-        self.events.append(TaskDeleted(task=self.copy(), source=source, at=now))
+        self.events.append(
+            TaskDeleted(task=self.copy(), source=source, at=now, cancelled_reminders=pending)
+        )
+
+    def restore(
+        self,
+        *,
+        place: Place,
+        revive: frozenset[uuid.UUID],
+        keep_assignee: bool,
+        now: datetime,
+        source: str = "gateway",
+    ) -> None:
+        """Bring a deleted task (its last state) back at `place`: the reminders its deletion
+        cancelled (`revive`) are scheduled again, relative ones from the due date; without
+        `keep_assignee` (who held it may not hold it there any more) it is unassigned."""
+        self.project_id = place.project_id
+        self.section_id = place.section_id
+        self.parent_id = place.parent_id
+        self.position = place.position
+        if not keep_assignee:
+            self.assignee_id = None
+        revived = tuple(
+            replace(r, state=ReminderState.SCHEDULED)
+            if r.id in revive and r.state is ReminderState.CANCELLED
+            else r
+            for r in self.reminders
+        )
+        self.reminders = _follow_due_date(revived, self.due_at, field_name="id")
+        self._bump(now)
+        self.events.append(TaskRestored(task=self.copy(), source=source, at=now))
 
     def skip_occurrence(self, *, now: datetime, source: str = "gateway") -> None:
         """Move an open recurring instance to its next occurrence, remembering the skipped one."""
@@ -729,6 +760,15 @@ class TaskReopened(Event):
 
 @dataclass(frozen=True, slots=True)
 class TaskDeleted(Event):
-    """A task was deleted; `task` is its last state."""
+    """A task was deleted; `task` is its last state, `cancelled_reminders` the reminders the
+    deletion cancelled (scheduled again if the task is restored)."""
 
     kind: ClassVar[str] = "deleted"
+    cancelled_reminders: tuple[uuid.UUID, ...] = field(default=(), kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRestored(Event):
+    """A deleted task was brought back (within the restore window) with its subtasks."""
+
+    kind: ClassVar[str] = "restored"

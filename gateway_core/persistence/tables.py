@@ -213,3 +213,19 @@ sections = Table(
     Column("position", Text(collation="C"), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Deleted tasks kept restorable for a window (gateway_0010): the task's last state before its
+# deletion, serialised; `root_id` is the task the user deleted (its subtasks share it).
+task_tombstones = Table(
+    "task_tombstones",
+    metadata,
+    Column("task_id", UUID(as_uuid=True), primary_key=True),
+    Column("root_id", UUID(as_uuid=True), nullable=False),
+    Column(
+        "user_id", UUID(as_uuid=True), ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False
+    ),
+    Column("project_id", UUID(as_uuid=True)),
+    Column("depth", Integer, nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+    Column("snapshot", JSONB, nullable=False),
+)

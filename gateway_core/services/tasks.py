@@ -1,4 +1,4 @@
-"""Task use cases: create, update, complete, reopen, delete, skip an occurrence."""
+"""Task use cases: create, update, complete, reopen, delete, restore, skip an occurrence."""
 
 from __future__ import annotations
 
@@ -6,21 +6,34 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
 
 from gateway_core.domain.model import (
+    Place,
     Priority,
     RecurrenceRequest,
     Reminder,
     ReminderSpec,
     Task,
     TaskChange,
+    TaskDeleted,
     clean_tags,
 )
 from gateway_core.domain.projects import Role
+from gateway_core.persistence import structure as structure_rows
+from gateway_core.persistence import tables as t
+from gateway_core.persistence import tombstones
 from gateway_core.persistence.uow import UnitOfWork
 from gateway_core.services import structure
-from gateway_core.services.access import check_assignee, require_project_role, task_for
+from gateway_core.services.access import (
+    check_assignee,
+    may_be_assigned,
+    require_project_role,
+    task_for,
+)
+from taskstream.errors import Conflict, Forbidden, NotFound
 from taskstream.offload import off_loop
 
 
@@ -168,8 +181,126 @@ async def delete_task(
         await structure.delete_subtasks(uow, task, now=now)
         task.delete(now=now)
         await uow.tasks.remove(task)
+        await tombstones.bury(
+            uow.connection, root_id=task.id, deleted=_deleted_in(uow, task.id), at=now
+        )
         await uow.commit()
     return task.id
+
+
+def _deleted_in(
+    uow: UnitOfWork, root_id: uuid.UUID
+) -> list[tuple[Task, tuple[uuid.UUID, ...], int]]:
+    """The tasks this unit of work deleted (the root and its subtree): each last state, the
+    reminders its deletion cancelled and its depth under the root."""
+    deleted: dict[uuid.UUID, tuple[Task, tuple[uuid.UUID, ...]]] = {}
+    for task in uow.tasks.seen:
+        for event in task.events:
+            if isinstance(event, TaskDeleted):
+                deleted[task.id] = (event.task, event.cancelled_reminders)
+
+    def depth(task: Task) -> int:
+        if task.id == root_id or task.parent_id not in deleted:
+            return 0
+        return 1 + depth(deleted[task.parent_id][0])
+
+    return [(last, cancelled, depth(last)) for last, cancelled in deleted.values()]
+
+
+async def restore_task(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    task_id: uuid.UUID,
+    window: timedelta,
+    now: datetime,
+) -> Task:
+    """Bring back a task deleted less than `window` ago, with the subtasks deleted with it,
+    for whoever could have deleted it; each comes back in its place, or where its place was
+    (its project gone: the owner's inbox; its section gone: no section; its parent gone: the
+    top level), with the reminders its deletion cancelled scheduled again."""
+    async with uow:
+        uow.actor_id = user_id
+        found = await tombstones.root_of(uow.connection, task_id, since=now - window)
+        if found is None:
+            # Restored already (perhaps just now, by a request racing this one), or never
+            # deleted: CONFLICT for a task the caller may change, else as if it never was.
+            await task_for(uow, user_id, task_id, Role.EDITOR)
+            raise Conflict(f"id: task {task_id} is not deleted (it may have been restored)")
+        owner_id, project_id = found
+        project_alive = project_id is not None and await _project_exists(uow, project_id)
+        if project_alive:
+            assert project_id is not None
+            held = await uow.projects.role_of(project_id, user_id)
+            if held is None:
+                raise NotFound("task", task_id)
+            if held.rank < Role.EDITOR.rank:
+                raise Forbidden(
+                    f"id: restoring task {task_id} needs the EDITOR role in its project, "
+                    f"you are {held.value}"
+                )
+        elif owner_id != user_id:
+            # A personal task, or one whose project is gone: its owner's alone.
+            raise NotFound("task", task_id)
+        stones = await tombstones.dig_up(uow.connection, task_id)
+        restored: dict[uuid.UUID, Task] = {}
+        for stone in stones:
+            task = stone.task
+            place = await _restored_place(uow, task, project_alive, restored)
+            # The assignee may have lost the right to hold it meanwhile (left the project).
+            keep_assignee = task.assignee_id is None or await may_be_assigned(
+                uow,
+                owner_id=task.user_id,
+                project_id=place.project_id,
+                assignee_id=task.assignee_id,
+            )
+            task.restore(place=place, revive=stone.revive, keep_assignee=keep_assignee, now=now)
+            await uow.tasks.add(task)
+            restored[task.id] = task
+        await uow.commit()
+    return restored[task_id]
+
+
+async def _project_exists(uow: UnitOfWork, project_id: uuid.UUID) -> bool:
+    """Whether the project is still there (key-share locked: it cannot go meanwhile)."""
+    found = await uow.connection.scalar(
+        select(t.projects.c.id).where(t.projects.c.id == project_id).with_for_update(key_share=True)
+    )
+    return found is not None
+
+
+async def _restored_place(
+    uow: UnitOfWork, task: Task, project_alive: bool, restored: dict[uuid.UUID, Task]
+) -> Place:
+    """Where a deleted task comes back: its old place as far as it still exists, its old
+    position when no sibling took it meanwhile (else at the end of the list)."""
+    project_id = task.project_id if project_alive else None
+    section_id = task.section_id if project_id is not None else None
+    parent_id = task.parent_id
+    if parent_id is not None and parent_id in restored:
+        section_id = restored[parent_id].section_id
+    elif parent_id is not None:
+        parent = await structure_rows.place_of(uow.connection, parent_id, lock=True)
+        same_scope = parent is not None and (
+            parent.project_id == project_id
+            and (project_id is not None or parent.user_id == task.user_id)
+        )
+        if same_scope:
+            section_id = parent.section_id
+        else:
+            parent_id = None
+    if parent_id is None and section_id is not None:
+        section = await structure_rows.section(uow.connection, section_id, share=True)
+        if section is None or section.project_id != project_id:
+            section_id = None
+    key = structure_rows.ListKey(task.user_id, project_id, section_id, parent_id)
+    await structure_rows.lock_list(uow.connection, key)
+    taken = await uow.connection.scalar(
+        select(t.tasks.c.id).where(*key.conditions(), t.tasks.c.position == task.position)
+    )
+    # "": the repository appends it to the list.
+    position = "" if taken is not None else task.position
+    return Place(task.user_id, project_id, section_id, parent_id, position)
 
 
 async def skip_occurrence(

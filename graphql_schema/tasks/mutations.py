@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import strawberry
@@ -121,6 +122,34 @@ class TaskMutations:
             now=info.context.now,
         )
         return strawberry.ID(str(deleted))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Brings back a task deleted within the restore window (TASKSTREAM_TASK_RESTORE_"
+            "WINDOW_SECONDS, 10 minutes by default) with the subtasks deleted with it: same id, "
+            "version one above the deletion's, tags, reminders (those the deletion cancelled "
+            "are scheduled again), project, section, parent, position and assignee. Where its "
+            "place is gone it comes back where that place was: its project deleted, the owner's "
+            "inbox; its section deleted, no section; its parent deleted, the top level; its "
+            "position taken, the end of the list; its assignee no longer allowed, unassigned. "
+            "Allowed to whoever could delete it (its owner, or an EDITOR or OWNER of its "
+            "project). NOT_FOUND past the window or for a task the caller cannot see; CONFLICT "
+            "when it is not deleted (restored already). Emits taskstream.task.restored.v1 for "
+            "it and each subtask."
+        ),
+    )
+    async def restore_task(self, info: Info, id: TaskId) -> Task:
+        """Restore a recently deleted task with its subtasks."""
+        services = info.context.services
+        task = await service.restore_task(
+            uow=services.uow(),
+            user_id=info.context.require_user(),
+            task_id=parse_id(id, "task"),
+            window=timedelta(seconds=services.settings.task_restore_window_seconds),
+            now=info.context.now,
+        )
+        return Task.of(TaskRecord.from_task(task))
 
     @strawberry.mutation(
         permission_classes=[IsAuthenticated],

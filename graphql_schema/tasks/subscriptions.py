@@ -43,6 +43,9 @@ class TaskEventKind(enum.Enum):
     COMPLETED = "COMPLETED"
     REOPENED = "REOPENED"
     DELETED = "DELETED"
+    RESTORED = strawberry.enum_value(
+        "RESTORED", description="A deleted task was brought back (restoreTask)."
+    )
 
 
 @strawberry.type(name="TaskEvent", description="One change to one of the caller's tasks.")

@@ -158,3 +158,22 @@ async def test_task_events_reach_their_owner_only_in_version_order(server: str) 
         await closable.close()
     await alice_http.aclose()
     await bob_http.aclose()
+
+
+async def test_a_restored_task_is_pushed_as_restored_with_the_task(server: str) -> None:
+    token, alice, http = await account(server)
+    ws = await subscribe(server, token, TASK_EVENTS)
+    task = (await alice.data('mutation { createTask(input: {title: "undo me"}) { id } }'))[
+        "createTask"
+    ]
+    await alice.data(f'mutation {{ deleteTask(id: "{task["id"]}") }}')
+    await alice.data(f'mutation {{ restoreTask(id: "{task["id"]}") {{ id }} }}')
+    received = [(await receive(ws))["payload"]["data"]["taskEvents"] for _ in range(3)]
+    assert [(e["kind"], e["version"]) for e in received] == [
+        ("CREATED", 1),
+        ("DELETED", 2),
+        ("RESTORED", 3),
+    ]
+    assert received[2]["task"] == {"title": "undo me", "version": 3}
+    await ws.close()
+    await http.aclose()

@@ -40,6 +40,7 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
         "shared_state",
         "saved_filters",
         "sections",
+        "task_tombstones",
     }
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")

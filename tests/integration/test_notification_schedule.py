@@ -128,6 +128,18 @@ async def test_deleted_tasks_cancel_what_is_not_sent(engine: AsyncEngine) -> Non
     assert states == {a: "CANCELLED", b: "SENT"}
 
 
+async def test_a_restored_task_schedules_again_what_its_deletion_cancelled(
+    engine: AsyncEngine,
+) -> None:
+    task, a, b = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    await apply(engine, snapshot(task, 1, [reminder(a, LATER), reminder(b, LATER, "SENT")]))
+    await apply(engine, snapshot(task, 2, []), deleted=True)
+    # restoreTask: the same reminder, at the same time, SCHEDULED again (version 3).
+    await apply(engine, snapshot(task, 3, [reminder(a, LATER), reminder(b, LATER, "SENT")]))
+    states = {k: v[:2] for k, v in (await rows(engine, task)).items()}
+    assert states == {a: ("SCHEDULED", LATER), b: ("SENT", LATER)}
+
+
 MODELS: dict[str, type[TaskEvent]] = {
     "created": TaskCreated,
     "updated": TaskUpdated,

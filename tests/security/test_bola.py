@@ -107,6 +107,9 @@ CASES: dict[str, Case] = {
     "Mutation.deleteTask(id)": Case(
         "task", "mutation($id: ID!) { deleteTask(id: $id) }", NOT_FOUND
     ),
+    "Mutation.restoreTask(id)": Case(
+        "deleted_task", "mutation($id: ID!) { restoreTask(id: $id) { id } }", NOT_FOUND
+    ),
     "Mutation.skipOccurrence(id)": Case(
         "task", "mutation($id: ID!) { skipOccurrence(id: $id) { id } }", NOT_FOUND
     ),
@@ -399,6 +402,11 @@ async def world(whole: httpx.AsyncClient) -> World:
         "createTask"
     ]
     alice_id = (await alice.data("{ me { id } }"))["me"]["id"]
+    # Deleted just now: within the restore window, restorable by Alice alone.
+    deleted = (await alice.data('mutation { createTask(input: {title: "regret"}) { id } }'))[
+        "createTask"
+    ]
+    await alice.data("mutation($id: ID!) { deleteTask(id: $id) }", {"id": deleted["id"]})
     saved = (
         await alice.data('mutation { saveFilter(name: "mine", filter: {inbox: true}) { id } }')
     )["saveFilter"]
@@ -411,6 +419,7 @@ async def world(whole: httpx.AsyncClient) -> World:
         "section": section["id"],
         "user": alice_id,
         "task": task["id"],
+        "deleted_task": deleted["id"],
         "series": task["seriesId"],
         "tag": task["tags"][0]["id"],
         "reminder": task["reminders"][0]["id"],
@@ -472,3 +481,12 @@ async def test_another_users_id_is_answered_exactly_like_a_missing_one(
         assert foreign["data"] == case.expect_data
     # Nothing of Alice's changed.
     assert await world.alice.data(OWNER_STATE, {"id": world.ids["task"]}) == before
+
+
+async def test_bobs_restores_left_alices_deleted_task_restorable_by_her(world: World) -> None:
+    # Runs after the cases above: Bob's restoreTask attempts took nothing from the tombstone.
+    restored = await world.alice.data(
+        "mutation($id: ID!) { restoreTask(id: $id) { id title } }",
+        {"id": world.ids["deleted_task"]},
+    )
+    assert restored["restoreTask"] == {"id": world.ids["deleted_task"], "title": "regret"}

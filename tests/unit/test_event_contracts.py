@@ -34,6 +34,7 @@ from contracts.events import (
 from gateway_core.domain import events as domain_events
 from gateway_core.domain.model import (
     Channel,
+    Place,
     Priority,
     RecurrenceRequest,
     ReminderSpec,
@@ -84,7 +85,7 @@ def reencoded(line: str) -> str:
 
 def test_the_recording_covers_every_registered_type() -> None:
     assert {json.loads(line)["type"] for line in recorded()} == set(REGISTRY)
-    assert len(REGISTRY) == 25
+    assert len(REGISTRY) == 26
 
 
 @pytest.mark.parametrize("line", recorded(), ids=lambda line: json.loads(line)["type"])
@@ -112,6 +113,14 @@ def life_of_a_task() -> list[domain_events.Event]:
     task.reopen(now=NOW)
     task.update(TaskChange(clear_recurrence=True, clear_due_at=True, reminders=[]), now=NOW)
     task.delete(now=NOW)
+    deleted = task.events[-1]
+    assert isinstance(deleted, domain_events.TaskDeleted)
+    task.restore(
+        place=Place(task.user_id, None, None, None, task.position),
+        revive=frozenset(deleted.cancelled_reminders),
+        keep_assignee=True,
+        now=NOW,
+    )
     return list(task.events)
 
 
@@ -123,6 +132,7 @@ def test_every_event_of_a_tasks_life_round_trips_through_its_model() -> None:
         domain_events.TaskCompleted,
         domain_events.TaskReopened,
         domain_events.TaskDeleted,
+        domain_events.TaskRestored,
     }
     for event in produced:
         line = wire_text(task_envelope(event).body)

@@ -243,6 +243,41 @@ describe('Everyday use in Chromium', { timeout: 900_000 }, () => {
     await other.context().close();
   });
 
+  it('a deleted task comes back (same id, its subtask too) by Ctrl+Z or Undo, live in another window', async () => {
+    const token = await account('restore');
+    const { id, version } = await create(token, { title: 'Bring me back', tags: ['keep'] });
+    const sub = await create(token, { title: 'Me too', parentId: id });
+    const page = await openApp(token);
+    const other = await openApp(token);
+    const row = (p) => p.locator(`.task-row[data-task-id="${id}"]`);
+    await row(other).waitFor();
+    await row(page).locator('.task-title').click();
+    await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+    await page.getByRole('button', { name: 'Delete…' }).click();
+    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await row(other).waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Undo' }).waitFor();
+    // Out of any text field (where Ctrl+Z undoes typing), then Ctrl+Z.
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press('Control+z');
+    await row(other).waitFor();
+    await row(page).waitFor();
+    const back = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { id version tags { name } subtasks { id } } }', { id }, token);
+    assert.deepEqual(back.task, { id, version: version + 2, tags: [{ name: 'keep' }], subtasks: [{ id: sub.id }] });
+
+    // From the list: Delete asks, then the toast's Undo button brings it back again.
+    await row(page).locator('.task-title').focus();
+    await page.keyboard.press('Delete');
+    await page.getByRole('dialog', { name: /^Delete “/ }).waitFor();
+    await page.keyboard.press('Enter');
+    await row(other).waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await row(other).waitFor();
+    assert.equal(await statusOf(token, id), 'OPEN');
+    await page.context().close();
+    await other.context().close();
+  });
+
   it('the tag field keeps "workshop" with a tag "work", Enter after it does not submit; drafts survive closing', async () => {
     const token = await account('tags');
     const { id } = await create(token, { title: 'Plan', tags: ['work'] });

@@ -34,6 +34,7 @@ from contracts.events import (
     TaskDeleted,
     TaskEvent,
     TaskReopened,
+    TaskRestored,
     TaskUpdated,
     WebhookDeleted,
     WebhookRegistered,
@@ -62,6 +63,7 @@ AUDITED: dict[str, tuple[type[AnyEvent], ...]] = {
         TaskCompleted,
         TaskReopened,
         TaskDeleted,
+        TaskRestored,
         TagRenamed,
         TagDeleted,
         *WEBHOOK_EVENTS,
@@ -109,7 +111,7 @@ def actor_of(event: CloudEvent[AnyEvent]) -> str:
 def changes_of(event: CloudEvent[AnyEvent]) -> dict[str, Any]:
     """What changed, as the trail records it (in the events' wire spelling)."""
     data = event.data
-    if isinstance(data, TaskCreated | TaskDeleted):
+    if isinstance(data, TaskCreated | TaskDeleted | TaskRestored):
         return {"task": data.task.wire()}
     if isinstance(data, TaskUpdated):
         return data.changes.wire()

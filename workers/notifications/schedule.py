@@ -26,6 +26,7 @@ from contracts.events import (
     TaskCreated,
     TaskEvent,
     TaskReopened,
+    TaskRestored,
     TaskUpdated,
 )
 from contracts.task import Task
@@ -35,8 +36,15 @@ from workers.notifications.assignments import notify_assigned
 from workers.notifications.firing import finalize
 from workers.notifications.tables import deliveries, schedule, task_versions
 
-# The task events whose reminders are mirrored (deletion has its own handler).
-TASK_CHANGES: tuple[type[TaskEvent], ...] = (TaskCreated, TaskUpdated, TaskCompleted, TaskReopened)
+# The task events whose reminders are mirrored (deletion has its own handler; a restore
+# schedules again the reminders its deletion cancelled).
+TASK_CHANGES: tuple[type[TaskEvent], ...] = (
+    TaskCreated,
+    TaskUpdated,
+    TaskCompleted,
+    TaskReopened,
+    TaskRestored,
+)
 LIVE = ("SCHEDULED", "FIRING")
 
 
@@ -59,7 +67,7 @@ class ScheduleHandlers:
     async def task_changed(
         self, event: CloudEvent[TaskEvent], connection: AsyncConnection
     ) -> Outcome:
-        """Created/updated/completed/reopened: the assignment notice, the task's reminders."""
+        """Created/updated/completed/reopened/restored: assignment notice, reminders."""
         if await notify_assigned(event, connection, email_on=self.email_on) and self.email_on:
             self.mail_wake()
         if not touches_reminders(event.data):
@@ -191,8 +199,10 @@ async def sync_task(connection: AsyncConnection, task: Task, *, deleted: bool) -
         if theirs == "SCHEDULED":
             if row.state == "SCHEDULED":
                 values["remind_at"] = remind_at
-            elif remind_at != row.remind_at:
-                # Snoozed (or revived) after it fired or was cancelled: a new firing.
+            elif remind_at != row.remind_at or row.state == "CANCELLED":
+                # Snoozed (or revived) after it fired or was cancelled, or cancelled by a
+                # deletion and scheduled again by the restore (a newer version: older events
+                # were refused above): a new firing.
                 values.update(
                     remind_at=remind_at,
                     state="SCHEDULED",

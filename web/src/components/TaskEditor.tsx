@@ -40,6 +40,7 @@ import { RemindersEditor } from './RemindersEditor';
 import { TagInput } from './TagInput';
 import { TagManager } from './TagManager';
 import { useToast } from './Toast';
+import { restoreDeleted } from '../lib/restore';
 
 export function TaskEditor({ taskId }: { taskId: string }) {
   const isNew = taskId === 'new';
@@ -226,7 +227,18 @@ export function TaskEditor({ taskId }: { taskId: string }) {
         clearDraft(task.id);
         emit({ type: 'tasks-changed', taskId: task.id, deleted: true });
         emit({ type: 'tags-changed' });
-        toast(`Deleted “${task.title}”`);
+        const deleted = task;
+        toast(`Deleted “${deleted.title}”`, 'info', {
+          undo: async () => {
+            const restored = await restoreDeleted(client, deleted.id);
+            if ('error' in restored) {
+              toast(restored.error, 'error');
+              return;
+            }
+            emit({ type: 'tasks-changed', taskId: deleted.id, task: restored.task });
+            emit({ type: 'tags-changed' });
+          },
+        });
         navigate(view.basePath);
         return;
       }

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useClient } from 'urql';
 import { CompleteTaskDocument, DeleteTaskDocument, ReopenTaskDocument, type TaskFilter, type TaskListItemFragment } from '../gql/graphql';
+import { restoreDeleted } from '../lib/restore';
 import { formatDateTime, relativeDay } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
@@ -195,8 +196,20 @@ export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string
     cursor.current = { id: task.id, index: Math.max(0, index) };
     emit({ type: 'tasks-changed', taskId: task.id, deleted: true });
     emit({ type: 'tags-changed' });
-    // No undo: the API has no way to restore a deleted task (recreating it would be a new task).
-    toast(`Deleted “${task.title}”`);
+    // Undo brings the same task back (restoreTask: same id, subtasks, reminders) while the
+    // toast shows; other windows see it come back live.
+    toast(`Deleted “${task.title}”`, 'info', {
+      undo: async () => {
+        const restored = await restoreDeleted(client, task.id);
+        if ('error' in restored) {
+          toast(restored.error, 'error');
+          return;
+        }
+        emit({ type: 'tasks-changed', taskId: task.id, task: restored.task });
+        emit({ type: 'tags-changed' });
+        setTimeout(() => focusRow(task.id), 0);
+      },
+    });
     if (selectedId === task.id) navigate(base);
     setTimeout(() => focusIndex(index), 0);
   }
@@ -307,7 +320,7 @@ export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string
       {pendingDelete ? (
         <ConfirmDialog
           title={`Delete “${pendingDelete.title}”?`}
-          body="It cannot be undone."
+          body="Its subtasks go with it. Undo brings them back for a few seconds."
           confirmLabel="Delete"
           onConfirm={() => {
             const t = pendingDelete;

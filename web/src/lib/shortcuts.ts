@@ -18,7 +18,7 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: ['e', 'Enter'], label: 'Edit the task', name: 'edit' },
   { keys: ['Delete', '#'], label: 'Delete the task (asks first)', name: 'delete' },
   { keys: ['Esc'], label: 'Close the editor or dialog', name: 'close' },
-  { keys: ['Ctrl+Z', '⌘Z'], label: 'Undo complete or reopen', name: 'undo' },
+  { keys: ['Ctrl+Z', '⌘Z'], label: 'Undo complete, reopen or delete', name: 'undo' },
   { keys: ['?'], label: 'Show these shortcuts', name: 'help' },
 ];
 
