@@ -138,6 +138,8 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
         emit({ type: 'resync' });
       }
       if (kind === 'MEMBER_ADDED' || kind === 'MEMBER_REMOVED') setInvitationsVersion((v) => v + 1);
+      // A board or sectioned list of the project re-reads its sections.
+      if (kind === 'SECTION_CHANGED') emit({ type: 'sections-changed', projectId });
     },
     [refreshInvitations],
   );

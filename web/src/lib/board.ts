@@ -18,10 +18,10 @@ export interface BoardTaskLike {
 /** The column key of the tasks without a section. */
 export const NO_SECTION = '__none__';
 
-export interface Group<T> {
+export interface Group<T, S extends SectionLike = SectionLike> {
   /** NO_SECTION or a section's id. */
   key: string;
-  section: SectionLike | null;
+  section: S | null;
   tasks: T[];
 }
 
@@ -31,9 +31,9 @@ export function byPosition(a: { position: string }, b: { position: string }): nu
 }
 
 /** The tasks without a section first, then one group per section in section order; tasks in manual order. */
-export function groupBySection<T extends BoardTaskLike>(tasks: readonly T[], sections: readonly SectionLike[]): Group<T>[] {
+export function groupBySection<T extends BoardTaskLike, S extends SectionLike>(tasks: readonly T[], sections: readonly S[]): Group<T, S>[] {
   const ordered = [...sections].sort(byPosition);
-  const groups = new Map<string, Group<T>>([[NO_SECTION, { key: NO_SECTION, section: null, tasks: [] }]]);
+  const groups = new Map<string, Group<T, S>>([[NO_SECTION, { key: NO_SECTION, section: null, tasks: [] }]]);
   for (const s of ordered) groups.set(s.id, { key: s.id, section: s, tasks: [] });
   for (const t of [...tasks].sort(byPosition)) {
     // A task whose section is not (yet) known shows with the unsectioned ones, never lost.
