@@ -137,6 +137,10 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await a.mouse.move(from.x + 30, from.y + 10, { steps: 5 });
     await a.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 15 });
     await a.mouse.up();
+    if (process.env.BOARD_DEBUG) {
+      await a.waitForTimeout(2000);
+      console.log(await a.locator('body').innerText());
+    }
     await columnIs(a, 'Doing', ['Write spec']);
     assert.deepEqual(await apiOrder(ada.token, projectId, doing), ['Write spec']);
     assert.deepEqual(await apiOrder(ada.token, projectId, todo), ['Review spec', 'Ship it']);
@@ -147,7 +151,10 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     // Keyboard (dnd-kit's sensor): Space lifts, → goes to the next column, Space drops.
     await handle(a, 'Ship it').focus();
     await a.keyboard.press('Space');
+    // The live region says what happens; each key waits for the last one's announcement.
+    await a.getByText('Picked up “Ship it”.').waitFor();
     await a.keyboard.press('ArrowRight');
+    await a.getByText(/^“Ship it” is over “(Doing|Write spec)”\.$/).waitFor();
     await a.keyboard.press('Space');
     // Where in the column it lands depends on the pointer-free collision; the column is what counts.
     await a.waitForFunction(() => document.querySelectorAll('[data-testid="column-Doing"] > li.board-row').length === 2 && !document.querySelector('.section-board[aria-busy="true"]'));
@@ -223,7 +230,8 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await a.getByRole('textbox', { name: 'New subtask of “Plan trip”' }).fill('Pack bags');
     await a.getByRole('textbox', { name: 'New subtask of “Plan trip”' }).press('Enter');
     await planRow.getByRole('link', { name: 'Pack bags' }).waitFor();
-    await planRow.getByRole('checkbox', { name: 'Complete “Pack bags”' }).check();
+    // Controlled by the server's answer: it turns checked once the list is re-read.
+    await planRow.getByRole('checkbox', { name: 'Complete “Pack bags”' }).click();
     await planRow.getByTestId('subtask-progress').filter({ hasText: '1/2' }).waitFor();
 
     // Collapse hides the subtasks, expand shows them.

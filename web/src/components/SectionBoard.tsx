@@ -12,6 +12,7 @@ import {
   type DragEndEvent,
   type DragOverEvent,
   type DragStartEvent,
+  type Announcements,
 } from '@dnd-kit/core';
 import { SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from '@dnd-kit/sortable';
 import { CSS as DndCSS } from '@dnd-kit/utilities';
@@ -33,6 +34,7 @@ import { groupBySection, indentParent, NO_SECTION, placementAt, progress, stepPl
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { useAppEvents } from '../lib/hooks';
+import { AssigneeAvatar } from './AssigneeAvatar';
 import { ConfirmDialog } from './ConfirmDialog';
 import { useToast } from './Toast';
 import './SectionBoard.css';
@@ -254,6 +256,14 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
   }
 
   const activeTask = activeId ? byId.get(activeId) : undefined;
+  // Screen readers hear titles and section names, not ids.
+  const titleOf = (id: string | number) => byId.get(String(id))?.title ?? groups.find((g) => g.key === String(id))?.section?.name ?? (String(id) === NO_SECTION ? 'No section' : 'the list');
+  const announcements: Announcements = {
+    onDragStart: ({ active }) => `Picked up “${titleOf(active.id)}”.`,
+    onDragOver: ({ active, over }) => (over ? `“${titleOf(active.id)}” is over “${titleOf(over.id)}”.` : `“${titleOf(active.id)}” is no longer over a list.`),
+    onDragEnd: ({ active, over }) => (over ? `“${titleOf(active.id)}” was dropped at “${titleOf(over.id)}”.` : `“${titleOf(active.id)}” was dropped.`),
+    onDragCancel: ({ active }) => `Moving “${titleOf(active.id)}” was cancelled; it is back where it was.`,
+  };
   return (
     <div className={`section-board layout-${layout}`} ref={rootRef} data-testid={`section-${layout}`} aria-busy={board.loading || busy}>
       {board.error ? (
@@ -275,7 +285,7 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
           {layout === 'board' ? ', Alt+←/→ to the next column' : ', Alt+→ puts it under the task above'}.
         </p>
       ) : null}
-      <DndContext sensors={sensors} collisionDetection={closestCorners} onDragStart={onDragStart} onDragOver={onDragOver} onDragEnd={onDragEnd} onDragCancel={() => { setActiveId(null); setDragItems(null); }}>
+      <DndContext accessibility={{ announcements }} sensors={sensors} collisionDetection={closestCorners} onDragStart={onDragStart} onDragOver={onDragOver} onDragEnd={onDragEnd} onDragCancel={() => { setActiveId(null); setDragItems(null); }}>
         <div className="section-groups">
           {groups.map((g) => (
             <SectionGroup
@@ -557,6 +567,7 @@ function BoardRow({
         <a className="task-title" href={`#${basePath}/${encodeURIComponent(task.id)}`}>
           {task.title}
         </a>
+        {task.assignee ? <AssigneeAvatar email={task.assignee.email} /> : null}
         {prog ? (
           <span className="badge subtask-progress" data-testid="subtask-progress" aria-label={`${prog} subtasks done`}>
             {prog}

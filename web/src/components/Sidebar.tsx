@@ -14,6 +14,7 @@ const NAV_ICONS: Record<NavIcon, string> = {
   today: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4M12 14h.01',
   upcoming: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4M9 15l2 2 4-4',
   calendar: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4',
+  assigned: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21v-1a6 6 0 0 1 6-6h4a6 6 0 0 1 6 6v1',
 };
 
 function NavGlyph({ icon }: { icon: NavIcon }) {

@@ -8,6 +8,7 @@ import { activeFilterCount, defaultFilters, filtersToVariables, PRIORITY_LABELS,
 import { navigate, useAppEvents, useDebounced } from '../lib/hooks';
 import { useFlash } from '../lib/flash';
 import { canEditTasks } from '../lib/nav';
+import { AssigneeAvatar } from './AssigneeAvatar';
 import { humanRule } from '../lib/recurrence';
 import { useTaskList } from '../lib/useTaskList';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -412,6 +413,7 @@ function TaskRow({
             </a>
           ) : null}
           {!editable ? <span className="badge read-only-badge">View only</span> : null}
+          {task.assignee ? <AssigneeAvatar email={task.assignee.email} /> : null}
           {task.tags.map((tag) => (
             <span key={tag.id} className="tag">
               #{tag.name}

@@ -9,7 +9,7 @@ import { TaskEditor } from './TaskEditor';
 import { ALL_TASKS, TaskList, type ListScope } from './TaskList';
 import { TaskView } from './TaskView';
 
-const TITLES: Record<Exclude<Scope['kind'], 'project'>, string> = { tasks: 'Tasks', inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming' };
+const TITLES: Record<Exclude<Scope['kind'], 'project'>, string> = { tasks: 'Tasks', inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming', assigned: 'Assigned to me' };
 
 export function TasksPage({ taskId, scope = { kind: 'tasks' } }: { taskId: string | null; scope?: Scope }) {
   const me = useMe();

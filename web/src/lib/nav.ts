@@ -4,7 +4,7 @@ import { createContext, useContext } from 'react';
 import type { ProjectRole, TaskFilter } from '../gql/graphql';
 import { formatRfc3339, startOfDay } from './datetime';
 
-export type NavIcon = 'inbox' | 'today' | 'upcoming' | 'calendar' | 'list';
+export type NavIcon = 'inbox' | 'today' | 'upcoming' | 'calendar' | 'list' | 'assigned';
 
 export interface NavEntry {
   /** First segment of the hash route, e.g. "inbox" for #/inbox. */
@@ -18,6 +18,7 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { id: 'inbox', label: 'Inbox', icon: 'inbox' },
   { id: 'today', label: 'Today', icon: 'today' },
   { id: 'upcoming', label: 'Upcoming', icon: 'upcoming' },
+  { id: 'assigned', label: 'Assigned to me', icon: 'assigned' },
 ];
 
 /** Days shown under Upcoming, tomorrow included. */
@@ -28,6 +29,7 @@ export type Scope =
   | { kind: 'inbox' }
   | { kind: 'today' }
   | { kind: 'upcoming' }
+  | { kind: 'assigned' }
   | { kind: 'project'; projectId: string };
 
 export interface ParsedRoute {
@@ -37,7 +39,7 @@ export interface ParsedRoute {
   taskId: string | null;
 }
 
-const LIST_SCOPES = new Set(['tasks', 'inbox', 'today', 'upcoming']);
+const LIST_SCOPES = new Set(['tasks', 'inbox', 'today', 'upcoming', 'assigned']);
 
 /** ["projects", "p1", "t1"] → project p1 with task t1 open; ["today"] → Today. */
 export function parseRoute(route: readonly string[]): ParsedRoute {
@@ -65,6 +67,8 @@ export function scopeFilter(scope: Scope, timeZone: string, now: number = Date.n
         dueFrom: formatRfc3339(startOfDay(now, timeZone, 1), timeZone),
         dueTo: formatRfc3339(startOfDay(now, timeZone, 1 + UPCOMING_DAYS) - 1000, timeZone),
       };
+    case 'assigned':
+      return { assignedToMe: true };
     case 'project':
       return { projectId: scope.projectId };
     default:

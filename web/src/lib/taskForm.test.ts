@@ -19,6 +19,7 @@ const task: TaskDetailFragment = {
   createdAt: '2026-11-28T20:00:00+00:00',
   updatedAt: '2026-11-28T20:00:00+00:00',
   project: null,
+  assignee: null,
   tags: [{ __typename: 'Tag', id: 'g1', name: 'home' }],
   recurrence: {
     __typename: 'Recurrence',
