@@ -106,6 +106,11 @@ async function columnIs(page, name, expected) {
   );
 }
 
+/** Waits for dnd-kit's (visually hidden) live region to say something matching `pattern`. */
+async function announced(page, pattern) {
+  await page.waitForFunction((p) => [...document.querySelectorAll('[id^="DndLiveRegion"]')].some((el) => new RegExp(p).test(el.textContent ?? '')), pattern);
+}
+
 describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_000 }, () => {
   before(async () => {
     env = await setup();
@@ -152,9 +157,9 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await handle(a, 'Ship it').focus();
     await a.keyboard.press('Space');
     // The live region says what happens; each key waits for the last one's announcement.
-    await a.getByText('Picked up “Ship it”.').waitFor();
+    await announced(a, '^Picked up “Ship it”\\.$');
     await a.keyboard.press('ArrowRight');
-    await a.getByText(/^“Ship it” is over “(Doing|Write spec)”\.$/).waitFor();
+    await announced(a, '^“Ship it” is over “(Doing|Write spec)”\\.$');
     await a.keyboard.press('Space');
     // Where in the column it lands depends on the pointer-free collision; the column is what counts.
     await a.waitForFunction(() => document.querySelectorAll('[data-testid="column-Doing"] > li.board-row').length === 2 && !document.querySelector('.section-board[aria-busy="true"]'));
@@ -249,6 +254,10 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     // Sections: add one, rename it, delete it (the dialog says where its tasks go).
     await a.getByRole('textbox', { name: 'New section name' }).fill('Later');
     await a.getByRole('button', { name: 'Add section' }).click();
+    if (process.env.BOARD_DEBUG) {
+      await a.waitForTimeout(2000);
+      console.log(await a.locator('.section-board').innerText());
+    }
     await column(a, 'Later').waitFor();
     await a.getByRole('button', { name: 'Rename the section “Later”' }).click();
     await a.getByRole('textbox', { name: 'New name for the section “Later”' }).fill('Someday');

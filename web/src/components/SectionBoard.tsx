@@ -39,8 +39,8 @@ import { ConfirmDialog } from './ConfirmDialog';
 import { useToast } from './Toast';
 import './SectionBoard.css';
 
-/** One page: the API's largest. More tasks than this show a note. */
-const BOARD_PAGE = 200;
+/** One page (each task's subtasks are priced too, so not the API's largest). More show a note. */
+const BOARD_PAGE = 100;
 
 interface BoardState {
   sections: SectionFieldsFragment[];
@@ -70,14 +70,20 @@ export function useBoard(projectId: string) {
     void read();
   }, [read]);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const last = useRef(0);
   useEffect(() => () => clearTimeout(timer.current), []);
-  // Events come in bursts (a move emits one per subtask): one read for the burst.
+  // Events come in bursts (a move emits one per subtask, and our own change comes back live):
+  // one read per burst, and reads at least a second apart (each one spends the cost budget).
   const schedule = useCallback(() => {
     if (timer.current !== undefined) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      void read();
-    }, 150);
+    timer.current = setTimeout(
+      () => {
+        timer.current = undefined;
+        last.current = Date.now();
+        void read();
+      },
+      Math.max(250, last.current + 1000 - Date.now()),
+    );
   }, [read]);
   useAppEvents((e) => {
     if (e.type === 'tasks-changed' || e.type === 'resync' || (e.type === 'sections-changed' && e.projectId === projectId)) schedule();
