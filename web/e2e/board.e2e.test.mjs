@@ -157,7 +157,8 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await handle(a, 'Ship it').focus();
     await a.keyboard.press('Space');
     // The live region says what happens; each key waits for the last one's announcement.
-    await announced(a, '^Picked up “Ship it”\\.$');
+    // Picked up (the live region already says it is over its own place).
+    await announced(a, '^“Ship it” is over “Ship it”\\.$');
     await a.keyboard.press('ArrowRight');
     await announced(a, '^“Ship it” is over “(Doing|Write spec)”\\.$');
     await a.keyboard.press('Space');
