@@ -6,6 +6,7 @@ import { NAV_ENTRIES, ROLE_LABELS, type NavIcon } from '../lib/nav';
 import { InvitationsDialog } from './InvitationsDialog';
 import { ProjectDialog } from './ProjectDialog';
 import { useProjects } from './ProjectsContext';
+import { SavedFiltersNav } from './SavedFilters';
 import './projects.css';
 
 const NAV_ICONS: Record<NavIcon, string> = {
@@ -30,7 +31,7 @@ export function ProjectDot({ color }: { color: string | null }) {
 }
 
 /** `current`: the first route segment ("inbox", "projects"...); `projectId`: the open project. */
-export function Sidebar({ current, projectId }: { current: string | null; projectId: string | null }) {
+export function Sidebar({ current, projectId, filterId = null }: { current: string | null; projectId: string | null; filterId?: string | null }) {
   const { projects, invitations, error } = useProjects();
   const [open, setOpen] = useState(false);
   const [creating, setCreating] = useState(false);
@@ -92,6 +93,7 @@ export function Sidebar({ current, projectId }: { current: string | null; projec
             ))}
           </ul>
         </nav>
+        <SavedFiltersNav current={filterId} />
         <nav aria-labelledby="projects-heading" className="side-projects">
           <div className="side-heading">
             <h2 id="projects-heading">Projects</h2>

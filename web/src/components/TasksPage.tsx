@@ -4,12 +4,13 @@ import { basePath, canEditTasks, ListViewContext, scopeFilter, type Scope } from
 import { useMe } from './MeContext';
 import { ProjectHeader } from './ProjectHeader';
 import { SectionBoard } from './SectionBoard';
+import { savedOrder, savedTaskFilter, useSavedFilters } from './SavedFilters';
 import { useProject, useProjects } from './ProjectsContext';
 import { TaskEditor } from './TaskEditor';
 import { ALL_TASKS, TaskList, type ListScope } from './TaskList';
 import { TaskView } from './TaskView';
 
-const TITLES: Record<Exclude<Scope['kind'], 'project'>, string> = { tasks: 'Tasks', inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming', assigned: 'Assigned to me' };
+const TITLES: Record<Exclude<Scope['kind'], 'project' | 'filter'>, string> = { tasks: 'Tasks', inbox: 'Inbox', today: 'Today', upcoming: 'Upcoming', assigned: 'Assigned to me' };
 
 export function TasksPage({ taskId, scope = { kind: 'tasks' } }: { taskId: string | null; scope?: Scope }) {
   const me = useMe();
@@ -27,8 +28,14 @@ export function TasksPage({ taskId, scope = { kind: 'tasks' } }: { taskId: strin
   };
   // Today and Upcoming are anchored to the day the view was opened in the user's zone.
   const day = new Date().toDateString();
+  const saved = useSavedFilters();
+  const filterId = scope.kind === 'filter' ? scope.filterId : null;
+  const savedFilter = filterId ? (saved.filters.find((f) => f.id === filterId) ?? null) : null;
   const listScope = useMemo<ListScope>(() => {
     if (scope.kind === 'tasks') return ALL_TASKS;
+    if (scope.kind === 'filter') {
+      return { title: savedFilter?.name ?? 'Filter', basePath: base, filter: savedFilter ? savedTaskFilter(savedFilter) : {}, orderBy: savedFilter ? savedOrder(savedFilter) : null, projectId: null, canAdd: true };
+    }
     if (scope.kind === 'project') {
       return {
         title: project?.name ?? 'Project',
@@ -46,9 +53,17 @@ export function TasksPage({ taskId, scope = { kind: 'tasks' } }: { taskId: strin
     }
     return { title: TITLES[scope.kind], basePath: base, filter: scopeFilter(scope, me.timezone), projectId: null, canAdd: true };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [base, project, me.timezone, day, current]);
+  }, [base, project, me.timezone, day, current, savedFilter]);
   const view = useMemo(() => ({ basePath: base, projectId }), [base, projectId]);
 
+  if (filterId && !savedFilter) {
+    return (
+      <section className="list-pane" aria-labelledby="tasks-heading">
+        <h1 id="tasks-heading">Filter</h1>
+        <p className="muted">{saved.loading ? 'Loading…' : 'This saved filter does not exist (it may have been deleted in another window).'}</p>
+      </section>
+    );
+  }
   if (projectId && !project) {
     return (
       <section className="list-pane" aria-labelledby="tasks-heading">

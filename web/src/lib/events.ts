@@ -8,6 +8,7 @@ export type AppEvent =
   | { type: 'tags-changed' }
   | { type: 'resync' }
   | { type: 'sections-changed'; projectId: string }
+  | { type: 'saved-filters-changed' }
   | { type: 'shortcut'; name: ShortcutName };
 
 export type ShortcutName = 'quick-add' | 'search' | 'next' | 'previous' | 'complete' | 'edit' | 'delete' | 'close' | 'undo';

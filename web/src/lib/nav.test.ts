@@ -11,6 +11,8 @@ describe('routes', () => {
     expect(parseRoute(['projects'])).toEqual({ scope: null, taskId: null });
     expect(parseRoute(['settings'])).toEqual({ scope: null, taskId: null });
     expect(parseRoute(['assigned', 't2'])).toEqual({ scope: { kind: 'assigned' }, taskId: 't2' });
+    expect(parseRoute(['filters', 'f1', 't3'])).toEqual({ scope: { kind: 'filter', filterId: 'f1' }, taskId: 't3' });
+    expect(basePath({ kind: 'filter', filterId: 'f 1' })).toBe('/filters/f%201');
   });
 
   it('builds the base path a task opens under', () => {

@@ -30,7 +30,8 @@ export type Scope =
   | { kind: 'today' }
   | { kind: 'upcoming' }
   | { kind: 'assigned' }
-  | { kind: 'project'; projectId: string };
+  | { kind: 'project'; projectId: string }
+  | { kind: 'filter'; filterId: string };
 
 export interface ParsedRoute {
   /** The view whose task list is shown; null for other pages (settings, ...). */
@@ -46,12 +47,15 @@ export function parseRoute(route: readonly string[]): ParsedRoute {
   const [head, a, b] = route;
   if (head && LIST_SCOPES.has(head)) return { scope: { kind: head as 'tasks' }, taskId: a ?? null };
   if (head === 'projects' && a) return { scope: { kind: 'project', projectId: a }, taskId: b ?? null };
+  if (head === 'filters' && a) return { scope: { kind: 'filter', filterId: a }, taskId: b ?? null };
   return { scope: null, taskId: null };
 }
 
 /** The route prefix of a scope: the list is at basePath, a task at basePath/<id>. */
 export function basePath(scope: Scope): string {
-  return scope.kind === 'project' ? `/projects/${encodeURIComponent(scope.projectId)}` : `/${scope.kind}`;
+  if (scope.kind === 'project') return `/projects/${encodeURIComponent(scope.projectId)}`;
+  if (scope.kind === 'filter') return `/filters/${encodeURIComponent(scope.filterId)}`;
+  return `/${scope.kind}`;
 }
 
 /** What a scope adds to the list's filter (it wins over the filter chips). */
