@@ -262,7 +262,7 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await column(a, 'Later').waitFor();
     await a.getByRole('button', { name: 'Rename the section “Later”' }).click();
     await a.getByRole('textbox', { name: 'New name for the section “Later”' }).fill('Someday');
-    await a.getByRole('button', { name: 'Save' }).click();
+    await a.getByRole('button', { name: 'Save changes' }).click();
     await column(a, 'Someday').waitFor();
     await a.getByRole('button', { name: 'Delete the section “To do”' }).click();
     const dlg = a.getByRole('dialog', { name: 'Delete the section “To do”?' });
@@ -270,6 +270,56 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await dlg.getByRole('button', { name: 'Delete section' }).click();
     await columnIs(a, 'No section', ['Plan trip', 'Book flights']);
     await column(a, 'To do').waitFor({ state: 'detached' });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('an assignment made in the editor shows on the other user’s “Assigned to me” with initials; a saved filter opens from the sidebar and is deleted', async () => {
+    const ada = await account('assign', 'ada.lovelace');
+    const bob = await account('assign', 'bob.hopper');
+    const { projectId, ids } = await arrange(ada, ['Order the cake', 'Hire a band']);
+    await share(ada, projectId, bob);
+    const b = await openApp(bob.token, { hash: '#/assigned' });
+    await b.getByRole('heading', { name: 'Assigned to me', level: 1 }).waitFor();
+    assert.equal(await b.locator('#sidebar a[href="#/assigned"]').getAttribute('aria-current'), 'page');
+
+    // Ada assigns "Order the cake" to Bob in the editor (the picker lists the project's editors and owners).
+    const a = await openApp(ada.token, { hash: `#/projects/${projectId}/${ids['Order the cake']}` });
+    const picker = a.getByLabel('Assignee');
+    await picker.locator(`option[value]:not([value=""])`).nth(1).waitFor({ state: 'attached' });
+    const options = await picker.locator('option').allTextContents();
+    assert.deepEqual([...options].sort(), ['Nobody', ada.email, bob.email].sort());
+    await picker.selectOption({ label: bob.email });
+    await a.getByRole('button', { name: 'Save changes' }).click();
+    await a.locator(`.task-row[data-task-id="${ids['Order the cake']}"] [data-testid="assignee-avatar"]`, { hasText: 'BH' }).waitFor();
+
+    // Bob's open "Assigned to me" shows it live, with his initials; the other task is not there.
+    const bobRow = b.locator(`.task-row[data-task-id="${ids['Order the cake']}"]`);
+    await bobRow.getByTestId('assignee-avatar').filter({ hasText: 'BH' }).waitFor();
+    assert.equal(await b.locator(`.task-row[data-task-id="${ids['Hire a band']}"]`).count(), 0);
+
+    // Saved filter: Bob searches, saves it under a name, opens it from the sidebar, deletes it.
+    await b.goto(`${env.baseUrl}/#/tasks`);
+    await b.getByRole('heading', { name: 'Tasks', level: 1 }).waitFor();
+    await b.getByRole('searchbox').first().fill('band');
+    await b.getByTestId('task-count').filter({ hasText: '1 task matching “band”' }).waitFor();
+    await b.getByRole('button', { name: 'Save filter' }).click();
+    await b.getByLabel('Filter name').fill('Music');
+    await b.getByRole('button', { name: 'Save', exact: true }).click();
+    const link = b.locator('#sidebar a', { hasText: 'Music' });
+    await link.waitFor();
+    const saved = await gql(env.baseUrl, '{ savedFilters { name filter } }', {}, bob.token);
+    assert.equal(saved.savedFilters.length, 1);
+    assert.equal(saved.savedFilters[0].filter.text, 'band');
+    await b.getByRole('searchbox').first().fill('');
+    await link.click();
+    await b.getByRole('heading', { name: 'Music', level: 1 }).waitFor();
+    await b.locator(`.task-row[data-task-id="${ids['Hire a band']}"]`).waitFor();
+    await b.locator(`.task-row[data-task-id="${ids['Order the cake']}"]`).waitFor({ state: 'detached' });
+    await b.getByRole('button', { name: 'Delete the filter “Music”' }).click();
+    await b.getByRole('dialog', { name: 'Delete the filter “Music”?' }).getByRole('button', { name: 'Delete filter' }).click();
+    await link.waitFor({ state: 'detached' });
+    assert.deepEqual((await gql(env.baseUrl, '{ savedFilters { id } }', {}, bob.token)).savedFilters, []);
+    await b.waitForURL(/#\/tasks$/);
     assert.deepEqual(pageErrors, []);
   });
 
