@@ -36,7 +36,7 @@ import { AuditTrail } from './AuditTrail';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ErrorBanner, FieldError } from './ErrorMessage';
 import { useMe } from './MeContext';
-import { useProject, useProjectMembers } from './ProjectsContext';
+import { useProjectIfKnown, useProjectMembers } from './ProjectsContext';
 import { RecurrenceBuilder } from './RecurrenceBuilder';
 import { RemindersEditor } from './RemindersEditor';
 import { TagInput } from './TagInput';
@@ -73,7 +73,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const titleRef = useRef<HTMLInputElement>(null);
   const dirty = isDirty(form, initial, tz);
   // Only a project's tasks are assigned (in the inbox the only candidate is the caller).
-  const assignable = useProject(task?.project?.id ?? (isNew ? view.projectId : null));
+  const assignable = useProjectIfKnown(task?.project?.id ?? (isNew ? view.projectId : null));
   const recurrenceChanged =
     !task?.recurrence || !form.repeat
       ? true
