@@ -76,7 +76,8 @@ export function TasksPage({ taskId, scope = { kind: 'tasks' } }: { taskId: strin
   const readOnly = !!project && !canEditTasks(project.myRole);
   return (
     <ListViewContext.Provider value={view}>
-      <div className={`tasks-layout${taskId ? ' has-editor' : ''}`}>
+      {/* The board takes the whole width until a task is opened. */}
+      <div className={`tasks-layout${taskId ? ' has-editor' : ''}${projectId && current === 'board' && !taskId ? ' board-wide' : ''}`}>
         <section className="list-pane" aria-labelledby="tasks-heading">
           {projectId && current !== 'flat' ? (
             <div className="task-list">
