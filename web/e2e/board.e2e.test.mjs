@@ -262,7 +262,7 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await column(a, 'Later').waitFor();
     await a.getByRole('button', { name: 'Rename the section “Later”' }).click();
     await a.getByRole('textbox', { name: 'New name for the section “Later”' }).fill('Someday');
-    await a.getByRole('button', { name: 'Save changes' }).click();
+    await a.getByRole('button', { name: 'Save', exact: true }).click();
     await column(a, 'Someday').waitFor();
     await a.getByRole('button', { name: 'Delete the section “To do”' }).click();
     const dlg = a.getByRole('dialog', { name: 'Delete the section “To do”?' });

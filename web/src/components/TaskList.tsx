@@ -262,7 +262,8 @@ export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string
       {scope.header}
       {scope.canAdd ? <QuickAdd ref={quickAddRef} projectId={scope.projectId} /> : null}
       <FilterBar value={filters} onChange={setFilters} />
-      <SaveFilterButton filter={vars.filter ?? {}} orderBy={vars.orderBy ?? null} />
+      {/* Offered once there is something to save: a search or a chip. */}
+      {searching || activeFilterCount(filters) > 0 ? <SaveFilterButton filter={vars.filter ?? {}} orderBy={vars.orderBy ?? null} /> : null}
       <p className="list-count" aria-live="polite" data-testid="task-count">
         {countText}
       </p>
