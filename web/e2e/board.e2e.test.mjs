@@ -142,10 +142,6 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await a.mouse.move(from.x + 30, from.y + 10, { steps: 5 });
     await a.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 15 });
     await a.mouse.up();
-    if (process.env.BOARD_DEBUG) {
-      await a.waitForTimeout(2000);
-      console.log(await a.locator('body').innerText());
-    }
     await columnIs(a, 'Doing', ['Write spec']);
     assert.deepEqual(await apiOrder(ada.token, projectId, doing), ['Write spec']);
     assert.deepEqual(await apiOrder(ada.token, projectId, todo), ['Review spec', 'Ship it']);
@@ -255,10 +251,6 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     // Sections: add one, rename it, delete it (the dialog says where its tasks go).
     await a.getByRole('textbox', { name: 'New section name' }).fill('Later');
     await a.getByRole('button', { name: 'Add section' }).click();
-    if (process.env.BOARD_DEBUG) {
-      await a.waitForTimeout(2000);
-      console.log(await a.locator('.section-board').innerText());
-    }
     await column(a, 'Later').waitFor();
     await a.getByRole('button', { name: 'Rename the section “Later”' }).click();
     await a.getByRole('textbox', { name: 'New name for the section “Later”' }).fill('Someday');
