@@ -51,6 +51,12 @@ export function useProject(id: string | null): ProjectFieldsFragment | null {
   return useMemo(() => (id ? (projects.find((p) => p.id === id) ?? null) : null), [projects, id]);
 }
 
+/** useProject for widgets also shown outside the session (alone in a test): null without a provider. */
+export function useProjectIfKnown(id: string | null): ProjectFieldsFragment | null {
+  const projects = useContext(Ctx)?.projects;
+  return useMemo(() => (id && projects ? (projects.find((p) => p.id === id) ?? null) : null), [projects, id]);
+}
+
 export type Members = ProjectDetailFragment['members'];
 
 /** A project's members (read one project at a time: the list would exceed the cost budget); refetched when its version moves. */
@@ -138,6 +144,8 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
         emit({ type: 'resync' });
       }
       if (kind === 'MEMBER_ADDED' || kind === 'MEMBER_REMOVED') setInvitationsVersion((v) => v + 1);
+      // A board or sectioned list of the project re-reads its sections.
+      if (kind === 'SECTION_CHANGED') emit({ type: 'sections-changed', projectId });
     },
     [refreshInvitations],
   );

@@ -124,7 +124,7 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
       <ConnectionBanner />
       <LiveSync />
       <div className="app-body">
-        <Sidebar current={route[0] ?? null} projectId={projectId} />
+        <Sidebar current={route[0] ?? null} projectId={projectId} filterId={parsed.scope?.kind === 'filter' ? parsed.scope.filterId : null} />
         <main id="main" ref={mainRef} tabIndex={-1} className="app-main">
           <ProjectNotice />
           {route[0] === 'settings' ? <SettingsPage /> : null}

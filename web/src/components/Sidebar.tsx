@@ -6,6 +6,7 @@ import { NAV_ENTRIES, ROLE_LABELS, type NavIcon } from '../lib/nav';
 import { InvitationsDialog } from './InvitationsDialog';
 import { ProjectDialog } from './ProjectDialog';
 import { useProjects } from './ProjectsContext';
+import { SavedFiltersNav } from './SavedFilters';
 import './projects.css';
 
 const NAV_ICONS: Record<NavIcon, string> = {
@@ -14,6 +15,7 @@ const NAV_ICONS: Record<NavIcon, string> = {
   today: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4M12 14h.01',
   upcoming: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4M9 15l2 2 4-4',
   calendar: 'M4 6h16v14H4zM4 10h16M9 3v4M15 3v4',
+  assigned: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM4 21v-1a6 6 0 0 1 6-6h4a6 6 0 0 1 6 6v1',
 };
 
 function NavGlyph({ icon }: { icon: NavIcon }) {
@@ -29,7 +31,7 @@ export function ProjectDot({ color }: { color: string | null }) {
 }
 
 /** `current`: the first route segment ("inbox", "projects"...); `projectId`: the open project. */
-export function Sidebar({ current, projectId }: { current: string | null; projectId: string | null }) {
+export function Sidebar({ current, projectId, filterId = null }: { current: string | null; projectId: string | null; filterId?: string | null }) {
   const { projects, invitations, error } = useProjects();
   const [open, setOpen] = useState(false);
   const [creating, setCreating] = useState(false);
@@ -91,6 +93,7 @@ export function Sidebar({ current, projectId }: { current: string | null; projec
             ))}
           </ul>
         </nav>
+        <SavedFiltersNav current={filterId} />
         <nav aria-labelledby="projects-heading" className="side-projects">
           <div className="side-heading">
             <h2 id="projects-heading">Projects</h2>

@@ -10,6 +10,7 @@ import {
   TaskDocument,
   UpdateTaskDocument,
   type Priority,
+  type ProjectFieldsFragment,
   type TaskDetailFragment,
 } from '../gql/graphql';
 import { formatDateTime } from '../lib/datetime';
@@ -35,6 +36,7 @@ import { AuditTrail } from './AuditTrail';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ErrorBanner, FieldError } from './ErrorMessage';
 import { useMe } from './MeContext';
+import { useProjectIfKnown, useProjectMembers } from './ProjectsContext';
 import { RecurrenceBuilder } from './RecurrenceBuilder';
 import { RemindersEditor } from './RemindersEditor';
 import { TagInput } from './TagInput';
@@ -71,6 +73,8 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const formRef = useRef<HTMLFormElement>(null);
   const titleRef = useRef<HTMLInputElement>(null);
   const dirty = isDirty(form, initial, tz);
+  // Only a project's tasks are assigned (in the inbox the only candidate is the caller).
+  const assignable = useProjectIfKnown(task?.project?.id ?? (isNew ? view.projectId : null));
   const recurrenceChanged =
     !task?.recurrence || !form.repeat
       ? true
@@ -441,6 +445,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
           <FieldError id={`${ids}-notes-error`} message={err('notes')} />
         </div>
 
+        {assignable ? <AssigneePicker project={assignable} value={form.assigneeId ?? ''} onChange={(v) => set({ assigneeId: v })} /> : null}
         <div className="field-row">
           <div className="field">
             <label htmlFor={`${ids}-priority`}>Priority</label>
@@ -557,6 +562,28 @@ export function TaskEditor({ taskId }: { taskId: string }) {
           </details>
         </>
       ) : null}
+    </div>
+  );
+}
+
+/** Nobody, or one of the project's editors and owners (viewers cannot hold a task). */
+function AssigneePicker({ project, value, onChange }: { project: ProjectFieldsFragment; value: string; onChange: (v: string) => void }) {
+  const id = useId();
+  const members = useProjectMembers(project);
+  const candidates = (members ?? []).filter((m) => m.role !== 'VIEWER');
+  return (
+    <div className="field">
+      <label htmlFor={`${id}-assignee`}>Assignee</label>
+      <select id={`${id}-assignee`} value={value} onChange={(e) => onChange(e.target.value)} disabled={members === null}>
+        <option value="">Nobody</option>
+        {/* The current assignee stays listed while the members load (or after losing the role). */}
+        {value && !candidates.some((m) => m.user.id === value) ? <option value={value}>{members === null ? 'Loading…' : 'A former editor'}</option> : null}
+        {candidates.map((m) => (
+          <option key={m.user.id} value={m.user.id}>
+            {m.user.email}
+          </option>
+        ))}
+      </select>
     </div>
   );
 }

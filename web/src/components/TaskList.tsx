@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useClient } from 'urql';
-import { CompleteTaskDocument, DeleteTaskDocument, ReopenTaskDocument, type TaskFilter, type TaskListItemFragment } from '../gql/graphql';
+import { CompleteTaskDocument, DeleteTaskDocument, ReopenTaskDocument, type TaskFilter, type TaskListItemFragment, type TaskOrder } from '../gql/graphql';
 import { restoreDeleted } from '../lib/restore';
+import { SaveFilterButton } from './SavedFilters';
 import { formatDateTime, relativeDay } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
@@ -9,6 +10,7 @@ import { activeFilterCount, defaultFilters, filtersToVariables, PRIORITY_LABELS,
 import { navigate, useAppEvents, useDebounced } from '../lib/hooks';
 import { useFlash } from '../lib/flash';
 import { canEditTasks } from '../lib/nav';
+import { AssigneeAvatar } from './AssigneeAvatar';
 import { humanRule } from '../lib/recurrence';
 import { useTaskList } from '../lib/useTaskList';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -37,6 +39,8 @@ export interface ListScope {
   projectId: string | null;
   /** false for a project the caller only views: nothing that changes tasks is offered. */
   canAdd: boolean;
+  /** Replaces the sort chip's order (a saved filter's). */
+  orderBy?: TaskOrder[] | null;
   /** Shown under the title (the project's members and actions). */
   header?: ReactNode;
 }
@@ -71,11 +75,12 @@ export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string
   const scopeKey = JSON.stringify(scope.filter);
   const vars = useMemo(
     () => {
-      const v = filtersToVariables({ ...filters, text: debouncedText }, me.timezone);
+      const v0 = filtersToVariables({ ...filters, text: debouncedText }, me.timezone);
+      const v = scope.orderBy ? { ...v0, orderBy: scope.orderBy } : v0;
       return Object.keys(scope.filter).length ? { ...v, filter: { ...v.filter, ...scope.filter } } : v;
     },
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [JSON.stringify({ ...filters, text: debouncedText }), me.timezone, scopeKey],
+    [JSON.stringify({ ...filters, text: debouncedText }), me.timezone, scopeKey, JSON.stringify(scope.orderBy ?? null)],
   );
   const list = useTaskList(vars);
   const flashing = useFlash(list.tasks, list.loading, JSON.stringify(vars));
@@ -270,6 +275,8 @@ export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string
       {scope.header}
       {scope.canAdd ? <QuickAdd ref={quickAddRef} projectId={scope.projectId} /> : null}
       <FilterBar value={filters} onChange={setFilters} />
+      {/* Offered once there is something to save: a search or a chip. */}
+      {searching || activeFilterCount(filters) > 0 ? <SaveFilterButton filter={vars.filter ?? {}} orderBy={vars.orderBy ?? null} /> : null}
       <p className="list-count" aria-live="polite" data-testid="task-count">
         {countText}
       </p>
@@ -425,6 +432,7 @@ function TaskRow({
             </a>
           ) : null}
           {!editable ? <span className="badge read-only-badge">View only</span> : null}
+          {task.assignee ? <AssigneeAvatar email={task.assignee.email} /> : null}
           {task.tags.map((tag) => (
             <span key={tag.id} className="tag">
               #{tag.name}

@@ -7,6 +7,8 @@ export type AppEvent =
   | { type: 'notifications-changed' }
   | { type: 'tags-changed' }
   | { type: 'resync' }
+  | { type: 'sections-changed'; projectId: string }
+  | { type: 'saved-filters-changed' }
   | { type: 'shortcut'; name: ShortcutName };
 
 export type ShortcutName = 'quick-add' | 'search' | 'next' | 'previous' | 'complete' | 'edit' | 'delete' | 'close' | 'undo';

@@ -10,6 +10,9 @@ describe('routes', () => {
     expect(parseRoute(['projects', 'p1', 't9'])).toEqual({ scope: { kind: 'project', projectId: 'p1' }, taskId: 't9' });
     expect(parseRoute(['projects'])).toEqual({ scope: null, taskId: null });
     expect(parseRoute(['settings'])).toEqual({ scope: null, taskId: null });
+    expect(parseRoute(['assigned', 't2'])).toEqual({ scope: { kind: 'assigned' }, taskId: 't2' });
+    expect(parseRoute(['filters', 'f1', 't3'])).toEqual({ scope: { kind: 'filter', filterId: 'f1' }, taskId: 't3' });
+    expect(basePath({ kind: 'filter', filterId: 'f 1' })).toBe('/filters/f%201');
   });
 
   it('builds the base path a task opens under', () => {
@@ -19,7 +22,8 @@ describe('routes', () => {
 
   it('lists Inbox, Today and Upcoming in the sidebar, each once', () => {
     const ids = NAV_ENTRIES.map((e) => e.id);
-    expect(ids).toEqual(expect.arrayContaining(['inbox', 'today', 'upcoming']));
+    expect(ids).toEqual(expect.arrayContaining(['inbox', 'today', 'upcoming', 'assigned']));
+    expect(NAV_ENTRIES.find((e) => e.id === 'assigned')?.label).toBe('Assigned to me');
     expect(new Set(ids).size).toBe(ids.length);
   });
 });
@@ -31,6 +35,7 @@ describe('scope filters', () => {
     expect(scopeFilter({ kind: 'inbox' }, 'Europe/Berlin', now)).toEqual({ inbox: true });
     expect(scopeFilter({ kind: 'project', projectId: 'p1' }, 'Europe/Berlin', now)).toEqual({ projectId: 'p1' });
     expect(scopeFilter({ kind: 'tasks' }, 'Europe/Berlin', now)).toEqual({});
+    expect(scopeFilter({ kind: 'assigned' }, 'Europe/Berlin', now)).toEqual({ assignedToMe: true });
   });
   it('Today ends at the end of the day in the user’s zone and includes overdue tasks', () => {
     expect(scopeFilter({ kind: 'today' }, 'Europe/Berlin', now)).toEqual({ dueTo: '2026-12-04T23:59:59+01:00' });

@@ -4,7 +4,7 @@ import { createContext, useContext } from 'react';
 import type { ProjectRole, TaskFilter } from '../gql/graphql';
 import { formatRfc3339, startOfDay } from './datetime';
 
-export type NavIcon = 'inbox' | 'today' | 'upcoming' | 'calendar' | 'list';
+export type NavIcon = 'inbox' | 'today' | 'upcoming' | 'calendar' | 'list' | 'assigned';
 
 export interface NavEntry {
   /** First segment of the hash route, e.g. "inbox" for #/inbox. */
@@ -18,6 +18,7 @@ export const NAV_ENTRIES: readonly NavEntry[] = [
   { id: 'inbox', label: 'Inbox', icon: 'inbox' },
   { id: 'today', label: 'Today', icon: 'today' },
   { id: 'upcoming', label: 'Upcoming', icon: 'upcoming' },
+  { id: 'assigned', label: 'Assigned to me', icon: 'assigned' },
 ];
 
 /** Days shown under Upcoming, tomorrow included. */
@@ -28,7 +29,9 @@ export type Scope =
   | { kind: 'inbox' }
   | { kind: 'today' }
   | { kind: 'upcoming' }
-  | { kind: 'project'; projectId: string };
+  | { kind: 'assigned' }
+  | { kind: 'project'; projectId: string }
+  | { kind: 'filter'; filterId: string };
 
 export interface ParsedRoute {
   /** The view whose task list is shown; null for other pages (settings, ...). */
@@ -37,19 +40,22 @@ export interface ParsedRoute {
   taskId: string | null;
 }
 
-const LIST_SCOPES = new Set(['tasks', 'inbox', 'today', 'upcoming']);
+const LIST_SCOPES = new Set(['tasks', 'inbox', 'today', 'upcoming', 'assigned']);
 
 /** ["projects", "p1", "t1"] → project p1 with task t1 open; ["today"] → Today. */
 export function parseRoute(route: readonly string[]): ParsedRoute {
   const [head, a, b] = route;
   if (head && LIST_SCOPES.has(head)) return { scope: { kind: head as 'tasks' }, taskId: a ?? null };
   if (head === 'projects' && a) return { scope: { kind: 'project', projectId: a }, taskId: b ?? null };
+  if (head === 'filters' && a) return { scope: { kind: 'filter', filterId: a }, taskId: b ?? null };
   return { scope: null, taskId: null };
 }
 
 /** The route prefix of a scope: the list is at basePath, a task at basePath/<id>. */
 export function basePath(scope: Scope): string {
-  return scope.kind === 'project' ? `/projects/${encodeURIComponent(scope.projectId)}` : `/${scope.kind}`;
+  if (scope.kind === 'project') return `/projects/${encodeURIComponent(scope.projectId)}`;
+  if (scope.kind === 'filter') return `/filters/${encodeURIComponent(scope.filterId)}`;
+  return `/${scope.kind}`;
 }
 
 /** What a scope adds to the list's filter (it wins over the filter chips). */
@@ -65,6 +71,8 @@ export function scopeFilter(scope: Scope, timeZone: string, now: number = Date.n
         dueFrom: formatRfc3339(startOfDay(now, timeZone, 1), timeZone),
         dueTo: formatRfc3339(startOfDay(now, timeZone, 1 + UPCOMING_DAYS) - 1000, timeZone),
       };
+    case 'assigned':
+      return { assignedToMe: true };
     case 'project':
       return { projectId: scope.projectId };
     default:

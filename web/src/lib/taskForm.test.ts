@@ -19,6 +19,7 @@ const task: TaskDetailFragment = {
   createdAt: '2026-11-28T20:00:00+00:00',
   updatedAt: '2026-11-28T20:00:00+00:00',
   project: null,
+  assignee: null,
   tags: [{ __typename: 'Tag', id: 'g1', name: 'home' }],
   recurrence: {
     __typename: 'Recurrence',
@@ -81,6 +82,20 @@ describe('task form ↔ API', () => {
       reminders: [{ remindAt: '2030-01-06T18:00:00+01:00', channels: ['WEBHOOK'] }],
       expectedVersion: 3,
     });
+  });
+
+  it('assigns, reassigns and unassigns only when the assignee changed', () => {
+    const initial = formFromTask({ ...task, assignee: { __typename: 'PublicUser', id: 'u1', email: 'ada@example.test' } }, TZ);
+    expect(initial.assigneeId).toBe('u1');
+    expect(formToUpdateInput(initial, initial, TZ, 7)).toEqual({ expectedVersion: 7 });
+    expect(formToUpdateInput({ ...initial, assigneeId: 'u2' }, initial, TZ, 7)).toEqual({ expectedVersion: 7, assigneeId: 'u2' });
+    expect(formToUpdateInput({ ...initial, assigneeId: '' }, initial, TZ, 7)).toEqual({ expectedVersion: 7, clearAssignee: true });
+    // A draft kept before assignees existed has no assigneeId: nothing changes.
+    const { assigneeId: _dropped, ...old } = formFromTask(task, TZ);
+    void _dropped;
+    expect(isDirty(old, formFromTask(task, TZ), TZ)).toBe(false);
+    expect(formToCreateInput({ ...emptyForm(), title: 'x', assigneeId: 'u3' }, TZ)).toMatchObject({ title: 'x', assigneeId: 'u3' });
+    expect(formToCreateInput({ ...emptyForm(), title: 'x' }, TZ)).not.toHaveProperty('assigneeId');
   });
 
   it('validates before asking the server', () => {

@@ -34,6 +34,8 @@ export interface TaskForm {
   repeat: boolean;
   recurrence: RecurrenceDraft;
   reminders: ReminderDraft[];
+  /** The assignee's user id; '' or absent = nobody (absent in drafts kept before assignees). */
+  assigneeId?: string;
 }
 
 let keySeq = 0;
@@ -61,6 +63,7 @@ export function formFromTask(task: TaskDetailFragment, timeZone: string): TaskFo
     notes: task.notes,
     priority: task.priority,
     tags: task.tags.map((t) => t.name),
+    assigneeId: task.assignee?.id ?? '',
     due: rfc3339ToLocalInput(task.dueAt, timeZone),
     repeat: task.recurrence !== null,
     recurrence: task.recurrence ? rruleToDraft(task.recurrence.rule, rz, task.recurrence.repeatFrom) : defaultDraft(),
@@ -112,6 +115,7 @@ export function formToCreateInput(form: TaskForm, timeZone: string): CreateTaskI
   if (due) input.dueAt = due;
   if (form.repeat) input.recurrence = recurrenceInput(form, timeZone);
   if (form.reminders.length) input.reminders = form.reminders.map((r) => reminderToInput(r, timeZone));
+  if (form.assigneeId) input.assigneeId = form.assigneeId;
   return input;
 }
 
@@ -139,6 +143,10 @@ export function formToUpdateInput(form: TaskForm, initial: TaskForm, timeZone: s
     const now = recurrenceInput(form, timeZone);
     const before = initial.repeat ? recurrenceInput(initial, timeZone) : null;
     if (!before || before.rule !== now.rule || before.repeatFrom !== now.repeatFrom) input.recurrence = now;
+  }
+  if ((form.assigneeId ?? '') !== (initial.assigneeId ?? '')) {
+    if (form.assigneeId) input.assigneeId = form.assigneeId;
+    else input.clearAssignee = true;
   }
   if (remindersKey(form.reminders, timeZone) !== remindersKey(initial.reminders, timeZone)) {
     input.reminders = form.reminders.map((r) => reminderToInput(r, timeZone));
