@@ -39,7 +39,6 @@ import { ConfirmDialog } from './ConfirmDialog';
 import { useToast } from './Toast';
 import './SectionBoard.css';
 
-/** One page (each task's subtasks are priced too, so not the API's largest). More show a note. */
 
 interface BoardState {
   sections: SectionFieldsFragment[];
