@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import json
 import math
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.errors import TaskstreamError
+from taskstream.persistence.db import is_database_unavailable
 from taskstream.settings import Settings
 
 T = TypeVar("T")
@@ -176,6 +178,20 @@ def _etag_of(key: str, etag: str) -> uuid.UUID:
         raise ETagMismatch(f"{key}: not an ETag of this store") from error
 
 
+@contextlib.contextmanager
+def _unavailable_when_the_database_is() -> Iterator[None]:
+    """The database's "cannot serve now" (down, read-only, out of disk, no connection in time)
+    as the store's StateUnavailable, which the callers know how to answer; bugs go through."""
+    try:
+        yield
+    except Exception as error:
+        if is_database_unavailable(error):
+            raise StateUnavailable(
+                f"the shared state's database cannot serve now: {error!s}"
+            ) from error
+        raise
+
+
 class PostgresState(SharedState):
     """Entries in one table of the gateway's own PostgreSQL (gateway.shared_state)."""
 
@@ -190,8 +206,9 @@ class PostgresState(SharedState):
     async def get(self, key: str) -> Entry | None:
         """The live entry under the key (expired ones are absent)."""
         _check_key(key)
-        async with self.engine.connect() as connection:
-            row = (await connection.execute(_GET, {"key": key})).first()
+        with _unavailable_when_the_database_is():
+            async with self.engine.connect() as connection:
+                row = (await connection.execute(_GET, {"key": key})).first()
         return None if row is None else Entry(row.value, str(row.etag))
 
     async def set(
@@ -216,8 +233,9 @@ class PostgresState(SharedState):
             statement = _SET_IF_ETAG
         else:
             statement = _SET_IF_ABSENT if absent else _SET
-        async with self.engine.begin() as connection:
-            changed = (await connection.execute(statement, params)).rowcount
+        with _unavailable_when_the_database_is():
+            async with self.engine.begin() as connection:
+                changed = (await connection.execute(statement, params)).rowcount
         if changed != 1:
             raise ETagMismatch(f"{key}: changed since it was read")
         await self._maybe_prune()
@@ -225,14 +243,15 @@ class PostgresState(SharedState):
     async def delete(self, key: str, *, etag: str | None = None) -> None:
         """Remove the entry (conditionally on its ETag)."""
         _check_key(key)
-        async with self.engine.begin() as connection:
-            if etag is None:
-                await connection.execute(_DELETE, {"key": key})
-                return
-            expected = _etag_of(key, etag)
-            changed = (
-                await connection.execute(_DELETE_IF_ETAG, {"key": key, "expected": expected})
-            ).rowcount
+        with _unavailable_when_the_database_is():
+            async with self.engine.begin() as connection:
+                if etag is None:
+                    await connection.execute(_DELETE, {"key": key})
+                    return
+                expected = _etag_of(key, etag)
+                changed = (
+                    await connection.execute(_DELETE_IF_ETAG, {"key": key, "expected": expected})
+                ).rowcount
         if changed != 1:
             raise ETagMismatch(f"{key}: changed since it was read")
 
@@ -241,8 +260,9 @@ class PostgresState(SharedState):
         if now - self._pruned_at < self.PRUNE_EVERY_SECONDS:
             return
         self._pruned_at = now
-        async with self.engine.begin() as connection:
-            await connection.execute(_PRUNE, {"n": self.PRUNE_BATCH})
+        with _unavailable_when_the_database_is():
+            async with self.engine.begin() as connection:
+                await connection.execute(_PRUNE, {"n": self.PRUNE_BATCH})
 
 
 class DaprState(SharedState):
