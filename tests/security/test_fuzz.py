@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import graphql
 import httpx
 import pytest
 import schemathesis
@@ -54,6 +55,32 @@ datetimes = st.one_of(
     ),
 )
 schemathesis.graphql.scalar("DateTime", datetimes.map(nodes.String))
+
+
+def json_object(fields: dict[str, Any]) -> Any:
+    """A JSON scalar's literal: an object of the generated keys and values."""
+    return nodes.Object(
+        [
+            graphql.ObjectFieldNode(
+                name=graphql.NameNode(value=key),
+                value=nodes.Boolean(value)
+                if isinstance(value, bool)
+                else nodes.Int(value)
+                if isinstance(value, int)
+                else nodes.String(value),
+            )
+            for key, value in fields.items()
+        ]
+    )
+
+
+# JSON (saved filters): filter-shaped objects, with keys the API knows and keys it does not.
+json_values = st.dictionaries(
+    st.sampled_from(["inbox", "text", "priorities", "dueFrom", "field", "bogus", "assignedToMe"]),
+    st.one_of(st.booleans(), st.integers(-5, 5), st.text(max_size=20)),
+    max_size=4,
+)
+schemathesis.graphql.scalar("JSON", json_values.map(json_object))
 
 
 def sign_up(base: str) -> str:
