@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import ProjectInvitationCreated, UserDeleted
@@ -110,8 +110,15 @@ class Setup:
 
 
 @pytest.fixture
-def setup(settings: Settings, engine: AsyncEngine) -> Setup:
-    """The gateway's internal API in-process over the test database."""
+async def setup(settings: Settings, engine: AsyncEngine) -> Setup:
+    """The gateway's internal API in-process over the test database, with no notice of an
+    earlier test still due (the sender's step counts every due notice of the database)."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(invitation_notices)
+            .where(invitation_notices.c.state == "PENDING")
+            .values(state="CANCELLED")
+        )
     runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=MemoryTransport())
     invoker = ServiceInvoker.in_process(app_token=None)
     invoker.add_local("gateway", create_internal_app(runtime))
