@@ -112,11 +112,12 @@ class Setup:
 @pytest.fixture
 async def setup(settings: Settings, engine: AsyncEngine) -> Setup:
     """The gateway's internal API in-process over the test database, with no notice of an
-    earlier test still due (the sender's step counts every due notice of the database)."""
+    earlier test due now or later (the sender's step counts every due notice of the database,
+    and a notice an earlier test left SENDING falls due again when its lease runs out)."""
     async with engine.begin() as connection:
         await connection.execute(
             update(invitation_notices)
-            .where(invitation_notices.c.state == "PENDING")
+            .where(invitation_notices.c.state.in_(("PENDING", "SENDING")))
             .values(state="CANCELLED")
         )
     runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=MemoryTransport())
