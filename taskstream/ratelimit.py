@@ -308,10 +308,13 @@ class SharedBucket:
         mine: asyncio.Future[Taken] = asyncio.get_running_loop().create_future()
         self._queued.setdefault(key, []).append((points, mine))
         async with self._locks.hold(key):
-            if not mine.done():
+            # Not queued any more while `mine` is pending: the batch holding it is still in the
+            # store, and the request that started it was cancelled (its deadline) and gave up
+            # the turn; `mine` is answered when that batch ends.
+            batch = self._queued.pop(key, None) if not mine.done() else None
+            if batch:
                 # Everything queued for the key so far (this request's included) goes at once;
                 # the batch runs to its end even if this request is cancelled meanwhile.
-                batch = self._queued.pop(key)
                 spent = asyncio.get_running_loop().create_task(
                     self._take_batch(key, [p for p, _ in batch])
                 )

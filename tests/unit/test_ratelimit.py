@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from taskstream.errors import RateLimited
-from taskstream.ratelimit import CostBudget, RateLimiter, RateLimits
+from taskstream.ratelimit import CostBudget, RateLimiter, RateLimits, SharedBucket
+from taskstream.sharedstate import Entry, ETagMismatch, SharedState
 
 
 class Clock:
@@ -126,3 +130,68 @@ def test_a_refused_spend_takes_nothing() -> None:
     with pytest.raises(RateLimited):
         budget.spend("alice", 50)
     budget.spend("alice", 10)  # the 10 left were not touched by the refusal
+
+
+class SlowState(SharedState):
+    """Shared state in memory whose every call takes `delay` seconds (a slow link)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.entries: dict[str, Entry] = {}
+        self.versions = 0
+        self.reads = 0
+
+    async def get(self, key: str) -> Entry | None:
+        """The entry, after the delay."""
+        self.reads += 1
+        await asyncio.sleep(self.delay)
+        return self.entries.get(key)
+
+    async def set(
+        self,
+        key: str,
+        value: Any,
+        *,
+        etag: str | None = None,
+        absent: bool = False,
+        ttl: float | None = None,
+    ) -> None:
+        """Compare-and-set, after the delay."""
+        await asyncio.sleep(self.delay)
+        current = self.entries.get(key)
+        if (
+            (absent and current is not None)
+            or (etag is not None and current is None)
+            or (etag is not None and current is not None and current.etag != etag)
+        ):
+            raise ETagMismatch("changed meanwhile")
+        self.versions += 1
+        self.entries[key] = Entry(value, str(self.versions))
+
+    async def delete(self, key: str, *, etag: str | None = None) -> None:
+        """Remove the entry, after the delay."""
+        await asyncio.sleep(self.delay)
+        self.entries.pop(key, None)
+
+
+async def test_a_request_cancelled_while_its_batch_is_in_the_store_leaves_the_others_answered() -> (
+    None
+):
+    state = SlowState(0.05)
+    bucket = SharedBucket(state, kind="mutations", capacity=10, per_second=1)
+    first = asyncio.create_task(bucket.take("alice"))
+    while state.reads < 1:  # the first is in the store, holding the key's turn
+        await asyncio.sleep(0.001)
+    # These queue behind it and go together in the next batch...
+    second = asyncio.create_task(bucket.take("alice"))
+    third = asyncio.create_task(bucket.take("alice"))
+    while state.reads < 2:  # ...which is in the store now, started by the second
+        await asyncio.sleep(0.001)
+    second.cancel()  # its deadline: it gives up the turn with its batch still running
+    taken = await asyncio.wait_for(asyncio.gather(first, third), timeout=5)
+    assert [admitted for admitted, _, _ in taken] == [True, True]
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    # The cancelled request's point was spent all the same: its batch ran to its end.
+    admitted, _, left = await bucket.take("alice")
+    assert admitted and left == pytest.approx(6, abs=0.5)
