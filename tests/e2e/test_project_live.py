@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import GraphQLClient
 from tests.e2e.test_live_updates import TASK_EVENTS, account, receive, server, subscribe
 
 pytestmark = pytest.mark.e2e
@@ -13,26 +14,35 @@ pytestmark = pytest.mark.e2e
 __all__ = ["server"]
 
 
+async def share_project(owner: GraphQLClient, member: GraphQLClient, role: str) -> tuple[str, str]:
+    """A new project of `owner` that `member` joined with `role` (invited, accepted): the
+    project's id and the member's."""
+    me = (await member.data("{ me { id email } }"))["me"]
+    project = (await owner.data('mutation { createProject(name: "Live") { id } }'))["createProject"]
+    invitation = (
+        await owner.data(
+            "mutation($p: ID!, $e: String!, $r: ProjectRole!) { inviteToProject(projectId: $p, "
+            "email: $e, role: $r) { id } }",
+            {"p": project["id"], "e": me["email"], "r": role},
+        )
+    )["inviteToProject"]
+    await member.data(
+        "mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]}
+    )
+    return project["id"], me["id"]
+
+
 async def test_project_task_events_reach_members_until_they_are_removed(server: str) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
     carol_token, carol, carol_http = await account(server)
-    bob_id = (await bob.data("{ me { id email } }"))["me"]
-    project = (await alice.data('mutation { createProject(name: "Live") { id } }'))["createProject"]
-    invitation = (
-        await alice.data(
-            "mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, "
-            "role: EDITOR) { id } }",
-            {"p": project["id"], "e": bob_id["email"]},
-        )
-    )["inviteToProject"]
-    await bob.data("mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]})
+    project_id, bob_id = await share_project(alice, bob, "EDITOR")
     bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
     carol_ws = await subscribe(server, carol_token, TASK_EVENTS)
     task = (
         await alice.data(
             'mutation($p: ID) { createTask(input: {title: "together", projectId: $p}) { id } }',
-            {"p": project["id"]},
+            {"p": project_id},
         )
     )["createTask"]
     seen = (await receive(bob_ws))["payload"]["data"]["taskEvents"]
@@ -43,7 +53,7 @@ async def test_project_task_events_reach_members_until_they_are_removed(server: 
     )
     await alice.data(
         "mutation($p: ID!, $u: ID!) { removeMember(projectId: $p, userId: $u) { id } }",
-        {"p": project["id"], "u": bob_id["id"]},
+        {"p": project_id, "u": bob_id},
     )
     await alice.data(
         'mutation($id: ID!) { updateTask(id: $id, input: {title: "without bob"}) { id } }',

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_live_updates import TASK_EVENTS, account, receive, server, subscribe
-from tests.e2e.test_project_live import next_project_event
+from tests.e2e.test_project_live import next_project_event, share_project
 
 pytestmark = pytest.mark.e2e
 
@@ -36,26 +36,17 @@ async def next_task_event(ws: Any, kind: str) -> dict[str, Any]:
 async def test_section_changes_reach_members_as_section_changed(server: str) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
-    me = (await bob.data("{ me { email } }"))["me"]
-    project = (await alice.data('mutation { createProject(name: "Live") { id } }'))["createProject"]
-    invitation = (
-        await alice.data(
-            "mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, "
-            "role: VIEWER) { id } }",
-            {"p": project["id"], "e": me["email"]},
-        )
-    )["inviteToProject"]
-    await bob.data("mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]})
+    project_id, _ = await share_project(alice, bob, "VIEWER")
     bob_ws = await subscribe(server, bob_token, PROJECT_EVENTS)
     section = (
         await alice.data(
             'mutation($p: ID!) { createSection(projectId: $p, name: "Next") { id } }',
-            {"p": project["id"]},
+            {"p": project_id},
         )
     )["createSection"]
     assert await next_section_change(bob_ws) == {
         "kind": "SECTION_CHANGED",
-        "projectId": project["id"],
+        "projectId": project_id,
         "project": {"sections": [{"name": "Next"}]},
     }
     await alice.data(
@@ -77,20 +68,11 @@ async def test_section_changes_reach_members_as_section_changed(server: str) -> 
 async def test_a_task_moved_out_of_a_project_reaches_its_members(server: str) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
-    me = (await bob.data("{ me { email } }"))["me"]
-    project = (await alice.data('mutation { createProject(name: "Live") { id } }'))["createProject"]
-    invitation = (
-        await alice.data(
-            "mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, "
-            "role: EDITOR) { id } }",
-            {"p": project["id"], "e": me["email"]},
-        )
-    )["inviteToProject"]
-    await bob.data("mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]})
+    project_id, _ = await share_project(alice, bob, "EDITOR")
     task = (
         await alice.data(
             'mutation($p: ID) { createTask(input: {title: "leaving", projectId: $p}) { id } }',
-            {"p": project["id"]},
+            {"p": project_id},
         )
     )["createTask"]
     bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
