@@ -75,7 +75,7 @@ async def post(http: httpx.AsyncClient, token: str, query: str, variables: dict[
         raise RuntimeError(f"{response.status_code} {body}")
 
 
-async def main(requests: int, tasks: int) -> dict[str, Any]:
+async def main(requests: int, tasks: int, only: set[str] | None = None) -> dict[str, Any]:
     """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled)."""
     from pyinstrument import Profiler
 
@@ -118,6 +118,8 @@ async def main(requests: int, tasks: int) -> dict[str, Any]:
                     "create": (CREATE, create_variables),
                 }
                 for kind, (query, variables) in kinds.items():
+                    if only and kind not in only:
+                        continue
                     for n in range(20):  # warm up
                         await post(http, token, query, variables(n))
                     started = time.process_time()
@@ -156,11 +158,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--uvloop", action="store_true", help="run on uvloop (the services run on asyncio's loop)"
     )
+    parser.add_argument("--only", help="comma-separated kinds to profile: page, create")
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     if args.uvloop:
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            print(runner.run(main(args.requests, args.tasks)))
+            print(runner.run(main(args.requests, args.tasks, only)))
     else:
-        print(asyncio.run(main(args.requests, args.tasks)))
+        print(asyncio.run(main(args.requests, args.tasks, only)))

@@ -8,6 +8,13 @@ attribute and coerces it as `complete_leaf_value` would, and falls back to the f
 anything else: a missing value of a non-null field, a value the scalar refuses, an error, a
 field with arguments, or a schema run with resolver middleware, so errors and their paths come
 out exactly as before.
+
+An object whose selected fields are all plain leaves (a task's tags { id name }, its reminders)
+is completed in one step as well: its dict built straight from the attributes, for a single
+object or each object of a list, without graphql-core's per-item and per-field completion.
+Anything the short path would not answer exactly as the full path (a null, an object of the
+wrong type, a leaf that takes the full path) completes the whole value by the full path again,
+which reads the same attributes: they are plain reads, so doing it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -58,6 +67,9 @@ class PlainLeaf:
         items = [coerce(item) for item in value]
         return Undefined if None in items or Undefined in items else items
 
+
+# What graphql-core passes to resolvers and type checks (the context is Strawberry's).
+Info = GraphQLResolveInfo[Any]
 
 # type name -> field name -> how to read it
 PlainLeaves = dict[str, dict[str, PlainLeaf]]
@@ -96,6 +108,57 @@ def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class PlainObjects:
+    """How to complete an object, or a list of objects, whose selected fields are plain leaves."""
+
+    # The object type's check that a value is one of it (Strawberry's isinstance), if any.
+    is_type_of: Callable[[Any, Info], Any] | None
+    # response name -> how to read it, in the selection's order
+    fields: tuple[tuple[str, PlainLeaf], ...]
+    listed: bool
+
+    def complete(self, result: Any, info: Info) -> Any:
+        """The completed value, or Undefined when only the full path may answer."""
+        if not self.listed:
+            return self.object(result, info)
+        if not isinstance(result, list | tuple):
+            return Undefined
+        completed = []
+        for item in result:
+            value = self.object(item, info)
+            if value is Undefined:
+                return Undefined
+            completed.append(value)
+        return completed
+
+    def object(self, source: Any, info: Info) -> Any:
+        """One object's fields, or Undefined when only the full path may answer."""
+        if source is None:
+            return Undefined
+        # Only a plain True: an awaitable or a refusal takes the full path, which says why.
+        if self.is_type_of is not None and self.is_type_of(source, info) is not True:
+            return Undefined
+        values: dict[str, Any] = {}
+        for name, leaf in self.fields:
+            value = leaf.output(source)
+            if value is Undefined:
+                return Undefined
+            values[name] = value
+        return values
+
+
+def _object_type(return_type: GraphQLOutputType) -> tuple[GraphQLObjectType | None, bool]:
+    """The object type a field returns (itself or as the items of a list), and whether listed."""
+    shape: Any = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+    listed = isinstance(shape, GraphQLList)
+    if listed:
+        shape = shape.of_type
+        if isinstance(shape, GraphQLNonNull):
+            shape = shape.of_type
+    return (shape if isinstance(shape, GraphQLObjectType) else None), listed
+
+
 class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, with the short path for plain leaf fields."""
 
@@ -105,6 +168,61 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         # Resolver middleware must see every field: then every field takes the full path.
         self.plain_leaves = (
             {} if middleware and middleware.middlewares else plain_leaves(self.schema)
+        )
+        # (return type, id of the field list) -> (the list, kept alive so that its id is not
+        # reused, and its plan or None); per execution, as graphql-core's collected subfields.
+        self.plain_objects: dict[
+            tuple[GraphQLOutputType, int], tuple[FieldDetailsList, PlainObjects | None]
+        ] = {}
+
+    def plain_objects_of(
+        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> PlainObjects | None:
+        """The one-step completion of this field's objects, if all their fields are plain."""
+        key = (return_type, id(field_details_list))
+        cached = self.plain_objects.get(key)
+        if cached is not None:
+            return cached[1]
+        plan = None
+        object_type, listed = _object_type(return_type)
+        leaves = self.plain_leaves.get(object_type.name) if object_type is not None else None
+        if object_type is not None and leaves:
+            grouped, deferred, _ = self.collect_subfields(object_type, field_details_list)
+            fields = []
+            for name, details in grouped.items():
+                node = details[0].node
+                leaf = leaves.get(node.name.value)
+                if leaf is None or node.arguments:
+                    break
+                fields.append((name, leaf))
+            else:
+                if not deferred and fields:
+                    plan = PlainObjects(object_type.is_type_of, tuple(fields), listed)
+        self.plain_objects[key] = (field_details_list, plan)
+        return plan
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Info,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """Objects of plain leaves in one step when that is all there is to it; else the full
+        path."""
+        if self.plain_leaves and not isinstance(result, Exception):
+            plan = self.plain_objects_of(return_type, field_details_list)
+            if plan is not None:
+                try:
+                    completed = plan.complete(result, info)
+                except Exception:  # the full path raises it again, with its location
+                    completed = Undefined
+                if completed is not Undefined:
+                    return completed
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
         )
 
     def execute_field(
