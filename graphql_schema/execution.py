@@ -7,7 +7,9 @@ graphql-core builds a resolve info, a Strawberry resolver wrapper fetches the at
 attribute and coerces it as `complete_leaf_value` would, and falls back to the full path for
 anything else: a missing value of a non-null field, a value the scalar refuses, an error, a
 field with arguments, or a schema run with resolver middleware, so errors and their paths come
-out exactly as before.
+out exactly as before. It sits in `execute_fields`, graphql-core's loop over an object's fields
+(copied, awaitables handled as there), so that a plain leaf costs no path either, and the
+fields are sorted into plain and other once per selection and execution, not per object.
 
 An object whose selected fields are all plain leaves (a task's tags { id name }, its reminders)
 is completed in one step as well: its dict built straight from the attributes, for a single
@@ -35,8 +37,8 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import Path
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -174,6 +176,10 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         self.plain_objects: dict[
             tuple[GraphQLOutputType, int], tuple[FieldDetailsList, PlainObjects | None]
         ] = {}
+        # id of a grouped field set -> (the set, kept alive likewise, and how to read each).
+        self.field_plans: dict[
+            int, tuple[GroupedFieldSet, tuple[tuple[str, FieldDetailsList, PlainLeaf | None], ...]]
+        ] = {}
 
     def plain_objects_of(
         self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
@@ -225,26 +231,77 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
             return_type, field_details_list, info, path, result, position_context
         )
 
-    def execute_field(
+    def execute_fields(
         self,
         parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        """The attribute's output value when that is all there is to it; else the full path."""
-        fields = self.plain_leaves.get(parent_type.name)
-        if fields is not None:
-            node = field_details_list[0].node
-            plain = fields.get(node.name.value)
-            if plain is not None and not node.arguments:
-                try:
-                    value = plain.output(source)
-                except Exception:  # the full path raises it again, with its location
-                    value = Undefined
-                if value is not Undefined:
-                    return value
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
+        """graphql-core's `execute_fields`, with each plain leaf's value read in place: no
+        path, resolve info or completion for it unless its value needs the full path."""
+        leaves = self.plain_leaves.get(parent_type.name)
+        if not leaves:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        cached = self.field_plans.get(id(grouped_field_set))
+        if cached is None:
+            cached = (grouped_field_set, _field_plan(leaves, grouped_field_set))
+            self.field_plans[id(grouped_field_set)] = cached
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, leaf in cached[1]:
+                if leaf is not None:
+                    try:
+                        value = leaf.output(source_value)
+                    except Exception:  # the full path raises it again, with its location
+                        value = Undefined
+                    if value is not Undefined:
+                        results[response_name] = value
+                        continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                # As graphql-core: the other fields' awaitables are settled, they may fail too.
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _awaited(results, awaitable_fields)
+
+
+def _field_plan(
+    leaves: dict[str, PlainLeaf], grouped_field_set: GroupedFieldSet
+) -> tuple[tuple[str, FieldDetailsList, PlainLeaf | None], ...]:
+    """Each selected field with how to read it when it is a plain leaf without arguments."""
+    plan = []
+    for response_name, field_details_list in grouped_field_set.items():
+        node = field_details_list[0].node
+        leaf = None if node.arguments else leaves.get(node.name.value)
+        plan.append((response_name, field_details_list, leaf))
+    return tuple(plan)
+
+
+async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    """The fields' results with their awaitables awaited together (as graphql-core does)."""
+    if len(awaitable_fields) == 1:
+        field = awaitable_fields[0]
+        results[field] = await results[field]
+    else:
+        awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+        results.update(zip(awaitable_fields, awaited, strict=True))
+    return results
