@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,10 @@ async def post(http: httpx.AsyncClient, token: str, query: str, variables: dict[
         raise RuntimeError(f"{response.status_code} {body}")
 
 
-async def main(requests: int, tasks: int, only: set[str] | None = None) -> dict[str, Any]:
-    """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled)."""
-    from pyinstrument import Profiler
-
-    figures: dict[str, Any] = {}
+@contextlib.asynccontextmanager
+async def in_process_gateway(tasks: int) -> AsyncIterator[tuple[httpx.AsyncClient, str, Any]]:
+    """The gateway app over httpx's ASGI transport on an embedded PostgreSQL, with one account
+    holding `tasks` tasks (three tags, two reminders each): the client, its token, the app."""
     with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
         server = EmbeddedPostgres(Path(folder) / "pg", durable=False)
         url = server.start()
@@ -113,41 +113,48 @@ async def main(requests: int, tasks: int, only: set[str] | None = None) -> dict[
                 token = signed.json()["data"]["signUp"]["token"]
                 for n in range(tasks):
                     await post(http, token, CREATE, {"i": task_input(n)})
-                kinds: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
-                    "page": (PAGE, page_variables),
-                    "create": (CREATE, create_variables),
-                }
-                for kind, (query, variables) in kinds.items():
-                    if only and kind not in only:
-                        continue
-                    for n in range(20):  # warm up
-                        await post(http, token, query, variables(n))
-                    started = time.process_time()
-                    for n in range(requests):
-                        await post(http, token, query, variables(n))
-                    plain = (time.process_time() - started) / requests * 1000
-                    profiler = Profiler(interval=0.0005, async_mode="enabled")
-                    profiler.start()
-                    for n in range(requests):
-                        await post(http, token, query, variables(n))
-                    profiler.stop()
-                    loop = (
-                        "_uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else ""
-                    )
-                    out = RESULTS / "profiles" / f"request_{kind}{loop}.txt"
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    header = (
-                        f"# pyinstrument: {requests} sequential {kind} requests in-process "
-                        f"(bench/profile_requests.py); unprofiled: {plain:.2f} ms CPU per request "
-                        "in this process (gateway + the client), "
-                        f"load average {os.getloadavg()[0]:.1f}\n"
-                    )
-                    out.write_text(header + profiler.output_text(unicode=True, show_all=False))
-                    figures[kind] = {"cpu_ms_per_request": round(plain, 2), "profile": str(out)}
-                    print(f"{kind}: {plain:.2f} ms CPU per request -> {out}", flush=True)
+                yield http, token, app
             await engine.dispose()
         finally:
             server.stop()
+
+
+async def main(requests: int, tasks: int, only: set[str] | None = None) -> dict[str, Any]:
+    """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled)."""
+    from pyinstrument import Profiler
+
+    figures: dict[str, Any] = {}
+    async with in_process_gateway(tasks) as (http, token, _app):
+        kinds: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+            "page": (PAGE, page_variables),
+            "create": (CREATE, create_variables),
+        }
+        for kind, (query, variables) in kinds.items():
+            if only and kind not in only:
+                continue
+            for n in range(20):  # warm up
+                await post(http, token, query, variables(n))
+            started = time.process_time()
+            for n in range(requests):
+                await post(http, token, query, variables(n))
+            plain = (time.process_time() - started) / requests * 1000
+            profiler = Profiler(interval=0.0005, async_mode="enabled")
+            profiler.start()
+            for n in range(requests):
+                await post(http, token, query, variables(n))
+            profiler.stop()
+            loop = "_uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else ""
+            out = RESULTS / "profiles" / f"request_{kind}{loop}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            header = (
+                f"# pyinstrument: {requests} sequential {kind} requests in-process "
+                f"(bench/profile_requests.py); unprofiled: {plain:.2f} ms CPU per request "
+                "in this process (gateway + the client), "
+                f"load average {os.getloadavg()[0]:.1f}\n"
+            )
+            out.write_text(header + profiler.output_text(unicode=True, show_all=False))
+            figures[kind] = {"cpu_ms_per_request": round(plain, 2), "profile": str(out)}
+            print(f"{kind}: {plain:.2f} ms CPU per request -> {out}", flush=True)
     return figures
 
 
