@@ -14,7 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import io
 import os
+import pstats
 import tempfile
 import time
 import uuid
@@ -119,8 +122,24 @@ async def in_process_gateway(tasks: int) -> AsyncIterator[tuple[httpx.AsyncClien
             server.stop()
 
 
-async def main(requests: int, tasks: int, only: set[str] | None = None) -> dict[str, Any]:
-    """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled)."""
+def _cpu_profile(profiler: cProfile.Profile, rows: int = 60) -> str:
+    """cProfile's table by own CPU time, then by cumulative CPU time."""
+    text = ""
+    for order in ("tottime", "cumtime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(rows)
+        text += out.getvalue()
+    return text
+
+
+async def main(
+    requests: int, tasks: int, only: set[str] | None = None, cpu: bool = False
+) -> dict[str, Any]:
+    """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled).
+
+    `cpu`: cProfile counting CPU time (time.process_time) instead of pyinstrument's wall-clock
+    samples: slower per call, but what other processes do on the machine does not show in it.
+    """
     from pyinstrument import Profiler
 
     figures: dict[str, Any] = {}
@@ -138,21 +157,29 @@ async def main(requests: int, tasks: int, only: set[str] | None = None) -> dict[
             for n in range(requests):
                 await post(http, token, query, variables(n))
             plain = (time.process_time() - started) / requests * 1000
-            profiler = Profiler(interval=0.0005, async_mode="enabled")
-            profiler.start()
-            for n in range(requests):
-                await post(http, token, query, variables(n))
-            profiler.stop()
             loop = "_uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else ""
-            out = RESULTS / "profiles" / f"request_{kind}{loop}.txt"
+            out = RESULTS / "profiles" / f"request_{kind}{loop}{'_cpu' if cpu else ''}.txt"
             out.parent.mkdir(parents=True, exist_ok=True)
             header = (
-                f"# pyinstrument: {requests} sequential {kind} requests in-process "
-                f"(bench/profile_requests.py); unprofiled: {plain:.2f} ms CPU per request "
-                "in this process (gateway + the client), "
+                f"# {'cProfile (CPU time)' if cpu else 'pyinstrument'}: {requests} sequential "
+                f"{kind} requests in-process (bench/profile_requests.py); unprofiled: "
+                f"{plain:.2f} ms CPU per request in this process (gateway + the client), "
                 f"load average {os.getloadavg()[0]:.1f}\n"
             )
-            out.write_text(header + profiler.output_text(unicode=True, show_all=False))
+            if cpu:
+                counting = cProfile.Profile(time.process_time)
+                counting.enable()
+                for n in range(requests):
+                    await post(http, token, query, variables(n))
+                counting.disable()
+                out.write_text(header + _cpu_profile(counting))
+            else:
+                profiler = Profiler(interval=0.0005, async_mode="enabled")
+                profiler.start()
+                for n in range(requests):
+                    await post(http, token, query, variables(n))
+                profiler.stop()
+                out.write_text(header + profiler.output_text(unicode=True, show_all=False))
             figures[kind] = {"cpu_ms_per_request": round(plain, 2), "profile": str(out)}
             print(f"{kind}: {plain:.2f} ms CPU per request -> {out}", flush=True)
     return figures
@@ -166,12 +193,15 @@ if __name__ == "__main__":
         "--uvloop", action="store_true", help="run on uvloop (the services run on asyncio's loop)"
     )
     parser.add_argument("--only", help="comma-separated kinds to profile: page, create")
+    parser.add_argument(
+        "--cpu", action="store_true", help="cProfile counting CPU time, to request_*_cpu.txt"
+    )
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
     if args.uvloop:
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            print(runner.run(main(args.requests, args.tasks, only)))
+            print(runner.run(main(args.requests, args.tasks, only, args.cpu)))
     else:
-        print(asyncio.run(main(args.requests, args.tasks, only)))
+        print(asyncio.run(main(args.requests, args.tasks, only, args.cpu)))
