@@ -1,12 +1,15 @@
 """Where the gateway's CPU goes per request: pyinstrument profiles of the page read and createTask.
 
-Run: ``.venv/bin/python -m bench.profile_requests [--requests N] [--tasks N]``. Starts an
+Run: ``.venv/bin/python -m bench.profile_requests [--requests N] [--tasks N] [--only page,create]
+[--cpu]``. Starts an
 embedded PostgreSQL, the gateway app in-process (httpx's ASGI transport: no sockets, so what is
 left is the request path itself and the SQL round trips), fills one account with tasks carrying
 tags and reminders, then profiles N sequential requests of the page_peers document
 (`tasks(first: 50)` + tags + reminders) and N createTask mutations. Writes the profiles as text
-to bench/results/profiles/request_{page,create}.txt. A profile, not a benchmark: read the
-proportions (it runs under pyinstrument, on a machine shared with other work).
+to bench/results/profiles/request_{page,create}.txt; with ``--cpu``, cProfile counting CPU
+time to request_{page,create}_cpu.txt instead (slower per call, but blind to what other
+processes do). A profile, not a benchmark: read the proportions (pyinstrument samples wall
+time, on a machine shared with other work).
 """
 
 from __future__ import annotations
