@@ -6,10 +6,16 @@ process) and a plain Starlette endpoint running the gateway's SQL (one process) 
 from the same PostgreSQL. The same load generator (bench/loadgen.py) sends each the same number
 of requests from the same number of keep-alive clients; the rounds alternate between peers so
 that background noise on the machine spreads over all three, and each peer's best round counts.
+
+`TASKSTREAM_BENCH_BASELINE=/path/to/tree` adds a fourth: the gateway run from that tree (another
+version of the code, e.g. the base commit exported with `git archive`), served the same
+requests in the same rounds, so that before and after are measured side by side in one run.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from bench.loadgen import Request, fetch_json, run_load
@@ -54,13 +60,18 @@ async def run(context: BenchContext) -> dict[str, Any]:
     postgraphile = stack.postgraphile()
     starlette = stack.starlette_peer()
     urls = {"gateway": gateway, "postgraphile": postgraphile, "starlette": starlette}
+    token = context.token(user)
     requests = {
-        "gateway": Request.graphql(gateway + "/graphql", GATEWAY_PAGE, token=context.token(user)),
+        "gateway": Request.graphql(gateway + "/graphql", GATEWAY_PAGE, token=token),
         "postgraphile": Request.graphql(
             postgraphile + "/graphql", POSTGRAPHILE_PAGE, {"user": str(user)}
         ),
         "starlette": Request(f"{starlette}/page?user={user}"),
     }
+    baseline_tree = os.environ.get("TASKSTREAM_BENCH_BASELINE")
+    if baseline_tree:
+        urls["baseline"] = baseline = stack.gateway(Path(baseline_tree))
+        requests["baseline"] = Request.graphql(baseline + "/graphql", GATEWAY_PAGE, token=token)
     # The three must answer the same tasks in the same order before their speed means anything.
     answers = {name: await fetch_json(request) for name, request in requests.items()}
     ids = {
@@ -70,6 +81,9 @@ async def run(context: BenchContext) -> dict[str, Any]:
     }
     assert len(ids["gateway"]) == 50, ids["gateway"]
     assert ids["gateway"] == ids["postgraphile"] == ids["starlette"], "peers disagree"
+    if "baseline" in answers:
+        # The same document, so the same JSON, byte for byte once parsed.
+        assert answers["baseline"] == answers["gateway"], "the baseline gateway answers otherwise"
     first_node = answers["postgraphile"]["data"]["allTasks"]["edges"][0]["node"]
     assert first_node["taskTagsByTaskId"]["nodes"], "PostGraphile returned no tags"
 
@@ -88,6 +102,25 @@ async def run(context: BenchContext) -> dict[str, Any]:
             rounds[name].append(result)
     best = {name: max(runs, key=lambda r: r["throughput_rps"]) for name, runs in rounds.items()}
     ours = best["gateway"]["throughput_rps"]
+    against_baseline: list[dict[str, Any]] = []
+    if "baseline" in best:
+        label = f"the gateway from {baseline_tree}"
+        against_baseline = [
+            comparison(
+                "tasks(first: 50): throughput, this tree",
+                value=ours,
+                unit="req/s",
+                peer=label,
+                peer_value=best["baseline"]["throughput_rps"],
+            ),
+            comparison(
+                "tasks(first: 50): server CPU per request, this tree",
+                value=best["gateway"]["server_cpu_ms_per_request"],
+                unit="ms",
+                peer=label,
+                peer_value=best["baseline"]["server_cpu_ms_per_request"],
+            ),
+        ]
     return {
         "tasks_of_user": context.dataset.page_tasks,
         "clients": clients,
@@ -128,5 +161,6 @@ async def run(context: BenchContext) -> dict[str, Any]:
                 for q in ("p50", "p99")
                 for peer, peer_label in PEER_LABELS.items()
             ),
+            *against_baseline,
         ],
     }

@@ -1,23 +1,30 @@
 """Where the gateway's CPU goes per request: pyinstrument profiles of the page read and createTask.
 
-Run: ``.venv/bin/python -m bench.profile_requests [--requests N] [--tasks N]``. Starts an
+Run: ``.venv/bin/python -m bench.profile_requests [--requests N] [--tasks N] [--only page,create]
+[--cpu]``. Starts an
 embedded PostgreSQL, the gateway app in-process (httpx's ASGI transport: no sockets, so what is
 left is the request path itself and the SQL round trips), fills one account with tasks carrying
 tags and reminders, then profiles N sequential requests of the page_peers document
 (`tasks(first: 50)` + tags + reminders) and N createTask mutations. Writes the profiles as text
-to bench/results/profiles/request_{page,create}.txt. A profile, not a benchmark: read the
-proportions (it runs under pyinstrument, on a machine shared with other work).
+to bench/results/profiles/request_{page,create}.txt; with ``--cpu``, cProfile counting CPU
+time to request_{page,create}_cpu.txt instead (slower per call, but blind to what other
+processes do). A profile, not a benchmark: read the proportions (pyinstrument samples wall
+time, on a machine shared with other work).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import cProfile
+import io
 import os
+import pstats
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +82,10 @@ async def post(http: httpx.AsyncClient, token: str, query: str, variables: dict[
         raise RuntimeError(f"{response.status_code} {body}")
 
 
-async def main(requests: int, tasks: int) -> dict[str, Any]:
-    """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled)."""
-    from pyinstrument import Profiler
-
-    figures: dict[str, Any] = {}
+@contextlib.asynccontextmanager
+async def in_process_gateway(tasks: int) -> AsyncIterator[tuple[httpx.AsyncClient, str, Any]]:
+    """The gateway app over httpx's ASGI transport on an embedded PostgreSQL, with one account
+    holding `tasks` tasks (three tags, two reminders each): the client, its token, the app."""
     with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
         server = EmbeddedPostgres(Path(folder) / "pg", durable=False)
         url = server.start()
@@ -113,39 +119,72 @@ async def main(requests: int, tasks: int) -> dict[str, Any]:
                 token = signed.json()["data"]["signUp"]["token"]
                 for n in range(tasks):
                     await post(http, token, CREATE, {"i": task_input(n)})
-                kinds: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
-                    "page": (PAGE, page_variables),
-                    "create": (CREATE, create_variables),
-                }
-                for kind, (query, variables) in kinds.items():
-                    for n in range(20):  # warm up
-                        await post(http, token, query, variables(n))
-                    started = time.process_time()
-                    for n in range(requests):
-                        await post(http, token, query, variables(n))
-                    plain = (time.process_time() - started) / requests * 1000
-                    profiler = Profiler(interval=0.0005, async_mode="enabled")
-                    profiler.start()
-                    for n in range(requests):
-                        await post(http, token, query, variables(n))
-                    profiler.stop()
-                    loop = (
-                        "_uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else ""
-                    )
-                    out = RESULTS / "profiles" / f"request_{kind}{loop}.txt"
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    header = (
-                        f"# pyinstrument: {requests} sequential {kind} requests in-process "
-                        f"(bench/profile_requests.py); unprofiled: {plain:.2f} ms CPU per request "
-                        "in this process (gateway + the client), "
-                        f"load average {os.getloadavg()[0]:.1f}\n"
-                    )
-                    out.write_text(header + profiler.output_text(unicode=True, show_all=False))
-                    figures[kind] = {"cpu_ms_per_request": round(plain, 2), "profile": str(out)}
-                    print(f"{kind}: {plain:.2f} ms CPU per request -> {out}", flush=True)
+                yield http, token, app
             await engine.dispose()
         finally:
             server.stop()
+
+
+def _cpu_profile(profiler: cProfile.Profile, rows: int = 60) -> str:
+    """cProfile's table by own CPU time, then by cumulative CPU time."""
+    text = ""
+    for order in ("tottime", "cumtime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(rows)
+        text += out.getvalue()
+    return text
+
+
+async def main(
+    requests: int, tasks: int, only: set[str] | None = None, cpu: bool = False
+) -> dict[str, Any]:
+    """Fill, then profile each request kind; returns CPU per request (unprofiled and profiled).
+
+    `cpu`: cProfile counting CPU time (time.process_time) instead of pyinstrument's wall-clock
+    samples: slower per call, but what other processes do on the machine does not show in it.
+    """
+    from pyinstrument import Profiler
+
+    figures: dict[str, Any] = {}
+    async with in_process_gateway(tasks) as (http, token, _app):
+        kinds: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+            "page": (PAGE, page_variables),
+            "create": (CREATE, create_variables),
+        }
+        for kind, (query, variables) in kinds.items():
+            if only and kind not in only:
+                continue
+            for n in range(20):  # warm up
+                await post(http, token, query, variables(n))
+            started = time.process_time()
+            for n in range(requests):
+                await post(http, token, query, variables(n))
+            plain = (time.process_time() - started) / requests * 1000
+            loop = "_uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else ""
+            out = RESULTS / "profiles" / f"request_{kind}{loop}{'_cpu' if cpu else ''}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            header = (
+                f"# {'cProfile (CPU time)' if cpu else 'pyinstrument'}: {requests} sequential "
+                f"{kind} requests in-process (bench/profile_requests.py); unprofiled: "
+                f"{plain:.2f} ms CPU per request in this process (gateway + the client), "
+                f"load average {os.getloadavg()[0]:.1f}\n"
+            )
+            if cpu:
+                counting = cProfile.Profile(time.process_time)
+                counting.enable()
+                for n in range(requests):
+                    await post(http, token, query, variables(n))
+                counting.disable()
+                out.write_text(header + _cpu_profile(counting))
+            else:
+                profiler = Profiler(interval=0.0005, async_mode="enabled")
+                profiler.start()
+                for n in range(requests):
+                    await post(http, token, query, variables(n))
+                profiler.stop()
+                out.write_text(header + profiler.output_text(unicode=True, show_all=False))
+            figures[kind] = {"cpu_ms_per_request": round(plain, 2), "profile": str(out)}
+            print(f"{kind}: {plain:.2f} ms CPU per request -> {out}", flush=True)
     return figures
 
 
@@ -156,11 +195,16 @@ if __name__ == "__main__":
     parser.add_argument(
         "--uvloop", action="store_true", help="run on uvloop (the services run on asyncio's loop)"
     )
+    parser.add_argument("--only", help="comma-separated kinds to profile: page, create")
+    parser.add_argument(
+        "--cpu", action="store_true", help="cProfile counting CPU time, to request_*_cpu.txt"
+    )
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     if args.uvloop:
         import uvloop
 
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            print(runner.run(main(args.requests, args.tasks)))
+            print(runner.run(main(args.requests, args.tasks, only, args.cpu)))
     else:
-        print(asyncio.run(main(args.requests, args.tasks)))
+        print(asyncio.run(main(args.requests, args.tasks, only, args.cpu)))

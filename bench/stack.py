@@ -77,13 +77,20 @@ def provision_postgraphile() -> Path:
 class ServerProcess:
     """A server in a child process; ready once `health_url` answers 200."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], health_url: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        health_url: str,
+        cwd: Path = REPO,
+    ) -> None:
         self.name = name
         self.output: deque[str] = deque(maxlen=50)
         self.process = subprocess.Popen(
             argv,
             env={**os.environ, **env},
-            cwd=REPO,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -171,20 +178,26 @@ class BenchStack:
         if server in self.servers:
             self.servers.remove(server)
 
-    def _start(self, name: str, argv: list[str], env: dict[str, str], health: str) -> str:
+    def _start(
+        self, name: str, argv: list[str], env: dict[str, str], health: str, cwd: Path = REPO
+    ) -> str:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {key: value.replace("{port}", str(port)) for key, value in env.items()}
         argv = [arg.replace("{port}", str(port)) for arg in argv]
-        server = ServerProcess(name, argv, env, base + health)
+        server = ServerProcess(name, argv, env, base + health, cwd)
         self.servers.append(server)
         self.by_url[base] = server
         return base
 
-    def gateway(self) -> str:
-        """The real gateway (`taskstream gateway`: uvicorn, one process); its base URL."""
+    def gateway(self, tree: Path = REPO) -> str:
+        """The real gateway (`taskstream gateway`: uvicorn, one process); its base URL.
+
+        `tree`: another checkout of the code to run it from (with this .venv's packages), e.g.
+        the base commit exported with `git archive`, to measure before and after in one run.
+        """
         return self._start(
-            "gateway",
+            "gateway" if tree == REPO else f"gateway ({tree})",
             [sys.executable, "-m", "cli.main", "gateway"],
             {
                 "DATABASE_URL": self.url,
@@ -202,6 +215,7 @@ class BenchStack:
                 "TASKSTREAM_GRAPHQL_COST_PER_SECOND": str(10**9),
             },
             "/healthz",
+            tree,
         )
 
     def starlette_peer(self) -> str:

@@ -1,16 +1,18 @@
-"""The short path for plain leaf fields and the cache of valid documents change no answer."""
+"""The short paths for plain leaf fields and for objects of them, and the cache of valid
+documents, change no answer."""
 
 from __future__ import annotations
 
 import enum
-from typing import NewType
+import json
+from typing import Any, NewType
 
 import strawberry
 from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.documents import CachedValidation, ValidDocuments
-from graphql_schema.execution import PlainLeafExecution, plain_leaves
+from graphql_schema.execution import PlainLeafExecution, PlainObjects, plain_leaves
 
 
 @strawberry.enum
@@ -47,10 +49,82 @@ class Item:
         """A field with a resolver and an argument."""
         return self.name.upper() + suffix
 
+    @strawberry.field
+    async def later(self) -> str:
+        """An awaited field beside the plain ones."""
+        return self.name + " later"
+
+    @strawberry.field
+    async def failing(self) -> str:
+        """An awaited field that fails: its error, and null up to the nullable list."""
+        raise ValueError(f"{self.name} failed")
+
+    @strawberry.field
+    async def fine_or_failing(self) -> str | None:
+        """An awaited nullable field failing for one item: null there, an error beside it."""
+        if self.name == "a":
+            raise ValueError("a failed")
+        return self.name
+
+
+@strawberry.interface
+class Named:
+    """An interface, so that its types check what they are given (Strawberry's is_type_of)."""
+
+    name: str
+
+
+@strawberry.type
+class Label(Named):
+    """A type of plain leaves only: its objects may be completed in one step."""
+
+    colour: Colour
+    nickname: str | None
+    broken: str
+
+
+def _label(name: str, broken: str | None = "fine") -> Label:
+    return Label(name=name, colour=Colour.RED, nickname=None, broken=broken)  # type: ignore[arg-type]
+
 
 @strawberry.type
 class Query:
     """The root."""
+
+    @strawberry.field
+    def labels(self) -> list[Label]:
+        """Three good labels."""
+        return [_label("x"), _label("y"), _label("z")]
+
+    @strawberry.field
+    def label(self) -> Label | None:
+        """One good label."""
+        return _label("one")
+
+    @strawberry.field
+    def holes(self) -> list[Label | None]:
+        """A label, a null item, a label."""
+        return [_label("x"), None, _label("z")]
+
+    @strawberry.field
+    def broken_labels(self) -> list[Label] | None:
+        """The second label's non-null field is null."""
+        return [_label("x"), _label("y", broken=None), _label("z")]
+
+    @strawberry.field
+    def impostors(self) -> list[Label]:
+        """An object of another type among labels."""
+        return [_label("x"), cast_item(), _label("z")]
+
+    @strawberry.field
+    def null_item(self) -> list[Label]:
+        """A null among non-null labels."""
+        return [_label("x"), None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def missing(self) -> list[Label]:
+        """A null for a list of non-null labels."""
+        return None  # type: ignore[return-value]
 
     @strawberry.field
     def items(self) -> list[Item]:
@@ -75,12 +149,50 @@ class Query:
         ]
 
 
-def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
-    """The same schema with the short path and with Strawberry's own execution."""
-    return (
-        strawberry.Schema(Query, execution_context_class=PlainLeafExecution, config=CONFIG),
-        strawberry.Schema(Query, config=CONFIG),
+def cast_item() -> Any:
+    """An Item where a Label is due (it has a name, but is no Label)."""
+    return Item(
+        name="i",
+        nickname=None,
+        colour=Colour.RED,
+        colours=[],
+        broken="fine",
+        refused=Refused("r"),
     )
+
+
+class RecordingExecution(PlainLeafExecution):
+    """The short path, remembering the fields whose objects it completed in one step."""
+
+    planned: list[str] = []
+
+    def plain_objects_of(self, return_type: Any, field_details_list: Any) -> PlainObjects | None:
+        """The plan, noted when there is one."""
+        plan = super().plain_objects_of(return_type, field_details_list)
+        if plan is not None:
+            RecordingExecution.planned.append(field_details_list[0].node.name.value)
+        return plan
+
+
+def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    """The same schema with the short paths and with Strawberry's own execution."""
+    return (
+        strawberry.Schema(
+            Query, types=[Label], execution_context_class=RecordingExecution, config=CONFIG
+        ),
+        strawberry.Schema(Query, types=[Label], config=CONFIG),
+    )
+
+
+async def _same_answers(query: str, variables: dict[str, Any] | None = None) -> None:
+    """The same data and the same errors (message, path, locations) both ways."""
+    fast, plain = _schemas()
+    ours = await fast.execute(query, variable_values=variables)
+    theirs = await plain.execute(query, variable_values=variables)
+    assert json.dumps(ours.data) == json.dumps(theirs.data), query  # key order included
+    assert [(e.message, e.path, e.locations) for e in ours.errors or []] == [
+        (e.message, e.path, e.locations) for e in theirs.errors or []
+    ], query
 
 
 def test_only_attribute_leaves_take_the_short_path() -> None:
@@ -98,14 +210,49 @@ async def test_answers_and_errors_are_those_of_the_full_path() -> None:
         "{ items { name broken } }",
         "{ items { name refused } }",
         "{ items { __typename n: name } }",
+        "{ items { name later colour } }",  # one awaited field among plain ones
+        "{ items { later name l2: later fineOrFailing colour } }",  # several, gathered
+        "{ items { name failing later } }",  # an awaited field failing beside another
+        "{ items { name later broken } }",  # a plain leaf failing beside an awaited field
     ):
         ours, theirs = await fast.execute(query), await plain.execute(query)
-        assert ours.data == theirs.data, query
+        assert json.dumps(ours.data) == json.dumps(theirs.data), query  # key order included
         assert [(e.message, e.path) for e in ours.errors or []] == [
             (e.message, e.path) for e in theirs.errors or []
         ], query
     failed = await fast.execute("{ items { broken } }")
     assert failed.errors is not None and failed.errors[0].path == ["items", 0, "broken"]
+
+
+async def test_objects_of_plain_leaves_answer_as_the_full_path() -> None:
+    RecordingExecution.planned.clear()
+    for query in (
+        "{ labels { name colour nickname } }",
+        "{ labels { n: name name c: colour } label { name } }",
+        "{ labels { ...L } } fragment L on Label { name colour }",
+        "{ labels { ... on Named { name } } }",
+    ):
+        await _same_answers(query)
+    assert set(RecordingExecution.planned) == {"labels", "label"}
+
+
+async def test_objects_the_short_path_cannot_answer_take_the_full_path() -> None:
+    for query in (
+        "{ holes { name } }",  # a null item in a list of nullable labels
+        "{ brokenLabels { name broken } }",  # a non-null field is null: the list is nulled
+        "{ impostors { name } }",  # another type's object: is_type_of refuses it
+        "{ nullItem { name } }",  # a null item where items are non-null
+        "{ missing { name } }",  # null for a non-null list: the error reaches the root
+        "{ labels { name __typename } }",  # not a plain leaf: the full path
+        "{ items { name refused } }",  # a scalar refusing a value
+    ):
+        await _same_answers(query)
+
+
+async def test_skipped_and_included_fields_follow_the_variables() -> None:
+    query = "query($s: Boolean!) { labels { name colour @skip(if: $s) nickname @include(if: $s) } }"
+    for skip in (True, False):
+        await _same_answers(query, {"s": skip})
 
 
 def _cached(documents: ValidDocuments, max_depth: int) -> strawberry.Schema:
