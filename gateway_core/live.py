@@ -405,7 +405,11 @@ LIVE_TASK_EVENTS: tuple[type[wire_events.TaskEvent], ...] = (
     wire_events.TaskDeleted,
     wire_events.TaskRestored,
 )
-LIVE_NOTIFICATION_EVENTS = (wire_events.NotificationSent,)
+# A reminder's delivery (IN_APP only is pushed), or an in-app notice no reminder announces.
+LIVE_NOTIFICATION_EVENTS: tuple[type[wire_events.Event], ...] = (
+    wire_events.NotificationSent,
+    wire_events.NotificationCreated,
+)
 # Project events and their ProjectEventKind in the GraphQL schema (created: the creator's
 # member.added says it).
 PROJECT_EVENT_KINDS: dict[type[wire_events.ProjectEvent], str] = {
@@ -529,7 +533,9 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             )
         except InvalidInput as error:
             return DeadLetter(error.message)
-        if event is None or event.data.channel != "IN_APP":
+        if event is None:
+            return Outcome.SUCCESS
+        if isinstance(event.data, wire_events.NotificationSent) and event.data.channel != "IN_APP":
             return Outcome.SUCCESS
         data = event.data.wire()
         notification = {
