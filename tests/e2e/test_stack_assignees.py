@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -33,13 +34,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
         running.stop()
 
 
+async def alice_and_bob(http: httpx.AsyncClient) -> tuple[GraphQLClient, GraphQLClient, Any]:
+    """Two new accounts' clients, and Bob's profile."""
+    alice, bob = GraphQLClient(http), GraphQLClient(http)
+    await alice.sign_up()
+    return alice, bob, await bob.sign_up()
+
+
 async def test_the_assignee_gets_the_reminder_and_the_notice_through_dapr(
     stack: StackProcess,
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        alice, bob = GraphQLClient(http), GraphQLClient(http)
-        await alice.sign_up()
-        b = await bob.sign_up()
+        alice, bob, b = await alice_and_bob(http)
         project = (await create(alice))["id"]
         await join(alice, bob, project, b["email"], "EDITOR")
         remind_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
@@ -77,9 +83,7 @@ async def test_invitation_and_assignment_notices_are_pushed_live_through_dapr(
     stack: StackProcess,
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        alice, bob = GraphQLClient(http), GraphQLClient(http)
-        await alice.sign_up()
-        b = await bob.sign_up()
+        alice, bob, b = await alice_and_bob(http)
         assert bob.token is not None
         ws = await subscribe(stack.url.removeprefix("http://"), bob.token, NOTIFICATIONS)
         try:
