@@ -33,7 +33,8 @@ from taskstream.settings import Settings
 from workers.notifications.channels import EmailSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import RetryPolicy
-from workers.notifications.invitations import InvitationHandlers, InvitationSender
+from workers.notifications.invitations import InvitationHandlers, InvitationSender, Notice
+from workers.notifications.leased import Cancelled, Sent
 from workers.notifications.tables import (
     invitation_notices,
     notifications,
@@ -262,3 +263,44 @@ async def test_deleting_the_invitees_account_erases_their_notices(setup: Setup) 
         Outcome.SUCCESS
     )
     assert await notices(setup.engine, invitation_id) == {}
+
+
+class OutlivesItsLease(InvitationSender):
+    """A sender so slow that its lease runs out and `other` claims and sends the notice
+    before it is done."""
+
+    other: InvitationSender | None = None
+
+    async def deliver(self, notice: Notice) -> Sent | Cancelled:
+        """Let the other sender claim and send it first, then finish as usual."""
+        other, self.other = self.other, None
+        if other is not None:
+            assert await other.step() == 1
+        return await super().deliver(notice)
+
+
+async def test_a_sender_whose_lease_ran_out_records_nothing(setup: Setup) -> None:
+    invitee = await setup.account()
+    invitation_id, event = await setup.invitation(to=await setup.email_of(invitee))
+    assert await consumer_for(setup.engine, email_on=False).handle(event) is Outcome.SUCCESS
+    policy = RetryPolicy(max_attempts=3, base_seconds=0.0, max_seconds=0.0)
+    slow = OutlivesItsLease(
+        setup.engine,
+        setup.gateway,
+        email=EmailSender(None, "t@example.com"),
+        policy=policy,
+        lease_seconds=0.0,
+    )
+    slow.other = sender_for(setup, None)
+    assert await slow.step() == 1
+    (row,) = (await notices(setup.engine, invitation_id)).values()
+    # The second claim's send is the one recorded; the first stored no second notification.
+    assert (row["state"], row["attempts"]) == ("SENT", 2)
+    async with setup.engine.connect() as connection:
+        stored = await connection.scalars(
+            select(notifications.c.id).where(notifications.c.user_id == invitee)
+        )
+        assert list(stored) == [row["notification_id"]]
+    assert [n for n, _, _ in await announced(setup.engine, invitee)] == [
+        str(row["notification_id"])
+    ]

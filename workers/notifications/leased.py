@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -62,7 +63,7 @@ class Cancelled:
     reason: str
 
 
-class LeasedSender(Generic[N]):
+class LeasedSender(ABC, Generic[N]):
     """Sends the due rows of one notice table; run() until cancelled."""
 
     # Configured by each kind.
@@ -94,9 +95,9 @@ class LeasedSender(Generic[N]):
         self.lease_seconds = lease_seconds
         self._wake = asyncio.Event()
 
+    @abstractmethod
     async def deliver(self, notice: N) -> Sent | Cancelled:
         """Send one notice; a DeliveryError (or any other error) is retried later."""
-        raise NotImplementedError
 
     def wake(self) -> None:
         """Look for due notices now (one was just queued)."""
