@@ -284,6 +284,27 @@ class NotificationFailed(NotificationSent):
     error: str
 
 
+class NotificationCreated(Event):
+    """An in-app notification that no reminder delivery announces was stored: an assignment
+    notice, an invitation. `userId` is its recipient, whose `notifications` subscription
+    pushes it (a reminder's in-app notification is announced by `notification.sent.v1`)."""
+
+    TYPE: ClassVar[str] = "taskstream.notification.created.v1"
+    TOPIC: ClassVar[str] = NOTIFICATIONS_TOPIC
+
+    notification_id: uuid.UUID
+    task_id: uuid.UUID | None = Field(
+        description="The task it is about (an assignment), or null (an invitation)."
+    )
+    title: str
+    body: str
+    created_at: Instant
+
+    def subject(self) -> str:
+        """The notification id."""
+        return str(self.notification_id)
+
+
 ProjectRoleName = Literal["OWNER", "EDITOR", "VIEWER"]
 InvitationStateName = Literal["PENDING", "ACCEPTED", "DECLINED", "REVOKED"]
 

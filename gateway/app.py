@@ -82,7 +82,11 @@ def build(runtime: Runtime) -> ServiceParts:
     settings, engine = runtime.settings, runtime.engine
     # Limits, persisted documents and idempotency keys, alike on every replica.
     state = open_shared_state(settings, engine)
-    live = LiveHub(settings.live_broadcast_url, queue_size=settings.live_queue_size)
+    live = LiveHub(
+        settings.live_broadcast_url,
+        queue_size=settings.live_queue_size,
+        membership_ttl=settings.live_membership_ttl_seconds,
+    )
     services = Services(
         engine=engine,
         tokens=token_service(settings),

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -104,6 +105,9 @@ class LiveSubscription:
 MEMBERSHIP_KINDS = frozenset({"MEMBER_ADDED", "MEMBER_REMOVED", "DELETED"})
 # Memberships remembered per replica; past it the cache starts again from empty.
 MEMBERSHIP_CACHE_MAX = 100_000
+# How long a remembered membership is trusted when no change of it was heard
+# (TASKSTREAM_LIVE_MEMBERSHIP_TTL_SECONDS).
+MEMBERSHIP_TTL_SECONDS = 5.0
 
 
 class MembershipCache:
@@ -115,18 +119,35 @@ class MembershipCache:
     (`LiveHub.publish_membership_change`), and every replica forgets it again when the
     project's member event itself comes through. A read that overlapped a change is not kept
     (the project's generation moved on meanwhile), so nothing stale outlives the change.
+
+    Should both announcements be lost (the broadcast down while the change commits, the live
+    consumer behind), an answer is still read again once it is `ttl` seconds old: a removed
+    member stops receiving the project's events within that time at worst.
     """
 
-    def __init__(self, maximum: int = MEMBERSHIP_CACHE_MAX) -> None:
+    def __init__(
+        self,
+        maximum: int = MEMBERSHIP_CACHE_MAX,
+        *,
+        ttl: float = MEMBERSHIP_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.maximum = maximum
-        self._known: dict[str, dict[str, bool]] = {}
+        self.ttl = ttl
+        self._clock = clock
+        # project -> user -> (member, read at)
+        self._known: dict[str, dict[str, tuple[bool, float]]] = {}
         self._size = 0
         self._generations: dict[str, int] = defaultdict(int)
 
     def get(self, user_id: str, project_id: str) -> bool | None:
-        """The cached answer, or None when it must be read."""
+        """The cached answer, or None when it must be read (never read, or too old)."""
         members = self._known.get(project_id)
-        return None if members is None else members.get(user_id)
+        known = None if members is None else members.get(user_id)
+        if known is None:
+            return None
+        member, read_at = known
+        return member if self._clock() - read_at < self.ttl else None
 
     def generation(self, project_id: str) -> int:
         """Taken before a read, handed back to `put`."""
@@ -141,7 +162,7 @@ class MembershipCache:
         members = self._known.setdefault(project_id, {})
         if user_id not in members:
             self._size += 1
-        members[user_id] = member
+        members[user_id] = (member, self._clock())
 
     def forget(self, project_id: str) -> None:
         """Drop what is known of the project (its membership changed)."""
@@ -159,7 +180,9 @@ class MembershipCache:
 class LiveHub:
     """This replica's end of the broadcast channel."""
 
-    def __init__(self, url: str, *, queue_size: int = 256) -> None:
+    def __init__(
+        self, url: str, *, queue_size: int = 256, membership_ttl: float = MEMBERSHIP_TTL_SECONDS
+    ) -> None:
         self.url = url
         self.queue_size = queue_size
         self._subscribers: dict[str, set[LiveSubscription]] = defaultdict(set)
@@ -177,7 +200,7 @@ class LiveHub:
         self.epoch = 0
         self._revocation_listeners: list[Callable[[Revocation], None]] = []
         self._retries: set[asyncio.Task[None]] = set()
-        self.memberships = MembershipCache()
+        self.memberships = MembershipCache(ttl=membership_ttl)
 
     @property
     def connected(self) -> bool:
@@ -405,7 +428,11 @@ LIVE_TASK_EVENTS: tuple[type[wire_events.TaskEvent], ...] = (
     wire_events.TaskDeleted,
     wire_events.TaskRestored,
 )
-LIVE_NOTIFICATION_EVENTS = (wire_events.NotificationSent,)
+# A reminder's delivery (IN_APP only is pushed), or an in-app notice no reminder announces.
+LIVE_NOTIFICATION_EVENTS: tuple[type[wire_events.Event], ...] = (
+    wire_events.NotificationSent,
+    wire_events.NotificationCreated,
+)
 # Project events and their ProjectEventKind in the GraphQL schema (created: the creator's
 # member.added says it).
 PROJECT_EVENT_KINDS: dict[type[wire_events.ProjectEvent], str] = {
@@ -529,7 +556,9 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             )
         except InvalidInput as error:
             return DeadLetter(error.message)
-        if event is None or event.data.channel != "IN_APP":
+        if event is None:
+            return Outcome.SUCCESS
+        if isinstance(event.data, wire_events.NotificationSent) and event.data.channel != "IN_APP":
             return Outcome.SUCCESS
         data = event.data.wire()
         notification = {

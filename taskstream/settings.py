@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     # postgresql://... (LISTEN/NOTIFY) across processes; "database" means DATABASE_URL's.
     broadcast_url: str = "memory://"
     live_queue_size: int = Field(default=256, ge=1)
+    # How long a replica trusts a remembered project membership at delivery when it heard of
+    # no change (a removal's broadcast lost): a removed member's events stop within it.
+    live_membership_ttl_seconds: float = Field(default=5.0, gt=0, le=300)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     # Dapr's own variables, as daprd and the Dapr tooling name them.
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")

@@ -68,6 +68,29 @@ async def invite_and_accept(
     )
 
 
+async def project_with_member(
+    owner: GraphQLClient, member: GraphQLClient, name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new project of `owner` that `member` joined as EDITOR, and the member's id and email."""
+    me: dict[str, Any] = (await member.data("{ me { id email } }"))["me"]
+    project: dict[str, Any] = (
+        await owner.data("mutation($n: String!) { createProject(name: $n) { id } }", {"n": name})
+    )["createProject"]
+    await invite_and_accept(owner, member, project["id"], me["email"])
+    return project, me
+
+
+async def project_task(owner: GraphQLClient, project_id: str) -> dict[str, Any]:
+    """A new task of the project, created by `owner`."""
+    task: dict[str, Any] = (
+        await owner.data(
+            'mutation($p: ID) { createTask(input: {title: "t", projectId: $p}) { id } }',
+            {"p": project_id},
+        )
+    )["createTask"]
+    return task
+
+
 async def round_of_updates(
     alice: GraphQLClient, carol: GraphQLClient, bob_ws: Any, carol_ws: Any, task_id: str
 ) -> None:
@@ -99,19 +122,10 @@ async def test_membership_is_read_once_per_subscriber_and_project(
     alice_token, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
     carol_token, carol, carol_http = await account(server)
-    me = (await bob.data("{ me { id email } }"))["me"]
-    project = (await alice.data('mutation { createProject(name: "Cache") { id } }'))[
-        "createProject"
-    ]
-    await invite_and_accept(alice, bob, project["id"], me["email"])
+    project, me = await project_with_member(alice, bob, "Cache")
     bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
     carol_ws = await subscribe(server, carol_token, TASK_EVENTS)
-    task = (
-        await alice.data(
-            'mutation($p: ID) { createTask(input: {title: "t", projectId: $p}) { id } }',
-            {"p": project["id"]},
-        )
-    )["createTask"]
+    task = await project_task(alice, project["id"])
     assert (await task_event(bob_ws))["kind"] == "CREATED"
     await carol_has_seen_everything(carol, carol_ws)
 

@@ -1,17 +1,21 @@
 """In `taskstream stack up` (Kafka, Dapr sidecars, every service its own process): a project
-task's reminder and its "assigned to you" notice reach the assignee, not the owner."""
+task's reminder and its "assigned to you" notice reach the assignee, not the owner; the
+invitation's and the assignment's in-app notices are pushed to the recipient's socket live."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import GraphQLClient
-from tests.e2e.test_projects import create, join
+from tests.e2e.test_live_updates import subscribe
+from tests.e2e.test_notice_push import NOTIFICATIONS, pushed
+from tests.e2e.test_projects import create, invite, join
 from tests.e2e.test_stack_up import StackProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
@@ -30,13 +34,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
         running.stop()
 
 
+async def alice_and_bob(http: httpx.AsyncClient) -> tuple[GraphQLClient, GraphQLClient, Any]:
+    """Two new accounts' clients, and Bob's profile."""
+    alice, bob = GraphQLClient(http), GraphQLClient(http)
+    await alice.sign_up()
+    return alice, bob, await bob.sign_up()
+
+
 async def test_the_assignee_gets_the_reminder_and_the_notice_through_dapr(
     stack: StackProcess,
 ) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        alice, bob = GraphQLClient(http), GraphQLClient(http)
-        await alice.sign_up()
-        b = await bob.sign_up()
+        alice, bob, b = await alice_and_bob(http)
         project = (await create(alice))["id"]
         await join(alice, bob, project, b["email"], "EDITOR")
         remind_at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
@@ -68,3 +77,31 @@ async def test_the_assignee_gets_the_reminder_and_the_notice_through_dapr(
             (task["id"], "Review the budget", "IN_APP"),
         ]
         assert (await alice.data(INBOX))["notifications"]["edges"] == []
+
+
+async def test_invitation_and_assignment_notices_are_pushed_live_through_dapr(
+    stack: StackProcess,
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        alice, bob, b = await alice_and_bob(http)
+        assert bob.token is not None
+        ws = await subscribe(stack.url.removeprefix("http://"), bob.token, NOTIFICATIONS)
+        try:
+            project = await create(alice, "Orchard")
+            invitation = await invite(alice, project["id"], b["email"], "EDITOR")
+            invited = await pushed(ws)
+            assert invited["taskId"] is None and "\u201cOrchard\u201d" in invited["title"]
+            await bob.data(
+                "mutation($id: ID!) { acceptInvitation(id: $id) { id } }",
+                {"id": invitation["id"]},
+            )
+            task = (
+                await alice.data(
+                    "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+                    {"i": {"title": "Prune", "projectId": project["id"], "assigneeId": b["id"]}},
+                )
+            )["createTask"]
+            assigned = await pushed(ws)
+            assert (assigned["taskId"], assigned["title"]) == (task["id"], "Assigned to you: Prune")
+        finally:
+            await ws.close()

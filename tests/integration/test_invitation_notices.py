@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.events import ProjectInvitationCreated, UserDeleted
+from contracts.events import NotificationCreated, ProjectInvitationCreated, UserDeleted
 from contracts.gateway_api import GatewayClient
 from gateway.app import create_internal_app
 from gateway_core.domain.projects import Role
@@ -33,8 +33,14 @@ from taskstream.settings import Settings
 from workers.notifications.channels import EmailSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import RetryPolicy
-from workers.notifications.invitations import InvitationHandlers, InvitationSender
-from workers.notifications.tables import invitation_notices, notifications, processed_events
+from workers.notifications.invitations import InvitationHandlers, InvitationSender, Notice
+from workers.notifications.leased import Cancelled, Sent
+from workers.notifications.tables import (
+    invitation_notices,
+    notifications,
+    processed_events,
+)
+from workers.notifications.tables import outbox as notifications_outbox
 
 pytestmark = pytest.mark.integration
 
@@ -109,17 +115,20 @@ class Setup:
         )
 
 
+async def cancel_due(engine: AsyncEngine, table: Table) -> None:
+    """Cancel the notices earlier tests left due now or later in a sender's `table`."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(table).where(table.c.state.in_(("PENDING", "SENDING"))).values(state="CANCELLED")
+        )
+
+
 @pytest.fixture
 async def setup(settings: Settings, engine: AsyncEngine) -> Setup:
     """The gateway's internal API in-process over the test database, with no notice of an
     earlier test due now or later (the sender's step counts every due notice of the database,
     and a notice an earlier test left SENDING falls due again when its lease runs out)."""
-    async with engine.begin() as connection:
-        await connection.execute(
-            update(invitation_notices)
-            .where(invitation_notices.c.state.in_(("PENDING", "SENDING")))
-            .values(state="CANCELLED")
-        )
+    await cancel_due(engine, invitation_notices)
     runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=MemoryTransport())
     invoker = ServiceInvoker.in_process(app_token=None)
     invoker.add_local("gateway", create_internal_app(runtime))
@@ -151,6 +160,21 @@ async def notices(engine: AsyncEngine, invitation_id: uuid.UUID) -> dict[str, di
             select(invitation_notices).where(invitation_notices.c.invitation_id == invitation_id)
         )
         return {row.channel: row._asdict() for row in rows}
+
+
+async def announced(engine: AsyncEngine, user_id: uuid.UUID) -> list[tuple[str, str | None, str]]:
+    """The `notification.created.v1` events the notifications service's outbox holds for the
+    user: (notification id, task id, title)."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(notifications_outbox.c.payload).where(
+                notifications_outbox.c.type == NotificationCreated.TYPE,
+                notifications_outbox.c.partition_key == str(user_id),
+            )
+        )
+        return [
+            (p["data"]["notificationId"], p["data"]["taskId"], p["data"]["title"]) for (p,) in rows
+        ]
 
 
 async def test_an_unreachable_smtp_server_is_retried_then_given_up(setup: Setup) -> None:
@@ -220,6 +244,10 @@ async def test_with_email_off_an_invitee_with_an_account_is_notified_in_the_app_
         (row["notification_id"], None, "IN_APP")
     ]
     assert "Roadmap" in stored[0].title and "a viewer (read only)" in stored[0].body
+    # Announced once, in the same transaction (what the invitee's subscription is pushed).
+    assert await announced(setup.engine, invitee) == [
+        (str(row["notification_id"]), None, stored[0].title)
+    ]
 
 
 async def test_deleting_the_invitees_account_erases_their_notices(setup: Setup) -> None:
@@ -235,3 +263,44 @@ async def test_deleting_the_invitees_account_erases_their_notices(setup: Setup) 
         Outcome.SUCCESS
     )
     assert await notices(setup.engine, invitation_id) == {}
+
+
+class OutlivesItsLease(InvitationSender):
+    """A sender so slow that its lease runs out and `other` claims and sends the notice
+    before it is done."""
+
+    other: InvitationSender | None = None
+
+    async def deliver(self, notice: Notice) -> Sent | Cancelled:
+        """Let the other sender claim and send it first, then finish as usual."""
+        other, self.other = self.other, None
+        if other is not None:
+            assert await other.step() == 1
+        return await super().deliver(notice)
+
+
+async def test_a_sender_whose_lease_ran_out_records_nothing(setup: Setup) -> None:
+    invitee = await setup.account()
+    invitation_id, event = await setup.invitation(to=await setup.email_of(invitee))
+    assert await consumer_for(setup.engine, email_on=False).handle(event) is Outcome.SUCCESS
+    policy = RetryPolicy(max_attempts=3, base_seconds=0.0, max_seconds=0.0)
+    slow = OutlivesItsLease(
+        setup.engine,
+        setup.gateway,
+        email=EmailSender(None, "t@example.com"),
+        policy=policy,
+        lease_seconds=0.0,
+    )
+    slow.other = sender_for(setup, None)
+    assert await slow.step() == 1
+    (row,) = (await notices(setup.engine, invitation_id)).values()
+    # The second claim's send is the one recorded; the first stored no second notification.
+    assert (row["state"], row["attempts"]) == ("SENT", 2)
+    async with setup.engine.connect() as connection:
+        stored = await connection.scalars(
+            select(notifications.c.id).where(notifications.c.user_id == invitee)
+        )
+        assert list(stored) == [row["notification_id"]]
+    assert [n for n, _, _ in await announced(setup.engine, invitee)] == [
+        str(row["notification_id"])
+    ]

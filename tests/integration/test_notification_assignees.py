@@ -22,8 +22,14 @@ from taskstream.invocation import ServiceInvoker
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import encode
 from taskstream.messaging.consumer import Consumer
-from tests.integration.test_invitation_notices import Setup, closed_port, setup
-from workers.notifications.assignments import AssignmentMailer
+from tests.integration.test_invitation_notices import (
+    Setup,
+    announced,
+    cancel_due,
+    closed_port,
+    setup,
+)
+from workers.notifications.assignments import AssignmentMailer, notice_id
 from workers.notifications.channels import EmailSender, WebhookSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import FiringLoop, RetryPolicy
@@ -236,10 +242,16 @@ async def test_one_notice_per_event_and_none_for_self_assignment_or_unassignment
     await world.forget(message)
     assert await world.consumer.handle(message) is Outcome.SUCCESS
     assert await world.inbox(world.bob) == [("Assigned to you: Ship the release", None)]
+    # Announced once for the live push, however often the event was handled.
+    identity = str(notice_id(message.id, world.bob))
+    assert await announced(world.engine, world.bob) == [
+        (identity, str(world.task_id), "Assigned to you: Ship the release")
+    ]
     await world.assign(world.carol, actor=world.carol)  # Carol takes it herself
     await world.assign(None, actor=world.alice)
     assert await world.inbox(world.carol) == []
     assert await world.inbox(world.alice) == []
+    assert await announced(world.engine, world.carol) == []
 
 
 async def test_a_late_older_event_does_not_take_the_reminder_back(world: World) -> None:
@@ -291,6 +303,14 @@ class Inbox:
         return "250 OK"
 
 
+@pytest.fixture
+async def no_due_mails(setup: Setup) -> None:
+    """No assignment email of an earlier test due now or later (the mailer's step counts every
+    due email of the database, and one an earlier test left SENDING falls due again when its
+    lease runs out)."""
+    await cancel_due(setup.engine, assignment_notices)
+
+
 def mailer(setup: Setup, smtp_url: str | None) -> AssignmentMailer:
     """A mailer with immediate retries, three attempts."""
     return AssignmentMailer(
@@ -314,6 +334,7 @@ async def mails(engine: AsyncEngine, user_id: uuid.UUID) -> list[tuple[str, int,
         return [(r.state, r.attempts, r.last_error) for r in found]
 
 
+@pytest.mark.usefixtures("no_due_mails")
 async def test_an_assignment_is_emailed_once_when_email_is_on(setup: Setup) -> None:
     woken: list[int] = []
     world = World(setup.engine, ScheduleHandlers(email_on=True, mail_wake=lambda: woken.append(1)))
@@ -338,6 +359,7 @@ async def test_an_assignment_is_emailed_once_when_email_is_on(setup: Setup) -> N
     assert await mails(setup.engine, world.bob) == [("SENT", 1, None)]
 
 
+@pytest.mark.usefixtures("no_due_mails")
 async def test_assignment_emails_are_retried_then_fail_and_are_erased_with_the_account(
     setup: Setup,
 ) -> None:
@@ -354,6 +376,7 @@ async def test_assignment_emails_are_retried_then_fail_and_are_erased_with_the_a
     assert await mails(setup.engine, world.bob) == []
 
 
+@pytest.mark.usefixtures("no_due_mails")
 async def test_an_assignment_email_to_an_account_gone_meanwhile_is_cancelled(
     setup: Setup,
 ) -> None:

@@ -85,7 +85,7 @@ def reencoded(line: str) -> str:
 
 def test_the_recording_covers_every_registered_type() -> None:
     assert {json.loads(line)["type"] for line in recorded()} == set(REGISTRY)
-    assert len(REGISTRY) == 26
+    assert len(REGISTRY) == 27
 
 
 @pytest.mark.parametrize("line", recorded(), ids=lambda line: json.loads(line)["type"])
@@ -341,3 +341,32 @@ async def test_the_live_path_forwards_task_events_and_refuses_poison_with_the_re
     other = {**completed, "type": "taskstream.tag.renamed.v1"}
     assert await forward(Message("task-events", "k", other)) is Outcome.SUCCESS
     assert len(hub.published) == 1
+
+
+async def test_the_live_path_pushes_in_app_notifications_with_or_without_a_reminder() -> None:
+    hub = RecordingHub()
+    forward = live_subscriptions(cast(LiveHub, hub))[1].handler
+    lines = [json.loads(line) for line in recorded() if ".notification." in line]
+    for body in lines:
+        assert await forward(Message("notifications", "k", body)) is Outcome.SUCCESS
+    in_app = [
+        b
+        for b in lines
+        if b["type"] == "taskstream.notification.created.v1"
+        or (b["type"] == "taskstream.notification.sent.v1" and b["data"]["channel"] == "IN_APP")
+    ]
+    # The reminder's IN_APP delivery and both notices no reminder announces; nothing else.
+    assert len(in_app) == 3
+    assert hub.published == [
+        (
+            b["data"]["userId"],
+            {
+                "kind": "notification",
+                "notification": {
+                    key: b["data"][key]
+                    for key in ("notificationId", "taskId", "title", "body", "createdAt")
+                },
+            },
+        )
+        for b in in_app
+    ]

@@ -32,3 +32,17 @@ def test_it_starts_again_when_full_and_clears_on_reconnect() -> None:
     assert (cache.get("a", "p"), cache.get("c", "q")) == (None, True)
     cache.clear()
     assert cache.get("c", "q") is None
+
+
+def test_an_answer_is_read_again_once_older_than_its_time_to_live() -> None:
+    now = [100.0]
+    cache = MembershipCache(ttl=5.0, clock=lambda: now[0])
+    cache.put("u", "p", True, cache.generation("p"))
+    now[0] += 4.9
+    assert cache.get("u", "p") is True
+    now[0] += 0.1
+    assert cache.get("u", "p") is None
+    # Read again: trusted for another time to live.
+    cache.put("u", "p", False, cache.generation("p"))
+    now[0] += 4.9
+    assert cache.get("u", "p") is False

@@ -199,6 +199,33 @@ describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
     await b.context().close();
   });
 
+  it('an invitation and an assignment reach the bell live, without a reload', async () => {
+    const ada = await account('bell', 'ada.lovelace');
+    const bob = await account('bell', 'bob.hopper');
+    const projectId = await createProjectViaApi(ada.token, 'Party');
+    const b = await openApp(bob.token);
+    const badge = b.getByTestId('unread-badge');
+    assert.equal(await badge.count(), 0);
+    await b.evaluate(() => (window.__noReload = true));
+
+    // Invited (not yet accepted): the invitation's notice is pushed on the notifications subscription.
+    const inv = await gql(env.baseUrl, 'mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, role: EDITOR) { id } }', { p: projectId, e: bob.email }, ada.token);
+    await badge.filter({ hasText: /^1$/ }).waitFor({ timeout: 20_000 });
+    await gql(env.baseUrl, 'mutation($id: ID!) { acceptInvitation(id: $id) { id } }', { id: inv.inviteToProject.id }, bob.token);
+    // Ada assigns him a task: "assigned to you" arrives the same way.
+    await gql(env.baseUrl, 'mutation($p: ID!, $a: ID!) { createTask(input: { title: "Order the cake", projectId: $p, assigneeId: $a }) { id } }', { p: projectId, a: (await gql(env.baseUrl, '{ me { id } }', {}, bob.token)).me.id }, ada.token);
+    await badge.filter({ hasText: /^2$/ }).waitFor({ timeout: 20_000 });
+    await b.getByText('New notification: Assigned to you: Order the cake').waitFor();
+
+    await b.getByRole('button', { name: /^Notifications/ }).click();
+    const panel = b.getByRole('region', { name: 'Notifications' });
+    await panel.locator('.notification-list li.unread', { hasText: 'Assigned to you: Order the cake' }).waitFor();
+    await panel.locator('.notification-list li.unread', { hasText: 'invited you to “Party”' }).waitFor();
+    await shot(b, 'projects-notices-live');
+    assert.equal(await b.evaluate(() => window.__noReload), true, 'the page did not reload');
+    await b.context().close();
+  });
+
   it("a viewer's project is read-only, and a role change updates what is offered live", async () => {
     const owner = await account('ro', 'olga.owner');
     const viewer = await account('ro', 'vic.viewer');

@@ -6,32 +6,28 @@ other than that assignee gets one notice for them. Its id is derived from the ev
 the recipient, and it is written in the consumer's transaction, so a redelivered (or
 duplicated) event stores nothing more: one notice per (event, recipient). The email is queued
 as a row under the same id and sent by `AssignmentMailer` as invitations are: a lease per
-claimed row, retries with backoff, FAILED when they run out.
+claimed row, retries with backoff, FAILED when they run out (workers/notifications/leased.py).
+The in-app notice is announced by `notification.created.v1` in the same transaction, which the
+gateway pushes to the assignee's `notifications` subscription.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import TaskCreated, TaskEvent, TaskUpdated
-from contracts.gateway_api import GatewayClient, GetUser
-from taskstream.errors import NotFound, TaskstreamError
+from contracts.gateway_api import GetUser
+from taskstream.errors import NotFound
 from taskstream.messaging.cloudevents import CloudEvent
-from workers.notifications.channels import DeliveryError, EmailSender
-from workers.notifications.firing import RetryPolicy
-from workers.notifications.invitations import IN_APP, one_line
-from workers.notifications.tables import assignment_notices, db_now, notifications
-
-log = logging.getLogger(__name__)
+from workers.notifications.in_app import store_notice
+from workers.notifications.invitations import one_line
+from workers.notifications.leased import Cancelled, LeasedSender, Sent
+from workers.notifications.tables import assignment_notices, db_now
 
 # Fixed namespace of the notices' ids (uuid5 of event id and recipient).
 NOTICE_IDS = uuid.UUID("6f1d3c52-9a0e-4b7e-8a4f-2b1c5d0e9a71")
@@ -72,19 +68,14 @@ async def notify_assigned(
     task = event.data.task
     now = await db_now(connection)
     identity = notice_id(event.id, recipient)
-    await connection.execute(
-        pg_insert(notifications)
-        .values(
-            id=identity,
-            user_id=recipient,
-            task_id=task.id,
-            reminder_id=None,
-            title=subject(task.title),
-            body=BODY,
-            channel=IN_APP,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[notifications.c.id])
+    await store_notice(
+        connection,
+        notification_id=identity,
+        user_id=recipient,
+        task_id=task.id,
+        title=subject(task.title),
+        body=BODY,
+        at=now,
     )
     if email_on:
         await connection.execute(
@@ -131,105 +122,25 @@ CLAIM = text(
 )
 
 
-class AssignmentMailer:
+class AssignmentMailer(LeasedSender[Mail]):
     """Sends the queued emails of "assigned to you" notices; run() until cancelled."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        gateway: GatewayClient,
-        *,
-        email: EmailSender,
-        policy: RetryPolicy,
-        interval: float = 1.0,
-        batch: int = 16,
-        lease_seconds: float = 60.0,
-    ) -> None:
-        self.engine = engine
-        self.gateway = gateway
-        self.email = email
-        self.policy = policy
-        self.interval = interval
-        self.batch = batch
-        self.lease_seconds = lease_seconds
-        self._wake = asyncio.Event()
+    table = assignment_notices
+    keys = ("id",)
+    claim = CLAIM
+    notice = Mail
+    what = "assignment email"
 
-    def wake(self) -> None:
-        """Look for due emails now (one was just queued)."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Loop until cancelled; an email in flight when it stops is retried after its lease."""
-        while True:
-            busy = False
-            try:
-                busy = await self.step() >= self.batch
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("assignment emails failed; continuing")
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval):
-                        await self._wake.wait()
-            self._wake.clear()
-
-    async def step(self) -> int:
-        """Claim and send the due emails (concurrently); how many were claimed."""
-        async with self.engine.begin() as connection:
-            rows = await connection.execute(
-                CLAIM, {"limit": self.batch, "lease": self.lease_seconds}
-            )
-            claimed = [Mail(**row._asdict()) for row in rows]
-        await asyncio.gather(*(self.send(mail) for mail in claimed))
-        return len(claimed)
-
-    async def send(self, mail: Mail) -> None:
-        """Send one email and record what happened."""
-        values: dict[str, Any]
+    async def deliver(self, notice: Mail) -> Sent | Cancelled:
+        """Send one email to the assignee's address as it is now."""
         try:
-            user = await self.gateway.get_user(GetUser(user_id=mail.user_id))
-            await self.email.send_text(
-                user.email,
-                subject=subject(mail.task_title),
-                body=f"{mail.task_title}\n\n{BODY}\n",
-                message_id=f"assignment-{mail.id}",
-            )
-            values = {"state": "SENT", "sent_at": func.now(), "last_error": None}
+            user = await self.gateway.get_user(GetUser(user_id=notice.user_id))
         except NotFound:
-            values = {"state": "CANCELLED", "last_error": "the account is gone"}
-        except asyncio.CancelledError:
-            raise
-        except Exception as failure:
-            if not isinstance(failure, DeliveryError | TaskstreamError):
-                log.exception("unexpected error sending an assignment email")
-            error = (
-                failure
-                if isinstance(failure, DeliveryError)
-                else DeliveryError(f"{type(failure).__name__}: {failure}")
-            )
-            if error.permanent or mail.attempts >= self.policy.max_attempts:
-                values = {"state": "FAILED", "last_error": error.reason}
-            else:
-                delay = self.policy.delay(mail.attempts)
-                values = {
-                    "state": "PENDING",
-                    "last_error": error.reason,
-                    "next_attempt_at": func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay),
-                }
-        async with self.engine.begin() as connection:
-            # Only while we still hold the lease (not re-claimed after it expired).
-            held = await connection.scalar(
-                select(assignment_notices.c.attempts)
-                .where(
-                    assignment_notices.c.id == mail.id,
-                    assignment_notices.c.state == "SENDING",
-                )
-                .with_for_update()
-            )
-            if held == mail.attempts:
-                await connection.execute(
-                    update(assignment_notices)
-                    .where(assignment_notices.c.id == mail.id)
-                    .values(**values)
-                )
+            return Cancelled("the account is gone")
+        await self.email.send_text(
+            user.email,
+            subject=subject(notice.task_title),
+            body=f"{notice.task_title}\n\n{BODY}\n",
+            message_id=f"assignment-{notice.id}",
+        )
+        return Sent()

@@ -5,39 +5,36 @@ for an invitee who already has an account.
 and channel, in the consumer's transaction: the event's id is recorded as processed in the
 same transaction, and the key makes a redelivery (or a duplicate) queue nothing more, so one
 invitation gets one email. A sender loop then works through the due notices as the firing
-loop does reminders: a lease per claimed notice, retries with backoff, FAILED when they run
-out. The event carries no email address (personal data of someone who may have no account):
-the sender asks the gateway for the invitation as it is now, with the project's name, the
-inviter and the role, and sends nothing for an invitation that is no longer pending.
+loop does reminders (workers/notifications/leased.py): a lease per claimed notice, retries
+with backoff, FAILED when they run out. The event carries no email address (personal data of
+someone who may have no account): the sender asks the gateway for the invitation as it is
+now, with the project's name, the inviter and the role, and sends nothing for an invitation
+that is no longer pending. The in-app notification is stored with its
+`notification.created.v1`, which the gateway pushes to the invitee's subscription.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import ProjectInvitationCreated
-from contracts.gateway_api import GatewayClient, GetInvitation, Invitation
-from taskstream.errors import NotFound, TaskstreamError
+from contracts.gateway_api import GetInvitation, Invitation
+from taskstream.errors import NotFound
 from taskstream.messaging.bus import Outcome
 from taskstream.messaging.cloudevents import CloudEvent
-from workers.notifications.channels import DeliveryError, EmailSender
-from workers.notifications.firing import RetryPolicy
-from workers.notifications.tables import db_now, invitation_notices, notifications
-
-log = logging.getLogger(__name__)
+from workers.notifications.in_app import IN_APP, store_notice
+from workers.notifications.leased import Cancelled, LeasedSender, Sent
+from workers.notifications.tables import db_now, invitation_notices
 
 EMAIL = "EMAIL"
-IN_APP = "IN_APP"
 ROLES = {
     "OWNER": "an owner (all rights: settings, members and invitations)",
     "EDITOR": "an editor (the project's tasks, sections and tags)",
@@ -140,162 +137,50 @@ CLAIM = text(
 )
 
 
-class InvitationSender:
+class InvitationSender(LeasedSender[Notice]):
     """Sends due invitation notices; run() until cancelled."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        gateway: GatewayClient,
-        *,
-        email: EmailSender,
-        policy: RetryPolicy,
-        interval: float = 1.0,
-        batch: int = 16,
-        lease_seconds: float = 60.0,
-    ) -> None:
-        self.engine = engine
-        self.gateway = gateway
-        self.email = email
-        self.policy = policy
-        self.interval = interval
-        self.batch = batch
-        self.lease_seconds = lease_seconds
-        self._wake = asyncio.Event()
+    table = invitation_notices
+    keys = ("invitation_id", "channel")
+    claim = CLAIM
+    notice = Notice
+    what = "invitation notice"
 
-    def wake(self) -> None:
-        """Look for due notices now (one was just queued)."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        """Loop until cancelled; a notice in flight when it stops is retried after its lease."""
-        while True:
-            busy = False
-            try:
-                busy = await self.step() >= self.batch
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("invitation notices failed; continuing")
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval):
-                        await self._wake.wait()
-            self._wake.clear()
-
-    async def step(self) -> int:
-        """Claim and send the due notices (concurrently); how many were claimed."""
-        async with self.engine.begin() as connection:
-            rows = await connection.execute(
-                CLAIM, {"limit": self.batch, "lease": self.lease_seconds}
-            )
-            claimed = [Notice(**row._asdict()) for row in rows]
-        await asyncio.gather(*(self.send(notice) for notice in claimed))
-        return len(claimed)
-
-    async def send(self, notice: Notice) -> None:
-        """Send one notice and record what happened."""
-        error: DeliveryError | None = None
-        cancelled: str | None = None
+    async def deliver(self, notice: Notice) -> Sent | Cancelled:
+        """Send one notice of the invitation as it is now; nothing once it is not pending."""
         try:
             invitation = await self.gateway.get_invitation(
                 GetInvitation(invitation_id=notice.invitation_id)
             )
-            if invitation.state != "PENDING":
-                cancelled = f"the invitation is {invitation.state}"
-            elif notice.channel == IN_APP:
-                await self._in_app(notice, Letter.of(invitation))
-                return
-            else:
-                letter = Letter.of(invitation)
-                await self.email.send_text(
-                    invitation.email,
-                    subject=letter.subject,
-                    body=letter.body,
-                    message_id=f"invitation-{invitation.id}",
-                )
-        except DeliveryError as failure:
-            error = failure
         except NotFound:
-            cancelled = "the invitation is gone (its project was deleted)"
-        except asyncio.CancelledError:
-            raise
-        except Exception as failure:
-            # Unexpected (or the gateway unreachable): retry later like any failed send.
-            if not isinstance(failure, TaskstreamError):
-                log.exception("unexpected error sending an invitation notice")
-            error = DeliveryError(f"{type(failure).__name__}: {failure}")
-        await self.record(notice, error, cancelled=cancelled)
+            return Cancelled("the invitation is gone (its project was deleted)")
+        if invitation.state != "PENDING":
+            return Cancelled(f"the invitation is {invitation.state}")
+        letter = Letter.of(invitation)
+        if notice.channel == IN_APP:
+            return Sent(store=functools.partial(self._in_app, notice, letter))
+        await self.email.send_text(
+            invitation.email,
+            subject=letter.subject,
+            body=letter.body,
+            message_id=f"invitation-{invitation.id}",
+        )
+        return Sent()
 
-    async def _in_app(self, notice: Notice, letter: Letter) -> None:
-        """Store the in-app notification and mark the notice SENT, in one transaction."""
+    @staticmethod
+    async def _in_app(
+        notice: Notice, letter: Letter, connection: AsyncConnection
+    ) -> dict[str, Any]:
+        """Store the in-app notification (in the transaction that marks the notice SENT)."""
         assert notice.user_id is not None, "in-app notices are queued for accounts only"
-        async with self.engine.begin() as connection:
-            if not await self._still_ours(connection, notice):
-                return
-            now = await db_now(connection)
-            notification_id = uuid.uuid4()
-            await connection.execute(
-                insert(notifications).values(
-                    id=notification_id,
-                    user_id=notice.user_id,
-                    task_id=None,
-                    reminder_id=None,
-                    title=letter.subject,
-                    body=letter.body,
-                    channel=IN_APP,
-                    created_at=now,
-                )
-            )
-            await connection.execute(
-                self._notice(notice).values(
-                    state="SENT", sent_at=now, last_error=None, notification_id=notification_id
-                )
-            )
-
-    async def record(
-        self, notice: Notice, error: DeliveryError | None, *, cancelled: str | None
-    ) -> None:
-        """Store a send's result: SENT, CANCELLED, retry later, or FAILED when retries ran out."""
-        values: dict[str, Any]
-        if cancelled is not None:
-            values = {"state": "CANCELLED", "last_error": cancelled}
-        elif error is None:
-            values = {"state": "SENT", "sent_at": func.now(), "last_error": None}
-        elif error.permanent or notice.attempts >= self.policy.max_attempts:
-            values = {"state": "FAILED", "last_error": error.reason}
-            log.warning(
-                "invitation notice failed for good",
-                extra={"invitation": str(notice.invitation_id), "reason": error.reason},
-            )
-        else:
-            delay = self.policy.delay(notice.attempts)
-            values = {
-                "state": "PENDING",
-                "last_error": error.reason,
-                "next_attempt_at": func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay),
-            }
-        async with self.engine.begin() as connection:
-            if await self._still_ours(connection, notice):
-                await connection.execute(self._notice(notice).values(**values))
-
-    @staticmethod
-    def _notice(notice: Notice) -> Any:
-        return update(invitation_notices).where(
-            invitation_notices.c.invitation_id == notice.invitation_id,
-            invitation_notices.c.channel == notice.channel,
+        notification_id = uuid.uuid4()
+        await store_notice(
+            connection,
+            notification_id=notification_id,
+            user_id=notice.user_id,
+            task_id=None,
+            title=letter.subject,
+            body=letter.body,
+            at=await db_now(connection),
         )
-
-    @staticmethod
-    async def _still_ours(connection: AsyncConnection, notice: Notice) -> bool:
-        """Whether we still hold the notice's lease (not re-claimed after it expired)."""
-        attempts = await connection.scalar(
-            select(invitation_notices.c.attempts)
-            .where(
-                invitation_notices.c.invitation_id == notice.invitation_id,
-                invitation_notices.c.channel == notice.channel,
-                invitation_notices.c.state == "SENDING",
-            )
-            .with_for_update()
-        )
-        return attempts == notice.attempts
+        return {"notification_id": notification_id}

@@ -24,7 +24,8 @@ export function LiveSync() {
       const n = res.data?.notifications;
       if (!n) return;
       emit({ type: 'notifications-changed' });
-      toast(`Reminder: ${n.title}`);
+      // Not only reminders are pushed: an assignment or an invitation arrives the same way.
+      toast(`New notification: ${n.title}`);
     });
     return () => {
       tasks.unsubscribe();
