@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway_core.live import MembershipCache
 from tests.conftest import GraphQLClient
 from tests.e2e.test_live_updates import TASK_EVENTS, account, receive, server, subscribe
+from tests.e2e.test_project_live import invite_and_accept, share_project
 
 pytestmark = pytest.mark.e2e
 
@@ -50,34 +51,6 @@ async def task_event(ws: Any) -> dict[str, Any]:
     """The next taskEvents payload."""
     payload: dict[str, Any] = (await receive(ws))["payload"]["data"]["taskEvents"]
     return payload
-
-
-async def invite_and_accept(
-    owner: GraphQLClient, member: GraphQLClient, project_id: str, email: str
-) -> None:
-    """`member` joins the project as EDITOR."""
-    invitation = (
-        await owner.data(
-            "mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, "
-            "role: EDITOR) { id } }",
-            {"p": project_id, "e": email},
-        )
-    )["inviteToProject"]
-    await member.data(
-        "mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]}
-    )
-
-
-async def project_with_member(
-    owner: GraphQLClient, member: GraphQLClient, name: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A new project of `owner` that `member` joined as EDITOR, and the member's id and email."""
-    me: dict[str, Any] = (await member.data("{ me { id email } }"))["me"]
-    project: dict[str, Any] = (
-        await owner.data("mutation($n: String!) { createProject(name: $n) { id } }", {"n": name})
-    )["createProject"]
-    await invite_and_accept(owner, member, project["id"], me["email"])
-    return project, me
 
 
 async def project_task(owner: GraphQLClient, project_id: str) -> dict[str, Any]:
@@ -122,7 +95,7 @@ async def test_membership_is_read_once_per_subscriber_and_project(
     alice_token, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
     carol_token, carol, carol_http = await account(server)
-    project, me = await project_with_member(alice, bob, "Cache")
+    project, me = await share_project(alice, bob, name="Cache")
     bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
     carol_ws = await subscribe(server, carol_token, TASK_EVENTS)
     task = await project_task(alice, project["id"])

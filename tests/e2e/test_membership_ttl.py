@@ -15,9 +15,9 @@ from tests.e2e.test_live_updates import TASK_EVENTS, account, server, subscribe
 from tests.e2e.test_membership_cache import (
     carol_has_seen_everything,
     project_task,
-    project_with_member,
     task_event,
 )
+from tests.e2e.test_project_live import share_project
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,7 @@ async def test_a_removed_member_stops_receiving_within_the_ttl_when_the_broadcas
 ) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
-    project, me = await project_with_member(alice, bob, "TTL")
+    project, me = await share_project(alice, bob, name="TTL")
     bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
     task = await project_task(alice, project["id"])
     # Delivered: Bob's membership is now cached on the replica as true.

@@ -11,7 +11,7 @@ from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import GraphQLClient
 from tests.e2e.test_live_updates import account, receive, server, subscribe
-from tests.e2e.test_membership_cache import project_with_member
+from tests.e2e.test_project_live import share_project
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ async def inbox(client: GraphQLClient) -> list[dict[str, Any]]:
 async def test_an_assignment_notice_is_pushed_to_the_assignee_live(server: str) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
-    project, me = await project_with_member(alice, bob, "Launch")
+    project, me = await share_project(alice, bob, name="Launch")
     bob_ws = await subscribe(server, bob_token, NOTIFICATIONS)
     task = (await alice.data(ASSIGNED, {"p": project["id"], "a": me["id"]}))["createTask"]
     notification = await pushed(bob_ws)

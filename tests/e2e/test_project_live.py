@@ -14,35 +14,46 @@ pytestmark = pytest.mark.e2e
 __all__ = ["server"]
 
 
-async def share_project(owner: GraphQLClient, member: GraphQLClient, role: str) -> tuple[str, str]:
-    """A new project of `owner` that `member` joined with `role` (invited, accepted): the
-    project's id and the member's."""
-    me = (await member.data("{ me { id email } }"))["me"]
-    project = (await owner.data('mutation { createProject(name: "Live") { id } }'))["createProject"]
+async def invite_and_accept(
+    owner: GraphQLClient, member: GraphQLClient, project_id: str, email: str, role: str = "EDITOR"
+) -> None:
+    """`member` (whose address is `email`) joins the project with `role`: invited, accepted."""
     invitation = (
         await owner.data(
             "mutation($p: ID!, $e: String!, $r: ProjectRole!) { inviteToProject(projectId: $p, "
             "email: $e, role: $r) { id } }",
-            {"p": project["id"], "e": me["email"], "r": role},
+            {"p": project_id, "e": email, "r": role},
         )
     )["inviteToProject"]
     await member.data(
         "mutation($i: ID!) { acceptInvitation(id: $i) { id } }", {"i": invitation["id"]}
     )
-    return project["id"], me["id"]
+
+
+async def share_project(
+    owner: GraphQLClient, member: GraphQLClient, *, role: str = "EDITOR", name: str = "Live"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new project of `owner` that `member` joined with `role`: the project (its id) and the
+    member (id and email)."""
+    me: dict[str, Any] = (await member.data("{ me { id email } }"))["me"]
+    project: dict[str, Any] = (
+        await owner.data("mutation($n: String!) { createProject(name: $n) { id } }", {"n": name})
+    )["createProject"]
+    await invite_and_accept(owner, member, project["id"], me["email"], role)
+    return project, me
 
 
 async def test_project_task_events_reach_members_until_they_are_removed(server: str) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
     carol_token, carol, carol_http = await account(server)
-    project_id, bob_id = await share_project(alice, bob, "EDITOR")
+    project, bob_me = await share_project(alice, bob)
     bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
     carol_ws = await subscribe(server, carol_token, TASK_EVENTS)
     task = (
         await alice.data(
             'mutation($p: ID) { createTask(input: {title: "together", projectId: $p}) { id } }',
-            {"p": project_id},
+            {"p": project["id"]},
         )
     )["createTask"]
     seen = (await receive(bob_ws))["payload"]["data"]["taskEvents"]
@@ -53,7 +64,7 @@ async def test_project_task_events_reach_members_until_they_are_removed(server: 
     )
     await alice.data(
         "mutation($p: ID!, $u: ID!) { removeMember(projectId: $p, userId: $u) { id } }",
-        {"p": project_id, "u": bob_id},
+        {"p": project["id"], "u": bob_me["id"]},
     )
     await alice.data(
         'mutation($id: ID!) { updateTask(id: $id, input: {title: "without bob"}) { id } }',

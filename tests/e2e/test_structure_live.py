@@ -36,17 +36,17 @@ async def next_task_event(ws: Any, kind: str) -> dict[str, Any]:
 async def test_section_changes_reach_members_as_section_changed(server: str) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
-    project_id, _ = await share_project(alice, bob, "VIEWER")
+    project, _ = await share_project(alice, bob, role="VIEWER")
     bob_ws = await subscribe(server, bob_token, PROJECT_EVENTS)
     section = (
         await alice.data(
             'mutation($p: ID!) { createSection(projectId: $p, name: "Next") { id } }',
-            {"p": project_id},
+            {"p": project["id"]},
         )
     )["createSection"]
     assert await next_section_change(bob_ws) == {
         "kind": "SECTION_CHANGED",
-        "projectId": project_id,
+        "projectId": project["id"],
         "project": {"sections": [{"name": "Next"}]},
     }
     await alice.data(
@@ -68,11 +68,11 @@ async def test_section_changes_reach_members_as_section_changed(server: str) -> 
 async def test_a_task_moved_out_of_a_project_reaches_its_members(server: str) -> None:
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
-    project_id, _ = await share_project(alice, bob, "EDITOR")
+    project, _ = await share_project(alice, bob)
     task = (
         await alice.data(
             'mutation($p: ID) { createTask(input: {title: "leaving", projectId: $p}) { id } }',
-            {"p": project_id},
+            {"p": project["id"]},
         )
     )["createTask"]
     bob_ws = await subscribe(server, bob_token, TASK_EVENTS)
