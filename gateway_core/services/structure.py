@@ -313,11 +313,11 @@ async def _rebalance(
             break
     if longest > POSITION_MAX:
         return None
-    siblings = []
-    for row in window:
-        if row is not None:
-            siblings.append(await uow.tasks.get(row.user_id, row.id))
-    parked = [sibling.id for sibling in siblings]
+    # Loaded (and locked) before their keys are parked: each event says the key it had.
+    siblings = {
+        row.id: await uow.tasks.get(row.user_id, row.id) for row in window if row is not None
+    }
+    parked = list(siblings)
     if key == ListKey.of_task(task):
         parked.append(task.id)
     await structure.park_positions(connection, parked)
@@ -326,7 +326,7 @@ async def _rebalance(
         if row is None:
             moved_position = new_key
             continue
-        sibling = next(s for s in siblings if s.id == row.id)
+        sibling = siblings[row.id]
         sibling.move_to(
             Place(
                 sibling.user_id, sibling.project_id, sibling.section_id, sibling.parent_id, new_key

@@ -102,6 +102,8 @@ class StructureMutations:
             "project and section: moving a subtask elsewhere needs toTopLevel or a parentId "
             "there. afterId places the task right after that sibling, beforeId alone right "
             "before it; neither keeps its position in the same list, or appends it to another. "
+            "A gap split so often that its key would pass 64 characters gives the siblings "
+            "around it (at most 64 on each side) new keys, each with its task.updated. "
             "Emits one taskstream.task.updated.v1 with the old and new place (and one for each "
             "subtask whose project or section changes)."
         ),
