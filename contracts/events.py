@@ -445,6 +445,21 @@ class ProjectSectionDeleted(ProjectSectionEvent):
     moved_task_count: int = Field(ge=0, description="How many tasks moved out of the section.")
 
 
+class ProjectMoved(Event):
+    """A member moved a project in their own sidebar (each member orders their own); only
+    that member's windows follow it. `position` is the project's new key among theirs."""
+
+    TYPE: ClassVar[str] = "taskstream.project.moved.v1"
+    TOPIC: ClassVar[str] = TASK_EVENTS_TOPIC
+
+    project_id: uuid.UUID
+    position: str = Field(min_length=1, max_length=255)
+
+    def subject(self) -> str:
+        """The project id."""
+        return str(self.project_id)
+
+
 def model_among(body: dict[str, Any], *, models: tuple[type[E], ...]) -> type[E] | None:
     """The model of a CloudEvent's type when it is one of `models`; None when it is none of them.
 

@@ -448,7 +448,10 @@ PROJECT_EVENT_KINDS: dict[type[wire_events.ProjectEvent], str] = {
     wire_events.ProjectSectionRenamed: "SECTION_CHANGED",
     wire_events.ProjectSectionDeleted: "SECTION_CHANGED",
 }
-LIVE_PROJECT_EVENTS = tuple(PROJECT_EVENT_KINDS)
+LIVE_PROJECT_EVENTS: tuple[type[wire_events.Event], ...] = (
+    *PROJECT_EVENT_KINDS,
+    wire_events.ProjectMoved,
+)
 
 
 def _project_audience(event: wire_events.ProjectEvent) -> list[str]:
@@ -504,6 +507,20 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             return DeadLetter(error.message)
         if event is None:
             return None
+        if isinstance(event.data, wire_events.ProjectMoved):
+            # One member's own order: only their windows follow it.
+            await hub.publish(
+                str(event.data.user_id),
+                {
+                    "kind": "project",
+                    "event": "MOVED",
+                    "projectId": str(event.data.project_id),
+                    "at": message.body["time"],
+                    "also": [str(event.data.user_id)],
+                },
+            )
+            return Outcome.SUCCESS
+        assert isinstance(event.data, wire_events.ProjectEvent)
         payload: dict[str, Any] = {
             "kind": "project",
             "event": PROJECT_EVENT_KINDS[type(event.data)],

@@ -19,7 +19,20 @@ DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ZERO = DIGITS[0]
 # The smallest integer part: no key can sort before it, so it is refused as a key.
 _SMALLEST_INTEGER = "A" + _ZERO * 26
-__all__ = ["POSITION_MAX", "PositionError", "key_between", "keys_between", "validate"]
+# A move whose new key would be longer than this rebalances the keys around it (about 400
+# moves into one and the same gap); the new keys are at most half as long.
+REBALANCE_AT = 64
+# Siblings on each side of the gap a rebalance may rewrite (one event each).
+REBALANCE_SIDE_MAX = 64
+__all__ = [
+    "POSITION_MAX",
+    "REBALANCE_AT",
+    "REBALANCE_SIDE_MAX",
+    "PositionError",
+    "key_between",
+    "keys_between",
+    "validate",
+]
 
 
 class PositionError(ValueError):

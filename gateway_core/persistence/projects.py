@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -298,12 +298,13 @@ async def projects_of(
     project_ids: Sequence[uuid.UUID] | None = None,
     include_archived: bool = True,
 ) -> list[ProjectRecord]:
-    """The user's projects (or those among the ids given they belong to), by name."""
+    """The user's projects (or those among the ids given they belong to), in the user's
+    order (projects never ordered after the ordered ones, by name)."""
     mine = t.project_members.alias("mine")
     query = (
         select(t.projects, mine.c.role.label("my_role"))
         .join(mine, and_(mine.c.project_id == t.projects.c.id, mine.c.user_id == user_id))
-        .order_by(func.lower(t.projects.c.name), t.projects.c.id)
+        .order_by(*_sidebar_order(mine))
     )
     if project_ids is not None:
         query = query.where(t.projects.c.id.in_(list(project_ids)))
@@ -336,6 +337,42 @@ async def projects_of(
         )
         for r in rows
     ]
+
+
+def _sidebar_order(membership: Any) -> list[Any]:
+    """The ORDER BY of a user's projects: their own order, then by name."""
+    return [
+        membership.c.sidebar_position.asc().nulls_last(),
+        func.lower(t.projects.c.name),
+        t.projects.c.id,
+    ]
+
+
+async def sidebar_of(connection: AsyncConnection, user_id: uuid.UUID) -> list[Any]:
+    """The user's memberships (project_id, sidebar_position) in their order."""
+    mine = t.project_members.alias("mine")
+    rows = await connection.execute(
+        select(mine.c.project_id, mine.c.sidebar_position)
+        .join(t.projects, t.projects.c.id == mine.c.project_id)
+        .where(mine.c.user_id == user_id)
+        .order_by(*_sidebar_order(mine))
+    )
+    return list(rows.all())
+
+
+async def set_sidebar_positions(
+    connection: AsyncConnection, user_id: uuid.UUID, positions: Mapping[uuid.UUID, str | None]
+) -> None:
+    """Store the user's positions of these projects (one statement per project)."""
+    for project_id, position in positions.items():
+        await connection.execute(
+            update(t.project_members)
+            .where(
+                t.project_members.c.project_id == project_id,
+                t.project_members.c.user_id == user_id,
+            )
+            .values(sidebar_position=position)
+        )
 
 
 async def open_task_counts(

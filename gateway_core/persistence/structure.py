@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, text, update
+from sqlalchemy import Text, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_core.domain.model import Task
@@ -92,6 +92,39 @@ async def neighbour(
         query = query.where(column < position).order_by(column.desc())
     found: str | None = await connection.scalar(query.limit(1))
     return found
+
+
+async def beyond(
+    connection: AsyncConnection,
+    key: ListKey,
+    position: str,
+    *,
+    after: bool,
+    excluding: uuid.UUID,
+    limit: int,
+) -> list[Any]:
+    """Up to `limit` rows (id, user_id, position) of the list from `position` on (included),
+    going up when `after`, down otherwise, the task being moved left out."""
+    column = t.tasks.c.position
+    query = select(t.tasks.c.id, t.tasks.c.user_id, column).where(
+        *key.conditions(), t.tasks.c.id != excluding
+    )
+    if after:
+        query = query.where(column >= position).order_by(column.asc())
+    else:
+        query = query.where(column <= position).order_by(column.desc())
+    return list((await connection.execute(query.limit(limit))).all())
+
+
+async def park_positions(connection: AsyncConnection, task_ids: Sequence[uuid.UUID]) -> None:
+    """Give these tasks temporary positions ('~' and their id: after every key, distinct) so
+    that their new keys can be written one by one without meeting an old one in the unique
+    index tasks_sibling_position (checked row by row)."""
+    await connection.execute(
+        update(t.tasks)
+        .where(t.tasks.c.id.in_(list(task_ids)))
+        .values(position=literal("~").concat(cast(t.tasks.c.id, Text)))
+    )
 
 
 async def last_position(

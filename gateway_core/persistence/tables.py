@@ -161,6 +161,8 @@ project_members = Table(
     ),
     Column("role", Text, nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False),
+    # The member's own order of their projects (gateway_0011); null until they order them.
+    Column("sidebar_position", Text(collation="C")),
 )
 
 project_invitations = Table(

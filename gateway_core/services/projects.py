@@ -9,8 +9,11 @@ are serialised, so two owners demoting each other cannot leave it without an own
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
+from contracts import events as wire_events
+from gateway_core.domain.positions import REBALANCE_AT, key_between, keys_between
 from gateway_core.domain.projects import (
     MEMBERS_MAX,
     PENDING_INVITATIONS_MAX,
@@ -23,6 +26,7 @@ from gateway_core.domain.projects import (
     Role,
 )
 from gateway_core.domain.users import clean_email, email_key
+from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence.uow import UnitOfWork
 from gateway_core.services.tasks import unassign_member
 from taskstream.errors import Conflict, InvalidInput, NotFound
@@ -270,3 +274,76 @@ def _require_pending(invitation: Invitation) -> None:
         raise Conflict(
             f"id: invitation {invitation.id} is {invitation.state.value}, no longer PENDING"
         )
+
+
+async def move_project(
+    *,
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    after_id: uuid.UUID | None,
+    before_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Move a project in the caller's own order of their projects (any role): right after
+    `after_id`, else right before `before_id`, else to the end; one ProjectMoved when its
+    place changed. NOT_FOUND for a project the caller does not belong to."""
+    for field, other in (("afterId", after_id), ("beforeId", before_id)):
+        if other == project_id:
+            raise InvalidInput(field, "must be another project than the one moved")
+    async with uow:
+        # One member's moves are serialised (their joins take the same lock).
+        await uow.projects.lock_user(user_id)
+        rows = await project_reads.sidebar_of(uow.connection, user_id)
+        order = [row.project_id for row in rows]
+        positions: Mapping[uuid.UUID, str | None] = {
+            row.project_id: row.sidebar_position for row in rows
+        }
+        for wanted in (project_id, after_id, before_id):
+            if wanted is not None and wanted not in positions:
+                raise NotFound("project", wanted)
+        if any(position is None for position in positions.values()):
+            # The first order of these projects (or one joined since): keys in the order shown.
+            positions = await _renumber(uow, user_id, order)
+        rest = [p for p in order if p != project_id]
+        if after_id is not None:
+            index = rest.index(after_id) + 1
+            if before_id is not None and rest.index(before_id) != index:
+                raise InvalidInput("beforeId", "must be the project right after afterId")
+        elif before_id is not None:
+            index = rest.index(before_id)
+        else:
+            index = len(rest)
+        low = positions[rest[index - 1]] if index > 0 else None
+        high = positions[rest[index]] if index < len(rest) else None
+        current = positions[project_id]
+        assert current is not None
+        if (low is None or low < current) and (high is None or current < high):
+            await uow.commit()
+            return
+        position = key_between(low, high)
+        if len(position) > REBALANCE_AT:
+            # Many moves into one gap: even keys again for all of them (at most 200).
+            position = (await _renumber(uow, user_id, [*rest[:index], project_id, *rest[index:]]))[
+                project_id
+            ]
+        else:
+            await project_reads.set_sidebar_positions(
+                uow.connection, user_id, {project_id: position}
+            )
+        uow.record(
+            wire_events.ProjectMoved(user_id=user_id, project_id=project_id, position=position),
+            at=now,
+        )
+        await uow.commit()
+
+
+async def _renumber(
+    uow: UnitOfWork, user_id: uuid.UUID, order: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Give the user's projects short keys in this order (cleared first: the unique index
+    is checked row by row)."""
+    await project_reads.set_sidebar_positions(uow.connection, user_id, dict.fromkeys(order, None))
+    keys = dict(zip(order, keys_between(None, None, len(order)), strict=True))
+    await project_reads.set_sidebar_positions(uow.connection, user_id, keys)
+    return keys

@@ -13,7 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from gateway_core.domain.model import Place, Task, TaskStatus
-from gateway_core.domain.positions import POSITION_MAX, key_between, keys_between
+from gateway_core.domain.positions import (
+    POSITION_MAX,
+    REBALANCE_AT,
+    REBALANCE_SIDE_MAX,
+    key_between,
+    keys_between,
+)
 from gateway_core.domain.projects import Role
 from gateway_core.domain.sections import (
     DEPTH_MAX,
@@ -214,6 +220,8 @@ async def _position_in(
     task: Task,
     after_id: uuid.UUID | None,
     before_id: uuid.UUID | None,
+    *,
+    now: datetime,
 ) -> str:
     """The moved task's new position in the (locked) target list.
 
@@ -247,12 +255,86 @@ async def _position_in(
     ):
         return task.position
     position = key_between(low, high)
+    if len(position) > REBALANCE_AT:
+        return await _rebalance(uow, key, task, low, high, now=now) or _fitting(position)
+    return position
+
+
+def _fitting(position: str) -> str:
+    """The position when it fits the column; CONFLICT otherwise."""
     if len(position) > POSITION_MAX:
-        # About 1,500 moves into one and the same gap; the keys around it are never rewritten.
         raise Conflict(
             "afterId: no room is left between these two tasks; move one of them elsewhere first"
         )
     return position
+
+
+async def _rebalance(
+    uow: UnitOfWork,
+    key: ListKey,
+    task: Task,
+    low: str | None,
+    high: str | None,
+    *,
+    now: datetime,
+) -> str | None:
+    """Give the siblings around the gap between `low` and `high` new, evenly spaced keys and
+    the moved task its key among them (the list is locked); None when no window of at most
+    REBALANCE_SIDE_MAX siblings on each side makes room.
+
+    The window grows until the new keys are at most half of REBALANCE_AT long; the keys
+    outside it stay. Each rewritten sibling emits its task.updated (position before and
+    after), as a move does, so live clients and other replicas take the new order.
+    """
+    connection = uow.connection
+    side = 4
+    while True:
+        side = min(side * 2, REBALANCE_SIDE_MAX)
+        below = (
+            await structure.beyond(
+                connection, key, low, after=False, excluding=task.id, limit=side + 1
+            )
+            if low is not None
+            else []
+        )
+        above = (
+            await structure.beyond(
+                connection, key, high, after=True, excluding=task.id, limit=side + 1
+            )
+            if high is not None
+            else []
+        )
+        outer_low = below[side].position if len(below) > side else None
+        outer_high = above[side].position if len(above) > side else None
+        window = [*reversed(below[:side]), None, *above[:side]]
+        keys = keys_between(outer_low, outer_high, len(window))
+        longest = max(len(k) for k in keys)
+        if longest <= REBALANCE_AT // 2 or side == REBALANCE_SIDE_MAX:
+            break
+    if longest > POSITION_MAX:
+        return None
+    # Loaded (and locked) before their keys are parked: each event says the key it had.
+    siblings = {
+        row.id: await uow.tasks.get(row.user_id, row.id) for row in window if row is not None
+    }
+    parked = list(siblings)
+    if key == ListKey.of_task(task):
+        parked.append(task.id)
+    await structure.park_positions(connection, parked)
+    moved_position = ""
+    for row, new_key in zip(window, keys, strict=True):
+        if row is None:
+            moved_position = new_key
+            continue
+        sibling = siblings[row.id]
+        sibling.move_to(
+            Place(
+                sibling.user_id, sibling.project_id, sibling.section_id, sibling.parent_id, new_key
+            ),
+            now=now,
+        )
+        await uow.tasks.save(sibling)
+    return moved_position
 
 
 async def move_task(
@@ -263,6 +345,7 @@ async def move_task(
     project_id: uuid.UUID | None = None,
     to_inbox: bool = False,
     section_id: uuid.UUID | None = None,
+    to_no_section: bool = False,
     parent_id: uuid.UUID | None = None,
     to_top_level: bool = False,
     after_id: uuid.UUID | None = None,
@@ -270,10 +353,13 @@ async def move_task(
     expected_version: int | None = None,
     now: datetime,
 ) -> Task:
-    """Move a task with its subtasks to another project or the inbox, section or parent,
-    and/or between two siblings; omitted arguments keep the current place."""
+    """Move a task with its subtasks to another project or the inbox, section (or out of
+    its section) or parent, and/or between two siblings; omitted arguments keep the current
+    place."""
     if project_id is not None and to_inbox:
         raise InvalidInput("toInbox", "cannot be combined with projectId")
+    if section_id is not None and to_no_section:
+        raise InvalidInput("toNoSection", "cannot be combined with sectionId")
     if parent_id is not None and to_top_level:
         raise InvalidInput("toTopLevel", "cannot be combined with parentId")
     if to_inbox and section_id is not None:
@@ -298,6 +384,7 @@ async def move_task(
             project_id=project_id,
             to_inbox=to_inbox,
             section_id=section_id,
+            to_no_section=to_no_section,
             parent_id=parent_id,
             to_top_level=to_top_level,
         )
@@ -308,7 +395,7 @@ async def move_task(
         await structure.lock_list(uow.connection, key)
         if key.parent_id is not None and key.parent_id != task.parent_id:
             await check_room_under(uow, key.parent_id, levels=levels, tasks=1 + len(subtree))
-        position = await _position_in(uow, user_id, key, task, after_id, before_id)
+        position = await _position_in(uow, user_id, key, task, after_id, before_id, now=now)
         scope_changed = (owner, key.project_id, key.section_id) != (
             task.user_id,
             task.project_id,
@@ -355,6 +442,7 @@ async def _target(
     project_id: uuid.UUID | None,
     to_inbox: bool,
     section_id: uuid.UUID | None,
+    to_no_section: bool,
     parent_id: uuid.UUID | None,
     to_top_level: bool,
 ) -> tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]:
@@ -371,12 +459,17 @@ async def _target(
             )
         if section_id is not None and section_id != parent.section_id:
             raise InvalidInput("sectionId", "a subtask lives in its parent's section")
+        if to_no_section and parent.section_id is not None:
+            raise InvalidInput("toNoSection", "a subtask lives in its parent's section")
         return parent.project_id, parent.section_id, parent.id
     target_project, target_section = task.project_id, task.section_id
     if to_inbox:
         target_project, target_section = None, None
     elif project_id is not None and project_id != task.project_id:
         target_project, target_section = project_id, None
+    if to_no_section:
+        # Out of its section, staying in its project (or the project it moves to).
+        target_section = None
     if section_id is not None:
         # A task staying in its section holds no lock of it (a deletion of the section
         # locks the section, then its tasks: the other order would deadlock).

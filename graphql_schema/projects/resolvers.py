@@ -50,7 +50,10 @@ class ProjectQueries:
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="The projects the caller belongs to (at most 200), by name.",
+        description=(
+            "The projects the caller belongs to (at most 200), in the caller's order "
+            "(moveProject); those never ordered after the others, by name."
+        ),
     )
     async def projects(
         self,
@@ -316,3 +319,37 @@ class ProjectMutations:
         )
         await _membership_changed(info, left)
         return strawberry.ID(str(left))
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description=(
+            "Moves a project in the caller's own order of their projects (the sidebar; each "
+            "member orders their own, any role may): right after afterId, else right before "
+            "beforeId, else to the end. `projects` answers in that order. Emits "
+            "taskstream.project.moved.v1 (the caller's projectEvents get MOVED)."
+        ),
+    )
+    async def move_project(
+        self,
+        info: Info,
+        id: ProjectId,
+        after_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="One of the caller's projects to place it after."),
+        ] = None,
+        before_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="One of the caller's projects to place it before."),
+        ] = None,
+    ) -> Project:
+        """Move a project in the caller's order."""
+        project_id = parse_id(id, "project")
+        await service.move_project(
+            uow=info.context.services.uow(),
+            user_id=info.context.require_user(),
+            project_id=project_id,
+            after_id=None if after_id is None else parse_id(after_id, "project"),
+            before_id=None if before_id is None else parse_id(before_id, "project"),
+            now=info.context.now,
+        )
+        return await _project(info, project_id)

@@ -28,6 +28,7 @@ class ProjectEventKind(enum.Enum):
     SECTION_CHANGED = "SECTION_CHANGED"
     DELETED = "DELETED"
     INVITED = "INVITED"
+    MOVED = "MOVED"
 
 
 @strawberry.type(name="ProjectEvent", description="One change to one of the caller's projects.")

@@ -95,11 +95,15 @@ class StructureMutations:
         description=(
             "Moves a task (with its subtasks) to a project or the inbox, a section, under a "
             "parent, and/or between two siblings. Omitted arguments keep the current value; "
-            "toInbox moves it out of its project (into the caller's inbox). EDITOR is needed on "
+            "toInbox moves it out of its project (into the caller's inbox), toNoSection out of "
+            "its section (to the end of its project's tasks without a section unless afterId or "
+            "beforeId place it). EDITOR is needed on "
             "both the task's project and the target one. A subtask lives in its parent's "
             "project and section: moving a subtask elsewhere needs toTopLevel or a parentId "
             "there. afterId places the task right after that sibling, beforeId alone right "
             "before it; neither keeps its position in the same list, or appends it to another. "
+            "A gap split so often that its key would pass 64 characters gives the siblings "
+            "around it (at most 64 on each side) new keys, each with its task.updated. "
             "Emits one taskstream.task.updated.v1 with the old and new place (and one for each "
             "subtask whose project or section changes)."
         ),
@@ -118,6 +122,12 @@ class StructureMutations:
         section_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="The section to move to (its project's)."),
+        ] = None,
+        to_no_section: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true moves it out of its section, staying in its project."
+            ),
         ] = None,
         parent_id: Annotated[
             strawberry.ID | None,
@@ -149,6 +159,7 @@ class StructureMutations:
             project_id=_optional(project_id, "project"),
             to_inbox=bool(to_inbox),
             section_id=_optional(section_id, "section"),
+            to_no_section=bool(to_no_section),
             parent_id=_optional(parent_id, "task"),
             to_top_level=bool(to_top_level),
             after_id=_optional(after_id, "task"),

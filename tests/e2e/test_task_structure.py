@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_core.domain.positions import REBALANCE_AT
 from gateway_core.persistence import tables as t
 from tests.conftest import GraphQLClient
 from tests.e2e.test_projects import create, join, new_user
@@ -23,9 +24,10 @@ CREATE = (
 )
 SECTION = "mutation($p: ID!, $n: String!) { createSection(projectId: $p, name: $n) { id name } }"
 MOVE = (
-    "mutation($id: ID!, $p: ID, $inbox: Boolean, $s: ID, $parent: ID, $top: Boolean, "
-    "$after: ID, $before: ID, $v: Int) { moveTask(id: $id, projectId: $p, toInbox: $inbox, "
-    "sectionId: $s, parentId: $parent, toTopLevel: $top, afterId: $after, beforeId: $before, "
+    "mutation($id: ID!, $p: ID, $inbox: Boolean, $s: ID, $nosec: Boolean, $parent: ID, "
+    "$top: Boolean, $after: ID, $before: ID, $v: Int) { moveTask(id: $id, projectId: $p, "
+    "toInbox: $inbox, sectionId: $s, toNoSection: $nosec, parentId: $parent, toTopLevel: $top, "
+    "afterId: $after, beforeId: $before, "
     f"expectedVersion: $v) {{ {TASK} }} }}"
 )
 MANUAL = (
@@ -53,6 +55,17 @@ async def manual(client: GraphQLClient, filter: dict[str, Any]) -> list[str]:
     """Titles of the list in manual order."""
     data = await client.data(MANUAL, {"f": filter, "first": 200})
     return [e["node"]["title"] for e in data["tasks"]["edges"]]
+
+
+async def task_updates(engine: AsyncEngine, *where: Any) -> list[dict[str, Any]]:
+    """The payloads of the task.updated events in the outbox matching `where`, in order."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(t.outbox.c.payload)
+            .where(t.outbox.c.type == "taskstream.task.updated.v1", *where)
+            .order_by(t.outbox.c.position)
+        )
+        return [row.payload for row in rows]
 
 
 async def team(
@@ -104,11 +117,13 @@ async def test_a_viewer_may_not_change_sections_or_move_tasks(http: httpx.AsyncC
     alice, viewer, project = await team(http, role="VIEWER")
     section = (await alice.data(SECTION, {"p": project["id"], "n": "Todo"}))["createSection"]
     task = await new_task(alice, "plan", p=project["id"])
+    in_section = await new_task(alice, "sectioned", s=section["id"])
     attempts = [
         (SECTION, {"p": project["id"], "n": "Mine"}),
         ('mutation($id: ID!) { renameSection(id: $id, name: "x") { id } }', {"id": section["id"]}),
         ("mutation($id: ID!) { deleteSection(id: $id) }", {"id": section["id"]}),
         (MOVE, {"id": task["id"], "s": section["id"]}),
+        (MOVE, {"id": in_section["id"], "nosec": True}),
         (CREATE, {"title": "sub", "parent": task["id"]}),
         (CREATE, {"title": "in section", "s": section["id"]}),
     ]
@@ -122,6 +137,7 @@ async def test_a_viewer_may_not_change_sections_or_move_tasks(http: httpx.AsyncC
     )
     assert state["project"]["sections"] == [{"name": "Todo"}]
     assert state["task"] == {"version": 1, "section": None, "subtasks": []}
+    assert await manual(alice, {"sectionId": section["id"]}) == ["sectioned"]
 
 
 async def test_deleting_a_section_keeps_its_tasks_after_the_unsectioned_ones(
@@ -269,10 +285,24 @@ async def test_impossible_moves_are_refused_and_change_nothing(http: httpx.Async
     deep = [await new_task(alice, "deep 1")]
     for level in (2, 3):
         deep.append(await new_task(alice, f"deep {level}", parent=deep[-1]["id"]))
+    section = (await alice.data(SECTION, {"p": project["id"], "n": "Here"}))["createSection"]
+    sectioned = await new_task(alice, "sectioned", s=section["id"])
+    in_section_sub = await new_task(alice, "in section sub", parent=sectioned["id"])
     refused = [
         ({"id": parent["id"], "parent": grandchild["id"]}, "BAD_USER_INPUT", "parentId:"),
         ({"id": parent["id"], "parent": parent["id"]}, "BAD_USER_INPUT", "parentId:"),
         ({"id": other["id"], "p": project["id"], "inbox": True}, "BAD_USER_INPUT", "toInbox:"),
+        (
+            {"id": sectioned["id"], "s": section["id"], "nosec": True},
+            "BAD_USER_INPUT",
+            "toNoSection:",
+        ),
+        ({"id": in_section_sub["id"], "nosec": True}, "BAD_USER_INPUT", "toTopLevel:"),
+        (
+            {"id": other["id"], "nosec": True, "parent": sectioned["id"]},
+            "BAD_USER_INPUT",
+            "toNoSection:",
+        ),
         ({"id": other["id"], "parent": parent["id"], "top": True}, "BAD_USER_INPUT", "toTopLevel:"),
         ({"id": child["id"], "p": project["id"]}, "BAD_USER_INPUT", "toTopLevel:"),
         ({"id": other["id"], "after": child["id"]}, "BAD_USER_INPUT", "afterId:"),
@@ -342,17 +372,9 @@ async def test_a_move_emits_one_update_with_the_old_and_new_place(
     task = await new_task(alice, "mine")
     moved = await move(alice, task["id"], s=section["id"])
     assert moved["position"] != task["position"]
-    async with engine.connect() as connection:
-        rows = (
-            await connection.execute(
-                select(t.outbox.c.payload).where(
-                    t.outbox.c.type == "taskstream.task.updated.v1",
-                    t.outbox.c.payload["subject"].astext == task["id"],
-                )
-            )
-        ).all()
+    rows = await task_updates(engine, t.outbox.c.payload["subject"].astext == task["id"])
     assert len(rows) == 1
-    data = rows[0].payload["data"]
+    data = rows[0]["data"]
     assert data["changes"] == {
         "projectId": {"before": None, "after": project["id"]},
         "sectionId": {"before": None, "after": section["id"]},
@@ -509,6 +531,7 @@ async def test_a_removed_member_reaches_no_structure_of_the_project(
         (MOVE, {"id": own["id"], "parent": task["id"]}),
         (MOVE, {"id": own["id"], "after": task["id"]}),
         (MOVE, {"id": own["id"], "before": sibling["id"]}),
+        (MOVE, {"id": task["id"], "nosec": True}),
     ]
     for query, variables in refused:
         error = await bob.error(query, variables)
@@ -548,3 +571,95 @@ async def test_a_task_moved_into_a_section_being_deleted_is_kept(
             {"id": task["id"]},
         )
         assert kept["task"] == {"project": {"id": project["id"]}, "section": None}
+
+
+PLACES = (
+    "query($p: ID!) { tasks(filter: {projectId: $p, topLevel: true}, first: 200, "
+    "orderBy: [{field: MANUAL}]) { edges { node { title section { id } } } } }"
+)
+
+
+async def unsectioned(client: GraphQLClient, project_id: str) -> list[str]:
+    """Titles of the project's top-level tasks without a section, in manual order."""
+    edges = (await client.data(PLACES, {"p": project_id}))["tasks"]["edges"]
+    return [e["node"]["title"] for e in edges if e["node"]["section"] is None]
+
+
+async def test_to_no_section_keeps_the_task_and_its_subtasks_in_the_project(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    alice, bob, project = await team(http)
+    section = (await alice.data(SECTION, {"p": project["id"], "n": "Doing"}))["createSection"]
+    first = await new_task(alice, "loose 1", p=project["id"])
+    await new_task(alice, "loose 2", p=project["id"])
+    leaving = await new_task(alice, "leaving", s=section["id"])
+    sub = await new_task(alice, "leaving sub", parent=leaving["id"])
+    placed = await new_task(alice, "placed", s=section["id"])
+    await new_task(alice, "staying", s=section["id"])
+
+    moved = await move(bob, leaving["id"], nosec=True, v=1)
+    assert (moved["project"], moved["section"]) == ({"id": project["id"]}, None)
+    # At the end of the unsectioned top-level tasks; its subtask follows it.
+    assert await unsectioned(alice, project["id"]) == ["loose 1", "loose 2", "leaving"]
+    sub_now = await alice.data(
+        "query($id: ID!) { task(id: $id) { section { id } } }", {"id": sub["id"]}
+    )
+    assert sub_now["task"]["section"] is None
+    assert await manual(alice, {"sectionId": section["id"], "topLevel": True}) == [
+        "placed",
+        "staying",
+    ]
+    # afterId places it among the unsectioned tasks.
+    await move(alice, placed["id"], nosec=True, after=first["id"])
+    assert await unsectioned(alice, project["id"]) == ["loose 1", "placed", "loose 2", "leaving"]
+    # Moving a task already without a section changes nothing.
+    again = await move(alice, leaving["id"], nosec=True)
+    assert again["version"] == moved["version"]
+    rows = await task_updates(
+        engine, t.outbox.c.payload["subject"].astext.in_([leaving["id"], sub["id"]])
+    )
+    assert len(rows) == 2
+    assert {r["subject"]: r["data"]["changes"]["sectionId"] for r in rows} == {
+        task_id: {"before": section["id"], "after": None} for task_id in (leaving["id"], sub["id"])
+    }
+
+
+async def test_many_moves_into_one_gap_rebalance_the_keys_around_it_and_keep_the_order(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    alice, bob, project = await team(http)
+    titles = [f"t{i:02}" for i in range(40)]
+    tasks = {title: await new_task(alice, title, p=project["id"]) for title in titles}
+    first, ping, pong = tasks["t19"], tasks["t20"], tasks["t21"]
+    expected = list(titles)
+    # Each move lands right after t19, halving the same gap: far past REBALANCE_AT's length.
+    moves = REBALANCE_AT * 6 + 150
+    for step in range(moves):
+        mover = (ping, pong)[step % 2]
+        client = (alice, bob)[step % 2]
+        moved = await move(client, mover["id"], after=first["id"])
+        assert len(moved["position"]) <= REBALANCE_AT, (step, moved["position"])
+        expected.remove(mover["title"])
+        expected.insert(expected.index("t19") + 1, mover["title"])
+        if step % 100 == 0 or step == moves - 1:
+            assert await manual(bob, {"projectId": project["id"], "topLevel": True}) == expected
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(t.tasks.c.id, t.tasks.c.position, t.tasks.c.version).where(
+                    t.tasks.c.project_id == project["id"]
+                )
+            )
+        ).all()
+    updates = await task_updates(
+        engine, t.outbox.c.payload["data"]["task"]["projectId"].astext == project["id"]
+    )
+    # Siblings other than the two movers were rewritten (each with its event) ...
+    rebalanced = {str(r.id) for r in rows if r.version > 1} - {ping["id"], pong["id"]}
+    assert rebalanced
+    assert max(len(r.position) for r in rows) <= REBALANCE_AT
+    # ... and a client applying the events in order ends with the database's positions.
+    replayed = {task["id"]: task["position"] for task in tasks.values()}
+    for update in updates:
+        replayed[update["subject"]] = update["data"]["task"]["position"]
+    assert replayed == {str(r.id): r.position for r in rows}

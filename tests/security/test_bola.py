@@ -287,6 +287,21 @@ CASES: dict[str, Case] = {
         NOT_FOUND,
         extra=(("own", "bob_task"),),
     ),
+    "Mutation.moveProject(id)": Case(
+        "project", "mutation($id: ID!) { moveProject(id: $id) { id } }", NOT_FOUND
+    ),
+    "Mutation.moveProject(afterId)": Case(
+        "project",
+        "mutation($id: ID!, $own: ID!) { moveProject(id: $own, afterId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("own", "bob_project"),),
+    ),
+    "Mutation.moveProject(beforeId)": Case(
+        "project",
+        "mutation($id: ID!, $own: ID!) { moveProject(id: $own, beforeId: $id) { id } }",
+        NOT_FOUND,
+        extra=(("own", "bob_project"),),
+    ),
     # An invitation Alice sent to someone else: Bob can neither answer nor revoke it.
     "Mutation.acceptInvitation(id)": Case(
         "invitation", "mutation($id: ID!) { acceptInvitation(id: $id) { id } }", NOT_FOUND

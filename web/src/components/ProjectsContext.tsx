@@ -3,6 +3,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useClient, useQuery } from 'urql';
 import {
+  MoveProjectDocument,
   MyInvitationsDocument,
   ProjectDetailDocument,
   ProjectEventsDocument,
@@ -15,10 +16,10 @@ import {
 import { describeError, type UserError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { navigate, useAppEvents } from '../lib/hooks';
-import { applyProjectEvent, projectNotice } from '../lib/projectEvents';
+import { applyProjectEvent, moveInList, projectNotice } from '../lib/projectEvents';
 
 export interface ProjectsState {
-  /** Every project the caller belongs to, archived ones included, by name. */
+  /** Every project the caller belongs to, archived ones included, in the caller's own order. */
   projects: ProjectFieldsFragment[];
   loading: boolean;
   error: UserError | null;
@@ -35,6 +36,8 @@ export interface ProjectsState {
   drop: (id: string) => void;
   /** Our own leave/delete is under way: its event brings no "removed" notice. */
   expectGone: (id: string) => void;
+  /** Moves a project in the caller's order (shown at once, then re-read); the error's words, or null. */
+  move: (id: string, afterId: string | null, beforeId: string | null) => Promise<string | null>;
 }
 
 const Ctx = createContext<ProjectsState | null>(null);
@@ -72,10 +75,6 @@ export function useProjectMembers(project: ProjectFieldsFragment): Members | nul
   return detail && detail.id === project.id ? detail.members : null;
 }
 
-export function byName(a: ProjectFieldsFragment, b: ProjectFieldsFragment): number {
-  return a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }) || a.id.localeCompare(b.id);
-}
-
 export function ProjectsProvider({ children, currentProjectId }: { children: ReactNode; currentProjectId: string | null }) {
   const client = useClient();
   const [projects, setProjects] = useState<ProjectFieldsFragment[]>([]);
@@ -93,7 +92,8 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
     const res = await client.query(ProjectsDocument, { includeArchived: true }, { requestPolicy: 'network-only' }).toPromise();
     setLoading(false);
     if (res.data) {
-      setProjects([...res.data.projects].sort(byName));
+      // The server's order is the caller's own (moveProject), by name until they choose one.
+      setProjects(res.data.projects);
       setError(null);
     } else setError(describeError(res.error));
   }, [client]);
@@ -109,7 +109,7 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
   }, [refresh, refreshInvitations]);
 
   const upsert = useCallback((p: ProjectFieldsFragment) => {
-    setProjects((ps) => applyProjectEvent(ps, { kind: 'UPDATED', projectId: p.id, project: p }).sort(byName));
+    setProjects((ps) => applyProjectEvent(ps, { kind: 'UPDATED', projectId: p.id, project: p }));
   }, []);
   const quiet = useRef(new Set<string>());
   const expectGone = useCallback((id: string) => {
@@ -123,7 +123,10 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
   const onEvent = useCallback(
     (kind: ProjectEventKind, projectId: string, project: ProjectFieldsFragment | null) => {
       const before = projectsRef.current.find((p) => p.id === projectId) ?? null;
-      setProjects((ps) => applyProjectEvent(ps, { kind, projectId, project }).sort(byName));
+      setProjects((ps) => applyProjectEvent(ps, { kind, projectId, project }));
+      // Where it goes in the caller's order is the server's to say: moved in another window,
+      // renamed (the order is by name until the caller chooses one), or new here.
+      if (kind === 'MOVED' || kind === 'UPDATED' || (!before && project)) void refresh();
       if (kind === 'INVITED') {
         if (project) setInvitationsVersion((v) => v + 1);
         else void refreshInvitations();
@@ -147,7 +150,17 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
       // A board or sectioned list of the project re-reads its sections.
       if (kind === 'SECTION_CHANGED') emit({ type: 'sections-changed', projectId });
     },
-    [refreshInvitations],
+    [refresh, refreshInvitations],
+  );
+
+  const move = useCallback(
+    async (id: string, afterId: string | null, beforeId: string | null): Promise<string | null> => {
+      setProjects((ps) => moveInList(ps, id, afterId, beforeId));
+      const res = await client.mutation(MoveProjectDocument, { id, afterId, beforeId }).toPromise();
+      await refresh();
+      return res.error ? (describeError(res.error, 'project')?.message ?? 'Could not move the project.') : null;
+    },
+    [client, refresh],
   );
 
   useEffect(() => {
@@ -195,8 +208,9 @@ export function ProjectsProvider({ children, currentProjectId }: { children: Rea
       upsert,
       drop,
       expectGone,
+      move,
     }),
-    [projects, loading, error, invitations, invitationsVersion, notice, refresh, refreshInvitations, upsert, drop, expectGone],
+    [projects, loading, error, invitations, invitationsVersion, notice, refresh, refreshInvitations, upsert, drop, expectGone, move],
   );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -91,6 +91,8 @@ export function useBoard(projectId: string) {
 
 interface MoveArgs extends Partial<Placement> {
   sectionId?: string | null;
+  /** Out of its section, staying in the project (a drop on "No section"). */
+  toNoSection?: boolean;
   parentId?: string | null;
   toTopLevel?: boolean;
 }
@@ -130,6 +132,7 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
         .mutation(PlaceTaskDocument, {
           id: task.id,
           sectionId: args.sectionId ?? null,
+          toNoSection: args.toNoSection ?? null,
           parentId: args.parentId ?? null,
           toTopLevel: args.toTopLevel ?? null,
           afterId: args.afterId ?? null,
@@ -204,16 +207,12 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
 
   async function dropAt(task: BoardTaskFragment, to: string, without: string[], index: number) {
     const fromKey = task.section?.id ?? NO_SECTION;
-    if (to === NO_SECTION && fromKey !== NO_SECTION) {
-      // moveTask keeps a task's section unless given another: it cannot take one out of all sections.
-      toast(`“${task.title}” stays in its section: a task can move to another section, not out of every section.`, 'error');
-      return;
-    }
     const placement = placementAt(without, task.id, index);
     const same = to === fromKey;
     const originalIds = groups.find((g) => g.key === fromKey)?.tasks.map((t) => t.id) ?? [];
     if (same && originalIds.indexOf(task.id) === index) return; // dropped where it was
-    await move(task, { ...placement, ...(same ? {} : { sectionId: to }) });
+    const target = same ? {} : to === NO_SECTION ? { toNoSection: true } : { sectionId: to };
+    await move(task, { ...placement, ...target });
   }
 
   async function onRowKey(e: KeyboardEvent, task: BoardTaskFragment, key: string) {

@@ -19,7 +19,7 @@ const invitation = {
 };
 
 describe('Sidebar', () => {
-  it('lists the views from NAV_ENTRIES, the projects by name with open counts, archived apart, and an invitation badge', async () => {
+  it('lists the views from NAV_ENTRIES, the projects in the order the server gives (the caller\'s own) with open counts and handles to move them, archived apart, and an invitation badge', async () => {
     const { client } = mockClient((name) => {
       if (name === 'Projects')
         return {
@@ -45,7 +45,11 @@ describe('Sidebar', () => {
     const projects = screen.getByRole('navigation', { name: 'Projects' });
     await within(projects).findByRole('link', { name: /Website/ });
     const active = within(projects).getAllByRole('list')[0]!;
-    expect(within(active).getAllByRole('link').map((a) => a.getAttribute('href'))).toEqual(['#/projects/p1', '#/projects/p2']);
+    expect(within(active).getAllByRole('link').map((a) => a.getAttribute('href'))).toEqual(['#/projects/p2', '#/projects/p1']);
+    expect(within(active).getAllByRole('button', { name: /^Move the project/ }).map((b) => b.getAttribute('aria-label'))).toEqual([
+      'Move the project “Website”',
+      'Move the project “appliances”',
+    ]);
     expect(within(projects).getByRole('link', { name: /Website/ }).getAttribute('aria-current')).toBe('page');
     expect(within(projects).getByRole('link', { name: /Website/ }).textContent).toContain('4 open');
     expect(within(projects).getByRole('link', { name: /appliances/ }).textContent).toContain('shared with you as Viewer');

@@ -1,12 +1,18 @@
-// Navigation: the fixed views (NAV_ENTRIES), the caller's projects with colour and open count,
-// invitations with a badge. On phones it is a drawer behind the "Menu" button.
-import { useEffect, useState } from 'react';
+// Navigation: the fixed views (NAV_ENTRIES), the caller's projects with colour and open count
+// in the caller's own order (drag and drop, pointer or keyboard, with moveProject), invitations
+// with a badge. On phones it is a drawer behind the "Menu" button.
+import { closestCenter, DndContext, KeyboardSensor, PointerSensor, useSensor, useSensors, type Announcements, type DragEndEvent } from '@dnd-kit/core';
+import { SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from '@dnd-kit/sortable';
+import { CSS as DndCSS } from '@dnd-kit/utilities';
+import { useEffect, useState, type ReactNode } from 'react';
 import type { ProjectFieldsFragment } from '../gql/graphql';
+import { placementAt } from '../lib/board';
 import { NAV_ENTRIES, ROLE_LABELS, type NavIcon } from '../lib/nav';
 import { InvitationsDialog } from './InvitationsDialog';
 import { ProjectDialog } from './ProjectDialog';
 import { useProjects } from './ProjectsContext';
 import { SavedFiltersNav } from './SavedFilters';
+import { useToast } from './Toast';
 import './projects.css';
 
 const NAV_ICONS: Record<NavIcon, string> = {
@@ -42,26 +48,25 @@ export function Sidebar({ current, projectId, filterId = null }: { current: stri
   // Choosing a place on a phone closes the drawer.
   useEffect(() => setOpen(false), [current, projectId]);
 
-  const link = (p: ProjectFieldsFragment) => (
-    <li key={p.id}>
-      <a
-        className="side-link project-link"
-        href={`#/projects/${encodeURIComponent(p.id)}`}
-        aria-current={projectId === p.id ? 'page' : undefined}
-        data-project-id={p.id}
-      >
-        <ProjectDot color={p.color} />
-        <span className="side-label">{p.name}</span>
-        {p.myRole !== 'OWNER' ? <span className="visually-hidden">, shared with you as {ROLE_LABELS[p.myRole]}</span> : null}
-        {p.openTaskCount > 0 ? (
-          <span className="side-count" data-testid="open-count">
-            {p.openTaskCount}
-            <span className="visually-hidden"> open</span>
-          </span>
-        ) : null}
-      </a>
-    </li>
+  const anchor = (p: ProjectFieldsFragment) => (
+    <a
+      className="side-link project-link"
+      href={`#/projects/${encodeURIComponent(p.id)}`}
+      aria-current={projectId === p.id ? 'page' : undefined}
+      data-project-id={p.id}
+    >
+      <ProjectDot color={p.color} />
+      <span className="side-label">{p.name}</span>
+      {p.myRole !== 'OWNER' ? <span className="visually-hidden">, shared with you as {ROLE_LABELS[p.myRole]}</span> : null}
+      {p.openTaskCount > 0 ? (
+        <span className="side-count" data-testid="open-count">
+          {p.openTaskCount}
+          <span className="visually-hidden"> open</span>
+        </span>
+      ) : null}
+    </a>
   );
+  const link = (p: ProjectFieldsFragment) => <li key={p.id}>{anchor(p)}</li>;
 
   return (
     <>
@@ -103,7 +108,7 @@ export function Sidebar({ current, projectId, filterId = null }: { current: stri
           </div>
           {error ? <p className="field-error">{error.message}</p> : null}
           {active.length === 0 && !error ? <p className="muted side-empty">No projects yet.</p> : null}
-          <ul className="side-list">{active.map(link)}</ul>
+          <SortableProjects projects={active} render={anchor} />
           {archived.length ? (
             <details className="side-archived">
               <summary>Archived ({archived.length})</summary>
@@ -124,5 +129,56 @@ export function Sidebar({ current, projectId, filterId = null }: { current: stri
       {creating ? <ProjectDialog project={null} onClose={() => setCreating(false)} /> : null}
       {showInvitations ? <InvitationsDialog onClose={() => setShowInvitations(false)} /> : null}
     </>
+  );
+}
+
+/** The active projects, each with a handle that drags it (pointer, or Space and the arrow keys) to another place in the caller's order. */
+function SortableProjects({ projects, render }: { projects: ProjectFieldsFragment[]; render: (p: ProjectFieldsFragment) => ReactNode }) {
+  const { move } = useProjects();
+  const toast = useToast();
+  const sensors = useSensors(useSensor(PointerSensor, { activationConstraint: { distance: 5 } }), useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }));
+  const ids = projects.map((p) => p.id);
+  const nameOf = (id: string | number) => projects.find((p) => p.id === String(id))?.name ?? 'the list';
+  // Screen readers hear project names, not ids.
+  const announcements: Announcements = {
+    onDragStart: ({ active }) => `Picked up the project “${nameOf(active.id)}”.`,
+    onDragOver: ({ active, over }) => (over ? `“${nameOf(active.id)}” is over “${nameOf(over.id)}”.` : `“${nameOf(active.id)}” is no longer over the list.`),
+    onDragEnd: ({ active, over }) => (over ? `“${nameOf(active.id)}” was dropped at “${nameOf(over.id)}”.` : `“${nameOf(active.id)}” was dropped.`),
+    onDragCancel: ({ active }) => `Moving “${nameOf(active.id)}” was cancelled; it is back where it was.`,
+  };
+  async function onDragEnd(e: DragEndEvent) {
+    const id = String(e.active.id);
+    const over = e.over ? String(e.over.id) : null;
+    if (!over || over === id) return;
+    const { afterId, beforeId } = placementAt(ids, id, ids.indexOf(over));
+    const error = await move(id, afterId, beforeId);
+    if (error) toast(error, 'error');
+    // The row is the same element after the re-read: keep the focus on its handle.
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`[data-sortable-project="${CSS.escape(id)}"] .project-handle`)?.focus());
+  }
+  return (
+    <DndContext accessibility={{ announcements, screenReaderInstructions: { draggable: 'To move a project, press Space, then the up and down arrow keys, then Space again to drop it or Escape to cancel.' } }} sensors={sensors} collisionDetection={closestCenter} onDragEnd={(e) => void onDragEnd(e)}>
+      <SortableContext items={ids} strategy={verticalListSortingStrategy}>
+        <ul className="side-list" data-testid="project-list">
+          {projects.map((p) => (
+            <SortableProject key={p.id} project={p}>
+              {render(p)}
+            </SortableProject>
+          ))}
+        </ul>
+      </SortableContext>
+    </DndContext>
+  );
+}
+
+function SortableProject({ project, children }: { project: ProjectFieldsFragment; children: ReactNode }) {
+  const { attributes, listeners, setNodeRef, setActivatorNodeRef, transform, transition, isDragging } = useSortable({ id: project.id });
+  return (
+    <li ref={setNodeRef} className={`sortable-project${isDragging ? ' dragging' : ''}`} data-sortable-project={project.id} style={{ transform: DndCSS.Translate.toString(transform), transition }}>
+      <button type="button" className="ghost project-handle" ref={setActivatorNodeRef} {...attributes} {...listeners} aria-label={`Move the project “${project.name}”`}>
+        <span aria-hidden="true">⠿</span>
+      </button>
+      {children}
+    </li>
   );
 }

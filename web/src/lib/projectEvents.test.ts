@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ProjectFieldsFragment } from '../gql/graphql';
-import { applyProjectEvent, projectNotice } from './projectEvents';
+import { applyProjectEvent, moveInList, projectNotice } from './projectEvents';
 
 const project = (id: string, version: number, name = `P ${id}`): ProjectFieldsFragment => ({
   __typename: 'Project',
@@ -26,9 +26,25 @@ describe('applyProjectEvent', () => {
   it('replaces with a newer version, adds a new project, ignores an older one', () => {
     const renamed = applyProjectEvent(list, { kind: 'UPDATED', projectId: 'a', project: project('a', 2, 'Renamed') });
     expect(renamed.find((p) => p.id === 'a')?.name).toBe('Renamed');
+    // In its place: the list is the caller's own order.
+    expect(renamed.map((p) => p.id)).toEqual(['a', 'b']);
     expect(applyProjectEvent(list, { kind: 'MEMBER_ADDED', projectId: 'c', project: project('c', 1) }).map((p) => p.id)).toEqual(['a', 'b', 'c']);
     const stale = applyProjectEvent(list, { kind: 'UPDATED', projectId: 'b', project: project('b', 2, 'Old') });
     expect(stale.find((p) => p.id === 'b')?.name).toBe('P b');
+  });
+});
+
+describe('moveInList', () => {
+  const ids = (l: { id: string }[]) => l.map((p) => p.id);
+  const list = ['a', 'b', 'c', 'd'].map((id) => ({ id }));
+  it('places after afterId, else before beforeId, else last, as moveProject does', () => {
+    expect(ids(moveInList(list, 'd', 'a', 'b'))).toEqual(['a', 'd', 'b', 'c']);
+    expect(ids(moveInList(list, 'a', 'c', null))).toEqual(['b', 'c', 'a', 'd']);
+    expect(ids(moveInList(list, 'd', null, 'a'))).toEqual(['d', 'a', 'b', 'c']);
+    expect(ids(moveInList(list, 'b', null, null))).toEqual(['a', 'c', 'd', 'b']);
+  });
+  it('leaves the list as it is for an unknown project', () => {
+    expect(ids(moveInList(list, 'z', 'a', null))).toEqual(['a', 'b', 'c', 'd']);
   });
 });
 

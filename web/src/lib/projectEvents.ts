@@ -17,7 +17,21 @@ export function applyProjectEvent(list: readonly ProjectFieldsFragment[], ev: Pr
   const old = list.find((p) => p.id === ev.projectId);
   // Events and refetches race; never go back to an older version.
   if (old && old.version > ev.project.version) return [...list];
-  return [...rest, ev.project];
+  // The list is in the caller's own order (the server's): a known project keeps its place, a
+  // new one comes last until the next read says where it goes.
+  const project = ev.project;
+  return old ? list.map((p) => (p.id === project.id ? project : p)) : [...rest, project];
+}
+
+/** The list with the project moved as moveProject places it: after `afterId`, else before `beforeId`, else last. */
+export function moveInList<T extends { id: string }>(list: readonly T[], id: string, afterId: string | null, beforeId: string | null): T[] {
+  const moving = list.find((p) => p.id === id);
+  if (!moving) return [...list];
+  const rest = list.filter((p) => p.id !== id);
+  const anchor = afterId ?? beforeId;
+  const at = anchor === null ? -1 : rest.findIndex((p) => p.id === anchor);
+  const index = at < 0 ? rest.length : afterId !== null ? at + 1 : at;
+  return [...rest.slice(0, index), moving, ...rest.slice(index)];
 }
 
 /** The words shown when a project the caller could see is gone for them. */
