@@ -16,7 +16,6 @@ import {
   type Announcements,
   type CollisionDetection,
   type DragEndEvent,
-  type DragMoveEvent,
   type DragOverEvent,
   type DragStartEvent,
 } from '@dnd-kit/core';
@@ -152,11 +151,22 @@ interface TreeProps {
 
 type Movable = { id: string; title: string; version: number };
 
-/** The viewport point a pointer drag is at (null for the keyboard sensor). */
-function pointerOf(e: DragMoveEvent | DragEndEvent): { x: number; y: number } | null {
-  const start = e.activatorEvent;
-  if (!(start instanceof MouseEvent)) return null;
-  return { x: start.clientX + e.delta.x, y: start.clientY + e.delta.y };
+/**
+ * Follows a pointer drag over the sidebar's projects: the pointer itself, since dnd-kit's delta
+ * stops following it once it leaves the board's lists. Returns the project it ends over.
+ */
+function trackSidebarDrop(): () => string | null {
+  let over: string | null = null;
+  const onMove = (e: PointerEvent) => {
+    over = sidebarProjectAt(e.clientX, e.clientY);
+    setProjectDropTarget(over);
+  };
+  document.addEventListener('pointermove', onMove, true);
+  return () => {
+    document.removeEventListener('pointermove', onMove, true);
+    setProjectDropTarget(null);
+    return over;
+  };
 }
 
 const isNest = (id: string | number) => String(id).startsWith(NEST_PREFIX);
@@ -193,7 +203,9 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
   const [pendingDelete, setPendingDelete] = useState<SectionFieldsFragment | null>(null);
   const [busy, setBusy] = useState(false);
   const rootRef = useRef<HTMLDivElement>(null);
-  useEffect(() => () => setProjectDropTarget(null), []);
+  // While a pointer drag lasts: stops following the pointer, says the sidebar project it is over.
+  const sidebarDrop = useRef<(() => string | null) | null>(null);
+  useEffect(() => () => void sidebarDrop.current?.(), []);
 
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 5 } }),
@@ -273,12 +285,9 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
   function onDragStart(e: DragStartEvent) {
     setActiveId(String(e.active.id));
     setDragItems(items);
+    if (e.activatorEvent instanceof PointerEvent) sidebarDrop.current = trackSidebarDrop();
   }
 
-  function onDragMove(e: DragMoveEvent) {
-    const at = pointerOf(e);
-    setProjectDropTarget(at ? sidebarProjectAt(at.x, at.y) : null);
-  }
 
   function onDragOver(e: DragOverEvent) {
     const over = e.over ? String(e.over.id) : null;
@@ -297,20 +306,21 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
     });
   }
 
-  function endDrag() {
+  /** Ends the drag; the sidebar project the pointer was over, if any. */
+  function endDrag(): string | null {
     setActiveId(null);
     setDragItems(null);
-    setProjectDropTarget(null);
+    const project = sidebarDrop.current?.() ?? null;
+    sidebarDrop.current = null;
+    return project;
   }
 
   function onDragEnd(e: DragEndEvent) {
     const id = String(e.active.id);
     const current = dragItems;
-    const at = pointerOf(e);
-    endDrag();
+    const project = endDrag();
     const task = byId.get(id);
     if (!task) return;
-    const project = at ? sidebarProjectAt(at.x, at.y) : null;
     if (project) {
       dropOnProject(task, project);
       return;
@@ -474,10 +484,9 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
         sensors={sensors}
         collisionDetection={collisions}
         onDragStart={onDragStart}
-        onDragMove={onDragMove}
         onDragOver={onDragOver}
         onDragEnd={onDragEnd}
-        onDragCancel={endDrag}
+        onDragCancel={() => void endDrag()}
       >
         <div className="section-groups">
           {groups.map((g) => (
