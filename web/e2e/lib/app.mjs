@@ -38,9 +38,19 @@ export async function signUp(env, { tag, name = 'sam.doe', timezone = 'Europe/Be
 export async function openApp(
   env,
   token,
-  { pageErrors, hash = '#/inbox', viewport = DESKTOP, colorScheme = 'light', timezoneId = 'Europe/Berlin', bypassCSP = true, fixedNow = null, storage = {} },
+  {
+    pageErrors,
+    hash = '#/inbox',
+    viewport = DESKTOP,
+    colorScheme = 'light',
+    reducedMotion = 'no-preference',
+    timezoneId = 'Europe/Berlin',
+    bypassCSP = true,
+    fixedNow = null,
+    storage = {},
+  },
 ) {
-  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId, locale: 'en-GB', bypassCSP });
+  const ctx = await env.browser.newContext({ viewport, colorScheme, reducedMotion, timezoneId, locale: 'en-GB', bypassCSP });
   ctx.setDefaultTimeout(15_000);
   await ctx.addInitScript(
     ([t, entries]) => {
