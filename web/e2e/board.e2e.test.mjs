@@ -481,9 +481,12 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
       const ada = await account(theme, 'ada.lovelace');
       const { projectId, doing, ids } = await arrange(ada, ['Write the brief', 'Collect quotes', 'Pick a venue'], ['Done']);
       await gql(env.baseUrl, 'mutation($id: ID!, $s: ID) { moveTask(id: $id, sectionId: $s) { id } }', { id: ids['Pick a venue'], s: doing }, ada.token);
-      for (const title of ['Call the caterer', 'Send invitations']) {
-        await createTask(env, ada.token, { title, parentId: ids['Write the brief'] });
-      }
+      const subs = {};
+      for (const title of ['Call the caterer', 'Send invitations']) subs[title] = (await createTask(env, ada.token, { title, parentId: ids['Write the brief'] })).id;
+      // Deeper levels: the sectioned list shows them nested, with their own progress.
+      const menu = (await createTask(env, ada.token, { title: 'Agree on the menu', parentId: subs['Call the caterer'] })).id;
+      await createTask(env, ada.token, { title: 'Ask about allergies', parentId: menu });
+      await createProject(env, ada, 'Garden', '#e8590c');
       for (const [vp, name] of [
         [DESKTOP, 'desktop'],
         [PHONE, 'phone'],
@@ -494,6 +497,15 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
           await page.getByTestId('subtask-progress').first().waitFor();
           await axe(page, `${layout} (${theme}, ${name})`);
           await shot(page, `${layout === 'board' ? 'board' : 'sections'}-${name}-${theme}`);
+          if (layout === 'list') {
+            await page.locator('ul[data-level="4"]').getByRole('link', { name: 'Ask about allergies' }).waitFor();
+            // The "Move to…" menu, open (keyboard: Enter on its button).
+            await page.getByRole('button', { name: 'Move to… (“Write the brief”)' }).focus();
+            await page.keyboard.press('Enter');
+            await page.getByRole('menu', { name: 'Move “Write the brief” to' }).waitFor();
+            await axe(page, `Move to… menu (${theme}, ${name})`);
+            await shot(page, `move-to-${name}-${theme}`);
+          }
           await page.context().close();
         }
       }

@@ -704,14 +704,7 @@ function BoardRow({ task, layout, tree, dragging, onKeyDown }: { task: BoardTask
             <span aria-hidden="true">⠿</span>
           </button>
         ) : null}
-        {tree.canEdit ? (
-          <label className="task-check-target">
-            <input type="checkbox" className="task-check" checked={done} onChange={() => tree.onToggleDone(task)} aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`} />
-          </label>
-        ) : null}
-        <a className="task-title" href={`#${tree.basePath}/${encodeURIComponent(task.id)}`}>
-          {task.title}
-        </a>
+        <CheckAndTitle task={task} tree={tree} />
         {task.assignee ? <AssigneeAvatar email={task.assignee.email} /> : null}
         <SubtaskControls title={task.title} id={task.id} prog={prog} showToggle={layout === 'list' && subs.length > 0} collapsed={collapsed} tree={tree} />
         {layout === 'list' && tree.canEdit ? (
@@ -734,6 +727,23 @@ function BoardRow({ task, layout, tree, dragging, onKeyDown }: { task: BoardTask
         />
       ) : null}
     </li>
+  );
+}
+
+/** A row's completion checkbox (for editors) and its title, linking to the task. */
+function CheckAndTitle({ task, tree }: { task: { id: string; title: string; status: string }; tree: TreeProps }) {
+  const done = task.status === 'DONE';
+  return (
+    <>
+      {tree.canEdit ? (
+        <label className="task-check-target">
+          <input type="checkbox" className="task-check" checked={done} onChange={() => tree.onToggleDone(task)} aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`} />
+        </label>
+      ) : null}
+      <a className="task-title" href={`#${tree.basePath}/${encodeURIComponent(task.id)}`}>
+        {task.title}
+      </a>
+    </>
   );
 }
 
@@ -775,14 +785,7 @@ function SubtaskRow({ sub, parentId, level, tree }: { sub: TreeTaskFragment; par
   return (
     <li className={`subtask-row${done ? ' done' : ''}${flash ? ' flash' : ''}`} data-task-id={sub.id} data-flash={flash || undefined} onKeyDown={(e) => tree.onSubtaskKey(e, sub, parentId)}>
       <div className="subtask-main">
-        {tree.canEdit ? (
-          <label className="task-check-target">
-            <input type="checkbox" className="task-check" checked={done} onChange={() => tree.onToggleDone(sub)} aria-label={done ? `Reopen “${sub.title}”` : `Complete “${sub.title}”`} />
-          </label>
-        ) : null}
-        <a className="task-title" href={`#${tree.basePath}/${encodeURIComponent(sub.id)}`}>
-          {sub.title}
-        </a>
+        <CheckAndTitle task={sub} tree={tree} />
         <SubtaskControls id={sub.id} title={sub.title} prog={progress(subs)} showToggle={subs.length > 0} collapsed={collapsed} tree={tree} />
         {tree.canEdit ? (
           <button type="button" className="ghost" onClick={() => tree.onOutdent(sub, parentId)}>
