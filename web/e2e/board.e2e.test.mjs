@@ -399,7 +399,7 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     await a.getByRole('menu', { name: 'Move “Review spec” to' }).waitFor();
     await a.keyboard.press('Escape');
     await a.getByRole('menu').waitFor({ state: 'detached' });
-    assert.equal(await a.evaluate(() => document.activeElement?.textContent), 'Move to… (“Review spec”)');
+    assert.equal(await a.evaluate(() => document.activeElement?.querySelector('.visually-hidden')?.textContent), 'Move to… (“Review spec”)');
 
     // Mouse: "Ship it" (with its subtask) dragged onto "Garden" in the sidebar.
     const gardenLink = a.locator(`#sidebar a.project-link[data-project-id="${garden}"]`);

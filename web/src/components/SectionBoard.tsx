@@ -837,8 +837,19 @@ function MoveToMenu({ task, currentProjectId, onPick }: { task: { title: string 
   }
   return (
     <span className="move-to">
-      <button ref={buttonRef} type="button" className="ghost" aria-haspopup="menu" aria-expanded={open} aria-controls={open ? menuId : undefined} onClick={() => setOpen((o) => !o)}>
-        Move to…<span className="visually-hidden"> (“{task.title}”)</span>
+      {/* A compact arrow on the row; its name says what it does and to which task. */}
+      <button
+        ref={buttonRef}
+        type="button"
+        className="ghost move-to-button"
+        title="Move to another project"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-controls={open ? menuId : undefined}
+        onClick={() => setOpen((o) => !o)}
+      >
+        <span aria-hidden="true">⇢</span>
+        <span className="visually-hidden">Move to… (“{task.title}”)</span>
       </button>
       {open ? (
         <ul
