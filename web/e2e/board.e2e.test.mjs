@@ -1,92 +1,49 @@
 // Browser tests for sections, the board and subtasks (issue 18): two users in two browser
 // contexts against one real `taskstream up` — drag between columns by mouse and by keyboard, a
-// concurrent reorder converging in both windows, indent/outdent as a subtask, sections managed
-// from the page, and axe-core on the board and the sectioned list in both themes.
+// concurrent reorder converging in both windows, indent/outdent as a subtask (by drop and by key,
+// to four levels), moving to another project (menu and sidebar drop), a collaborator's change
+// highlighted, sections managed from the page, and axe-core on the board and the sectioned list.
 // TASKSTREAM_SCREENSHOTS=docs writes the screenshots to docs/screenshots/ (`npm run screenshots:board`).
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gql, repoDir, screenshotDir, setup } from './harness.mjs';
-
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SHOTS = process.env.TASKSTREAM_SCREENSHOTS === 'docs' ? path.join(repoDir, 'docs', 'screenshots') : screenshotDir;
-const PASSWORD = 'correct horse 42';
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
+import { gql, setup } from './harness.mjs';
+import { axe, createProject, createTask, DESKTOP, openApp as open, PHONE, share, shot, signUp } from './lib/app.mjs';
 
 let env;
 const pageErrors = [];
 
-let seq = 0;
-async function account(tag, name = 'sam.doe') {
-  const email = `${name}+${tag}${Date.now() % 100000}${++seq}@example.test`;
-  const d = await gql(env.baseUrl, 'mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, timezone: "Europe/Berlin") { token } }', { e: email, p: PASSWORD });
-  return { email, token: d.signUp.token };
-}
+const account = (tag, name) => signUp(env, { tag, name });
 
-async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', hash = '#/inbox', layout = null, projectId = null } = {}) {
-  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'Europe/Berlin', locale: 'en-GB', bypassCSP: true });
-  ctx.setDefaultTimeout(15_000);
-  await ctx.addInitScript(
-    ([t, l, p]) => {
-      localStorage.setItem('taskstream.token', t);
-      if (l && p) localStorage.setItem(`taskstream.projectLayout.${p}`, l);
-    },
-    [token, layout, projectId],
-  );
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`${env.baseUrl}/${hash}`);
-  await page.locator('main#main').waitFor();
-  return page;
-}
-
-async function axe(page, label) {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.html} — ${n.failureSummary}`).slice(0, 4).join(' | ')}`);
-  });
-  assert.deepEqual(result, [], `axe-core WCAG 2.2 AA violations on ${label}:\n${result.join('\n')}`);
-}
-
-async function shot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+function openApp(token, { layout = null, projectId = null, ...opts } = {}) {
+  return open(env, token, { pageErrors, ...opts, storage: layout && projectId ? { [`taskstream.projectLayout.${projectId}`]: layout } : {} });
 }
 
 const Q = {
-  project: 'mutation($n: String!) { createProject(name: $n, color: "#2b8a3e") { id } }',
   section: 'mutation($p: ID!, $n: String!) { createSection(projectId: $p, name: $n) { id } }',
-  task: 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }',
   order:
     'query($p: ID!, $s: ID) { tasks(filter: { projectId: $p, sectionId: $s, topLevel: true }, orderBy: [{ field: MANUAL }], first: 200) { edges { node { title section { id } parent { id } } } } }',
-  one: 'query($id: ID!) { task(id: $id) { title section { name } parent { title } } }',
+  one: 'query($id: ID!) { task(id: $id) { title section { name } parent { title } project { id name } } }',
 };
 
+let seq = 0;
 /** A project with sections "To do" and "Doing" and tasks in "To do" (in this order). */
 async function arrange(owner, titles, extraSections = []) {
-  const projectId = (await gql(env.baseUrl, Q.project, { n: `Board ${++seq}` }, owner.token)).createProject.id;
+  const projectId = await createProject(env, owner, `Board ${++seq}`);
   const todo = (await gql(env.baseUrl, Q.section, { p: projectId, n: 'To do' }, owner.token)).createSection.id;
   const doing = (await gql(env.baseUrl, Q.section, { p: projectId, n: 'Doing' }, owner.token)).createSection.id;
   for (const n of extraSections) await gql(env.baseUrl, Q.section, { p: projectId, n }, owner.token);
   const ids = {};
-  for (const title of titles) ids[title] = (await gql(env.baseUrl, Q.task, { i: { title, sectionId: todo } }, owner.token)).createTask.id;
+  for (const title of titles) ids[title] = (await createTask(env, owner.token, { title, sectionId: todo })).id;
   return { projectId, todo, doing, ids };
 }
 
-async function share(owner, projectId, invitee) {
-  const inv = await gql(env.baseUrl, 'mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, role: EDITOR) { id } }', { p: projectId, e: invitee.email }, owner.token);
-  await gql(env.baseUrl, 'mutation($id: ID!) { acceptInvitation(id: $id) { id } }', { id: inv.inviteToProject.id }, invitee.token);
-}
+const one = async (token, id) => (await gql(env.baseUrl, Q.one, { id }, token)).task;
 
 const column = (page, name) => page.locator(`[data-testid="column-${name}"]`);
 const titlesIn = (page, name) => column(page, name).locator(':scope > li.board-row > .board-row-main .task-title').allTextContents();
 const handle = (page, title) => page.getByRole('button', { name: `Move “${title}”`, exact: true });
+const row = (page, id) => page.locator(`li[data-task-id="${id}"]`);
+const title = (page, text) => page.locator('.section-board').getByRole('link', { name: text, exact: true });
 
 async function apiOrder(token, projectId, sectionId) {
   const d = await gql(env.baseUrl, Q.order, { p: projectId, s: sectionId }, token);
@@ -147,7 +104,7 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     const ada = await account('drag', 'ada.lovelace');
     const bob = await account('drag', 'bob.hopper');
     const { projectId, todo, doing } = await arrange(ada, ['Write spec', 'Review spec', 'Ship it']);
-    await share(ada, projectId, bob);
+    await share(env, ada, projectId, bob);
     const a = await openApp(ada.token, { hash: `#/projects/${projectId}` });
     const b = await openApp(bob.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId });
 
@@ -212,7 +169,7 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     const ada = await account('race', 'ada.lovelace');
     const bob = await account('race', 'bob.hopper');
     const { projectId, todo } = await arrange(ada, ['One', 'Two', 'Three', 'Four']);
-    await share(ada, projectId, bob);
+    await share(env, ada, projectId, bob);
     const a = await openApp(ada.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId });
     const b = await openApp(bob.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId });
     await columnIs(a, 'To do', ['One', 'Two', 'Three', 'Four']);
@@ -293,7 +250,7 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     const ada = await account('assign', 'ada.lovelace');
     const bob = await account('assign', 'bob.hopper');
     const { projectId, ids } = await arrange(ada, ['Order the cake', 'Hire a band']);
-    await share(ada, projectId, bob);
+    await share(env, ada, projectId, bob);
     const b = await openApp(bob.token, { hash: '#/assigned' });
     await b.getByRole('heading', { name: 'Assigned to me', level: 1 }).waitFor();
     assert.equal(await b.locator('#sidebar a[href="#/assigned"]').getAttribute('aria-current'), 'page');
@@ -339,14 +296,197 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
     assert.deepEqual(pageErrors, []);
   });
 
+  it('a task dropped on another becomes its subtask; Alt+→/← nest and un-nest to four levels; progress and collapse at every level', async () => {
+    const ada = await account('nest', 'ada.lovelace');
+    const { projectId, ids } = await arrange(ada, ['Plan trip', 'Book flights', 'Pick seats', 'Check in']);
+    const a = await openApp(ada.token, { hash: `#/projects/${projectId}`, layout: 'list', projectId });
+    await columnIs(a, 'To do', ['Plan trip', 'Book flights', 'Pick seats', 'Check in']);
+
+    // Mouse: "Book flights" by its handle onto the right-hand part of "Plan trip".
+    const from = await handle(a, 'Book flights').boundingBox();
+    const target = await row(a, ids['Plan trip']).locator(':scope > .board-row-main').boundingBox();
+    await a.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await a.mouse.down();
+    await a.mouse.move(from.x + 30, from.y + 5, { steps: 5 });
+    await a.mouse.move(target.x + target.width * 0.85, target.y + target.height / 2, { steps: 15 });
+    await a.getByTestId('nest-over').waitFor();
+    await announced(a, '^“Book flights” is over “Plan trip”: dropped here, it becomes its subtask\\.$');
+    await a.mouse.up();
+    await columnIs(a, 'To do', ['Plan trip', 'Pick seats', 'Check in']);
+    assert.equal((await one(ada.token, ids['Book flights'])).parent.title, 'Plan trip');
+    await row(a, ids['Plan trip']).getByTestId('subtask-progress').first().filter({ hasText: '0/1' }).waitFor();
+
+    // Keyboard: Alt+→ on a top-level task, then on the subtask it became, nests one level each.
+    const settle = () => a.waitForFunction(() => !document.querySelector('.section-board[aria-busy="true"]'));
+    await settle();
+    await handle(a, 'Pick seats').focus();
+    await a.keyboard.press('Alt+ArrowRight'); // under "Plan trip" (level 2), after "Book flights"
+    await row(a, ids['Plan trip']).locator('ul[data-level="2"] > li', { hasText: 'Pick seats' }).waitFor();
+    await settle();
+    await title(a, 'Pick seats').focus();
+    await a.keyboard.press('Alt+ArrowRight'); // under "Book flights" (level 3)
+    await a.locator(`li[data-task-id="${ids['Book flights']}"] > ul[data-level="3"] > li[data-task-id="${ids['Pick seats']}"]`).waitFor();
+    for (const level of [2, 3, 4]) {
+      await settle();
+      if (level === 2) await handle(a, 'Check in').focus();
+      else await title(a, 'Check in').focus();
+      await a.keyboard.press('Alt+ArrowRight');
+      await a.locator(`ul[data-level="${level}"] > li[data-task-id="${ids['Check in']}"]`).waitFor();
+    }
+    // Plan trip > Book flights > Pick seats > Check in: four levels, as the server has it.
+    assert.equal((await one(ada.token, ids['Check in'])).parent.title, 'Pick seats');
+    assert.equal((await one(ada.token, ids['Pick seats'])).parent.title, 'Book flights');
+    await columnIs(a, 'To do', ['Plan trip']);
+
+    // Progress at every level; completing the deepest one counts on its parent.
+    const progressOf = (id) => a.locator(`li[data-task-id="${id}"] > div > [data-testid="subtask-progress"]`);
+    await progressOf(ids['Plan trip']).filter({ hasText: '0/1' }).waitFor();
+    await progressOf(ids['Book flights']).filter({ hasText: '0/1' }).waitFor();
+    await progressOf(ids['Pick seats']).filter({ hasText: '0/1' }).waitFor();
+    await a.getByRole('checkbox', { name: 'Complete “Check in”' }).click();
+    await progressOf(ids['Pick seats']).filter({ hasText: '1/1' }).waitFor();
+
+    // Collapse at level 2 hides levels 3 and 4; expand shows them again.
+    await a.getByRole('button', { name: 'Hide subtasks of “Book flights”' }).click();
+    await title(a, 'Pick seats').waitFor({ state: 'detached' });
+    await title(a, 'Check in').waitFor({ state: 'detached' });
+    await a.getByRole('button', { name: 'Show subtasks of “Book flights”' }).click();
+    await title(a, 'Check in').waitFor();
+
+    // Alt+← takes the deepest one level up, right after its old parent.
+    await settle();
+    await title(a, 'Check in').focus();
+    await a.keyboard.press('Alt+ArrowLeft');
+    await a.locator(`li[data-task-id="${ids['Book flights']}"] > ul[data-level="3"] > li[data-task-id="${ids['Check in']}"]`).waitFor();
+    assert.equal((await one(ada.token, ids['Check in'])).parent.title, 'Book flights');
+    assert.deepEqual(
+      await a.locator(`li[data-task-id="${ids['Book flights']}"] > ul > li > .subtask-main .task-title`).allTextContents(),
+      ['Pick seats', 'Check in'],
+    );
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('moves a task to another project with the “Move to…” menu by keyboard and by a drop on the sidebar; the collaborator’s window follows', async () => {
+    const ada = await account('move', 'ada.lovelace');
+    const bob = await account('move', 'bob.hopper');
+    const { projectId, ids } = await arrange(ada, ['Write spec', 'Review spec', 'Ship it']);
+    const garden = await createProject(env, ada, 'Garden', '#e8590c');
+    await createTask(env, ada.token, { title: 'Sub of ship', parentId: ids['Ship it'] });
+    await share(env, ada, projectId, bob);
+    const a = await openApp(ada.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId });
+    const b = await openApp(bob.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId });
+    await columnIs(a, 'To do', ['Write spec', 'Review spec', 'Ship it']);
+    await columnIs(b, 'To do', ['Write spec', 'Review spec', 'Ship it']);
+
+    // Keyboard only: Tab to the menu button, Enter opens it on "Inbox", ↓ to "Garden", Enter.
+    const menuButton = a.getByRole('button', { name: 'Move to… (“Write spec”)' });
+    await menuButton.focus();
+    await a.keyboard.press('Enter');
+    const menu = a.getByRole('menu', { name: 'Move “Write spec” to' });
+    await menu.waitFor();
+    assert.deepEqual(await menu.getByRole('menuitem').allTextContents(), ['Inbox', 'Garden']);
+    assert.equal(await a.evaluate(() => document.activeElement?.textContent), 'Inbox');
+    await a.keyboard.press('ArrowDown');
+    await a.keyboard.press('Enter');
+    await a.getByText('Moved “Write spec” to “Garden”.').waitFor();
+    await columnIs(a, 'To do', ['Review spec', 'Ship it']);
+    assert.equal((await one(ada.token, ids['Write spec'])).project.id, garden);
+    // Bob (not a member of "Garden") sees it leave his open board live.
+    await columnIs(b, 'To do', ['Review spec', 'Ship it']);
+
+    // Escape closes the menu and gives focus back to its button; nothing moved.
+    await a.getByRole('button', { name: 'Move to… (“Review spec”)' }).click();
+    await a.getByRole('menu', { name: 'Move “Review spec” to' }).waitFor();
+    await a.keyboard.press('Escape');
+    await a.getByRole('menu').waitFor({ state: 'detached' });
+    assert.equal(await a.evaluate(() => document.activeElement?.querySelector('.visually-hidden')?.textContent), 'Move to… (“Review spec”)');
+
+    // Mouse: "Ship it" (with its subtask) dragged onto "Garden" in the sidebar.
+    const gardenLink = a.locator(`#sidebar a.project-link[data-project-id="${garden}"]`);
+    const from = await handle(a, 'Ship it').boundingBox();
+    const to = await gardenLink.boundingBox();
+    await a.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await a.mouse.down();
+    await a.mouse.move(from.x - 30, from.y + 5, { steps: 5 });
+    await a.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 20 });
+    await a.locator(`#sidebar a.project-link[data-project-id="${garden}"][data-drop-over]`).waitFor();
+    await a.mouse.up();
+    await a.getByText('Moved “Ship it” to “Garden”.').waitFor();
+    await a.locator('#sidebar a.project-link[data-drop-over]').waitFor({ state: 'detached' });
+    await columnIs(a, 'To do', ['Review spec']);
+    await columnIs(b, 'To do', ['Review spec']);
+    const moved = await gql(env.baseUrl, 'query($p: ID!) { tasks(filter: { projectId: $p }, first: 50) { edges { node { title } } } }', { p: garden }, ada.token);
+    assert.deepEqual(moved.tasks.edges.map((e) => e.node.title).sort(), ['Ship it', 'Sub of ship', 'Write spec']);
+
+    // In the sectioned list, a subtask goes to the inbox as a top-level task.
+    const sub = await createTask(env, ada.token, { title: 'Call the printer', parentId: ids['Review spec'] });
+    await a.getByRole('button', { name: 'Sections', exact: true }).click();
+    await title(a, 'Call the printer').waitFor();
+    await a.getByRole('button', { name: 'Move to… (“Call the printer”)' }).click();
+    await a.getByRole('menu', { name: 'Move “Call the printer” to' }).getByRole('menuitem', { name: 'Inbox' }).click();
+    await a.getByText('Moved “Call the printer” to the inbox.').waitFor();
+    await title(a, 'Call the printer').waitFor({ state: 'detached' });
+    const inInbox = await one(ada.token, sub.id);
+    assert.equal(inInbox.project, null);
+    assert.equal(inInbox.parent, null);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('a collaborator’s create, edit, move and completion are highlighted for a moment (a steady mark with reduced motion); one’s own are not', async () => {
+    const ada = await account('flash', 'ada.lovelace');
+    const bob = await account('flash', 'bob.hopper');
+    const { projectId, doing, ids } = await arrange(ada, ['Draft', 'Edit', 'Publish']);
+    await share(env, ada, projectId, bob);
+    const a = await openApp(ada.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId });
+    const calm = await openApp(ada.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId, reducedMotion: 'reduce' });
+    await columnIs(a, 'To do', ['Draft', 'Edit', 'Publish']);
+    await columnIs(calm, 'To do', ['Draft', 'Edit', 'Publish']);
+    const flashed = (page, id) => page.locator(`li[data-task-id="${id}"][data-flash]`);
+    const b = bob.token;
+
+    // Bob creates, renames, moves and completes: each row flashes in Ada's window.
+    const created = await createTask(env, b, { title: 'Proofread', sectionId: doing });
+    await flashed(a, created.id).waitFor();
+    await flashed(calm, created.id).waitFor();
+    const motion = (page, id) => page.locator(`li[data-task-id="${id}"]`).evaluate((el) => ({ animation: getComputedStyle(el).animationName, mark: getComputedStyle(el).boxShadow }));
+    assert.equal((await motion(a, created.id)).animation, 'row-flash');
+    const still = await motion(calm, created.id);
+    assert.equal(still.animation, 'none');
+    assert.notEqual(still.mark, 'none');
+    await gql(env.baseUrl, 'mutation($id: ID!) { updateTask(id: $id, input: { title: "Edit twice" }) { id } }', { id: ids.Edit }, b);
+    await flashed(a, ids.Edit).waitFor();
+    await gql(env.baseUrl, 'mutation($id: ID!, $s: ID) { moveTask(id: $id, sectionId: $s) { id } }', { id: ids.Publish, s: doing }, b);
+    await columnIs(a, 'Doing', ['Proofread', 'Publish']);
+    await flashed(a, ids.Publish).waitFor();
+    await gql(env.baseUrl, 'mutation($id: ID!) { completeTask(id: $id) { id } }', { id: ids.Draft }, b);
+    await flashed(a, ids.Draft).waitFor();
+    // The highlight ends.
+    await flashed(a, ids.Draft).waitFor({ state: 'detached', timeout: 10_000 });
+
+    // Ada's own move and completion come back live too, without a highlight.
+    await a.waitForFunction(() => !document.querySelector('[data-flash]') && !document.querySelector('.section-board[aria-busy="true"]'));
+    await handle(a, 'Edit twice').focus();
+    await a.keyboard.press('Alt+ArrowRight');
+    await columnIs(a, 'Doing', ['Proofread', 'Publish', 'Edit twice']);
+    await a.getByRole('checkbox', { name: 'Complete “Proofread”' }).click();
+    await a.locator(`li[data-task-id="${created.id}"].done`).waitFor();
+    // Long enough for a live event (and its re-read) to have come back.
+    await a.waitForTimeout(2_000);
+    assert.equal(await a.locator('[data-flash]').count(), 0);
+    assert.deepEqual(pageErrors, []);
+  });
+
   for (const theme of ['light', 'dark']) {
     it(`axe-core finds no WCAG 2.2 AA violations on the board and the sectioned list in the ${theme} theme; screenshots`, async () => {
       const ada = await account(theme, 'ada.lovelace');
       const { projectId, doing, ids } = await arrange(ada, ['Write the brief', 'Collect quotes', 'Pick a venue'], ['Done']);
       await gql(env.baseUrl, 'mutation($id: ID!, $s: ID) { moveTask(id: $id, sectionId: $s) { id } }', { id: ids['Pick a venue'], s: doing }, ada.token);
-      for (const title of ['Call the caterer', 'Send invitations']) {
-        await gql(env.baseUrl, Q.task, { i: { title, parentId: ids['Write the brief'] } }, ada.token);
-      }
+      const subs = {};
+      for (const title of ['Call the caterer', 'Send invitations']) subs[title] = (await createTask(env, ada.token, { title, parentId: ids['Write the brief'] })).id;
+      // Deeper levels: the sectioned list shows them nested, with their own progress.
+      const menu = (await createTask(env, ada.token, { title: 'Agree on the menu', parentId: subs['Call the caterer'] })).id;
+      await createTask(env, ada.token, { title: 'Ask about allergies', parentId: menu });
+      await createProject(env, ada, 'Garden', '#e8590c');
       for (const [vp, name] of [
         [DESKTOP, 'desktop'],
         [PHONE, 'phone'],
@@ -357,6 +497,15 @@ describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_0
           await page.getByTestId('subtask-progress').first().waitFor();
           await axe(page, `${layout} (${theme}, ${name})`);
           await shot(page, `${layout === 'board' ? 'board' : 'sections'}-${name}-${theme}`);
+          if (layout === 'list') {
+            await page.locator('ul[data-level="4"]').getByRole('link', { name: 'Ask about allergies' }).waitFor();
+            // The "Move to…" menu, open (keyboard: Enter on its button).
+            await page.getByRole('button', { name: 'Move to… (“Write the brief”)' }).focus();
+            await page.keyboard.press('Enter');
+            await page.getByRole('menu', { name: 'Move “Write the brief” to' }).waitFor();
+            await axe(page, `Move to… menu (${theme}, ${name})`);
+            await shot(page, `move-to-${name}-${theme}`);
+          }
           await page.context().close();
         }
       }

@@ -3,51 +3,22 @@
 // a 1011 close, coalesced refetches, dark mode with axe-core in both themes, phone touch targets.
 // TASKSTREAM_SCREENSHOTS=docs writes the screenshots to docs/screenshots/ (`npm run screenshots`).
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { gql, repoDir, screenshotDir, setup, webDir } from './harness.mjs';
+import { gql, setup, webDir } from './harness.mjs';
+import { axe, createTask, DESKTOP, openApp as open, PHONE, shot, signUp } from './lib/app.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const TABLE = JSON.parse(readFileSync(path.join(webDir, 'src', 'test', 'quick-add-table.json'), 'utf8'));
-const SHOTS = process.env.TASKSTREAM_SCREENSHOTS === 'docs' ? path.join(repoDir, 'docs', 'screenshots') : screenshotDir;
-const PASSWORD = 'correct horse 42';
 const TZ = TABLE.timezone;
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let env;
 const pageErrors = [];
 
-async function account(tag) {
-  const email = `daily-${tag}-${Date.now()}@example.test`;
-  const data = await gql(
-    env.baseUrl,
-    'mutation($e: String!, $p: String!, $tz: String) { signUp(email: $e, password: $p, timezone: $tz) { token } }',
-    { e: email, p: PASSWORD, tz: TZ },
-  );
-  return data.signUp.token;
-}
-
-/** A logged-in page (token put in localStorage before the app starts). */
-async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', fixedNow = null, bypassCSP = false, hash = '#/tasks' } = {}) {
-  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'America/New_York', locale: 'en-GB', bypassCSP });
-  ctx.setDefaultTimeout(15_000);
-  await ctx.addInitScript((t) => localStorage.setItem('taskstream.token', t), token);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  if (fixedNow) await page.clock.setFixedTime(new Date(fixedNow));
-  await page.goto(`${env.baseUrl}/${hash}`);
-  await page.locator('main#main').waitFor();
-  return page;
-}
-
-async function shot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
+/** A new account's token (its zone: the quick-add table's); the browser runs in New York. */
+const account = async (tag) => (await signUp(env, { tag, name: 'daily', timezone: TZ })).token;
+const openApp = (token, opts = {}) => open(env, token, { pageErrors, timezoneId: 'America/New_York', hash: '#/tasks', bypassCSP: false, ...opts });
+const create = (token, input) => createTask(env, token, input);
 
 const activeInfo = (page) =>
   page.evaluate(() => {
@@ -61,27 +32,12 @@ const activeInfo = (page) =>
     };
   });
 
-async function create(token, input) {
-  const d = await gql(env.baseUrl, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id title version } }', { i: input }, token);
-  return d.createTask;
-}
-
 async function statusOf(token, id) {
   const d = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { status } }', { id }, token);
   return d.task.status;
 }
 
 const ruleParts = (rule) => (rule ? rule.split(';').filter(Boolean).sort() : null);
-
-async function axe(page, label) {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.html} — ${n.failureSummary}`).slice(0, 4).join(' | ')}`);
-  });
-  assert.deepEqual(result, [], `axe-core WCAG 2.2 AA violations on ${label}:\n${result.join('\n')}`);
-}
 
 describe('Everyday use in Chromium', { timeout: 900_000 }, () => {
   before(async () => {

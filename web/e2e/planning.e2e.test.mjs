@@ -5,66 +5,21 @@
 // both themes.
 // TASKSTREAM_SCREENSHOTS=docs writes the screenshots to docs/screenshots/ (`npm run screenshots`).
 import assert from 'node:assert/strict';
-import { readFileSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { gql, repoDir, screenshotDir, setup } from './harness.mjs';
+import { gql, setup } from './harness.mjs';
+import { axe, createTask, DESKTOP, openApp as open, PHONE, shot, signUp } from './lib/app.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SHOTS = process.env.TASKSTREAM_SCREENSHOTS === 'docs' ? path.join(repoDir, 'docs', 'screenshots') : screenshotDir;
-const PASSWORD = 'correct horse 42';
 const TZ = 'Europe/Berlin';
 // Friday 4 December 2026, 10:00 in Berlin, for the browser's clock.
 const NOW = '2026-12-04T09:00:00Z';
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 let env;
 const pageErrors = [];
 
-async function account(tag) {
-  const email = `plan-${tag}-${Date.now()}@example.test`;
-  const data = await gql(
-    env.baseUrl,
-    'mutation($e: String!, $p: String!, $tz: String) { signUp(email: $e, password: $p, timezone: $tz) { token } }',
-    { e: email, p: PASSWORD, tz: TZ },
-  );
-  return data.signUp.token;
-}
-
-async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', hash = '#/calendar', bypassCSP = false, fixedNow = NOW } = {}) {
-  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'America/New_York', locale: 'en-GB', bypassCSP });
-  ctx.setDefaultTimeout(15_000);
-  await ctx.addInitScript((t) => localStorage.setItem('taskstream.token', t), token);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  if (fixedNow) await page.clock.setFixedTime(new Date(fixedNow));
-  await page.goto(`${env.baseUrl}/${hash}`);
-  await page.locator('main#main').waitFor();
-  return page;
-}
-
-async function shot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
-
-async function axe(page, label) {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.html} — ${n.failureSummary}`).slice(0, 4).join(' | ')}`);
-  });
-  assert.deepEqual(result, [], `axe-core WCAG 2.2 AA violations on ${label}:\n${result.join('\n')}`);
-}
-
-async function create(token, input) {
-  const d = await gql(env.baseUrl, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id title version } }', { i: input }, token);
-  return d.createTask;
-}
+/** A new account's token (in Berlin); the browser runs in New York, its clock fixed at NOW. */
+const account = async (tag) => (await signUp(env, { tag, name: 'plan', timezone: TZ })).token;
+const openApp = (token, opts = {}) => open(env, token, { pageErrors, timezoneId: 'America/New_York', hash: '#/calendar', bypassCSP: false, fixedNow: NOW, ...opts });
+const create = (token, input) => createTask(env, token, input);
 
 async function dueOf(token, id) {
   const d = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { dueAt version } }', { id }, token);
@@ -252,7 +207,6 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     await page.context().close();
   });
 
-
   it('reminders: a fired reminder is snoozed from the panel (10 min, tomorrow 9:00 on the account clock), and read', async () => {
     const token = await account('snooze');
     const past = new Date(Date.now() - 60_000).toISOString();
@@ -326,7 +280,6 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     await page.context().close();
   });
 
-
   it('recurrence builder: the 2nd Tuesday of the month at 09:00, previewed by the server, saved and read back', async () => {
     const token = await account('nth');
     const task = await create(token, { title: 'Team retro', dueAt: '2026-12-08T10:00:00+01:00' });
@@ -363,7 +316,6 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     await page.getByText('Every month on the 2nd Tuesday at 09:00', { exact: true }).waitFor();
     await page.context().close();
   });
-
 
   it('history: sentences in the account zone, newest first, the raw entry and its hash one click away', async () => {
     const token = await account('history');

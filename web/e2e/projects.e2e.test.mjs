@@ -3,69 +3,21 @@
 // view, removal while the other window is open; axe-core on every new screen in both themes.
 // TASKSTREAM_SCREENSHOTS=docs writes the screenshots to docs/screenshots/ (`npm run screenshots:projects`).
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gql, repoDir, screenshotDir, setup } from './harness.mjs';
-
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SHOTS = process.env.TASKSTREAM_SCREENSHOTS === 'docs' ? path.join(repoDir, 'docs', 'screenshots') : screenshotDir;
-const PASSWORD = 'correct horse 42';
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
+import { gql, setup } from './harness.mjs';
+import { axe, createProject, DESKTOP, openApp as open, PHONE, share, shot, signUp } from './lib/app.mjs';
 
 let env;
 const pageErrors = [];
 
-let seq = 0;
 /** A new account; `name` ("ada.lovelace") makes the avatars' initials. */
-async function account(tag, name = 'sam.doe') {
-  const email = `${name}+${tag}${Date.now() % 100000}${++seq}@example.test`;
-  const d = await gql(env.baseUrl, 'mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, timezone: "Europe/Berlin") { token } }', { e: email, p: PASSWORD });
-  return { email, token: d.signUp.token };
-}
-
-async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', hash = '#/inbox', bypassCSP = true } = {}) {
-  // axe-core is injected as a script, which the page's Content-Security-Policy would refuse.
-  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'Europe/Berlin', locale: 'en-GB', bypassCSP });
-  ctx.setDefaultTimeout(15_000);
-  await ctx.addInitScript((t) => localStorage.setItem('taskstream.token', t), token);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`${env.baseUrl}/${hash}`);
-  await page.locator('main#main').waitFor();
-  return page;
-}
-
-async function axe(page, label) {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.html} — ${n.failureSummary}`).slice(0, 4).join(' | ')}`);
-  });
-  assert.deepEqual(result, [], `axe-core WCAG 2.2 AA violations on ${label}:\n${result.join('\n')}`);
-}
-
-async function shot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
+const account = (tag, name) => signUp(env, { tag, name });
+const openApp = (token, opts = {}) => open(env, token, { pageErrors, ...opts });
+const createProjectViaApi = (token, name, color) => createProject(env, { token }, name, color);
+const shareViaApi = (owner, projectId, invitee, role) => share(env, owner, projectId, invitee, role);
 
 const sidebarProject = (page, name) => page.locator('#sidebar a.project-link', { hasText: name });
 const row = (page, title) => page.locator('.task-row', { hasText: title });
-
-async function createProjectViaApi(token, name, color = '#2b8a3e') {
-  const d = await gql(env.baseUrl, 'mutation($n: String!, $c: String) { createProject(name: $n, color: $c) { id } }', { n: name, c: color }, token);
-  return d.createProject.id;
-}
-
-async function shareViaApi(owner, projectId, invitee, role) {
-  const inv = await gql(env.baseUrl, 'mutation($p: ID!, $e: String!, $r: ProjectRole!) { inviteToProject(projectId: $p, email: $e, role: $r) { id } }', { p: projectId, e: invitee.email, r: role }, owner.token);
-  await gql(env.baseUrl, 'mutation($id: ID!) { acceptInvitation(id: $id) { id } }', { id: inv.inviteToProject.id }, invitee.token);
-}
 
 describe('Shared projects in Chromium, two users', { timeout: 900_000 }, () => {
   before(async () => {

@@ -8,6 +8,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import type { ProjectFieldsFragment } from '../gql/graphql';
 import { placementAt } from '../lib/board';
 import { NAV_ENTRIES, ROLE_LABELS, type NavIcon } from '../lib/nav';
+import { useProjectDropTarget } from '../lib/projectDrop';
 import { InvitationsDialog } from './InvitationsDialog';
 import { ProjectDialog } from './ProjectDialog';
 import { useProjects } from './ProjectsContext';
@@ -42,6 +43,8 @@ export function Sidebar({ current, projectId, filterId = null }: { current: stri
   const [open, setOpen] = useState(false);
   const [creating, setCreating] = useState(false);
   const [showInvitations, setShowInvitations] = useState(false);
+  // A task dragged on the board is over this project (the board moves it there on drop).
+  const dropTarget = useProjectDropTarget();
   const active = projects.filter((p) => !p.archived);
   const archived = projects.filter((p) => p.archived);
 
@@ -54,6 +57,7 @@ export function Sidebar({ current, projectId, filterId = null }: { current: stri
       href={`#/projects/${encodeURIComponent(p.id)}`}
       aria-current={projectId === p.id ? 'page' : undefined}
       data-project-id={p.id}
+      data-drop-over={dropTarget === p.id || undefined}
     >
       <ProjectDot color={p.color} />
       <span className="side-label">{p.name}</span>

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { groupBySection, indentParent, loadLayout, NO_SECTION, placementAt, progress, saveLayout, stepPlacement } from './board';
+import { childrenByParent, groupBySection, indentParent, isWithin, loadLayout, NO_SECTION, outdentMove, placementAt, progress, saveLayout, stepPlacement } from './board';
 
 const t = (id: string, position: string, section: string | null = null) => ({ id, position, section: section ? { id: section } : null });
 
@@ -74,5 +74,35 @@ describe('layout per project', () => {
     expect(loadLayout('p2')).toBe('list');
     localStorage.setItem('taskstream.projectLayout.p3', 'bogus');
     expect(loadLayout('p3')).toBe('flat');
+  });
+});
+
+describe('the subtask tree', () => {
+  const sub = (id: string, parent: string, position: string) => ({ id, position, parent: { id: parent } });
+
+  it('groups subtasks under their parents in manual order, at any level', () => {
+    const children = childrenByParent([sub('c', 'a', 'b'), sub('b', 'a', 'a'), sub('d', 'b', 'a'), { id: 'top', position: 'a', parent: null }]);
+    expect(children.get('a')!.map((t) => t.id)).toEqual(['b', 'c']);
+    expect(children.get('b')!.map((t) => t.id)).toEqual(['d']);
+    expect(children.has('top')).toBe(false);
+    expect(progress([...children.get('a')!].map((t, i) => ({ ...t, status: i === 0 ? 'DONE' : 'OPEN' })))).toBe('1/2');
+  });
+
+  it('knows a task is within its own subtree (no drop under itself or its subtasks)', () => {
+    const parentOf = new Map<string, string | null>([
+      ['a', null],
+      ['b', 'a'],
+      ['c', 'b'],
+      ['x', null],
+    ]);
+    expect(isWithin('c', 'a', parentOf)).toBe(true);
+    expect(isWithin('a', 'a', parentOf)).toBe(true);
+    expect(isWithin('x', 'a', parentOf)).toBe(false);
+    expect(isWithin('a', 'c', parentOf)).toBe(false);
+  });
+
+  it('outdents one level: under the grandparent after the parent, or to the top level', () => {
+    expect(outdentMove('p', 'g')).toEqual({ parentId: 'g', afterId: 'p' });
+    expect(outdentMove('p', null)).toEqual({ toTopLevel: true, afterId: 'p' });
   });
 });

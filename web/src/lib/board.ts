@@ -100,3 +100,44 @@ export function saveLayout(projectId: string, layout: BoardLayout): void {
     /* storage unavailable: not kept */
   }
 }
+
+/** A task at any level of a project's tree, as the sectioned list needs it. */
+export interface TreeTaskLike {
+  id: string;
+  position: string;
+  parent: { id: string } | null;
+}
+
+/** Nesting the API allows: a top-level task is level 1, its subtasks' subtasks' subtasks level 4. */
+export const MAX_LEVELS = 4;
+
+/** Each task's direct subtasks in manual order, from one flat read of a project's subtasks. */
+export function childrenByParent<T extends TreeTaskLike>(subtasks: readonly T[]): Map<string, T[]> {
+  const children = new Map<string, T[]>();
+  for (const t of [...subtasks].sort(byPosition)) {
+    if (!t.parent) continue;
+    const list = children.get(t.parent.id);
+    if (list) list.push(t);
+    else children.set(t.parent.id, [t]);
+  }
+  return children;
+}
+
+/** Whether `id` is `ancestorId` or lies under it in the tree (a task cannot go under itself). */
+export function isWithin(id: string, ancestorId: string, parentOf: ReadonlyMap<string, string | null>): boolean {
+  for (let at: string | null | undefined = id, hops = 0; at && hops <= MAX_LEVELS; at = parentOf.get(at), hops += 1) {
+    if (at === ancestorId) return true;
+  }
+  return false;
+}
+
+/**
+ * Where Alt+← takes a subtask: one level up, right after its parent; to the top level when the
+ * parent is a top-level task.
+ */
+export function outdentMove(parentId: string, grandparentId: string | null): { parentId?: string; toTopLevel?: true; afterId: string } {
+  return grandparentId ? { parentId: grandparentId, afterId: parentId } : { toTopLevel: true, afterId: parentId };
+}
+
+/** The drop zone id of a task's "make it a subtask" target (its own id is its place in a list). */
+export const NEST_PREFIX = 'nest:';

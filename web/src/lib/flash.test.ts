@@ -18,4 +18,24 @@ describe('changedIds', () => {
       ]),
     ).toEqual(['b', 'c']);
   });
+  it('leaves out the versions our own changes produced, not a later one', () => {
+    const before = new Map([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    const own = new Map([
+      ['a', 2],
+      ['b', 2],
+    ]);
+    expect(
+      changedIds(
+        before,
+        [
+          { id: 'a', version: 2 },
+          { id: 'b', version: 3 },
+        ],
+        own,
+      ),
+    ).toEqual(['b']);
+  });
 });
