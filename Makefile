@@ -2,7 +2,8 @@
 # Both install what they need first; downloads and builds are cached outside the repository
 # (in ${TASKSTREAM_CACHE:-~/.cache/taskstream}).
 
-.PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy bench
+.PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy bench \
+	cluster-build test-cluster
 
 WEB_SOURCES := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
 
@@ -25,6 +26,15 @@ deploy-tools:
 
 test-deploy: bootstrap deploy-tools
 	.venv/bin/pytest tests/deploy
+
+# Kubernetes server binaries from the Go module proxy, once (10-20 min on 2 cores; cached).
+# `make test` never builds them: tests/deploy/test_cluster.py is skipped until they exist.
+cluster-build:
+	infra/local/kube.sh build
+
+# The chart against a real kube-apiserver (etcd + apiserver on loopback, server-side dry runs).
+test-cluster: bootstrap deploy-tools cluster-build
+	.venv/bin/pytest tests/deploy/test_cluster.py -v
 
 lint: bootstrap
 	.venv/bin/ruff check .

@@ -71,7 +71,7 @@ build() { # command...
       continue
     fi
     go="$(find_go)" || die "go not found: building $cmd needs Go >= 1.24 (on PATH or in /usr/local/go)"
-    log "$cmd v$KUBE_VERSION: building from k8s.io/kubernetes with $("$go" env GOVERSION) (nice; a cold kube-apiserver takes 10-20 min on 2 busy cores)"
+    log "$cmd v$KUBE_VERSION: building from k8s.io/kubernetes with $("$go" env GOVERSION) (niced; cold: kube-apiserver ~8 min, each further command ~2-5 min on 2 busy cores)"
     start=$SECONDS
     # The build runs in a copy, so the repository's go.mod/go.sum are never rewritten.
     cp "$HERE/kube/go.mod" "$HERE/kube/go.sum" "$HERE/kube/tools.go" "$HOME_DIR/src/"
@@ -89,7 +89,7 @@ build() { # command...
 built() {
   local cmd
   for cmd in "${DEFAULT_COMMANDS[@]}"; do
-    is_built "$cmd" || { echo "$cmd v$KUBE_VERSION is not built (infra/local/kube.sh build)"; return 1; }
+    is_built "$cmd" || { echo "$cmd v$KUBE_VERSION is not built in $HOME_DIR/bin"; return 1; }
   done
   command -v etcd >/dev/null || { echo "etcd is not installed (Debian: apt-get install etcd-server)"; return 1; }
   command -v openssl >/dev/null || { echo "openssl is not installed"; return 1; }
@@ -237,7 +237,9 @@ crds() { # dir
   done
   # Server-side apply: Strimzi's Kafka CRD is too large for client-side apply's annotation.
   "${kubectl[@]}" apply --server-side --force-conflicts "${args[@]}" >&2
-  "${kubectl[@]}" wait --for condition=established --timeout=60s crd --all >&2
+  # `kubectl wait` errors out (rather than waits) on a CRD whose status is not written yet.
+  wait_ready "the CRDs (established)" 60 "${kubectl[@]}" wait --for condition=established --timeout=10s crd --all \
+    || die "the CRDs were not established within 60s"
   log "${#files[@]} CRD files installed"
 }
 
