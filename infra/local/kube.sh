@@ -10,10 +10,18 @@
 #   infra/local/kube.sh built                exit 0 when kube-apiserver and kubectl are built
 #   infra/local/kube.sh up DIR               start etcd + kube-apiserver with their own PKI in DIR
 #   infra/local/kube.sh crds DIR             install the Dapr, Strimzi and Prometheus Operator CRDs
-#   infra/local/kube.sh down DIR             stop what `up DIR` started
+#   infra/local/kube.sh down DIR             stop what `up DIR` (and `node DIR`) started
+#
+# A node, to run pods (needs the three further commands built, and containerd, runc, buildah,
+# podman and containernetworking-plugins from Debian):
+#   infra/local/kube.sh images               the project's images with podman on Debian-made bases
+#   infra/local/kube.sh node DIR             containerd + runc, a bridge CNI, kube-controller-manager,
+#                                            kube-scheduler and a kubelet, beside `up DIR`
+#   infra/local/kube.sh load DIR             import the project's images into the node's containerd
 #
 # `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
-# Everything listens on 127.0.0.1 only, on ports chosen free at start.
+# The control plane listens on 127.0.0.1 only, on ports chosen free at start; the kubelet on the
+# node's address, for client certificates of this cluster's CA only.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -169,6 +177,7 @@ up() { # dir
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" \
     --authorization-mode Node,RBAC --allow-privileged=true \
+    --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
     --enable-admission-plugins NodeRestriction
   cat >"$dir/kubeconfig" <<EOF
 apiVersion: v1
@@ -197,17 +206,37 @@ EOF
   echo "APISERVER=https://127.0.0.1:$api_port"
 }
 
+stop_daemon() { # dir name
+  local pid
+  [[ -f "$1/$2.pid" ]] || return 0
+  pid="$(cat "$1/$2.pid")"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1/$2.pid"
+}
+
 down() { # dir
-  local dir="$1" name pid
-  for name in kube-apiserver etcd; do
-    [[ -f "$dir/$name.pid" ]] || continue
-    pid="$(cat "$dir/$name.pid")"
-    if kill "$pid" 2>/dev/null; then
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-    rm -f "$dir/$name.pid"
-  done
+  local dir="$1" name task ctr mount
+  for name in kubelet kube-scheduler kube-controller-manager; do stop_daemon "$dir" "$name"; done
+  if [[ -f "$dir/containerd.pid" ]]; then
+    # The pods' processes live on under their shims unless their tasks are killed first.
+    ctr=(ctr --address "$dir/containerd/containerd.sock" --namespace k8s.io)
+    for task in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr[@]}" tasks kill --signal SIGKILL "$task" >/dev/null 2>&1 || true
+    done
+    sleep 1
+    for task in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr[@]}" tasks delete --force "$task" >/dev/null 2>&1 || true
+    done
+  fi
+  stop_daemon "$dir" containerd
+  for name in kube-apiserver etcd; do stop_daemon "$dir" "$name"; done
+  # What the kubelet and containerd mounted (volumes, rootfs, netns) below the directory.
+  while read -r mount; do
+    umount -l "$mount" 2>/dev/null || true
+  done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
   log "stopped the cluster in $dir"
 }
 
@@ -243,11 +272,176 @@ crds() { # dir
   log "${#files[@]} CRD files installed"
 }
 
-case "${1:-}" in
-  build) shift; build "$@" ;;
-  built) built ;;
-  up) (($# == 2)) || die "usage: $0 up DIR"; up "$2" ;;
-  crds) (($# == 2)) || die "usage: $0 crds DIR"; crds "$2" ;;
-  down) (($# == 2)) || die "usage: $0 down DIR"; down "$2" ;;
-  *) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
-esac
+# The project's images, as docs/deploy/minikube.md builds them without a registry: podman
+# (buildah underneath) on bases made from Debian packages, tagged as values-minikube.yaml names
+# them, then imported into containerd's k8s.io namespace for the kubelet (pullPolicy: Never).
+IMAGE_REGISTRY="docker.io/taskstream"
+IMAGE_TAG="dev"
+PODMAN_LIMITS=(--runtime runc --ulimit nofile=16384:16384 --ulimit nproc=8192:8192)
+
+images() {
+  local name target args
+  command -v podman >/dev/null || die "podman is not installed (Debian: apt-get install podman buildah runc debootstrap uidmap)"
+  "$REPO/docker/base/make-bases.sh" >&2
+  for name in gateway recurrence notifications audit; do
+    if [[ "$name" == gateway ]]; then target=(--target gateway); args=()
+    else target=(--target worker); args=(--build-arg "WORKER=$name"); fi
+    log "image $IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG: building"
+    nice -n 10 podman build --network=host "${PODMAN_LIMITS[@]}" \
+      --build-arg PYTHON_IMAGE=localhost/taskstream-base-python:bookworm \
+      --build-arg NODE_IMAGE=localhost/taskstream-base-node:bookworm \
+      "${target[@]}" "${args[@]}" --tag "$IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG" \
+      --file "$REPO/docker/Dockerfile" "$REPO" >&2
+  done
+}
+
+# ------------------------------------------------------------------ the node (stage 2) ----------
+POD_CIDR="10.244.0.0/24"
+NODE_NAME="taskstream-node"
+PAUSE_IMAGE="registry.k8s.io/pause:3.10"
+
+node_ip() { ip -4 -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'; }
+
+import_image() { # dir image: from podman's store into the node's containerd
+  local start=$SECONDS
+  podman save --format docker-archive "$2" |
+    ctr --address "$1/containerd/containerd.sock" --namespace k8s.io images import - >/dev/null
+  log "imported $2 into the node's containerd in $((SECONDS - start))s"
+}
+
+# The sandbox image, which cannot be pulled here: kube/pause (a static Go program) in an image
+# made by buildah from scratch.
+pause_image() { # dir
+  local dir="$1" c
+  if ctr --address "$dir/containerd/containerd.sock" --namespace k8s.io images ls -q | grep -qx "$PAUSE_IMAGE"; then
+    return
+  fi
+  (cd "$HOME_DIR/src" && rm -rf pause && cp -r "$HERE/kube/pause" . &&
+    CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" \
+      "$(find_go)" build -trimpath -ldflags "-s -w" -o "$HOME_DIR/bin/pause" ./pause)
+  c="$(buildah from scratch)"
+  buildah copy "$c" "$HOME_DIR/bin/pause" /pause >/dev/null
+  buildah config --entrypoint '["/pause"]' --user 65535:65535 "$c"
+  buildah commit --quiet "$c" "$PAUSE_IMAGE" >/dev/null
+  buildah rm "$c" >/dev/null
+  import_image "$dir" "$PAUSE_IMAGE"
+}
+
+write_node_config() { # dir node-ip kubelet-port
+  local dir="$1" ip="$2" kport="$3" pki="$1/pki"
+  cat >"$dir/containerd/config.toml" <<TOML
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$dir/containerd/containerd.sock"
+[ttrpc]
+  address = "$dir/containerd/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni"
+TOML
+  cat >"$dir/cni/10-taskstream.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "taskstream", "plugins": [
+  {"type": "bridge", "bridge": "tskube0", "isGateway": true, "ipMasq": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]],
+            "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$dir/cni/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+JSON
+  # The kubelet serves on the node's address (the API server reaches it for logs and exec) and
+  # accepts only client certificates of this cluster's CA.
+  cat >"$dir/kubelet/config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $ip
+port: $kport
+readOnlyPort: 0
+healthzPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+  x509: {clientCAFile: $pki/ca.crt}
+authorization: {mode: AlwaysAllow}
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$dir/containerd/containerd.sock
+podLogsDir: $dir/pod-logs
+podCIDR: $POD_CIDR
+evictionHard: {memory.available: "50Mi", nodefs.available: "1%", imagefs.available: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+YAML
+}
+
+node() { # dir: containerd (Debian's, with runc), the bridge CNI, controller-manager, scheduler, kubelet
+  local dir cmd ip pki
+  dir="$(cd "$1" && pwd)"
+  pki="$dir/pki"
+  [[ -f "$dir/kubeconfig" ]] || die "no cluster in $dir (infra/local/kube.sh up $dir)"
+  for cmd in kube-controller-manager kube-scheduler kubelet; do
+    is_built "$cmd" || die "$cmd is not built (infra/local/kube.sh build $cmd)"
+  done
+  for cmd in containerd runc buildah podman ctr; do
+    command -v "$cmd" >/dev/null \
+      || die "$cmd is not installed (Debian: apt-get install containerd runc buildah podman containernetworking-plugins)"
+  done
+  ip="$(node_ip)"
+  [[ -n "$ip" ]] || die "no IPv4 address with a default route for the node"
+  mkdir -p "$dir/containerd" "$dir/cni" "$dir/kubelet" "$dir/pod-logs"
+  write_node_config "$dir" "$ip" "$(free_port)"
+  start_daemon "$dir" containerd containerd --config "$dir/containerd/config.toml"
+  wait_ready "containerd" 30 ctr --address "$dir/containerd/containerd.sock" version \
+    || { tail -20 "$dir/logs/containerd.log" >&2; die "containerd did not start (log: $dir/logs/containerd.log)"; }
+  pause_image "$dir"
+  start_daemon "$dir" kube-controller-manager "$HOME_DIR/bin/kube-controller-manager" \
+    --kubeconfig "$dir/kubeconfig" --authentication-kubeconfig "$dir/kubeconfig" \
+    --authorization-kubeconfig "$dir/kubeconfig" --leader-elect=false --bind-address 127.0.0.1 \
+    --secure-port "$(free_port)" --service-account-private-key-file "$pki/sa.key" \
+    --root-ca-file "$pki/ca.crt" --cluster-signing-cert-file "$pki/ca.crt" \
+    --cluster-signing-key-file "$pki/ca.key" --service-cluster-ip-range "$SERVICE_CIDR" \
+    --use-service-account-credentials=true
+  start_daemon "$dir" kube-scheduler "$HOME_DIR/bin/kube-scheduler" \
+    --kubeconfig "$dir/kubeconfig" --authentication-kubeconfig "$dir/kubeconfig" \
+    --authorization-kubeconfig "$dir/kubeconfig" --leader-elect=false --bind-address 127.0.0.1 \
+    --secure-port "$(free_port)"
+  start_daemon "$dir" kubelet "$HOME_DIR/bin/kubelet" --config "$dir/kubelet/config.yaml" \
+    --kubeconfig "$dir/kubeconfig" --root-dir "$dir/kubelet/root" --cert-dir "$dir/kubelet/pki" \
+    --hostname-override "$NODE_NAME" --node-ip "$ip"
+  wait_ready "node $NODE_NAME" "$READY_TIMEOUT" "$HOME_DIR/bin/kubectl" --kubeconfig "$dir/kubeconfig" \
+    wait --for condition=Ready --timeout=5s "node/$NODE_NAME" \
+    || { tail -30 "$dir/logs/kubelet.log" >&2; die "the node did not become Ready (log: $dir/logs/kubelet.log)"; }
+}
+
+load() { # dir: the project's images from podman's store into the node's containerd
+  local dir name
+  dir="$(cd "$1" && pwd)"
+  for name in gateway recurrence notifications audit; do
+    import_image "$dir" "$IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG"
+  done
+}
+
+main() {
+  case "${1:-}" in
+    build) shift; build "$@" ;;
+    built) built ;;
+    images) images ;;
+    node) (($# == 2)) || die "usage: $0 node DIR"; node "$2" ;;
+    load) (($# == 2)) || die "usage: $0 load DIR"; load "$2" ;;
+    up) (($# == 2)) || die "usage: $0 up DIR"; up "$2" ;;
+    crds) (($# == 2)) || die "usage: $0 crds DIR"; crds "$2" ;;
+    down) (($# == 2)) || die "usage: $0 down DIR"; down "$2" ;;
+    *) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+  esac
+}
+
+# One compound command, read whole before it runs: editing this file mid-run cannot change it.
+{ main "$@"; exit; }
