@@ -18,6 +18,10 @@
 #   infra/local/kube.sh node DIR             containerd + runc, a bridge CNI, kube-controller-manager,
 #                                            kube-scheduler and a kubelet, beside `up DIR`
 #   infra/local/kube.sh load DIR             import the project's images into the node's containerd
+#   infra/local/kube.sh postgres DIR         PostgreSQL for the pods on the bridge (the chart's
+#                                            postgres image cannot be pulled) and its Secret
+#   infra/local/kube.sh install DIR          CRDs, `postgres`, dev-secrets.sh, then helm install
+#                                            --wait with the Minikube values
 #
 # `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
 # The control plane listens on 127.0.0.1 only, on ports chosen free at start; the kubelet on the
@@ -178,6 +182,7 @@ up() { # dir
     --service-cluster-ip-range "$SERVICE_CIDR" \
     --authorization-mode Node,RBAC --allow-privileged=true \
     --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
+    --kubelet-preferred-address-types InternalIP \
     --enable-admission-plugins NodeRestriction
   cat >"$dir/kubeconfig" <<EOF
 apiVersion: v1
@@ -217,6 +222,18 @@ stop_daemon() { # dir name
   rm -f "$1/$2.pid"
 }
 
+# The bridge plugin's masquerade rules, one chain per pod: the pods were killed without the
+# kubelet's CNI teardown. Only rules of the network this script names ("taskstream") are touched.
+remove_pod_nat() {
+  local rule chain
+  iptables -t nat -S POSTROUTING 2>/dev/null | grep -F 'name: \"taskstream\"' | while read -r rule; do
+    chain="${rule##* -j }"
+    eval "iptables -t nat -D ${rule#-A }" || true # eval: the rule's comment is quoted as iptables printed it
+    iptables -t nat -F "$chain" 2>/dev/null || true
+    iptables -t nat -X "$chain" 2>/dev/null || true
+  done
+}
+
 down() { # dir
   local dir="$1" name task ctr mount
   for name in kubelet kube-scheduler kube-controller-manager; do stop_daemon "$dir" "$name"; done
@@ -232,7 +249,14 @@ down() { # dir
     done
   fi
   stop_daemon "$dir" containerd
+  if [[ -f "$dir/pg/data/postmaster.pid" ]]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -w -m fast stop >/dev/null || true
+  fi
   for name in kube-apiserver etcd; do stop_daemon "$dir" "$name"; done
+  if [[ -f "$dir/cni/10-taskstream.conflist" ]]; then
+    ip link del "$BRIDGE" 2>/dev/null || true
+    remove_pod_nat
+  fi
   # What the kubelet and containerd mounted (volumes, rootfs, netns) below the directory.
   while read -r mount; do
     umount -l "$mount" 2>/dev/null || true
@@ -297,6 +321,9 @@ images() {
 
 # ------------------------------------------------------------------ the node (stage 2) ----------
 POD_CIDR="10.244.0.0/24"
+BRIDGE="tskube0"  # one node per machine: the bridge and runc's state (/run/containerd/runc) are shared
+BRIDGE_IP="10.244.0.1"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 NODE_NAME="taskstream-node"
 PAUSE_IMAGE="registry.k8s.io/pause:3.10"
 
@@ -341,6 +368,9 @@ state = "$dir/containerd/state"
   path = "$dir/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # Root here lacks the right to lower oom_score_adj (the sandbox asks for -998 and runc's init
+  # dies: "can't get final child's PID from pipe"): clamp to containerd's own score.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
@@ -351,7 +381,7 @@ state = "$dir/containerd/state"
 TOML
   cat >"$dir/cni/10-taskstream.conflist" <<JSON
 {"cniVersion": "1.0.0", "name": "taskstream", "plugins": [
-  {"type": "bridge", "bridge": "tskube0", "isGateway": true, "ipMasq": true,
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]],
             "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$dir/cni/ipam"}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
@@ -397,6 +427,12 @@ node() { # dir: containerd (Debian's, with runc), the bridge CNI, controller-man
   ip="$(node_ip)"
   [[ -n "$ip" ]] || die "no IPv4 address with a default route for the node"
   mkdir -p "$dir/containerd" "$dir/cni" "$dir/kubelet" "$dir/pod-logs"
+  # The pods' bridge, made before the first pod so that `postgres` can listen on its address.
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
   write_node_config "$dir" "$ip" "$(free_port)"
   start_daemon "$dir" containerd containerd --config "$dir/containerd/config.toml"
   wait_ready "containerd" 30 ctr --address "$dir/containerd/containerd.sock" version \
@@ -421,6 +457,57 @@ node() { # dir: containerd (Debian's, with runc), the bridge CNI, controller-man
     || { tail -30 "$dir/logs/kubelet.log" >&2; die "the node did not become Ready (log: $dir/logs/kubelet.log)"; }
 }
 
+# PostgreSQL for the pods, in place of the chart's in-cluster one (its postgres:18 image cannot be
+# pulled here): Debian's server on the bridge's address, and the Secret whose database-url
+# names it (dev-secrets.sh then adds the rest and leaves this one alone).
+postgres() { # dir
+  local dir password data
+  dir="$(cd "$1" && pwd)"
+  data="$dir/pg/data"
+  [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is not installed in $PG_BIN (Debian: apt-get install postgresql)"
+  ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
+  if [[ ! -f "$data/PG_VERSION" ]]; then
+    mkdir -p "$dir/pg" && chown postgres:postgres "$dir/pg" && chmod 0700 "$dir/pg"
+    head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$dir/pg/password"
+    chown postgres "$dir/pg/password" && chmod 0600 "$dir/pg/password"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U taskstream --pwfile "$dir/pg/password" \
+      --auth scram-sha-256 >"$dir/logs/initdb.log" 2>&1 || die "initdb failed (log: $dir/logs/initdb.log)"
+    echo "host all all $POD_CIDR scram-sha-256" >>"$data/pg_hba.conf"
+  fi
+  password="$(cat "$dir/pg/password")"
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$dir/pg/server.log" -w \
+    -o "-h $BRIDGE_IP -p 5432 -k $dir/pg" start >/dev/null || die "PostgreSQL did not start (log: $dir/pg/server.log)"
+  PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'taskstream'" | grep -q 1 ||
+    PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -qc "CREATE DATABASE taskstream"
+  local kubectl=("$HOME_DIR/bin/kubectl" --kubeconfig "$dir/kubeconfig")
+  "${kubectl[@]}" get namespace taskstream >/dev/null 2>&1 || "${kubectl[@]}" create namespace taskstream >&2
+  "${kubectl[@]}" -n taskstream get secret taskstream-secrets >/dev/null 2>&1 ||
+    "${kubectl[@]}" -n taskstream create secret generic taskstream-secrets >&2 \
+      --from-literal=database-url="postgresql://taskstream:$password@$BRIDGE_IP:5432/taskstream" \
+      --from-literal=dapr-state-connection-string="host=$BRIDGE_IP port=5432 user=taskstream password=$password database=taskstream sslmode=disable" \
+      --from-literal=jwt-secret="$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  log "PostgreSQL on $BRIDGE_IP:5432 (data: $data), Secret taskstream/taskstream-secrets names it"
+}
+
+# The chart with the Minikube values, as docs/deploy/minikube.md installs it, except: PostgreSQL
+# from `postgres`, and no Dapr or Strimzi control plane (their images cannot be pulled here), so
+# the pods run without daprd sidecars.
+install() { # dir
+  local dir env
+  dir="$(cd "$1" && pwd)"
+  env=(env KUBECONFIG="$dir/kubeconfig" PATH="$HOME_DIR/bin:$PATH")
+  crds "$dir"
+  "${env[@]}" kubectl get namespace kafka >/dev/null 2>&1 || "${env[@]}" kubectl create namespace kafka >&2
+  postgres "$dir"
+  "${env[@]}" bash "$REPO/infra/helm/dev-secrets.sh" taskstream >&2
+  bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
+  "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install taskstream "$REPO/infra/helm/taskstream" \
+    --namespace taskstream --values "$REPO/infra/helm/taskstream/values-minikube.yaml" \
+    --set postgresql.enabled=false --wait --timeout 10m >&2
+  "${env[@]}" kubectl -n taskstream get pods -o wide >&2
+}
+
 load() { # dir: the project's images from podman's store into the node's containerd
   local dir name
   dir="$(cd "$1" && pwd)"
@@ -436,6 +523,8 @@ main() {
     images) images ;;
     node) (($# == 2)) || die "usage: $0 node DIR"; node "$2" ;;
     load) (($# == 2)) || die "usage: $0 load DIR"; load "$2" ;;
+    postgres) (($# == 2)) || die "usage: $0 postgres DIR"; postgres "$2" ;;
+    install) (($# == 2)) || die "usage: $0 install DIR"; install "$2" ;;
     up) (($# == 2)) || die "usage: $0 up DIR"; up "$2" ;;
     crds) (($# == 2)) || die "usage: $0 crds DIR"; crds "$2" ;;
     down) (($# == 2)) || die "usage: $0 down DIR"; down "$2" ;;
