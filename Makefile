@@ -3,7 +3,7 @@
 # (in ${TASKSTREAM_CACHE:-~/.cache/taskstream}).
 
 .PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy bench \
-	cluster-build test-cluster cluster-up cluster-down
+	cluster-build test-cluster cluster-up cluster-down test-cluster-node
 
 WEB_SOURCES := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
 
@@ -50,6 +50,10 @@ cluster-up: deploy-tools
 
 cluster-down:
 	infra/local/kube.sh down $(CLUSTER_DIR)
+
+# The pods of `cluster-up` checked (tests/deploy/test_cluster_node.py); the cluster stays up.
+test-cluster-node: bootstrap cluster-up
+	TASKSTREAM_CLUSTER_DIR=$(CLUSTER_DIR) .venv/bin/pytest tests/deploy/test_cluster_node.py -v
 
 lint: bootstrap
 	.venv/bin/ruff check .
