@@ -2,7 +2,8 @@
 # Both install what they need first; downloads and builds are cached outside the repository
 # (in ${TASKSTREAM_CACHE:-~/.cache/taskstream}).
 
-.PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy bench
+.PHONY: up test lint typecheck bootstrap schema web provision deploy-tools test-deploy bench \
+	cluster-build test-cluster cluster-up cluster-down test-cluster-node
 
 WEB_SOURCES := $(shell find web/src web/index.html web/package-lock.json web/vite.config.ts -type f 2>/dev/null)
 
@@ -25,6 +26,34 @@ deploy-tools:
 
 test-deploy: bootstrap deploy-tools
 	.venv/bin/pytest tests/deploy
+
+# Kubernetes server binaries from the Go module proxy, once (10-20 min on 2 cores; cached).
+# `make test` never builds them: tests/deploy/test_cluster.py is skipped until they exist.
+cluster-build:
+	infra/local/kube.sh build
+
+# The chart against a real kube-apiserver (etcd + apiserver on loopback, server-side dry runs).
+test-cluster: bootstrap deploy-tools cluster-build
+	.venv/bin/pytest tests/deploy/test_cluster.py -v
+
+# A single-node cluster on this machine running the chart's pods (no Dapr/Strimzi control plane:
+# their images cannot be pulled here); docs/deploy/minikube.md, "A real cluster on this machine".
+CLUSTER_DIR ?= $(HOME)/.cache/taskstream/cluster
+cluster-up: deploy-tools
+	infra/local/kube.sh build kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet
+	infra/local/kube.sh images
+	mkdir -p $(CLUSTER_DIR)
+	infra/local/kube.sh up $(CLUSTER_DIR)
+	infra/local/kube.sh node $(CLUSTER_DIR)
+	infra/local/kube.sh load $(CLUSTER_DIR)
+	infra/local/kube.sh install $(CLUSTER_DIR)
+
+cluster-down:
+	infra/local/kube.sh down $(CLUSTER_DIR)
+
+# The pods of `cluster-up` checked (tests/deploy/test_cluster_node.py); the cluster stays up.
+test-cluster-node: bootstrap cluster-up
+	TASKSTREAM_CLUSTER_DIR=$(CLUSTER_DIR) .venv/bin/pytest tests/deploy/test_cluster_node.py -v
 
 lint: bootstrap
 	.venv/bin/ruff check .

@@ -1,0 +1,536 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on loopback, from package registries only: the server binaries
+# are built once from k8s.io/kubernetes on the Go module proxy (kube/go.mod) into
+# $TASKSTREAM_CACHE/kubernetes-<v>/, etcd is Debian's etcd-server. Used by tests/deploy/test_cluster.py
+# (`make test-cluster`) to give the chart real server-side validation and admission.
+#
+#   infra/local/kube.sh build [COMMAND...]   build kube-apiserver and kubectl (or the COMMANDs named:
+#                                            kube-apiserver kubectl kube-controller-manager
+#                                            kube-scheduler kubelet); cached by fingerprint
+#   infra/local/kube.sh built                exit 0 when kube-apiserver and kubectl are built
+#   infra/local/kube.sh up DIR               start etcd + kube-apiserver with their own PKI in DIR
+#   infra/local/kube.sh crds DIR             install the Dapr, Strimzi and Prometheus Operator CRDs
+#   infra/local/kube.sh down DIR             stop what `up DIR` (and `node DIR`) started
+#
+# A node, to run pods (needs the three further commands built, and containerd, runc, buildah,
+# podman and containernetworking-plugins from Debian):
+#   infra/local/kube.sh images               the project's images with podman on Debian-made bases
+#   infra/local/kube.sh node DIR             containerd + runc, a bridge CNI, kube-controller-manager,
+#                                            kube-scheduler and a kubelet, beside `up DIR`
+#   infra/local/kube.sh load DIR             import the project's images into the node's containerd
+#   infra/local/kube.sh postgres DIR         PostgreSQL for the pods on the bridge (the chart's
+#                                            postgres image cannot be pulled) and its Secret
+#   infra/local/kube.sh install DIR          CRDs, `postgres`, dev-secrets.sh, then helm install
+#                                            --wait with the Minikube values
+#
+# `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
+# The control plane listens on 127.0.0.1 only, on ports chosen free at start; the kubelet on the
+# node's address, for client certificates of this cluster's CA only.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+CACHE="${TASKSTREAM_CACHE:-$HOME/.cache/taskstream}"
+KUBE_VERSION="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { sub(/^v/, "", $3); print $3 }' "$HERE/kube/go.mod")"
+HOME_DIR="$CACHE/kubernetes-$KUBE_VERSION"
+DEFAULT_COMMANDS=(kube-apiserver kubectl)
+ALL_COMMANDS=(kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet)
+SERVICE_CIDR="10.96.0.0/16"
+READY_TIMEOUT="${TASKSTREAM_KUBE_READY_TIMEOUT:-120}"
+
+log() { printf '[kube] %s\n' "$*" >&2; }
+die() { printf '[kube] error: %s\n' "$*" >&2; exit 1; }
+
+find_go() {
+  if command -v go >/dev/null 2>&1; then command -v go
+  elif [[ -x /usr/local/go/bin/go ]]; then echo /usr/local/go/bin/go
+  else return 1; fi
+}
+
+# The build inputs: a binary is rebuilt only when one of them changes.
+fingerprint() {
+  cat "$HERE/kube/go.mod" "$HERE/kube/go.sum" "$HERE/kube/tools.go" | sha256sum | cut -c1-16
+}
+
+ldflags() {
+  local minor
+  minor="$(cut -d. -f2 <<<"$KUBE_VERSION")"
+  # Without these the binaries report v0.0.0-master, which charts' kubeVersion checks refuse.
+  printf '%s' "-s -w -X k8s.io/component-base/version.gitVersion=v$KUBE_VERSION" \
+    " -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+    " -X k8s.io/component-base/version.gitTreeState=clean" \
+    " -X k8s.io/client-go/pkg/version.gitVersion=v$KUBE_VERSION" \
+    " -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+}
+
+is_built() { # command
+  [[ -x "$HOME_DIR/bin/$1" && -f "$HOME_DIR/stamps/$1" && "$(cat "$HOME_DIR/stamps/$1")" == "$(fingerprint)" ]]
+}
+
+build() { # command...
+  local go fp cmd start
+  (($#)) || set -- "${DEFAULT_COMMANDS[@]}"
+  for cmd in "$@"; do
+    [[ " ${ALL_COMMANDS[*]} " == *" $cmd "* ]] || die "unknown command $cmd (one of: ${ALL_COMMANDS[*]})"
+  done
+  mkdir -p "$HOME_DIR/bin" "$HOME_DIR/stamps" "$HOME_DIR/src"
+  exec 9>"$HOME_DIR/.lock"
+  flock 9 # one build at a time (parallel shells, pytest-xdist workers)
+  fp="$(fingerprint)"
+  for cmd in "$@"; do
+    if is_built "$cmd"; then
+      log "$cmd v$KUBE_VERSION: cached in $HOME_DIR/bin"
+      continue
+    fi
+    go="$(find_go)" || die "go not found: building $cmd needs Go >= 1.24 (on PATH or in /usr/local/go)"
+    log "$cmd v$KUBE_VERSION: building from k8s.io/kubernetes with $("$go" env GOVERSION) (niced; cold: kube-apiserver ~8 min, each further command ~2-5 min on 2 busy cores)"
+    start=$SECONDS
+    # The build runs in a copy, so the repository's go.mod/go.sum are never rewritten.
+    cp "$HERE/kube/go.mod" "$HERE/kube/go.sum" "$HERE/kube/tools.go" "$HOME_DIR/src/"
+    (
+      cd "$HOME_DIR/src"
+      export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+      nice -n 10 "$go" build -trimpath -ldflags "$(ldflags)" -o "$HOME_DIR/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
+    ) || die "go build of $cmd v$KUBE_VERSION failed (see the output above)"
+    mv "$HOME_DIR/bin/$cmd.tmp" "$HOME_DIR/bin/$cmd"
+    printf '%s' "$fp" >"$HOME_DIR/stamps/$cmd"
+    log "$cmd v$KUBE_VERSION: built in $((SECONDS - start))s, $(du -h "$HOME_DIR/bin/$cmd" | cut -f1)"
+  done
+}
+
+built() {
+  local cmd
+  for cmd in "${DEFAULT_COMMANDS[@]}"; do
+    is_built "$cmd" || { echo "$cmd v$KUBE_VERSION is not built in $HOME_DIR/bin"; return 1; }
+  done
+  command -v etcd >/dev/null || { echo "etcd is not installed (Debian: apt-get install etcd-server)"; return 1; }
+  command -v openssl >/dev/null || { echo "openssl is not installed"; return 1; }
+}
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# A CA of this cluster only, the API server's serving certificate, an admin client certificate
+# (group system:masters) and the service-account signing key pair. Valid for 30 days: the
+# cluster is a throwaway, started per test session.
+make_pki() { # dir
+  local pki="$1/pki"
+  mkdir -p "$pki"
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 \
+      -subj "/CN=taskstream-kube-ca" 2>/dev/null
+    sign() { # name subject extensions
+      openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    sign apiserver "/CN=kube-apiserver" \
+      "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
+extendedKeyUsage=serverAuth
+keyUsage=digitalSignature,keyEncipherment"
+    sign admin "/O=system:masters/CN=taskstream-admin" \
+      "extendedKeyUsage=clientAuth
+keyUsage=digitalSignature,keyEncipherment"
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+    chmod 0600 ./*.key
+  )
+}
+
+start_daemon() { # dir name command...
+  local dir="$1" name="$2"
+  shift 2
+  setsid nohup "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$dir/$name.pid"
+}
+
+wait_ready() { # what seconds command...
+  local what="$1" deadline=$((SECONDS + $2))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+  log "$what ready"
+}
+
+up() { # dir
+  local dir="$1" etcd_port peer_port api_port
+  built >&2 || die "not built: run infra/local/kube.sh build"
+  [[ ! -f "$dir/kube-apiserver.pid" ]] || die "$dir already has a cluster (infra/local/kube.sh down $dir)"
+  mkdir -p "$dir/logs" "$dir/etcd"
+  dir="$(cd "$dir" && pwd)"
+  make_pki "$dir"
+  etcd_port="$(free_port)" peer_port="$(free_port)" api_port="$(free_port)"
+  # etcd listens on loopback without TLS: only this machine's processes can reach it.
+  start_daemon "$dir" etcd etcd --name taskstream --data-dir "$dir/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "taskstream=http://127.0.0.1:$peer_port" --initial-cluster-state new
+  wait_ready "etcd on 127.0.0.1:$etcd_port" 30 curl -fsS "http://127.0.0.1:$etcd_port/health" \
+    || { tail -20 "$dir/logs/etcd.log" >&2; down "$dir"; die "etcd did not become healthy (log: $dir/logs/etcd.log)"; }
+  local pki="$dir/pki"
+  start_daemon "$dir" kube-apiserver "$HOME_DIR/bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --authorization-mode Node,RBAC --allow-privileged=true \
+    --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
+    --kubelet-preferred-address-types InternalIP \
+    --enable-admission-plugins NodeRestriction
+  cat >"$dir/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: taskstream-local
+  cluster:
+    server: https://127.0.0.1:$api_port
+    certificate-authority: $pki/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $pki/admin.crt
+    client-key: $pki/admin.key
+contexts:
+- name: taskstream-local
+  context: {cluster: taskstream-local, user: admin}
+current-context: taskstream-local
+EOF
+  wait_ready "kube-apiserver on https://127.0.0.1:$api_port" "$READY_TIMEOUT" \
+    curl -fsS --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" \
+    "https://127.0.0.1:$api_port/readyz" \
+    || { tail -30 "$dir/logs/kube-apiserver.log" >&2; down "$dir"; die "kube-apiserver not ready within ${READY_TIMEOUT}s (log: $dir/logs/kube-apiserver.log)"; }
+  echo "KUBECONFIG=$dir/kubeconfig"
+  echo "KUBECTL=$HOME_DIR/bin/kubectl"
+  echo "APISERVER=https://127.0.0.1:$api_port"
+}
+
+stop_daemon() { # dir name
+  local pid
+  [[ -f "$1/$2.pid" ]] || return 0
+  pid="$(cat "$1/$2.pid")"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1/$2.pid"
+}
+
+# The bridge plugin's masquerade rules, one chain per pod: the pods were killed without the
+# kubelet's CNI teardown. Only rules of the network this script names ("taskstream") are touched.
+remove_pod_nat() {
+  local rule chain
+  iptables -t nat -S POSTROUTING 2>/dev/null | grep -F 'name: \"taskstream\"' | while read -r rule; do
+    chain="${rule##* -j }"
+    eval "iptables -t nat -D ${rule#-A }" || true # eval: the rule's comment is quoted as iptables printed it
+    iptables -t nat -F "$chain" 2>/dev/null || true
+    iptables -t nat -X "$chain" 2>/dev/null || true
+  done
+}
+
+down() { # dir
+  local dir="$1" name task ctr mount
+  for name in kubelet kube-scheduler kube-controller-manager; do stop_daemon "$dir" "$name"; done
+  if [[ -f "$dir/containerd.pid" ]]; then
+    # The pods' processes live on under their shims unless their tasks are killed first.
+    ctr=(ctr --address "$dir/containerd/containerd.sock" --namespace k8s.io)
+    for task in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr[@]}" tasks kill --signal SIGKILL "$task" >/dev/null 2>&1 || true
+    done
+    sleep 1
+    for task in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr[@]}" tasks delete --force "$task" >/dev/null 2>&1 || true
+    done
+  fi
+  stop_daemon "$dir" containerd
+  if [[ -f "$dir/pg/data/postmaster.pid" ]]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -w -m fast stop >/dev/null || true
+  fi
+  for name in kube-apiserver etcd; do stop_daemon "$dir" "$name"; done
+  if [[ -f "$dir/cni/10-taskstream.conflist" ]]; then
+    ip link del "$BRIDGE" 2>/dev/null || true
+    remove_pod_nat
+  fi
+  # What the kubelet and containerd mounted (volumes, rootfs, netns) below the directory.
+  while read -r mount; do
+    umount -l "$mount" 2>/dev/null || true
+  done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+  log "stopped the cluster in $dir"
+}
+
+# A version pinned in install-tools.sh, so the CRDs served are the ones kubeconform checks against.
+tools_version() { sed -n "s/^$1=\([^ ]*\).*/\1/p" "$REPO/infra/k8s-validate/install-tools.sh"; }
+
+go_module_dir() { # module version
+  (cd "$HOME_DIR" && GOFLAGS=-mod=mod "$(find_go)" mod download -json "$1@$2") |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'
+}
+
+crds() { # dir
+  local dir="$1" dapr prom strimzi kubectl=("$HOME_DIR/bin/kubectl" --kubeconfig "$1/kubeconfig")
+  [[ -f "$dir/kubeconfig" ]] || die "no cluster in $dir (infra/local/kube.sh up $dir)"
+  # The Strimzi CRDs are generated by install-tools.sh (Strimzi publishes no CRD YAML to a registry).
+  bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
+  dapr="$(go_module_dir github.com/dapr/dapr "$(tools_version DAPR_VERSION)")/charts/dapr/crds"
+  prom="$(go_module_dir github.com/prometheus-operator/prometheus-operator "$(tools_version PROMETHEUS_OPERATOR_VERSION)")/example/prometheus-operator-crd"
+  strimzi="$CACHE/tools/crd-sources/strimzi-$(tools_version STRIMZI_API_VERSION)"
+  local files=("$dapr"/*.yaml "$prom"/monitoring.coreos.com_servicemonitors.yaml
+    "$prom"/monitoring.coreos.com_podmonitors.yaml "$prom"/monitoring.coreos.com_prometheusrules.yaml
+    "$strimzi"/kafka.yaml "$strimzi"/kafkanodepool.yaml "$strimzi"/kafkatopic.yaml "$strimzi"/kafkauser.yaml)
+  local file args=()
+  for file in "${files[@]}"; do
+    [[ -f "$file" ]] || die "CRD file missing: $file"
+    args+=(-f "$file")
+  done
+  # Server-side apply: Strimzi's Kafka CRD is too large for client-side apply's annotation.
+  "${kubectl[@]}" apply --server-side --force-conflicts "${args[@]}" >&2
+  # `kubectl wait` errors out (rather than waits) on a CRD whose status is not written yet.
+  wait_ready "the CRDs (established)" 60 "${kubectl[@]}" wait --for condition=established --timeout=10s crd --all \
+    || die "the CRDs were not established within 60s"
+  log "${#files[@]} CRD files installed"
+}
+
+# The project's images, as docs/deploy/minikube.md builds them without a registry: podman
+# (buildah underneath) on bases made from Debian packages, tagged as values-minikube.yaml names
+# them, then imported into containerd's k8s.io namespace for the kubelet (pullPolicy: Never).
+IMAGE_REGISTRY="docker.io/taskstream"
+IMAGE_TAG="dev"
+PODMAN_LIMITS=(--runtime runc --ulimit nofile=16384:16384 --ulimit nproc=8192:8192)
+
+images() {
+  local name target args
+  command -v podman >/dev/null || die "podman is not installed (Debian: apt-get install podman buildah runc debootstrap uidmap)"
+  "$REPO/docker/base/make-bases.sh" >&2
+  for name in gateway recurrence notifications audit; do
+    if [[ "$name" == gateway ]]; then target=(--target gateway); args=()
+    else target=(--target worker); args=(--build-arg "WORKER=$name"); fi
+    log "image $IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG: building"
+    nice -n 10 podman build --network=host "${PODMAN_LIMITS[@]}" \
+      --build-arg PYTHON_IMAGE=localhost/taskstream-base-python:bookworm \
+      --build-arg NODE_IMAGE=localhost/taskstream-base-node:bookworm \
+      "${target[@]}" "${args[@]}" --tag "$IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG" \
+      --file "$REPO/docker/Dockerfile" "$REPO" >&2
+  done
+}
+
+# ------------------------------------------------------------------ the node (stage 2) ----------
+POD_CIDR="10.244.0.0/24"
+BRIDGE="tskube0"  # one node per machine: the bridge and runc's state (/run/containerd/runc) are shared
+BRIDGE_IP="10.244.0.1"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+NODE_NAME="taskstream-node"
+PAUSE_IMAGE="registry.k8s.io/pause:3.10"
+
+node_ip() { ip -4 -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'; }
+
+import_image() { # dir image: from podman's store into the node's containerd
+  local start=$SECONDS
+  podman save --format docker-archive "$2" |
+    ctr --address "$1/containerd/containerd.sock" --namespace k8s.io images import - >/dev/null
+  log "imported $2 into the node's containerd in $((SECONDS - start))s"
+}
+
+# The sandbox image, which cannot be pulled here: kube/pause (a static Go program) in an image
+# made by buildah from scratch.
+pause_image() { # dir
+  local dir="$1" c
+  if ctr --address "$dir/containerd/containerd.sock" --namespace k8s.io images ls -q | grep -qx "$PAUSE_IMAGE"; then
+    return
+  fi
+  (cd "$HOME_DIR/src" && rm -rf pause && cp -r "$HERE/kube/pause" . &&
+    CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" \
+      "$(find_go)" build -trimpath -ldflags "-s -w" -o "$HOME_DIR/bin/pause" ./pause)
+  c="$(buildah from scratch)"
+  buildah copy "$c" "$HOME_DIR/bin/pause" /pause >/dev/null
+  buildah config --entrypoint '["/pause"]' --user 65535:65535 "$c"
+  buildah commit --quiet "$c" "$PAUSE_IMAGE" >/dev/null
+  buildah rm "$c" >/dev/null
+  import_image "$dir" "$PAUSE_IMAGE"
+}
+
+write_node_config() { # dir node-ip kubelet-port
+  local dir="$1" ip="$2" kport="$3" pki="$1/pki"
+  cat >"$dir/containerd/config.toml" <<TOML
+version = 2
+root = "$dir/containerd/root"
+state = "$dir/containerd/state"
+[grpc]
+  address = "$dir/containerd/containerd.sock"
+[ttrpc]
+  address = "$dir/containerd/containerd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  # Root here lacks the right to lower oom_score_adj (the sandbox asks for -998 and runc's init
+  # dies: "can't get final child's PID from pipe"): clamp to containerd's own score.
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni"
+TOML
+  cat >"$dir/cni/10-taskstream.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "taskstream", "plugins": [
+  {"type": "bridge", "bridge": "$BRIDGE", "isGateway": true, "ipMasq": true,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]],
+            "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$dir/cni/ipam"}},
+  {"type": "portmap", "capabilities": {"portMappings": true}}]}
+JSON
+  # The kubelet serves on the node's address (the API server reaches it for logs and exec) and
+  # accepts only client certificates of this cluster's CA.
+  cat >"$dir/kubelet/config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $ip
+port: $kport
+readOnlyPort: 0
+healthzPort: 0
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+  x509: {clientCAFile: $pki/ca.crt}
+authorization: {mode: AlwaysAllow}
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$dir/containerd/containerd.sock
+podLogsDir: $dir/pod-logs
+podCIDR: $POD_CIDR
+evictionHard: {memory.available: "50Mi", nodefs.available: "1%", imagefs.available: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+YAML
+}
+
+node() { # dir: containerd (Debian's, with runc), the bridge CNI, controller-manager, scheduler, kubelet
+  local dir cmd ip pki
+  dir="$(cd "$1" && pwd)"
+  pki="$dir/pki"
+  [[ -f "$dir/kubeconfig" ]] || die "no cluster in $dir (infra/local/kube.sh up $dir)"
+  for cmd in kube-controller-manager kube-scheduler kubelet; do
+    is_built "$cmd" || die "$cmd is not built (infra/local/kube.sh build $cmd)"
+  done
+  for cmd in containerd runc buildah podman ctr; do
+    command -v "$cmd" >/dev/null \
+      || die "$cmd is not installed (Debian: apt-get install containerd runc buildah podman containernetworking-plugins)"
+  done
+  ip="$(node_ip)"
+  [[ -n "$ip" ]] || die "no IPv4 address with a default route for the node"
+  mkdir -p "$dir/containerd" "$dir/cni" "$dir/kubelet" "$dir/pod-logs"
+  # The pods' bridge, made before the first pod so that `postgres` can listen on its address.
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  write_node_config "$dir" "$ip" "$(free_port)"
+  start_daemon "$dir" containerd containerd --config "$dir/containerd/config.toml"
+  wait_ready "containerd" 30 ctr --address "$dir/containerd/containerd.sock" version \
+    || { tail -20 "$dir/logs/containerd.log" >&2; die "containerd did not start (log: $dir/logs/containerd.log)"; }
+  pause_image "$dir"
+  start_daemon "$dir" kube-controller-manager "$HOME_DIR/bin/kube-controller-manager" \
+    --kubeconfig "$dir/kubeconfig" --authentication-kubeconfig "$dir/kubeconfig" \
+    --authorization-kubeconfig "$dir/kubeconfig" --leader-elect=false --bind-address 127.0.0.1 \
+    --secure-port "$(free_port)" --service-account-private-key-file "$pki/sa.key" \
+    --root-ca-file "$pki/ca.crt" --cluster-signing-cert-file "$pki/ca.crt" \
+    --cluster-signing-key-file "$pki/ca.key" --service-cluster-ip-range "$SERVICE_CIDR" \
+    --use-service-account-credentials=true
+  start_daemon "$dir" kube-scheduler "$HOME_DIR/bin/kube-scheduler" \
+    --kubeconfig "$dir/kubeconfig" --authentication-kubeconfig "$dir/kubeconfig" \
+    --authorization-kubeconfig "$dir/kubeconfig" --leader-elect=false --bind-address 127.0.0.1 \
+    --secure-port "$(free_port)"
+  start_daemon "$dir" kubelet "$HOME_DIR/bin/kubelet" --config "$dir/kubelet/config.yaml" \
+    --kubeconfig "$dir/kubeconfig" --root-dir "$dir/kubelet/root" --cert-dir "$dir/kubelet/pki" \
+    --hostname-override "$NODE_NAME" --node-ip "$ip"
+  wait_ready "node $NODE_NAME" "$READY_TIMEOUT" "$HOME_DIR/bin/kubectl" --kubeconfig "$dir/kubeconfig" \
+    wait --for condition=Ready --timeout=5s "node/$NODE_NAME" \
+    || { tail -30 "$dir/logs/kubelet.log" >&2; die "the node did not become Ready (log: $dir/logs/kubelet.log)"; }
+}
+
+# PostgreSQL for the pods, in place of the chart's in-cluster one (its postgres:18 image cannot be
+# pulled here): Debian's server on the bridge's address, and the Secret whose database-url
+# names it (dev-secrets.sh then adds the rest and leaves this one alone).
+postgres() { # dir
+  local dir password data
+  dir="$(cd "$1" && pwd)"
+  data="$dir/pg/data"
+  [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is not installed in $PG_BIN (Debian: apt-get install postgresql)"
+  ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
+  if [[ ! -f "$data/PG_VERSION" ]]; then
+    mkdir -p "$dir/pg" && chown postgres:postgres "$dir/pg" && chmod 0700 "$dir/pg"
+    head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$dir/pg/password"
+    chown postgres "$dir/pg/password" && chmod 0600 "$dir/pg/password"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U taskstream --pwfile "$dir/pg/password" \
+      --auth scram-sha-256 >"$dir/logs/initdb.log" 2>&1 || die "initdb failed (log: $dir/logs/initdb.log)"
+    echo "host all all $POD_CIDR scram-sha-256" >>"$data/pg_hba.conf"
+  fi
+  password="$(cat "$dir/pg/password")"
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$dir/pg/server.log" -w \
+    -o "-h $BRIDGE_IP -p 5432 -k $dir/pg" start >/dev/null || die "PostgreSQL did not start (log: $dir/pg/server.log)"
+  PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'taskstream'" | grep -q 1 ||
+    PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -qc "CREATE DATABASE taskstream"
+  local kubectl=("$HOME_DIR/bin/kubectl" --kubeconfig "$dir/kubeconfig")
+  "${kubectl[@]}" get namespace taskstream >/dev/null 2>&1 || "${kubectl[@]}" create namespace taskstream >&2
+  "${kubectl[@]}" -n taskstream get secret taskstream-secrets >/dev/null 2>&1 ||
+    "${kubectl[@]}" -n taskstream create secret generic taskstream-secrets >&2 \
+      --from-literal=database-url="postgresql://taskstream:$password@$BRIDGE_IP:5432/taskstream" \
+      --from-literal=dapr-state-connection-string="host=$BRIDGE_IP port=5432 user=taskstream password=$password database=taskstream sslmode=disable" \
+      --from-literal=jwt-secret="$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+  log "PostgreSQL on $BRIDGE_IP:5432 (data: $data), Secret taskstream/taskstream-secrets names it"
+}
+
+# The chart with the Minikube values, as docs/deploy/minikube.md installs it, except: PostgreSQL
+# from `postgres`, and no Dapr or Strimzi control plane (their images cannot be pulled here), so
+# the pods run without daprd sidecars.
+install() { # dir
+  local dir env
+  dir="$(cd "$1" && pwd)"
+  env=(env KUBECONFIG="$dir/kubeconfig" PATH="$HOME_DIR/bin:$PATH")
+  crds "$dir"
+  "${env[@]}" kubectl get namespace kafka >/dev/null 2>&1 || "${env[@]}" kubectl create namespace kafka >&2
+  postgres "$dir"
+  "${env[@]}" bash "$REPO/infra/helm/dev-secrets.sh" taskstream >&2
+  bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
+  "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install taskstream "$REPO/infra/helm/taskstream" \
+    --namespace taskstream --values "$REPO/infra/helm/taskstream/values-minikube.yaml" \
+    --set postgresql.enabled=false --wait --timeout 10m >&2
+  "${env[@]}" kubectl -n taskstream get pods -o wide >&2
+}
+
+load() { # dir: the project's images from podman's store into the node's containerd
+  local dir name
+  dir="$(cd "$1" && pwd)"
+  for name in gateway recurrence notifications audit; do
+    import_image "$dir" "$IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG"
+  done
+}
+
+main() {
+  case "${1:-}" in
+    build) shift; build "$@" ;;
+    built) built ;;
+    images) images ;;
+    node) (($# == 2)) || die "usage: $0 node DIR"; node "$2" ;;
+    load) (($# == 2)) || die "usage: $0 load DIR"; load "$2" ;;
+    postgres) (($# == 2)) || die "usage: $0 postgres DIR"; postgres "$2" ;;
+    install) (($# == 2)) || die "usage: $0 install DIR"; install "$2" ;;
+    up) (($# == 2)) || die "usage: $0 up DIR"; up "$2" ;;
+    crds) (($# == 2)) || die "usage: $0 crds DIR"; crds "$2" ;;
+    down) (($# == 2)) || die "usage: $0 down DIR"; down "$2" ;;
+    *) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
+  esac
+}
+
+# One compound command, read whole before it runs: editing this file mid-run cannot change it.
+{ main "$@"; exit; }
