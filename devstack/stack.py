@@ -642,7 +642,12 @@ class Stack:
             raise StackError(f"Jaeger did not start: {error}") from error
         cleanup.callback(self.jaeger.stop)
         self.pidfile.record("jaeger", self.jaeger.pid)
-        print(f"Traces at {self.jaeger.ui_url} (Jaeger)", flush=True)
+        without_ui = (
+            ""
+            if self.jaeger.ui_assets
+            else " - query API only: its UI is built apart (docs/operations.md#logs-and-traces)"
+        )
+        print(f"Traces at {self.jaeger.ui_url} (Jaeger){without_ui}", flush=True)
 
     def _describe(self, url: str, brokers: str) -> None:
         """run/stack.json: where everything listens, for operators and tests."""
