@@ -661,6 +661,7 @@ class Stack:
                     "appPort": s.app_port,
                     "metricsPort": s.metrics_port,
                     "daprHttpPort": s.sidecar.dapr_http_port,
+                    "daprMetricsPort": s.sidecar.metrics_port,
                     "log": str(s.log_path),
                     "daprLog": str(s.sidecar.log_path),
                 }
