@@ -134,14 +134,14 @@ class Jaeger:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config = self.work_dir / "jaeger.yaml"
         self.ui_assets = jaeger_ui_assets()
-        ui = f"    ui:\n      assets_path: {self.ui_assets}\n" if self.ui_assets else ""
+        ui_config = f"    ui:\n      assets_path: {self.ui_assets}\n" if self.ui_assets else ""
         config.write_text(
             CONFIG.format(
                 otlp_port=self.otlp_port,
                 query_port=self.query_port,
                 query_grpc_port=self.query_grpc_port,
                 health_port=self.health_port,
-                ui=ui,
+                ui=ui_config,
             )
         )
         self._process = spawn([str(binary), "--config", f"file:{config}"], self.log_path)
