@@ -60,7 +60,7 @@ def _summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-async def _drained(pool: SubscriberPool, expected: int) -> None:
+async def drained(pool: SubscriberPool, expected: int) -> None:
     """Wait until the phase's pushes arrived (bounded: DRAIN_SECONDS, or 10 s without any)."""
     previous, still = -1, 0
     for _ in range(DRAIN_SECONDS):
@@ -94,7 +94,7 @@ async def push_latency(
                 await pool.reset()
                 progress(f"{rate:g} mutations/s for {seconds:g} s")
                 load = await paced_mutations(http, tokens, rate, seconds)
-                await _drained(pool, (load["sent"] - load["errors"]) * sockets_per_user)
+                await drained(pool, (load["sent"] - load["errors"]) * sockets_per_user)
                 received = await pool.report()
                 durations = load.pop("durations_ms")
                 results[f"at_{rate:g}_per_s"] = {

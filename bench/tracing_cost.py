@@ -2,8 +2,10 @@
 
 One data directory and one data set; `taskstream up` is started once per mode, the modes one
 after the other in the same run, each over the same requests: `tasks(first: 50)` pages
-(sequential latency, then concurrent throughput) and `createTask` (the write path: the
-transaction, the outbox row with its trace context, the relay's publish). With tracing on,
+(sequential latency, then concurrent throughput), `createTask` (the write path: the
+transaction, the outbox row with its trace context, the relay's publish) and push latency
+(createTask at PUSH_RATE/s to PUSH_SOCKETS sockets subscribed to `taskEvents`: commit, relay,
+the live consumer's handling and the push, each a span when traced). With tracing on,
 spans go over OTLP/HTTP to a real Jaeger (devstack/jaeger.py), as with `stack up --tracing`.
 
 Sampling: the services sample every root (taskstream/telemetry.py) and follow a caller's
@@ -29,6 +31,8 @@ from typing import Any
 import httpx
 
 from bench.common import UpProcess, percentile, write_result
+from bench.live_clients import SERVER_ENV, SubscriberPool, http_client, paced_mutations
+from bench.live_push import drained
 from bench.stats import comparison
 from bench.tasks_page import PAGE, load_tasks, sign_up
 from devstack.jaeger import Jaeger
@@ -41,10 +45,19 @@ MODES: dict[str, float | None] = {"off": None, "on_1.0": 1.0, "on_0.1": 0.1}
 SERVICE = "taskstream-up"
 # One account sends every request on purpose: the limiters would measure themselves, not tracing.
 UNLIMITED = {
+    **SERVER_ENV,
     "TASKSTREAM_MUTATIONS_PER_MINUTE": str(10**9),
     "TASKSTREAM_GRAPHQL_COST_PER_SECOND": str(10**9),
     "TASKSTREAM_LOG_LEVEL": "WARNING",
 }
+
+
+# The push phase: one account's sockets, each createTask pushed to every one of them. The rate
+# stays well under what this machine's `up` commits per second (createTask_throughput_rps), so
+# the figure is the push path's latency, not a backlog's.
+PUSH_SOCKETS = 10
+PUSH_RATE = 4.0
+PUSH_SECONDS = 20.0
 
 
 def traceparent(rng: random.Random, ratio: float) -> str:
@@ -100,6 +113,38 @@ async def measure(
     }
 
 
+async def push_latency(url: str, token: str, ratio: float) -> dict[str, float]:
+    """createTask → push on PUSH_SOCKETS subscribed sockets: every delivery is one sample."""
+    rng = random.Random(13)
+
+    async def sampled(request: httpx.Request) -> None:
+        request.headers["traceparent"] = traceparent(rng, ratio)
+
+    pool = SubscriberPool(url.replace("http://", "ws://") + "/graphql", [token] * PUSH_SOCKETS)
+    try:
+        opened = await pool.opened()
+        assert opened["failed"] == 0, opened
+        async with http_client(url) as http:
+            http.event_hooks["request"].append(sampled)
+            await paced_mutations(http, [token], 5, 2)  # warm-up: consumer, sockets, exporter
+            await drained(pool, 10 * PUSH_SOCKETS)
+            await pool.reset()
+            load = await paced_mutations(http, [token], PUSH_RATE, PUSH_SECONDS)
+            expected = (load["sent"] - load["errors"]) * PUSH_SOCKETS
+            await drained(pool, expected)
+            received = await pool.report()
+    finally:
+        pool.stop()
+    samples = received.latencies_ms
+    assert samples, "no push arrived"
+    return {
+        "push_p50_ms": round(percentile(samples, 0.50), 2),
+        "push_p99_ms": round(percentile(samples, 0.99), 2),
+        "pushes_expected": expected,
+        "pushes_received": received.messages,
+    }
+
+
 def traces_in(jaeger: Jaeger) -> int:
     """How many traces of `up` Jaeger holds (the exporter flushed at shutdown)."""
     response = httpx.get(
@@ -143,6 +188,7 @@ def main() -> None:
                     figures = asyncio.run(
                         measure(up.url, token, args.requests, args.concurrency, ratio or 0.0)
                     )
+                    figures.update(asyncio.run(push_latency(up.url, token, ratio or 0.0)))
                 finally:
                     up.stop()  # flushes the exporter's last batch
                 if jaeger is not None:
@@ -169,6 +215,8 @@ def main() -> None:
             ("tasks(first: 50) throughput", "page_throughput_rps", "req/s"),
             ("tasks(first: 50) p99", "page_p99_ms", "ms"),
             ("createTask throughput", "create_throughput_rps", "req/s"),
+            (f"createTask→push p50, {PUSH_SOCKETS} sockets", "push_p50_ms", "ms"),
+            (f"createTask→push p99, {PUSH_SOCKETS} sockets", "push_p99_ms", "ms"),
         )
     ]
     result = {

@@ -4,6 +4,11 @@ The binary is built once from the Go module `github.com/jaegertracing/jaeger` (`
 the version pinned in infra/local/provision.sh) and cached like daprd. It runs with in-memory
 storage, an OTLP/HTTP receiver for the services' spans and the query service (UI and the HTTP
 API `GET /api/traces/{traceId}`), each on a port of its own picked here.
+
+The UI is another project (jaeger-ui, JavaScript): the Go module holds only a placeholder page
+in its place, and no registry this project uses serves the built UI. Where it was built from
+its source (docs/operations.md says how), `TASKSTREAM_JAEGER_UI` or the cache folder
+`jaeger-ui-<version>/` names the built assets and the query service serves them.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ extensions:
       traces: memstore
     http:
       endpoint: 127.0.0.1:{query_port}
-    grpc:
+{ui}    grpc:
       endpoint: 127.0.0.1:{query_grpc_port}
   jaeger_storage:
     backends:
@@ -73,6 +78,17 @@ exporters:
 """
 
 
+def jaeger_ui_assets() -> Path | None:
+    """The built Jaeger UI (its index.html folder): TASKSTREAM_JAEGER_UI, else the cache's."""
+    named = os.environ.get("TASKSTREAM_JAEGER_UI")
+    folder = Path(named) if named else cache_dir() / f"jaeger-ui-{JAEGER_VERSION}"
+    if (folder / "index.html").is_file():
+        return folder
+    if named:
+        raise LocalInfraError(f"TASKSTREAM_JAEGER_UI={named}: no index.html there")
+    return None
+
+
 def ensure_jaeger() -> Path:
     """The jaeger binary: cached, or built first (a cold build takes many minutes)."""
     binary = cache_dir() / f"jaeger-{JAEGER_VERSION}" / "jaeger"
@@ -88,6 +104,8 @@ class Jaeger:
         self.binary = binary
         self.otlp_port, self.query_port, self.query_grpc_port, self.health_port = free_ports(4)
         self.log_path = work_dir / "jaeger.log"
+        # The built UI it serves, None when only the query API (and a placeholder page) is.
+        self.ui_assets: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -115,12 +133,15 @@ class Jaeger:
         binary = self.binary or ensure_jaeger()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config = self.work_dir / "jaeger.yaml"
+        self.ui_assets = jaeger_ui_assets()
+        ui_config = f"    ui:\n      assets_path: {self.ui_assets}\n" if self.ui_assets else ""
         config.write_text(
             CONFIG.format(
                 otlp_port=self.otlp_port,
                 query_port=self.query_port,
                 query_grpc_port=self.query_grpc_port,
                 health_port=self.health_port,
+                ui=ui_config,
             )
         )
         self._process = spawn([str(binary), "--config", f"file:{config}"], self.log_path)

@@ -642,7 +642,12 @@ class Stack:
             raise StackError(f"Jaeger did not start: {error}") from error
         cleanup.callback(self.jaeger.stop)
         self.pidfile.record("jaeger", self.jaeger.pid)
-        print(f"Traces at {self.jaeger.ui_url} (Jaeger)", flush=True)
+        without_ui = (
+            ""
+            if self.jaeger.ui_assets
+            else " - query API only: its UI is built apart (docs/operations.md#logs-and-traces)"
+        )
+        print(f"Traces at {self.jaeger.ui_url} (Jaeger){without_ui}", flush=True)
 
     def _describe(self, url: str, brokers: str) -> None:
         """run/stack.json: where everything listens, for operators and tests."""
@@ -656,6 +661,7 @@ class Stack:
                     "appPort": s.app_port,
                     "metricsPort": s.metrics_port,
                     "daprHttpPort": s.sidecar.dapr_http_port,
+                    "daprMetricsPort": s.sidecar.metrics_port,
                     "log": str(s.log_path),
                     "daprLog": str(s.sidecar.log_path),
                 }

@@ -6,17 +6,13 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from taskstream import telemetry
+from taskstream.exposition import metrics_response
 
 
 class GatewayMetrics:
@@ -38,10 +34,9 @@ class GatewayMetrics:
         )
 
     async def endpoint(self, request: Request) -> Response:
-        """The Prometheus text exposition."""
+        """The Prometheus text exposition, or OpenMetrics (with exemplars) when asked for."""
         # The app's own metrics, then the process-wide ones (outbox, consumers, runtime).
-        body = generate_latest(self.registry) + generate_latest(REGISTRY)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        return metrics_response(request, self.registry, REGISTRY)
 
 
 class MetricsMiddleware:
@@ -68,7 +63,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            # The request's server span is current here (its middleware wraps this one).
+            elapsed = time.perf_counter() - started
+            self.metrics.latency.labels(route).observe(elapsed, telemetry.exemplar())
             self.metrics.requests.labels(route, str(status["code"])).inc()
 
 

@@ -21,17 +21,28 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from broadcaster import Broadcast
-from prometheus_client import REGISTRY, Counter, Gauge
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from pydantic import Field, ValidationError
 
 from contracts import events as wire_events
 from gateway_core.domain.sessions import Revocation
+from taskstream import telemetry
 from taskstream.errors import InvalidInput
-from taskstream.messaging.bus import DeadLetter, Message, Outcome, Subscription, Verdict
+from taskstream.messaging.bus import (
+    DeadLetter,
+    Message,
+    MessageHandler,
+    Outcome,
+    Subscription,
+    Verdict,
+)
 from taskstream.messaging.cloudevents import (
     NOTIFICATIONS_TOPIC,
     TASK_EVENTS_TOPIC,
@@ -39,6 +50,7 @@ from taskstream.messaging.cloudevents import (
     describe,
     type_name,
 )
+from taskstream.messaging.consumer import handling_span
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +72,16 @@ LIVE_CUT_OFF = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+
+LIVE_PUSH_SECONDS = Histogram(
+    "taskstream_live_push_seconds",
+    "Seconds from a change's commit to its push on a subscriber's socket, by subscription.",
+    ["subscription"],
+    registry=REGISTRY,
+    # From a few milliseconds (one process) to the seconds a backlog takes.
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+LIVE_GROUP = "gateway-live"
 
 
 class SubscriberCutOff(Exception):
@@ -99,6 +121,47 @@ class LiveSubscription:
             if message is None:
                 raise SubscriberCutOff(self.cut_off_reason or "closed")
             yield message
+
+
+@contextlib.contextmanager
+def pushing(message: dict[str, Any], subscription: str) -> Iterator[None]:
+    """One message on its way to one subscriber's socket (the block resolves it for them).
+
+    A PRODUCER span in the change's trace (the live consumer's handling is its parent, on
+    whichever replica consumed the event), current while the block reads what the push needs;
+    then the push latency since the change's commit, with the trace id as its exemplar.
+    """
+    span = telemetry.start_span(
+        f"push {subscription}",
+        kind=SpanKind.PRODUCER,
+        traceparent=message.get("traceparent"),
+        attributes={
+            "messaging.system": "graphql-transport-ws",
+            "graphql.subscription": subscription,
+        },
+    )
+    with trace.use_span(span, end_on_exit=True):
+        yield
+    committed = message.get("at")
+    if isinstance(committed, str):
+        latency = time.time() - datetime.fromisoformat(committed).timestamp()
+        LIVE_PUSH_SECONDS.labels(subscription).observe(max(0.0, latency), telemetry.exemplar(span))
+
+
+def _traced(handler: MessageHandler) -> MessageHandler:
+    """The live consumer's handling of a message, in a span of the event's trace."""
+
+    async def handling(message: Message) -> Verdict:
+        with trace.use_span(handling_span(LIVE_GROUP, message), end_on_exit=True):
+            return await handler(message)
+
+    return handling
+
+
+def _trace_context() -> dict[str, str]:
+    """The handling's traceparent for a broadcast message: each push continues the trace."""
+    traceparent = telemetry.current_traceparent()
+    return {} if traceparent is None else {"traceparent": traceparent}
 
 
 # Project event kinds that change who belongs to the project (ProjectEventKind values).
@@ -526,6 +589,7 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             "event": PROJECT_EVENT_KINDS[type(event.data)],
             "at": message.body["time"],
             "also": _project_audience(event.data),
+            **_trace_context(),
         }
         await hub.publish_to_project(str(event.data.project_id), payload)
         return Outcome.SUCCESS
@@ -551,6 +615,7 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             "version": read.version,
             "at": body["time"],
             "source": body["source"],
+            **_trace_context(),
         }
         if len(json.dumps(read.task)) <= INLINE_LIMIT:
             payload["task"] = read.task
@@ -582,11 +647,17 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             key: data[key] for key in ("notificationId", "taskId", "title", "body", "createdAt")
         }
         await hub.publish(
-            str(event.data.user_id), {"kind": "notification", "notification": notification}
+            str(event.data.user_id),
+            {
+                "kind": "notification",
+                "notification": notification,
+                "at": message.body["time"],
+                **_trace_context(),
+            },
         )
         return Outcome.SUCCESS
 
     return [
-        Subscription(TASK_EVENTS_TOPIC, "gateway-live", forward_task_event),
-        Subscription(NOTIFICATIONS_TOPIC, "gateway-live", forward_notification),
+        Subscription(TASK_EVENTS_TOPIC, LIVE_GROUP, _traced(forward_task_event)),
+        Subscription(NOTIFICATIONS_TOPIC, LIVE_GROUP, _traced(forward_notification)),
     ]

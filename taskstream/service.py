@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Table, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from taskstream.bootstrap import Runtime
+from taskstream.exposition import metrics_response
 from taskstream.messaging.bus import Subscription
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.dapr import DaprTransport
@@ -194,7 +194,7 @@ def metrics_app(endpoint: Callable[[Request], Awaitable[Response]] | None = None
     """
 
     async def process_metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response(request)
 
     return Starlette(routes=[Route("/metrics", endpoint or process_metrics)])
 

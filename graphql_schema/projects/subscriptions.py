@@ -9,7 +9,7 @@ from datetime import datetime
 
 import strawberry
 
-from gateway_core.live import SubscriberCutOff
+from gateway_core.live import SubscriberCutOff, pushing
 from graphql_schema.context import Info, Loaders
 from graphql_schema.permissions import IsAuthenticated
 from graphql_schema.projects.live import close_for_refetch, still_member
@@ -71,7 +71,8 @@ class ProjectSubscriptions:
                         continue
                     project_id = uuid.UUID(message["projectId"])
                     info.context.loaders = Loaders(info.context.services.engine, user_id)
-                    record = await info.context.loaders.project_by_id.load(project_id)
+                    with pushing(message, "projectEvents"):
+                        record = await info.context.loaders.project_by_id.load(project_id)
                     yield ProjectEvent(
                         kind=ProjectEventKind(message["event"]),
                         project_id=strawberry.ID(str(project_id)),

@@ -19,7 +19,7 @@ import strawberry
 from starlette.websockets import WebSocket
 
 from contracts.task import Task as WireTask
-from gateway_core.live import SubscriberCutOff
+from gateway_core.live import SubscriberCutOff, pushing
 from gateway_core.persistence import reads
 from gateway_core.persistence.reads import TaskRecord
 from graphql_schema.context import Info, Loaders
@@ -134,7 +134,9 @@ class Subscription:
                     info.context.loaders = Loaders(
                         info.context.services.engine, info.context.user_id
                     )
-                    yield await _within_deadline(info, _task_event(info, message))
+                    with pushing(message, "taskEvents"):
+                        event = await _within_deadline(info, _task_event(info, message))
+                    yield event
         except SubscriberCutOff:
             await _close_for_refetch(info)
 
@@ -151,14 +153,18 @@ class Subscription:
                     if message.get("kind") != "notification":
                         continue
                     data = message["notification"]
-                    yield Notification(
-                        id=strawberry.ID(str(data["notificationId"])),
-                        task_id=strawberry.ID(str(data["taskId"])) if data.get("taskId") else None,
-                        title=str(data.get("title", "")),
-                        body=str(data.get("body", "")),
-                        channel=Channel.IN_APP,
-                        created_at=datetime.fromisoformat(str(data["createdAt"])),
-                        read_at=None,
-                    )
+                    with pushing(message, "notifications"):
+                        notification = Notification(
+                            id=strawberry.ID(str(data["notificationId"])),
+                            task_id=strawberry.ID(str(data["taskId"]))
+                            if data.get("taskId")
+                            else None,
+                            title=str(data.get("title", "")),
+                            body=str(data.get("body", "")),
+                            channel=Channel.IN_APP,
+                            created_at=datetime.fromisoformat(str(data["createdAt"])),
+                            read_at=None,
+                        )
+                    yield notification
         except SubscriberCutOff:
             await _close_for_refetch(info)

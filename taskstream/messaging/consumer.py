@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import (
     ARRAY,
     Column,
@@ -87,6 +87,30 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
+def handling_span(group: str, message: Message) -> Span:
+    """The CONSUMER span of one message's handling by `group`, continuing the event's trace.
+
+    Every consumer of the bus starts one (this module's Consumer, the gateway's live consumer),
+    so each handling is a child of the publish whatever transport delivered it.
+    """
+    return telemetry.start_span(
+        f"handle {message.body.get('type')}",
+        kind=SpanKind.CONSUMER,
+        traceparent=message.body.get("traceparent"),
+        attributes=_span_attributes(group, message.topic, [message]),
+    )
+
+
+def _span_attributes(group: str, topic: str, messages: Sequence[Message]) -> dict[str, Any]:
+    return {
+        "messaging.system": "taskstream",
+        "messaging.consumer.group.name": group,
+        "messaging.destination.name": topic,
+        "messaging.batch.message_count": len(messages),
+        "messaging.message.id": messages[0].id,
+    }
+
+
 class Consumer:
     """A named consumer group with handlers registered per event model (and so type and topic).
 
@@ -142,27 +166,12 @@ class Consumer:
 
     async def handle(self, message: Message) -> Verdict:
         """Apply one message once; SUCCESS, RETRY, DROP as the handler decides, or DeadLetter."""
-        # The handling continues the trace the event carries (taskstream/telemetry.py).
-        span = telemetry.start_span(
-            f"handle {message.body.get('type')}",
-            kind=SpanKind.CONSUMER,
-            traceparent=message.body.get("traceparent"),
-            attributes=self._span_attributes(message.topic, [message]),
-        )
+        span = handling_span(self.name, message)
         with trace.use_span(span, end_on_exit=True):
             verdict = await self._handle(message)
             outcome = verdict.value if isinstance(verdict, Outcome) else "DEAD_LETTER"
             span.set_attribute("taskstream.outcome", outcome)
             return verdict
-
-    def _span_attributes(self, topic: str, messages: Sequence[Message]) -> dict[str, Any]:
-        return {
-            "messaging.system": "taskstream",
-            "messaging.consumer.group.name": self.name,
-            "messaging.destination.name": topic,
-            "messaging.batch.message_count": len(messages),
-            "messaging.message.id": messages[0].id,
-        }
 
     def _route(self, message: Message) -> tuple[_Route | None, CloudEvent[Any] | None]:
         """The route and typed event of a message; (None, None) when no handler wants it.
@@ -200,7 +209,9 @@ class Consumer:
             CONSUMER_METRICS.failed.labels(*labels).inc()
             raise
         finally:
-            CONSUMER_METRICS.handling.labels(*labels).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            # The handling's span is current: the bucket keeps its trace id as an exemplar.
+            CONSUMER_METRICS.handling.labels(*labels).observe(elapsed, telemetry.exemplar())
         if outcome is Outcome.SUCCESS:
             CONSUMER_METRICS.processed.labels(*labels).inc()
         elif outcome is Outcome.DROP:
@@ -238,7 +249,9 @@ class Consumer:
             f"handle {len(messages)} messages",
             kind=SpanKind.CONSUMER,
             traceparent=messages[0].body.get("traceparent") if messages else None,
-            attributes=self._span_attributes(messages[0].topic, messages) if messages else None,
+            attributes=_span_attributes(self.name, messages[0].topic, messages)
+            if messages
+            else None,
             links=[message.body.get("traceparent") for message in messages[1:]],
         )
         with trace.use_span(span, end_on_exit=True):
@@ -296,7 +309,9 @@ class Consumer:
         elapsed = time.perf_counter() - started
         for topic, count in Counter(event.topic for event in fresh).items():
             CONSUMER_METRICS.processed.labels(self.name, topic).inc(count)
-            CONSUMER_METRICS.handling.labels(self.name, topic).observe(elapsed)
+            CONSUMER_METRICS.handling.labels(self.name, topic).observe(
+                elapsed, telemetry.exemplar()
+            )
         return outcomes
 
     def _runs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ import pytest
 import uvicorn
 import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection
 
 from cli.composition import local_system
@@ -38,25 +40,34 @@ def free_port() -> int:
 async def server(settings: Settings, engine: AsyncEngine) -> AsyncIterator[str]:
     """The whole in-process system served by uvicorn on a free port; yields its base URL."""
     quick = settings.model_copy(update={"ws_init_timeout_seconds": 1.0})
-    async with local_system(quick, engine=engine, transport=MemoryTransport()) as app:
-        port = free_port()
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            ws="websockets-sansio",
-        )
-        served = uvicorn.Server(config)
-        task = asyncio.create_task(served.serve())
-        while not served.started:
-            await asyncio.sleep(0.02)
-        try:
-            yield f"127.0.0.1:{port}"
-        finally:
-            served.should_exit = True
-            await task
+    async with (
+        local_system(quick, engine=engine, transport=MemoryTransport()) as app,
+        serving(app) as base,
+    ):
+        yield base
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """`app` served by uvicorn on a free loopback port for the block; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+    served = uvicorn.Server(config)
+    task = asyncio.create_task(served.serve())
+    while not served.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        served.should_exit = True
+        await task
 
 
 async def account(base: str) -> tuple[str, GraphQLClient, httpx.AsyncClient]:

@@ -73,6 +73,18 @@ def handled_by(spans: list[ReadableSpan], task_id: str) -> set[str]:
     }
 
 
+def the_publish(spans: list[ReadableSpan], task_id: str) -> ReadableSpan:
+    """The one PRODUCER span that published an event about this task."""
+    (publish,) = [
+        span
+        for span in spans
+        if span.kind is SpanKind.PRODUCER
+        and span.attributes is not None
+        and span.attributes.get("cloudevents.event_subject") == task_id
+    ]
+    return publish
+
+
 async def test_create_task_with_a_reminder_is_one_trace_with_parent_links_intact(
     spans: InMemorySpanExporter, traced_system: httpx.AsyncClient
 ) -> None:
@@ -91,13 +103,7 @@ async def test_create_task_with_a_reminder_is_one_trace_with_parent_links_intact
             await asyncio.sleep(0.05)
 
     finished = list(spans.get_finished_spans())
-    (publish,) = [
-        span
-        for span in finished
-        if span.kind is SpanKind.PRODUCER
-        and span.attributes is not None
-        and span.attributes.get("cloudevents.event_subject") == task_id
-    ]
+    publish = the_publish(finished, task_id)
     assert publish.context is not None
     trace_id = publish.context.trace_id
     trace = [s for s in finished if s.context is not None and s.context.trace_id == trace_id]

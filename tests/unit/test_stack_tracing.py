@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cli.main import build_parser
 from devstack.dapr_resources import render_dapr_resources
 
@@ -39,3 +41,21 @@ def test_stack_up_takes_tracing() -> None:
     args = build_parser().parse_args(["stack", "up", "--tracing"])
     assert args.tracing is True
     assert build_parser().parse_args(["stack", "up"]).tracing is False
+
+
+def test_jaeger_serves_a_built_ui_only_where_one_is_named_or_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devstack._common import LocalInfraError
+    from devstack.jaeger import JAEGER_VERSION, jaeger_ui_assets
+
+    monkeypatch.setenv("TASKSTREAM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TASKSTREAM_JAEGER_UI", raising=False)
+    assert jaeger_ui_assets() is None  # the Go module's placeholder page only
+    cached = tmp_path / "cache" / f"jaeger-ui-{JAEGER_VERSION}"
+    cached.mkdir(parents=True)
+    (cached / "index.html").write_text("<html></html>")
+    assert jaeger_ui_assets() == cached
+    monkeypatch.setenv("TASKSTREAM_JAEGER_UI", str(tmp_path / "nothing"))
+    with pytest.raises(LocalInfraError, match=r"no index\.html"):
+        jaeger_ui_assets()
