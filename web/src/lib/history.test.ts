@@ -66,4 +66,23 @@ describe('history in sentences', () => {
     );
     expect(say('task.reopened', {}, 'f2c4a9e0-0000-4000-8000-000000000000')).toBe('Someone else (f2c4a9e0) reopened the task');
   });
+
+  it('says every other event type in words, never as raw JSON', () => {
+    const task = { title: 'Dentist', dueAt: null, recurrence: null };
+    expect(say('task.restored', { task })).toBe('You restored “Dentist”');
+    expect(say('tag.renamed', { name: { before: 'work', after: 'job' } })).toBe('You renamed the tag #work to #job');
+    expect(say('tag.deleted', { name: { before: 'work', after: null } })).toBe('You deleted the tag #work');
+    expect(say('webhook.registered', { url: 'https://hooks.example.com/t' })).toBe('You registered the webhook https://hooks.example.com/t');
+    expect(say('notification.sent', { channel: 'PUSH', title: 'Dentist', body: '' }, 'notifications')).toBe(
+      'The notifications service sent a reminder by browser push',
+    );
+    expect(say('notification.failed', { channel: 'EMAIL', error: 'mailbox full' }, 'notifications')).toBe(
+      'The notifications service could not deliver a reminder by email (mailbox full)',
+    );
+    expect(say('project.member.changed', { memberId: 'm', role: 'EDITOR', previousRole: 'VIEWER' })).toBe(
+      "You changed a member's role from viewer to editor",
+    );
+    expect(say('project.section.deleted', { name: 'Later', movedTaskCount: 2 })).toBe('You deleted the section “Later”, moving 2 tasks out of it');
+    expect(say('project.invitation.answered', { role: 'EDITOR', state: 'ACCEPTED' })).toBe('You accepted an invitation');
+  });
 });

@@ -134,6 +134,17 @@ function remindersChange(before: unknown, after: unknown, tz: string, now: numbe
   return parts.join(', ');
 }
 
+const CHANNEL_WORDS: Record<string, string> = { IN_APP: 'in the app', EMAIL: 'by email', WEBHOOK: 'by webhook', PUSH: 'by browser push' };
+
+function channelWords(channel: unknown): string {
+  const words = CHANNEL_WORDS[String(channel)];
+  return words ? ` ${words}` : '';
+}
+
+function roleWord(role: unknown): string {
+  return typeof role === 'string' ? role.toLowerCase() : 'member';
+}
+
 function join(parts: string[]): string {
   if (parts.length <= 1) return parts[0] ?? '';
   return `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
@@ -160,9 +171,53 @@ export function describeEntry(entry: HistoryEntry, meId: string, timeZone: strin
       return `${who} completed the task`;
     case 'task.reopened':
       return `${who} reopened the task`;
+    case 'task.restored':
+      return `${who} restored ${title ? quote(title) : 'the task'}`;
     case 'reminder.sent':
-    case 'notification.sent':
       return `${who} sent a reminder`;
+    case 'notification.sent':
+      return `${who} sent a reminder${channelWords(c.channel)}`;
+    case 'notification.failed':
+      return `${who} could not deliver a reminder${channelWords(c.channel)}${str(c.error) ? ` (${str(c.error)})` : ''}`;
+    case 'tag.renamed': {
+      const name = isObj(c.name) ? c.name : {};
+      return `${who} renamed the tag #${String(name.before ?? '')} to #${String(name.after ?? '')}`;
+    }
+    case 'tag.deleted': {
+      const name = isObj(c.name) ? c.name : {};
+      return `${who} deleted the tag #${String(name.before ?? '')}`;
+    }
+    case 'webhook.registered':
+      return `${who} registered the webhook ${str(c.url) ?? ''}`.trim();
+    case 'webhook.deleted':
+      return `${who} deleted the webhook ${str(c.url) ?? ''}`.trim();
+    case 'project.created':
+      return `${who} created the project ${quote(str(c.name) ?? '')}`;
+    case 'project.updated':
+      return c.archived === true ? `${who} archived the project ${quote(str(c.name) ?? '')}` : `${who} updated the project ${quote(str(c.name) ?? '')}`;
+    case 'project.deleted':
+      return `${who} deleted the project`;
+    case 'project.member.added':
+      return `${who} added a member as ${roleWord(c.role)}`;
+    case 'project.member.changed':
+      return `${who} changed a member's role from ${roleWord(c.previousRole)} to ${roleWord(c.role)}`;
+    case 'project.member.removed':
+      return `${who} removed a member`;
+    case 'project.invitation.created':
+      return `${who} invited someone as ${roleWord(c.role)}`;
+    case 'project.invitation.answered':
+      return `${who} ${c.state === 'ACCEPTED' ? 'accepted' : c.state === 'DECLINED' ? 'declined' : 'answered'} an invitation`;
+    case 'project.invitation.revoked':
+      return `${who} revoked an invitation`;
+    case 'project.section.created':
+      return `${who} added the section ${quote(str(c.name) ?? '')}`;
+    case 'project.section.renamed':
+      return `${who} renamed a section to ${quote(str(c.name) ?? '')}`;
+    case 'project.section.deleted': {
+      const moved = typeof c.movedTaskCount === 'number' ? c.movedTaskCount : 0;
+      const tail = moved ? `, moving ${moved} ${moved === 1 ? 'task' : 'tasks'} out of it` : '';
+      return `${who} deleted the section ${quote(str(c.name) ?? '')}${tail}`;
+    }
     case 'task.updated': {
       const parts: string[] = [];
       for (const [field, value] of Object.entries(c)) {
