@@ -43,6 +43,7 @@ class Channel(enum.Enum):
     IN_APP = "IN_APP"
     EMAIL = "EMAIL"
     WEBHOOK = "WEBHOOK"
+    PUSH = "PUSH"
 
 
 class ReminderState(enum.Enum):
