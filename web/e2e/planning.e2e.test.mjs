@@ -34,8 +34,10 @@ async function account(tag) {
   return data.signUp.token;
 }
 
-async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', hash = '#/calendar', bypassCSP = false, fixedNow = NOW } = {}) {
-  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'America/New_York', locale: 'en-GB', bypassCSP });
+// `serviceWorkers: 'block'` where a test intercepts /graphql with page.route, which does not
+// see what the app's service worker fetches (the worker has tests of its own: offline.e2e).
+async function openApp(token, { viewport = DESKTOP, colorScheme = 'light', hash = '#/calendar', bypassCSP = false, fixedNow = NOW, serviceWorkers = 'allow' } = {}) {
+  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'America/New_York', locale: 'en-GB', bypassCSP, serviceWorkers });
   ctx.setDefaultTimeout(15_000);
   await ctx.addInitScript((t) => localStorage.setItem('taskstream.token', t), token);
   const page = await ctx.newPage();
@@ -163,7 +165,7 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
   it('calendar: drag to another day, Shift+arrows from the keyboard, undo, and live changes from elsewhere', async () => {
     const token = await account('move');
     const { dentist, rent } = await plan(token);
-    const page = await openApp(token);
+    const page = await openApp(token, { serviceWorkers: 'block' });
     const chip = page.locator(`[data-calendar-task="${dentist.id}"]`);
     await cell(page, '2026-12-08').locator(`[data-calendar-task="${dentist.id}"]`).waitFor();
 
