@@ -50,6 +50,11 @@ describe('history in sentences', () => {
     expect(say('task.updated', { reminders: { before: [sent], after: [{ ...sent, state: 'SCHEDULED', remindAt: '2026-12-05T08:00:00Z', sentAt: null }] } })).toBe(
       'You snoozed a reminder to Sat 5 Dec, 09:00',
     );
+    // A relative reminder stays relative when snoozed: still a snooze, not "changed a reminder".
+    const relative = { ...sent, beforeDue: 1 };
+    expect(say('task.updated', { reminders: { before: [relative], after: [{ ...relative, state: 'SCHEDULED', remindAt: '2026-12-04T08:10:00Z', sentAt: null }] } })).toBe(
+      'You snoozed a reminder to Fri 4 Dec, 09:10',
+    );
     expect(say('task.updated', { reminders: { before: [], after: [{ ...sent, id: 'r2', beforeDue: 15, state: 'SCHEDULED' }] } })).toBe(
       'You added a reminder 15 minutes before the due time',
     );

@@ -122,7 +122,8 @@ function remindersChange(before: unknown, after: unknown, tz: string, now: numbe
     byId.delete(String(r.id));
     if (old.state !== 'SENT' && r.state === 'SENT') parts.push('sent a reminder');
     else if (r.state === 'FAILED' && old.state !== 'FAILED') parts.push('could not deliver a reminder');
-    else if (old.state === 'SENT' && r.state === 'SCHEDULED' && r.beforeDue == null && str(r.remindAt))
+    // A snooze: sent, then scheduled again (a relative reminder stays relative, see the model).
+    else if (old.state === 'SENT' && r.state === 'SCHEDULED' && str(r.remindAt))
       parts.push(`snoozed a reminder to ${dueLabel(str(r.remindAt) ?? '', tz, true, now)}`);
     else if (old.remindAt !== r.remindAt || old.beforeDue !== r.beforeDue) {
       // A relative reminder following its due date is said by the due date's own sentence.
