@@ -6,7 +6,7 @@
 // (encryption, VAPID) is tested against a real endpoint in tests/e2e/test_web_push.py.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { gql, setup, shot } from './harness.mjs';
+import { axe, gql, setup, shot } from './harness.mjs';
 
 const PASSWORD = 'correct horse 42';
 let env;
@@ -28,8 +28,9 @@ async function create(token, input) {
 }
 
 /** A logged-in page whose service worker is installed and controls it. */
-async function openControlled(token, { permissions = [] } = {}) {
-  const ctx = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
+async function openControlled(token, { permissions = [], colorScheme = 'light' } = {}) {
+  // bypassCSP: axe-core is injected into the page (the app itself runs under its policy elsewhere).
+  const ctx = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', colorScheme, bypassCSP: true });
   ctx.setDefaultTimeout(15_000);
   if (permissions.length) await ctx.grantPermissions(permissions, { origin: env.baseUrl });
   await ctx.addInitScript((t) => localStorage.setItem('taskstream.token', t), token);
@@ -75,6 +76,7 @@ describe('installable app', () => {
     await banner.waitFor();
     assert.match(await banner.innerText(), /offline.*read-only/i);
     await shot(page, 'offline-reload');
+    await axe(page, 'the offline reload');
     // Read-only: a change cannot be made (the worker never answers a mutation from its cache).
     const refused = await page.evaluate(async (t) => {
       try {
@@ -146,6 +148,7 @@ describe('installable app', () => {
     await toggle.waitFor();
     assert.equal(await toggle.isChecked(), false);
     await shot(page, 'settings-push');
+    await axe(page, 'settings with browser push (light)');
     await ctx.close();
   });
 });

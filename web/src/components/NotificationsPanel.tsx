@@ -228,7 +228,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
                   className="ghost small"
                   disabled={snoozing === n.id}
                   aria-expanded={customFor === n.id}
-                  aria-label="Snooze until a time you choose"
+                  aria-label="Snooze Custom…"
                   onClick={() => {
                     setCustomFor(customFor === n.id ? null : n.id);
                     setCustomAt('');
