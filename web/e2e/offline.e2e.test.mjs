@@ -91,6 +91,10 @@ describe('installable app', () => {
       }
     }, token);
     assert.equal(refused, true);
+    // And the app says why when one is tried.
+    await page.getByRole('checkbox', { name: 'Complete “Buy oat milk”' }).click();
+    await page.getByText('You’re offline, so nothing was changed. Try again once you’re back online.').first().waitFor();
+    await shot(page, 'offline-change-refused');
     await ctx.setOffline(false);
     await banner.waitFor({ state: 'detached' });
     const tasks = await gql(env.baseUrl, '{ tasks(first: 10) { totalCount } }', {}, token);
