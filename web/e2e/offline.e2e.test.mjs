@@ -119,11 +119,15 @@ describe('installable app', () => {
       registrationId: registration.registrationId,
       data: JSON.stringify(reminder),
     });
-    const shown = await page.waitForFunction(async () => {
-      const found = await (await navigator.serviceWorker.ready).getNotifications();
-      return found.length ? found.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, actions: n.actions.map((a) => a.action) })) : null;
-    });
-    assert.deepEqual(await shown.jsonValue(), [
+    // Polled here: waitForFunction would take the async predicate's promise itself as truthy.
+    const notifications = () =>
+      page.evaluate(async () => {
+        const found = await (await navigator.serviceWorker.ready).getNotifications();
+        return found.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, actions: n.actions.map((a) => a.action) }));
+      });
+    let shown = await notifications();
+    for (const until = Date.now() + 10_000; shown.length === 0 && Date.now() < until; shown = await notifications()) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(shown, [
       { title: 'Water the plants', body: 'Due at 2026-12-05 09:00 UTC', tag: 'r-1', data: { taskId: 't-1', reminderId: 'r-1' }, actions: ['complete', 'snooze'] },
     ]);
     await ctx.close();
