@@ -209,7 +209,7 @@ def command_up(args: argparse.Namespace) -> int:
     """Everything in one process, with embedded PostgreSQL unless DATABASE_URL is set."""
     from devstack.datadir import DataDirectoryInUse, DataDirectoryLock
     from devstack.postgres import EmbeddedPostgres
-    from taskstream.auth import load_or_create_signing_key
+    from taskstream.auth import load_or_create_signing_key, load_or_create_vapid_key
 
     settings = get_settings()
     data_dir: Path = (args.data_dir or default_data_dir(settings)).expanduser().resolve()
@@ -237,6 +237,11 @@ def command_up(args: argparse.Namespace) -> int:
 
         audit_key = load_or_create_signing_key(data_dir / "secrets" / "audit-signing-key")
         updates["audit_key"] = SecretStr(audit_key)
+    if settings.vapid_private_key is None:
+        from pydantic import SecretStr
+
+        vapid_key = load_or_create_vapid_key(data_dir / "secrets" / "vapid-private-key")
+        updates["vapid_private_key"] = SecretStr(vapid_key)
     server = None
     with _graceful_signals() as received:
         try:

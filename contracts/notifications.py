@@ -1,4 +1,4 @@
-"""The notifications service's internal API: users' webhooks and their in-app inbox.
+"""The notifications service's internal API: users' webhooks, push subscriptions and inbox.
 
 The gateway's GraphQL resolvers call it with the caller's user id; everything is scoped by it,
 so another user's objects are reported exactly like missing ones.
@@ -19,6 +19,11 @@ SERVICE = "notifications"
 # A user may register at most this many webhooks: the notifications service refuses more and the
 # gateway prices the `webhooks` list with it.
 WEBHOOKS_MAX = 20
+# A user may subscribe at most this many browsers to Web Push (the gateway prices the list with it).
+PUSH_SUBSCRIPTIONS_MAX = 10
+# The longest push endpoint and key texts taken (endpoints are URLs; keys base64url).
+PUSH_ENDPOINT_MAX = 2048
+PUSH_KEY_MAX = 128
 # The largest page of notifications one call returns.
 NOTIFICATIONS_PAGE_MAX = 200
 
@@ -41,6 +46,28 @@ class DeleteWebhook(Request):
 
     user_id: uuid.UUID
     webhook_id: uuid.UUID
+
+
+class RegisterPushSubscription(Request):
+    """Subscribe one of the user's browsers to Web Push (its PushSubscription's fields)."""
+
+    user_id: uuid.UUID
+    endpoint: str = Field(max_length=PUSH_ENDPOINT_MAX)
+    p256dh: str = Field(max_length=PUSH_KEY_MAX)
+    auth: str = Field(max_length=PUSH_KEY_MAX)
+
+
+class ListPushSubscriptions(Request):
+    """The user's push subscriptions and the key browsers subscribe with."""
+
+    user_id: uuid.UUID
+
+
+class DeletePushSubscription(Request):
+    """Unsubscribe the user's browser with this endpoint."""
+
+    user_id: uuid.UUID
+    endpoint: str = Field(max_length=PUSH_ENDPOINT_MAX)
 
 
 class ListNotifications(Request):
@@ -86,6 +113,27 @@ class WebhookDeleted(Answer):
     id: uuid.UUID
 
 
+class PushSubscription(Answer):
+    """A browser subscribed to Web Push, as the API shows it (never its keys)."""
+
+    id: uuid.UUID
+    endpoint: str
+    created_at: AwareDatetime
+
+
+class PushSubscriptions(Answer):
+    """The user's subscriptions, oldest first, and the VAPID public key (None: push is off)."""
+
+    public_key: str | None
+    subscriptions: list[PushSubscription]
+
+
+class PushSubscriptionDeleted(Answer):
+    """The id of the removed subscription."""
+
+    id: uuid.UUID
+
+
 class Notification(Answer):
     """A notification as the API shows it."""
 
@@ -127,6 +175,19 @@ LIST_WEBHOOKS = Endpoint(SERVICE, "GET", "/internal/webhooks", ListWebhooks, Web
 DELETE_WEBHOOK = Endpoint(
     SERVICE, "DELETE", "/internal/webhooks/{webhookId}", DeleteWebhook, WebhookDeleted
 )
+REGISTER_PUSH_SUBSCRIPTION = Endpoint(
+    SERVICE, "POST", "/internal/push-subscriptions", RegisterPushSubscription, PushSubscription
+)
+LIST_PUSH_SUBSCRIPTIONS = Endpoint(
+    SERVICE, "GET", "/internal/push-subscriptions", ListPushSubscriptions, PushSubscriptions
+)
+DELETE_PUSH_SUBSCRIPTION = Endpoint(
+    SERVICE,
+    "DELETE",
+    "/internal/push-subscriptions",
+    DeletePushSubscription,
+    PushSubscriptionDeleted,
+)
 LIST_NOTIFICATIONS = Endpoint(
     SERVICE, "GET", "/internal/notifications", ListNotifications, NotificationPage
 )
@@ -156,6 +217,22 @@ class NotificationsClient:
     async def delete_webhook(self, request: DeleteWebhook) -> WebhookDeleted:
         """Remove an endpoint; NotFound when it is not the user's."""
         return await self._invoker.invoke(DELETE_WEBHOOK, request)
+
+    async def register_push_subscription(
+        self, request: RegisterPushSubscription
+    ) -> PushSubscription:
+        """Subscribe a browser (again: its keys are replaced); BAD_USER_INPUT when refused."""
+        return await self._invoker.invoke(REGISTER_PUSH_SUBSCRIPTION, request)
+
+    async def list_push_subscriptions(self, request: ListPushSubscriptions) -> PushSubscriptions:
+        """The user's subscriptions and the VAPID public key."""
+        return await self._invoker.invoke(LIST_PUSH_SUBSCRIPTIONS, request)
+
+    async def delete_push_subscription(
+        self, request: DeletePushSubscription
+    ) -> PushSubscriptionDeleted:
+        """Unsubscribe a browser; NotFound when the user has no subscription there."""
+        return await self._invoker.invoke(DELETE_PUSH_SUBSCRIPTION, request)
 
     async def list_notifications(self, request: ListNotifications) -> NotificationPage:
         """A page of in-app notifications, newest first."""

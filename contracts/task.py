@@ -17,7 +17,7 @@ from taskstream.messaging.cloudevents import Instant, WireModel
 from taskstream.recurrence import Recurrence as RecurrenceRule
 from taskstream.recurrence import RepeatFrom
 
-Channel = Literal["IN_APP", "EMAIL", "WEBHOOK"]
+Channel = Literal["IN_APP", "EMAIL", "WEBHOOK", "PUSH"]
 ReminderState = Literal["SCHEDULED", "SENT", "FAILED", "CANCELLED"]
 TaskStatus = Literal["OPEN", "DONE"]
 Priority = Literal["NONE", "LOW", "MEDIUM", "HIGH", "URGENT"]

@@ -5,8 +5,9 @@ A backup is one gzipped tar file (mode 0600: it holds the signing keys) with
   database.dump      `pg_dump --format=custom` of the database (one snapshot: consistent while
                      `up` keeps writing, as pg_dump runs in a single repeatable-read transaction)
   secrets/...        the data directory's secrets folder (JWT and audit signing keys, the
-                     database password), so tokens signed before and the audit chain's
-                     signatures verify after a restore
+                     database password, the Web Push VAPID key), so tokens signed before and
+                     the audit chain's signatures verify after a restore, and browsers'
+                     push subscriptions keep working
 The server of a running `up` is dumped through its own port; a stopped one is started for the
 dump and stopped again, the data directory locked meanwhile. A restore goes only into an empty
 (or missing) data directory, and removes what it made when it fails: it never mixes a backup

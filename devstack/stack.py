@@ -518,7 +518,7 @@ class Stack:
     async def _start(self, cleanup: contextlib.AsyncExitStack) -> None:
         from devstack.dapr_resources import render_dapr_resources
         from devstack.datadir import DataDirectoryLock
-        from taskstream.auth import load_or_create_signing_key
+        from taskstream.auth import load_or_create_signing_key, load_or_create_vapid_key
         from taskstream.settings import get_settings
 
         settings = get_settings()
@@ -563,6 +563,11 @@ class Stack:
             if settings.audit_key is not None
             else load_or_create_signing_key(self.data_dir / "secrets" / "audit-signing-key")
         )
+        vapid_key = (
+            settings.vapid_private_key.get_secret_value()
+            if settings.vapid_private_key is not None
+            else load_or_create_vapid_key(self.data_dir / "secrets" / "vapid-private-key")
+        )
         tokens = {"dapr": _token(), "app": _token()}
 
         def write_secrets(path: Path, database: str, state: str) -> Path:
@@ -571,6 +576,7 @@ class Stack:
                 SECRET_KEYS["jwt_secret"]: jwt_key,
                 SECRET_KEYS["database_url"]: database,
                 OPTIONAL_SECRET_KEYS["audit_key"]: audit_key,
+                OPTIONAL_SECRET_KEYS["vapid_private_key"]: vapid_key,
                 "state-connection-string": state,
                 # For operators' reference; daprd and the apps get them in their environment.
                 "dapr-api-token": tokens["dapr"],

@@ -58,7 +58,7 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from contracts.audit import AUDIT_PAGE_MAX
-from contracts.notifications import NOTIFICATIONS_PAGE_MAX, WEBHOOKS_MAX
+from contracts.notifications import NOTIFICATIONS_PAGE_MAX, PUSH_SUBSCRIPTIONS_MAX, WEBHOOKS_MAX
 from gateway_core.domain.model import REMINDERS_MAX, TAG_NAME_MAX, TAGS_MAX
 from gateway_core.domain.projects import (
     INVITATIONS_LISTED_MAX,
@@ -129,8 +129,8 @@ LIST_CAPS: dict[str, Capped] = {
     "UpdateTaskInput.tags": Capped(TAGS_MAX, tag_names=True),
     "CreateTaskInput.reminders": Capped(REMINDERS_MAX),
     "UpdateTaskInput.reminders": Capped(REMINDERS_MAX),
-    # IN_APP, EMAIL, WEBHOOK.
-    "ReminderInput.channels": Capped(3),
+    # IN_APP, EMAIL, WEBHOOK, PUSH.
+    "ReminderInput.channels": Capped(4),
 }
 # A list added to the schema without an entry above still has a bound (and fails the test).
 UNLISTED_CAP = Capped(100)
@@ -166,6 +166,7 @@ FIXED_SIZES: dict[tuple[str, str], int] = {
     ("Task", "reminders"): REMINDERS_MAX,
     ("Query", "tags"): TAGS_ASSUMED,
     ("Query", "webhooks"): WEBHOOKS_MAX,
+    ("PushSetup", "subscriptions"): PUSH_SUBSCRIPTIONS_MAX,
     ("Query", "projects"): PROJECTS_PER_USER_MAX,
     ("Project", "members"): MEMBERS_MAX,
     ("Query", "myInvitations"): INVITATIONS_LISTED_MAX,

@@ -54,8 +54,8 @@ strawberry.enum(
     name="Channel",
     description=(
         "Where a reminder is delivered: IN_APP (a Notification, pushed to the notifications "
-        "subscription), EMAIL (to the account's address) or WEBHOOK (a signed POST to every "
-        "registered webhook)."
+        "subscription), EMAIL (to the account's address), WEBHOOK (a signed POST to every "
+        "registered webhook) or PUSH (Web Push to every browser the account subscribed)."
     ),
 )
 strawberry.enum(

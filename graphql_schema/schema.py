@@ -28,6 +28,7 @@ from graphql_schema.notifications.resolvers import NotificationMutations, Notifi
 from graphql_schema.persisted import TrustedDocumentsOnly, trusted_documents_of
 from graphql_schema.projects.resolvers import ProjectMutations, ProjectQueries
 from graphql_schema.projects.subscriptions import ProjectSubscriptions
+from graphql_schema.push.resolvers import PushMutations, PushQueries
 from graphql_schema.reminders.resolvers import ReminderMutations
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.structure.resolvers import StructureMutations
@@ -47,6 +48,7 @@ class Query(
     NotificationQueries,
     AuditQueries,
     WebhookQueries,
+    PushQueries,
     ProjectQueries,
     SavedFilterQueries,
 ):
@@ -64,6 +66,7 @@ class Mutation(
     TagMutations,
     NotificationMutations,
     WebhookMutations,
+    PushMutations,
     ProjectMutations,
     SavedFilterMutations,
     StructureMutations,

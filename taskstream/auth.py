@@ -8,6 +8,7 @@ were revocable and count as generation 0.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import anyio
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from taskstream.errors import Unauthenticated
 
@@ -147,6 +149,23 @@ def bearer_token(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def new_vapid_private_key() -> str:
+    """A fresh Web Push (VAPID) private key: the raw P-256 scalar in unpadded base64url."""
+    scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    return base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).rstrip(b"=").decode("ascii")
+
+
+def load_or_create_vapid_key(path: Path) -> str:
+    """The VAPID private key kept at `path`, generated once (mode 0600) when missing."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = new_vapid_private_key()
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
 
 
 def load_or_create_signing_key(path: Path) -> str:

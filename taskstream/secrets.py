@@ -24,7 +24,10 @@ from taskstream.settings import Settings
 # other key names and reaches the services as env, see the module docstring).
 SECRET_KEYS = {"jwt_secret": "jwt-signing-key", "database_url": "database-url"}
 # Taken from the store when it has them; the setting's own fallback applies otherwise.
-OPTIONAL_SECRET_KEYS = {"audit_key": "audit-signing-key"}
+OPTIONAL_SECRET_KEYS = {
+    "audit_key": "audit-signing-key",
+    "vapid_private_key": "vapid-private-key",
+}
 
 
 class SecretsUnavailable(RuntimeError):

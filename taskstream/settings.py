@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     # Signs audit chain heads and checkpoints; derived from jwt_secret when unset.
     audit_key: SecretStr | None = Field(default=None, min_length=32)
     webhook_allow_private: bool = False
+    # Web Push (RFC 8292): the VAPID key pair's private half, the raw P-256 scalar in
+    # base64url (its public half is derived). Unset: the PUSH channel is off.
+    vapid_private_key: SecretStr | None = Field(default=None, min_length=43, max_length=44)
+    # Who push services may contact about this server's pushes: a mailto: or https: URL.
+    vapid_subject: str = Field(
+        default="mailto:taskstream@localhost", pattern=r"^(mailto:|https://)"
+    )
     smtp_from: str = "taskstream@localhost"
     # Per-channel delivery retries: attempt n waits retry_seconds * 2**(n-1), capped.
     notification_max_attempts: int = Field(default=6, ge=1)

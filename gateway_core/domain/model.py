@@ -43,6 +43,7 @@ class Channel(enum.Enum):
     IN_APP = "IN_APP"
     EMAIL = "EMAIL"
     WEBHOOK = "WEBHOOK"
+    PUSH = "PUSH"
 
 
 class ReminderState(enum.Enum):
@@ -418,7 +419,12 @@ class Task:
         if change.reminders is not None:
             reminders = build_reminders(change.reminders, due_at)
         else:
-            reminders = _follow_due_date(self.reminders, due_at, field_name="dueAt")
+            # Only a moved due date moves relative reminders (an edit keeps a snoozed one's time).
+            reminders = (
+                self.reminders
+                if due_at == self.due_at
+                else _follow_due_date(self.reminders, due_at, field_name="dueAt")
+            )
 
         self.title, self.notes, self.priority, self.tags = title, notes, priority, tags
         self.due_at, self.recurrence = due_at, recurrence
@@ -530,7 +536,8 @@ class Task:
     def snooze_reminder(
         self, reminder_id: uuid.UUID, *, minutes: int, now: datetime, source: str = "gateway"
     ) -> Reminder:
-        """Reschedule one reminder to now + minutes; it no longer follows the due date."""
+        """Fire one reminder again at now + minutes. A relative reminder stays relative: it is
+        snoozed this once, and follows the due date again when the due date moves."""
         if not 1 <= minutes <= SNOOZE_MAX_MINUTES:
             raise InvalidInput("minutes", f"must be 1 to {SNOOZE_MAX_MINUTES}")
         if self.status is not TaskStatus.OPEN:
@@ -543,7 +550,7 @@ class Task:
                 snoozed = Reminder(
                     reminder.id,
                     now + timedelta(minutes=minutes),
-                    None,
+                    reminder.before_due,
                     reminder.channels,
                     ReminderState.SCHEDULED,
                 )

@@ -197,7 +197,7 @@ class ReminderInput:
     )
     channels: list[Channel] = strawberry.field(
         default_factory=lambda: [Channel.IN_APP],
-        description="Where to deliver it; at most 3 entries.",
+        description="Where to deliver it; at most 4 entries (one per channel).",
     )
 
     def to_spec(self) -> ReminderSpec:

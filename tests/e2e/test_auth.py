@@ -110,7 +110,7 @@ async def test_forged_expired_and_unsigned_tokens_are_refused(
     )
     wrong_key = jwt.encode(claims, "not-the-key-" + "x" * 40, "HS256")
     wrong_audience = jwt.encode({**claims, "aud": "someone-else"}, secret, "HS256")
-    unsigned = jwt.encode(claims, None, "none")
+    unsigned = jwt.encode(claims, "", "none")  # the "none" algorithm takes no key
     valid = jwt.encode(claims, secret, "HS256")
     assert (await alice.execute(ME, token=valid))["data"]["me"]["id"] == me["id"]
     for token in (expired, wrong_key, wrong_audience, unsigned, valid[:-2] + "xx"):

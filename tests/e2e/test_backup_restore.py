@@ -77,6 +77,7 @@ def test_a_backup_of_a_running_up_restores_into_a_fresh_directory(tmp_path: Path
             "secrets/jwt-signing-key",
             "secrets/audit-signing-key",
             "secrets/postgres-password",
+            "secrets/vapid-private-key",
         }
 
     # A stopped instance is backed up too, and left stopped.

@@ -151,20 +151,27 @@ def mailbox() -> Iterator[Mailbox]:
         controller.stop()
 
 
-@pytest.fixture(scope="module")
-async def receiver() -> AsyncIterator[Receiver]:
-    """A real HTTP server on 127.0.0.1 receiving webhooks."""
-    hub = Receiver(free_port())
-    config = uvicorn.Config(
-        hub.app(), host="127.0.0.1", port=hub.port, log_level="warning", lifespan="off"
-    )
+@contextlib.asynccontextmanager
+async def serving(app: Starlette, port: int) -> AsyncIterator[None]:
+    """A real HTTP server (uvicorn) for `app` on 127.0.0.1:`port`, while in the block."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
-    yield hub
-    server.should_exit = True
-    await task
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="module")
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 receiving webhooks."""
+    hub = Receiver(free_port())
+    async with serving(hub.app(), hub.port):
+        yield hub
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -182,6 +183,38 @@ async def test_snooze_reminder(alice: GraphQLClient) -> None:
         f'mutation {{ snoozeReminder(id: "{reminder_id}", minutes: 0) {{ id }} }}'
     )
     assert bad["extensions"]["code"] == "BAD_USER_INPUT" and bad["message"].startswith("minutes")
+
+
+async def test_snooze_keeps_a_relative_reminder_relative(alice: GraphQLClient) -> None:
+    task = await create(
+        alice, title="Stand-up", dueAt="2030-01-01T09:00:00Z", reminders=[{"beforeDue": 1}]
+    )
+    reminder_id = task["reminders"][0]["id"]
+    fields = "{ reminders { id remindAt beforeDue state } }"
+    snoozed = (
+        await alice.data(
+            f'mutation {{ snoozeReminder(id: "{reminder_id}", minutes: 15) '
+            "{ remindAt beforeDue state } }"
+        )
+    )["snoozeReminder"]
+    # Snoozed once: it fires in 15 minutes, and is still "1 minute before".
+    assert snoozed["beforeDue"] == 1 and snoozed["state"] == "SCHEDULED"
+    assert snoozed["remindAt"] < "2030"
+    renamed = (
+        await alice.data(
+            f'mutation {{ updateTask(id: "{task["id"]}", input: {{title: "Daily"}}) {fields} }}'
+        )
+    )["updateTask"]
+    assert renamed["reminders"][0]["remindAt"] == snoozed["remindAt"]
+    moved = (
+        await alice.data(
+            f'mutation {{ updateTask(id: "{task["id"]}", '
+            f'input: {{dueAt: "2030-01-02T09:00:00Z"}}) {fields} }}'
+        )
+    )["updateTask"]
+    reminder = moved["reminders"][0]
+    assert reminder["beforeDue"] == 1
+    assert datetime.fromisoformat(reminder["remindAt"]) == datetime(2030, 1, 2, 8, 59, tzinfo=UTC)
 
 
 async def test_rename_and_delete_tag_update_their_tasks(alice: GraphQLClient) -> None:

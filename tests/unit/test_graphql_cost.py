@@ -303,7 +303,7 @@ def test_every_cap_is_said_in_the_schema(schema: GraphQLSchema) -> None:
         ),
         (
             'mutation { createTask(input: {title: "t", reminders: [{beforeDue: 5, '
-            "channels: [IN_APP, EMAIL, WEBHOOK, IN_APP]}]}) { id } }",
+            "channels: [IN_APP, EMAIL, WEBHOOK, PUSH, IN_APP]}]}) { id } }",
             None,
             "reminders[0].channels",
         ),

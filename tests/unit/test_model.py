@@ -128,10 +128,18 @@ def test_recurring_task_keeps_its_series_and_skips_in_place() -> None:
     assert task.recurrence.skipped == (DUE,)
 
 
-def test_snooze_makes_a_reminder_absolute_and_scheduled() -> None:
+def test_snooze_keeps_a_relative_reminder_relative() -> None:
     task = make(title="a", due_at=DUE, reminders=[ReminderSpec(None, 5, (Channel.IN_APP,))])
     reminder = task.snooze_reminder(task.reminders[0].id, minutes=10, now=NOW)
-    assert reminder.remind_at == NOW + timedelta(minutes=10) and reminder.before_due is None
+    assert reminder.state is ReminderState.SCHEDULED
+    assert reminder.remind_at == NOW + timedelta(minutes=10) and reminder.before_due == 5
+    # An edit that leaves the due date keeps the snoozed time...
+    task.update(TaskChange(title="b"), now=NOW)
+    assert task.reminders[0].remind_at == NOW + timedelta(minutes=10)
+    # ...and a moved due date brings it back to 5 minutes before the (new) due date.
+    task.update(TaskChange(due_at=DUE + timedelta(days=1)), now=NOW)
+    assert task.reminders[0].remind_at == DUE + timedelta(days=1, minutes=-5)
+    assert task.reminders[0].before_due == 5
     with pytest.raises(NotFound):
         task.snooze_reminder(uuid.uuid4(), minutes=10, now=NOW)
     with pytest.raises(InvalidInput):

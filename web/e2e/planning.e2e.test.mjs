@@ -18,6 +18,8 @@ const pageErrors = [];
 
 /** A new account's token (in Berlin); the browser runs in New York, its clock fixed at NOW. */
 const account = async (tag) => (await signUp(env, { tag, name: 'plan', timezone: TZ })).token;
+// `serviceWorkers: 'block'` where a test intercepts /graphql with page.route, which does not
+// see what the app's service worker fetches (the worker has tests of its own: offline.e2e).
 const openApp = (token, opts = {}) => open(env, token, { pageErrors, timezoneId: 'America/New_York', hash: '#/calendar', bypassCSP: false, fixedNow: NOW, ...opts });
 const create = (token, input) => createTask(env, token, input);
 
@@ -118,7 +120,7 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
   it('calendar: drag to another day, Shift+arrows from the keyboard, undo, and live changes from elsewhere', async () => {
     const token = await account('move');
     const { dentist, rent } = await plan(token);
-    const page = await openApp(token);
+    const page = await openApp(token, { serviceWorkers: 'block' });
     const chip = page.locator(`[data-calendar-task="${dentist.id}"]`);
     await cell(page, '2026-12-08').locator(`[data-calendar-task="${dentist.id}"]`).waitFor();
 
@@ -244,6 +246,41 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
     await panel.getByRole('group', { name: 'Snooze “Call the bank”' }).getByRole('button', { name: 'Snooze 1 hour' }).click();
     await page.locator('.toast-error').filter({ hasText: 'was already rescheduled or removed' }).waitFor();
     assert.equal(Date.parse((await remindersOf(token, bank.id))[0].remindAt), at1);
+    await page.context().close();
+  });
+
+  it('reminders: a custom snooze from the panel, at a wall-clock time on the account clock; a past time is refused', async () => {
+    const token = await account('custom');
+    // A relative reminder ("5 minutes before" a due time 4 minutes away: it fires at once).
+    const due = new Date(Date.now() + 4 * 60_000).toISOString();
+    const task = await create(token, { title: 'Pay the invoice', dueAt: due, reminders: [{ beforeDue: 5, channels: ['IN_APP'] }] });
+    const page = await openApp(token, { hash: '#/tasks', fixedNow: null, bypassCSP: true });
+    const bell = page.getByRole('button', { name: 'Notifications, 1 unread' });
+    await bell.waitFor({ timeout: 60_000 });
+    await bell.click();
+    const panel = page.getByRole('region', { name: 'Notifications' });
+    await panel.getByRole('group', { name: 'Snooze “Pay the invoice”' }).getByRole('button', { name: 'Snooze Custom…' }).click();
+    const until = panel.getByLabel('Snooze until');
+    const wall = (ms) => berlin(ms).local;
+    await until.fill(wall(Date.now() - 3600_000));
+    await panel.getByRole('button', { name: 'Snooze', exact: true }).click();
+    await panel.getByRole('alert').filter({ hasText: 'Choose a time in the future.' }).waitFor();
+    assert.equal((await remindersOf(token, task.id))[0].state, 'SENT');
+    await shot(page, 'notifications-custom-snooze');
+    await axe(page, 'the custom snooze form with its error');
+    const target = Math.ceil((Date.now() + 2 * 3600_000) / 60_000) * 60_000;
+    await until.fill(wall(target));
+    await panel.getByRole('button', { name: 'Snooze', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Snoozed “Pay the invoice” until' }).first().waitFor();
+    const [r] = await remindersOf(token, task.id);
+    assert.equal(r.state, 'SCHEDULED');
+    // The API snoozes by whole minutes from now: at the chosen minute, never before it.
+    const at = Date.parse(r.remindAt);
+    assert.ok(at >= target && at < target + 60_000, `snoozed to ${r.remindAt}, chose ${new Date(target).toISOString()}`);
+    // Still "5 minutes before": a moved due date would bring it back to that offset.
+    const d = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { reminders { beforeDue } } }', { id: task.id }, token);
+    assert.equal(d.task.reminders[0].beforeDue, 5);
+    await page.getByRole('button', { name: 'Notifications', exact: true }).waitFor();
     await page.context().close();
   });
 

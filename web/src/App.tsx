@@ -5,6 +5,7 @@ import { Session } from './components/Session';
 import { ToastProvider } from './components/Toast';
 import { getToken, onTokenChange, setToken } from './lib/auth';
 import { createAppClient } from './lib/client';
+import { forgetOfflineData } from './lib/offline';
 
 function clearSessionState() {
   try {
@@ -36,6 +37,7 @@ async function logOut(): Promise<void> {
       clearTimeout(timer);
     }
   }
+  forgetOfflineData();
   setToken(null);
 }
 

@@ -1,4 +1,4 @@
-"""The notifications service's internal API: users' webhooks and their in-app inbox.
+"""The notifications service's internal API: users' webhooks, push subscriptions and inbox.
 
 The gateway's GraphQL resolvers call these routes (through Dapr, or in-process in `up`, with
 contracts.notifications' client) with the caller's user id; everything here is scoped by it,
@@ -12,25 +12,36 @@ from typing import Any
 
 import anyio
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
 from contracts.notifications import (
+    DELETE_PUSH_SUBSCRIPTION,
     DELETE_WEBHOOK,
     LIST_NOTIFICATIONS,
+    LIST_PUSH_SUBSCRIPTIONS,
     LIST_WEBHOOKS,
     MARK_NOTIFICATION_READ,
     NOTIFICATIONS_PAGE_MAX,
+    PUSH_SUBSCRIPTIONS_MAX,
+    REGISTER_PUSH_SUBSCRIPTION,
     REGISTER_WEBHOOK,
     WEBHOOKS_MAX,
+    DeletePushSubscription,
     DeleteWebhook,
     ListNotifications,
+    ListPushSubscriptions,
     ListWebhooks,
     MarkNotificationRead,
     Notification,
     NotificationEdge,
     NotificationPage,
     PageInfo,
+    PushSubscription,
+    PushSubscriptionDeleted,
+    PushSubscriptions,
+    RegisterPushSubscription,
     RegisterWebhook,
     Webhook,
     WebhookDeleted,
@@ -43,7 +54,14 @@ from taskstream.persistence.cursors import decode_typed_cursor, encode_cursor
 from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
 from workers.notifications import events
-from workers.notifications.tables import db_now, notifications, outbox, webhooks
+from workers.notifications.push import check_subscription, vapid_public_key
+from workers.notifications.tables import (
+    db_now,
+    notifications,
+    outbox,
+    push_subscriptions,
+    webhooks,
+)
 from workers.notifications.webhooks import (
     check_destination,
     check_url_shape,
@@ -147,6 +165,108 @@ async def delete_webhook(
     return WebhookDeleted(id=row.id)
 
 
+def push_subscription_view(row: Any) -> PushSubscription:
+    """A push subscription as the API shows it (never its keys)."""
+    return PushSubscription(id=row.id, endpoint=row.endpoint, created_at=row.created_at)
+
+
+async def register_push_subscription(
+    engine: AsyncEngine,
+    *,
+    user_id: uuid.UUID,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    development: bool,
+) -> PushSubscription:
+    """Subscribe one of the user's browsers; the same endpoint again replaces its keys.
+
+    An endpoint belongs to one browser profile: when another account subscribes it (the user
+    signed in as someone else there), it moves to that account.
+    """
+    subscription = check_subscription(endpoint, p256dh, auth, development=development)
+    async with engine.begin() as connection:
+        # One registration per user at a time, so the limit holds under concurrency.
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"push:{user_id}"}
+        )
+        count = await connection.scalar(
+            select(func.count())
+            .select_from(push_subscriptions)
+            .where(
+                push_subscriptions.c.user_id == user_id,
+                push_subscriptions.c.endpoint != subscription.endpoint,
+            )
+        )
+        if (count or 0) >= PUSH_SUBSCRIPTIONS_MAX:
+            raise InvalidInput(
+                "endpoint",
+                f"an account may subscribe at most {PUSH_SUBSCRIPTIONS_MAX} browsers to push; "
+                "unsubscribe one first",
+            )
+        statement = pg_insert(push_subscriptions).values(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            endpoint=subscription.endpoint,
+            p256dh=subscription.p256dh,
+            auth=subscription.auth,
+        )
+        row = (
+            await connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[push_subscriptions.c.endpoint],
+                    set_={
+                        "user_id": user_id,
+                        "p256dh": statement.excluded.p256dh,
+                        "auth": statement.excluded.auth,
+                    },
+                ).returning(
+                    push_subscriptions.c.id,
+                    push_subscriptions.c.endpoint,
+                    push_subscriptions.c.created_at,
+                )
+            )
+        ).one()
+    return push_subscription_view(row)
+
+
+async def list_push_subscriptions(
+    engine: AsyncEngine, *, user_id: uuid.UUID
+) -> list[PushSubscription]:
+    """The user's subscribed browsers, oldest first."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(
+                push_subscriptions.c.id,
+                push_subscriptions.c.endpoint,
+                push_subscriptions.c.created_at,
+            )
+            .where(push_subscriptions.c.user_id == user_id)
+            .order_by(push_subscriptions.c.created_at, push_subscriptions.c.id)
+        )
+        return [push_subscription_view(row) for row in rows]
+
+
+async def delete_push_subscription(
+    engine: AsyncEngine, *, user_id: uuid.UUID, endpoint: str
+) -> PushSubscriptionDeleted:
+    """Unsubscribe the user's browser at `endpoint`; NOT_FOUND when there is none."""
+    async with engine.begin() as connection:
+        row = (
+            await connection.execute(
+                delete(push_subscriptions)
+                .where(
+                    push_subscriptions.c.endpoint == endpoint.strip(),
+                    push_subscriptions.c.user_id == user_id,
+                )
+                .returning(push_subscriptions.c.id)
+            )
+        ).first()
+    if row is None:
+        raise NotFound("push subscription", "at this endpoint")
+    return PushSubscriptionDeleted(id=row.id)
+
+
 async def list_notifications(
     engine: AsyncEngine,
     *,
@@ -241,6 +361,30 @@ def internal_routes(engine: AsyncEngine, settings: Settings) -> list[BaseRoute]:
     async def remove_webhook(request: DeleteWebhook) -> WebhookDeleted:
         return await delete_webhook(engine, user_id=request.user_id, webhook_id=request.webhook_id)
 
+    vapid_key = settings.vapid_private_key
+    public_key = vapid_public_key(vapid_key.get_secret_value()) if vapid_key else None
+
+    async def post_push_subscription(request: RegisterPushSubscription) -> PushSubscription:
+        return await register_push_subscription(
+            engine,
+            user_id=request.user_id,
+            endpoint=request.endpoint,
+            p256dh=request.p256dh,
+            auth=request.auth,
+            development=settings.env != "production",
+        )
+
+    async def get_push_subscriptions(request: ListPushSubscriptions) -> PushSubscriptions:
+        found = await list_push_subscriptions(engine, user_id=request.user_id)
+        return PushSubscriptions(public_key=public_key, subscriptions=found)
+
+    async def remove_push_subscription(
+        request: DeletePushSubscription,
+    ) -> PushSubscriptionDeleted:
+        return await delete_push_subscription(
+            engine, user_id=request.user_id, endpoint=request.endpoint
+        )
+
     async def get_notifications(request: ListNotifications) -> NotificationPage:
         return await list_notifications(
             engine,
@@ -259,6 +403,9 @@ def internal_routes(engine: AsyncEngine, settings: Settings) -> list[BaseRoute]:
         serve(REGISTER_WEBHOOK, post_webhook, app_token=app_token),
         serve(LIST_WEBHOOKS, get_webhooks, app_token=app_token),
         serve(DELETE_WEBHOOK, remove_webhook, app_token=app_token),
+        serve(REGISTER_PUSH_SUBSCRIPTION, post_push_subscription, app_token=app_token),
+        serve(LIST_PUSH_SUBSCRIPTIONS, get_push_subscriptions, app_token=app_token),
+        serve(DELETE_PUSH_SUBSCRIPTION, remove_push_subscription, app_token=app_token),
         serve(LIST_NOTIFICATIONS, get_notifications, app_token=app_token),
         serve(MARK_NOTIFICATION_READ, read_notification, app_token=app_token),
     ]

@@ -1,4 +1,5 @@
-"""Senders of the EMAIL and WEBHOOK channels (IN_APP is a database write, see firing.py)."""
+"""Senders of the EMAIL and WEBHOOK channels (IN_APP is a database write, see firing.py; PUSH
+is push.py, over the webhook sender's checked POST)."""
 
 from __future__ import annotations
 
@@ -166,6 +167,22 @@ class WebhookSender:
 
     async def send(self, url: str, secret: str, message: Message) -> None:
         """Deliver one reminder; DeliveryError unless the endpoint answers 2xx."""
+        body = json.dumps(message.payload(), separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(body, secret),
+            DELIVERY_HEADER: message.delivery_id,
+            "User-Agent": "taskstream-notifications",
+        }
+        response = await self.post(url, body, headers, what="webhook")
+        if not 200 <= response.status_code < 300:
+            raise DeliveryError(f"webhook answered {response.status_code}")
+
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, what: str
+    ) -> httpx.Response:
+        """POST to a user-given URL, only ever to an address checked now (webhooks and push
+        endpoints); DeliveryError when it is refused or unreachable (`what` names it)."""
         try:
             cleaned, host = check_url_shape(url)
             # Resolved once, at send time (the name may resolve elsewhere than at registration),
@@ -175,27 +192,15 @@ class WebhookSender:
             )
         except InvalidInput as error:
             raise DeliveryError(f"refused destination: {error.message}", permanent=True) from error
-        body = json.dumps(message.payload(), separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(body, secret),
-            DELIVERY_HEADER: message.delivery_id,
-            "User-Agent": "taskstream-notifications",
-        }
-        response = await self._post(cleaned, addresses, body, headers)
-        if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"webhook answered {response.status_code}")
-
-    async def _post(
-        self, url: str, addresses: list[str], body: bytes, headers: dict[str, str]
-    ) -> httpx.Response:
-        """POST to the first checked address that accepts a connection."""
         failure: httpx.HTTPError | None = None
         for address in addresses:
-            target, host, extensions = pinned_request(url, address)
+            target, pinned_host, extensions = pinned_request(cleaned, address)
             try:
                 return await self.client.post(
-                    target, content=body, headers={**headers, **host}, extensions=extensions
+                    target,
+                    content=body,
+                    headers={**headers, **pinned_host},
+                    extensions=extensions,
                 )
             except httpx.ConnectError as error:
                 failure = error  # the next address of the name may answer
@@ -203,9 +208,7 @@ class WebhookSender:
                 failure = error
                 break
         assert failure is not None
-        raise DeliveryError(
-            f"webhook unreachable: {type(failure).__name__}: {failure}"
-        ) from failure
+        raise DeliveryError(f"{what} unreachable: {type(failure).__name__}: {failure}") from failure
 
     async def close(self) -> None:
         """Close the HTTP client."""

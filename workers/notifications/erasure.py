@@ -15,6 +15,7 @@ from workers.notifications.tables import (
     invitation_notices,
     notifications,
     outbox,
+    push_subscriptions,
     schedule,
     task_versions,
     webhooks,
@@ -23,7 +24,7 @@ from workers.notifications.tables import (
 
 async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection) -> Outcome:
     """Delete every row of the account: schedule, deliveries, notifications, invitation and
-    assignment notices, webhooks, events.
+    assignment notices, webhooks, push subscriptions, events.
 
     Reminders of other owners' tasks the account was assigned go back to their owners (as the
     gateway unassigns a deleted account): they keep firing, to the owner from now on.
@@ -62,6 +63,9 @@ async def erase_user(event: CloudEvent[UserDeleted], connection: AsyncConnection
         delete(assignment_notices).where(assignment_notices.c.user_id == user_id)
     )
     await connection.execute(delete(webhooks).where(webhooks.c.user_id == user_id))
+    await connection.execute(
+        delete(push_subscriptions).where(push_subscriptions.c.user_id == user_id)
+    )
     # Its events too, sent or not: they describe the user's tasks, and one published after
     # the audit service erased the trail would start a new trail for a deleted account.
     await connection.execute(delete(outbox).where(outbox.c.partition_key == str(user_id)))

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Histogram
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.gateway_api import GatewayClient, GetUser, RecordReminderOutcome
@@ -35,11 +35,13 @@ from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
 from workers.notifications import events
 from workers.notifications.channels import DeliveryError, EmailSender, Message, WebhookSender
+from workers.notifications.push import PUSH_OFF, PushSender, Subscription, SubscriptionGone
 from workers.notifications.tables import (
     db_now,
     deliveries,
     notifications,
     outbox,
+    push_subscriptions,
     schedule,
     webhooks,
 )
@@ -92,6 +94,7 @@ class Claim:
     user_id: uuid.UUID
     channel: str
     webhook_id: uuid.UUID | None
+    subscription_id: uuid.UUID | None
     attempts: int
     task_id: uuid.UUID
     title: str
@@ -133,7 +136,8 @@ CLAIM_DELIVERIES = text(
         next_attempt_at = now() + make_interval(secs => :lease)
     FROM due, notifications.schedule AS s
     WHERE d.id = due.id AND s.reminder_id = d.reminder_id
-    RETURNING d.id, d.reminder_id, d.generation, d.user_id, d.channel, d.webhook_id, d.attempts,
+    RETURNING d.id, d.reminder_id, d.generation, d.user_id, d.channel, d.webhook_id,
+              d.subscription_id, d.attempts,
               s.task_id, s.task_title AS title, s.task_due_at AS due_at, s.remind_at
     """
 )
@@ -169,6 +173,7 @@ class FiringLoop:
         email: EmailSender,
         webhook: WebhookSender,
         policy: RetryPolicy,
+        push: PushSender | None = None,
         interval: float = 0.2,
         batch: int = 200,
         send_concurrency: int = 16,
@@ -179,6 +184,7 @@ class FiringLoop:
         self.gateway = gateway
         self.email = email
         self.webhook = webhook
+        self.push = push or PushSender(None, "mailto:taskstream@localhost", http=webhook)
         self.policy = policy
         self.interval = interval
         self.batch = batch
@@ -270,29 +276,28 @@ class FiringLoop:
     async def _queue(self, connection: AsyncConnection, rows: Sequence[Any]) -> datetime:
         """Queue the deliveries of claimed reminders; the database time of the claim."""
         now = await db_now(connection)
-        # Deliveries (and webhooks) are the recipient's; the ReminderDue record is the owner's.
-        users = {row.recipient_id for row in rows if "WEBHOOK" in row.channels}
-        hooks: dict[uuid.UUID, list[uuid.UUID]] = {}
-        if users:
-            for hook in await connection.execute(
-                select(webhooks.c.id, webhooks.c.user_id)
-                .where(webhooks.c.user_id.in_(users))
-                .order_by(webhooks.c.created_at)
-            ):
-                hooks.setdefault(hook.user_id, []).append(hook.id)
+        # Deliveries (webhooks, browsers) are the recipient's; the ReminderDue record is the
+        # owner's.
+        hooks = await _destinations(connection, webhooks, rows, "WEBHOOK")
+        browsers = await _destinations(connection, push_subscriptions, rows, "PUSH")
         queued: list[dict[str, Any]] = []
         envelopes: list[Envelope] = []
         empty: list[tuple[uuid.UUID, int]] = []
         for row in rows:
             generation = row.generation + 1
-            targets: list[tuple[str, uuid.UUID | None]] = []
+            # (channel, webhook, push subscription) of each delivery.
+            targets: list[tuple[str, uuid.UUID | None, uuid.UUID | None]] = []
             for channel in dict.fromkeys(row.channels):
                 if channel == "WEBHOOK":
                     # No webhook registered: one delivery that fails, so the outcome says so.
                     found: list[uuid.UUID | None] = [*hooks.get(row.recipient_id, [])] or [None]
-                    targets.extend((channel, hook) for hook in found)
+                    targets.extend((channel, hook, None) for hook in found)
+                elif channel == "PUSH":
+                    # Likewise with no browser subscribed.
+                    found = [*browsers.get(row.recipient_id, [])] or [None]
+                    targets.extend((channel, None, browser) for browser in found)
                 else:
-                    targets.append((channel, None))
+                    targets.append((channel, None, None))
             if not targets:
                 empty.append((row.reminder_id, generation))
             queued.extend(
@@ -303,10 +308,11 @@ class FiringLoop:
                     "user_id": row.recipient_id,
                     "channel": channel,
                     "webhook_id": hook,
+                    "subscription_id": browser,
                     "state": "PENDING",
                     "next_attempt_at": now,
                 }
-                for channel, hook in targets
+                for channel, hook, browser in targets
             )
             envelopes.append(
                 events.reminder_due(
@@ -420,10 +426,11 @@ class FiringLoop:
             task.add_done_callback(self._sending.discard)
 
     async def send(self, claim: Claim) -> None:
-        """Send one EMAIL or WEBHOOK delivery and record what happened."""
+        """Send one EMAIL, WEBHOOK or PUSH delivery and record what happened."""
         sent_at = datetime.now(UTC)
         error: DeliveryError | None = None
-        cancelled = False
+        # Why the delivery no longer has a destination (its webhook or browser went away).
+        cancelled: str | None = None
         try:
             if claim.channel == "EMAIL":
                 user = await self.gateway.get_user(GetUser(user_id=claim.user_id))
@@ -431,9 +438,15 @@ class FiringLoop:
             elif claim.channel == "WEBHOOK":
                 hook = await self._webhook(claim)
                 if hook is None:
-                    cancelled = True
+                    cancelled = "webhook removed"
                 else:
                     await self.webhook.send(hook[0], hook[1], claim.message(sent_at))
+            elif claim.channel == "PUSH":
+                browser = await self._push_subscription(claim)
+                if browser is None:
+                    cancelled = "push subscription removed"
+                else:
+                    cancelled = await self._push(claim, browser, sent_at)
             else:
                 raise DeliveryError(f"unknown channel {claim.channel}", permanent=True)
         except DeliveryError as failure:
@@ -466,7 +479,46 @@ class FiringLoop:
             ).first()
         return (row.url, row.secret) if row is not None else None
 
-    async def record(self, claim: Claim, error: DeliveryError | None, *, cancelled: bool) -> None:
+    async def _push_subscription(self, claim: Claim) -> Subscription | None:
+        """The browser's subscription; None when it was unsubscribed since the firing."""
+        if not self.push.on:
+            raise DeliveryError(PUSH_OFF, permanent=True)
+        if claim.subscription_id is None:
+            raise DeliveryError("no browser is subscribed to push", permanent=True)
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(
+                        push_subscriptions.c.endpoint,
+                        push_subscriptions.c.p256dh,
+                        push_subscriptions.c.auth,
+                    ).where(
+                        push_subscriptions.c.id == claim.subscription_id,
+                        push_subscriptions.c.user_id == claim.user_id,
+                    )
+                )
+            ).first()
+        return Subscription(row.endpoint, row.p256dh, row.auth) if row is not None else None
+
+    async def _push(self, claim: Claim, browser: Subscription, sent_at: datetime) -> str | None:
+        """Push one reminder; None when sent. A subscription its push service no longer knows
+        (404/410) is removed, and the delivery cancelled like a removed webhook's: the reason."""
+        try:
+            await self.push.send(browser, claim.message(sent_at))
+        except SubscriptionGone as gone:
+            async with self.engine.begin() as connection:
+                await connection.execute(
+                    delete(push_subscriptions).where(
+                        push_subscriptions.c.id == claim.subscription_id,
+                        push_subscriptions.c.endpoint == browser.endpoint,
+                    )
+                )
+            return gone.reason
+        return None
+
+    async def record(
+        self, claim: Claim, error: DeliveryError | None, *, cancelled: str | None
+    ) -> None:
         """Store a send's result: SENT, retry later, or FAILED when retries ran out."""
         async with self.engine.begin() as connection:
             await self._lock_reminders(connection, [claim])
@@ -487,8 +539,8 @@ class FiringLoop:
                 "attempts": claim.attempts,
                 "webhook_id": claim.webhook_id,
             }
-            if cancelled:
-                values = {"state": "CANCELLED", "last_error": "webhook removed"}
+            if cancelled is not None:
+                values = {"state": "CANCELLED", "last_error": cancelled}
             elif error is None:
                 values = {"state": "SENT", "sent_at": now, "last_error": None}
                 envelope = events.delivery_event(events.SENT, **common)
@@ -607,6 +659,23 @@ class FiringLoop:
                 )
                 .values(**values)
             )
+
+
+async def _destinations(
+    connection: AsyncConnection, table: Table, rows: Sequence[Any], channel: str
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The ids in `table` (webhooks, push subscriptions) of each recipient of the reminders
+    that go to `channel`, oldest first."""
+    users = {row.recipient_id for row in rows if channel in row.channels}
+    found: dict[uuid.UUID, list[uuid.UUID]] = {}
+    if users:
+        for row in await connection.execute(
+            select(table.c.id, table.c.user_id)
+            .where(table.c.user_id.in_(users))
+            .order_by(table.c.created_at)
+        ):
+            found.setdefault(row.user_id, []).append(row.id)
+    return found
 
 
 async def finalize(

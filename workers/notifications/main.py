@@ -13,6 +13,7 @@ from workers.notifications.channels import EmailSender, WebhookSender
 from workers.notifications.erasure import erase_user
 from workers.notifications.firing import FiringLoop, RetryPolicy
 from workers.notifications.invitations import InvitationHandlers, InvitationSender
+from workers.notifications.push import PushSender
 from workers.notifications.schedule import TASK_CHANGES, ScheduleHandlers
 from workers.notifications.tables import outbox, processed_events
 
@@ -20,11 +21,18 @@ from workers.notifications.tables import outbox, processed_events
 def firing_loop(runtime: Runtime) -> FiringLoop:
     """The firing loop of this runtime, configured from its settings."""
     settings = runtime.settings
+    webhook = WebhookSender(allow_private=settings.webhook_allow_private)
+    vapid_key = settings.vapid_private_key
     return FiringLoop(
         runtime.engine,
         GatewayClient(runtime.invoker),
         email=EmailSender(settings.smtp_url, settings.smtp_from),
-        webhook=WebhookSender(allow_private=settings.webhook_allow_private),
+        webhook=webhook,
+        push=PushSender(
+            vapid_key.get_secret_value() if vapid_key else None,
+            settings.vapid_subject,
+            http=webhook,
+        ),
         policy=RetryPolicy.of(settings),
     )
 

@@ -51,6 +51,18 @@ webhooks = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The browsers an account subscribed to Web Push (see the notifications_0006 migration).
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), nullable=False),
+    Column("endpoint", Text, nullable=False, unique=True),
+    Column("p256dh", Text, nullable=False),
+    Column("auth", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -60,6 +72,8 @@ deliveries = Table(
     Column("user_id", UUID(as_uuid=True), nullable=False),
     Column("channel", Text, nullable=False),
     Column("webhook_id", UUID(as_uuid=True)),
+    # A PUSH delivery's browser subscription (see the notifications_0006 migration).
+    Column("subscription_id", UUID(as_uuid=True)),
     Column("state", Text, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),

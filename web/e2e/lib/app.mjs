@@ -1,13 +1,12 @@
 // What the browser specs share: accounts signed up over the API, a logged-in page in its own
 // browser context, axe-core's WCAG 2.2 AA check, screenshots, and projects arranged and shared.
-import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { gql, repoDir, screenshotDir } from '../harness.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+// axe-core's check is the harness's: one copy for every spec.
+export { axe } from '../harness.mjs';
+
 /** TASKSTREAM_SCREENSHOTS=docs writes the screenshots to docs/screenshots/ (`npm run screenshots`). */
 export const SHOTS = process.env.TASKSTREAM_SCREENSHOTS === 'docs' ? path.join(repoDir, 'docs', 'screenshots') : screenshotDir;
 export const PASSWORD = 'correct horse 42';
@@ -48,9 +47,10 @@ export async function openApp(
     bypassCSP = true,
     fixedNow = null,
     storage = {},
+    serviceWorkers = 'allow',
   },
 ) {
-  const ctx = await env.browser.newContext({ viewport, colorScheme, reducedMotion, timezoneId, locale: 'en-GB', bypassCSP });
+  const ctx = await env.browser.newContext({ viewport, colorScheme, reducedMotion, timezoneId, locale: 'en-GB', bypassCSP, serviceWorkers });
   ctx.setDefaultTimeout(15_000);
   await ctx.addInitScript(
     ([t, entries]) => {
@@ -65,17 +65,6 @@ export async function openApp(
   await page.goto(`${env.baseUrl}/${hash}`);
   await page.locator('main#main').waitFor();
   return page;
-}
-
-/** Fails with every WCAG 2.2 AA violation axe-core finds on the page (needs bypassCSP). */
-export async function axe(page, label) {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.html} — ${n.failureSummary}`).slice(0, 4).join(' | ')}`);
-  });
-  assert.deepEqual(result, [], `axe-core WCAG 2.2 AA violations on ${label}:\n${result.join('\n')}`);
 }
 
 /** Saves what the viewport shows as SHOTS/<name>.png. */

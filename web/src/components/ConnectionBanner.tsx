@@ -1,9 +1,12 @@
 import { useEffect, useState } from 'react';
 import { useConnectionState } from '../lib/hooks';
+import { useOnline } from '../lib/offline';
 
-/** "Reconnecting…" while the live socket is down; "Back online" briefly after. */
+/** "Offline" while the browser is (the last data, read-only); "Reconnecting…" while the live
+ * socket is down; "Back online" briefly after. */
 export function ConnectionBanner() {
   const state = useConnectionState();
+  const online = useOnline();
   const [justBack, setJustBack] = useState(false);
   const [wasDown, setWasDown] = useState(false);
 
@@ -20,7 +23,11 @@ export function ConnectionBanner() {
 
   return (
     <div className="connection-region" role="status" aria-live="polite">
-      {state === 'reconnecting' ? (
+      {!online ? (
+        <div className="connection-banner offline" data-testid="offline-banner">
+          You’re offline — showing your last saved data, read-only. Changes wait until you’re back online.
+        </div>
+      ) : state === 'reconnecting' ? (
         <div className="connection-banner reconnecting" data-testid="connection-banner">
           <span className="spinner" aria-hidden="true" /> Live updates paused — reconnecting…
         </div>

@@ -12,7 +12,7 @@ import { formatDateTime, localizeUtcTimes } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { useAppEvents } from '../lib/hooks';
-import { firedReminder, SNOOZE_LABELS, snoozeMinutes, type SnoozeChoice } from '../lib/reminders';
+import { customSnoozeMinutes, firedReminder, SNOOZE_LABELS, snoozeMinutes, type SnoozeChoice } from '../lib/reminders';
 import { useMe } from './MeContext';
 import { Icon } from './Icon';
 import { useToast } from './Toast';
@@ -92,10 +92,25 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
 
   const toast = useToast();
   const [snoozing, setSnoozing] = useState<string | null>(null);
+  // The notification whose custom snooze time is being chosen, that time, and what is wrong with it.
+  const [customFor, setCustomFor] = useState<string | null>(null);
+  const [customAt, setCustomAt] = useState('');
+  const [customError, setCustomError] = useState<string | null>(null);
+
+  function snoozeUntilChosen(n: NotificationFieldsFragment) {
+    const minutes = customSnoozeMinutes(customAt, me.timezone);
+    if (typeof minutes !== 'number') {
+      setCustomError(minutes.error);
+      return;
+    }
+    setCustomError(null);
+    setCustomFor(null);
+    void snooze(n, minutes);
+  }
 
   // A notification names its task, not its reminder: the one snoozed is the task's reminder
   // sent closest to the notification. Snoozing it is acting on the notification: it is read.
-  async function snooze(n: NotificationFieldsFragment, choice: SnoozeChoice) {
+  async function snooze(n: NotificationFieldsFragment, minutes: number) {
     if (!n.taskId) return;
     setSnoozing(n.id);
     try {
@@ -114,7 +129,6 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
         toast(`This reminder of “${task.title}” was already rescheduled or removed; open the task to change it.`, 'error');
         return;
       }
-      const minutes = snoozeMinutes(choice, me.timezone);
       const done = await client.mutation(SnoozeReminderDocument, { id: reminder.id, minutes }).toPromise();
       const snoozed = done.data?.snoozeReminder;
       if (!snoozed) {
@@ -204,12 +218,54 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
                     className="ghost small"
                     disabled={snoozing === n.id}
                     aria-label={`Snooze ${SNOOZE_LABELS[c]}`}
-                    onClick={() => void snooze(n, c)}
+                    onClick={() => void snooze(n, snoozeMinutes(c, me.timezone))}
                   >
                     {SNOOZE_LABELS[c]}
                   </button>
                 ))}
+                <button
+                  type="button"
+                  className="ghost small"
+                  disabled={snoozing === n.id}
+                  aria-expanded={customFor === n.id}
+                  aria-label="Snooze Custom…"
+                  onClick={() => {
+                    setCustomFor(customFor === n.id ? null : n.id);
+                    setCustomAt('');
+                    setCustomError(null);
+                  }}
+                >
+                  Custom…
+                </button>
               </div>
+            ) : null}
+            {n.taskId && customFor === n.id ? (
+              <form
+                className="n-custom-snooze"
+                noValidate
+                onSubmit={(e) => {
+                  e.preventDefault();
+                  snoozeUntilChosen(n);
+                }}
+              >
+                <label htmlFor={`${id}-${n.id}-until`}>Snooze until</label>
+                <input
+                  id={`${id}-${n.id}-until`}
+                  type="datetime-local"
+                  value={customAt}
+                  onChange={(e) => setCustomAt(e.target.value)}
+                  aria-invalid={customError ? true : undefined}
+                  aria-describedby={customError ? `${id}-${n.id}-until-error` : undefined}
+                />
+                <button type="submit" className="small primary" disabled={snoozing === n.id}>
+                  Snooze
+                </button>
+                {customError ? (
+                  <p id={`${id}-${n.id}-until-error`} className="field-error" role="alert">
+                    {customError}
+                  </p>
+                ) : null}
+              </form>
             ) : null}
           </li>
         ))}

@@ -8,6 +8,7 @@ const CHANNELS: { value: Channel; label: string }[] = [
   { value: 'IN_APP', label: 'In app' },
   { value: 'EMAIL', label: 'Email' },
   { value: 'WEBHOOK', label: 'Webhook' },
+  { value: 'PUSH', label: 'Browser push' },
 ];
 
 const STATE_LABEL = { SCHEDULED: 'Scheduled', SENT: 'Sent', FAILED: 'Failed', CANCELLED: 'Cancelled' } as const;

@@ -15,6 +15,7 @@ import { MeContext } from './MeContext';
 import { NotificationsButton } from './NotificationsPanel';
 import { ProjectNotice } from './ProjectNotice';
 import { ProjectsProvider } from './ProjectsContext';
+import { NotificationActionHandler } from './Push';
 import { SettingsPage } from './SettingsPage';
 import { ShortcutsDialog } from './ShortcutsDialog';
 import { Sidebar } from './Sidebar';
@@ -90,6 +91,7 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
   return (
     <MeContext.Provider value={me}>
       <ProjectsProvider currentProjectId={projectId}>
+      <NotificationActionHandler />
       <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); mainRef.current?.focus(); }}>
         Skip to content
       </a>

@@ -6,6 +6,7 @@ import { describeError, type UserError } from '../lib/errors';
 import { AuditTrail } from './AuditTrail';
 import { ErrorBanner, FieldError } from './ErrorMessage';
 import { useMe } from './MeContext';
+import { PushSettings } from './Push';
 import { TagManager } from './TagManager';
 import { useToast } from './Toast';
 
@@ -26,6 +27,7 @@ export function SettingsPage() {
         </dl>
         <TimeZoneForm />
       </section>
+      <PushSettings />
       <Webhooks />
       <section className="card" aria-labelledby="tags-heading">
         <h2 id="tags-heading">Tags</h2>

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { describeError, fieldLabel, splitFieldMessage } from './errors';
 
 const gqlError = (code: string, message: string) => ({ graphQLErrors: [{ message, extensions: { code } }] });
@@ -81,6 +81,13 @@ describe('error messages from the contract’s codes', () => {
 
   it('network failures and nothing at all', () => {
     expect(describeError({ networkError: new Error('Failed to fetch'), graphQLErrors: [] })?.code).toBe('NETWORK');
+    // Offline (the app is read-only then), the message says so rather than blaming the server.
+    const online = vi.spyOn(navigator, 'onLine', 'get').mockReturnValue(false);
+    expect(describeError({ networkError: new Error('Failed to fetch'), graphQLErrors: [] })?.message).toBe(
+      'You’re offline, so nothing was changed. Try again once you’re back online.',
+    );
+    online.mockRestore();
+    expect(describeError({ networkError: new Error('Failed to fetch'), graphQLErrors: [] })?.message).toMatch(/^Can't reach/);
     expect(describeError(null)).toBeNull();
   });
 });

@@ -96,6 +96,9 @@ export function describeError(error: ErrorLike | CombinedError | null | undefine
   const gql = error.graphQLErrors?.[0];
   if (!gql) {
     if (error.networkError) {
+      // Offline the app is read-only (the service worker shows the last data): say so.
+      if (typeof navigator !== 'undefined' && navigator.onLine === false)
+        return { code: 'NETWORK', message: 'You’re offline, so nothing was changed. Try again once you’re back online.' };
       return { code: 'NETWORK', message: "Can't reach the Taskstream server. Check your connection and try again." };
     }
     return { code: 'INTERNAL', message: 'Something went wrong. Please try again.' };

@@ -50,6 +50,11 @@ describe('history in sentences', () => {
     expect(say('task.updated', { reminders: { before: [sent], after: [{ ...sent, state: 'SCHEDULED', remindAt: '2026-12-05T08:00:00Z', sentAt: null }] } })).toBe(
       'You snoozed a reminder to Sat 5 Dec, 09:00',
     );
+    // A relative reminder stays relative when snoozed: still a snooze, not "changed a reminder".
+    const relative = { ...sent, beforeDue: 1 };
+    expect(say('task.updated', { reminders: { before: [relative], after: [{ ...relative, state: 'SCHEDULED', remindAt: '2026-12-04T08:10:00Z', sentAt: null }] } })).toBe(
+      'You snoozed a reminder to Fri 4 Dec, 09:10',
+    );
     expect(say('task.updated', { reminders: { before: [], after: [{ ...sent, id: 'r2', beforeDue: 15, state: 'SCHEDULED' }] } })).toBe(
       'You added a reminder 15 minutes before the due time',
     );
@@ -65,5 +70,24 @@ describe('history in sentences', () => {
       'The recurrence service created “Dentist”, due Tue 8 Dec, 09:30, repeating every day',
     );
     expect(say('task.reopened', {}, 'f2c4a9e0-0000-4000-8000-000000000000')).toBe('Someone else (f2c4a9e0) reopened the task');
+  });
+
+  it('says every other event type in words, never as raw JSON', () => {
+    const task = { title: 'Dentist', dueAt: null, recurrence: null };
+    expect(say('task.restored', { task })).toBe('You restored “Dentist”');
+    expect(say('tag.renamed', { name: { before: 'work', after: 'job' } })).toBe('You renamed the tag #work to #job');
+    expect(say('tag.deleted', { name: { before: 'work', after: null } })).toBe('You deleted the tag #work');
+    expect(say('webhook.registered', { url: 'https://hooks.example.com/t' })).toBe('You registered the webhook https://hooks.example.com/t');
+    expect(say('notification.sent', { channel: 'PUSH', title: 'Dentist', body: '' }, 'notifications')).toBe(
+      'The notifications service sent a reminder by browser push',
+    );
+    expect(say('notification.failed', { channel: 'EMAIL', error: 'mailbox full' }, 'notifications')).toBe(
+      'The notifications service could not deliver a reminder by email (mailbox full)',
+    );
+    expect(say('project.member.changed', { memberId: 'm', role: 'EDITOR', previousRole: 'VIEWER' })).toBe(
+      "You changed a member's role from viewer to editor",
+    );
+    expect(say('project.section.deleted', { name: 'Later', movedTaskCount: 2 })).toBe('You deleted the section “Later”, moving 2 tasks out of it');
+    expect(say('project.invitation.answered', { role: 'EDITOR', state: 'ACCEPTED' })).toBe('You accepted an invitation');
   });
 });

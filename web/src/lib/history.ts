@@ -122,7 +122,8 @@ function remindersChange(before: unknown, after: unknown, tz: string, now: numbe
     byId.delete(String(r.id));
     if (old.state !== 'SENT' && r.state === 'SENT') parts.push('sent a reminder');
     else if (r.state === 'FAILED' && old.state !== 'FAILED') parts.push('could not deliver a reminder');
-    else if (old.state === 'SENT' && r.state === 'SCHEDULED' && r.beforeDue == null && str(r.remindAt))
+    // A snooze: sent, then scheduled again (a relative reminder stays relative, see the model).
+    else if (old.state === 'SENT' && r.state === 'SCHEDULED' && str(r.remindAt))
       parts.push(`snoozed a reminder to ${dueLabel(str(r.remindAt) ?? '', tz, true, now)}`);
     else if (old.remindAt !== r.remindAt || old.beforeDue !== r.beforeDue) {
       // A relative reminder following its due date is said by the due date's own sentence.
@@ -132,6 +133,17 @@ function remindersChange(before: unknown, after: unknown, tz: string, now: numbe
   }
   for (const _ of byId.values()) parts.push('removed a reminder');
   return parts.join(', ');
+}
+
+const CHANNEL_WORDS: Record<string, string> = { IN_APP: 'in the app', EMAIL: 'by email', WEBHOOK: 'by webhook', PUSH: 'by browser push' };
+
+function channelWords(channel: unknown): string {
+  const words = CHANNEL_WORDS[String(channel)];
+  return words ? ` ${words}` : '';
+}
+
+function roleWord(role: unknown): string {
+  return typeof role === 'string' ? role.toLowerCase() : 'member';
 }
 
 function join(parts: string[]): string {
@@ -160,9 +172,53 @@ export function describeEntry(entry: HistoryEntry, meId: string, timeZone: strin
       return `${who} completed the task`;
     case 'task.reopened':
       return `${who} reopened the task`;
+    case 'task.restored':
+      return `${who} restored ${title ? quote(title) : 'the task'}`;
     case 'reminder.sent':
-    case 'notification.sent':
       return `${who} sent a reminder`;
+    case 'notification.sent':
+      return `${who} sent a reminder${channelWords(c.channel)}`;
+    case 'notification.failed':
+      return `${who} could not deliver a reminder${channelWords(c.channel)}${str(c.error) ? ` (${str(c.error)})` : ''}`;
+    case 'tag.renamed': {
+      const name = isObj(c.name) ? c.name : {};
+      return `${who} renamed the tag #${String(name.before ?? '')} to #${String(name.after ?? '')}`;
+    }
+    case 'tag.deleted': {
+      const name = isObj(c.name) ? c.name : {};
+      return `${who} deleted the tag #${String(name.before ?? '')}`;
+    }
+    case 'webhook.registered':
+      return `${who} registered the webhook ${str(c.url) ?? ''}`.trim();
+    case 'webhook.deleted':
+      return `${who} deleted the webhook ${str(c.url) ?? ''}`.trim();
+    case 'project.created':
+      return `${who} created the project ${quote(str(c.name) ?? '')}`;
+    case 'project.updated':
+      return c.archived === true ? `${who} archived the project ${quote(str(c.name) ?? '')}` : `${who} updated the project ${quote(str(c.name) ?? '')}`;
+    case 'project.deleted':
+      return `${who} deleted the project`;
+    case 'project.member.added':
+      return `${who} added a member as ${roleWord(c.role)}`;
+    case 'project.member.changed':
+      return `${who} changed a member's role from ${roleWord(c.previousRole)} to ${roleWord(c.role)}`;
+    case 'project.member.removed':
+      return `${who} removed a member`;
+    case 'project.invitation.created':
+      return `${who} invited someone as ${roleWord(c.role)}`;
+    case 'project.invitation.answered':
+      return `${who} ${c.state === 'ACCEPTED' ? 'accepted' : c.state === 'DECLINED' ? 'declined' : 'answered'} an invitation`;
+    case 'project.invitation.revoked':
+      return `${who} revoked an invitation`;
+    case 'project.section.created':
+      return `${who} added the section ${quote(str(c.name) ?? '')}`;
+    case 'project.section.renamed':
+      return `${who} renamed a section to ${quote(str(c.name) ?? '')}`;
+    case 'project.section.deleted': {
+      const moved = typeof c.movedTaskCount === 'number' ? c.movedTaskCount : 0;
+      const tail = moved ? `, moving ${moved} ${moved === 1 ? 'task' : 'tasks'} out of it` : '';
+      return `${who} deleted the section ${quote(str(c.name) ?? '')}${tail}`;
+    }
     case 'task.updated': {
       const parts: string[] = [];
       for (const [field, value] of Object.entries(c)) {

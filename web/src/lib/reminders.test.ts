@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firedReminder, pastReminders, snoozeMinutes } from './reminders';
+import { customSnoozeMinutes, firedReminder, pastReminders, snoozeMinutes } from './reminders';
 import { emptyForm, newKey, type ReminderDraft, type TaskForm } from './taskForm';
 
 const TZ = 'Europe/Berlin';
@@ -74,5 +74,17 @@ describe('pastReminders', () => {
 
   it('cannot tell without a due date, so does not ask', () => {
     expect(pastReminders(form({ reminders: [before(10, 'minutes')] }), null, TZ, NOW)).toEqual([]);
+  });
+});
+
+describe('customSnoozeMinutes', () => {
+  it('counts the minutes to a wall-clock time in the account zone, refusing the past and far future', () => {
+    // 2026-12-04T09:00:00Z is 10:00 in Berlin.
+    const now = Date.parse('2026-12-04T09:00:00Z');
+    expect(customSnoozeMinutes('2026-12-04T10:30', 'Europe/Berlin', now)).toBe(30);
+    expect(customSnoozeMinutes('2026-12-04T10:30', 'UTC', now)).toBe(90);
+    expect(customSnoozeMinutes('2026-12-04T09:59', 'Europe/Berlin', now)).toEqual({ error: 'Choose a time in the future.' });
+    expect(customSnoozeMinutes('', 'Europe/Berlin', now)).toEqual({ error: 'Choose a date and time.' });
+    expect(customSnoozeMinutes('2027-01-04T10:01', 'Europe/Berlin', now)).toEqual({ error: 'Choose a time within the next 30 days.' });
   });
 });

@@ -9,6 +9,8 @@ import { reminderToInput, UNIT_MINUTES, type TaskForm } from './taskForm';
 /** The snooze choices the panel offers. */
 export type SnoozeChoice = '10m' | '1h' | 'tomorrow';
 export const SNOOZE_LABELS: Record<SnoozeChoice, string> = { '10m': '10 min', '1h': '1 hour', tomorrow: 'Tomorrow 9:00' };
+/** The furthest a snooze may go (the API's limit: 30 days). */
+export const SNOOZE_MAX_MINUTES = 30 * 24 * 60;
 /** The hour "tomorrow morning" means, on the account's wall clock. */
 export const MORNING_HOUR = 9;
 
@@ -84,4 +86,17 @@ export function pastReminders(form: TaskForm, initial: TaskForm | null, timeZone
     out.push(i);
   });
   return out;
+}
+
+/**
+ * Minutes from `now` to a custom snooze time (a datetime-local value on the account's wall clock
+ * in `timeZone`), rounded up so it never fires early; or what is wrong with it.
+ */
+export function customSnoozeMinutes(value: string, timeZone: string, now: number = Date.now()): number | { error: string } {
+  const iso = value ? localInputToRfc3339(value, timeZone) : null;
+  if (!iso) return { error: 'Choose a date and time.' };
+  const minutes = Math.ceil((Date.parse(iso) - now) / 60000);
+  if (minutes < 1) return { error: 'Choose a time in the future.' };
+  if (minutes > SNOOZE_MAX_MINUTES) return { error: 'Choose a time within the next 30 days.' };
+  return minutes;
 }

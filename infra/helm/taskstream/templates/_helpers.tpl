@@ -92,6 +92,13 @@ env:
         name: {{ .Values.secrets.app }}
         key: audit-signing-key
         optional: true
+  # Web Push's VAPID key (base64url P-256 private scalar); the PUSH channel is off when absent.
+  - name: TASKSTREAM_VAPID_PRIVATE_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.secrets.app }}
+        key: vapid-private-key
+        optional: true
   - name: TASKSTREAM_SMTP_URL
     valueFrom:
       secretKeyRef:

@@ -1,0 +1,1 @@
+"""GraphQL slice: Web Push subscriptions."""
