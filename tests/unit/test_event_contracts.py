@@ -366,6 +366,8 @@ async def test_the_live_path_pushes_in_app_notifications_with_or_without_a_remin
                     key: b["data"][key]
                     for key in ("notificationId", "taskId", "title", "body", "createdAt")
                 },
+                # The event's time: push latency is measured from it.
+                "at": b["time"],
             },
         )
         for b in in_app
