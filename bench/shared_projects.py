@@ -21,7 +21,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.datasets import BROAD_WORD, SELECTIVE_WORD
+import asyncpg
+
+from bench.datasets import BROAD_WORD, SELECTIVE_WORD, plain_url
 from bench.loadgen import Request, alternating, fetch_json, run_load
 from bench.page_peers import GATEWAY_PAGE
 from bench.runtime import BenchContext
@@ -113,6 +115,18 @@ async def _explain_searches(context: BenchContext) -> dict[str, Any]:
     return plans
 
 
+async def _sessions(context: BenchContext) -> int:
+    """How many sessions the database has had (pg_stat_database counts every connection)."""
+    connection = await asyncpg.connect(plain_url(context.stack.url))
+    try:
+        found = await connection.fetchval(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await connection.close()
+    return int(found)
+
+
 async def _page(context: BenchContext) -> dict[str, Any]:
     """The shared project's page and today's page: throughput rounds and latency, in turns."""
     shared = context.dataset.shared
@@ -139,12 +153,23 @@ async def _page(context: BenchContext) -> dict[str, Any]:
     context.log(f"  latency: {sequential_count} requests of each page, taking turns")
     latency = await alternating(requests, count=sequential_count, max_seconds=180)
     clients, count = (8, 300) if context.quick else (16, 2000)
+    server = context.stack.by_url[context.gateway_url]
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in requests}
     for round_number in range(1 if context.quick else 2):
         for name, request in requests.items():
             context.log(f"  round {round_number + 1}: {name}, {count} requests, {clients} clients")
+            used, sessions = server.cpu_seconds(), await _sessions(context)
             result = await run_load(request, clients=clients, requests=count, warmup=100)
             assert result["failures"] == 0, (name, result)
+            # The gateway's own CPU, and the PostgreSQL connections it opened (a request whose
+            # loaders want more connections than the pool keeps opens and closes overflow ones).
+            served = result["requests"] + 100
+            result["server_cpu_ms_per_request"] = round(
+                (server.cpu_seconds() - used) * 1000 / served, 2
+            )
+            result["connections_opened_per_request"] = round(
+                (await _sessions(context) - sessions) / served, 3
+            )
             rounds[name].append(result)
     best = {name: max(runs, key=lambda r: r["throughput_rps"]) for name, runs in rounds.items()}
     return {
