@@ -1,0 +1,159 @@
+"""Why a broad search over everything a member sees is slow, and what would fix it: a profile.
+
+Run: ``.venv/bin/python -m bench.profile_shared_search [--quick]``. Loads the benchmark data set
+(bench/datasets.py: the search user's 1M tasks, 30 % of them in shared projects), then EXPLAIN
+ANALYZEs, for the selective and the broad word:
+
+- ``gateway``: the statement the gateway runs (reads.page_statement, default order);
+- ``gateway + index``: the same with a candidate index, each project's tasks in the default
+  order: ``(project_id, coalesce(due_at, 'infinity'), created_at, id) WHERE project_id IS NOT
+  NULL``;
+- ``per-scope + index``: the candidate query with that index: the personal space's first page
+  and each member project's first page (LATERAL, ordered and limited), merged.
+
+Writes bench/results/profiles/shared_search.json (times and plans) and prints a table. The
+index is dropped again; nothing of this is in the gateway yet (it would be a migration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from bench.common import RESULTS
+from bench.datasets import BROAD_WORD, SELECTIVE_WORD, load, plain_url
+from bench.stack import BenchStack
+from gateway_core.persistence import reads
+from taskstream.persistence.db import create_engine
+
+CASES = {"selective": SELECTIVE_WORD, "broad": BROAD_WORD}
+CANDIDATE_INDEX = (
+    "CREATE INDEX bench_tasks_project_due_order ON gateway.tasks "
+    "(project_id, (coalesce(due_at, 'infinity'::timestamptz)), created_at, id) "
+    "WHERE project_id IS NOT NULL"
+)
+ORDER = "coalesce(t.due_at, 'infinity'::timestamptz), t.created_at, t.id"
+KEYS = "coalesce(t.due_at, 'infinity'::timestamptz) AS k0, t.created_at AS k1, t.id AS k2"
+PER_SCOPE = f"""
+SELECT * FROM (
+  (SELECT t.*, {KEYS} FROM gateway.tasks AS t
+   WHERE t.user_id = $1 AND t.project_id IS NULL
+     AND t.search_vector @@ to_tsquery('simple', $2)
+   ORDER BY {ORDER} LIMIT 21)
+  UNION ALL
+  (SELECT page.* FROM gateway.project_members AS m
+   CROSS JOIN LATERAL (
+     SELECT t.*, {KEYS} FROM gateway.tasks AS t
+     WHERE t.project_id = m.project_id AND t.search_vector @@ to_tsquery('simple', $2)
+     ORDER BY {ORDER} LIMIT 21) AS page
+   WHERE m.user_id = $1)
+) AS visible
+ORDER BY k0, k1, k2 LIMIT 21
+"""
+
+
+def _shape(node: dict[str, Any], depth: int = 0) -> list[str]:
+    """The plan as indented lines: node, index, actual rows and time."""
+    line = "  " * depth + node["Node Type"]
+    if "Index Name" in node:
+        line += f" using {node['Index Name']}"
+    line += f" (rows {node.get('Actual Rows')}, loops {node.get('Actual Loops')}, "
+    line += f"{node.get('Actual Total Time')} ms)"
+    lines = [line]
+    for child in node.get("Plans", []):
+        lines += _shape(child, depth + 1)
+    return lines
+
+
+async def _explain(connection: asyncpg.Connection, sql: str, *arguments: Any) -> dict[str, Any]:
+    await connection.fetch(sql, *arguments)  # warm the buffers
+    found = await connection.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *arguments)
+    plan = json.loads(found)[0]
+    return {
+        "execution_ms": plan["Execution Time"],
+        "plan": _shape(plan["Plan"]),
+    }
+
+
+async def _gateway_sql(url: str, user: uuid.UUID, word: str) -> tuple[str, tuple[Any, ...]]:
+    """The gateway's statement for the search, with its arguments (asyncpg's $n style)."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            close = await reads.close_words(connection, user, [word])
+            page = reads.page_statement(
+                user_id=user,
+                query=reads.TaskQuery(text=word),
+                order=None,
+                first=20,
+                after=None,
+                now=datetime.now(UTC),
+                close=close,
+            )
+            compiled = page.statement.compile(dialect=connection.dialect)
+    finally:
+        await engine.dispose()
+    arguments = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    return compiled.string, arguments
+
+
+async def profile(url: str, user: uuid.UUID) -> dict[str, Any]:
+    """Every variant of every case, explained."""
+    results: dict[str, Any] = {}
+    connection = await asyncpg.connect(plain_url(url))
+    try:
+        statements = {case: await _gateway_sql(url, user, w) for case, w in CASES.items()}
+        for case, (sql, arguments) in statements.items():
+            results.setdefault(case, {})["gateway"] = await _explain(connection, sql, *arguments)
+        await connection.execute("SET maintenance_work_mem = '256MB'")
+        await connection.execute(CANDIDATE_INDEX)
+        await connection.execute("ANALYZE gateway.tasks")
+        try:
+            for case, (sql, arguments) in statements.items():
+                results[case]["gateway + index"] = await _explain(connection, sql, *arguments)
+                results[case]["per-scope + index"] = await _explain(
+                    connection, PER_SCOPE, user, CASES[case] + ":*"
+                )
+        finally:
+            await connection.execute("DROP INDEX gateway.bench_tasks_project_due_order")
+    finally:
+        await connection.close()
+    return results
+
+
+def main() -> None:
+    """Load, profile, write the result."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="50,000 tasks instead of 1M")
+    args = parser.parse_args()
+    page_tasks, search_tasks = (5_000, 50_000) if args.quick else (100_000, 1_000_000)
+    with contextlib.closing(BenchStack()) as stack:
+        dataset = asyncio.run(
+            load(stack.url, page_tasks=page_tasks, search_tasks=search_tasks, log=print)
+        )
+        results = asyncio.run(profile(stack.url, dataset.search_user))
+    record = {
+        "command": "python -m bench.profile_shared_search" + (" --quick" if args.quick else ""),
+        "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": dataset.record(),
+        "candidate_index": CANDIDATE_INDEX,
+        "results": results,
+    }
+    path = RESULTS / "profiles" / "shared_search.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    for case, variants in results.items():
+        for variant, figures in variants.items():
+            print(f"{case:10} {variant:18} {figures['execution_ms']:9.2f} ms")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
