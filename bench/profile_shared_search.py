@@ -9,7 +9,9 @@ ANALYZEs, for the selective and the broad word:
   order: ``(project_id, coalesce(due_at, 'infinity'), created_at, id) WHERE project_id IS NOT
   NULL``;
 - ``per-scope + index``: the candidate query with that index: the personal space's first page
-  and each member project's first page (LATERAL, ordered and limited), merged.
+  and each member project's first page (LATERAL, ordered and limited), merged;
+- ``per-scope, existing indexes``: the same query with each project's page ordered by due_at
+  (NULLs last, the same order), which gateway_0005's tasks_project_due serves: no migration.
 
 Writes bench/results/profiles/shared_search.json (times and plans) and prints a table. The
 index is dropped again; nothing of this is in the gateway yet (it would be a migration).
@@ -57,6 +59,15 @@ SELECT * FROM (
 ) AS visible
 ORDER BY k0, k1, k2 LIMIT 21
 """
+# The same with each project's page ordered as tasks_project_due (project_id, due_at) holds it:
+# due_at ascending puts NULLs last, as the coalesce with 'infinity' does (no due date is
+# infinite), so gateway_0005's index serves it (created_at, id: an incremental sort).
+PER_SCOPE_EXISTING_INDEX = PER_SCOPE.replace(
+    f"WHERE t.project_id = m.project_id AND t.search_vector @@ to_tsquery('simple', $2)\n"
+    f"     ORDER BY {ORDER}",
+    "WHERE t.project_id = m.project_id AND t.search_vector @@ to_tsquery('simple', $2)\n"
+    "     ORDER BY t.due_at, t.created_at, t.id",
+)
 
 
 def _shape(node: dict[str, Any], depth: int = 0) -> list[str]:
@@ -112,6 +123,9 @@ async def profile(url: str, user: uuid.UUID) -> dict[str, Any]:
         statements = {case: await _gateway_sql(url, user, w) for case, w in CASES.items()}
         for case, (sql, arguments) in statements.items():
             results.setdefault(case, {})["gateway"] = await _explain(connection, sql, *arguments)
+            results[case]["per-scope, existing indexes"] = await _explain(
+                connection, PER_SCOPE_EXISTING_INDEX, user, CASES[case] + ":*"
+            )
         await connection.execute("SET maintenance_work_mem = '256MB'")
         await connection.execute(CANDIDATE_INDEX)
         await connection.execute("ANALYZE gateway.tasks")

@@ -20,6 +20,7 @@ Run: .venv/bin/python -m bench.project_push [--quick]. Writes bench/results/proj
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -167,6 +168,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     """Measure in `up`; record and return."""
     raise_fd_limit()
     projects, rounds, seconds = (2, 1, 5.0) if quick else (10, 2, 10.0)
+    # The machine is shared: how busy it was when the figures were taken.
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
         started = time.perf_counter()
         up = UpProcess(Path(folder) / "data", env=SERVER_ENV)
@@ -196,6 +199,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     result = {
         "command": f"python -m bench.project_push{' --quick' if quick else ''}",
         "quick": quick,
+        "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "up": figures,
         "note": "mutation_to_push includes the mutation itself (HTTP, validation, membership "
         "check, commit, outbox relay) and the delivery-time membership check",

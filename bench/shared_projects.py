@@ -18,6 +18,7 @@ figure (throughput, and p50 latency one request at a time).
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -185,6 +186,8 @@ async def _page(context: BenchContext) -> dict[str, Any]:
 async def run(context: BenchContext) -> dict[str, Any]:
     """Search over a member's whole scope; a shared project's page beside today's page."""
     count = 20 if context.quick else 200
+    # The machine is shared: how busy it was when the figures were taken.
+    load_before = os.getloadavg()
     search = await _search(context, count)
     plans = await _explain_searches(context)
     page = await _page(context)
@@ -230,6 +233,7 @@ async def run(context: BenchContext) -> dict[str, Any]:
         )
     )
     return {
+        "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "search_path": "HTTP to the real gateway: tasks(filter: {text[, inbox]}, first: 20)",
         "search": search,
         "search_plans": plans,
