@@ -172,7 +172,10 @@ async def sign_up_users(
                     "variables": {"e": f"{prefix}-{n}@example.com"},
                 },
             )
-        return str(response.json()["data"]["signUp"]["token"])
+        body = response.json()
+        if "errors" in body:
+            raise RuntimeError(f"signUp of {prefix}-{n} failed: {body['errors']}")
+        return str(body["data"]["signUp"]["token"])
 
     return list(await asyncio.gather(*(one(n) for n in range(count))))
 

@@ -93,17 +93,23 @@ async def _explain(connection: asyncpg.Connection, sql: str, *arguments: Any) ->
     }
 
 
-async def _gateway_sql(url: str, user: uuid.UUID, word: str) -> tuple[str, tuple[Any, ...]]:
-    """The gateway's statement for the search, with its arguments (asyncpg's $n style)."""
+async def _gateway_sql(
+    url: str,
+    user: uuid.UUID,
+    query: reads.TaskQuery,
+    order: list[tuple[reads.SortField, bool]] | None = None,
+) -> tuple[str, tuple[Any, ...]]:
+    """The gateway's statement for the page, with its arguments (asyncpg's $n style)."""
     engine = create_engine(url, pool_size=1)
+    words = reads.search_words(query.text)
     try:
         async with engine.connect() as connection:
-            close = await reads.close_words(connection, user, [word])
+            close = await reads.close_words(connection, user, words) if words else {}
             page = reads.page_statement(
                 user_id=user,
-                query=reads.TaskQuery(text=word),
-                order=None,
-                first=20,
+                query=query,
+                order=order,
+                first=50 if query.text is None else 20,
                 after=None,
                 now=datetime.now(UTC),
                 close=close,
@@ -115,12 +121,25 @@ async def _gateway_sql(url: str, user: uuid.UUID, word: str) -> tuple[str, tuple
     return compiled.string, arguments
 
 
-async def profile(url: str, user: uuid.UUID) -> dict[str, Any]:
+async def profile(url: str, user: uuid.UUID, page_user: uuid.UUID) -> dict[str, Any]:
     """Every variant of every case, explained."""
     results: dict[str, Any] = {}
     connection = await asyncpg.connect(plain_url(url))
     try:
-        statements = {case: await _gateway_sql(url, user, w) for case, w in CASES.items()}
+        # Today's page benchmark (page_peers): the page user's first 50 by creation time, over
+        # everything the user sees (the user is in no project), and over the personal space.
+        created = [(reads.SortField.CREATED_AT, False)]
+        for scope, inbox in (("everything visible", None), ("personal space only", True)):
+            sql, arguments = await _gateway_sql(
+                url, page_user, reads.TaskQuery(inbox=inbox), created
+            )
+            results.setdefault("today's page (first: 50, CREATED_AT)", {})[scope] = await _explain(
+                connection, sql, *arguments
+            )
+        statements = {
+            case: await _gateway_sql(url, user, reads.TaskQuery(text=w))
+            for case, w in CASES.items()
+        }
         for case, (sql, arguments) in statements.items():
             results.setdefault(case, {})["gateway"] = await _explain(connection, sql, *arguments)
             results[case]["per-scope, existing indexes"] = await _explain(
@@ -152,7 +171,7 @@ def main() -> None:
         dataset = asyncio.run(
             load(stack.url, page_tasks=page_tasks, search_tasks=search_tasks, log=print)
         )
-        results = asyncio.run(profile(stack.url, dataset.search_user))
+        results = asyncio.run(profile(stack.url, dataset.search_user, dataset.page_user))
     record = {
         "command": "python -m bench.profile_shared_search" + (" --quick" if args.quick else ""),
         "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),

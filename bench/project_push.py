@@ -98,8 +98,10 @@ async def push_latency(url: str, projects: int, rounds: int, seconds: float) -> 
     ws_url = url.replace("http://", "ws://") + "/graphql"
     async with http_client(url) as http:
         progress(f"{url}: signing up {projects} x {MEMBERS} members and {projects} accounts")
-        member_tokens = await sign_up_users(http, projects * MEMBERS, "member")
-        personal_tokens = await sign_up_users(http, projects, "personal")
+        # Two at a time: password hashing is the costliest request there is, and a loaded
+        # machine answers a crowd of sign-ups with errors.
+        member_tokens = await sign_up_users(http, projects * MEMBERS, "member", concurrency=2)
+        personal_tokens = await sign_up_users(http, projects, "personal", concurrency=2)
         project_of_member: list[str | None] = []
         for index in range(projects):
             group = range(index * MEMBERS, (index + 1) * MEMBERS)
