@@ -172,20 +172,29 @@ async def sign_up_users(
                     "variables": {"e": f"{prefix}-{n}@example.com"},
                 },
             )
-        return str(response.json()["data"]["signUp"]["token"])
+        body = response.json()
+        if "errors" in body:
+            raise RuntimeError(f"signUp of {prefix}-{n} failed: {body['errors']}")
+        return str(body["data"]["signUp"]["token"])
 
     return list(await asyncio.gather(*(one(n) for n in range(count))))
 
 
-async def create_task(http: httpx.AsyncClient, token: str, gate: asyncio.Semaphore) -> float:
-    """One createTask with a time-stamped title; its time in ms. Releases `gate` when done."""
+async def create_task(
+    http: httpx.AsyncClient, token: str, gate: asyncio.Semaphore, project_id: str | None = None
+) -> float:
+    """One createTask with a time-stamped title (in the project when given); its time in ms.
+
+    Releases `gate` when done.
+    """
     try:
         started = time.perf_counter()
         response = await http.post(
             "/graphql",
             json={
-                "query": "mutation($t: String!) { createTask(input: {title: $t}) { id } }",
-                "variables": {"t": stamp_title()},
+                "query": "mutation($t: String!, $p: ID) "
+                "{ createTask(input: {title: $t, projectId: $p}) { id } }",
+                "variables": {"t": stamp_title(), "p": project_id},
             },
             headers={"Authorization": f"Bearer {token}"},
         )
@@ -209,9 +218,16 @@ def http_client(url: str) -> httpx.AsyncClient:
 
 
 async def paced_mutations(
-    http: httpx.AsyncClient, tokens: list[str], rate: float, seconds: float
+    http: httpx.AsyncClient,
+    tokens: list[str],
+    rate: float,
+    seconds: float,
+    projects: list[str | None] | None = None,
 ) -> dict[str, Any]:
     """createTask at `rate`/s for `seconds`, users in turn, at most IN_FLIGHT at a time.
+
+    `projects`, when given, holds the project each user's tasks go to (by the index of its
+    token; None: the user's personal space).
 
     Open loop while the server keeps up; once IN_FLIGHT requests are outstanding the sender
     waits (the achieved rate then falls short of `rate`, reported as rate_per_s). Bounded in
@@ -227,7 +243,9 @@ async def paced_mutations(
         if delay > 0:
             await asyncio.sleep(delay)
         await gate.acquire()
-        task = asyncio.create_task(create_task(http, tokens[n % len(tokens)], gate))
+        user = n % len(tokens)
+        project = projects[user] if projects is not None else None
+        task = asyncio.create_task(create_task(http, tokens[user], gate, project))
         pending.add(task)
         task.add_done_callback(pending.discard)
         task.add_done_callback(finished.append)

@@ -51,17 +51,41 @@ class Request:
 class Connection:
     """One keep-alive connection that sends a request and reads one whole answer."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int
+    ) -> None:
         self.reader, self.writer = reader, writer
+        self.host, self.port = host, port
+        # Connections the server had closed while idle, opened again.
+        self.reopened = 0
 
     @classmethod
     async def open(cls, host: str, port: int) -> Connection:
         """A connection to host:port."""
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
-        return cls(reader, writer)
+        return cls(reader, writer, host, port)
 
     async def send(self, payload: bytes) -> tuple[int, bytes]:
-        """Status and body of the answer to `payload`."""
+        """Status and body of the answer to `payload`.
+
+        A keep-alive connection left idle longer than the server's keep-alive timeout (uvicorn:
+        5 s; on a loaded machine a warm-up round over 16 connections takes that long) is closed
+        by the server: when it closed before answering a byte, the request is sent again once
+        over a new connection, as HTTP clients do (the load generators send reads only).
+        """
+        try:
+            return await self._exchange(payload)
+        except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as error:
+            if isinstance(error, asyncio.IncompleteReadError) and error.partial:
+                raise
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection(
+                self.host, self.port, limit=1 << 22
+            )
+            self.reopened += 1
+            return await self._exchange(payload)
+
+    async def _exchange(self, payload: bytes) -> tuple[int, bytes]:
         self.writer.write(payload)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")

@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python -m bench.run [--quick] [--only NAME[,NAME]]
 
-The benchmarks that need the big data sets (page_peers, search, create_task, abuse) share
-one PostgreSQL loaded once (100,000 tasks for the page user, 1,000,000 for the search user)
+The benchmarks that need the big data sets (page_peers, search, shared_projects, create_task,
+abuse) share one PostgreSQL loaded once (100,000 tasks for the page user, 1,000,000 for the
+search user, partly in shared projects, and a ten-member project of 2,000 tasks with subtasks)
 and one real gateway; every other benchmark runs as `python -m bench.NAME` in its own process
 group (it starts and stops what it needs), bounded by a timeout. A benchmark module that does
 not exist yet is reported as missing, so the ones still being written plug in by name.
@@ -33,7 +34,7 @@ from bench.report import flat_figures
 from bench.stack import REPO, BenchStack, cache_dir
 
 # Benchmarks that run in this process over the shared stack, by module name.
-STACK_BENCHMARKS = ("page_peers", "search", "create_task", "abuse")
+STACK_BENCHMARKS = ("page_peers", "search", "shared_projects", "create_task", "abuse")
 
 
 # Benchmarks run as their own process: module -> (full args, quick args, result file stem).
@@ -51,6 +52,7 @@ PROCESS_BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
     "worker_throughput": ([], ["--quick"], "worker_throughput"),
     "audit_throughput": ([], ["--events", "1000"], "audit_throughput"),
     "live_push": ([], ["--quick"], "live_push"),
+    "project_push": ([], ["--quick"], "project_push"),
     "ws_memory": ([], ["--quick"], "ws_memory"),
     "service_rss": ([], ["--quick"], "service_rss"),
     "shared_counters": ([], ["--requests", "300"], "shared_counters"),
@@ -66,6 +68,7 @@ ORDER = (
     "worker_throughput",
     "audit_throughput",
     "live_push",
+    "project_push",
     "ws_memory",
     "service_rss",
     "shared_counters",

@@ -487,6 +487,44 @@ def _after(keys: list[_Key], values: list[Any]) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+@dataclass(frozen=True, slots=True)
+class PageStatement:
+    """The SQL of one page of tasks, and the ordering keys its cursors are made of."""
+
+    statement: Select[Any]
+    keys: list[_Key]
+    signature: str
+
+
+def page_statement(
+    *,
+    user_id: uuid.UUID,
+    query: TaskQuery,
+    order: Sequence[tuple[SortField, bool]] | None,
+    first: int,
+    after: str | None,
+    now: datetime,
+    close: CloseWords,
+) -> PageStatement:
+    """The statement `task_page` runs (the benchmarks EXPLAIN the very same SQL)."""
+    words = search_words(query.text)
+    keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
+    conditions = filter_conditions(user_id, query, now=now, close=close)
+    if after is not None:
+        values = decode_typed_cursor(
+            after, signature, [(k.kind, k.null_as is not None) for k in keys]
+        )
+        conditions.append(_after(keys, values))
+    key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
+    statement: Select[Any] = (
+        select(t.tasks, *key_columns)
+        .where(*conditions)
+        .order_by(*(k.expression.desc() if k.descending else k.expression.asc() for k in keys))
+        .limit(first + 1)
+    )
+    return PageStatement(statement, keys, signature)
+
+
 async def task_page(
     connection: AsyncConnection,
     *,
@@ -501,27 +539,17 @@ async def task_page(
     if not 1 <= first <= PAGE_MAX:
         raise InvalidInput("first", f"must be 1 to {PAGE_MAX}")
     words = search_words(query.text)
-    keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
     close = await close_words(connection, user_id, words) if words else {}
-    conditions = filter_conditions(user_id, query, now=now, close=close)
-    if after is not None:
-        values = decode_typed_cursor(
-            after, signature, [(k.kind, k.null_as is not None) for k in keys]
-        )
-        conditions.append(_after(keys, values))
-    key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
-    statement: Select[Any] = (
-        select(t.tasks, *key_columns)
-        .where(*conditions)
-        .order_by(*(k.expression.desc() if k.descending else k.expression.asc() for k in keys))
-        .limit(first + 1)
+    page = page_statement(
+        user_id=user_id, query=query, order=order, first=first, after=after, now=now, close=close
     )
-    rows = (await connection.execute(statement)).all()
+    rows = (await connection.execute(page.statement)).all()
     has_next = len(rows) > first
     rows = rows[:first]
     cursors = [
         encode_cursor(
-            signature, [_cursor_value(k, getattr(row, f"k{i}"), row) for i, k in enumerate(keys)]
+            page.signature,
+            [_cursor_value(k, getattr(row, f"k{i}"), row) for i, k in enumerate(page.keys)],
         )
         for row in rows
     ]
