@@ -363,20 +363,33 @@ def _tagged(user_id: uuid.UUID, keys: list[str], *, every: bool) -> ColumnElemen
     return t.tasks.c.id.in_(carrying)
 
 
-def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
-    """Tasks the user can see: their personal space and every project they belong to."""
+def visible_scopes(user_id: uuid.UUID) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The two disjoint parts of what the user can see: their personal space, and the tasks
+    of every project they belong to."""
     projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
-    return or_(
+    return (
         and_(t.tasks.c.user_id == user_id, t.tasks.c.project_id.is_(None)),
         t.tasks.c.project_id.in_(projects),
     )
+
+
+def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """Tasks the user can see: their personal space and every project they belong to."""
+    return or_(*visible_scopes(user_id))
 
 
 def filter_conditions(
     user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
 ) -> list[ColumnElement[bool]]:
     """SQL conditions of the query for the user's tasks (``close``: see `close_words`)."""
-    conditions: list[ColumnElement[bool]] = [visible_to(user_id)]
+    return [visible_to(user_id), *query_conditions(user_id, query, now=now, close=close)]
+
+
+def query_conditions(
+    user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
+) -> list[ColumnElement[bool]]:
+    """The query's own conditions, visibility aside (``close``: see `close_words`)."""
+    conditions: list[ColumnElement[bool]] = []
     if query.project_id is not None:
         conditions.append(t.tasks.c.project_id == query.project_id)
     if query.inbox is True:
@@ -509,17 +522,31 @@ def page_statement(
     """The statement `task_page` runs (the benchmarks EXPLAIN the very same SQL)."""
     words = search_words(query.text)
     keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
-    conditions = filter_conditions(user_id, query, now=now, close=close)
+    conditions = query_conditions(user_id, query, now=now, close=close)
     if after is not None:
         values = decode_typed_cursor(
             after, signature, [(k.kind, k.null_as is not None) for k in keys]
         )
         conditions.append(_after(keys, values))
     key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
-    statement: Select[Any] = (
+
+    def ordered(columns: Sequence[Any]) -> list[Any]:
+        return [c.desc() if k.descending else c.asc() for c, k in zip(columns, keys, strict=True)]
+
+    # One page per scope, then the first of both: with the scopes OR-ed in one WHERE no index
+    # can give the order, and a page read a whole table's worth of the user's rows to sort
+    # them (a sequential scan of every task at 1M). Each scope's own page can walk its index.
+    pages = [
         select(t.tasks, *key_columns)
-        .where(*conditions)
-        .order_by(*(k.expression.desc() if k.descending else k.expression.asc() for k in keys))
+        .where(scope, *conditions)
+        .order_by(*ordered([k.expression for k in keys]))
+        .limit(first + 1)
+        for scope in visible_scopes(user_id)
+    ]
+    both = union_all(*pages).subquery("visible")
+    statement: Select[Any] = (
+        select(both)
+        .order_by(*ordered([both.c[f"k{i}"] for i in range(len(keys))]))
         .limit(first + 1)
     )
     return PageStatement(statement, keys, signature)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -190,3 +190,91 @@ async def test_the_subtasks_loader_reads_the_parent_index(engine: AsyncEngine) -
     )
     plan = await _plan(engine, statement)
     assert "tasks_parent_position" in plan, plan
+
+
+async def _user(connection: Any) -> uuid.UUID:
+    user = uuid.uuid4()
+    await connection.execute(
+        insert(t.users).values(
+            id=user,
+            email=f"{user}@example.com",
+            email_key=f"{user}@example.com",
+            password_hash="x",
+            timezone="UTC",
+        )
+    )
+    return user
+
+
+async def _project(connection: Any, owner: uuid.UUID, now: datetime) -> uuid.UUID:
+    project = uuid.uuid4()
+    await connection.execute(
+        insert(t.projects).values(
+            id=project, name="p", created_by=owner, created_at=now, updated_at=now, version=1
+        )
+    )
+    await connection.execute(
+        insert(t.project_members).values(
+            project_id=project, user_id=owner, role="OWNER", added_at=now
+        )
+    )
+    return project
+
+
+@pytest.mark.parametrize("descending", [False, True])
+async def test_pages_over_both_scopes_are_their_merged_order_without_gaps(
+    engine: AsyncEngine, descending: bool
+) -> None:
+    # The page statement reads the personal space and the member projects apart and merges
+    # them: paged three at a time, everything visible comes once, in order, and nothing else.
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        me, stranger = await _user(connection), await _user(connection)
+        mine, theirs = (
+            await _project(connection, me, now),
+            await _project(connection, stranger, now),
+        )
+        visible: list[uuid.UUID] = []
+        for n in range(14):
+            created = now - timedelta(minutes=n)
+            # Every row names project_id: an executemany takes its columns from the first row.
+            own = _task(me, f"own {n}", created, project_id=None)
+            shared = _task(stranger, f"shared {n}", created + timedelta(seconds=1), project_id=mine)
+            hidden = [
+                _task(stranger, f"hidden {n}", created, project_id=theirs),
+                _task(stranger, f"other {n}", created, project_id=None),
+            ]
+            # Runs of each scope, not strict alternation: a page can be all one scope.
+            rows = [own, shared] if n % 4 < 2 else [own]
+            await connection.execute(insert(t.tasks), [*rows, *hidden])
+            visible += [row["id"] for row in rows]
+    order = [(reads.SortField.CREATED_AT, descending)]
+    async with engine.connect() as connection:
+        expected = [
+            row.id
+            for row in await connection.execute(
+                select(t.tasks.c.id, t.tasks.c.created_at)
+                .where(t.tasks.c.id.in_(visible))
+                .order_by(
+                    t.tasks.c.created_at.desc() if descending else t.tasks.c.created_at,
+                    t.tasks.c.id,  # the tie-break, ascending either way
+                )
+            )
+        ]
+        seen: list[uuid.UUID] = []
+        after: str | None = None
+        while True:
+            page = await reads.task_page(
+                connection,
+                user_id=me,
+                query=reads.TaskQuery(),
+                order=order,
+                first=3,
+                after=after,
+                now=now,
+            )
+            seen += [task.id for task in page.records]
+            if not page.has_next_page:
+                break
+            after = page.cursors[-1]
+    assert seen == expected
