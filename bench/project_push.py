@@ -40,7 +40,7 @@ from bench.live_clients import (
     raise_fd_limit,
     sign_up_users,
 )
-from bench.live_push import SUSTAINABLE_RATE, _drained, _summary
+from bench.live_push import SUSTAINABLE_RATE, _summary, drained
 from bench.stats import comparison
 
 MEMBERS = 10
@@ -146,7 +146,7 @@ async def push_latency(url: str, projects: int, rounds: int, seconds: float) -> 
                         progress(f"round {round_number + 1}, {name}: {rate:g}/s")
                         load = await paced_mutations(http, tokens, rate, seconds, targets)
                         expected = (load["sent"] - load["errors"]) * MEMBERS
-                        await _drained(pool, expected)
+                        await drained(pool, expected)
                         received = await pool.report()
                         samples.setdefault(key, []).extend(received.latencies_ms)
                         durations.setdefault(key, []).extend(load.pop("durations_ms"))

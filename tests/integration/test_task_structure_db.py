@@ -82,18 +82,9 @@ async def test_existing_tasks_get_valid_positions_in_creation_order(
 async def test_a_bulk_insert_without_positions_gets_distinct_valid_ones(
     engine: AsyncEngine,
 ) -> None:
-    user = uuid.uuid4()
     now = datetime.now(UTC)
     async with engine.begin() as connection:
-        await connection.execute(
-            insert(t.users).values(
-                id=user,
-                email=f"{user}@example.com",
-                email_key=f"{user}@example.com",
-                password_hash="x",
-                timezone="UTC",
-            )
-        )
+        user = await _user(connection)
         await connection.execute(
             insert(t.tasks), [_task(user, f"bulk {i}", now) for i in range(50)]
         )
@@ -112,18 +103,9 @@ async def test_a_bulk_insert_without_positions_gets_distinct_valid_ones(
 
 
 async def test_siblings_never_share_a_position(engine: AsyncEngine) -> None:
-    user = uuid.uuid4()
     now = datetime.now(UTC)
     async with engine.begin() as connection:
-        await connection.execute(
-            insert(t.users).values(
-                id=user,
-                email=f"{user}@example.com",
-                email_key=f"{user}@example.com",
-                password_hash="x",
-                timezone="UTC",
-            )
-        )
+        user = await _user(connection)
         await connection.execute(insert(t.tasks).values(**_task(user, "one", now, position="a0")))
     with pytest.raises(IntegrityError, match="tasks_sibling_position"):
         async with engine.begin() as connection:
