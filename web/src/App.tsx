@@ -5,7 +5,7 @@ import { Session } from './components/Session';
 import { ToastProvider } from './components/Toast';
 import { getToken, onTokenChange, setToken } from './lib/auth';
 import { createAppClient } from './lib/client';
-import { forgetOfflineData } from './lib/offline';
+import { blockDisabledControls, forgetOfflineData } from './lib/offline';
 
 function clearSessionState() {
   try {
@@ -44,6 +44,8 @@ async function logOut(): Promise<void> {
 export function App() {
   const [token, setTokenState] = useState<string | null>(() => getToken());
   useEffect(() => onTokenChange(setTokenState), []);
+  // aria-disabled controls (offline, busy) stay focusable; this keeps them from acting.
+  useEffect(() => blockDisabledControls(), []);
 
   // One client (and one socket) per session; a new login starts from an empty cache.
   const appClient = useMemo(() => (token ? createAppClient() : null), [token]);

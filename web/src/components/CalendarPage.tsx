@@ -30,6 +30,7 @@ import { ErrorBanner } from './ErrorMessage';
 import { useMe } from './MeContext';
 import { useToast } from './Toast';
 import './Calendar.css';
+import { useOfflineProps } from '../lib/offline';
 
 /** One page of tasks due in the shown days; more is said, never silently dropped. */
 export const CALENDAR_PAGE = 200;
@@ -93,6 +94,7 @@ export function CalendarPage() {
   const [data, setData] = useState<CalendarTasksQuery | null>(null);
   const [error, setError] = useState<CombinedError | null>(null);
   const [fetching, setFetching] = useState(false);
+  const offline = useOfflineProps();
   // Reads always go to the server and the last one asked for wins (not the last to arrive),
   // so a change made elsewhere during a read of other days is never shown stale.
   const seq = useRef(0);
@@ -242,7 +244,7 @@ export function CalendarPage() {
         <a
           href={`#/tasks/${encodeURIComponent(t.id)}`}
           data-calendar-task={t.id}
-          draggable
+          draggable={!offline['aria-disabled']}
           aria-describedby={MOVE_HINT_ID}
           onDragStart={(e) => {
             e.dataTransfer.setData('application/x-taskstream-task', t.id);

@@ -25,7 +25,7 @@ export function ConnectionBanner() {
     <div className="connection-region" role="status" aria-live="polite">
       {!online ? (
         <div className="connection-banner offline" data-testid="offline-banner">
-          You’re offline — showing your last saved data, read-only. Changes wait until you’re back online.
+          You’re offline — showing your last saved data, read-only. Changes can be made again once you’re back online.
         </div>
       ) : state === 'reconnecting' ? (
         <div className="connection-banner reconnecting" data-testid="connection-banner">

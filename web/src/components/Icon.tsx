@@ -5,6 +5,9 @@ const PATHS = {
   alarm: 'M12 21a8 8 0 1 0 0-16 8 8 0 0 0 0 16zm0-12v4l3 2M5 3 2 6m17-3 3 3',
   repeat: 'M17 2l3 3-3 3M4 11V9a4 4 0 0 1 4-4h12M7 22l-3-3 3-3m13-3v2a4 4 0 0 1-4 4H4',
   search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zm10 3-5.2-5.2',
+  chevronDown: 'm6 9 6 6 6-6',
+  chevronRight: 'm9 6 6 6-6 6',
+  outdent: 'M21 12H9m4-4-4 4 4 4M4 5v14',
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -11,6 +11,7 @@ import { useMe } from './MeContext';
 import { Modal } from './Modal';
 import { useProjects } from './ProjectsContext';
 import { useToast } from './Toast';
+import { useOfflineProps } from '../lib/offline';
 
 export function InvitationsDialog({ onClose }: { onClose: () => void }) {
   const { invitations, refreshInvitations, upsert } = useProjects();
@@ -19,6 +20,7 @@ export function InvitationsDialog({ onClose }: { onClose: () => void }) {
   const me = useMe();
   const [busy, setBusy] = useState<string | null>(null);
   const [banner, setBanner] = useState<UserError | null>(null);
+  const offline = useOfflineProps();
 
   async function answer(inv: InvitationFieldsFragment, accept: boolean) {
     setBusy(inv.id);
@@ -60,10 +62,10 @@ export function InvitationsDialog({ onClose }: { onClose: () => void }) {
               </p>
             </div>
             <div className="row-actions">
-              <button type="button" className="primary" disabled={busy !== null} onClick={() => void answer(inv, true)} aria-label={`Accept the invitation to ${inv.projectName}`}>
+              <button type="button" className="primary" disabled={busy !== null} onClick={() => void answer(inv, true)} aria-label={`Accept the invitation to ${inv.projectName}`} {...offline}>
                 Accept
               </button>
-              <button type="button" className="ghost" disabled={busy !== null} onClick={() => void answer(inv, false)} aria-label={`Decline the invitation to ${inv.projectName}`}>
+              <button type="button" className="ghost" disabled={busy !== null} onClick={() => void answer(inv, false)} aria-label={`Decline the invitation to ${inv.projectName}`} {...offline}>
                 Decline
               </button>
             </div>

@@ -12,6 +12,7 @@ import { formatDateTime, localizeUtcTimes } from '../lib/datetime';
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { useAppEvents } from '../lib/hooks';
+import { useOfflineProps } from '../lib/offline';
 import { customSnoozeMinutes, firedReminder, SNOOZE_LABELS, snoozeMinutes, type SnoozeChoice } from '../lib/reminders';
 import { useMe } from './MeContext';
 import { Icon } from './Icon';
@@ -152,6 +153,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
   const items = data?.notifications.edges.map((e) => e.node) ?? [];
   const unreadItems = items.filter((n) => !n.readAt);
   const [markingAll, setMarkingAll] = useState(false);
+  const offline = useOfflineProps();
 
   // No bulk mutation in the API: one call per loaded unread entry (at most the 50 shown).
   async function markAllRead() {
@@ -171,7 +173,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
           <input type="checkbox" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} /> Unread only
         </label>
         {unreadItems.length ? (
-          <button type="button" className="link-button" disabled={markingAll} onClick={() => void markAllRead()}>
+          <button type="button" className="link-button" disabled={markingAll} onClick={() => void markAllRead()} {...offline}>
             Mark all read
           </button>
         ) : null}
@@ -201,7 +203,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
             <div className="n-meta">
               <time dateTime={n.createdAt}>{formatDateTime(n.createdAt, me.timezone)}</time>
               {!n.readAt ? (
-                <button type="button" className="link-button" onClick={() => void markRead(n.id)}>
+                <button type="button" className="link-button" onClick={() => void markRead(n.id)} {...offline}>
                   Mark as read
                 </button>
               ) : null}
@@ -219,6 +221,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
                     disabled={snoozing === n.id}
                     aria-label={`Snooze ${SNOOZE_LABELS[c]}`}
                     onClick={() => void snooze(n, snoozeMinutes(c, me.timezone))}
+                    {...offline}
                   >
                     {SNOOZE_LABELS[c]}
                   </button>
@@ -229,6 +232,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
                   disabled={snoozing === n.id}
                   aria-expanded={customFor === n.id}
                   aria-label="Snooze Custom…"
+                  {...offline}
                   onClick={() => {
                     setCustomFor(customFor === n.id ? null : n.id);
                     setCustomAt('');
@@ -257,7 +261,7 @@ function NotificationsPanel({ id, onClose }: { id: string; onClose: () => void }
                   aria-invalid={customError ? true : undefined}
                   aria-describedby={customError ? `${id}-${n.id}-until-error` : undefined}
                 />
-                <button type="submit" className="small primary" disabled={snoozing === n.id}>
+                <button type="submit" className="small primary" disabled={snoozing === n.id} {...offline}>
                   Snooze
                 </button>
                 {customError ? (

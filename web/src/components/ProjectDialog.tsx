@@ -10,6 +10,7 @@ import { ErrorBanner } from './ErrorMessage';
 import { Modal } from './Modal';
 import { useProjects } from './ProjectsContext';
 import { useToast } from './Toast';
+import { useOfflineProps } from '../lib/offline';
 
 export function ProjectDialog({ project, onClose }: { project: ProjectFieldsFragment | null; onClose: () => void }) {
   const client = useClient();
@@ -22,6 +23,7 @@ export function ProjectDialog({ project, onClose }: { project: ProjectFieldsFrag
   const [banner, setBanner] = useState<UserError | null>(null);
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const offline = useOfflineProps();
 
   async function save(e: FormEvent) {
     e.preventDefault();
@@ -123,7 +125,7 @@ export function ProjectDialog({ project, onClose }: { project: ProjectFieldsFrag
           ))}
         </fieldset>
         <div className="modal-actions">
-          <button type="submit" className="primary" disabled={busy}>
+          <button type="submit" className="primary" disabled={busy} {...offline}>
             {project ? 'Save' : 'Create project'}
           </button>
           <button type="button" className="ghost" onClick={onClose}>
@@ -132,7 +134,7 @@ export function ProjectDialog({ project, onClose }: { project: ProjectFieldsFrag
         </div>
         {project ? (
           <div className="danger-zone">
-            <button type="button" className="secondary" disabled={busy} onClick={() => void setArchived(!project.archived)}>
+            <button type="button" className="secondary" disabled={busy} onClick={() => void setArchived(!project.archived)} {...offline}>
               {project.archived ? 'Restore from archive' : 'Archive project'}
             </button>
             <button type="button" className="danger ghost" disabled={busy} onClick={() => setConfirmDelete(true)}>

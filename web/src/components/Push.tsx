@@ -7,6 +7,7 @@ import { describeError } from '../lib/errors';
 import { navigate } from '../lib/hooks';
 import { base64UrlToBytes, bytesToBase64Url, onNotificationAction, takeActionFromUrl, type NotificationAction } from '../lib/offline';
 import { useToast } from './Toast';
+import { useOfflineProps } from '../lib/offline';
 
 const SNOOZE_MINUTES = 10;
 
@@ -25,6 +26,7 @@ export function PushSettings() {
   const [endpoint, setEndpoint] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
+  const offline = useOfflineProps();
   const supported = typeof window !== 'undefined' && 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
   const publicKey = data?.pushSetup.publicKey ?? null;
   const known = new Set(data?.pushSetup.subscriptions.map((s) => s.endpoint) ?? []);
@@ -94,7 +96,7 @@ export function PushSettings() {
         <p className="muted">Push is turned off on this server.</p>
       ) : (
         <label className="check" htmlFor={`${ids}-toggle`}>
-          <input id={`${ids}-toggle`} type="checkbox" checked={on} disabled={busy || !data} onChange={() => void toggle()} />
+          <input id={`${ids}-toggle`} type="checkbox" checked={on} disabled={busy || !data} onChange={() => void toggle()} {...offline} />
           Push reminders to this browser
         </label>
       )}

@@ -6,6 +6,7 @@ import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { PRIORITY_LABELS } from '../lib/filters';
 import { parseQuickAdd, quickAddError, QUICK_ADD_MAX, type QuickAddResult } from '../lib/quickAdd';
+import { OFFLINE_REASON, useOfflineProps } from '../lib/offline';
 import { humanRule } from '../lib/recurrence';
 import { useMe } from './MeContext';
 import { useToast } from './Toast';
@@ -45,11 +46,12 @@ export const QuickAdd = forwardRef<HTMLInputElement, { projectId?: string | null
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const offline = useOfflineProps();
   const result = useMemo(() => (text.trim() ? parseQuickAdd(text, me.timezone) : null), [text, me.timezone]);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (!result || saving) return;
+    if (!result || saving || offline['aria-disabled']) return;
     const problem = quickAddError(result);
     if (problem) {
       setError(problem);
@@ -105,13 +107,15 @@ export const QuickAdd = forwardRef<HTMLInputElement, { projectId?: string | null
             setError(null);
           }}
           onKeyDown={onKeyDown}
+          readOnly={offline['aria-disabled']}
+          {...offline}
         />
-        <button type="submit" className="primary" disabled={!result || saving}>
+        <button type="submit" className="primary" disabled={!result || saving} {...offline}>
           Add
         </button>
       </div>
       <p id={`${ids}-qa-help`} className="visually-hidden">
-        Dates like tomorrow 5pm or fri, repeats like every weekday at 9, tags with #, priority p1 to p4. Enter adds the task.
+        Dates like tomorrow 5pm or fri, repeats like every weekday at 9, tags with #, priority p1 to p4. Enter adds the task.{offline['aria-disabled'] ? ` ${OFFLINE_REASON}` : ''}
       </p>
       {error ? (
         <p className="field-error" role="alert">

@@ -6,6 +6,7 @@ import { DeleteSavedFilterDocument, SaveFilterDocument, SavedFiltersDocument, ty
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { navigate, useAppEvents } from '../lib/hooks';
+import { useOfflineProps } from '../lib/offline';
 import { ConfirmDialog } from './ConfirmDialog';
 import { useToast } from './Toast';
 
@@ -32,6 +33,7 @@ export function savedOrder(f: SavedFilterFieldsFragment): TaskOrder[] | null {
 export function SaveFilterButton({ filter, orderBy }: { filter: TaskFilter; orderBy: TaskOrder[] | null }) {
   const client = useClient();
   const toast = useToast();
+  const offline = useOfflineProps();
   const [open, setOpen] = useState(false);
   const [name, setName] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -56,7 +58,7 @@ export function SaveFilterButton({ filter, orderBy }: { filter: TaskFilter; orde
   }
   if (!open) {
     return (
-      <button type="button" className="ghost save-filter" onClick={() => setOpen(true)}>
+      <button type="button" className="ghost save-filter" onClick={() => setOpen(true)} {...offline}>
         Save filter
       </button>
     );
@@ -65,7 +67,9 @@ export function SaveFilterButton({ filter, orderBy }: { filter: TaskFilter; orde
     <form className="save-filter-form" onSubmit={(e) => void submit(e)}>
       <label htmlFor={`${ids}-name`}>Filter name</label>
       <input id={`${ids}-name`} value={name} maxLength={100} autoFocus aria-describedby={error ? `${ids}-err` : undefined} aria-invalid={error ? true : undefined} onChange={(e) => setName(e.target.value)} />
-      <button type="submit">Save</button>
+      <button type="submit" {...offline}>
+        Save
+      </button>
       <button type="button" className="ghost" onClick={() => setOpen(false)}>
         Cancel
       </button>
@@ -83,6 +87,7 @@ export function SavedFiltersNav({ current }: { current: string | null }) {
   const { filters } = useSavedFilters();
   const client = useClient();
   const toast = useToast();
+  const offline = useOfflineProps();
   const [pending, setPending] = useState<SavedFilterFieldsFragment | null>(null);
   if (filters.length === 0) return null;
   async function remove(f: SavedFilterFieldsFragment) {
@@ -106,7 +111,7 @@ export function SavedFiltersNav({ current }: { current: string | null }) {
             <a className="side-link" href={`#/filters/${encodeURIComponent(f.id)}`} aria-current={current === f.id ? 'page' : undefined}>
               <span className="side-label">{f.name}</span>
             </a>
-            <button type="button" className="ghost icon-button" aria-label={`Delete the filter “${f.name}”`} onClick={() => setPending(f)}>
+            <button type="button" className="ghost icon-button" aria-label={`Delete the filter “${f.name}”`} onClick={() => setPending(f)} {...offline}>
               ×
             </button>
           </li>

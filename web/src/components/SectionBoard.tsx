@@ -56,11 +56,13 @@ import { emit } from '../lib/events';
 import { useFlash } from '../lib/flash';
 import { useAppEvents } from '../lib/hooks';
 import { canEditTasks } from '../lib/nav';
+import { useOfflineProps } from '../lib/offline';
 import { setProjectDropTarget, sidebarProjectAt } from '../lib/projectDrop';
 import { AssigneeAvatar } from './AssigneeAvatar';
 import { ConfirmDialog } from './ConfirmDialog';
 import { useProjects } from './ProjectsContext';
 import { useToast } from './Toast';
+import { Icon } from './Icon';
 import './SectionBoard.css';
 
 interface BoardState {
@@ -589,6 +591,7 @@ function SectionActions({ section, onDelete, onRenamed }: { section: SectionFiel
     toast(`Renamed the section to “${name.trim()}”`);
     onRenamed();
   }
+  const offline = useOfflineProps();
   if (editing) {
     return (
       <form className="section-rename" onSubmit={(e) => void submit(e)}>
@@ -607,7 +610,9 @@ function SectionActions({ section, onDelete, onRenamed }: { section: SectionFiel
             }
           }}
         />
-        <button type="submit">Save</button>
+        <button type="submit" {...offline}>
+          Save
+        </button>
         <button type="button" className="ghost" onClick={() => setEditing(false)}>
           Cancel
         </button>
@@ -621,10 +626,10 @@ function SectionActions({ section, onDelete, onRenamed }: { section: SectionFiel
   }
   return (
     <div className="section-actions">
-      <button type="button" className="ghost" onClick={() => setEditing(true)} aria-label={`Rename the section “${section.name}”`}>
+      <button type="button" className="ghost" onClick={() => setEditing(true)} aria-label={`Rename the section “${section.name}”`} {...offline}>
         Rename
       </button>
-      <button type="button" className="ghost" onClick={() => onDelete(section)} aria-label={`Delete the section “${section.name}”`}>
+      <button type="button" className="ghost" onClick={() => onDelete(section)} aria-label={`Delete the section “${section.name}”`} {...offline}>
         Delete
       </button>
     </div>
@@ -647,6 +652,7 @@ function AddSection({ projectId, onAdded }: { projectId: string; onAdded: () => 
     setError(null);
     onAdded();
   }
+  const offline = useOfflineProps();
   return (
     <form className="add-section" onSubmit={(e) => void submit(e)}>
       <input
@@ -658,7 +664,7 @@ function AddSection({ projectId, onAdded }: { projectId: string; onAdded: () => 
         aria-describedby={error ? errorId : undefined}
         onChange={(e) => setName(e.target.value)}
       />
-      <button type="submit" className="secondary">
+      <button type="submit" className="secondary" {...offline}>
         Add section
       </button>
       {error ? (
@@ -681,7 +687,8 @@ function NestZone({ id, disabled }: { id: string; disabled: boolean }) {
 }
 
 function BoardRow({ task, layout, tree, dragging, onKeyDown }: { task: BoardTaskFragment; layout: 'list' | 'board'; tree: TreeProps; dragging: boolean; onKeyDown: (e: KeyboardEvent) => void }) {
-  const { attributes, listeners, setNodeRef, setActivatorNodeRef, transform, transition } = useSortable({ id: task.id, disabled: !tree.canEdit });
+  const offline = useOfflineProps();
+  const { attributes, listeners, setNodeRef, setActivatorNodeRef, transform, transition } = useSortable({ id: task.id, disabled: !tree.canEdit || !!offline['aria-disabled'] });
   const done = task.status === 'DONE';
   const subs = tree.children.get(task.id) ?? [];
   const prog = progress(subs);
@@ -699,7 +706,7 @@ function BoardRow({ task, layout, tree, dragging, onKeyDown }: { task: BoardTask
     >
       <div className="board-row-main">
         {tree.canEdit ? (
-          <button type="button" className="drag-handle" ref={setActivatorNodeRef} {...attributes} {...listeners} aria-label={`Move “${task.title}”`}>
+          <button type="button" className="drag-handle" ref={setActivatorNodeRef} {...attributes} {...listeners} aria-label={`Move “${task.title}”`} {...offline}>
             <span aria-hidden="true">⠿</span>
           </button>
         ) : null}
@@ -707,8 +714,16 @@ function BoardRow({ task, layout, tree, dragging, onKeyDown }: { task: BoardTask
         {task.assignee ? <AssigneeAvatar email={task.assignee.email} /> : null}
         <SubtaskControls title={task.title} id={task.id} prog={prog} showToggle={layout === 'list' && subs.length > 0} collapsed={collapsed} tree={tree} />
         {layout === 'list' && tree.canEdit ? (
-          <button type="button" className="ghost" onClick={() => setAdding((a) => !a)} aria-expanded={adding}>
-            Add subtask<span className="visually-hidden"> to “{task.title}”</span>
+          <button
+            type="button"
+            className="ghost row-icon"
+            onClick={() => setAdding((a) => !a)}
+            aria-expanded={adding}
+            aria-label={`Add subtask to “${task.title}”`}
+            title="Add subtask"
+            {...offline}
+          >
+            <Icon name="plus" />
           </button>
         ) : null}
         {tree.canEdit ? <MoveToMenu task={task} currentProjectId={tree.projectId} onPick={(target) => tree.onMoveTo(task, target, false)} /> : null}
@@ -732,11 +747,21 @@ function BoardRow({ task, layout, tree, dragging, onKeyDown }: { task: BoardTask
 /** A row's completion checkbox (for editors) and its title, linking to the task. */
 function CheckAndTitle({ task, tree }: { task: { id: string; title: string; status: string }; tree: TreeProps }) {
   const done = task.status === 'DONE';
+  const offline = useOfflineProps();
   return (
     <>
       {tree.canEdit ? (
         <label className="task-check-target">
-          <input type="checkbox" className="task-check" checked={done} onChange={() => tree.onToggleDone(task)} aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`} />
+          <input
+            type="checkbox"
+            className="task-check"
+            checked={done}
+            onChange={() => {
+              if (!offline['aria-disabled']) tree.onToggleDone(task);
+            }}
+            aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`}
+            {...offline}
+          />
         </label>
       ) : null}
       <a className="task-title" href={`#${tree.basePath}/${encodeURIComponent(task.id)}`}>
@@ -756,8 +781,16 @@ function SubtaskControls({ id, title, prog, showToggle, collapsed, tree }: { id:
         </span>
       ) : null}
       {showToggle ? (
-        <button type="button" className="ghost collapse-toggle" aria-expanded={!collapsed} aria-controls={`subtasks-${id}`} onClick={() => tree.onToggleCollapse(id)}>
-          {collapsed ? 'Show' : 'Hide'} subtasks<span className="visually-hidden"> of “{title}”</span>
+        <button
+          type="button"
+          className="ghost row-icon collapse-toggle"
+          aria-expanded={!collapsed}
+          aria-controls={`subtasks-${id}`}
+          aria-label={`${collapsed ? 'Show' : 'Hide'} subtasks of “${title}”`}
+          title={`${collapsed ? 'Show' : 'Hide'} subtasks`}
+          onClick={() => tree.onToggleCollapse(id)}
+        >
+          <Icon name={collapsed ? 'chevronRight' : 'chevronDown'} />
         </button>
       ) : null}
     </>
@@ -781,14 +814,15 @@ function SubtaskRow({ sub, parentId, level, tree }: { sub: TreeTaskFragment; par
   const subs = tree.children.get(sub.id) ?? [];
   const collapsed = tree.collapsed.has(sub.id);
   const flash = tree.flashing.has(sub.id);
+  const offline = useOfflineProps();
   return (
     <li className={`subtask-row${done ? ' done' : ''}${flash ? ' flash' : ''}`} data-task-id={sub.id} data-flash={flash || undefined} onKeyDown={(e) => tree.onSubtaskKey(e, sub, parentId)}>
       <div className="subtask-main">
         <CheckAndTitle task={sub} tree={tree} />
         <SubtaskControls id={sub.id} title={sub.title} prog={progress(subs)} showToggle={subs.length > 0} collapsed={collapsed} tree={tree} />
         {tree.canEdit ? (
-          <button type="button" className="ghost" onClick={() => tree.onOutdent(sub, parentId)}>
-            Outdent<span className="visually-hidden"> “{sub.title}”</span>
+          <button type="button" className="ghost row-icon" onClick={() => tree.onOutdent(sub, parentId)} aria-label={`Outdent “${sub.title}”`} title="Outdent: one level up" {...offline}>
+            <Icon name="outdent" />
           </button>
         ) : null}
         {tree.canEdit ? <MoveToMenu task={sub} currentProjectId={tree.projectId} onPick={(target) => tree.onMoveTo(sub, target, true)} /> : null}
@@ -806,6 +840,7 @@ function SubtaskRow({ sub, parentId, level, tree }: { sub: TreeTaskFragment; par
 function MoveToMenu({ task, currentProjectId, onPick }: { task: { title: string }; currentProjectId: string; onPick: (target: string | null) => void }) {
   const { projects } = useProjects();
   const [open, setOpen] = useState(false);
+  const offline = useOfflineProps();
   const menuId = useId();
   const buttonRef = useRef<HTMLButtonElement>(null);
   const menuRef = useRef<HTMLUListElement>(null);
@@ -846,6 +881,7 @@ function MoveToMenu({ task, currentProjectId, onPick }: { task: { title: string 
         aria-expanded={open}
         aria-controls={open ? menuId : undefined}
         onClick={() => setOpen((o) => !o)}
+        {...offline}
       >
         <span aria-hidden="true">⇢</span>
         <span className="visually-hidden">Move to… (“{task.title}”)</span>
@@ -888,6 +924,7 @@ function SubtaskAdd({ parent, projectId, onDone }: { parent: BoardTaskFragment; 
   const [title, setTitle] = useState('');
   const [error, setError] = useState<string | null>(null);
   const errorId = useId();
+  const offline = useOfflineProps();
   async function submit(e: FormEvent) {
     e.preventDefault();
     const res = await client.mutation(CreateTaskDocument, { input: { title: title.trim(), parentId: parent.id, projectId } }).toPromise();
@@ -909,7 +946,9 @@ function SubtaskAdd({ parent, projectId, onDone }: { parent: BoardTaskFragment; 
         aria-describedby={error ? errorId : undefined}
         onChange={(e) => setTitle(e.target.value)}
       />
-      <button type="submit">Add</button>
+      <button type="submit" {...offline}>
+        Add
+      </button>
       {error ? (
         <p className="field-error" id={errorId} role="alert">
           {error}

@@ -9,6 +9,7 @@ import { useMe } from './MeContext';
 import { PushSettings } from './Push';
 import { TagManager } from './TagManager';
 import { useToast } from './Toast';
+import { useOfflineProps } from '../lib/offline';
 
 export function SettingsPage() {
   const me = useMe();
@@ -51,6 +52,7 @@ function TimeZoneForm() {
   const [error, setError] = useState<UserError | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const offline = useOfflineProps();
   const names = useMemo(() => timeZoneNames(me.timezone), [me.timezone]);
 
   async function save(e: FormEvent) {
@@ -103,7 +105,7 @@ function TimeZoneForm() {
           </p>
         ) : null}
       </div>
-      <button type="submit" className="primary" disabled={busy || zone === me.timezone}>
+      <button type="submit" className="primary" disabled={busy || zone === me.timezone} {...offline}>
         {busy ? 'Saving…' : 'Save time zone'}
       </button>
       <ErrorBanner error={error && error.field !== 'timezone' ? error : null} />
@@ -121,6 +123,7 @@ function Webhooks() {
   const [error, setError] = useState<UserError | null>(null);
   const [busy, setBusy] = useState(false);
   const [secret, setSecret] = useState<{ url: string; secret: string } | null>(null);
+  const offline = useOfflineProps();
   const secretRef = useRef<HTMLDivElement>(null);
 
   async function register(e: FormEvent) {
@@ -200,7 +203,7 @@ function Webhooks() {
           />
           <FieldError id={`${ids}-url-error`} message={urlError} />
         </div>
-        <button type="submit" className="primary" disabled={busy}>
+        <button type="submit" className="primary" disabled={busy} {...offline}>
           {busy ? 'Registering…' : 'Register webhook'}
         </button>
       </form>

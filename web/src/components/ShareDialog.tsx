@@ -22,6 +22,7 @@ import { useMe } from './MeContext';
 import { Modal } from './Modal';
 import { useProjects, type Members } from './ProjectsContext';
 import { useToast } from './Toast';
+import { useOfflineProps } from '../lib/offline';
 
 const ROLES: readonly ProjectRole[] = ['OWNER', 'EDITOR', 'VIEWER'];
 export const EMAIL_MAX = 320;
@@ -49,6 +50,7 @@ export function ShareDialog({ project, members, onClose }: { project: ProjectFie
   const [banner, setBanner] = useState<UserError | null>(null);
   const [busy, setBusy] = useState(false);
   const [confirm, setConfirm] = useState<{ kind: 'remove'; userId: string; email: string } | { kind: 'leave' } | null>(null);
+  const offline = useOfflineProps();
 
   const loadPending = useCallback(async () => {
     const res = await client.query(ProjectInvitationsDocument, { projectId: project.id }, { requestPolicy: 'network-only' }).toPromise();
@@ -158,7 +160,7 @@ export function ShareDialog({ project, members, onClose }: { project: ProjectFie
                 ))}
               </select>
             </div>
-            <button type="submit" className="primary" disabled={busy}>
+            <button type="submit" className="primary" disabled={busy} {...offline}>
               Invite
             </button>
           </div>
@@ -191,7 +193,8 @@ export function ShareDialog({ project, members, onClose }: { project: ProjectFie
                   <select
                     id={`${ids}-role-${m.user.id}`}
                     value={m.role}
-                    disabled={busy || lastOwner}
+                    disabled={busy || lastOwner || !!offline['aria-disabled']}
+                    title={offline.title}
                     onChange={(e) => void changeRole(m.user.id, e.target.value as ProjectRole)}
                   >
                     {ROLES.map((r) => (
@@ -227,7 +230,7 @@ export function ShareDialog({ project, members, onClose }: { project: ProjectFie
               <span className="member-controls">
                 <span className="badge role-badge">{ROLE_LABELS[inv.role]}</span>
                 {owner ? (
-                  <button type="button" className="ghost" disabled={busy} onClick={() => void revoke(inv)} aria-label={`Revoke the invitation of ${inv.email}`}>
+                  <button type="button" className="ghost" disabled={busy} onClick={() => void revoke(inv)} aria-label={`Revoke the invitation of ${inv.email}`} {...offline}>
                     Revoke
                   </button>
                 ) : null}

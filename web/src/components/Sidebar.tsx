@@ -8,6 +8,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import type { ProjectFieldsFragment } from '../gql/graphql';
 import { placementAt } from '../lib/board';
 import { NAV_ENTRIES, ROLE_LABELS, type NavIcon } from '../lib/nav';
+import { useOfflineProps } from '../lib/offline';
 import { useProjectDropTarget } from '../lib/projectDrop';
 import { InvitationsDialog } from './InvitationsDialog';
 import { ProjectDialog } from './ProjectDialog';
@@ -42,6 +43,7 @@ export function Sidebar({ current, projectId, filterId = null }: { current: stri
   const { projects, invitations, error } = useProjects();
   const [open, setOpen] = useState(false);
   const [creating, setCreating] = useState(false);
+  const offline = useOfflineProps();
   const [showInvitations, setShowInvitations] = useState(false);
   // A task dragged on the board is over this project (the board moves it there on drop).
   const dropTarget = useProjectDropTarget();
@@ -106,7 +108,7 @@ export function Sidebar({ current, projectId, filterId = null }: { current: stri
         <nav aria-labelledby="projects-heading" className="side-projects">
           <div className="side-heading">
             <h2 id="projects-heading">Projects</h2>
-            <button type="button" className="ghost icon-button" aria-label="New project" onClick={() => setCreating(true)}>
+            <button type="button" className="ghost icon-button" aria-label="New project" onClick={() => setCreating(true)} {...offline}>
               +
             </button>
           </div>
@@ -176,10 +178,11 @@ function SortableProjects({ projects, render }: { projects: ProjectFieldsFragmen
 }
 
 function SortableProject({ project, children }: { project: ProjectFieldsFragment; children: ReactNode }) {
-  const { attributes, listeners, setNodeRef, setActivatorNodeRef, transform, transition, isDragging } = useSortable({ id: project.id });
+  const offline = useOfflineProps();
+  const { attributes, listeners, setNodeRef, setActivatorNodeRef, transform, transition, isDragging } = useSortable({ id: project.id, disabled: !!offline['aria-disabled'] });
   return (
     <li ref={setNodeRef} className={`sortable-project${isDragging ? ' dragging' : ''}`} data-sortable-project={project.id} style={{ transform: DndCSS.Translate.toString(transform), transition }}>
-      <button type="button" className="ghost project-handle" ref={setActivatorNodeRef} {...attributes} {...listeners} aria-label={`Move the project “${project.name}”`}>
+      <button type="button" className="ghost project-handle" ref={setActivatorNodeRef} {...attributes} {...listeners} aria-label={`Move the project “${project.name}”`} {...offline}>
         <span aria-hidden="true">⠿</span>
       </button>
       {children}

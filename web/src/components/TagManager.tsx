@@ -5,6 +5,7 @@ import { DeleteTagDocument, RenameTagDocument, type TagFieldsFragment } from '..
 import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { useToast } from './Toast';
+import { useOfflineProps } from '../lib/offline';
 
 /** Rename or delete the user's tags. */
 export function TagManager() {
@@ -29,6 +30,7 @@ function TagRow({ tag, onChanged }: { tag: TagFieldsFragment; onChanged: () => v
   const [name, setName] = useState(tag.name);
   const [error, setError] = useState<string | null>(null);
   const [confirm, setConfirm] = useState(false);
+  const offline = useOfflineProps();
 
   async function rename(e: FormEvent) {
     e.preventDefault();
@@ -65,7 +67,7 @@ function TagRow({ tag, onChanged }: { tag: TagFieldsFragment; onChanged: () => v
             onKeyDown={(e) => e.key === 'Escape' && (setEditing(false), setName(tag.name))}
             aria-invalid={error ? true : undefined}
           />
-          <button type="submit" className="small">
+          <button type="submit" className="small" {...offline}>
             Save
           </button>
           <button type="button" className="ghost small" onClick={() => { setEditing(false); setName(tag.name); setError(null); }}>
@@ -82,7 +84,7 @@ function TagRow({ tag, onChanged }: { tag: TagFieldsFragment; onChanged: () => v
             </button>
             {confirm ? (
               <>
-                <button type="button" className="danger small" autoFocus onClick={() => void remove()}>
+                <button type="button" className="danger small" autoFocus onClick={() => void remove()} {...offline}>
                   Delete #{tag.name}
                 </button>
                 <button type="button" className="ghost small" onClick={() => setConfirm(false)}>

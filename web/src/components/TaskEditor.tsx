@@ -19,6 +19,7 @@ import { emit } from '../lib/events';
 import { PRIORITIES, PRIORITY_LABELS } from '../lib/filters';
 import { navigate, useAppEvents } from '../lib/hooks';
 import { useListView } from '../lib/nav';
+import { useOfflineProps } from '../lib/offline';
 import { draftToRRule, previewVariables } from '../lib/recurrence';
 import { useRecurrencePreview } from '../lib/useRecurrencePreview';
 import { clearDraft, loadDraft, saveDraft } from '../lib/drafts';
@@ -61,6 +62,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [banner, setBanner] = useState<UserError | null>(null);
   const [saving, setSaving] = useState(false);
+  const offline = useOfflineProps();
   const [busyAction, setBusyAction] = useState<string | null>(null);
   const [newerVersion, setNewerVersion] = useState<number | null>(null);
   const [deletedElsewhere, setDeletedElsewhere] = useState(false);
@@ -169,6 +171,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
 
   async function save(e?: FormEvent, overwrite = false, pastConfirmed = false) {
     e?.preventDefault();
+    if (offline['aria-disabled']) return;
     const problems = validateForm(form);
     setErrors(problems);
     if (Object.keys(problems).length) {
@@ -220,7 +223,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
   }
 
   async function act(name: 'complete' | 'reopen' | 'skip' | 'delete') {
-    if (!task) return;
+    if (!task || offline['aria-disabled']) return;
     setBusyAction(name);
     setBanner(null);
     try {
@@ -320,7 +323,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
             <button type="button" onClick={() => { setBanner(null); void load(); }}>
               Load latest (discard my edits)
             </button>
-            <button type="button" className="secondary" onClick={() => void save(undefined, true)}>
+            <button type="button" className="secondary" onClick={() => void save(undefined, true)} {...offline}>
               Save mine anyway
             </button>
           </div>
@@ -363,16 +366,16 @@ export function TaskEditor({ taskId }: { taskId: string }) {
       {task ? (
         <div className="task-actions" role="group" aria-label="Task actions">
           {isDone ? (
-            <button type="button" className="secondary" disabled={!!busyAction} onClick={() => void act('reopen')}>
+            <button type="button" className="secondary" disabled={!!busyAction} onClick={() => void act('reopen')} {...offline}>
               Reopen
             </button>
           ) : (
-            <button type="button" className="success" disabled={!!busyAction} onClick={() => void act('complete')}>
+            <button type="button" className="success" disabled={!!busyAction} onClick={() => void act('complete')} {...offline}>
               ✓ Complete
             </button>
           )}
           {task.recurrence && !isDone ? (
-            <button type="button" className="secondary" disabled={!!busyAction} onClick={() => void act('skip')}>
+            <button type="button" className="secondary" disabled={!!busyAction} onClick={() => void act('skip')} {...offline}>
               Skip this occurrence
             </button>
           ) : null}
@@ -387,7 +390,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
               </button>
             </span>
           ) : (
-            <button type="button" className="ghost danger" onClick={() => setConfirmDelete(true)}>
+            <button type="button" className="ghost danger" onClick={() => setConfirmDelete(true)} {...offline}>
               Delete…
             </button>
           )}
@@ -533,7 +536,7 @@ export function TaskEditor({ taskId }: { taskId: string }) {
         </fieldset>
 
         <div className="form-actions">
-          <button type="submit" className="primary" disabled={saving || (!isNew && !dirty)}>
+          <button type="submit" className="primary" disabled={saving || (!isNew && !dirty)} {...offline}>
             {saving ? 'Saving…' : isNew ? 'Create task' : 'Save changes'}
           </button>
           {!isNew && dirty ? (

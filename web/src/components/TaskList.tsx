@@ -10,6 +10,7 @@ import { activeFilterCount, defaultFilters, filtersToVariables, PRIORITY_LABELS,
 import { navigate, useAppEvents, useDebounced } from '../lib/hooks';
 import { useFlash } from '../lib/flash';
 import { canEditTasks } from '../lib/nav';
+import { useOfflineProps } from '../lib/offline';
 import { AssigneeAvatar } from './AssigneeAvatar';
 import { humanRule } from '../lib/recurrence';
 import { useTaskList } from '../lib/useTaskList';
@@ -262,12 +263,13 @@ export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string
       ? ''
       : `${list.totalCount} ${list.totalCount === 1 ? 'task' : 'tasks'}${searching ? ` matching “${debouncedText.trim()}”` : ''}`;
 
+  const offline = useOfflineProps();
   return (
     <div className="task-list" ref={rootRef}>
       <div className="list-header">
         <h1 id="tasks-heading">{scope.title}</h1>
         {scope.canAdd ? (
-          <a className="button primary" href={`#${base}/new`} aria-keyshortcuts="n">
+          <a className="button primary" href={`#${base}/new`} aria-keyshortcuts="n" {...offline}>
             <Icon name="plus" /> New task
           </a>
         ) : null}
@@ -292,7 +294,11 @@ export function TaskList({ selectedId, scope = ALL_TASKS }: { selectedId: string
       {!list.loading && list.tasks.length === 0 && !list.error ? (
         <div className="empty-state">
           <p>{searching || activeFilterCount(filters) > 0 ? 'No tasks match these filters.' : 'No tasks yet.'}</p>
-          {scope.canAdd ? <a href={`#${base}/new`}>Create a task</a> : null}
+          {scope.canAdd ? (
+            <a href={`#${base}/new`} {...offline}>
+              Create a task
+            </a>
+          ) : null}
         </div>
       ) : null}
       <ul
@@ -364,6 +370,7 @@ function TaskRow({
 }) {
   const editable = canEditTasks(task.project?.myRole);
   const me = useMe();
+  const offline = useOfflineProps();
   const done = task.status === 'DONE';
   const overdue = !done && task.dueAt !== null && Date.parse(task.dueAt) < Date.now();
 
@@ -386,9 +393,10 @@ function TaskRow({
           className="task-check"
           checked={done}
           // aria-disabled, not disabled: a disabled control drops the keyboard focus.
-          aria-disabled={busy || undefined}
+          aria-disabled={busy || offline['aria-disabled']}
+          title={offline.title}
           onChange={() => {
-            if (!busy) onToggle();
+            if (!busy && !offline['aria-disabled']) onToggle();
           }}
           aria-label={done ? `Reopen “${task.title}”` : `Complete “${task.title}”`}
         />

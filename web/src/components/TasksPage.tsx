@@ -1,6 +1,7 @@
 import { useMemo, useState } from 'react';
 import { loadLayout, saveLayout, type BoardLayout } from '../lib/board';
 import { basePath, canEditTasks, ListViewContext, scopeFilter, type Scope } from '../lib/nav';
+import { useOfflineProps } from '../lib/offline';
 import { useMe } from './MeContext';
 import { ProjectHeader } from './ProjectHeader';
 import { SectionBoard } from './SectionBoard';
@@ -14,6 +15,7 @@ const TITLES: Record<Exclude<Scope['kind'], 'project' | 'filter'>, string> = { t
 
 export function TasksPage({ taskId, scope = { kind: 'tasks' } }: { taskId: string | null; scope?: Scope }) {
   const me = useMe();
+  const offline = useOfflineProps();
   const projectId = scope.kind === 'project' ? scope.projectId : null;
   const project = useProject(projectId);
   const { loading } = useProjects();
@@ -100,7 +102,7 @@ export function TasksPage({ taskId, scope = { kind: 'tasks' } }: { taskId: strin
             <div className="editor-empty">
               <p className="muted">{readOnly ? 'Select a task to see its details.' : 'Select a task to see its details, or create a new one.'}</p>
               {readOnly ? null : (
-                <a className="button primary" href={`#${base}/new`}>
+                <a className="button primary" href={`#${base}/new`} {...offline}>
                   New task
                 </a>
               )}

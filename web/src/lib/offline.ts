@@ -1,5 +1,5 @@
 // The service worker (public/sw.js): the offline shell and last data, and Web Push.
-import { useEffect, useState } from 'react';
+import { useSyncExternalStore } from 'react';
 
 /** Registers /sw.js where the browser has service workers (not in jsdom, not in `vite dev`). */
 export function registerServiceWorker(): void {
@@ -17,20 +17,79 @@ export function forgetOfflineData(): void {
   navigator.serviceWorker.controller?.postMessage({ type: 'forget-data' });
 }
 
+// One pair of window listeners for every component that asks (a list has hundreds of rows).
+const onlineListeners = new Set<() => void>();
+function notifyOnline(): void {
+  for (const listener of onlineListeners) listener();
+}
+function subscribeOnline(listener: () => void): () => void {
+  if (onlineListeners.size === 0) {
+    window.addEventListener('online', notifyOnline);
+    window.addEventListener('offline', notifyOnline);
+  }
+  onlineListeners.add(listener);
+  return () => {
+    onlineListeners.delete(listener);
+    if (onlineListeners.size === 0) {
+      window.removeEventListener('online', notifyOnline);
+      window.removeEventListener('offline', notifyOnline);
+    }
+  };
+}
+
 /** Whether the browser says it is online, following its online/offline events. */
 export function useOnline(): boolean {
-  const [online, setOnline] = useState(() => (typeof navigator === 'undefined' ? true : navigator.onLine));
-  useEffect(() => {
-    const up = () => setOnline(true);
-    const down = () => setOnline(false);
-    window.addEventListener('online', up);
-    window.addEventListener('offline', down);
-    return () => {
-      window.removeEventListener('online', up);
-      window.removeEventListener('offline', down);
-    };
-  }, []);
-  return online;
+  return useSyncExternalStore(
+    subscribeOnline,
+    () => navigator.onLine,
+    () => true,
+  );
+}
+
+/** Why a control that changes something is unavailable offline (its title and description). */
+export const OFFLINE_REASON = 'You’re offline: changes can be made again once you’re back online.';
+
+/** What marks a control that would change something as unavailable while offline. */
+export interface OfflineProps {
+  'aria-disabled'?: true;
+  title?: string;
+}
+
+/**
+ * Spread on a control that would change something: offline it is aria-disabled (still focusable,
+ * so a screen reader finds it and reads the reason, its title) and `blockDisabledControls` stops it.
+ */
+export function useOfflineProps(): OfflineProps {
+  const online = useOnline();
+  return online ? {} : { 'aria-disabled': true, title: OFFLINE_REASON };
+}
+
+function isDisabledControl(target: EventTarget | null): boolean {
+  return target instanceof Element && target.closest('[aria-disabled="true"]') !== null;
+}
+
+/**
+ * Stops a click on (or a form submitted from) an aria-disabled control before React sees it:
+ * aria-disabled, unlike `disabled`, does not stop activation itself. Returns the remover.
+ */
+export function blockDisabledControls(root: Window = window): () => void {
+  const onClick = (e: MouseEvent) => {
+    if (!isDisabledControl(e.target)) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  };
+  const onSubmit = (e: SubmitEvent) => {
+    const from = e.submitter ?? root.document.activeElement;
+    if (!isDisabledControl(from)) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  };
+  root.addEventListener('click', onClick, true);
+  root.addEventListener('submit', onSubmit, true);
+  return () => {
+    root.removeEventListener('click', onClick, true);
+    root.removeEventListener('submit', onSubmit, true);
+  };
 }
 
 /** What a notification's action asks of the app (from the service worker, or the URL it opened). */
