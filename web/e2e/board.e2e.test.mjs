@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { gql, setup } from './harness.mjs';
-import { axe, createProject, createTask, DESKTOP, openApp as open, PHONE, share, shot, signUp } from './lib/app.mjs';
+import { announced, axe, createProject, createTask, DESKTOP, layoutStorage, openApp as open, PHONE, pressUntilAnnounced, share, shot, signUp } from './lib/app.mjs';
 
 let env;
 const pageErrors = [];
@@ -15,7 +15,7 @@ const pageErrors = [];
 const account = (tag, name) => signUp(env, { tag, name });
 
 function openApp(token, { layout = null, projectId = null, ...opts } = {}) {
-  return open(env, token, { pageErrors, ...opts, storage: layout && projectId ? { [`taskstream.projectLayout.${projectId}`]: layout } : {} });
+  return open(env, token, { pageErrors, ...opts, storage: layout && projectId ? layoutStorage(projectId, layout) : {} });
 }
 
 const Q = {
@@ -61,34 +61,6 @@ async function columnIs(page, name, expected) {
     },
     [name, expected],
   );
-}
-
-/** Waits for dnd-kit's (visually hidden) live region to say something matching `pattern`. */
-async function announced(page, pattern, timeout = 15_000) {
-  try {
-    await page.waitForFunction((p) => [...document.querySelectorAll('[id^="DndLiveRegion"]')].some((el) => new RegExp(p).test(el.textContent ?? '')), pattern, { timeout });
-  } catch (error) {
-    const said = await page.evaluate(() => [...document.querySelectorAll('[id^="DndLiveRegion"]')].map((el) => el.textContent));
-    throw new Error(`the live region never matched ${pattern}; it says ${JSON.stringify(said)}`, { cause: error });
-  }
-}
-
-/**
- * Presses `key` until the live region matches `pattern`. dnd-kit's keyboard sensor ignores a key
- * that comes before it has measured the lists (the item then stays over its own place, `still`),
- * so the key is pressed again only while the region says it has not moved.
- */
-async function pressUntilAnnounced(page, key, pattern, still) {
-  for (let attempt = 1; ; attempt += 1) {
-    await page.keyboard.press(key);
-    try {
-      await announced(page, pattern, 3_000);
-      return;
-    } catch (error) {
-      const unmoved = await page.evaluate((s) => [...document.querySelectorAll('[id^="DndLiveRegion"]')].some((el) => new RegExp(s).test(el.textContent ?? '')), still);
-      if (!unmoved || attempt === 5) throw error;
-    }
-  }
 }
 
 describe('Sections, board and subtasks in Chromium, two users', { timeout: 900_000 }, () => {

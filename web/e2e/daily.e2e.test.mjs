@@ -373,6 +373,14 @@ describe('Everyday use in Chromium', { timeout: 900_000 }, () => {
         await axe(page, `shortcuts (${theme}, ${name})`);
         await shot(page, `shortcuts-${name}-${theme}`);
         await page.keyboard.press('Escape');
+        // Search (typo-tolerant) with a filter chip; on a phone the chips fold behind "Filters".
+        await page.getByLabel('Search tasks').fill('pasport');
+        if (name === 'phone') await page.getByRole('button', { name: 'Filters', exact: true }).click();
+        await page.getByRole('button', { name: 'High', exact: true }).click();
+        await page.getByTestId('task-count').filter({ hasText: '1 task matching “pasport”' }).waitFor();
+        await page.locator('.task-row', { hasText: 'Renew passport' }).waitFor();
+        await axe(page, `search and filters (${theme}, ${name})`);
+        await shot(page, `search-${name}-${theme}`);
         await page.goto(`${env.baseUrl}/#/settings`);
         await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
         await axe(page, `settings (${theme}, ${name})`);

@@ -6,51 +6,48 @@
 // (encryption, VAPID) is tested against a real endpoint in tests/e2e/test_web_push.py.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { axe, gql, setup, shot } from './harness.mjs';
+import { gql, setup } from './harness.mjs';
+import { axe, controlledByServiceWorker, createTask, DESKTOP, openApp, PHONE, shot, signUp } from './lib/app.mjs';
 
-const PASSWORD = 'correct horse 42';
+const OFFLINE_REASON = 'You’re offline: changes can be made again once you’re back online.';
 let env;
 const pageErrors = [];
 
-async function account(tag) {
-  const email = `offline-${tag}-${Date.now()}@example.test`;
-  const data = await gql(
-    env.baseUrl,
-    'mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, timezone: "Europe/Berlin") { token } }',
-    { e: email, p: PASSWORD },
-  );
-  return data.signUp.token;
-}
-
-async function create(token, input) {
-  const d = await gql(env.baseUrl, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id title reminders { id } } }', { i: input }, token);
-  return d.createTask;
-}
+const account = async (tag) => (await signUp(env, { tag: `offline-${tag}` })).token;
+const create = (token, input) => createTask(env, token, input);
 
 /** A logged-in page whose service worker is installed and controls it. */
-async function openControlled(token, { permissions = [], colorScheme = 'light' } = {}) {
-  // bypassCSP: axe-core is injected into the page (the app itself runs under its policy elsewhere).
-  const ctx = await env.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', colorScheme, bypassCSP: true });
-  ctx.setDefaultTimeout(15_000);
-  if (permissions.length) await ctx.grantPermissions(permissions, { origin: env.baseUrl });
-  await ctx.addInitScript((t) => localStorage.setItem('taskstream.token', t), token);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`${env.baseUrl}/#/tasks`);
-  await page.locator('main#main').waitFor();
-  await page.evaluate(() => navigator.serviceWorker.ready);
-  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-  return { ctx, page };
+async function openControlled(token, opts = {}) {
+  const page = await openApp(env, token, { pageErrors, hash: '#/tasks', ...opts });
+  await controlledByServiceWorker(page);
+  return { ctx: page.context(), page };
 }
 
-describe('installable app', () => {
+/** Offline after a reload under the worker: the app and its last data, under the banner. */
+async function reloadOffline(ctx, page, waitFor) {
+  // Online once under the worker: it keeps the shell and this data.
+  await page.reload();
+  await waitFor.waitFor();
+  await ctx.setOffline(true);
+  await page.reload();
+  await page.locator('main#main').waitFor();
+  await waitFor.waitFor();
+  await page.getByTestId('offline-banner').waitFor();
+}
+
+/** Whether a control is offered but unavailable, saying why (aria-disabled, the reason as its title). */
+async function disabledOffline(locator) {
+  return { ariaDisabled: await locator.getAttribute('aria-disabled'), title: await locator.getAttribute('title') };
+}
+
+describe('installable app', { timeout: 600_000 }, () => {
   before(async () => {
     env = await setup();
-  });
+  }, { timeout: 240_000 });
   after(async () => {
     await env?.teardown();
     assert.deepEqual(pageErrors, []);
-  });
+  }, { timeout: 60_000 });
 
   it('serves a manifest and a service worker', async () => {
     const manifest = await (await fetch(`${env.baseUrl}/manifest.webmanifest`)).json();
@@ -61,19 +58,13 @@ describe('installable app', () => {
     assert.match(sw.headers.get('content-type') ?? '', /javascript/);
   });
 
-  it('reloaded offline, shows the app and its last data read-only under an offline banner', async () => {
+  it('reloaded offline, shows the app and its last data read-only under an offline banner; what would change something is disabled until back online', async () => {
     const token = await account('shell');
-    await create(token, { title: 'Buy oat milk' });
+    const task = await create(token, { title: 'Buy oat milk' });
     const { ctx, page } = await openControlled(token);
-    // Online once under the worker: it keeps the shell and this data.
-    await page.reload();
-    await page.getByText('Buy oat milk').waitFor();
-    await ctx.setOffline(true);
-    await page.reload();
-    await page.locator('main#main').waitFor();
-    await page.getByText('Buy oat milk').waitFor();
+    const checkbox = page.getByRole('checkbox', { name: 'Complete “Buy oat milk”' });
+    await reloadOffline(ctx, page, page.getByText('Buy oat milk'));
     const banner = page.getByTestId('offline-banner');
-    await banner.waitFor();
     assert.match(await banner.innerText(), /offline.*read-only/i);
     await shot(page, 'offline-reload');
     await axe(page, 'the offline reload');
@@ -91,14 +82,69 @@ describe('installable app', () => {
       }
     }, token);
     assert.equal(refused, true);
-    // And the app says why when one is tried.
-    await page.getByRole('checkbox', { name: 'Complete “Buy oat milk”' }).click();
-    await page.getByText('You’re offline, so nothing was changed. Try again once you’re back online.').first().waitFor();
-    await shot(page, 'offline-change-refused');
+
+    // The controls that would change something are offered, disabled, and say why.
+    const disabled = { ariaDisabled: 'true', title: OFFLINE_REASON };
+    assert.deepEqual(await disabledOffline(checkbox), disabled);
+    assert.deepEqual(await disabledOffline(page.getByRole('link', { name: 'New task' }).first()), disabled);
+    const quickAdd = page.getByRole('textbox', { name: 'Quick add' });
+    assert.equal(await quickAdd.getAttribute('aria-disabled'), 'true');
+    assert.equal(await quickAdd.getAttribute('readonly'), '');
+    assert.match(await quickAdd.evaluate((el) => el.getAttribute('aria-describedby').split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' ')), /You’re offline: changes can be made again/);
+    // They stay focusable, so the keyboard and a screen reader reach them and hear the reason.
+    await checkbox.focus();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Complete “Buy oat milk”');
+    // A click (forced past Playwright's own aria-disabled check) changes nothing and sends nothing.
+    const mutations = [];
+    const onRequest = (r) => {
+      if (r.url().endsWith('/graphql') && /mutation/.test(r.postData() ?? '')) mutations.push(r.postData());
+    };
+    page.on('request', onRequest);
+    await checkbox.click({ force: true });
+    await page.keyboard.press('Space');
+    assert.equal(await checkbox.isChecked(), false);
+    page.off('request', onRequest);
+    assert.deepEqual(mutations, []);
+
+    // Going offline with the editor open disables its Save and Complete at once (no reload).
     await ctx.setOffline(false);
     await banner.waitFor({ state: 'detached' });
-    const tasks = await gql(env.baseUrl, '{ tasks(first: 10) { totalCount } }', {}, token);
-    assert.equal(tasks.tasks.totalCount, 1);
+    await page.getByRole('link', { name: 'Buy oat milk' }).click();
+    await page.getByRole('heading', { name: 'Edit task' }).waitFor();
+    const complete = page.getByRole('button', { name: '✓ Complete' });
+    assert.equal(await complete.getAttribute('aria-disabled'), null);
+    await ctx.setOffline(true);
+    await banner.waitFor();
+    const disabledTitle = page.getByRole('textbox', { name: 'Title' });
+    await disabledTitle.fill('Buy oat milk and bread'); // editing the form is fine: only saving waits
+    assert.deepEqual(await disabledOffline(page.getByRole('button', { name: 'Save changes' })), disabled);
+    assert.deepEqual(await disabledOffline(complete), disabled);
+    page.on('request', onRequest);
+    await complete.click({ force: true });
+    await page.getByRole('button', { name: 'Save changes' }).click({ force: true });
+    await disabledTitle.press('Enter');
+    await shot(page, 'offline-editor-disabled');
+    await axe(page, 'the editor offline');
+    page.off('request', onRequest);
+    assert.deepEqual(mutations, []);
+
+    // Back online: the banner goes, the controls act again, and the change reaches the server.
+    await ctx.setOffline(false);
+    await banner.waitFor({ state: 'detached' });
+    assert.equal(await complete.getAttribute('aria-disabled'), null);
+    assert.equal(await quickAdd.getAttribute('aria-disabled'), null);
+    const server = async (want) => {
+      for (const until = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 100))) {
+        const d = await gql(env.baseUrl, 'query($id: ID!) { task(id: $id) { title status } }', { id: task.id }, token);
+        if (JSON.stringify(d.task) === JSON.stringify(want)) return;
+        assert.ok(Date.now() < until, `the server has ${JSON.stringify(want)} once back online (has ${JSON.stringify(d.task)})`);
+      }
+    };
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await server({ title: 'Buy oat milk and bread', status: 'OPEN' });
+    await page.getByRole('button', { name: 'Save changes' }).and(page.locator(':disabled')).waitFor();
+    await complete.click();
+    await server({ title: 'Buy oat milk and bread', status: 'DONE' });
     await ctx.close();
   });
 
@@ -122,7 +168,8 @@ describe('installable app', () => {
     // Polled here: waitForFunction would take the async predicate's promise itself as truthy.
     const notifications = () =>
       page.evaluate(async () => {
-        const found = await (await navigator.serviceWorker.ready).getNotifications();
+        const ready = Promise.race([navigator.serviceWorker.ready, new Promise((_, reject) => setTimeout(() => reject(new Error('no service worker ready in 10 s')), 10_000))]);
+        const found = await (await ready).getNotifications();
         return found.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, actions: n.actions.map((a) => a.action) }));
       });
     let shown = await notifications();
@@ -149,14 +196,39 @@ describe('installable app', () => {
     const token = await account('settings');
     const setupData = await gql(env.baseUrl, '{ pushSetup { publicKey subscriptions { id } } }', {}, token);
     assert.match(setupData.pushSetup.publicKey, /^[A-Za-z0-9_-]{87}$/);
-    const { ctx, page } = await openControlled(token);
-    await page.goto(`${env.baseUrl}/#/settings`);
+    const { ctx, page } = await openControlled(token, { hash: '#/settings' });
     await page.getByRole('heading', { name: 'Browser push' }).waitFor();
     const toggle = page.getByLabel('Push reminders to this browser');
     await toggle.waitFor();
     assert.equal(await toggle.isChecked(), false);
-    await shot(page, 'settings-push');
-    await axe(page, 'settings with browser push (light)');
     await ctx.close();
   });
+
+  for (const theme of ['light', 'dark']) {
+    it(`axe-core finds no WCAG 2.2 AA violations on the offline banner and the settings with browser push in the ${theme} theme; screenshots`, async () => {
+      const token = await account(`axe-${theme}`);
+      await create(token, { title: 'Buy oat milk', priority: 'HIGH', tags: ['shop'] });
+      await create(token, { title: 'Call the plumber', dueAt: '2027-03-01T09:00:00+01:00' });
+      for (const [viewport, name] of [
+        [DESKTOP, 'desktop'],
+        [PHONE, 'phone'],
+      ]) {
+        const { ctx, page } = await openControlled(token, { viewport, colorScheme: theme });
+        assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
+        await reloadOffline(ctx, page, page.getByText('Buy oat milk'));
+        await axe(page, `offline banner (${theme}, ${name})`);
+        await shot(page, `offline-${name}-${theme}`);
+        await ctx.setOffline(false);
+        await page.getByTestId('offline-banner').waitFor({ state: 'detached' });
+        await page.goto(`${env.baseUrl}/#/settings`);
+        const push = page.getByRole('heading', { name: 'Browser push' });
+        await push.waitFor();
+        await page.getByLabel('Push reminders to this browser').waitFor();
+        await axe(page, `settings with browser push (${theme}, ${name})`);
+        await push.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+        await shot(page, `settings-${name}-${theme}`);
+        await ctx.close();
+      }
+    });
+  }
 });

@@ -422,6 +422,14 @@ describe('Planning in Chromium', { timeout: 900_000 }, () => {
         await page.locator('.cal-occurrence').first().waitFor();
         await axe(page, `calendar (${theme}, ${name})`);
         await shot(page, `calendar-${name}-${theme}`);
+        if (name === 'desktop') {
+          // The week view (a phone shows it by default).
+          await page.getByRole('button', { name: 'Week', exact: true }).click();
+          await page.getByRole('button', { name: 'Next week' }).click();
+          await page.locator('.cal-occurrence').first().waitFor();
+          await axe(page, `calendar week (${theme}, ${name})`);
+          await shot(page, `calendar-week-${name}-${theme}`);
+        }
         // The notifications panel with its snooze actions.
         await page.getByRole('button', { name: 'Notifications, 1 unread' }).waitFor({ timeout: 60_000 });
         await page.getByRole('button', { name: 'Notifications, 1 unread' }).click();

@@ -4,83 +4,17 @@
 // moveProject, the member's other window following live. axe-core on the sidebar in both themes.
 // Screenshots go to e2e/screenshots/ (look at them).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { gql, setup, shot } from './harness.mjs';
-
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const PASSWORD = 'correct horse 42';
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
+import { gql, setup } from './harness.mjs';
+import { announced, axe, createProject, createTask, drag, layoutStorage, openApp as open, PHONE, pressUntilAnnounced, share, shot, signUp } from './lib/app.mjs';
 
 let env;
 const pageErrors = [];
-let seq = 0;
 
-async function account(tag) {
-  const email = `order+${tag}${Date.now() % 100000}${++seq}@example.test`;
-  const d = await gql(env.baseUrl, 'mutation($e: String!, $p: String!) { signUp(email: $e, password: $p, timezone: "Europe/Berlin") { token } }', { e: email, p: PASSWORD });
-  return { email, token: d.signUp.token };
-}
+const account = (tag) => signUp(env, { tag, name: 'order' });
 
-async function openApp(token, { hash = '#/inbox', viewport = DESKTOP, colorScheme = 'light', layout = null, projectId = null } = {}) {
-  const ctx = await env.browser.newContext({ viewport, colorScheme, timezoneId: 'Europe/Berlin', locale: 'en-GB', bypassCSP: true });
-  ctx.setDefaultTimeout(15_000);
-  await ctx.addInitScript(
-    ([t, l, p]) => {
-      localStorage.setItem('taskstream.token', t);
-      if (l && p) localStorage.setItem(`taskstream.projectLayout.${p}`, l);
-    },
-    [token, layout, projectId],
-  );
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  await page.goto(`${env.baseUrl}/${hash}`);
-  await page.locator('main#main').waitFor();
-  return page;
-}
-
-/** Waits until dnd-kit's live region says something matching `pattern`. */
-async function announced(page, pattern, timeout = 3_000) {
-  await page.waitForFunction((p) => [...document.querySelectorAll('[id^="DndLiveRegion"]')].some((el) => new RegExp(p).test(el.textContent ?? '')), pattern, { timeout });
-}
-
-/** Presses `key` until the live region matches `pattern` (the sensor ignores keys before it has measured the list). */
-async function pressUntilAnnounced(page, key, pattern) {
-  for (let attempt = 1; ; attempt += 1) {
-    await page.keyboard.press(key);
-    try {
-      await announced(page, pattern);
-      return;
-    } catch (error) {
-      if (attempt === 5) {
-        const said = await page.evaluate(() => [...document.querySelectorAll('[id^="DndLiveRegion"]')].map((el) => el.textContent));
-        throw new Error(`the live region never matched ${pattern}; it says ${JSON.stringify(said)}`, { cause: error });
-      }
-    }
-  }
-}
-
-async function drag(page, fromLocator, toLocator) {
-  const from = await fromLocator.boundingBox();
-  const to = await toLocator.boundingBox();
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 8, { steps: 4 });
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 15 });
-  await page.mouse.up();
-}
-
-async function axe(page, label) {
-  await page.evaluate(AXE_SOURCE);
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => `${n.html} — ${n.failureSummary}`).slice(0, 4).join(' | ')}`);
-  });
-  assert.deepEqual(result, [], `axe-core WCAG 2.2 AA violations on ${label}:\n${result.join('\n')}`);
+function openApp(token, { layout = null, projectId = null, ...opts } = {}) {
+  return open(env, token, { pageErrors, ...opts, storage: layout && projectId ? layoutStorage(projectId, layout) : {} });
 }
 
 const TASK_PLACE = 'query($id: ID!) { task(id: $id) { section { name } project { id } } }';
@@ -132,14 +66,12 @@ describe('Out of a section and the sidebar order in Chromium', { timeout: 600_00
 
   it('a task dropped on "No section" leaves its section: board by mouse, sectioned list by keyboard', async () => {
     const ada = await account('nosec');
-    const projectId = (await gql(env.baseUrl, 'mutation { createProject(name: "Garden", color: "#2b8a3e") { id } }', {}, ada.token)).createProject.id;
+    const projectId = await createProject(env, ada, 'Garden');
     const todo = (await gql(env.baseUrl, 'mutation($p: ID!) { createSection(projectId: $p, name: "To do") { id } }', { p: projectId }, ada.token)).createSection.id;
     await gql(env.baseUrl, 'mutation($p: ID!) { createSection(projectId: $p, name: "Doing") { id } }', { p: projectId }, ada.token);
     const ids = {};
-    await gql(env.baseUrl, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', { i: { title: 'Buy seeds', projectId } }, ada.token);
-    for (const title of ['Dig beds', 'Plant roses']) {
-      ids[title] = (await gql(env.baseUrl, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', { i: { title, sectionId: todo } }, ada.token)).createTask.id;
-    }
+    await createTask(env, ada.token, { title: 'Buy seeds', projectId });
+    for (const title of ['Dig beds', 'Plant roses']) ids[title] = (await createTask(env, ada.token, { title, sectionId: todo })).id;
     const a = await openApp(ada.token, { hash: `#/projects/${projectId}`, layout: 'board', projectId });
     await columnHolds(a, 'No section', ['Buy seeds']);
     await columnHolds(a, 'To do', ['Dig beds', 'Plant roses']);
@@ -172,12 +104,9 @@ describe('Out of a section and the sidebar order in Chromium', { timeout: 600_00
   it('reorders projects in the sidebar by mouse and by keyboard; the other window of the member follows', async () => {
     const ada = await account('sidebar');
     const bob = await account('sidebar');
-    for (const name of ['Apple', 'Banana', 'Cherry']) {
-      await gql(env.baseUrl, 'mutation($n: String!) { createProject(name: $n, color: "#3a7bd5") { id } }', { n: name }, ada.token);
-    }
-    const shared = (await gql(env.baseUrl, 'mutation { createProject(name: "Shared") { id } }', {}, ada.token)).createProject.id;
-    const inv = await gql(env.baseUrl, 'mutation($p: ID!, $e: String!) { inviteToProject(projectId: $p, email: $e, role: VIEWER) { id } }', { p: shared, e: bob.email }, ada.token);
-    await gql(env.baseUrl, 'mutation($id: ID!) { acceptInvitation(id: $id) { id } }', { id: inv.inviteToProject.id }, bob.token);
+    for (const name of ['Apple', 'Banana', 'Cherry']) await createProject(env, ada, name, '#3a7bd5');
+    const shared = await createProject(env, ada, 'Shared');
+    await share(env, ada, shared, bob, 'VIEWER');
     const one = await openApp(ada.token);
     const two = await openApp(ada.token, { colorScheme: 'dark' });
     await sidebarIs(one, ['Apple', 'Banana', 'Cherry', 'Shared']);

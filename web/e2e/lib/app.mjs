@@ -1,5 +1,7 @@
 // What the browser specs share: accounts signed up over the API, a logged-in page in its own
-// browser context, axe-core's WCAG 2.2 AA check, screenshots, and projects arranged and shared.
+// browser context (a project's layout, permissions, the service worker in control), axe-core's
+// WCAG 2.2 AA check, screenshots, projects arranged and shared, dnd-kit's live region and drags.
+// Every wait here has a timeout: a test that waits forever hangs the whole run.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { gql, repoDir, screenshotDir } from '../harness.mjs';
@@ -48,10 +50,12 @@ export async function openApp(
     fixedNow = null,
     storage = {},
     serviceWorkers = 'allow',
+    permissions = [],
   },
 ) {
   const ctx = await env.browser.newContext({ viewport, colorScheme, reducedMotion, timezoneId, locale: 'en-GB', bypassCSP, serviceWorkers });
   ctx.setDefaultTimeout(15_000);
+  if (permissions.length) await ctx.grantPermissions(permissions, { origin: env.baseUrl });
   await ctx.addInitScript(
     ([t, entries]) => {
       localStorage.setItem('taskstream.token', t);
@@ -65,6 +69,16 @@ export async function openApp(
   await page.goto(`${env.baseUrl}/${hash}`);
   await page.locator('main#main').waitFor();
   return page;
+}
+
+/** The localStorage entry (for `openApp`'s `storage`) that opens a project in a layout: 'list' (Sections) or 'board'. */
+export function layoutStorage(projectId, layout) {
+  return { [`taskstream.projectLayout.${projectId}`]: layout };
+}
+
+/** Waits until the service worker (public/sw.js, production builds) controls the page. */
+export async function controlledByServiceWorker(page, timeout = 20_000) {
+  await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout });
 }
 
 /** Saves what the viewport shows as SHOTS/<name>.png. */
@@ -94,4 +108,46 @@ export async function share(env, owner, projectId, invitee, role = 'EDITOR') {
 export async function createTask(env, token, input) {
   const d = await gql(env.baseUrl, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id title version } }', { i: input }, token);
   return d.createTask;
+}
+
+const LIVE_REGION = '[id^="DndLiveRegion"]';
+
+/** Waits for dnd-kit's (visually hidden) live region to say something matching `pattern`. */
+export async function announced(page, pattern, timeout = 15_000) {
+  try {
+    await page.waitForFunction(([sel, p]) => [...document.querySelectorAll(sel)].some((el) => new RegExp(p).test(el.textContent ?? '')), [LIVE_REGION, pattern], { timeout });
+  } catch (error) {
+    const said = await page.evaluate((sel) => [...document.querySelectorAll(sel)].map((el) => el.textContent), LIVE_REGION);
+    throw new Error(`the live region never matched ${pattern}; it says ${JSON.stringify(said)}`, { cause: error });
+  }
+}
+
+/**
+ * Presses `key` until the live region matches `pattern` (at most 5 times). dnd-kit's keyboard
+ * sensor ignores a key that comes before it has measured the lists; with `still` (what the region
+ * says while the item has not moved) the key is pressed again only while it says that.
+ */
+export async function pressUntilAnnounced(page, key, pattern, still = null) {
+  for (let attempt = 1; ; attempt += 1) {
+    await page.keyboard.press(key);
+    try {
+      await announced(page, pattern, 3_000);
+      return;
+    } catch (error) {
+      const unmoved =
+        still === null || (await page.evaluate(([sel, s]) => [...document.querySelectorAll(sel)].some((el) => new RegExp(s).test(el.textContent ?? '')), [LIVE_REGION, still]));
+      if (!unmoved || attempt === 5) throw error;
+    }
+  }
+}
+
+/** Drags by mouse from the middle of one element to the middle of another (past dnd-kit's activation distance first). */
+export async function drag(page, fromLocator, toLocator) {
+  const from = await fromLocator.boundingBox();
+  const to = await toLocator.boundingBox();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 8, { steps: 4 });
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 15 });
+  await page.mouse.up();
 }
