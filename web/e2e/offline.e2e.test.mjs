@@ -225,7 +225,7 @@ describe('installable app', { timeout: 600_000 }, () => {
         await push.waitFor();
         await page.getByLabel('Push reminders to this browser').waitFor();
         await axe(page, `settings with browser push (${theme}, ${name})`);
-        await push.evaluate((el) => el.scrollIntoView({ block: 'start' }));
+        await push.evaluate((el) => el.scrollIntoView({ block: 'center' }));
         await shot(page, `settings-${name}-${theme}`);
         await ctx.close();
       }

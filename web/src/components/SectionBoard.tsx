@@ -473,7 +473,7 @@ export function SectionBoard({ projectId, layout, basePath, canEdit }: { project
         </p>
       ) : null}
       {canEdit ? (
-        <p className="muted small-text" id={`${projectId}-board-help`}>
+        <p className="muted small-text board-help" id={`${projectId}-board-help`}>
           Drag a task by its handle, or focus the handle and press Space, the arrow keys and Space again; drop it on another task to make it a subtask, or on a
           project in the sidebar to move it there. Alt+↑/↓ moves a task
           {layout === 'board' ? ', Alt+←/→ to the next column' : ', Alt+→ puts it under the task above, Alt+← takes a subtask one level up'}; the ⇢ button (“Move to…”)
