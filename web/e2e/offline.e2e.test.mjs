@@ -38,7 +38,8 @@ async function openControlled(token, { permissions = [], colorScheme = 'light' }
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   await page.goto(`${env.baseUrl}/#/tasks`);
   await page.locator('main#main').waitFor();
-  await page.evaluate(() => navigator.serviceWorker.ready);
+  // A controller implies an active, ready worker; waiting on it (not on the `ready` promise,
+  // which never settles when registration fails) keeps a broken worker a failure, not a hang.
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
   return { ctx, page };
 }
@@ -110,23 +111,41 @@ describe('installable app', () => {
     cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
     await cdp.send('ServiceWorker.enable');
     const deadline = Date.now() + 10_000;
-    while (!registrations.some((r) => r.scopeURL.startsWith(env.baseUrl)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const registration = registrations.find((r) => r.scopeURL.startsWith(env.baseUrl));
+    const ours = () => registrations.filter((r) => r.scopeURL.startsWith(env.baseUrl) && !r.isDeleted).at(-1);
+    while (!ours() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const registration = ours();
     assert.ok(registration, 'the service worker is registered');
     const reminder = { type: 'reminder', title: 'Water the plants', body: 'Due at 2026-12-05 09:00 UTC', taskId: 't-1', reminderId: 'r-1' };
-    await cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: new URL(env.baseUrl).origin,
-      registrationId: registration.registrationId,
-      data: JSON.stringify(reminder),
-    });
+    const deliver = () =>
+      cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: new URL(env.baseUrl).origin,
+        registrationId: registration.registrationId,
+        data: JSON.stringify(reminder),
+      });
     // Polled here: waitForFunction would take the async predicate's promise itself as truthy.
     const notifications = () =>
       page.evaluate(async () => {
-        const found = await (await navigator.serviceWorker.ready).getNotifications();
+        const found = (await (await navigator.serviceWorker.getRegistration())?.getNotifications()) ?? [];
         return found.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, actions: n.actions.map((a) => a.action) }));
       });
-    let shown = await notifications();
-    for (const until = Date.now() + 10_000; shown.length === 0 && Date.now() < until; shown = await notifications()) await new Promise((r) => setTimeout(r, 50));
+    // Once in CI, on a loaded machine, a push delivered through CDP showed no notification within
+    // 10 s (the cause was not found; it never happened here in repeated runs). A push service
+    // redelivers, so the test delivers again; the reminder's tag makes a second delivery replace
+    // the first rather than add one, and a failure now prints what the browser had.
+    let shown = [];
+    for (const until = Date.now() + 15_000; shown.length === 0 && Date.now() < until; ) {
+      await deliver();
+      for (const retryAt = Date.now() + 3_000; shown.length === 0 && Date.now() < retryAt; shown = await notifications()) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    if (shown.length === 0) {
+      const state = await page.evaluate(async () => {
+        const r = await navigator.serviceWorker.getRegistration();
+        return { permission: Notification.permission, active: r?.active?.state ?? null, scope: r?.scope ?? null };
+      });
+      assert.fail(`no notification after delivering the push: ${JSON.stringify({ state, registrations })}`);
+    }
     assert.deepEqual(shown, [
       { title: 'Water the plants', body: 'Due at 2026-12-05 09:00 UTC', tag: 'r-1', data: { taskId: 't-1', reminderId: 'r-1' }, actions: ['complete', 'snooze'] },
     ]);
