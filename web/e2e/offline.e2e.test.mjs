@@ -19,6 +19,8 @@ const create = (token, input) => createTask(env, token, input);
 /** A logged-in page whose service worker is installed and controls it. */
 async function openControlled(token, opts = {}) {
   const page = await openApp(env, token, { pageErrors, hash: '#/tasks', ...opts });
+  // A controller implies an active, ready worker; waiting on it (with a timeout, not on the
+  // `ready` promise, which never settles when registration fails) keeps a broken worker a failure, not a hang.
   await controlledByServiceWorker(page);
   return { ctx: page.context(), page };
 }
@@ -156,24 +158,41 @@ describe('installable app', { timeout: 600_000 }, () => {
     cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
     await cdp.send('ServiceWorker.enable');
     const deadline = Date.now() + 10_000;
-    while (!registrations.some((r) => r.scopeURL.startsWith(env.baseUrl)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const registration = registrations.find((r) => r.scopeURL.startsWith(env.baseUrl));
+    const ours = () => registrations.filter((r) => r.scopeURL.startsWith(env.baseUrl) && !r.isDeleted).at(-1);
+    while (!ours() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const registration = ours();
     assert.ok(registration, 'the service worker is registered');
     const reminder = { type: 'reminder', title: 'Water the plants', body: 'Due at 2026-12-05 09:00 UTC', taskId: 't-1', reminderId: 'r-1' };
-    await cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: new URL(env.baseUrl).origin,
-      registrationId: registration.registrationId,
-      data: JSON.stringify(reminder),
-    });
+    const deliver = () =>
+      cdp.send('ServiceWorker.deliverPushMessage', {
+        origin: new URL(env.baseUrl).origin,
+        registrationId: registration.registrationId,
+        data: JSON.stringify(reminder),
+      });
     // Polled here: waitForFunction would take the async predicate's promise itself as truthy.
     const notifications = () =>
       page.evaluate(async () => {
-        const ready = Promise.race([navigator.serviceWorker.ready, new Promise((_, reject) => setTimeout(() => reject(new Error('no service worker ready in 10 s')), 10_000))]);
-        const found = await (await ready).getNotifications();
+        const found = (await (await navigator.serviceWorker.getRegistration())?.getNotifications()) ?? [];
         return found.map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data, actions: n.actions.map((a) => a.action) }));
       });
-    let shown = await notifications();
-    for (const until = Date.now() + 10_000; shown.length === 0 && Date.now() < until; shown = await notifications()) await new Promise((r) => setTimeout(r, 50));
+    // Once in CI, on a loaded machine, a push delivered through CDP showed no notification within
+    // 10 s (the cause was not found; it never happened here in repeated runs). A push service
+    // redelivers, so the test delivers again; the reminder's tag makes a second delivery replace
+    // the first rather than add one, and a failure now prints what the browser had.
+    let shown = [];
+    for (const until = Date.now() + 15_000; shown.length === 0 && Date.now() < until; ) {
+      await deliver();
+      for (const retryAt = Date.now() + 3_000; shown.length === 0 && Date.now() < retryAt; shown = await notifications()) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    if (shown.length === 0) {
+      const state = await page.evaluate(async () => {
+        const r = await navigator.serviceWorker.getRegistration();
+        return { permission: Notification.permission, active: r?.active?.state ?? null, scope: r?.scope ?? null };
+      });
+      assert.fail(`no notification after delivering the push: ${JSON.stringify({ state, registrations })}`);
+    }
     assert.deepEqual(shown, [
       { title: 'Water the plants', body: 'Due at 2026-12-05 09:00 UTC', tag: 'r-1', data: { taskId: 't-1', reminderId: 'r-1' }, actions: ['complete', 'snooze'] },
     ]);
