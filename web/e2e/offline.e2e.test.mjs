@@ -105,6 +105,9 @@ describe('installable app', { timeout: 600_000 }, () => {
     await checkbox.click({ force: true });
     await page.keyboard.press('Space');
     assert.equal(await checkbox.isChecked(), false);
+    // A shortcut that would change something (x: complete) says why instead of acting.
+    await page.keyboard.press('x');
+    await page.locator('.toast', { hasText: OFFLINE_REASON }).waitFor();
     page.off('request', onRequest);
     assert.deepEqual(mutations, []);
 

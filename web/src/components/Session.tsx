@@ -5,7 +5,8 @@ import { describeError } from '../lib/errors';
 import { emit } from '../lib/events';
 import { navigate, useHashRoute } from '../lib/hooks';
 import { basePath, NAV_ENTRIES, parseRoute } from '../lib/nav';
-import { shortcutFor } from '../lib/shortcuts';
+import { OFFLINE_REASON } from '../lib/offline';
+import { CHANGING_SHORTCUTS, shortcutFor } from '../lib/shortcuts';
 import { runUndo } from '../lib/undo';
 import { CalendarPage } from './CalendarPage';
 import { ConnectionBanner } from './ConnectionBanner';
@@ -22,6 +23,7 @@ import { Sidebar } from './Sidebar';
 import { focusQuickAddOnMount } from './TaskList';
 import { TasksPage } from './TasksPage';
 import { ThemeToggle } from './ThemeToggle';
+import { useToast } from './Toast';
 
 export function Session({ onLogOut }: { onLogOut: () => void }) {
   const [{ data, error, fetching }, refetch] = useQuery({ query: MeDocument, requestPolicy: 'cache-first' });
@@ -36,6 +38,9 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
     if (route.length === 0 || !known) navigate('/tasks');
   }, [route, parsed.scope]);
 
+  const toast = useToast();
+  const toastRef = useRef(toast);
+  toastRef.current = toast;
   const [help, setHelp] = useState(false);
   const helpReturn = useRef<HTMLElement | null>(null);
   const routeRef = useRef(route);
@@ -52,6 +57,11 @@ export function Session({ onLogOut }: { onLogOut: () => void }) {
       const { scope, taskId } = parsedRef.current;
       if (name === 'close' && !taskId) return;
       e.preventDefault();
+      // Offline, a shortcut that would change something says why instead (its buttons are disabled).
+      if (!navigator.onLine && CHANGING_SHORTCUTS.has(name)) {
+        toastRef.current(OFFLINE_REASON, 'error');
+        return;
+      }
       if (name === 'help') {
         helpReturn.current = document.activeElement as HTMLElement | null;
         setHelp(true);

@@ -22,6 +22,9 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: ['?'], label: 'Show these shortcuts', name: 'help' },
 ];
 
+/** The shortcuts that would change something (offline they say why instead of acting). */
+export const CHANGING_SHORTCUTS: ReadonlySet<Shortcut['name']> = new Set(['complete', 'delete', 'undo']);
+
 /** Typing in a field must never trigger a shortcut. */
 export function isEditable(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
