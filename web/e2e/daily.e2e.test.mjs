@@ -133,7 +133,8 @@ describe('Everyday use in Chromium', { timeout: 900_000 }, () => {
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
 
-    // j moves down the list, k up.
+    // j moves down the list, k up (once the list has loaded: under load it may still be reading).
+    await page.locator('.task-row').nth(3).waitFor();
     const titles = await page.locator('.task-row .task-title').allTextContents();
     await page.keyboard.press('j');
     assert.equal((await activeInfo(page)).text, titles[0]);
