@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import secrets
+import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from devstack import Daprd, KafkaBroker
 from devstack.dapr_app import SidecarOnSubscribe
@@ -21,6 +25,7 @@ from devstack.dapr_resources import (
     state_connection_string,
 )
 from taskstream.messaging.bus import BulkSubscribe, Transport
+from taskstream.messaging.consumer import processed_events_table
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.messaging.retry import RetryPolicy
@@ -138,3 +143,72 @@ async def state(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIte
         built = PostgresState(engine)
     yield built
     await built.close()
+
+
+# The dead-letter tests' consumer: its processed-events table and what it applied, per event.
+_effects = MetaData(schema="dead_letter_test")
+_effects_processed = processed_events_table(_effects)
+_effects_applied = Table(
+    "applied",
+    _effects,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEffects:
+    """A scratch schema for a test consumer: its processed-events table, and a row per
+    event it applied, to count how often a (replayed) event took effect."""
+
+    engine: AsyncEngine
+    processed: Table
+
+    async def apply(self, connection: AsyncConnection, event_id: str) -> None:
+        """Record the event's effect in the handler's transaction."""
+        await connection.execute(insert(_effects_applied).values(event_id=event_id))
+
+    async def times_applied(self, event_id: str) -> int:
+        """How many times the event took effect."""
+        async with self.engine.connect() as connection:
+            count = await connection.scalar(
+                select(func.count())
+                .select_from(_effects_applied)
+                .where(_effects_applied.c.event_id == event_id)
+            )
+        return int(count or 0)
+
+
+@pytest.fixture(scope="session")
+async def applied_effects(engine: AsyncEngine) -> AppliedEffects:
+    """The dead-letter tests' scratch schema (each test uses topics and groups of its own)."""
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {_effects.schema}")
+        await connection.run_sync(_effects.create_all)
+    return AppliedEffects(engine, _effects_processed)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60.0) -> None:
+    """Wait until check() holds (consumers and relays act in their own time)."""
+    async with asyncio.timeout(seconds):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def taskstream_cli(*args: str, database_url: str | None = None) -> tuple[int, str, str]:
+    """Run the real command line (on this database, when given); exit code, stdout, stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "TASKSTREAM_BUS_URL"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -27,6 +27,7 @@ from taskstream.messaging.bus import (
 )
 from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
 from taskstream.messaging.consumer import Consumer, processed_events_table
+from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -92,13 +93,6 @@ def event(topic: str, key: str, n: int, type_: str = "test.happened.v1") -> Mess
         data={"n": n, "key": key},
     )
     return Message(topic, key, built.body)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:
-    """Wait until check() holds."""
-    async with asyncio.timeout(seconds):
-        while not await check():
-            await asyncio.sleep(0.05)
 
 
 def unique_topic(name: str) -> str:
