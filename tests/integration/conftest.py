@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -145,28 +143,30 @@ async def state(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIte
     await built.close()
 
 
-# The dead-letter tests' consumer: its processed-events table and what it applied, per event.
-_effects = MetaData(schema="dead_letter_test")
+# The scratch consumers of the messaging tests: their processed-events table, and a row per
+# effect a consumer (group) applied.
+_effects = MetaData(schema="consumer_test")
 _effects_processed = processed_events_table(_effects)
 _effects_applied = Table(
     "applied",
     _effects,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consumer", Text, nullable=False),
     Column("event_id", Text, nullable=False),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class AppliedEffects:
-    """A scratch schema for a test consumer: its processed-events table, and a row per
-    event it applied, to count how often a (replayed) event took effect."""
+    """A scratch schema for test consumers: their processed-events table, and a row per event
+    a consumer applied, to see how often (and in which order) events took effect."""
 
     engine: AsyncEngine
     processed: Table
 
-    async def apply(self, connection: AsyncConnection, event_id: str) -> None:
-        """Record the event's effect in the handler's transaction."""
-        await connection.execute(insert(_effects_applied).values(event_id=event_id))
+    async def apply(self, connection: AsyncConnection, event_id: str, *, by: str = "") -> None:
+        """Record the event's effect (by this consumer group) in the handler's transaction."""
+        await connection.execute(insert(_effects_applied).values(consumer=by, event_id=event_id))
 
     async def times_applied(self, event_id: str) -> int:
         """How many times the event took effect."""
@@ -178,10 +178,20 @@ class AppliedEffects:
             )
         return int(count or 0)
 
+    async def applied_by(self, group: str) -> list[str]:
+        """The event ids whose effect the group applied, in the order it applied them."""
+        async with self.engine.connect() as connection:
+            rows = await connection.scalars(
+                select(_effects_applied.c.event_id)
+                .where(_effects_applied.c.consumer == group)
+                .order_by(_effects_applied.c.id)
+            )
+            return list(rows)
+
 
 @pytest.fixture(scope="session")
 async def applied_effects(engine: AsyncEngine) -> AppliedEffects:
-    """The dead-letter tests' scratch schema (each test uses topics and groups of its own)."""
+    """The scratch consumer schema (each test uses topics and groups of its own)."""
     async with engine.begin() as connection:
         await connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {_effects.schema}")
         await connection.run_sync(_effects.create_all)
@@ -193,22 +203,3 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60.0
     async with asyncio.timeout(seconds):
         while not await check():
             await asyncio.sleep(0.05)
-
-
-async def taskstream_cli(*args: str, database_url: str | None = None) -> tuple[int, str, str]:
-    """Run the real command line (on this database, when given); exit code, stdout, stderr."""
-    env = {k: v for k, v in os.environ.items() if k != "TASKSTREAM_BUS_URL"}
-    if database_url is not None:
-        env["DATABASE_URL"] = database_url
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()

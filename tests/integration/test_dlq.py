@@ -18,7 +18,8 @@ from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.deadletters import KafkaDeadLetters, depth_loop
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
-from tests.integration.conftest import FAST_RETRIES, AppliedEffects, eventually, taskstream_cli
+from tests.conftest import taskstream_cli
+from tests.integration.conftest import FAST_RETRIES, AppliedEffects, eventually
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,8 @@ from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, migrate
 from taskstream.persistence.dead_letters import PostgresDeadLetters
 from taskstream.settings import Settings
-from tests.integration.conftest import FAST_RETRIES, AppliedEffects, eventually, taskstream_cli
+from tests.conftest import taskstream_cli
+from tests.integration.conftest import FAST_RETRIES, AppliedEffects, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,12 @@ class Numbered(EventModel):
     def partition_key(self) -> str:
         """One key."""
         return "k"
+
+
+def on(database_url: str) -> dict[str, str]:
+    """The command line's environment against this database (and `up`'s bus, not the tests')."""
+    env = {k: v for k, v in os.environ.items() if k != "TASKSTREAM_BUS_URL"}
+    return {**env, "DATABASE_URL": database_url}
 
 
 async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays_them(
@@ -86,7 +93,7 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
 
     # `up` has stopped: the dead letter is in PostgreSQL, read by another process.
     code, out, err = await taskstream_cli(
-        "dlq", "list", "--bus", "memory://", "--topic", topic, "--json", database_url=database_url
+        "dlq", "list", "--bus", "memory://", "--topic", topic, "--json", env=on(database_url)
     )
     assert code == 0, err
     (listed,) = [json.loads(line) for line in out.splitlines()]
@@ -100,7 +107,7 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
     )
     assert listed["replayed"] is False
     code, out, err = await taskstream_cli(
-        "dlq", "show", "--bus", "memory://", "--id", event_id, database_url=database_url
+        "dlq", "show", "--bus", "memory://", "--id", event_id, env=on(database_url)
     )
     assert code == 0, err
     assert json.loads(out)["event"]["data"] == {"n": 1}
@@ -111,7 +118,7 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
         await transport.subscribe(consumer.subscriptions())
         code, out, err = await taskstream_cli(
             *("dlq", "replay", "--bus", "memory://", "--topic", topic, "--id", event_id),
-            database_url=database_url,
+            env=on(database_url),
         )
         assert code == 0, err
         assert out.strip() == "replayed 1 dead letters"
@@ -132,7 +139,7 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
         "--topic",
         topic,
         "--pending",
-        database_url=database_url,
+        env=on(database_url),
     )
     assert (code, out) == (0, "")
     assert await applied_effects.times_applied(event_id) == 1
