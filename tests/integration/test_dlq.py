@@ -111,7 +111,7 @@ async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_app
         assert listed["replayed"] is False
         code, out, _ = await taskstream_cli("dlq", "show", "--bus", bus, "--id", poison_id)
         assert code == 0
-        shown = json.loads(out)
+        (shown,) = json.loads(out)
         assert shown["event"]["data"] == {"n": 1}
         assert shown["reason"] == listed["reason"]
 

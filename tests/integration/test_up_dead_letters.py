@@ -110,7 +110,8 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
         "dlq", "show", "--bus", "memory://", "--id", event_id, env=on(database_url)
     )
     assert code == 0, err
-    assert json.loads(out)["event"]["data"] == {"n": 1}
+    (shown,) = json.loads(out)
+    assert shown["event"]["data"] == {"n": 1}
 
     broken.clear()  # the fix
     transport = MemoryTransport(policy=FAST_RETRIES)
