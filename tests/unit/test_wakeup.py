@@ -22,7 +22,7 @@ async def test_a_wake_up_ends_the_wait_before_its_time_and_is_used_up() -> None:
     # Used up: the next wait lasts its whole time.
     started = time.monotonic()
     await wakeup.wait(0.05)
-    assert time.monotonic() - started >= 0.05
+    assert time.monotonic() - started >= 0.04  # (a timer may fire a clock tick early)
 
 
 async def test_a_zero_wait_returns_at_once_and_forgets_a_wake_up_that_came_while_busy() -> None:
