@@ -35,7 +35,10 @@ def test_a_user_is_indexed_under_their_projects_until_their_last_subscription() 
     assert index.release("u", first) == []
     second = index.track("u", nothing)
     assert second is first
-    assert (index.users_of("p"), index.projects_of("u")) == ({"u"}, {"p", "q"})
+    assert (index.users_of("p"), index.projects_of("u")) == (
+        frozenset({"u"}),
+        frozenset({"p", "q"}),
+    )
     index.untrack("u", first)
     assert index.users_of("p") == {"u"}
     index.untrack("u", second)
@@ -53,7 +56,7 @@ def test_membership_changes_apply_in_both_directions() -> None:
     assert index.changed("u", "q", True) is entry
     assert index.users_of("q") == {"u"}
     assert index.changed("u", "p", False) is entry
-    assert (index.users_of("p"), index.projects_of("u")) == (frozenset(), {"q"})
+    assert (index.users_of("p"), index.projects_of("u")) == (frozenset(), frozenset({"q"}))
     # An event that may be stale keeps the project until the re-read settles it.
     index.changed("u", "p", None)
     assert index.projects_of("u") == {"p", "q"}
