@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 RESULTS = Path(__file__).resolve().parent / "results"
 URL_LINE = re.compile(r"Taskstream is up at (http://\S+)")
@@ -24,6 +24,39 @@ def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
     return ordered[index]
+
+
+def latency_summary(samples_ms: list[float]) -> dict[str, float]:
+    """p50 and p99 of latency samples in milliseconds, and how many there were."""
+    if not samples_ms:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "samples": 0}
+    return {
+        "p50_ms": round(percentile(samples_ms, 0.5), 2),
+        "p99_ms": round(percentile(samples_ms, 0.99), 2),
+        "samples": len(samples_ms),
+    }
+
+
+class PoolReport(Protocol):
+    """What a pool of subscribed sockets received (bench/live_clients.py's `Received`)."""
+
+    latencies_ms: list[float]
+    messages: int
+    closed: int
+
+
+def pushes_summary(
+    expected: int, received: PoolReport, mutation_durations_ms: list[float]
+) -> dict[str, Any]:
+    """One phase of mutations pushed to a pool of subscribed sockets: the pushes expected and
+    received, the sockets closed, and the latencies of the mutations and of their pushes."""
+    return {
+        "pushes_expected": expected,
+        "pushes_received": received.messages,
+        "sockets_closed": received.closed,
+        "mutation_response": latency_summary(mutation_durations_ms),
+        "mutation_to_push": latency_summary(received.latencies_ms),
+    }
 
 
 def write_result(name: str, result: dict[str, Any]) -> Path:

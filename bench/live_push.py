@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import UpProcess, percentile, write_result
+from bench.common import UpProcess, pushes_summary, write_result
 from bench.dapr_vs_kafka import latency
 from bench.live_clients import (
     SERVER_ENV,
@@ -48,16 +48,6 @@ GOAL_RATE = 100.0
 # stack, Kafka, PostgreSQL and the clients), to separate queueing from the push path itself.
 SUSTAINABLE_RATE = 20.0
 DRAIN_SECONDS = 90
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    if not samples:
-        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "samples": 0}
-    return {
-        "p50_ms": round(percentile(samples, 0.5), 2),
-        "p99_ms": round(percentile(samples, 0.99), 2),
-        "samples": len(samples),
-    }
 
 
 async def drained(pool: SubscriberPool, expected: int) -> None:
@@ -97,13 +87,10 @@ async def push_latency(
                 await drained(pool, (load["sent"] - load["errors"]) * sockets_per_user)
                 received = await pool.report()
                 durations = load.pop("durations_ms")
+                expected = (load["sent"] - load["errors"]) * sockets_per_user
                 results[f"at_{rate:g}_per_s"] = {
                     "mutations": load,
-                    "pushes_expected": (load["sent"] - load["errors"]) * sockets_per_user,
-                    "pushes_received": received.messages,
-                    "sockets_closed": received.closed,
-                    "mutation_response": _summary(durations),
-                    "mutation_to_push": _summary(received.latencies_ms),
+                    **pushes_summary(expected, received, durations),
                 }
         finally:
             pool.stop()

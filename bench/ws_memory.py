@@ -24,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from bench.common import percentile, write_result
+from bench.common import pushes_summary, write_result
 from bench.live_clients import (
     GatewayProcess,
     SubscriberPool,
@@ -113,8 +113,7 @@ async def measure(
     cpu_per_push_us = push_cpu / max(1, received.messages) * 1e6
     at_goal = idle_cores + mutation_cpu * rate + cpu_per_push_us * 1e-6 * opened["opened"]
     per_connection = (connected - baseline) / max(1, opened["opened"]) / 1024
-    latencies = received.latencies_ms or [0.0]
-    durations = mutations.pop("durations_ms") or [0.0]
+    durations = mutations.pop("durations_ms")
     return {
         "connections": opened,
         "users": users,
@@ -137,11 +136,8 @@ async def measure(
         },
         "push_phase": {
             "mutations": mutations,
-            "mutation_p50_ms": round(percentile(durations, 0.5), 1),
-            "pushes_expected": expected,
-            "pushes_received": received.messages,
+            **pushes_summary(expected, received, durations),
             "pushes_per_s": round(received.messages / max(1e-9, mutations["seconds"])),
-            "sockets_closed": received.closed,
             "server_cpu_cores_while_sending": round(push_cores, 3),
             "server_cpu_seconds_until_all_pushed": round(drained_cpu, 2),
             "seconds_until_all_pushed": round(drained_wall, 1),
@@ -152,10 +148,6 @@ async def measure(
             "measured per unit, since on a shared machine the server may get too little CPU "
             "to keep up in real time (server_cpu_cores_while_sending is what it got)",
             "goal_cores": GOAL_CORES,
-            "push_latency_ms": {
-                "p50": round(percentile(latencies, 0.5), 1),
-                "p99": round(percentile(latencies, 0.99), 1),
-            },
         },
     }
 

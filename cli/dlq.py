@@ -65,7 +65,11 @@ def add_dlq_command(commands: Any) -> None:
     common(listing)
     listing.add_argument("--pending", action="store_true", help="only those not replayed yet")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    show = actions.add_parser("show", help="one dead letter in full: reason and event")
+    show = actions.add_parser(
+        "show",
+        help="the dead letters of one event in full, reason and event, as one JSON array "
+        "(one per consumer group that gave it up)",
+    )
     common(show)
     show.add_argument("--id", required=True, metavar="ID", help="CloudEvent id or position")
     replay = actions.add_parser("replay", help="publish dead letters again to their topic")
@@ -170,8 +174,9 @@ async def _run(letters: DeadLetters, args: argparse.Namespace) -> int:
         return 0
     try:
         if args.dlq_command == "show":
-            for letter in await letters.find(args.id, args.topic):
-                print(json.dumps(letter.detail(), indent=2, ensure_ascii=False))
+            # One JSON document, however many groups gave the event up (one letter each).
+            details = [letter.detail() for letter in await letters.find(args.id, args.topic)]
+            print(json.dumps(details, indent=2, ensure_ascii=False))
             return 0
         chosen = (
             [letter for letter in await letters.read(args.topic) if not letter.replayed]

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -89,16 +89,32 @@ class SubscriberCutOff(Exception):
 
 
 class LiveSubscription:
-    """One open subscription's bounded queue of messages for one user."""
+    """One open subscription's bounded queue of messages for one user.
 
-    def __init__(self, user_id: str, size: int) -> None:
+    `kinds` are the message kinds it reads ("task", "project", "notification"; None: all):
+    others never take a place in its queue. Project messages reach it only if it
+    `reads_projects`, and only those of the user's projects.
+    """
+
+    def __init__(
+        self,
+        user_id: str,
+        size: int,
+        kinds: frozenset[str] | None = None,
+        reads_projects: bool = False,
+    ) -> None:
         self.user_id = user_id
+        self.kinds = kinds
+        # Whether it is offered the messages of the user's projects (LiveHub.projects).
+        self.reads_projects = reads_projects
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=size)
         self.cut_off_reason: str | None = None
 
     def offer(self, message: dict[str, Any]) -> None:
         """Queue a message, or cut the subscriber off when it is full."""
         if self.cut_off_reason is not None:
+            return
+        if self.kinds is not None and message.get("kind") not in self.kinds:
             return
         try:
             self.queue.put_nowait(message)
@@ -240,6 +256,176 @@ class MembershipCache:
             self.forget(project_id)
 
 
+# Reads the ids of the projects a user belongs to now (at most 200 each: PROJECTS_PER_USER).
+ProjectsLoader = Callable[[str], Awaitable[Collection[str]]]
+# Project messages held for a user while their projects are read; past it they are cut off.
+PENDING_MAX = 4096
+# Reads of one user's projects in a row that a membership change overlapped; the last one
+# settles for the read plus what the index held (a superset: delivery re-checks membership).
+LOAD_ATTEMPTS = 3
+# Re-reads after membership changes run at most this many at once (each holds a connection).
+RELOAD_CONCURRENCY = 4
+# A read of a user's projects that takes longer cuts their project subscriptions off.
+LOAD_TIMEOUT_SECONDS = 10.0
+
+
+class IndexedUser:
+    """One subscribed user's entry in the project index."""
+
+    __slots__ = ("generation", "loader", "pending", "projects", "reloading", "subscriptions")
+
+    def __init__(self, loader: ProjectsLoader) -> None:
+        self.loader = loader
+        self.projects: set[str] = set()
+        self.subscriptions = 0
+        # Bumped by every membership change heard for the user: a read that began before
+        # it may have missed it.
+        self.generation = 0
+        # Project messages held until the first read settles (None once it has).
+        self.pending: list[dict[str, Any]] | None = []
+        self.reloading = False
+
+
+class ProjectIndex:
+    """Per replica: the projects of each user with a project-reading subscription here.
+
+    A project's message is offered only to the subscriptions of users indexed as its members
+    (and of users it names in `also`), not to every subscriber of the replica. A user's
+    projects are read when their first such subscription starts, changed as membership
+    changes are heard (the committing replica's broadcast, then the member event), re-read
+    after each change to settle any order the two arrived in, and dropped with the user's last
+    subscription. Between a change and its re-read the index may hold a project the user just
+    left, never lack one they belong to except after a stale removal and until the re-read;
+    delivery still checks membership (graphql_schema/projects/live.py), so a removal racing
+    a message is never leaked.
+
+    Memory: one entry per subscribed user (not per socket) with their project ids and the
+    reverse map project -> subscribed users; each id is one string shared by both maps, so a
+    membership costs two set slots: about 125 bytes, 25 KB for a user in the most projects
+    there may be (200; measured with tracemalloc, 1,000 such users: 25 MB), about 1 KB in five.
+    """
+
+    def __init__(self) -> None:
+        self._users: dict[str, IndexedUser] = {}
+        self._members: dict[str, set[str]] = {}
+        # Users whose first read has not settled: their project messages are held.
+        self._loading: dict[str, IndexedUser] = {}
+        # One string object per project id (the reverse map's key), shared by every user's set.
+        self._ids: dict[str, str] = {}
+
+    def track(self, user_id: str, loader: ProjectsLoader) -> IndexedUser:
+        """One more subscription of the user's; a new entry must be read (`loaded`)."""
+        entry = self._users.get(user_id)
+        if entry is None:
+            entry = self._users[user_id] = self._loading[user_id] = IndexedUser(loader)
+        entry.subscriptions += 1
+        return entry
+
+    def untrack(self, user_id: str, entry: IndexedUser) -> None:
+        """One subscription fewer; the user's last one drops the entry."""
+        entry.subscriptions -= 1
+        if entry.subscriptions > 0 or self._users.get(user_id) is not entry:
+            return
+        del self._users[user_id]
+        self._loading.pop(user_id, None)
+        for project_id in entry.projects:
+            self._leave(user_id, project_id)
+
+    def entry(self, user_id: str) -> IndexedUser | None:
+        """The user's entry, if they have a project-reading subscription here."""
+        return self._users.get(user_id)
+
+    def projects_of(self, user_id: str) -> frozenset[str]:
+        """The projects indexed for the user."""
+        entry = self._users.get(user_id)
+        return frozenset() if entry is None else frozenset(entry.projects)
+
+    def users_of(self, project_id: str) -> frozenset[str]:
+        """The subscribed users indexed as the project's members."""
+        return frozenset(self._members.get(project_id, ()))
+
+    def loading(self) -> list[tuple[str, IndexedUser]]:
+        """Users whose first read has not settled yet (their project messages are held)."""
+        return list(self._loading.items())
+
+    def release(self, user_id: str, entry: IndexedUser) -> list[dict[str, Any]]:
+        """The messages held until the user's first read settled (now it has)."""
+        held = entry.pending or []
+        entry.pending = None
+        if self._loading.get(user_id) is entry:
+            del self._loading[user_id]
+        return held
+
+    def loaded(
+        self, user_id: str, entry: IndexedUser, projects: Collection[str], generation: int
+    ) -> bool:
+        """Settle a read begun at `generation`; False when a change overlapped it (read again).
+
+        Use `settle` instead on the last attempt.
+        """
+        if self._users.get(user_id) is not entry:
+            return True  # the user's subscriptions ended meanwhile: nothing to settle
+        if entry.generation != generation:
+            return False
+        self._replace(user_id, entry, set(projects))
+        return True
+
+    def settle(self, user_id: str, entry: IndexedUser, projects: Collection[str]) -> None:
+        """Settle a read that changes kept overlapping: the read plus what the entry holds."""
+        if self._users.get(user_id) is entry:
+            self._replace(user_id, entry, set(projects) | entry.projects)
+
+    def changed(self, user_id: str, project_id: str, member: bool | None) -> IndexedUser | None:
+        """A membership change heard for the user: joined (True), left (False) or either (None:
+        an event that may be older than what the index knows, so the project is kept until
+        the re-read). Returns the entry to re-read, or None when the user is not indexed."""
+        entry = self._users.get(user_id)
+        if entry is None:
+            return None
+        entry.generation += 1
+        if member is False:
+            if project_id in entry.projects:
+                entry.projects.discard(project_id)
+                self._leave(user_id, project_id)
+        elif project_id not in entry.projects:
+            project_id = self._ids.setdefault(project_id, project_id)
+            entry.projects.add(project_id)
+            self._members.setdefault(project_id, set()).add(user_id)
+        return entry
+
+    def discard(self, user_id: str, entry: IndexedUser) -> None:
+        """Drop the user's entry now (its read failed): their next subscription reads anew."""
+        if self._users.get(user_id) is entry:
+            entry.subscriptions = 1
+            self.untrack(user_id, entry)
+
+    def reset(self) -> None:
+        """Forget everything (the broadcast reconnected and every subscriber was cut off)."""
+        self._users.clear()
+        self._members.clear()
+        self._ids.clear()
+        self._loading.clear()
+
+    def _replace(self, user_id: str, entry: IndexedUser, projects: set[str]) -> None:
+        for gone in entry.projects - projects:
+            self._leave(user_id, gone)
+        shared: set[str] = set()
+        for project_id in projects:
+            project_id = self._ids.setdefault(project_id, project_id)
+            shared.add(project_id)
+            self._members.setdefault(project_id, set()).add(user_id)
+        entry.projects = shared
+
+    def _leave(self, user_id: str, project_id: str) -> None:
+        members = self._members.get(project_id)
+        if members is None:
+            return
+        members.discard(user_id)
+        if not members:
+            del self._members[project_id]
+            self._ids.pop(project_id, None)
+
+
 class LiveHub:
     """This replica's end of the broadcast channel."""
 
@@ -264,6 +450,9 @@ class LiveHub:
         self._revocation_listeners: list[Callable[[Revocation], None]] = []
         self._retries: set[asyncio.Task[None]] = set()
         self.memberships = MembershipCache(ttl=membership_ttl)
+        self.projects = ProjectIndex()
+        self._loads: set[asyncio.Task[None]] = set()
+        self._load_slots = asyncio.Semaphore(RELOAD_CONCURRENCY)
 
     @property
     def connected(self) -> bool:
@@ -292,13 +481,21 @@ class LiveHub:
             self._retries.add(task)
             task.add_done_callback(self._retries.discard)
 
-    async def publish_membership_change(self, project_id: str) -> None:
-        """Forget the project's memberships here at once and on every other replica (called
-        after a membership change commits, before its event makes the rounds)."""
+    async def publish_membership_change(
+        self, project_id: str, member_id: str | None = None, *, joined: bool = False
+    ) -> None:
+        """Tell this replica at once and every other one that a membership of the project
+        changed (called after the change commits, before its event makes the rounds): the
+        member who joined or left, or none when the project was deleted."""
         self.memberships.forget(project_id)
+        notice: dict[str, Any] = {"forgetProject": project_id}
+        if member_id is not None:
+            notice |= {"memberId": member_id, "joined": joined}
         if self._task is None:
-            return  # never started: no other replica listens through this hub
-        raw = json.dumps({"forgetProject": project_id}, separators=(",", ":"))
+            # Never started: no other replica listens, and no echo comes back.
+            self._heard_membership_change(notice)
+            return
+        raw = json.dumps(notice, separators=(",", ":"))
         try:
             await self._send(raw)
         except Exception:
@@ -337,11 +534,16 @@ class LiveHub:
         """Stop listening and end every subscription."""
         # Not listening any more: session checks stop trusting their cache (gateway/sessions.py).
         self._ready.clear()
-        for retry in list(self._retries):
-            retry.cancel()
+        for pending in [*self._retries, *self._loads]:
+            pending.cancel()
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, *self._retries, return_exceptions=True)
+        await asyncio.gather(
+            *([] if self._task is None else [self._task]),
+            *self._retries,
+            *self._loads,
+            return_exceptions=True,
+        )
         for subscriptions in self._subscribers.values():
             for subscription in subscriptions:
                 subscription.cut_off("shutdown")
@@ -352,8 +554,9 @@ class LiveHub:
         await self._send(json.dumps({"userId": user_id, **message}, separators=(",", ":")))
 
     async def publish_to_project(self, project_id: str, message: dict[str, Any]) -> None:
-        """Send a message about a shared project's task to every replica; each replica offers
-        it to its task subscribers, and each subscription checks membership on delivery."""
+        """Send a message about a shared project or its task to every replica; each replica
+        offers it to the subscriptions of the members it indexes (and of the users it names in
+        `also`), and each subscription checks membership on delivery."""
         await self._send(json.dumps({"projectId": project_id, **message}, separators=(",", ":")))
 
     async def _send(self, raw: str) -> None:
@@ -363,18 +566,131 @@ class LiveHub:
             await self._broadcast.publish(CHANNEL, raw)
 
     @contextlib.asynccontextmanager
-    async def listen(self, user_id: str) -> AsyncIterator[LiveSubscription]:
-        """A subscription to the user's messages for as long as the block lasts."""
-        subscription = LiveSubscription(user_id, self.queue_size)
+    async def listen(
+        self,
+        user_id: str,
+        *,
+        kinds: frozenset[str] | None = None,
+        projects: ProjectsLoader | None = None,
+    ) -> AsyncIterator[LiveSubscription]:
+        """A subscription to the user's messages of these kinds (None: all) for as long as the
+        block lasts; given where to read the user's projects, also to their projects' messages
+        (held until that read, which starts with the user's first such subscription)."""
+        subscription = LiveSubscription(user_id, self.queue_size, kinds, projects is not None)
         self._subscribers[user_id].add(subscription)
         LIVE_SUBSCRIBERS.inc()
+        entry = None if projects is None else self.projects.track(user_id, projects)
         try:
+            if entry is not None and entry.pending is not None and not entry.reloading:
+                self._load(user_id, entry)
             yield subscription
         finally:
             LIVE_SUBSCRIBERS.dec()
+            if entry is not None:
+                self.projects.untrack(user_id, entry)
             self._subscribers[user_id].discard(subscription)
             if not self._subscribers[user_id]:
                 del self._subscribers[user_id]
+
+    def _load(self, user_id: str, entry: IndexedUser) -> None:
+        """Read the user's projects in the background (unless a read is under way: it reads
+        again when it sees the change that asked for this one)."""
+        if entry.reloading:
+            return
+        entry.reloading = True
+        task = asyncio.create_task(self._read_projects(user_id, entry), name="live-projects")
+        self._loads.add(task)
+        task.add_done_callback(self._loads.discard)
+
+    async def _read_projects(self, user_id: str, entry: IndexedUser) -> None:
+        generation = entry.generation
+        try:
+            async with self._load_slots:
+                for attempt in range(1, LOAD_ATTEMPTS + 1):
+                    generation = entry.generation
+                    async with asyncio.timeout(LOAD_TIMEOUT_SECONDS):
+                        projects = await entry.loader(user_id)
+                    if attempt == LOAD_ATTEMPTS:
+                        self.projects.settle(user_id, entry, projects)
+                    elif not self.projects.loaded(user_id, entry, projects, generation):
+                        continue
+                    break
+        except Exception:
+            log.exception("reading a live subscriber's projects failed; cutting them off")
+            entry.reloading = False
+            self.projects.discard(user_id, entry)
+            self._cut_off_projects(user_id, "interrupted")
+            return
+        entry.reloading = False
+        for message in self.projects.release(user_id, entry):
+            if self._reaches(user_id, entry, message):
+                self._offer_projects(user_id, message)
+        if entry.generation != generation and self.projects.entry(user_id) is entry:
+            self._load(user_id, entry)  # changed during the last read: settle it exactly
+
+    @staticmethod
+    def _reaches(user_id: str, entry: IndexedUser, message: dict[str, Any]) -> bool:
+        """Whether a held project message is for the user (a member, or named in it)."""
+        return str(message["projectId"]) in entry.projects or user_id in message.get("also", ())
+
+    def _offer_projects(self, user_id: str, message: dict[str, Any]) -> None:
+        """Offer a project message to the user's project-reading subscriptions."""
+        for subscription in list(self._subscribers.get(user_id, ())):
+            if subscription.reads_projects:
+                subscription.offer(message)
+
+    def _cut_off_projects(self, user_id: str, reason: str) -> None:
+        for subscription in list(self._subscribers.get(user_id, ())):
+            if subscription.reads_projects:
+                subscription.cut_off(reason)
+
+    def _heard_membership_change(self, notice: dict[str, Any]) -> None:
+        """A committing replica's word that a membership changed: applied to the index at once,
+        then each user's projects are read again."""
+        project_id = str(notice["forgetProject"])
+        member_id = notice.get("memberId")
+        if member_id is None:  # the project was deleted: nobody belongs to it
+            changes = [(user, False) for user in self.projects.users_of(project_id)]
+        else:
+            changes = [(str(member_id), bool(notice.get("joined")))]
+        for user_id, joined in changes:
+            entry = self.projects.changed(user_id, project_id, joined)
+            if entry is not None:
+                self._load(user_id, entry)
+
+    def _heard_member_event(self, project_id: str, message: dict[str, Any]) -> None:
+        """A member event (possibly older than what the index knows): the users it concerns
+        keep the project until their projects are read again."""
+        concerned = {str(u) for u in message.get("also", ())}
+        if "memberId" in message:
+            concerned.add(str(message["memberId"]))
+        if message.get("event") == "DELETED":
+            concerned.update(self.projects.users_of(project_id))
+        for user_id in concerned:
+            entry = self.projects.changed(user_id, project_id, None)
+            if entry is not None:
+                self._load(user_id, entry)
+
+    def _dispatch_to_project(self, message: dict[str, Any]) -> None:
+        """Offer a project's message to its indexed members and the users it names; hold it
+        for users whose projects are still being read."""
+        project_id = str(message["projectId"])
+        if message.get("kind") == "project" and message.get("event") in MEMBERSHIP_KINDS:
+            self.memberships.forget(project_id)
+            self._heard_member_event(project_id, message)
+        audience = set(self.projects.users_of(project_id))
+        audience.update(str(u) for u in message.get("also", ()))
+        for user_id in audience:
+            entry = self.projects.entry(user_id)
+            if entry is not None and entry.pending is None:
+                self._offer_projects(user_id, message)
+        for user_id, entry in self.projects.loading():
+            assert entry.pending is not None
+            if len(entry.pending) < PENDING_MAX:
+                entry.pending.append(message)
+            else:
+                entry.pending = []
+                self._cut_off_projects(user_id, "slow")
 
     async def _run(self) -> None:
         backoff = 0.2
@@ -389,6 +705,8 @@ class LiveHub:
                 )
             # Whatever was sent while we were away is lost to these subscribers.
             self._ready.clear()
+            # Membership changes among it: their next subscriptions read their projects anew.
+            self.projects.reset()
             for subscriptions in list(self._subscribers.values()):
                 for subscription in list(subscriptions):
                     subscription.cut_off("interrupted")
@@ -466,17 +784,12 @@ class LiveHub:
             return
         if "forgetProject" in message:
             self.memberships.forget(str(message["forgetProject"]))
+            self._heard_membership_change(message)
             return
         user_id = message.get("userId")
         if user_id is None:
             if "projectId" in message:
-                if message.get("kind") == "project" and message.get("event") in MEMBERSHIP_KINDS:
-                    self.memberships.forget(str(message["projectId"]))
-                # Who is a member is decided when the subscription reads it, not here: a
-                # member removed a moment ago must not get it, one added must.
-                for subscriptions in list(self._subscribers.values()):
-                    for subscription in list(subscriptions):
-                        subscription.offer(message)
+                self._dispatch_to_project(message)
             return
         for subscription in list(self._subscribers.get(user_id, ())):
             subscription.offer(message)
@@ -591,6 +904,9 @@ def live_subscriptions(hub: LiveHub) -> list[Subscription]:
             "also": _project_audience(event.data),
             **_trace_context(),
         }
+        if isinstance(event.data, wire_events.ProjectMemberEvent):
+            # Whose membership it is: each replica's project index re-reads theirs.
+            payload["memberId"] = str(event.data.member_id)
         await hub.publish_to_project(str(event.data.project_id), payload)
         return Outcome.SUCCESS
 

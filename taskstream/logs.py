@@ -66,7 +66,8 @@ class HumanFormatter(logging.Formatter):
         when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         level = _SHORT_LEVELS.get(record.levelname, record.levelname)
         fields = " ".join(f"{key}={_short(value)}" for key, value in _extras(record).items())
-        message = record.getMessage()
+        # One line per event: a message with line breaks (a migration's docstring) is folded.
+        message = " ".join(part.strip() for part in record.getMessage().splitlines())
         if self.colour:
             colour = _COLOURS.get(record.levelname, "")
             line = f"{_DIM}{when}{_RESET} {colour}{level:<5}{_RESET} {_DIM}{record.name}:{_RESET} "
@@ -109,3 +110,7 @@ def configure_logging(*, level: str, json_lines: bool | None, stream: TextIO | N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request it makes at INFO (internal API calls, health polls): a line per
+    # request would drown the lines that matter; requests are measured and traced instead, and
+    # failures still reach the log as the callers' own warnings and errors.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +177,19 @@ async def carol(system: httpx.AsyncClient) -> GraphQLClient:
     client = GraphQLClient(system)
     await client.sign_up(timezone="Europe/Berlin")
     return client
+
+
+async def taskstream_cli(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the real command line (in `env`, else this process's); exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        env=dict(os.environ if env is None else env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -39,9 +39,14 @@ async def _invitation(info: Info, invitation_id: uuid.UUID) -> ProjectInvitation
     return ProjectInvitation.from_record(record)
 
 
-async def _membership_changed(info: Info, project_id: uuid.UUID) -> None:
-    """Make every replica forget the project's cached memberships (the change committed)."""
-    await info.context.services.live.publish_membership_change(str(project_id))
+async def _membership_changed(
+    info: Info, project_id: uuid.UUID, member_id: uuid.UUID | None = None, *, joined: bool = False
+) -> None:
+    """Tell every replica's live hub that a membership committed: who joined or left (none:
+    the project was deleted), so each forgets cached memberships and updates its index."""
+    await info.context.services.live.publish_membership_change(
+        str(project_id), None if member_id is None else str(member_id), joined=joined
+    )
 
 
 @strawberry.type
@@ -139,6 +144,8 @@ class ProjectMutations:
             color=color,
             now=info.context.now,
         )
+        # Its creator is its first member: their tasks in it reach their sockets at once.
+        await _membership_changed(info, project.id, info.context.require_user(), joined=True)
         return await _project(info, project.id)
 
     @strawberry.mutation(
@@ -242,7 +249,7 @@ class ProjectMutations:
             accept=True,
             now=info.context.now,
         )
-        await _membership_changed(info, project.id)
+        await _membership_changed(info, project.id, info.context.require_user(), joined=True)
         return await _project(info, project.id)
 
     @strawberry.mutation(
@@ -299,7 +306,7 @@ class ProjectMutations:
             member_id=parse_id(user_id, "member"),
             now=info.context.now,
         )
-        await _membership_changed(info, project.id)
+        await _membership_changed(info, project.id, parse_id(user_id, "member"))
         return await _project(info, project.id)
 
     @strawberry.mutation(
@@ -317,7 +324,8 @@ class ProjectMutations:
             project_id=parse_id(project_id, "project"),
             now=info.context.now,
         )
-        await _membership_changed(info, left)
+        # The last member leaving deletes it: then it is gone for nobody else either.
+        await _membership_changed(info, left, info.context.require_user())
         return strawberry.ID(str(left))
 
     @strawberry.mutation(

@@ -12,9 +12,11 @@ import strawberry
 from gateway_core.live import SubscriberCutOff, pushing
 from graphql_schema.context import Info, Loaders
 from graphql_schema.permissions import IsAuthenticated
-from graphql_schema.projects.live import close_for_refetch, still_member
+from graphql_schema.projects.live import close_for_refetch, member_projects, still_member
 from graphql_schema.projects.types import Project
 from graphql_schema.scalars import DateTime
+
+PROJECT_KINDS = frozenset({"project"})
 
 
 @strawberry.enum(name="ProjectEventKind", description="What changed in a project.")
@@ -62,10 +64,10 @@ class ProjectSubscriptions:
         """The caller's project changes as they happen."""
         user_id = info.context.require_user()
         try:
-            async with info.context.services.live.listen(str(user_id)) as messages:
+            async with info.context.services.live.listen(
+                str(user_id), kinds=PROJECT_KINDS, projects=member_projects(info)
+            ) as messages:
                 async for message in messages:
-                    if message.get("kind") != "project":
-                        continue
                     named = str(user_id) in message.get("also", ())
                     if not named and not await still_member(info, message):
                         continue

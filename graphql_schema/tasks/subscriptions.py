@@ -26,12 +26,15 @@ from graphql_schema.context import Info, Loaders
 from graphql_schema.node import Channel
 from graphql_schema.notifications.resolvers import Notification
 from graphql_schema.permissions import IsAuthenticated
-from graphql_schema.projects.live import still_member
+from graphql_schema.projects.live import member_projects, still_member
 from graphql_schema.scalars import DateTime
 from graphql_schema.tasks.types import Task
 from taskstream.errors import Timeout
 
 TRY_AGAIN_LATER = 1013
+# The live message kinds each subscription reads (others never fill its queue).
+TASK_KINDS = frozenset({"task"})
+NOTIFICATION_KINDS = frozenset({"notification"})
 
 
 @strawberry.enum(name="TaskEventKind", description="What happened to a task.")
@@ -124,10 +127,10 @@ class Subscription:
         """The caller's task changes as they happen."""
         user_id = str(info.context.require_user())
         try:
-            async with info.context.services.live.listen(user_id) as messages:
+            async with info.context.services.live.listen(
+                user_id, kinds=TASK_KINDS, projects=member_projects(info)
+            ) as messages:
                 async for message in messages:
-                    if message.get("kind") != "task":
-                        continue
                     if "projectId" in message and not await still_member(info, message):
                         continue
                     # Fresh loaders per event: tags and reminders as of this change.
@@ -148,10 +151,10 @@ class Subscription:
         """The caller's in-app notifications as they are sent."""
         user_id = str(info.context.require_user())
         try:
-            async with info.context.services.live.listen(user_id) as messages:
+            async with info.context.services.live.listen(
+                user_id, kinds=NOTIFICATION_KINDS
+            ) as messages:
                 async for message in messages:
-                    if message.get("kind") != "notification":
-                        continue
                     data = message["notification"]
                     with pushing(message, "notifications"):
                         notification = Notification(

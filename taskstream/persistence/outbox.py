@@ -44,6 +44,7 @@ from taskstream.messaging.bus import Message, PublishError, Transport
 from taskstream.messaging.cloudevents import Envelope, with_traceparent
 from taskstream.messaging.metrics import OUTBOX_METRICS
 from taskstream.persistence.pruning import delete_older_than
+from taskstream.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.keep_published = keep_published
-        self._wake = asyncio.Event()
+        self._wakeup = Wakeup()
         self.is_leader = False
 
     async def run(self) -> None:
@@ -168,7 +169,7 @@ class OutboxRelay:
         self.is_leader = True
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        await driver.add_listener(notify_channel(self.outbox), self._on_notify)
+        await driver.add_listener(notify_channel(self.outbox), self._wakeup.set)
         try:
             cycles = 0
             while True:
@@ -176,18 +177,12 @@ class OutboxRelay:
                 cycles += 1
                 if cycles % 100 == 0:
                     await self.prune(connection)
-                if published < self.batch_size:
-                    # asyncio.timeout, unlike wait_for on 3.11, never swallows a cancellation.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.poll_seconds):
-                            await self._wake.wait()
-                    self._wake.clear()
+                # A full batch means more rows are waiting: look again at once.
+                busy = published >= self.batch_size
+                await self._wakeup.wait(0 if busy else self.poll_seconds)
         finally:
             with contextlib.suppress(Exception):
-                await driver.remove_listener(notify_channel(self.outbox), self._on_notify)
-
-    def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+                await driver.remove_listener(notify_channel(self.outbox), self._wakeup.set)
 
     async def publish_pending(self, connection: AsyncConnection) -> int:
         """Publish one batch of unpublished rows in order; returns how many."""

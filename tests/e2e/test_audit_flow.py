@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.settings import Settings
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, taskstream_cli
 from tests.e2e.test_up_command import Running
 from tests.e2e.test_up_command import graphql as up_graphql
 from workers.audit import trail
@@ -196,22 +196,10 @@ async def test_compliance_report_exports_the_trail_with_its_verification(
     await carol.data('mutation { createTask(input: {title: "Report me, «bitte»"}) { id } }')
     await carol.data('mutation { createTask(input: {title: "And me"}) { id } }')
     entries = await wait_for_entries(carol, 2)
-    command = Path(sys.executable).with_name("taskstream")
     env = report_env(settings, database_url)
 
     async def report(*args: str) -> tuple[int, str, str]:
-        process = await asyncio.create_subprocess_exec(
-            str(command),
-            "audit",
-            "report",
-            *args,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await process.communicate()
-        assert process.returncode is not None
-        return process.returncode, out.decode(), err.decode()
+        return await taskstream_cli("audit", "report", *args, env=env)
 
     code, out, err = await report("--user", me["email"].upper(), "--format", "json")
     assert code == 0, err

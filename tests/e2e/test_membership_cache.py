@@ -102,7 +102,8 @@ async def test_membership_is_read_once_per_subscriber_and_project(
     assert (await task_event(bob_ws))["kind"] == "CREATED"
     await carol_has_seen_everything(carol, carol_ws)
 
-    # Without the cache (as before it): one read per subscriber and event.
+    # Without the cache (as before it): one read per member's subscription and event (Carol,
+    # not a member, is never offered the project's events: the hub's project index).
     with monkeypatch.context() as patched:
         patched.setattr(MembershipCache, "get", lambda *_: None)
         patched.setattr(MembershipCache, "put", lambda *_: None)
@@ -118,11 +119,11 @@ async def test_membership_is_read_once_per_subscriber_and_project(
     kinds = [(await receive(alice_ws))["payload"]["data"]["projectEvents"]["kind"] for _ in "123"]
     assert kinds == ["INVITED", "MEMBER_ADDED", "INVITED"]
     await alice_ws.close()
-    # With the cache: one read per subscriber for the project, whatever the number of events.
+    # With the cache: one read per member's subscription, whatever the number of events.
     reads.count = 0
     await round_of_updates(alice, carol, bob_ws, carol_ws, task["id"])
     cached = reads.count
-    assert (uncached, cached) == (2 * UPDATES, 2)
+    assert (uncached, cached) == (UPDATES, 1)
 
     # Bob's membership is cached as true; his removal must still stop the project's events.
     await alice.data(

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gateway_core.live import MembershipCache
+from gateway_core.live import MembershipCache, ProjectIndex
 from taskstream.settings import Settings
 from tests.e2e.test_live_updates import TASK_EVENTS, account, server, subscribe
 from tests.e2e.test_membership_cache import (
@@ -45,8 +45,10 @@ async def test_a_removed_member_stops_receiving_within_the_ttl_when_the_broadcas
     cached_at = time.monotonic()
 
     # The broadcast is lost: neither the committing replica's forgetProject nor the removal's
-    # own event makes the replica forget what it cached.
+    # own event makes the replica forget what it cached, nor reach its project index (which
+    # would otherwise stop offering Bob the project's events at once).
     monkeypatch.setattr(MembershipCache, "forget", lambda *_: None)
+    monkeypatch.setattr(ProjectIndex, "changed", lambda *_: None)
     await alice.data(
         "mutation($p: ID!, $u: ID!) { removeMember(projectId: $p, userId: $u) { id } }",
         {"p": project["id"], "u": me["id"]},

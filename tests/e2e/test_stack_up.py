@@ -25,7 +25,7 @@ import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cli.composition import WORKERS
-from tests.conftest import GraphQLClient
+from tests.conftest import GraphQLClient, taskstream_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -230,6 +230,27 @@ async def test_a_poison_message_ends_in_the_dead_letter_topic_through_dapr(
         brokers, "task-events.dlq", lambda r: json.loads(r.value).get("id") == poison_id
     )
     assert json.loads(dead[0].value)["data"] == "not an object"
+    # `taskstream dlq` reads the stack's dead letters on its broker, each with why and who:
+    # every group that consumes the topic gives it up (in its own time).
+    groups = sorted(["gateway-live", *WORKERS])
+    listed: list[dict[str, Any]] = []
+    async with asyncio.timeout(60):
+        while sorted(entry["group"] for entry in listed) != groups:
+            code, out, err = await taskstream_cli(
+                *("dlq", "list", "--bus", f"kafka://{brokers}", "--topic", "task-events", "--json")
+            )
+            assert code == 0, err
+            listed = [e for e in map(json.loads, out.splitlines()) if e["id"] == poison_id]
+    assert {(e["topic"], e["reason"]) for e in listed} == {
+        ("task-events", "cloudevent: missing attributes: subject")
+    }
+    code, out, err = await taskstream_cli(
+        "dlq", "show", "--bus", f"kafka://{brokers}", "--id", poison_id
+    )
+    assert code == 0, err
+    shown = json.loads(out)
+    assert [s["group"] for s in shown] == [e["group"] for e in listed]
+    assert all(s["event"]["data"] == "not an object" for s in shown)
 
 
 def test_a_second_run_cleans_up_after_a_crash_and_sigterm_stops_everything(

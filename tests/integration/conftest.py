@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from devstack import Daprd, KafkaBroker
 from devstack.dapr_app import SidecarOnSubscribe
@@ -21,6 +23,7 @@ from devstack.dapr_resources import (
     state_connection_string,
 )
 from taskstream.messaging.bus import BulkSubscribe, Transport
+from taskstream.messaging.consumer import processed_events_table
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.messaging.retry import RetryPolicy
@@ -138,3 +141,65 @@ async def state(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIte
         built = PostgresState(engine)
     yield built
     await built.close()
+
+
+# The scratch consumers of the messaging tests: their processed-events table, and a row per
+# effect a consumer (group) applied.
+_effects = MetaData(schema="consumer_test")
+_effects_processed = processed_events_table(_effects)
+_effects_applied = Table(
+    "applied",
+    _effects,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consumer", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedEffects:
+    """A scratch schema for test consumers: their processed-events table, and a row per event
+    a consumer applied, to see how often (and in which order) events took effect."""
+
+    engine: AsyncEngine
+    processed: Table
+
+    async def apply(self, connection: AsyncConnection, event_id: str, *, by: str = "") -> None:
+        """Record the event's effect (by this consumer group) in the handler's transaction."""
+        await connection.execute(insert(_effects_applied).values(consumer=by, event_id=event_id))
+
+    async def times_applied(self, event_id: str) -> int:
+        """How many times the event took effect."""
+        async with self.engine.connect() as connection:
+            count = await connection.scalar(
+                select(func.count())
+                .select_from(_effects_applied)
+                .where(_effects_applied.c.event_id == event_id)
+            )
+        return int(count or 0)
+
+    async def applied_by(self, group: str) -> list[str]:
+        """The event ids whose effect the group applied, in the order it applied them."""
+        async with self.engine.connect() as connection:
+            rows = await connection.scalars(
+                select(_effects_applied.c.event_id)
+                .where(_effects_applied.c.consumer == group)
+                .order_by(_effects_applied.c.id)
+            )
+            return list(rows)
+
+
+@pytest.fixture(scope="session")
+async def applied_effects(engine: AsyncEngine) -> AppliedEffects:
+    """The scratch consumer schema (each test uses topics and groups of its own)."""
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {_effects.schema}")
+        await connection.run_sync(_effects.create_all)
+    return AppliedEffects(engine, _effects_processed)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60.0) -> None:
+    """Wait until check() holds (consumers and relays act in their own time)."""
+    async with asyncio.timeout(seconds):
+        while not await check():
+            await asyncio.sleep(0.05)

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from devstack import KafkaBroker
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
-from taskstream.messaging.consumer import Consumer, processed_events_table
+from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.deadletters import KafkaDeadLetters, depth_loop
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
-from tests.integration.conftest import FAST_RETRIES
+from tests.conftest import taskstream_cli
+from tests.integration.conftest import FAST_RETRIES, AppliedEffects, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -43,54 +41,13 @@ class Counted(EventModel):
         return "k"
 
 
-metadata = MetaData(schema="dlq_test")
-processed = processed_events_table(metadata)
-applied = Table(
-    "applied",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", Text, nullable=False),
-)
-
-
-@pytest.fixture(scope="module")
-async def dlq_tables(engine: AsyncEngine) -> AsyncEngine:
-    """A scratch schema with a processed-events table and a table of applied effects."""
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS dlq_test")
-        await connection.run_sync(metadata.create_all)
-    return engine
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60.0) -> None:
-    """Wait until check() holds."""
-    async with asyncio.timeout(seconds):
-        while not await check():
-            await asyncio.sleep(0.1)
-
-
-async def taskstream(*args: str) -> tuple[int, str, str]:
-    """Run the real command line; its exit code, stdout and stderr."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 def sample(name: str, labels: dict[str, str]) -> float:
     """A metric's current value in the default registry (0 when never set)."""
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_applied_once(
-    kafka_broker: KafkaBroker, dlq_tables: AsyncEngine
+    kafka_broker: KafkaBroker, applied_effects: AppliedEffects
 ) -> None:
     topic = f"dlq-poison-{uuid.uuid4().hex[:8]}"
     group = f"dlq-group-{uuid.uuid4().hex[:6]}"
@@ -100,10 +57,12 @@ async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_app
     async def apply(event: CloudEvent[Counted], connection: AsyncConnection) -> Outcome:
         if event.data.n == 1 and broken:
             raise RuntimeError("poison: no rule for n=1")
-        await connection.execute(insert(applied).values(event_id=event.id))
+        await applied_effects.apply(connection, event.id)
         return Outcome.SUCCESS
 
-    consumer = Consumer(name=group, engine=dlq_tables, processed=processed)
+    consumer = Consumer(
+        name=group, engine=applied_effects.engine, processed=applied_effects.processed
+    )
     consumer.on(Counted, apply, topic=topic)
     transport = KafkaTransport(
         KafkaOptions(kafka_broker.bootstrap_servers), app_id="dlq-test", policy=FAST_RETRIES
@@ -126,24 +85,19 @@ async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_app
         poison_id = str(events[0].id)
         await transport.publish([Message(topic, "k", e.body) for e in events])
 
-        async def times_applied(event_id: str) -> int:
-            async with dlq_tables.connect() as connection:
-                count = await connection.scalar(
-                    select(func.count()).select_from(applied).where(applied.c.event_id == event_id)
-                )
-            return int(count or 0)
-
         letters = KafkaDeadLetters(kafka_broker.bootstrap_servers)
 
         async def dead_lettered() -> bool:
             return len(await letters.read(topic)) == 1
 
         await eventually(dead_lettered)
-        assert await times_applied(str(events[1].id)) == 1
-        assert await times_applied(poison_id) == 0
+        assert await applied_effects.times_applied(str(events[1].id)) == 1
+        assert await applied_effects.times_applied(poison_id) == 0
 
         # Listed through the command line, with the reason the consumer's transport attached.
-        code, out, err = await taskstream("dlq", "list", "--bus", bus, "--topic", topic, "--json")
+        code, out, err = await taskstream_cli(
+            "dlq", "list", "--bus", bus, "--topic", topic, "--json"
+        )
         assert code == 0, err
         (listed,) = [json.loads(line) for line in out.splitlines()]
         assert listed["id"] == poison_id
@@ -155,9 +109,9 @@ async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_app
             "RuntimeError: poison: no rule for n=1"
         )
         assert listed["replayed"] is False
-        code, out, _ = await taskstream("dlq", "show", "--bus", bus, "--id", poison_id)
+        code, out, _ = await taskstream_cli("dlq", "show", "--bus", bus, "--id", poison_id)
         assert code == 0
-        shown = json.loads(out)
+        (shown,) = json.loads(out)
         assert shown["event"]["data"] == {"n": 1}
         assert shown["reason"] == listed["reason"]
 
@@ -176,14 +130,14 @@ async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_app
         assert await letters.depth(topic) == {topic: 1}
 
         broken.clear()  # the fix
-        code, out, err = await taskstream(
+        code, out, err = await taskstream_cli(
             "dlq", "replay", "--bus", bus, "--topic", topic, "--id", poison_id
         )
         assert code == 0, err
         assert out.strip() == "replayed 1 dead letters"
 
         async def applied_once() -> bool:
-            return await times_applied(poison_id) == 1
+            return await applied_effects.times_applied(poison_id) == 1
 
         await eventually(applied_once)
         (after,) = await letters.read(topic)
@@ -192,11 +146,13 @@ async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_app
         assert sample("taskstream_dlq_depth", {"topic": topic}) == 0
 
         # Nothing is pending now; replaying it again by id is recognised and skipped.
-        code, out, _ = await taskstream("dlq", "replay", "--bus", bus, "--topic", topic, "--all")
+        code, out, _ = await taskstream_cli(
+            "dlq", "replay", "--bus", bus, "--topic", topic, "--all"
+        )
         assert (code, out.strip()) == (0, "replayed 0 dead letters")
         labels = {"group": group, "topic": topic}
         duplicates = sample("taskstream_consumer_duplicates_total", labels)
-        code, _, _ = await taskstream(
+        code, _, _ = await taskstream_cli(
             "dlq", "replay", "--bus", bus, "--topic", topic, "--id", poison_id
         )
         assert code == 0
@@ -205,13 +161,13 @@ async def test_a_poison_message_is_listed_with_its_reason_fixed_replayed_and_app
             return sample("taskstream_consumer_duplicates_total", labels) > duplicates
 
         await eventually(skipped)
-        assert await times_applied(poison_id) == 1
+        assert await applied_effects.times_applied(poison_id) == 1
     finally:
         await transport.close()
 
 
 async def test_an_unknown_id_is_refused(kafka_broker: KafkaBroker) -> None:
     bus = f"kafka://{kafka_broker.bootstrap_servers}"
-    code, _, err = await taskstream("dlq", "show", "--bus", bus, "--id", "no-such-event")
+    code, _, err = await taskstream_cli("dlq", "show", "--bus", bus, "--id", "no-such-event")
     assert code == 1
     assert "no dead letter has the id 'no-such-event'" in err

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway_core.live import LiveHub, SubscriberCutOff
+from gateway_core.live import LiveHub, LiveSubscription, SubscriberCutOff
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +93,45 @@ async def test_a_membership_change_empties_every_replicas_cache(engine: AsyncEng
         for hub in replicas:
             assert hub.memberships.get(user, project) is None
             assert hub.memberships.get(user, other) is True
+    finally:
+        for hub in replicas:
+            await hub.stop()
+
+
+async def test_a_membership_change_on_one_replica_moves_project_messages_on_another(
+    engine: AsyncEngine,
+) -> None:
+    replicas = [LiveHub(plain_url(engine)) for _ in range(2)]
+    for hub in replicas:
+        await hub.start()
+    project, user = str(uuid.uuid4()), str(uuid.uuid4())
+    member_of: set[str] = set()
+
+    async def projects(_: str) -> list[str]:
+        return sorted(member_of)
+
+    async def next_n(subscription: LiveSubscription) -> int:
+        message = await asyncio.wait_for(anext(aiter(subscription)), 5)
+        return int(message["n"])
+
+    try:
+        async with replicas[1].listen(user, projects=projects) as subscription:
+            # Not a member yet: the project's message is not offered; a personal one is.
+            await replicas[0].publish_to_project(project, {"kind": "task", "n": 1})
+            await replicas[0].publish(user, {"kind": "task", "n": 2})
+            assert await next_n(subscription) == 2
+            # Joined, committed on replica 0: replica 1 offers the project's messages at once.
+            member_of.add(project)
+            await replicas[0].publish_membership_change(project, user, joined=True)
+            await replicas[0].publish_to_project(project, {"kind": "task", "n": 3})
+            assert await next_n(subscription) == 3
+            # Left: nothing more of the project.
+            member_of.clear()
+            await replicas[0].publish_membership_change(project, user)
+            await replicas[0].publish_to_project(project, {"kind": "task", "n": 4})
+            await replicas[0].publish(user, {"kind": "task", "n": 5})
+            assert await next_n(subscription) == 5
+        assert replicas[1].projects.entry(user) is None
     finally:
         for hub in replicas:
             await hub.stop()

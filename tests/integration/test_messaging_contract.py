@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskstream.messaging.bus import (
     DEAD_LETTER_GROUP,
@@ -26,28 +25,10 @@ from taskstream.messaging.bus import (
     Transport,
 )
 from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
-from taskstream.messaging.consumer import Consumer, processed_events_table
+from taskstream.messaging.consumer import Consumer
+from tests.integration.conftest import AppliedEffects, eventually
 
 pytestmark = pytest.mark.integration
-
-metadata = MetaData(schema="contract_test")
-processed = processed_events_table(metadata)
-effects = Table(
-    "effects",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("consumer", Text, nullable=False),
-    Column("event_id", Text, nullable=False),
-)
-
-
-@pytest.fixture(scope="module")
-async def contract_tables(engine: AsyncEngine) -> AsyncEngine:
-    """A scratch schema with a processed-events table and an effects table."""
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS contract_test")
-        await connection.run_sync(metadata.create_all)
-    return engine
 
 
 class Happened(EventModel):
@@ -94,22 +75,16 @@ def event(topic: str, key: str, n: int, type_: str = "test.happened.v1") -> Mess
     return Message(topic, key, built.body)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 30.0) -> None:
-    """Wait until check() holds."""
-    async with asyncio.timeout(seconds):
-        while not await check():
-            await asyncio.sleep(0.05)
-
-
 def unique_topic(name: str) -> str:
     """A topic of its own for one test, so tests never see each other's messages."""
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
-def scratch_consumer(name: str, engine: AsyncEngine) -> tuple[str, Consumer]:
+def scratch_consumer(name: str, effects: AppliedEffects) -> tuple[str, Consumer]:
     """A topic of its own and a consumer (group) of its own over the scratch tables."""
     group = f"{name}-{uuid.uuid4().hex[:6]}"
-    return unique_topic(name), Consumer(name=group, engine=engine, processed=processed)
+    consumer = Consumer(name=group, engine=effects.engine, processed=effects.processed)
+    return unique_topic(name), consumer
 
 
 async def test_publish_then_consume_in_order_per_key(transport: Transport) -> None:
@@ -225,13 +200,13 @@ async def test_under_dapr_a_dropped_message_counts_as_dead_lettered(
 
 
 async def test_duplicates_apply_their_effect_once(
-    transport: Transport, contract_tables: AsyncEngine
+    transport: Transport, applied_effects: AppliedEffects
 ) -> None:
-    topic, consumer = scratch_consumer("dupes", contract_tables)
+    topic, consumer = scratch_consumer("dupes", applied_effects)
     group = consumer.name
 
     async def apply(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
-        await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
+        await applied_effects.apply(connection, cloud_event.id, by=group)
         return Outcome.SUCCESS
 
     consumer.on(Happened, apply, topic=topic)
@@ -241,7 +216,7 @@ async def test_duplicates_apply_their_effect_once(
     await transport.publish([second])
 
     async def effect_count() -> int:
-        return len(await applied(contract_tables, group))
+        return len(await applied_effects.applied_by(group))
 
     await eventually(lambda: _equals(effect_count(), 2))
     await asyncio.sleep(0.5)
@@ -249,16 +224,16 @@ async def test_duplicates_apply_their_effect_once(
 
 
 async def test_a_poison_event_of_a_batch_is_dead_lettered_alone_and_order_holds(
-    transport: Transport, contract_tables: AsyncEngine
+    transport: Transport, applied_effects: AppliedEffects
 ) -> None:
-    topic, consumer = scratch_consumer("batch", contract_tables)
+    topic, consumer = scratch_consumer("batch", applied_effects)
     group = consumer.name
     dead: list[Message] = []
 
     async def apply(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
         if cloud_event.data.n == 3:
             raise ValueError("cannot ever handle this one")
-        await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
+        await applied_effects.apply(connection, cloud_event.id, by=group)
         return Outcome.SUCCESS
 
     async def apply_batch(
@@ -280,24 +255,24 @@ async def test_a_poison_event_of_a_batch_is_dead_lettered_alone_and_order_holds(
     await transport.publish(messages)
 
     async def effect_count() -> int:
-        return len(await applied(contract_tables, group))
+        return len(await applied_effects.applied_by(group))
 
     await eventually(lambda: _equals(effect_count(), 11))
     await eventually(lambda: _true(len(dead) == 1))
     assert dead[0].body["id"] == messages[3].body["id"]
     expected = [m.body["id"] for m in messages if m.body["data"]["n"] != 3]
-    assert await applied(contract_tables, group) == expected
+    assert await applied_effects.applied_by(group) == expected
 
 
 async def test_unknown_versions_and_malformed_events_are_dead_lettered_with_the_reason(
-    transport: Transport, contract_tables: AsyncEngine
+    transport: Transport, applied_effects: AppliedEffects
 ) -> None:
-    topic, consumer = scratch_consumer("poison-types", contract_tables)
+    topic, consumer = scratch_consumer("poison-types", applied_effects)
     group = consumer.name
     dead: list[Message] = []
 
     async def apply(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
-        await connection.execute(insert(effects).values(consumer=group, event_id=cloud_event.id))
+        await applied_effects.apply(connection, cloud_event.id, by=group)
         return Outcome.SUCCESS
 
     async def collect(message: Message) -> Outcome:
@@ -316,7 +291,7 @@ async def test_unknown_versions_and_malformed_events_are_dead_lettered_with_the_
     await transport.publish([next_version, malformed, unrelated, fine])
 
     async def effect_count() -> int:
-        return len(await applied(contract_tables, group))
+        return len(await applied_effects.applied_by(group))
 
     await eventually(lambda: _true(len(dead) == 2))
     await eventually(lambda: _equals(effect_count(), 1))
@@ -327,16 +302,7 @@ async def test_unknown_versions_and_malformed_events_are_dead_lettered_with_the_
     assert "n: Input should be a valid integer" in by_id[malformed.body["id"]][DEAD_LETTER_REASON]
     assert {body[DEAD_LETTER_GROUP] for body in by_id.values()} == {group}
     assert by_id[malformed.body["id"]]["data"] == malformed.body["data"]
-    assert await applied(contract_tables, group) == [fine.body["id"]]
-
-
-async def applied(engine: AsyncEngine, group: str) -> list[str]:
-    """The event ids whose effect the group applied, in the order it applied them."""
-    async with engine.connect() as connection:
-        rows = await connection.scalars(
-            select(effects.c.event_id).where(effects.c.consumer == group).order_by(effects.c.id)
-        )
-        return list(rows)
+    assert await applied_effects.applied_by(group) == [fine.body["id"]]
 
 
 async def _true(value: bool) -> bool:
@@ -348,9 +314,11 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
 
 
 async def test_a_topic_is_batched_only_when_each_of_its_handlers_can_be(
-    contract_tables: AsyncEngine,
+    applied_effects: AppliedEffects,
 ) -> None:
-    consumer = Consumer(name="mixed", engine=contract_tables, processed=processed)
+    consumer = Consumer(
+        name="mixed", engine=applied_effects.engine, processed=applied_effects.processed
+    )
 
     async def one(cloud_event: CloudEvent[Happened], connection: AsyncConnection) -> Outcome:
         return Outcome.SUCCESS

@@ -11,25 +11,24 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cli.composition import local_system
 from devstack.postgres import EmbeddedPostgres
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
-from taskstream.messaging.consumer import Consumer, processed_events_table
+from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, migrate
 from taskstream.persistence.dead_letters import PostgresDeadLetters
 from taskstream.settings import Settings
-from tests.integration.conftest import FAST_RETRIES
+from tests.conftest import taskstream_cli
+from tests.integration.conftest import FAST_RETRIES, AppliedEffects, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -51,52 +50,14 @@ class Numbered(EventModel):
         return "k"
 
 
-metadata = MetaData(schema="up_dlq_test")
-processed = processed_events_table(metadata)
-applied = Table(
-    "applied",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", Text, nullable=False),
-)
-
-
-@pytest.fixture(scope="module")
-async def tables(engine: AsyncEngine) -> AsyncEngine:
-    """A scratch schema with a processed-events table and a table of applied effects."""
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS up_dlq_test")
-        await connection.run_sync(metadata.create_all)
-    return engine
-
-
-async def taskstream(database_url: str, *args: str) -> tuple[int, str, str]:
-    """Run the real command line against this database; its exit code, stdout and stderr."""
+def on(database_url: str) -> dict[str, str]:
+    """The command line's environment against this database (and `up`'s bus, not the tests')."""
     env = {k: v for k, v in os.environ.items() if k != "TASKSTREAM_BUS_URL"}
-    env["DATABASE_URL"] = database_url
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60.0) -> None:
-    """Wait until check() holds (the outbox relay publishes on NOTIFY, in its own time)."""
-    async with asyncio.timeout(seconds):
-        while not await check():
-            await asyncio.sleep(0.05)
+    return {**env, "DATABASE_URL": database_url}
 
 
 async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays_them(
-    settings: Settings, engine: AsyncEngine, tables: AsyncEngine, database_url: str
+    settings: Settings, engine: AsyncEngine, applied_effects: AppliedEffects, database_url: str
 ) -> None:
     topic = f"up-dlq-{uuid.uuid4().hex[:8]}"
     group = f"up-dlq-group-{uuid.uuid4().hex[:6]}"
@@ -105,15 +66,8 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
     async def apply(event: CloudEvent[Numbered], connection: AsyncConnection) -> Outcome:
         if broken:
             raise RuntimeError("poison: no rule for this number")
-        await connection.execute(insert(applied).values(event_id=event.id))
+        await applied_effects.apply(connection, event.id)
         return Outcome.SUCCESS
-
-    async def times_applied(event_id: str) -> int:
-        async with engine.connect() as connection:
-            count = await connection.scalar(
-                select(func.count()).select_from(applied).where(applied.c.event_id == event_id)
-            )
-        return int(count or 0)
 
     event = envelope(
         topic=topic,
@@ -125,7 +79,9 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
         data={"n": 1},
     )
     event_id = str(event.id)
-    consumer = Consumer(name=group, engine=tables, processed=processed)
+    consumer = Consumer(
+        name=group, engine=applied_effects.engine, processed=applied_effects.processed
+    )
     consumer.on(Numbered, apply, topic=topic)
     transport = MemoryTransport(policy=FAST_RETRIES)
     # `up`'s composition root: the gateway and the workers on one in-process bus.
@@ -133,11 +89,11 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
         await transport.subscribe(consumer.subscriptions())
         # Returns once every group settled it: this one gave up and dead-lettered it.
         await transport.publish([Message(topic, "k", event.body)])
-        assert await times_applied(event_id) == 0
+        assert await applied_effects.times_applied(event_id) == 0
 
     # `up` has stopped: the dead letter is in PostgreSQL, read by another process.
-    code, out, err = await taskstream(
-        database_url, "dlq", "list", "--bus", "memory://", "--topic", topic, "--json"
+    code, out, err = await taskstream_cli(
+        "dlq", "list", "--bus", "memory://", "--topic", topic, "--json", env=on(database_url)
     )
     assert code == 0, err
     (listed,) = [json.loads(line) for line in out.splitlines()]
@@ -150,35 +106,44 @@ async def test_up_keeps_dead_letters_in_postgres_and_dlq_lists_shows_and_replays
         "RuntimeError: poison: no rule for this number"
     )
     assert listed["replayed"] is False
-    code, out, err = await taskstream(
-        database_url, "dlq", "show", "--bus", "memory://", "--id", event_id
+    code, out, err = await taskstream_cli(
+        "dlq", "show", "--bus", "memory://", "--id", event_id, env=on(database_url)
     )
     assert code == 0, err
-    assert json.loads(out)["event"]["data"] == {"n": 1}
+    (shown,) = json.loads(out)
+    assert shown["event"]["data"] == {"n": 1}
 
     broken.clear()  # the fix
     transport = MemoryTransport(policy=FAST_RETRIES)
     async with local_system(settings, engine=engine, transport=transport):
         await transport.subscribe(consumer.subscriptions())
-        code, out, err = await taskstream(
-            database_url, "dlq", "replay", "--bus", "memory://", "--topic", topic, "--id", event_id
+        code, out, err = await taskstream_cli(
+            *("dlq", "replay", "--bus", "memory://", "--topic", topic, "--id", event_id),
+            env=on(database_url),
         )
         assert code == 0, err
         assert out.strip() == "replayed 1 dead letters"
 
         async def applied_once() -> bool:
-            return await times_applied(event_id) == 1
+            return await applied_effects.times_applied(event_id) == 1
 
         # The running `up` publishes the replay from its outbox, as any event.
         await eventually(applied_once)
 
     (after,) = await PostgresDeadLetters(engine).read(topic)
     assert after.replayed
-    code, out, _ = await taskstream(
-        database_url, "dlq", "list", "--bus", "memory://", "--topic", topic, "--pending"
+    code, out, _ = await taskstream_cli(
+        "dlq",
+        "list",
+        "--bus",
+        "memory://",
+        "--topic",
+        topic,
+        "--pending",
+        env=on(database_url),
     )
     assert (code, out) == (0, "")
-    assert await times_applied(event_id) == 1
+    assert await applied_effects.times_applied(event_id) == 1
 
 
 async def test_a_dead_letter_failing_again_after_replay_is_pending_again(

@@ -23,11 +23,12 @@ class Terminal(io.StringIO):
 
 @pytest.fixture(autouse=True)
 def _restore_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, httpx = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = root.handlers[:], root.level, httpx.level
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    httpx.setLevel(httpx_level)
 
 
 def emit(stream: io.StringIO, json_lines: bool | None) -> str:
@@ -94,3 +95,22 @@ def test_a_line_logged_inside_a_trace_carries_its_trace_id() -> None:
         assert "trace_id" not in outside
     finally:
         telemetry.shutdown_tracing()
+
+
+def test_a_message_with_line_breaks_is_still_one_line_on_a_terminal() -> None:
+    stream = Terminal()
+    configure_logging(level="INFO", json_lines=False, stream=stream)
+    logging.getLogger("alembic.runtime.migration").info(
+        "Running upgrade a -> b, Invitation notices: the email\neach invitation gets."
+    )
+    assert stream.getvalue().count("\n") == 1
+    assert "the email each invitation gets." in stream.getvalue()
+
+
+def test_a_request_made_with_httpx_is_not_a_line_of_its_own() -> None:
+    stream = Terminal()
+    configure_logging(level="INFO", json_lines=False, stream=stream)
+    logging.getLogger("httpx").info('HTTP Request: GET http://audit.internal/ "HTTP/1.1 200 OK"')
+    logging.getLogger("httpx").warning("a request failed")
+    assert "HTTP Request" not in stream.getvalue()
+    assert "a request failed" in stream.getvalue()

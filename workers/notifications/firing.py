@@ -15,7 +15,6 @@ database transaction and never holding the loop up, so one slow webhook cannot d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
@@ -33,6 +32,7 @@ from taskstream.errors import Conflict, NotFound, TaskstreamError
 from taskstream.messaging.cloudevents import Envelope
 from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
+from taskstream.wakeup import Wakeup
 from workers.notifications import events
 from workers.notifications.channels import DeliveryError, EmailSender, Message, WebhookSender
 from workers.notifications.push import PUSH_OFF, PushSender, Subscription, SubscriptionGone
@@ -191,13 +191,13 @@ class FiringLoop:
         self.send_concurrency = send_concurrency
         self.report_concurrency = report_concurrency
         self.lease_seconds = lease_seconds
-        self._wake = asyncio.Event()
+        self._wakeup = Wakeup()
         self._sending: set[asyncio.Task[None]] = set()
         self._reporting: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         """Run the next iteration now (a reminder may have become due sooner)."""
-        self._wake.set()
+        self._wakeup.set()
 
     async def run(self) -> None:
         """Loop until cancelled; in-flight sends are abandoned to their leases."""
@@ -211,13 +211,7 @@ class FiringLoop:
                 except Exception:
                     log.exception("notifications firing loop failed; continuing")
                 pause = self.interval if next_due is None else min(self.interval, next_due)
-                if pause > 0:
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancellation
-                    # that races a wake-up, and the loop would then never stop.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(pause):
-                            await self._wake.wait()
-                self._wake.clear()
+                await self._wakeup.wait(pause)
         finally:
             pending = self._sending | self._reporting
             for task in pending:

@@ -13,7 +13,6 @@ the retries run out (or at once when the failure is permanent).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.gateway_api import GatewayClient
 from taskstream.errors import TaskstreamError
+from taskstream.wakeup import Wakeup
 from workers.notifications.channels import DeliveryError, EmailSender
 from workers.notifications.firing import RetryPolicy
 
@@ -93,7 +93,7 @@ class LeasedSender(ABC, Generic[N]):
         self.interval = interval
         self.batch = batch
         self.lease_seconds = lease_seconds
-        self._wake = asyncio.Event()
+        self._wakeup = Wakeup()
 
     @abstractmethod
     async def deliver(self, notice: N) -> Sent | Cancelled:
@@ -101,7 +101,7 @@ class LeasedSender(ABC, Generic[N]):
 
     def wake(self) -> None:
         """Look for due notices now (one was just queued)."""
-        self._wake.set()
+        self._wakeup.set()
 
     async def run(self) -> None:
         """Loop until cancelled; a notice in flight when it stops is retried after its lease."""
@@ -113,11 +113,7 @@ class LeasedSender(ABC, Generic[N]):
                 raise
             except Exception:
                 log.exception("sending %ss failed; continuing", self.what)
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval):
-                        await self._wake.wait()
-            self._wake.clear()
+            await self._wakeup.wait(0 if busy else self.interval)
 
     async def step(self) -> int:
         """Claim and send the due notices (concurrently); how many were claimed."""
