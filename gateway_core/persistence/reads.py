@@ -369,13 +369,31 @@ def visible_scopes(user_id: uuid.UUID) -> tuple[ColumnElement[bool], ColumnEleme
     projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
     return (
         and_(t.tasks.c.user_id == user_id, t.tasks.c.project_id.is_(None)),
-        t.tasks.c.project_id.in_(projects),
+        # IS NOT NULL, implied by the IN, said so that indexes on project tasks only can serve.
+        and_(t.tasks.c.project_id.is_not(None), t.tasks.c.project_id.in_(projects)),
     )
 
 
 def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
     """Tasks the user can see: their personal space and every project they belong to."""
     return or_(*visible_scopes(user_id))
+
+
+def scoped_conditions(
+    user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
+) -> list[list[ColumnElement[bool]]]:
+    """The query's conditions once per visible scope it can reach, for statements that read
+    each scope apart (a page, a count) and add up the parts: with the scopes OR-ed in one
+    WHERE no index serves either part (``close``: see `close_words`)."""
+    conditions = query_conditions(user_id, query, now=now, close=close)
+    personal, projects = visible_scopes(user_id)
+    if query.inbox is True:
+        scopes = [personal]
+    elif query.inbox is False or query.project_id is not None:
+        scopes = [projects]
+    else:
+        scopes = [personal, projects]
+    return [[scope, *conditions] for scope in scopes]
 
 
 def filter_conditions(
@@ -522,28 +540,30 @@ def page_statement(
     """The statement `task_page` runs (the benchmarks EXPLAIN the very same SQL)."""
     words = search_words(query.text)
     keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
-    conditions = query_conditions(user_id, query, now=now, close=close)
+    scoped = scoped_conditions(user_id, query, now=now, close=close)
     if after is not None:
         values = decode_typed_cursor(
             after, signature, [(k.kind, k.null_as is not None) for k in keys]
         )
-        conditions.append(_after(keys, values))
+        for conditions in scoped:
+            conditions.append(_after(keys, values))
     key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
 
     def ordered(columns: Sequence[Any]) -> list[Any]:
         return [c.desc() if k.descending else c.asc() for c, k in zip(columns, keys, strict=True)]
 
-    # One page per scope, then the first of both: with the scopes OR-ed in one WHERE no index
+    # One page per scope, then the first of them: with the scopes OR-ed in one WHERE no index
     # can give the order, and a page read a whole table's worth of the user's rows to sort
     # them (a sequential scan of every task at 1M). Each scope's own page can walk its index.
     pages = [
         select(t.tasks, *key_columns)
-        .where(scope, *conditions)
+        .where(*conditions)
         .order_by(*ordered([k.expression for k in keys]))
         .limit(first + 1)
-        for scope in visible_scopes(user_id)
+        for conditions in scoped
     ]
-    both = union_all(*pages).subquery("visible")
+    # A query confined to one scope (inbox, projectId) reads that scope's page alone.
+    both = (union_all(*pages) if len(pages) > 1 else pages[0]).subquery("visible")
     statement: Select[Any] = (
         select(both)
         .order_by(*ordered([both.c[f"k{i}"] for i in range(len(keys))]))
@@ -600,9 +620,16 @@ async def count_tasks(
     """How many of the user's tasks match the query, exactly."""
     words = search_words(query.text)
     close = await close_words(connection, user_id, words) if words else {}
-    conditions = filter_conditions(user_id, query, now=now, close=close)
-    total = await connection.scalar(select(func.count()).select_from(t.tasks).where(*conditions))
-    return int(total or 0)
+    # Each scope counted apart, as the page reads them (see scoped_conditions), then added.
+    counts = [
+        select(func.count()).select_from(t.tasks).where(*conditions).scalar_subquery()
+        for conditions in scoped_conditions(user_id, query, now=now, close=close)
+    ]
+    total: ColumnElement[Any] = counts[0]
+    for count in counts[1:]:
+        total = total + count
+    found = await connection.scalar(select(total))
+    return int(found or 0)
 
 
 async def _enable_typo_candidates(connection: AsyncConnection) -> None:
