@@ -12,7 +12,13 @@ Page: a page of a shared project with subtasks (member0 reads the ten-member `pa
 project, section, assignee, tags, reminders and subtasks, as the web app's board asks) beside
 today's page benchmark (page_peers: the page user's `tasks(first: 50)` with tags and
 reminders), through the same gateway, the rounds taking turns. Goal: within 1.2x of today's
-figure (throughput, and p50 latency one request at a time).
+figure (throughput, and p50 latency one request at a time). Each page round also records the
+gateway's CPU per request and the PostgreSQL connections opened per request (sessions counted
+by pg_stat_database: the rounds take turns, so each round's new sessions are its own).
+
+`TASKSTREAM_BENCH_BASELINE=/path/to/tree` (as in page_peers) adds the shared project's page
+served by a gateway run from that tree (e.g. the base commit exported with `git archive`), in
+the same rounds, so that before and after are measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -35,6 +42,7 @@ from taskstream.persistence.db import create_engine
 
 SEARCH_CASES = {"selective": SELECTIVE_WORD, "broad": BROAD_WORD}
 PAGE_RATIO_GOAL = 1.2
+BASELINE_PAGE = "shared project page, baseline tree"
 
 # The web app's board (web/src/graphql/board.graphql: BoardTask) at today's page size.
 PROJECT_PAGE = """
@@ -143,6 +151,21 @@ async def _page(context: BenchContext) -> dict[str, Any]:
             url, GATEWAY_PAGE, token=context.token(context.dataset.page_user)
         ),
     }
+    servers = {name: context.stack.by_url[context.gateway_url] for name in requests}
+    baseline_tree = os.environ.get("TASKSTREAM_BENCH_BASELINE")
+    if baseline_tree:
+        baseline = context.stack.gateway(Path(baseline_tree))
+        requests[BASELINE_PAGE] = Request.graphql(
+            baseline + "/graphql",
+            PROJECT_PAGE,
+            {"project": str(shared.page_project)},
+            token=context.token(shared.page_reader),
+        )
+        servers[BASELINE_PAGE] = context.stack.by_url[baseline]
+        # The same document, so the same JSON once parsed.
+        assert await fetch_json(requests[BASELINE_PAGE]) == await fetch_json(
+            requests["shared project page"]
+        ), "the baseline gateway answers otherwise"
     project_rows = _rows(await fetch_json(requests["shared project page"]))
     assert len(project_rows) == 50, project_rows
     subtasks = sum(len(row["subtasks"]) for row in project_rows)
@@ -154,11 +177,11 @@ async def _page(context: BenchContext) -> dict[str, Any]:
     context.log(f"  latency: {sequential_count} requests of each page, taking turns")
     latency = await alternating(requests, count=sequential_count, max_seconds=180)
     clients, count = (8, 300) if context.quick else (16, 2000)
-    server = context.stack.by_url[context.gateway_url]
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in requests}
     for round_number in range(1 if context.quick else 2):
         for name, request in requests.items():
             context.log(f"  round {round_number + 1}: {name}, {count} requests, {clients} clients")
+            server = servers[name]
             used, sessions = server.cpu_seconds(), await _sessions(context)
             result = await run_load(request, clients=clients, requests=count, warmup=100)
             assert result["failures"] == 0, (name, result)
@@ -232,6 +255,36 @@ async def run(context: BenchContext) -> dict[str, Any]:
             met=ours <= PAGE_RATIO_GOAL * theirs,
         )
     )
+    if BASELINE_PAGE in page["best"]:
+        base = page["best"][BASELINE_PAGE]
+        label = f"the same page from {os.environ.get('TASKSTREAM_BENCH_BASELINE')}"
+        comparisons += [
+            comparison(
+                f"shared project page, {figure}, this tree",
+                value=project[key],
+                unit=unit,
+                peer=label,
+                peer_value=base[key],
+            )
+            for figure, key, unit in (
+                ("throughput", "throughput_rps", "req/s"),
+                (
+                    "PostgreSQL connections opened per request",
+                    "connections_opened_per_request",
+                    "/req",
+                ),
+                ("gateway CPU per request", "server_cpu_ms_per_request", "ms"),
+            )
+        ]
+        comparisons.append(
+            comparison(
+                "shared project page: p50, one at a time, this tree",
+                value=ours,
+                unit="ms",
+                peer=label,
+                peer_value=latency[BASELINE_PAGE]["p50_ms"],
+            )
+        )
     return {
         "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "search_path": "HTTP to the real gateway: tasks(filter: {text[, inbox]}, first: 20)",
