@@ -620,15 +620,13 @@ async def count_tasks(
     """How many of the user's tasks match the query, exactly."""
     words = search_words(query.text)
     close = await close_words(connection, user_id, words) if words else {}
-    # Each scope counted apart, as the page reads them (see scoped_conditions), then added.
-    counts = [
-        select(func.count()).select_from(t.tasks).where(*conditions).scalar_subquery()
-        for conditions in scoped_conditions(user_id, query, now=now, close=close)
-    ]
-    total: ColumnElement[Any] = counts[0]
-    for count in counts[1:]:
-        total = total + count
-    found = await connection.scalar(select(total))
+    # The scopes the page reads apart (scoped_conditions), counted in one pass: a count has no
+    # order for an index to give and visits every match anyway, and the two scopes' rows share
+    # heap pages. A count per scope, added, read those pages twice: at 1M tasks 283 ms against
+    # 149 ms for a broad word, 528 ms against 345 ms with no filter (issue-16 notes).
+    scoped = scoped_conditions(user_id, query, now=now, close=close)
+    visible = or_(*(and_(*conditions) for conditions in scoped))
+    found = await connection.scalar(select(func.count()).select_from(t.tasks).where(visible))
     return int(found or 0)
 
 
