@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.datasets import BROAD_WORD, SELECTIVE_WORD, plain_url
 from bench.loadgen import Request, alternating, fetch_json, run_load
@@ -106,22 +107,37 @@ async def _explain_searches(context: BenchContext) -> dict[str, Any]:
                         now=datetime.now(UTC),
                         close=close,
                     )
-                    compiled = page.statement.compile(dialect=connection.dialect)
-                    arguments = tuple(compiled.params[name] for name in compiled.positiontup or ())
-                    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + compiled.string
-                    # Twice: the first warms the buffers, as the timed requests before it did.
-                    explained: Any = None
-                    for _ in range(2):
-                        explained = (await connection.exec_driver_sql(explain, arguments)).scalar()
-                    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]
-                    plans.setdefault(case, {})[scope] = {
-                        "execution_ms": plan["Execution Time"],
-                        "planning_ms": plan["Planning Time"],
-                        "plan": plan["Plan"],
-                    }
+                    plans.setdefault(case, {})[scope] = await _explain(connection, page.statement)
+            # totalCount of the same searches, and of no filter, over everything visible.
+            counted: dict[str, str | None] = {**SEARCH_CASES, "no filter": None}
+            for case, text in counted.items():
+                words = reads.search_words(text)
+                close = await reads.close_words(connection, user, words) if words else {}
+                query = reads.TaskQuery(text=text)
+                count = reads.count_statement(
+                    user_id=user, query=query, now=datetime.now(UTC), close=close
+                )
+                plans.setdefault("totalCount", {})[case] = await _explain(connection, count)
     finally:
         await engine.dispose()
     return plans
+
+
+async def _explain(connection: AsyncConnection, statement: Any) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of a statement the gateway builds: times and plan."""
+    compiled = statement.compile(dialect=connection.dialect)
+    arguments = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + compiled.string
+    # Twice: the first warms the buffers, as the timed requests before it did.
+    explained: Any = None
+    for _ in range(2):
+        explained = (await connection.exec_driver_sql(explain, arguments)).scalar()
+    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]
+    return {
+        "execution_ms": plan["Execution Time"],
+        "planning_ms": plan["Planning Time"],
+        "plan": plan["Plan"],
+    }
 
 
 async def _sessions(context: BenchContext) -> int:
