@@ -12,7 +12,13 @@ Page: a page of a shared project with subtasks (member0 reads the ten-member `pa
 project, section, assignee, tags, reminders and subtasks, as the web app's board asks) beside
 today's page benchmark (page_peers: the page user's `tasks(first: 50)` with tags and
 reminders), through the same gateway, the rounds taking turns. Goal: within 1.2x of today's
-figure (throughput, and p50 latency one request at a time).
+figure (throughput, and p50 latency one request at a time). Each page round also records the
+gateway's CPU per request and the PostgreSQL connections opened per request (sessions counted
+by pg_stat_database: the rounds take turns, so each round's new sessions are its own).
+
+`TASKSTREAM_BENCH_BASELINE=/path/to/tree` (as in page_peers) adds the shared project's page
+served by a gateway run from that tree (e.g. the base commit exported with `git archive`), in
+the same rounds, so that before and after are measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.datasets import BROAD_WORD, SELECTIVE_WORD, plain_url
 from bench.loadgen import Request, alternating, fetch_json, run_load
@@ -35,6 +43,7 @@ from taskstream.persistence.db import create_engine
 
 SEARCH_CASES = {"selective": SELECTIVE_WORD, "broad": BROAD_WORD}
 PAGE_RATIO_GOAL = 1.2
+BASELINE_PAGE = "shared project page, baseline tree"
 
 # The web app's board (web/src/graphql/board.graphql: BoardTask) at today's page size.
 PROJECT_PAGE = """
@@ -98,22 +107,37 @@ async def _explain_searches(context: BenchContext) -> dict[str, Any]:
                         now=datetime.now(UTC),
                         close=close,
                     )
-                    compiled = page.statement.compile(dialect=connection.dialect)
-                    arguments = tuple(compiled.params[name] for name in compiled.positiontup or ())
-                    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + compiled.string
-                    # Twice: the first warms the buffers, as the timed requests before it did.
-                    explained: Any = None
-                    for _ in range(2):
-                        explained = (await connection.exec_driver_sql(explain, arguments)).scalar()
-                    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]
-                    plans.setdefault(case, {})[scope] = {
-                        "execution_ms": plan["Execution Time"],
-                        "planning_ms": plan["Planning Time"],
-                        "plan": plan["Plan"],
-                    }
+                    plans.setdefault(case, {})[scope] = await _explain(connection, page.statement)
+            # totalCount of the same searches, and of no filter, over everything visible.
+            counted: dict[str, str | None] = {**SEARCH_CASES, "no filter": None}
+            for case, text in counted.items():
+                words = reads.search_words(text)
+                close = await reads.close_words(connection, user, words) if words else {}
+                query = reads.TaskQuery(text=text)
+                count = reads.count_statement(
+                    user_id=user, query=query, now=datetime.now(UTC), close=close
+                )
+                plans.setdefault("totalCount", {})[case] = await _explain(connection, count)
     finally:
         await engine.dispose()
     return plans
+
+
+async def _explain(connection: AsyncConnection, statement: Any) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of a statement the gateway builds: times and plan."""
+    compiled = statement.compile(dialect=connection.dialect)
+    arguments = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    explain = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + compiled.string
+    # Twice: the first warms the buffers, as the timed requests before it did.
+    explained: Any = None
+    for _ in range(2):
+        explained = (await connection.exec_driver_sql(explain, arguments)).scalar()
+    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]
+    return {
+        "execution_ms": plan["Execution Time"],
+        "planning_ms": plan["Planning Time"],
+        "plan": plan["Plan"],
+    }
 
 
 async def _sessions(context: BenchContext) -> int:
@@ -143,6 +167,21 @@ async def _page(context: BenchContext) -> dict[str, Any]:
             url, GATEWAY_PAGE, token=context.token(context.dataset.page_user)
         ),
     }
+    servers = {name: context.stack.by_url[context.gateway_url] for name in requests}
+    baseline_tree = os.environ.get("TASKSTREAM_BENCH_BASELINE")
+    if baseline_tree:
+        baseline = context.stack.gateway(Path(baseline_tree))
+        requests[BASELINE_PAGE] = Request.graphql(
+            baseline + "/graphql",
+            PROJECT_PAGE,
+            {"project": str(shared.page_project)},
+            token=context.token(shared.page_reader),
+        )
+        servers[BASELINE_PAGE] = context.stack.by_url[baseline]
+        # The same document, so the same JSON once parsed.
+        assert await fetch_json(requests[BASELINE_PAGE]) == await fetch_json(
+            requests["shared project page"]
+        ), "the baseline gateway answers otherwise"
     project_rows = _rows(await fetch_json(requests["shared project page"]))
     assert len(project_rows) == 50, project_rows
     subtasks = sum(len(row["subtasks"]) for row in project_rows)
@@ -154,11 +193,11 @@ async def _page(context: BenchContext) -> dict[str, Any]:
     context.log(f"  latency: {sequential_count} requests of each page, taking turns")
     latency = await alternating(requests, count=sequential_count, max_seconds=180)
     clients, count = (8, 300) if context.quick else (16, 2000)
-    server = context.stack.by_url[context.gateway_url]
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in requests}
     for round_number in range(1 if context.quick else 2):
         for name, request in requests.items():
             context.log(f"  round {round_number + 1}: {name}, {count} requests, {clients} clients")
+            server = servers[name]
             used, sessions = server.cpu_seconds(), await _sessions(context)
             result = await run_load(request, clients=clients, requests=count, warmup=100)
             assert result["failures"] == 0, (name, result)
@@ -232,6 +271,36 @@ async def run(context: BenchContext) -> dict[str, Any]:
             met=ours <= PAGE_RATIO_GOAL * theirs,
         )
     )
+    if BASELINE_PAGE in page["best"]:
+        base = page["best"][BASELINE_PAGE]
+        label = f"the same page from {os.environ.get('TASKSTREAM_BENCH_BASELINE')}"
+        comparisons += [
+            comparison(
+                f"shared project page, {figure}, this tree",
+                value=project[key],
+                unit=unit,
+                peer=label,
+                peer_value=base[key],
+            )
+            for figure, key, unit in (
+                ("throughput", "throughput_rps", "req/s"),
+                (
+                    "PostgreSQL connections opened per request",
+                    "connections_opened_per_request",
+                    "/req",
+                ),
+                ("gateway CPU per request", "server_cpu_ms_per_request", "ms"),
+            )
+        ]
+        comparisons.append(
+            comparison(
+                "shared project page: p50, one at a time, this tree",
+                value=ours,
+                unit="ms",
+                peer=label,
+                peer_value=latency[BASELINE_PAGE]["p50_ms"],
+            )
+        )
     return {
         "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "search_path": "HTTP to the real gateway: tasks(filter: {text[, inbox]}, first: 20)",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
@@ -60,11 +63,64 @@ class Services:
         return AuditClient(self.invoker)
 
 
+class SharedReads:
+    """The one pooled connection a request's reads share, one reader at a time.
+
+    A request's DataLoaders dispatch together (tags, reminders, project, section, assignee,
+    subtasks): each checking out its own connection made a page want six at once, more than
+    the pool keeps at 16 clients, so connections were opened and closed all the time. Here
+    they queue for one connection instead, checked out by the first reader and given back as
+    soon as no reader is waiting: a request holds at most one connection for its reads, and
+    none while it awaits anything else.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._turn = asyncio.Lock()
+        self._waiting = 0
+        self._connection: AsyncConnection | None = None
+        # How many times a connection was checked out (the tests count them).
+        self.checkouts = 0
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """The shared connection for one batch of statements (database work only inside)."""
+        self._waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self._waiting -= 1
+        failed = True
+        try:
+            if self._connection is None:
+                self._connection = await self._engine.connect()
+                self.checkouts += 1
+            yield self._connection
+            failed = False
+        finally:
+            try:
+                # A failed statement leaves the transaction unusable: the next reader starts
+                # on a fresh connection.
+                if failed or self._waiting == 0:
+                    connection, self._connection = self._connection, None
+                    if connection is not None:
+                        await connection.close()
+            finally:
+                self._turn.release()
+
+
 class Loaders:
     """DataLoaders of one request: one SQL statement per batch, nothing shared across users."""
 
-    def __init__(self, engine: AsyncEngine, user_id: uuid.UUID | None = None) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        user_id: uuid.UUID | None = None,
+        *,
+        reads: SharedReads | None = None,
+    ) -> None:
+        # The loaders' batches take turns on one connection (the request's, when given).
+        self.reads = SharedReads(engine) if reads is None else reads
         # Whose view the per-user loaders (projects) answer with.
         self.user_id = user_id
         self.project_by_id = DataLoader(self._project_by_id)
@@ -81,17 +137,17 @@ class Loaders:
 
     async def _user_by_id(self, ids: list[uuid.UUID]) -> list[reads.UserRecord | None]:
         # Only creators and assignees of tasks the reader can see are ever asked for.
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await reads.users_by_id(connection, ids)
         return [found.get(i) for i in ids]
 
     async def _tags_by_task(self, ids: list[uuid.UUID]) -> list[list[reads.TagRecord]]:
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await reads.tags_of_tasks(connection, ids)
         return [found.get(i, []) for i in ids]
 
     async def _reminders_by_task(self, ids: list[uuid.UUID]) -> list[list[Reminder]]:
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await reads.reminders_of_tasks(connection, ids)
         return [found.get(i, []) for i in ids]
 
@@ -100,40 +156,40 @@ class Loaders:
     ) -> list[project_reads.ProjectRecord | None]:
         if self.user_id is None:
             return [None] * len(ids)
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await project_reads.projects_of(connection, self.user_id, project_ids=ids)
         by_id = {p.id: p for p in found}
         return [by_id.get(i) for i in ids]
 
     async def _open_count_by_project(self, ids: list[uuid.UUID]) -> list[int]:
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await project_reads.open_task_counts(connection, ids)
         return [found.get(i, 0) for i in ids]
 
     async def _sections_by_project(self, ids: list[uuid.UUID]) -> list[list[Section]]:
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await structure.sections_of(connection, ids)
         return [found.get(i, []) for i in ids]
 
     async def _section_by_id(self, ids: list[uuid.UUID]) -> list[Section | None]:
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await structure.sections_by_id(connection, ids)
         return [found.get(i) for i in ids]
 
     async def _visible_task_by_id(self, ids: list[uuid.UUID]) -> list[reads.TaskRecord | None]:
         if self.user_id is None:
             return [None] * len(ids)
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await reads.tasks_by_id(connection, self.user_id, ids)
         return [found.get(i) for i in ids]
 
     async def _subtasks_by_parent(self, ids: list[uuid.UUID]) -> list[list[reads.TaskRecord]]:
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await reads.subtasks_of(connection, ids)
         return [found.get(i, []) for i in ids]
 
     async def _open_count_by_tag(self, ids: list[uuid.UUID]) -> list[int]:
-        async with self.engine.connect() as connection:
+        async with self.reads.connection() as connection:
             found = await reads.open_task_counts(connection, ids)
         return [found.get(i, 0) for i in ids]
 
@@ -146,6 +202,8 @@ class Context:
     request: Request | WebSocket | None
     user_id: uuid.UUID | None
     now: datetime
+    # The connection this request's reads share (checked out only while they run).
+    reads: SharedReads = field(init=False)
     loaders: Loaders = field(init=False)
     response: Any = None
     connection_params: Any = None
@@ -154,7 +212,8 @@ class Context:
     token: TokenClaims | None = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.engine, self.user_id)
+        self.reads = SharedReads(self.services.engine)
+        self.loaders = Loaders(self.services.engine, self.user_id, reads=self.reads)
 
     async def current_user(self) -> User:
         """The caller's account (loaded once per request)."""

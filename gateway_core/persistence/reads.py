@@ -259,9 +259,9 @@ async def close_words(
     edit distance: a word longer than levenshtein's 255 characters never reaches it.
     """
     typos = [word for word in dict.fromkeys(words) if _typo_budget(word) > 0]
+    await _search_settings(connection, typos=bool(typos))
     if not typos:
         return {}
-    await _enable_typo_candidates(connection)
     # One statement for all the words (a search has at most SEARCH_WORDS_MAX).
     lookups = union_all(*(_close_words_of(user_id, word).subquery().select() for word in typos))
     # A UNION keeps no order: sort each word's list again (closest first).
@@ -369,13 +369,31 @@ def visible_scopes(user_id: uuid.UUID) -> tuple[ColumnElement[bool], ColumnEleme
     projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
     return (
         and_(t.tasks.c.user_id == user_id, t.tasks.c.project_id.is_(None)),
-        t.tasks.c.project_id.in_(projects),
+        # IS NOT NULL, implied by the IN, said so that indexes on project tasks only can serve.
+        and_(t.tasks.c.project_id.is_not(None), t.tasks.c.project_id.in_(projects)),
     )
 
 
 def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
     """Tasks the user can see: their personal space and every project they belong to."""
     return or_(*visible_scopes(user_id))
+
+
+def scoped_conditions(
+    user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
+) -> list[list[ColumnElement[bool]]]:
+    """The query's conditions once per visible scope it can reach, for statements that read
+    each scope apart (a page, a count) and add up the parts: with the scopes OR-ed in one
+    WHERE no index serves either part (``close``: see `close_words`)."""
+    conditions = query_conditions(user_id, query, now=now, close=close)
+    personal, projects = visible_scopes(user_id)
+    if query.inbox is True:
+        scopes = [personal]
+    elif query.inbox is False or query.project_id is not None:
+        scopes = [projects]
+    else:
+        scopes = [personal, projects]
+    return [[scope, *conditions] for scope in scopes]
 
 
 def filter_conditions(
@@ -522,28 +540,30 @@ def page_statement(
     """The statement `task_page` runs (the benchmarks EXPLAIN the very same SQL)."""
     words = search_words(query.text)
     keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
-    conditions = query_conditions(user_id, query, now=now, close=close)
+    scoped = scoped_conditions(user_id, query, now=now, close=close)
     if after is not None:
         values = decode_typed_cursor(
             after, signature, [(k.kind, k.null_as is not None) for k in keys]
         )
-        conditions.append(_after(keys, values))
+        for conditions in scoped:
+            conditions.append(_after(keys, values))
     key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
 
     def ordered(columns: Sequence[Any]) -> list[Any]:
         return [c.desc() if k.descending else c.asc() for c, k in zip(columns, keys, strict=True)]
 
-    # One page per scope, then the first of both: with the scopes OR-ed in one WHERE no index
+    # One page per scope, then the first of them: with the scopes OR-ed in one WHERE no index
     # can give the order, and a page read a whole table's worth of the user's rows to sort
     # them (a sequential scan of every task at 1M). Each scope's own page can walk its index.
     pages = [
         select(t.tasks, *key_columns)
-        .where(scope, *conditions)
+        .where(*conditions)
         .order_by(*ordered([k.expression for k in keys]))
         .limit(first + 1)
-        for scope in visible_scopes(user_id)
+        for conditions in scoped
     ]
-    both = union_all(*pages).subquery("visible")
+    # A query confined to one scope (inbox, projectId) reads that scope's page alone.
+    both = (union_all(*pages) if len(pages) > 1 else pages[0]).subquery("visible")
     statement: Select[Any] = (
         select(both)
         .order_by(*ordered([both.c[f"k{i}"] for i in range(len(keys))]))
@@ -594,27 +614,50 @@ def _cursor_value(key: _Key, value: Any, row: Any) -> Any:
     return value
 
 
+def count_statement(
+    *, user_id: uuid.UUID, query: TaskQuery, now: datetime, close: CloseWords
+) -> Select[Any]:
+    """The statement `count_tasks` runs (the benchmarks EXPLAIN the very same SQL)."""
+    # The scopes the page reads apart (scoped_conditions), counted in one pass: a count has no
+    # order for an index to give and visits every match anyway, and the two scopes' rows share
+    # heap pages. A count per scope, added, read those pages twice: at 1M tasks 283 ms against
+    # 149 ms for a broad word, 528 ms against 345 ms with no filter (issue-16 notes).
+    scoped = scoped_conditions(user_id, query, now=now, close=close)
+    visible = or_(*(and_(*conditions) for conditions in scoped))
+    return select(func.count()).select_from(t.tasks).where(visible)
+
+
 async def count_tasks(
     connection: AsyncConnection, *, user_id: uuid.UUID, query: TaskQuery, now: datetime
 ) -> int:
     """How many of the user's tasks match the query, exactly."""
     words = search_words(query.text)
     close = await close_words(connection, user_id, words) if words else {}
-    conditions = filter_conditions(user_id, query, now=now, close=close)
-    total = await connection.scalar(select(func.count()).select_from(t.tasks).where(*conditions))
-    return int(total or 0)
+    statement = count_statement(user_id=user_id, query=query, now=now, close=close)
+    return int(await connection.scalar(statement) or 0)
 
 
-async def _enable_typo_candidates(connection: AsyncConnection) -> None:
-    await connection.execute(
-        select(
+async def _search_settings(connection: AsyncConnection, *, typos: bool) -> None:
+    """Settings of the transaction for the search statements that follow, in one round trip.
+
+    Custom plans: a search's SQL is the same whatever the word (a parameter), and after five
+    runs PostgreSQL may keep one generic plan, made without knowing the word, for every word.
+    A selective word's plan then served a broad one or the other way round: at 1M tasks the
+    broad search over everything a member sees hit the 3 s statement timeout on most requests
+    of a benchmark run that searched the selective word first (its SQL alone took 457 ms),
+    and at 300k a selective search took 550 ms instead of 5 (issue-16 notes). Planning each
+    search afresh costs well under a millisecond.
+    """
+    settings = [func.set_config("plan_cache_mode", "force_custom_plan", literal(True, Boolean))]
+    if typos:
+        settings.append(
             func.set_config(
                 "pg_trgm.word_similarity_threshold",
                 TYPO_CANDIDATE_THRESHOLD,
                 literal(True, Boolean),
             )
         )
-    )
+    await connection.execute(select(*settings))
 
 
 async def tasks_by_id(

@@ -106,7 +106,8 @@ class TaskQueries:
             [(o.field, o.direction is SortDirection.DESC) for o in order_by] if order_by else None
         )
         query = filter.to_query() if filter else reads.TaskQuery()
-        async with info.context.services.engine.connect() as connection:
+        # The request's shared connection: the page's loaders take their turns on it after.
+        async with info.context.reads.connection() as connection:
             if query.project_id is not None:
                 # A project the caller is not in does not exist for them: NOT_FOUND, not [].
                 await project_reads.project_of(

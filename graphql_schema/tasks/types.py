@@ -288,7 +288,7 @@ class TaskConnection:
     @strawberry.field(description="How many tasks match the filter in all pages, exactly.")
     async def total_count(self, info: Info) -> int:
         """How many tasks match the filter, exactly."""
-        async with info.context.services.engine.connect() as connection:
+        async with info.context.reads.connection() as connection:
             return await reads.count_tasks(
                 connection,
                 user_id=info.context.require_user(),

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_core.domain.model import TaskStatus
 from gateway_core.domain.positions import key_between, validate
 from gateway_core.persistence import reads
 from gateway_core.persistence import tables as t
@@ -260,3 +261,72 @@ async def test_pages_over_both_scopes_are_their_merged_order_without_gaps(
                 break
             after = page.cursors[-1]
     assert seen == expected
+
+
+# Queries over mixed scopes: the whole view, each scope alone, one project, a word, a filter.
+COUNTED_QUERIES = {
+    "everything": reads.TaskQuery(),
+    "personal space": reads.TaskQuery(inbox=True),
+    "projects": reads.TaskQuery(inbox=False),
+    "a word": reads.TaskQuery(text="alpha"),
+    "a word in projects": reads.TaskQuery(text="alpha", inbox=False),
+    "done, top level": reads.TaskQuery(status=TaskStatus.DONE, top_level=True),
+    "assigned to me": reads.TaskQuery(assigned_to_me=True),
+}
+
+
+@pytest.mark.parametrize("name", list(COUNTED_QUERIES))
+async def test_counts_equal_the_pages_over_both_scopes(engine: AsyncEngine, name: str) -> None:
+    # totalCount reads the scopes apart as the page does: it counts what paging reaches.
+    query = COUNTED_QUERIES[name]
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        me, member, stranger = [await _user(connection) for _ in range(3)]
+        shared, hidden = (
+            await _project(connection, member, now),
+            await _project(connection, stranger, now),
+        )
+        await connection.execute(
+            insert(t.project_members).values(
+                project_id=shared, user_id=me, role="EDITOR", added_at=now
+            )
+        )
+        rows: list[dict[str, Any]] = []
+        for n in range(30):
+            created = now - timedelta(minutes=n)
+            title = ("alpha " if n % 3 == 0 else "beta ") + str(n)
+            extra = {"status": "DONE" if n % 4 == 0 else "OPEN", "assignee_id": None}
+            rows += [
+                _task(me, title, created, **extra, project_id=None),
+                _task(member, title, created, **{**extra, "assignee_id": me}, project_id=shared),
+                _task(me, title, created, **extra, project_id=shared),
+                _task(stranger, title, created, **extra, project_id=hidden),
+                _task(stranger, title, created, **extra, project_id=None),
+            ]
+        await connection.execute(insert(t.tasks), rows)
+        # Subtasks in both scopes: top_level leaves them out of either.
+        subtasks = [
+            _task(me, "alpha sub", now, project_id=None, parent_id=rows[0]["id"]),
+            _task(me, "alpha sub", now, project_id=shared, parent_id=rows[1]["id"]),
+        ]
+        await connection.execute(insert(t.tasks), subtasks)
+    visible = {
+        row["id"]
+        for row in [*rows, *subtasks]
+        if row["project_id"] == shared or (row["user_id"] == me and row["project_id"] is None)
+    }
+    async with engine.connect() as connection:
+        paged: list[uuid.UUID] = []
+        after: str | None = None
+        while True:
+            page = await reads.task_page(
+                connection, user_id=me, query=query, order=None, first=7, after=after, now=now
+            )
+            paged += [task.id for task in page.records]
+            if not page.has_next_page:
+                break
+            after = page.cursors[-1]
+        counted = await reads.count_tasks(connection, user_id=me, query=query, now=now)
+    assert len(set(paged)) == len(paged)
+    assert set(paged) <= visible
+    assert counted == len(paged) > 0
