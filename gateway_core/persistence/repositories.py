@@ -107,12 +107,21 @@ class TagRepository:
         wanted = list(names)
         if not wanted:
             return ()
-        rows = await self.connection.execute(
-            select(t.tags.c.name_key, t.tags.c.name).where(
-                tag_scope(user_id, project_id),
-                t.tags.c.name_key.in_([tag_key(n) for n in wanted]),
+        # Constant text per scope (the conditions of `tag_scope`): prepared once per
+        # connection, nothing compiled per call.
+        if project_id is None:
+            query = (
+                "SELECT name_key, name FROM gateway.tags WHERE user_id = $1::uuid "
+                "AND project_id IS NULL AND name_key = ANY($2::text[])"
             )
-        )
+            scope = user_id
+        else:
+            query = (
+                "SELECT name_key, name FROM gateway.tags WHERE project_id = $1::uuid "
+                "AND name_key = ANY($2::text[])"
+            )
+            scope = project_id
+        rows = await self.connection.exec_driver_sql(query, (scope, [tag_key(n) for n in wanted]))
         existing = {row.name_key: row.name for row in rows}
         return tuple(existing.get(tag_key(n), n) for n in wanted)
 
