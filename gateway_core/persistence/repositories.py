@@ -559,6 +559,8 @@ class TaskRepository:
 
     async def _write_parts(self, task: Task, *, row: bool = False) -> None:
         """The task's tags and reminders (its row too when `row`), in one statement."""
+        if not (row or task.tags or task.reminders):
+            return
         # A task's tag names resolve in its scope: its project's tag set, or its owner's.
         await write_task_parts(
             self.connection,
