@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import and_, column, delete, insert, literal, select, union_all, update, values
-from sqlalchemy import types as sa_types
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -106,12 +107,21 @@ class TagRepository:
         wanted = list(names)
         if not wanted:
             return ()
-        rows = await self.connection.execute(
-            select(t.tags.c.name_key, t.tags.c.name).where(
-                tag_scope(user_id, project_id),
-                t.tags.c.name_key.in_([tag_key(n) for n in wanted]),
+        # Constant text per scope (the conditions of `tag_scope`): prepared once per
+        # connection, nothing compiled per call.
+        if project_id is None:
+            query = (
+                "SELECT name_key, name FROM gateway.tags WHERE user_id = $1::uuid "
+                "AND project_id IS NULL AND name_key = ANY($2::text[])"
             )
-        )
+            scope = user_id
+        else:
+            query = (
+                "SELECT name_key, name FROM gateway.tags WHERE project_id = $1::uuid "
+                "AND name_key = ANY($2::text[])"
+            )
+            scope = project_id
+        rows = await self.connection.exec_driver_sql(query, (scope, [tag_key(n) for n in wanted]))
         existing = {row.name_key: row.name for row in rows}
         return tuple(existing.get(tag_key(n), n) for n in wanted)
 
@@ -164,67 +174,21 @@ class TagRepository:
     ) -> None:
         """Give the task the named tags of its scope in this order, creating the missing ones:
         one statement (the missing tags, their ids and the links in one data-modifying CTE)."""
-        keyed = {tag_key(n): n for n in names}
-        if not keyed:
-            return
-        owner = None if project_id is not None else user_id
-        scope_column = t.tags.c.project_id if project_id is not None else t.tags.c.user_id
-        in_scope = (
-            t.tags.c.project_id.is_not(None)
-            if project_id is not None
-            else t.tags.c.project_id.is_(None)
-        )
-        created = (
-            pg_insert(t.tags)
-            .values(
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "user_id": owner,
-                        "project_id": project_id,
-                        "name": name,
-                        "name_key": key,
-                    }
-                    for key, name in keyed.items()
-                ]
-            )
-            .on_conflict_do_nothing(
-                index_elements=[scope_column, t.tags.c.name_key], index_where=in_scope
-            )
-            .returning(t.tags.c.id, t.tags.c.name_key)
-            .cte("created")
-        )
-        # The statement's snapshot has the tags that existed before it; RETURNING has the new.
-        found = union_all(
-            select(created.c.id, created.c.name_key),
-            select(t.tags.c.id, t.tags.c.name_key).where(
-                tag_scope(user_id, project_id), t.tags.c.name_key.in_(list(keyed))
-            ),
-        ).cte("found")
-        wanted = (
-            values(
-                column("name_key", sa_types.Text),
-                column("position", sa_types.SmallInteger),
-                name="wanted",
-            )
-            .data([(tag_key(name), index) for index, name in enumerate(names)])
-            .alias("wanted")
-        )
-        linked = await self.connection.execute(
-            insert(t.task_tags)
-            .from_select(
-                ["task_id", "tag_id", "position"],
-                select(literal(task_id, sa_types.Uuid), found.c.id, wanted.c.position).join_from(
-                    wanted, found, wanted.c.name_key == found.c.name_key
-                ),
-            )
-            .returning(t.task_tags.c.tag_id)
-            .add_cte(created)
-        )
-        if len(linked.all()) == len(names):
-            return
-        # A tag another transaction created while this statement ran is in neither its snapshot
-        # nor its RETURNING: those links are written the long way (a fresh snapshot sees it).
+        if names:
+            await write_task_parts(self.connection, self, task_id, user_id, project_id, names, ())
+
+    async def link_the_rest(
+        self,
+        task_id: uuid.UUID,
+        user_id: uuid.UUID,
+        names: Sequence[str],
+        project_id: uuid.UUID | None,
+    ) -> None:
+        """The links a tag-writing statement could not make, written the long way.
+
+        A tag another transaction created while that statement ran is in neither its snapshot
+        nor its RETURNING: a fresh snapshot sees it, so no tag of a task is ever dropped.
+        """
         ids = await self.ensure(user_id, names, project_id)
         await self.connection.execute(
             pg_insert(t.task_tags)
@@ -283,6 +247,162 @@ class TagRepository:
     async def remove(self, tag_id: uuid.UUID) -> None:
         """Delete the tag; its task links go with it."""
         await self.connection.execute(delete(t.tags).where(t.tags.c.id == tag_id))
+
+
+# The columns of a task row written by `TaskRepository.add`, in the order of its parameters
+# ($9 on: id, user_id and project_id are $1-$3, shared with the parts).
+_TASK_COLUMNS = (
+    ("title", "text"),
+    ("notes", "text"),
+    ("status", "text"),
+    ("priority", "smallint"),
+    ("due_at", "timestamptz"),
+    ("completed_at", "timestamptz"),
+    ("recurrence", "jsonb"),
+    ("series_id", "uuid"),
+    ("instance_number", "integer"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("version", "integer"),
+    ("assignee_id", "uuid"),
+    ("section_id", "uuid"),
+    ("parent_id", "uuid"),
+    ("position", "text"),
+)
+
+
+@functools.cache
+def _parts_statement(*, in_project: bool, with_row: bool) -> str:
+    """One statement writing a task's tags (the missing ones created), their links in order and
+    its reminders, after the task's row itself when `with_row`; it answers the links made.
+
+    Parameters: $1 task id, $2 owner id, $3 project id, $4-$6 the new tags' ids, names and
+    keys (one per key), $7 the keys of the task's tags in order, $8 the reminders (a JSON
+    array), and with the row $9 on: `_TASK_COLUMNS`. A constant text per shape, so that
+    asyncpg prepares it once per connection and nothing is compiled per request.
+    """
+    if in_project:
+        # The partial unique index of the scope decides a conflict.
+        tag_owner, conflict = "NULL::uuid", "(project_id, name_key) WHERE project_id IS NOT NULL"
+        scope = "project_id = $3::uuid"
+    else:
+        tag_owner, conflict = "$2::uuid", "(user_id, name_key) WHERE project_id IS NULL"
+        scope = "user_id = $2::uuid AND project_id IS NULL"
+    row = ""
+    if with_row:
+        names = ", ".join(name for name, _ in _TASK_COLUMNS)
+        values = ", ".join(
+            f"${number}::{kind}" for number, (_, kind) in enumerate(_TASK_COLUMNS, start=9)
+        )
+        row = "".join(
+            (
+                "task AS (INSERT INTO gateway.tasks (id, user_id, project_id, ",
+                names,
+                ") VALUES ($1::uuid, $2::uuid, $3::uuid, ",
+                values,
+                ")),\n",
+            )
+        )
+    # Only the constant fragments above are interpolated, never a value (S608/B608).
+    # The statement's snapshot has the tags that existed before it; RETURNING has the new.
+    # The task's row, its links and reminders are checked against each other at its end.
+    return f"""WITH {row}wanted AS (
+  SELECT w.name_key, (w.place - 1)::smallint AS position
+  FROM unnest($7::text[]) WITH ORDINALITY AS w(name_key, place)
+), created AS (
+  INSERT INTO gateway.tags (id, user_id, project_id, name, name_key)
+  SELECT n.id, {tag_owner}, $3::uuid, n.name, n.name_key
+  FROM unnest($4::uuid[], $5::text[], $6::text[]) AS n(id, name, name_key)
+  ON CONFLICT {conflict} DO NOTHING
+  RETURNING id, name_key
+), found AS (
+  SELECT id, name_key FROM created
+  UNION ALL
+  SELECT id, name_key FROM gateway.tags WHERE {scope} AND name_key = ANY($6::text[])
+), linked AS (
+  INSERT INTO gateway.task_tags (task_id, tag_id, position)
+  SELECT $1::uuid, found.id, wanted.position FROM wanted JOIN found USING (name_key)
+  RETURNING tag_id
+), reminded AS (
+  INSERT INTO gateway.reminders
+    (id, task_id, user_id, position, remind_at, before_due, channels, state, sent_at)
+  SELECT r.id, $1::uuid, $2::uuid, r.position, r.remind_at, r.before_due, r.channels, r.state,
+         r.sent_at
+  FROM jsonb_to_recordset($8::jsonb) AS r(id uuid, position smallint, remind_at timestamptz,
+    before_due integer, channels text[], state text, sent_at timestamptz)
+)
+SELECT count(*) FROM linked"""  # noqa: S608  # nosec B608
+
+
+def _reminders_json(reminders: Sequence[Reminder]) -> str:
+    """The reminders as the parts statement's JSON array, in their order."""
+    return json.dumps(
+        [
+            {
+                "id": str(r.id),
+                "position": index,
+                "remind_at": r.remind_at.isoformat(),
+                "before_due": r.before_due,
+                "channels": [c.value for c in r.channels],
+                "state": r.state.value,
+                "sent_at": None if r.sent_at is None else r.sent_at.isoformat(),
+            }
+            for index, r in enumerate(reminders)
+        ]
+    )
+
+
+def _task_values(task: Task) -> tuple[Any, ...]:
+    """The task row's values in `_TASK_COLUMNS` order."""
+    return (
+        task.title,
+        task.notes,
+        task.status.value,
+        int(task.priority),
+        task.due_at,
+        task.completed_at,
+        None if task.recurrence is None else json.dumps(recurrence_to_json(task.recurrence)),
+        task.series_id,
+        task.instance_number,
+        task.created_at,
+        task.updated_at,
+        task.version,
+        task.assignee_id,
+        task.section_id,
+        task.parent_id,
+        task.position,
+    )
+
+
+async def write_task_parts(
+    connection: AsyncConnection,
+    tags: TagRepository,
+    task_id: uuid.UUID,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    names: Sequence[str],
+    reminders: Sequence[Reminder],
+    row: Task | None = None,
+) -> None:
+    """Write a task's tags of its scope in this order (creating the missing ones) and its
+    reminders, with its row first when `row` is given: one statement, one round trip."""
+    keyed = {tag_key(n): n for n in names}
+    parameters: tuple[Any, ...] = (
+        task_id,
+        user_id,
+        project_id,
+        [uuid.uuid4() for _ in keyed],
+        list(keyed.values()),
+        list(keyed),
+        [tag_key(name) for name in names],
+        _reminders_json(reminders),
+    )
+    if row is not None:
+        parameters += _task_values(row)
+    statement = _parts_statement(in_project=project_id is not None, with_row=row is not None)
+    linked = (await connection.exec_driver_sql(statement, parameters)).scalar_one()
+    if linked != len(names):
+        await tags.link_the_rest(task_id, user_id, names, project_id)
 
 
 class TaskRepository:
@@ -390,8 +510,7 @@ class TaskRepository:
             )
             # The TaskCreated raised before the position was known carries it too.
             task.events[:] = [replace(event, task=task.copy()) for event in task.events]
-        await self._write_row(insert(t.tasks).values(**self._row(task)))
-        await self._write_parts(task)
+        await self._write_row(task)
         self.seen.append(task)
 
     async def add_instance(self, task: Task) -> Task:
@@ -410,10 +529,14 @@ class TaskRepository:
         await self.add(task)
         return task
 
-    async def _write_row(self, statement: Any) -> None:
-        """Run an INSERT/UPDATE of a task row; a second instance due at once is a CONFLICT."""
+    async def _write_row(self, task: Task | None = None, statement: Any = None) -> None:
+        """Insert a new task with its tags and reminders in one statement (`task`), or run an
+        UPDATE of a task row; a second instance due at once is a CONFLICT."""
         try:
-            await self.connection.execute(statement)
+            if task is not None:
+                await self._write_parts(task, row=True)
+            else:
+                await self.connection.execute(statement)
         except IntegrityError as error:
             if "tasks_series_due" in str(error.orig):
                 raise Conflict(
@@ -424,7 +547,7 @@ class TaskRepository:
     async def save(self, task: Task) -> None:
         """Write a changed task back, replacing its tags and reminders."""
         await self._write_row(
-            update(t.tasks).where(t.tasks.c.id == task.id).values(**self._row(task))
+            statement=update(t.tasks).where(t.tasks.c.id == task.id).values(**self._row(task))
         )
         await self.connection.execute(delete(t.task_tags).where(t.task_tags.c.task_id == task.id))
         await self.connection.execute(delete(t.reminders).where(t.reminders.c.task_id == task.id))
@@ -434,29 +557,21 @@ class TaskRepository:
         """Delete the task; tags links and reminders go with it."""
         await self.connection.execute(delete(t.tasks).where(t.tasks.c.id == task.id))
 
-    async def _write_parts(self, task: Task) -> None:
-        if task.tags:
-            # A task's tag names resolve in its scope: its project's tag set, or its owner's.
-            await self.tag_repository.link(task.id, task.user_id, task.tags, task.project_id)
-        if task.reminders:
-            await self.connection.execute(
-                insert(t.reminders).values(
-                    [
-                        {
-                            "id": r.id,
-                            "task_id": task.id,
-                            "user_id": task.user_id,
-                            "position": index,
-                            "remind_at": r.remind_at,
-                            "before_due": r.before_due,
-                            "channels": [c.value for c in r.channels],
-                            "state": r.state.value,
-                            "sent_at": r.sent_at,
-                        }
-                        for index, r in enumerate(task.reminders)
-                    ]
-                )
-            )
+    async def _write_parts(self, task: Task, *, row: bool = False) -> None:
+        """The task's tags and reminders (its row too when `row`), in one statement."""
+        if not (row or task.tags or task.reminders):
+            return
+        # A task's tag names resolve in its scope: its project's tag set, or its owner's.
+        await write_task_parts(
+            self.connection,
+            self.tag_repository,
+            task.id,
+            task.user_id,
+            task.project_id,
+            task.tags,
+            task.reminders,
+            row=task if row else None,
+        )
 
     @staticmethod
     def _row(task: Task) -> dict[str, Any]:

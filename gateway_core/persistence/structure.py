@@ -62,15 +62,42 @@ class ListKey:
 
 async def lock_list(connection: AsyncConnection, key: ListKey) -> None:
     """Hold the list's order lock until the transaction ends."""
-    await connection.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(literal(key.lock_name()), 0)))
+    # Constant text: prepared once per connection, nothing compiled per call.
+    await connection.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", (key.lock_name(),)
     )
 
 
 async def append_position(connection: AsyncConnection, key: ListKey) -> str:
     """A position after the list's last task, the list locked until commit."""
     await lock_list(connection, key)
-    last = await connection.scalar(select(func.max(t.tasks.c.position)).where(*key.conditions()))
+    # `ListKey.conditions` as constant text (one per shape of the key): prepared once per
+    # connection, nothing compiled per call.
+    conditions: list[str] = []
+    values: list[uuid.UUID] = []
+
+    def equals(column: str, value: uuid.UUID) -> None:
+        values.append(value)
+        conditions.append(f"{column} = ${len(values)}::uuid")
+
+    if key.project_id is None:
+        conditions.append("project_id IS NULL")
+        equals("user_id", key.owner_id)
+    else:
+        equals("project_id", key.project_id)
+    for column, value in (("section_id", key.section_id), ("parent_id", key.parent_id)):
+        if value is None:
+            conditions.append(f"{column} IS NULL")
+        else:
+            equals(column, value)
+    last = (
+        await connection.exec_driver_sql(
+            # Only the constant fragments above are joined, never a value.
+            "SELECT max(position) FROM gateway.tasks WHERE "  # noqa: S608  # nosec B608
+            + " AND ".join(conditions),
+            tuple(values),
+        )
+    ).scalar()
     return key_between(last, None)
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import zlib
 from collections.abc import Sequence
@@ -31,8 +33,6 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    insert,
-    literal,
     select,
     update,
 )
@@ -85,34 +85,40 @@ def lease_key(outbox: Table) -> int:
     return zlib.crc32(f"taskstream.outbox.{outbox.schema}".encode())
 
 
+@functools.cache
+def _write_statement(table: str, channel: str) -> str:
+    """The outbox write of `write_outbox` for one table: constant text, prepared once per
+    connection (nothing compiled per write, whatever the number of events)."""
+    # Only the table's own name and channel are interpolated, never a value (S608/B608).
+    # The rows go in the order given (by ordinality): `position` is the relay's order.
+    # One statement, one round trip: the rows and the wake-up (a data-modifying CTE runs once,
+    # read or not). A notification is delivered at commit, never for a rolled-back transaction.
+    return f"""WITH written AS (
+  INSERT INTO {table} (event_id, topic, partition_key, type, payload, traceparent)
+  SELECT e.event_id, e.topic, e.partition_key, e.type, e.payload, $6::text
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+    WITH ORDINALITY AS e(event_id, topic, partition_key, type, payload, place)
+  ORDER BY e.place
+)
+SELECT pg_notify('{channel}', '')"""  # noqa: S608  # nosec B608
+
+
 async def write_outbox(
     connection: AsyncConnection, outbox: Table, envelopes: Sequence[Envelope]
 ) -> None:
     """Store events in the caller's transaction and wake the relay when it commits."""
     if not envelopes:
         return
-    traceparent = telemetry.current_traceparent()
-    written = (
-        insert(outbox)
-        .values(
-            [
-                {
-                    "event_id": e.id,
-                    "topic": e.topic,
-                    "partition_key": e.partition_key,
-                    "type": e.type,
-                    "payload": e.body,
-                    "traceparent": traceparent,
-                }
-                for e in envelopes
-            ]
-        )
-        .cte("written")
-    )
-    # One statement, one round trip: the rows and the wake-up (a data-modifying CTE runs once,
-    # read or not). A notification is delivered at commit, never for a rolled-back transaction.
-    await connection.execute(
-        select(func.pg_notify(notify_channel(outbox), literal(""))).add_cte(written)
+    await connection.exec_driver_sql(
+        _write_statement(outbox.fullname, notify_channel(outbox)),
+        (
+            [e.id for e in envelopes],
+            [e.topic for e in envelopes],
+            [e.partition_key for e in envelopes],
+            [e.type for e in envelopes],
+            [json.dumps(e.body) for e in envelopes],
+            telemetry.current_traceparent(),
+        ),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
@@ -14,8 +15,10 @@ from gateway_core.domain.users import new_user
 from gateway_core.persistence import tables as t
 from gateway_core.persistence.uow import UnitOfWork
 from gateway_core.services import tasks as service
+from taskstream import telemetry
 from taskstream.errors import InvalidInput
-from taskstream.messaging.cloudevents import validate
+from taskstream.messaging.cloudevents import Envelope, validate
+from taskstream.persistence.outbox import write_outbox
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +147,35 @@ async def test_an_event_exists_only_if_its_commit_happened(engine: AsyncEngine) 
     with pytest.raises(RuntimeError):
         await crash_after_outbox_write()
     assert await outbox_for(engine, user_id) == []
+
+
+async def test_events_written_together_keep_their_order_bodies_and_trace_context(
+    engine: AsyncEngine,
+) -> None:
+    key = f"order-{uuid.uuid4()}"
+    envelopes = [
+        Envelope(
+            id=uuid.uuid4(),
+            topic="task-events" if n % 2 else "reminders",
+            partition_key=key,
+            type=f"test.event.{n}",
+            body={"n": n, "nested": {"list": [n, "x", None, 1.5]}, "text": "é\"'\\"},
+        )
+        for n in range(30)
+    ]
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with mock.patch.object(telemetry, "current_traceparent", return_value=traceparent):
+        async with engine.begin() as connection:
+            await write_outbox(connection, t.outbox, envelopes)
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(t.outbox)
+                .where(t.outbox.c.partition_key == key)
+                .order_by(t.outbox.c.position)
+            )
+        ).all()
+    assert [(r.event_id, r.topic, r.type, r.payload) for r in rows] == [
+        (e.id, e.topic, e.type, e.body) for e in envelopes
+    ]
+    assert {r.traceparent for r in rows} == {traceparent}

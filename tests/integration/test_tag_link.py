@@ -76,15 +76,22 @@ async def test_new_and_existing_tags_are_linked_in_order_in_one_statement(
     assert await links(engine, task_id) == [("work", 0), ("Home", 1), ("Later", 2)]
 
 
-async def blocked_on_a_lock(engine: AsyncEngine, marker: str) -> None:
-    """Return once a statement containing `marker` waits for a lock."""
+async def blocked_on_a_lock(engine: AsyncEngine, table: str) -> None:
+    """Return once a transaction that wrote to `table` waits for another one's row lock.
+
+    (By its locks, not its query text: for a statement prepared on a fresh connection,
+    pg_stat_activity shows asyncpg's type introspection query instead.)
+    """
     async with engine.connect() as connection:
         while not await connection.scalar(
             text(
-                "SELECT count(*) > 0 FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND query LIKE :q"
+                "SELECT count(*) > 0 FROM pg_stat_activity AS waiting "
+                "JOIN pg_locks AS wrote ON wrote.pid = waiting.pid "
+                "WHERE waiting.wait_event_type = 'Lock' "
+                "AND waiting.wait_event = 'transactionid' "
+                "AND wrote.relation = CAST(:table AS regclass) AND wrote.mode = 'RowExclusiveLock'"
             ),
-            {"q": f"%{marker}%"},
+            {"table": table},
         ):
             await asyncio.sleep(0.01)
 
@@ -107,7 +114,7 @@ async def test_a_tag_created_by_another_transaction_meanwhile_is_still_linked(
         )
         # ...while this one's statement waits on it, then sees it committed: its snapshot
         # has no "Race" and its INSERT skipped it, so only the second look links it.
-        await asyncio.wait_for(blocked_on_a_lock(engine, "WITH created AS"), timeout=60)
+        await asyncio.wait_for(blocked_on_a_lock(engine, "gateway.task_tags"), timeout=60)
         await other.commit()
         await linking
         await mine.commit()
