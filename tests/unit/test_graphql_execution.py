@@ -12,7 +12,8 @@ from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.documents import CachedValidation, ValidDocuments
-from graphql_schema.execution import PlainLeafExecution, PlainObjects, plain_leaves
+from graphql_schema.execution import PlainLeafExecution, plain_leaves
+from graphql_schema.plans import Shape
 
 
 @strawberry.enum
@@ -166,9 +167,9 @@ class RecordingExecution(PlainLeafExecution):
 
     planned: list[str] = []
 
-    def plain_objects_of(self, return_type: Any, field_details_list: Any) -> PlainObjects | None:
-        """The plan, noted when there is one."""
-        plan = super().plain_objects_of(return_type, field_details_list)
+    def shape_of(self, return_type: Any, field_details_list: Any) -> Shape | None:
+        """The shape, noted when there is one."""
+        plan = super().shape_of(return_type, field_details_list)
         if plan is not None:
             RecordingExecution.planned.append(field_details_list[0].node.name.value)
         return plan
