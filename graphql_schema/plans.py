@@ -199,10 +199,13 @@ def _plain_resolvers(schema: GraphQLSchema) -> dict[str, dict[str, PlainResolver
             ):
                 continue
             resolver = definition.base_resolver
+            function = resolver.wrapped_func
+            if not callable(function):
+                continue  # Strawberry's wrapper raises its own error for it
             sources = (resolver.parent_parameter, resolver.root_parameter)
             info = resolver.info_parameter
             found.setdefault(graphql_type.name, {})[name] = PlainResolver(
-                resolver.wrapped_func,
+                function,
                 definition,
                 info_class,
                 resolver.self_parameter is not None,
