@@ -83,7 +83,15 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
             grouped, deferred, _ = self.collect_subfields(object_type, field_details_list)
             if not deferred:
                 steps = self.steps_for(object_type, grouped)
-                shape = Shape(object_type, object_type.is_type_of, steps, listed, item_type)
+                leaves = tuple((step.response_name, step.leaf) for step in steps if step.leaf)
+                shape = Shape(
+                    object_type,
+                    object_type.is_type_of,
+                    steps,
+                    listed,
+                    item_type,
+                    leaves if leaves and len(leaves) == len(steps) else None,
+                )
         self.shapes[key] = (field_details_list, shape)
         return shape
 
@@ -153,6 +161,12 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
                     ):
                         awaitable_indices.append(index)
                 else:
+                    # Plain leaves only: read in one go; run by the steps if one needs more.
+                    if shape.leaves is not None:
+                        value = shape.leaf_values(item)
+                        if value is not Undefined:
+                            completed.append(value)
+                            continue
                     try:
                         value = self.run_steps(object_type, item, item_path, steps)
                     except Exception as raw_error:

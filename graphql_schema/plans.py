@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
     FieldNode,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLLeafType,
     GraphQLList,
@@ -37,6 +39,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -51,6 +54,10 @@ STRAWBERRY_IS_TYPE_OF = (
 )
 
 
+# A value of this exact type is its own output (a str for String and ID, a bool for Boolean).
+AS_IS = object()
+
+
 @dataclass(frozen=True, slots=True)
 class PlainLeaf:
     """How to read one plain leaf field: the attribute, its scalar or enum, and its shape."""
@@ -61,20 +68,51 @@ class PlainLeaf:
     nullable: bool
     # A list of non-null leaves ([Channel!]!): every item is coerced, none may be null.
     listed: bool
+    # Exact Python type -> AS_IS, or each member's output (an enum's members, computed once
+    # by its own coerce_output_value): what the leaf's coercion answers, without calling it.
+    known: dict[type, Any]
 
     def output(self, source: Any) -> Any:
         """The field's output value, or Undefined when only the full path may answer."""
         value = self.read(source, self.attribute)
         if value is None:
             return None if self.nullable else Undefined
-        coerce = self.leaf.coerce_output_value
         if not self.listed:
-            coerced = coerce(value)
-            return Undefined if coerced is None else coerced
+            return self.coerce(value)
         if not isinstance(value, list | tuple):
             return Undefined
-        items = [coerce(item) for item in value]
+        items = [self.coerce(item) for item in value]
         return Undefined if None in items or Undefined in items else items
+
+    def coerce(self, value: Any) -> Any:
+        """The leaf's output of one value; Undefined for a null, which needs the full path."""
+        known = self.known.get(value.__class__)
+        if known is AS_IS:
+            return value
+        if known is not None:
+            return known[value]
+        coerced = self.leaf.coerce_output_value(value)
+        return Undefined if coerced is None else coerced
+
+
+def _known_outputs(leaf: GraphQLLeafType) -> dict[type, Any]:
+    """The Python types whose output the leaf's coercion is known to answer (see PlainLeaf)."""
+    coerce = leaf.coerce_output_value
+    if coerce is serialize_string or coerce is serialize_id:
+        return {str: AS_IS}
+    if coerce is serialize_boolean:
+        return {bool: AS_IS}
+    wrapped = getattr(leaf, "wrapped_cls", None)  # Strawberry's enum type
+    if (
+        isinstance(leaf, GraphQLEnumType)
+        and isinstance(wrapped, type)
+        and issubclass(wrapped, Enum)
+    ):
+        try:
+            return {wrapped: {member: coerce(member) for member in wrapped}}
+        except Exception:  # the full path says why
+            return {}
+    return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +161,22 @@ class Shape:
     listed: bool
     # The list's item type as declared (Label or Label!), for the full path of one item.
     item_type: GraphQLOutputType | None
+    # When every step is a plain leaf (a task's tags, its reminders): response name -> leaf.
+    leaves: tuple[tuple[str, PlainLeaf], ...] | None
+
+    def leaf_values(self, source: Any) -> Any:
+        """An object of plain leaves only, or Undefined when a leaf needs its full path."""
+        assert self.leaves is not None
+        values: dict[str, Any] = {}
+        try:
+            for response_name, leaf in self.leaves:
+                value = leaf.output(source)
+                if value is Undefined:
+                    return Undefined
+                values[response_name] = value
+        except Exception:  # the full path raises it again, with its location
+            return Undefined
+        return values
 
     def accepts(self, value: Any) -> bool:
         """Whether `value` is an object this shape completes (not null, of the type)."""
@@ -173,7 +227,12 @@ def plain_leaves(schema: GraphQLSchema) -> dict[str, dict[str, PlainLeaf]]:
                 and is_leaf_type(leaf)
             ):
                 found.setdefault(graphql_type.name, {})[name] = PlainLeaf(
-                    definition.default_resolver, definition.python_name, leaf, nullable, listed
+                    definition.default_resolver,
+                    definition.python_name,
+                    leaf,
+                    nullable,
+                    listed,
+                    _known_outputs(leaf),
                 )
     return found
 
