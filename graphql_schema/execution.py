@@ -273,8 +273,8 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
     def execute_plain_resolver(
         self, parent_type: GraphQLObjectType, source: Any, step: Step, path: Path
     ) -> Any:
-        """graphql-core's `execute_field` for a plain resolver: no argument values to read and
-        the resolver called without Strawberry's wrapper; errors handled as there."""
+        """graphql-core's `execute_field` for a plain resolver or attribute: no argument values
+        to read and no Strawberry wrapper; errors handled as there."""
         field = step.field
         resolver = step.resolver
         assert field is not None and resolver is not None

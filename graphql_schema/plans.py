@@ -3,6 +3,8 @@
 graphql_schema/execution.py runs these plans. Three kinds of field step:
 
 - a plain leaf (`PlainLeaf`): an attribute read and a scalar's or enum's output, no resolver;
+- a field without a resolver whose value is an object or a list (`PlainAttribute`): its
+  attribute read as Strawberry's basic resolver reads it, then completed as graphql-core does;
 - a plain resolver (`PlainResolver`): a sync Strawberry resolver with no arguments from the
   document and no field extension, permission or exception handler, called straight (with the
   `self`, root and info parameters Strawberry would give it) instead of through Strawberry's
@@ -49,6 +51,7 @@ Info = GraphQLResolveInfo[Any]
 # The qualified names of the functions Strawberry's converter makes: a field's resolver
 # wrapper (nothing wrapped it since, e.g. the root guards) and an object's isinstance check.
 STRAWBERRY_RESOLVER = "GraphQLCoreConverter.from_resolver.<locals>._resolver"
+STRAWBERRY_BASIC_RESOLVER = "GraphQLCoreConverter.from_resolver.<locals>._get_basic_result"
 STRAWBERRY_IS_TYPE_OF = (
     "GraphQLCoreConverter.from_object.<locals>._get_is_type_of.<locals>.is_type_of"
 )
@@ -138,6 +141,18 @@ class PlainResolver:
 
 
 @dataclass(frozen=True, slots=True)
+class PlainAttribute:
+    """How to read a field with no resolver whose value is not a leaf (an edge's node)."""
+
+    read: Callable[[Any, str], Any]
+    attribute: str
+
+    def call(self, source: Any, info: Info) -> Any:
+        """The attribute's value, as Strawberry's basic-field resolver reads it."""
+        return self.read(source, self.attribute)
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """One selected field of an object: how the short path runs it."""
 
@@ -145,7 +160,7 @@ class Step:
     field_details_list: FieldDetailsList
     # Set for a plain leaf, else for a plain resolver, else neither (graphql-core runs it).
     leaf: PlainLeaf | None
-    resolver: PlainResolver | None
+    resolver: PlainResolver | PlainAttribute | None
     field: GraphQLField | None
     nodes: list[FieldNode]
 
@@ -192,7 +207,7 @@ class SchemaPlans:
     # type name -> field name -> how to read it
     leaves: dict[str, dict[str, PlainLeaf]]
     # type name -> field name -> how to call it
-    resolvers: dict[str, dict[str, PlainResolver]]
+    resolvers: dict[str, dict[str, PlainResolver | PlainAttribute]]
 
 
 _SCHEMA_PLANS: WeakKeyDictionary[GraphQLSchema, SchemaPlans] = WeakKeyDictionary()
@@ -237,16 +252,29 @@ def plain_leaves(schema: GraphQLSchema) -> dict[str, dict[str, PlainLeaf]]:
     return found
 
 
-def _plain_resolvers(schema: GraphQLSchema) -> dict[str, dict[str, PlainResolver]]:
-    """The fields of `schema` whose resolver may be called without Strawberry's wrapper."""
+def _plain_resolvers(
+    schema: GraphQLSchema,
+) -> dict[str, dict[str, PlainResolver | PlainAttribute]]:
+    """The fields of `schema` whose resolver may be called without Strawberry's wrapper, and
+    those without a resolver (their attribute is read as Strawberry's basic resolver reads it)."""
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
     if strawberry_schema is None or strawberry_schema.schema_converter.exception_handlers:
         return {}  # exception handlers wrap every resolver: the wrapper must run
     info_class = strawberry_schema.config.info_class
-    found: dict[str, dict[str, PlainResolver]] = {}
+    found: dict[str, dict[str, PlainResolver | PlainAttribute]] = {}
     for graphql_type in _object_types(schema):
         for name, field in graphql_type.fields.items():
             definition = _definition(field)
+            if (
+                definition is not None
+                and definition.is_basic_field
+                and not field.args
+                and getattr(field.resolve, "__qualname__", None) == STRAWBERRY_BASIC_RESOLVER
+            ):
+                found.setdefault(graphql_type.name, {})[name] = PlainAttribute(
+                    definition.default_resolver, definition.python_name
+                )
+                continue
             if (
                 definition is None
                 or definition.base_resolver is None

@@ -13,7 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.documents import CachedValidation, ValidDocuments
 from graphql_schema.execution import PlainLeafExecution, plain_leaves
-from graphql_schema.plans import Shape
+from graphql_schema.plans import PlainAttribute, PlainResolver, Shape, schema_plans
 
 
 @strawberry.enum
@@ -162,6 +162,11 @@ class Query:
     def maybe_boxes(self) -> list[Box | None]:
         """Two boxes, each nullable."""
         return [_box("a"), _box("b")]
+
+    @strawberry.field
+    def odd_boxes(self) -> list[Box | None]:
+        """A box, then one whose label and labels are null though they may not be."""
+        return [_box("a"), Box(name="n", label=None, labels=None)]  # type: ignore[arg-type]
 
     @strawberry.field
     def labels(self) -> list[Label]:
@@ -340,11 +345,17 @@ async def test_trees_of_objects_and_plain_resolvers_answer_as_the_full_path() ->
         "{ maybeBoxes { name syncRaisesRequired } }",
         "{ boxes { name syncLater l: syncLater where } }",
         "{ boxes { ... on Box { where label { ... on Named { name } } } } }",
+        "{ oddBoxes { name label { name } } }",  # null attribute for a non-null object
+        "{ oddBoxes { name labels { name } } }",  # ... for a non-null list
     ):
         await _same_answers(query)
     assert {"boxes", "maybeBoxes", "label", "labels", "syncLabel"} <= set(
         RecordingExecution.planned
     )
+    # A box's label and labels are read as attributes; its resolvers called straight.
+    resolvers = schema_plans(_schemas()[0]._schema).resolvers["Box"]
+    assert isinstance(resolvers["label"], PlainAttribute)
+    assert isinstance(resolvers["syncLabel"], PlainResolver)
 
 
 async def test_skipped_and_included_fields_follow_the_variables() -> None:
