@@ -147,8 +147,8 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         awaitable_indices: list[int] = []
         try:
             for index, item in enumerate(items):
-                item_path = path.add_key(index, None)
                 if is_awaitable(item):
+                    item_path = path.add_key(index, None)
                     completed.append(
                         self.complete_awaitable_list_item_value(
                             item, item_type, field_details_list, info, item_path, None
@@ -156,6 +156,7 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
                     )
                     awaitable_indices.append(index)
                 elif not shape.accepts(item):
+                    item_path = path.add_key(index, None)
                     if self.complete_list_item_value(
                         item, completed, item_type, field_details_list, info, item_path, None
                     ):
@@ -167,6 +168,7 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
                         if value is not Undefined:
                             completed.append(value)
                             continue
+                    item_path = path.add_key(index, None)
                     try:
                         value = self.run_steps(object_type, item, item_path, steps)
                     except Exception as raw_error:
