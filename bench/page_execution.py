@@ -6,9 +6,9 @@ PostgreSQL, one account with tasks carrying tags and reminders) serves page_peer
 (`tasks(first: 50)` + tags + reminders) in rounds; each round runs every execution once, in
 turn, so background load on a shared machine spreads over all of them:
 
-- "this tree": graphql_schema/execution.py as it is here;
-- "baseline": the same file from TREE (another checkout, e.g. the base commit exported with
-  `git archive`), loaded beside it;
+- "this tree": graphql_schema/execution.py (and its plans.py) as they are here;
+- "baseline": the same files from TREE (another checkout, e.g. the base commit exported with
+  `git archive`), loaded beside them;
 - "strawberry": Strawberry's own execution context, without any short path.
 
 Every execution must answer the same JSON text first. The figure is the process's CPU time per
@@ -41,17 +41,31 @@ from graphql_schema.execution import PlainLeafExecution
 
 
 def _baseline_execution(tree: Path) -> type[Any]:
-    """PlainLeafExecution from another checkout's graphql_schema/execution.py."""
-    spec = importlib.util.spec_from_file_location(
-        "baseline_execution", tree / "graphql_schema" / "execution.py"
-    )
+    """PlainLeafExecution from another checkout's graphql_schema/execution.py (with that
+    checkout's graphql_schema/plans.py beside it, when it has one)."""
+    plans = tree / "graphql_schema" / "plans.py"
+    ours = sys.modules.get("graphql_schema.plans")
+    try:
+        if plans.exists():
+            # Its `from graphql_schema.plans import ...` must find the baseline's module.
+            sys.modules["graphql_schema.plans"] = _load("baseline_plans", plans)
+        module = _load("baseline_execution", tree / "graphql_schema" / "execution.py")
+    finally:
+        if ours is not None:
+            sys.modules["graphql_schema.plans"] = ours
+    found: type[Any] = module.PlainLeafExecution
+    return found
+
+
+def _load(name: str, path: Path) -> Any:
+    """The module at `path`, under `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise SystemExit(f"no graphql_schema/execution.py in {tree}")
+        raise SystemExit(f"no {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
-    found: type[Any] = module.PlainLeafExecution
-    return found
+    return module
 
 
 def _schema(app: Any) -> Any:

@@ -1,211 +1,110 @@
-"""Execution with a short path for plain leaf fields (an attribute read and a scalar's output).
+"""Execution with short paths for plain fields and for trees of plain objects.
 
-A page of 50 tasks with tags and reminders is about 700 fields, and some 540 of them are
-scalars or enums read straight off an object (Task.title, Reminder.state, Tag.name). For each,
-graphql-core builds a resolve info, a Strawberry resolver wrapper fetches the attribute, and
-`complete_value` walks the type wrappers: most of a page's CPU. The short path reads the
-attribute and coerces it as `complete_leaf_value` would, and falls back to the full path for
-anything else: a missing value of a non-null field, a value the scalar refuses, an error, a
-field with arguments, or a schema run with resolver middleware, so errors and their paths come
-out exactly as before. It sits in `execute_fields`, graphql-core's loop over an object's fields
-(copied, awaitables handled as there), so that a plain leaf costs no path either, and the
-fields are sorted into plain and other once per selection and execution, not per object.
+A page of 50 tasks with tags and reminders is about 700 fields. graphql-core completes every
+object through several `complete_value` levels, `complete_object_value`, the type's
+`is_type_of` and the collection of its subfields, then runs each field through
+`execute_field` (a resolve info, the resolver through Strawberry's wrapper, `complete_value`
+again): most of a page's CPU. What each selection needs is compiled once per execution and
+selection (graphql_schema/plans.py: graphql-core's own field collection decides the selection,
+so @skip/@include are already applied) and reused for every object of it:
 
-An object whose selected fields are all plain leaves (a task's tags { id name }, its reminders)
-is completed in one step as well: its dict built straight from the attributes, for a single
-object or each object of a list, without graphql-core's per-item and per-field completion.
-Anything the short path would not answer exactly as the full path (a null, an object of the
-wrong type, a leaf that takes the full path) completes the whole value by the full path again,
-which reads the same attributes: they are plain reads, so doing it twice changes nothing.
+- a plain leaf (an attribute read and a scalar's or enum's output) is read in place, in
+  `execute_fields` (graphql-core's loop over an object's fields, copied, awaitables handled as
+  there): no path, resolve info or completion for it;
+- a plain resolver (sync, no arguments from the document, no extension) is called straight
+  with what Strawberry's wrapper would give it, then completed as graphql-core does;
+- a value of an object type, or a list of them (edges, an edge's node, a task's tags), is
+  completed by running its fields' steps on each object, without graphql-core's per-object
+  levels; its `is_type_of` (Strawberry's isinstance) is still asked.
+
+Anything the short paths would not answer exactly takes graphql-core's path for that value
+alone, at the point where it is met, so no resolver ever runs twice: a null or a refused item
+in a list goes through `complete_list_item_value`, an object `is_type_of` refuses or a null
+through `complete_value`, a leaf the short path refuses through `execute_field` (which reads the
+same attribute again: a plain read), and the errors raised are caught with the same paths and
+nullability as graphql-core's `execute_field` and list completion catch them. With resolver
+middleware installed (Strawberry's extensions with a `resolve` hook) every field takes the
+full path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from graphql import (
-    GraphQLLeafType,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLResolveInfo,
-    GraphQLSchema,
-    Undefined,
-    is_leaf_type,
-)
+from graphql import GraphQLObjectType, GraphQLOutputType, Undefined
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.field import StrawberryField
 
+from graphql_schema.plans import (
+    Info,
+    PlainLeaf,
+    SchemaPlans,
+    Shape,
+    Step,
+    has_directives,
+    object_type_of,
+    plain_leaves,
+    schema_plans,
+    steps_of,
+)
 
-@dataclass(frozen=True, slots=True)
-class PlainLeaf:
-    """How to read one plain leaf field: the attribute, its scalar or enum, and its shape."""
-
-    read: Callable[[Any, str], Any]
-    attribute: str
-    leaf: GraphQLLeafType
-    nullable: bool
-    # A list of non-null leaves ([Channel!]!): every item is coerced, none may be null.
-    listed: bool
-
-    def output(self, source: Any) -> Any:
-        """The field's output value, or Undefined when only the full path may answer."""
-        value = self.read(source, self.attribute)
-        if value is None:
-            return None if self.nullable else Undefined
-        coerce = self.leaf.coerce_output_value
-        if not self.listed:
-            coerced = coerce(value)
-            return Undefined if coerced is None else coerced
-        if not isinstance(value, list | tuple):
-            return Undefined
-        items = [coerce(item) for item in value]
-        return Undefined if None in items or Undefined in items else items
-
-
-# What graphql-core passes to resolvers and type checks (the context is Strawberry's).
-Info = GraphQLResolveInfo[Any]
-
-# type name -> field name -> how to read it
-PlainLeaves = dict[str, dict[str, PlainLeaf]]
-
-_PLAIN_LEAVES: WeakKeyDictionary[GraphQLSchema, PlainLeaves] = WeakKeyDictionary()
-
-
-def plain_leaves(schema: GraphQLSchema) -> PlainLeaves:
-    """The fields of `schema` that only read an attribute and output a scalar or enum."""
-    found = _PLAIN_LEAVES.get(schema)
-    if found is not None:
-        return found
-    found = {}
-    for graphql_type in schema.type_map.values():
-        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
-            continue
-        for name, field in graphql_type.fields.items():
-            definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            nullable = not isinstance(field.type, GraphQLNonNull)
-            leaf = field.type if nullable else field.type.of_type
-            listed = isinstance(leaf, GraphQLList) and isinstance(leaf.of_type, GraphQLNonNull)
-            if listed:
-                leaf = leaf.of_type.of_type
-            # is_basic_field: no resolver, no permission or other field extension.
-            if (
-                isinstance(definition, StrawberryField)
-                and definition.is_basic_field
-                and not field.args
-                and getattr(field.resolve, "_is_default", False)
-                and is_leaf_type(leaf)
-            ):
-                found.setdefault(graphql_type.name, {})[name] = PlainLeaf(
-                    definition.default_resolver, definition.python_name, leaf, nullable, listed
-                )
-    _PLAIN_LEAVES[schema] = found
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class PlainObjects:
-    """How to complete an object, or a list of objects, whose selected fields are plain leaves."""
-
-    # The object type's check that a value is one of it (Strawberry's isinstance), if any.
-    is_type_of: Callable[[Any, Info], Any] | None
-    # response name -> how to read it, in the selection's order
-    fields: tuple[tuple[str, PlainLeaf], ...]
-    listed: bool
-
-    def complete(self, result: Any, info: Info) -> Any:
-        """The completed value, or Undefined when only the full path may answer."""
-        if not self.listed:
-            return self.object(result, info)
-        if not isinstance(result, list | tuple):
-            return Undefined
-        completed = []
-        for item in result:
-            value = self.object(item, info)
-            if value is Undefined:
-                return Undefined
-            completed.append(value)
-        return completed
-
-    def object(self, source: Any, info: Info) -> Any:
-        """One object's fields, or Undefined when only the full path may answer."""
-        if source is None:
-            return Undefined
-        # Only a plain True: an awaitable or a refusal takes the full path, which says why.
-        if self.is_type_of is not None and self.is_type_of(source, info) is not True:
-            return Undefined
-        values: dict[str, Any] = {}
-        for name, leaf in self.fields:
-            value = leaf.output(source)
-            if value is Undefined:
-                return Undefined
-            values[name] = value
-        return values
-
-
-def _object_type(return_type: GraphQLOutputType) -> tuple[GraphQLObjectType | None, bool]:
-    """The object type a field returns (itself or as the items of a list), and whether listed."""
-    shape: Any = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
-    listed = isinstance(shape, GraphQLList)
-    if listed:
-        shape = shape.of_type
-        if isinstance(shape, GraphQLNonNull):
-            shape = shape.of_type
-    return (shape if isinstance(shape, GraphQLObjectType) else None), listed
+__all__ = ["PlainLeaf", "PlainLeafExecution", "plain_leaves"]
 
 
 class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, with the short path for plain leaf fields."""
+    """Strawberry's execution context, with the short paths for plain fields and objects."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
         # Resolver middleware must see every field: then every field takes the full path.
-        self.plain_leaves = (
-            {} if middleware and middleware.middlewares else plain_leaves(self.schema)
+        self.plans: SchemaPlans | None = (
+            None if middleware and middleware.middlewares else schema_plans(self.schema)
         )
         # (return type, id of the field list) -> (the list, kept alive so that its id is not
-        # reused, and its plan or None); per execution, as graphql-core's collected subfields.
-        self.plain_objects: dict[
-            tuple[GraphQLOutputType, int], tuple[FieldDetailsList, PlainObjects | None]
-        ] = {}
-        # id of a grouped field set -> (the set, kept alive likewise, and how to read each).
-        self.field_plans: dict[
-            int, tuple[GroupedFieldSet, tuple[tuple[str, FieldDetailsList, PlainLeaf | None], ...]]
-        ] = {}
+        # reused, and its shape or None); per execution, as graphql-core's collected subfields.
+        self.shapes: dict[tuple[GraphQLOutputType, int], tuple[FieldDetailsList, Shape | None]] = {}
+        # id of a grouped field set -> (the set, kept alive likewise, and its steps).
+        self.steps: dict[int, tuple[GroupedFieldSet, tuple[Step, ...]]] = {}
 
-    def plain_objects_of(
+    def shape_of(
         self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
-    ) -> PlainObjects | None:
-        """The one-step completion of this field's objects, if all their fields are plain."""
+    ) -> Shape | None:
+        """How this field's objects are completed by their steps, if they may be."""
         key = (return_type, id(field_details_list))
-        cached = self.plain_objects.get(key)
+        cached = self.shapes.get(key)
         if cached is not None:
             return cached[1]
-        plan = None
-        object_type, listed = _object_type(return_type)
-        leaves = self.plain_leaves.get(object_type.name) if object_type is not None else None
-        if object_type is not None and leaves:
+        shape = None
+        object_type, listed, item_type = object_type_of(return_type)
+        if object_type is not None and not has_directives(field_details_list):
             grouped, deferred, _ = self.collect_subfields(object_type, field_details_list)
-            fields = []
-            for name, details in grouped.items():
-                node = details[0].node
-                leaf = leaves.get(node.name.value)
-                if leaf is None or node.arguments:
-                    break
-                fields.append((name, leaf))
-            else:
-                if not deferred and fields:
-                    plan = PlainObjects(object_type.is_type_of, tuple(fields), listed)
-        self.plain_objects[key] = (field_details_list, plan)
-        return plan
+            if not deferred:
+                steps = self.steps_for(object_type, grouped)
+                leaves = tuple((step.response_name, step.leaf) for step in steps if step.leaf)
+                shape = Shape(
+                    object_type,
+                    object_type.is_type_of,
+                    steps,
+                    listed,
+                    item_type,
+                    leaves if leaves and len(leaves) == len(steps) else None,
+                )
+        self.shapes[key] = (field_details_list, shape)
+        return shape
+
+    def steps_for(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> tuple[Step, ...]:
+        """The steps of a selection, made once per execution."""
+        cached = self.steps.get(id(grouped_field_set))
+        if cached is None:
+            assert self.plans is not None
+            cached = (grouped_field_set, steps_of(self.plans, parent_type, grouped_field_set))
+            self.steps[id(grouped_field_set)] = cached
+        return cached[1]
 
     def complete_value(
         self,
@@ -216,20 +115,94 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> Any:
-        """Objects of plain leaves in one step when that is all there is to it; else the full
-        path."""
-        if self.plain_leaves and not isinstance(result, Exception):
-            plan = self.plain_objects_of(return_type, field_details_list)
-            if plan is not None:
-                try:
-                    completed = plan.complete(result, info)
-                except Exception:  # the full path raises it again, with its location
-                    completed = Undefined
-                if completed is not Undefined:
-                    return completed
+        """Objects, and lists of them, by their steps when that is all there is to it; else
+        graphql-core's completion."""
+        if self.plans is not None and result is not None and not isinstance(result, Exception):
+            shape = self.shape_of(return_type, field_details_list)
+            if shape is not None:
+                if not shape.listed:
+                    if shape.accepts(result):
+                        return self.run_steps(shape.object_type, result, path, shape.steps)
+                elif isinstance(result, list | tuple):
+                    return self.complete_shaped_list(shape, field_details_list, info, path, result)
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def complete_shaped_list(
+        self,
+        shape: Shape,
+        field_details_list: FieldDetailsList,
+        info: Info,
+        path: Path,
+        items: list[Any] | tuple[Any, ...],
+    ) -> Any:
+        """graphql-core's `complete_iterable_value` (without @stream, which has no shape), each
+        item that is an object of the shape completed by its steps."""
+        item_type = shape.item_type
+        assert item_type is not None
+        is_awaitable = self.is_awaitable
+        object_type, steps = shape.object_type, shape.steps
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                if is_awaitable(item):
+                    item_path = path.add_key(index, None)
+                    completed.append(
+                        self.complete_awaitable_list_item_value(
+                            item, item_type, field_details_list, info, item_path, None
+                        )
+                    )
+                    awaitable_indices.append(index)
+                elif not shape.accepts(item):
+                    item_path = path.add_key(index, None)
+                    if self.complete_list_item_value(
+                        item, completed, item_type, field_details_list, info, item_path, None
+                    ):
+                        awaitable_indices.append(index)
+                else:
+                    # Plain leaves only: read in one go; run by the steps if one needs more.
+                    if shape.leaves is not None:
+                        value = shape.leaf_values(item)
+                        if value is not Undefined:
+                            completed.append(value)
+                            continue
+                    item_path = path.add_key(index, None)
+                    try:
+                        value = self.run_steps(object_type, item, item_path, steps)
+                    except Exception as raw_error:
+                        self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                        value = None
+                    else:
+                        if is_awaitable(value):
+                            value = self.awaited_item(
+                                value, item_type, field_details_list, item_path
+                            )
+                            awaitable_indices.append(index)
+                    completed.append(value)
+        except Exception:
+            if awaitable_indices:
+                # As graphql-core: the other items' awaitables are settled, they may fail too.
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed
+        return _awaited_items(completed, awaitable_indices)
+
+    async def awaited_item(
+        self,
+        value: Awaitable[Any],
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        item_path: Path,
+    ) -> Any:
+        """An item's awaited fields, its error handled as graphql-core's list items."""
+        try:
+            return await value
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+            return None
 
     def execute_fields(
         self,
@@ -239,22 +212,32 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        """graphql-core's `execute_fields`, with each plain leaf's value read in place: no
-        path, resolve info or completion for it unless its value needs the full path."""
-        leaves = self.plain_leaves.get(parent_type.name)
-        if not leaves:
+        """graphql-core's `execute_fields`, by the selection's steps."""
+        if self.plans is None:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        cached = self.field_plans.get(id(grouped_field_set))
-        if cached is None:
-            cached = (grouped_field_set, _field_plan(leaves, grouped_field_set))
-            self.field_plans[id(grouped_field_set)] = cached
+        steps = self.steps_for(parent_type, grouped_field_set)
+        return self.run_steps(parent_type, source_value, path, steps, position_context)
+
+    def run_steps(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        steps: tuple[Step, ...],
+        position_context: Any = None,
+    ) -> Any:
+        """An object's fields: plain leaves read in place, plain resolvers called straight,
+        the others by `execute_field`; awaitables gathered as graphql-core does."""
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
+        type_name = parent_type.name
         try:
-            for response_name, field_details_list, leaf in cached[1]:
+            for step in steps:
+                response_name = step.response_name
+                leaf = step.leaf
                 if leaf is not None:
                     try:
                         value = leaf.output(source_value)
@@ -263,13 +246,19 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
                     if value is not Undefined:
                         results[response_name] = value
                         continue
-                result = self.execute_field(
-                    parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, parent_type.name),
-                    position_context,
-                )
+                field_path = Path(path, response_name, type_name)
+                if step.resolver is not None:
+                    result = self.execute_plain_resolver(
+                        parent_type, source_value, step, field_path
+                    )
+                else:
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        step.field_details_list,
+                        field_path,
+                        position_context,
+                    )
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
@@ -283,17 +272,46 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
             return results
         return _awaited(results, awaitable_fields)
 
+    def execute_plain_resolver(
+        self, parent_type: GraphQLObjectType, source: Any, step: Step, path: Path
+    ) -> Any:
+        """graphql-core's `execute_field` for a plain resolver or attribute: no argument values
+        to read and no Strawberry wrapper; errors handled as there."""
+        field = step.field
+        resolver = step.resolver
+        assert field is not None and resolver is not None
+        return_type = field.type
+        field_details_list = step.field_details_list
+        info = self.build_resolve_info(field, step.nodes, parent_type, path)
+        try:
+            result = resolver.call(source, info)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, None
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, None
+            )
+            if self.is_awaitable(completed):
+                return self.awaited_field(completed, return_type, field_details_list, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
 
-def _field_plan(
-    leaves: dict[str, PlainLeaf], grouped_field_set: GroupedFieldSet
-) -> tuple[tuple[str, FieldDetailsList, PlainLeaf | None], ...]:
-    """Each selected field with how to read it when it is a plain leaf without arguments."""
-    plan = []
-    for response_name, field_details_list in grouped_field_set.items():
-        node = field_details_list[0].node
-        leaf = None if node.arguments else leaves.get(node.name.value)
-        plan.append((response_name, field_details_list, leaf))
-    return tuple(plan)
+    async def awaited_field(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        """A field's awaited completion, its error handled as graphql-core's `execute_field`."""
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
 
 
 async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
@@ -305,3 +323,15 @@ async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict
         awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
         results.update(zip(awaitable_fields, awaited, strict=True))
     return results
+
+
+async def _awaited_items(completed: list[Any], awaitable_indices: list[int]) -> list[Any]:
+    """The items with their awaitables awaited together (as graphql-core does)."""
+    if len(awaitable_indices) == 1:
+        index = awaitable_indices[0]
+        completed[index] = await completed[index]
+    else:
+        awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+        for index, value in zip(awaitable_indices, awaited, strict=True):
+            completed[index] = value
+    return completed

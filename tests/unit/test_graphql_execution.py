@@ -12,7 +12,8 @@ from strawberry.extensions import QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_schema.documents import CachedValidation, ValidDocuments
-from graphql_schema.execution import PlainLeafExecution, PlainObjects, plain_leaves
+from graphql_schema.execution import PlainLeafExecution, plain_leaves
+from graphql_schema.plans import PlainAttribute, PlainResolver, Shape, schema_plans
 
 
 @strawberry.enum
@@ -88,8 +89,84 @@ def _label(name: str, broken: str | None = "fine") -> Label:
 
 
 @strawberry.type
+class Box:
+    """Objects under objects, and sync resolvers without arguments (called straight)."""
+
+    name: str
+    label: Label
+    labels: list[Label]
+
+    @strawberry.field
+    def sync_label(self) -> Label:
+        """A label from a resolver."""
+        return _label(self.name + "!")
+
+    @strawberry.field
+    def sync_labels(self) -> list[Label | None]:
+        """Labels with a null among them."""
+        return [_label(self.name), None]
+
+    @strawberry.field
+    def sync_none(self) -> Label:
+        """Null where a label is due: the error nulls the box."""
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    def sync_wrong(self) -> Label | None:
+        """Another type's object where a label is due."""
+        return cast_item()  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def sync_raises(self) -> str | None:
+        """A resolver raising: null and an error with its path."""
+        raise ValueError(f"{self.name} raised")
+
+    @strawberry.field
+    def sync_raises_required(self) -> str:
+        """A non-null resolver raising: the box is nulled."""
+        if self.name == "b":
+            raise ValueError("b raised")
+        return self.name
+
+    @strawberry.field
+    def sync_later(self, info: strawberry.Info) -> str:
+        """A sync resolver answering an awaitable."""
+
+        async def later() -> str:
+            return f"{self.name} at {info.path.as_list()}"
+
+        return later()  # type: ignore[return-value]
+
+    @strawberry.field
+    def where(self, info: strawberry.Info) -> str:
+        """The field's path and parent type, from the info the resolver is given."""
+        return (
+            f"{info.path.as_list()} {info._raw_info.parent_type} {info.field_name} {info.context}"
+        )
+
+
+def _box(name: str) -> Box:
+    return Box(name=name, label=_label(name), labels=[_label(name), _label(name + "2")])
+
+
+@strawberry.type
 class Query:
     """The root."""
+
+    @strawberry.field
+    def boxes(self) -> list[Box]:
+        """Two boxes."""
+        return [_box("a"), _box("b")]
+
+    @strawberry.field
+    def maybe_boxes(self) -> list[Box | None]:
+        """Two boxes, each nullable."""
+        return [_box("a"), _box("b")]
+
+    @strawberry.field
+    def odd_boxes(self) -> list[Box | None]:
+        """A box, then one whose label and labels are null though they may not be."""
+        return [_box("a"), Box(name="n", label=None, labels=None)]  # type: ignore[arg-type]
 
     @strawberry.field
     def labels(self) -> list[Label]:
@@ -166,9 +243,9 @@ class RecordingExecution(PlainLeafExecution):
 
     planned: list[str] = []
 
-    def plain_objects_of(self, return_type: Any, field_details_list: Any) -> PlainObjects | None:
-        """The plan, noted when there is one."""
-        plan = super().plain_objects_of(return_type, field_details_list)
+    def shape_of(self, return_type: Any, field_details_list: Any) -> Shape | None:
+        """The shape, noted when there is one."""
+        plan = super().shape_of(return_type, field_details_list)
         if plan is not None:
             RecordingExecution.planned.append(field_details_list[0].node.name.value)
         return plan
@@ -184,15 +261,16 @@ def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     )
 
 
-async def _same_answers(query: str, variables: dict[str, Any] | None = None) -> None:
-    """The same data and the same errors (message, path, locations) both ways."""
+async def _same_answers(query: str, variables: dict[str, Any] | None = None) -> Any:
+    """The same data and the same errors (message, path, locations) both ways; the data."""
     fast, plain = _schemas()
-    ours = await fast.execute(query, variable_values=variables)
-    theirs = await plain.execute(query, variable_values=variables)
+    ours = await fast.execute(query, variable_values=variables, context_value="ctx")
+    theirs = await plain.execute(query, variable_values=variables, context_value="ctx")
     assert json.dumps(ours.data) == json.dumps(theirs.data), query  # key order included
     assert [(e.message, e.path, e.locations) for e in ours.errors or []] == [
         (e.message, e.path, e.locations) for e in theirs.errors or []
     ], query
+    return ours
 
 
 def test_only_attribute_leaves_take_the_short_path() -> None:
@@ -247,6 +325,37 @@ async def test_objects_the_short_path_cannot_answer_take_the_full_path() -> None
         "{ items { name refused } }",  # a scalar refusing a value
     ):
         await _same_answers(query)
+
+
+async def test_trees_of_objects_and_plain_resolvers_answer_as_the_full_path() -> None:
+    RecordingExecution.planned.clear()
+    answer = await _same_answers("{ boxes { where syncLater } }")
+    assert answer.errors is None
+    assert answer.data["boxes"][1] == {
+        "where": "['boxes', 1, 'where'] Box where ctx",
+        "syncLater": "b at ['boxes', 1, 'syncLater']",
+    }
+    for query in (
+        "{ boxes { name label { name colour } labels { name } syncLabel { name } where } }",
+        "{ boxes { syncLabels { name } } }",
+        "{ boxes { name syncNone { name } } }",  # null for non-null: reaches the root list
+        "{ maybeBoxes { name syncNone { name } } }",  # ... nulls the nullable box only
+        "{ boxes { name syncWrong { name } } }",  # is_type_of refuses: null and an error
+        "{ boxes { name syncRaises } }",
+        "{ maybeBoxes { name syncRaisesRequired } }",
+        "{ boxes { name syncLater l: syncLater where } }",
+        "{ boxes { ... on Box { where label { ... on Named { name } } } } }",
+        "{ oddBoxes { name label { name } } }",  # null attribute for a non-null object
+        "{ oddBoxes { name labels { name } } }",  # ... for a non-null list
+    ):
+        await _same_answers(query)
+    assert {"boxes", "maybeBoxes", "label", "labels", "syncLabel"} <= set(
+        RecordingExecution.planned
+    )
+    # A box's label and labels are read as attributes; its resolvers called straight.
+    resolvers = schema_plans(_schemas()[0]._schema).resolvers["Box"]
+    assert isinstance(resolvers["label"], PlainAttribute)
+    assert isinstance(resolvers["syncLabel"], PlainResolver)
 
 
 async def test_skipped_and_included_fields_follow_the_variables() -> None:
