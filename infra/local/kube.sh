@@ -34,7 +34,7 @@ CACHE="${TASKSTREAM_CACHE:-$HOME/.cache/taskstream}"
 KUBE_VERSION="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { sub(/^v/, "", $3); print $3 }' "$HERE/kube/go.mod")"
 HOME_DIR="$CACHE/kubernetes-$KUBE_VERSION"
 DEFAULT_COMMANDS=(kube-apiserver kubectl)
-ALL_COMMANDS=(kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet)
+ALL_COMMANDS=(kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy)
 SERVICE_CIDR="10.96.0.0/16"
 READY_TIMEOUT="${TASKSTREAM_KUBE_READY_TIMEOUT:-120}"
 
@@ -183,7 +183,7 @@ up() { # dir
     --authorization-mode Node,RBAC --allow-privileged=true \
     --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
     --kubelet-preferred-address-types InternalIP \
-    --enable-admission-plugins NodeRestriction
+    --enable-admission-plugins NodeRestriction --enable-aggregator-routing=true
   cat >"$dir/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -236,7 +236,12 @@ remove_pod_nat() {
 
 down() { # dir
   local dir="$1" name task ctr mount
-  for name in kubelet kube-scheduler kube-controller-manager; do stop_daemon "$dir" "$name"; done
+  for name in kubelet kube-scheduler kube-controller-manager coredns kube-proxy kafka; do
+    stop_daemon "$dir" "$name"
+  done
+  if [[ -f "$dir/coredns/Corefile" && -x "$HOME_DIR/bin/kube-proxy" ]]; then
+    "$HOME_DIR/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true # its iptables chains
+  fi
   if [[ -f "$dir/containerd.pid" ]]; then
     # The pods' processes live on under their shims unless their tasks are killed first.
     ctr=(ctr --address "$dir/containerd/containerd.sock" --namespace k8s.io)
@@ -406,6 +411,8 @@ failSwapOn: false
 containerRuntimeEndpoint: unix://$dir/containerd/containerd.sock
 podLogsDir: $dir/pod-logs
 podCIDR: $POD_CIDR
+clusterDNS: [$CLUSTER_DNS]
+clusterDomain: $CLUSTER_DOMAIN
 evictionHard: {memory.available: "50Mi", nodefs.available: "1%", imagefs.available: "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
@@ -491,8 +498,8 @@ postgres() { # dir
 }
 
 # The chart with the Minikube values, as docs/deploy/minikube.md installs it, except: PostgreSQL
-# from `postgres`, and no Dapr or Strimzi control plane (their images cannot be pulled here), so
-# the pods run without daprd sidecars.
+# from `postgres` and Kafka from `kafka` (by the bridge's address), as Strimzi's operator and the
+# chart's postgres image cannot be pulled here. With `dapr` run first, the pods get daprd sidecars.
 install() { # dir
   local dir env
   dir="$(cd "$1" && pwd)"
@@ -504,7 +511,8 @@ install() { # dir
   bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
   "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install taskstream "$REPO/infra/helm/taskstream" \
     --namespace taskstream --values "$REPO/infra/helm/taskstream/values-minikube.yaml" \
-    --set postgresql.enabled=false --wait --timeout 10m >&2
+    --set postgresql.enabled=false --set dapr.pubsub.brokers="$BRIDGE_IP:$KAFKA_PORT" \
+    --wait --timeout 10m >&2
   "${env[@]}" kubectl -n taskstream get pods -o wide >&2
 }
 
@@ -514,6 +522,213 @@ load() { # dir: the project's images from podman's store into the node's contain
   for name in gateway recurrence notifications audit; do
     import_image "$dir" "$IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG"
   done
+}
+
+# ------------------------------------------------------- networking and Dapr (stage 3) --------
+# Cluster DNS and Service routing, run beside the control plane as host processes like the rest of
+# it: CoreDNS (kube/coredns, from the Go module proxy) answers cluster.local from the API server on
+# the bridge's address, which the kubelet gives pods as their nameserver; kube-proxy (built from
+# k8s.io/kubernetes) programs iptables so that ClusterIPs reach the pods. Then Kafka (the stack's
+# KRaft broker from the Maven Central jars) on the bridge, and the Dapr control plane from the
+# chart in the github.com/dapr/dapr module with images of its own Go commands.
+CLUSTER_DNS="$BRIDGE_IP"
+CLUSTER_DOMAIN="cluster.local"
+KAFKA_PORT=9092
+DAPR_VERSION="$(awk '$1 == "github.com/dapr/dapr" { sub(/^v/, "", $2); print $2; exit }' "$HERE/daprd/go.mod")"
+DAPR_HOME="$CACHE/dapr-$DAPR_VERSION"
+DAPR_REGISTRY="localhost/dapr"
+DAPR_CONTROL=(operator sentry injector placement)
+
+coredns_fingerprint() { cat "$HERE/kube/coredns/go.mod" "$HERE/kube/coredns/go.sum" "$HERE/kube/coredns/main.go" | sha256sum | cut -c1-16; }
+dapr_fingerprint() { cat "$HERE/daprd/go.mod" "$HERE/daprd/go.sum" | sha256sum | cut -c1-16; }
+
+# A static Go build, cached by the fingerprint of its inputs: name, stamp file, fingerprint, module
+# directory to copy, output, packages.
+go_build_cached() {
+  local name="$1" stamp="$2" fp="$3" src="$4" out="$5" start go
+  shift 5
+  if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$fp" ]]; then
+    log "$name: cached in $out"
+    return
+  fi
+  go="$(find_go)" || die "go not found: building $name needs Go >= 1.24 (on PATH or in /usr/local/go)"
+  log "$name: building with $("$go" env GOVERSION) (niced; cold: several minutes on 2 busy cores)"
+  start=$SECONDS
+  mkdir -p "$(dirname "$out")" "$(dirname "$stamp")" "$stamp.src"
+  # The build runs in a copy, so the repository's go.mod/go.sum are never rewritten.
+  cp "$src"/go.mod "$src"/go.sum "$stamp.src/"
+  [[ ! -f "$src/main.go" ]] || cp "$src/main.go" "$stamp.src/"
+  (
+    cd "$stamp.src"
+    export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+    if (($# > 1)); then # several commands: go build writes each into the directory $out
+      mkdir -p "$out"
+      nice -n 10 "$go" build -trimpath -ldflags "-s -w $LDFLAGS_EXTRA" -o "$out/" "$@"
+    else
+      nice -n 10 "$go" build -trimpath -ldflags "-s -w $LDFLAGS_EXTRA" -o "$out.tmp" "$@" && mv "$out.tmp" "$out"
+    fi
+  ) || die "go build of $name failed (see the output above)"
+  printf '%s' "$fp" >"$stamp"
+  log "$name: built in $((SECONDS - start))s"
+}
+
+build_coredns() {
+  mkdir -p "$HOME_DIR/bin" "$HOME_DIR/stamps"
+  exec 9>"$HOME_DIR/.lock"
+  flock 9
+  LDFLAGS_EXTRA="" go_build_cached "coredns ($(awk '$1 == "require" && $2 == "github.com/coredns/coredns" { print $3 }' "$HERE/kube/coredns/go.mod"))" \
+    "$HOME_DIR/stamps/coredns" "$(coredns_fingerprint)" "$HERE/kube/coredns" "$HOME_DIR/bin/coredns" .
+}
+
+# The control plane's commands from the same module graph as daprd (infra/local/daprd/go.mod and
+# its replaces), so sidecar and control plane are one version. The scheduler is not built: its
+# dependency github.com/diagridio/go-etcd-cron v0.9.2 is refused by the Go module proxy (403).
+build_dapr() {
+  local cmd pkgs=()
+  "$REPO/infra/local/provision.sh" daprd >&2
+  mkdir -p "$DAPR_HOME/control"
+  exec 8>"$DAPR_HOME/control/.lock"
+  flock 8
+  for cmd in "${DAPR_CONTROL[@]}"; do pkgs+=("github.com/dapr/dapr/cmd/$cmd"); done
+  LDFLAGS_EXTRA="-X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/dapr/pkg/buildinfo.gitversion=v$DAPR_VERSION" \
+    go_build_cached "dapr control plane $DAPR_VERSION (${DAPR_CONTROL[*]})" "$DAPR_HOME/control/stamp" \
+    "$(dapr_fingerprint)" "$HERE/daprd" "$DAPR_HOME/control/bin" "${pkgs[@]}"
+}
+
+daprd_binary() { "$REPO/infra/local/provision.sh" daprd 2>/dev/null | sed -n 's/^DAPRD=//p' | tail -1; }
+
+# One image per Dapr command, as upstream ships them (the binary at /<command>, uid 65532), made
+# by buildah from scratch: the binaries are static. Imported into the node's containerd.
+dapr_images() { # dir
+  local dir cmd bin c image daprd
+  dir="$(cd "$1" && pwd)"
+  build_dapr
+  daprd="$(daprd_binary)"
+  [[ -x "$daprd" ]] || die "no daprd binary (infra/local/provision.sh daprd)"
+  for cmd in "${DAPR_CONTROL[@]}" daprd; do
+    image="$DAPR_REGISTRY/$cmd:$DAPR_VERSION"
+    if [[ "$cmd" == daprd ]]; then bin="$daprd"; else bin="$DAPR_HOME/control/bin/$cmd"; fi
+    # Rebuilt only when the binary changed: the image's label records its digest.
+    local sum
+    sum="$(sha256sum "$bin" | cut -c1-16)"
+    if [[ "$(podman image inspect --format '{{ index .Labels "taskstream.binary" }}' "$image" 2>/dev/null)" != "$sum" ]]; then
+      c="$(buildah from scratch)"
+      buildah copy --chmod 0755 "$c" "$bin" "/$cmd" >/dev/null
+      buildah copy "$c" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null
+      buildah config --entrypoint "[\"/$cmd\"]" --user 65532:65532 --label "taskstream.binary=$sum" "$c"
+      buildah commit --quiet "$c" "$image" >/dev/null
+      buildah rm "$c" >/dev/null
+      log "image $image: built from $bin"
+    fi
+    import_image "$dir" "$image"
+  done
+}
+
+# CoreDNS and kube-proxy on the host. The API server reaches webhooks (Dapr's injector and its
+# CRD conversion) by endpoint (--enable-aggregator-routing), so it does not depend on either.
+network() { # dir
+  local dir health ready
+  dir="$(cd "$1" && pwd)"
+  is_built kube-proxy || die "kube-proxy is not built (infra/local/kube.sh build kube-proxy)"
+  [[ -x "$HOME_DIR/bin/coredns" ]] || die "coredns is not built (infra/local/kube.sh build-coredns)"
+  ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
+  # A pod's packet to a Service's pod on the same bridge must pass iptables to be un-NATed.
+  [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" == 1 ]] \
+    || echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables \
+    || die "net.bridge.bridge-nf-call-iptables is not 1 and cannot be set (br_netfilter)"
+  health="$(free_port)" ready="$(free_port)"
+  mkdir -p "$dir/coredns"
+  cat >"$dir/coredns/Corefile" <<EOF
+.:53 {
+    bind $CLUSTER_DNS
+    errors
+    health 127.0.0.1:$health
+    ready 127.0.0.1:$ready
+    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+        kubeconfig $dir/kubeconfig
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    forward . /etc/resolv.conf
+    cache 30
+}
+EOF
+  start_daemon "$dir" coredns "$HOME_DIR/bin/coredns" -conf "$dir/coredns/Corefile"
+  wait_ready "CoreDNS on $CLUSTER_DNS:53" 60 curl -fsS "http://127.0.0.1:$ready/ready" \
+    || { tail -20 "$dir/logs/coredns.log" >&2; die "CoreDNS not ready (log: $dir/logs/coredns.log)"; }
+  # --conntrack-max-per-core 0: leave the machine's conntrack table size alone.
+  start_daemon "$dir" kube-proxy "$HOME_DIR/bin/kube-proxy" --kubeconfig "$dir/kubeconfig" \
+    --hostname-override "$NODE_NAME" --cluster-cidr "$POD_CIDR" --proxy-mode iptables \
+    --conntrack-max-per-core 0 --healthz-bind-address "127.0.0.1:$(free_port)" \
+    --metrics-bind-address "127.0.0.1:$(free_port)"
+  wait_ready "kube-proxy (kubernetes Service routed)" 60 sh -c \
+    "iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q 'default/kubernetes:https'" \
+    || { tail -20 "$dir/logs/kube-proxy.log" >&2; die "kube-proxy did not program the Services (log: $dir/logs/kube-proxy.log)"; }
+}
+
+# Kafka for the pods, in place of Strimzi's (its operator image cannot be pulled and is not on
+# Maven Central): one KRaft node from the jars the stack uses, on the bridge's address.
+kafka() { # dir
+  local dir home java data props
+  dir="$(cd "$1" && pwd)"
+  ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
+  home="$("$REPO/infra/local/provision.sh" kafka | sed -n 's/^KAFKA_HOME=//p' | tail -1)"
+  [[ -d "$home/libs" ]] || die "no Kafka in $home (infra/local/provision.sh kafka)"
+  java="$(command -v java)" || die "java not found: the Kafka broker needs a Java 17+ runtime"
+  data="$dir/kafka" props="$dir/kafka/server.properties"
+  mkdir -p "$data"
+  cat >"$props" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$BRIDGE_IP:$((KAFKA_PORT + 1))
+listeners=PLAINTEXT://$BRIDGE_IP:$KAFKA_PORT,CONTROLLER://$BRIDGE_IP:$((KAFKA_PORT + 1))
+advertised.listeners=PLAINTEXT://$BRIDGE_IP:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data/log
+auto.create.topics.enable=true
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+EOF
+  local base=("$java" -Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+    -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$home/config/log4j2.properties" -cp "$home/libs/*")
+  [[ -f "$data/cluster-id" ]] || python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' >"$data/cluster-id"
+  "${base[@]}" kafka.tools.StorageTool format --ignore-formatted "--cluster-id=$(cat "$data/cluster-id")" \
+    -c "$props" >"$dir/logs/kafka-format.log" 2>&1 || die "kafka storage format failed (log: $dir/logs/kafka-format.log)"
+  start_daemon "$dir" kafka "${base[@]}" kafka.Kafka "$props"
+  wait_ready "Kafka on $BRIDGE_IP:$KAFKA_PORT" 120 grep -q "Kafka Server started" "$dir/logs/kafka.log" \
+    || { tail -20 "$dir/logs/kafka.log" >&2; die "Kafka did not start (log: $dir/logs/kafka.log)"; }
+}
+
+# The Dapr chart of the github.com/dapr/dapr module, with the images of dapr_images. Departures
+# from upstream defaults, each for a reason of this machine: no scheduler (not buildable here,
+# see build_dapr; only the Jobs API and actor reminders need it), placement's Raft log in memory
+# (no volume provisioner), and sidecars that drop every capability (the taskstream namespace
+# enforces Pod Security restricted, which refuses the default sidecar).
+dapr() { # dir
+  local dir env chart
+  dir="$(cd "$1" && pwd)"
+  env=(env KUBECONFIG="$dir/kubeconfig" PATH="$HOME_DIR/bin:$PATH")
+  bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
+  chart="$(go_module_dir github.com/dapr/dapr "v$DAPR_VERSION")/charts/dapr"
+  [[ -f "$chart/Chart.yaml" ]] || die "no Dapr chart in $chart"
+  "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install dapr "$chart" --namespace dapr-system \
+    --create-namespace --set global.registry="$DAPR_REGISTRY" --set global.tag="$DAPR_VERSION" \
+    --set global.imagePullPolicy=Never --set dapr_sidecar_injector.sidecarImagePullPolicy=Never \
+    --set global.mtls.enabled=true --set global.scheduler.enabled=false \
+    --set dapr_placement.cluster.forceInMemoryLog=true \
+    --set dapr_sidecar_injector.sidecarDropALLCapabilities=true --wait --timeout 10m >&2
+  "${env[@]}" kubectl -n dapr-system get pods -o wide >&2
 }
 
 main() {
@@ -528,6 +743,12 @@ main() {
     up) (($# == 2)) || die "usage: $0 up DIR"; up "$2" ;;
     crds) (($# == 2)) || die "usage: $0 crds DIR"; crds "$2" ;;
     down) (($# == 2)) || die "usage: $0 down DIR"; down "$2" ;;
+    build-coredns) build_coredns ;;
+    build-dapr) build_dapr ;;
+    dapr-images) (($# == 2)) || die "usage: $0 dapr-images DIR"; dapr_images "$2" ;;
+    network) (($# == 2)) || die "usage: $0 network DIR"; network "$2" ;;
+    kafka) (($# == 2)) || die "usage: $0 kafka DIR"; kafka "$2" ;;
+    dapr) (($# == 2)) || die "usage: $0 dapr DIR"; dapr "$2" ;;
     *) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
   esac
 }
