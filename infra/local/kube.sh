@@ -24,8 +24,9 @@
 #                                            --wait with the Minikube values
 #
 # `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
-# The control plane listens on 127.0.0.1 only, on ports chosen free at start; the kubelet on the
-# node's address, for client certificates of this cluster's CA only.
+# etcd and the other daemons listen on 127.0.0.1, on ports chosen free at start; kube-apiserver
+# (which the pods reach through the `kubernetes` Service) and the kubelet on the node's address,
+# for client certificates of this cluster's CA only.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -112,8 +113,8 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # A CA of this cluster only, the API server's serving certificate, an admin client certificate
 # (group system:masters) and the service-account signing key pair. Valid for 30 days: the
 # cluster is a throwaway, started per test session.
-make_pki() { # dir
-  local pki="$1/pki"
+make_pki() { # dir node-ip
+  local pki="$1/pki" node="$2"
   mkdir -p "$pki"
   (
     cd "$pki"
@@ -127,7 +128,7 @@ make_pki() { # dir
       rm -f "$1.csr" "$1.ext"
     }
     sign apiserver "/CN=kube-apiserver" \
-      "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
+      "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1,IP:$node
 extendedKeyUsage=serverAuth
 keyUsage=digitalSignature,keyEncipherment"
     sign admin "/O=system:masters/CN=taskstream-admin" \
@@ -157,12 +158,14 @@ wait_ready() { # what seconds command...
 }
 
 up() { # dir
-  local dir="$1" etcd_port peer_port api_port
+  local dir="$1" etcd_port peer_port api_port ip
   built >&2 || die "not built: run infra/local/kube.sh build"
   [[ ! -f "$dir/kube-apiserver.pid" ]] || die "$dir already has a cluster (infra/local/kube.sh down $dir)"
+  ip="$(node_ip)"
+  [[ -n "$ip" ]] || die "no IPv4 address with a default route for the node"
   mkdir -p "$dir/logs" "$dir/etcd"
   dir="$(cd "$dir" && pwd)"
-  make_pki "$dir"
+  make_pki "$dir" "$ip"
   etcd_port="$(free_port)" peer_port="$(free_port)" api_port="$(free_port)"
   # etcd listens on loopback without TLS: only this machine's processes can reach it.
   start_daemon "$dir" etcd etcd --name taskstream --data-dir "$dir/etcd" \
@@ -172,9 +175,12 @@ up() { # dir
   wait_ready "etcd on 127.0.0.1:$etcd_port" 30 curl -fsS "http://127.0.0.1:$etcd_port/health" \
     || { tail -20 "$dir/logs/etcd.log" >&2; down "$dir"; die "etcd did not become healthy (log: $dir/logs/etcd.log)"; }
   local pki="$dir/pki"
+  # The pods reach the API server (the Dapr control plane watches it) through the `kubernetes`
+  # Service, whose endpoint is the advertised address: a loopback one is refused, so the server
+  # listens on every address, the node's advertised, and serves client certificates only.
   start_daemon "$dir" kube-apiserver "$HOME_DIR/bin/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
+    --etcd-servers "http://127.0.0.1:$etcd_port" --anonymous-auth=false \
+    --bind-address 0.0.0.0 --secure-port "$api_port" --advertise-address "$ip" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
@@ -254,8 +260,8 @@ down() { # dir
     done
   fi
   stop_daemon "$dir" containerd
-  if [[ -f "$dir/pg/data/postmaster.pid" ]]; then
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -w -m fast stop >/dev/null || true
+  if [[ -f "$(pg_dir "$dir")/data/postmaster.pid" ]]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$(pg_dir "$dir")/data" -w -m fast stop >/dev/null || true
   fi
   for name in kube-apiserver etcd; do stop_daemon "$dir" "$name"; done
   if [[ -f "$dir/cni/10-taskstream.conflist" ]]; then
@@ -467,23 +473,32 @@ node() { # dir: containerd (Debian's, with runc), the bridge CNI, controller-man
 # PostgreSQL for the pods, in place of the chart's in-cluster one (its postgres:18 image cannot be
 # pulled here): Debian's server on the bridge's address, and the Secret whose database-url
 # names it (dev-secrets.sh then adds the rest and leaves this one alone).
+# PostgreSQL's files of the cluster in dir: below it, unless the postgres user cannot enter it (a
+# CLUSTER_DIR in root's 0700 home), then in a directory of its own named after dir.
+pg_dir() { # dir
+  if runuser -u postgres -- test -x "$1"; then echo "$1/pg"
+  else echo "/var/lib/postgresql/taskstream-cluster-$(printf '%s' "$1" | sha256sum | cut -c1-12)"; fi
+}
+
 postgres() { # dir
-  local dir password data
+  local dir password data pg
   dir="$(cd "$1" && pwd)"
-  data="$dir/pg/data"
+  pg="$(pg_dir "$dir")"
+  data="$pg/data"
   [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is not installed in $PG_BIN (Debian: apt-get install postgresql)"
   ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
   if [[ ! -f "$data/PG_VERSION" ]]; then
-    mkdir -p "$dir/pg" && chown postgres:postgres "$dir/pg" && chmod 0700 "$dir/pg"
-    head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$dir/pg/password"
-    chown postgres "$dir/pg/password" && chmod 0600 "$dir/pg/password"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U taskstream --pwfile "$dir/pg/password" \
+    mkdir -p "$pg" && chown postgres:postgres "$pg" && chmod 0700 "$pg"
+    head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$pg/password"
+    chown postgres "$pg/password" && chmod 0600 "$pg/password"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U taskstream --pwfile "$pg/password" \
       --auth scram-sha-256 >"$dir/logs/initdb.log" 2>&1 || die "initdb failed (log: $dir/logs/initdb.log)"
     echo "host all all $POD_CIDR scram-sha-256" >>"$data/pg_hba.conf"
   fi
-  password="$(cat "$dir/pg/password")"
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$dir/pg/server.log" -w \
-    -o "-h $BRIDGE_IP -p 5432 -k $dir/pg" start >/dev/null || die "PostgreSQL did not start (log: $dir/pg/server.log)"
+  password="$(cat "$pg/password")"
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1 || # `install` again
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$pg/server.log" -w \
+      -o "-h $BRIDGE_IP -p 5432 -k $pg" start >/dev/null || die "PostgreSQL did not start (log: $pg/server.log)"
   PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'taskstream'" | grep -q 1 ||
     PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -qc "CREATE DATABASE taskstream"
@@ -597,8 +612,10 @@ build_dapr() {
 
 daprd_binary() { "$REPO/infra/local/provision.sh" daprd 2>/dev/null | sed -n 's/^DAPRD=//p' | tail -1; }
 
-# One image per Dapr command, as upstream ships them (the binary at /<command>, uid 65532), made
-# by buildah from scratch: the binaries are static. Imported into the node's containerd.
+# One image per Dapr command, as upstream ships them (the binary at /<command>, user nonroot
+# 65532:65532), made by buildah from scratch: the binaries are static. The passwd and group files
+# matter: the pods set runAsUser only, the group comes from the image's /etc/passwd (else 0), and
+# Dapr refuses to run as anything but 65532:65532.
 dapr_images() { # dir
   local dir cmd bin c image daprd
   dir="$(cd "$1" && pwd)"
@@ -608,13 +625,17 @@ dapr_images() { # dir
   for cmd in "${DAPR_CONTROL[@]}" daprd; do
     image="$DAPR_REGISTRY/$cmd:$DAPR_VERSION"
     if [[ "$cmd" == daprd ]]; then bin="$daprd"; else bin="$DAPR_HOME/control/bin/$cmd"; fi
-    # Rebuilt only when the binary changed: the image's label records its digest.
+    # Rebuilt only when the binary or this recipe changed: the image's label records both.
     local sum
-    sum="$(sha256sum "$bin" | cut -c1-16)"
+    sum="$( (sha256sum "$bin"; declare -f dapr_images) | sha256sum | cut -c1-16)"
     if [[ "$(podman image inspect --format '{{ index .Labels "taskstream.binary" }}' "$image" 2>/dev/null)" != "$sum" ]]; then
       c="$(buildah from scratch)"
       buildah copy --chmod 0755 "$c" "$bin" "/$cmd" >/dev/null
       buildah copy "$c" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null
+      printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$dir/passwd"
+      printf 'root:x:0:\nnonroot:x:65532:\n' >"$dir/group"
+      buildah copy "$c" "$dir/passwd" /etc/passwd >/dev/null
+      buildah copy "$c" "$dir/group" /etc/group >/dev/null
       buildah config --entrypoint "[\"/$cmd\"]" --user 65532:65532 --label "taskstream.binary=$sum" "$c"
       buildah commit --quiet "$c" "$image" >/dev/null
       buildah rm "$c" >/dev/null
@@ -656,10 +677,13 @@ EOF
   start_daemon "$dir" coredns "$HOME_DIR/bin/coredns" -conf "$dir/coredns/Corefile"
   wait_ready "CoreDNS on $CLUSTER_DNS:53" 60 curl -fsS "http://127.0.0.1:$ready/ready" \
     || { tail -20 "$dir/logs/coredns.log" >&2; die "CoreDNS not ready (log: $dir/logs/coredns.log)"; }
-  # --conntrack-max-per-core 0: leave the machine's conntrack table size alone.
+  # The conntrack and route_localnet settings are the machine's: kube-proxy leaves them alone (0),
+  # and NodePorts listen on the node's address only.
   start_daemon "$dir" kube-proxy "$HOME_DIR/bin/kube-proxy" --kubeconfig "$dir/kubeconfig" \
     --hostname-override "$NODE_NAME" --cluster-cidr "$POD_CIDR" --proxy-mode iptables \
-    --conntrack-max-per-core 0 --healthz-bind-address "127.0.0.1:$(free_port)" \
+    --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 \
+    --conntrack-tcp-timeout-close-wait 0 --nodeport-addresses primary \
+    --iptables-localhost-nodeports=false --healthz-bind-address "127.0.0.1:$(free_port)" \
     --metrics-bind-address "127.0.0.1:$(free_port)"
   wait_ready "kube-proxy (kubernetes Service routed)" 60 sh -c \
     "iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q 'default/kubernetes:https'" \
@@ -727,7 +751,7 @@ dapr() { # dir
     --set global.imagePullPolicy=Never --set dapr_sidecar_injector.sidecarImagePullPolicy=Never \
     --set global.mtls.enabled=true --set global.scheduler.enabled=false \
     --set dapr_placement.cluster.forceInMemoryLog=true \
-    --set dapr_sidecar_injector.sidecarDropALLCapabilities=true --wait --timeout 10m >&2
+    --set dapr_sidecar_injector.sidecarDropALLCapabilities=true --wait --timeout 5m >&2
   "${env[@]}" kubectl -n dapr-system get pods -o wide >&2
 }
 
