@@ -21,7 +21,15 @@
 #   infra/local/kube.sh postgres DIR         PostgreSQL for the pods on the bridge (the chart's
 #                                            postgres image cannot be pulled) and its Secret
 #   infra/local/kube.sh install DIR          CRDs, `postgres`, dev-secrets.sh, then helm install
-#                                            --wait with the Minikube values
+#                                            --wait with the Minikube values (Kafka: `kafka`)
+#
+# Cluster networking, Kafka and Dapr (needs kube-proxy built, and build-coredns, build-dapr):
+#   infra/local/kube.sh build-coredns        CoreDNS from the Go module proxy (kube/coredns)
+#   infra/local/kube.sh build-dapr           daprd and the Dapr control plane from the dapr module
+#   infra/local/kube.sh network DIR          CoreDNS and kube-proxy on the host, for the pods
+#   infra/local/kube.sh dapr-images DIR      the Dapr images (buildah, from scratch), imported
+#   infra/local/kube.sh kafka DIR            a KRaft Kafka node on the bridge (no Strimzi here)
+#   infra/local/kube.sh dapr DIR             the dapr module's Helm chart with those images
 #
 # `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
 # etcd and the other daemons listen on 127.0.0.1, on ports chosen free at start; kube-apiserver
@@ -268,10 +276,14 @@ down() { # dir
     ip link del "$BRIDGE" 2>/dev/null || true
     remove_pod_nat
   fi
-  # What the kubelet and containerd mounted (volumes, rootfs, netns) below the directory.
-  while read -r mount; do
-    umount -l "$mount" 2>/dev/null || true
-  done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+  # What the kubelet and containerd mounted (volumes, rootfs, netns) below the directory; the
+  # kubelet's root is a bind mount over itself that can stay behind after one pass.
+  for _ in 1 2 3; do
+    while read -r mount; do
+      umount -l "$mount" 2>/dev/null || true
+    done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+    awk -v d="$dir/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/mounts || break
+  done
   log "stopped the cluster in $dir"
 }
 
