@@ -155,6 +155,9 @@ def test_every_app_pod_runs_an_injected_daprd_sidecar(kubeconfig: Path) -> None:
         statuses = {c["name"]: c for c in pod["status"]["containerStatuses"]}
         assert set(statuses) == {pod["metadata"]["labels"]["app.kubernetes.io/name"], "daprd"}
         assert all(c["ready"] for c in statuses.values()), pod["metadata"]["name"]
+        # Killed by its liveness probe before sentry signed its identity, it would restart
+        # (dapr.sidecar.livenessProbeDelaySeconds).
+        assert statuses["daprd"]["restartCount"] == 0, pod["metadata"]["name"]
         (daprd,) = [c for c in pod["spec"]["containers"] if c["name"] == "daprd"]
         assert daprd["image"].startswith("localhost/dapr/daprd:"), daprd["image"]
 
