@@ -790,4 +790,11 @@ main() {
 }
 
 # One compound command, read whole before it runs: editing this file mid-run cannot change it.
-{ main "$@"; exit; }
+# Each step's time is printed (stderr), so `make cluster-up` shows where its minutes go.
+report_step() { [[ "$1" == built ]] || log "step $1: $((SECONDS - STARTED))s"; }
+{
+  STARTED=$SECONDS
+  trap 'report_step "${1:-help}"' EXIT
+  main "$@"
+  exit
+}

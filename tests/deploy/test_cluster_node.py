@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from tests.deploy.conftest import APP_IDS, NAMESPACE, RELEASE
 
@@ -217,3 +219,30 @@ def test_a_task_made_through_the_gateway_reaches_the_audit_worker_over_kafka(
             break
         time.sleep(1)
     assert [e["node"] for e in log["edges"]] == [{"action": "task.created", "taskId": task_id}]
+
+
+def test_a_subscription_on_the_gateway_pod_receives_the_event_back_from_kafka(
+    kubeconfig: Path,
+) -> None:
+    """The live push: gateway -> Kafka through daprd -> the gateway's own subscription ->
+    LISTEN/NOTIFY (TASKSTREAM_BROADCAST_URL=database) -> the socket."""
+    url = gateway_url(kubeconfig)
+    email = f"cluster-live-{uuid.uuid4().hex[:12]}@example.com"
+    token = graphql(
+        url, f'mutation {{ signUp(email: "{email}", password: "cluster-node-check") {{ token }} }}'
+    )["signUp"]["token"]
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    with connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=30) as ws:
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        ws.send(json.dumps(init))
+        assert json.loads(ws.recv(timeout=30))["type"] == "connection_ack"
+        query = "subscription { taskEvents { kind taskId } }"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        time.sleep(2)  # the subscription registered before the task exists
+        made = graphql(url, 'mutation { createTask(input: {title: "live"}) { id } }', token)
+        message = json.loads(ws.recv(timeout=120))
+    assert message["type"] == "next", message
+    assert message["payload"]["data"]["taskEvents"] == {
+        "kind": "CREATED",
+        "taskId": made["createTask"]["id"],
+    }
