@@ -36,16 +36,24 @@ cluster-build:
 test-cluster: bootstrap deploy-tools cluster-build
 	.venv/bin/pytest tests/deploy/test_cluster.py -v
 
-# A single-node cluster on this machine running the chart's pods (no Dapr/Strimzi control plane:
-# their images cannot be pulled here); docs/deploy/minikube.md, "A real cluster on this machine".
+# A single-node cluster on this machine running the chart's pods with Dapr sidecars: CoreDNS and
+# kube-proxy, the Dapr control plane built from the dapr module, Kafka on the node's bridge (no
+# Strimzi: its operator cannot be had here); docs/deploy/minikube.md, "A real Kubernetes on this
+# machine".
 CLUSTER_DIR ?= $(HOME)/.cache/taskstream/cluster
 cluster-up: deploy-tools
-	infra/local/kube.sh build kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet
+	infra/local/kube.sh build kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy
+	infra/local/kube.sh build-coredns
+	infra/local/kube.sh build-dapr
 	infra/local/kube.sh images
 	mkdir -p $(CLUSTER_DIR)
 	infra/local/kube.sh up $(CLUSTER_DIR)
 	infra/local/kube.sh node $(CLUSTER_DIR)
+	infra/local/kube.sh network $(CLUSTER_DIR)
 	infra/local/kube.sh load $(CLUSTER_DIR)
+	infra/local/kube.sh dapr-images $(CLUSTER_DIR)
+	infra/local/kube.sh kafka $(CLUSTER_DIR)
+	infra/local/kube.sh dapr $(CLUSTER_DIR)
 	infra/local/kube.sh install $(CLUSTER_DIR)
 
 cluster-down:

@@ -21,11 +21,20 @@
 #   infra/local/kube.sh postgres DIR         PostgreSQL for the pods on the bridge (the chart's
 #                                            postgres image cannot be pulled) and its Secret
 #   infra/local/kube.sh install DIR          CRDs, `postgres`, dev-secrets.sh, then helm install
-#                                            --wait with the Minikube values
+#                                            --wait with the Minikube values (Kafka: `kafka`)
+#
+# Cluster networking, Kafka and Dapr (needs kube-proxy built, and build-coredns, build-dapr):
+#   infra/local/kube.sh build-coredns        CoreDNS from the Go module proxy (kube/coredns)
+#   infra/local/kube.sh build-dapr           daprd and the Dapr control plane from the dapr module
+#   infra/local/kube.sh network DIR          CoreDNS and kube-proxy on the host, for the pods
+#   infra/local/kube.sh dapr-images DIR      the Dapr images (buildah, from scratch), imported
+#   infra/local/kube.sh kafka DIR            a KRaft Kafka node on the bridge (no Strimzi here)
+#   infra/local/kube.sh dapr DIR             the dapr module's Helm chart with those images
 #
 # `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
-# The control plane listens on 127.0.0.1 only, on ports chosen free at start; the kubelet on the
-# node's address, for client certificates of this cluster's CA only.
+# etcd and the other daemons listen on 127.0.0.1, on ports chosen free at start; kube-apiserver
+# (which the pods reach through the `kubernetes` Service) and the kubelet on the node's address,
+# for client certificates of this cluster's CA only.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,7 +43,7 @@ CACHE="${TASKSTREAM_CACHE:-$HOME/.cache/taskstream}"
 KUBE_VERSION="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { sub(/^v/, "", $3); print $3 }' "$HERE/kube/go.mod")"
 HOME_DIR="$CACHE/kubernetes-$KUBE_VERSION"
 DEFAULT_COMMANDS=(kube-apiserver kubectl)
-ALL_COMMANDS=(kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet)
+ALL_COMMANDS=(kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy)
 SERVICE_CIDR="10.96.0.0/16"
 READY_TIMEOUT="${TASKSTREAM_KUBE_READY_TIMEOUT:-120}"
 
@@ -112,8 +121,8 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # A CA of this cluster only, the API server's serving certificate, an admin client certificate
 # (group system:masters) and the service-account signing key pair. Valid for 30 days: the
 # cluster is a throwaway, started per test session.
-make_pki() { # dir
-  local pki="$1/pki"
+make_pki() { # dir node-ip
+  local pki="$1/pki" node="$2"
   mkdir -p "$pki"
   (
     cd "$pki"
@@ -127,7 +136,7 @@ make_pki() { # dir
       rm -f "$1.csr" "$1.ext"
     }
     sign apiserver "/CN=kube-apiserver" \
-      "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1
+      "subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1,IP:$node
 extendedKeyUsage=serverAuth
 keyUsage=digitalSignature,keyEncipherment"
     sign admin "/O=system:masters/CN=taskstream-admin" \
@@ -157,12 +166,14 @@ wait_ready() { # what seconds command...
 }
 
 up() { # dir
-  local dir="$1" etcd_port peer_port api_port
+  local dir="$1" etcd_port peer_port api_port ip
   built >&2 || die "not built: run infra/local/kube.sh build"
   [[ ! -f "$dir/kube-apiserver.pid" ]] || die "$dir already has a cluster (infra/local/kube.sh down $dir)"
+  ip="$(node_ip)"
+  [[ -n "$ip" ]] || die "no IPv4 address with a default route for the node"
   mkdir -p "$dir/logs" "$dir/etcd"
   dir="$(cd "$dir" && pwd)"
-  make_pki "$dir"
+  make_pki "$dir" "$ip"
   etcd_port="$(free_port)" peer_port="$(free_port)" api_port="$(free_port)"
   # etcd listens on loopback without TLS: only this machine's processes can reach it.
   start_daemon "$dir" etcd etcd --name taskstream --data-dir "$dir/etcd" \
@@ -172,9 +183,12 @@ up() { # dir
   wait_ready "etcd on 127.0.0.1:$etcd_port" 30 curl -fsS "http://127.0.0.1:$etcd_port/health" \
     || { tail -20 "$dir/logs/etcd.log" >&2; down "$dir"; die "etcd did not become healthy (log: $dir/logs/etcd.log)"; }
   local pki="$dir/pki"
+  # The pods reach the API server (the Dapr control plane watches it) through the `kubernetes`
+  # Service, whose endpoint is the advertised address: a loopback one is refused, so the server
+  # listens on every address, the node's advertised, and serves client certificates only.
   start_daemon "$dir" kube-apiserver "$HOME_DIR/bin/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
+    --etcd-servers "http://127.0.0.1:$etcd_port" --anonymous-auth=false \
+    --bind-address 0.0.0.0 --secure-port "$api_port" --advertise-address "$ip" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
@@ -183,7 +197,7 @@ up() { # dir
     --authorization-mode Node,RBAC --allow-privileged=true \
     --kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
     --kubelet-preferred-address-types InternalIP \
-    --enable-admission-plugins NodeRestriction
+    --enable-admission-plugins NodeRestriction --enable-aggregator-routing=true
   cat >"$dir/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config
@@ -236,7 +250,12 @@ remove_pod_nat() {
 
 down() { # dir
   local dir="$1" name task ctr mount
-  for name in kubelet kube-scheduler kube-controller-manager; do stop_daemon "$dir" "$name"; done
+  for name in kubelet kube-scheduler kube-controller-manager coredns kube-proxy kafka; do
+    stop_daemon "$dir" "$name"
+  done
+  if [[ -f "$dir/coredns/Corefile" && -x "$HOME_DIR/bin/kube-proxy" ]]; then
+    "$HOME_DIR/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true # its iptables chains
+  fi
   if [[ -f "$dir/containerd.pid" ]]; then
     # The pods' processes live on under their shims unless their tasks are killed first.
     ctr=(ctr --address "$dir/containerd/containerd.sock" --namespace k8s.io)
@@ -249,18 +268,22 @@ down() { # dir
     done
   fi
   stop_daemon "$dir" containerd
-  if [[ -f "$dir/pg/data/postmaster.pid" ]]; then
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/pg/data" -w -m fast stop >/dev/null || true
+  if [[ -f "$(pg_dir "$dir")/data/postmaster.pid" ]]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$(pg_dir "$dir")/data" -w -m fast stop >/dev/null || true
   fi
   for name in kube-apiserver etcd; do stop_daemon "$dir" "$name"; done
   if [[ -f "$dir/cni/10-taskstream.conflist" ]]; then
     ip link del "$BRIDGE" 2>/dev/null || true
     remove_pod_nat
   fi
-  # What the kubelet and containerd mounted (volumes, rootfs, netns) below the directory.
-  while read -r mount; do
-    umount -l "$mount" 2>/dev/null || true
-  done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+  # What the kubelet and containerd mounted (volumes, rootfs, netns) below the directory; the
+  # kubelet's root is a bind mount over itself that can stay behind after one pass.
+  for _ in 1 2 3; do
+    while read -r mount; do
+      umount -l "$mount" 2>/dev/null || true
+    done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+    awk -v d="$dir/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/mounts || break
+  done
   log "stopped the cluster in $dir"
 }
 
@@ -406,6 +429,8 @@ failSwapOn: false
 containerRuntimeEndpoint: unix://$dir/containerd/containerd.sock
 podLogsDir: $dir/pod-logs
 podCIDR: $POD_CIDR
+clusterDNS: [$CLUSTER_DNS]
+clusterDomain: $CLUSTER_DOMAIN
 evictionHard: {memory.available: "50Mi", nodefs.available: "1%", imagefs.available: "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
@@ -460,23 +485,32 @@ node() { # dir: containerd (Debian's, with runc), the bridge CNI, controller-man
 # PostgreSQL for the pods, in place of the chart's in-cluster one (its postgres:18 image cannot be
 # pulled here): Debian's server on the bridge's address, and the Secret whose database-url
 # names it (dev-secrets.sh then adds the rest and leaves this one alone).
+# PostgreSQL's files of the cluster in dir: below it, unless the postgres user cannot enter it (a
+# CLUSTER_DIR in root's 0700 home), then in a directory of its own named after dir.
+pg_dir() { # dir
+  if runuser -u postgres -- test -x "$1"; then echo "$1/pg"
+  else echo "/var/lib/postgresql/taskstream-cluster-$(printf '%s' "$1" | sha256sum | cut -c1-12)"; fi
+}
+
 postgres() { # dir
-  local dir password data
+  local dir password data pg
   dir="$(cd "$1" && pwd)"
-  data="$dir/pg/data"
+  pg="$(pg_dir "$dir")"
+  data="$pg/data"
   [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL is not installed in $PG_BIN (Debian: apt-get install postgresql)"
   ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
   if [[ ! -f "$data/PG_VERSION" ]]; then
-    mkdir -p "$dir/pg" && chown postgres:postgres "$dir/pg" && chmod 0700 "$dir/pg"
-    head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$dir/pg/password"
-    chown postgres "$dir/pg/password" && chmod 0600 "$dir/pg/password"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U taskstream --pwfile "$dir/pg/password" \
+    mkdir -p "$pg" && chown postgres:postgres "$pg" && chmod 0700 "$pg"
+    head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$pg/password"
+    chown postgres "$pg/password" && chmod 0600 "$pg/password"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$data" -U taskstream --pwfile "$pg/password" \
       --auth scram-sha-256 >"$dir/logs/initdb.log" 2>&1 || die "initdb failed (log: $dir/logs/initdb.log)"
     echo "host all all $POD_CIDR scram-sha-256" >>"$data/pg_hba.conf"
   fi
-  password="$(cat "$dir/pg/password")"
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$dir/pg/server.log" -w \
-    -o "-h $BRIDGE_IP -p 5432 -k $dir/pg" start >/dev/null || die "PostgreSQL did not start (log: $dir/pg/server.log)"
+  password="$(cat "$pg/password")"
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1 || # `install` again
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$data" -l "$pg/server.log" -w \
+      -o "-h $BRIDGE_IP -p 5432 -k $pg" start >/dev/null || die "PostgreSQL did not start (log: $pg/server.log)"
   PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'taskstream'" | grep -q 1 ||
     PGPASSWORD="$password" "$PG_BIN/psql" -h "$BRIDGE_IP" -U taskstream -d postgres -qc "CREATE DATABASE taskstream"
@@ -491,8 +525,8 @@ postgres() { # dir
 }
 
 # The chart with the Minikube values, as docs/deploy/minikube.md installs it, except: PostgreSQL
-# from `postgres`, and no Dapr or Strimzi control plane (their images cannot be pulled here), so
-# the pods run without daprd sidecars.
+# from `postgres` and Kafka from `kafka` (by the bridge's address), as Strimzi's operator and the
+# chart's postgres image cannot be pulled here. With `dapr` run first, the pods get daprd sidecars.
 install() { # dir
   local dir env
   dir="$(cd "$1" && pwd)"
@@ -504,7 +538,8 @@ install() { # dir
   bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
   "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install taskstream "$REPO/infra/helm/taskstream" \
     --namespace taskstream --values "$REPO/infra/helm/taskstream/values-minikube.yaml" \
-    --set postgresql.enabled=false --wait --timeout 10m >&2
+    --set postgresql.enabled=false --set dapr.pubsub.brokers="$BRIDGE_IP:$KAFKA_PORT" \
+    --wait --timeout 10m >&2
   "${env[@]}" kubectl -n taskstream get pods -o wide >&2
 }
 
@@ -514,6 +549,222 @@ load() { # dir: the project's images from podman's store into the node's contain
   for name in gateway recurrence notifications audit; do
     import_image "$dir" "$IMAGE_REGISTRY/taskstream-$name:$IMAGE_TAG"
   done
+}
+
+# ------------------------------------------------------- networking and Dapr (stage 3) --------
+# Cluster DNS and Service routing, run beside the control plane as host processes like the rest of
+# it: CoreDNS (kube/coredns, from the Go module proxy) answers cluster.local from the API server on
+# the bridge's address, which the kubelet gives pods as their nameserver; kube-proxy (built from
+# k8s.io/kubernetes) programs iptables so that ClusterIPs reach the pods. Then Kafka (the stack's
+# KRaft broker from the Maven Central jars) on the bridge, and the Dapr control plane from the
+# chart in the github.com/dapr/dapr module with images of its own Go commands.
+CLUSTER_DNS="$BRIDGE_IP"
+CLUSTER_DOMAIN="cluster.local"
+KAFKA_PORT=9092
+DAPR_VERSION="$(awk '$1 == "github.com/dapr/dapr" { sub(/^v/, "", $2); print $2; exit }' "$HERE/daprd/go.mod")"
+DAPR_HOME="$CACHE/dapr-$DAPR_VERSION"
+DAPR_REGISTRY="localhost/dapr"
+DAPR_CONTROL=(operator sentry injector placement)
+
+coredns_fingerprint() { cat "$HERE/kube/coredns/go.mod" "$HERE/kube/coredns/go.sum" "$HERE/kube/coredns/main.go" | sha256sum | cut -c1-16; }
+dapr_fingerprint() { cat "$HERE/daprd/go.mod" "$HERE/daprd/go.sum" | sha256sum | cut -c1-16; }
+
+# A static Go build, cached by the fingerprint of its inputs: name, stamp file, fingerprint, module
+# directory to copy, output, packages.
+go_build_cached() {
+  local name="$1" stamp="$2" fp="$3" src="$4" out="$5" start go
+  shift 5
+  if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$fp" ]]; then
+    log "$name: cached in $out"
+    return
+  fi
+  go="$(find_go)" || die "go not found: building $name needs Go >= 1.24 (on PATH or in /usr/local/go)"
+  log "$name: building with $("$go" env GOVERSION) (niced; cold: several minutes on 2 busy cores)"
+  start=$SECONDS
+  mkdir -p "$(dirname "$out")" "$(dirname "$stamp")" "$stamp.src"
+  # The build runs in a copy, so the repository's go.mod/go.sum are never rewritten.
+  cp "$src"/go.mod "$src"/go.sum "$stamp.src/"
+  [[ ! -f "$src/main.go" ]] || cp "$src/main.go" "$stamp.src/"
+  (
+    cd "$stamp.src"
+    export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0
+    if (($# > 1)); then # several commands: go build writes each into the directory $out
+      mkdir -p "$out"
+      nice -n 10 "$go" build -trimpath -ldflags "-s -w $LDFLAGS_EXTRA" -o "$out/" "$@"
+    else
+      nice -n 10 "$go" build -trimpath -ldflags "-s -w $LDFLAGS_EXTRA" -o "$out.tmp" "$@" && mv "$out.tmp" "$out"
+    fi
+  ) || die "go build of $name failed (see the output above)"
+  printf '%s' "$fp" >"$stamp"
+  log "$name: built in $((SECONDS - start))s"
+}
+
+build_coredns() {
+  mkdir -p "$HOME_DIR/bin" "$HOME_DIR/stamps"
+  exec 9>"$HOME_DIR/.lock"
+  flock 9
+  LDFLAGS_EXTRA="" go_build_cached "coredns ($(awk '$1 == "require" && $2 == "github.com/coredns/coredns" { print $3 }' "$HERE/kube/coredns/go.mod"))" \
+    "$HOME_DIR/stamps/coredns" "$(coredns_fingerprint)" "$HERE/kube/coredns" "$HOME_DIR/bin/coredns" .
+}
+
+# The control plane's commands from the same module graph as daprd (infra/local/daprd/go.mod and
+# its replaces), so sidecar and control plane are one version. The scheduler is not built: its
+# dependency github.com/diagridio/go-etcd-cron v0.9.2 is refused by the Go module proxy (403).
+build_dapr() {
+  local cmd pkgs=()
+  "$REPO/infra/local/provision.sh" daprd >&2
+  mkdir -p "$DAPR_HOME/control"
+  exec 8>"$DAPR_HOME/control/.lock"
+  flock 8
+  for cmd in "${DAPR_CONTROL[@]}"; do pkgs+=("github.com/dapr/dapr/cmd/$cmd"); done
+  LDFLAGS_EXTRA="-X github.com/dapr/dapr/pkg/buildinfo.version=$DAPR_VERSION -X github.com/dapr/dapr/pkg/buildinfo.gitversion=v$DAPR_VERSION" \
+    go_build_cached "dapr control plane $DAPR_VERSION (${DAPR_CONTROL[*]})" "$DAPR_HOME/control/stamp" \
+    "$(dapr_fingerprint)" "$HERE/daprd" "$DAPR_HOME/control/bin" "${pkgs[@]}"
+}
+
+daprd_binary() { "$REPO/infra/local/provision.sh" daprd 2>/dev/null | sed -n 's/^DAPRD=//p' | tail -1; }
+
+# One image per Dapr command, as upstream ships them (the binary at /<command>, user nonroot
+# 65532:65532), made by buildah from scratch: the binaries are static. The passwd and group files
+# matter: the pods set runAsUser only, the group comes from the image's /etc/passwd (else 0), and
+# Dapr refuses to run as anything but 65532:65532.
+dapr_images() { # dir
+  local dir cmd bin c image daprd
+  dir="$(cd "$1" && pwd)"
+  build_dapr
+  daprd="$(daprd_binary)"
+  [[ -x "$daprd" ]] || die "no daprd binary (infra/local/provision.sh daprd)"
+  for cmd in "${DAPR_CONTROL[@]}" daprd; do
+    image="$DAPR_REGISTRY/$cmd:$DAPR_VERSION"
+    if [[ "$cmd" == daprd ]]; then bin="$daprd"; else bin="$DAPR_HOME/control/bin/$cmd"; fi
+    # Rebuilt only when the binary or this recipe changed: the image's label records both.
+    local sum
+    sum="$( (sha256sum "$bin"; declare -f dapr_images) | sha256sum | cut -c1-16)"
+    if [[ "$(podman image inspect --format '{{ index .Labels "taskstream.binary" }}' "$image" 2>/dev/null)" != "$sum" ]]; then
+      c="$(buildah from scratch)"
+      buildah copy --chmod 0755 "$c" "$bin" "/$cmd" >/dev/null
+      buildah copy "$c" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null
+      printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$dir/passwd"
+      printf 'root:x:0:\nnonroot:x:65532:\n' >"$dir/group"
+      buildah copy "$c" "$dir/passwd" /etc/passwd >/dev/null
+      buildah copy "$c" "$dir/group" /etc/group >/dev/null
+      buildah config --entrypoint "[\"/$cmd\"]" --user 65532:65532 --label "taskstream.binary=$sum" "$c"
+      buildah commit --quiet "$c" "$image" >/dev/null
+      buildah rm "$c" >/dev/null
+      log "image $image: built from $bin"
+    fi
+    import_image "$dir" "$image"
+  done
+}
+
+# CoreDNS and kube-proxy on the host. The API server reaches webhooks (Dapr's injector and its
+# CRD conversion) by endpoint (--enable-aggregator-routing), so it does not depend on either.
+network() { # dir
+  local dir health ready
+  dir="$(cd "$1" && pwd)"
+  is_built kube-proxy || die "kube-proxy is not built (infra/local/kube.sh build kube-proxy)"
+  [[ -x "$HOME_DIR/bin/coredns" ]] || die "coredns is not built (infra/local/kube.sh build-coredns)"
+  ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
+  # A pod's packet to a Service's pod on the same bridge must pass iptables to be un-NATed.
+  [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" == 1 ]] \
+    || echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables \
+    || die "net.bridge.bridge-nf-call-iptables is not 1 and cannot be set (br_netfilter)"
+  health="$(free_port)" ready="$(free_port)"
+  mkdir -p "$dir/coredns"
+  cat >"$dir/coredns/Corefile" <<EOF
+.:53 {
+    bind $CLUSTER_DNS
+    errors
+    health 127.0.0.1:$health
+    ready 127.0.0.1:$ready
+    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+        kubeconfig $dir/kubeconfig
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    forward . /etc/resolv.conf
+    cache 30
+}
+EOF
+  start_daemon "$dir" coredns "$HOME_DIR/bin/coredns" -conf "$dir/coredns/Corefile"
+  wait_ready "CoreDNS on $CLUSTER_DNS:53" 60 curl -fsS "http://127.0.0.1:$ready/ready" \
+    || { tail -20 "$dir/logs/coredns.log" >&2; die "CoreDNS not ready (log: $dir/logs/coredns.log)"; }
+  # The conntrack and route_localnet settings are the machine's: kube-proxy leaves them alone (0),
+  # and NodePorts listen on the node's address only.
+  start_daemon "$dir" kube-proxy "$HOME_DIR/bin/kube-proxy" --kubeconfig "$dir/kubeconfig" \
+    --hostname-override "$NODE_NAME" --cluster-cidr "$POD_CIDR" --proxy-mode iptables \
+    --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 \
+    --conntrack-tcp-timeout-close-wait 0 --nodeport-addresses primary \
+    --iptables-localhost-nodeports=false --healthz-bind-address "127.0.0.1:$(free_port)" \
+    --metrics-bind-address "127.0.0.1:$(free_port)"
+  wait_ready "kube-proxy (kubernetes Service routed)" 60 sh -c \
+    "iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q 'default/kubernetes:https'" \
+    || { tail -20 "$dir/logs/kube-proxy.log" >&2; die "kube-proxy did not program the Services (log: $dir/logs/kube-proxy.log)"; }
+}
+
+# Kafka for the pods, in place of Strimzi's (its operator image cannot be pulled and is not on
+# Maven Central): one KRaft node from the jars the stack uses, on the bridge's address.
+kafka() { # dir
+  local dir home java data props
+  dir="$(cd "$1" && pwd)"
+  ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
+  home="$("$REPO/infra/local/provision.sh" kafka | sed -n 's/^KAFKA_HOME=//p' | tail -1)"
+  [[ -d "$home/libs" ]] || die "no Kafka in $home (infra/local/provision.sh kafka)"
+  java="$(command -v java)" || die "java not found: the Kafka broker needs a Java 17+ runtime"
+  data="$dir/kafka" props="$dir/kafka/server.properties"
+  mkdir -p "$data"
+  cat >"$props" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$BRIDGE_IP:$((KAFKA_PORT + 1))
+listeners=PLAINTEXT://$BRIDGE_IP:$KAFKA_PORT,CONTROLLER://$BRIDGE_IP:$((KAFKA_PORT + 1))
+advertised.listeners=PLAINTEXT://$BRIDGE_IP:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data/log
+auto.create.topics.enable=true
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+EOF
+  local base=("$java" -Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+    -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$home/config/log4j2.properties" -cp "$home/libs/*")
+  [[ -f "$data/cluster-id" ]] || python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' >"$data/cluster-id"
+  "${base[@]}" kafka.tools.StorageTool format --ignore-formatted "--cluster-id=$(cat "$data/cluster-id")" \
+    -c "$props" >"$dir/logs/kafka-format.log" 2>&1 || die "kafka storage format failed (log: $dir/logs/kafka-format.log)"
+  start_daemon "$dir" kafka "${base[@]}" kafka.Kafka "$props"
+  wait_ready "Kafka on $BRIDGE_IP:$KAFKA_PORT" 120 grep -q "Kafka Server started" "$dir/logs/kafka.log" \
+    || { tail -20 "$dir/logs/kafka.log" >&2; die "Kafka did not start (log: $dir/logs/kafka.log)"; }
+}
+
+# The Dapr chart of the github.com/dapr/dapr module, with the images of dapr_images. Departures
+# from upstream defaults, each for a reason of this machine: no scheduler (not buildable here,
+# see build_dapr; only the Jobs API and actor reminders need it), placement's Raft log in memory
+# (no volume provisioner), and sidecars that drop every capability (the taskstream namespace
+# enforces Pod Security restricted, which refuses the default sidecar).
+dapr() { # dir
+  local dir env chart
+  dir="$(cd "$1" && pwd)"
+  env=(env KUBECONFIG="$dir/kubeconfig" PATH="$HOME_DIR/bin:$PATH")
+  bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
+  chart="$(go_module_dir github.com/dapr/dapr "v$DAPR_VERSION")/charts/dapr"
+  [[ -f "$chart/Chart.yaml" ]] || die "no Dapr chart in $chart"
+  "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install dapr "$chart" --namespace dapr-system \
+    --create-namespace --set global.registry="$DAPR_REGISTRY" --set global.tag="$DAPR_VERSION" \
+    --set global.imagePullPolicy=Never --set dapr_sidecar_injector.sidecarImagePullPolicy=Never \
+    --set global.mtls.enabled=true --set global.scheduler.enabled=false \
+    --set dapr_placement.cluster.forceInMemoryLog=true \
+    --set dapr_sidecar_injector.sidecarDropALLCapabilities=true --wait --timeout 5m >&2
+  "${env[@]}" kubectl -n dapr-system get pods -o wide >&2
 }
 
 main() {
@@ -528,9 +779,22 @@ main() {
     up) (($# == 2)) || die "usage: $0 up DIR"; up "$2" ;;
     crds) (($# == 2)) || die "usage: $0 crds DIR"; crds "$2" ;;
     down) (($# == 2)) || die "usage: $0 down DIR"; down "$2" ;;
+    build-coredns) build_coredns ;;
+    build-dapr) build_dapr ;;
+    dapr-images) (($# == 2)) || die "usage: $0 dapr-images DIR"; dapr_images "$2" ;;
+    network) (($# == 2)) || die "usage: $0 network DIR"; network "$2" ;;
+    kafka) (($# == 2)) || die "usage: $0 kafka DIR"; kafka "$2" ;;
+    dapr) (($# == 2)) || die "usage: $0 dapr DIR"; dapr "$2" ;;
     *) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
   esac
 }
 
 # One compound command, read whole before it runs: editing this file mid-run cannot change it.
-{ main "$@"; exit; }
+# Each step's time is printed (stderr), so `make cluster-up` shows where its minutes go.
+report_step() { [[ "$1" == built ]] || log "step $1: $((SECONDS - STARTED))s"; }
+{
+  STARTED=$SECONDS
+  trap 'report_step "${1:-help}"' EXIT
+  main "$@"
+  exit
+}

@@ -2,8 +2,9 @@
 
 That cluster takes minutes to make (images, import, install), so these tests do not make one:
 they check the cluster named by TASKSTREAM_CLUSTER_DIR and are skipped, naming the command, when
-it is unset. `make test-cluster-node` brings the cluster up and runs them. What the cluster lacks
-here (Dapr and Strimzi control planes, DNS, kube-proxy) is in docs/deploy/minikube.md.
+it is unset. `make test-cluster-node` brings the cluster up and runs them: with CoreDNS,
+kube-proxy, the Dapr control plane built from the dapr module and Kafka on the node's bridge.
+What the cluster lacks here (Strimzi, Dapr's scheduler) is in docs/deploy/minikube.md.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from tests.deploy.conftest import APP_IDS, NAMESPACE, RELEASE
 
@@ -114,3 +119,130 @@ def test_a_deleted_pod_is_replaced_and_ready_again(kubeconfig: Path) -> None:
     after = {p["metadata"]["name"] for p in app_pods(kubeconfig)}
     replaced = after - before
     assert len(replaced) == 1 and all("recurrence" in name for name in replaced)
+
+
+def gateway_url(kubeconfig: Path) -> str:
+    """The gateway pod's address, as the node (and the test) reach it."""
+    (gateway,) = [
+        p
+        for p in app_pods(kubeconfig)
+        if p["metadata"]["labels"]["app.kubernetes.io/name"] == "gateway"
+    ]
+    return f"http://{gateway['status']['podIP']}:8000"
+
+
+def graphql(url: str, query: str, token: str | None = None) -> dict[str, Any]:
+    """One GraphQL request to the gateway; the `data`, or a failed assertion naming the errors."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(f"{url}/graphql", json={"query": query}, headers=headers, timeout=30)
+    body: dict[str, Any] = response.json()
+    assert response.status_code == 200 and not body.get("errors"), body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def test_every_app_pod_runs_an_injected_daprd_sidecar(kubeconfig: Path) -> None:
+    """The Dapr injector (a webhook the API server calls) added daprd; both containers ready."""
+    for app in sorted(APP_IDS):
+        kubectl(
+            kubeconfig,
+            "wait",
+            "--for=condition=Ready",
+            "--timeout=300s",
+            "pod",
+            "--selector",
+            f"app.kubernetes.io/name={app}",
+        )
+    for pod in app_pods(kubeconfig):
+        statuses = {c["name"]: c for c in pod["status"]["containerStatuses"]}
+        assert set(statuses) == {pod["metadata"]["labels"]["app.kubernetes.io/name"], "daprd"}
+        assert all(c["ready"] for c in statuses.values()), pod["metadata"]["name"]
+        # Killed by its liveness probe before sentry signed its identity, it would restart
+        # (dapr.sidecar.livenessProbeDelaySeconds).
+        assert statuses["daprd"]["restartCount"] == 0, pod["metadata"]["name"]
+        (daprd,) = [c for c in pod["spec"]["containers"] if c["name"] == "daprd"]
+        assert daprd["image"].startswith("localhost/dapr/daprd:"), daprd["image"]
+
+
+def test_the_sidecars_loaded_the_charts_components(kubeconfig: Path) -> None:
+    """The operator handed each sidecar its components, secretKeyRefs resolved, mTLS from sentry."""
+    for pod in app_pods(kubeconfig):
+        name = pod["metadata"]["name"]
+        log = kubectl(kubeconfig, "logs", name, "--container", "daprd").stdout
+        assert "Component loaded: pubsub (pubsub.kafka/v1)" in log, name
+        # The workload certificate sentry issued (from the pod's service account token).
+        assert "Starting workload identity expiry watcher" in log, name
+    gateway = next(p for p in app_pods(kubeconfig) if "gateway" in p["metadata"]["name"])
+    log = kubectl(kubeconfig, "logs", gateway["metadata"]["name"], "--container", "daprd").stdout
+    assert "Component loaded: statestore (state.postgresql/v2)" in log
+
+
+def test_cluster_dns_and_a_service_ip_reach_the_gateway(kubeconfig: Path) -> None:
+    """CoreDNS answers cluster.local names and kube-proxy routes the ClusterIP to the pod."""
+    (audit,) = [
+        p
+        for p in app_pods(kubeconfig)
+        if p["metadata"]["labels"]["app.kubernetes.io/name"] == "audit"
+    ]
+    probe = (
+        "import socket, urllib.request; "
+        f"print(socket.gethostbyname('{RELEASE}-gateway.{NAMESPACE}.svc.cluster.local')); "
+        f"print(urllib.request.urlopen('http://{RELEASE}-gateway.{NAMESPACE}.svc:8000/readyz',"
+        " timeout=10).status)"
+    )
+    done = kubectl(kubeconfig, "exec", audit["metadata"]["name"], "--", "python", "-c", probe)
+    address, status = done.stdout.split()
+    service = kubectl(
+        kubeconfig, "get", "service", f"{RELEASE}-gateway", "--output", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    assert (address, status) == (service, "200")
+
+
+def test_a_task_made_through_the_gateway_reaches_the_audit_worker_over_kafka(
+    kubeconfig: Path,
+) -> None:
+    """gateway -> outbox -> daprd -> Kafka -> the audit pod's daprd -> audit; read back by the
+    gateway through Dapr service invocation (mTLS, the audit Configuration's access control)."""
+    url = gateway_url(kubeconfig)
+    email = f"cluster-{uuid.uuid4().hex[:12]}@example.com"
+    token = graphql(
+        url, f'mutation {{ signUp(email: "{email}", password: "cluster-node-check") {{ token }} }}'
+    )["signUp"]["token"]
+    task = graphql(url, 'mutation { createTask(input: {title: "through Kafka"}) { id } }', token)
+    task_id = task["createTask"]["id"]
+    deadline = time.monotonic() + 120
+    while True:
+        log = graphql(url, "{ auditLog { totalCount edges { node { action taskId } } } }", token)[
+            "auditLog"
+        ]
+        if log["totalCount"] >= 1 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert [e["node"] for e in log["edges"]] == [{"action": "task.created", "taskId": task_id}]
+
+
+def test_a_subscription_on_the_gateway_pod_receives_the_event_back_from_kafka(
+    kubeconfig: Path,
+) -> None:
+    """The live push: gateway -> Kafka through daprd -> the gateway's own subscription ->
+    LISTEN/NOTIFY (TASKSTREAM_BROADCAST_URL=database) -> the socket."""
+    url = gateway_url(kubeconfig)
+    email = f"cluster-live-{uuid.uuid4().hex[:12]}@example.com"
+    token = graphql(
+        url, f'mutation {{ signUp(email: "{email}", password: "cluster-node-check") {{ token }} }}'
+    )["signUp"]["token"]
+    ws_url = url.replace("http://", "ws://") + "/graphql"
+    with connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")], open_timeout=30) as ws:
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        ws.send(json.dumps(init))
+        assert json.loads(ws.recv(timeout=30))["type"] == "connection_ack"
+        query = "subscription { taskEvents { kind taskId } }"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        time.sleep(2)  # the subscription registered before the task exists
+        made = graphql(url, 'mutation { createTask(input: {title: "live"}) { id } }', token)
+        message = json.loads(ws.recv(timeout=120))
+    assert message["type"] == "next", message
+    assert message["payload"]["data"]["taskEvents"] == {
+        "kind": "CREATED",
+        "taskId": made["createTask"]["id"],
+    }

@@ -49,14 +49,20 @@ app.kubernetes.io/component: {{ .svc.component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Pod-level securityContext meeting the Pod Security "restricted" profile. */}}
+{{/* Pod-level securityContext meeting the Pod Security "restricted" profile. No uid or gid here:
+they would apply to the injected daprd too, which exits unless it runs as its image's user
+65532:65532 (seen on a real cluster); the app containers name theirs (taskstream.appUser). */}}
 {{- define "taskstream.podSecurityContext" -}}
 runAsNonRoot: true
-runAsUser: 10001
-runAsGroup: 10001
 fsGroup: 10001
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{/* The uid and gid of the project's containers (the images' own user). */}}
+{{- define "taskstream.appUser" -}}
+runAsUser: 10001
+runAsGroup: 10001
 {{- end -}}
 
 {{- define "taskstream.containerSecurityContext" -}}
