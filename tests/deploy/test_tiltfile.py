@@ -86,6 +86,8 @@ def test_cluster_mode_builds_live_updates_and_deploys_the_chart(
     assert "infra/strimzi/minikube" in local["kafka"]["cmd"]
     assert "dapr/dapr" in local["dapr-control-plane"]["cmd"]
     assert "global.mtls.enabled=true" in local["dapr-control-plane"]["cmd"]
+    # Pod Security `restricted` refuses an injected daprd that keeps its capabilities.
+    assert "sidecarDropALLCapabilities=true" in local["dapr-control-plane"]["cmd"]
     assert {"unit-tests", "deploy-checks"} <= set(local)
     assert local["unit-tests"]["labels"] == ["tests"]
 
