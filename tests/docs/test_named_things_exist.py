@@ -115,9 +115,17 @@ def source_text() -> str:
     return "\n".join(parts)
 
 
+# Paths a build makes, not the repository: a fresh checkout has none of them until the build
+# runs, so they count as existing when the build that makes them is there.
+BUILD_OUTPUTS = {"web/dist": ("web/vite.config.ts", "outDir: 'dist'")}
+
+
 def path_exists(text: str) -> bool:
     """Whether a documented path (maybe with a glob, braces or a :line suffix) names something."""
     text = re.sub(r":\d+(-\d+)?$", "", text.rstrip(".,;:)"))
+    for output, (maker, setting) in BUILD_OUTPUTS.items():
+        if text == output or text.startswith(output + "/"):
+            return setting in (ROOT / maker).read_text()
     if "{" in text:
         head, _, rest = text.partition("{")
         options, _, tail = rest.partition("}")
