@@ -29,6 +29,11 @@ SETTING = re.compile(r"\b(TASKSTREAM_[A-Z0-9_]*[A-Z0-9])\b")
 COMMAND = re.compile(
     r"(?:^|&& |\$ |bin/)taskstream ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)", re.MULTILINE
 )
+# A command and the rest of its line, up to a pipe or the next command: where its flags are.
+FLAGGED = re.compile(
+    r"(?:^|&& |\$ |bin/)taskstream ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)([^\n|&;]*)", re.MULTILINE
+)
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 MAKE = re.compile(r"\bmake ([a-z][a-z-]*)")
 METRIC = re.compile(r"\b(taskstream_[a-z0-9_]*[a-z0-9])\b")
 TOP = (
@@ -84,18 +89,41 @@ def settings_names() -> set[str]:
 @functools.cache
 def commands() -> set[str]:
     """`taskstream` subcommands, with their own subcommands ("stack up")."""
-    found: set[str] = set()
+    return set(command_parsers()) - {""}
+
+
+@functools.cache
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The parser of the CLI ("") and of each subcommand ("stack up"), by command."""
+    found: dict[str, argparse.ArgumentParser] = {}
 
     def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        found[path] = parser
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
-                    full = f"{path} {name}".strip()
-                    found.add(full)
-                    walk(sub, full)
+                    walk(sub, f"{path} {name}".strip())
 
     walk(build_parser(), "")
     return found
+
+
+def unknown_flags(page: Path) -> set[str]:
+    """`command --flag` pairs of a page whose command has no such flag."""
+    parsers = command_parsers()
+    unknown = set()
+    for span in code_spans(page):
+        for match in FLAGGED.finditer(span):
+            command, rest = match.group(1), match.group(2)
+            if command not in parsers:
+                # The second word was an argument ("taskstream up --port"), not a subcommand.
+                command, _, argument = command.partition(" ")
+                rest = f"{argument}{rest}"
+                if command not in parsers:
+                    continue  # test_named_commands_exist reports it
+            known = parsers[command]._option_string_actions
+            unknown |= {f"{command} {flag}" for flag in FLAG.findall(rest) if flag not in known}
+    return unknown
 
 
 @functools.cache
@@ -166,6 +194,12 @@ def test_named_commands_exist(page: Path) -> None:
 
 
 @pytest.mark.parametrize("page", EXISTING, ids=PAGE_IDS)
+def test_named_flags_exist(page: Path) -> None:
+    unknown = sorted(unknown_flags(page))
+    assert unknown == [], f"{page.name} names flags the CLI does not have: {unknown}"
+
+
+@pytest.mark.parametrize("page", EXISTING, ids=PAGE_IDS)
 def test_named_make_targets_exist(page: Path) -> None:
     missing = sorted(named(MAKE, page) - make_targets())
     assert missing == [], f"{page.name} names make targets the Makefile does not have: {missing}"
@@ -193,7 +227,10 @@ def test_the_checks_catch_a_stale_name(tmp_path: Path) -> None:
     page.write_text(
         "Set `TASKSTREAM_NO_SUCH_SETTING`, run `taskstream frobnicate`, `make nothing`, read "
         "`taskstream/no_such_module.py` and watch `taskstream_no_such_metric_total`.\n"
+        "```sh\ntaskstream dlq list --pending --frob\n"
+        ".venv/bin/taskstream up --port 1 --nope\n```\n"
     )
+    assert unknown_flags(page) == {"dlq list --frob", "up --nope"}
     assert named(SETTING, page) - settings_names() == {"TASKSTREAM_NO_SUCH_SETTING"}
     assert "frobnicate" in named(COMMAND, page) and "frobnicate" not in commands()
     assert named(MAKE, page) - make_targets() == {"nothing"}
