@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cli.composition import WORKERS
 from gateway_core.domain.model import ReminderState, TaskStatus
+from workers.notifications.firing import CLAIM_DELIVERIES, FINAL
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "diagrams.md"
 TRANSITION = re.compile(r"^\s*(\[\*\]|[A-Z_]+) --> (\[\*\]|[A-Z_]+)", re.M)
@@ -30,6 +31,14 @@ def test_the_task_diagram_has_the_code_s_states() -> None:
 
 def test_the_reminder_diagram_has_the_code_s_states() -> None:
     assert states(section("A reminder's states")) == {state.value for state in ReminderState}
+
+
+def test_the_delivery_diagram_has_the_code_s_states() -> None:
+    # The live states are the ones a claim picks up; the final ones end a reminder's firing.
+    claimed = re.search(r"state IN \(([^)]*)\)", CLAIM_DELIVERIES.text)
+    assert claimed is not None
+    live = set(re.findall(r"'([A-Z_]+)'", claimed.group(1)))
+    assert states(section("A delivery's states")) == live | set(FINAL)
 
 
 def test_the_stack_diagram_names_every_service() -> None:

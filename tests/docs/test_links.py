@@ -61,3 +61,11 @@ def test_the_readme_links_every_document() -> None:
     for page in PAGES:
         if page.name != "README.md" and page.parent.name != "deploy":
             assert str(page.relative_to(ROOT)) in readme, f"README does not link {page.name}"
+
+
+def test_the_readme_shows_the_web_app() -> None:
+    # Screenshots the browser tests took (docs/screenshots/), resolved by the test above.
+    shown = re.findall(
+        r"!\[[^\]]+\]\((docs/screenshots/[^)]+\.png)\)", (ROOT / "README.md").read_text()
+    )
+    assert len(shown) >= 2, shown

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -217,3 +217,33 @@ async def test_when_the_store_is_down_a_keyed_mutation_is_refused_retryably_and_
         made = (await post(down_http, client.token, CREATE, {"t": "y"})).json()
         assert made["data"]["createTask"]["title"] == "y"
         assert await changes_of(engine, user["id"]) == (1, 1)
+
+
+async def test_a_key_s_response_is_kept_for_24_hours_then_expires(
+    http: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    assert Settings.model_fields["idempotency_ttl_seconds"].default == 24 * 3600
+    client = GraphQLClient(http)
+    user = await client.sign_up()
+    await post(http, client.token, CREATE, {"t": "kept"}, key=uuid.uuid4().hex)
+    async with engine.connect() as connection:
+        remaining = (
+            (
+                await connection.execute(
+                    text(
+                        "SELECT extract(epoch FROM expires_at - now()) FROM gateway.shared_state "
+                        "WHERE key LIKE :prefix"
+                    ),
+                    {"prefix": f"idempotency:{user['id']}:%"},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    # One stored response, with the key's whole lifetime ahead of it (less this test's time).
+    assert len(remaining) == 1, remaining
+    assert (
+        settings.idempotency_ttl_seconds - 60
+        < float(remaining[0])
+        <= (settings.idempotency_ttl_seconds)
+    )

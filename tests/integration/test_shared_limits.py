@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_schema.persisted import LruDocumentStore, SharedDocumentStore, sha256_hex
@@ -191,6 +192,25 @@ async def test_a_document_registered_on_one_replica_is_found_on_the_other(
     forged = sha256_hex(document + " ")
     await state.set(SharedDocumentStore.key(forged), document, ttl=60)
     assert await two.get(forged) is None
+
+
+async def test_a_persisted_document_expires_after_its_ttl_on_every_replica(
+    state: SharedState, engine: AsyncEngine
+) -> None:
+    def replica() -> SharedDocumentStore:
+        # A fresh replica each time: an empty local cache, so only the store can answer.
+        return SharedDocumentStore(
+            state, ttl=1, local=LruDocumentStore(max_entries=10, max_chars=10_000)
+        )
+
+    document = f"query Q{uuid.uuid4().hex} {{ me {{ id }} }}"
+    digest = sha256_hex(document)
+    await replica().put(digest, document)
+    assert await replica().get(digest) == document
+    # Wait for the store's clock, not ours: PostgreSQL decides expiry in both adapters.
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_sleep(2.1)"))
+    assert await replica().get(digest) is None
 
 
 def unreachable() -> DaprState:
