@@ -459,3 +459,50 @@ def test_pods_killed_mid_load_lose_nothing(kubeconfig: Path) -> None:
     assert len(created) == len(tasks), "a task audited twice"
     verified = graphql(url, "{ verifyAuditLog { ok checked } }", token)["verifyAuditLog"]
     assert verified == {"ok": True, "checked": len(tasks)}, verified
+
+
+KAFKA_BROKERS = "kafka-0.kafka.kafka.svc.cluster.local:9092"  # infra/local/kube.sh's
+
+
+def test_kafka_is_a_statefulset_in_the_cluster_and_survives_its_pod_being_deleted(
+    kubeconfig: Path,
+) -> None:
+    """The chart's pubsub component names the StatefulSet's broker (infra/local/kafka/); its log
+    holds the topics the checks above used; a deleted broker pod comes back on the same volume
+    with its topics, and the sidecars reconnect: a task made afterwards is audited."""
+    metadata = json.loads(
+        kubectl(
+            kubeconfig, "get", "component", "pubsub", "--output", "jsonpath={.spec.metadata}"
+        ).stdout
+    )
+    assert {"name": "brokers", "value": KAFKA_BROKERS} in metadata, metadata
+
+    def in_kafka(*args: str) -> subprocess.CompletedProcess[str]:
+        return kubectl(kubeconfig, "--namespace", "kafka", *args)
+
+    def topics() -> set[str]:
+        listed = in_kafka("exec", "kafka-0", "--", "ls", "/var/lib/kafka/log").stdout.split()
+        return {name.rsplit("-", 1)[0] for name in listed if name[-1].isdigit()}
+
+    in_kafka("rollout", "status", "statefulset/kafka", "--timeout=120s")
+    before = topics()
+    assert {"task-events", "__consumer_offsets"} <= before, before
+    uid = in_kafka("get", "pod", "kafka-0", "--output", "jsonpath={.metadata.uid}").stdout
+    in_kafka("delete", "pod", "kafka-0", "--wait=true", "--timeout=120s")
+    in_kafka("wait", "--for=condition=Ready", "pod/kafka-0", "--timeout=180s")
+    assert in_kafka("get", "pod", "kafka-0", "--output", "jsonpath={.metadata.uid}").stdout != uid
+    assert topics() >= before
+
+    url = gateway_url(kubeconfig)
+    token = sign_up(url, "cluster-kafka-restart")
+    task_id = graphql(url, 'mutation { createTask(input: {title: "after"}) { id } }', token)[
+        "createTask"
+    ]["id"]
+
+    def audited() -> list[dict[str, Any]]:
+        log = graphql(url, "{ auditLog { edges { node { action taskId } } } }", token)
+        return [e["node"] for e in log["auditLog"]["edges"]]
+
+    assert wait_for("the task's audit entry after the broker's restart", 180, audited) == [
+        {"action": "task.created", "taskId": task_id}
+    ]
