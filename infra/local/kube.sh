@@ -28,7 +28,10 @@
 #   infra/local/kube.sh build-dapr           daprd and the Dapr control plane from the dapr module
 #   infra/local/kube.sh network DIR          CoreDNS and kube-proxy on the host, for the pods
 #   infra/local/kube.sh dapr-images DIR      the Dapr images (buildah, from scratch), imported
-#   infra/local/kube.sh kafka DIR            a KRaft Kafka node on the bridge (no Strimzi here)
+#   infra/local/kube.sh kafka-image DIR      the Kafka image (buildah: Maven Central jars, jlinked
+#                                            Java, the Debian base), imported
+#   infra/local/kube.sh kafka DIR            kafka-image, then a KRaft Kafka StatefulSet in the
+#                                            cluster (no Strimzi here), ready
 #   infra/local/kube.sh dapr DIR             the dapr module's Helm chart with those images
 #
 # `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
@@ -525,7 +528,7 @@ postgres() { # dir
 }
 
 # The chart with the Minikube values, as docs/deploy/minikube.md installs it, except: PostgreSQL
-# from `postgres` and Kafka from `kafka` (by the bridge's address), as Strimzi's operator and the
+# from `postgres` and Kafka from `kafka` (the StatefulSet's broker), as Strimzi's operator and the
 # chart's postgres image cannot be pulled here. With `dapr` run first, the pods get daprd sidecars.
 install() { # dir
   local dir env
@@ -555,8 +558,8 @@ load() { # dir: the project's images from podman's store into the node's contain
 # Cluster DNS and Service routing, run beside the control plane as host processes like the rest of
 # it: CoreDNS (kube/coredns, from the Go module proxy) answers cluster.local from the API server on
 # the bridge's address, which the kubelet gives pods as their nameserver; kube-proxy (built from
-# k8s.io/kubernetes) programs iptables so that ClusterIPs reach the pods. Then Kafka (the stack's
-# KRaft broker from the Maven Central jars) on the bridge, and the Dapr control plane from the
+# k8s.io/kubernetes) programs iptables so that ClusterIPs reach the pods. Then Kafka (a KRaft
+# StatefulSet from the Maven Central jars) in the cluster, and the Dapr control plane from the
 # chart in the github.com/dapr/dapr module with images of its own Go commands.
 CLUSTER_DNS="$BRIDGE_IP"
 CLUSTER_DOMAIN="cluster.local"

@@ -3,7 +3,8 @@
 That cluster takes minutes to make (images, import, install), so these tests do not make one:
 they check the cluster named by TASKSTREAM_CLUSTER_DIR and are skipped, naming the command, when
 it is unset. `make test-cluster-node` brings the cluster up and runs them: with CoreDNS,
-kube-proxy, the Dapr control plane built from the dapr module and Kafka on the node's bridge.
+kube-proxy, the Dapr control plane built from the dapr module and Kafka as a StatefulSet
+(infra/local/kafka/).
 What the cluster lacks here (Strimzi, Dapr's scheduler) is in docs/deploy/minikube.md.
 """
 
