@@ -28,7 +28,10 @@
 #   infra/local/kube.sh build-dapr           daprd and the Dapr control plane from the dapr module
 #   infra/local/kube.sh network DIR          CoreDNS and kube-proxy on the host, for the pods
 #   infra/local/kube.sh dapr-images DIR      the Dapr images (buildah, from scratch), imported
-#   infra/local/kube.sh kafka DIR            a KRaft Kafka node on the bridge (no Strimzi here)
+#   infra/local/kube.sh kafka-image DIR      the Kafka image (buildah: Maven Central jars, jlinked
+#                                            Java, the Debian base), imported
+#   infra/local/kube.sh kafka DIR            kafka-image, then a KRaft Kafka StatefulSet in the
+#                                            cluster (no Strimzi here), ready
 #   infra/local/kube.sh dapr DIR             the dapr module's Helm chart with those images
 #
 # `up` prints KUBECONFIG=..., KUBECTL=..., APISERVER=... on stdout; progress goes to stderr.
@@ -250,7 +253,7 @@ remove_pod_nat() {
 
 down() { # dir
   local dir="$1" name task ctr mount
-  for name in kubelet kube-scheduler kube-controller-manager coredns kube-proxy kafka; do
+  for name in kubelet kube-scheduler kube-controller-manager coredns kube-proxy kafka; do  # kafka: a host broker of clusters made before the StatefulSet
     stop_daemon "$dir" "$name"
   done
   if [[ -f "$dir/coredns/Corefile" && -x "$HOME_DIR/bin/kube-proxy" ]]; then
@@ -525,7 +528,7 @@ postgres() { # dir
 }
 
 # The chart with the Minikube values, as docs/deploy/minikube.md installs it, except: PostgreSQL
-# from `postgres` and Kafka from `kafka` (by the bridge's address), as Strimzi's operator and the
+# from `postgres` and Kafka from `kafka` (the StatefulSet's broker), as Strimzi's operator and the
 # chart's postgres image cannot be pulled here. With `dapr` run first, the pods get daprd sidecars.
 install() { # dir
   local dir env
@@ -538,7 +541,7 @@ install() { # dir
   bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
   "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install taskstream "$REPO/infra/helm/taskstream" \
     --namespace taskstream --values "$REPO/infra/helm/taskstream/values-minikube.yaml" \
-    --set postgresql.enabled=false --set dapr.pubsub.brokers="$BRIDGE_IP:$KAFKA_PORT" \
+    --set postgresql.enabled=false --set dapr.pubsub.brokers="$KAFKA_BROKERS" \
     --wait --timeout 10m >&2
   "${env[@]}" kubectl -n taskstream get pods -o wide >&2
 }
@@ -555,12 +558,11 @@ load() { # dir: the project's images from podman's store into the node's contain
 # Cluster DNS and Service routing, run beside the control plane as host processes like the rest of
 # it: CoreDNS (kube/coredns, from the Go module proxy) answers cluster.local from the API server on
 # the bridge's address, which the kubelet gives pods as their nameserver; kube-proxy (built from
-# k8s.io/kubernetes) programs iptables so that ClusterIPs reach the pods. Then Kafka (the stack's
-# KRaft broker from the Maven Central jars) on the bridge, and the Dapr control plane from the
+# k8s.io/kubernetes) programs iptables so that ClusterIPs reach the pods. Then Kafka (a KRaft
+# StatefulSet from the Maven Central jars) in the cluster, and the Dapr control plane from the
 # chart in the github.com/dapr/dapr module with images of its own Go commands.
 CLUSTER_DNS="$BRIDGE_IP"
 CLUSTER_DOMAIN="cluster.local"
-KAFKA_PORT=9092
 DAPR_VERSION="$(awk '$1 == "github.com/dapr/dapr" { sub(/^v/, "", $2); print $2; exit }' "$HERE/daprd/go.mod")"
 DAPR_HOME="$CACHE/dapr-$DAPR_VERSION"
 DAPR_REGISTRY="localhost/dapr"
@@ -702,48 +704,64 @@ EOF
     || { tail -20 "$dir/logs/kube-proxy.log" >&2; die "kube-proxy did not program the Services (log: $dir/logs/kube-proxy.log)"; }
 }
 
-# Kafka for the pods, in place of Strimzi's (its operator image cannot be pulled and is not on
-# Maven Central): one KRaft node from the jars the stack uses, on the bridge's address.
-kafka() { # dir
-  local dir home java data props
+# Kafka in the cluster, in place of Strimzi's (its operator image cannot be pulled and is not on
+# Maven Central): one KRaft node as a plain StatefulSet (kafka/statefulset.yaml), from an image
+# made by buildah of the jars the stack uses (Maven Central, provision.sh kafka), a Java runtime
+# jlinked from the host's Debian JDK, and kafka/start.sh, on the project's Debian base.
+KAFKA_IMAGE="localhost/taskstream-kafka:4.1.1"
+KAFKA_BROKERS="kafka-0.kafka.kafka.svc.cluster.local:9092"
+# The Java modules Kafka 4.1 and its jars use (jdeps); the runtime is about a third of the JDK.
+KAFKA_JAVA_MODULES="java.se,jdk.unsupported,jdk.management,jdk.crypto.ec,jdk.naming.dns,jdk.security.auth,jdk.security.jgss,jdk.zipfs"
+
+kafka_runtime() { # prints the jlinked runtime's directory, made once
+  local jdk runtime
+  jdk="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
+  [[ -x "$jdk/bin/jlink" && -d "$jdk/jmods" ]] || die "no jlink/jmods in $jdk: apt-get install openjdk-17-jdk-headless"
+  runtime="$CACHE/kafka-java-$("$jdk/bin/java" -version 2>&1 | sed -n '1s/.*"\(.*\)".*/\1/p')"
+  if [[ ! -x "$runtime/bin/java" ]]; then
+    rm -rf "$runtime"
+    nice -n 10 "$jdk/bin/jlink" --add-modules "$KAFKA_JAVA_MODULES" --strip-debug --no-man-pages \
+      --no-header-files --output "$runtime" >&2
+  fi
+  echo "$runtime"
+}
+
+kafka_image() { # dir: build (when an input changed) and import the Kafka image
+  local dir home runtime sum c
   dir="$(cd "$1" && pwd)"
-  ip -4 addr show "$BRIDGE" 2>/dev/null | grep -q "$BRIDGE_IP/" || die "no bridge $BRIDGE: start the node first"
   home="$("$REPO/infra/local/provision.sh" kafka | sed -n 's/^KAFKA_HOME=//p' | tail -1)"
   [[ -d "$home/libs" ]] || die "no Kafka in $home (infra/local/provision.sh kafka)"
-  java="$(command -v java)" || die "java not found: the Kafka broker needs a Java 17+ runtime"
-  data="$dir/kafka" props="$dir/kafka/server.properties"
-  mkdir -p "$data"
-  cat >"$props" <<EOF
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$BRIDGE_IP:$((KAFKA_PORT + 1))
-listeners=PLAINTEXT://$BRIDGE_IP:$KAFKA_PORT,CONTROLLER://$BRIDGE_IP:$((KAFKA_PORT + 1))
-advertised.listeners=PLAINTEXT://$BRIDGE_IP:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$data/log
-auto.create.topics.enable=true
-num.partitions=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-num.network.threads=2
-num.io.threads=2
-EOF
-  local base=("$java" -Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
-    -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$home/config/log4j2.properties" -cp "$home/libs/*")
-  [[ -f "$data/cluster-id" ]] || python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' >"$data/cluster-id"
-  "${base[@]}" kafka.tools.StorageTool format --ignore-formatted "--cluster-id=$(cat "$data/cluster-id")" \
-    -c "$props" >"$dir/logs/kafka-format.log" 2>&1 || die "kafka storage format failed (log: $dir/logs/kafka-format.log)"
-  start_daemon "$dir" kafka "${base[@]}" kafka.Kafka "$props"
-  wait_ready "Kafka on $BRIDGE_IP:$KAFKA_PORT" 120 grep -q "Kafka Server started" "$dir/logs/kafka.log" \
-    || { tail -20 "$dir/logs/kafka.log" >&2; die "Kafka did not start (log: $dir/logs/kafka.log)"; }
+  runtime="$(kafka_runtime)"
+  sum="$( (ls "$home/libs" "$runtime"; cat "$HERE/kafka/start.sh" "$home/config/log4j2.properties"; declare -f kafka_image) | sha256sum | cut -c1-16)"
+  if [[ "$(podman image inspect --format '{{ index .Labels "taskstream.inputs" }}' "$KAFKA_IMAGE" 2>/dev/null)" != "$sum" ]]; then
+    "$REPO/docker/base/make-bases.sh" >&2
+    c="$(buildah from localhost/taskstream-base-python:bookworm)"
+    buildah copy "$c" "$runtime" /opt/java >/dev/null
+    buildah copy "$c" "$home/libs" /opt/kafka/libs >/dev/null
+    buildah copy "$c" "$home/config/log4j2.properties" /opt/kafka/config/log4j2.properties >/dev/null
+    buildah copy --chmod 0755 "$c" "$HERE/kafka/start.sh" /opt/kafka/start.sh >/dev/null
+    buildah config --entrypoint '["/opt/kafka/start.sh"]' --cmd '' --user 10002:10002 \
+      --label "taskstream.inputs=$sum" "$c"
+    buildah commit --quiet "$c" "$KAFKA_IMAGE" >/dev/null
+    buildah rm "$c" >/dev/null
+    log "image $KAFKA_IMAGE: built"
+  fi
+  import_image "$dir" "$KAFKA_IMAGE"
+}
+
+kafka() { # dir: the StatefulSet, its volume below DIR, ready
+  local dir env data
+  dir="$(cd "$1" && pwd)"
+  env=(env KUBECONFIG="$dir/kubeconfig" PATH="$HOME_DIR/bin:$PATH")
+  kafka_image "$dir"
+  data="$dir/kafka-data"
+  mkdir -p "$data" && chown 10002:10002 "$data" && chmod 0700 "$data"
+  "${env[@]}" kubectl get namespace kafka >/dev/null 2>&1 || "${env[@]}" kubectl create namespace kafka >&2
+  sed "s|KAFKA_DATA|$data|" "$HERE/kafka/statefulset.yaml" | "${env[@]}" kubectl apply -f - >&2
+  "${env[@]}" kubectl -n kafka rollout status statefulset/kafka --timeout=180s >&2 || {
+    "${env[@]}" kubectl -n kafka logs kafka-0 --tail=20 >&2 || true
+    die "the Kafka StatefulSet is not ready"
+  }
 }
 
 # The Dapr chart of the github.com/dapr/dapr module, with the images of dapr_images. Departures
@@ -784,6 +802,7 @@ main() {
     dapr-images) (($# == 2)) || die "usage: $0 dapr-images DIR"; dapr_images "$2" ;;
     network) (($# == 2)) || die "usage: $0 network DIR"; network "$2" ;;
     kafka) (($# == 2)) || die "usage: $0 kafka DIR"; kafka "$2" ;;
+    kafka-image) (($# == 2)) || die "usage: $0 kafka-image DIR"; kafka_image "$2" ;;
     dapr) (($# == 2)) || die "usage: $0 dapr DIR"; dapr "$2" ;;
     *) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
   esac

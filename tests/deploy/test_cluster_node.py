@@ -3,7 +3,8 @@
 That cluster takes minutes to make (images, import, install), so these tests do not make one:
 they check the cluster named by TASKSTREAM_CLUSTER_DIR and are skipped, naming the command, when
 it is unset. `make test-cluster-node` brings the cluster up and runs them: with CoreDNS,
-kube-proxy, the Dapr control plane built from the dapr module and Kafka on the node's bridge.
+kube-proxy, the Dapr control plane built from the dapr module and Kafka as a StatefulSet
+(infra/local/kafka/).
 What the cluster lacks here (Strimzi, Dapr's scheduler) is in docs/deploy/minikube.md.
 """
 
@@ -12,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +249,261 @@ def test_a_subscription_on_the_gateway_pod_receives_the_event_back_from_kafka(
         "kind": "CREATED",
         "taskId": made["createTask"]["id"],
     }
+
+
+def sign_up(url: str, prefix: str) -> str:
+    """A new user's token, signed up through the gateway at `url`."""
+    email = f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+    query = f'mutation {{ signUp(email: "{email}", password: "cluster-node-check") {{ token }} }}'
+    token: str = graphql(url, query)["signUp"]["token"]
+    return token
+
+
+def wait_for(what: str, seconds: float, probe: Any) -> Any:
+    """`probe()` once it returns something truthy, polled every second; fails naming `what`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = probe()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(1)
+
+
+def test_a_recurring_task_fires_its_reminder_and_its_next_occurrence_follows_completion(
+    kubeconfig: Path,
+) -> None:
+    """notifications schedules the reminder from the task event and fires it (in-app, reported
+    back to the gateway); completing the task makes recurrence create the next occurrence, its
+    reminder shifted with the due date; the user's audit chain then verifies."""
+    url = gateway_url(kubeconfig)
+    token = sign_up(url, "cluster-recurring")
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=75)
+    create = (
+        "mutation { createTask(input: {"
+        f'title: "Cluster stand-up", dueAt: "{due.isoformat()}", '
+        'recurrence: {rule: "FREQ=DAILY", timezone: "UTC"}, '
+        "reminders: [{beforeDue: 1}]}) { id seriesId } }"
+    )
+    first = graphql(url, create, token)["createTask"]
+    reminders = f'{{ task(id: "{first["id"]}") {{ reminders {{ state sentAt }} }} }}'
+
+    def sent() -> bool:
+        [reminder] = graphql(url, reminders, token)["task"]["reminders"]
+        return bool(reminder["state"] == "SENT" and reminder["sentAt"])
+
+    wait_for("the reminder 1 min before the due date SENT", 120, sent)
+    inbox = graphql(url, "{ notifications { edges { node { title channel } } } }", token)
+    assert inbox["notifications"]["edges"] == [
+        {"node": {"title": "Cluster stand-up", "channel": "IN_APP"}}
+    ]
+
+    graphql(url, f'mutation {{ completeTask(id: "{first["id"]}") {{ id }} }}', token)
+    series = (
+        f'{{ tasks(filter: {{seriesId: "{first["seriesId"]}"}}) '
+        "{ edges { node { id status dueAt reminders { state remindAt } } } } }"
+    )
+
+    def both_occurrences() -> list[dict[str, Any]]:
+        edges = graphql(url, series, token)["tasks"]["edges"]
+        return [e["node"] for e in edges] if len(edges) == 2 else []
+
+    nodes = wait_for("the next occurrence (recurrence worker)", 60, both_occurrences)
+    (done,) = [n for n in nodes if n["status"] == "DONE"]
+    (following,) = [n for n in nodes if n["status"] == "OPEN"]
+    next_due = datetime.fromisoformat(following["dueAt"])
+    assert (
+        next_due
+        == datetime.fromisoformat(done["dueAt"]) + timedelta(days=1)
+        == (due + timedelta(days=1))
+    )
+    [reminder] = following["reminders"]
+    assert reminder["state"] == "SCHEDULED"
+    assert datetime.fromisoformat(reminder["remindAt"]) == next_due - timedelta(minutes=1)
+
+    def audited() -> dict[str, Any] | None:
+        log = graphql(url, "{ auditLog { edges { node { action taskId } } } }", token)
+        actions = [(e["node"]["action"], e["node"]["taskId"]) for e in log["auditLog"]["edges"]]
+        wanted = {
+            ("task.created", first["id"]),
+            ("task.completed", first["id"]),
+            ("task.created", following["id"]),
+        }
+        return log if wanted <= set(actions) else None
+
+    wait_for("the audit entries of both occurrences", 60, audited)
+    verified = graphql(url, "{ verifyAuditLog { ok checked firstBroken } }", token)
+    assert verified["verifyAuditLog"]["ok"] is True, verified
+    assert verified["verifyAuditLog"]["checked"] >= 3
+
+
+def service_url(kubeconfig: Path) -> str:
+    """The gateway Service's ClusterIP: kube-proxy routes it to whichever pod is ready."""
+    address = kubectl(
+        kubeconfig, "get", "service", f"{RELEASE}-gateway", "--output", "jsonpath={.spec.clusterIP}"
+    ).stdout
+    return f"http://{address}:8000"
+
+
+def every_page(url: str, token: str, field: str, fields: str) -> list[dict[str, Any]]:
+    """All nodes of the connection `field`, 200 a page."""
+    nodes: list[dict[str, Any]] = []
+    after = "null"
+    for _ in range(50):  # at most 10 000 nodes: far more than these tests make
+        query = (
+            f"{{ {field}(first: 200, after: {after}) "
+            f"{{ edges {{ node {{ {fields} }} }} pageInfo {{ hasNextPage endCursor }} }} }}"
+        )
+        page = graphql(url, query, token)[field]
+        nodes.extend(e["node"] for e in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            return nodes
+        after = json.dumps(page["pageInfo"]["endCursor"])
+    raise AssertionError(f"{field}: more than 50 pages")
+
+
+LOAD_BUDGET = 300.0  # seconds the whole load may take
+KILL_AFTER = 20  # acknowledged creations before the gateway and audit pods are deleted
+AFTER_REPLACEMENT = 20  # acknowledged creations once both replacements are available
+MAX_ATTEMPTS = 500  # the loop's bound, whatever happens
+
+
+class CreateLoop(threading.Thread):
+    """createTask through the gateway Service in a loop, one request at a time, until stopped;
+    a refused or failed request (no acknowledgement) is noted and the next one tried."""
+
+    def __init__(self, url: str, token: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.token = url, token
+        self.acknowledged: list[str] = []
+        self.refused: list[str] = []
+        self.stopping = threading.Event()
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                if self.stopping.is_set():
+                    return
+                self.create(attempt)
+        except BaseException as error:  # handed to the test by wait_acknowledged
+            self.failure = error
+
+    def create(self, attempt: int) -> None:
+        mutation = f'mutation {{ createTask(input: {{title: "load {attempt}"}}) {{ id }} }}'
+        try:
+            response = httpx.post(
+                f"{self.url}/graphql",
+                json={"query": mutation},
+                headers={"authorization": f"Bearer {self.token}"},
+                timeout=10,
+            )
+            body = response.json() if response.status_code == 200 else {}
+        except (httpx.TransportError, ValueError) as error:
+            self.refused.append(f"{attempt}: {type(error).__name__}")
+            time.sleep(0.5)
+            return
+        if not body.get("data") or body.get("errors"):
+            self.refused.append(f"{attempt}: HTTP {response.status_code} {body.get('errors')}")
+            time.sleep(0.5)
+            return
+        self.acknowledged.append(body["data"]["createTask"]["id"])
+
+    def wait_acknowledged(self, count: int, deadline: float) -> None:
+        """Until `count` creations are acknowledged; fails past `deadline` or if the loop ended."""
+        while len(self.acknowledged) < count:
+            assert self.failure is None and self.is_alive(), (self.failure, self.refused)
+            assert time.monotonic() < deadline, (len(self.acknowledged), self.refused)
+            time.sleep(0.2)
+
+
+def test_pods_killed_mid_load_lose_nothing(kubeconfig: Path) -> None:
+    """A loop of createTask through the gateway Service; after 20 acknowledged, the gateway pod
+    (its outbox relay) and the audit pod (a Kafka consumer) are deleted at once while the loop
+    goes on, until 20 more are acknowledged after both replacements are available. Every
+    acknowledged task is then present, every task created audited exactly once, and the chain
+    verifies."""
+    url = service_url(kubeconfig)
+    token = sign_up(url, "cluster-load")
+    killed = [
+        p["metadata"]["name"]
+        for p in app_pods(kubeconfig)
+        if p["metadata"]["labels"]["app.kubernetes.io/name"] in {"gateway", "audit"}
+    ]
+    assert len(killed) == 2, killed
+    deadline = time.monotonic() + LOAD_BUDGET
+    load = CreateLoop(url, token)
+    load.start()
+    try:
+        load.wait_acknowledged(KILL_AFTER, deadline)
+        kubectl(kubeconfig, "delete", "pod", *killed, "--wait=true", "--timeout=180s")
+        for app in ("gateway", "audit"):
+            kubectl(
+                kubeconfig, "rollout", "status", f"deployment/{RELEASE}-{app}", "--timeout=180s"
+            )
+        load.wait_acknowledged(len(load.acknowledged) + AFTER_REPLACEMENT, deadline)
+    finally:
+        load.stopping.set()
+        load.join(timeout=30)
+    running = {p["metadata"]["name"] for p in app_pods(kubeconfig)}
+    assert not running & set(killed), running
+
+    tasks = {t["id"] for t in every_page(url, token, "tasks", "id")}
+    assert set(load.acknowledged) <= tasks, set(load.acknowledged) - tasks
+
+    def audited_once() -> list[str]:
+        entries = every_page(url, token, "auditLog", "action taskId")
+        created = [e["taskId"] for e in entries if e["action"] == "task.created"]
+        return created if set(created) == tasks else []
+
+    created = wait_for("every task's task.created audit entry", 180, audited_once)
+    assert len(created) == len(tasks), "a task audited twice"
+    verified = graphql(url, "{ verifyAuditLog { ok checked } }", token)["verifyAuditLog"]
+    assert verified == {"ok": True, "checked": len(tasks)}, verified
+
+
+KAFKA_BROKERS = "kafka-0.kafka.kafka.svc.cluster.local:9092"  # infra/local/kube.sh's
+
+
+def test_kafka_is_a_statefulset_in_the_cluster_and_survives_its_pod_being_deleted(
+    kubeconfig: Path,
+) -> None:
+    """The chart's pubsub component names the StatefulSet's broker (infra/local/kafka/); its log
+    holds the topics the checks above used; a deleted broker pod comes back on the same volume
+    with its topics, and the sidecars reconnect: a task made afterwards is audited."""
+    metadata = json.loads(
+        kubectl(
+            kubeconfig, "get", "component", "pubsub", "--output", "jsonpath={.spec.metadata}"
+        ).stdout
+    )
+    assert {"name": "brokers", "value": KAFKA_BROKERS} in metadata, metadata
+
+    def in_kafka(*args: str) -> subprocess.CompletedProcess[str]:
+        return kubectl(kubeconfig, "--namespace", "kafka", *args)
+
+    def topics() -> set[str]:
+        listed = in_kafka("exec", "kafka-0", "--", "ls", "/var/lib/kafka/log").stdout.split()
+        return {name.rsplit("-", 1)[0] for name in listed if name[-1].isdigit()}
+
+    in_kafka("rollout", "status", "statefulset/kafka", "--timeout=120s")
+    before = topics()
+    assert {"task-events", "__consumer_offsets"} <= before, before
+    uid = in_kafka("get", "pod", "kafka-0", "--output", "jsonpath={.metadata.uid}").stdout
+    in_kafka("delete", "pod", "kafka-0", "--wait=true", "--timeout=120s")
+    in_kafka("wait", "--for=condition=Ready", "pod/kafka-0", "--timeout=180s")
+    assert in_kafka("get", "pod", "kafka-0", "--output", "jsonpath={.metadata.uid}").stdout != uid
+    assert topics() >= before
+
+    url = gateway_url(kubeconfig)
+    token = sign_up(url, "cluster-kafka-restart")
+    task_id = graphql(url, 'mutation { createTask(input: {title: "after"}) { id } }', token)[
+        "createTask"
+    ]["id"]
+
+    def audited() -> list[dict[str, Any]]:
+        log = graphql(url, "{ auditLog { edges { node { action taskId } } } }", token)
+        return [e["node"] for e in log["auditLog"]["edges"]]
+
+    assert wait_for("the task's audit entry after the broker's restart", 180, audited) == [
+        {"action": "task.created", "taskId": task_id}
+    ]
