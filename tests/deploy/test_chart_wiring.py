@@ -90,6 +90,24 @@ def test_sidecars_start_without_a_kubernetes_api_token(
             assert scope["defaultAccess"] == "deny" and not scope.get("allowedSecrets")
 
 
+def test_the_injected_sidecar_keeps_its_own_user_and_time_to_start(
+    rendered: dict[str, list[Manifest]], environment: str
+) -> None:
+    """Two things a real install showed: a pod-wide runAsUser also binds the injected daprd,
+    which exits unless it runs as 65532 (so each app container names its own uid and the pod
+    none), and daprd's default 3 s liveness delay kills it before sentry has signed its
+    identity (so the chart gives it time)."""
+    for deployment in app_deployments(rendered[environment]):
+        spec = pod_spec(deployment)
+        pod_security = spec.get("securityContext", {})
+        assert "runAsUser" not in pod_security and "runAsGroup" not in pod_security
+        assert pod_security.get("runAsNonRoot") is True
+        for container in spec["containers"]:
+            assert container["securityContext"]["runAsUser"] == 10001, container["name"]
+        notes = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert int(notes["dapr.io/sidecar-liveness-probe-delay-seconds"]) >= 30
+
+
 def settings_of(
     docs: list[Manifest], deployment: Manifest, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
