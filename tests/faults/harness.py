@@ -512,7 +512,12 @@ class Ledger:
             try:
                 tally = await self.check(load, fault)
             except Exception as error:  # the database or Kafka may still be coming back
-                tally = Tally(fault, problems=[f"check failed: {type(error).__name__}: {error}"])
+                tally = Tally(
+                    fault,
+                    sent=len(load.operations),
+                    acked=sum(op.acked for op in load.operations),
+                    problems=[f"check failed: {type(error).__name__}: {error}"],
+                )
             if tally.ok or time.monotonic() - started > seconds:
                 tally.recovery_seconds = round(time.monotonic() - started, 1)
                 return tally
