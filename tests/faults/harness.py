@@ -476,9 +476,10 @@ class Ledger:
         problems = []
         admin = AIOKafkaAdminClient(bootstrap_servers=brokers, request_timeout_ms=5000)
         reader = AIOKafkaConsumer(bootstrap_servers=brokers, request_timeout_ms=5000)
-        await admin.start()
-        await reader.start()
         try:
+            # Inside the try: with the broker down, a start fails and both must still close.
+            await admin.start()
+            await reader.start()
             described = await admin.describe_topics([*STACK_TOPICS, *DLQ_TOPICS])
             partitions = [
                 TopicPartition(topic["topic"], partition["partition"])
