@@ -576,11 +576,15 @@ class Ledger:
         failed = []
         async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS) as http:
             for user in users:
-                response = await http.post(
-                    "/graphql",
-                    json={"query": "{ verifyAuditLog { ok } }"},
-                    headers={"Authorization": f"Bearer {user.token}"},
-                )
+                try:
+                    response = await http.post(
+                        "/graphql",
+                        json={"query": "{ verifyAuditLog { ok } }"},
+                        headers={"Authorization": f"Bearer {user.token}"},
+                    )
+                except httpx.HTTPError as error:
+                    failed.append(f"audit chain of {user.id} unread: {type(error).__name__}")
+                    continue
                 try:
                     answer = (response.json().get("data") or {}).get("verifyAuditLog") or {}
                 except ValueError:
