@@ -75,8 +75,8 @@ BREAK_DEDUP = [n for n in os.environ.get("TASKSTREAM_FAULTS_BREAK_DEDUP", "").sp
 # TASKSTREAM_FAULTS_BREAK_SUPERVISION=1: what `crashed` kills is held out of supervision until
 # the check is over, so it stays dead (released afterwards, for the stack's own shutdown).
 BREAK_SUPERVISION = os.environ.get("TASKSTREAM_FAULTS_BREAK_SUPERVISION") == "1"
-# TASKSTREAM_FAULTS_BREAK_HEAL=1: a link fault (partition, delay, resets) or a full disk is
-# undone only after the check, not when the scenario says.
+# TASKSTREAM_FAULTS_BREAK_HEAL=1: a link fault (partition, delay, resets), a full disk or a
+# clock jump is undone only after the check, not when the scenario says.
 BREAK_HEAL = os.environ.get("TASKSTREAM_FAULTS_BREAK_HEAL") == "1"
 # What a break postponed until after the check (run then, newest first).
 UNDO_AFTER_CHECK: list[Callable[[], Awaitable[None]]] = []
