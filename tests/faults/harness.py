@@ -42,6 +42,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.composition import WORKERS
+from devstack.faultproxy import FaultProxy
 from devstack.stack import STACK_TOPICS, Stack
 from gateway_core.persistence.tables import outbox as gateway_outbox
 from taskstream.persistence.db import create_engine
@@ -65,6 +66,20 @@ CREATE = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id seriesId }
 COMPLETE = "mutation($id: ID!) { completeTask(id: $id) { id status } }"
 # Every tally of this run, for the summary at the end.
 RESULTS: list[Tally] = []
+
+# Test-only breaks, to show that the invariants bite (docs/reliability.md, "The invariants
+# bite"). Read here and nowhere else: no code under test knows of them.
+# TASKSTREAM_FAULTS_BREAK_DEDUP=audit,notifications: drop each consumer's processed_events
+# primary key before the fault, so a redelivered event is applied again.
+BREAK_DEDUP = [n for n in os.environ.get("TASKSTREAM_FAULTS_BREAK_DEDUP", "").split(",") if n]
+# TASKSTREAM_FAULTS_BREAK_SUPERVISION=1: what `crashed` kills is held out of supervision until
+# the check is over, so it stays dead (released afterwards, for the stack's own shutdown).
+BREAK_SUPERVISION = os.environ.get("TASKSTREAM_FAULTS_BREAK_SUPERVISION") == "1"
+# TASKSTREAM_FAULTS_BREAK_HEAL=1: a link fault (partition, delay, resets), a full disk or a
+# clock jump is undone only after the check, not when the scenario says.
+BREAK_HEAL = os.environ.get("TASKSTREAM_FAULTS_BREAK_HEAL") == "1"
+# What a break postponed until after the check (run then, newest first).
+UNDO_AFTER_CHECK: list[Callable[[], Awaitable[None]]] = []
 
 
 @dataclass
@@ -461,9 +476,10 @@ class Ledger:
         problems = []
         admin = AIOKafkaAdminClient(bootstrap_servers=brokers, request_timeout_ms=5000)
         reader = AIOKafkaConsumer(bootstrap_servers=brokers, request_timeout_ms=5000)
-        await admin.start()
-        await reader.start()
         try:
+            # Inside the try: with the broker down, a start fails and both must still close.
+            await admin.start()
+            await reader.start()
             described = await admin.describe_topics([*STACK_TOPICS, *DLQ_TOPICS])
             partitions = [
                 TopicPartition(topic["topic"], partition["partition"])
@@ -497,7 +513,12 @@ class Ledger:
             try:
                 tally = await self.check(load, fault)
             except Exception as error:  # the database or Kafka may still be coming back
-                tally = Tally(fault, problems=[f"check failed: {type(error).__name__}: {error}"])
+                tally = Tally(
+                    fault,
+                    sent=len(load.operations),
+                    acked=sum(op.acked for op in load.operations),
+                    problems=[f"check failed: {type(error).__name__}: {error}"],
+                )
             if tally.ok or time.monotonic() - started > seconds:
                 tally.recovery_seconds = round(time.monotonic() - started, 1)
                 return tally
@@ -555,12 +576,20 @@ class Ledger:
         failed = []
         async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_SECONDS) as http:
             for user in users:
-                response = await http.post(
-                    "/graphql",
-                    json={"query": "{ verifyAuditLog { ok } }"},
-                    headers={"Authorization": f"Bearer {user.token}"},
-                )
-                if response.json().get("data", {}).get("verifyAuditLog", {}).get("ok") is not True:
+                try:
+                    response = await http.post(
+                        "/graphql",
+                        json={"query": "{ verifyAuditLog { ok } }"},
+                        headers={"Authorization": f"Bearer {user.token}"},
+                    )
+                except httpx.HTTPError as error:
+                    failed.append(f"audit chain of {user.id} unread: {type(error).__name__}")
+                    continue
+                try:
+                    answer = (response.json().get("data") or {}).get("verifyAuditLog") or {}
+                except ValueError:
+                    answer = {}
+                if answer.get("ok") is not True:
                     failed.append(f"audit chain of {user.id} does not verify: {response.text}")
         return failed
 
@@ -576,6 +605,8 @@ async def inject_under_load(
     rate: float,
 ) -> Tally:
     """Run the load, inject the fault while it runs, then wait for every invariant to hold."""
+    for consumer in BREAK_DEDUP:
+        await ledger.drop_dedup(consumer)
     load = Load(stack.url, users, f"{fault}-{uuid.uuid4().hex[:6]}", rate=rate)
     ledger.window = None
     running = asyncio.create_task(load.run(seconds))
@@ -584,8 +615,12 @@ async def inject_under_load(
     finally:
         with contextlib.suppress(Exception):
             await running
-    tally = await ledger.settle(load, fault)
-    tally.problems.extend(await ledger.verify_chains(stack.url, users))
+    try:
+        tally = await ledger.settle(load, fault)
+        tally.problems.extend(await ledger.verify_chains(stack.url, users))
+    finally:
+        while UNDO_AFTER_CHECK:
+            await UNDO_AFTER_CHECK.pop()()
     tally.seconds_of_load = seconds
     tally.rate = rate
     tally.window = ledger.window
@@ -678,11 +713,40 @@ def crashed(*names: str) -> Fault:
 
     async def fault(stack: Stack, _: Ledger) -> None:
         await asyncio.sleep(3)
+        if BREAK_SUPERVISION:
+            for name in names:
+                stack.supervised[name].held = True
+                UNDO_AFTER_CHECK.append(_released(stack, name))
         for name in names:
             stack.crash(name)
-        await healed(stack, *names)
+        if not BREAK_SUPERVISION:
+            await healed(stack, *names)
 
     return fault
+
+
+def _released(stack: Stack, name: str) -> Callable[[], Awaitable[None]]:
+    """Give `name` back to supervision and wait (bounded) until it is restarted."""
+
+    async def release() -> None:
+        target = stack.restarts()[name] + 1
+        stack.supervised[name].held = False
+        await asyncio.wait_for(stack.recovered(name, target), RECOVERY_BOUND_SECONDS)
+
+    return release
+
+
+async def _later(undo: Callable[[], object]) -> None:
+    """Undo a fault (heal a link, free a disk) after the check, as BREAK_HEAL asks."""
+    undo()
+
+
+def _undo(undo: Callable[[], object]) -> None:
+    """Undo a fault now, or after the check when BREAK_HEAL is on."""
+    if BREAK_HEAL:
+        UNDO_AFTER_CHECK.append(lambda: _later(undo))
+    else:
+        undo()
 
 
 def partitioned(service: str, dependency: str, seconds: float = 30.0) -> Fault:
@@ -695,7 +759,7 @@ def partitioned(service: str, dependency: str, seconds: float = 30.0) -> Fault:
         try:
             await asyncio.sleep(seconds)
         finally:
-            link.heal()
+            _undo(link.heal)
 
     return fault
 
@@ -710,7 +774,7 @@ def slowed(service: str, dependency: str, delay: float, jitter: float, seconds: 
         try:
             await asyncio.sleep(seconds)
         finally:
-            link.heal()
+            _undo(link.heal)
 
     return fault
 
@@ -725,8 +789,26 @@ def flapping(service: str, dependency: str, every: float, seconds: float) -> Fau
         for _round in range(int(seconds / every)):
             link.drop()
             await asyncio.sleep(every)
+        if BREAK_HEAL:
+            # The resets go on through the check, until it is over.
+            resetting = asyncio.create_task(_keep_resetting(link, every))
+            UNDO_AFTER_CHECK.append(lambda: _cancelled(resetting))
 
     return fault
+
+
+async def _keep_resetting(link: FaultProxy, every: float) -> None:
+    """Cut every connection on `link` every `every` s until cancelled."""
+    while True:
+        link.drop()
+        await asyncio.sleep(every)
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it to end."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def disk_full(stack: Stack, _: Ledger) -> None:
@@ -738,7 +820,7 @@ async def disk_full(stack: Stack, _: Ledger) -> None:
     try:
         await asyncio.sleep(15)
     finally:
-        balloon.unlink(missing_ok=True)
+        _undo(lambda: balloon.unlink(missing_ok=True))
 
 
 def _fill(path: Path) -> None:
@@ -755,17 +837,9 @@ def _fill(path: Path) -> None:
                     file.write(bytes(4096))
 
 
-# Consumers whose deduplication the harness switches off, to show that the invariants bite:
-# TASKSTREAM_FAULTS_BREAK_DEDUP=audit (comma-separated) drops the primary key of each one's
-# processed_events table before the replay, so a redelivered event is applied again.
-BREAK_DEDUP = [n for n in os.environ.get("TASKSTREAM_FAULTS_BREAK_DEDUP", "").split(",") if n]
-
-
 async def replayed(stack: Stack, ledger: Ledger) -> None:
     """8 s in, publish every record of `task-events` so far again, byte for byte (key, value,
     headers): what an at-least-once redelivery of everything looks like to the consumers."""
-    for consumer in BREAK_DEDUP:
-        await ledger.drop_dedup(consumer)
     await asyncio.sleep(8)
     brokers = stack.kafka.bootstrap_servers
     reader = AIOKafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False)
@@ -841,7 +915,7 @@ async def clock_jumps(stack: Stack, _: Ledger) -> None:
         stamps = [await _served_date(service.app_port)]
         await asyncio.sleep(5)
     finally:
-        clock.write_text("+0\n")
+        _undo(lambda: clock.write_text("+0\n"))
     stamps += [
         datetime.fromisoformat(json.loads(line)["time"])
         for line in service.log_path.read_text().splitlines()
