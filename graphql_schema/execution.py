@@ -101,7 +101,8 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         """The steps of a selection, made once per execution."""
         cached = self.steps.get(id(grouped_field_set))
         if cached is None:
-            assert self.plans is not None
+            if self.plans is None:
+                raise RuntimeError("a selection's steps asked for before the plans were made")
             cached = (grouped_field_set, steps_of(self.plans, parent_type, grouped_field_set))
             self.steps[id(grouped_field_set)] = cached
         return cached[1]
@@ -140,7 +141,8 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's `complete_iterable_value` (without @stream, which has no shape), each
         item that is an object of the shape completed by its steps."""
         item_type = shape.item_type
-        assert item_type is not None
+        if item_type is None:
+            raise RuntimeError("a list shape without its item type")
         is_awaitable = self.is_awaitable
         object_type, steps = shape.object_type, shape.steps
         completed: list[Any] = []
@@ -279,7 +281,8 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         to read and no Strawberry wrapper; errors handled as there."""
         field = step.field
         resolver = step.resolver
-        assert field is not None and resolver is not None
+        if field is None or resolver is None:
+            raise RuntimeError("a resolver step without its field or resolver")
         return_type = field.type
         field_details_list = step.field_details_list
         info = self.build_resolve_info(field, step.nodes, parent_type, path)

@@ -181,7 +181,8 @@ class Shape:
 
     def leaf_values(self, source: Any) -> Any:
         """An object of plain leaves only, or Undefined when a leaf needs its full path."""
-        assert self.leaves is not None
+        if self.leaves is None:
+            raise RuntimeError("leaf values asked of a shape that is not all leaves")
         values: dict[str, Any] = {}
         try:
             for response_name, leaf in self.leaves:
