@@ -2,22 +2,34 @@
 single-process tools, in the memory of one process.
 
 Shared counting uses GCRA (the generic cell rate algorithm, a token bucket kept as one number:
-the theoretical arrival time). A key's whole state is one entry, changed by compare-and-set,
-so concurrent requests on several replicas are each counted once and never all admitted past
-the budget. Each replica also remembers the last arrival time it saw per key: that time only
-grows, so a request it already refuses is refused without asking the store (hammering clients
-cost the store nothing).
+the theoretical arrival time). A key's whole state is one entry, changed atomically (one SQL
+statement on PostgreSQL, a compare-and-set on the Dapr store: taskstream/sharedstate.py,
+`spend_bucket`), so concurrent requests on several replicas are each counted once and never
+all admitted past the budget. Each replica also remembers the last arrival time it saw per
+key: that time only grows, so a request it already refuses is refused without asking the store
+(hammering clients cost the store nothing).
 
 Leases (the per-request budgets, query cost and mutations): while a key's bucket is more than
-half full, a replica that goes to the store reserves, beside what it admits, a slice of at most
-`lease_fraction` of the capacity (never more than the bucket holds above its half), and spends
-that slice locally for `lease_seconds`: most requests of an account far from its limit cost
-the store nothing. Leased points are taken from the shared bucket when leased, so the replicas
-together never admit more than the budget plus the slices still held (at most replicas *
-lease_fraction * capacity at any moment) and a slice left unspent when it lapses is not
-returned (a live slice goes back whenever its replica goes to the store for the key again), so
-a client may be refused up to that much early (documented in README.md). Near
-the limit (bucket at most half full) nothing is leased and every request is counted exactly.
+half full, a replica that goes to the store takes, beside what it admits, a slice of at most
+`lease_fraction` of the capacity (never what would leave the bucket at most half full), and
+spends that slice locally for `lease_seconds`: most requests of an account far from its limit
+cost the store nothing. Before a slice runs low (half of `lease_fraction` left) or old (half of
+its time), the request that notices it starts a top-up in the background, which fills the slice
+up to `lease_fraction` again and renews its time: the requests go on spending what is left
+meanwhile, so an account far from its limit rarely waits on the store at all.
+
+The bound, per key (tests/integration/test_shared_limits.py checks it with two replicas):
+- **No replica overdraws the shared limit: 0 points.** Every point is taken from the shared
+  bucket before any request spends it, so over any span of t seconds all replicas together
+  admit at most capacity + t * per_second points, exactly GCRA's limit.
+- **A replica holds at most `lease_fraction * capacity` points taken but not yet spent** (a
+  top-up asks for the difference, never more), so a client may be refused early by at most
+  that much per other replica holding a slice. What is left of a slice, live or lapsed, goes
+  back to the bucket with its replica's next store visit for the key; a replica that never
+  asks for the key again keeps its slice from the others (documented in README.md), and
+  past MAX_KEYS slices, forgotten ones are lost (refused early, never admitted twice).
+Near the limit (bucket at most half full) nothing is leased and every request is counted
+exactly.
 """
 
 from __future__ import annotations
@@ -34,8 +46,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from taskstream.errors import RateLimited
-from taskstream.sharedstate import KEEP, SharedState, StateUnavailable
+from taskstream.errors import RateLimited, TaskstreamError
+from taskstream.sharedstate import BucketSpend, SharedState, StateUnavailable, Taken
 
 log = logging.getLogger(__name__)
 # Budgets that let a request through while the shared state does not answer: an outage of the
@@ -135,6 +147,9 @@ class _Lease:
 
     points: float
     until: float
+    # False once the store gave less than was asked (the bucket reached half full): this
+    # slice runs out, then every request is counted in the store.
+    renewable: bool = True
 
 
 @dataclass
@@ -206,10 +221,6 @@ class LoginBackoff:
 def _state_key(kind: str, key: str) -> str:
     """A bounded store key for a client-controlled key (e-mail addresses, addresses)."""
     return f"ratelimit:{kind}:{hashlib.sha256(key.encode()).hexdigest()}"
-
-
-# What a spend answers: (admitted, seconds to wait, points left).
-Taken = tuple[bool, float, float]
 
 
 def _settle(futures: list[asyncio.Future[Taken]], spent: asyncio.Future[list[Taken]]) -> None:
@@ -289,6 +300,9 @@ class SharedBucket:
         self._locks = KeyedLocks()
         self._queued: dict[str, list[tuple[float, asyncio.Future[Taken]]]] = {}
         self._running: set[asyncio.Task[list[Taken]]] = set()
+        # Slices being topped up, and those tasks (held until done, like `_running`).
+        self._topping: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def take(self, key: str, points: float = 1.0) -> Taken:
         """Spend `points` of the key's bucket: (admitted, seconds to wait, points left)."""
@@ -299,9 +313,9 @@ class SharedBucket:
         cost = points * self.interval
         seen = self._seen.get(key)
         if seen is not None:
-            # A live slice this replica holds would go back to the store with this request.
+            # A slice this replica holds would go back to the store with this request.
             lease = self._leases.get(key)
-            if lease is not None and lease.until > now:
+            if lease is not None:
                 seen -= lease.points * self.interval
             if max(seen, now) + cost - now > self.tolerance:
                 return False, max(seen, now) + cost - self.tolerance - now, self._left(seen, now)
@@ -325,29 +339,97 @@ class SharedBucket:
                 await asyncio.wait([spent])
         return await mine
 
+    def held(self, key: str) -> float:
+        """Points of the key this replica holds: taken from the shared bucket, not yet spent."""
+        lease = self._leases.get(key)
+        return lease.points if lease is not None and lease.until > self.clock() else 0.0
+
+    async def settled(self) -> None:
+        """Wait for the slices being topped up in the background (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
     def _spend_leased(self, key: str, points: float, now: float) -> float | None:
         """Take `points` from this replica's live lease of the key: the points it has left
-        after, or None (no lease, lapsed, or too few points: ask the store)."""
+        after, or None (no lease, lapsed, or too few points: ask the store). A slice running
+        low or old is topped up in the background."""
         lease = self._leases.get(key)
         if lease is None:
             return None
         if lease.until <= now:
-            del self._leases[key]
+            # Lapsed: kept to go back to the bucket with this replica's next store visit.
             return None
         if points > lease.points:
             return None
         lease.points -= points
+        if lease.renewable and key not in self._topping and self._wants_top_up(lease, now):
+            self._topping.add(key)
+            topping = asyncio.get_running_loop().create_task(self._top_up(key))
+            self._background.add(topping)
+            topping.add_done_callback(self._background.discard)
         return lease.points
 
-    def _lease_for(self, tat: float, now: float) -> float:
-        """Whole points to lease beside a compare-and-set that leaves the bucket at `tat`."""
-        if self.lease_max <= 0:
-            return 0.0
-        above_half = self._left(tat, now) - self.capacity / 2
-        return float(max(0, min(self.lease_max, math.floor(above_half))))
+    def _wants_top_up(self, lease: _Lease, now: float) -> bool:
+        """Whether a slice is low (half spent) or old (half its time gone)."""
+        return lease.points * 2 < self.lease_max or (lease.until - now) * 2 < self.lease_seconds
+
+    def _spend(self, now: float, costs: list[float], returned: float, lease: float) -> BucketSpend:
+        """The store's change for spends of `costs` points beside a slice of up to `lease`."""
+        return BucketSpend(
+            now=now,
+            costs=tuple(points * self.interval for points in costs),
+            returned=returned * self.interval,
+            tolerance=self.tolerance,
+            interval=self.interval,
+            lease_max=float(lease),
+            half=self.capacity / 2,
+        )
+
+    async def _top_up(self, key: str) -> None:
+        """Fill this replica's slice of the key up to `lease_max` again and renew its time,
+        while requests go on spending what it holds (run in the background)."""
+        try:
+            async with self._locks.hold(key):
+                now = self.clock()
+                lease = self._leases.get(key)
+                # A batch may have replaced or spent the slice while this waited for the turn.
+                if (
+                    lease is None
+                    or lease.until <= now
+                    or not lease.renewable
+                    or not self._wants_top_up(lease, now)
+                ):
+                    return
+                want = self.lease_max - math.ceil(lease.points)
+                if want <= 0:
+                    return
+                outcome = await self.state.spend_bucket(
+                    _state_key(self.namespace, key),
+                    self._spend(now, [], 0.0, want),
+                    ttl=self.tolerance + 1.0,
+                )
+                self._remember(key, outcome.tat, now)
+                # Less than asked: the bucket is half full now; this slice is the last.
+                lease.renewable = outcome.lease >= want
+                if not outcome.lease:
+                    return
+                # The slice was held (not popped) throughout: requests spent from it meanwhile.
+                held = self._leases.get(key)
+                if held is lease and lease.until > now:
+                    lease.points += outcome.lease
+                    lease.until = now + self.lease_seconds
+                else:
+                    self._keep_lease(key, outcome.lease, now)
+        except TaskstreamError as error:
+            # The slice runs out as it is; the next request that finds none goes to the store.
+            log.warning("%s slice not topped up: %s", self.kind, error.message)
+        except Exception:
+            log.exception("%s slice not topped up", self.kind)
+        finally:
+            self._topping.discard(key)
 
     async def _take_batch(self, key: str, batch: list[float]) -> list[Taken]:
-        """One compare-and-set admitting, in order, each spend of the batch that fits (the
+        """One atomic spend admitting, in order, each spend of the batch that fits (the
         leading ones this replica's lease still covers go without the store)."""
         now = self.clock()
         local: list[Taken] = []
@@ -359,39 +441,23 @@ class SharedBucket:
         batch = batch[len(local) :]
         if not batch:
             return local
-        # What is left of a live slice goes back in this compare-and-set, so a request bigger
-        # than the slice still gets all the points the account has (a lapsed slice is spent).
+        # What is left of the slice (live or lapsed) goes back in this spend, so a request
+        # bigger than the slice still gets all the points the account has.
         held = self._leases.pop(key, None)
-        returned = held.points if held is not None and held.until > now else 0.0
-
-        def spend(value: Any) -> tuple[Any, tuple[list[Taken], float, float]]:
-            tat = float(value["tat"]) if isinstance(value, dict) else now
-            current, results = tat - returned * self.interval, []
-            for points in batch:
-                cost = points * self.interval
-                new = max(current, now) + cost
-                if new - now > self.tolerance:
-                    wait = new - self.tolerance - now
-                    results.append((False, wait, self._left(current, now)))
-                else:
-                    current = new
-                    results.append((True, 0.0, self._left(new, now)))
-            lease = self._lease_for(current, now)
-            if lease:
-                current = max(current, now) + lease * self.interval
-            return (KEEP if current == tat else {"tat": current}), (results, current, lease)
-
-        results, tat, lease = await self.state.update(
-            _state_key(self.namespace, key), spend, ttl=self.tolerance + 1.0
+        returned = held.points if held is not None else 0.0
+        outcome = await self.state.spend_bucket(
+            _state_key(self.namespace, key),
+            self._spend(now, batch, returned, self.lease_max),
+            ttl=self.tolerance + 1.0,
         )
         if returned:
             # The stored time went back by the returned slice: what this replica saw before
             # is no longer a lower bound of it.
             self._seen.pop(key, None)
-        self._remember(key, tat, now)
-        if lease:
-            self._keep_lease(key, lease, now)
-        return local + results
+        self._remember(key, outcome.tat, now)
+        if outcome.lease:
+            self._keep_lease(key, outcome.lease, now)
+        return local + outcome.results
 
     def _keep_lease(self, key: str, points: float, now: float) -> None:
         """Hold `points` taken from the store for this replica."""
@@ -399,9 +465,12 @@ class SharedBucket:
             for lapsed in [k for k, v in self._leases.items() if v.until <= now]:
                 del self._leases[lapsed]
             if len(self._leases) >= MAX_KEYS:
-                # Bounded memory over the held points: forgetting a lease only refuses early.
+                # Bounded memory over the held points: forgetting a slice only refuses early.
                 self._leases.clear()
-        self._leases[key] = _Lease(points=points, until=now + self.lease_seconds)
+        # A partial slice means the bucket reached half full: it is not topped up.
+        self._leases[key] = _Lease(
+            points=points, until=now + self.lease_seconds, renewable=points >= self.lease_max
+        )
 
     def _left(self, tat: float, now: float) -> float:
         return max(0.0, self.tolerance - max(tat - now, 0.0)) / self.interval
@@ -544,6 +613,11 @@ class RateLimits:
             cap=login_backoff_max_seconds,
             clock=clock,
         )
+
+    async def settled(self) -> None:
+        """Wait for every shared bucket's background top-ups (tests, shutdown)."""
+        for bucket in self.shared.values():
+            await bucket.settled()
 
     async def _hit(self, kind: str, key: str, *, what: str) -> None:
         """One event of `kind` for the key, shared or local; RATE_LIMITED when over."""

@@ -5,6 +5,10 @@ key be absent (first writer wins), and may give a time to live. `update()` build
 read-modify-write on top (retried on a lost race), which is what counters, buckets and claims
 need. Two adapters: the Dapr state API through the sidecar (`stack up`, Kubernetes) and a
 PostgreSQL table reached directly (`up`). Values are JSON.
+
+The rate limits' token buckets (`spend_bucket`, a `BucketSpend`) go through `update()` on the
+Dapr store (a read and an ETag-guarded write) and through one SQL statement on PostgreSQL,
+which computes the same spend next to the row it locks: every request pays the buckets.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -64,6 +68,64 @@ class Entry:
 
     value: JSON
     etag: str
+
+
+# What a bucket spend answers per request: (admitted, seconds to wait, points left).
+Taken = tuple[bool, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class BucketOutcome:
+    """What a BucketSpend did: each request's answer, the stored time after it, the slice."""
+
+    results: list[Taken]
+    tat: float
+    lease: float
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSpend:
+    """A batch of spends from a GCRA token bucket, as one atomic change of its stored time.
+
+    GCRA keeps a bucket as one number, the theoretical arrival time (TAT, seconds of the
+    callers' wall clock): a spend costing c seconds (points * interval) is admitted when
+    max(TAT, now) + c lies within `tolerance` (capacity * interval) of now, and moves TAT
+    there. The batch is admitted in order, each spend that fits; then, while the bucket is
+    more than half full, a slice of at most `lease_max` points (never what would leave it at
+    most half full) is taken beside it. `returned` seconds (a slice given back) come off the
+    stored time first. `apply` is the rule; PostgresState runs the same arithmetic in SQL
+    (tests/integration/test_shared_state.py checks that both agree on random batches).
+    """
+
+    now: float
+    costs: tuple[float, ...]
+    returned: float
+    tolerance: float
+    interval: float
+    lease_max: float
+    # Half the capacity, in points.
+    half: float
+
+    def left(self, tat: float) -> float:
+        """Points the bucket holds when its stored time is `tat`."""
+        return max(0.0, self.tolerance - max(tat - self.now, 0.0)) / self.interval
+
+    def apply(self, stored: float | None) -> BucketOutcome:
+        """The spend on a bucket whose stored time is `stored` (None: absent, i.e. full)."""
+        now = self.now
+        current = (now if stored is None else stored) - self.returned
+        results: list[Taken] = []
+        for cost in self.costs:
+            new = max(current, now) + cost
+            if new - now > self.tolerance:
+                results.append((False, new - self.tolerance - now, self.left(current)))
+            else:
+                current = new
+                results.append((True, 0.0, self.left(new)))
+        lease = float(max(0.0, min(self.lease_max, math.floor(self.left(current) - self.half))))
+        if lease > 0:
+            current = max(current, now) + lease * self.interval
+        return BucketOutcome(results, current, lease)
 
 
 def _check_key(key: str) -> None:
@@ -136,6 +198,17 @@ class SharedState(abc.ABC):
 
         return await self.update(key, add, ttl=ttl)
 
+    async def spend_bucket(self, key: str, spend: BucketSpend, *, ttl: float) -> BucketOutcome:
+        """Apply a bucket spend to the entry {"tat": seconds} under the key, atomically."""
+
+        def change(value: JSON | None) -> tuple[JSON | None, BucketOutcome]:
+            stored = float(value["tat"]) if isinstance(value, dict) else None
+            outcome = spend.apply(stored)
+            unchanged = outcome.tat == (spend.now if stored is None else stored)
+            return (KEEP if unchanged else {"tat": outcome.tat}), outcome
+
+        return await self.update(key, change, ttl=ttl)
+
 
 def _ttl_seconds(ttl: float | None) -> int | None:
     return None if ttl is None else max(1, math.ceil(ttl))
@@ -168,6 +241,61 @@ _DELETE_IF_ETAG = text("DELETE FROM gateway.shared_state WHERE key = :key AND et
 _PRUNE = text(
     "DELETE FROM gateway.shared_state WHERE key IN (SELECT key FROM gateway.shared_state "
     "WHERE expires_at <= now() LIMIT :n FOR UPDATE SKIP LOCKED)"
+)
+
+# A BucketSpend in one statement (BucketSpend.apply in SQL, operation for operation, so both
+# compute the same doubles). `held` locks the key's row, so concurrent spends of one key take
+# turns and each sees the time the one before it stored (READ COMMITTED re-reads a row it
+# waited for); an expired row counts as absent. When the key has no row, two first spends may
+# both insert: the second finds the row at ON CONFLICT, its etag guard fails, nothing is written
+# and `written` says so (the caller runs the spend again, now on the row).
+_SPEND_BUCKET = text(
+    """
+    WITH RECURSIVE held AS (
+        SELECT etag, CASE WHEN (expires_at IS NULL OR expires_at > now())
+                           AND jsonb_typeof(value -> 'tat') = 'number'
+                          THEN CAST(value ->> 'tat' AS float8) END AS tat
+        FROM gateway.shared_state WHERE key = :key FOR UPDATE
+    ), start AS (
+        SELECT (SELECT tat FROM held) AS stored, (SELECT etag FROM held) AS etag
+    ), walk(n, cur) AS (
+        SELECT 0, COALESCE(start.stored, CAST(:now AS float8)) - CAST(:returned AS float8)
+        FROM start
+        UNION ALL
+        SELECT walk.n + 1,
+               CASE WHEN GREATEST(walk.cur, CAST(:now AS float8)) + c.cost
+                         - CAST(:now AS float8) > CAST(:tolerance AS float8)
+                    THEN walk.cur
+                    ELSE GREATEST(walk.cur, CAST(:now AS float8)) + c.cost END
+        FROM walk
+        JOIN unnest(CAST(:costs AS float8[])) WITH ORDINALITY AS c(cost, n) ON c.n = walk.n + 1
+    ), spent AS (
+        SELECT cur, GREATEST(CAST(0 AS float8), LEAST(CAST(:lease_max AS float8), floor(
+                   GREATEST(CAST(0 AS float8), CAST(:tolerance AS float8)
+                            - GREATEST(cur - CAST(:now AS float8), CAST(0 AS float8)))
+                   / CAST(:interval AS float8) - CAST(:half AS float8)))) AS lease
+        FROM walk ORDER BY n DESC LIMIT 1
+    ), next AS (
+        SELECT CASE WHEN lease > 0
+                    THEN GREATEST(cur, CAST(:now AS float8)) + lease * CAST(:interval AS float8)
+                    ELSE cur END AS tat
+        FROM spent
+    ), written AS (
+        INSERT INTO gateway.shared_state AS s (key, value, etag, expires_at)
+        SELECT :key, jsonb_build_object('tat', next.tat), :etag,
+               now() + make_interval(secs => CAST(:ttl AS integer))
+        FROM next, start
+        WHERE next.tat <> COALESCE(start.stored, CAST(:now AS float8))
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag,
+            expires_at = EXCLUDED.expires_at
+        WHERE s.etag IS NOT DISTINCT FROM (SELECT etag FROM start)
+        RETURNING 1
+    )
+    SELECT start.stored, next.tat,
+           next.tat <> COALESCE(start.stored, CAST(:now AS float8)) AS changed,
+           (SELECT count(*) FROM written) AS written
+    FROM start, next
+    """
 )
 
 
@@ -239,6 +367,38 @@ class PostgresState(SharedState):
         if changed != 1:
             raise ETagMismatch(f"{key}: changed since it was read")
         await self._maybe_prune()
+
+    async def spend_bucket(self, key: str, spend: BucketSpend, *, ttl: float) -> BucketOutcome:
+        """Apply a bucket spend in one statement (one round trip, no transaction around it)."""
+        _check_key(key)
+        params: dict[str, Any] = {
+            "key": key,
+            "now": spend.now,
+            "returned": spend.returned,
+            "costs": list(spend.costs),
+            "tolerance": spend.tolerance,
+            "interval": spend.interval,
+            "lease_max": spend.lease_max,
+            "half": spend.half,
+            "ttl": _ttl_seconds(ttl),
+        }
+        for attempt in range(MAX_ATTEMPTS):
+            params["etag"] = uuid.uuid4()
+            with _unavailable_when_the_database_is():
+                async with self.engine.connect() as connection:
+                    # One statement: autocommit spares the BEGIN and COMMIT round trips.
+                    autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    row = (await autocommit.execute(_SPEND_BUCKET, params)).one()
+            if row.changed and not row.written:
+                # Another replica created the key meanwhile: spend again on its row.
+                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
+                continue
+            outcome = spend.apply(row.stored)
+            if row.changed:
+                await self._maybe_prune()
+            # What is stored is the statement's time (the same double, by construction).
+            return replace(outcome, tat=float(row.tat))
+        raise Contended(f"too many concurrent changes of {key.split(':', 1)[0]}; try again")
 
     async def delete(self, key: str, *, etag: str | None = None) -> None:
         """Remove the entry (conditionally on its ETag)."""

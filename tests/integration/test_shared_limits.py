@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 
 import pytest
@@ -13,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphql_schema.persisted import LruDocumentStore, SharedDocumentStore, sha256_hex
 from taskstream.errors import RateLimited
 from taskstream.ratelimit import RateLimits
-from taskstream.sharedstate import DaprState, Entry, PostgresState, SharedState
+from taskstream.sharedstate import (
+    BucketOutcome,
+    BucketSpend,
+    DaprState,
+    PostgresState,
+    SharedState,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -138,14 +145,22 @@ async def test_log_in_attempts_per_address_count_on_every_replica(state: SharedS
 
 
 class CountingState(PostgresState):
-    """The PostgreSQL adapter, counting reads (a fake that subclasses the real port)."""
+    """The PostgreSQL adapter, counting its visits for a bucket (a fake that subclasses the
+    real port): each is one statement. `requests` are the visits requests wait on (a spend),
+    `top_ups` those made in the background (only a slice)."""
 
     reads = 0
+    requests = 0
+    top_ups = 0
 
-    async def get(self, key: str) -> Entry | None:
-        """Count, then read."""
+    async def spend_bucket(self, key: str, spend: BucketSpend, *, ttl: float) -> BucketOutcome:
+        """Count, then spend."""
         self.reads += 1
-        return await super().get(key)
+        if spend.costs:
+            self.requests += 1
+        else:
+            self.top_ups += 1
+        return await super().spend_bucket(key, spend, ttl=ttl)
 
 
 async def test_a_refused_key_is_refused_locally_without_reading_the_store(
@@ -304,6 +319,16 @@ async def test_far_from_the_limit_a_leased_slice_is_spent_without_the_store(
     clock.now += 1
     await limits.mutation(user)
     assert state.reads == 3
+    # Paced, 20 a second for 10 s (more than the 16.7 a second the bucket gets back, far above
+    # half full throughout): each time half the slice or half its second is gone, the request
+    # that notices starts a top-up, which lands long before the slice runs out (a millisecond
+    # here, against 1.25 s to spend half a slice). No request waits for the store again.
+    for _ in range(200):
+        clock.now += 0.05
+        await limits.mutation(user)
+        await limits.settled()
+    assert state.requests == 3
+    assert 10 <= state.top_ups <= 20
 
 
 async def test_leasing_replicas_together_admit_exactly_the_budget(state: SharedState) -> None:
@@ -389,3 +414,51 @@ async def test_a_request_bigger_than_the_slice_gets_the_slice_back_and_the_rest(
     with pytest.raises(RateLimited, match=r"query cost 30 is more than the 20 points"):
         await limits.query_cost(user, 30)
     await limits.query_cost(user, 20)
+
+
+async def test_two_leasing_replicas_never_overdraw_and_hold_at_most_a_slice_each(
+    engine: AsyncEngine,
+) -> None:
+    # The bound of taskstream/ratelimit.py: over any span of t seconds both replicas together
+    # admit at most capacity + t * rate (overdraw 0), and each holds at most a slice
+    # (lease_fraction * capacity) taken but unspent, which is all it can refuse early.
+    # 480 a minute (8/s: times exact in binary), slices of 10 % (48): two replicas with bursts
+    # and lulls, top-ups in the background, on one PostgreSQL.
+    clock = Clock()
+    state = CountingState(engine)
+    one = leasing(state, clock, mutations=480, fraction=0.1)
+    two = leasing(state, clock, mutations=480, fraction=0.1)
+    user = str(uuid.uuid4())
+    capacity, rate, slice_ = 480, 8.0, 48
+    rng = random.Random(16)
+    admitted_at: list[float] = []
+    start = clock.now
+    for step in range(320):
+        # Phases of 4 s: a burst (four times the rate), then a lull (about the rate).
+        burst = (step // 32) % 2 == 0
+        for replica in (one, two):
+            for _ in range(rng.randrange(5) if burst else rng.randrange(2)):
+                if await admitted(replica.mutation(user)):
+                    admitted_at.append(clock.now)
+        if rng.random() < 0.7:  # most top-ups land before the next step, some later
+            await one.settled()
+            await two.settled()
+        for replica in (one, two):
+            assert replica.shared["mutations"].held(user) <= slice_
+        clock.now += 0.125
+    await one.settled()
+    await two.settled()
+    assert state.top_ups > 0 and state.requests > 0
+    # Overdraw 0: every window [a, b] of the admissions holds at most capacity + rate * (b - a).
+    for first in range(len(admitted_at)):
+        for last in range(first, len(admitted_at), 5):
+            span = admitted_at[last] - admitted_at[first]
+            assert last - first + 1 <= capacity + rate * span
+    # Nothing lost either: with the clock stopped, each replica spends until refused (its
+    # slice, then what the store holds). What a slice held, spent or not (some lapsed while
+    # their top-up was late), went back with the next visit: every point the bucket gave over
+    # the run was admitted (the bursts kept it from ever being full again).
+    for replica in (one, two):
+        while await admitted(replica.mutation(user)):
+            admitted_at.append(clock.now)
+    assert len(admitted_at) == capacity + rate * (clock.now - start)

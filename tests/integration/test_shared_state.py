@@ -5,6 +5,7 @@ fixture, tests/integration/conftest.py)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.sharedstate import ETagMismatch, PostgresState, SharedState
+from taskstream.sharedstate import BucketSpend, ETagMismatch, PostgresState, SharedState
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +120,90 @@ async def test_the_database_adapter_deletes_expired_rows_as_it_writes(engine: As
             {"keys": [expired, kept]},
         )
         assert {row.key for row in rows} == {kept}
+
+
+def random_spend(rng: random.Random, now: float) -> BucketSpend:
+    """A bucket spend of random size and shape (interval and capacity not round numbers)."""
+    interval = rng.choice([1 / 3, 0.1, 1 / 7, 0.0002, 6.0])
+    capacity = rng.choice([5, 20, 100, 1000, 100_000])
+    return BucketSpend(
+        now=now,
+        costs=tuple(
+            rng.choice([1, 2, 7, 25, capacity]) * interval for _ in range(rng.randrange(4))
+        ),
+        returned=rng.choice([0.0, 3.0]) * interval,
+        tolerance=capacity * interval,
+        interval=interval,
+        lease_max=float(rng.choice([0, 1, capacity // 20, capacity // 4])),
+        half=capacity / 2,
+    )
+
+
+async def test_a_bucket_spend_in_sql_is_the_same_arithmetic_as_in_python(
+    engine: AsyncEngine,
+) -> None:
+    state = PostgresState(engine)
+    rng = random.Random(16)
+    for _ in range(300):
+        key = fresh("bucket")
+        now = 1_000_000 + rng.random() * 1000
+        spend = random_spend(rng, now)
+        # The bucket absent (full), or holding a time anywhere from long past to the far end.
+        stored: float | None = None
+        if rng.random() < 0.8:
+            stored = now + rng.uniform(-2, 1.2) * spend.tolerance
+            await state.set(key, {"tat": stored}, ttl=60)
+        expected = spend.apply(stored)
+        outcome = await state.spend_bucket(key, spend, ttl=60)
+        # Bit for bit: the statement's doubles are Python's, and so is what it stored.
+        assert outcome == expected, (stored, spend)
+        entry = await state.get(key)
+        unchanged = expected.tat == (now if stored is None else stored)
+        if unchanged:
+            assert (entry.value["tat"] if entry is not None else None) == stored
+        else:
+            assert entry is not None and entry.value == {"tat": expected.tat}
+
+
+async def test_a_bucket_spend_through_each_adapter_keeps_the_same_rule(state: SharedState) -> None:
+    # The Dapr store goes through update() (read, ETag-guarded write); both answer alike.
+    rng = random.Random(19)
+    for _ in range(20):
+        key = fresh("bucket")
+        now = 2_000_000 + rng.random()
+        spend = random_spend(rng, now)
+        first = await state.spend_bucket(key, spend, ttl=60)
+        assert first == spend.apply(None)
+        second = await state.spend_bucket(key, spend, ttl=60)
+        stored = first.tat if first.tat != now else None
+        assert second == spend.apply(stored)
+
+
+async def test_concurrent_bucket_spends_of_a_new_key_on_several_replicas_lose_none(
+    engine: AsyncEngine,
+) -> None:
+    # Four replicas' adapters, 60 spends at once of a key no one has written: each is counted
+    # once (the race to create the row is retried, a waiting spend sees the time before it).
+    replicas = [PostgresState(engine) for _ in range(4)]
+    key, now, interval = fresh("bucket"), 3_000_000.0, 0.25
+    spend = BucketSpend(
+        now=now,
+        costs=(interval,),
+        returned=0.0,
+        tolerance=40 * interval,
+        interval=interval,
+        lease_max=0.0,
+        half=20.0,
+    )
+    outcomes = await asyncio.gather(
+        *(replicas[n % 4].spend_bucket(key, spend, ttl=60) for n in range(60))
+    )
+    assert sorted(o.results[0][0] for o in outcomes).count(True) == 40
+    entry = await state_of(engine, key)
+    assert entry == now + 40 * interval
+
+
+async def state_of(engine: AsyncEngine, key: str) -> float | None:
+    """The stored time of a bucket, read apart from the adapter under test."""
+    entry = await PostgresState(engine).get(key)
+    return None if entry is None else float(entry.value["tat"])
