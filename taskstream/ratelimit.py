@@ -13,10 +13,10 @@ Leases (the per-request budgets, query cost and mutations): while a key's bucket
 half full, a replica that goes to the store takes, beside what it admits, a slice of at most
 `lease_fraction` of the capacity (never what would leave the bucket at most half full), and
 spends that slice locally for `lease_seconds`: most requests of an account far from its limit
-cost the store nothing. Before a slice runs low (half of `lease_fraction` left) or old (half of
-its time), the request that notices it starts a top-up in the background, which fills the slice
-up to `lease_fraction` again and renews its time: the requests go on spending what is left
-meanwhile, so an account far from its limit rarely waits on the store at all.
+cost the store nothing. Before a slice runs out (a quarter of it left) or lapses (half of its
+time gone), the request that notices it starts a top-up in the background, which fills the
+slice up to `lease_fraction` again and renews its time: the requests go on spending what is
+left meanwhile, so an account far from its limit rarely waits on the store at all.
 
 The bound, per key (tests/integration/test_shared_limits.py checks it with two replicas):
 - **No replica overdraws the shared limit: 0 points.** Every point is taken from the shared
@@ -370,8 +370,8 @@ class SharedBucket:
         return lease.points
 
     def _wants_top_up(self, lease: _Lease, now: float) -> bool:
-        """Whether a slice is low (half spent) or old (half its time gone)."""
-        return lease.points * 2 < self.lease_max or (lease.until - now) * 2 < self.lease_seconds
+        """Whether a slice is low (three quarters spent) or old (half its time gone)."""
+        return lease.points * 4 < self.lease_max or (lease.until - now) * 2 < self.lease_seconds
 
     def _spend(self, now: float, costs: list[float], returned: float, lease: float) -> BucketSpend:
         """The store's change for spends of `costs` points beside a slice of up to `lease`."""

@@ -320,9 +320,10 @@ async def test_far_from_the_limit_a_leased_slice_is_spent_without_the_store(
     await limits.mutation(user)
     assert state.reads == 3
     # Paced, 20 a second for 10 s (more than the 16.7 a second the bucket gets back, far above
-    # half full throughout): each time half the slice or half its second is gone, the request
-    # that notices starts a top-up, which lands long before the slice runs out (a millisecond
-    # here, against 1.25 s to spend half a slice). No request waits for the store again.
+    # half full throughout): each time three quarters of the slice or half its second is gone,
+    # the request that notices starts a top-up, which lands long before the slice runs out (a
+    # millisecond here, against 0.6 s to spend the last quarter of a slice of 50). No request
+    # waits for the store again; the slice is renewed about every half second.
     for _ in range(200):
         clock.now += 0.05
         await limits.mutation(user)
