@@ -15,6 +15,12 @@ ANALYZEs, for the selective and the broad word:
 
 Writes bench/results/profiles/shared_search.json (times and plans) and prints a table. The
 index is dropped again; nothing of this is in the gateway yet (it would be a migration).
+
+``--requests N``: instead, where a search request's time goes in the gateway, beside its SQL:
+the gateway app in-process (httpx's ASGI transport, as bench/profile_requests.py) on the loaded
+database, N selective searches of each scope (bench/search.py's document) timed unprofiled
+(wall and CPU per request), then profiled with pyinstrument (wall-clock samples) and cProfile
+(CPU time): bench/results/profiles/shared_search_request{,_cpu}.txt.
 """
 
 from __future__ import annotations
@@ -22,18 +28,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import io
 import json
+import os
+import pstats
+import statistics
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
+from pydantic import SecretStr
 
 from bench.common import RESULTS
 from bench.datasets import BROAD_WORD, SELECTIVE_WORD, load, plain_url
+from bench.search import SEARCH
 from bench.stack import BenchStack
+from gateway.app import create_app
 from gateway_core.persistence import reads
+from taskstream.bootstrap import bootstrap
+from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine
+from taskstream.settings import Settings
 
 CASES = {"selective": SELECTIVE_WORD, "broad": BROAD_WORD}
 CANDIDATE_INDEX = (
@@ -161,16 +180,110 @@ async def profile(url: str, user: uuid.UUID, page_user: uuid.UUID) -> dict[str, 
     return results
 
 
+SCOPES: dict[str, dict[str, Any]] = {
+    "everything visible": {"text": SELECTIVE_WORD},
+    "personal space only": {"text": SELECTIVE_WORD, "inbox": True},
+}
+
+
+async def profile_requests(stack: BenchStack, user: uuid.UUID, requests: int) -> dict[str, Any]:
+    """The selective search of each scope through the gateway app in-process: per request wall
+    and CPU time unprofiled, then a pyinstrument and a cProfile profile of the same requests."""
+    from pyinstrument import Profiler
+
+    engine = create_engine(stack.url, pool_size=4)
+    settings = Settings(
+        env="production",
+        database_url=stack.url,
+        jwt_secret=SecretStr(stack.secret),
+        log_level="WARNING",
+        # As the benchmark's gateway (bench/stack.py): one account reading as fast as it can.
+        graphql_cost_per_second=10**9,
+    )
+    runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=MemoryTransport())
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    headers = {"Authorization": f"Bearer {stack.tokens.issue(user)}"}
+    figures: dict[str, Any] = {"requests": requests, "load_average_1m": os.getloadavg()[0]}
+    profiles: list[str] = []
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+
+            async def search(variables: dict[str, Any]) -> None:
+                response = await http.post(
+                    "/graphql",
+                    json={"query": SEARCH, "variables": {"f": variables}},
+                    headers=headers,
+                )
+                body = response.json()
+                if response.status_code != 200 or body.get("errors"):
+                    raise RuntimeError(f"{response.status_code} {body}")
+
+            async def each(variables: dict[str, Any]) -> None:
+                for _ in range(requests):
+                    await search(variables)
+
+            for scope, variables in SCOPES.items():
+                for _ in range(20):  # warm: the document, the plans, the pool
+                    await search(variables)
+                walls, cpus = [], []
+                for _ in range(requests):
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    await search(variables)
+                    walls.append((time.perf_counter() - wall) * 1000)
+                    cpus.append((time.process_time() - cpu) * 1000)
+                walls.sort()
+                figures[scope] = {
+                    "wall_ms_p50": round(statistics.median(walls), 2),
+                    "wall_ms_p95": round(walls[int(0.95 * (len(walls) - 1))], 2),
+                    "cpu_ms_mean": round(statistics.fmean(cpus), 2),
+                }
+                print(scope, figures[scope], flush=True)
+                sampler = Profiler(interval=0.0005, async_mode="enabled")
+                sampler.start()
+                await each(variables)
+                sampler.stop()
+                counting = cProfile.Profile(time.process_time)
+                counting.enable()
+                await each(variables)
+                counting.disable()
+                out = io.StringIO()
+                for order in ("cumtime", "tottime"):
+                    pstats.Stats(counting, stream=out).sort_stats(order).print_stats(45)
+                profiles.append(
+                    f"## {scope}: {figures[scope]}\n"
+                    + sampler.output_text(unicode=True, show_all=False)
+                    + f"\n## {scope}, cProfile (CPU time), by cumulative then own time\n"
+                    + out.getvalue()
+                )
+    finally:
+        await engine.dispose()
+    path = RESULTS / "profiles" / "shared_search_request.txt"
+    path.write_text(
+        f"# python -m bench.profile_shared_search --quick --requests {requests}: the selective "
+        f"search in-process, {requests} requests per scope (load average "
+        f"{figures['load_average_1m']:.1f})\n\n" + "\n\n".join(profiles)
+    )
+    figures["profile"] = str(path.relative_to(RESULTS.parent.parent))
+    return figures
+
+
 def main() -> None:
     """Load, profile, write the result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="50,000 tasks instead of 1M")
+    parser.add_argument(
+        "--requests", type=int, default=0, help="profile N search requests through the gateway"
+    )
     args = parser.parse_args()
     page_tasks, search_tasks = (5_000, 50_000) if args.quick else (100_000, 1_000_000)
     with contextlib.closing(BenchStack()) as stack:
         dataset = asyncio.run(
             load(stack.url, page_tasks=page_tasks, search_tasks=search_tasks, log=print)
         )
+        if args.requests:
+            figures = asyncio.run(profile_requests(stack, dataset.search_user, args.requests))
+            print(json.dumps(figures, indent=2))
+            return
         results = asyncio.run(profile(stack.url, dataset.search_user, dataset.page_user))
     record = {
         "command": "python -m bench.profile_shared_search" + (" --quick" if args.quick else ""),
