@@ -130,6 +130,8 @@ def build(runtime: Runtime) -> ServiceParts:
         try:
             yield state
         finally:
+            # Slices being topped up in the background finish before the store closes.
+            await services.limits.settled()
             await state.close()
 
     routes: list[BaseRoute] = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import uuid
 from collections import defaultdict
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     and_,
+    bindparam,
     case,
     cast,
     false,
@@ -263,19 +265,29 @@ async def close_words(
     if not typos:
         return {}
     # One statement for all the words (a search has at most SEARCH_WORDS_MAX).
-    lookups = union_all(*(_close_words_of(user_id, word).subquery().select() for word in typos))
+    lookups = _close_words_statement(tuple(typos))
     # A UNION keeps no order: sort each word's list again (closest first).
-    rows = sorted((await connection.execute(lookups)).all(), key=lambda row: (row[2], row[1]))
+    found_rows = await connection.execute(lookups, {"close_user_id": user_id})
+    rows = sorted(found_rows.all(), key=lambda row: (row[2], row[1]))
     found: CloseWords = {word: [] for word in typos}
     for searched, close, _ in rows:
         found[searched].append(close)
     return found
 
 
-def _close_words_of(user_id: uuid.UUID, word: str) -> Select[Any]:
-    """The user's words close to one search word, closest first, labelled with the word."""
+@functools.lru_cache(maxsize=256)
+def _close_words_statement(typos: tuple[str, ...]) -> CompoundSelect[Any]:
+    """The lookup of close words for these search words, for any user (:close_user_id). Kept:
+    building it cost a search request more than running it (issue-16 notes)."""
+    return union_all(*(_close_words_of(word).subquery().select() for word in typos))
+
+
+def _close_words_of(word: str) -> Select[Any]:
+    """The user's (:close_user_id) words close to one search word, closest first, labelled
+    with the word."""
     budget = _typo_budget(word)
     vocabulary = t.search_words.c.word
+    user = bindparam("close_user_id", type_=t.search_words.c.user_id.type)
     plausible = func.length(vocabulary).between(len(word) - budget, len(word) + budget)
     # CASE, not AND: PostgreSQL may evaluate AND's operands in any order.
     distance = case(
@@ -286,7 +298,7 @@ def _close_words_of(user_id: uuid.UUID, word: str) -> Select[Any]:
     return (
         select(literal(word).label("searched"), vocabulary.label("close"), distance.label("edits"))
         .where(
-            t.search_words.c.user_id == user_id,
+            t.search_words.c.user_id == user,
             literal(word).op("<%")(vocabulary),
             plausible,
             has_piece,
@@ -648,6 +660,12 @@ async def _search_settings(connection: AsyncConnection, *, typos: bool) -> None:
     and at 300k a selective search took 550 ms instead of 5 (issue-16 notes). Planning each
     search afresh costs well under a millisecond.
     """
+    await connection.execute(_settings_statement(typos))
+
+
+@functools.cache
+def _settings_statement(typos: bool) -> Select[Any]:
+    """`_search_settings`' statement (two variants, built once)."""
     settings = [func.set_config("plan_cache_mode", "force_custom_plan", literal(True, Boolean))]
     if typos:
         settings.append(
@@ -657,7 +675,7 @@ async def _search_settings(connection: AsyncConnection, *, typos: bool) -> None:
                 literal(True, Boolean),
             )
         )
-    await connection.execute(select(*settings))
+    return select(*settings)
 
 
 async def tasks_by_id(
