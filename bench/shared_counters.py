@@ -13,6 +13,9 @@ Then, side by side in the same run, "accounts": the gateway's default budgets (c
 points at 5,000/s, 600 mutations a minute), requests going round `--accounts` accounts, each
 far from its limits, counted exactly (every request in the store) and with leases
 (TASKSTREAM_RATE_LIMIT_LEASE_FRACTION 0.05 for 1 s: slices spent without the store).
+And "statement": one bucket spend on PostgreSQL as the adapter's one statement
+(PostgresState.spend_bucket) against the generic read and compare-and-set (SharedState's
+update(), what the PostgreSQL adapter did before and the Dapr adapter does), taking turns.
 Writes ``bench/results/shared_counters.json``.
 """
 
@@ -36,7 +39,7 @@ from devstack.dapr_resources import render_dapr_resources, state_connection_stri
 from devstack.postgres import EmbeddedPostgres
 from taskstream.persistence.db import create_engine, migrate
 from taskstream.ratelimit import RateLimits
-from taskstream.sharedstate import DaprState, PostgresState, SharedState
+from taskstream.sharedstate import BucketSpend, DaprState, PostgresState, SharedState
 
 WARM_UP = 50
 
@@ -102,6 +105,35 @@ async def across_accounts(
     return {**summary(samples), **micro, **mean}
 
 
+async def statement_vs_update(state: PostgresState, requests: int) -> dict[str, Any]:
+    """p50/p99 (µs) of one bucket spend: the adapter's one statement and update()'s read and
+    compare-and-set, taking turns on the same store (a bucket no spend fills)."""
+    samples: dict[str, list[float]] = {"one_statement": [], "read_and_cas": []}
+    keys = {name: f"bench:{name}:{uuid.uuid4().hex}" for name in samples}
+    for n in range(requests + WARM_UP):
+        for name in samples:
+            spend = BucketSpend(
+                now=time.time(),
+                costs=(0.001,),
+                returned=0.0,
+                tolerance=1e6,
+                interval=0.001,
+                lease_max=0.0,
+                half=5e8,
+            )
+            started = time.perf_counter()
+            if name == "one_statement":
+                await state.spend_bucket(keys[name], spend, ttl=60)
+            else:
+                await SharedState.spend_bucket(state, keys[name], spend, ttl=60)
+            if n >= WARM_UP:
+                samples[name].append((time.perf_counter() - started) * 1000)
+    return {
+        name: {f"p{q}_us": round(percentile(values, q / 100) * 1000, 1) for q in (50, 99)}
+        for name, values in samples.items()
+    }
+
+
 async def contended(state: SharedState | None, requests: int, concurrency: int) -> dict[str, Any]:
     """Latency and throughput with `concurrency` callers counting on one account at once."""
     counted = limits(state)
@@ -150,6 +182,7 @@ async def main(requests: int, concurrency: int, accounts: int) -> dict[str, Any]
                 env={"DAPR_API_TOKEN": token},
             )
             results: dict[str, Any] = {"one_at_a_time": {}, "contended": {}, "accounts": {}}
+            results["statement"] = await statement_vs_update(PostgresState(engine), requests)
             with sidecar:
                 adapters: dict[str, SharedState | None] = {
                     "in_process": None,
@@ -215,6 +248,16 @@ if __name__ == "__main__":
         for name, where in (("dapr", "through the Dapr state store"), ("postgres", "in PostgreSQL"))
         for p in ("p50", "p99")
     ]
+    figures["comparisons"] += [
+        comparison(
+            f"one bucket spend in PostgreSQL, one statement, {p}",
+            value=figures["statement"]["one_statement"][f"{p}_us"],
+            unit="µs",
+            peer="read + compare-and-set (update(), the adapter before)",
+            peer_value=figures["statement"]["read_and_cas"][f"{p}_us"],
+        )
+        for p in ("p50", "p99")
+    ]
     path = write_result("shared_counters", figures)
     for name in ("in_process", "postgres", "dapr"):
         one, many = single[name], figures["contended"][name]
@@ -227,5 +270,9 @@ if __name__ == "__main__":
         print(
             f"{args.accounts} accounts, default budgets, {name:17} p50 {row['p50_us']:9.1f} µs"
             f"  p99 {row['p99_us']:9.1f} µs  mean {row['mean_us']:9.1f} µs"
+        )
+    for name, row in figures["statement"].items():
+        print(
+            f"one bucket spend, {name:13} p50 {row['p50_us']:9.1f} µs  p99 {row['p99_us']:9.1f} µs"
         )
     print(f"wrote {path}")
