@@ -528,8 +528,12 @@ postgres() { # dir
 }
 
 # The chart with the Minikube values, as docs/deploy/minikube.md installs it, except: PostgreSQL
-# from `postgres` and Kafka from `kafka` (the StatefulSet's broker), as Strimzi's operator and the
-# chart's postgres image cannot be pulled here. With `dapr` run first, the pods get daprd sidecars.
+# from `postgres` and Kafka from `kafka` (the StatefulSet's broker, its users' Secrets made there),
+# as Strimzi's operator and the chart's postgres image cannot be pulled here. With `dapr` run
+# first, the pods get daprd sidecars. `kafka` renders the chart's KafkaUsers with the same arguments.
+CHART_ARGS=(taskstream "$REPO/infra/helm/taskstream" --namespace taskstream
+  --values "$REPO/infra/helm/taskstream/values-minikube.yaml" --set postgresql.enabled=false
+  --set dapr.pubsub.brokers="kafka-0.kafka.kafka.svc.cluster.local:9092")
 install() { # dir
   local dir env
   dir="$(cd "$1" && pwd)"
@@ -539,10 +543,7 @@ install() { # dir
   postgres "$dir"
   "${env[@]}" bash "$REPO/infra/helm/dev-secrets.sh" taskstream >&2
   bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
-  "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install taskstream "$REPO/infra/helm/taskstream" \
-    --namespace taskstream --values "$REPO/infra/helm/taskstream/values-minikube.yaml" \
-    --set postgresql.enabled=false --set dapr.pubsub.brokers="$KAFKA_BROKERS" \
-    --wait --timeout 10m >&2
+  "${env[@]}" "$CACHE/tools/bin/helm" upgrade --install "${CHART_ARGS[@]}" --wait --timeout 10m >&2
   "${env[@]}" kubectl -n taskstream get pods -o wide >&2
 }
 
@@ -709,7 +710,6 @@ EOF
 # made by buildah of the jars the stack uses (Maven Central, provision.sh kafka), a Java runtime
 # jlinked from the host's Debian JDK, and kafka/start.sh, on the project's Debian base.
 KAFKA_IMAGE="localhost/taskstream-kafka:4.1.1"
-KAFKA_BROKERS="kafka-0.kafka.kafka.svc.cluster.local:9092"
 # The Java modules Kafka 4.1 and its jars use (jdeps); the runtime is about a third of the JDK.
 KAFKA_JAVA_MODULES="java.se,jdk.unsupported,jdk.management,jdk.crypto.ec,jdk.naming.dns,jdk.security.auth,jdk.security.jgss,jdk.zipfs"
 
@@ -726,18 +726,35 @@ kafka_runtime() { # prints the jlinked runtime's directory, made once
   echo "$runtime"
 }
 
+# kafka-tools (TopicCommand, AclCommand for grant.sh), for the image only: the stack's brokers
+# (provision.sh kafka, shared by every checkout) need none of it. Without its dependencies: the
+# ones the commands use are in the broker's libs, and connect-runtime (Jetty and more) is not used.
+kafka_tools_jar() { # kafka home: prints the jar, resolved once from Maven Central
+  local version="${1##*/kafka-}" out
+  out="$CACHE/kafka-tools-$version/kafka-tools-$version.jar"
+  if [[ ! -s "$out" ]]; then
+    mvn -q -B -Dmaven.repo.local="$CACHE/m2" dependency:copy \
+      -Dartifact="org.apache.kafka:kafka-tools:$version" -DoutputDirectory="$(dirname "$out")" >&2 \
+      || die "mvn could not resolve org.apache.kafka:kafka-tools:$version (is Maven Central reachable?)"
+  fi
+  echo "$out"
+}
+
 kafka_image() { # dir: build (when an input changed) and import the Kafka image
   local dir home runtime sum c
   dir="$(cd "$1" && pwd)"
   home="$("$REPO/infra/local/provision.sh" kafka | sed -n 's/^KAFKA_HOME=//p' | tail -1)"
   [[ -d "$home/libs" ]] || die "no Kafka in $home (infra/local/provision.sh kafka)"
   runtime="$(kafka_runtime)"
-  sum="$( (ls "$home/libs" "$runtime"; cat "$HERE/kafka/start.sh" "$home/config/log4j2.properties"; declare -f kafka_image) | sha256sum | cut -c1-16)"
+  tools="$(kafka_tools_jar "$home")"
+  sum="$( (ls "$home/libs" "$runtime" "$tools"; cat "$HERE/kafka/start.sh" "$HERE/kafka/grant.sh" "$home/config/log4j2.properties"; declare -f kafka_image) | sha256sum | cut -c1-16)"
   if [[ "$(podman image inspect --format '{{ index .Labels "taskstream.inputs" }}' "$KAFKA_IMAGE" 2>/dev/null)" != "$sum" ]]; then
     "$REPO/docker/base/make-bases.sh" >&2
     c="$(buildah from localhost/taskstream-base-python:bookworm)"
     buildah copy "$c" "$runtime" /opt/java >/dev/null
     buildah copy "$c" "$home/libs" /opt/kafka/libs >/dev/null
+    buildah copy "$c" "$tools" /opt/kafka/libs/ >/dev/null
+    buildah copy --chmod 0755 "$c" "$HERE/kafka/grant.sh" /opt/kafka/grant.sh >/dev/null
     buildah copy "$c" "$home/config/log4j2.properties" /opt/kafka/config/log4j2.properties >/dev/null
     buildah copy --chmod 0755 "$c" "$HERE/kafka/start.sh" /opt/kafka/start.sh >/dev/null
     buildah config --entrypoint '["/opt/kafka/start.sh"]' --cmd '' --user 10002:10002 \
@@ -749,19 +766,65 @@ kafka_image() { # dir: build (when an input changed) and import the Kafka image
   import_image "$dir" "$KAFKA_IMAGE"
 }
 
-kafka() { # dir: the StatefulSet, its volume below DIR, ready
-  local dir env data
+# In place of Strimzi's User and Topic Operators: the plan (kafka/users.py) of the KafkaUsers the
+# chart renders with the install's values and of infra/strimzi/minikube/topics.yaml.
+kafka_plan() {
+  local rendered
+  bash "$REPO/infra/k8s-validate/install-tools.sh" >/dev/null
+  rendered="$("$CACHE/tools/bin/helm" template "${CHART_ARGS[@]}" --show-only templates/kafkausers.yaml 2>&1)" \
+    || die "the chart renders no KafkaUser (values-minikube.yaml must keep dapr.pubsub.authType: scram; the local Kafka refuses unauthenticated clients): $rendered"
+  "$CACHE/tools/bin/tools-python" "$HERE/kafka/users.py" "$REPO/infra/strimzi/minikube/topics.yaml" <<<"$rendered"
+}
+
+secret_value() { # dir namespace secret key: the decoded value, or nothing
+  "$HOME_DIR/bin/kubectl" --kubeconfig "$1/kubeconfig" -n "$2" get secret "$3" -o "jsonpath={.data.$4}" 2>/dev/null | base64 -d
+}
+
+random_password() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
+
+# What Strimzi's User Operator writes: per KafkaUser a Secret of its name in the release's
+# namespace, key `password` (its pub/sub component's secretKeyRef), kept across runs; and for the
+# broker, the Secret kafka-users (file name = user, content = password; `admin` its own).
+kafka_users() { # dir plan
+  local dir="$1" plan="$2" users kind name password kubectl=("$HOME_DIR/bin/kubectl" --kubeconfig "$1/kubeconfig")
+  users="$(mktemp -d "$dir/kafka-users.XXXXXX")"
+  password="$(secret_value "$dir" kafka kafka-users admin)"
+  printf '%s' "${password:-$(random_password)}" >"$users/admin"
+  while read -r kind name _; do
+    [[ "$kind" == user ]] || continue
+    password="$(secret_value "$dir" taskstream "$name" password)"
+    if [[ -z "$password" ]]; then
+      password="$(random_password)"
+      "${kubectl[@]}" -n taskstream create secret generic "$name" --from-literal=password="$password" >&2
+      "${kubectl[@]}" -n taskstream label secret "$name" strimzi.io/kind=KafkaUser strimzi.io/cluster=taskstream >&2
+    fi
+    printf '%s' "$password" >"$users/$name"
+  done <<<"$plan"
+  "${kubectl[@]}" -n kafka create secret generic kafka-users --from-file="$users" --dry-run=client -o yaml |
+    "${kubectl[@]}" apply -f - >&2
+  log "Kafka users: admin $(awk '$1 == "user" { printf "%s ", $2 }' <<<"$plan")(Secret kafka/kafka-users; each service's in taskstream/<user>)"
+  rm -rf "$users"
+}
+
+kafka() { # dir: the users' Secrets, the StatefulSet and its volume below DIR, ready; topics, ACLs
+  local dir env data plan
   dir="$(cd "$1" && pwd)"
   env=(env KUBECONFIG="$dir/kubeconfig" PATH="$HOME_DIR/bin:$PATH")
   kafka_image "$dir"
+  plan="$(kafka_plan)"
   data="$dir/kafka-data"
   mkdir -p "$data" && chown 10002:10002 "$data" && chmod 0700 "$data"
-  "${env[@]}" kubectl get namespace kafka >/dev/null 2>&1 || "${env[@]}" kubectl create namespace kafka >&2
+  for ns in kafka taskstream; do
+    "${env[@]}" kubectl get namespace "$ns" >/dev/null 2>&1 || "${env[@]}" kubectl create namespace "$ns" >&2
+  done
+  kafka_users "$dir" "$plan"
   sed "s|KAFKA_DATA|$data|" "$HERE/kafka/statefulset.yaml" | "${env[@]}" kubectl apply -f - >&2
   "${env[@]}" kubectl -n kafka rollout status statefulset/kafka --timeout=180s >&2 || {
     "${env[@]}" kubectl -n kafka logs kafka-0 --tail=20 >&2 || true
     die "the Kafka StatefulSet is not ready"
   }
+  "${env[@]}" kubectl -n kafka exec -i kafka-0 -- /opt/kafka/grant.sh <<<"$plan" >&2 \
+    || die "grant.sh could not create the topics and ACLs (kubectl -n kafka logs kafka-0)"
 }
 
 # The Dapr chart of the github.com/dapr/dapr module, with the images of dapr_images. Departures
