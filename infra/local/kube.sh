@@ -779,8 +779,10 @@ kafka_plan() {
   "$CACHE/tools/bin/tools-python" "$HERE/kafka/users.py" "$REPO/infra/strimzi/minikube/topics.yaml" <<<"$rendered"
 }
 
-secret_value() { # dir namespace secret key: the decoded value, or nothing
-  "$HOME_DIR/bin/kubectl" --kubeconfig "$1/kubeconfig" -n "$2" get secret "$3" -o "jsonpath={.data.$4}" 2>/dev/null | base64 -d
+secret_value() { # dir namespace secret key: the decoded value, or nothing (no such Secret)
+  local encoded
+  encoded="$("$HOME_DIR/bin/kubectl" --kubeconfig "$1/kubeconfig" -n "$2" get secret "$3" -o "jsonpath={.data.$4}" 2>/dev/null)" || return 0
+  base64 -d <<<"$encoded"
 }
 
 random_password() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
