@@ -744,7 +744,7 @@ kafka_tools_jar() { # kafka home: prints the jar, resolved once from Maven Centr
 }
 
 kafka_image() { # dir: build (when an input changed) and import the Kafka image
-  local dir home runtime sum c
+  local dir home runtime tools sum c
   dir="$(cd "$1" && pwd)"
   home="$("$REPO/infra/local/provision.sh" kafka | sed -n 's/^KAFKA_HOME=//p' | tail -1)"
   [[ -d "$home/libs" ]] || die "no Kafka in $home (infra/local/provision.sh kafka)"
@@ -812,7 +812,7 @@ kafka_users() { # dir plan
 }
 
 kafka() { # dir: the users' Secrets, the StatefulSet and its volume below DIR, ready; topics, ACLs
-  local dir env data plan
+  local dir env data plan ns
   dir="$(cd "$1" && pwd)"
   env=(env KUBECONFIG="$dir/kubeconfig" PATH="$HOME_DIR/bin:$PATH")
   kafka_image "$dir"
