@@ -1,13 +1,14 @@
 """Where the gateway's time goes when a change reaches a ten-member project's sockets: a profile.
 
-Run: ``.venv/bin/python -m bench.profile_project_push [--rate R] [--seconds S]``. Serves the
-whole in-process system (gateway, relay, live consumer, workers: `taskstream up`'s composition,
-in-memory bus) with uvicorn on an embedded PostgreSQL; the sockets are bench/project_push.py's
-(ten members of one project, one taskEvents socket each; and one personal account's ten
-sockets), read in child processes so that their cost stays out of the profile. pyinstrument
-samples this process while createTask runs at `rate`/s for `seconds`, once per shape. Writes
-bench/results/profiles/project_push_{project,personal}.txt and prints the server's CPU per
-change. A profile, not a benchmark: read the proportions (wall time, machine shared).
+Run: ``.venv/bin/python -m bench.profile_project_push [--rate R] [--seconds S] [--suffix S]``.
+Serves the whole in-process system (gateway, relay, live consumer, workers: `taskstream up`'s
+composition, in-memory bus) with uvicorn on an embedded PostgreSQL; the sockets are
+bench/project_push.py's (ten members of one project, one taskEvents socket each; and one
+personal account's ten sockets), read in child processes so that their cost stays out of the
+profile. pyinstrument samples this process while createTask runs at `rate`/s for `seconds`,
+once per shape. Writes bench/results/profiles/project_push_{project,personal}{SUFFIX}.txt and
+prints the server's CPU per change. A profile, not a benchmark: read the proportions (wall
+time, machine shared).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
         await task
 
 
-async def main(rate: float, seconds: float) -> dict[str, Any]:
+async def main(rate: float, seconds: float, suffix: str = "") -> dict[str, Any]:
     """Profile each shape's phase; the pushes, and the server's CPU per change."""
     figures: dict[str, Any] = {}
     limits = {
@@ -91,7 +92,7 @@ async def main(rate: float, seconds: float) -> dict[str, Any]:
                 received = await pool.report()
             finally:
                 pool.stop()
-            path = RESULTS / "profiles" / f"project_push_{name}.txt"
+            path = RESULTS / "profiles" / f"project_push_{name}{suffix}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(profiler.output_text(unicode=True, show_all=False))
             figures[name] = {
@@ -107,8 +108,12 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--suffix", default="", help="added to the profiles' file names (keep an earlier pair)"
+    )
     arguments = parser.parse_args()
-    for name, shape in asyncio.run(main(arguments.rate, arguments.seconds)).items():
+    figures = asyncio.run(main(arguments.rate, arguments.seconds, arguments.suffix))
+    for name, shape in figures.items():
         print(name, shape)
 
 
