@@ -231,27 +231,28 @@ class SharedResults:
         operation name), `deliver` sends a reused text to its sockets."""
         return ResultShare(self, document, deliver, wait_seconds)
 
-    def claim(self, key: SharedKey) -> asyncio.Future[str | None] | None:
-        """Another execution's (future) text for the key; None: the caller executes it and
-        must settle the future now registered for it (`settle`)."""
+    def claim(self, key: SharedKey) -> tuple[asyncio.Future[str | None], bool]:
+        """The key's (future) text, and whether it is the caller's to execute and `settle`
+        (True: no execution had claimed it)."""
         found = self._texts.get(key)
         if found is not None:
             self._texts.move_to_end(key)
-            return found
-        self._texts[key] = asyncio.get_running_loop().create_future()
+            return found, False
+        claimed: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._texts[key] = claimed
         while len(self._texts) > self.size:
             _, oldest = self._texts.popitem(last=False)
             if not oldest.done():
                 # Its waiters execute the event themselves; its executor's text is dropped.
                 oldest.set_result(None)
-        return None
+        return claimed, True
 
-    def settle(self, key: SharedKey, text: str | None) -> None:
-        """Publish the claimed key's text (None: not shareable; its waiters execute it)."""
-        future = self._texts.get(key)
-        if future is not None and not future.done():
-            future.set_result(text)
-        if text is None and future is not None:
+    def settle(self, key: SharedKey, claimed: asyncio.Future[str | None], text: str | None) -> None:
+        """Publish a claimed key's text (None: not shareable; its waiters execute it, and the
+        next to reach the event claims it anew)."""
+        if not claimed.done():
+            claimed.set_result(text)
+        if text is None and self._texts.get(key) is claimed:
             del self._texts[key]
 
     def __len__(self) -> int:
@@ -274,20 +275,21 @@ class ResultShare:
         self._document = document
         self._deliver = deliver
         self._wait_seconds = wait_seconds
-        self._claimed: SharedKey | None = None
+        self._claimed: tuple[SharedKey, asyncio.Future[str | None]] | None = None
 
     async def reuse(self, event: Hashable) -> bool:
         """Send another execution's text for the event and say True; False: the caller executes
         the event itself (its result is published by the next `settle`, if it claimed it)."""
         self.abandon()
         key = (self._document, event)
-        pending = self._results.claim(key)
-        if pending is None:
-            self._claimed = key
+        pending, mine = self._results.claim(key)
+        if mine:
+            self._claimed = (key, pending)
             LIVE_SHARED_RESULTS.labels("executed").inc()
             return False
         try:
             async with asyncio.timeout(self._wait_seconds):
+                # Shielded: a waiter cancelled (its socket gone) cancels nobody else's wait.
                 text = await asyncio.shield(pending)
         except TimeoutError:
             text = None
@@ -303,7 +305,7 @@ class ResultShare:
         error or another reason not to share it)."""
         claimed, self._claimed = self._claimed, None
         if claimed is not None:
-            self._results.settle(claimed, text)
+            self._results.settle(*claimed, text)
 
     def abandon(self) -> None:
         """The claimed event will not be settled (the execution ended or moved on)."""

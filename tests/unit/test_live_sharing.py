@@ -181,3 +181,21 @@ async def test_at_most_size_events_are_remembered_and_evicted_waiters_execute() 
     assert not await waiting  # event 0 was forgotten while pending: its waiter runs it
     first.settle("too late")  # nothing to publish to any more, and nothing breaks
     assert len(results) == 3
+
+
+async def test_a_late_settle_of_an_evicted_claim_leaves_the_new_claim_alone() -> None:
+    results = SharedResults(size=1)
+    evicted = results.share("doc", Sent(), wait_seconds=5)
+    assert not await evicted.reuse("event")
+    assert not await results.share("doc", Sent(), wait_seconds=5).reuse("other")  # evicts it
+    claimant = results.share("doc", Sent(), wait_seconds=5)
+    assert not await claimant.reuse("event")  # claimed anew
+    waiter_sent = Sent()
+    waiting = asyncio.create_task(results.share("doc", waiter_sent, wait_seconds=5).reuse("event"))
+    await asyncio.sleep(0)
+    evicted.settle(None)  # the first claim's failure is not the new claim's
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    claimant.settle("text")
+    assert await waiting
+    assert waiter_sent.texts == ["text"]
