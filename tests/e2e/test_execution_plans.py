@@ -31,12 +31,14 @@ def _schema(app: Starlette) -> Any:
     raise AssertionError("no GraphQL route")
 
 
-def _queries() -> list[tuple[str, OperationDefinitionNode]]:
-    """The manifest's query documents with their operation (subscriptions and mutations
-    change or wait on state: they are not run twice here)."""
-    manifest: dict[str, str] = json.loads(DEFAULT_MANIFEST.read_text())
+def _queries(texts: list[str] | None = None) -> list[tuple[str, OperationDefinitionNode]]:
+    """The query documents (the manifest's by default) with their operation (subscriptions
+    and mutations change or wait on state: they are not run twice here)."""
+    if texts is None:
+        manifest: dict[str, str] = json.loads(DEFAULT_MANIFEST.read_text())
+        texts = list(manifest.values())
     found = []
-    for text in manifest.values():
+    for text in texts:
         for definition in parse(text).definitions:
             if (
                 isinstance(definition, OperationDefinitionNode)

@@ -1,0 +1,700 @@
+"""Registered task-page documents compiled to ONE SQL statement that builds the `data` JSON.
+
+A page of 50 tasks with tags and reminders is some 750 values; even with the execution plans
+(graphql_schema/plans.py) each is Python work: a row mapped to a record, the record to a
+Strawberry object, each field completed and serialised. For the documents the app registers
+(the trusted-documents manifest), the read is compiled once per operation into a plan, and
+each request turns the plan into one statement whose single text result IS the `data` object
+the general engine would answer (PostgreSQL's json_build_object/json_agg, as PostGraphile and
+Hasura do); the HTTP view splices those bytes into the response without decoding them.
+
+What is the same as the general engine, by construction:
+- the page's rows come from `reads.page_statement` and the count from `reads.count_statement`
+  (visibility, filters, ordering, keyset cursor, limit: the same code), fed by the resolver's
+  own translation of the arguments (`page_arguments`);
+- arguments are coerced by graphql-core and converted by Strawberry as for the resolver, and
+  every check that could refuse them (authentication, `first` range, a bad cursor, text the
+  database cannot store) is left to the general engine: whenever anything is unusual, the
+  request runs there instead and answers exactly as before, errors and codes included;
+- cost accounting, rate limits, validation and the statement timeout run outside execution
+  and are untouched.
+
+What compiles (anything else runs the general engine): a query whose root fields are `tasks`
+(aliases allowed) and `__typename`; under a connection `totalCount`, `pageInfo { hasNextPage
+endCursor }`, `edges { cursor node }`; under a node the Task fields of `TASK_COLUMNS`, `tags {
+id name }` and `reminders { id remindAt beforeDue channels state sentAt }`; `__typename`
+anywhere; fragments and inline fragments on the selected type, without directives. At run time
+a filter with `text` (search) or `projectId` (a membership check first) and cursors of an
+ordering with text keys (TITLE, MANUAL) when a cursor is selected go to the general engine.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql.execution.values import get_argument_values
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from strawberry.types.arguments import convert_arguments
+
+from gateway_core.persistence import reads
+from gateway_core.persistence import tables as t
+from graphql_schema.guards import check_storable
+from graphql_schema.tasks.queries import page_arguments
+from taskstream.errors import TaskstreamError
+from taskstream.persistence.cursors import ordering_fingerprint
+
+# Set on an HTTP request's scope by the view for a registered document whose answer it can
+# send as bytes (gateway/graphql_app.py): only then may execution answer a RawJSON.
+COMPILED_READS = "taskstream.compiled_reads"
+# Compiled operations kept per schema (the manifest holds ~100 documents; a bound all the same).
+PLANS_MAX = 256
+
+
+class RawJSON:
+    """A response's `data` as the JSON text PostgreSQL built; the HTTP view splices it in.
+
+    Deliberately not a dict: anything that would encode it as one fails loudly instead of
+    answering `{}`.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class NotCompiled(Exception):
+    """The operation uses something the compiler does not understand (general engine)."""
+
+
+# Task fields read straight from a column, and how each is written in JSON.
+TIME, TEXT, ID, INT, ENUM = "time", "text", "id", "int", "enum"
+TASK_COLUMNS: dict[str, tuple[str, str]] = {
+    "id": ("id", ID),
+    "title": ("title", TEXT),
+    "notes": ("notes", TEXT),
+    "status": ("status", ENUM),
+    "priority": ("priority", ENUM),
+    "dueAt": ("due_at", TIME),
+    "completedAt": ("completed_at", TIME),
+    "seriesId": ("series_id", ID),
+    "createdAt": ("created_at", TIME),
+    "updatedAt": ("updated_at", TIME),
+    "version": ("version", INT),
+    "position": ("position", TEXT),
+}
+TAG_COLUMNS: dict[str, tuple[str, str]] = {"id": ("id", ID), "name": ("name", TEXT)}
+REMINDER_COLUMNS: dict[str, tuple[str, str]] = {
+    "id": ("id", ID),
+    "remindAt": ("remind_at", TIME),
+    "beforeDue": ("before_due", INT),
+    "channels": ("channels", ENUM),
+    "state": ("state", ENUM),
+    "sentAt": ("sent_at", TIME),
+}
+# Cursor key kinds whose JSON text SQL writes exactly as `encode_cursor` does (json.dumps of
+# ASCII-only text); text keys would need json.dumps' \\u escapes of non-ASCII characters.
+CURSOR_KINDS = frozenset({"time", "smallint", "uuid"})
+
+
+# --- plans: what a document selects, checked once per operation ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A column written as its JSON (`how`: TIME, TEXT, ID, INT or ENUM)."""
+
+    key: str
+    column: str
+    how: str
+    enum_names: tuple[tuple[Any, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A constant string (`__typename`)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Children:
+    """A task's tags or reminders: a list of objects of leaves, in their stored order."""
+
+    key: str
+    relation: str  # "tags" or "reminders"
+    fields: tuple[Leaf | Const, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A connection-level value computed from the page (`what`: totalCount, hasNextPage,
+    endCursor, cursor)."""
+
+    key: str
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """An object whose fields are themselves planned (pageInfo, edges, node)."""
+
+    key: str
+    what: str  # "pageInfo", "edges" or "node"
+    fields: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TasksField:
+    """One root `tasks` field: its node (for arguments and error locations) and selection."""
+
+    key: str
+    node: FieldNode
+    fields: tuple[Any, ...]
+    selects_cursor: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PagePlan:
+    """A compiled operation: its root fields in response order."""
+
+    fields: tuple[TasksField | Const, ...]
+
+
+class _Compiler:
+    """Walks one operation's selections against the schema; NotCompiled on anything else."""
+
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode]):
+        self.schema = schema
+        self.fragments = fragments
+
+    def fields(self, selection_set: SelectionSetNode | None, type_name: str) -> list[FieldNode]:
+        """The selection's fields with fragments on `type_name` flattened, in order; one
+        field per response key (a repeated leaf is merged, anything else refused)."""
+        if selection_set is None:
+            raise NotCompiled("a selection set is missing")
+        collected: dict[str, FieldNode] = {}
+        self._collect(selection_set, type_name, collected, depth=0)
+        return list(collected.values())
+
+    def _collect(
+        self,
+        selection_set: SelectionSetNode,
+        type_name: str,
+        into: dict[str, FieldNode],
+        depth: int,
+    ) -> None:
+        if depth > 8:
+            raise NotCompiled("fragments nested too deep")
+        for selection in selection_set.selections:
+            if selection.directives:
+                raise NotCompiled("a directive")
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                seen = into.get(key)
+                if seen is None:
+                    into[key] = selection
+                elif (
+                    seen.name.value != selection.name.value
+                    or seen.selection_set is not None
+                    or selection.selection_set is not None
+                    or seen.arguments
+                    or selection.arguments
+                ):
+                    raise NotCompiled(f"{key}: selected twice with sub-selections or arguments")
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if condition is not None and condition.name.value != type_name:
+                    raise NotCompiled("an inline fragment on another type")
+                self._collect(selection.selection_set, type_name, into, depth + 1)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is None or fragment.type_condition.name.value != type_name:
+                    raise NotCompiled("a fragment on another type")
+                if fragment.directives or fragment.variable_definitions:
+                    raise NotCompiled("a fragment with directives or variables")
+                self._collect(fragment.selection_set, type_name, into, depth + 1)
+            else:  # pragma: no cover - the AST has no other selections
+                raise NotCompiled("an unknown selection")
+
+    def enum_names(self, type_name: str, field_name: str) -> tuple[tuple[Any, str], ...]:
+        """(stored value, GraphQL name) of each member of a field's enum type."""
+        parent = self.schema.type_map[type_name]
+        if not isinstance(parent, GraphQLObjectType):
+            raise NotCompiled(f"{type_name} is not an object type")
+        named = get_named_type(parent.fields[field_name].type)
+        if not isinstance(named, GraphQLEnumType):
+            raise NotCompiled(f"{type_name}.{field_name} is not an enum")
+        names = []
+        for name, value in named.values.items():
+            member = value.value
+            names.append((member.value if isinstance(member, enum.Enum) else member, name))
+        return tuple(names)
+
+    def leaves(
+        self,
+        nodes: list[FieldNode],
+        type_name: str,
+        columns: dict[str, tuple[str, str]],
+    ) -> list[Leaf | Const]:
+        """The leaves of an object whose every field is a column (or __typename)."""
+        planned: list[Leaf | Const] = []
+        for node in nodes:
+            key, name = _key(node), node.name.value
+            if name == "__typename":
+                planned.append(Const(key, type_name))
+                continue
+            if name not in columns or node.arguments or node.selection_set is not None:
+                raise NotCompiled(f"{type_name}.{name}")
+            column, how = columns[name]
+            names = self.enum_names(type_name, name) if how == ENUM else ()
+            planned.append(Leaf(key, column, how, names))
+        return planned
+
+    def task(self, nodes: list[FieldNode]) -> tuple[Any, ...]:
+        """A Task's planned fields."""
+        planned: list[Any] = []
+        for node in nodes:
+            name = node.name.value
+            if name in ("tags", "reminders"):
+                if node.arguments:
+                    raise NotCompiled(f"Task.{name} with arguments")
+                type_name, columns = (
+                    ("Tag", TAG_COLUMNS) if name == "tags" else ("Reminder", REMINDER_COLUMNS)
+                )
+                leaves = self.leaves(self.fields(node.selection_set, type_name), type_name, columns)
+                planned.append(Children(_key(node), name, tuple(leaves)))
+            else:
+                planned.extend(self.leaves([node], "Task", TASK_COLUMNS))
+        for leaf in planned:
+            # Channels are an array: written whole, so their names must be the stored values.
+            for child in leaf.fields if isinstance(leaf, Children) else ():
+                if (
+                    isinstance(child, Leaf)
+                    and child.column == "channels"
+                    and any(str(stored) != name for stored, name in child.enum_names)
+                ):
+                    raise NotCompiled("channel names differ from their stored values")
+        return tuple(planned)
+
+    def connection(self, node: FieldNode) -> TasksField:
+        """A root `tasks` field's plan."""
+        planned: list[Any] = []
+        selects_cursor = False
+        for field in self.fields(node.selection_set, "TaskConnection"):
+            key, name = _key(field), field.name.value
+            if field.arguments:
+                raise NotCompiled(f"TaskConnection.{name} with arguments")
+            if name == "__typename":
+                planned.append(Const(key, "TaskConnection"))
+            elif name == "totalCount":
+                planned.append(Marker(key, "totalCount"))
+            elif name == "pageInfo":
+                info: list[Any] = []
+                for sub in self.fields(field.selection_set, "PageInfo"):
+                    sub_name = sub.name.value
+                    if sub_name == "__typename":
+                        info.append(Const(_key(sub), "PageInfo"))
+                    elif sub_name in ("hasNextPage", "endCursor") and not sub.arguments:
+                        info.append(Marker(_key(sub), sub_name))
+                        selects_cursor |= sub_name == "endCursor"
+                    else:
+                        raise NotCompiled(f"PageInfo.{sub_name}")
+                planned.append(Nested(key, "pageInfo", tuple(info)))
+            elif name == "edges":
+                edge: list[Any] = []
+                for sub in self.fields(field.selection_set, "TaskEdge"):
+                    sub_name = sub.name.value
+                    if sub.arguments:
+                        raise NotCompiled(f"TaskEdge.{sub_name} with arguments")
+                    if sub_name == "__typename":
+                        edge.append(Const(_key(sub), "TaskEdge"))
+                    elif sub_name == "cursor":
+                        edge.append(Marker(_key(sub), "cursor"))
+                        selects_cursor = True
+                    elif sub_name == "node":
+                        task = self.task(self.fields(sub.selection_set, "Task"))
+                        edge.append(Nested(_key(sub), "node", task))
+                    else:
+                        raise NotCompiled(f"TaskEdge.{sub_name}")
+                planned.append(Nested(key, "edges", tuple(edge)))
+            else:
+                raise NotCompiled(f"TaskConnection.{name}")
+        return TasksField(_key(node), node, tuple(planned), selects_cursor)
+
+    def operation(self, operation: OperationDefinitionNode) -> PagePlan:
+        """The plan of a query of `tasks` fields."""
+        if operation.operation is not OperationType.QUERY or operation.directives:
+            raise NotCompiled("not a query, or a directive on it")
+        for definition in operation.variable_definitions or ():
+            if definition.directives:
+                raise NotCompiled("a directive on a variable")
+        roots: list[TasksField | Const] = []
+        for node in self.fields(operation.selection_set, "Query"):
+            name = node.name.value
+            if name == "__typename":
+                roots.append(Const(_key(node), "Query"))
+            elif name == "tasks":
+                roots.append(self.connection(node))
+            else:
+                raise NotCompiled(f"Query.{name}")
+        if not any(isinstance(root, TasksField) for root in roots):
+            raise NotCompiled("no tasks field")
+        return PagePlan(tuple(roots))
+
+
+def _key(node: FieldNode) -> str:
+    return node.alias.value if node.alias else node.name.value
+
+
+def compile_operation(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> PagePlan | None:
+    """The plan of an operation the compiler fully understands, else None."""
+    try:
+        return _Compiler(schema, fragments).operation(operation)
+    except NotCompiled:
+        return None
+
+
+class CompiledPlans:
+    """Plans by operation (a bounded LRU per schema; None remembered for refused ones)."""
+
+    def __init__(self, size: int = PLANS_MAX) -> None:
+        self.size = size
+        # id(operation) -> (the operation, kept alive so that its id is not reused; its plan)
+        self._plans: OrderedDict[int, tuple[OperationDefinitionNode, PagePlan | None]] = (
+            OrderedDict()
+        )
+
+    def plan(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDefinitionNode],
+    ) -> PagePlan | None:
+        """The operation's plan, compiled on first use."""
+        key = id(operation)
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] is operation:
+            self._plans.move_to_end(key)
+            return cached[1]
+        plan = compile_operation(schema, operation, fragments)
+        self._plans[key] = (operation, plan)
+        if len(self._plans) > self.size:
+            self._plans.popitem(last=False)
+        return plan
+
+
+def plans_of(schema: GraphQLSchema) -> CompiledPlans:
+    """The compiled plans of one schema (kept on it: plans never cross schemas)."""
+    plans: CompiledPlans | None = getattr(schema, "_taskstream_compiled_plans", None)
+    if plans is None:
+        plans = CompiledPlans()
+        schema._taskstream_compiled_plans = plans  # type: ignore[attr-defined]
+    return plans
+
+
+# --- statements: a plan and a request's arguments to SQL -----------------------------------
+
+
+def _sql_string(text: str) -> ColumnElement[Any]:
+    """A constant SQL string (keys and enum names: GraphQL names, quoted all the same)."""
+    return literal_column("'" + text.replace("'", "''") + "'", Text)
+
+
+def rfc3339(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A timestamptz as the DateTime scalar writes it: UTC, `+00:00`, microseconds only when
+    not zero (Python's isoformat); NULL stays NULL."""
+    utc = func.timezone(_sql_string("UTC"), column)
+    micro = func.to_char(utc, _sql_string("US"), type_=Text)
+    whole = func.to_char(utc, _sql_string('YYYY-MM-DD"T"HH24:MI:SS'), type_=Text)
+    fraction = case(
+        (micro == _sql_string("000000"), _sql_string("")), else_=_sql_string(".").concat(micro)
+    )
+    return whole.concat(fraction).concat(_sql_string("+00:00"))
+
+
+def _leaf(leaf: Leaf, columns: Any) -> ColumnElement[Any]:
+    column: ColumnElement[Any] = columns[leaf.column]
+    if leaf.how == TIME:
+        return rfc3339(column)
+    if leaf.how == ID:
+        return cast(column, Text)
+    if leaf.how == ENUM:
+        if all(str(stored) == name for stored, name in leaf.enum_names):
+            return func.to_json(column) if leaf.column == "channels" else column
+        stored_type = Integer if isinstance(leaf.enum_names[0][0], int) else Text
+        whens = [
+            (column == literal_column(str(int(stored)), stored_type), _sql_string(name))
+            if stored_type is Integer
+            else (column == _sql_string(str(stored)), _sql_string(name))
+            for stored, name in leaf.enum_names
+        ]
+        return case(*whens)
+    return column
+
+
+def _object(pairs: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
+    arguments: list[ColumnElement[Any]] = []
+    for key, value in pairs:
+        arguments += [_sql_string(key), value]
+    return func.json_build_object(*arguments)
+
+
+def _leaves(fields: Sequence[Leaf | Const], columns: Any) -> ColumnElement[Any]:
+    return _object(
+        [
+            (f.key, _sql_string(f.value) if isinstance(f, Const) else _leaf(f, columns))
+            for f in fields
+        ]
+    )
+
+
+def _empty_list() -> ColumnElement[Any]:
+    return literal_column("'[]'::json")
+
+
+def _children(children: Children, task_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A task's tags or reminders as a JSON list, in the order `reads` loads them."""
+    if children.relation == "tags":
+        links, tags = t.task_tags.alias(), t.tags.alias()
+        aggregated = func.json_agg(
+            aggregate_order_by(_leaves(children.fields, tags.c), links.c.position)
+        )
+        statement = (
+            select(func.coalesce(aggregated, _empty_list()))
+            .select_from(links.join(tags, tags.c.id == links.c.tag_id))
+            .where(links.c.task_id == task_id)
+        )
+    else:
+        reminders = t.reminders.alias()
+        aggregated = func.json_agg(
+            aggregate_order_by(_leaves(children.fields, reminders.c), reminders.c.position)
+        )
+        statement = select(func.coalesce(aggregated, _empty_list())).where(
+            reminders.c.task_id == task_id
+        )
+    return statement.scalar_subquery()
+
+
+def _cursor(page: reads.PageStatement, columns: Any) -> ColumnElement[Any] | None:
+    """A row's cursor as `encode_cursor` writes it (base64url of its JSON, unpadded), or
+    None when a key's JSON cannot be written exactly in SQL."""
+    parts: list[ColumnElement[Any]] = []
+    for index, key in enumerate(page.keys):
+        if key.kind not in CURSOR_KINDS:
+            return None
+        value = columns[f"k{index}"]
+        if key.null_as is not None:
+            # As `_cursor_value`: the raw column (null when undated), not the stand-in.
+            due = columns["due_at"]
+            parts.append(
+                case(
+                    (due.is_(None), _sql_string("null")),
+                    else_=_sql_string('"').concat(rfc3339(due)).concat(_sql_string('"')),
+                )
+            )
+        elif key.kind == "time":
+            parts.append(_sql_string('"').concat(rfc3339(value)).concat(_sql_string('"')))
+        elif key.kind == "uuid":
+            parts.append(_sql_string('"').concat(cast(value, Text)).concat(_sql_string('"')))
+        else:
+            parts.append(cast(value, Text))
+    text: ColumnElement[Any] = _sql_string(
+        '{"o":"' + ordering_fingerprint(page.signature) + '","v":['
+    )
+    for index, part in enumerate(parts):
+        text = text.concat(_sql_string(",")).concat(part) if index else text.concat(part)
+    text = text.concat(_sql_string("]}"))
+    encoded = func.encode(func.convert_to(text, _sql_string("UTF8")), _sql_string("base64"))
+    # Standard base64 with line breaks → URL-safe, unbroken and unpadded.
+    return func.rtrim(func.translate(encoded, literal_column("E'+/\\n'"), _sql_string("-_")), "=")
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A root `tasks` field's arguments, as the resolver would read them."""
+
+    query: reads.TaskQuery
+    order: list[tuple[reads.SortField, bool]] | None
+    first: int
+    after: str | None
+
+
+def _tasks_json(
+    field: TasksField,
+    request: PageRequest,
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+    name: str,
+) -> ColumnElement[Any] | None:
+    """A root `tasks` field's JSON as a scalar subquery (None: run the general engine)."""
+    page = reads.page_statement(
+        user_id=user_id,
+        query=request.query,
+        order=request.order,
+        first=request.first,
+        after=request.after,
+        now=now,
+        close={},
+    )
+    inner = page.statement.subquery(f"{name}_rows")
+    keys = [inner.c[f"k{i}"] for i in range(len(page.keys))]
+    ordering = [c.desc() if k.descending else c.asc() for c, k in zip(keys, page.keys, strict=True)]
+    rows = select(inner, func.row_number().over(order_by=ordering).label("rn")).cte(name)
+    cursor = _cursor(page, rows.c) if field.selects_cursor else None
+    if field.selects_cursor and cursor is None:
+        return None
+    first = request.first
+
+    def connection_part(part: Any) -> ColumnElement[Any]:
+        if isinstance(part, Const):
+            return _sql_string(part.value)
+        if isinstance(part, Marker) and part.what == "totalCount":
+            count = reads.count_statement(user_id=user_id, query=request.query, now=now, close={})
+            return count.scalar_subquery()
+        if part.what == "pageInfo":
+            return _object([(p.key, page_info_part(p)) for p in part.fields])
+        return edges(part.fields)
+
+    def page_info_part(part: Any) -> ColumnElement[Any]:
+        if isinstance(part, Const):
+            return _sql_string(part.value)
+        if part.what == "hasNextPage":
+            return select(func.count() > first).select_from(rows).scalar_subquery()
+        assert cursor is not None
+        return (
+            select(cursor)
+            .where(rows.c.rn <= first)
+            .order_by(rows.c.rn.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    def edge_part(part: Any) -> ColumnElement[Any]:
+        if isinstance(part, Const):
+            return _sql_string(part.value)
+        if isinstance(part, Marker):
+            assert cursor is not None
+            return cursor
+        return _object([(f.key, task_part(f)) for f in part.fields])
+
+    def task_part(part: Any) -> ColumnElement[Any]:
+        if isinstance(part, Const):
+            return _sql_string(part.value)
+        if isinstance(part, Children):
+            return _children(part, rows.c.id)
+        return _leaf(part, rows.c)
+
+    def edges(fields: Sequence[Any]) -> ColumnElement[Any]:
+        edge = _object([(f.key, edge_part(f)) for f in fields])
+        aggregated = func.json_agg(aggregate_order_by(edge, rows.c.rn))
+        return (
+            select(func.coalesce(aggregated, _empty_list()))
+            .where(rows.c.rn <= first)
+            .scalar_subquery()
+        )
+
+    return _object([(part.key, connection_part(part)) for part in field.fields])
+
+
+def statement_of(
+    plan: PagePlan,
+    requests: dict[str, PageRequest],
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> Select[Any] | None:
+    """The one statement answering the plan's `data` as JSON text (None: general engine)."""
+    parts: list[tuple[str, ColumnElement[Any]]] = []
+    for index, root in enumerate(plan.fields):
+        if isinstance(root, Const):
+            parts.append((root.key, _sql_string(root.value)))
+            continue
+        try:
+            value = _tasks_json(
+                root, requests[root.key], user_id=user_id, now=now, name=f"p{index}"
+            )
+        except TaskstreamError:
+            # A cursor or ordering the reads refuse: the general engine answers the refusal.
+            return None
+        if value is None:
+            return None
+        parts.append((root.key, value))
+    return select(cast(_object(parts), Text))
+
+
+def page_request(
+    field: TasksField,
+    field_definition: Any,
+    variable_values: Any,
+    convert: Callable[[dict[str, Any], list[Any]], dict[str, Any]],
+) -> PageRequest | None:
+    """A `tasks` field's arguments as the resolver reads them, or None when anything about
+    them is unusual (the general engine then answers, refusals included)."""
+    try:
+        raw = get_argument_values(field_definition, field.node, variable_values)
+        # The root guard's check (graphql_schema/guards.py), before anything reads them.
+        check_storable(raw)
+        strawberry_field = field_definition.extensions["strawberry-definition"]
+        arguments = convert(raw, strawberry_field.arguments)
+        query, order, first = page_arguments(
+            arguments.get("filter"), arguments.get("order_by"), arguments.get("first")
+        )
+    except (TaskstreamError, ValueError, TypeError, KeyError):
+        return None
+    if query.text is not None or query.project_id is not None:
+        return None  # search settings and the membership check: the general engine's
+    if not 1 <= first <= reads.PAGE_MAX:
+        return None
+    after = arguments.get("after")
+    return PageRequest(query, order, first, after if isinstance(after, str) else None)
+
+
+def converter(strawberry_schema: Any) -> Callable[[dict[str, Any], list[Any]], dict[str, Any]]:
+    """Strawberry's argument conversion, as its resolver wrapper calls it."""
+
+    def convert(raw: dict[str, Any], arguments: list[Any]) -> dict[str, Any]:
+        return convert_arguments(
+            raw,
+            arguments,
+            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            config=strawberry_schema.config,
+        )
+
+    return convert
