@@ -51,13 +51,14 @@ from graphql_schema.plans import (
 )
 from graphql_schema.sqljson import (
     COMPILED_READS,
+    CompiledRead,
     PagePlan,
     RawJSON,
     TasksField,
+    compiled_read,
     converter,
     page_request,
     plans_of,
-    statement_of,
 )
 
 __all__ = ["PlainLeaf", "PlainLeafExecution", "plain_leaves"]
@@ -118,13 +119,13 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         """The plan's statement run on the request's read connection; the general engine when
         the request's arguments are anything but plain (it answers refusals as ever)."""
         context = self.context_value
-        statement = self.compiled_statement(plan)
-        if statement is None:
+        read = self.compiled_statement(plan)
+        if read is None:
             result = general()
             return await result if self.is_awaitable(result) else result
         try:
             async with context.reads.connection() as connection:
-                text = await connection.scalar(statement)
+                text = (await connection.exec_driver_sql(read.sql, read.parameters)).scalar()
         except Exception as error:
             # As a failing `tasks` resolver: located at the first root field, whose non-null
             # type makes the whole data null.
@@ -134,8 +135,8 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
             raise RuntimeError("the compiled statement answered no JSON text")
         return RawJSON(text)
 
-    def compiled_statement(self, plan: PagePlan) -> Any:
-        """The statement of this request's arguments, or None (general engine)."""
+    def compiled_statement(self, plan: PagePlan) -> CompiledRead | None:
+        """This request's statement (SQL and parameters), or None (general engine)."""
         context = self.context_value
         query_type = self.schema.query_type
         if query_type is None:
@@ -149,7 +150,14 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
                 if request is None:
                     return None
                 requests[root.key] = request
-        return statement_of(plan, requests, user_id=context.user_id, now=context.now)
+        return compiled_read(
+            plans_of(self.schema),
+            plan,
+            requests,
+            user_id=context.user_id,
+            now=context.now,
+            dialect=context.services.engine.dialect,
+        )
 
     def shape_of(
         self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList

@@ -31,9 +31,10 @@ ordering with text keys (TITLE, MANUAL) when a cursor is selected go to the gene
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,16 +55,21 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from sqlalchemy import (
     ColumnElement,
+    Dialect,
     Integer,
     Select,
     Text,
     case,
     cast,
+    column,
     func,
     literal_column,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import LRUCache
 from strawberry.types.arguments import convert_arguments
 
 from gateway_core.persistence import reads
@@ -399,6 +405,10 @@ class CompiledPlans:
         self._plans: OrderedDict[int, tuple[OperationDefinitionNode, PagePlan | None]] = (
             OrderedDict()
         )
+        # (id(plan), shape) -> (the plan, kept alive likewise; its SQL template or None)
+        self._templates: OrderedDict[tuple[int, Hashable], tuple[PagePlan, str | None]] = (
+            OrderedDict()
+        )
 
     def plan(
         self,
@@ -417,6 +427,21 @@ class CompiledPlans:
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)
         return plan
+
+    def template(
+        self, plan: PagePlan, shape: Hashable, build: Callable[[], str | None]
+    ) -> str | None:
+        """The plan's SQL template for pages of this shape (orderings), built on first use."""
+        key = (id(plan), shape)
+        cached = self._templates.get(key)
+        if cached is not None and cached[0] is plan:
+            self._templates.move_to_end(key)
+            return cached[1]
+        template = build()
+        self._templates[key] = (plan, template)
+        if len(self._templates) > self.size:
+            self._templates.popitem(last=False)
+        return template
 
 
 def plans_of(schema: GraphQLSchema) -> CompiledPlans:
@@ -542,7 +567,9 @@ def _cursor(page: reads.PageStatement, columns: Any) -> ColumnElement[Any] | Non
     text = text.concat(_sql_string("]}"))
     encoded = func.encode(func.convert_to(text, _sql_string("UTF8")), _sql_string("base64"))
     # Standard base64 with line breaks → URL-safe, unbroken and unpadded.
-    return func.rtrim(func.translate(encoded, literal_column("E'+/\\n'"), _sql_string("-_")), "=")
+    return func.rtrim(
+        func.translate(encoded, literal_column("E'+/\\n'"), _sql_string("-_")), _sql_string("=")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,38 +583,25 @@ class PageRequest:
 
 
 def _tasks_json(
-    field: TasksField,
-    request: PageRequest,
-    *,
-    user_id: uuid.UUID,
-    now: datetime,
-    name: str,
+    field: TasksField, page: reads.PageStatement, index: int
 ) -> ColumnElement[Any] | None:
-    """A root `tasks` field's JSON as a scalar subquery (None: run the general engine)."""
-    page = reads.page_statement(
-        user_id=user_id,
-        query=request.query,
-        order=request.order,
-        first=request.first,
-        after=request.after,
-        now=now,
-        close={},
-    )
-    inner = page.statement.subquery(f"{name}_rows")
+    """A root `tasks` field's JSON as a scalar subquery over holes for the request's page
+    statement, count statement and page size (None: run the general engine)."""
+    columns = [column(str(c.key), c.type) for c in page.statement.selected_columns]
+    inner = text(_hole("PAGE", index)).columns(*columns).subquery(f"p{index}_rows")
     keys = [inner.c[f"k{i}"] for i in range(len(page.keys))]
     ordering = [c.desc() if k.descending else c.asc() for c, k in zip(keys, page.keys, strict=True)]
-    rows = select(inner, func.row_number().over(order_by=ordering).label("rn")).cte(name)
+    rows = select(inner, func.row_number().over(order_by=ordering).label("rn")).cte(f"p{index}")
     cursor = _cursor(page, rows.c) if field.selects_cursor else None
     if field.selects_cursor and cursor is None:
         return None
-    first = request.first
+    first = literal_column(_hole("FIRST", index), Integer)
 
     def connection_part(part: Any) -> ColumnElement[Any]:
         if isinstance(part, Const):
             return _sql_string(part.value)
         if isinstance(part, Marker) and part.what == "totalCount":
-            count = reads.count_statement(user_id=user_id, query=request.query, now=now, close={})
-            return count.scalar_subquery()
+            return literal_column(f"({_hole('COUNT', index)})", Integer)
         if part.what == "pageInfo":
             return _object([(p.key, page_info_part(p)) for p in part.fields])
         return edges(part.fields)
@@ -597,12 +611,13 @@ def _tasks_json(
             return _sql_string(part.value)
         if part.what == "hasNextPage":
             return select(func.count() > first).select_from(rows).scalar_subquery()
-        assert cursor is not None
+        if cursor is None:
+            raise RuntimeError("an endCursor planned without its cursor")
         return (
             select(cursor)
             .where(rows.c.rn <= first)
             .order_by(rows.c.rn.desc())
-            .limit(1)
+            .limit(literal_column("1", Integer))
             .scalar_subquery()
         )
 
@@ -610,7 +625,8 @@ def _tasks_json(
         if isinstance(part, Const):
             return _sql_string(part.value)
         if isinstance(part, Marker):
-            assert cursor is not None
+            if cursor is None:
+                raise RuntimeError("a cursor planned without its cursor")
             return cursor
         return _object([(f.key, task_part(f)) for f in part.fields])
 
@@ -633,30 +649,135 @@ def _tasks_json(
     return _object([(part.key, connection_part(part)) for part in field.fields])
 
 
-def statement_of(
-    plan: PagePlan,
-    requests: dict[str, PageRequest],
-    *,
-    user_id: uuid.UUID,
-    now: datetime,
-) -> Select[Any] | None:
-    """The one statement answering the plan's `data` as JSON text (None: general engine)."""
+def _hole(what: str, index: int) -> str:
+    """Where a request's own SQL goes into a template (never text of a document)."""
+    return f"__TASKSTREAM_{what}_{index}__"
+
+
+def _selects_count(field: TasksField) -> bool:
+    return any(isinstance(part, Marker) and part.what == "totalCount" for part in field.fields)
+
+
+def _template(
+    plan: PagePlan, pages: dict[str, reads.PageStatement], dialect: Dialect
+) -> str | None:
+    """The plan's statement as SQL text with holes for each request's pieces (None: the
+    general engine); built and compiled once per plan and ordering, then cached."""
     parts: list[tuple[str, ColumnElement[Any]]] = []
     for index, root in enumerate(plan.fields):
         if isinstance(root, Const):
             parts.append((root.key, _sql_string(root.value)))
             continue
-        try:
-            value = _tasks_json(
-                root, requests[root.key], user_id=user_id, now=now, name=f"p{index}"
-            )
-        except TaskstreamError:
-            # A cursor or ordering the reads refuse: the general engine answers the refusal.
-            return None
+        value = _tasks_json(root, pages[root.key], index)
         if value is None:
             return None
         parts.append((root.key, value))
-    return select(cast(_object(parts), Text))
+    compiled = select(cast(_object(parts), Text)).compile(dialect=dialect)
+    if compiled.params:
+        raise RuntimeError(f"a compiled page's template has parameters: {compiled.params}")
+    return compiled.string
+
+
+# Compiled SQL of the reads' page and count statements, by their structure (SQLAlchemy's own
+# cache, as `connection.execute` keeps one per engine).
+_COMPILED: LRUCache[Any, Any] = LRUCache(512)
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+def _sql(statement: Select[Any], dialect: Dialect, offset: int) -> tuple[str, list[Any]]:
+    """A statement's SQL (its parameters numbered from offset + 1) and parameter values,
+    through SQLAlchemy's compiled cache, as `connection.execute` makes them
+    (sqlalchemy/engine/default.py, DefaultExecutionContext._init_compiled)."""
+    compiled, extracted, collected, _ = statement._compile_w_cache(
+        dialect,
+        compiled_cache=_COMPILED,
+        column_keys=[],
+        for_executemany=False,
+        schema_translate_map=None,
+    )
+    if not isinstance(compiled, SQLCompiler) or not compiled.positional:
+        raise RuntimeError("compiled reads need a positional SQL dialect (asyncpg)")
+    parameters = compiled.construct_params(
+        extracted_parameters=extracted, escape_names=False, _collected_params=collected
+    )
+    processors: dict[str, Any] = dict(compiled._bind_processors)
+    sql, order = compiled.string, list(compiled.positiontup or ())
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        # `IN` lists of a filter: expanded into one parameter per item.
+        expanded = compiled._process_parameters_for_postcompile(parameters)
+        sql, order = expanded.statement, list(expanded.positiontup or ())
+        processors.update(expanded.processors)
+    values = []
+    for name in order:
+        processor = processors.get(name)
+        value = parameters[name]
+        values.append(processor(value) if processor is not None else value)
+    if offset:
+        sql = _PARAMETER.sub(lambda match: f"${int(match.group(1)) + offset}", sql)
+    return sql, values
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRead:
+    """The SQL of one request's compiled read and its parameter values."""
+
+    sql: str
+    parameters: tuple[Any, ...]
+
+
+def compiled_read(
+    plans: CompiledPlans,
+    plan: PagePlan,
+    requests: dict[str, PageRequest],
+    *,
+    user_id: uuid.UUID,
+    now: datetime,
+    dialect: Dialect,
+) -> CompiledRead | None:
+    """The one statement answering the plan's `data` as JSON text (None: general engine).
+
+    The page and count statements are the reads' own, made for this request; the JSON
+    around them is the plan's template, compiled once per plan and ordering.
+    """
+    pages: dict[str, reads.PageStatement] = {}
+    try:
+        for root in plan.fields:
+            if isinstance(root, TasksField):
+                request = requests[root.key]
+                pages[root.key] = reads.page_statement(
+                    user_id=user_id,
+                    query=request.query,
+                    order=request.order,
+                    first=request.first,
+                    after=request.after,
+                    now=now,
+                    close={},
+                )
+    except TaskstreamError:
+        # A cursor or ordering the reads refuse: the general engine answers the refusal.
+        return None
+    shape = tuple(
+        (key, page.signature, tuple((k.kind, k.null_as, k.descending) for k in page.keys))
+        for key, page in pages.items()
+    )
+    template = plans.template(plan, shape, lambda: _template(plan, pages, dialect))
+    if template is None:
+        return None
+    sql, values = template, list[Any]()
+    for index, root in enumerate(plan.fields):
+        if not isinstance(root, TasksField):
+            continue
+        request = requests[root.key]
+        page_sql, page_values = _sql(pages[root.key].statement, dialect, len(values))
+        values += page_values
+        sql = sql.replace(_hole("PAGE", index), page_sql)
+        sql = sql.replace(_hole("FIRST", index), str(int(request.first)))
+        if _selects_count(root):
+            count = reads.count_statement(user_id=user_id, query=request.query, now=now, close={})
+            count_sql, count_values = _sql(count, dialect, len(values))
+            values += count_values
+            sql = sql.replace(_hole("COUNT", index), count_sql)
+    return CompiledRead(sql, tuple(values))
 
 
 def page_request(
