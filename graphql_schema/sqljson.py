@@ -22,8 +22,10 @@ What is the same as the general engine, by construction:
 What compiles (anything else runs the general engine): a query whose root fields are `tasks`
 (aliases allowed) and `__typename`; under a connection `totalCount`, `pageInfo { hasNextPage
 endCursor }`, `edges { cursor node }`; under a node the Task fields of `TASK_COLUMNS`, `tags {
-id name }` and `reminders { id remindAt beforeDue channels state sentAt }`; `__typename`
-anywhere; fragments and inline fragments on the selected type, without directives. At run time
+id name }`, `reminders { id remindAt beforeDue channels state sentAt }` and the fields of
+`RELATED_COLUMNS` of `project` (with the reader's `myRole`), `assignee` and `recurrence`;
+`__typename` anywhere; fragments and inline fragments on the selected type, without
+directives (the web app's task list, `Tasks`, and the benchmark's page compile). At run time
 a filter with `text` (search) or `projectId` (a membership check first) and cursors of an
 ordering with text keys (TITLE, MANUAL) when a cursor is selected go to the general engine.
 """
@@ -59,11 +61,13 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    and_,
     case,
     cast,
     column,
     func,
     literal_column,
+    null,
     select,
     text,
 )
@@ -104,11 +108,12 @@ class NotCompiled(Exception):
 
 
 # Task fields read straight from a column, and how each is written in JSON.
-TIME, TEXT, ID, INT, ENUM = "time", "text", "id", "int", "enum"
+# PLAIN: the column's own JSON (text, integers, booleans).
+TIME, PLAIN, ID, ENUM = "time", "plain", "id", "enum"
 TASK_COLUMNS: dict[str, tuple[str, str]] = {
     "id": ("id", ID),
-    "title": ("title", TEXT),
-    "notes": ("notes", TEXT),
+    "title": ("title", PLAIN),
+    "notes": ("notes", PLAIN),
     "status": ("status", ENUM),
     "priority": ("priority", ENUM),
     "dueAt": ("due_at", TIME),
@@ -116,17 +121,31 @@ TASK_COLUMNS: dict[str, tuple[str, str]] = {
     "seriesId": ("series_id", ID),
     "createdAt": ("created_at", TIME),
     "updatedAt": ("updated_at", TIME),
-    "version": ("version", INT),
-    "position": ("position", TEXT),
+    "version": ("version", PLAIN),
+    "position": ("position", PLAIN),
 }
-TAG_COLUMNS: dict[str, tuple[str, str]] = {"id": ("id", ID), "name": ("name", TEXT)}
+TAG_COLUMNS: dict[str, tuple[str, str]] = {"id": ("id", ID), "name": ("name", PLAIN)}
 REMINDER_COLUMNS: dict[str, tuple[str, str]] = {
     "id": ("id", ID),
     "remindAt": ("remind_at", TIME),
-    "beforeDue": ("before_due", INT),
+    "beforeDue": ("before_due", PLAIN),
     "channels": ("channels", ENUM),
     "state": ("state", ENUM),
     "sentAt": ("sent_at", TIME),
+}
+# A task's objects of one row each (null when there is none), by field: their columns.
+RELATED_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
+    "project": {
+        "id": ("id", ID),
+        "name": ("name", PLAIN),
+        "color": ("color", PLAIN),
+        "archived": ("archived", PLAIN),
+        "version": ("version", PLAIN),
+        "createdAt": ("created_at", TIME),
+        "myRole": ("my_role", ENUM),
+    },
+    "assignee": {"id": ("id", ID), "email": ("email", PLAIN)},
+    "recurrence": {"rule": ("rule", PLAIN), "timezone": ("timezone", PLAIN)},
 }
 # Cursor key kinds whose JSON text SQL writes exactly as `encode_cursor` does (json.dumps of
 # ASCII-only text); text keys would need json.dumps' \\u escapes of non-ASCII characters.
@@ -138,7 +157,7 @@ CURSOR_KINDS = frozenset({"time", "smallint", "uuid"})
 
 @dataclass(frozen=True, slots=True)
 class Leaf:
-    """A column written as its JSON (`how`: TIME, TEXT, ID, INT or ENUM)."""
+    """A column written as its JSON (`how`: TIME, PLAIN, ID or ENUM)."""
 
     key: str
     column: str
@@ -160,6 +179,15 @@ class Children:
 
     key: str
     relation: str  # "tags" or "reminders"
+    fields: tuple[Leaf | Const, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A task's project, assignee or recurrence: an object of leaves, or null."""
+
+    key: str
+    relation: str  # a key of RELATED_COLUMNS
     fields: tuple[Leaf | Const, ...]
 
 
@@ -301,6 +329,16 @@ class _Compiler:
                 )
                 leaves = self.leaves(self.fields(node.selection_set, type_name), type_name, columns)
                 planned.append(Children(_key(node), name, tuple(leaves)))
+            elif name in RELATED_COLUMNS:
+                if node.arguments:
+                    raise NotCompiled(f"Task.{name} with arguments")
+                task_type = self.schema.type_map["Task"]
+                if not isinstance(task_type, GraphQLObjectType):
+                    raise NotCompiled("Task is not an object type")
+                type_name = get_named_type(task_type.fields[name].type).name
+                fields = self.fields(node.selection_set, type_name)
+                leaves = self.leaves(fields, type_name, RELATED_COLUMNS[name])
+                planned.append(Related(_key(node), name, tuple(leaves)))
             else:
                 planned.extend(self.leaves([node], "Task", TASK_COLUMNS))
         for leaf in planned:
@@ -536,6 +574,37 @@ def _children(children: Children, task_id: ColumnElement[Any]) -> ColumnElement[
     return statement.scalar_subquery()
 
 
+# The reader's id in a template, replaced by each request's (a UUID's text, never input).
+VIEWER = "__TASKSTREAM_VIEWER__"
+
+
+def _related(related: Related, rows: Any) -> ColumnElement[Any]:
+    """A task's project (as its reader sees it, with their role), assignee or recurrence as
+    a JSON object, or NULL, as the loaders and `Task.of` give them."""
+    if related.relation == "project":
+        projects, mine = t.projects.alias(), t.project_members.alias()
+        columns = {**{c.key: c for c in projects.c}, "my_role": mine.c.role}
+        member = and_(
+            mine.c.project_id == projects.c.id,
+            mine.c.user_id == literal_column(f"'{VIEWER}'::uuid"),
+        )
+        return (
+            select(_leaves(related.fields, columns))
+            .select_from(projects.join(mine, member))
+            .where(projects.c.id == rows.project_id)
+            .scalar_subquery()
+        )
+    if related.relation == "assignee":
+        users = t.users.alias()
+        return (
+            select(_leaves(related.fields, users.c))
+            .where(users.c.id == rows.assignee_id)
+            .scalar_subquery()
+        )
+    stored = {name: rows.recurrence.op("->>")(_sql_string(name)) for name in ("rule", "timezone")}
+    return case((rows.recurrence.is_(None), null()), else_=_leaves(related.fields, stored))
+
+
 def _cursor(page: reads.PageStatement, columns: Any) -> ColumnElement[Any] | None:
     """A row's cursor as `encode_cursor` writes it (base64url of its JSON, unpadded), or
     None when a key's JSON cannot be written exactly in SQL."""
@@ -635,6 +704,8 @@ def _tasks_json(
             return _sql_string(part.value)
         if isinstance(part, Children):
             return _children(part, rows.c.id)
+        if isinstance(part, Related):
+            return _related(part, rows.c)
         return _leaf(part, rows.c)
 
     def edges(fields: Sequence[Any]) -> ColumnElement[Any]:
@@ -772,6 +843,7 @@ def compiled_read(
         values += page_values
         sql = sql.replace(_hole("PAGE", index), page_sql)
         sql = sql.replace(_hole("FIRST", index), str(int(request.first)))
+        sql = sql.replace(VIEWER, str(uuid.UUID(str(user_id))))
         if _selects_count(root):
             count = reads.count_statement(user_id=user_id, query=request.query, now=now, close={})
             count_sql, count_values = _sql(count, dialect, len(values))
