@@ -29,14 +29,17 @@ full path.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLOutputType, Undefined, located_error
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway_core.persistence import projects as project_reads
 from graphql_schema.plans import (
     Info,
     PlainLeaf,
@@ -60,6 +63,7 @@ from graphql_schema.sqljson import (
     page_request,
     plans_of,
 )
+from taskstream.errors import NotFound
 
 __all__ = ["PlainLeaf", "PlainLeafExecution", "plain_leaves"]
 
@@ -125,12 +129,19 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
             return await result if self.is_awaitable(result) else result
         try:
             async with context.reads.connection() as connection:
-                text = (await connection.exec_driver_sql(read.sql, read.parameters)).scalar()
+                if not await _member_of_all(connection, context.user_id, read.projects):
+                    text = None
+                else:
+                    text = (await connection.exec_driver_sql(read.sql, read.parameters)).scalar()
         except Exception as error:
             # As a failing `tasks` resolver: located at the first root field, whose non-null
             # type makes the whole data null.
             first = next(root for root in plan.fields if isinstance(root, TasksField))
             raise located_error(error, [first.node], [first.key]) from error
+        if text is None and read.projects:
+            # NOT_FOUND for a project the reader is not in: the general engine says it.
+            result = general()
+            return await result if self.is_awaitable(result) else result
         if not isinstance(text, str):
             raise RuntimeError("the compiled statement answered no JSON text")
         return RawJSON(text)
@@ -405,6 +416,18 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+
+async def _member_of_all(
+    connection: AsyncConnection, user_id: uuid.UUID, projects: tuple[uuid.UUID, ...]
+) -> bool:
+    """Whether the reader belongs to every project (the `tasks` resolver's own check)."""
+    for project_id in projects:
+        try:
+            await project_reads.project_of(connection, user_id, project_id)
+        except NotFound:
+            return False
+    return True
 
 
 async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:

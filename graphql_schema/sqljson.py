@@ -26,8 +26,8 @@ id name }`, `reminders { id remindAt beforeDue channels state sentAt }` and the 
 `RELATED_COLUMNS` of `project` (with the reader's `myRole`), `assignee` and `recurrence`;
 `__typename` anywhere; fragments and inline fragments on the selected type, without
 directives (the web app's task list, `Tasks`, and the benchmark's page compile). At run time
-a filter with `text` (search) or `projectId` (a membership check first) and cursors of an
-ordering with text keys (TITLE, MANUAL) when a cursor is selected go to the general engine.
+a filter with `text` (search) and a `projectId` the reader is not a member of (checked
+first, as the resolver does) go to the general engine.
 """
 
 from __future__ import annotations
@@ -133,6 +133,12 @@ REMINDER_COLUMNS: dict[str, tuple[str, str]] = {
     "state": ("state", ENUM),
     "sentAt": ("sent_at", TIME),
 }
+# A task's lists of objects of leaves: their type and columns (subtasks: their own leaves).
+CHILDREN: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "tags": ("Tag", TAG_COLUMNS),
+    "reminders": ("Reminder", REMINDER_COLUMNS),
+    "subtasks": ("Task", TASK_COLUMNS),
+}
 # A task's objects of one row each (null when there is none), by field: their columns.
 RELATED_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     "project": {
@@ -146,10 +152,11 @@ RELATED_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "assignee": {"id": ("id", ID), "email": ("email", PLAIN)},
     "recurrence": {"rule": ("rule", PLAIN), "timezone": ("timezone", PLAIN)},
+    "section": {"id": ("id", ID), "name": ("name", PLAIN), "position": ("position", PLAIN)},
 }
 # Cursor key kinds whose JSON text SQL writes exactly as `encode_cursor` does (json.dumps of
 # ASCII-only text); text keys would need json.dumps' \\u escapes of non-ASCII characters.
-CURSOR_KINDS = frozenset({"time", "smallint", "uuid"})
+CURSOR_KINDS = frozenset({"time", "smallint", "uuid", "text"})
 
 
 # --- plans: what a document selects, checked once per operation ---------------------------
@@ -178,7 +185,7 @@ class Children:
     """A task's tags or reminders: a list of objects of leaves, in their stored order."""
 
     key: str
-    relation: str  # "tags" or "reminders"
+    relation: str  # "tags", "reminders" or "subtasks"
     fields: tuple[Leaf | Const, ...]
 
 
@@ -321,12 +328,10 @@ class _Compiler:
         planned: list[Any] = []
         for node in nodes:
             name = node.name.value
-            if name in ("tags", "reminders"):
+            if name in CHILDREN:
                 if node.arguments:
                     raise NotCompiled(f"Task.{name} with arguments")
-                type_name, columns = (
-                    ("Tag", TAG_COLUMNS) if name == "tags" else ("Reminder", REMINDER_COLUMNS)
-                )
+                type_name, columns = CHILDREN[name]
                 leaves = self.leaves(self.fields(node.selection_set, type_name), type_name, columns)
                 planned.append(Children(_key(node), name, tuple(leaves)))
             elif name in RELATED_COLUMNS:
@@ -563,6 +568,17 @@ def _children(children: Children, task_id: ColumnElement[Any]) -> ColumnElement[
             .select_from(links.join(tags, tags.c.id == links.c.tag_id))
             .where(links.c.task_id == task_id)
         )
+    elif children.relation == "subtasks":
+        # As subtasks_of: every direct subtask (whoever sees a task sees its subtasks).
+        subtasks = t.tasks.alias()
+        aggregated = func.json_agg(
+            aggregate_order_by(
+                _leaves(children.fields, subtasks.c), subtasks.c.position, subtasks.c.id
+            )
+        )
+        statement = select(func.coalesce(aggregated, _empty_list())).where(
+            subtasks.c.parent_id == task_id
+        )
     else:
         reminders = t.reminders.alias()
         aggregated = func.json_agg(
@@ -601,8 +617,64 @@ def _related(related: Related, rows: Any) -> ColumnElement[Any]:
             .where(users.c.id == rows.assignee_id)
             .scalar_subquery()
         )
+    if related.relation == "section":
+        # As sections_by_id: the section by its id, whoever asks.
+        sections = t.sections.alias()
+        return (
+            select(_leaves(related.fields, sections.c))
+            .where(sections.c.id == rows.section_id)
+            .scalar_subquery()
+        )
     stored = {name: rows.recurrence.op("->>")(_sql_string(name)) for name in ("rule", "timezone")}
     return case((rows.recurrence.is_(None), null()), else_=_leaves(related.fields, stored))
+
+
+# json.dumps' escapes of characters it names by letter.
+JSON_LETTERS = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+def json_ascii(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A text as Python's json.dumps writes it (ensure_ascii): the characters of
+    JSON_LETTERS escaped by letter, every other one outside space..tilde as a \\u escape in
+    lowercase hex (a surrogate pair above U+FFFF)."""
+    chars = (
+        func.regexp_split_to_table(value, _sql_string(""))
+        .table_valued("ch", with_ordinality="n")
+        .render_derived(name="chars")
+    )
+    code = func.ascii(chars.c.ch)
+    whens: list[tuple[ColumnElement[bool], ColumnElement[Any]]] = [
+        (code == literal_column(str(ord(letter)), Integer), _sql_string(escaped))
+        for letter, escaped in JSON_LETTERS.items()
+    ]
+    above = code - literal_column("65536", Integer)
+    high = literal_column("55296", Integer) + above.op(">>")(literal_column("10", Integer))
+    low = literal_column("56320", Integer) + above.op("&")(literal_column("1023", Integer))
+    unicode = _sql_string("\\u")
+    whens += [
+        (
+            code > literal_column("65535", Integer),
+            unicode.concat(func.to_hex(high)).concat(unicode).concat(func.to_hex(low)),
+        ),
+        (
+            (code < literal_column("32", Integer)) | (code > literal_column("126", Integer)),
+            unicode.concat(
+                func.lpad(func.to_hex(code), literal_column("4", Integer), _sql_string("0"))
+            ),
+        ),
+    ]
+    letters = case(*whens, else_=chars.c.ch)
+    joined = func.string_agg(letters, aggregate_order_by(_sql_string(""), chars.c.n))
+    body = select(func.coalesce(joined, _sql_string(""))).select_from(chars).scalar_subquery()
+    return _sql_string('"').concat(body).concat(_sql_string('"'))
 
 
 def _cursor(page: reads.PageStatement, columns: Any) -> ColumnElement[Any] | None:
@@ -624,6 +696,8 @@ def _cursor(page: reads.PageStatement, columns: Any) -> ColumnElement[Any] | Non
             )
         elif key.kind == "time":
             parts.append(_sql_string('"').concat(rfc3339(value)).concat(_sql_string('"')))
+        elif key.kind == "text":
+            parts.append(json_ascii(value))
         elif key.kind == "uuid":
             parts.append(_sql_string('"').concat(cast(value, Text)).concat(_sql_string('"')))
         else:
@@ -794,6 +868,9 @@ class CompiledRead:
 
     sql: str
     parameters: tuple[Any, ...]
+    # Projects the reader must be a member of (a `projectId` filter): checked first, as the
+    # resolver does; NOT_FOUND is left to the general engine.
+    projects: tuple[uuid.UUID, ...] = ()
 
 
 def compiled_read(
@@ -849,7 +926,12 @@ def compiled_read(
             count_sql, count_values = _sql(count, dialect, len(values))
             values += count_values
             sql = sql.replace(_hole("COUNT", index), count_sql)
-    return CompiledRead(sql, tuple(values))
+    projects = tuple(
+        project
+        for request in requests.values()
+        if (project := request.query.project_id) is not None
+    )
+    return CompiledRead(sql, tuple(values), projects)
 
 
 def page_request(
@@ -871,8 +953,8 @@ def page_request(
         )
     except (TaskstreamError, ValueError, TypeError, KeyError):
         return None
-    if query.text is not None or query.project_id is not None:
-        return None  # search settings and the membership check: the general engine's
+    if query.text is not None:
+        return None  # a search reads its close words and settings first: the general engine
     if not 1 <= first <= reads.PAGE_MAX:
         return None
     after = arguments.get("after")
