@@ -594,9 +594,13 @@ def _children(children: Children, task_id: ColumnElement[Any]) -> ColumnElement[
 VIEWER = "__TASKSTREAM_VIEWER__"
 
 
+# Related rows read by the id a task column holds: their table and that column.
+BY_ID = {"assignee": (t.users, "assignee_id"), "section": (t.sections, "section_id")}
+
+
 def _related(related: Related, rows: Any) -> ColumnElement[Any]:
-    """A task's project (as its reader sees it, with their role), assignee or recurrence as
-    a JSON object, or NULL, as the loaders and `Task.of` give them."""
+    """A task's project (as its reader sees it, with their role), assignee, section or
+    recurrence as a JSON object, or NULL, as the loaders and `Task.of` give them."""
     if related.relation == "project":
         projects, mine = t.projects.alias(), t.project_members.alias()
         columns = {**{c.key: c for c in projects.c}, "my_role": mine.c.role}
@@ -610,19 +614,13 @@ def _related(related: Related, rows: Any) -> ColumnElement[Any]:
             .where(projects.c.id == rows.project_id)
             .scalar_subquery()
         )
-    if related.relation == "assignee":
-        users = t.users.alias()
+    if related.relation in BY_ID:
+        # As users_by_id and sections_by_id: the row of the task's id, whoever asks.
+        table, task_column = BY_ID[related.relation]
+        found = table.alias()
         return (
-            select(_leaves(related.fields, users.c))
-            .where(users.c.id == rows.assignee_id)
-            .scalar_subquery()
-        )
-    if related.relation == "section":
-        # As sections_by_id: the section by its id, whoever asks.
-        sections = t.sections.alias()
-        return (
-            select(_leaves(related.fields, sections.c))
-            .where(sections.c.id == rows.section_id)
+            select(_leaves(related.fields, found.c))
+            .where(found.c.id == rows[task_column])
             .scalar_subquery()
         )
     stored = {name: rows.recurrence.op("->>")(_sql_string(name)) for name in ("rule", "timezone")}
