@@ -51,10 +51,12 @@ query($user: UUID!) {
 """
 
 
-def registered_documents() -> Path:
-    """A trusted-documents manifest: the web app's documents and this benchmark's page."""
+def registered_documents(*others: str) -> Path:
+    """A trusted-documents manifest: the web app's documents, this benchmark's page and
+    `others` (the compiled reads serve registered documents only)."""
     documents: dict[str, str] = json.loads(DEFAULT_MANIFEST.read_text())
-    documents[sha256_hex(GATEWAY_PAGE)] = GATEWAY_PAGE
+    for text in (GATEWAY_PAGE, *others):
+        documents[sha256_hex(text)] = text
     path = Path(tempfile.gettempdir()) / f"taskstream-bench-{os.getpid()}-documents.json"
     path.write_text(json.dumps(documents))
     return path
