@@ -24,7 +24,7 @@ from graphql_schema.sqljson import PagePlan
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
-from tests.e2e.test_execution_plans import _queries, _schema
+from tests.e2e.test_execution_plans import GeneralOnly, _queries, _schema
 from tests.e2e.test_projects import create, join, new_user
 
 pytestmark = pytest.mark.e2e
@@ -55,14 +55,6 @@ EXTRA = [
     "query Other { tasks(first: 5) { edges { node { id createdBy { email } } } } }",
     "query Skipped($s: Boolean!) { tasks(first: 5) { edges { node { id title @skip(if: $s) } } } }",
 ]
-
-
-class GeneralOnly(PlainLeafExecution):
-    """The gateway's execution without the compiled path."""
-
-    def compiled_plan(self) -> PagePlan | None:
-        """Never compiled."""
-        return None
 
 
 class Counting(PlainLeafExecution):
