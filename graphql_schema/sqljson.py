@@ -263,6 +263,9 @@ class _Compiler:
                 raise NotCompiled("a directive")
             if isinstance(selection, FieldNode):
                 key = selection.alias.value if selection.alias else selection.name.value
+                if key.startswith("__") and key != "__typename":
+                    # Reserved names; the template's holes are spelled that way too.
+                    raise NotCompiled(f"{key}: a reserved response name")
                 seen = into.get(key)
                 if seen is None:
                     into[key] = selection
