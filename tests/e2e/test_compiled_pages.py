@@ -12,15 +12,17 @@ from typing import Any
 import httpx
 import pytest
 from graphql import OperationDefinitionNode
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.applications import Starlette
 
 from bench.page_peers import GATEWAY_PAGE
 from bench.shared_projects import PROJECT_PAGE
 from gateway.app import create_app
+from gateway_core.persistence import reads
+from graphql_schema import execution
 from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.persisted import DEFAULT_MANIFEST, sha256_hex
-from graphql_schema.sqljson import PagePlan
+from graphql_schema.sqljson import CompiledRead, PagePlan, compiled_read
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
@@ -284,3 +286,42 @@ async def test_the_compiled_page_keeps_cost_and_answers_refusals_as_before(
     ).json()
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "after" in refused["errors"][0]["message"]
+
+
+async def test_a_failing_statement_answers_as_a_failing_resolver(
+    registered: tuple[Starlette, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, http = registered
+    alice, _ = await new_user(http)
+    await alice.data(CREATE, {"input": {"title": "one"}})
+    schema = _schema(app)
+    failing = "SELECT 1 / 0"
+
+    async def failing_page(connection: AsyncConnection, **_: Any) -> Any:
+        await connection.exec_driver_sql(failing)
+
+    def failing_read(*args: Any, **kwargs: Any) -> CompiledRead | None:
+        read = compiled_read(*args, **kwargs)
+        return None if read is None else CompiledRead(failing, ())
+
+    # The general engine's page read and the compiled statement fail alike (division by zero).
+    monkeypatch.setattr(reads, "task_page", failing_page)
+    monkeypatch.setattr(execution, "compiled_read", failing_read)
+    headers = {"Authorization": f"Bearer {alice.token}"}
+    answers = []
+    try:
+        for engine in (Counting, GeneralOnly):
+            schema.execution_context_class = engine
+            Counting.answered = 0
+            response = await http.post("/graphql", json={"query": GATEWAY_PAGE}, headers=headers)
+            answers.append((response.status_code, response.json()))
+            if engine is Counting:
+                assert Counting.answered == 1  # the compiled statement ran, and failed
+    finally:
+        schema.execution_context_class = PlainLeafExecution
+    assert answers[0] == answers[1]
+    status, body = answers[0]
+    assert status == 200
+    assert body["data"] is None
+    assert body["errors"][0]["path"] == ["tasks"]
+    assert "division" not in json.dumps(body)  # masked, as every unexpected error
