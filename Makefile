@@ -37,9 +37,9 @@ test-cluster: bootstrap deploy-tools cluster-build
 	.venv/bin/pytest tests/deploy/test_cluster.py -v
 
 # A single-node cluster on this machine running the chart's pods with Dapr sidecars: CoreDNS and
-# kube-proxy, the Dapr control plane built from the dapr module, Kafka on the node's bridge (no
-# Strimzi: its operator cannot be had here); docs/deploy/minikube.md, "A real Kubernetes on this
-# machine".
+# kube-proxy, the Dapr control plane built from the dapr module, Kafka as a StatefulSet with the
+# chart's KafkaUsers as SCRAM users and their ACLs (no Strimzi: its operator cannot be had here);
+# docs/deploy/minikube.md, "A real Kubernetes on this machine".
 CLUSTER_DIR ?= $(HOME)/.cache/taskstream/cluster
 cluster-up: deploy-tools
 	infra/local/kube.sh build kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -9,11 +10,21 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from devstack.postgres import EmbeddedPostgres
+from taskstream.persistence.db import create_engine, migrate
+from taskstream.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 URL_LINE = re.compile(r"Taskstream is up at (http://\S+)")
@@ -119,3 +130,34 @@ class UpProcess:
         self.process.wait(timeout=60)
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+@contextlib.asynccontextmanager
+async def profiled_database(
+    *, pool_size: int = 10, **overrides: Any
+) -> AsyncIterator[tuple[AsyncEngine, Settings]]:
+    """An embedded PostgreSQL (not durable, in a temporary folder), migrated, for the block:
+    its engine and production settings for an in-process system to profile, with the abuse
+    limits lifted (one client sends everything) and `overrides` on top."""
+    with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
+        postgres = EmbeddedPostgres(Path(folder) / "pg", durable=False)
+        url = postgres.start()
+        try:
+            engine = create_engine(url, pool_size=pool_size)
+            try:
+                await migrate(engine)
+                settings = Settings(
+                    env="production",
+                    database_url=url,
+                    jwt_secret=SecretStr("profile-signing-key-" + uuid.uuid4().hex),
+                    **{
+                        "mutations_per_minute": 1_000_000,
+                        "graphql_cost_per_second": 1_000_000_000,
+                        **overrides,
+                    },
+                )
+                yield engine, settings
+            finally:
+                await engine.dispose()
+        finally:
+            postgres.stop()

@@ -14,13 +14,16 @@ requests in the same rounds, so that before and after are measured side by side 
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.loadgen import Request, fetch_json, run_load
 from bench.runtime import BenchContext
 from bench.stats import comparison
+from graphql_schema.persisted import DEFAULT_MANIFEST, sha256_hex
 
 PEER_LABELS = {"postgraphile": "PostGraphile 5", "starlette": "plain Starlette + same SQL"}
 
@@ -48,6 +51,17 @@ query($user: UUID!) {
 """
 
 
+def registered_documents(*others: str) -> Path:
+    """A trusted-documents manifest: the web app's documents, this benchmark's page and
+    `others` (the compiled reads serve registered documents only)."""
+    documents: dict[str, str] = json.loads(DEFAULT_MANIFEST.read_text())
+    for text in (GATEWAY_PAGE, *others):
+        documents[sha256_hex(text)] = text
+    path = Path(tempfile.gettempdir()) / f"taskstream-bench-{os.getpid()}-documents.json"
+    path.write_text(json.dumps(documents))
+    return path
+
+
 def _ids(body: Any, root: str, key: str = "id") -> list[str]:
     assert "errors" not in body, body
     return [edge["node"][key] for edge in body["data"][root]["edges"]]
@@ -56,7 +70,10 @@ def _ids(body: Any, root: str, key: str = "id") -> list[str]:
 async def run(context: BenchContext) -> dict[str, Any]:
     """Throughput and latency of the page on all three; ratios and goals."""
     stack, user = context.stack, context.dataset.page_user
-    gateway = context.gateway_url
+    # The page is a registered document, as the web app's are (they answer by one compiled
+    # statement, graphql_schema/sqljson.py): gateways of their own, with the manifest.
+    registered = {"TASKSTREAM_GRAPHQL_TRUSTED_DOCUMENTS": str(registered_documents())}
+    gateway = stack.gateway(env=registered)
     postgraphile = stack.postgraphile()
     starlette = stack.starlette_peer()
     urls = {"gateway": gateway, "postgraphile": postgraphile, "starlette": starlette}
@@ -70,7 +87,7 @@ async def run(context: BenchContext) -> dict[str, Any]:
     }
     baseline_tree = os.environ.get("TASKSTREAM_BENCH_BASELINE")
     if baseline_tree:
-        urls["baseline"] = baseline = stack.gateway(Path(baseline_tree))
+        urls["baseline"] = baseline = stack.gateway(Path(baseline_tree), env=registered)
         requests["baseline"] = Request.graphql(baseline + "/graphql", GATEWAY_PAGE, token=token)
     # The three must answer the same tasks in the same order before their speed means anything.
     answers = {name: await fetch_json(request) for name, request in requests.items()}

@@ -21,23 +21,17 @@ import cProfile
 import io
 import os
 import pstats
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
-from bench.common import RESULTS
-from devstack.postgres import EmbeddedPostgres
+from bench.common import RESULTS, profiled_database
 from gateway.app import create_app
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
-from taskstream.persistence.db import create_engine, migrate
-from taskstream.settings import Settings
 
 PAGE = """
 query Page($first: Int!) {
@@ -86,43 +80,26 @@ async def post(http: httpx.AsyncClient, token: str, query: str, variables: dict[
 async def in_process_gateway(tasks: int) -> AsyncIterator[tuple[httpx.AsyncClient, str, Any]]:
     """The gateway app over httpx's ASGI transport on an embedded PostgreSQL, with one account
     holding `tasks` tasks (three tags, two reminders each): the client, its token, the app."""
-    with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
-        server = EmbeddedPostgres(Path(folder) / "pg", durable=False)
-        url = server.start()
-        try:
-            engine = create_engine(url, pool_size=4)
-            await migrate(engine)
-            settings = Settings(
-                env="production",
-                database_url=url,
-                jwt_secret=SecretStr("profile-signing-key-" + uuid.uuid4().hex),
-                mutations_per_minute=1_000_000,
-                graphql_cost_per_second=1_000_000_000,
-            )
-            runtime = bootstrap(
-                settings, app_id="gateway", engine=engine, transport=MemoryTransport()
-            )
-            app = create_app(runtime)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-                signed = await http.post(
-                    "/graphql",
-                    json={
-                        "query": "mutation($e: String!, $p: String!) { signUp(email: $e, "
-                        "password: $p) { token } }",
-                        "variables": {
-                            "e": f"p-{uuid.uuid4().hex[:8]}@example.com",
-                            "p": "pw pw pw",
-                        },
+    async with profiled_database(pool_size=4) as (engine, settings):
+        runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=MemoryTransport())
+        app = create_app(runtime)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            signed = await http.post(
+                "/graphql",
+                json={
+                    "query": "mutation($e: String!, $p: String!) { signUp(email: $e, "
+                    "password: $p) { token } }",
+                    "variables": {
+                        "e": f"p-{uuid.uuid4().hex[:8]}@example.com",
+                        "p": "pw pw pw",
                     },
-                )
-                token = signed.json()["data"]["signUp"]["token"]
-                for n in range(tasks):
-                    await post(http, token, CREATE, {"i": task_input(n)})
-                yield http, token, app
-            await engine.dispose()
-        finally:
-            server.stop()
+                },
+            )
+            token = signed.json()["data"]["signUp"]["token"]
+            for n in range(tasks):
+                await post(http, token, CREATE, {"i": task_input(n)})
+            yield http, token, app
 
 
 def _cpu_profile(profiler: cProfile.Profile, rows: int = 60) -> str:

@@ -46,6 +46,7 @@ PROCESS_BENCHMARKS: dict[str, tuple[list[str], list[str], str]] = {
         ["--reminders", "100", "--window", "5", "--lead", "10"],
         "reminder_lateness",
     ),
+    "recurrence_lateness": ([], ["--series", "30", "--rate", "5"], "recurrence_lateness"),
     "dapr_vs_kafka": ([], ["--messages", "50", "--rows", "500"], "backbone"),
     # Owned by other engineers: run as `python -m bench.NAME [--quick]`; each writes
     # bench/results/NAME.json (with a "comparisons" list to get the table rows and a figure).
@@ -64,6 +65,7 @@ ORDER = (
     *STACK_BENCHMARKS,
     "tasks_page",
     "reminder_lateness",
+    "recurrence_lateness",
     "dapr_vs_kafka",
     "worker_throughput",
     "audit_throughput",

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.datasets import BROAD_WORD, SELECTIVE_WORD, plain_url
 from bench.loadgen import Request, alternating, fetch_json, run_load
-from bench.page_peers import GATEWAY_PAGE
+from bench.page_peers import GATEWAY_PAGE, registered_documents
 from bench.runtime import BenchContext
 from bench.search import GOALS_MS, SEARCH
 from bench.stats import comparison
@@ -69,14 +69,9 @@ def _rows(answer: Any) -> list[dict[str, Any]]:
 
 
 def _baseline_gateway(context: BenchContext) -> str | None:
-    """The gateway run from TASKSTREAM_BENCH_BASELINE's tree (started once), or None."""
+    """A gateway run from TASKSTREAM_BENCH_BASELINE's tree for the searches, or None."""
     tree = os.environ.get("TASKSTREAM_BENCH_BASELINE")
-    if not tree:
-        return None
-    for url, server in context.stack.by_url.items():
-        if server in context.stack.servers and server.name == f"gateway ({Path(tree)})":
-            return url
-    return context.stack.gateway(Path(tree))
+    return context.stack.gateway(Path(tree)) if tree else None
 
 
 async def _search(context: BenchContext, count: int) -> dict[str, Any]:
@@ -174,7 +169,10 @@ async def _sessions(context: BenchContext) -> int:
 async def _page(context: BenchContext) -> dict[str, Any]:
     """The shared project's page and today's page: throughput rounds and latency, in turns."""
     shared = context.dataset.shared
-    url = context.gateway_url + "/graphql"
+    # Both pages registered, as the web app's are: gateways of their own with the manifest.
+    registered = {"TASKSTREAM_GRAPHQL_TRUSTED_DOCUMENTS": str(registered_documents(PROJECT_PAGE))}
+    gateway = context.stack.gateway(env=registered)
+    url = gateway + "/graphql"
     requests = {
         "shared project page": Request.graphql(
             url,
@@ -186,9 +184,10 @@ async def _page(context: BenchContext) -> dict[str, Any]:
             url, GATEWAY_PAGE, token=context.token(context.dataset.page_user)
         ),
     }
-    servers = {name: context.stack.by_url[context.gateway_url] for name in requests}
-    baseline = _baseline_gateway(context)
-    if baseline is not None:
+    servers = {name: context.stack.by_url[gateway] for name in requests}
+    baseline_tree = os.environ.get("TASKSTREAM_BENCH_BASELINE")
+    if baseline_tree:
+        baseline = context.stack.gateway(Path(baseline_tree), env=registered)
         requests[BASELINE_PAGE] = Request.graphql(
             baseline + "/graphql",
             PROJECT_PAGE,

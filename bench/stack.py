@@ -190,11 +190,12 @@ class BenchStack:
         self.by_url[base] = server
         return base
 
-    def gateway(self, tree: Path = REPO) -> str:
+    def gateway(self, tree: Path = REPO, env: dict[str, str] | None = None) -> str:
         """The real gateway (`taskstream gateway`: uvicorn, one process); its base URL.
 
         `tree`: another checkout of the code to run it from (with this .venv's packages), e.g.
         the base commit exported with `git archive`, to measure before and after in one run.
+        `env`: settings beside the benchmark's own (e.g. a trusted-documents manifest).
         """
         return self._start(
             "gateway" if tree == REPO else f"gateway ({tree})",
@@ -213,6 +214,7 @@ class BenchStack:
                 "TASKSTREAM_MUTATIONS_PER_MINUTE": str(10**9),
                 # ... and many clients reading one account's pages as fast as they can.
                 "TASKSTREAM_GRAPHQL_COST_PER_SECOND": str(10**9),
+                **(env or {}),
             },
             "/healthz",
             tree,

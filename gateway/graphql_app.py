@@ -67,6 +67,7 @@ from graphql_schema.persisted import (
     SharedDocumentStore,
     trusted_documents_of,
 )
+from graphql_schema.sqljson import COMPILED_READS
 from taskstream.auth import TokenClaims, bearer_token
 from taskstream.errors import (
     UNAVAILABLE_RETRY_AFTER_SECONDS,
@@ -544,6 +545,10 @@ class GraphQLApp(GraphQL[Context, None]):
             resolved = await self.persisted.resolve(request_data.query, request_data.extensions)
         except PersistedQueryError as error:
             raise RequestError(error.message, code=error.code, well_formed=True) from error
+        if resolved.query is not None and resolved.query in self.persisted.trusted:
+            # A registered document: its reads may answer as one statement's JSON, which
+            # create_response sends as it is (graphql_schema/sqljson.py).
+            request.scope[COMPILED_READS] = True
         claim = None
         key = parse_key(request.headers.get(HEADER))
         if (

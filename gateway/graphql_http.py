@@ -17,6 +17,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from graphql_schema.sqljson import RawJSON
+
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -143,6 +145,16 @@ def retry_after_of(response: Mapping[str, Any]) -> int | None:
     return None
 
 
+def _encoded(content: Mapping[str, Any] | list[Mapping[str, Any]]) -> str:
+    """The response's JSON text; `data` PostgreSQL built (a RawJSON) goes in as it is."""
+    data = content.get("data") if isinstance(content, Mapping) else None
+    if isinstance(data, RawJSON) and isinstance(content, Mapping):
+        rest = {key: value for key, value in content.items() if key != "data"}
+        tail = json.dumps(rest, separators=(",", ":"), ensure_ascii=False)[1:]
+        return '{"data":' + data.text + ("," + tail if rest else tail)
+    return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+
+
 def graphql_response(
     content: Mapping[str, Any] | list[Mapping[str, Any]],
     *,
@@ -152,7 +164,7 @@ def graphql_response(
 ) -> Response:
     """A JSON response of a GraphQL result (or batch) under the negotiated media type; a 503
     says when to come back (`Retry-After`)."""
-    encoded = json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+    encoded = _encoded(content)
     all_headers = dict(headers or {})
     if status == 503 and isinstance(content, Mapping):
         wait = retry_after_of(content)

@@ -14,6 +14,13 @@ closes every member's socket with that code; a member that falls more than `queu
 messages behind is closed with 1013 alone, as the hub closes a slow subscriber. Only
 subscriptions are shared (never a query or mutation sent over the socket), and only for an
 authenticated account: results then depend on nothing but the account and the document.
+
+Across accounts: the members of a project each run their own group, and each receives every
+event of the project. When the document reads nothing of the viewer
+(`graphql_schema.live_sharing`), the groups running it share each project event's text
+(`gateway_core.live.SharedResults`): the first to reach the event executes it, the others send
+that text. Each group still checks its account's membership before it takes an event (a
+removed member stops at once), and documents that read the viewer run once per account.
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from gateway_core.live import ResultShare, SharedResults
 from graphql_schema.context import Context
+from graphql_schema.live_sharing import reads_viewer
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,18 @@ SLOW_REASON = "fell behind; reconnect and refetch"
 KIND_CACHE_SIZE = 512
 
 GroupKey = tuple[str, str, str, str | None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Shape:
+    """What a document's selected operation is, as far as sharing goes."""
+
+    subscription: bool
+    # Its results are the same for every account that may receive an event (see module).
+    viewer_independent: bool
+
+
+NOT_SHARED = Shape(subscription=False, viewer_independent=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -171,26 +192,35 @@ class SharedStreams:
         # The same token limit as the schema's parser: this parse runs before the schema's.
         self.max_tokens = max_tokens
         self._groups: dict[GroupKey, Group] = {}
-        self._kinds: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
+        self._kinds: OrderedDict[tuple[str, str | None], Shape] = OrderedDict()
+        # Project events' results, shared by the groups of viewer-independent documents.
+        self.results = SharedResults()
 
-    def is_subscription(self, query: str, operation_name: str | None) -> bool:
-        """Whether the document's selected operation is a subscription (False if unparsable)."""
+    def shape(self, query: str, operation_name: str | None) -> Shape:
+        """Whether the document's selected operation is a subscription, and whether its
+        results are viewer-independent (neither if unparsable)."""
         key = (query, operation_name)
         known = self._kinds.get(key)
         if known is None:
             try:
-                operation = get_operation_ast(
-                    parse(query, max_tokens=self.max_tokens), operation_name
-                )
+                document = parse(query, max_tokens=self.max_tokens)
+                operation = get_operation_ast(document, operation_name)
             except GraphQLError:
                 operation = None
-            known = operation is not None and operation.operation is OperationType.SUBSCRIPTION
+            if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+                known = NOT_SHARED
+            else:
+                known = Shape(True, not reads_viewer(document, operation_name))
             self._kinds[key] = known
             if len(self._kinds) > KIND_CACHE_SIZE:
                 self._kinds.popitem(last=False)
         else:
             self._kinds.move_to_end(key)
         return known
+
+    def is_subscription(self, query: str, operation_name: str | None) -> bool:
+        """Whether the document's selected operation is a subscription (False if unparsable)."""
+        return self.shape(query, operation_name).subscription
 
     def join(self, key: GroupKey, produce: Callable[[Group], Awaitable[None]]) -> Member:
         """A new member of the key's group, starting the group's producer if there is none."""
@@ -233,11 +263,12 @@ class SharedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         """Join the operation's group when it is shareable; else run it alone."""
         streams: SharedStreams | None = getattr(self.view, "shared_streams", None)
         user_id = getattr(self.context, "user_id", None)
-        if (
-            streams is None
-            or user_id is None
-            or not streams.is_subscription(operation.query, operation.operation_name)
-        ):
+        shape = (
+            NOT_SHARED
+            if streams is None or user_id is None
+            else streams.shape(operation.query, operation.operation_name)
+        )
+        if streams is None or not shape.subscription:
             await super().run_operation(operation)
             return
         key: GroupKey = (
@@ -246,7 +277,10 @@ class SharedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             json.dumps(operation.variables, sort_keys=True, default=str),
             operation.operation_name,
         )
-        member = streams.join(key, lambda group: self._produce(group, operation.query, operation))
+        share_across_accounts = streams.results if shape.viewer_independent else None
+        member = streams.join(
+            key, lambda group: self._produce(group, operation, share_across_accounts)
+        )
         try:
             await self._relay(operation, member)
         except WebSocketDisconnected:
@@ -289,16 +323,30 @@ class SharedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
 
-    async def _produce(self, group: Group, query: str, operation: Operation[Context, None]) -> None:
-        """Run the subscription once for the whole group."""
+    async def _produce(
+        self,
+        group: Group,
+        operation: Operation[Context, None],
+        results: SharedResults | None,
+    ) -> None:
+        """Run the subscription once for the whole group (sharing project events' results
+        with other accounts' groups of the document when `results` is given)."""
         scope = self.context.request.scope if self.context.request is not None else None
         socket = GroupSocket(scope or {"type": "websocket"}, group)
         context = dataclasses.replace(self.context, request=socket, response=socket)
         context.connection_params = None
+        share: ResultShare | None = None
+        if results is not None:
+            # The group's key without the account: the same execution for every member.
+            share = context.live_share = results.share(
+                group.key[1:],
+                group.deliver,
+                wait_seconds=self.context.services.settings.request_timeout_seconds,
+            )
         end: End = COMPLETE
         try:
             stream = await self.schema.stream(
-                query,
+                operation.query,
                 variable_values=operation.variables,
                 context_value=context,
                 root_value=self.root_value,
@@ -311,7 +359,12 @@ class SharedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     ):
                         group.deliver(Raw(result))
                         return
-                    group.deliver(self._encode(result))
+                    text = self._encode(result)
+                    if share is not None:
+                        # Only a clean result is another member's: an error may be this
+                        # execution's own (a timeout), and the others then run it themselves.
+                        share.settle(None if result.errors else text)
+                    group.deliver(text)
             if socket.closed is not None:
                 end = socket.closed
         except asyncio.CancelledError:
@@ -319,6 +372,8 @@ class SharedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except Exception as error:
             await self.handle_task_exception(error)
         finally:
+            if share is not None:
+                share.abandon()
             group.finish(end)
 
     def _encode(self, result: ExecutionResult) -> str:

@@ -20,8 +20,15 @@ import json
 import logging
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from collections import OrderedDict, defaultdict
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Hashable,
+    Iterator,
+)
 from datetime import datetime
 from typing import Any
 
@@ -187,6 +194,122 @@ MEMBERSHIP_CACHE_MAX = 100_000
 # How long a remembered membership is trusted when no change of it was heard
 # (TASKSTREAM_LIVE_MEMBERSHIP_TTL_SECONDS).
 MEMBERSHIP_TTL_SECONDS = 5.0
+
+
+# Results of project events kept for the members' executions that have not reached them yet.
+SHARED_RESULTS_MAX = 1024
+LIVE_SHARED_RESULTS = Counter(
+    "taskstream_live_shared_results_total",
+    "Project events' live results by how a member's subscription got them: executed it "
+    "(for itself and the members after it), or reused another member's.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
+SharedKey = tuple[Hashable, Hashable]
+
+
+class SharedResults:
+    """This replica's serialised results of project events, shared by the members'
+    subscriptions that run the same viewer-independent document.
+
+    The first subscription to reach an event executes it and publishes the text; the others
+    wait for it (single flight) and send it as theirs. A result that is not published (an
+    error, the execution cancelled or abandoned) leaves each waiter to execute the event
+    itself. At most `size` events are remembered, the oldest forgotten first: an event
+    reached after that is executed again, never lost.
+    """
+
+    def __init__(self, size: int = SHARED_RESULTS_MAX) -> None:
+        self.size = size
+        self._texts: OrderedDict[SharedKey, asyncio.Future[str | None]] = OrderedDict()
+
+    def share(
+        self, document: Hashable, deliver: Callable[[str], None], *, wait_seconds: float
+    ) -> ResultShare:
+        """One execution's handle: `document` identifies what it runs (document, variables,
+        operation name), `deliver` sends a reused text to its sockets."""
+        return ResultShare(self, document, deliver, wait_seconds)
+
+    def claim(self, key: SharedKey) -> tuple[asyncio.Future[str | None], bool]:
+        """The key's (future) text, and whether it is the caller's to execute and `settle`
+        (True: no execution had claimed it)."""
+        found = self._texts.get(key)
+        if found is not None:
+            self._texts.move_to_end(key)
+            return found, False
+        claimed: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._texts[key] = claimed
+        while len(self._texts) > self.size:
+            _, oldest = self._texts.popitem(last=False)
+            if not oldest.done():
+                # Its waiters execute the event themselves; its executor's text is dropped.
+                oldest.set_result(None)
+        return claimed, True
+
+    def settle(self, key: SharedKey, claimed: asyncio.Future[str | None], text: str | None) -> None:
+        """Publish a claimed key's text (None: not shareable; its waiters execute it, and the
+        next to reach the event claims it anew)."""
+        if not claimed.done():
+            claimed.set_result(text)
+        if text is None and self._texts.get(key) is claimed:
+            del self._texts[key]
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+class ResultShare:
+    """One shared execution's part in `SharedResults`: the event it claimed and executes."""
+
+    __slots__ = ("_claimed", "_deliver", "_document", "_results", "_wait_seconds")
+
+    def __init__(
+        self,
+        results: SharedResults,
+        document: Hashable,
+        deliver: Callable[[str], None],
+        wait_seconds: float,
+    ) -> None:
+        self._results = results
+        self._document = document
+        self._deliver = deliver
+        self._wait_seconds = wait_seconds
+        self._claimed: tuple[SharedKey, asyncio.Future[str | None]] | None = None
+
+    async def reuse(self, event: Hashable) -> bool:
+        """Send another execution's text for the event and say True; False: the caller executes
+        the event itself (its result is published by the next `settle`, if it claimed it)."""
+        self.abandon()
+        key = (self._document, event)
+        pending, mine = self._results.claim(key)
+        if mine:
+            self._claimed = (key, pending)
+            LIVE_SHARED_RESULTS.labels("executed").inc()
+            return False
+        try:
+            async with asyncio.timeout(self._wait_seconds):
+                # Shielded: a waiter cancelled (its socket gone) cancels nobody else's wait.
+                text = await asyncio.shield(pending)
+        except TimeoutError:
+            text = None
+        if text is None:
+            LIVE_SHARED_RESULTS.labels("executed").inc()
+            return False
+        LIVE_SHARED_RESULTS.labels("reused").inc()
+        self._deliver(text)
+        return True
+
+    def settle(self, text: str | None) -> None:
+        """The execution's result for the event it claimed, if it claimed one (None: an
+        error or another reason not to share it)."""
+        claimed, self._claimed = self._claimed, None
+        if claimed is not None:
+            self._results.settle(*claimed, text)
+
+    def abandon(self) -> None:
+        """The claimed event will not be settled (the execution ended or moved on)."""
+        self.settle(None)
 
 
 class MembershipCache:

@@ -21,7 +21,7 @@ from contracts.notifications import NotificationsClient
 from gateway_core.domain.model import Reminder
 from gateway_core.domain.sections import Section
 from gateway_core.domain.users import User
-from gateway_core.live import LiveHub
+from gateway_core.live import LiveHub, ResultShare
 from gateway_core.persistence import projects as project_reads
 from gateway_core.persistence import reads, structure
 from gateway_core.persistence.uow import UnitOfWork
@@ -210,6 +210,9 @@ class Context:
     _user: User | None = None
     # The verified token of the request (logOut revokes exactly this one).
     token: TokenClaims | None = None
+    # A live subscription whose results other members' subscriptions may reuse (set by the
+    # socket handler for viewer-independent documents only: gateway/shared_streams.py).
+    live_share: ResultShare | None = None
 
     def __post_init__(self) -> None:
         self.reads = SharedReads(self.services.engine)

@@ -29,14 +29,17 @@ full path.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from graphql import GraphQLObjectType, GraphQLOutputType, Undefined
+from graphql import GraphQLObjectType, GraphQLOutputType, Undefined, located_error
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
+from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway_core.persistence import projects as project_reads
 from graphql_schema.plans import (
     Info,
     PlainLeaf,
@@ -49,6 +52,18 @@ from graphql_schema.plans import (
     schema_plans,
     steps_of,
 )
+from graphql_schema.sqljson import (
+    COMPILED_READS,
+    CompiledRead,
+    PagePlan,
+    RawJSON,
+    TasksField,
+    compiled_read,
+    converter,
+    page_request,
+    plans_of,
+)
+from taskstream.errors import NotFound
 
 __all__ = ["PlainLeaf", "PlainLeafExecution", "plain_leaves"]
 
@@ -68,6 +83,92 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         self.shapes: dict[tuple[GraphQLOutputType, int], tuple[FieldDetailsList, Shape | None]] = {}
         # id of a grouped field set -> (the set, kept alive likewise, and its steps).
         self.steps: dict[int, tuple[GroupedFieldSet, tuple[Step, ...]]] = {}
+
+    def execute_root_grouped_field_set(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: GroupedFieldSet,
+        serially: bool,
+        position_context: Any,
+    ) -> Any:
+        """A registered page document's answer as one SQL statement's JSON (a RawJSON, see
+        graphql_schema/sqljson.py) when the compiler understands it; else the fields."""
+
+        def general() -> Any:
+            return super(PlainLeafExecution, self).execute_root_grouped_field_set(
+                root_type, root_value, grouped_field_set, serially, position_context
+            )
+
+        plan = self.compiled_plan()
+        return general() if plan is None else self.execute_compiled(plan, general)
+
+    def compiled_plan(self) -> PagePlan | None:
+        """The operation's compiled plan, when this request may answer by one (the HTTP view
+        allows it for registered documents), the caller is signed in and no resolver
+        middleware must see each field."""
+        context = self.context_value
+        request = getattr(context, "request", None)
+        scope = getattr(request, "scope", None)
+        if (
+            self.plans is None
+            or not isinstance(scope, dict)
+            or not scope.get(COMPILED_READS)
+            or getattr(context, "user_id", None) is None
+        ):
+            return None
+        return plans_of(self.schema).plan(self.schema, self.operation, self.fragment_definitions)
+
+    async def execute_compiled(self, plan: PagePlan, general: Callable[[], Any]) -> Any:
+        """The plan's statement run on the request's read connection; the general engine when
+        the request's arguments are anything but plain (it answers refusals as ever)."""
+        context = self.context_value
+        read = self.compiled_statement(plan)
+        if read is None:
+            result = general()
+            return await result if self.is_awaitable(result) else result
+        try:
+            async with context.reads.connection() as connection:
+                if not await _member_of_all(connection, context.user_id, read.projects):
+                    text = None
+                else:
+                    text = (await connection.exec_driver_sql(read.sql, read.parameters)).scalar()
+        except Exception as error:
+            # As a failing `tasks` resolver: located at the first root field, whose non-null
+            # type makes the whole data null.
+            first = next(root for root in plan.fields if isinstance(root, TasksField))
+            raise located_error(error, [first.node], [first.key]) from error
+        if text is None and read.projects:
+            # NOT_FOUND for a project the reader is not in: the general engine says it.
+            result = general()
+            return await result if self.is_awaitable(result) else result
+        if not isinstance(text, str):
+            raise RuntimeError("the compiled statement answered no JSON text")
+        return RawJSON(text)
+
+    def compiled_statement(self, plan: PagePlan) -> CompiledRead | None:
+        """This request's statement (SQL and parameters), or None (general engine)."""
+        context = self.context_value
+        query_type = self.schema.query_type
+        if query_type is None:
+            return None
+        definition = query_type.fields["tasks"]
+        convert = converter(self.schema._strawberry_schema)  # type: ignore[attr-defined]
+        requests = {}
+        for root in plan.fields:
+            if isinstance(root, TasksField):
+                request = page_request(root, definition, self.variable_values, convert)
+                if request is None:
+                    return None
+                requests[root.key] = request
+        return compiled_read(
+            plans_of(self.schema),
+            plan,
+            requests,
+            user_id=context.user_id,
+            now=context.now,
+            dialect=context.services.engine.dialect,
+        )
 
     def shape_of(
         self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
@@ -315,6 +416,18 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
+
+
+async def _member_of_all(
+    connection: AsyncConnection, user_id: uuid.UUID, projects: tuple[uuid.UUID, ...]
+) -> bool:
+    """Whether the reader belongs to every project (the `tasks` resolver's own check)."""
+    for project_id in projects:
+        try:
+            await project_reads.project_of(connection, user_id, project_id)
+        except NotFound:
+            return False
+    return True
 
 
 async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:

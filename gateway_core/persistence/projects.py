@@ -22,7 +22,18 @@ from gateway_core.domain.projects import (
     Role,
 )
 from gateway_core.persistence import tables as t
+from gateway_core.persistence.structure import ListKey, note_locked
 from taskstream.errors import Conflict, NotFound
+
+# The caller's membership row share-locked, then (a member only) a sibling list's order lock:
+# the role check and the list lock of a task's creation in one round trip. MATERIALIZED keeps
+# that order (the row locked before the lock function runs); the lock as in structure.lock_list.
+# Constant text, prepared once per connection.
+ROLE_AND_LOCK = (
+    "WITH member AS MATERIALIZED (SELECT role FROM gateway.project_members"
+    " WHERE project_id = $1::uuid AND user_id = $2::uuid FOR SHARE)"
+    " SELECT role, pg_advisory_xact_lock(hashtextextended($3::text, 0)) FROM member"
+)
 
 
 def _invitation(row: Any) -> Invitation:
@@ -146,9 +157,25 @@ class ProjectRepository:
                 )
             )
 
-    async def role_of(self, project_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
+    async def role_of(
+        self, project_id: uuid.UUID, user_id: uuid.UUID, *, locking: ListKey | None = None
+    ) -> Role | None:
         """The user's role in the project, or None; the membership row is share-locked until
-        commit, so a removal waits for the change it is checked for."""
+        commit, so a removal waits for the change it is checked for.
+
+        `locking`: a sibling list of the project to lock for the transaction in the same
+        statement (after the membership row, as separate statements would), when the caller
+        is a member; `structure.lock_list` and `append_position` then take it from there.
+        """
+        if locking is not None:
+            role = (
+                await self.connection.exec_driver_sql(
+                    ROLE_AND_LOCK, (project_id, user_id, locking.lock_name())
+                )
+            ).scalar()
+            if role is not None:
+                note_locked(self.connection, locking)
+            return None if role is None else Role(role)
         role = await self.connection.scalar(
             select(t.project_members.c.role)
             .where(

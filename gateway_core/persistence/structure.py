@@ -60,16 +60,61 @@ class ListKey:
         return f"tasks:{scope}:{self.section_id}:{self.parent_id}"
 
 
+# Where a connection remembers the list locks its current transaction holds.
+HELD_LOCKS = "taskstream.list_locks"
+
+
+def _held_locks(connection: AsyncConnection) -> set[str] | None:
+    """The lock names noted for the connection's current transaction (None: outside one).
+
+    The info dict is the pooled connection's and outlives the transaction: what an earlier
+    transaction noted is dropped here, never trusted.
+    """
+    sync = connection.sync_connection
+    transaction = sync.get_transaction() if sync is not None else None
+    if transaction is None:
+        return None
+    held = connection.info.get(HELD_LOCKS)
+    if held is None or held[0] is not transaction:
+        names: set[str] = set()
+        connection.info[HELD_LOCKS] = (transaction, names)
+        return names
+    found: set[str] = held[1]
+    return found
+
+
+def holds_lock(connection: AsyncConnection, key: ListKey) -> bool:
+    """Whether the connection's current transaction already holds the list's lock."""
+    held = _held_locks(connection)
+    return held is not None and key.lock_name() in held
+
+
+def note_locked(connection: AsyncConnection, key: ListKey) -> None:
+    """Remember that the current transaction holds the list's lock (taken by a statement that
+    did more besides, e.g. the role check), so that it is not asked for again."""
+    held = _held_locks(connection)
+    if held is not None:
+        held.add(key.lock_name())
+
+
 async def lock_list(connection: AsyncConnection, key: ListKey) -> None:
-    """Hold the list's order lock until the transaction ends."""
+    """Hold the list's order lock until the transaction ends (no statement if held already)."""
+    if holds_lock(connection, key):
+        return
     # Constant text: prepared once per connection, nothing compiled per call.
     await connection.exec_driver_sql(
         "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", (key.lock_name(),)
     )
+    note_locked(connection, key)
 
 
 async def append_position(connection: AsyncConnection, key: ListKey) -> str:
-    """A position after the list's last task, the list locked until commit."""
+    """A position after the list's last task, the list locked until commit.
+
+    The last position is read in a statement of its own after the lock is held: under READ
+    COMMITTED a statement sees what committed before it started, so a statement that waited
+    for the lock inside itself would miss the position the lock's previous holder wrote.
+    """
     await lock_list(connection, key)
     # `ListKey.conditions` as constant text (one per shape of the key): prepared once per
     # connection, nothing compiled per call.

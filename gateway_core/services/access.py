@@ -16,18 +16,26 @@ from sqlalchemy import select
 from gateway_core.domain.model import Task
 from gateway_core.domain.projects import Role
 from gateway_core.persistence import tables as t
+from gateway_core.persistence.structure import ListKey
 from gateway_core.persistence.uow import UnitOfWork
 from taskstream.errors import Forbidden, InvalidInput, NotFound
 
 
 async def require_project_role(
-    uow: UnitOfWork, user_id: uuid.UUID, project_id: uuid.UUID, need: Role, *, field: str
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    project_id: uuid.UUID,
+    need: Role,
+    *,
+    field: str,
+    locking: ListKey | None = None,
 ) -> Role:
     """The caller's role in the project when it is at least `need`.
 
     NOT_FOUND for a non-member, FORBIDDEN (naming `field`) for a member below the role.
+    `locking`: the sibling list the caller is about to add to, locked in the same statement.
     """
-    held = await uow.projects.role_of(project_id, user_id)
+    held = await uow.projects.role_of(project_id, user_id, locking=locking)
     uow.actor_id = user_id
     if held is None:
         raise NotFound("project", project_id)

@@ -105,24 +105,38 @@ async def place_new_task(
             raise InvalidInput(
                 "sectionId", "a subtask lives in its parent's section: omit it or give that one"
             )
+        owner = parent.user_id if parent.project_id is None else user_id
+        siblings = ListKey(owner, parent.project_id, parent.section_id, parent_id)
         if parent.project_id is not None:
             await require_project_role(
-                uow, user_id, parent.project_id, Role.EDITOR, field="parentId"
+                uow, user_id, parent.project_id, Role.EDITOR, field="parentId", locking=siblings
             )
-        owner = parent.user_id if parent.project_id is None else user_id
-        await structure.lock_list(
-            uow.connection, ListKey(owner, parent.project_id, parent.section_id, parent_id)
-        )
+        # Held already after a project's role check; append_position finds it held too.
+        await structure.lock_list(uow.connection, siblings)
         await check_room_under(uow, parent_id, levels=1, tasks=1)
         return parent.project_id, parent.section_id, parent_id
     if section_id is not None:
         section = await visible_section(uow, user_id, section_id, share=True)
         if project_id is not None and project_id != section.project_id:
             raise InvalidInput("sectionId", "the section belongs to another project")
-        await require_project_role(uow, user_id, section.project_id, Role.EDITOR, field="sectionId")
+        await require_project_role(
+            uow,
+            user_id,
+            section.project_id,
+            Role.EDITOR,
+            field="sectionId",
+            locking=ListKey(user_id, section.project_id, section.id, None),
+        )
         return section.project_id, section.id, None
     if project_id is not None:
-        await require_project_role(uow, user_id, project_id, Role.EDITOR, field="projectId")
+        await require_project_role(
+            uow,
+            user_id,
+            project_id,
+            Role.EDITOR,
+            field="projectId",
+            locking=ListKey(user_id, project_id, None, None),
+        )
     return project_id, None, None
 
 

@@ -30,7 +30,6 @@ from gateway_core.services import structure
 from gateway_core.services.access import (
     check_assignee,
     may_be_assigned,
-    require_project_role,
     task_for,
 )
 from taskstream.errors import Conflict, Forbidden, NotFound
@@ -58,12 +57,11 @@ async def create_task(
     """Create a task with its tags and reminders, in the personal space or a project where the
     caller is EDITOR or OWNER (in a section, under a parent); unknown tag names are created."""
     async with uow:
-        if section_id is not None or parent_id is not None:
+        if project_id is not None or section_id is not None or parent_id is not None:
+            # Checks the role, and locks the list the task is appended to in the same statement.
             project_id, section_id, parent_id = await structure.place_new_task(
                 uow, user_id, project_id=project_id, section_id=section_id, parent_id=parent_id
             )
-        elif project_id is not None:
-            await require_project_role(uow, user_id, project_id, Role.EDITOR, field="projectId")
         if assignee_id is not None:
             await check_assignee(
                 uow, owner_id=user_id, project_id=project_id, assignee_id=assignee_id

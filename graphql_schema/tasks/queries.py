@@ -102,10 +102,7 @@ class TaskQueries:
         after: After = None,
     ) -> TaskConnection:
         """A page of the caller's tasks, filtered and ordered, after a cursor."""
-        order = (
-            [(o.field, o.direction is SortDirection.DESC) for o in order_by] if order_by else None
-        )
-        query = filter.to_query() if filter else reads.TaskQuery()
+        query, order, first = page_arguments(filter, order_by, first)
         # The request's shared connection: the page's loaders take their turns on it after.
         async with info.context.reads.connection() as connection:
             if query.project_id is not None:
@@ -118,12 +115,22 @@ class TaskQueries:
                 user_id=info.context.require_user(),
                 query=query,
                 order=order,
-                first=50 if first is None else first,
+                first=first,
                 after=after,
                 now=info.context.now,
             )
             await _prefetch_relations(info, connection, [r.id for r in page.records])
         return TaskConnection.of(page)
+
+
+def page_arguments(
+    filter: TaskFilter | None, order_by: list[TaskOrder] | None, first: int | None
+) -> tuple[reads.TaskQuery, list[tuple[reads.SortField, bool]] | None, int]:
+    """The read-side query, ordering and page size of `tasks`' arguments (the resolver's and
+    the compiled reads' one translation, graphql_schema/sqljson.py)."""
+    order = [(o.field, o.direction is SortDirection.DESC) for o in order_by] if order_by else None
+    query = filter.to_query() if filter else reads.TaskQuery()
+    return query, order, 50 if first is None else first
 
 
 def _selects(selections: Sequence[Selection], path: tuple[str, ...]) -> bool:

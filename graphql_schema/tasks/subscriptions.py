@@ -94,6 +94,23 @@ async def _task_event(info: Info, message: dict[str, Any]) -> TaskEvent:
     )
 
 
+def _shared_event(message: dict[str, Any]) -> tuple[object, ...] | None:
+    """What identifies a project event's result among members, when every member gets the
+    same one: None for a personal event, and for one without its snapshot (read at delivery
+    in the reader's view: a task moved out of the project is not every member's to see)."""
+    if "projectId" not in message:
+        return None
+    if message.get("task") is None and message.get("event") != TaskEventKind.DELETED.value:
+        return None
+    return (
+        message["projectId"],
+        message.get("taskId"),
+        message.get("event"),
+        message.get("version"),
+        message.get("at"),
+    )
+
+
 async def _within_deadline(info: Info, resolving: Awaitable[TaskEvent]) -> TaskEvent:
     """One event's resolution, bounded like a request (its statements are bounded too)."""
     deadline = info.context.services.settings.request_timeout_seconds
@@ -126,6 +143,8 @@ class Subscription:
     async def task_events(self, info: Info) -> AsyncGenerator[TaskEvent, None]:
         """The caller's task changes as they happen."""
         user_id = str(info.context.require_user())
+        # Set when the document reads nothing of the viewer (gateway/shared_streams.py).
+        share = info.context.live_share
         try:
             async with info.context.services.live.listen(
                 user_id, kinds=TASK_KINDS, projects=member_projects(info)
@@ -133,15 +152,21 @@ class Subscription:
                 async for message in messages:
                     if "projectId" in message and not await still_member(info, message):
                         continue
-                    # Fresh loaders per event: tags and reminders as of this change.
-                    info.context.loaders = Loaders(
-                        info.context.services.engine, info.context.user_id
-                    )
+                    shared = _shared_event(message) if share is not None else None
                     with pushing(message, "taskEvents"):
+                        if shared is not None and share is not None and await share.reuse(shared):
+                            continue  # another member's execution of it was sent
+                        # Fresh loaders per event: tags and reminders as of this change.
+                        info.context.loaders = Loaders(
+                            info.context.services.engine, info.context.user_id
+                        )
                         event = await _within_deadline(info, _task_event(info, message))
                     yield event
         except SubscriberCutOff:
             await _close_for_refetch(info)
+        finally:
+            if share is not None:
+                share.abandon()
 
     @strawberry.subscription(
         permission_classes=[IsAuthenticated],

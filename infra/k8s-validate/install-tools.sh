@@ -8,7 +8,8 @@
 #   schemas/kubernetes/v<K8S>-standalone-strict/   from the kubernetes-validate wheel
 #   schemas/crds/<group>/<kind>_<version>.json     Dapr (dapr Go module), Prometheus Operator
 #                                                  (prometheus-operator Go module), Strimzi
-#                                                  (generated from the io.strimzi:api jar)
+#                                                  (generated from the io.strimzi:api jar),
+#                                                  External Secrets (external-secrets Go module)
 # Prints KEY=VALUE lines for the test fixtures at the end.
 set -euo pipefail
 
@@ -36,6 +37,7 @@ PYYAML_VERSION=6.0.4
 DAPR_VERSION=v1.16.5
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
 STRIMZI_API_VERSION=0.48.0
+EXTERNAL_SECRETS_VERSION=v1.3.2
 STRIMZI_CRD_GENERATOR_VERSION=0.45.0   # the newest built for Java 17 (1.x needs Java 21)
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -136,6 +138,20 @@ else
     "$dir"/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml
   stamp prometheus-crds "$PROMETHEUS_OPERATOR_VERSION"
   log prometheus-crds "$PROMETHEUS_OPERATOR_VERSION from the prometheus-operator Go module"
+fi
+
+# The External Secrets Operator's CRDs as its release ships them (config/crds/bases of the module):
+# the chart's ExternalSecrets and infra/external-secrets' ClusterSecretStore are checked on them.
+if stamped external-secrets-crds "$EXTERNAL_SECRETS_VERSION" && [ -f "$CRD_DIR/external-secrets.io/externalsecret_v1.json" ] \
+  && [ -f "$CRD_DIR/external-secrets.io/clustersecretstore_v1.json" ]; then
+  log external-secrets-crds "$EXTERNAL_SECRETS_VERSION (cached)"
+else
+  dir="$(cd "$TOOLS" && go_module_dir github.com/external-secrets/external-secrets "$EXTERNAL_SECRETS_VERSION")"
+  to_schema "$dir"/config/crds/bases/external-secrets.io_externalsecrets.yaml \
+    "$dir"/config/crds/bases/external-secrets.io_secretstores.yaml \
+    "$dir"/config/crds/bases/external-secrets.io_clustersecretstores.yaml
+  stamp external-secrets-crds "$EXTERNAL_SECRETS_VERSION"
+  log external-secrets-crds "$EXTERNAL_SECRETS_VERSION from the external-secrets Go module (config/crds/bases)"
 fi
 
 STRIMZI_SPEC="$STRIMZI_API_VERSION/$STRIMZI_CRD_GENERATOR_VERSION"

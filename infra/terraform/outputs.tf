@@ -39,29 +39,31 @@ output "database_user" {
 }
 
 output "database_url" {
-  description = "Secret taskstream-secrets, key database-url."
+  description = "In Doppler as DATABASE_URL (secrets.tf), synced into Secret taskstream-secrets, key database-url."
   sensitive   = true
-  value = format(
-    "postgresql://%s:%s@%s:%d/%s?sslmode=require",
-    digitalocean_database_user.taskstream.name,
-    digitalocean_database_user.taskstream.password,
-    digitalocean_database_cluster.postgres.private_host,
-    digitalocean_database_cluster.postgres.port,
-    digitalocean_database_db.taskstream.name,
-  )
+  value       = local.database_url
 }
 
 output "dapr_state_connection_string" {
-  description = "Secret taskstream-secrets, key dapr-state-connection-string."
+  description = "In Doppler as DAPR_STATE_CONNECTION_STRING, synced into taskstream-secrets, key dapr-state-connection-string."
   sensitive   = true
-  value = format(
-    "host=%s port=%d user=%s password=%s database=%s sslmode=require",
-    digitalocean_database_cluster.postgres.private_host,
-    digitalocean_database_cluster.postgres.port,
-    digitalocean_database_user.taskstream.name,
-    digitalocean_database_user.taskstream.password,
-    digitalocean_database_db.taskstream.name,
-  )
+  value       = local.dapr_state_connection_string
+}
+
+output "doppler_project" {
+  description = "The Doppler project holding this environment's secrets (config: doppler_config)."
+  value       = doppler_project.main.name
+}
+
+output "doppler_config" {
+  description = "The Doppler config the External Secrets Operator reads."
+  value       = doppler_environment.kubernetes.slug
+}
+
+output "doppler_service_token" {
+  description = "Read-only token of that config, for the ClusterSecretStore: Secret external-secrets/doppler-token, key dopplerToken."
+  sensitive   = true
+  value       = doppler_service_token.external_secrets.key
 }
 
 output "helm_values" {

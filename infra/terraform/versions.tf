@@ -8,6 +8,15 @@ terraform {
       source  = "digitalocean/digitalocean"
       version = "~> 2.68"
     }
+    # The secret manager of the chart's Secrets (secrets.tf) and the values generated for it.
+    doppler = {
+      source  = "DopplerHQ/doppler"
+      version = "~> 1.13"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
   }
 
   # State lives in a Spaces bucket (S3-compatible) so CI and people share it; see
@@ -24,4 +33,9 @@ terraform {
 
 provider "digitalocean" {
   # Reads DIGITALOCEAN_TOKEN from the environment.
+}
+
+provider "doppler" {
+  # Reads DOPPLER_TOKEN from the environment (a personal or service-account token that may
+  # create projects; the cluster gets only the read-only service token of secrets.tf).
 }

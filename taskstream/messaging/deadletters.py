@@ -122,6 +122,27 @@ def from_record(
     )
 
 
+def replayable(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+    """The letters a replay can publish: CloudEvents (a body that did not parse is kept raw)."""
+    return [letter for letter in letters if "raw" not in letter.body]
+
+
+def one_per_event(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+    """The first letter of each event on each original topic.
+
+    Every consumer group that gives an event up dead-letters its own copy; a replay publishes
+    the event once, and each group (the ones that had applied it skip it by its id) gets it once.
+    """
+    seen: set[tuple[str, str]] = set()
+    chosen: list[DeadLetter] = []
+    for letter in letters:
+        event = (letter.original_topic, letter.id)
+        if event not in seen:
+            seen.add(event)
+            chosen.append(letter)
+    return chosen
+
+
 class DeadLetterNotFound(LookupError):
     """No dead letter has the id asked for."""
 
@@ -238,13 +259,17 @@ class KafkaDeadLetters:
         return found
 
     async def replay(self, letters: Sequence[DeadLetter]) -> int:
-        """Publish each to its original topic, unchanged, then record it as replayed."""
+        """Publish each event once to its original topic, unchanged, then record every
+        letter of it as replayed."""
         transport = KafkaTransport(KafkaOptions(self.bootstrap_servers), app_id=self.client_id)
         await transport.start()
         try:
-            replayable = [letter for letter in letters if "raw" not in letter.body]
+            chosen = replayable(letters)
             await transport.publish(
-                [Message(letter.original_topic, letter.key, letter.body) for letter in replayable]
+                [
+                    Message(letter.original_topic, letter.key, letter.body)
+                    for letter in one_per_event(chosen)
+                ]
             )
             await transport.ensure_topics({REPLAYS_TOPIC})
             await transport.publish(
@@ -254,12 +279,12 @@ class KafkaDeadLetters:
                         letter.position,
                         {"id": letter.id, "replayedAt": datetime.now(UTC).isoformat()},
                     )
-                    for letter in replayable
+                    for letter in chosen
                 ]
             )
         finally:
             await transport.close()
-        return len(replayable)
+        return len(chosen)
 
     async def depth(self, topic: str | None = None) -> dict[str, int]:
         """Dead letters not replayed yet, per original topic; sets `taskstream_dlq_depth`."""

@@ -34,7 +34,7 @@ _INT_RANGES = {"smallint": (-(2**15), 2**15 - 1), "bigint": (-(2**63), 2**63 - 1
 
 def encode_cursor(ordering: str, values: list[Any]) -> str:
     """A URL-safe cursor carrying the values and a fingerprint of the ordering."""
-    payload = {"o": _fingerprint(ordering), "v": values}
+    payload = {"o": ordering_fingerprint(ordering), "v": values}
     raw = json.dumps(payload, separators=(",", ":"), default=str).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -61,7 +61,7 @@ def decode_cursor(cursor: str, ordering: str, *, field: str = "after") -> list[A
         raise InvalidInput(field, NOT_OURS) from error
     if not isinstance(payload, dict) or not isinstance(payload.get("v"), list):
         raise InvalidInput(field, NOT_OURS)
-    if payload.get("o") != _fingerprint(ordering):
+    if payload.get("o") != ordering_fingerprint(ordering):
         raise InvalidInput(field, "was made for another ordering or filter; start again without it")
     values: list[Any] = payload["v"]
     return values
@@ -139,5 +139,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _fingerprint(ordering: str) -> str:
+def ordering_fingerprint(ordering: str) -> str:
+    """The short hash of an ordering a cursor carries (compiled reads build cursors in SQL)."""
     return hashlib.sha256(ordering.encode()).hexdigest()[:12]

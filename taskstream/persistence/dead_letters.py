@@ -39,6 +39,8 @@ from taskstream.messaging.deadletters import (
     DeadLetterNotFound,
     dlq_topic_of,
     from_record,
+    one_per_event,
+    replayable,
 )
 from taskstream.persistence.outbox import outbox_table, write_outbox
 
@@ -130,10 +132,10 @@ class PostgresDeadLetters:
         return found
 
     async def replay(self, letters: Sequence[DeadLetter]) -> int:
-        """Write each to the gateway's outbox for its original topic and mark it replayed,
-        in one transaction (a replay is recorded exactly when it will be published)."""
-        replayable = [letter for letter in letters if "raw" not in letter.body]
-        if not replayable:
+        """Write each event once to the gateway's outbox for its original topic and mark every
+        letter of it replayed, in one transaction (recorded exactly when it will be published)."""
+        chosen = replayable(letters)
+        if not chosen:
             return 0
         envelopes = [
             Envelope(
@@ -145,13 +147,13 @@ class PostgresDeadLetters:
                 type=str(letter.body.get("type", "")),
                 body=letter.body,
             )
-            for letter in replayable
+            for letter in one_per_event(chosen)
         ]
         async with self.engine.begin() as connection:
             await write_outbox(connection, outbox, envelopes)
             await connection.execute(
                 update(dead_letters)
-                .where(dead_letters.c.position.in_([letter.offset for letter in replayable]))
+                .where(dead_letters.c.position.in_([letter.offset for letter in chosen]))
                 .values(replayed_at=func.now())
             )
-        return len(replayable)
+        return len(chosen)

@@ -11,6 +11,8 @@ from tests.deploy.conftest import (
     APP_IDS,
     CHART,
     ENVIRONMENTS,
+    NAMESPACE,
+    REPO,
     SUBSCRIBERS,
     Manifest,
     Tools,
@@ -465,3 +467,94 @@ def test_services_get_the_settings_taskstream_reads(
         assert refs["DAPR_API_TOKEN"] == notes["dapr.io/api-token-secret"]
         assert refs["APP_API_TOKEN"] == notes["dapr.io/app-token-secret"]
         assert {"DATABASE_URL", "TASKSTREAM_JWT_SECRET"} <= set(refs)
+
+
+# -- The Secrets from the secret manager (External Secrets Operator).
+
+EXTERNAL_SECRETS = REPO / "infra" / "external-secrets"
+SYNCED = {"taskstream-secrets", "taskstream-dapr-app-token", "taskstream-dapr-api-token"}
+
+
+def required_secret_keys(docs: list[Manifest]) -> dict[str, set[str]]:
+    """Secret name -> the keys the rendered pods and Dapr components cannot start without: every
+    non-optional secretKeyRef, and the `token` of each Dapr token Secret a pod names."""
+    found: dict[str, set[str]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("secretKeyRef")
+            if isinstance(ref, dict) and not ref.get("optional"):
+                found.setdefault(ref["name"], set()).add(ref["key"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for doc in docs:
+        walk(doc)
+    for deployment in app_deployments(docs):
+        notes = deployment["spec"]["template"]["metadata"]["annotations"]
+        for annotation in ("dapr.io/app-token-secret", "dapr.io/api-token-secret"):
+            found.setdefault(notes[annotation], set()).add("token")
+    return found
+
+
+def test_external_secrets_are_off_unless_asked(rendered: dict[str, list[Manifest]]) -> None:
+    """Minikube (and the default) make their Secrets another way (dev-secrets.sh)."""
+    assert not of_kind(rendered["minikube"], "ExternalSecret")
+    assert of_kind(rendered["cloud"], "ExternalSecret")
+
+
+def test_the_cloud_syncs_every_secret_the_pods_read_before_the_migration_runs(
+    tools: Tools, rendered: dict[str, list[Manifest]]
+) -> None:
+    """One ExternalSecret per Secret of the chart, from the ClusterSecretStore that
+    infra/external-secrets makes (which admits the release's namespace), with every key a pod or
+    component needs; a hook that runs before the migration Job, and whose Secret survives the
+    ExternalSecret's replacement at the next upgrade (Orphan, Retain)."""
+    docs = rendered["cloud"]
+    (store,) = of_kind(
+        tools.yaml_docs(*sorted(EXTERNAL_SECRETS.glob("*.yaml"))),
+        "ClusterSecretStore",
+    )
+    assert any(NAMESPACE in c.get("namespaces", []) for c in store["spec"]["conditions"])
+    needed = required_secret_keys(docs)
+    synced = {e["spec"]["target"]["name"]: e for e in of_kind(docs, "ExternalSecret")}
+    assert set(synced) == SYNCED
+    (migration,) = of_kind(docs, "Job")
+    migration_weight = int(migration["metadata"]["annotations"]["helm.sh/hook-weight"])
+    for name, external in synced.items():
+        spec = external["spec"]
+        assert spec["secretStoreRef"] == {
+            "kind": "ClusterSecretStore",
+            "name": store["metadata"]["name"],
+        }
+        keys = {entry["secretKey"] for entry in spec["data"]}
+        assert needed[name] <= keys, (name, needed[name] - keys)
+        assert all(entry["remoteRef"]["key"] for entry in spec["data"])
+        assert (spec["target"]["creationPolicy"], spec["target"]["deletionPolicy"]) == (
+            "Orphan",
+            "Retain",
+        )
+        notes = external["metadata"]["annotations"]
+        assert {"pre-install", "pre-upgrade"} <= set(notes["helm.sh/hook"].split(","))
+        assert int(notes["helm.sh/hook-weight"]) < migration_weight
+        assert "hook-succeeded" not in notes["helm.sh/hook-delete-policy"]
+    assert needed["taskstream-secrets"] >= {"database-url", "jwt-secret"}
+
+
+def test_the_secret_store_is_valid_against_the_external_secrets_crds(tools: Tools) -> None:
+    files = [str(p) for p in sorted(EXTERNAL_SECRETS.glob("*.yaml"))]
+    done = tools.kubeconform("-output", "json", *files)
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, json.dumps(report["resources"], indent=1)
+    assert report["summary"]["valid"] >= 1
+    assert report["summary"]["skipped"] == 0
+
+
+def test_the_external_secrets_schema_refuses_a_misspelt_field(tools: Tools) -> None:
+    """The ExternalSecret schema is strict: what the operator would ignore fails here."""
+    text = helm_template(tools, "cloud", "--show-only", "templates/externalsecrets.yaml")
+    done = tools.kubeconform("-", stdin=text.replace("creationPolicy:", "creationPolicie:", 1))
+    assert done.returncode != 0 and "creationPolicie" in done.stdout, done.stdout

@@ -16,6 +16,7 @@ import pytest
 from tests.deploy.conftest import (
     APP_IDS,
     CHART,
+    ENVIRONMENTS,
     NAMESPACE,
     STRIMZI,
     SUBSCRIBERS,
@@ -84,7 +85,7 @@ def backing_pod(docs: list[Manifest], service: Manifest, port: int) -> tuple[Man
     [
         ("cloud", (), "scram-sha-512"),
         ("cloud", ("--set", "dapr.pubsub.authType=mtls"), "tls"),
-        ("minikube", ("--set", "dapr.pubsub.authType=scram"), "scram-sha-512"),
+        ("minikube", (), "scram-sha-512"),
     ],
 )
 def test_each_service_publishes_and_consumes_as_its_own_kafka_user(
@@ -147,11 +148,12 @@ def test_each_service_publishes_and_consumes_as_its_own_kafka_user(
     assert seen_secrets == set(users)
 
 
-def test_without_kafka_auth_one_shared_component_and_no_users(
-    rendered: dict[str, list[Manifest]],
-) -> None:
-    """authType none (Minikube's plain listener): one component for every app, no KafkaUser."""
-    docs = rendered["minikube"]
+def test_without_kafka_auth_one_shared_component_and_no_users(tools: Tools) -> None:
+    """authType none (a broker without authentication): one component for every app, no
+    KafkaUser."""
+    docs = tools.yaml_docs(
+        text=helm_template(tools, "minikube", "--set", "dapr.pubsub.authType=none")
+    )
     assert not of_kind(docs, "KafkaUser")
     (component,) = [c for c in of_kind(docs, "Component") if c["spec"]["type"] == "pubsub.kafka"]
     assert set(component["scopes"]) == APP_IDS
@@ -159,15 +161,15 @@ def test_without_kafka_auth_one_shared_component_and_no_users(
         assert "TASKSTREAM_PUBSUB_NAME" not in container_env(deployment)
 
 
-def test_cloud_brokers_demand_what_the_users_present_and_the_ca_is_strimzis(
-    tools: Tools, rendered: dict[str, list[Manifest]]
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_brokers_demand_what_the_users_present(
+    tools: Tools, rendered: dict[str, list[Manifest]], environment: str
 ) -> None:
-    """The listener the components dial authenticates with the users' mechanism and enforces
-    ACLs; the User Operator watches the release's namespace (where the KafkaUsers and their
-    Secrets are); every component trusts the cluster CA Secret Strimzi publishes, which is
-    reflected into the release's namespace under its own name (renewals follow)."""
-    kafka, _ = strimzi_kafka(tools, "cloud")
-    docs = rendered["cloud"]
+    """The listener the components dial authenticates with the users' mechanism (no listener
+    is open: every one authenticates) and enforces ACLs; the User Operator watches the release's
+    namespace (where the KafkaUsers and their Secrets are). TLS where the values ask for it."""
+    kafka, _ = strimzi_kafka(tools, environment)
+    docs = rendered[environment]
     spec = kafka["spec"]
     users = of_kind(docs, "KafkaUser")
     assert users
@@ -175,12 +177,26 @@ def test_cloud_brokers_demand_what_the_users_present_and_the_ca_is_strimzis(
         meta = {m["name"]: m for m in component["spec"]["metadata"]}
         port = int(meta["brokers"]["value"].rsplit(":", 1)[1])
         (listener,) = [x for x in spec["kafka"]["listeners"] if x["port"] == port]
-        assert listener["tls"] is True and meta["disableTls"]["value"] == "false"
+        assert listener["tls"] is (meta["disableTls"]["value"] == "false")
         assert listener["authentication"]["type"] == users[0]["spec"]["authentication"]["type"]
-        ca = meta["caCert"]["secretKeyRef"]
-        assert ca == {"name": f"{kafka['metadata']['name']}-cluster-ca-cert", "key": "ca.crt"}
+    assert all(x.get("authentication") for x in spec["kafka"]["listeners"])
     assert spec["kafka"]["authorization"]["type"] == "simple"
     assert spec["entityOperator"]["userOperator"]["watchedNamespace"] == NAMESPACE
+
+
+def test_cloud_components_trust_strimzis_ca(
+    tools: Tools, rendered: dict[str, list[Manifest]]
+) -> None:
+    """Every component trusts the cluster CA Secret Strimzi publishes, which is reflected into
+    the release's namespace under its own name (renewals follow)."""
+    kafka, _ = strimzi_kafka(tools, "cloud")
+    docs = rendered["cloud"]
+    spec = kafka["spec"]
+    for component in (c for c in of_kind(docs, "Component") if c["spec"]["type"] == "pubsub.kafka"):
+        meta = {m["name"]: m for m in component["spec"]["metadata"]}
+        assert meta["disableTls"]["value"] == "false"
+        ca = meta["caCert"]["secretKeyRef"]
+        assert ca == {"name": f"{kafka['metadata']['name']}-cluster-ca-cert", "key": "ca.crt"}
     notes = spec["kafka"]["template"]["clusterCaCert"]["metadata"]["annotations"]
     prefix = "reflector.v1.k8s.emberstack.com/"
     assert (

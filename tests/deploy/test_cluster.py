@@ -163,6 +163,8 @@ def test_the_crds_the_chart_uses_are_served(cluster: Cluster) -> None:
         "servicemonitors.monitoring.coreos.com",
         "podmonitors.monitoring.coreos.com",
         "prometheusrules.monitoring.coreos.com",
+        "externalsecrets.external-secrets.io",
+        "clustersecretstores.external-secrets.io",
     ):
         assert name in resources
 
@@ -190,6 +192,17 @@ def test_the_strimzi_manifests_pass_server_side_validation(
     )
     assert done.returncode == 0, f"{directory}: rejected\n{done.stdout}\n{done.stderr}"
     assert "Warning" not in done.stderr, f"{directory}: warnings\n{done.stderr}"
+
+
+def test_the_secret_store_passes_server_side_validation(cluster: Cluster) -> None:
+    """infra/external-secrets (the ClusterSecretStore values-cloud.yaml's ExternalSecrets read)."""
+    directory = REPO / "infra" / "external-secrets"
+    done = cluster.run("apply", "--dry-run=server", "-f", str(directory))
+    assert done.returncode == 0, f"{directory}: rejected\n{done.stdout}\n{done.stderr}"
+    assert "Warning" not in done.stderr, f"{directory}: warnings\n{done.stderr}"
+    assert "clustersecretstore.external-secrets.io/taskstream created (server dry run)" in (
+        done.stdout
+    )
 
 
 def test_the_server_rejects_what_kubeconform_accepts(

@@ -10,6 +10,7 @@ What the cluster lacks here (Strimzi, Dapr's scheduler) is in docs/deploy/miniku
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -171,8 +172,10 @@ def test_the_sidecars_loaded_the_charts_components(kubeconfig: Path) -> None:
     """The operator handed each sidecar its components, secretKeyRefs resolved, mTLS from sentry."""
     for pod in app_pods(kubeconfig):
         name = pod["metadata"]["name"]
+        app = pod["metadata"]["labels"]["app.kubernetes.io/name"]
         log = kubectl(kubeconfig, "logs", name, "--container", "daprd").stdout
-        assert "Component loaded: pubsub (pubsub.kafka/v1)" in log, name
+        # dapr.pubsub.authType scram: each service's own component, with its KafkaUser's password.
+        assert f"Component loaded: pubsub-{app} (pubsub.kafka/v1)" in log, name
         # The workload certificate sentry issued (from the pod's service account token).
         assert "Starting workload identity expiry watcher" in log, name
     gateway = next(p for p in app_pods(kubeconfig) if "gateway" in p["metadata"]["name"])
@@ -464,6 +467,109 @@ def test_pods_killed_mid_load_lose_nothing(kubeconfig: Path) -> None:
 
 KAFKA_BROKERS = "kafka-0.kafka.kafka.svc.cluster.local:9092"  # infra/local/kube.sh's
 
+# Run by the audit pod's Python (aiokafka is in the image) with the JSON of `cases` on stdin: for
+# each case, a client of the broker with those credentials (none: plaintext, no SASL) lists the
+# topics and, given a group, joins it to read task-events (committing nothing, so a group it was
+# wrongly let into loses no offsets); prints what each case got.
+KAFKA_PROBE = """
+import asyncio, io, json, logging, sys
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+async def attempt(case):
+    # aiokafka reports a refused SASL handshake as "Unable to bootstrap" and logs the reason.
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logging.getLogger("aiokafka").addHandler(handler)
+    try:
+        return await connect(case) | {"log": log.getvalue()}
+    finally:
+        logging.getLogger("aiokafka").removeHandler(handler)
+
+async def connect(case):
+    auth = {}
+    if case["user"]:
+        auth = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512",
+                    sasl_plain_username=case["user"], sasl_plain_password=case["password"])
+    consumer = AIOKafkaConsumer(bootstrap_servers=case["brokers"], group_id=case["group"],
+                                enable_auto_commit=False, request_timeout_ms=10000, **auth)
+    try:
+        await asyncio.wait_for(consumer.start(), 30)
+        topics = sorted(await asyncio.wait_for(consumer.topics(), 30))
+        if case["group"]:
+            consumer.subscribe(["task-events"])
+            await asyncio.wait_for(consumer.getmany(timeout_ms=3000), 30)
+            await asyncio.wait_for(consumer.getmany(timeout_ms=3000), 30)
+        return {"ok": True, "topics": topics}
+    except (KafkaError, OSError, asyncio.TimeoutError) as error:
+        return {"ok": False, "error": type(error).__name__ + ": " + str(error)}
+    finally:
+        await consumer.stop()
+
+async def main():
+    cases = json.load(sys.stdin)
+    print(json.dumps({name: await attempt(case) for name, case in cases.items()}))
+
+asyncio.run(main())
+"""
+
+
+def kafka_password(kubeconfig: Path, user: str) -> str:
+    """The password in the Secret of KafkaUser `user` (what its pub/sub component reads)."""
+    encoded = kubectl(
+        kubeconfig, "get", "secret", user, "--output", "jsonpath={.data.password}"
+    ).stdout
+    return base64.b64decode(encoded).decode()
+
+
+def test_kafka_refuses_clients_without_credentials_or_with_another_services(
+    kubeconfig: Path,
+) -> None:
+    """The broker is not open to every pod: from the audit pod (on the network the sidecars use),
+    a client without credentials and one with a wrong password are refused; the audit user, with
+    the password of its own Secret, lists the topics but cannot join the gateway's consumer group
+    (ACLs). (Not its own group: joining would rebalance the running audit worker.)"""
+    (audit,) = [
+        p
+        for p in app_pods(kubeconfig)
+        if p["metadata"]["labels"]["app.kubernetes.io/name"] == "audit"
+    ]
+    audit_user, gateway_user = f"{RELEASE}-kafka-audit", f"{RELEASE}-kafka-gateway"
+    password = kafka_password(kubeconfig, audit_user)
+    assert password != kafka_password(kubeconfig, gateway_user)
+
+    def case(user: str | None, secret: str, group: str | None) -> dict[str, str | None]:
+        return {"brokers": KAFKA_BROKERS, "user": user, "password": secret, "group": group}
+
+    cases = {
+        "anonymous": case(None, "", None),
+        "gateway user, audit's password": case(gateway_user, password, None),
+        "audit in the gateway's group": case(audit_user, password, "gateway"),
+        "audit user": case(audit_user, password, None),
+    }
+    done = subprocess.run(
+        [
+            *(str(KUBECTL), "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE, "exec"),
+            *("-i", audit["metadata"]["name"], "--container", "audit", "--"),
+            *("python", "-c", KAFKA_PROBE),
+        ],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["audit user"]["ok"] is True, got
+    assert {"task-events", "task-events.dlq"} <= set(got["audit user"]["topics"])
+    # The same address answered the audit user: these are refusals, not an unreachable broker.
+    assert got["anonymous"]["ok"] is False, got
+    wrong_password = got["gateway user, audit's password"]
+    assert wrong_password["ok"] is False, got
+    assert "SaslAuthenticationFailed" in wrong_password["log"], got
+    assert "GroupAuthorizationFailed" in got["audit in the gateway's group"]["error"], got
+
 
 def test_kafka_is_a_statefulset_in_the_cluster_and_survives_its_pod_being_deleted(
     kubeconfig: Path,
@@ -471,12 +577,18 @@ def test_kafka_is_a_statefulset_in_the_cluster_and_survives_its_pod_being_delete
     """The chart's pubsub component names the StatefulSet's broker (infra/local/kafka/); its log
     holds the topics the checks above used; a deleted broker pod comes back on the same volume
     with its topics, and the sidecars reconnect: a task made afterwards is audited."""
-    metadata = json.loads(
-        kubectl(
-            kubeconfig, "get", "component", "pubsub", "--output", "jsonpath={.spec.metadata}"
-        ).stdout
-    )
-    assert {"name": "brokers", "value": KAFKA_BROKERS} in metadata, metadata
+    for app in sorted(APP_IDS):
+        metadata = json.loads(
+            kubectl(
+                kubeconfig,
+                "get",
+                "component",
+                f"pubsub-{app}",
+                "--output",
+                "jsonpath={.spec.metadata}",
+            ).stdout
+        )
+        assert {"name": "brokers", "value": KAFKA_BROKERS} in metadata, metadata
 
     def in_kafka(*args: str) -> subprocess.CompletedProcess[str]:
         return kubectl(kubeconfig, "--namespace", "kafka", *args)

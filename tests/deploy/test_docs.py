@@ -47,6 +47,23 @@ def test_cloud_guide_covers_terraform_secrets_and_the_pipeline() -> None:
         assert step in text, step
 
 
+def test_cloud_guide_takes_the_secrets_from_the_secret_manager() -> None:
+    """No Secret of the chart is made by hand: the External Secrets Operator makes them from the
+    entries Terraform wrote; the one credential given by hand is the operator's read-only token."""
+    text = (DOCS / "cloud.md").read_text()
+    made_by_hand = re.findall(r"create secret generic\s+(\S+)", text)
+    assert made_by_hand == ["doppler-token"], made_by_hand
+    for step in (
+        "charts.external-secrets.io",
+        "infra/external-secrets/cluster-secret-store.yaml",
+        "output -raw doppler_service_token",
+        "DOPPLER_TOKEN",
+        "get externalsecret",
+    ):
+        assert step in text, step
+    assert (REPO / "infra" / "external-secrets" / "cluster-secret-store.yaml").is_file()
+
+
 @pytest.mark.parametrize("guide", ["minikube.md", "cloud.md"])
 def test_each_guide_ends_with_a_verification_that_the_schema_accepts(guide: str) -> None:
     """Pods 2/2, a sign-up with curl, a subscription that receives an event, and the workers'

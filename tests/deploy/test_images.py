@@ -12,6 +12,7 @@ migration runs from the gateway image as the chart's Job does, then /readyz must
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -141,8 +142,9 @@ def containers() -> Iterator[list[str]]:
         subprocess.run(["podman", "rm", "--force", "--time", "5", name], capture_output=True)
 
 
-def chart_env(database_url: str, port: int) -> list[str]:
-    """The ConfigMap's settings that apply without a Dapr sidecar, plus the secrets."""
+def chart_env(database_url: str, port: int, **extra: str) -> list[str]:
+    """The ConfigMap's settings that apply without a Dapr sidecar, plus the secrets (and
+    `extra` TASKSTREAM_* settings, named in lower case without the prefix)."""
     env = {
         "TASKSTREAM_ENV": "production",
         "TASKSTREAM_HOST": "127.0.0.1",
@@ -155,18 +157,20 @@ def chart_env(database_url: str, port: int) -> list[str]:
         "TASKSTREAM_SECRET_STORE": "",
         "DATABASE_URL": database_url,
         "TASKSTREAM_JWT_SECRET": "j" * 48,
-    }
+    } | {f"TASKSTREAM_{key.upper()}": value for key, value in extra.items()}
     return [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
 
 
-def start(containers: list[str], image: str, database_url: str, *command: str) -> Running:
+def start(
+    containers: list[str], image: str, database_url: str, *command: str, **extra: str
+) -> Running:
     """Start `image` detached with the chart's security settings on the host's network."""
     name = f"taskstream-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
     containers.append(name)
     podman(
         "run", "--detach", "--name", name, "--network=host", *LIMITS, *CHART_SECURITY,
-        *chart_env(database_url, port), image, *command,
+        *chart_env(database_url, port, **extra), image, *command,
     )  # fmt: skip
     return Running(name, port)
 
@@ -218,3 +222,55 @@ def test_the_images_run_with_the_charts_settings(
         podman("exec", running.name, "touch", "/tmp/probe")  # the tmpfs is writable
         caps = podman("exec", running.name, "grep", "CapEff", "/proc/self/status")
         assert caps.split()[-1] == "0000000000000000"
+
+
+def test_the_gateway_image_runs_its_registered_documents_and_refuses_others(
+    images: Images, database_url: str, containers: list[str]
+) -> None:
+    """The web app's trusted-documents manifest is in the gateway image and read: with
+    TASKSTREAM_GRAPHQL_TRUSTED_DOCUMENTS_ONLY (the production option) the gateway runs a
+    registered document sent by its id alone, no text, and refuses a document that is not
+    registered. Were the file missing from the image, the gateway would not start in this mode
+    (graphql_schema/persisted.py), and a registered id would be PERSISTED_QUERY_NOT_FOUND."""
+    manifest = json.loads((REPO / "web" / "src" / "gql" / "trusted-documents.json").read_text())
+    sign_up = min(h for h, text in manifest.items() if text.startswith("mutation SignUp("))
+    podman(
+        "run", "--rm", "--network=host", *LIMITS, *CHART_SECURITY,
+        *chart_env(database_url, free_port()), images.gateway, "migrate",
+    )  # fmt: skip
+    gateway = start(containers, images.gateway, database_url, graphql_trusted_documents_only="true")
+    wait_ready(gateway, "/readyz")
+    url = f"http://127.0.0.1:{gateway.port}/graphql"
+    email = f"trusted-{uuid.uuid4().hex[:12]}@example.com"
+    by_id = httpx.post(
+        url,
+        json={
+            "operationName": "SignUp",
+            "variables": {"email": email, "password": "trusted-documents-check"},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sign_up}},
+        },
+        timeout=10,
+    )
+    assert by_id.status_code == 200, by_id.text
+    body = by_id.json()
+    assert not body.get("errors"), body
+    assert body["data"]["signUp"]["token"] and body["data"]["signUp"]["user"]["email"] == email
+    not_registered = f'mutation {{ signUp(email: "other-{email}", password: "x") {{ token }} }}'
+    unregistered = httpx.post(url, json={"query": not_registered}, timeout=10)
+    refused = unregistered.json()
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"], refused
+    assert not refused.get("data"), refused
+
+    # The control: the same image with the manifest's directory hidden refuses to start.
+    hidden = subprocess.run(
+        [
+            "podman", "run", "--rm", "--network=host", *LIMITS, *CHART_SECURITY,
+            # notmpcopyup: podman would copy the image's files into the tmpfs otherwise.
+            "--tmpfs", "/app/web/src/gql:rw,size=1m,notmpcopyup",
+            *chart_env(database_url, free_port(), graphql_trusted_documents_only="true"),
+            images.gateway,
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert hidden.returncode != 0, hidden.stdout[-2000:]
+    assert "trusted-documents.json" in hidden.stdout + hidden.stderr, hidden.stderr[-2000:]

@@ -138,3 +138,37 @@ def test_the_database_cannot_be_destroyed_by_a_plan(hcl: dict[str, Any]) -> None
     for name in ("digitalocean_database_cluster.postgres", "digitalocean_database_db.taskstream"):
         (lifecycle,) = hcl["resource"][name]["lifecycle"]
         assert lifecycle["prevent_destroy"] is True, name
+
+
+def test_the_secret_manager_holds_every_entry_the_chart_syncs(
+    tools: Tools, hcl: dict[str, Any]
+) -> None:
+    """Each entry the chart's ExternalSecrets read (values.yaml externalSecrets) is a Doppler
+    secret of one config, the generated ones random (never typed); the cluster's token for that
+    config reads only, and leaves Terraform only as a sensitive output."""
+    (values,) = tools.yaml_docs(CHART / "values.yaml")
+    mapping = values["externalSecrets"]
+    wanted = set(mapping["app"].values()) | {mapping["daprAppToken"], mapping["daprApiToken"]}
+    resources = hcl["resource"]
+    entries = {
+        unquote(body["name"]): body
+        for name, body in resources.items()
+        if name.startswith("doppler_secret.")
+    }
+    assert wanted <= set(entries), wanted - set(entries)
+    (token,) = [b for n, b in resources.items() if n.startswith("doppler_service_token.")]
+    assert unquote(token["access"]) == "read"
+    assert {b["config"] for b in entries.values()} == {token["config"]}
+    for generated in ("JWT_SECRET", "AUDIT_SIGNING_KEY", "DAPR_APP_TOKEN", "DAPR_API_TOKEN"):
+        source = re.fullmatch(r"\$\{(random_password\.\w+)\.result\}", entries[generated]["value"])
+        assert source, entries[generated]["value"]
+        assert resources[source.group(1)]["length"] >= 32
+        assert resources[source.group(1)]["special"] is False  # safe in a URL, a header, a shell
+    for from_database in ("DATABASE_URL", "DAPR_STATE_CONNECTION_STRING"):
+        assert entries[from_database]["value"].startswith("${local."), from_database
+    output = hcl["output"]["doppler_service_token"]
+    assert output["sensitive"] is True
+    (terraform,) = hcl["terraform"]
+    providers = terraform["required_providers"][0]
+    assert unquote(providers["doppler"]["source"]) == "DopplerHQ/doppler"
+    assert unquote(providers["random"]["source"]) == "hashicorp/random"

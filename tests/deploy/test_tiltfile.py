@@ -83,6 +83,8 @@ def test_cluster_mode_builds_live_updates_and_deploys_the_chart(
 
     local = {c["args"][0]: c["kwargs"] for c in calls_of(calls, "local_resource")}
     assert "strimzi-kafka-operator" in local["strimzi-operator"]["cmd"]
+    # The User Operator writes the services' Kafka Secrets in the release's namespace.
+    assert "watchNamespaces={taskstream}" in local["strimzi-operator"]["cmd"]
     assert "infra/strimzi/minikube" in local["kafka"]["cmd"]
     assert "dapr/dapr" in local["dapr-control-plane"]["cmd"]
     assert "global.mtls.enabled=true" in local["dapr-control-plane"]["cmd"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cli.composition import local_system
@@ -25,7 +26,7 @@ from taskstream.messaging.cloudevents import CloudEvent, EventModel, envelope
 from taskstream.messaging.consumer import Consumer
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, migrate
-from taskstream.persistence.dead_letters import PostgresDeadLetters
+from taskstream.persistence.dead_letters import PostgresDeadLetters, outbox
 from taskstream.settings import Settings
 from tests.conftest import taskstream_cli
 from tests.integration.conftest import FAST_RETRIES, AppliedEffects, eventually
@@ -165,6 +166,26 @@ async def test_a_dead_letter_failing_again_after_replay_is_pending_again(
     await letters.keep(Message(f"{topic}.dlq", "k", {**body, "deadletterreason": "second"}))
     (again,) = await letters.read(topic, pending_only=True)
     assert again.reason == "second" and not again.replayed
+
+
+async def test_an_event_given_up_by_two_groups_is_replayed_once(engine: AsyncEngine) -> None:
+    letters = PostgresDeadLetters(engine)
+    topic = f"up-dlq-twice-{uuid.uuid4().hex[:8]}"
+    event_id = str(uuid.uuid4())
+    for group in ("audit", "notifications"):
+        body = {"id": event_id, "type": "t", "deadletterreason": "r", "deadlettergroup": group}
+        await letters.keep(Message(f"{topic}.dlq", "k", body))
+    both = await letters.find(event_id, topic)
+    assert len(both) == 2
+    assert await letters.replay(both) == 2
+    assert await letters.read(topic, pending_only=True) == []
+    async with engine.connect() as connection:
+        published = await connection.scalar(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.topic == topic, outbox.c.payload["id"].astext == event_id)
+        )
+    assert published == 1
 
 
 async def test_dlq_finds_up_s_database_in_its_data_directory_running_or_not() -> None:

@@ -17,10 +17,10 @@ from taskstream.errors import InvalidInput
 from taskstream.persistence.cursors import (
     CURSOR_MAX,
     Kind,
-    _fingerprint,
     decode_cursor,
     decode_typed_cursor,
     encode_cursor,
+    ordering_fingerprint,
 )
 
 
@@ -68,7 +68,7 @@ json_values = st.recursive(
 
 def forged(ordering: str, values: Any) -> str:
     """A cursor with the right fingerprint around any JSON value."""
-    payload = {"o": _fingerprint(ordering), "v": values}
+    payload = {"o": ordering_fingerprint(ordering), "v": values}
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

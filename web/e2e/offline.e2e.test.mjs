@@ -124,6 +124,13 @@ describe('installable app', { timeout: 600_000 }, () => {
     await disabledTitle.fill('Buy oat milk and bread'); // editing the form is fine: only saving waits
     assert.deepEqual(await disabledOffline(page.getByRole('button', { name: 'Save changes' })), disabled);
     assert.deepEqual(await disabledOffline(complete), disabled);
+    // Hovering a disabled control does not light it up as if it would act.
+    const save = page.getByRole('button', { name: 'Save changes' });
+    const background = () => save.evaluate((el) => getComputedStyle(el).backgroundColor);
+    await page.mouse.move(0, 0);
+    const resting = await background();
+    await save.hover({ force: true });
+    assert.equal(await background(), resting);
     page.on('request', onRequest);
     await complete.click({ force: true });
     await page.getByRole('button', { name: 'Save changes' }).click({ force: true });

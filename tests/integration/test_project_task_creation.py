@@ -1,0 +1,183 @@
+"""createTask in a project on a real PostgreSQL: the role check takes the sibling list's lock in
+the same statement (one round trip fewer), and positions stay distinct and in commit order
+when members create and move tasks in one list at once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway_core.domain.positions import validate
+from gateway_core.domain.projects import Role
+from gateway_core.domain.users import new_user
+from gateway_core.persistence import structure
+from gateway_core.persistence import tables as t
+from gateway_core.persistence.uow import UnitOfWork
+from gateway_core.services import projects, tasks
+from gateway_core.services import structure as structure_service
+from taskstream.errors import NotFound
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+async def _user(engine: AsyncEngine, name: str) -> uuid.UUID:
+    user = new_user(email=f"{name}-{uuid.uuid4().hex[:8]}@example.com", timezone=None)
+    async with UnitOfWork(engine) as uow:
+        await uow.users.add(user, "x")
+        await uow.commit()
+    return user.id
+
+
+async def _shared_project(engine: AsyncEngine, members: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """A project of an owner and `members - 1` editors: its id and the members' ids."""
+    ids = [await _user(engine, f"creator{n}") for n in range(members)]
+    project = await projects.create_project(
+        uow=UnitOfWork(engine), user_id=ids[0], name="Positions", color=None, now=NOW
+    )
+    async with UnitOfWork(engine) as uow:
+        loaded = await uow.projects.get(project.id)
+        for member in ids[1:]:
+            loaded.add_member(user_id=member, role=Role.EDITOR, now=NOW)
+        await uow.projects.save(loaded)
+        await uow.commit()
+    return project.id, ids
+
+
+async def _create(engine: AsyncEngine, user_id: uuid.UUID, title: str, **place: Any) -> Any:
+    return await tasks.create_task(
+        uow=UnitOfWork(engine),
+        user_id=user_id,
+        title=title,
+        notes=None,
+        priority=None,
+        tags=None,
+        due_at=None,
+        recurrence=None,
+        reminders=None,
+        now=NOW,
+        **place,
+    )
+
+
+@contextmanager
+def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The SQL text of every statement the engine sends while the block runs."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_creating_in_a_project_locks_the_list_with_the_role_check(
+    engine: AsyncEngine,
+) -> None:
+    project_id, (owner, *_) = await _shared_project(engine, 2)
+    await _create(engine, owner, "first")
+    with _statements(engine) as sent:
+        task = await _create(engine, owner, "second", project_id=project_id)
+    locking = [s for s in sent if "pg_advisory_xact_lock" in s]
+    # One statement both checks the membership and locks the list; none locks it again.
+    assert len(locking) == 1, sent
+    assert "project_members" in locking[0]
+    assert sum("max(position)" in s for s in sent) == 1
+    validate(task.position)
+
+
+async def test_a_non_member_is_not_found_and_creates_nothing(engine: AsyncEngine) -> None:
+    project_id, _ = await _shared_project(engine, 1)
+    stranger = await _user(engine, "stranger")
+    with pytest.raises(NotFound):
+        await _create(engine, stranger, "intruder", project_id=project_id)
+    async with engine.connect() as connection:
+        titles = await connection.scalars(
+            select(t.tasks.c.title).where(t.tasks.c.project_id == project_id)
+        )
+        assert list(titles) == []
+
+
+async def test_a_lock_noted_by_one_transaction_is_not_trusted_by_the_next(
+    engine: AsyncEngine,
+) -> None:
+    key = structure.ListKey(uuid.uuid4(), uuid.uuid4(), None, None)
+    async with engine.connect() as connection:
+        async with connection.begin():
+            await structure.lock_list(connection, key)
+            assert structure.holds_lock(connection, key)
+        # Same pooled connection, a new transaction: the lock went with the commit.
+        async with connection.begin():
+            assert not structure.holds_lock(connection, key)
+            await structure.lock_list(connection, key)
+            assert structure.holds_lock(connection, key)
+    assert not structure.holds_lock(connection, key)
+
+
+async def test_members_creating_and_moving_at_once_keep_positions_distinct_and_ordered(
+    engine: AsyncEngine,
+) -> None:
+    members = 5
+    project_id, ids = await _shared_project(engine, members)
+    section = await structure_service.create_section(
+        uow=UnitOfWork(engine), user_id=ids[0], project_id=project_id, name="Doing", now=NOW
+    )
+    movers = [await _create(engine, ids[0], f"mover {n}") for n in range(6)]
+    parent = await _create(engine, ids[0], "parent", project_id=project_id)
+
+    async def create(n: int) -> Any:
+        user = ids[n % members]
+        if n % 3 == 0:
+            return await _create(engine, user, f"top {n}", project_id=project_id)
+        if n % 3 == 1:
+            return await _create(engine, user, f"section {n}", section_id=section.id)
+        return await _create(engine, user, f"subtask {n}", parent_id=parent.id)
+
+    async def move(task: Any) -> Any:
+        return await structure_service.move_task(
+            uow=UnitOfWork(engine), user_id=ids[0], task_id=task.id, project_id=project_id, now=NOW
+        )
+
+    await asyncio.gather(*(create(n) for n in range(30)), *(move(task) for task in movers))
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(
+                    t.tasks.c.section_id, t.tasks.c.parent_id, t.tasks.c.position, t.tasks.c.title
+                ).where(t.tasks.c.project_id == project_id)
+            )
+        ).all()
+    assert len(rows) == 30 + len(movers) + 1
+    lists: dict[tuple[Any, Any], list[str]] = {}
+    for row in rows:
+        validate(row.position)
+        lists.setdefault((row.section_id, row.parent_id), []).append(row.position)
+    # Every create and move above committed (a shared position would have failed one of them
+    # on tasks_sibling_position); the three lists' positions are distinct.
+    assert sorted(len(p) for p in lists.values()) == [10, 10, 11 + len(movers)]
+    for positions in lists.values():
+        assert len(set(positions)) == len(positions), positions
+
+
+async def test_a_task_created_after_another_commits_goes_after_it(engine: AsyncEngine) -> None:
+    project_id, (owner, editor) = await _shared_project(engine, 2)
+    created = []
+    for n in range(6):
+        created.append(
+            await _create(engine, (owner, editor)[n % 2], f"n{n}", project_id=project_id)
+        )
+    positions = [task.position for task in created]
+    assert positions == sorted(positions)
