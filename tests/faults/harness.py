@@ -78,6 +78,13 @@ BREAK_SUPERVISION = os.environ.get("TASKSTREAM_FAULTS_BREAK_SUPERVISION") == "1"
 # TASKSTREAM_FAULTS_BREAK_HEAL=1: a link fault (partition, delay, resets), a full disk or a
 # clock jump is undone only after the check, not when the scenario says.
 BREAK_HEAL = os.environ.get("TASKSTREAM_FAULTS_BREAK_HEAL") == "1"
+# TASKSTREAM_FAULTS_BREAK_IN_SERVICE=<break>: one function inside the services the break names
+# is replaced at their start-up (tests/faults/breaks/: a sitecustomize on their PYTHONPATH, for
+# those processes only); the catalogue there says what each break turns off.
+BREAK_IN_SERVICE = os.environ.get("TASKSTREAM_FAULTS_BREAK_IN_SERVICE", "")
+BREAKS_DIR = Path(__file__).with_name("breaks")
+# How long a broken service may take to show its patch in its log once the stack is up.
+BREAK_SEEN_SECONDS = 30.0
 # What a break postponed until after the check (run then, newest first).
 UNDO_AFTER_CHECK: list[Callable[[], Awaitable[None]]] = []
 
@@ -151,11 +158,13 @@ async def running_stack(
         await _run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
         await _run(["mount", "-o", "loop", str(image), str(mounted)], check=True)
         (mounted / "lost+found").rmdir()
-    service_env = {}
+    service_env: dict[str, dict[str, str]] = {}
     if faked_clock:
         clock = data / "notifications-clock"
         clock.write_text("+0\n")
         service_env["notifications"] = faked_clock_env(clock)
+    for name in broken_services():
+        service_env.setdefault(name, {}).update(broken_env())
     try:
         async with Stack(
             data / "data",
@@ -167,6 +176,7 @@ async def running_stack(
             routes=ROUTES if brokers == 1 else None,
             service_env=service_env,
         ) as running:
+            await patched(running)
             yield running
     finally:
         if mounted is not None:
@@ -174,6 +184,39 @@ async def running_stack(
         # TASKSTREAM_FAULTS_KEEP=1 keeps the logs and data for a post-mortem.
         if os.environ.get("TASKSTREAM_FAULTS_KEEP") != "1":
             shutil.rmtree(data, ignore_errors=True)
+
+
+def broken_services() -> tuple[str, ...]:
+    """The services TASKSTREAM_FAULTS_BREAK_IN_SERVICE's break names (none without it)."""
+    if not BREAK_IN_SERVICE:
+        return ()
+    from tests.faults.breaks.catalogue import BREAKS
+
+    if BREAK_IN_SERVICE not in BREAKS:
+        raise ValueError(f"unknown break {BREAK_IN_SERVICE!r}; known: {', '.join(sorted(BREAKS))}")
+    return BREAKS[BREAK_IN_SERVICE].services
+
+
+def broken_env() -> dict[str, str]:
+    """What a broken service gets over the stack's environment: the start-up hook's directory
+    first on its path, and the break's name."""
+    path = [str(BREAKS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(path), "TASKSTREAM_FAULTS_BROKEN": BREAK_IN_SERVICE}
+
+
+async def patched(stack: Stack) -> None:
+    """Wait until every broken service's log shows its patch in place (the hook ran in that
+    service's own interpreter and environment); fail rather than run a scenario unbroken."""
+    from tests.faults.breaks.catalogue import MARKER
+
+    line = f"{MARKER} {BREAK_IN_SERVICE} patched "
+    deadline = time.monotonic() + BREAK_SEEN_SECONDS
+    for name in broken_services():
+        log_path = stack.service(name).log_path
+        while line not in (log_path.read_text(errors="replace") if log_path.exists() else ""):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never showed '{line}' in {log_path}")
+            await asyncio.sleep(0.5)
 
 
 async def _run(command: list[str], *, check: bool) -> None:
@@ -391,21 +434,22 @@ class Ledger:
             reminders = (
                 await db.execute(
                     text(
-                        "SELECT id, task_id, state FROM gateway.reminders WHERE task_id = ANY(:ids)"
+                        "SELECT id, task_id, state, remind_at FROM gateway.reminders "
+                        "WHERE task_id = ANY(:ids)"
                     ),
                     {"ids": task_ids},
                 )
             ).all()
-            sent = Counter(
-                row.reminder_id
-                for row in await db.execute(
+            stored = (
+                await db.execute(
                     text(
-                        "SELECT reminder_id FROM notifications.notifications "
+                        "SELECT reminder_id, created_at FROM notifications.notifications "
                         "WHERE task_id = ANY(:ids) AND channel = 'IN_APP'"
                     ),
                     {"ids": task_ids},
                 )
-            )
+            ).all()
+            sent = Counter(row.reminder_id for row in stored)
             unpublished = {
                 schema: await db.scalar(
                     text(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
@@ -464,6 +508,13 @@ class Ledger:
                     _count(
                         audit, (task.id, "notification.sent"), tally, f"audit of {op.title} sent"
                     )
+        # Never early: a notification is stored (by PostgreSQL's clock, as remindAt is read)
+        # no sooner than its reminder was due, whatever the service's own clock says.
+        due = {reminder.id: reminder.remind_at for reminder in reminders}
+        for row in stored:
+            if row.reminder_id in due and row.created_at < due[row.reminder_id]:
+                early = (due[row.reminder_id] - row.created_at).total_seconds()
+                tally.problems.append(f"fired {early:.1f} s early: reminder {row.reminder_id}")
         for schema, count in unpublished.items():
             if count:
                 tally.problems.append(f"{count} unpublished rows in {schema}.outbox")
