@@ -366,6 +366,8 @@ class Tally:
     latency_p50_ms: float = 0.0
     latency_max_ms: float = 0.0
     window: int | None = None
+    # Connections the fault cut on its link (resets).
+    cut: int | None = None
     client_errors: dict[str, int] = field(default_factory=dict)
     # Every failed mutation's code (UNAVAILABLE, TIMEOUT, ...), however many kinds there were.
     client_codes: dict[str, int] = field(default_factory=dict)
@@ -403,6 +405,8 @@ class Ledger:
         self.window: int | None = None
         # Records a replay fault published again.
         self.replayed = 0
+        # Connections a link fault cut (where a fault measures it).
+        self.cut: int | None = None
 
     async def close(self) -> None:
         """Close the database pool."""
@@ -660,6 +664,7 @@ async def inject_under_load(
         await ledger.drop_dedup(consumer)
     load = Load(stack.url, users, f"{fault}-{uuid.uuid4().hex[:6]}", rate=rate)
     ledger.window = None
+    ledger.cut = None
     running = asyncio.create_task(load.run(seconds))
     try:
         await inject(stack, ledger)
@@ -675,6 +680,7 @@ async def inject_under_load(
     tally.seconds_of_load = seconds
     tally.rate = rate
     tally.window = ledger.window
+    tally.cut = ledger.cut
     tally.client_errors = dict(load.errors.most_common(5))
     tally.client_codes = dict(load.codes)
     if load.latencies:
@@ -834,12 +840,16 @@ def flapping(service: str, dependency: str, every: float, seconds: float) -> Fau
     """Reset every connection on the link every `every` s for `seconds`: a lossy link, as TCP
     shows one (a connection lost to retransmission timeouts), 3 s in."""
 
-    async def fault(stack: Stack, _: Ledger) -> None:
+    async def fault(stack: Stack, ledger: Ledger) -> None:
         link = stack.link(service, dependency)
         await asyncio.sleep(3)
+        cut_before = link.stats.cut
         for _round in range(int(seconds / every)):
             link.drop()
             await asyncio.sleep(every)
+        ledger.cut = link.stats.cut - cut_before
+        # The scenario is void if nothing was cut (the link carried no connection).
+        assert ledger.cut > 0, f"no connection on {link.name} was cut"
         if BREAK_HEAL:
             # The resets go on through the check, until it is over.
             resetting = asyncio.create_task(_keep_resetting(link, every))
