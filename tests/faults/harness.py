@@ -42,6 +42,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.composition import WORKERS
+from contracts.events import ReminderDue
 from devstack.faultproxy import FaultProxy
 from devstack.stack import STACK_TOPICS, Stack
 from gateway_core.persistence.tables import outbox as gateway_outbox
@@ -57,6 +58,8 @@ CONSUMER_GROUPS = {
     "audit": ("task-events", "notifications"),
 }
 DLQ_TOPICS = tuple(f"{topic}.dlq" for topic in STACK_TOPICS)
+REMINDERS_TOPIC = ReminderDue.TOPIC
+REMINDER_DUE_TYPE = ReminderDue.TYPE
 REQUEST_TIMEOUT_SECONDS = 15.0
 # Longer than a delivery's retries take to reach the dead-letter topic (Dapr: about 150 s),
 # overridable to fail fast while investigating.
@@ -407,6 +410,10 @@ class Ledger:
         self.replayed = 0
         # Connections a link fault cut (where a fault measures it).
         self.cut: int | None = None
+        # The `reminders` topic as read so far: the distinct reminder.due event ids of each
+        # reminder, and where the reading stopped (each check reads on from there).
+        self.due_events: dict[str, set[str]] = {}
+        self.due_read: dict[TopicPartition, int] = {}
 
     async def close(self) -> None:
         """Close the database pool."""
@@ -460,6 +467,9 @@ class Ledger:
                 )
                 for schema in ("gateway", "notifications")
             }
+        # Published for others (no service of the stack consumes it), so read here: one
+        # reminder.due per firing (a republished copy has the same id and counts once).
+        due = Counter({key: len(ids) for key, ids in (await self.reminders_due()).items()})
         first: dict[str, list[Any]] = {}
         instances: Counter[Any] = Counter()
         for row in tasks:
@@ -506,6 +516,7 @@ class Ledger:
                     tally.problems.append(f"{op.title} has no reminder")
                 for reminder in by_task.get(task.id, []):
                     _count(sent, reminder.id, tally, f"notification of {op.title}")
+                    _count(due, str(reminder.id), tally, f"reminder.due of {op.title}")
                     if reminder.state != "SENT":
                         tally.losses += 1
                         tally.problems.append(f"reminder of {op.title} is {reminder.state}")
@@ -514,16 +525,59 @@ class Ledger:
                     )
         # Never early: a notification is stored (by PostgreSQL's clock, as remindAt is read)
         # no sooner than its reminder was due, whatever the service's own clock says.
-        due = {reminder.id: reminder.remind_at for reminder in reminders}
+        due_at = {reminder.id: reminder.remind_at for reminder in reminders}
         for row in stored:
-            if row.reminder_id in due and row.created_at < due[row.reminder_id]:
-                early = (due[row.reminder_id] - row.created_at).total_seconds()
+            if row.reminder_id in due_at and row.created_at < due_at[row.reminder_id]:
+                early = (due_at[row.reminder_id] - row.created_at).total_seconds()
                 tally.problems.append(f"fired {early:.1f} s early: reminder {row.reminder_id}")
         for schema, count in unpublished.items():
             if count:
                 tally.problems.append(f"{count} unpublished rows in {schema}.outbox")
         tally.problems.extend(await self.kafka_problems())
         return tally
+
+    async def reminders_due(self) -> dict[str, set[str]]:
+        """The distinct reminder.due event ids per reminder id, read on to the topic's end."""
+        brokers = self.stack.kafka.bootstrap_servers
+        admin = AIOKafkaAdminClient(bootstrap_servers=brokers, request_timeout_ms=5000)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=brokers, enable_auto_commit=False, request_timeout_ms=5000
+        )
+        try:
+            # Inside the try: with the broker down, a start fails and both must still close.
+            await admin.start()
+            await reader.start()
+            described = await admin.describe_topics([REMINDERS_TOPIC])
+            partitions = [
+                TopicPartition(REMINDERS_TOPIC, partition["partition"])
+                for partition in described[0]["partitions"]
+            ]
+            if not partitions:
+                raise AssertionError(f"topic {REMINDERS_TOPIC} has no partitions")
+            reader.assign(partitions)
+            ends: dict[TopicPartition, int] = await reader.end_offsets(partitions)
+            for tp, end in ends.items():
+                reader.seek(tp, self.due_read.get(tp, 0))
+                while await reader.position(tp) < end:
+                    batch = await reader.getmany(tp, timeout_ms=1000)
+                    for record in batch.get(tp, []):
+                        self._note_due(record.value)
+                self.due_read[tp] = end
+        finally:
+            await reader.stop()
+            await admin.close()
+        return self.due_events
+
+    def _note_due(self, value: bytes | None) -> None:
+        """Record one record of the `reminders` topic if it is a reminder.due event."""
+        try:
+            event = json.loads(value or b"")
+        except ValueError:
+            return  # not an event of ours
+        if isinstance(event, dict) and event.get("type") == REMINDER_DUE_TYPE:
+            # The wire's field names (camelCase); a malformed event fails the check loudly.
+            reminder = str(event["data"]["reminderId"])
+            self.due_events.setdefault(reminder, set()).add(str(event["id"]))
 
     async def kafka_problems(self) -> list[str]:
         """Consumer groups behind their topics, and anything in a dead-letter topic."""
