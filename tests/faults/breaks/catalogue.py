@@ -118,7 +118,7 @@ BREAKS: dict[str, Break] = {
         ("notifications",),
         _publish_failure_ignored,
         turns_off="the outbox relay's retry of a publish the sidecar could not deliver",
-        caught_by="lost: the events of the failed publish (audit of ... sent)",
+        caught_by="lost: the events of the failed publish (audit of ... sent, reminder.due of)",
     ),
     "due-by-wall-clock": Break(
         "workers.notifications.firing",
