@@ -8,7 +8,8 @@ its answer reached the client (a mutation cut off by a fault may still have comm
 `Ledger.check` compares what the database, the audit trail and Kafka show with what every
 committed mutation must have caused, exactly once:
 - a completed recurring task: one next instance (instance 2 of its series);
-- a task with a reminder: the reminder SENT and one IN_APP notification;
+- a task with a reminder: the reminder SENT, one IN_APP notification stored no sooner than its
+  remindAt (never early), and one reminder.due event on Kafka;
 - every mutation and every notification sent: one audit entry, and each user's chain verifies;
 - both outboxes drained, every consumer group caught up, nothing in a dead-letter topic.
 """
