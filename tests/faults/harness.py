@@ -8,7 +8,8 @@ its answer reached the client (a mutation cut off by a fault may still have comm
 `Ledger.check` compares what the database, the audit trail and Kafka show with what every
 committed mutation must have caused, exactly once:
 - a completed recurring task: one next instance (instance 2 of its series);
-- a task with a reminder: the reminder SENT and one IN_APP notification;
+- a task with a reminder: the reminder SENT, one IN_APP notification stored no sooner than its
+  remindAt (never early), and one reminder.due event on Kafka;
 - every mutation and every notification sent: one audit entry, and each user's chain verifies;
 - both outboxes drained, every consumer group caught up, nothing in a dead-letter topic.
 """
@@ -42,6 +43,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.composition import WORKERS
+from contracts.events import ReminderDue
 from devstack.faultproxy import FaultProxy
 from devstack.stack import STACK_TOPICS, Stack
 from gateway_core.persistence.tables import outbox as gateway_outbox
@@ -57,6 +59,8 @@ CONSUMER_GROUPS = {
     "audit": ("task-events", "notifications"),
 }
 DLQ_TOPICS = tuple(f"{topic}.dlq" for topic in STACK_TOPICS)
+REMINDERS_TOPIC = ReminderDue.TOPIC
+REMINDER_DUE_TYPE = ReminderDue.TYPE
 REQUEST_TIMEOUT_SECONDS = 15.0
 # Longer than a delivery's retries take to reach the dead-letter topic (Dapr: about 150 s),
 # overridable to fail fast while investigating.
@@ -78,6 +82,13 @@ BREAK_SUPERVISION = os.environ.get("TASKSTREAM_FAULTS_BREAK_SUPERVISION") == "1"
 # TASKSTREAM_FAULTS_BREAK_HEAL=1: a link fault (partition, delay, resets), a full disk or a
 # clock jump is undone only after the check, not when the scenario says.
 BREAK_HEAL = os.environ.get("TASKSTREAM_FAULTS_BREAK_HEAL") == "1"
+# TASKSTREAM_FAULTS_BREAK_IN_SERVICE=<break>: one function inside the services the break names
+# is replaced at their start-up (tests/faults/breaks/: a sitecustomize on their PYTHONPATH, for
+# those processes only); the catalogue there says what each break turns off.
+BREAK_IN_SERVICE = os.environ.get("TASKSTREAM_FAULTS_BREAK_IN_SERVICE", "")
+BREAKS_DIR = Path(__file__).with_name("breaks")
+# How long a broken service may take to show its patch in its log once the stack is up.
+BREAK_SEEN_SECONDS = 30.0
 # What a break postponed until after the check (run then, newest first).
 UNDO_AFTER_CHECK: list[Callable[[], Awaitable[None]]] = []
 
@@ -151,11 +162,13 @@ async def running_stack(
         await _run(["mkfs.ext4", "-q", "-m", "0", str(image)], check=True)
         await _run(["mount", "-o", "loop", str(image), str(mounted)], check=True)
         (mounted / "lost+found").rmdir()
-    service_env = {}
+    service_env: dict[str, dict[str, str]] = {}
     if faked_clock:
         clock = data / "notifications-clock"
         clock.write_text("+0\n")
         service_env["notifications"] = faked_clock_env(clock)
+    for name in broken_services():
+        service_env.setdefault(name, {}).update(broken_env())
     try:
         async with Stack(
             data / "data",
@@ -167,6 +180,7 @@ async def running_stack(
             routes=ROUTES if brokers == 1 else None,
             service_env=service_env,
         ) as running:
+            await patched(running)
             yield running
     finally:
         if mounted is not None:
@@ -174,6 +188,39 @@ async def running_stack(
         # TASKSTREAM_FAULTS_KEEP=1 keeps the logs and data for a post-mortem.
         if os.environ.get("TASKSTREAM_FAULTS_KEEP") != "1":
             shutil.rmtree(data, ignore_errors=True)
+
+
+def broken_services() -> tuple[str, ...]:
+    """The services TASKSTREAM_FAULTS_BREAK_IN_SERVICE's break names (none without it)."""
+    if not BREAK_IN_SERVICE:
+        return ()
+    from tests.faults.breaks.catalogue import BREAKS
+
+    if BREAK_IN_SERVICE not in BREAKS:
+        raise ValueError(f"unknown break {BREAK_IN_SERVICE!r}; known: {', '.join(sorted(BREAKS))}")
+    return BREAKS[BREAK_IN_SERVICE].services
+
+
+def broken_env() -> dict[str, str]:
+    """What a broken service gets over the stack's environment: the start-up hook's directory
+    first on its path, and the break's name."""
+    path = [str(BREAKS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(path), "TASKSTREAM_FAULTS_BROKEN": BREAK_IN_SERVICE}
+
+
+async def patched(stack: Stack) -> None:
+    """Wait until every broken service's log shows its patch in place (the hook ran in that
+    service's own interpreter and environment); fail rather than run a scenario unbroken."""
+    from tests.faults.breaks.catalogue import MARKER
+
+    line = f"{MARKER} {BREAK_IN_SERVICE} patched "
+    deadline = time.monotonic() + BREAK_SEEN_SECONDS
+    for name in broken_services():
+        log_path = stack.service(name).log_path
+        while line not in (log_path.read_text(errors="replace") if log_path.exists() else ""):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} never showed '{line}' in {log_path}")
+            await asyncio.sleep(0.5)
 
 
 async def _run(command: list[str], *, check: bool) -> None:
@@ -323,6 +370,8 @@ class Tally:
     latency_p50_ms: float = 0.0
     latency_max_ms: float = 0.0
     window: int | None = None
+    # Connections the fault cut on its link (resets).
+    cut: int | None = None
     client_errors: dict[str, int] = field(default_factory=dict)
     # Every failed mutation's code (UNAVAILABLE, TIMEOUT, ...), however many kinds there were.
     client_codes: dict[str, int] = field(default_factory=dict)
@@ -360,6 +409,12 @@ class Ledger:
         self.window: int | None = None
         # Records a replay fault published again.
         self.replayed = 0
+        # Connections a link fault cut (where a fault measures it).
+        self.cut: int | None = None
+        # The `reminders` topic as read so far: the distinct reminder.due event ids of each
+        # reminder, and where the reading stopped (each check reads on from there).
+        self.due_events: dict[str, set[str]] = {}
+        self.due_read: dict[TopicPartition, int] = {}
 
     async def close(self) -> None:
         """Close the database pool."""
@@ -391,27 +446,31 @@ class Ledger:
             reminders = (
                 await db.execute(
                     text(
-                        "SELECT id, task_id, state FROM gateway.reminders WHERE task_id = ANY(:ids)"
+                        "SELECT id, task_id, state, remind_at FROM gateway.reminders "
+                        "WHERE task_id = ANY(:ids)"
                     ),
                     {"ids": task_ids},
                 )
             ).all()
-            sent = Counter(
-                row.reminder_id
-                for row in await db.execute(
+            stored = (
+                await db.execute(
                     text(
-                        "SELECT reminder_id FROM notifications.notifications "
+                        "SELECT reminder_id, created_at FROM notifications.notifications "
                         "WHERE task_id = ANY(:ids) AND channel = 'IN_APP'"
                     ),
                     {"ids": task_ids},
                 )
-            )
+            ).all()
+            sent = Counter(row.reminder_id for row in stored)
             unpublished = {
                 schema: await db.scalar(
                     text(f"SELECT count(*) FROM {schema}.outbox WHERE published_at IS NULL")
                 )
                 for schema in ("gateway", "notifications")
             }
+        # Published for others (no service of the stack consumes it), so read here: one
+        # reminder.due per firing (a republished copy has the same id and counts once).
+        due = Counter({key: len(ids) for key, ids in (await self.reminders_due()).items()})
         first: dict[str, list[Any]] = {}
         instances: Counter[Any] = Counter()
         for row in tasks:
@@ -458,17 +517,68 @@ class Ledger:
                     tally.problems.append(f"{op.title} has no reminder")
                 for reminder in by_task.get(task.id, []):
                     _count(sent, reminder.id, tally, f"notification of {op.title}")
+                    _count(due, str(reminder.id), tally, f"reminder.due of {op.title}")
                     if reminder.state != "SENT":
                         tally.losses += 1
                         tally.problems.append(f"reminder of {op.title} is {reminder.state}")
                     _count(
                         audit, (task.id, "notification.sent"), tally, f"audit of {op.title} sent"
                     )
+        # Never early: a notification is stored (by PostgreSQL's clock, as remindAt is read)
+        # no sooner than its reminder was due, whatever the service's own clock says.
+        due_at = {reminder.id: reminder.remind_at for reminder in reminders}
+        for row in stored:
+            if row.reminder_id in due_at and row.created_at < due_at[row.reminder_id]:
+                early = (due_at[row.reminder_id] - row.created_at).total_seconds()
+                tally.problems.append(f"fired {early:.1f} s early: reminder {row.reminder_id}")
         for schema, count in unpublished.items():
             if count:
                 tally.problems.append(f"{count} unpublished rows in {schema}.outbox")
         tally.problems.extend(await self.kafka_problems())
         return tally
+
+    async def reminders_due(self) -> dict[str, set[str]]:
+        """The distinct reminder.due event ids per reminder id, read on to the topic's end."""
+        brokers = self.stack.kafka.bootstrap_servers
+        admin = AIOKafkaAdminClient(bootstrap_servers=brokers, request_timeout_ms=5000)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=brokers, enable_auto_commit=False, request_timeout_ms=5000
+        )
+        try:
+            # Inside the try: with the broker down, a start fails and both must still close.
+            await admin.start()
+            await reader.start()
+            described = await admin.describe_topics([REMINDERS_TOPIC])
+            partitions = [
+                TopicPartition(REMINDERS_TOPIC, partition["partition"])
+                for partition in described[0]["partitions"]
+            ]
+            if not partitions:
+                raise AssertionError(f"topic {REMINDERS_TOPIC} has no partitions")
+            reader.assign(partitions)
+            ends: dict[TopicPartition, int] = await reader.end_offsets(partitions)
+            for tp, end in ends.items():
+                reader.seek(tp, self.due_read.get(tp, 0))
+                while await reader.position(tp) < end:
+                    batch = await reader.getmany(tp, timeout_ms=1000)
+                    for record in batch.get(tp, []):
+                        self._note_due(record.value)
+                self.due_read[tp] = end
+        finally:
+            await reader.stop()
+            await admin.close()
+        return self.due_events
+
+    def _note_due(self, value: bytes | None) -> None:
+        """Record one record of the `reminders` topic if it is a reminder.due event."""
+        try:
+            event = json.loads(value or b"")
+        except ValueError:
+            return  # not an event of ours
+        if isinstance(event, dict) and event.get("type") == REMINDER_DUE_TYPE:
+            # The wire's field names (camelCase); a malformed event fails the check loudly.
+            reminder = str(event["data"]["reminderId"])
+            self.due_events.setdefault(reminder, set()).add(str(event["id"]))
 
     async def kafka_problems(self) -> list[str]:
         """Consumer groups behind their topics, and anything in a dead-letter topic."""
@@ -609,6 +719,7 @@ async def inject_under_load(
         await ledger.drop_dedup(consumer)
     load = Load(stack.url, users, f"{fault}-{uuid.uuid4().hex[:6]}", rate=rate)
     ledger.window = None
+    ledger.cut = None
     running = asyncio.create_task(load.run(seconds))
     try:
         await inject(stack, ledger)
@@ -624,6 +735,7 @@ async def inject_under_load(
     tally.seconds_of_load = seconds
     tally.rate = rate
     tally.window = ledger.window
+    tally.cut = ledger.cut
     tally.client_errors = dict(load.errors.most_common(5))
     tally.client_codes = dict(load.codes)
     if load.latencies:
@@ -783,12 +895,16 @@ def flapping(service: str, dependency: str, every: float, seconds: float) -> Fau
     """Reset every connection on the link every `every` s for `seconds`: a lossy link, as TCP
     shows one (a connection lost to retransmission timeouts), 3 s in."""
 
-    async def fault(stack: Stack, _: Ledger) -> None:
+    async def fault(stack: Stack, ledger: Ledger) -> None:
         link = stack.link(service, dependency)
         await asyncio.sleep(3)
+        cut_before = link.stats.cut
         for _round in range(int(seconds / every)):
             link.drop()
             await asyncio.sleep(every)
+        ledger.cut = link.stats.cut - cut_before
+        # The scenario is void if nothing was cut (the link carried no connection).
+        assert ledger.cut > 0, f"no connection on {link.name} was cut"
         if BREAK_HEAL:
             # The resets go on through the check, until it is over.
             resetting = asyncio.create_task(_keep_resetting(link, every))
@@ -896,7 +1012,10 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     ("every task event delivered twice", replayed, 10.0),
     ("partition: daprd of notifications / Kafka 30 s", partitioned("notifications", "kafka"), 38.0),
     ("partition: gateway-1 / PostgreSQL 30 s", partitioned("gateway-1", "postgres"), 38.0),
-    ("latency: gateway-1 / PostgreSQL +200 ms", slowed("gateway-1", "postgres", 0.2, 0.1, 10), 16),
+    # +400 ms a chunk puts gateway-1's requests around their 5 s deadline, so a deadline may
+    # fall while COMMIT is on its way (the commit-cancellable break: caught by chance, in 1 run
+    # of 3; +200 ms never caught it). docs/reliability.md, "Breaks inside the services".
+    ("latency: gateway-1 / PostgreSQL +400 ms", slowed("gateway-1", "postgres", 0.4, 0.1, 10), 16),
     ("resets: daprd of notifications / Kafka", flapping("notifications", "kafka", 2.0, 10.0), 16),
 ]
 
