@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -107,25 +107,29 @@ async def read_partitions(brokers: str, topic: str, expected: int) -> dict[int, 
         await consumer.stop()
 
 
-async def new_topic(brokers: str, name: str) -> str:
-    """A fresh topic with PARTITIONS partitions."""
+async def published_in_one_request(
+    sidecar: SidecarOnSubscribe, brokers: str, name: str, keys: Callable[[int], str], count: int
+) -> tuple[list[Message], dict[int, list[Message]]]:
+    """`count` events keyed `keys(n)` on a fresh topic, checked to go in one bulk request;
+    returns them and what each partition holds afterwards."""
     topic = unique_topic(name)
     await KafkaTransport(KafkaOptions(brokers, partitions=PARTITIONS), app_id="t").ensure_topics(
         {topic}
     )
-    return topic
+    await sidecar.subscribe([])
+    paths = count_requests(sidecar)
+    batch = [event(topic, keys(n), n) for n in range(count)]
+    await sidecar.publish(batch)
+    assert paths == [f"/v1.0-alpha1/publish/bulk/pubsub/{topic}"]
+    return batch, await read_partitions(brokers, topic, count)
 
 
 async def test_a_batch_of_many_keys_is_one_bulk_request_and_each_partition_holds_it_in_order(
     sidecar: SidecarOnSubscribe, kafka_broker: KafkaBroker
 ) -> None:
-    topic = await new_topic(kafka_broker.bootstrap_servers, "bulk-order")
-    await sidecar.subscribe([])
-    paths = count_requests(sidecar)
-    batch = [event(topic, f"user-{n % 7}", n) for n in range(300)]
-    await sidecar.publish(batch)
-    assert paths == [f"/v1.0-alpha1/publish/bulk/pubsub/{topic}"]
-    held = await read_partitions(kafka_broker.bootstrap_servers, topic, len(batch))
+    batch, held = await published_in_one_request(
+        sidecar, kafka_broker.bootstrap_servers, "bulk-order", lambda n: f"user-{n % 7}", 300
+    )
     for messages in held.values():
         for key in {m.key for m in messages}:
             got = [m.body["data"]["n"] for m in messages if m.key == key]
@@ -140,13 +144,9 @@ async def test_every_event_of_one_key_goes_in_one_request_and_lands_in_order(
 ) -> None:
     # What the relay relies on for a batch all of one key (was one request per event): daprd
     # hands a bulk's entries to its Kafka producer in order, so one partition holds them so.
-    topic = await new_topic(kafka_broker.bootstrap_servers, "one-key")
-    await sidecar.subscribe([])
-    paths = count_requests(sidecar)
-    batch = [event(topic, "only", n) for n in range(BULK_ENTRIES)]
-    await sidecar.publish(batch)
-    assert paths == [f"/v1.0-alpha1/publish/bulk/pubsub/{topic}"]
-    held = await read_partitions(kafka_broker.bootstrap_servers, topic, len(batch))
+    _, held = await published_in_one_request(
+        sidecar, kafka_broker.bootstrap_servers, "one-key", lambda n: "only", BULK_ENTRIES
+    )
     (messages,) = held.values()
     assert [m.body["data"]["n"] for m in messages] == list(range(BULK_ENTRIES))
 
