@@ -15,7 +15,7 @@ from devstack import KafkaBroker
 from devstack.dapr_app import SidecarOnSubscribe
 from devstack.dapr_resources import DaprResources
 from taskstream.messaging.bus import Message, Outcome, PublishError, Subscription
-from taskstream.messaging.cloudevents import envelope, with_traceparent
+from taskstream.messaging.cloudevents import Envelope, envelope, with_traceparent
 from taskstream.messaging.dapr import BULK_ENTRIES, DaprTransport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
 from tests.integration.conftest import FAST_RETRIES
@@ -27,9 +27,9 @@ PARTITIONS = 3
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-def event(topic: str, key: str, n: int) -> Message:
-    """A CloudEvent numbered n on `key`."""
-    built = envelope(
+def numbered(topic: str, key: str, n: int) -> Envelope:
+    """A CloudEvent numbered n on `key`, as an outbox row holds it."""
+    return envelope(
         topic=topic,
         type_="test.published.v1",
         source="tests",
@@ -38,7 +38,11 @@ def event(topic: str, key: str, n: int) -> Message:
         time=datetime.now(UTC),
         data={"n": n, "key": key},
     )
-    return Message(topic, key, built.body)
+
+
+def event(topic: str, key: str, n: int) -> Message:
+    """A CloudEvent numbered n on `key`, as published."""
+    return Message(topic, key, numbered(topic, key, n).body)
 
 
 class Received:
