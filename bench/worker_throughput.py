@@ -494,6 +494,18 @@ def _lines(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             met=met,
         )
         lines.append((f"{ours}_vs_{peer or 'goal'}", line))
+    for name, figures in results.get("own_processes", {}).items():
+        cpu = float(figures["worker_cpu_ms_per_event"])
+        line = comparison(
+            f"{name} worker CPU per event, own process (aiokafka)",
+            value=cpu,
+            unit="ms",
+            peer="the goal",
+            peer_value=CPU_GOAL_MS,
+            goal=f"≤ {CPU_GOAL_MS} ms",
+            met=cpu <= CPU_GOAL_MS,
+        )
+        lines.append((f"{name}_cpu_vs_goal", line))
     return lines
 
 
