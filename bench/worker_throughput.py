@@ -341,7 +341,20 @@ async def insert_ceiling(engine: AsyncEngine, events: list[Message]) -> dict[str
         )
         for n, m in enumerate(events)
     ]
-    columns = [c.name for c in entries.columns if c.name != "recorded_at"]
+    # The columns the rows fill, by name: nullable ones added later (project_id) stay null.
+    columns = [
+        "id",
+        "user_id",
+        "seq",
+        "event_id",
+        "at",
+        "actor",
+        "action",
+        "task_id",
+        "changes",
+        "previous_hash",
+        "hash",
+    ]
     started = time.perf_counter()
     for start in range(0, len(rows), 500):
         async with engine.begin() as connection:
