@@ -10,20 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from taskstream.bootstrap import bootstrap
 from taskstream.messaging.bus import DeadLetter, Message, Outcome
 from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TOPIC, envelope
 from taskstream.messaging.consumer import Consumer
-from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import downgrade, migrate
-from taskstream.settings import Settings
 from tests.event_factories import wire_task
+from tests.integration.test_recurrence_batches import runtime_on
 from workers.audit import main as audit_service
 from workers.audit import trail
 from workers.audit.domain import (
@@ -202,12 +199,7 @@ async def test_the_service_batches_every_topic_and_erases_in_order_inside_a_batc
 ) -> None:
     # The consumer as the audit service builds it, account erasure included: a topic is
     # batched only if every event type on it has a batch form (Consumer.subscriptions).
-    settings = Settings(
-        env="test",
-        database_url=engine.url.render_as_string(hide_password=False),
-        jwt_secret=SecretStr("x" * 40),
-    )
-    runtime = bootstrap(settings, app_id="audit", engine=engine, transport=MemoryTransport())
+    runtime = runtime_on(engine, "audit")
     service = build(runtime).consumer
     assert service is not None
     assert {s.topic: s.batch is not None for s in service.subscriptions()} == {
