@@ -126,37 +126,37 @@ class DaprTransport(Transport):
             await self._client.aclose()
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        """Publish in rounds holding at most one message per (topic, key), each acknowledged.
+        """Publish in waves of bulk requests holding each (topic, key)'s run in order.
 
-        Round n carries the n-th message of every key, so one round's messages never share a
-        key and a key's next message is sent only after its previous one was acknowledged:
-        per-key order holds even though Dapr's Kafka producer is not idempotent (its retries
-        may reorder messages sent together, never ones sent apart). A round goes out as bulk
-        publishes (`/v1.0-alpha1/publish/bulk`, one request per topic and `BULK_BYTES`), all
-        at once: with many keys that is a few requests per batch instead of one per event.
-        A traced event goes by the single-event API instead, so Dapr's producer span joins
+        A key's messages go in runs (`lane_runs`), each run whole and in order inside one
+        bulk request: daprd hands a bulk to its Kafka producer in entry order and one key is
+        one partition, so the run lands in order (checked by reading the partition back:
+        tests/integration/test_dapr_publish.py). Wave n carries the n-th run of every key,
+        packed into requests of at most `BULK_ENTRIES` entries and `BULK_BYTES` per topic,
+        all sent at once; the next wave starts only when every request of this one was
+        acknowledged, so a key's later run is never in flight beside its earlier one.
+        A traced event goes alone by the single-event API, so Dapr's producer span joins
         that event's own trace (a bulk request has one trace for all its events).
         """
         if self._client is None:
             raise PublishError("the Dapr transport is not started")
         client = self._client
-        for round_ in publish_rounds(messages):
-            plain = [m for m in round_ if "traceparent" not in m.body]
-            calls = [self._publish_one(client, m) for m in round_ if "traceparent" in m.body]
-            for topic, chunk in _bulks(plain):
-                # A lone event goes by the single-event API, which daprd serves faster than a
-                # bulk of one (measured: a batch of one key is then as fast as before).
-                if len(chunk) == 1:
-                    calls.append(self._publish_one(client, chunk[0][0]))
-                else:
-                    calls.append(self._publish_bulk(client, topic, chunk))
+        for wave in publish_waves(messages):
+            calls = [
+                # A lone event goes by the single-event API, which daprd serves faster than
+                # a bulk of one (measured: a batch of one key is then as fast as before).
+                self._publish_one(client, chunk[0][0])
+                if len(chunk) == 1
+                else self._publish_bulk(client, topic, chunk)
+                for topic, chunk in wave
+            ]
             failures = [
                 outcome
                 for outcome in await asyncio.gather(*calls, return_exceptions=True)
                 if isinstance(outcome, BaseException)
             ]
             if failures:
-                # The round's other publishes ran to their end: re-publishing them with the
+                # The wave's other requests ran to their end: re-publishing them with the
                 # batch is a duplicate (consumers deduplicate on the id), never a reordering.
                 error = failures[0]
                 if isinstance(error, PublishError):
@@ -326,42 +326,78 @@ class DaprTransport(Transport):
         return Outcome.SUCCESS
 
 
-def publish_rounds(messages: Sequence[Message]) -> list[list[Message]]:
-    """The messages in rounds: round n holds the n-th message of each (topic, key), in order."""
-    rounds: list[list[Message]] = []
-    sent: dict[tuple[str, str], int] = {}
-    for message in messages:
-        lane = (message.topic, message.key)
-        depth = sent.get(lane, 0)
-        sent[lane] = depth + 1
-        if depth == len(rounds):
-            rounds.append([])
-        rounds[depth].append(message)
-    return rounds
-
-
-# Bytes of events per bulk request: well under daprd's default 4 MB request body limit.
+# Limits of one bulk request, by measurement (bench/results/issue19-perf.md, branch
+# s-relay19): entries of one request and bytes of their events, well under daprd's default
+# 4 MB request body limit. A key's run never exceeds them, so it always fits one request.
+BULK_ENTRIES = 500
 BULK_BYTES = 1 << 20
 
+Encoded = tuple[Message, bytes]
+# A bulk request (or a lone event): its topic and its events with their JSON.
+BulkRequest = tuple[str, list[Encoded]]
 
-def _bulks(messages: Sequence[Message]) -> list[tuple[str, list[tuple[Message, bytes]]]]:
-    """One round's messages with their JSON as bulk requests: per topic, ≤ BULK_BYTES each."""
-    by_topic: dict[str, list[Message]] = {}
+
+def lane_runs(messages: Sequence[Message]) -> list[list[list[Encoded]]]:
+    """Each (topic, key)'s messages in order with their JSON, cut into runs that fit one
+    request (≤ BULK_ENTRIES, ≤ BULK_BYTES); a traced message is a run of its own."""
+    lanes: dict[tuple[str, str], list[list[Encoded]]] = {}
+    sizes: dict[tuple[str, str], int] = {}
     for message in messages:
-        by_topic.setdefault(message.topic, []).append(message)
-    bulks: list[tuple[str, list[tuple[Message, bytes]]]] = []
-    for topic, listed in by_topic.items():
-        chunk: list[tuple[Message, bytes]] = []
-        size = 0
-        for message in listed:
-            event = message.encode()
-            if chunk and size + len(event) > BULK_BYTES:
-                bulks.append((topic, chunk))
-                chunk, size = [], 0
-            chunk.append((message, event))
-            size += len(event)
-        bulks.append((topic, chunk))
-    return bulks
+        lane = (message.topic, message.key)
+        runs = lanes.setdefault(lane, [])
+        event = message.encode()
+        if (
+            not runs
+            or _traced(message)
+            or _traced(runs[-1][-1][0])
+            or len(runs[-1]) >= BULK_ENTRIES
+            or sizes[lane] + len(event) > BULK_BYTES
+        ):
+            runs.append([])
+            sizes[lane] = 0
+        runs[-1].append((message, event))
+        sizes[lane] += len(event)
+    return list(lanes.values())
+
+
+def publish_waves(messages: Sequence[Message]) -> list[list[BulkRequest]]:
+    """The messages as waves of requests: wave n holds the n-th run of every (topic, key),
+    each run whole in one request, a traced run alone; so no wave holds two runs of a key."""
+    waves: list[list[list[Encoded]]] = []
+    for runs in lane_runs(messages):
+        for depth, run in enumerate(runs):
+            if depth == len(waves):
+                waves.append([])
+            waves[depth].append(run)
+    return [_requests(wave) for wave in waves]
+
+
+def _requests(runs: Sequence[list[Encoded]]) -> list[BulkRequest]:
+    """One wave's runs packed into requests per topic, in order, within the bulk limits."""
+    requests: list[BulkRequest] = []
+    filling: dict[str, list[Encoded]] = {}
+    used: dict[str, int] = {}
+    for run in runs:
+        topic = run[0][0].topic
+        if _traced(run[0][0]):
+            requests.append((topic, run))
+            continue
+        size = sum(len(event) for _, event in run)
+        chunk = filling.setdefault(topic, [])
+        if chunk and (len(chunk) + len(run) > BULK_ENTRIES or used[topic] + size > BULK_BYTES):
+            requests.append((topic, chunk))
+            chunk = filling[topic] = []
+        if not chunk:
+            used[topic] = 0
+        chunk.extend(run)
+        used[topic] += size
+    requests.extend(filling.items())
+    return requests
+
+
+def _traced(message: Message) -> bool:
+    """True when the event carries its trace context (it goes by the single-event API)."""
+    return "traceparent" in message.body
 
 
 def _count(group: str, topic: str, outcome: Outcome) -> None:

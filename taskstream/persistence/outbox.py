@@ -4,7 +4,10 @@ Any service that emits events keeps an outbox table in its own schema (`outbox_t
 writes its events there in the transaction of the change (`write_outbox`), and runs a relay.
 
 The relay publishes committed events at least once, in commit order per partition key (the
-order Kafka keeps; the Dapr transport sends different keys together: see its `publish`).
+order Kafka keeps; the Dapr transport sends different keys together: see its `publish`). It
+claims batches while earlier ones are still being published, a batch sharing a key with an
+earlier one in flight waiting for it (see `OutboxRelay`); one statement per batch marks the
+acknowledged rows and claims the next.
 
 One relay at a time holds a PostgreSQL advisory lock (a lease tied to its connection), so
 several gateway replicas never publish the same rows concurrently or out of order; if the
@@ -19,8 +22,11 @@ import contextlib
 import functools
 import json
 import logging
+import math
+import time
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +40,6 @@ from sqlalchemy import (
     Text,
     func,
     select,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -122,8 +127,62 @@ async def write_outbox(
     )
 
 
+# Claimed batches being published at once, at most (each ≤ batch_size rows): a bound on the
+# relay's memory and on what it asks of the transport at a time.
+MAX_IN_FLIGHT = 4
+# A full batch does not show the whole backlog: count it, but at most this often.
+LAG_COUNT_SECONDS = 1.0
+
+
+@functools.cache
+def _claim_statement(table: str) -> str:
+    """The relay's one statement per batch: mark the acknowledged rows published and read the
+    next batch of unpublished rows, those in flight excepted (constant text, prepared once)."""
+    # A data-modifying CTE runs once, read or not; the SELECT sees the snapshot from before
+    # it, so the marked rows are excluded by position too ($2 holds them and those in flight).
+    return f"""WITH marked AS (
+  UPDATE {table} SET published_at = now()
+  WHERE position = ANY($1::bigint[]) AND published_at IS NULL
+)
+SELECT position, topic, partition_key, payload::text AS payload, traceparent,
+  extract(epoch FROM now() - created_at)::float8 AS age
+FROM {table}
+WHERE published_at IS NULL AND position <> ALL($2::bigint[])
+ORDER BY position
+LIMIT $3"""  # noqa: S608  # nosec B608
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One claimed outbox row, as the relay publishes it."""
+
+    position: int
+    topic: str
+    partition_key: str
+    payload: dict[str, Any]
+    traceparent: str | None
+    age: float
+
+
+@dataclass(slots=True)
+class _Flight:
+    """A claimed batch being published: its rows' positions and (topic, key) lanes."""
+
+    positions: list[int]
+    lanes: set[tuple[str, str]]
+    # time.monotonic() when its oldest row was written, for the lag gauge.
+    oldest: float
+    task: asyncio.Task[None]
+
+
 class OutboxRelay:
-    """Moves outbox rows to the transport; run() until cancelled."""
+    """Moves outbox rows to the transport; run() until cancelled.
+
+    Up to `max_in_flight` claimed batches are published at once. A batch whose (topic, key)
+    lanes meet those of an earlier batch still in flight is sent only once that one was
+    acknowledged, so every key keeps its order; batches of disjoint keys go side by side.
+    Acknowledged rows are marked published by the next claim, in the same statement.
+    """
 
     def __init__(
         self,
@@ -134,6 +193,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 0.5,
         keep_published: timedelta = timedelta(hours=1),
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.engine = engine
         self.transport = transport
@@ -141,8 +201,13 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.keep_published = keep_published
+        self.max_in_flight = max_in_flight
         self._wakeup = Wakeup()
         self.is_leader = False
+        # Positions acknowledged by the transport, to be marked published by the next claim
+        # (kept across leases: an acknowledged row may always be marked).
+        self._acked: list[int] = []
+        self._counted_at = -math.inf
 
     async def run(self) -> None:
         """Hold the lease when free and publish; retry with backoff whatever fails."""
@@ -176,46 +241,91 @@ class OutboxRelay:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         await driver.add_listener(notify_channel(self.outbox), self._wakeup.set)
+        flights: list[_Flight] = []
         try:
             cycles = 0
             while True:
-                published = await self.publish_pending(connection)
+                self._settle(flights)
+                if len(flights) >= self.max_in_flight:
+                    # Woken when a flight ends (or by a poll, as a safety net).
+                    await self._wakeup.wait(self.poll_seconds)
+                    continue
+                rows = await self._claim(connection, flights)
+                if rows:
+                    flights.append(self._launch(rows, flights))
                 cycles += 1
                 if cycles % 100 == 0:
                     await self.prune(connection)
-                # A full batch means more rows are waiting: look again at once.
-                busy = published >= self.batch_size
+                # A full batch means more rows are waiting: look again at once; so do rows
+                # acknowledged meanwhile, to be marked.
+                busy = len(rows) >= self.batch_size or (bool(self._acked) and not flights)
                 await self._wakeup.wait(0 if busy else self.poll_seconds)
         finally:
+            for flight in flights:
+                flight.task.cancel()
+            await asyncio.gather(*(f.task for f in flights), return_exceptions=True)
             with contextlib.suppress(Exception):
                 await driver.remove_listener(notify_channel(self.outbox), self._wakeup.set)
 
+    def _settle(self, flights: list[_Flight]) -> None:
+        """Take the ended flights out, their rows to be marked; a failed one raises (the
+        earliest first), its rows and those of the flights after it are claimed again."""
+        for flight in [f for f in flights if f.task.done()]:
+            flights.remove(flight)
+            flight.task.result()
+            self._acked.extend(flight.positions)
+
+    def _launch(self, rows: Sequence[_Row], flights: Sequence[_Flight]) -> _Flight:
+        """Start publishing a claimed batch after the flights that share a lane with it."""
+        lanes = {(row.topic, row.partition_key) for row in rows}
+        before = [f.task for f in flights if not f.lanes.isdisjoint(lanes)]
+        task = asyncio.create_task(self._publish(rows, before))
+        task.add_done_callback(self._wakeup.set)
+        oldest = time.monotonic() - max(row.age for row in rows)
+        return _Flight([row.position for row in rows], lanes, oldest, task)
+
     async def publish_pending(self, connection: AsyncConnection) -> int:
-        """Publish one batch of unpublished rows in order; returns how many."""
-        rows = (
-            await connection.execute(
-                select(
-                    self.outbox.c.position,
-                    self.outbox.c.topic,
-                    self.outbox.c.partition_key,
-                    self.outbox.c.payload,
-                    self.outbox.c.traceparent,
-                    func.extract("epoch", func.now() - self.outbox.c.created_at).label("age"),
-                )
-                .where(self.outbox.c.published_at.is_(None))
-                .order_by(self.outbox.c.position)
-                .limit(self.batch_size)
-            )
-        ).all()
+        """Claim one batch (marking what was acknowledged before) and publish it; returns how
+        many rows. Its rows are marked published by the next claim."""
+        rows = await self._claim(connection, [])
+        if rows:
+            await self._publish(rows, [])
+            self._acked.extend(row.position for row in rows)
+        return len(rows)
+
+    async def _claim(self, connection: AsyncConnection, flights: Sequence[_Flight]) -> list[_Row]:
+        """Mark the acknowledged rows and read the next batch, in one statement."""
+        in_flight = [position for flight in flights for position in flight.positions]
+        acked = self._acked
+        result = await connection.exec_driver_sql(
+            _claim_statement(self.outbox.fullname),
+            (acked, [*acked, *in_flight], self.batch_size),
+        )
+        self._acked = []
+        rows = [
+            _Row(r.position, r.topic, r.partition_key, json.loads(r.payload), r.traceparent, r.age)
+            for r in result
+        ]
+        if acked:
+            OUTBOX_METRICS.published.inc(len(acked))
         if len(rows) < self.batch_size:
-            # A partial batch is every unpublished row: the lag is known without a count(*)
-            # per wake-up (one per committed transaction under load).
-            OUTBOX_METRICS.lag_rows.set(len(rows))
-            OUTBOX_METRICS.lag_seconds.set(max((float(row.age) for row in rows), default=0.0))
-        else:
+            # A partial batch is every unpublished row but those in flight: the lag is known
+            # without a count(*) per wake-up (one per committed transaction under load).
+            now = time.monotonic()
+            ages = [row.age for row in rows] + [now - flight.oldest for flight in flights]
+            OUTBOX_METRICS.lag_rows.set(len(rows) + len(in_flight))
+            OUTBOX_METRICS.lag_seconds.set(max(ages, default=0.0))
+        elif time.monotonic() - self._counted_at >= LAG_COUNT_SECONDS:
+            self._counted_at = time.monotonic()
             await self._record_lag(connection)
-        if not rows:
-            return 0
+        return rows
+
+    async def _publish(self, rows: Sequence[_Row], before: Sequence[asyncio.Task[None]]) -> None:
+        """Publish claimed rows in order once every earlier flight of their keys was acked."""
+        if before:
+            await asyncio.wait(before)
+            if any(task.cancelled() or task.exception() is not None for task in before):
+                raise PublishError("an earlier batch of the same keys was not acknowledged")
         spans = [self._publish_span(row) for row in rows] if telemetry.enabled() else []
         messages = [
             Message(row.topic, row.partition_key, _traced(row.payload, spans[i] if spans else None))
@@ -232,16 +342,9 @@ class OutboxRelay:
         finally:
             for span in spans:
                 span.end()
-        await connection.execute(
-            update(self.outbox)
-            .where(self.outbox.c.position.in_([row.position for row in rows]))
-            .values(published_at=func.now())
-        )
-        OUTBOX_METRICS.published.inc(len(rows))
-        return len(rows)
 
     @staticmethod
-    def _publish_span(row: Any) -> Span:
+    def _publish_span(row: _Row) -> Span:
         """A PRODUCER span for one row, continuing the trace of the request that wrote it."""
         return telemetry.start_span(
             f"publish {row.topic}",

@@ -20,6 +20,8 @@ from taskstream.messaging.cloudevents import NOTIFICATIONS_TOPIC, TASK_EVENTS_TO
 from taskstream.messaging.consumer import Consumer
 from taskstream.persistence.db import downgrade, migrate
 from tests.event_factories import wire_task
+from tests.integration.test_recurrence_batches import runtime_on
+from workers.audit import main as audit_service
 from workers.audit import trail
 from workers.audit.domain import (
     GENESIS_HASH,
@@ -31,6 +33,7 @@ from workers.audit.domain import (
     format_at,
 )
 from workers.audit.handlers import AuditHandlers
+from workers.audit.main import build
 from workers.audit.tables import chain_heads, checkpoints, entries, processed_events
 
 pytestmark = pytest.mark.integration
@@ -189,6 +192,46 @@ async def test_a_batch_chains_as_one_by_one_would_and_skips_what_was_applied(
     # One by one afterwards continues the same chains.
     assert await consumer.handle(task_event(users[0])) is Outcome.SUCCESS
     assert (await verify(engine, users[0])).checked == 17
+
+
+async def test_the_service_batches_every_topic_and_erases_in_order_inside_a_batch(
+    engine: AsyncEngine,
+) -> None:
+    # The consumer as the audit service builds it, account erasure included: a topic is
+    # batched only if every event type on it has a batch form (Consumer.subscriptions).
+    runtime = runtime_on(engine, "audit")
+    service = build(runtime).consumer
+    assert service is not None
+    assert {s.topic: s.batch is not None for s in service.subscriptions()} == {
+        TASK_EVENTS_TOPIC: True,
+        NOTIFICATIONS_TOPIC: True,
+    }
+    user_id = uuid.uuid4()
+    gone = Message(
+        TASK_EVENTS_TOPIC,
+        str(user_id),
+        envelope(
+            topic=TASK_EVENTS_TOPIC,
+            type_="taskstream.user.deleted.v1",
+            source="gateway",
+            subject=str(user_id),
+            partition_key=str(user_id),
+            time=NOW,
+            data={"userId": str(user_id)},
+        ).body,
+    )
+    before = [task_event(user_id, title=f"before {n}") for n in range(3)]
+    after = [task_event(user_id, title=f"after {n}") for n in range(2)]
+    run = [*before, gone, *after]
+    assert await service.handle_batch(run) == [Outcome.SUCCESS] * len(run)
+    # Erased where the erasure came: what came after it starts a new chain.
+    records = await all_records(engine, user_id)
+    assert [r.id for r in records] == [str(trail.entry_id(m.id)) for m in after]
+    assert records[0].previous_hash == GENESIS_HASH
+    checked = await trail.verify(
+        engine, user_id, key=audit_service.signing_key(runtime), retention=RETENTION
+    )
+    assert checked.ok and checked.checked == 2
 
 
 async def test_an_event_without_a_user_is_dead_lettered_and_its_batch_still_applies(

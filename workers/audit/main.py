@@ -12,7 +12,7 @@ from taskstream.messaging.consumer import Consumer
 from taskstream.service import BackgroundLoop, ServiceParts
 from workers.audit import trail
 from workers.audit.api import internal_routes
-from workers.audit.erasure import erase_user
+from workers.audit.erasure import erase_user, erase_users
 from workers.audit.handlers import AuditHandlers
 from workers.audit.tables import processed_events
 
@@ -61,7 +61,7 @@ def build(runtime: Runtime) -> ServiceParts:
     """The audit service's consumer, internal API and retention over this runtime."""
     consumer = Consumer(name="audit", engine=runtime.engine, processed=processed_events)
     AuditHandlers(signing_key(runtime)).register(consumer)
-    consumer.on(UserDeleted, erase_user)
+    consumer.on(UserDeleted, erase_user, batch=erase_users)
     return ServiceParts(
         name="audit",
         consumer=consumer,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import TaskCompleted
 from contracts.gateway_api import CreateNextInstance, GatewayClient
+from contracts.task import Recurrence
 from taskstream.errors import NotFound
 from taskstream.invocation import ServiceUnavailable
 from taskstream.messaging.bus import Outcome
@@ -17,6 +20,15 @@ from taskstream.offload import off_loop
 log = logging.getLogger(__name__)
 
 SOURCE = "recurrence"
+
+
+def series_step(event: CloudEvent[TaskCompleted]) -> tuple[Recurrence, datetime, datetime] | None:
+    """The completed task's recurrence, due and completion instants when it recurs (a next
+    instance may be due); None when there is nothing to continue."""
+    task = event.data.task
+    if task.recurrence is None or task.due_at is None or task.completed_at is None:
+        return None
+    return task.recurrence, task.due_at, task.completed_at
 
 
 class RecurrenceHandlers:
@@ -30,13 +42,15 @@ class RecurrenceHandlers:
     ) -> Outcome:
         """On completion of a recurring instance, ask the gateway for exactly one next one."""
         task = event.data.task
-        if task.recurrence is None or task.due_at is None or task.completed_at is None:
+        step = series_step(event)
+        if step is None:
             return Outcome.SUCCESS
+        recurrence, due_at, completed_at = step
         # Expansion is bounded by its work budget but may take milliseconds: off the loop.
         next_due = await off_loop(
-            task.recurrence.to_rule().next_due,
-            due_at=task.due_at,
-            completed_at=task.completed_at,
+            recurrence.to_rule().next_due,
+            due_at=due_at,
+            completed_at=completed_at,
             instance_number=task.instance_number,
         )
         if next_due is None:
@@ -52,5 +66,16 @@ class RecurrenceHandlers:
             # The completed instance was deleted before we got to it: nothing to continue.
             return Outcome.DROP
         except ServiceUnavailable:
+            return Outcome.RETRY
+        return Outcome.SUCCESS
+
+    async def create_next_instances(
+        self, events: Sequence[CloudEvent[TaskCompleted]], _: AsyncConnection
+    ) -> Outcome:
+        """The batch form, for runs with nothing to do outside the transaction: completions of
+        tasks that do not recur (recorded as handled, together). A run holding a recurring one
+        answers RETRY: the batch is undone and its events go one by one through
+        `create_next_instance` (a gateway call must never be batched: see Consumer)."""
+        if any(series_step(event) is not None for event in events):
             return Outcome.RETRY
         return Outcome.SUCCESS

@@ -15,5 +15,5 @@ def build(runtime: Runtime) -> ServiceParts:
     """The recurrence service's consumer over this runtime."""
     handlers = RecurrenceHandlers(GatewayClient(runtime.invoker))
     consumer = Consumer(name="recurrence", engine=runtime.engine, processed=processed_events)
-    consumer.on(TaskCompleted, handlers.create_next_instance)
+    consumer.on(TaskCompleted, handlers.create_next_instance, batch=handlers.create_next_instances)
     return ServiceParts(name="recurrence", consumer=consumer)
