@@ -4,8 +4,9 @@ Run: ``.venv/bin/python -m bench.profile_requests [--requests N] [--tasks N] [--
 [--cpu]``. Starts an
 embedded PostgreSQL, the gateway app in-process (httpx's ASGI transport: no sockets, so what is
 left is the request path itself and the SQL round trips), fills one account with tasks carrying
-tags and reminders, then profiles N sequential requests of the page_peers document
-(`tasks(first: 50)` + tags + reminders) and N createTask mutations. Writes the profiles as text
+tags and reminders, then profiles N sequential requests of a page document
+(`tasks(first: 50)` + tags + reminders), of the page_peers page (registered, so answered by
+the compiled statement: kind `compiled`) and N createTask mutations. Writes the profiles as text
 to bench/results/profiles/request_{page,create}.txt; with ``--cpu``, cProfile counting CPU
 time to request_{page,create}_cpu.txt instead (slower per call, but blind to what other
 processes do). A profile, not a benchmark: read the proportions (pyinstrument samples wall
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 
 from bench.common import RESULTS, profiled_database
+from bench.page_peers import GATEWAY_PAGE, registered_documents
 from gateway.app import create_app
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
@@ -80,7 +82,13 @@ async def post(http: httpx.AsyncClient, token: str, query: str, variables: dict[
 async def in_process_gateway(tasks: int) -> AsyncIterator[tuple[httpx.AsyncClient, str, Any]]:
     """The gateway app over httpx's ASGI transport on an embedded PostgreSQL, with one account
     holding `tasks` tasks (three tags, two reminders each): the client, its token, the app."""
-    async with profiled_database(pool_size=4) as (engine, settings):
+    # The page_peers page registered, as the bench registers it: it answers by the compiled
+    # statement (graphql_schema/sqljson.py), the "compiled" kind.
+    manifest = registered_documents()
+    async with profiled_database(pool_size=4, graphql_trusted_documents=manifest) as (
+        engine,
+        settings,
+    ):
         runtime = bootstrap(settings, app_id="gateway", engine=engine, transport=MemoryTransport())
         app = create_app(runtime)
         transport = httpx.ASGITransport(app=app)
@@ -126,6 +134,7 @@ async def main(
     async with in_process_gateway(tasks) as (http, token, _app):
         kinds: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
             "page": (PAGE, page_variables),
+            "compiled": (GATEWAY_PAGE, page_variables),
             "create": (CREATE, create_variables),
         }
         for kind, (query, variables) in kinds.items():
@@ -172,7 +181,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--uvloop", action="store_true", help="run on uvloop (the services run on asyncio's loop)"
     )
-    parser.add_argument("--only", help="comma-separated kinds to profile: page, create")
+    parser.add_argument("--only", help="comma-separated kinds to profile: page, compiled, create")
     parser.add_argument(
         "--cpu", action="store_true", help="cProfile counting CPU time, to request_*_cpu.txt"
     )

@@ -38,6 +38,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +89,8 @@ from taskstream.persistence.cursors import ordering_fingerprint
 COMPILED_READS = "taskstream.compiled_reads"
 # Compiled operations kept per schema (the manifest holds ~100 documents; a bound all the same).
 PLANS_MAX = 256
+# Statements kept per schema by (operation, arguments): a few KB of SQL each.
+READS_MAX = 1024
 
 
 class RawJSON:
@@ -455,6 +458,11 @@ class CompiledPlans:
         self._templates: OrderedDict[tuple[int, Hashable], tuple[PagePlan, str | None]] = (
             OrderedDict()
         )
+        # (id(plan), the requests' arguments, dialect) -> (the plan, kept alive likewise; the
+        # statement made for `_ANY_READER`, see `compiled_read`)
+        self._reads: OrderedDict[tuple[int, Hashable, str], tuple[PagePlan, CompiledRead]] = (
+            OrderedDict()
+        )
 
     def plan(
         self,
@@ -488,6 +496,27 @@ class CompiledPlans:
         if len(self._templates) > self.size:
             self._templates.popitem(last=False)
         return template
+
+    def read(
+        self,
+        plan: PagePlan,
+        arguments: Hashable,
+        dialect: Dialect,
+        build: Callable[[], CompiledRead | None],
+    ) -> CompiledRead | None:
+        """The plan's statement for these arguments and any reader (made by `build` on first
+        use; None, the general engine, is not kept: it is the unusual case)."""
+        key = (id(plan), arguments, dialect.name)
+        cached = self._reads.get(key)
+        if cached is not None and cached[0] is plan:
+            self._reads.move_to_end(key)
+            return cached[1]
+        read = build()
+        if read is not None:
+            self._reads[key] = (plan, read)
+            if len(self._reads) > READS_MAX:
+                self._reads.popitem(last=False)
+        return read
 
 
 def plans_of(schema: GraphQLSchema) -> CompiledPlans:
@@ -874,6 +903,11 @@ class CompiledRead:
     projects: tuple[uuid.UUID, ...] = ()
 
 
+# The reader a statement kept for every reader is made for (random: no input can be it); each
+# request puts its own reader in its place (`_for_reader`).
+_ANY_READER = uuid.uuid4()
+
+
 def compiled_read(
     plans: CompiledPlans,
     plan: PagePlan,
@@ -885,9 +919,92 @@ def compiled_read(
 ) -> CompiledRead | None:
     """The one statement answering the plan's `data` as JSON text (None: general engine).
 
-    The page and count statements are the reads' own, made for this request; the JSON
-    around them is the plan's template, compiled once per plan and ordering.
+    The page and count statements are the reads' own; the JSON around them is the plan's
+    template, compiled once per plan and ordering. Building the reads' statements is most of
+    a compiled request's Python, and their SQL depends on the arguments alone (the reader is
+    a bound value; `now` too, and only for `overdue`): so the statement is made once per
+    (operation, arguments) for `_ANY_READER` and each request binds its own reader.
     """
+    arguments = _arguments_key(requests)
+    setting = _Setting(plans, now, dialect)
+
+    def own() -> CompiledRead | None:
+        read = _made_for(user_id, plan, requests, setting)
+        return None if read is None else _for_reader(read, user_id)
+
+    if arguments is None:
+        return own()
+
+    def build() -> CompiledRead | None:
+        read = _made_for(_ANY_READER, plan, requests, setting)
+        # The reader only ever a bound value, never part of the text (checked, not assumed):
+        # else this statement is made for each reader.
+        if read is None or str(_ANY_READER) in read.sql or not _binds_reader(read):
+            return None
+        return read
+
+    read = plans.read(plan, arguments, dialect, build)
+    return own() if read is None else _for_reader(read, user_id)
+
+
+def _arguments_key(requests: dict[str, PageRequest]) -> Hashable | None:
+    """The requests' arguments as a key, or None when the statement may depend on more (the
+    time, for `overdue`) or they are not all values."""
+    key = []
+    for name, request in requests.items():
+        query = request.query
+        if query.overdue is not None or query.text is not None:
+            return None
+        filters = tuple(
+            tuple(value) if isinstance(value, list) else value
+            for value in (getattr(query, f.name) for f in dataclass_fields(query))
+        )
+        order = tuple(request.order) if request.order is not None else None
+        key.append((name, filters, order, request.first, request.after))
+    arguments = tuple(key)
+    try:
+        hash(arguments)
+    except TypeError:
+        return None
+    return arguments
+
+
+def _binds_reader(read: CompiledRead) -> bool:
+    """Whether `_ANY_READER` is among the statement's values (visibility always binds it)."""
+    return any(
+        value == _ANY_READER or (isinstance(value, str) and value == str(_ANY_READER))
+        for value in read.parameters
+    )
+
+
+def _for_reader(read: CompiledRead, user_id: uuid.UUID) -> CompiledRead:
+    """A statement kept for `_ANY_READER` with this reader bound in its place."""
+    reader = uuid.UUID(str(user_id))
+    parameters = tuple(
+        reader
+        if value == _ANY_READER
+        else str(reader)
+        if isinstance(value, str) and value == str(_ANY_READER)
+        else value
+        for value in read.parameters
+    )
+    return CompiledRead(read.sql.replace(VIEWER, str(reader)), parameters, read.projects)
+
+
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    """What a compiled read is made with besides the plan, its requests and the reader."""
+
+    plans: CompiledPlans
+    now: datetime
+    dialect: Dialect
+
+
+def _made_for(
+    user_id: uuid.UUID, plan: PagePlan, requests: dict[str, PageRequest], setting: _Setting
+) -> CompiledRead | None:
+    """`compiled_read` made for one reader, the reader's id left as `VIEWER` in the text."""
+    plans, now, dialect = setting.plans, setting.now, setting.dialect
     pages: dict[str, reads.PageStatement] = {}
     try:
         for root in plan.fields:
@@ -921,7 +1038,6 @@ def compiled_read(
         values += page_values
         sql = sql.replace(_hole("PAGE", index), page_sql)
         sql = sql.replace(_hole("FIRST", index), str(int(request.first)))
-        sql = sql.replace(VIEWER, str(uuid.UUID(str(user_id))))
         if _selects_count(root):
             count = reads.count_statement(user_id=user_id, query=request.query, now=now, close={})
             count_sql, count_values = _sql(count, dialect, len(values))
