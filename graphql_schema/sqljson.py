@@ -463,6 +463,8 @@ class CompiledPlans:
         self._reads: OrderedDict[tuple[int, Hashable, str], tuple[PagePlan, CompiledRead]] = (
             OrderedDict()
         )
+        # Requests answered by a kept statement made for another reader (seen by the tests).
+        self.reads_reused = 0
 
     def plan(
         self,
@@ -510,6 +512,7 @@ class CompiledPlans:
         cached = self._reads.get(key)
         if cached is not None and cached[0] is plan:
             self._reads.move_to_end(key)
+            self.reads_reused += 1
             return cached[1]
         read = build()
         if read is not None:
