@@ -64,6 +64,20 @@ EventHandler = Callable[[CloudEvent[E], AsyncConnection], Awaitable[Outcome]]
 BatchEventHandler = Callable[[Sequence[CloudEvent[E]], AsyncConnection], Awaitable[Outcome]]
 
 
+def in_turn(handler: EventHandler[E]) -> BatchEventHandler[E]:
+    """The batch form of a handler whose every effect is in the given transaction: each event
+    in order, stopping at the first outcome that is not SUCCESS (the batch is then undone)."""
+
+    async def each(events: Sequence[CloudEvent[E]], connection: AsyncConnection) -> Outcome:
+        for event in events:
+            outcome = await handler(event, connection)
+            if outcome is not Outcome.SUCCESS:
+                return outcome
+        return Outcome.SUCCESS
+
+    return each
+
+
 @dataclass(frozen=True, slots=True)
 class _Route:
     """What a consumer does with one event type on one topic."""

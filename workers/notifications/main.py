@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from contracts.events import ProjectInvitationCreated, TaskDeleted, UserDeleted
+from typing import Any
+
+from contracts.events import Event, ProjectInvitationCreated, TaskDeleted, UserDeleted
 from contracts.gateway_api import GatewayClient
 from taskstream.bootstrap import Runtime
-from taskstream.messaging.consumer import Consumer
+from taskstream.messaging.consumer import Consumer, EventHandler, in_turn
 from taskstream.service import ServiceParts
 from workers.notifications.api import internal_routes
 from workers.notifications.assignments import AssignmentMailer
@@ -67,14 +69,18 @@ def build(runtime: Runtime) -> ServiceParts:
     mailer = assignment_mailer(runtime)
     handlers = ScheduleHandlers(wake=loop.wake, email_on=mailer.email.on, mail_wake=mailer.wake)
     consumer = Consumer(name="notifications", engine=runtime.engine, processed=processed_events)
-    for model in TASK_CHANGES:
-        consumer.on(model, handlers.task_changed)
-    consumer.on(TaskDeleted, handlers.task_deleted)
-    consumer.on(UserDeleted, erase_user)
-    consumer.on(
-        ProjectInvitationCreated,
-        InvitationHandlers(email_on=invitations.email.on, wake=invitations.wake).invitation_created,
-    )
+    invited = InvitationHandlers(email_on=invitations.email.on, wake=invitations.wake)
+    routes: list[tuple[type[Event], EventHandler[Any]]] = [
+        *((model, handlers.task_changed) for model in TASK_CHANGES),
+        (TaskDeleted, handlers.task_deleted),
+        (UserDeleted, erase_user),
+        (ProjectInvitationCreated, invited.invitation_created),
+    ]
+    # Every handler here changes only rows of the consumer's transaction (the schedule, notices,
+    # queued emails, the outbox): a fetch's run of events is applied in one transaction. The
+    # wake-ups they call only make a loop look sooner, harmless when a batch is undone.
+    for model, handler in routes:
+        consumer.on(model, handler, batch=in_turn(handler))
     return ServiceParts(
         name="notifications",
         consumer=consumer,
