@@ -35,7 +35,9 @@ CODE_CONSTANT = re.compile(
     r"""^([A-Z][A-Z_]*_NOT_FOUND|[A-Z]+)\s*=\s*["']([A-Z][A-Z_]+)["']""", re.M
 )
 CLOSE_CALL = re.compile(r"close\((?:code=)?([14]\d{3})\b")
-CLOSE_CONSTANT = re.compile(r"^\s*[A-Z_]+\s*=\s*([14]\d{3})\s*$", re.M)
+# A constant whose value is a close code RFC 6455 defines (1000-1015) or a private one (4000-4999);
+# other four-digit constants (sizes, limits) are not close codes.
+CLOSE_CONSTANT = re.compile(r"^\s*[A-Z_]+\s*=\s*(10(?:0\d|1[0-5])|4\d{3})\s*$", re.M)
 STARLETTE_CLOSE = re.compile(r"status\.WS_(\d{4})_")
 
 
