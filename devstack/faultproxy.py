@@ -10,6 +10,9 @@ event loop.
   `heal` the held bytes flow again, as TCP retransmits them after a partition.
 - delay: every chunk is held `seconds` (plus up to `jitter`) before it is forwarded, in order.
 - drop: every connection open now is cut (a reset, as after a timeout on either side).
+- lose_next_answer: the next bytes the target sends back on any connection are thrown away and
+  that connection is cut: the request was served, its client never hears so (the ambiguous
+  case a retry must be safe for).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class FaultProxy:
         self._open.set()
         self._delay = 0.0
         self._jitter = 0.0
+        self._lose_answer = False
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         # Both ends of every open connection (client side first in each pair).
@@ -56,6 +60,18 @@ class FaultProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
+
+    async def start_when_target_listens(self, poll: float = 0.1) -> int:
+        """Listen on `port` once the target accepts connections: a client that probes for its
+        target (daprd for its app) must not find it up before it is."""
+        while True:
+            try:
+                _, probe = await asyncio.open_connection(self.target_host, self.target_port)
+            except OSError:
+                await asyncio.sleep(poll)
+                continue
+            probe.close()
+            return await self.start()
 
     async def stop(self) -> None:
         """Stop listening and close every connection."""
@@ -84,6 +100,11 @@ class FaultProxy:
     def delay(self, seconds: float, jitter: float = 0.0) -> None:
         """Hold every chunk `seconds` (+ up to `jitter`) before forwarding it; 0 to stop."""
         self._delay, self._jitter = seconds, jitter
+
+    def lose_next_answer(self) -> None:
+        """Throw away the next answer from the target (on whichever connection it comes) and cut
+        that connection; stays armed until an answer comes."""
+        self._lose_answer = True
 
     def upstream_ports(self) -> set[int]:
         """The local ports of the proxy's open connections to its target (what the target sees
@@ -123,7 +144,9 @@ class FaultProxy:
             self._writers.add(up_writer)
             self._upstreams.add(up_writer)
             try:
-                await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+                await asyncio.gather(
+                    self._pipe(reader, up_writer), self._pipe(up_reader, writer, answers=True)
+                )
             finally:
                 self._writers.discard(up_writer)
                 self._upstreams.discard(up_writer)
@@ -134,9 +157,16 @@ class FaultProxy:
             self._clients.discard(writer)
             writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, answers: bool = False
+    ) -> None:
         try:
             while chunk := await reader.read(CHUNK_BYTES):
+                if answers and self._lose_answer:
+                    self._lose_answer = False
+                    self.stats.cut += 1
+                    writer.transport.abort()
+                    return
                 if self._delay:
                     await asyncio.sleep(self._delay + random.uniform(0.0, self._jitter))  # noqa: S311
                 await self._open.wait()

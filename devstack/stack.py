@@ -22,7 +22,9 @@ lists first (each entry is checked against the process start time, so a reused p
 signalled).
 
 For fault injection, `routes` puts a TCP proxy of the stack's own (devstack.faultproxy) on a
-service's link to PostgreSQL or Kafka, through that service's own secrets or Dapr resources.
+service's link to PostgreSQL or Kafka, through that service's own secrets or Dapr resources, or
+("app") between the service's sidecar and the service (the sidecar is given the proxy's port
+as the app's).
 """
 
 from __future__ import annotations
@@ -603,9 +605,28 @@ class Stack:
                 continue
             database, state = database_url, state_connection
             if "postgres" in links:
-                link = await self._link(cleanup, service.name, "postgres", database_url)
+                from sqlalchemy.engine import make_url
+
+                target = make_url(database_url)
+                link = await self._proxy(
+                    cleanup,
+                    f"{service.name}->postgres",
+                    target.host or "127.0.0.1",
+                    target.port or 5432,
+                )
                 database = _with_port(database_url, link.port)
                 state = _state_connection(database)
+            if "app" in links:
+                from devstack._common import free_port
+
+                # Listening only once the app does: daprd takes an open app port for a ready app.
+                app_link = FaultProxy(
+                    f"{service.name}->app", "127.0.0.1", service.app_port, port=free_port()
+                )
+                self.links[app_link.name] = app_link
+                listening = asyncio.create_task(app_link.start_when_target_listens())
+                cleanup.push_async_callback(app_link.stop)
+                cleanup.callback(listening.cancel)
             kafka = brokers
             if "kafka" in links:
                 kafka = f"127.0.0.1:{self.links[f'{service.name}->kafka'].port}"
@@ -712,10 +733,7 @@ class Stack:
                 continue
             if self.brokers != 1:
                 raise StackError("a link to Kafka can be routed through a proxy with one broker")
-            proxy = FaultProxy(f"{name}->kafka", "127.0.0.1", free_port())
-            await proxy.start()
-            cleanup.push_async_callback(proxy.stop)
-            self.links[proxy.name] = proxy
+            proxy = await self._proxy(cleanup, f"{name}->kafka", "127.0.0.1", free_port())
             listeners[f"ROUTED{len(listeners) + 1}"] = (proxy.target_port, proxy.port)
         broker = KafkaBroker(
             node_count=self.brokers,
@@ -777,23 +795,20 @@ class Stack:
             )
         return services
 
-    async def _link(
-        self, cleanup: contextlib.AsyncExitStack, service: str, dependency: str, url: str
+    async def _proxy(
+        self, cleanup: contextlib.AsyncExitStack, name: str, host: str, port: int
     ) -> FaultProxy:
-        """A fault proxy for `service`'s link to the database at `url`, started."""
-        from sqlalchemy.engine import make_url
-
-        target = make_url(url)
-        proxy = FaultProxy(
-            f"{service}->{dependency}", target.host or "127.0.0.1", target.port or 5432
-        )
+        """A fault proxy named `name` forwarding to `host`:`port`, started (stopped by
+        `cleanup`) and listed in `links`."""
+        proxy = FaultProxy(name, host, port)
         await proxy.start()
         cleanup.push_async_callback(proxy.stop)
-        self.links[proxy.name] = proxy
+        self.links[name] = proxy
         return proxy
 
     def link(self, service: str, dependency: str) -> FaultProxy:
-        """The proxy on `service`'s link to `dependency` ("postgres" or "kafka"), as routed."""
+        """The proxy on `service`'s link to `dependency` ("postgres" or "kafka"; "app": from
+        its sidecar to it), as routed."""
         return self.links[f"{service}->{dependency}"]
 
     async def _start_services(
@@ -811,9 +826,11 @@ class Stack:
         inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         token_env = {"DAPR_API_TOKEN": tokens["dapr"], "APP_API_TOKEN": tokens["app"]}
         for service in self.services:
+            # The sidecar reaches its app through the "app" link's proxy when one is routed.
+            app_link = self.links.get(f"{service.name}->app")
             service.sidecar = Daprd(
                 service.app_id,
-                app_port=service.app_port,
+                app_port=service.app_port if app_link is None else app_link.port,
                 resources_paths=[(own_resources or {}).get(service.name, resources).resources_dir],
                 config_path=(own_resources or {}).get(service.name, resources).config_path,
                 work_dir=self.run_dir / "dapr" / service.name,

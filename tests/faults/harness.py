@@ -114,7 +114,7 @@ class User:
 
 
 # Links the single-broker stack routes through its fault proxies (transparent until a fault).
-ROUTES = {"gateway-1": ("postgres",), "notifications": ("kafka",)}
+ROUTES = {"gateway-1": ("postgres",), "notifications": ("kafka",), "audit": ("app",)}
 
 
 # The size of PostgreSQL's own filesystem in the disk-full scenario (its data directory needs
@@ -913,6 +913,33 @@ def flapping(service: str, dependency: str, every: float, seconds: float) -> Fau
     return fault
 
 
+def answers_lost(service: str, dependency: str, every: float, seconds: float) -> Fault:
+    """Every `every` s for `seconds`, 3 s in: the next answer on the link is thrown away and its
+    connection cut (a delivery applied whose sender never hears so)."""
+
+    async def fault(stack: Stack, ledger: Ledger) -> None:
+        link = stack.link(service, dependency)
+        await asyncio.sleep(3)
+        cut_before = link.stats.cut
+        for _round in range(int(seconds / every)):
+            link.lose_next_answer()
+            await asyncio.sleep(every)
+        ledger.cut = link.stats.cut - cut_before
+        assert ledger.cut > 0, f"no answer on {link.name} was lost"
+        if BREAK_HEAL:
+            losing = asyncio.create_task(_keep_losing_answers(link, every))
+            UNDO_AFTER_CHECK.append(lambda: _cancelled(losing))
+
+    return fault
+
+
+async def _keep_losing_answers(link: FaultProxy, every: float) -> None:
+    """Lose an answer on `link` every `every` s until cancelled."""
+    while True:
+        link.lose_next_answer()
+        await asyncio.sleep(every)
+
+
 async def _keep_resetting(link: FaultProxy, every: float) -> None:
     """Cut every connection on `link` every `every` s until cancelled."""
     while True:
@@ -1017,6 +1044,10 @@ SINGLE_BROKER_FAULTS: list[tuple[str, Fault, float]] = [
     # of 3; +200 ms never caught it). docs/reliability.md, "Breaks inside the services".
     ("latency: gateway-1 / PostgreSQL +400 ms", slowed("gateway-1", "postgres", 0.4, 0.1, 10), 16),
     ("resets: daprd of notifications / Kafka", flapping("notifications", "kafka", 2.0, 10.0), 16),
+    # Daprd absorbs resets on its own links to Kafka (above). On its link to the app, a delivery
+    # whose answer is lost was applied, and daprd sends it again: the consumer's deduplication
+    # is what keeps every effect once (audit appends an entry per event).
+    ("answers lost: daprd of audit / its app", answers_lost("audit", "app", 0.5, 10.0), 16),
 ]
 
 
@@ -1061,7 +1092,7 @@ FAKED_CLOCK_FAULTS: list[tuple[str, Fault, float]] = [
 ROUTED_FAULT_NAMES = frozenset(
     name
     for name, _, _ in SINGLE_BROKER_FAULTS
-    if name.split(":")[0] in ("partition", "latency", "resets")
+    if name.split(":")[0] in ("partition", "latency", "resets", "answers lost")
 )
 # Run on a stack whose PostgreSQL has a small filesystem of its own (root only: a loop mount).
 SMALL_DISK_FAULTS: list[tuple[str, Fault, float]] = [
