@@ -78,10 +78,17 @@ NOT_INHERITED = (
     "DAPR_API_TOKEN",
     "APP_API_TOKEN",
 )
-# Per-service settings, as the Helm chart's `services.<name>.env` sets them. The audit worker
-# takes Dapr bulk deliveries: one transaction per batch, with a one-by-one fallback that suits an
-# append-only log (the other consumers would resend emails when a batch is rerun one by one).
-SERVICE_ENV: dict[str, dict[str, str]] = {"audit": {"TASKSTREAM_DAPR_BULK_SUBSCRIBE": "true"}}
+# Per-service settings, as the Helm chart's `services.<name>.env` sets them. The workers take
+# Dapr bulk deliveries: one transaction per batch, with a one-by-one fallback. Their batch forms
+# change only rows of that transaction (emails and gateway calls are made after it, from rows
+# or one by one), so a batch rerun one by one does nothing twice. The gateway keeps single
+# deliveries: a bulk waits to fill, which would add to every live push.
+BULK = {"TASKSTREAM_DAPR_BULK_SUBSCRIBE": "true"}
+SERVICE_ENV: dict[str, dict[str, str]] = {
+    "audit": BULK,
+    "notifications": BULK,
+    "recurrence": BULK,
+}
 
 
 def default_stack_dir() -> Path:
