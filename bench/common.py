@@ -134,7 +134,7 @@ class UpProcess:
 
 @contextlib.asynccontextmanager
 async def profiled_database(
-    *, pool_size: int = 10, **overrides: Any
+    *, pool_size: int = 20, **overrides: Any
 ) -> AsyncIterator[tuple[AsyncEngine, Settings]]:
     """An embedded PostgreSQL (not durable, in a temporary folder), migrated, for the block:
     its engine and production settings for an in-process system to profile, with the abuse

@@ -145,7 +145,7 @@ async def _run_on(database_url: str, args: argparse.Namespace) -> int:
     from taskstream.persistence.db import create_engine
     from taskstream.persistence.dead_letters import PostgresDeadLetters
 
-    engine = create_engine(database_url, pool_size=1)
+    engine = create_engine(database_url, pool_size=2)
     try:
         return await _run(PostgresDeadLetters(engine), args)
     except ProgrammingError as error:

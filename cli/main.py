@@ -179,7 +179,7 @@ def _tracing(settings: Settings, *, service: str) -> Iterator[None]:
 async def _migrate(url: str) -> None:
     from taskstream.persistence.db import create_engine, migrate
 
-    engine = create_engine(url, pool_size=1)
+    engine = create_engine(url, pool_size=2)
     try:
         await migrate(engine)
     finally:

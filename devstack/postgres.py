@@ -122,7 +122,9 @@ class EmbeddedPostgres:
             self._initdb()
         self._stop_stale()
         self._secure()
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}"
+        # Room for `stack up`'s five processes at their pools' bound (20 each, kept once open)
+        # beside the sidecars' state stores and the tools; PostgreSQL's default is 100.
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=200"
         if not self.durable:
             # Throwaway test clusters only: trades crash safety for speed.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     notification_retry_seconds: float = Field(default=5.0, gt=0)
     notification_retry_max_seconds: float = Field(default=600.0, gt=0)
 
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     # A client's request: every statement under statement_timeout, the whole under
     # request_timeout (code TIMEOUT past either). Workers, relays and internal calls not made
     # for a request get worker_statement_timeout (0: none).

@@ -43,7 +43,7 @@ def database_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the migrated test database."""
-    engine = create_engine(database_url, pool_size=5)
+    engine = create_engine(database_url, pool_size=10)
     await migrate(engine)
     yield engine
     await engine.dispose()

@@ -49,13 +49,13 @@ def _time(value: Any) -> str | None:
 
 
 def create_app(database_url: str) -> Starlette:
-    """The app over a pool of 10 connections (the gateway's default pool size)."""
+    """The app over a pool of 20 connections (the gateway's default pool size)."""
     pool: asyncpg.Pool | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         nonlocal pool
-        pool = await asyncpg.create_pool(database_url, min_size=10, max_size=10)
+        pool = await asyncpg.create_pool(database_url, min_size=20, max_size=20)
         try:
             yield
         finally:

@@ -404,7 +404,7 @@ class Ledger:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.engine: AsyncEngine = create_engine(stack.database_url, pool_size=2)
+        self.engine: AsyncEngine = create_engine(stack.database_url, pool_size=4)
         # Outbox rows committed and unpublished when a fault struck (where a fault measures it).
         self.window: int | None = None
         # Records a replay fault published again.

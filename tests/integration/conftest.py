@@ -93,7 +93,7 @@ async def scratch_engine(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(engine.url.render_as_string(hide_password=False)).set(database=name)
-    scratch = create_engine(url.render_as_string(hide_password=False), pool_size=1)
+    scratch = create_engine(url.render_as_string(hide_password=False), pool_size=2)
     yield scratch
     await scratch.dispose()
     async with engine.connect() as connection:

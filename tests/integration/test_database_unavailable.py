@@ -72,7 +72,7 @@ async def gateway_on_own_postgres(
     with tempfile.TemporaryDirectory(prefix="taskstream-unavailable-") as folder:
         server = EmbeddedPostgres(Path(folder) / "pg", durable=False)
         url = await asyncio.to_thread(server.start)
-        engine = create_engine(url, pool_size=1, pool_timeout=pool_timeout)
+        engine = create_engine(url, pool_size=2, pool_timeout=pool_timeout)
         try:
             await migrate(engine)
             settings = Settings(
@@ -145,7 +145,7 @@ async def test_postgres_stopped_mid_request_is_unavailable_and_nothing_written(
     accept: str,
 ) -> None:
     async with gateway_on_own_postgres() as gateway:
-        admin = create_engine(gateway.server.url, pool_size=2)
+        admin = create_engine(gateway.server.url, pool_size=4)
         try:
             title = f"half-{uuid.uuid4().hex[:8]}"
             holder = await admin.connect()
@@ -184,7 +184,7 @@ async def test_postgres_stopped_mid_request_is_unavailable_and_nothing_written(
 
 async def test_a_read_only_database_is_unavailable_not_internal() -> None:
     async with gateway_on_own_postgres() as gateway:
-        admin = create_engine(gateway.server.url, pool_size=1)
+        admin = create_engine(gateway.server.url, pool_size=2)
         try:
             async with admin.connect() as connection:
                 await connection.execute(
@@ -212,7 +212,7 @@ async def test_a_read_only_database_is_unavailable_not_internal() -> None:
 
 async def test_an_exhausted_pool_is_unavailable_after_its_timeout() -> None:
     async with gateway_on_own_postgres(pool_timeout=0.2) as gateway:
-        # pool_size=1 and as many overflow: two connections in all, both held here.
+        # pool_size=2: two connections in all, both held here.
         first = await gateway.engine.connect()
         second = await gateway.engine.connect()
         try:
@@ -262,7 +262,7 @@ async def test_a_connection_lost_during_commit_says_the_outcome_is_unknown() -> 
     async with gateway_on_own_postgres(**leases) as gateway:
         warm = await gateway.post(CREATE, {"t": "lease"}, GRAPHQL_RESPONSE)
         assert warm.status_code == 200 and "errors" not in warm.json(), warm.text
-        admin = create_engine(gateway.server.url, pool_size=1)
+        admin = create_engine(gateway.server.url, pool_size=2)
         try:
             async with admin.connect() as connection:
                 connection = await connection.execution_options(isolation_level="AUTOCOMMIT")

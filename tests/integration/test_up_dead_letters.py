@@ -194,7 +194,7 @@ async def test_dlq_finds_up_s_database_in_its_data_directory_running_or_not() ->
     server = EmbeddedPostgres(data_dir / "postgres", durable=False)
     try:
         url = await asyncio.to_thread(server.start)
-        engine = create_engine(url, pool_size=1)
+        engine = create_engine(url, pool_size=2)
         try:
             await migrate(engine)
             event_id = str(uuid.uuid4())

@@ -53,7 +53,7 @@ async def test_worker_is_ready_once_its_own_branch_is_at_head(
 async def test_unreachable_database_is_reported(settings: Settings) -> None:
     from taskstream.persistence.db import create_engine
 
-    engine = create_engine("postgresql://nobody:wrong@127.0.0.1:1/none", pool_size=1)
+    engine = create_engine("postgresql://nobody:wrong@127.0.0.1:1/none", pool_size=2)
     try:
         assert await readiness(engine, settings, "recurrence") == {
             "status": "unready",

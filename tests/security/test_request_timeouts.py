@@ -215,7 +215,7 @@ async def test_statements_outside_requests_keep_the_engines_own_timeout(
     database_url: str,
 ) -> None:
     # Workers get the engine's (larger) timeout; a request's is set only within its block.
-    pooled = create_engine(database_url, pool_size=1, statement_timeout=7)
+    pooled = create_engine(database_url, pool_size=2, statement_timeout=7)
 
     async def current() -> str:
         async with pooled.connect() as connection:
@@ -308,7 +308,7 @@ async def test_a_statement_timeout_in_a_service_called_for_a_request_is_timeout(
 async def test_service_calls_carry_the_statement_timeout_of_the_request_they_serve(
     database_url: str,
 ) -> None:
-    pooled = create_engine(database_url, pool_size=1, statement_timeout=7)
+    pooled = create_engine(database_url, pool_size=2, statement_timeout=7)
 
     async def show(request: Request) -> Any:
         async with pooled.connect() as connection:
@@ -375,7 +375,7 @@ async def test_a_cancellation_while_a_connection_gets_its_timeout_leaves_no_conn
 ) -> None:
     # The deadline may strike while a checked-out connection is being given its timeout (a SET
     # in flight): the pool discards that connection, closed, and nothing is left checked out.
-    pooled = create_engine(database_url, pool_size=1, statement_timeout=7)
+    pooled = create_engine(database_url, pool_size=2, statement_timeout=7)
     real_execute = asyncpg.Connection.execute
     setting: list[asyncpg.Connection] = []
     started = asyncio.Event()

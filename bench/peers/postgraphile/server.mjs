@@ -25,8 +25,8 @@ const preset = {
     makePgService({
       connectionString: process.env.DATABASE_URL,
       schemas: ["gateway"],
-      // The same pool size as the gateway's (TASKSTREAM_DB_POOL_SIZE defaults to 10).
-      poolConfig: { max: 10 },
+      // The same pool size as the gateway's (TASKSTREAM_DB_POOL_SIZE defaults to 20).
+      poolConfig: { max: 20 },
     }),
   ],
   grafserv: { port, host: "127.0.0.1", graphiql: false, watch: false },
