@@ -33,8 +33,7 @@ import httpx
 import psutil
 
 from bench.common import UpProcess, write_result
-from bench.live_clients import SERVER_ENV
-from bench.reminder_lateness import graphql
+from bench.live_clients import SERVER_ENV, sign_up_users
 from bench.stats import comparison
 
 GOAL_MS = 40.0
@@ -47,7 +46,6 @@ QUIET_SECONDS = 3
 SETTLE_LIMIT_SECONDS = 90.0
 CREATE = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }"
 COMPLETE = "mutation($id: ID!) { completeTask(id: $id) { id } }"
-SIGN_UP = 'mutation($e: String!) { signUp(email: $e, password: "correct horse") { token } }'
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,15 +98,6 @@ def total(cpu: dict[str, float]) -> float:
     return sum(cpu.values())
 
 
-async def sign_up(client: httpx.AsyncClient) -> list[str]:
-    """USERS new accounts' tokens."""
-    tokens = []
-    for _ in range(USERS):
-        email = f"cycle-{uuid.uuid4().hex[:10]}@example.com"
-        tokens.append((await graphql(client, SIGN_UP, {"e": email}))["signUp"]["token"])
-    return tokens
-
-
 async def one_cycle(client: httpx.AsyncClient, token: str, number: int) -> None:
     """Create a task with a due date, then complete it."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -145,7 +134,7 @@ async def measure(
     """Idle rate, then the cycles until the processes are idle again; CPU per cycle by part."""
     parts = parts_of(up, data_dir, stack)
     async with httpx.AsyncClient(base_url=up.url, timeout=60) as client:
-        tokens = await sign_up(client)
+        tokens = await sign_up_users(client, USERS, f"cycle-{uuid.uuid4().hex[:10]}")
         await paced(client, tokens, WARM_UP_CYCLES, rate)
         await asyncio.sleep(5)
         before_idle, idle_started = sample(parts), time.perf_counter()

@@ -894,56 +894,52 @@ def slowed(service: str, dependency: str, delay: float, jitter: float, seconds: 
 def flapping(service: str, dependency: str, every: float, seconds: float) -> Fault:
     """Reset every connection on the link every `every` s for `seconds`: a lossy link, as TCP
     shows one (a connection lost to retransmission timeouts), 3 s in."""
-
-    async def fault(stack: Stack, ledger: Ledger) -> None:
-        link = stack.link(service, dependency)
-        await asyncio.sleep(3)
-        cut_before = link.stats.cut
-        for _round in range(int(seconds / every)):
-            link.drop()
-            await asyncio.sleep(every)
-        ledger.cut = link.stats.cut - cut_before
-        # The scenario is void if nothing was cut (the link carried no connection).
-        assert ledger.cut > 0, f"no connection on {link.name} was cut"
-        if BREAK_HEAL:
-            # The resets go on through the check, until it is over.
-            resetting = asyncio.create_task(_keep_resetting(link, every))
-            UNDO_AFTER_CHECK.append(lambda: _cancelled(resetting))
-
-    return fault
+    # The scenario is void if nothing was cut (the link carried no connection).
+    return _repeated(
+        service, dependency, every, seconds, FaultProxy.drop, "no connection on {} was cut"
+    )
 
 
 def answers_lost(service: str, dependency: str, every: float, seconds: float) -> Fault:
     """Every `every` s for `seconds`, 3 s in: the next answer on the link is thrown away and its
     connection cut (a delivery applied whose sender never hears so)."""
+    return _repeated(
+        service, dependency, every, seconds, FaultProxy.lose_next_answer, "no answer on {} was lost"
+    )
+
+
+def _repeated(
+    service: str,
+    dependency: str,
+    every: float,
+    seconds: float,
+    act: Callable[[FaultProxy], object],
+    void: str,
+) -> Fault:
+    """`act` on the link every `every` s for `seconds`, 3 s in; the scenario fails as void
+    (`void`, given the link's name) when it cut nothing; with BREAK_HEAL it goes on through the
+    check."""
 
     async def fault(stack: Stack, ledger: Ledger) -> None:
         link = stack.link(service, dependency)
         await asyncio.sleep(3)
         cut_before = link.stats.cut
         for _round in range(int(seconds / every)):
-            link.lose_next_answer()
+            act(link)
             await asyncio.sleep(every)
         ledger.cut = link.stats.cut - cut_before
-        assert ledger.cut > 0, f"no answer on {link.name} was lost"
+        assert ledger.cut > 0, void.format(link.name)
         if BREAK_HEAL:
-            losing = asyncio.create_task(_keep_losing_answers(link, every))
-            UNDO_AFTER_CHECK.append(lambda: _cancelled(losing))
+            going_on = asyncio.create_task(_keep_acting(link, every, act))
+            UNDO_AFTER_CHECK.append(lambda: _cancelled(going_on))
 
     return fault
 
 
-async def _keep_losing_answers(link: FaultProxy, every: float) -> None:
-    """Lose an answer on `link` every `every` s until cancelled."""
+async def _keep_acting(link: FaultProxy, every: float, act: Callable[[FaultProxy], object]) -> None:
+    """`act` on `link` every `every` s until cancelled."""
     while True:
-        link.lose_next_answer()
-        await asyncio.sleep(every)
-
-
-async def _keep_resetting(link: FaultProxy, every: float) -> None:
-    """Cut every connection on `link` every `every` s until cancelled."""
-    while True:
-        link.drop()
+        act(link)
         await asyncio.sleep(every)
 
 

@@ -15,7 +15,7 @@ from gateway_core.persistence.uow import from_task_event
 from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.cloudevents import TASK_EVENTS_TOPIC
 from taskstream.messaging.consumer import Consumer
-from tests.integration.test_recurrence_batches import runtime_on
+from tests.integration.test_recurrence_batches import recorded, runtime_on
 from workers.notifications import schedule as schedule_module
 from workers.notifications.main import build
 from workers.notifications.tables import notifications, processed_events, schedule
@@ -53,19 +53,6 @@ def reminded_task() -> Task:
     return task
 
 
-async def recorded(engine: AsyncEngine, run: list[Message]) -> int:
-    """How many of the run's events the notifications consumer recorded as handled."""
-    async with engine.connect() as connection:
-        return int(
-            await connection.scalar(
-                select(func.count())
-                .select_from(processed_events)
-                .where(processed_events.c.event_id.in_([m.id for m in run]))
-            )
-            or 0
-        )
-
-
 async def test_task_events_are_batched_and_applied_as_one_by_one(
     engine: AsyncEngine, service: Consumer
 ) -> None:
@@ -84,7 +71,7 @@ async def test_task_events_are_batched_and_applied_as_one_by_one(
     assert await service.handle_batch(run) == [Outcome.SUCCESS] * len(run)
     for message in alone:
         assert await service.handle(message) is Outcome.SUCCESS
-    assert await recorded(engine, run + alone) == len(run) + len(alone)
+    assert await recorded(engine, run + alone, processed_events) == len(run) + len(alone)
 
     async with engine.connect() as connection:
         rows = {
@@ -123,7 +110,7 @@ async def test_a_run_that_fails_records_nothing(
     with pytest.raises(RuntimeError):
         await service.handle_batch(run)
     # Undone as a whole: the transport then hands each event to the handler alone.
-    assert await recorded(engine, run) == 0
+    assert await recorded(engine, run, processed_events) == 0
     async with engine.connect() as connection:
         kept = await connection.scalar(
             select(func.count()).select_from(schedule).where(schedule.c.task_id == ok.id)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway_core.domain.model import Task
@@ -48,14 +48,16 @@ def completed(*, recurring: bool) -> Message:
     return Message(built.topic, built.partition_key, built.body)
 
 
-async def recorded(engine: AsyncEngine, messages: list[Message]) -> int:
-    """How many of the messages the recurrence consumer recorded as handled."""
+async def recorded(
+    engine: AsyncEngine, messages: list[Message], processed: Table = processed_events
+) -> int:
+    """How many of the messages a consumer (recurrence by default) recorded as handled."""
     async with engine.connect() as connection:
         return int(
             await connection.scalar(
                 select(func.count())
-                .select_from(processed_events)
-                .where(processed_events.c.event_id.in_([m.id for m in messages]))
+                .select_from(processed)
+                .where(processed.c.event_id.in_([m.id for m in messages]))
             )
             or 0
         )
