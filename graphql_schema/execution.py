@@ -29,17 +29,14 @@ full path.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLOutputType, Undefined, located_error
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
-from sqlalchemy.ext.asyncio import AsyncConnection
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from gateway_core.persistence import projects as project_reads
 from graphql_schema.plans import (
     Info,
     PlainLeaf,
@@ -56,6 +53,7 @@ from graphql_schema.sqljson import (
     COMPILED_READS,
     CompiledRead,
     PagePlan,
+    PageRequest,
     RawJSON,
     TasksField,
     compiled_read,
@@ -63,7 +61,6 @@ from graphql_schema.sqljson import (
     page_request,
     plans_of,
 )
-from taskstream.errors import NotFound
 
 __all__ = ["PlainLeaf", "PlainLeafExecution", "plain_leaves"]
 
@@ -129,10 +126,7 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
             return await result if self.is_awaitable(result) else result
         try:
             async with context.reads.connection() as connection:
-                if not await _member_of_all(connection, context.user_id, read.projects):
-                    text = None
-                else:
-                    text = (await connection.exec_driver_sql(read.sql, read.parameters)).scalar()
+                text = (await connection.exec_driver_sql(read.sql, read.parameters)).scalar()
         except Exception as error:
             # As a failing `tasks` resolver: located at the first root field, whose non-null
             # type makes the whole data null.
@@ -153,16 +147,24 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         if query_type is None:
             return None
         definition = query_type.fields["tasks"]
-        convert = converter(self.schema._strawberry_schema)  # type: ignore[attr-defined]
-        requests = {}
-        for root in plan.fields:
-            if isinstance(root, TasksField):
-                request = page_request(root, definition, self.variable_values, convert)
-                if request is None:
-                    return None
-                requests[root.key] = request
+
+        def arguments() -> dict[str, PageRequest] | None:
+            convert = converter(self.schema._strawberry_schema)  # type: ignore[attr-defined]
+            requests = {}
+            for root in plan.fields:
+                if isinstance(root, TasksField):
+                    request = page_request(root, definition, self.variable_values, convert)
+                    if request is None:
+                        return None
+                    requests[root.key] = request
+            return requests
+
+        plans = plans_of(self.schema)
+        requests = plans.requests(plan, self.variable_values, arguments)
+        if requests is None:
+            return None
         return compiled_read(
-            plans_of(self.schema),
+            plans,
             plan,
             requests,
             user_id=context.user_id,
@@ -416,18 +418,6 @@ class PlainLeafExecution(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-
-
-async def _member_of_all(
-    connection: AsyncConnection, user_id: uuid.UUID, projects: tuple[uuid.UUID, ...]
-) -> bool:
-    """Whether the reader belongs to every project (the `tasks` resolver's own check)."""
-    for project_id in projects:
-        try:
-            await project_reads.project_of(connection, user_id, project_id)
-        except NotFound:
-            return False
-    return True
 
 
 async def _awaited(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:

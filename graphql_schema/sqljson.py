@@ -26,8 +26,9 @@ id name }`, `reminders { id remindAt beforeDue channels state sentAt }` and the 
 `RELATED_COLUMNS` of `project` (with the reader's `myRole`), `assignee` and `recurrence`;
 `__typename` anywhere; fragments and inline fragments on the selected type, without
 directives (the web app's task list, `Tasks`, and the benchmark's page compile). At run time
-a filter with `text` (search) and a `projectId` the reader is not a member of (checked
-first, as the resolver does) go to the general engine.
+a filter with `text` (search) goes to the general engine, and so does a `projectId` the
+reader is not a member of (checked in the statement itself: it answers NULL then, and the
+general engine answers NOT_FOUND as the resolver does).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from graphql import (
@@ -463,6 +464,11 @@ class CompiledPlans:
         self._reads: OrderedDict[tuple[int, Hashable, str], tuple[PagePlan, CompiledRead]] = (
             OrderedDict()
         )
+        # (id(plan), the variables) -> (the plan, kept alive likewise; the root fields'
+        # arguments as the resolver reads them, or None: the general engine)
+        self._requests: OrderedDict[
+            tuple[int, Hashable], tuple[PagePlan, dict[str, PageRequest] | None]
+        ] = OrderedDict()
         # Requests answered by a kept statement made for another reader (seen by the tests).
         self.reads_reused = 0
 
@@ -520,6 +526,54 @@ class CompiledPlans:
             if len(self._reads) > READS_MAX:
                 self._reads.popitem(last=False)
         return read
+
+    def requests(
+        self,
+        plan: PagePlan,
+        variables: Any,
+        build: Callable[[], dict[str, PageRequest] | None],
+    ) -> dict[str, PageRequest] | None:
+        """The plan's root arguments for these variable values (the document fixes the rest),
+        converted by `build` on first use: Strawberry's conversion of a filter is most of a
+        compiled request's Python."""
+        # graphql-core's VariableValues: the coerced values are what the arguments are read
+        # from (a variable neither given nor defaulted is absent from them).
+        frozen = _frozen(getattr(variables, "coerced", variables) or {})
+        if frozen is None:
+            return build()
+        key = (id(plan), frozen)
+        cached = self._requests.get(key)
+        if cached is not None and cached[0] is plan:
+            self._requests.move_to_end(key)
+            return cached[1]
+        requests = build()
+        self._requests[key] = (plan, requests)
+        if len(self._requests) > READS_MAX:
+            self._requests.popitem(last=False)
+        return requests
+
+
+def _frozen(value: Any) -> Hashable | None:
+    """Coerced variable values as a key, each scalar with its type (1, 1.0 and True are equal
+    in Python, not in GraphQL); None when a value is of no known kind."""
+    if isinstance(value, dict):
+        items = []
+        for name, item in value.items():
+            frozen = _frozen(item)
+            if frozen is None:
+                return None
+            items.append((name, frozen))
+        return ("dict", tuple(sorted(items)))
+    if isinstance(value, list):
+        frozen_items = [_frozen(item) for item in value]
+        if any(item is None for item in frozen_items):
+            return None
+        return ("list", tuple(frozen_items))
+    if value is None or isinstance(value, str | int | float | enum.Enum | date | uuid.UUID):
+        # Immutable values only (a datetime keeps its zone: equal instants in other zones
+        # are different keys, never one key for different values).
+        return (type(value), value.isoformat() if isinstance(value, date) else value)
+    return None
 
 
 def plans_of(schema: GraphQLSchema) -> CompiledPlans:
@@ -625,8 +679,9 @@ def _children(children: Children, task_id: ColumnElement[Any]) -> ColumnElement[
     return statement.scalar_subquery()
 
 
-# The reader's id in a template, replaced by each request's (a UUID's text, never input).
+# The reader's id in a template, replaced by a bound value (the reader's) in each statement.
 VIEWER = "__TASKSTREAM_VIEWER__"
+VIEWER_TEXT = f"'{VIEWER}'"
 
 
 # Related rows read by the id a task column holds: their table and that column.
@@ -641,7 +696,7 @@ def _related(related: Related, rows: Any) -> ColumnElement[Any]:
         columns = {**{c.key: c for c in projects.c}, "my_role": mine.c.role}
         member = and_(
             mine.c.project_id == projects.c.id,
-            mine.c.user_id == literal_column(f"'{VIEWER}'::uuid"),
+            mine.c.user_id == literal_column(f"{VIEWER_TEXT}::uuid"),
         )
         return (
             select(_leaves(related.fields, columns))
@@ -901,8 +956,8 @@ class CompiledRead:
 
     sql: str
     parameters: tuple[Any, ...]
-    # Projects the reader must be a member of (a `projectId` filter): checked first, as the
-    # resolver does; NOT_FOUND is left to the general engine.
+    # Projects the reader must be a member of (a `projectId` filter), as the resolver checks:
+    # the statement answers NULL for a reader who is not, and the general engine NOT_FOUND.
     projects: tuple[uuid.UUID, ...] = ()
 
 
@@ -991,7 +1046,7 @@ def _for_reader(read: CompiledRead, user_id: uuid.UUID) -> CompiledRead:
         else value
         for value in read.parameters
     )
-    return CompiledRead(read.sql.replace(VIEWER, str(reader)), parameters, read.projects)
+    return CompiledRead(read.sql, parameters, read.projects)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1006,7 +1061,7 @@ class _Setting:
 def _made_for(
     user_id: uuid.UUID, plan: PagePlan, requests: dict[str, PageRequest], setting: _Setting
 ) -> CompiledRead | None:
-    """`compiled_read` made for one reader, the reader's id left as `VIEWER` in the text."""
+    """`compiled_read` made for one reader (bound as a value wherever it is read)."""
     plans, now, dialect = setting.plans, setting.now, setting.dialect
     pages: dict[str, reads.PageStatement] = {}
     try:
@@ -1046,11 +1101,29 @@ def _made_for(
             count_sql, count_values = _sql(count, dialect, len(values))
             values += count_values
             sql = sql.replace(_hole("COUNT", index), count_sql)
+    if VIEWER_TEXT in sql:
+        # The reader's role (`myRole`) by a bound value: one text for every reader, prepared
+        # once per connection.
+        values.append(user_id)
+        sql = sql.replace(VIEWER_TEXT, f"${len(values)}")
     projects = tuple(
-        project
-        for request in requests.values()
-        if (project := request.query.project_id) is not None
+        dict.fromkeys(
+            project
+            for request in requests.values()
+            if (project := request.query.project_id) is not None
+        )
     )
+    if projects:
+        # The resolver's own check, in the same statement: a reader who is not a member of
+        # every `projectId` gets NULL, and the general engine answers NOT_FOUND.
+        values += [user_id, list(projects)]
+        # Only a table's name and numbers are interpolated, never a value (S608/B608).
+        sql = (
+            f"SELECT CASE WHEN (SELECT count(*) FROM {t.project_members.fullname} "  # noqa: S608  # nosec B608
+            f"WHERE user_id = ${len(values) - 1}::uuid "
+            f"AND project_id = ANY(${len(values)}::uuid[])) = {len(projects)} "
+            f"THEN ({sql}) END"
+        )
     return CompiledRead(sql, tuple(values), projects)
 
 

@@ -249,54 +249,56 @@ _PRUNE = text(
 # waited for); an expired row counts as absent. When the key has no row, two first spends may
 # both insert: the second finds the row at ON CONFLICT, its etag guard fails, nothing is written
 # and `written` says so (the caller runs the spend again, now on the row).
-_SPEND_BUCKET = text(
-    """
+# Positional, run by exec_driver_sql: one constant text that asyncpg prepares once per
+# connection, nothing built or compiled per spend (every rate-limited request's top-up).
+# $1 key, $2 now, $3 returned, $4 costs, $5 tolerance, $6 interval, $7 lease_max, $8 half,
+# $9 etag, $10 ttl.
+_SPEND_BUCKET = """
     WITH RECURSIVE held AS (
         SELECT etag, CASE WHEN (expires_at IS NULL OR expires_at > now())
                            AND jsonb_typeof(value -> 'tat') = 'number'
                           THEN CAST(value ->> 'tat' AS float8) END AS tat
-        FROM gateway.shared_state WHERE key = :key FOR UPDATE
+        FROM gateway.shared_state WHERE key = $1::text FOR UPDATE
     ), start AS (
         SELECT (SELECT tat FROM held) AS stored, (SELECT etag FROM held) AS etag
     ), walk(n, cur) AS (
-        SELECT 0, COALESCE(start.stored, CAST(:now AS float8)) - CAST(:returned AS float8)
+        SELECT 0, COALESCE(start.stored, CAST($2 AS float8)) - CAST($3 AS float8)
         FROM start
         UNION ALL
         SELECT walk.n + 1,
-               CASE WHEN GREATEST(walk.cur, CAST(:now AS float8)) + c.cost
-                         - CAST(:now AS float8) > CAST(:tolerance AS float8)
+               CASE WHEN GREATEST(walk.cur, CAST($2 AS float8)) + c.cost
+                         - CAST($2 AS float8) > CAST($5 AS float8)
                     THEN walk.cur
-                    ELSE GREATEST(walk.cur, CAST(:now AS float8)) + c.cost END
+                    ELSE GREATEST(walk.cur, CAST($2 AS float8)) + c.cost END
         FROM walk
-        JOIN unnest(CAST(:costs AS float8[])) WITH ORDINALITY AS c(cost, n) ON c.n = walk.n + 1
+        JOIN unnest(CAST($4 AS float8[])) WITH ORDINALITY AS c(cost, n) ON c.n = walk.n + 1
     ), spent AS (
-        SELECT cur, GREATEST(CAST(0 AS float8), LEAST(CAST(:lease_max AS float8), floor(
-                   GREATEST(CAST(0 AS float8), CAST(:tolerance AS float8)
-                            - GREATEST(cur - CAST(:now AS float8), CAST(0 AS float8)))
-                   / CAST(:interval AS float8) - CAST(:half AS float8)))) AS lease
+        SELECT cur, GREATEST(CAST(0 AS float8), LEAST(CAST($7 AS float8), floor(
+                   GREATEST(CAST(0 AS float8), CAST($5 AS float8)
+                            - GREATEST(cur - CAST($2 AS float8), CAST(0 AS float8)))
+                   / CAST($6 AS float8) - CAST($8 AS float8)))) AS lease
         FROM walk ORDER BY n DESC LIMIT 1
     ), next AS (
         SELECT CASE WHEN lease > 0
-                    THEN GREATEST(cur, CAST(:now AS float8)) + lease * CAST(:interval AS float8)
+                    THEN GREATEST(cur, CAST($2 AS float8)) + lease * CAST($6 AS float8)
                     ELSE cur END AS tat
         FROM spent
     ), written AS (
         INSERT INTO gateway.shared_state AS s (key, value, etag, expires_at)
-        SELECT :key, jsonb_build_object('tat', next.tat), :etag,
-               now() + make_interval(secs => CAST(:ttl AS integer))
+        SELECT $1::text, jsonb_build_object('tat', next.tat), $9::uuid,
+               now() + make_interval(secs => CAST($10 AS integer))
         FROM next, start
-        WHERE next.tat <> COALESCE(start.stored, CAST(:now AS float8))
+        WHERE next.tat <> COALESCE(start.stored, CAST($2 AS float8))
         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, etag = EXCLUDED.etag,
             expires_at = EXCLUDED.expires_at
         WHERE s.etag IS NOT DISTINCT FROM (SELECT etag FROM start)
         RETURNING 1
     )
     SELECT start.stored, next.tat,
-           next.tat <> COALESCE(start.stored, CAST(:now AS float8)) AS changed,
+           next.tat <> COALESCE(start.stored, CAST($2 AS float8)) AS changed,
            (SELECT count(*) FROM written) AS written
     FROM start, next
     """
-)
 
 
 def _etag_of(key: str, etag: str) -> uuid.UUID:
@@ -371,24 +373,24 @@ class PostgresState(SharedState):
     async def spend_bucket(self, key: str, spend: BucketSpend, *, ttl: float) -> BucketOutcome:
         """Apply a bucket spend in one statement (one round trip, no transaction around it)."""
         _check_key(key)
-        params: dict[str, Any] = {
-            "key": key,
-            "now": spend.now,
-            "returned": spend.returned,
-            "costs": list(spend.costs),
-            "tolerance": spend.tolerance,
-            "interval": spend.interval,
-            "lease_max": spend.lease_max,
-            "half": spend.half,
-            "ttl": _ttl_seconds(ttl),
-        }
         for attempt in range(MAX_ATTEMPTS):
-            params["etag"] = uuid.uuid4()
+            params = (
+                key,
+                spend.now,
+                spend.returned,
+                list(spend.costs),
+                spend.tolerance,
+                spend.interval,
+                spend.lease_max,
+                spend.half,
+                uuid.uuid4(),
+                _ttl_seconds(ttl),
+            )
             with _unavailable_when_the_database_is():
                 async with self.engine.connect() as connection:
                     # One statement: autocommit spares the BEGIN and COMMIT round trips.
                     autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                    row = (await autocommit.execute(_SPEND_BUCKET, params)).one()
+                    row = (await autocommit.exec_driver_sql(_SPEND_BUCKET, params)).one()
             if row.changed and not row.written:
                 # Another replica created the key meanwhile: spend again on its row.
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311

@@ -22,7 +22,13 @@ from gateway_core.persistence import reads
 from graphql_schema import execution
 from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.persisted import DEFAULT_MANIFEST, sha256_hex
-from graphql_schema.sqljson import CompiledRead, PagePlan, compiled_read, plans_of
+from graphql_schema.sqljson import (
+    CompiledRead,
+    PagePlan,
+    compiled_read,
+    page_request,
+    plans_of,
+)
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
@@ -66,13 +72,22 @@ class Counting(PlainLeafExecution):
     answered = 0
     # The names of the operations it answered (None: the benchmark's anonymous page).
     operations: set[str | None] = set()
+    # The statements' texts by plan (one per document) and variables, whoever read.
+    texts: dict[tuple[int, str], set[str]] = {}
+
+    # Every (plan, variables) a statement was asked for, answered or not.
+    asked: set[tuple[int, str]] = set()
 
     def compiled_statement(self, plan: PagePlan) -> Any:
         """The statement, counted when there is one."""
         statement = super().compiled_statement(plan)
+        variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=repr)
+        Counting.asked.add((id(plan), variables))
         if statement is not None:
             Counting.answered += 1
-            Counting.operations.add(self.operation.name.value if self.operation.name else None)
+            name = self.operation.name.value if self.operation.name else None
+            Counting.operations.add(name)
+            Counting.texts.setdefault((id(plan), variables), set()).add(statement.sql)
         return statement
 
 
@@ -219,12 +234,20 @@ async def _pages(http: httpx.AsyncClient, body: dict[str, Any], token: str) -> l
 
 
 async def test_compiled_answers_equal_the_general_engine_s(
-    registered: tuple[Starlette, httpx.AsyncClient],
+    registered: tuple[Starlette, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, http = registered
     seeded = await _seed(http)
     schema = _schema(app)
-    Counting.answered, Counting.operations = 0, set()
+    converted = 0
+
+    def converting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal converted
+        converted += 1
+        return page_request(*args, **kwargs)
+
+    monkeypatch.setattr("graphql_schema.execution.page_request", converting)
+    Counting.answered, Counting.operations, Counting.texts, Counting.asked = 0, set(), {}, set()
     compared = 0
     try:
         for client in seeded["clients"]:
@@ -258,6 +281,14 @@ async def test_compiled_answers_equal_the_general_engine_s(
     # bound in its place, and still equalled the general engine's for every reader.
     reused = plans_of(schema._schema).reads_reused
     assert reused >= Counting.answered // 2, reused
+    # One text for every reader (the reader, `myRole`'s included, is a bound value): each
+    # connection prepares it once, not once per reader.
+    many = {key: len(texts) for key, texts in Counting.texts.items() if len(texts) > 1}
+    assert not many, many
+    # The arguments were converted once per document and variables, whoever asked (a
+    # document parsed again makes a new plan, converted again: a few).
+    assert len(Counting.asked) < Counting.answered, len(Counting.asked)
+    assert converted <= len(Counting.asked) + 5, (converted, len(Counting.asked))
 
 
 async def test_the_compiled_page_keeps_cost_and_answers_refusals_as_before(
