@@ -22,7 +22,9 @@ validated document is cached by documents.py; this walk is cheap next to executi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -68,6 +70,7 @@ from gateway_core.domain.projects import (
 )
 from gateway_core.domain.saved_filters import SAVED_FILTERS_MAX
 from gateway_core.domain.sections import SECTIONS_MAX, SUBTASKS_MAX
+from graphql_schema.documents import frozen_variables
 from taskstream.errors import CostLimitExceeded, InvalidInput, RateLimited
 
 Variables = dict[str, Any]
@@ -516,6 +519,76 @@ def cost_error(cost: int, budget: int) -> GraphQLError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An input list over its cap, as `check_input_lists` refuses it."""
+
+    message: str
+    code: str
+
+
+# Prices kept per document and schema, by operation and variables (a few per document).
+PRICES_PER_DOCUMENT = 64
+
+
+class _Prices:
+    """Pricing outcomes of the live documents of one schema: clients send the same documents
+    with the same variables again and again, and pricing walks the whole selection. Entries
+    go with their document (a finalizer), so this holds no document alive."""
+
+    def __init__(self) -> None:
+        self._by_document: dict[int, OrderedDict[Hashable, Cost | Refused]] = {}
+
+    def outcome(
+        self,
+        document: DocumentNode,
+        key: Hashable,
+        price: Callable[[], Cost | Refused],
+    ) -> Cost | Refused:
+        """The document's outcome for `key` (operation and variables), priced once."""
+        address = id(document)
+        outcomes = self._by_document.get(address)
+        if outcomes is None:
+            outcomes = self._by_document[address] = OrderedDict()
+            weakref.finalize(document, self._by_document.pop, address, None)
+        found = outcomes.get(key)
+        if found is not None:
+            outcomes.move_to_end(key)
+            return found
+        found = outcomes[key] = price()
+        if len(outcomes) > PRICES_PER_DOCUMENT:
+            outcomes.popitem(last=False)
+        return found
+
+
+_PRICES: WeakKeyDictionary[GraphQLSchema, _Prices] = WeakKeyDictionary()
+
+
+def priced(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Variables | None,
+    operation_name: str | None,
+) -> Cost | Refused:
+    """The operation's cost, or its input list over a cap: once per document, operation and
+    variables."""
+
+    def price() -> Cost | Refused:
+        try:
+            check_input_lists(schema, document, variables, operation_name)
+        except InvalidInput as refused:
+            return Refused(refused.message, refused.code)
+        return operation_cost(schema, document, variables, operation_name)
+
+    frozen = frozen_variables(variables or {})
+    if frozen is None:
+        return price()
+    prices = _PRICES.get(schema)
+    if prices is None:
+        prices = _PRICES[schema] = _Prices()
+    return prices.outcome(document, (operation_name, frozen), price)
+
+
 class CostLimit(SchemaExtension):
     """Refuses operations with an input list over its cap or a cost over the budget.
 
@@ -541,14 +614,13 @@ class CostLimit(SchemaExtension):
                 operation is not None and operation.operation is OperationType.SUBSCRIPTION
             )
             if operation is not None:
-                try:
-                    check_input_lists(schema, document, variables, context.operation_name)
-                except InvalidInput as refused:
+                outcome = priced(schema, document, variables, context.operation_name)
+                if isinstance(outcome, Refused):
                     # The code rides in the error itself: a raised error (subscriptions)
                     # does not pass through ContractErrors.
-                    error = GraphQLError(refused.message, extensions={"code": refused.code})
+                    error = GraphQLError(outcome.message, extensions={"code": outcome.code})
                 else:
-                    self.cost = operation_cost(schema, document, variables, context.operation_name)
+                    self.cost = outcome
                     if self.cost.requested > self.budget:
                         error = cost_error(self.cost.requested, self.budget)
                     else:

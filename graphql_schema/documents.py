@@ -8,8 +8,12 @@ repeat skips both steps; documents that fail are never kept and fail the same wa
 
 from __future__ import annotations
 
+import enum
+import uuid
 from collections import OrderedDict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Hashable, Iterator
+from datetime import date
+from typing import Any
 
 from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
@@ -116,3 +120,26 @@ class OperationSelection(SchemaExtension):
                     )
                 ]
         yield
+
+
+def frozen_variables(value: Any) -> Hashable | None:
+    """Variable values (as sent, or coerced) as a key, each scalar with its type (1, 1.0 and
+    True are equal in Python, not in GraphQL); None when a value is of no known kind."""
+    if isinstance(value, dict):
+        items = []
+        for name, item in value.items():
+            frozen = frozen_variables(item)
+            if frozen is None:
+                return None
+            items.append((name, frozen))
+        return ("dict", tuple(sorted(items)))
+    if isinstance(value, list):
+        frozen_items = [frozen_variables(item) for item in value]
+        if any(item is None for item in frozen_items):
+            return None
+        return ("list", tuple(frozen_items))
+    if value is None or isinstance(value, str | int | float | enum.Enum | date | uuid.UUID):
+        # Immutable values only (a datetime keeps its zone: equal instants in other zones
+        # are different keys, never one key for different values).
+        return (type(value), value.isoformat() if isinstance(value, date) else value)
+    return None

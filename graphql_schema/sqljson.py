@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from graphql import (
@@ -80,6 +80,7 @@ from strawberry.types.arguments import convert_arguments
 
 from gateway_core.persistence import reads
 from gateway_core.persistence import tables as t
+from graphql_schema.documents import frozen_variables
 from graphql_schema.guards import check_storable
 from graphql_schema.tasks.queries import page_arguments
 from taskstream.errors import TaskstreamError
@@ -538,7 +539,7 @@ class CompiledPlans:
         compiled request's Python."""
         # graphql-core's VariableValues: the coerced values are what the arguments are read
         # from (a variable neither given nor defaulted is absent from them).
-        frozen = _frozen(getattr(variables, "coerced", variables) or {})
+        frozen = frozen_variables(getattr(variables, "coerced", variables) or {})
         if frozen is None:
             return build()
         key = (id(plan), frozen)
@@ -551,29 +552,6 @@ class CompiledPlans:
         if len(self._requests) > READS_MAX:
             self._requests.popitem(last=False)
         return requests
-
-
-def _frozen(value: Any) -> Hashable | None:
-    """Coerced variable values as a key, each scalar with its type (1, 1.0 and True are equal
-    in Python, not in GraphQL); None when a value is of no known kind."""
-    if isinstance(value, dict):
-        items = []
-        for name, item in value.items():
-            frozen = _frozen(item)
-            if frozen is None:
-                return None
-            items.append((name, frozen))
-        return ("dict", tuple(sorted(items)))
-    if isinstance(value, list):
-        frozen_items = [_frozen(item) for item in value]
-        if any(item is None for item in frozen_items):
-            return None
-        return ("list", tuple(frozen_items))
-    if value is None or isinstance(value, str | int | float | enum.Enum | date | uuid.UUID):
-        # Immutable values only (a datetime keeps its zone: equal instants in other zones
-        # are different keys, never one key for different values).
-        return (type(value), value.isoformat() if isinstance(value, date) else value)
-    return None
 
 
 def plans_of(schema: GraphQLSchema) -> CompiledPlans:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 import uuid
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,6 +88,12 @@ class TokenClaims:
     expires_at: datetime
 
 
+# Verified tokens remembered per service (a few hundred bytes each): a client sends the same
+# token with every request, and checking its signature and claims again is most of the
+# authentication's CPU.
+VERIFIED_MAX = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class TokenService:
     """Issues and verifies the bearer tokens of the API."""
@@ -94,6 +102,10 @@ class TokenService:
     issuer: str
     audience: str
     ttl: timedelta
+    # token -> its claims, for tokens this service verified (least recently used first).
+    _verified: OrderedDict[str, TokenClaims] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
 
     def issue(self, user_id: uuid.UUID, *, generation: int = 0, now: datetime | None = None) -> str:
         """A signed token for the user's session generation, valid for the configured time."""
@@ -118,6 +130,22 @@ class TokenService:
 
         Whether the session was revoked since is the gateway's question (gateway/sessions.py).
         """
+        known = self._verified.get(token)
+        if known is not None:
+            # The same bytes verified before: only its expiry can have changed since.
+            if known.expires_at.timestamp() <= time.time():
+                del self._verified[token]
+                raise Unauthenticated("the token is invalid or expired")
+            self._verified.move_to_end(token)
+            return known
+        verified = self._verify(token)
+        self._verified[token] = verified
+        if len(self._verified) > VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return verified
+
+    def _verify(self, token: str) -> TokenClaims:
+        """The claims of a token checked in full (signature, issuer, audience, times)."""
         try:
             claims = jwt.decode(
                 token,

@@ -344,3 +344,40 @@ def test_lists_inside_fragments_are_checked(schema: GraphQLSchema) -> None:
     )
     with pytest.raises(InvalidInput):
         caps(schema, query, {"t": ["a"] * 21})
+
+
+def test_a_document_is_priced_once_per_operation_and_variables(
+    schema: GraphQLSchema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphql_schema import cost
+
+    walked: list[Any] = []
+    real = cost.operation_cost
+
+    def counting(*args: Any) -> Any:
+        walked.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(cost, "operation_cost", counting)
+    document = parse("query($n: Int) { tasks(first: $n) { edges { node { id tags { id } } } } }")
+    small, large = {"n": 10}, {"n": 100}
+    assert cost.priced(schema, document, small, None) == operation_cost(schema, document, small)
+    for _ in range(3):
+        cheap, dear = (cost.priced(schema, document, v, None) for v in (small, large))
+        assert isinstance(cheap, cost.Cost) and isinstance(dear, cost.Cost)
+        assert cheap.requested < dear.requested
+    assert walked == [small, large]
+    # 10 and 10.0 and True are different variables in GraphQL: priced apart.
+    cost.priced(schema, document, {"n": 10.0}, None)
+    assert len(walked) == 3
+    # A list over its cap is refused every time, by the same answer.
+    tags = ", ".join(f'"t{n}"' for n in range(200))
+    over = parse(f'mutation {{ createTask(input: {{title: "x", tags: [{tags}]}}) {{ id }} }}')
+    first, again = (cost.priced(schema, over, {}, None) for _ in range(2))
+    assert isinstance(first, cost.Refused) and first == again and first.code == "BAD_USER_INPUT"
+    # What is kept goes with its document.
+    prices = cost._PRICES[schema]
+    assert id(document) in prices._by_document
+    address = id(document)
+    del document
+    assert address not in prices._by_document
