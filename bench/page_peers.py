@@ -110,11 +110,17 @@ async def run(context: BenchContext) -> dict[str, Any]:
         for name, request in requests.items():
             context.log(f"  round {round_number + 1}: {name}, {count} requests, {clients} clients")
             server = stack.by_url[urls[name]]
-            used = server.cpu_seconds()
+            used, database = server.cpu_seconds(), stack.database_cpu_seconds()
             result = await run_load(request, clients=clients, requests=count, warmup=100)
             # The server's own CPU per request: the machine is shared, this is not.
-            cpu_ms = (server.cpu_seconds() - used) * 1000 / (result["requests"] + 100)
+            served = result["requests"] + 100
+            cpu_ms = (server.cpu_seconds() - used) * 1000 / served
             result["server_cpu_ms_per_request"] = round(cpu_ms, 2)
+            # And what its SQL cost the database (the rest of the machine's two cores).
+            database_now = stack.database_cpu_seconds()
+            if database is not None and database_now is not None:
+                database_ms = (database_now - database) * 1000 / served
+                result["database_cpu_ms_per_request"] = round(database_ms, 2)
             assert result["failures"] == 0, (name, result)
             rounds[name].append(result)
     best = {name: max(runs, key=lambda r: r["throughput_rps"]) for name, runs in rounds.items()}
@@ -166,6 +172,17 @@ async def run(context: BenchContext) -> dict[str, Any]:
                     peer_value=best[peer]["server_cpu_ms_per_request"],
                 )
                 for peer, label in PEER_LABELS.items()
+            ),
+            *(
+                comparison(
+                    "tasks(first: 50): PostgreSQL CPU per request",
+                    value=best["gateway"]["database_cpu_ms_per_request"],
+                    unit="ms",
+                    peer=label,
+                    peer_value=best[peer]["database_cpu_ms_per_request"],
+                )
+                for peer, label in PEER_LABELS.items()
+                if "database_cpu_ms_per_request" in best["gateway"]
             ),
             *(
                 comparison(

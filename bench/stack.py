@@ -172,6 +172,21 @@ class BenchStack:
             self._postgres = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def database_cpu_seconds(self) -> float | None:
+        """CPU seconds the embedded PostgreSQL has used so far (the postmaster, its backends
+        and every process it has reaped); None for a DATABASE_URL server elsewhere."""
+        pid = self._postgres.postmaster_pid() if self._postgres is not None else None
+        if pid is None:
+            return None
+        postmaster = psutil.Process(pid)
+        times = postmaster.cpu_times()
+        used = times.user + times.system + times.children_user + times.children_system
+        for child in postmaster.children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child_times = child.cpu_times()
+                used += child_times.user + child_times.system
+        return used
+
     def stop(self, server: ServerProcess) -> None:
         """Stop one server now (to free the CPU for the next benchmark)."""
         server.stop()
