@@ -528,7 +528,7 @@ class Refused:
 
 
 # Prices kept per document and schema, by operation and variables (a few per document).
-PRICES_PER_DOCUMENT = 64
+PRICES_PER_DOCUMENT = 16
 
 
 class _Prices:

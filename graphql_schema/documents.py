@@ -122,21 +122,37 @@ class OperationSelection(SchemaExtension):
         yield
 
 
+# The largest variable values kept as a key (characters of their strings, plus one per value):
+# the caches keyed by variables hold many keys, and one request's body may be a megabyte.
+FROZEN_MAX = 1_024
+
+
 def frozen_variables(value: Any) -> Hashable | None:
     """Variable values (as sent, or coerced) as a key, each scalar with its type (1, 1.0 and
-    True are equal in Python, not in GraphQL); None when a value is of no known kind."""
+    True are equal in Python, not in GraphQL); None when a value is of no known kind or they
+    are bigger than FROZEN_MAX (not kept: computed afresh)."""
+    return _frozen(value, [FROZEN_MAX])
+
+
+def _frozen(value: Any, budget: list[int]) -> Hashable | None:
+    budget[0] -= 1 + (len(value) if isinstance(value, str) else 0)
+    if budget[0] < 0:
+        return None
     if isinstance(value, dict):
         items = []
         for name, item in value.items():
-            frozen = frozen_variables(item)
+            frozen = _frozen(item, budget)
             if frozen is None:
                 return None
             items.append((name, frozen))
         return ("dict", tuple(sorted(items)))
     if isinstance(value, list):
-        frozen_items = [frozen_variables(item) for item in value]
-        if any(item is None for item in frozen_items):
-            return None
+        frozen_items = []
+        for item in value:
+            frozen = _frozen(item, budget)
+            if frozen is None:
+                return None
+            frozen_items.append(frozen)
         return ("list", tuple(frozen_items))
     if value is None or isinstance(value, str | int | float | enum.Enum | date | uuid.UUID):
         # Immutable values only (a datetime keeps its zone: equal instants in other zones

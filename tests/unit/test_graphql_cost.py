@@ -381,3 +381,30 @@ def test_a_document_is_priced_once_per_operation_and_variables(
     address = id(document)
     del document
     assert address not in prices._by_document
+
+
+def test_variables_too_big_to_keep_are_priced_afresh(
+    schema: GraphQLSchema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphql_schema import cost
+    from graphql_schema.documents import FROZEN_MAX, frozen_variables
+
+    walked: list[Any] = []
+    real = cost.operation_cost
+
+    def counting(*args: Any) -> Any:
+        walked.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(cost, "operation_cost", counting)
+    document = parse("query($t: String) { tasks(filter: {text: $t}) { edges { node { id } } } }")
+    small, big = {"t": "x" * 100}, {"t": "x" * FROZEN_MAX}
+    assert frozen_variables(small) is not None
+    assert frozen_variables(big) is None
+    assert frozen_variables({"t": ["x"] * FROZEN_MAX}) is None
+    for _ in range(2):
+        cost.priced(schema, document, small, None)
+        cost.priced(schema, document, big, None)
+    # The small set walked once and kept; the big one walked every time and never kept.
+    assert walked == [small, big, big]
+    assert len(cost._PRICES[schema]._by_document[id(document)]) == 1
