@@ -165,24 +165,18 @@ async def run(context: BenchContext) -> dict[str, Any]:
             ),
             *(
                 comparison(
-                    "tasks(first: 50): server CPU per request",
-                    value=best["gateway"]["server_cpu_ms_per_request"],
+                    f"tasks(first: 50): {whose} CPU per request",
+                    value=best["gateway"][key],
                     unit="ms",
                     peer=label,
-                    peer_value=best[peer]["server_cpu_ms_per_request"],
+                    peer_value=best[peer][key],
                 )
-                for peer, label in PEER_LABELS.items()
-            ),
-            *(
-                comparison(
-                    "tasks(first: 50): PostgreSQL CPU per request",
-                    value=best["gateway"]["database_cpu_ms_per_request"],
-                    unit="ms",
-                    peer=label,
-                    peer_value=best[peer]["database_cpu_ms_per_request"],
+                for whose, key in (
+                    ("server", "server_cpu_ms_per_request"),
+                    ("PostgreSQL", "database_cpu_ms_per_request"),
                 )
+                if key in best["gateway"]
                 for peer, label in PEER_LABELS.items()
-                if "database_cpu_ms_per_request" in best["gateway"]
             ),
             *(
                 comparison(

@@ -42,7 +42,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     FieldNode,
@@ -448,6 +448,9 @@ def compile_operation(
         return None
 
 
+_Kept = TypeVar("_Kept")
+
+
 class CompiledPlans:
     """Plans by operation (a bounded LRU per schema; None remembered for refused ones)."""
 
@@ -462,10 +465,10 @@ class CompiledPlans:
             OrderedDict()
         )
         # (id(plan), the requests' arguments, dialect) -> (the plan, kept alive likewise; the
-        # statement made for `_ANY_READER`, see `compiled_read`)
-        self._reads: OrderedDict[tuple[int, Hashable, str], tuple[PagePlan, CompiledRead]] = (
-            OrderedDict()
-        )
+        # statement made for `_ANY_READER`, see `compiled_read`; None is never kept)
+        self._reads: OrderedDict[
+            tuple[int, Hashable, str], tuple[PagePlan, CompiledRead | None]
+        ] = OrderedDict()
         # (id(plan), the variables) -> (the plan, kept alive likewise; the root fields'
         # arguments as the resolver reads them, or None: the general engine)
         self._requests: OrderedDict[
@@ -496,16 +499,7 @@ class CompiledPlans:
         self, plan: PagePlan, shape: Hashable, build: Callable[[], str | None]
     ) -> str | None:
         """The plan's SQL template for pages of this shape (orderings), built on first use."""
-        key = (id(plan), shape)
-        cached = self._templates.get(key)
-        if cached is not None and cached[0] is plan:
-            self._templates.move_to_end(key)
-            return cached[1]
-        template = build()
-        self._templates[key] = (plan, template)
-        if len(self._templates) > self.size:
-            self._templates.popitem(last=False)
-        return template
+        return _kept(self._templates, (id(plan), shape), plan, build, self.size)[1]
 
     def read(
         self,
@@ -517,16 +511,8 @@ class CompiledPlans:
         """The plan's statement for these arguments and any reader (made by `build` on first
         use; None, the general engine, is not kept: it is the unusual case)."""
         key = (id(plan), arguments, dialect.name)
-        cached = self._reads.get(key)
-        if cached is not None and cached[0] is plan:
-            self._reads.move_to_end(key)
-            self.reads_reused += 1
-            return cached[1]
-        read = build()
-        if read is not None:
-            self._reads[key] = (plan, read)
-            if len(self._reads) > READS_MAX:
-                self._reads.popitem(last=False)
+        hit, read = _kept(self._reads, key, plan, build, READS_MAX, keep_none=False)
+        self.reads_reused += hit
         return read
 
     def requests(
@@ -543,16 +529,31 @@ class CompiledPlans:
         frozen = frozen_variables(getattr(variables, "coerced", variables) or {})
         if frozen is None:
             return build()
-        key = (id(plan), frozen)
-        cached = self._requests.get(key)
-        if cached is not None and cached[0] is plan:
-            self._requests.move_to_end(key)
-            return cached[1]
-        requests = build()
-        self._requests[key] = (plan, requests)
-        if len(self._requests) > READS_MAX:
-            self._requests.popitem(last=False)
-        return requests
+        return _kept(self._requests, (id(plan), frozen), plan, build, READS_MAX)[1]
+
+
+def _kept(
+    store: OrderedDict[Any, tuple[PagePlan, _Kept | None]],
+    key: Hashable,
+    plan: PagePlan,
+    build: Callable[[], _Kept | None],
+    size: int,
+    *,
+    keep_none: bool = True,
+) -> tuple[bool, _Kept | None]:
+    """(whether it was kept, the value) of `key` in an LRU `store` of at most `size` entries,
+    built on first use. Each entry holds its plan alive, so that `id(plan)` in a key is never
+    another plan's."""
+    cached = store.get(key)
+    if cached is not None and cached[0] is plan:
+        store.move_to_end(key)
+        return True, cached[1]
+    value = build()
+    if value is not None or keep_none:
+        store[key] = (plan, value)
+        if len(store) > size:
+            store.popitem(last=False)
+    return False, value
 
 
 def plans_of(schema: GraphQLSchema) -> CompiledPlans:
