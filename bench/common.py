@@ -54,6 +54,9 @@ class PoolReport(Protocol):
     latencies_ms: list[float]
     messages: int
     closed: int
+    other: int
+    other_examples: list[str]
+    silent: int
 
 
 def pushes_summary(
@@ -65,6 +68,10 @@ def pushes_summary(
         "pushes_expected": expected,
         "pushes_received": received.messages,
         "sockets_closed": received.closed,
+        # Open but given nothing: a subscription refused or lost shows here, not as a close.
+        "sockets_silent": received.silent,
+        "other_messages": received.other,
+        "other_examples": received.other_examples,
         "mutation_response": latency_summary(mutation_durations_ms),
         "mutation_to_push": latency_summary(received.latencies_ms),
     }

@@ -38,6 +38,7 @@ OPEN_CONCURRENCY = 64
 # Mutations in flight at once at most (see http_client).
 IN_FLIGHT = 32
 LIFETIME_SECONDS = 300.0
+OTHER_EXAMPLES = 5
 # The load comes from one loopback address and a few accounts: lift the abuse limits.
 SERVER_ENV = {
     "TASKSTREAM_LOGIN_ATTEMPTS_PER_MINUTE": "100000",
@@ -291,18 +292,32 @@ class Received:
     messages: int = 0
     other: int = 0
     closed: int = 0
+    # The first few messages other than a push (an error refusing a subscription, ...), kept
+    # across resets: such a message usually comes when the socket subscribes.
+    other_examples: list[str] = field(default_factory=list)
+    # Sockets (by their index in the child) that received a push since the last reset.
+    pushed: set[int] = field(default_factory=set)
+    # In a report: sockets open that received no push since the last reset.
+    silent: int = 0
 
 
-async def _read(ws: ClientConnection, received: Received) -> None:
+async def _read(ws: ClientConnection, index: int, received: Received) -> None:
     try:
         async for raw in ws:
             arrived = time.monotonic_ns()
             message = json.loads(raw)
-            if message.get("type") != "next":
+            payload = message.get("payload") or {}
+            event = (payload.get("data") or {}).get("taskEvents")
+            if message.get("type") != "next" or event is None or payload.get("errors"):
+                # Not a push: `complete`, `error`, or a result with errors (a subscription
+                # refused at its start sends one, then `complete`).
                 received.other += 1
+                if len(received.other_examples) < OTHER_EXAMPLES:
+                    received.other_examples.append(str(raw)[:500])
                 continue
             received.messages += 1
-            task = message["payload"]["data"]["taskEvents"]["task"] or {}
+            received.pushed.add(index)
+            task = event["task"] or {}
             title = str(task.get("title", ""))
             if title.startswith("push "):
                 received.latencies_ms.append((arrived - int(title[5:])) / 1e6)
@@ -330,7 +345,7 @@ async def _client(
                 failures += 1
                 continue
             sockets.append(outcome)
-            readers.append(asyncio.create_task(_read(outcome, received)))
+            readers.append(asyncio.create_task(_read(outcome, len(readers), received)))
         pipe.send({"opened": len(sockets), "failed": failures})
         # Commands: "reset" (start counting afresh), "report" (send counts), "stop"; a child
         # whose parent went silent for LIFETIME_SECONDS closes its sockets by itself.
@@ -344,6 +359,7 @@ async def _client(
                 pipe.send(received.messages)
             elif command == "reset":
                 received.latencies_ms.clear()
+                received.pushed.clear()
                 received.messages = received.other = 0
                 pipe.send("ok")
             elif command == "report":
@@ -353,6 +369,8 @@ async def _client(
                         "messages": received.messages,
                         "other": received.other,
                         "closed": received.closed,
+                        "other_examples": received.other_examples,
+                        "silent": len(sockets) - len(received.pushed),
                     }
                 )
             else:
@@ -419,6 +437,9 @@ class SubscriberPool:
             total.messages += part["messages"]
             total.other += part["other"]
             total.closed += part["closed"]
+            total.silent += part["silent"]
+            room = OTHER_EXAMPLES - len(total.other_examples)
+            total.other_examples.extend(part["other_examples"][:room])
         return total
 
     async def count(self) -> int:

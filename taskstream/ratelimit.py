@@ -54,6 +54,12 @@ log = logging.getLogger(__name__)
 # store must not take every read and write down with it. Log-in and sign-up limits (guessing
 # passwords, making accounts) refuse instead, with a retryable RATE_LIMITED.
 FAIL_OPEN = frozenset({"cost", "mutations"})
+# The least time a shared bucket takes to refill from empty (capacity / per_second). A spend's
+# time is read on its replica before it waits its turn, and other replicas store theirs
+# meanwhile (another machine's clock, too): a bucket that refills faster than those
+# differences would refuse spends as "over" that never were (a 100-microsecond bucket refused
+# a fresh account's first request). Larger rates get a larger bucket, never a shorter window.
+MIN_WINDOW_SECONDS = 1.0
 
 # Past this many tracked keys, idle ones are dropped so that memory stays bounded.
 MAX_KEYS = 100_000
@@ -279,6 +285,11 @@ class SharedBucket:
         lease_fraction: float = 0.0,
         lease_seconds: float = 1.0,
     ) -> None:
+        if capacity < per_second * MIN_WINDOW_SECONDS:
+            raise ValueError(
+                f"the {kind} bucket refills in {capacity / per_second:g} s: it must hold at "
+                f"least {MIN_WINDOW_SECONDS:g} s of refill ({per_second:g} points)"
+            )
         self.state = state
         self.kind = kind
         self.capacity = capacity
@@ -561,6 +572,9 @@ class RateLimits:
         self.state = state
         self.shared: dict[str, SharedBucket] = {}
         self.shared_backoff: SharedBackoff | None = None
+        # A rate so high that the bucket would refill in less than MIN_WINDOW_SECONDS gets a
+        # bucket of that window instead (the same here and in the shared bucket).
+        cost_capacity = max(cost_capacity, math.ceil(cost_per_second * MIN_WINDOW_SECONDS))
         if state is not None:
             wall = clock or time.time
             per_minute = {

@@ -195,3 +195,33 @@ async def test_a_request_cancelled_while_its_batch_is_in_the_store_leaves_the_ot
     # The cancelled request's point was spent all the same: its batch ran to its end.
     admitted, _, left = await bucket.take("alice")
     assert admitted and left == pytest.approx(6, abs=0.5)
+
+
+def test_a_shared_bucket_that_refills_within_a_second_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"the cost bucket refills in 0\.1 s"):
+        SharedBucket(SlowState(0), kind="cost", capacity=100, per_second=1_000)
+
+
+async def test_a_replica_whose_clock_lags_is_not_refused_by_a_fast_refilling_budget() -> None:
+    # A request's time is read before it waits its turn, and another replica (another
+    # machine's clock) may store a later one meanwhile. With 100 points refilled at 1e9/s the
+    # bucket refilled in 0.1 microseconds: a replica 10 ms behind found the stored time "over"
+    # and refused a fresh account with "0 points left". The budget now holds a second's refill.
+    state = SlowState(0)
+    ahead, behind = Clock(), Clock()
+    behind.now -= 0.010
+    replicas = [
+        RateLimits(
+            logins_per_minute=10,
+            logins_per_address_per_minute=10,
+            mutations_per_minute=10,
+            cost_capacity=100,
+            cost_per_second=1e9,
+            clock=clock,
+            state=state,
+        )
+        for clock in (ahead, behind)
+    ]
+    for _ in range(3):
+        for limits in replicas:
+            await limits.query_cost("alice", 2)
