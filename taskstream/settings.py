@@ -153,10 +153,15 @@ class Settings(BaseSettings):
     app_api_token: SecretStr | None = Field(default=None, validation_alias="APP_API_TOKEN")
     pubsub_name: str = "pubsub"
     # Dapr bulk subscribe: the sidecar delivers up to max_messages of a partition in one request,
-    # waiting at most max_await_ms to fill it (semantics: taskstream/messaging/dapr.py).
+    # waiting at most max_await_ms to fill it (semantics: taskstream/messaging/dapr.py). Only
+    # the workers take bulks (the gateway's live pushes must not wait). Half a second: a
+    # delivery costs the worker and its sidecar ~3 ms whatever it holds, so at tens of events/s
+    # 50 ms made nearly one delivery per event (bench/cycle_cpu, alternated: the workers and
+    # their sidecars 12-15 ms per create+complete cycle at 50 ms, 5 ms at 500); the next
+    # instance of a recurring task stays well inside its 2 s.
     dapr_bulk_subscribe: bool = False
     dapr_bulk_max_messages: int = Field(default=500, ge=1)
-    dapr_bulk_max_await_ms: int = Field(default=50, ge=1)
+    dapr_bulk_max_await_ms: int = Field(default=500, ge=1)
     secret_store: str = "secretstore"
     # How long a consumer remembers an event id it applied (its processed_events rows), so a
     # redelivery is skipped. Kafka and Dapr redeliver within minutes (a rebalance, a crash
