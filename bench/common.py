@@ -95,13 +95,19 @@ class UpProcess:
     """`taskstream up` (or `stack up`) in a child process; `url` once it announced itself."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, *, stack: bool = False
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        stack: bool = False,
+        tree: Path | None = None,
     ) -> None:
+        """Start it; `tree`: another checkout to run it from (with its own .venv), else this."""
         merged = {**os.environ, "TASKSTREAM_LOG_JSON": "false", **(env or {})}
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [
-                sys.executable,
+                sys.executable if tree is None else str(tree / ".venv" / "bin" / "python"),
                 "-m",
                 "cli.main",
                 *(["stack", "up"] if stack else ["up"]),
@@ -114,6 +120,7 @@ class UpProcess:
             stderr=subprocess.STDOUT,
             text=True,
             env=merged,
+            cwd=tree,
         )
         assert self.process.stdout is not None
         for line in self.process.stdout:

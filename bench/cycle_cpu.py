@@ -13,6 +13,11 @@ until the processes are back to their idle rate for 3 s in a row (every event re
 and audited).
 The figure is the CPU spent beyond the idle rate, per cycle; no subscriber is connected, so no
 live push is in it. Writes ``bench/results/cycle_cpu.json``.
+
+The same code measures a quarter apart on different days here (a shared virtual machine): only
+figures of one run compare. `TASKSTREAM_BENCH_BASELINE=/path/to/tree` (another checkout with
+its .venv, e.g. a `git worktree`) runs `stack up` from that tree too, alternating with this one
+over `--rounds` rounds, and records both beside each other.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -182,12 +189,13 @@ async def measure(
     }
 
 
-def topology(stack: bool, count: int, rate: float) -> dict[str, Any]:
-    """Start one topology in a fresh data directory, measure, stop it."""
+def topology(stack: bool, count: int, rate: float, tree: Path | None = None) -> dict[str, Any]:
+    """Start one topology (from `tree`, else this checkout) in a fresh data directory,
+    measure, stop it."""
     with tempfile.TemporaryDirectory(prefix="taskstream-bench-") as folder:
         data_dir = Path(folder) / "data"
         # The load's own limits off (rate limits per account would refuse 4 mutations/s each).
-        up = UpProcess(data_dir, env=SERVER_ENV, stack=stack)
+        up = UpProcess(data_dir, env=SERVER_ENV, stack=stack, tree=tree)
         try:
             return asyncio.run(measure(up, data_dir, stack, count, rate))
         finally:
@@ -195,33 +203,67 @@ def topology(stack: bool, count: int, rate: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Run both topologies and record them."""
+    """Run both topologies (and the baseline tree's `stack up`, alternated) and record them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=300)
     parser.add_argument("--rate", type=float, default=20.0, help="cycles started per second")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of each tree with a baseline (else 1)"
+    )
     args = parser.parse_args()
-    stack = topology(True, args.cycles, args.rate)
-    print("stack up", json.dumps(stack), flush=True)
+    baseline = os.environ.get("TASKSTREAM_BENCH_BASELINE")
+    trees: dict[str, Path | None] = {"this": None}
+    if baseline:
+        trees["baseline"] = Path(baseline)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for _ in range(args.rounds if baseline else 1):
+        for name, tree in trees.items():
+            runs[name].append(topology(True, args.cycles, args.rate, tree))
+            print(f"stack up ({name})", json.dumps(runs[name][-1]), flush=True)
+    # The median run of each (of two: the lower), so one disturbed run moves neither.
+    stack = _median_run(runs["this"])
     up = topology(False, args.cycles, args.rate)
     print("up", json.dumps(up), flush=True)
-    result = {
+    comparisons = [
+        comparison(
+            f"stack up: CPU per create+complete cycle, all processes, at {args.rate:g}/s",
+            value=stack["cpu_ms_per_cycle"],
+            unit="ms",
+            peer="taskstream up (one process + PostgreSQL), same cycles",
+            peer_value=up["cpu_ms_per_cycle"],
+            goal=f"≤ {GOAL_MS:g} ms",
+            met=stack["cpu_ms_per_cycle"] <= GOAL_MS,
+        )
+    ]
+    result: dict[str, Any] = {
         "command": f"python -m bench.cycle_cpu --cycles {args.cycles} --rate {args.rate:g}",
         "stack": stack,
         "up": up,
-        "comparisons": [
+    }
+    if baseline:
+        result["command"] = f"TASKSTREAM_BENCH_BASELINE={baseline} {result['command']}"
+        result["rounds"] = {
+            name: [run["cpu_ms_per_cycle"] for run in tree_runs] for name, tree_runs in runs.items()
+        }
+        result["baseline_stack"] = _median_run(runs["baseline"])
+        comparisons.append(
             comparison(
-                f"stack up: CPU per create+complete cycle, all processes, at {args.rate:g}/s",
+                "stack up: CPU per create+complete cycle, this tree",
                 value=stack["cpu_ms_per_cycle"],
                 unit="ms",
-                peer="taskstream up (one process + PostgreSQL), same cycles",
-                peer_value=up["cpu_ms_per_cycle"],
-                goal=f"≤ {GOAL_MS:g} ms",
-                met=stack["cpu_ms_per_cycle"] <= GOAL_MS,
+                peer=f"the same from {baseline}, rounds alternated in this run",
+                peer_value=result["baseline_stack"]["cpu_ms_per_cycle"],
             )
-        ],
-    }
+        )
+    result["comparisons"] = comparisons
     path = write_result("cycle_cpu", result)
     print(path.read_text())
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose CPU per cycle is the (lower) median of `runs`."""
+    target = statistics.median_low(run["cpu_ms_per_cycle"] for run in runs)
+    return next(run for run in runs if run["cpu_ms_per_cycle"] == target)
 
 
 if __name__ == "__main__":
