@@ -346,19 +346,27 @@ def test_lists_inside_fragments_are_checked(schema: GraphQLSchema) -> None:
         caps(schema, query, {"t": ["a"] * 21})
 
 
-def test_a_document_is_priced_once_per_operation_and_variables(
-    schema: GraphQLSchema, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def walked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The variables of every cost walk (graphql_schema.cost.operation_cost) while the test runs."""
     from graphql_schema import cost
 
-    walked: list[Any] = []
+    calls: list[Any] = []
     real = cost.operation_cost
 
     def counting(*args: Any) -> Any:
-        walked.append(args[2])
+        calls.append(args[2])
         return real(*args)
 
     monkeypatch.setattr(cost, "operation_cost", counting)
+    return calls
+
+
+def test_a_document_is_priced_once_per_operation_and_variables(
+    schema: GraphQLSchema, walked: list[Any]
+) -> None:
+    from graphql_schema import cost
+
     document = parse("query($n: Int) { tasks(first: $n) { edges { node { id tags { id } } } } }")
     small, large = {"n": 10}, {"n": 100}
     assert cost.priced(schema, document, small, None) == operation_cost(schema, document, small)
@@ -384,19 +392,11 @@ def test_a_document_is_priced_once_per_operation_and_variables(
 
 
 def test_variables_too_big_to_keep_are_priced_afresh(
-    schema: GraphQLSchema, monkeypatch: pytest.MonkeyPatch
+    schema: GraphQLSchema, walked: list[Any]
 ) -> None:
     from graphql_schema import cost
     from graphql_schema.documents import FROZEN_MAX, frozen_variables
 
-    walked: list[Any] = []
-    real = cost.operation_cost
-
-    def counting(*args: Any) -> Any:
-        walked.append(args[2])
-        return real(*args)
-
-    monkeypatch.setattr(cost, "operation_cost", counting)
     document = parse("query($t: String) { tasks(filter: {text: $t}) { edges { node { id } } } }")
     small, big = {"t": "x" * 100}, {"t": "x" * FROZEN_MAX}
     assert frozen_variables(small) is not None
