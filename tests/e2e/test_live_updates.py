@@ -106,6 +106,41 @@ async def subscribe(base: str, token: str, query: str) -> ClientConnection:
     return ws
 
 
+async def task_event(ws: ClientConnection, seconds: float = 30.0) -> dict[str, Any]:
+    """The next taskEvents payload on the socket."""
+    message = json.loads(await asyncio.wait_for(ws.recv(), seconds))
+    assert message["type"] == "next", message
+    found: dict[str, Any] = message["payload"]["data"]["taskEvents"]
+    return found
+
+
+async def until_live(client: GraphQLClient, sockets: list[ClientConnection]) -> set[str]:
+    """Create probe tasks until each socket's subscription has pushed one (a subscription
+    starts some time after its subscribe message, later still on a busy machine); the ids of
+    the probes, which may still be on their way to sockets that came live earlier."""
+    probes: set[str] = set()
+    waiting = list(sockets)
+    for attempt in range(30):
+        probe = (
+            await client.data(
+                "mutation($t: String!) { createTask(input: {title: $t}) { id } }",
+                {"t": f"probe {attempt}"},
+            )
+        )["createTask"]["id"]
+        probes.add(probe)
+        for ws in list(waiting):
+            try:
+                async with asyncio.timeout(2):
+                    while (await task_event(ws))["taskId"] != probe:
+                        pass
+            except TimeoutError:
+                continue
+            waiting.remove(ws)
+        if not waiting:
+            return probes
+    raise AssertionError(f"{len(waiting)} of {len(sockets)} subscriptions never came live")
+
+
 async def close_code(ws: ClientConnection, seconds: float = 5.0) -> int | None:
     """The close code the server ends the socket with (no data message may come first)."""
     try:

@@ -15,6 +15,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests.e2e.test_live_updates import task_event
 from tests.e2e.test_stack_up import StackProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
@@ -88,7 +89,7 @@ class Person:
             probe = await self.create(n, f"probe {attempt}")
             try:
                 async with asyncio.timeout(2):
-                    while (await event(ws))["taskId"] != probe:
+                    while (await task_event(ws))["taskId"] != probe:
                         pass
                 return ws
             except TimeoutError:
@@ -104,14 +105,6 @@ class Person:
             {"t": title, "p": project},
         )
         return str(data["createTask"]["id"])
-
-
-async def event(ws: ClientConnection, seconds: float = 30.0) -> dict[str, Any]:
-    """The next taskEvents payload on the socket."""
-    message = json.loads(await asyncio.wait_for(ws.recv(), seconds))
-    assert message["type"] == "next", message
-    found: dict[str, Any] = message["payload"]["data"]["taskEvents"]
-    return found
 
 
 async def test_a_member_removed_on_one_gateway_stops_receiving_on_the_other(
@@ -139,7 +132,7 @@ async def test_a_member_removed_on_one_gateway_stops_receiving_on_the_other(
         try:
             task = await alice.create(1, "shared", project)
             for ws in (bob_ws, carol_ws):
-                seen = await event(ws)
+                seen = await task_event(ws)
                 assert (seen["kind"], seen["taskId"], seen["task"]) == (
                     "CREATED",
                     task,
@@ -159,7 +152,7 @@ async def test_a_member_removed_on_one_gateway_stops_receiving_on_the_other(
             marker = await alice.create(1, "marker", project)
             # Carol, on the same replica, gets the change and then the marker: both were
             # offered to every subscription of gateway-2, Bob's included, by now.
-            changed, marked = await event(carol_ws), await event(carol_ws)
+            changed, marked = await task_event(carol_ws), await task_event(carol_ws)
             assert (changed["kind"], changed["taskId"], changed["task"]) == (
                 "UPDATED",
                 task,
@@ -169,7 +162,7 @@ async def test_a_member_removed_on_one_gateway_stops_receiving_on_the_other(
             # A subscription delivers in order: Bob's own change, made after, is the next
             # thing he gets, so neither of Alice's reached him.
             mine = await bob.create(2, "bob alone")
-            after = await event(bob_ws)
+            after = await task_event(bob_ws)
             assert (after["kind"], after["taskId"]) == ("CREATED", mine)
         finally:
             for ws in (bob_ws, carol_ws):

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cli.composition import WORKERS
 from tests.conftest import GraphQLClient, taskstream_cli
+from tests.e2e.test_live_updates import task_event, until_live
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -303,18 +304,16 @@ async def test_every_gateway_replica_pushes_every_event_to_its_subscribers(
             )
         )
         sockets.append(ws)
-    await asyncio.sleep(0.5)
-    task = (await client.data('mutation { createTask(input: {title: "fan-out"}) { id } }'))[
-        "createTask"
-    ]
     try:
+        probes = await until_live(client, sockets)
+        task = (await client.data('mutation { createTask(input: {title: "fan-out"}) { id } }'))[
+            "createTask"
+        ]
         for ws in sockets:
-            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            assert message["payload"]["data"]["taskEvents"] == {
-                "kind": "CREATED",
-                "taskId": task["id"],
-                "source": "gateway",
-            }
+            async with asyncio.timeout(5):
+                while (pushed := await task_event(ws))["taskId"] in probes:
+                    pass
+            assert pushed == {"kind": "CREATED", "taskId": task["id"], "source": "gateway"}
     finally:
         for ws in sockets:
             await ws.close()
