@@ -206,12 +206,17 @@ def start_span(
 ) -> Span:
     """A span continuing `traceparent` (or the current context when it has none).
 
-    `links`: more traceparents this span relates to (the other events of a batch).
+    `links`: more traceparents or spans this span relates to (the other events of a batch,
+    the batch an event was handled in).
     """
     if _STATE.provider is None:
         return trace.INVALID_SPAN  # tracing off: nothing to parse, nothing to record
     linked = []
     for other in links:
+        if isinstance(other, Span):
+            if other.get_span_context().is_valid:
+                linked.append(Link(other.get_span_context()))
+            continue
         found = context_of(other)
         if found is not None:
             linked.append(Link(trace.get_current_span(found).get_span_context()))

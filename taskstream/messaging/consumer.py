@@ -101,17 +101,19 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
-def handling_span(group: str, message: Message) -> Span:
+def handling_span(group: str, message: Message, *, batch: Span | None = None) -> Span:
     """The CONSUMER span of one message's handling by `group`, continuing the event's trace.
 
     Every consumer of the bus starts one (this module's Consumer, the gateway's live consumer),
-    so each handling is a child of the publish whatever transport delivered it.
+    so each handling is a child of the publish whatever transport delivered it; handled in a
+    `batch`, it links to the batch's span, where the work is.
     """
     return telemetry.start_span(
         f"handle {message.body.get('type')}",
         kind=SpanKind.CONSUMER,
         traceparent=message.body.get("traceparent"),
         attributes=_span_attributes(group, message.topic, [message]),
+        links=() if batch is None else (batch,),
     )
 
 
@@ -269,7 +271,13 @@ class Consumer:
             links=[message.body.get("traceparent") for message in messages[1:]],
         )
         with trace.use_span(span, end_on_exit=True):
-            return await self._handle_batch(messages)
+            # Each event's own trace shows its handling too, linked to the run's span.
+            handlings = [handling_span(self.name, message, batch=span) for message in messages]
+            try:
+                return await self._handle_batch(messages)
+            finally:
+                for handling in handlings:
+                    handling.end()
 
     async def _handle_batch(self, messages: Sequence[Message]) -> list[Verdict] | None:
         outcomes: list[Verdict] = [Outcome.SUCCESS] * len(messages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,10 +16,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_core.domain.model import Task
+from gateway_core.persistence.uow import from_task_event
 from taskstream import telemetry
+from taskstream.messaging.bus import Message, Outcome
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
+from tests.integration.test_recurrence_batches import runtime_on
+from workers.notifications.main import build
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +157,42 @@ async def test_tracing_is_off_unless_the_endpoint_is_set(monkeypatch: pytest.Mon
     assert not telemetry.configure_tracing(Settings(), service="up")
     assert not telemetry.enabled()
     assert telemetry.current_traceparent() is None
+
+
+async def test_each_event_handled_in_a_batch_has_its_handling_in_its_own_trace(
+    spans: InMemorySpanExporter, engine: AsyncEngine
+) -> None:
+    consumer = build(runtime_on(engine, "notifications")).consumer
+    assert consumer is not None
+    now = datetime(2031, 5, 1, 9, 0, tzinfo=UTC)
+    tasks = [Task.create(user_id=uuid.uuid4(), title=f"batched {n}", now=now) for n in range(3)]
+    publishes, run = [], []
+    for event in (from_task_event(task.events[0]) for task in tasks):
+        publish = telemetry.start_span(f"publish {event.topic}", kind=SpanKind.PRODUCER)
+        publish.end()
+        publishes.append(publish)
+        run.append(
+            Message(
+                event.topic,
+                event.partition_key,
+                event.body | {"traceparent": telemetry.traceparent_of(publish)},
+            )
+        )
+
+    assert await consumer.handle_batch(run) == [Outcome.SUCCESS] * len(run)
+
+    finished = list(spans.get_finished_spans())
+    (batch,) = [s for s in finished if s.name == f"handle {len(run)} messages"]
+    assert batch.context is not None
+    for publish in publishes:
+        context = publish.get_span_context()
+        (handling,) = [
+            s
+            for s in finished
+            if s.name == f"handle {CREATED}"
+            and s.parent is not None
+            and s.parent.span_id == context.span_id
+        ]
+        assert handling.context is not None and handling.context.trace_id == context.trace_id
+        assert handling.kind is SpanKind.CONSUMER
+        assert [link.context.span_id for link in handling.links] == [batch.context.span_id]
