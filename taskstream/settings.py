@@ -124,9 +124,10 @@ class Settings(BaseSettings):
     # How long a reserved slice lasts unless topped up (a top-up starts once half of it has
     # passed); unspent points then wait to go back with the replica's next store visit for
     # the key. The bounds of taskstream/ratelimit.py do not depend on it; each renewal is a
-    # store visit, so an account active every few seconds costs the store one visit per 5 s
-    # rather than nearly one per request (bench/cycle_cpu: 1 s cost 7-17 ms more per cycle).
-    rate_limit_lease_seconds: float = Field(default=10.0, gt=0, le=60)
+    # store visit, so an account active every few seconds costs the store one visit per 30 s
+    # per budget and replica (bench/cycle_cpu: 1 s cost 7-17 ms more per cycle than 10 s;
+    # under push load 10 s still cost 2-4 ms of CPU per mutation more than 60 s).
+    rate_limit_lease_seconds: float = Field(default=60.0, gt=0, le=60)
     # Where limits, persisted documents and idempotency keys are shared by every replica
     # (taskstream/sharedstate.py): "dapr" (the sidecar's state store), "database" (a table of
     # the gateway's PostgreSQL), or "auto": dapr when TASKSTREAM_BUS_URL is dapr://, else database.
