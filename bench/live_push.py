@@ -5,7 +5,10 @@ subscriptions at full size: 100 users x 10 tabs/devices), every socket subscribe
 `taskEvents`. createTask runs open-loop at RATE/s over the users in turn, so each mutation fans
 out to its user's 10 sockets and each socket receives about one push per second. Spreading
 over users (rather than 1,000 sockets of one user) keeps 100 distinct executions per second on
-the server, as real traffic would have, while each mutation still fans out.
+the server, as real traffic would have, while each mutation still fans out. Each user sends
+through a client of their own (`user_clients`), so their connections spread over the gateway
+replicas as the proxy hands them out; until 2026-12-06 one client carried every user's
+requests and its first connection sent them all to one replica.
 
 The subscribers run in a child process (raw `websockets`); each push carries the monotonic time
 its mutation was sent (in the task's title), so every delivery to every socket is one sample,
@@ -39,6 +42,7 @@ from bench.live_clients import (
     progress,
     raise_fd_limit,
     sign_up_users,
+    user_clients,
 )
 from bench.stats import comparison
 
@@ -70,7 +74,7 @@ async def push_latency(
     """Fan-out push latency with users x sockets_per_user subscribers, per (rate/s, seconds)."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
     results: dict[str, Any] = {}
-    async with http_client(url) as http:
+    async with http_client(url) as http, user_clients(url, users) as clients:
         progress(f"{url}: signing up {users} users")
         tokens = await sign_up_users(http, users, "live")
         pool = SubscriberPool(ws_url, [t for t in tokens for _ in range(sockets_per_user)])
@@ -78,12 +82,12 @@ async def push_latency(
             results["subscribers"] = await pool.opened()
             await asyncio.sleep(1)
             # Warm-up: connections, caches, consumer assignments.
-            await paced_mutations(http, tokens, 10, 2)
+            await paced_mutations(clients, tokens, 10, 2)
             for rate, seconds in phases:
                 await asyncio.sleep(3)
                 await pool.reset()
                 progress(f"{rate:g} mutations/s for {seconds:g} s")
-                load = await paced_mutations(http, tokens, rate, seconds)
+                load = await paced_mutations(clients, tokens, rate, seconds)
                 await drained(pool, (load["sent"] - load["errors"]) * sockets_per_user)
                 received = await pool.report()
                 durations = load.pop("durations_ms")
@@ -187,7 +191,8 @@ def run(quick: bool = False) -> dict[str, Any]:
         "up": up,
         "stack": stack,
         "note": "mutation_to_push includes the mutation itself (HTTP, validation, commit, "
-        "outbox relay); the raw round trip is one bare message at a time, without load",
+        "outbox relay); the raw round trip is one bare message at a time, without load; "
+        "each user sends on connections of their own (spread over the gateway replicas)",
         "comparisons": _rows(up, stack),
     }
     write_result("live_push", result)
