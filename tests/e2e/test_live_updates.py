@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -114,19 +114,29 @@ async def task_event(ws: ClientConnection, seconds: float = 30.0) -> dict[str, A
     return found
 
 
-async def until_live(client: GraphQLClient, sockets: list[ClientConnection]) -> set[str]:
+ProbeMaker = Callable[[str], Awaitable[str]]
+
+
+def probes_through(client: GraphQLClient) -> ProbeMaker:
+    """Probes made with the client: createTask with the title; the task's id."""
+
+    async def create(title: str) -> str:
+        data = await client.data(
+            "mutation($t: String!) { createTask(input: {title: $t}) { id } }", {"t": title}
+        )
+        return str(data["createTask"]["id"])
+
+    return create
+
+
+async def until_live(create: ProbeMaker, sockets: list[ClientConnection]) -> set[str]:
     """Create probe tasks until each socket's subscription has pushed one (a subscription
     starts some time after its subscribe message, later still on a busy machine); the ids of
     the probes, which may still be on their way to sockets that came live earlier."""
     probes: set[str] = set()
     waiting = list(sockets)
     for attempt in range(30):
-        probe = (
-            await client.data(
-                "mutation($t: String!) { createTask(input: {title: $t}) { id } }",
-                {"t": f"probe {attempt}"},
-            )
-        )["createTask"]["id"]
+        probe = await create(f"probe {attempt}")
         probes.add(probe)
         for ws in list(waiting):
             try:

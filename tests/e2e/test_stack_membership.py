@@ -4,7 +4,7 @@ project on the socket they hold open on gateway-2. The tests talk to each replic
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -15,7 +15,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.e2e.test_live_updates import task_event
+from tests.e2e.test_live_updates import task_event, until_live
 from tests.e2e.test_stack_up import StackProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
@@ -85,16 +85,8 @@ class Person:
         await ws.send(
             json.dumps({"id": "1", "type": "subscribe", "payload": {"query": TASK_EVENTS}})
         )
-        for attempt in range(30):
-            probe = await self.create(n, f"probe {attempt}")
-            try:
-                async with asyncio.timeout(2):
-                    while (await task_event(ws))["taskId"] != probe:
-                        pass
-                return ws
-            except TimeoutError:
-                continue
-        raise AssertionError("the subscription never came live")
+        await until_live(functools.partial(self.create, n), [ws])
+        return ws
 
     async def create(self, n: int, title: str, project: str | None = None) -> str:
         """Create a task (in the project when given) on replica n; its id."""

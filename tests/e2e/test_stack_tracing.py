@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from tests.conftest import GraphQLClient
-from tests.e2e.test_live_updates import TASK_EVENTS, subscribe, task_event, until_live
+from tests.e2e.test_live_updates import (
+    TASK_EVENTS,
+    probes_through,
+    subscribe,
+    task_event,
+    until_live,
+)
 from tests.e2e.test_stack_up import StackProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
@@ -119,7 +125,7 @@ async def test_create_task_is_one_trace_from_request_through_kafka_and_workers_t
         # A subscriber on a socket: the change is pushed to it, and the push is in the trace.
         socket = await subscribe(base, client.token, TASK_EVENTS)
         try:
-            probes = await until_live(client, [socket])
+            probes = await until_live(probes_through(client), [socket])
             created = await client.data(
                 "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
                 {

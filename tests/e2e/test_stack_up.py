@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cli.composition import WORKERS
 from tests.conftest import GraphQLClient, taskstream_cli
-from tests.e2e.test_live_updates import task_event, until_live
+from tests.e2e.test_live_updates import probes_through, task_event, until_live
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -305,7 +305,7 @@ async def test_every_gateway_replica_pushes_every_event_to_its_subscribers(
         )
         sockets.append(ws)
     try:
-        probes = await until_live(client, sockets)
+        probes = await until_live(probes_through(client), sockets)
         task = (await client.data('mutation { createTask(input: {title: "fan-out"}) { id } }'))[
             "createTask"
         ]
