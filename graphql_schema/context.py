@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property, partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -110,7 +111,13 @@ class SharedReads:
 
 
 class Loaders:
-    """DataLoaders of one request: one SQL statement per batch, nothing shared across users."""
+    """DataLoaders of one request: one SQL statement per batch, nothing shared across users.
+
+    Each loader is made on first use (a createTask uses none; a live event builds a fresh set
+    per execution), and its batch function holds the shared reads and the viewer, not this
+    object: loaders that pointed back here made a reference cycle per request and per live
+    event, so none of it was freed on release; it waited for the cyclic collector.
+    """
 
     def __init__(
         self,
@@ -123,75 +130,127 @@ class Loaders:
         self.reads = SharedReads(engine) if reads is None else reads
         # Whose view the per-user loaders (projects) answer with.
         self.user_id = user_id
-        self.project_by_id = DataLoader(self._project_by_id)
-        self.open_count_by_project = DataLoader(self._open_count_by_project)
-        self.tags_by_task = DataLoader(self._tags_by_task)
-        self.reminders_by_task = DataLoader(self._reminders_by_task)
-        self.open_count_by_tag = DataLoader(self._open_count_by_tag)
-        # Structure: sections of projects, a task's section, parent and subtasks.
-        self.sections_by_project = DataLoader(self._sections_by_project)
-        self.section_by_id = DataLoader(self._section_by_id)
-        self.visible_task_by_id = DataLoader(self._visible_task_by_id)
-        self.subtasks_by_parent = DataLoader(self._subtasks_by_parent)
-        self.user_by_id = DataLoader(self._user_by_id)
 
-    async def _user_by_id(self, ids: list[uuid.UUID]) -> list[reads.UserRecord | None]:
-        # Only creators and assignees of tasks the reader can see are ever asked for.
-        async with self.reads.connection() as connection:
-            found = await reads.users_by_id(connection, ids)
-        return [found.get(i) for i in ids]
+    @cached_property
+    def project_by_id(self) -> DataLoader[uuid.UUID, project_reads.ProjectRecord | None]:
+        """Projects as the viewer sees them (None where not a member)."""
+        return DataLoader(partial(_project_by_id, self.reads, self.user_id))
 
-    async def _tags_by_task(self, ids: list[uuid.UUID]) -> list[list[reads.TagRecord]]:
-        async with self.reads.connection() as connection:
-            found = await reads.tags_of_tasks(connection, ids)
-        return [found.get(i, []) for i in ids]
+    @cached_property
+    def open_count_by_project(self) -> DataLoader[uuid.UUID, int]:
+        """Open tasks per project."""
+        return DataLoader(partial(_open_count_by_project, self.reads))
 
-    async def _reminders_by_task(self, ids: list[uuid.UUID]) -> list[list[Reminder]]:
-        async with self.reads.connection() as connection:
-            found = await reads.reminders_of_tasks(connection, ids)
-        return [found.get(i, []) for i in ids]
+    @cached_property
+    def tags_by_task(self) -> DataLoader[uuid.UUID, list[reads.TagRecord]]:
+        """A task's tags, in order."""
+        return DataLoader(partial(_tags_by_task, self.reads))
 
-    async def _project_by_id(
-        self, ids: list[uuid.UUID]
-    ) -> list[project_reads.ProjectRecord | None]:
-        if self.user_id is None:
-            return [None] * len(ids)
-        async with self.reads.connection() as connection:
-            found = await project_reads.projects_of(connection, self.user_id, project_ids=ids)
-        by_id = {p.id: p for p in found}
-        return [by_id.get(i) for i in ids]
+    @cached_property
+    def reminders_by_task(self) -> DataLoader[uuid.UUID, list[Reminder]]:
+        """A task's reminders."""
+        return DataLoader(partial(_reminders_by_task, self.reads))
 
-    async def _open_count_by_project(self, ids: list[uuid.UUID]) -> list[int]:
-        async with self.reads.connection() as connection:
-            found = await project_reads.open_task_counts(connection, ids)
-        return [found.get(i, 0) for i in ids]
+    @cached_property
+    def open_count_by_tag(self) -> DataLoader[uuid.UUID, int]:
+        """Open tasks per tag."""
+        return DataLoader(partial(_open_count_by_tag, self.reads))
 
-    async def _sections_by_project(self, ids: list[uuid.UUID]) -> list[list[Section]]:
-        async with self.reads.connection() as connection:
-            found = await structure.sections_of(connection, ids)
-        return [found.get(i, []) for i in ids]
+    @cached_property
+    def sections_by_project(self) -> DataLoader[uuid.UUID, list[Section]]:
+        """A project's sections, in order."""
+        return DataLoader(partial(_sections_by_project, self.reads))
 
-    async def _section_by_id(self, ids: list[uuid.UUID]) -> list[Section | None]:
-        async with self.reads.connection() as connection:
-            found = await structure.sections_by_id(connection, ids)
-        return [found.get(i) for i in ids]
+    @cached_property
+    def section_by_id(self) -> DataLoader[uuid.UUID, Section | None]:
+        """A section by its id."""
+        return DataLoader(partial(_section_by_id, self.reads))
 
-    async def _visible_task_by_id(self, ids: list[uuid.UUID]) -> list[reads.TaskRecord | None]:
-        if self.user_id is None:
-            return [None] * len(ids)
-        async with self.reads.connection() as connection:
-            found = await reads.tasks_by_id(connection, self.user_id, ids)
-        return [found.get(i) for i in ids]
+    @cached_property
+    def visible_task_by_id(self) -> DataLoader[uuid.UUID, reads.TaskRecord | None]:
+        """A task the viewer may see (None otherwise)."""
+        return DataLoader(partial(_visible_task_by_id, self.reads, self.user_id))
 
-    async def _subtasks_by_parent(self, ids: list[uuid.UUID]) -> list[list[reads.TaskRecord]]:
-        async with self.reads.connection() as connection:
-            found = await reads.subtasks_of(connection, ids)
-        return [found.get(i, []) for i in ids]
+    @cached_property
+    def subtasks_by_parent(self) -> DataLoader[uuid.UUID, list[reads.TaskRecord]]:
+        """A task's subtasks, in order."""
+        return DataLoader(partial(_subtasks_by_parent, self.reads))
 
-    async def _open_count_by_tag(self, ids: list[uuid.UUID]) -> list[int]:
-        async with self.reads.connection() as connection:
-            found = await reads.open_task_counts(connection, ids)
-        return [found.get(i, 0) for i in ids]
+    @cached_property
+    def user_by_id(self) -> DataLoader[uuid.UUID, reads.UserRecord | None]:
+        """Creators and assignees of tasks the reader can see."""
+        return DataLoader(partial(_user_by_id, self.reads))
+
+
+async def _user_by_id(shared: SharedReads, ids: list[uuid.UUID]) -> list[reads.UserRecord | None]:
+    async with shared.connection() as connection:
+        found = await reads.users_by_id(connection, ids)
+    return [found.get(i) for i in ids]
+
+
+async def _tags_by_task(shared: SharedReads, ids: list[uuid.UUID]) -> list[list[reads.TagRecord]]:
+    async with shared.connection() as connection:
+        found = await reads.tags_of_tasks(connection, ids)
+    return [found.get(i, []) for i in ids]
+
+
+async def _reminders_by_task(shared: SharedReads, ids: list[uuid.UUID]) -> list[list[Reminder]]:
+    async with shared.connection() as connection:
+        found = await reads.reminders_of_tasks(connection, ids)
+    return [found.get(i, []) for i in ids]
+
+
+async def _project_by_id(
+    shared: SharedReads, user_id: uuid.UUID | None, ids: list[uuid.UUID]
+) -> list[project_reads.ProjectRecord | None]:
+    if user_id is None:
+        return [None] * len(ids)
+    async with shared.connection() as connection:
+        found = await project_reads.projects_of(connection, user_id, project_ids=ids)
+    by_id = {p.id: p for p in found}
+    return [by_id.get(i) for i in ids]
+
+
+async def _open_count_by_project(shared: SharedReads, ids: list[uuid.UUID]) -> list[int]:
+    async with shared.connection() as connection:
+        found = await project_reads.open_task_counts(connection, ids)
+    return [found.get(i, 0) for i in ids]
+
+
+async def _sections_by_project(shared: SharedReads, ids: list[uuid.UUID]) -> list[list[Section]]:
+    async with shared.connection() as connection:
+        found = await structure.sections_of(connection, ids)
+    return [found.get(i, []) for i in ids]
+
+
+async def _section_by_id(shared: SharedReads, ids: list[uuid.UUID]) -> list[Section | None]:
+    async with shared.connection() as connection:
+        found = await structure.sections_by_id(connection, ids)
+    return [found.get(i) for i in ids]
+
+
+async def _visible_task_by_id(
+    shared: SharedReads, user_id: uuid.UUID | None, ids: list[uuid.UUID]
+) -> list[reads.TaskRecord | None]:
+    if user_id is None:
+        return [None] * len(ids)
+    async with shared.connection() as connection:
+        found = await reads.tasks_by_id(connection, user_id, ids)
+    return [found.get(i) for i in ids]
+
+
+async def _subtasks_by_parent(
+    shared: SharedReads, ids: list[uuid.UUID]
+) -> list[list[reads.TaskRecord]]:
+    async with shared.connection() as connection:
+        found = await reads.subtasks_of(connection, ids)
+    return [found.get(i, []) for i in ids]
+
+
+async def _open_count_by_tag(shared: SharedReads, ids: list[uuid.UUID]) -> list[int]:
+    async with shared.connection() as connection:
+        found = await reads.open_task_counts(connection, ids)
+    return [found.get(i, 0) for i in ids]
 
 
 @dataclass
