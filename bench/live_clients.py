@@ -37,6 +37,10 @@ SUBSCRIPTION = "subscription { taskEvents { kind taskId version task { title } }
 OPEN_CONCURRENCY = 64
 # Mutations in flight at once at most (see http_client).
 IN_FLIGHT = 32
+# Below the gateway's idle limit (TASKSTREAM_HTTP_KEEPALIVE_SECONDS, 5 s) and httpx's own 5 s:
+# a connection reused just as the server closes it fails a POST with "Server disconnected"
+# (at 20/s each of 100 users sends every 5 s: one such failure in some runs).
+KEEPALIVE_SECONDS = 3.0
 LIFETIME_SECONDS = 300.0
 OTHER_EXAMPLES = 5
 # The load comes from one loopback address and a few accounts: lift the abuse limits.
@@ -214,7 +218,11 @@ def http_client(url: str) -> httpx.AsyncClient:
     requests make the client, not the server, the bottleneck: in-flight work is bounded by
     IN_FLIGHT (a semaphore) and the client never queues beyond it.
     """
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    limits = httpx.Limits(
+        max_connections=IN_FLIGHT,
+        max_keepalive_connections=IN_FLIGHT,
+        keepalive_expiry=KEEPALIVE_SECONDS,
+    )
     return httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
 
 
@@ -227,7 +235,9 @@ async def user_clients(url: str, users: int) -> AsyncIterator[list[httpx.AsyncCl
     one gateway replica (measured: 15 ms CPU per cycle on one, 1 on the other).
     """
     async with contextlib.AsyncExitStack() as stack:
-        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+        limits = httpx.Limits(
+            max_connections=4, max_keepalive_connections=4, keepalive_expiry=KEEPALIVE_SECONDS
+        )
         yield [
             await stack.enter_async_context(
                 httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
