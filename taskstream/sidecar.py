@@ -62,9 +62,14 @@ class SidecarClient:
         self._connections = connections
         # Made at the first call: an aiohttp session belongs to the running event loop.
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _opened(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        if self._closed:
+            # A late call (a background renewal after shutdown) must not open a session that
+            # nobody closes again.
+            raise SidecarUnreachable("the sidecar client is closed")
+        if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers=self._headers,
                 timeout=self._timeout,
@@ -76,7 +81,8 @@ class SidecarClient:
         return self._session
 
     async def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections; later calls fail as SidecarUnreachable."""
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
