@@ -4,6 +4,7 @@ the socket), not only on the next reload: "assigned to you", and an invitation t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -47,6 +48,11 @@ async def test_an_assignment_notice_is_pushed_to_the_assignee_live(server: str) 
     _, alice, alice_http = await account(server)
     bob_token, bob, bob_http = await account(server)
     project, me = await share_project(alice, bob, name="Launch")
+    # The invitation's notice to bob is written by the notifications worker after the invite
+    # returns: once it is stored, the first push bob's socket gets is the assignment's.
+    async with asyncio.timeout(10):
+        while not await inbox(bob):
+            await asyncio.sleep(0.1)
     bob_ws = await subscribe(server, bob_token, NOTIFICATIONS)
     task = (await alice.data(ASSIGNED, {"p": project["id"], "a": me["id"]}))["createTask"]
     notification = await pushed(bob_ws)
