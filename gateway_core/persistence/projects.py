@@ -22,17 +22,18 @@ from gateway_core.domain.projects import (
     Role,
 )
 from gateway_core.persistence import tables as t
-from gateway_core.persistence.structure import ListKey, note_locked
+from gateway_core.persistence.structure import ListKey, note_lock
 from taskstream.errors import Conflict, NotFound
 
-# The caller's membership row share-locked, then (a member only) a sibling list's order lock:
-# the role check and the list lock of a task's creation in one round trip. MATERIALIZED keeps
-# that order (the row locked before the lock function runs); the lock as in structure.lock_list.
+# The caller's membership row share-locked, then (a member only) a try for a sibling list's
+# order lock: the role check and a task creation's list lock in one round trip. MATERIALIZED
+# keeps that order (the row locked before the lock function runs). A try, not a wait: a create
+# appends without the lock when another transaction holds it (structure.append_position).
 # Constant text, prepared once per connection.
 ROLE_AND_LOCK = (
     "WITH member AS MATERIALIZED (SELECT role FROM gateway.project_members"
     " WHERE project_id = $1::uuid AND user_id = $2::uuid FOR SHARE)"
-    " SELECT role, pg_advisory_xact_lock(hashtextextended($3::text, 0)) FROM member"
+    " SELECT role, pg_try_advisory_xact_lock(hashtextextended($3::text, 0)) FROM member"
 )
 
 
@@ -163,19 +164,21 @@ class ProjectRepository:
         """The user's role in the project, or None; the membership row is share-locked until
         commit, so a removal waits for the change it is checked for.
 
-        `locking`: a sibling list of the project to lock for the transaction in the same
-        statement (after the membership row, as separate statements would), when the caller
-        is a member; `structure.lock_list` and `append_position` then take it from there.
+        `locking`: a sibling list of the project whose lock to try for the transaction in the
+        same statement (after the membership row, as separate statements would), when the
+        caller is a member; `structure.lock_list` and `append_position` then take it from
+        there (the first waits for it if the try found it held).
         """
         if locking is not None:
-            role = (
+            row: Sequence[Any] | None = (
                 await self.connection.exec_driver_sql(
                     ROLE_AND_LOCK, (project_id, user_id, locking.lock_name())
                 )
-            ).scalar()
-            if role is not None:
-                note_locked(self.connection, locking)
-            return None if role is None else Role(role)
+            ).first()
+            if row is None:
+                return None
+            note_lock(self.connection, locking, held=bool(row[1]))
+            return Role(row[0])
         role = await self.connection.scalar(
             select(t.project_members.c.role)
             .where(

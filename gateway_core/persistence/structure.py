@@ -6,6 +6,10 @@ parent. Changes to one list's order take the list's transaction-scoped advisory 
 two members placing tasks in one list at once are serialised: the second one reads the first
 one's position and both positions stay distinct (the unique index tasks_sibling_position is
 the guard behind it).
+
+Appending a new task does not wait for that lock: when another transaction holds it, the new
+task's key gets a tiebreak from a sequence instead (`append_position`), so a list's concurrent
+creates run side by side rather than one commit after another.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sqlalchemy import Text, cast, delete, func, insert, literal, select, text, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_core.domain.model import Task
-from gateway_core.domain.positions import key_between
+from gateway_core.domain.positions import DIGITS, key_between
 from gateway_core.domain.projects import Project
 from gateway_core.domain.sections import Section
 from gateway_core.persistence import tables as t
@@ -60,12 +64,20 @@ class ListKey:
         return f"tasks:{scope}:{self.section_id}:{self.parent_id}"
 
 
-# Where a connection remembers the list locks its current transaction holds.
-HELD_LOCKS = "taskstream.list_locks"
+# Where a connection notes, for its current transaction, the list locks it holds (True) and
+# those it found held by another transaction (False).
+LIST_LOCKS = "taskstream.list_locks"
+# Digits of an appended key's tiebreak: the sequence value modulo 62**8, so that the concurrent
+# appends to one list (far fewer than that apart) never share one, in the order they read it.
+TIEBREAK_DIGITS = 8
+# Constant text, prepared once per connection (so are the statements built from the fragments
+# of `_last_position`).
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))"
+LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
 
 
-def _held_locks(connection: AsyncConnection) -> set[str] | None:
-    """The lock names noted for the connection's current transaction (None: outside one).
+def _list_locks(connection: AsyncConnection) -> dict[str, bool] | None:
+    """The list locks noted for the connection's current transaction (None: outside one).
 
     The info dict is the pooled connection's and outlives the transaction: what an earlier
     transaction noted is dropped here, never trusted.
@@ -74,48 +86,74 @@ def _held_locks(connection: AsyncConnection) -> set[str] | None:
     transaction = sync.get_transaction() if sync is not None else None
     if transaction is None:
         return None
-    held = connection.info.get(HELD_LOCKS)
-    if held is None or held[0] is not transaction:
-        names: set[str] = set()
-        connection.info[HELD_LOCKS] = (transaction, names)
-        return names
-    found: set[str] = held[1]
+    noted = connection.info.get(LIST_LOCKS)
+    if noted is None or noted[0] is not transaction:
+        locks: dict[str, bool] = {}
+        connection.info[LIST_LOCKS] = (transaction, locks)
+        return locks
+    found: dict[str, bool] = noted[1]
     return found
 
 
 def holds_lock(connection: AsyncConnection, key: ListKey) -> bool:
     """Whether the connection's current transaction already holds the list's lock."""
-    held = _held_locks(connection)
-    return held is not None and key.lock_name() in held
+    locks = _list_locks(connection)
+    return locks is not None and locks.get(key.lock_name()) is True
 
 
-def note_locked(connection: AsyncConnection, key: ListKey) -> None:
-    """Remember that the current transaction holds the list's lock (taken by a statement that
-    did more besides, e.g. the role check), so that it is not asked for again."""
-    held = _held_locks(connection)
-    if held is not None:
-        held.add(key.lock_name())
+def note_lock(connection: AsyncConnection, key: ListKey, *, held: bool) -> None:
+    """Note whether the current transaction holds the list's lock (`held`) or found it held by
+    another (a statement that did more besides tried it, e.g. the role check), so that it is
+    not tried again."""
+    locks = _list_locks(connection)
+    if locks is not None:
+        locks[key.lock_name()] = held
 
 
 async def lock_list(connection: AsyncConnection, key: ListKey) -> None:
     """Hold the list's order lock until the transaction ends (no statement if held already)."""
     if holds_lock(connection, key):
         return
-    # Constant text: prepared once per connection, nothing compiled per call.
-    await connection.exec_driver_sql(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", (key.lock_name(),)
-    )
-    note_locked(connection, key)
+    await connection.exec_driver_sql(LOCK, (key.lock_name(),))
+    note_lock(connection, key, held=True)
 
 
 async def append_position(connection: AsyncConnection, key: ListKey) -> str:
-    """A position after the list's last task, the list locked until commit.
+    """A position after the list's last task, without waiting for another writer of the list.
 
-    The last position is read in a statement of its own after the lock is held: under READ
-    COMMITTED a statement sees what committed before it started, so a statement that waited
-    for the lock inside itself would miss the position the lock's previous holder wrote.
+    When the list's lock is free (or held already), this transaction holds it until commit and
+    the key follows the last one (2-3 characters). The last position is then read in a
+    statement of its own: under READ COMMITTED a statement sees what committed before it
+    started, so one that took the lock inside itself would miss what the previous holder wrote.
+
+    When another transaction holds it (another create, a move), the key is the same successor
+    of the last committed key followed by a tiebreak: the next value of a sequence, so keys
+    stay distinct from that holder's and from every other concurrent append's.
     """
-    await lock_list(connection, key)
+    locks = _list_locks(connection)
+    held = locks.get(key.lock_name()) if locks is not None else None
+    if held is None:
+        held = bool((await connection.exec_driver_sql(TRY_LOCK, (key.lock_name(),))).scalar())
+        note_lock(connection, key, held=held)
+    last, number = await _last_position(connection, key, numbered=not held)
+    following = key_between(last, None)
+    return following if number is None else following + tiebreak(number)
+
+
+def tiebreak(number: int) -> str:
+    """The fraction digits appended to a key in a contended append: `number` (modulo 62**8) in
+    TIEBREAK_DIGITS base-62 digits, then "V" (a fraction never ends in zero)."""
+    digits = []
+    for _ in range(TIEBREAK_DIGITS):
+        number, digit = divmod(number, len(DIGITS))
+        digits.append(DIGITS[digit])
+    return "".join(reversed(digits)) + "V"
+
+
+async def _last_position(
+    connection: AsyncConnection, key: ListKey, *, numbered: bool
+) -> tuple[str | None, int | None]:
+    """The list's last committed position, and (`numbered`) the tiebreak sequence's next value."""
     # `ListKey.conditions` as constant text (one per shape of the key): prepared once per
     # connection, nothing compiled per call.
     conditions: list[str] = []
@@ -135,15 +173,17 @@ async def append_position(connection: AsyncConnection, key: ListKey) -> str:
             conditions.append(f"{column} IS NULL")
         else:
             equals(column, value)
-    last = (
+    # The sequence also numbers the rows bulk loads insert without a position (gateway_0006).
+    number = ", nextval('gateway.task_position_seq')" if numbered else ""
+    row: Sequence[Any] = (
         await connection.exec_driver_sql(
             # Only the constant fragments above are joined, never a value.
-            "SELECT max(position) FROM gateway.tasks WHERE "  # noqa: S608  # nosec B608
+            f"SELECT max(position){number} FROM gateway.tasks WHERE "  # noqa: S608  # nosec B608
             + " AND ".join(conditions),
             tuple(values),
         )
-    ).scalar()
-    return key_between(last, None)
+    ).one()
+    return row[0], (row[1] if numbered else None)
 
 
 async def neighbour(

@@ -33,7 +33,8 @@ async def require_project_role(
     """The caller's role in the project when it is at least `need`.
 
     NOT_FOUND for a non-member, FORBIDDEN (naming `field`) for a member below the role.
-    `locking`: the sibling list the caller is about to add to, locked in the same statement.
+    `locking`: the sibling list the caller is about to add to, its lock tried in the same
+    statement.
     """
     held = await uow.projects.role_of(project_id, user_id, locking=locking)
     uow.actor_id = user_id

@@ -58,7 +58,8 @@ async def create_task(
     caller is EDITOR or OWNER (in a section, under a parent); unknown tag names are created."""
     async with uow:
         if project_id is not None or section_id is not None or parent_id is not None:
-            # Checks the role, and locks the list the task is appended to in the same statement.
+            # Checks the role, and tries the lock of the list the task is appended to in the same
+            # statement.
             project_id, section_id, parent_id = await structure.place_new_task(
                 uow, user_id, project_id=project_id, section_id=section_id, parent_id=parent_id
             )

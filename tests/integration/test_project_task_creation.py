@@ -1,6 +1,7 @@
-"""createTask in a project on a real PostgreSQL: the role check takes the sibling list's lock in
-the same statement (one round trip fewer), and positions stay distinct and in commit order
-when members create and move tasks in one list at once."""
+"""createTask on a real PostgreSQL: in a project the role check tries the sibling list's lock in
+the same statement (one round trip fewer); a create never waits for a list another transaction
+holds; positions stay distinct and in commit order when members create and move tasks in one
+list at once."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway_core.domain.positions import validate
+from gateway_core.domain.positions import key_between, validate
 from gateway_core.domain.projects import Role
 from gateway_core.domain.users import new_user
 from gateway_core.persistence import structure
@@ -91,7 +92,7 @@ async def test_creating_in_a_project_locks_the_list_with_the_role_check(
     await _create(engine, owner, "first")
     with _statements(engine) as sent:
         task = await _create(engine, owner, "second", project_id=project_id)
-    locking = [s for s in sent if "pg_advisory_xact_lock" in s]
+    locking = [s for s in sent if "advisory_xact_lock" in s]
     # One statement both checks the membership and locks the list; none locks it again.
     assert len(locking) == 1, sent
     assert "project_members" in locking[0]
@@ -181,3 +182,42 @@ async def test_a_task_created_after_another_commits_goes_after_it(engine: AsyncE
         )
     positions = [task.position for task in created]
     assert positions == sorted(positions)
+
+
+async def test_a_create_does_not_wait_for_a_list_another_transaction_holds(
+    engine: AsyncEngine,
+) -> None:
+    owner = await _user(engine, "holder")
+    first = await _create(engine, owner, "first")
+    inbox = structure.ListKey(owner, None, None, None)
+    async with engine.connect() as holder, holder.begin():
+        # A move into the inbox would hold this lock until its commit.
+        await structure.lock_list(holder, inbox)
+        second = await asyncio.wait_for(_create(engine, owner, "second"), timeout=30)
+    third = await _create(engine, owner, "third")
+    for task in (first, second, third):
+        validate(task.position)
+    # The contended create's key is the successor of the last one with a tiebreak after it;
+    # the next uncontended create follows it with a short key again.
+    assert second.position.startswith(key_between(first.position, None))
+    assert len(second.position) == len(key_between(first.position, None)) + 9
+    assert first.position < second.position < third.position
+    assert len(third.position) == len(first.position)
+
+
+async def test_creates_in_one_inbox_at_once_keep_positions_distinct_and_after_the_last(
+    engine: AsyncEngine,
+) -> None:
+    owner = await _user(engine, "busy")
+    first = await _create(engine, owner, "first")
+    created = await asyncio.gather(*(_create(engine, owner, f"n{n}") for n in range(24)))
+    positions = [task.position for task in created]
+    for position in positions:
+        validate(position)
+        assert position > first.position
+    assert len(set(positions)) == len(positions), positions
+    async with engine.connect() as connection:
+        stored = await connection.scalars(
+            select(t.tasks.c.position).where(t.tasks.c.user_id == owner)
+        )
+        assert sorted(stored) == sorted([first.position, *positions])

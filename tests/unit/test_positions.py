@@ -6,7 +6,14 @@ import random
 
 import pytest
 
-from gateway_core.domain.positions import POSITION_MAX, PositionError, key_between, keys_between
+from gateway_core.domain.positions import (
+    POSITION_MAX,
+    PositionError,
+    key_between,
+    keys_between,
+    validate,
+)
+from gateway_core.persistence.structure import tiebreak
 
 # (a, b, expected) as in the fractional-indexing package's own test suite.
 EXAMPLES = [
@@ -98,3 +105,14 @@ def test_keys_grow_slowly_when_a_gap_is_split_again_and_again() -> None:
         high = key_between(low, high)
         splits += 1
     assert 1000 < splits < 2000
+
+
+def test_tiebreaks_are_valid_fractions_ordered_by_their_number() -> None:
+    keys = [key_between("a5", None) + tiebreak(n) for n in (0, 1, 61, 62, 10**9, 62**8 - 1)]
+    for key in keys:
+        validate(key)
+        assert key > "a6"
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+    # Past 62**8 the digits wrap: only concurrent appends need distinct ones.
+    assert tiebreak(62**8 + 5) == tiebreak(5)
