@@ -16,8 +16,10 @@ mutation included.
 
 Peer, in the same run: the raw publish → consume round trip through the stack's own Kafka
 broker, directly (aiokafka) and through a Dapr sidecar (publish over HTTP, pushed back over
-HTTP), as bench/dapr_vs_kafka.py measures it. Goals (stack up): p50 <= 25 ms, p99 <= 100 ms,
-and <= 6x the raw Dapr round trip.
+HTTP), as bench/dapr_vs_kafka.py measures it. Goals (stack up, issue 19): p50 <= 25 ms and
+p99 <= 100 ms. The raw round trip stands beside each figure as its peer; until 2026-12-06 the
+rows were also judged against 6x it, a criterion the issue does not set (our figure includes
+the createTask request itself, ~9 ms at p50, which the raw round trip has no counterpart of).
 
 Run: .venv/bin/python -m bench.live_push [--quick]. Writes bench/results/live_push.json.
 """
@@ -46,7 +48,7 @@ from bench.live_clients import (
 )
 from bench.stats import comparison
 
-GOALS = {"p50_ms": 25.0, "p99_ms": 100.0, "max_ratio_to_raw": 6.0}
+GOALS = {"p50_ms": 25.0, "p99_ms": 100.0}
 GOAL_RATE = 100.0
 # Also measured at a rate this machine sustains (2 shared cores for every service of the
 # stack, Kafka, PostgreSQL and the clients), to separate queueing from the push path itself.
@@ -172,10 +174,8 @@ def _rows(up: dict[str, Any], stack: dict[str, Any]) -> list[dict[str, Any]]:
                         unit="ms",
                         peer=f"raw Dapr publish→consume {stat} (same Kafka, same run)",
                         peer_value=peer,
-                        goal=f"≤ {limit:g} ms and ≤ 6x raw" if judged else None,
-                        met=(value <= limit and value <= GOALS["max_ratio_to_raw"] * peer)
-                        if judged
-                        else None,
+                        goal=f"≤ {limit:g} ms" if judged else None,
+                        met=value <= limit if judged else None,
                     )
                 )
     return rows
