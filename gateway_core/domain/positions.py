@@ -25,6 +25,9 @@ _SMALLEST_INTEGER = "A" + _ZERO * 26
 REBALANCE_AT = 64
 # Siblings on each side of the gap a rebalance may rewrite (one event each).
 REBALANCE_SIDE_MAX = 64
+# Digits of a tiebreak: a number modulo 62**8, so that the concurrent appends to one list (far
+# fewer than that apart) never share one, in the order they drew their numbers.
+TIEBREAK_DIGITS = 8
 __all__ = [
     "POSITION_MAX",
     "REBALANCE_AT",
@@ -32,6 +35,7 @@ __all__ = [
     "PositionError",
     "key_between",
     "keys_between",
+    "tiebreak",
     "validate",
 ]
 
@@ -187,3 +191,14 @@ def keys_between(a: str | None, b: str | None, count: int) -> list[str]:
     middle = count // 2
     pivot = key_between(a, b)
     return [*keys_between(a, pivot, middle), pivot, *keys_between(pivot, b, count - middle - 1)]
+
+
+def tiebreak(number: int) -> str:
+    """Fraction digits to append to a key, telling apart keys computed from the same last key:
+    `number` (modulo 62**8) in TIEBREAK_DIGITS base-62 digits, then "V" (a fraction never ends
+    in zero)."""
+    digits = []
+    for _ in range(TIEBREAK_DIGITS):
+        number, digit = divmod(number, len(DIGITS))
+        digits.append(DIGITS[digit])
+    return "".join(reversed(digits)) + "V"

@@ -24,7 +24,7 @@ from sqlalchemy import Text, cast, delete, func, insert, literal, select, text, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway_core.domain.model import Task
-from gateway_core.domain.positions import DIGITS, key_between
+from gateway_core.domain.positions import key_between, tiebreak
 from gateway_core.domain.projects import Project
 from gateway_core.domain.sections import Section
 from gateway_core.persistence import tables as t
@@ -67,9 +67,6 @@ class ListKey:
 # Where a connection notes, for its current transaction, the list locks it holds (True) and
 # those it found held by another transaction (False).
 LIST_LOCKS = "taskstream.list_locks"
-# Digits of an appended key's tiebreak: the sequence value modulo 62**8, so that the concurrent
-# appends to one list (far fewer than that apart) never share one, in the order they read it.
-TIEBREAK_DIGITS = 8
 # Constant text, prepared once per connection (so are the statements built from the fragments
 # of `_last_position`).
 TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))"
@@ -138,16 +135,6 @@ async def append_position(connection: AsyncConnection, key: ListKey) -> str:
     last, number = await _last_position(connection, key, numbered=not held)
     following = key_between(last, None)
     return following if number is None else following + tiebreak(number)
-
-
-def tiebreak(number: int) -> str:
-    """The fraction digits appended to a key in a contended append: `number` (modulo 62**8) in
-    TIEBREAK_DIGITS base-62 digits, then "V" (a fraction never ends in zero)."""
-    digits = []
-    for _ in range(TIEBREAK_DIGITS):
-        number, digit = divmod(number, len(DIGITS))
-        digits.append(DIGITS[digit])
-    return "".join(reversed(digits)) + "V"
 
 
 async def _last_position(

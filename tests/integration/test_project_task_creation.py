@@ -93,7 +93,7 @@ async def test_creating_in_a_project_locks_the_list_with_the_role_check(
     with _statements(engine) as sent:
         task = await _create(engine, owner, "second", project_id=project_id)
     locking = [s for s in sent if "advisory_xact_lock" in s]
-    # One statement both checks the membership and locks the list; none locks it again.
+    # One statement both checks the membership and tries the list's lock; none locks it again.
     assert len(locking) == 1, sent
     assert "project_members" in locking[0]
     assert sum("max(position)" in s for s in sent) == 1

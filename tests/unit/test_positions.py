@@ -11,9 +11,9 @@ from gateway_core.domain.positions import (
     PositionError,
     key_between,
     keys_between,
+    tiebreak,
     validate,
 )
-from gateway_core.persistence.structure import tiebreak
 
 # (a, b, expected) as in the fractional-indexing package's own test suite.
 EXAMPLES = [
