@@ -96,9 +96,9 @@ class OneEventPerRequest(Transport):
 
     async def publish(self, messages: Sequence[Message]) -> None:
         """Each event by the single-event API, acknowledged before the next."""
-        assert self.dapr._client is not None
+        assert self.dapr._sidecar is not None
         for message in messages:
-            await self.dapr._publish_one(self.dapr._client, message)
+            await self.dapr._publish_one(self.dapr._sidecar, message)
 
     async def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
         """Not used: the relay only publishes."""

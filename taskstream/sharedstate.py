@@ -21,18 +21,18 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.errors import TaskstreamError
 from taskstream.persistence.db import is_database_unavailable
 from taskstream.settings import Settings
+from taskstream.sidecar import SidecarClient, SidecarResponse, SidecarUnreachable
 
 T = TypeVar("T")
 JSON = Any
@@ -442,36 +442,44 @@ class DaprState(SharedState):
         store: str = "statestore",
         api_token: str | None = None,
         timeout: float = 5.0,
-        client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.url = f"{base_url.rstrip('/')}/v1.0/state/{store}"
-        headers = {"dapr-api-token": api_token} if api_token else {}
-        self.client = client or httpx.AsyncClient(
-            headers=headers,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
+        self.path = f"/v1.0/state/{store}"
+        self.sidecar = SidecarClient(base_url, api_token=api_token, timeout=timeout)
 
     async def close(self) -> None:
         """Close the HTTP connections to the sidecar."""
-        await self.client.aclose()
+        await self.sidecar.close()
 
-    async def _call(self, request: Awaitable[httpx.Response]) -> httpx.Response:
+    async def _call(
+        self,
+        method: str,
+        key: str | None,
+        *,
+        body: bytes | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> SidecarResponse:
+        path = self.path if key is None else f"{self.path}/{quote(key, safe='')}"
         try:
-            return await request
-        except httpx.HTTPError as error:
+            return await self.sidecar.request(
+                method,
+                path,
+                body=body,
+                params=params,
+                headers=headers,
+                route=self.path if key is None else f"{self.path}/{{key}}",
+            )
+        except SidecarUnreachable as error:
             raise StateUnavailable(f"the Dapr state store did not answer: {error}") from error
 
     async def get(self, key: str) -> Entry | None:
         """The live entry under the key (Dapr hides expired ones)."""
         _check_key(key)
-        response = await self._call(
-            self.client.get(f"{self.url}/{quote(key, safe='')}", params={"consistency": "strong"})
-        )
-        if response.status_code == 204 or not response.content:
+        response = await self._call("GET", key, params={"consistency": "strong"})
+        if response.status == 204 or not response.body:
             return None
-        if response.status_code != 200:
-            raise StateUnavailable(f"the Dapr state store answered {response.status_code}")
+        if response.status != 200:
+            raise StateUnavailable(f"the Dapr state store answered {response.status}")
         etag = response.headers.get("etag")
         if etag is None:
             raise StateUnavailable("the Dapr state store answered without an ETag")
@@ -496,13 +504,18 @@ class DaprState(SharedState):
         seconds = _ttl_seconds(ttl)
         if seconds is not None:
             item["metadata"] = {"ttlInSeconds": str(seconds)}
-        response = await self._call(self.client.post(self.url, json=[item]))
-        if response.status_code == 204:
+        response = await self._call(
+            "POST",
+            None,
+            body=json.dumps([item]).encode(),
+            headers={"content-type": "application/json"},
+        )
+        if response.status == 204:
             return
         if _lost_race(response):
             raise ETagMismatch(f"{key}: changed since it was read")
         raise StateUnavailable(
-            f"the Dapr state store refused a write ({response.status_code}): {response.text[:200]}"
+            f"the Dapr state store refused a write ({response.status}): {response.text()[:200]}"
         )
 
     async def delete(self, key: str, *, etag: str | None = None) -> None:
@@ -510,26 +523,24 @@ class DaprState(SharedState):
         _check_key(key)
         headers = {"If-Match": etag} if etag is not None else {}
         params = {"concurrency": "first-write"} if etag is not None else {}
-        response = await self._call(
-            self.client.delete(f"{self.url}/{quote(key, safe='')}", headers=headers, params=params)
-        )
-        if response.status_code in (200, 204):
+        response = await self._call("DELETE", key, headers=headers, params=params)
+        if response.status in (200, 204):
             return
         if _lost_race(response):
             raise ETagMismatch(f"{key}: changed since it was read")
         raise StateUnavailable(
-            f"the Dapr state store refused a delete ({response.status_code}): {response.text[:200]}"
+            f"the Dapr state store refused a delete ({response.status}): {response.text()[:200]}"
         )
 
 
-def _lost_race(response: httpx.Response) -> bool:
+def _lost_race(response: SidecarResponse) -> bool:
     """Whether Dapr refused a write because another writer got there first."""
-    if response.status_code == 409:
+    if response.status == 409:
         return True
-    body = response.text.lower()
+    body = response.text().lower()
     # state.postgresql (v2) answers a first-write insert of an existing key with 500 "no item
     # was updated"; other stores name the duplicate key or the ETag.
-    return response.status_code in (400, 500) and (
+    return response.status in (400, 500) and (
         "no item was updated" in body
         or "etag" in body
         or "duplicate key" in body

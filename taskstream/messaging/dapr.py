@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -58,6 +57,7 @@ from taskstream.messaging.bus import (
 )
 from taskstream.messaging.metrics import CONSUMER_METRICS
 from taskstream.messaging.retry import RetryPolicy, settle_batch
+from taskstream.sidecar import SidecarClient, SidecarUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class DaprTransport(Transport):
         self.bulk = bulk
         # In-app retries of a bulk's entries (single deliveries are retried by Dapr alone).
         self.policy = policy or RetryPolicy()
-        self._client: httpx.AsyncClient | None = None
+        self._sidecar: SidecarClient | None = None
         self._subscriptions: dict[str, Subscription] = {}
 
     @classmethod
@@ -117,13 +117,12 @@ class DaprTransport(Transport):
 
     async def start(self) -> None:
         """Open the HTTP client to the sidecar."""
-        headers = {"dapr-api-token": self.api_token} if self.api_token else {}
-        self._client = httpx.AsyncClient(base_url=self.dapr_http, headers=headers, timeout=15.0)
+        self._sidecar = SidecarClient(self.dapr_http, api_token=self.api_token, timeout=15.0)
 
     async def close(self) -> None:
         """Close the HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
+        if self._sidecar is not None:
+            await self._sidecar.close()
 
     async def publish(self, messages: Sequence[Message]) -> None:
         """Publish in waves of bulk requests holding each (topic, key)'s run in order.
@@ -138,16 +137,16 @@ class DaprTransport(Transport):
         A traced event goes alone by the single-event API, so Dapr's producer span joins
         that event's own trace (a bulk request has one trace for all its events).
         """
-        if self._client is None:
+        if self._sidecar is None:
             raise PublishError("the Dapr transport is not started")
-        client = self._client
+        sidecar = self._sidecar
         for wave in publish_waves(messages):
             calls = [
                 # A lone event goes by the single-event API, which daprd serves faster than
                 # a bulk of one (measured: a batch of one key is then as fast as before).
-                self._publish_one(client, chunk[0][0])
+                self._publish_one(sidecar, chunk[0][0])
                 if len(chunk) == 1
-                else self._publish_bulk(client, topic, chunk)
+                else self._publish_bulk(sidecar, topic, chunk)
                 for topic, chunk in wave
             ]
             failures = [
@@ -164,7 +163,7 @@ class DaprTransport(Transport):
                 raise PublishError(f"publish failed: {error!r}") from error
 
     async def _publish_bulk(
-        self, client: httpx.AsyncClient, topic: str, encoded: Sequence[tuple[Message, bytes]]
+        self, sidecar: SidecarClient, topic: str, encoded: Sequence[tuple[Message, bytes]]
     ) -> None:
         """One bulk publish of events of distinct keys; PublishError unless all were acked."""
         # Assembled from the events' JSON as encoded for sizing: each is encoded once.
@@ -174,33 +173,35 @@ class DaprTransport(Transport):
             for n, (message, event) in enumerate(encoded)
         )
         try:
-            response = await client.post(
+            response = await sidecar.request(
+                "POST",
                 f"/v1.0-alpha1/publish/bulk/{self.pubsub}/{topic}",
-                content=b"[" + entries + b"]",
+                body=b"[" + entries + b"]",
                 headers={"content-type": "application/json"},
             )
-        except httpx.HTTPError as error:
+        except SidecarUnreachable as error:
             raise PublishError(f"daprd unreachable: {error}") from error
-        if response.status_code != 204:
+        if response.status != 204:
             raise PublishError(
-                f"daprd refused the bulk publish: {response.status_code} {response.text}"
+                f"daprd refused the bulk publish: {response.status} {response.text()}"
             )
 
-    async def _publish_one(self, client: httpx.AsyncClient, message: Message) -> None:
+    async def _publish_one(self, sidecar: SidecarClient, message: Message) -> None:
         try:
             # In the event's trace: the request to daprd carries it, and Dapr's spans (and the
             # traceparent it gives the delivered event) continue it (taskstream/telemetry.py).
             with telemetry.continuing(message.body.get("traceparent")):
-                response = await client.post(
+                response = await sidecar.request(
+                    "POST",
                     f"/v1.0/publish/{self.pubsub}/{message.topic}",
-                    content=message.encode(),
+                    body=message.encode(),
                     params={"metadata.partitionKey": message.key},
                     headers={"content-type": CLOUDEVENTS_JSON},
                 )
-        except httpx.HTTPError as error:
+        except SidecarUnreachable as error:
             raise PublishError(f"daprd unreachable: {error}") from error
-        if response.status_code != 204:
-            raise PublishError(f"daprd refused the publish: {response.status_code} {response.text}")
+        if response.status != 204:
+            raise PublishError(f"daprd refused the publish: {response.status} {response.text()}")
 
     async def subscribe(self, subscriptions: Sequence[Subscription]) -> None:
         """Remember the subscriptions; the sidecar reads them from GET /dapr/subscribe."""

@@ -206,17 +206,23 @@ async def test_when_the_store_is_down_a_keyed_mutation_is_refused_retryably_and_
     down = settings.model_copy(update={"shared_state": "dapr", "dapr_http_port": 9})
     app = create_app(bootstrap(down, app_id="gateway", engine=engine, transport=MemoryTransport()))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://taskstream.test"
-    ) as down_http:
-        refused = (await post(down_http, client.token, CREATE, {"t": "x"}, key="k-1")).json()
-        assert refused["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
-        assert "send the request again" in refused["errors"][0]["message"]
-        assert await changes_of(engine, user["id"]) == (0, 0)
-        # Without a key the mutation runs: the budgets let requests through an outage.
-        made = (await post(down_http, client.token, CREATE, {"t": "y"})).json()
-        assert made["data"]["createTask"]["title"] == "y"
-        assert await changes_of(engine, user["id"]) == (1, 1)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://taskstream.test"
+        ) as down_http:
+            refused = (await post(down_http, client.token, CREATE, {"t": "x"}, key="k-1")).json()
+            assert refused["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+            assert "send the request again" in refused["errors"][0]["message"]
+            assert await changes_of(engine, user["id"]) == (0, 0)
+            # Without a key the mutation runs: the budgets let requests through an outage.
+            made = (await post(down_http, client.token, CREATE, {"t": "y"})).json()
+            assert made["data"]["createTask"]["title"] == "y"
+            assert await changes_of(engine, user["id"]) == (1, 1)
+    finally:
+        # The app's lifespan, which closes its sidecar client, does not run over ASGITransport.
+        services = app.state.services
+        await services.limits.settled()
+        await services.state.close()
 
 
 async def test_a_key_s_response_is_kept_for_24_hours_then_expires(

@@ -6,8 +6,8 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -18,6 +18,7 @@ from taskstream.messaging.bus import Message, Outcome, PublishError, Subscriptio
 from taskstream.messaging.cloudevents import Envelope, envelope, with_traceparent
 from taskstream.messaging.dapr import BULK_ENTRIES, DaprTransport
 from taskstream.messaging.kafka import KafkaOptions, KafkaTransport
+from taskstream.sidecar import SidecarResponse
 from tests.integration.conftest import FAST_RETRIES
 from tests.integration.test_messaging_contract import unique_topic
 
@@ -77,12 +78,15 @@ async def sidecar(
 def count_requests(transport: DaprTransport) -> list[str]:
     """The paths of the requests the transport sends to daprd from now on."""
     paths: list[str] = []
+    sidecar = transport._sidecar
+    assert sidecar is not None
+    send = sidecar.request
 
-    async def note(request: httpx.Request) -> None:
-        paths.append(request.url.path)
+    async def noted(method: str, path: str, **options: Any) -> SidecarResponse:
+        paths.append(path)
+        return await send(method, path, **options)
 
-    assert transport._client is not None
-    transport._client.event_hooks = {"request": [note], "response": []}
+    sidecar.request = noted  # type: ignore[method-assign]
     return paths
 
 
