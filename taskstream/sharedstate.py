@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskstream.errors import TaskstreamError
+from taskstream.persistence import driver
 from taskstream.persistence.db import is_database_unavailable
 from taskstream.settings import Settings
 from taskstream.sidecar import SidecarClient, SidecarResponse, SidecarUnreachable
@@ -249,8 +250,8 @@ _PRUNE = text(
 # waited for); an expired row counts as absent. When the key has no row, two first spends may
 # both insert: the second finds the row at ON CONFLICT, its etag guard fails, nothing is written
 # and `written` says so (the caller runs the spend again, now on the row).
-# Positional, run by exec_driver_sql: one constant text that asyncpg prepares once per
-# connection, nothing built or compiled per spend (every rate-limited request's top-up).
+# Positional, run on the driver (persistence.driver): one constant text that asyncpg prepares
+# once per connection, nothing built or compiled per spend (every rate-limited request's top-up).
 # $1 key, $2 now, $3 returned, $4 costs, $5 tolerance, $6 interval, $7 lease_max, $8 half,
 # $9 etag, $10 ttl.
 _SPEND_BUCKET = """
@@ -390,16 +391,17 @@ class PostgresState(SharedState):
                 async with self.engine.connect() as connection:
                     # One statement: autocommit spares the BEGIN and COMMIT round trips.
                     autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                    row = (await autocommit.exec_driver_sql(_SPEND_BUCKET, params)).one()
-            if row.changed and not row.written:
+                    row = await driver.fetchrow(autocommit, _SPEND_BUCKET, *params)
+            assert row is not None  # the statement's final SELECT answers one row
+            if row["changed"] and not row["written"]:
                 # Another replica created the key meanwhile: spend again on its row.
                 await asyncio.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))  # noqa: S311
                 continue
-            outcome = spend.apply(row.stored)
-            if row.changed:
+            outcome = spend.apply(row["stored"])
+            if row["changed"]:
                 await self._maybe_prune()
             # What is stored is the statement's time (the same double, by construction).
-            return replace(outcome, tat=float(row.tat))
+            return replace(outcome, tat=float(row["tat"]))
         raise Contended(f"too many concurrent changes of {key.split(':', 1)[0]}; try again")
 
     async def delete(self, key: str, *, etag: str | None = None) -> None:

@@ -24,6 +24,7 @@ from gateway_core.domain.projects import (
 from gateway_core.persistence import tables as t
 from gateway_core.persistence.structure import ListKey, note_lock
 from taskstream.errors import Conflict, NotFound
+from taskstream.persistence import driver
 
 # The caller's membership row share-locked, then (a member only) a try for a sibling list's
 # order lock: the role check and a task creation's list lock in one round trip. MATERIALIZED
@@ -170,11 +171,9 @@ class ProjectRepository:
         there (the first waits for it if the try found it held).
         """
         if locking is not None:
-            row: Sequence[Any] | None = (
-                await self.connection.exec_driver_sql(
-                    ROLE_AND_LOCK, (project_id, user_id, locking.lock_name())
-                )
-            ).first()
+            row = await driver.fetchrow(
+                self.connection, ROLE_AND_LOCK, project_id, user_id, locking.lock_name()
+            )
             if row is None:
                 return None
             note_lock(self.connection, locking, held=bool(row[1]))

@@ -48,6 +48,7 @@ from taskstream import telemetry
 from taskstream.messaging.bus import Message, PublishError, Transport
 from taskstream.messaging.cloudevents import Envelope, with_traceparent
 from taskstream.messaging.metrics import OUTBOX_METRICS
+from taskstream.persistence import driver
 from taskstream.persistence.pruning import delete_older_than
 from taskstream.wakeup import Wakeup
 
@@ -114,16 +115,15 @@ async def write_outbox(
     """Store events in the caller's transaction and wake the relay when it commits."""
     if not envelopes:
         return
-    await connection.exec_driver_sql(
+    await driver.fetch(
+        connection,
         _write_statement(outbox.fullname, notify_channel(outbox)),
-        (
-            [e.id for e in envelopes],
-            [e.topic for e in envelopes],
-            [e.partition_key for e in envelopes],
-            [e.type for e in envelopes],
-            [json.dumps(e.body) for e in envelopes],
-            telemetry.current_traceparent(),
-        ),
+        [e.id for e in envelopes],
+        [e.topic for e in envelopes],
+        [e.partition_key for e in envelopes],
+        [e.type for e in envelopes],
+        [json.dumps(e.body) for e in envelopes],
+        telemetry.current_traceparent(),
     )
 
 
@@ -239,8 +239,8 @@ class OutboxRelay:
             await asyncio.sleep(self.poll_seconds * 4)
         self.is_leader = True
         raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.add_listener(notify_channel(self.outbox), self._wakeup.set)
+        listening: Any = raw.driver_connection
+        await listening.add_listener(notify_channel(self.outbox), self._wakeup.set)
         flights: list[_Flight] = []
         try:
             cycles = 0
@@ -265,7 +265,7 @@ class OutboxRelay:
                 flight.task.cancel()
             await asyncio.gather(*(f.task for f in flights), return_exceptions=True)
             with contextlib.suppress(Exception):
-                await driver.remove_listener(notify_channel(self.outbox), self._wakeup.set)
+                await listening.remove_listener(notify_channel(self.outbox), self._wakeup.set)
 
     def _settle(self, flights: list[_Flight]) -> None:
         """Take the ended flights out, their rows to be marked; a failed one raises (the
@@ -297,13 +297,23 @@ class OutboxRelay:
         """Mark the acknowledged rows and read the next batch, in one statement."""
         in_flight = [position for flight in flights for position in flight.positions]
         acked = self._acked
-        result = await connection.exec_driver_sql(
+        result = await driver.fetch(
+            connection,
             _claim_statement(self.outbox.fullname),
-            (acked, [*acked, *in_flight], self.batch_size),
+            acked,
+            [*acked, *in_flight],
+            self.batch_size,
         )
         self._acked = []
         rows = [
-            _Row(r.position, r.topic, r.partition_key, json.loads(r.payload), r.traceparent, r.age)
+            _Row(
+                r["position"],
+                r["topic"],
+                r["partition_key"],
+                json.loads(r["payload"]),
+                r["traceparent"],
+                r["age"],
+            )
             for r in result
         ]
         if acked:
