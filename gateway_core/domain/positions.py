@@ -4,9 +4,10 @@ The scheme of David Greenspan's "Implementing Fractional Indexing" as the `fract
 package spells it (base 62, digits 0-9A-Za-z in ASCII order): a key is an integer part (its
 first character says how many digits follow: a-z for 1-26 digits, A-Z for 26-1 digits below
 zero) and an optional fraction without trailing zeros. Appending after the last key increments
-the integer part, so a list built by appending keeps keys of 2-3 characters (an append racing
-another writer of its list adds a tiebreak: persistence/structure.append_position); inserting
-between two neighbours takes their midpoint, which never rewrites another key.
+the integer part, so a list built by appending keeps short keys: 2-3 characters, and 9 more for
+an append that does not hold its list's lock, which adds a tiebreak after them
+(persistence/structure.append_position). Inserting between two neighbours takes their
+midpoint, which never rewrites another key.
 
 Keys compare by code point: the database column is COLLATE "C" (gateway_0006) so that SQL's
 order is Python's.

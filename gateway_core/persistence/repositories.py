@@ -28,6 +28,7 @@ from gateway_core.domain.users import User
 from gateway_core.persistence import structure
 from gateway_core.persistence import tables as t
 from taskstream.errors import Conflict, NotFound
+from taskstream.persistence import driver
 
 
 def reminder_from_row(row: Any) -> Reminder:
@@ -107,23 +108,13 @@ class TagRepository:
         wanted = list(names)
         if not wanted:
             return ()
-        # Constant text per scope (the conditions of `tag_scope`): prepared once per
-        # connection, nothing compiled per call.
-        if project_id is None:
-            query = (
-                "SELECT name_key, name FROM gateway.tags WHERE user_id = $1::uuid "
-                "AND project_id IS NULL AND name_key = ANY($2::text[])"
-            )
-            scope = user_id
-        else:
-            query = (
-                "SELECT name_key, name FROM gateway.tags WHERE project_id = $1::uuid "
-                "AND name_key = ANY($2::text[])"
-            )
-            scope = project_id
-        rows = await self.connection.exec_driver_sql(query, (scope, [tag_key(n) for n in wanted]))
-        existing = {row.name_key: row.name for row in rows}
-        return tuple(existing.get(tag_key(n), n) for n in wanted)
+        keys = [tag_key(n) for n in wanted]
+        scope = user_id if project_id is None else project_id
+        rows = await driver.fetch(
+            self.connection, _names_statement(in_project=project_id is not None), scope, keys
+        )
+        existing = {row["name_key"]: row["name"] for row in rows}
+        return tuple(existing.get(key, name) for key, name in zip(keys, wanted, strict=True))
 
     async def ensure(
         self, user_id: uuid.UUID, names: Iterable[str], project_id: uuid.UUID | None = None
@@ -272,9 +263,22 @@ _TASK_COLUMNS = (
 
 
 @functools.cache
+def _names_statement(*, in_project: bool) -> str:
+    """The scope's tags among the keys $2, as (name_key, name) rows: $1 the project, else the
+    owner (constant text per scope: prepared once per connection, nothing compiled per call)."""
+    scope = "project_id = $1::uuid" if in_project else "user_id = $1::uuid AND project_id IS NULL"
+    return (
+        "SELECT name_key, name FROM gateway.tags WHERE "  # noqa: S608  # nosec B608
+        + scope
+        + " AND name_key = ANY($2::text[])"
+    )
+
+
+@functools.cache
 def _parts_statement(*, in_project: bool, with_row: bool) -> str:
     """One statement writing a task's tags (the missing ones created), their links in order and
-    its reminders, after the task's row itself when `with_row`; it answers the links made.
+    its reminders, after the task's row itself when `with_row`; it answers the links made and
+    the tags' keys and names as the scope spells them.
 
     Parameters: $1 task id, $2 owner id, $3 project id, $4-$6 the new tags' ids, names and
     keys (one per key), $7 the keys of the task's tags in order, $8 the reminders (a JSON
@@ -314,11 +318,11 @@ def _parts_statement(*, in_project: bool, with_row: bool) -> str:
   SELECT n.id, {tag_owner}, $3::uuid, n.name, n.name_key
   FROM unnest($4::uuid[], $5::text[], $6::text[]) AS n(id, name, name_key)
   ON CONFLICT {conflict} DO NOTHING
-  RETURNING id, name_key
+  RETURNING id, name_key, name
 ), found AS (
-  SELECT id, name_key FROM created
+  SELECT id, name_key, name FROM created
   UNION ALL
-  SELECT id, name_key FROM gateway.tags WHERE {scope} AND name_key = ANY($6::text[])
+  SELECT id, name_key, name FROM gateway.tags WHERE {scope} AND name_key = ANY($6::text[])
 ), linked AS (
   INSERT INTO gateway.task_tags (task_id, tag_id, position)
   SELECT $1::uuid, found.id, wanted.position FROM wanted JOIN found USING (name_key)
@@ -331,7 +335,9 @@ def _parts_statement(*, in_project: bool, with_row: bool) -> str:
   FROM jsonb_to_recordset($8::jsonb) AS r(id uuid, position smallint, remind_at timestamptz,
     before_due integer, channels text[], state text, sent_at timestamptz)
 )
-SELECT count(*) FROM linked"""  # noqa: S608  # nosec B608
+SELECT (SELECT count(*) FROM linked) AS linked,
+  array(SELECT name_key FROM found) AS keys, array(SELECT name FROM found) AS names
+"""  # noqa: S608  # nosec B608
 
 
 def _reminders_json(reminders: Sequence[Reminder]) -> str:
@@ -383,9 +389,13 @@ async def write_task_parts(
     names: Sequence[str],
     reminders: Sequence[Reminder],
     row: Task | None = None,
-) -> None:
+) -> tuple[str, ...]:
     """Write a task's tags of its scope in this order (creating the missing ones) and its
-    reminders, with its row first when `row` is given: one statement, one round trip."""
+    reminders, with its row first when `row` is given: one statement, one round trip.
+
+    Returns the tag names as the scope spells them (an existing tag's spelling wins over the
+    one given, as `TagRepository.canonical_names` answers).
+    """
     keyed = {tag_key(n): n for n in names}
     parameters: tuple[Any, ...] = (
         task_id,
@@ -400,9 +410,12 @@ async def write_task_parts(
     if row is not None:
         parameters += _task_values(row)
     statement = _parts_statement(in_project=project_id is not None, with_row=row is not None)
-    linked = (await connection.exec_driver_sql(statement, parameters)).scalar_one()
-    if linked != len(names):
+    answer = await driver.fetchrow(connection, statement, *parameters)
+    assert answer is not None  # a SELECT without FROM answers one row
+    if answer["linked"] != len(names):
         await tags.link_the_rest(task_id, user_id, names, project_id)
+    spelled = dict(zip(answer["keys"], answer["names"], strict=True))
+    return tuple(spelled.get(tag_key(name), name) for name in names)
 
 
 class TaskRepository:
@@ -504,13 +517,17 @@ class TaskRepository:
     async def add(self, task: Task) -> None:
         """Insert a new task with its tags and reminders (at the end of its list when it has
         no position yet)."""
-        if not task.position:
+        placed = not task.position
+        if placed:
             task.position = await structure.append_position(
                 self.connection, structure.ListKey.of_task(task)
             )
-            # The TaskCreated raised before the position was known carries it too.
+        spelled = await self._write_row(task)
+        if placed or spelled != task.tags:
+            # The TaskCreated raised before the position and the tags' stored spelling were
+            # known carries them too.
+            task.tags = spelled
             task.events[:] = [replace(event, task=task.copy()) for event in task.events]
-        await self._write_row(task)
         self.seen.append(task)
 
     async def add_instance(self, task: Task) -> Task:
@@ -529,14 +546,15 @@ class TaskRepository:
         await self.add(task)
         return task
 
-    async def _write_row(self, task: Task | None = None, statement: Any = None) -> None:
-        """Insert a new task with its tags and reminders in one statement (`task`), or run an
-        UPDATE of a task row; a second instance due at once is a CONFLICT."""
+    async def _write_row(self, task: Task | None = None, statement: Any = None) -> tuple[str, ...]:
+        """Insert a new task with its tags and reminders in one statement (`task`: answers its
+        tags as stored), or run an UPDATE of a task row; a second instance due at once is a
+        CONFLICT."""
         try:
             if task is not None:
-                await self._write_parts(task, row=True)
-            else:
-                await self.connection.execute(statement)
+                return await self._write_parts(task, row=True)
+            await self.connection.execute(statement)
+            return ()
         except IntegrityError as error:
             if "tasks_series_due" in str(error.orig):
                 raise Conflict(
@@ -557,12 +575,13 @@ class TaskRepository:
         """Delete the task; tags links and reminders go with it."""
         await self.connection.execute(delete(t.tasks).where(t.tasks.c.id == task.id))
 
-    async def _write_parts(self, task: Task, *, row: bool = False) -> None:
-        """The task's tags and reminders (its row too when `row`), in one statement."""
+    async def _write_parts(self, task: Task, *, row: bool = False) -> tuple[str, ...]:
+        """The task's tags and reminders (its row too when `row`), in one statement; the tags
+        as stored."""
         if not (row or task.tags or task.reminders):
-            return
+            return task.tags
         # A task's tag names resolve in its scope: its project's tag set, or its owner's.
-        await write_task_parts(
+        return await write_task_parts(
             self.connection,
             self.tag_repository,
             task.id,

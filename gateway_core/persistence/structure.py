@@ -28,6 +28,7 @@ from gateway_core.domain.positions import key_between, tiebreak
 from gateway_core.domain.projects import Project
 from gateway_core.domain.sections import Section
 from gateway_core.persistence import tables as t
+from taskstream.persistence import driver
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,6 @@ class ListKey:
 LIST_LOCKS = "taskstream.list_locks"
 # Constant text, prepared once per connection (so are the statements built from the fragments
 # of `_last_position`).
-TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))"
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
 
 
@@ -111,27 +111,25 @@ async def lock_list(connection: AsyncConnection, key: ListKey) -> None:
     """Hold the list's order lock until the transaction ends (no statement if held already)."""
     if holds_lock(connection, key):
         return
-    await connection.exec_driver_sql(LOCK, (key.lock_name(),))
+    await driver.fetch(connection, LOCK, key.lock_name())
     note_lock(connection, key, held=True)
 
 
 async def append_position(connection: AsyncConnection, key: ListKey) -> str:
     """A position after the list's last task, without waiting for another writer of the list.
 
-    When the list's lock is free (or held already), this transaction holds it until commit and
-    the key follows the last one (2-3 characters). The last position is then read in a
-    statement of its own: under READ COMMITTED a statement sees what committed before it
-    started, so one that took the lock inside itself would miss what the previous holder wrote.
+    When this transaction holds the list's lock (a subtask's creation waits for it, to count
+    its limits; in a project the role check's statement tries it), the key is the short
+    successor of the last one. The last position is read by a later statement than the one
+    that took the lock, so under READ COMMITTED it sees what the previous holder wrote.
 
-    When another transaction holds it (another create, a move), the key is the same successor
-    of the last committed key followed by a tiebreak: the next value of a sequence, so keys
-    stay distinct from that holder's and from every other concurrent append's.
+    Otherwise the lock is neither taken nor tried (a statement of its own, for a key a few
+    characters shorter): the key is the successor of the last committed key followed by a
+    tiebreak, the next value of a sequence read in the same statement as the last position.
+    It stays distinct from the key of every concurrent append (another number) and move (no
+    tiebreak, or another number), and the next append's successor is short again.
     """
-    locks = _list_locks(connection)
-    held = locks.get(key.lock_name()) if locks is not None else None
-    if held is None:
-        held = bool((await connection.exec_driver_sql(TRY_LOCK, (key.lock_name(),))).scalar())
-        note_lock(connection, key, held=held)
+    held = holds_lock(connection, key)
     last, number = await _last_position(connection, key, numbered=not held)
     following = key_between(last, None)
     return following if number is None else following + tiebreak(number)
@@ -162,14 +160,14 @@ async def _last_position(
             equals(column, value)
     # The sequence also numbers the rows bulk loads insert without a position (gateway_0006).
     number = ", nextval('gateway.task_position_seq')" if numbered else ""
-    row: Sequence[Any] = (
-        await connection.exec_driver_sql(
-            # Only the constant fragments above are joined, never a value.
-            f"SELECT max(position){number} FROM gateway.tasks WHERE "  # noqa: S608  # nosec B608
-            + " AND ".join(conditions),
-            tuple(values),
-        )
-    ).one()
+    row = await driver.fetchrow(
+        connection,
+        # Only the constant fragments above are joined, never a value.
+        f"SELECT max(position){number} FROM gateway.tasks WHERE "  # noqa: S608  # nosec B608
+        + " AND ".join(conditions),
+        *values,
+    )
+    assert row is not None  # an aggregate without GROUP BY answers one row
     return row[0], (row[1] if numbered else None)
 
 

@@ -67,14 +67,14 @@ async def create_task(
             await check_assignee(
                 uow, owner_id=user_id, project_id=project_id, assignee_id=assignee_id
             )
-        names = await uow.tags.canonical_names(user_id, clean_tags(tags or []), project_id)
         build = functools.partial(
             Task.create,
             user_id=user_id,
             title=title,
             notes=notes or "",
             priority=priority or Priority.NONE,
-            tags=list(names),
+            # Spelled as the scope's existing tags spell them once written (uow.tasks.add).
+            tags=tags or [],
             due_at=due_at,
             recurrence=recurrence,
             reminders=reminders,

@@ -1,7 +1,7 @@
 """createTask on a real PostgreSQL: in a project the role check tries the sibling list's lock in
-the same statement (one round trip fewer); a create never waits for a list another transaction
-holds; positions stay distinct and in commit order when members create and move tasks in one
-list at once."""
+the same statement (one round trip fewer), in the inbox the lock is not tried at all; a create
+never waits for a list another transaction holds; positions stay distinct and in commit order
+when members create and move tasks in one list at once."""
 
 from __future__ import annotations
 
@@ -54,14 +54,20 @@ async def _shared_project(engine: AsyncEngine, members: int) -> tuple[uuid.UUID,
     return project.id, ids
 
 
-async def _create(engine: AsyncEngine, user_id: uuid.UUID, title: str, **place: Any) -> Any:
+async def _create(
+    engine: AsyncEngine,
+    user_id: uuid.UUID,
+    title: str,
+    tags: list[str] | None = None,
+    **place: Any,
+) -> Any:
     return await tasks.create_task(
         uow=UnitOfWork(engine),
         user_id=user_id,
         title=title,
         notes=None,
         priority=None,
-        tags=None,
+        tags=tags,
         due_at=None,
         recurrence=None,
         reminders=None,
@@ -98,6 +104,34 @@ async def test_creating_in_a_project_locks_the_list_with_the_role_check(
     assert "project_members" in locking[0]
     assert sum("max(position)" in s for s in sent) == 1
     validate(task.position)
+
+
+async def test_an_inbox_create_neither_takes_nor_tries_its_lists_lock(
+    engine: AsyncEngine,
+) -> None:
+    owner = await _user(engine, "tagger")
+    first = await _create(engine, owner, "first", tags=["Home"])
+    with _statements(engine) as sent:
+        task = await _create(engine, owner, "second", tags=["home", "Garden"])
+    assert not [s for s in sent if "advisory" in s], sent
+    # The last position and the tiebreak's number: one statement.
+    reads = [s for s in sent if "max(position)" in s]
+    assert len(reads) == 1, sent
+    assert "nextval" in reads[0]
+    assert task.tags == ("Home", "Garden")
+    async with engine.connect() as connection:
+        payload = await connection.scalar(
+            select(t.outbox.c.payload)
+            .where(t.outbox.c.partition_key == str(owner))
+            .order_by(t.outbox.c.position.desc())
+            .limit(1)
+        )
+    # Its event carries the position and the tags as stored, not as given.
+    assert payload["data"]["task"]["tags"] == ["Home", "Garden"]
+    assert payload["data"]["task"]["position"] == task.position
+    validate(task.position)
+    assert task.position.startswith(key_between(first.position, None))
+    assert len(task.position) == len(key_between(first.position, None)) + 9
 
 
 async def test_a_non_member_is_not_found_and_creates_nothing(engine: AsyncEngine) -> None:
@@ -188,21 +222,25 @@ async def test_a_create_does_not_wait_for_a_list_another_transaction_holds(
     engine: AsyncEngine,
 ) -> None:
     owner = await _user(engine, "holder")
-    first = await _create(engine, owner, "first")
+    first = await _create(engine, owner, "first", tags=["Work"])
     inbox = structure.ListKey(owner, None, None, None)
     async with engine.connect() as holder, holder.begin():
         # A move into the inbox would hold this lock until its commit.
         await structure.lock_list(holder, inbox)
-        second = await asyncio.wait_for(_create(engine, owner, "second"), timeout=30)
+        # With tags: their lookup tries the lock, and finds it held.
+        second = await asyncio.wait_for(
+            _create(engine, owner, "second", tags=["work", "new"]), timeout=30
+        )
+    assert second.tags == ("Work", "new")
     third = await _create(engine, owner, "third")
     for task in (first, second, third):
         validate(task.position)
-    # The contended create's key is the successor of the last one with a tiebreak after it;
-    # the next uncontended create follows it with a short key again.
+    # The key is the successor of the last one with a tiebreak after it, whoever holds the
+    # lock; keys do not grow from one append to the next.
     assert second.position.startswith(key_between(first.position, None))
     assert len(second.position) == len(key_between(first.position, None)) + 9
     assert first.position < second.position < third.position
-    assert len(third.position) == len(first.position)
+    assert len(third.position) == len(second.position)
 
 
 async def test_creates_in_one_inbox_at_once_keep_positions_distinct_and_after_the_last(
