@@ -127,6 +127,7 @@ async def test_an_inbox_create_neither_takes_nor_tries_its_lists_lock(
             .limit(1)
         )
     # Its event carries the position and the tags as stored, not as given.
+    assert payload is not None
     assert payload["data"]["task"]["tags"] == ["Home", "Garden"]
     assert payload["data"]["task"]["position"] == task.position
     validate(task.position)
