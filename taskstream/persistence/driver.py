@@ -8,16 +8,17 @@ and need none of it. These functions run such a statement on the connection's as
 connection the way SQLAlchemy's adapter runs it, so that both kinds of statements can share
 one connection and one transaction:
 
-- under the adapter's execution lock, the transaction begun first if the connection has none
-  open (as the adapter does at a statement; nothing under autocommit), so that SQLAlchemy's
-  commit or rollback ends it;
+- in the connection's transaction, begun first if there is none (SQLAlchemy's autobegin, and
+  under the adapter's execution lock the driver's BEGIN, as the adapter sends it at a
+  statement; none under autocommit), so that SQLAlchemy's commit or rollback ends it;
 - prepared through the adapter's statement cache, shared with SQLAlchemy's statements and
   invalidated with them;
 - failures raised as SQLAlchemy's exceptions (IntegrityError, DBAPIError... with the driver's
   error as `.orig`, parameters hidden), a dropped connection invalidated: callers catch and
   classify them as before (`is_database_unavailable`, `is_query_canceled`);
 - announced to the engine's `before_cursor_execute` listeners (without a cursor or an
-  execution context), so that what observes the engine's statements sees these as well.
+  execution context), so that what observes the engine's statements sees these as well;
+- a statement cut short by a cancellation invalidates its connection, as SQLAlchemy does.
 
 Rows are asyncpg Records: by position or by name (`row["name"]`), not as attributes.
 The adapter's members used here are private to SQLAlchemy's asyncpg dialect; the version is
@@ -43,6 +44,10 @@ def _adapted(connection: AsyncConnection) -> Any:
 
 async def fetch(connection: AsyncConnection, statement: str, *args: Any) -> list[Record]:
     """Run one statement in the connection's transaction; its rows."""
+    if not connection.in_transaction():
+        # SQLAlchemy's autobegin, as at one of its own statements: its commit (or rollback, or
+        # the pool's reset) then ends what runs here too.
+        await connection.begin()
     adapted = _adapted(connection)
     # Observers of the engine's statements (tests counting round trips) see these too.
     observers = connection.sync_connection.dispatch.before_cursor_execute  # type: ignore[union-attr]
@@ -56,6 +61,14 @@ async def fetch(connection: AsyncConnection, statement: str, *args: Any) -> list
             return cast("list[Record]", await prepared.fetch(*args))
         except Exception as error:
             await _raise_translated(connection, adapted, statement, args, error)
+        except BaseException as interruption:
+            # Cancelled (a request's deadline) or exiting, as SQLAlchemy does: a statement cut
+            # short leaves the connection in a state nobody knows (a BEGIN the server ran that
+            # the adapter never recorded makes the next transaction a SAVEPOINT whose "commit"
+            # commits nothing), so it is closed, never handed out again. Not inside a greenlet,
+            # this terminates it at once.
+            connection.sync_connection.invalidate(interruption)  # type: ignore[union-attr]
+            raise
 
 
 async def fetchrow(connection: AsyncConnection, statement: str, *args: Any) -> Record | None:

@@ -8,6 +8,7 @@ exceptions, a dropped connection invalidated.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -101,8 +102,9 @@ async def test_a_dropped_connection_is_invalidated_and_replaced(database_url: st
     pooled = db.create_engine(database_url, pool_size=1)
     try:
         async with pooled.connect() as connection:
+            # Begins the transaction, as a statement of SQLAlchemy's would (autobegin).
             pid = await driver.fetchval(connection, "SELECT pg_backend_pid()")
-            await connection.begin()
+            assert connection.in_transaction()
             with pytest.raises(DBAPIError) as dropped:
                 await driver.fetch(connection, "SELECT pg_terminate_backend(pg_backend_pid())")
         assert dropped.value.connection_invalidated
@@ -126,3 +128,29 @@ async def test_the_engines_statement_observers_see_driver_statements(engine: Asy
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert seen == ["SELECT $1::int + 1"]
+
+
+async def test_a_cancelled_statement_invalidates_its_connection(
+    database_url: str, table: str
+) -> None:
+    pooled = db.create_engine(database_url, pool_size=1)
+    try:
+        async with pooled.connect() as connection:
+            pid = await driver.fetchval(connection, "SELECT pg_backend_pid()")
+            await connection.commit()
+            await connection.begin()
+            sleeping = asyncio.ensure_future(driver.fetch(connection, "SELECT pg_sleep(5)"))
+            await asyncio.sleep(0.2)
+            sleeping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sleeping
+            # Whatever the server made of the cut-short statement, nobody reuses the connection.
+            assert connection.invalidated
+        async with pooled.connect() as connection:
+            assert await driver.fetchval(connection, "SELECT pg_backend_pid()") != pid
+            await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 7)
+            await connection.commit()
+        async with pooled.connect() as connection:
+            assert await driver.fetchval(connection, f"SELECT count(*) FROM {table}") == 1
+    finally:
+        await pooled.dispose()
