@@ -25,6 +25,7 @@ from graphql_schema.errors import ContractErrors
 from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.filters.resolvers import SavedFilterMutations, SavedFilterQueries
 from graphql_schema.guards import guard_root_fields
+from graphql_schema.input_plans import plan_inputs
 from graphql_schema.nesting import SelectionNesting
 from graphql_schema.notifications.resolvers import NotificationMutations, NotificationQueries
 from graphql_schema.persisted import TrustedDocumentsOnly, trusted_documents_of
@@ -139,6 +140,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
     # Text checks and the mutation budget concern root fields only: wrapped there, once.
     guard_root_fields(schema._schema)
+    plan_inputs(schema)
     return schema
 
 
