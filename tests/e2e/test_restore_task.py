@@ -258,10 +258,13 @@ async def test_where_its_place_is_gone_it_comes_back_where_that_place_was(
 
 
 async def test_its_position_taken_meanwhile_it_goes_to_the_end(alice: GraphQLClient) -> None:
-    first = await new_task(alice, title="First")
-    second = await new_task(alice, title="Second")
+    # Subtasks: their creation holds the list's lock, so the next one takes the short successor
+    # of the last key, which is the deleted one's (an append without the lock adds a tiebreak).
+    parent = await new_task(alice, title="Parent")
+    first = await new_task(alice, title="First", parentId=parent["id"])
+    second = await new_task(alice, title="Second", parentId=parent["id"])
     await delete(alice, second["id"])
-    third = await new_task(alice, title="Third")
+    third = await new_task(alice, title="Third", parentId=parent["id"])
     back = await restore(alice, second["id"])
     assert third["position"] == second["position"]
     assert back["position"] > third["position"] > first["position"]
