@@ -75,9 +75,9 @@ def _plan(definition: StrawberryObjectDefinition, schema: Schema) -> Callable[..
     fields: list[_FieldPlan] = []
     for field in definition.fields:
         type_ = field.resolve_type(type_definition=definition)
-        if isinstance(type_, StrawberryMaybe):
+        # A field without a Python name (none of ours) is left to Strawberry's walk too.
+        if isinstance(type_, StrawberryMaybe) or field.python_name is None:
             return None
-        assert field.python_name is not None
         fields.append(
             _FieldPlan(
                 names.from_field(field), field.python_name, _treatment(type_, scalars), type_
