@@ -28,7 +28,8 @@ from gateway_core.domain.users import User
 from gateway_core.persistence import structure
 from gateway_core.persistence import tables as t
 from taskstream.errors import Conflict, NotFound
-from taskstream.persistence import driver
+from taskstream.messaging.cloudevents import Envelope
+from taskstream.persistence import driver, outbox
 
 
 def reminder_from_row(row: Any) -> Reminder:
@@ -116,46 +117,6 @@ class TagRepository:
         existing = {row["name_key"]: row["name"] for row in rows}
         return tuple(existing.get(key, name) for key, name in zip(keys, wanted, strict=True))
 
-    async def ensure(
-        self, user_id: uuid.UUID, names: Iterable[str], project_id: uuid.UUID | None = None
-    ) -> dict[str, uuid.UUID]:
-        """Ids of the named tags of the scope, creating the missing ones; keyed by name key."""
-        keyed = {tag_key(n): n for n in names}
-        if not keyed:
-            return {}
-        owner = None if project_id is not None else user_id
-        # The partial unique index of the scope (personal or project) decides a conflict.
-        scope_column = t.tags.c.project_id if project_id is not None else t.tags.c.user_id
-        in_scope = (
-            t.tags.c.project_id.is_not(None)
-            if project_id is not None
-            else t.tags.c.project_id.is_(None)
-        )
-        await self.connection.execute(
-            pg_insert(t.tags)
-            .values(
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "user_id": owner,
-                        "project_id": project_id,
-                        "name": name,
-                        "name_key": key,
-                    }
-                    for key, name in keyed.items()
-                ]
-            )
-            .on_conflict_do_nothing(
-                index_elements=[scope_column, t.tags.c.name_key], index_where=in_scope
-            )
-        )
-        rows = await self.connection.execute(
-            select(t.tags.c.name_key, t.tags.c.id).where(
-                tag_scope(user_id, project_id), t.tags.c.name_key.in_(list(keyed))
-            )
-        )
-        return {row.name_key: row.id for row in rows}
-
     async def link(
         self,
         task_id: uuid.UUID,
@@ -166,31 +127,7 @@ class TagRepository:
         """Give the task the named tags of its scope in this order, creating the missing ones:
         one statement (the missing tags, their ids and the links in one data-modifying CTE)."""
         if names:
-            await write_task_parts(self.connection, self, task_id, user_id, project_id, names, ())
-
-    async def link_the_rest(
-        self,
-        task_id: uuid.UUID,
-        user_id: uuid.UUID,
-        names: Sequence[str],
-        project_id: uuid.UUID | None,
-    ) -> None:
-        """The links a tag-writing statement could not make, written the long way.
-
-        A tag another transaction created while that statement ran is in neither its snapshot
-        nor its RETURNING: a fresh snapshot sees it, so no tag of a task is ever dropped.
-        """
-        ids = await self.ensure(user_id, names, project_id)
-        await self.connection.execute(
-            pg_insert(t.task_tags)
-            .values(
-                [
-                    {"task_id": task_id, "tag_id": ids[tag_key(name)], "position": index}
-                    for index, name in enumerate(names)
-                ]
-            )
-            .on_conflict_do_nothing()
-        )
+            await write_task_parts(self.connection, task_id, user_id, project_id, names, ())
 
     async def scope_of(self, tag_id: uuid.UUID) -> tuple[uuid.UUID | None, uuid.UUID | None]:
         """The tag's (user_id, project_id), locked for change; NOT_FOUND when there is none
@@ -275,15 +212,16 @@ def _names_statement(*, in_project: bool) -> str:
 
 
 @functools.cache
-def _parts_statement(*, in_project: bool, with_row: bool) -> str:
+def _parts_statement(*, in_project: bool, with_row: bool, with_events: bool = False) -> str:
     """One statement writing a task's tags (the missing ones created), their links in order and
-    its reminders, after the task's row itself when `with_row`; it answers the links made and
-    the tags' keys and names as the scope spells them.
+    its reminders, after the task's row itself when `with_row`, and the unit of work's outbox
+    rows when `with_events`; it answers the tags' keys and names as the scope spells them.
 
     Parameters: $1 task id, $2 owner id, $3 project id, $4-$6 the new tags' ids, names and
     keys (one per key), $7 the keys of the task's tags in order, $8 the reminders (a JSON
-    array), and with the row $9 on: `_TASK_COLUMNS`. A constant text per shape, so that
-    asyncpg prepares it once per connection and nothing is compiled per request.
+    array), with the row $9 on: `_TASK_COLUMNS`, then with the events the outbox's
+    `write_parameters`. A constant text per shape, so that asyncpg prepares it once per
+    connection and nothing is compiled per request.
     """
     if in_project:
         # The partial unique index of the scope decides a conflict.
@@ -293,6 +231,7 @@ def _parts_statement(*, in_project: bool, with_row: bool) -> str:
         tag_owner, conflict = "$2::uuid", "(user_id, name_key) WHERE project_id IS NULL"
         scope = "user_id = $2::uuid AND project_id IS NULL"
     row = ""
+    following = 9
     if with_row:
         names = ", ".join(name for name, _ in _TASK_COLUMNS)
         values = ", ".join(
@@ -307,17 +246,26 @@ def _parts_statement(*, in_project: bool, with_row: bool) -> str:
                 ")),\n",
             )
         )
+        following += len(_TASK_COLUMNS)
+    events = woken = ""
+    if with_events:
+        events = f", outboxed AS (\n{outbox.rows_statement(t.outbox.fullname, following)}\n)"
+        woken = f", {outbox.wake_relay(t.outbox)} AS woken"
     # Only the constant fragments above are interpolated, never a value (S608/B608).
-    # The statement's snapshot has the tags that existed before it; RETURNING has the new.
+    # The statement's snapshot has the tags that existed before it, RETURNING the new ones. A
+    # tag missing from the snapshot is inserted: when another transaction created it since
+    # (the conflict), DO UPDATE returns that row, so every tag is linked in this one statement
+    # (which may be the whole commit: UnitOfWork.commit_new_task).
     # The task's row, its links and reminders are checked against each other at its end.
     return f"""WITH {row}wanted AS (
   SELECT w.name_key, (w.place - 1)::smallint AS position
   FROM unnest($7::text[]) WITH ORDINALITY AS w(name_key, place)
 ), created AS (
-  INSERT INTO gateway.tags (id, user_id, project_id, name, name_key)
+  INSERT INTO gateway.tags AS tag (id, user_id, project_id, name, name_key)
   SELECT n.id, {tag_owner}, $3::uuid, n.name, n.name_key
   FROM unnest($4::uuid[], $5::text[], $6::text[]) AS n(id, name, name_key)
-  ON CONFLICT {conflict} DO NOTHING
+  WHERE NOT EXISTS (SELECT FROM gateway.tags WHERE {scope} AND name_key = n.name_key)
+  ON CONFLICT {conflict} DO UPDATE SET name = tag.name
   RETURNING id, name_key, name
 ), found AS (
   SELECT id, name_key, name FROM created
@@ -326,7 +274,6 @@ def _parts_statement(*, in_project: bool, with_row: bool) -> str:
 ), linked AS (
   INSERT INTO gateway.task_tags (task_id, tag_id, position)
   SELECT $1::uuid, found.id, wanted.position FROM wanted JOIN found USING (name_key)
-  RETURNING tag_id
 ), reminded AS (
   INSERT INTO gateway.reminders
     (id, task_id, user_id, position, remind_at, before_due, channels, state, sent_at)
@@ -334,9 +281,8 @@ def _parts_statement(*, in_project: bool, with_row: bool) -> str:
          r.sent_at
   FROM jsonb_to_recordset($8::jsonb) AS r(id uuid, position smallint, remind_at timestamptz,
     before_due integer, channels text[], state text, sent_at timestamptz)
-)
-SELECT (SELECT count(*) FROM linked) AS linked,
-  array(SELECT name_key FROM found) AS keys, array(SELECT name FROM found) AS names
+){events}
+SELECT array(SELECT name_key FROM found) AS keys, array(SELECT name FROM found) AS names{woken}
 """  # noqa: S608  # nosec B608
 
 
@@ -382,16 +328,20 @@ def _task_values(task: Task) -> tuple[Any, ...]:
 
 async def write_task_parts(
     connection: AsyncConnection,
-    tags: TagRepository,
     task_id: uuid.UUID,
     user_id: uuid.UUID,
     project_id: uuid.UUID | None,
     names: Sequence[str],
     reminders: Sequence[Reminder],
     row: Task | None = None,
+    events: Sequence[Envelope] = (),
 ) -> tuple[str, ...]:
     """Write a task's tags of its scope in this order (creating the missing ones) and its
-    reminders, with its row first when `row` is given: one statement, one round trip.
+    reminders, with its row first when `row` is given and the outbox rows of `events`: one
+    statement, one round trip.
+
+    With events, the statement is its unit of work's last write and runs on its own when
+    nothing has begun the transaction (see `UnitOfWork.commit_new_task`).
 
     Returns the tag names as the scope spells them (an existing tag's spelling wins over the
     one given, as `TagRepository.canonical_names` answers).
@@ -409,11 +359,13 @@ async def write_task_parts(
     )
     if row is not None:
         parameters += _task_values(row)
-    statement = _parts_statement(in_project=project_id is not None, with_row=row is not None)
-    answer = await driver.fetchrow(connection, statement, *parameters)
+    if events:
+        parameters += outbox.write_parameters(events)
+    statement = _parts_statement(
+        in_project=project_id is not None, with_row=row is not None, with_events=bool(events)
+    )
+    answer = await driver.fetchrow(connection, statement, *parameters, standalone=bool(events))
     assert answer is not None  # a SELECT without FROM answers one row
-    if answer["linked"] != len(names):
-        await tags.link_the_rest(task_id, user_id, names, project_id)
     spelled = dict(zip(answer["keys"], answer["names"], strict=True))
     return tuple(spelled.get(tag_key(name), name) for name in names)
 
@@ -421,9 +373,8 @@ async def write_task_parts(
 class TaskRepository:
     """Tasks with their tags and reminders; remembers what it handed out for the outbox."""
 
-    def __init__(self, connection: AsyncConnection, tag_repository: TagRepository) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
-        self.tag_repository = tag_repository
         self.seen: list[Task] = []
 
     async def get(self, user_id: uuid.UUID, task_id: uuid.UUID) -> Task:
@@ -517,18 +468,35 @@ class TaskRepository:
     async def add(self, task: Task) -> None:
         """Insert a new task with its tags and reminders (at the end of its list when it has
         no position yet)."""
-        placed = not task.position
-        if placed:
-            task.position = await structure.append_position(
-                self.connection, structure.ListKey.of_task(task)
+        await self.place(task)
+        await self.insert(task)
+
+    async def place(self, task: Task) -> None:
+        """Take in a new task: one read gives it (unless it has one) its position at the end of
+        its list and its tags the scope's stored spelling, which the TaskCreated it raised then
+        carries too; `insert` writes it."""
+        if not task.position:
+            keys = [tag_key(name) for name in task.tags]
+            task.position, stored = await structure.placement(
+                self.connection, structure.ListKey.of_task(task), keys
             )
-        spelled = await self._write_row(task)
-        if placed or spelled != task.tags:
-            # The TaskCreated raised before the position and the tags' stored spelling were
-            # known carries them too.
-            task.tags = spelled
+            spelling = {tag_key(name): name for name in stored}
+            task.tags = tuple(
+                spelling.get(key, name) for key, name in zip(keys, task.tags, strict=True)
+            )
             task.events[:] = [replace(event, task=task.copy()) for event in task.events]
         self.seen.append(task)
+
+    async def insert(self, task: Task, events: Sequence[Envelope] = ()) -> None:
+        """Write a task taken in by `place`: its row, tags and reminders, and the outbox rows of
+        `events` (as the unit of work's last write), in one statement."""
+        spelled = await self._write_row(task, events=events)
+        if spelled != task.tags:
+            # Written since the task was placed: a tag another transaction created meanwhile
+            # with another spelling (the stored one wins). Events written by this statement
+            # keep the spelling read, as a rename committed after them would leave them.
+            task.tags = spelled
+            task.events[:] = [replace(event, task=task.copy()) for event in task.events]
 
     async def add_instance(self, task: Task) -> Task:
         """Insert the next instance of a series, or return the one already due then.
@@ -546,13 +514,15 @@ class TaskRepository:
         await self.add(task)
         return task
 
-    async def _write_row(self, task: Task | None = None, statement: Any = None) -> tuple[str, ...]:
-        """Insert a new task with its tags and reminders in one statement (`task`: answers its
-        tags as stored), or run an UPDATE of a task row; a second instance due at once is a
-        CONFLICT."""
+    async def _write_row(
+        self, task: Task | None = None, statement: Any = None, events: Sequence[Envelope] = ()
+    ) -> tuple[str, ...]:
+        """Insert a new task with its tags and reminders (and `events`' outbox rows) in one
+        statement (`task`: answers its tags as stored), or run an UPDATE of a task row; a
+        second instance due at once is a CONFLICT."""
         try:
             if task is not None:
-                return await self._write_parts(task, row=True)
+                return await self._write_parts(task, row=True, events=events)
             await self.connection.execute(statement)
             return ()
         except IntegrityError as error:
@@ -575,21 +545,23 @@ class TaskRepository:
         """Delete the task; tags links and reminders go with it."""
         await self.connection.execute(delete(t.tasks).where(t.tasks.c.id == task.id))
 
-    async def _write_parts(self, task: Task, *, row: bool = False) -> tuple[str, ...]:
-        """The task's tags and reminders (its row too when `row`), in one statement; the tags
-        as stored."""
+    async def _write_parts(
+        self, task: Task, *, row: bool = False, events: Sequence[Envelope] = ()
+    ) -> tuple[str, ...]:
+        """The task's tags and reminders (its row too when `row`, and `events`' outbox rows),
+        in one statement; the tags as stored."""
         if not (row or task.tags or task.reminders):
             return task.tags
         # A task's tag names resolve in its scope: its project's tag set, or its owner's.
         return await write_task_parts(
             self.connection,
-            self.tag_repository,
             task.id,
             task.user_id,
             task.project_id,
             task.tags,
             task.reminders,
             row=task if row else None,
+            events=events,
         )
 
     @staticmethod

@@ -69,7 +69,7 @@ class ListKey:
 # those it found held by another transaction (False).
 LIST_LOCKS = "taskstream.list_locks"
 # Constant text, prepared once per connection (so are the statements built from the fragments
-# of `_last_position`).
+# of `placement`).
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))"
 
 
@@ -129,20 +129,24 @@ async def append_position(connection: AsyncConnection, key: ListKey) -> str:
     It stays distinct from the key of every concurrent append (another number) and move (no
     tiebreak, or another number), and the next append's successor is short again.
     """
+    position, _ = await placement(connection, key, ())
+    return position
+
+
+async def placement(
+    connection: AsyncConnection, key: ListKey, tag_keys: Sequence[str]
+) -> tuple[str, list[str]]:
+    """Where a new task of the list goes (as `append_position` places it) and the names of the
+    list scope's existing tags among `tag_keys` (their stored spelling), in one statement.
+
+    The statement takes no lock and needs no transaction: outside a held lock, it runs on its
+    own when nothing has begun the transaction yet (no BEGIN before it).
+    """
     held = holds_lock(connection, key)
-    last, number = await _last_position(connection, key, numbered=not held)
-    following = key_between(last, None)
-    return following if number is None else following + tiebreak(number)
-
-
-async def _last_position(
-    connection: AsyncConnection, key: ListKey, *, numbered: bool
-) -> tuple[str | None, int | None]:
-    """The list's last committed position, and (`numbered`) the tiebreak sequence's next value."""
     # `ListKey.conditions` as constant text (one per shape of the key): prepared once per
     # connection, nothing compiled per call.
     conditions: list[str] = []
-    values: list[uuid.UUID] = []
+    values: list[Any] = []
 
     def equals(column: str, value: uuid.UUID) -> None:
         values.append(value)
@@ -151,24 +155,37 @@ async def _last_position(
     if key.project_id is None:
         conditions.append("project_id IS NULL")
         equals("user_id", key.owner_id)
+        tag_scope = "user_id = $1::uuid AND project_id IS NULL"
     else:
         equals("project_id", key.project_id)
+        tag_scope = "project_id = $1::uuid"
     for column, value in (("section_id", key.section_id), ("parent_id", key.parent_id)):
         if value is None:
             conditions.append(f"{column} IS NULL")
         else:
             equals(column, value)
     # The sequence also numbers the rows bulk loads insert without a position (gateway_0006).
-    number = ", nextval('gateway.task_position_seq')" if numbered else ""
+    number = "NULL::bigint" if held else "nextval('gateway.task_position_seq')"
+    tags = "NULL::text[]"
+    if tag_keys:
+        values.append(list(tag_keys))
+        tags = (
+            "array(SELECT name FROM gateway.tags WHERE "  # noqa: S608  # nosec B608
+            + f"{tag_scope} AND name_key = ANY(${len(values)}::text[]))"
+        )
     row = await driver.fetchrow(
         connection,
         # Only the constant fragments above are joined, never a value.
-        f"SELECT max(position){number} FROM gateway.tasks WHERE "  # noqa: S608  # nosec B608
+        f"SELECT max(position), {number}, {tags} FROM gateway.tasks WHERE "  # noqa: S608  # nosec B608
         + " AND ".join(conditions),
         *values,
+        standalone=True,
     )
     assert row is not None  # an aggregate without GROUP BY answers one row
-    return row[0], (row[1] if numbered else None)
+    last, tiebreak_number, names = row
+    following = key_between(last, None)
+    position = following if tiebreak_number is None else following + tiebreak(tiebreak_number)
+    return position, names or []
 
 
 async def neighbour(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from gateway_core.domain.events import Event
+from gateway_core.domain.model import Task
 from gateway_core.persistence import tables as t
 from gateway_core.persistence.projects import ProjectRepository
 from gateway_core.persistence.repositories import (
@@ -56,7 +59,7 @@ class UnitOfWork:
         self._transaction = await self.connection.begin()
         self.users = UserRepository(self.connection)
         self.tags = TagRepository(self.connection)
-        self.tasks = TaskRepository(self.connection, self.tags)
+        self.tasks = TaskRepository(self.connection)
         self.projects = ProjectRepository(self.connection)
         return self
 
@@ -98,7 +101,25 @@ class UnitOfWork:
         """Write the outbox rows and commit them with the change, atomically."""
         assert self._transaction is not None
         await write_outbox(self.connection, t.outbox, self.collect_envelopes())
-        await _finish_commit(self._transaction)
+        await _committed(self._transaction.commit())
+        self._written()
+
+    async def commit_new_task(self, task: Task) -> None:
+        """Insert a new task (at the end of its list, its tags spelled as stored) and commit it
+        with every pending event.
+
+        Its row, tags and reminders and the outbox rows go in one statement, after one read
+        (`TaskRepository.place`). When nothing began the transaction before (an inbox create),
+        that statement is the whole commit, atomic by itself: no BEGIN, no COMMIT.
+        """
+        assert self._transaction is not None
+        await self.tasks.place(task)
+        # The write may be the commit: once on its way, its outcome is the request's.
+        await _committed(self.tasks.insert(task, self.collect_envelopes()))
+        await _committed(self._transaction.commit())
+        self._written()
+
+    def _written(self) -> None:
         for task in self.tasks.seen:
             task.events.clear()
         for project in self.projects.seen:
@@ -106,15 +127,16 @@ class UnitOfWork:
         self._extra.clear()
 
 
-async def _finish_commit(transaction: AsyncTransaction) -> None:
-    """Commit; a cancellation arriving meanwhile (the request's deadline) waits for it.
+async def _committed(commit: Coroutine[Any, Any, None]) -> None:
+    """Run a commit (or the statement that is one); a cancellation arriving meanwhile (the
+    request's deadline) waits for it.
 
     Once COMMIT is on its way, its outcome is the request's outcome: cancelling the wait
     would report a change as stopped (TIMEOUT) that PostgreSQL may well have committed. So the
     commit runs to its end and the cancellation is absorbed: the deadline stops only work that
     had not reached its commit (asyncio.timeout then lets the block finish normally).
     """
-    committing = asyncio.ensure_future(transaction.commit())
+    committing = asyncio.ensure_future(commit)
     try:
         try:
             await asyncio.shield(committing)

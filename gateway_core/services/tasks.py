@@ -73,7 +73,7 @@ async def create_task(
             title=title,
             notes=notes or "",
             priority=priority or Priority.NONE,
-            # Spelled as the scope's existing tags spell them once written (uow.tasks.add).
+            # Spelled as the scope's existing tags spell them when placed (commit_new_task).
             tags=tags or [],
             due_at=due_at,
             recurrence=recurrence,
@@ -87,8 +87,7 @@ async def create_task(
         )
         # Validating a rule expands it (bounded by its work budget): off the event loop.
         task = await off_loop(build) if recurrence is not None else build()
-        await uow.tasks.add(task)
-        await uow.commit()
+        await uow.commit_new_task(task)
     return task
 
 

@@ -18,7 +18,12 @@ one connection and one transaction:
   classify them as before (`is_database_unavailable`, `is_query_canceled`);
 - announced to the engine's `before_cursor_execute` listeners (without a cursor or an
   execution context), so that what observes the engine's statements sees these as well;
-- a statement cut short by a cancellation invalidates its connection, as SQLAlchemy does.
+- a statement cut short by a cancellation invalidates its connection, as SQLAlchemy does;
+- `standalone=True`, for a statement complete by itself, skips the BEGIN while the transaction
+  has not begun at the server: the statement then runs on its own (autocommit: one statement is
+  atomic) and the transaction's COMMIT sends nothing if no other statement began it. A read
+  under READ COMMITTED that takes no lock sees the same either way; a write may be standalone
+  only as its unit of work's last one, carrying its outbox rows (UnitOfWork.commit_new_task).
 
 Rows are asyncpg Records: by position or by name (`row["name"]`), not as attributes.
 The adapter's members used here are private to SQLAlchemy's asyncpg dialect; the version is
@@ -42,8 +47,11 @@ def _adapted(connection: AsyncConnection) -> Any:
     return connection.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
 
 
-async def fetch(connection: AsyncConnection, statement: str, *args: Any) -> list[Record]:
-    """Run one statement in the connection's transaction; its rows."""
+async def fetch(
+    connection: AsyncConnection, statement: str, *args: Any, standalone: bool = False
+) -> list[Record]:
+    """Run one statement in the connection's transaction (`standalone`: on its own while that
+    has not begun); its rows."""
     if not connection.in_transaction():
         # SQLAlchemy's autobegin, as at one of its own statements: its commit (or rollback, or
         # the pool's reset) then ends what runs here too.
@@ -55,7 +63,7 @@ async def fetch(connection: AsyncConnection, statement: str, *args: Any) -> list
         observers(connection.sync_connection, None, statement, args, None, False)
     async with adapted._execute_mutex:
         try:
-            if adapted._transaction is None:
+            if adapted._transaction is None and not standalone:
                 await adapted._start_transaction()
             prepared, _ = await adapted._prepare(statement, adapted._invalidate_schema_cache_asof)
             return cast("list[Record]", await prepared.fetch(*args))
@@ -71,9 +79,12 @@ async def fetch(connection: AsyncConnection, statement: str, *args: Any) -> list
             raise
 
 
-async def fetchrow(connection: AsyncConnection, statement: str, *args: Any) -> Record | None:
-    """Run one statement in the connection's transaction; its first row, if any."""
-    rows = await fetch(connection, statement, *args)
+async def fetchrow(
+    connection: AsyncConnection, statement: str, *args: Any, standalone: bool = False
+) -> Record | None:
+    """Run one statement in the connection's transaction (`standalone`: see `fetch`); its first
+    row, if any."""
+    rows = await fetch(connection, statement, *args, standalone=standalone)
     return rows[0] if rows else None
 
 

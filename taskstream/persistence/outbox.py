@@ -91,22 +91,51 @@ def lease_key(outbox: Table) -> int:
     return zlib.crc32(f"taskstream.outbox.{outbox.schema}".encode())
 
 
+# Parameters of an outbox write (`write_parameters`): the rows' event ids, topics, partition
+# keys, types and payloads (arrays, in order), then the writing transaction's traceparent.
+WRITE_PARAMETERS = 6
+
+
 @functools.cache
-def _write_statement(table: str, channel: str) -> str:
-    """The outbox write of `write_outbox` for one table: constant text, prepared once per
-    connection (nothing compiled per write, whatever the number of events)."""
-    # Only the table's own name and channel are interpolated, never a value (S608/B608).
-    # The rows go in the order given (by ordinality): `position` is the relay's order.
+def rows_statement(table: str, first: int = 1) -> str:
+    """The INSERT of outbox rows given as parameters $first to $first + 5 (`write_parameters`):
+    in `write_outbox`'s statement, and a data-modifying CTE of a caller whose one statement
+    writes its change and its events together (which then also wakes the relay: `wake_relay`).
+    Constant text, prepared once per connection, nothing compiled per write."""
+    ids, topics, keys, types, payloads, traceparent = (f"${first + n}" for n in range(6))
+    # Only the table's own name and parameter numbers are interpolated, never a value
+    # (S608/B608). The rows go in the order given (by ordinality): `position` is the relay's
+    # order.
+    return f"""INSERT INTO {table} (event_id, topic, partition_key, type, payload, traceparent)
+  SELECT e.event_id, e.topic, e.partition_key, e.type, e.payload, {traceparent}::text
+  FROM unnest({ids}::uuid[], {topics}::text[], {keys}::text[], {types}::text[],
+    {payloads}::jsonb[]) WITH ORDINALITY AS e(event_id, topic, partition_key, type, payload, place)
+  ORDER BY e.place"""  # noqa: S608  # nosec B608
+
+
+def wake_relay(outbox: Table) -> str:
+    """The SQL expression that wakes the outbox's relay when its transaction commits (never for
+    one rolled back): for the one-row main query of a statement that writes outbox rows."""
+    return f"pg_notify('{notify_channel(outbox)}', '')"
+
+
+@functools.cache
+def _write_statement(outbox: Table) -> str:
     # One statement, one round trip: the rows and the wake-up (a data-modifying CTE runs once,
-    # read or not). A notification is delivered at commit, never for a rolled-back transaction.
-    return f"""WITH written AS (
-  INSERT INTO {table} (event_id, topic, partition_key, type, payload, traceparent)
-  SELECT e.event_id, e.topic, e.partition_key, e.type, e.payload, $6::text
-  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-    WITH ORDINALITY AS e(event_id, topic, partition_key, type, payload, place)
-  ORDER BY e.place
-)
-SELECT pg_notify('{channel}', '')"""  # noqa: S608  # nosec B608
+    # read or not).
+    return f"WITH written AS (\n{rows_statement(outbox.fullname)}\n)\nSELECT {wake_relay(outbox)}"
+
+
+def write_parameters(envelopes: Sequence[Envelope]) -> tuple[Any, ...]:
+    """The parameters of `rows_statement` for these events, in this order."""
+    return (
+        [e.id for e in envelopes],
+        [e.topic for e in envelopes],
+        [e.partition_key for e in envelopes],
+        [e.type for e in envelopes],
+        [json.dumps(e.body) for e in envelopes],
+        telemetry.current_traceparent(),
+    )
 
 
 async def write_outbox(
@@ -117,13 +146,8 @@ async def write_outbox(
         return
     await driver.fetch(
         connection,
-        _write_statement(outbox.fullname, notify_channel(outbox)),
-        [e.id for e in envelopes],
-        [e.topic for e in envelopes],
-        [e.partition_key for e in envelopes],
-        [e.type for e in envelopes],
-        [json.dumps(e.body) for e in envelopes],
-        telemetry.current_traceparent(),
+        _write_statement(outbox),
+        *write_parameters(envelopes),
     )
 
 

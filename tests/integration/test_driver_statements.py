@@ -2,7 +2,8 @@
 
 Each test pins one assumption the module makes about SQLAlchemy's asyncpg adapter: the
 statement joins the connection's transaction (begun by it when none is open), SQLAlchemy's
-commit and rollback end it, autocommit stays autocommit, and failures arrive as SQLAlchemy's
+commit and rollback end it, autocommit stays autocommit, a standalone statement runs on its own
+only before the transaction has begun at the server, and failures arrive as SQLAlchemy's
 exceptions, a dropped connection invalidated.
 """
 
@@ -68,6 +69,27 @@ async def test_sqlalchemys_rollback_undoes_driver_statements(
         await connection.begin()
         await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 2)
     assert await stored(engine, table) == []
+
+
+async def test_a_standalone_statement_commits_alone_until_the_transaction_has_begun(
+    engine: AsyncEngine, table: str
+) -> None:
+    async with engine.connect() as connection:
+        await connection.begin()
+        # Nothing has begun it at the server yet: the statement is its own commit...
+        await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 1, standalone=True)
+        assert await stored(engine, table) == [1], "not committed at once"
+        # ...and what SQLAlchemy's rollback then ends does not include it.
+        await connection.rollback()
+    assert await stored(engine, table) == [1]
+    async with engine.connect() as connection:
+        await connection.begin()
+        await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 2)
+        # Begun by the statement before: the standalone one joins the transaction.
+        await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 3, standalone=True)
+        assert await stored(engine, table) == [1], "visible before the commit"
+        await connection.rollback()
+    assert await stored(engine, table) == [1]
 
 
 async def test_an_autocommit_connection_commits_each_driver_statement(

@@ -1,21 +1,23 @@
 """createTask on a real PostgreSQL: in a project the role check tries the sibling list's lock in
-the same statement (one round trip fewer), in the inbox the lock is not tried at all; a create
-never waits for a list another transaction holds; positions stay distinct and in commit order
-when members create and move tasks in one list at once."""
+the same statement (one round trip fewer), in the inbox the lock is not tried at all and the
+create is two statements without BEGIN or COMMIT (the write, outbox row included, is its own
+commit); a create never waits for a list another transaction holds; positions stay distinct
+and in commit order when members create and move tasks in one list at once."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway_core.domain.model import Task
 from gateway_core.domain.positions import key_between, validate
 from gateway_core.domain.projects import Role
 from gateway_core.domain.users import new_user
@@ -89,6 +91,97 @@ def _statements(engine: AsyncEngine) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@asynccontextmanager
+async def _transaction_control(engine: AsyncEngine) -> AsyncIterator[list[str]]:
+    """BEGIN, COMMIT and ROLLBACK as asyncpg sends them on the connections the engine hands out
+    while the block runs (statements outside a transaction send none)."""
+    sent: list[str] = []
+    logged: list[Any] = []
+
+    def log(record: Any) -> None:
+        if record.query.split()[0].rstrip(";") in {"BEGIN", "COMMIT", "ROLLBACK"}:
+            sent.append(record.query)
+
+    def checkout(adapted: Any, *_: Any) -> None:
+        adapted._connection.add_query_logger(log)
+        logged.append(adapted._connection)
+
+    event.listen(engine.sync_engine, "checkout", checkout)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "checkout", checkout)
+        await asyncio.sleep(0.05)  # asyncpg calls its loggers soon after, not at once
+        for connection in logged:
+            connection.remove_query_logger(log)
+
+
+async def test_an_inbox_create_is_two_statements_without_begin_or_commit(
+    engine: AsyncEngine,
+) -> None:
+    owner = await _user(engine, "inboxer")
+    await _create(engine, owner, "first", tags=["Home"])
+    async with _transaction_control(engine) as control:
+        with _statements(engine) as sent:
+            task = await _create(engine, owner, "second", tags=["home", "Garden"])
+    # The read (last position, tiebreak, the tags' spelling) and the write of the row, tags,
+    # links and the outbox row with the relay's wake-up, each on its own.
+    assert len(sent) == 2, sent
+    assert "max(position)" in sent[0]
+    assert "gateway.outbox" in sent[1]
+    assert "pg_notify" in sent[1]
+    assert control == [], control
+    async with engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                select(t.outbox.c.type, t.outbox.c.payload).where(
+                    t.outbox.c.payload["data"]["task"]["id"].astext == str(task.id)
+                )
+            )
+        ).all()
+        tags = (
+            await connection.execute(
+                select(t.tags.c.name)
+                .join(t.task_tags, t.task_tags.c.tag_id == t.tags.c.id)
+                .where(t.task_tags.c.task_id == task.id)
+                .order_by(t.task_tags.c.position)
+            )
+        ).scalars()
+        assert list(tags) == ["Home", "Garden"]
+    assert [row.type for row in rows] == ["taskstream.task.created.v1"], rows
+
+
+async def test_a_create_that_fails_at_its_write_leaves_nothing(engine: AsyncEngine) -> None:
+    owner = await _user(engine, "failer")
+    taken = await _create(engine, owner, "first")
+    before = await _counts(engine, owner)
+    # A task id already taken: the one statement fails whole (no tag, no link, no event).
+    original = Task.create
+
+    def same_id(**fields: Any) -> Task:
+        created = original(**fields)
+        created.id = taken.id
+        return created
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Task, "create", same_id)
+        with pytest.raises(Exception, match="tasks_pkey"):
+            await _create(engine, owner, "again", tags=["NewTag"])
+    assert await _counts(engine, owner) == before
+
+
+async def _counts(engine: AsyncEngine, owner: uuid.UUID) -> tuple[int | None, ...]:
+    """The owner's tasks, tags and outbox rows."""
+    async with engine.connect() as connection:
+        return (
+            await connection.scalar(select(func.count()).where(t.tasks.c.user_id == owner)),
+            await connection.scalar(select(func.count()).where(t.tags.c.user_id == owner)),
+            await connection.scalar(
+                select(func.count()).where(t.outbox.c.partition_key == str(owner))
+            ),
+        )
 
 
 async def test_creating_in_a_project_locks_the_list_with_the_role_check(

@@ -96,19 +96,20 @@ def _due_by_wall_clock(module: ModuleType, original: Any) -> Any:
 
 
 def _commit_cancellable(module: ModuleType, original: Any) -> Any:
-    """_finish_commit without its shield: the request deadline may cancel the wait while
-    COMMIT is on its way, and the client is told TIMEOUT, "nothing was changed"."""
+    """_committed without its shield: the request deadline may cancel the wait while COMMIT
+    (or the statement that is one) is on its way, and the client is told TIMEOUT, "nothing was
+    changed"."""
 
-    async def finish_commit(transaction: Any) -> None:
+    async def committed(commit: Any) -> None:
         try:
-            await transaction.commit()
+            await commit
         except Exception as error:
             # Kept from the original: only the shield is taken away.
             if module.is_database_unavailable(error):
                 raise module.Unavailable(committing=True) from error
             raise
 
-    return finish_commit
+    return committed
 
 
 BREAKS: dict[str, Break] = {
@@ -130,7 +131,7 @@ BREAKS: dict[str, Break] = {
     ),
     "commit-cancellable": Break(
         "gateway_core.persistence.uow",
-        "_finish_commit",
+        "_committed",
         ("gateway-1", "gateway-2"),
         _commit_cancellable,
         turns_off="letting a COMMIT on its way finish before the deadline's answer",
