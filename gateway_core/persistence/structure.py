@@ -139,8 +139,8 @@ async def placement(
     """Where a new task of the list goes (as `append_position` places it) and the names of the
     list scope's existing tags among `tag_keys` (their stored spelling), in one statement.
 
-    The statement takes no lock and needs no transaction: outside a held lock, it runs on its
-    own when nothing has begun the transaction yet (no BEGIN before it).
+    The statement takes no lock and needs no transaction: it runs on its own when nothing has
+    begun the connection's transaction yet (no BEGIN before it).
     """
     held = holds_lock(connection, key)
     # `ListKey.conditions` as constant text (one per shape of the key): prepared once per

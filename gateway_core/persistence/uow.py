@@ -112,12 +112,15 @@ class UnitOfWork:
         (`TaskRepository.place`). When nothing began the transaction before (an inbox create),
         that statement is the whole commit, atomic by itself: no BEGIN, no COMMIT.
         """
-        assert self._transaction is not None
         await self.tasks.place(task)
         # The write may be the commit: once on its way, its outcome is the request's.
-        await _committed(self.tasks.insert(task, self.collect_envelopes()))
-        await _committed(self._transaction.commit())
+        await _committed(self._insert_and_commit(task))
         self._written()
+
+    async def _insert_and_commit(self, task: Task) -> None:
+        assert self._transaction is not None
+        await self.tasks.insert(task, self.collect_envelopes())
+        await self._transaction.commit()
 
     def _written(self) -> None:
         for task in self.tasks.seen:
