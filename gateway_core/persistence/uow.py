@@ -9,7 +9,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway_core.domain.events import Event
 from gateway_core.domain.model import Task
@@ -38,7 +38,12 @@ def from_task_event(event: Event, *, actor_id: uuid.UUID | None = None) -> Envel
 
 
 class UnitOfWork:
-    """Opens a transaction; commit() writes every pending event to the outbox, then commits."""
+    """One transaction; commit() writes every pending event to the outbox, then commits.
+
+    The transaction begins at its first statement (SQLAlchemy's autobegin, the driver's alike),
+    not on entry: a unit of work whose only statements run standalone (an inbox create, see
+    `commit_new_task`) never begins one, and SQLAlchemy's begin and commit cost it nothing.
+    """
 
     connection: AsyncConnection
     users: UserRepository
@@ -51,12 +56,10 @@ class UnitOfWork:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._transaction: AsyncTransaction | None = None
         self._extra: list[Envelope] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self.connection = await self.engine.connect()
-        self._transaction = await self.connection.begin()
         self.users = UserRepository(self.connection)
         self.tags = TagRepository(self.connection)
         self.tasks = TaskRepository(self.connection)
@@ -71,8 +74,9 @@ class UnitOfWork:
     ) -> None:
         try:
             try:
-                if self._transaction is not None and self._transaction.is_active:
-                    await self._transaction.rollback()
+                transaction = self.connection.get_transaction()
+                if transaction is not None and transaction.is_active:
+                    await transaction.rollback()
             finally:
                 await self.connection.close()
         except Exception as cleanup:
@@ -99,9 +103,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Write the outbox rows and commit them with the change, atomically."""
-        assert self._transaction is not None
         await write_outbox(self.connection, t.outbox, self.collect_envelopes())
-        await _committed(self._transaction.commit())
+        await _committed(self._commit_if_begun())
         self._written()
 
     async def commit_new_task(self, task: Task) -> None:
@@ -118,9 +121,13 @@ class UnitOfWork:
         self._written()
 
     async def _insert_and_commit(self, task: Task) -> None:
-        assert self._transaction is not None
         await self.tasks.insert(task, self.collect_envelopes())
-        await self._transaction.commit()
+        await self._commit_if_begun()
+
+    async def _commit_if_begun(self) -> None:
+        transaction = self.connection.get_transaction()
+        if transaction is not None:
+            await transaction.commit()
 
     def _written(self) -> None:
         for task in self.tasks.seen:

@@ -21,7 +21,8 @@ one connection and one transaction:
 - a statement cut short by a cancellation invalidates its connection, as SQLAlchemy does;
 - `standalone=True`, for a statement complete by itself, skips the BEGIN while the transaction
   has not begun at the server: the statement then runs on its own (autocommit: one statement is
-  atomic) and the transaction's COMMIT sends nothing if no other statement began it. A read
+  atomic), begins no SQLAlchemy transaction either, and a COMMIT sends nothing if no other
+  statement began one. A read
   under READ COMMITTED that takes no lock sees the same either way; a write may be standalone
   only as its unit of work's last one, carrying its outbox rows (UnitOfWork.commit_new_task).
 
@@ -52,7 +53,7 @@ async def fetch(
 ) -> list[Record]:
     """Run one statement in the connection's transaction (`standalone`: on its own while that
     has not begun); its rows."""
-    if not connection.in_transaction():
+    if not (standalone or connection.in_transaction()):
         # SQLAlchemy's autobegin, as at one of its own statements: its commit (or rollback, or
         # the pool's reset) then ends what runs here too.
         await connection.begin()

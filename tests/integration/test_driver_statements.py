@@ -83,13 +83,18 @@ async def test_a_standalone_statement_commits_alone_until_the_transaction_has_be
         await connection.rollback()
     assert await stored(engine, table) == [1]
     async with engine.connect() as connection:
+        # Nor does it begin SQLAlchemy's transaction on a connection that has none.
+        await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 4, standalone=True)
+        assert not connection.in_transaction()
+        assert await stored(engine, table) == [1, 4]
+    async with engine.connect() as connection:
         await connection.begin()
         await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 2)
         # Begun by the statement before: the standalone one joins the transaction.
         await driver.fetch(connection, f"INSERT INTO {table} VALUES ($1)", 3, standalone=True)
-        assert await stored(engine, table) == [1], "visible before the commit"
+        assert await stored(engine, table) == [1, 4], "visible before the commit"
         await connection.rollback()
-    assert await stored(engine, table) == [1]
+    assert await stored(engine, table) == [1, 4]
 
 
 async def test_an_autocommit_connection_commits_each_driver_statement(
