@@ -30,15 +30,15 @@ from websockets.typing import Subprotocol
 
 from cli.composition import local_system
 from gateway.app import create_app
-from gateway_core.persistence import reads, uow
+from gateway_core.persistence import reads
 from gateway_core.persistence import tables as t
+from gateway_core.persistence.repositories import TaskRepository
 from gateway_core.persistence.uow import UnitOfWork
 from taskstream.bootstrap import Runtime, bootstrap
 from taskstream.internal_api import internal
 from taskstream.invocation import STATEMENT_TIMEOUT_HEADER, ServiceInvoker
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.persistence.db import create_engine, statement_timeout
-from taskstream.persistence.outbox import write_outbox
 from taskstream.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.security.conftest import free_port
@@ -126,15 +126,16 @@ def slow_task_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reads, "tasks_by_id", slow)
 
 
-def slow_outbox(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A mutation's unit of work writes its rows and events, then runs a slow statement."""
-    real = write_outbox
+def slow_before_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A createTask's unit of work places the task (its read), then runs a slow statement before
+    the write of its rows and events (the write that commits them)."""
+    real = TaskRepository.place
 
-    async def slow(connection: AsyncConnection, *args: Any, **kwargs: Any) -> Any:
-        await real(connection, *args, **kwargs)
-        await connection.execute(text(SLEEP))
+    async def slow(self: TaskRepository, task: Any) -> None:
+        await real(self, task)
+        await self.connection.execute(text(SLEEP))
 
-    monkeypatch.setattr(uow, "write_outbox", slow)
+    monkeypatch.setattr(TaskRepository, "place", slow)
 
 
 def assert_timeout(body: dict[str, Any]) -> str:
@@ -168,7 +169,7 @@ async def test_a_mutation_whose_statement_times_out_changes_nothing_and_emits_no
         gateway(settings, engine, statement_timeout_seconds=0.2, request_timeout_seconds=60)
     )
     before = engine.pool.checkedout()  # type: ignore[attr-defined]
-    slow_outbox(monkeypatch)
+    slow_before_commit(monkeypatch)
     title = f"timed out {uuid.uuid4().hex}"
     assert_timeout(await client.execute(CREATE, {"i": {"title": title}}))
     await settled(engine, before)
@@ -183,7 +184,7 @@ async def test_the_request_deadline_cancels_a_running_mutation_and_rolls_it_back
         gateway(settings, engine, statement_timeout_seconds=60, request_timeout_seconds=0.3)
     )
     before = engine.pool.checkedout()  # type: ignore[attr-defined]
-    slow_outbox(monkeypatch)
+    slow_before_commit(monkeypatch)
     title = f"past deadline {uuid.uuid4().hex}"
     assert "deadline" in assert_timeout(await client.execute(CREATE, {"i": {"title": title}}))
     assert engine.pool.checkedout() == before  # type: ignore[attr-defined]
