@@ -6,7 +6,7 @@ first character says how many digits follow: a-z for 1-26 digits, A-Z for 26-1 d
 zero) and an optional fraction without trailing zeros. Appending after the last key increments
 the integer part, so a list built by appending keeps short keys: 2-3 characters, and 9 more for
 an append that does not hold its list's lock, which adds a tiebreak after them
-(persistence/structure.append_position). Inserting between two neighbours takes their
+(persistence/structure.placement). Inserting between two neighbours takes their
 midpoint, which never rewrites another key.
 
 Keys compare by code point: the database column is COLLATE "C" (gateway_0006) so that SQL's

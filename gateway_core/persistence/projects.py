@@ -29,7 +29,7 @@ from taskstream.persistence import driver
 # The caller's membership row share-locked, then (a member only) a try for a sibling list's
 # order lock: the role check and a task creation's list lock in one round trip. MATERIALIZED
 # keeps that order (the row locked before the lock function runs). A try, not a wait: a create
-# appends without the lock when another transaction holds it (structure.append_position).
+# appends without the lock when another transaction holds it (structure.placement).
 # Constant text, prepared once per connection.
 ROLE_AND_LOCK = (
     "WITH member AS MATERIALIZED (SELECT role FROM gateway.project_members"
@@ -167,7 +167,7 @@ class ProjectRepository:
 
         `locking`: a sibling list of the project whose lock to try for the transaction in the
         same statement (after the membership row, as separate statements would), when the
-        caller is a member; `structure.lock_list` and `append_position` then take it from
+        caller is a member; `structure.lock_list` and `placement` then take it from
         there (the first waits for it if the try found it held).
         """
         if locking is not None:

@@ -8,7 +8,7 @@ one's position and both positions stay distinct (the unique index tasks_sibling_
 the guard behind it).
 
 Appending a new task does not wait for that lock: when another transaction holds it, the new
-task's key gets a tiebreak from a sequence instead (`append_position`), so a list's concurrent
+task's key gets a tiebreak from a sequence instead (`placement`), so a list's concurrent
 creates run side by side rather than one commit after another.
 """
 
@@ -115,8 +115,12 @@ async def lock_list(connection: AsyncConnection, key: ListKey) -> None:
     note_lock(connection, key, held=True)
 
 
-async def append_position(connection: AsyncConnection, key: ListKey) -> str:
-    """A position after the list's last task, without waiting for another writer of the list.
+async def placement(
+    connection: AsyncConnection, key: ListKey, tag_keys: Sequence[str]
+) -> tuple[str, list[str]]:
+    """A position after the list's last task, without waiting for another writer of the list,
+    and the names of the list scope's existing tags among `tag_keys` (their stored spelling),
+    in one statement.
 
     When this transaction holds the list's lock (a subtask's creation waits for it, to count
     its limits; in a project the role check's statement tries it), the key is the short
@@ -128,16 +132,6 @@ async def append_position(connection: AsyncConnection, key: ListKey) -> str:
     tiebreak, the next value of a sequence read in the same statement as the last position.
     It stays distinct from the key of every concurrent append (another number) and move (no
     tiebreak, or another number), and the next append's successor is short again.
-    """
-    position, _ = await placement(connection, key, ())
-    return position
-
-
-async def placement(
-    connection: AsyncConnection, key: ListKey, tag_keys: Sequence[str]
-) -> tuple[str, list[str]]:
-    """Where a new task of the list goes (as `append_position` places it) and the names of the
-    list scope's existing tags among `tag_keys` (their stored spelling), in one statement.
 
     The statement takes no lock and needs no transaction: it runs on its own when nothing has
     begun the connection's transaction yet (no BEGIN before it).

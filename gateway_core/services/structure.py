@@ -112,7 +112,7 @@ async def place_new_task(
                 uow, user_id, parent.project_id, Role.EDITOR, field="parentId", locking=siblings
             )
         # The subtask limits are checked under the list's lock, so this one waits for it (no
-        # statement when the role check's try took it); append_position finds it held.
+        # statement when the role check's try took it); placement finds it held.
         await structure.lock_list(uow.connection, siblings)
         await check_room_under(uow, parent_id, levels=1, tasks=1)
         return parent.project_id, parent.section_id, parent_id

@@ -91,11 +91,6 @@ def lease_key(outbox: Table) -> int:
     return zlib.crc32(f"taskstream.outbox.{outbox.schema}".encode())
 
 
-# Parameters of an outbox write (`write_parameters`): the rows' event ids, topics, partition
-# keys, types and payloads (arrays, in order), then the writing transaction's traceparent.
-WRITE_PARAMETERS = 6
-
-
 @functools.cache
 def rows_statement(table: str, first: int = 1) -> str:
     """The INSERT of outbox rows given as parameters $first to $first + 5 (`write_parameters`):

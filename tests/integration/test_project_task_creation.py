@@ -27,6 +27,7 @@ from gateway_core.persistence.uow import UnitOfWork
 from gateway_core.services import projects, tasks
 from gateway_core.services import structure as structure_service
 from taskstream.errors import NotFound
+from tests.integration.test_tag_link import links
 
 pytestmark = pytest.mark.integration
 
@@ -141,16 +142,8 @@ async def test_an_inbox_create_is_two_statements_without_begin_or_commit(
                 )
             )
         ).all()
-        tags = (
-            await connection.execute(
-                select(t.tags.c.name)
-                .join(t.task_tags, t.task_tags.c.tag_id == t.tags.c.id)
-                .where(t.task_tags.c.task_id == task.id)
-                .order_by(t.task_tags.c.position)
-            )
-        ).scalars()
-        assert list(tags) == ["Home", "Garden"]
     assert [row.type for row in rows] == ["taskstream.task.created.v1"], rows
+    assert await links(engine, task.id) == [("Home", 0), ("Garden", 1)]
 
 
 async def test_a_create_that_fails_at_its_write_leaves_nothing(engine: AsyncEngine) -> None:
