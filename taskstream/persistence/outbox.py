@@ -149,6 +149,11 @@ async def write_outbox(
 # Claimed batches being published at once, at most (each ≤ batch_size rows): a bound on the
 # relay's memory and on what it asks of the transport at a time.
 MAX_IN_FLIGHT = 4
+# The shortest time between two claims that did not fill their batch (OutboxRelay): 5 ms,
+# Kafka's producer linger since 4.0. Under createTask load at ~500/s (with acknowledgements no
+# longer claiming) the relay went from 1.3 claims per row to 0.3, and its CPU per row by about
+# a third (bench/results/issue19-perf.md, eleventh session).
+CLAIM_INTERVAL = 0.005
 # A full batch does not show the whole backlog: count it, but at most this often.
 LAG_COUNT_SECONDS = 1.0
 
@@ -200,7 +205,16 @@ class OutboxRelay:
     Up to `max_in_flight` claimed batches are published at once. A batch whose (topic, key)
     lanes meet those of an earlier batch still in flight is sent only once that one was
     acknowledged, so every key keeps its order; batches of disjoint keys go side by side.
-    Acknowledged rows are marked published by the next claim, in the same statement.
+    Acknowledged rows are marked published by the next claim, in the same statement: the one
+    the next committed write wakes, or the next poll. An acknowledgement alone does not claim
+    (under load that was a second statement per batch, which found nothing new), unless the
+    relay waits for a free slot or the batch failed.
+
+    Two claims are at least `claim_interval` apart unless the first one filled its batch: a
+    write that commits sooner after a claim waits out the rest of it and goes with the others
+    that came meanwhile, as a producer's linger does. Each claim costs the relay and
+    PostgreSQL about as much whatever it holds, and a busy gateway wakes the relay with every
+    commit; a write after a quiet interval is claimed at once.
     """
 
     def __init__(
@@ -211,6 +225,7 @@ class OutboxRelay:
         outbox: Table,
         batch_size: int = 500,
         poll_seconds: float = 0.5,
+        claim_interval: float = CLAIM_INTERVAL,
         keep_published: timedelta = timedelta(hours=1),
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
@@ -219,9 +234,12 @@ class OutboxRelay:
         self.outbox = outbox
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.claim_interval = claim_interval
         self.keep_published = keep_published
         self.max_in_flight = max_in_flight
         self._wakeup = Wakeup()
+        # Set while every slot is taken: an ended flight then wakes the loop.
+        self._waiting_for_slot = False
         self.is_leader = False
         # Positions acknowledged by the transport, to be marked published by the next claim
         # (kept across leases: an acknowledged row may always be marked).
@@ -267,18 +285,25 @@ class OutboxRelay:
                 self._settle(flights)
                 if len(flights) >= self.max_in_flight:
                     # Woken when a flight ends (or by a poll, as a safety net).
+                    self._waiting_for_slot = True
                     await self._wakeup.wait(self.poll_seconds)
+                    self._waiting_for_slot = False
                     continue
+                claimed_at = time.monotonic()
                 rows = await self._claim(connection, flights)
                 if rows:
                     flights.append(self._launch(rows, flights))
                 cycles += 1
                 if cycles % 100 == 0:
                     await self.prune(connection)
-                # A full batch means more rows are waiting: look again at once; so do rows
-                # acknowledged meanwhile, to be marked.
-                busy = len(rows) >= self.batch_size or (bool(self._acked) and not flights)
-                await self._wakeup.wait(0 if busy else self.poll_seconds)
+                # A full batch means more rows are waiting: look again at once.
+                if len(rows) >= self.batch_size:
+                    await self._wakeup.wait(0)
+                    continue
+                await self._wakeup.wait(self.poll_seconds)
+                early = claimed_at + self.claim_interval - time.monotonic()
+                if early > 0:
+                    await asyncio.sleep(early)
         finally:
             for flight in flights:
                 flight.task.cancel()
@@ -299,9 +324,15 @@ class OutboxRelay:
         lanes = {(row.topic, row.partition_key) for row in rows}
         before = [f.task for f in flights if not f.lanes.isdisjoint(lanes)]
         task = asyncio.create_task(self._publish(rows, before))
-        task.add_done_callback(self._wakeup.set)
+        task.add_done_callback(self._flight_ended)
         oldest = time.monotonic() - max(row.age for row in rows)
         return _Flight([row.position for row in rows], lanes, oldest, task)
+
+    def _flight_ended(self, task: asyncio.Task[None]) -> None:
+        """Wake the loop if it waits for this slot or the flight failed (to claim its rows
+        again); an acknowledged batch is otherwise marked by the next claim."""
+        if self._waiting_for_slot or task.cancelled() or task.exception() is not None:
+            self._wakeup.set()
 
     async def publish_pending(self, connection: AsyncConnection) -> int:
         """Claim one batch (marking what was acknowledged before) and publish it; returns how

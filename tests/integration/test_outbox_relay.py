@@ -133,6 +133,81 @@ async def test_rows_wait_while_the_transport_is_down(engine: AsyncEngine) -> Non
     assert [m.id for m in transport.published] == expected
 
 
+class RecordingTransport(FlakyTransport):
+    """Up from the start; records the event ids of each publish call, batch by batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.batches: list[list[str]] = []
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Record the batch, then accept it."""
+        await super().publish(messages)
+        self.batches.append([m.id for m in messages])
+
+
+async def published(transport: RecordingTransport, ids: Sequence[str]) -> None:
+    """Wait (at most 30 s) until every one of these events was published."""
+    async with asyncio.timeout(30):
+        while not set(ids) <= {m.id for m in transport.published}:
+            await asyncio.sleep(0.01)
+
+
+async def test_writes_committed_within_the_claim_interval_go_out_in_one_batch(
+    engine: AsyncEngine,
+) -> None:
+    # Polls once an hour: each claim here is one that a committed write woke.
+    await drain_existing(engine)
+    user_id = await make_user(engine)
+    transport = RecordingTransport()
+    relay = OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=3600, claim_interval=2)
+    running = asyncio.create_task(relay.run())
+    try:
+        first = await write_tasks(engine, user_id, 1)
+        await published(transport, first)
+        # Five commits, each waking the relay, well within two seconds of the last claim.
+        burst = await write_tasks(engine, user_id, 5)
+        await published(transport, burst)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert transport.batches == [first, burst]
+
+
+async def test_an_acknowledged_batch_is_marked_by_the_next_claim_not_a_claim_of_its_own(
+    engine: AsyncEngine,
+) -> None:
+    await drain_existing(engine)
+    user_id = await make_user(engine)
+    transport = RecordingTransport()
+    relay = OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=3600, claim_interval=0)
+    running = asyncio.create_task(relay.run())
+    try:
+        first = await write_tasks(engine, user_id, 1)
+        await published(transport, first)
+        # The acknowledgement alone sends no statement: the row waits to be marked...
+        await asyncio.sleep(0.5)
+        assert await unpublished(engine) == 1
+        # ... by the claim that the next write wakes, which reads that write's row.
+        second = await write_tasks(engine, user_id, 1)
+        await published(transport, second)
+        async with engine.connect() as connection:
+            marked = {
+                row.event_id: row.published_at is not None
+                for row in await connection.execute(
+                    select(t.outbox.c.event_id, t.outbox.c.published_at).where(
+                        t.outbox.c.event_id.in_([uuid.UUID(i) for i in first + second])
+                    )
+                )
+            }
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert marked == {uuid.UUID(first[0]): True, uuid.UUID(second[0]): False}
+    assert transport.batches == [first, second]
+
+
 async def test_the_other_replica_takes_over_when_the_leader_stops(engine: AsyncEngine) -> None:
     await drain_existing(engine)
     user_id = await make_user(engine)
