@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -154,6 +155,17 @@ async def published(transport: RecordingTransport, ids: Sequence[str]) -> None:
             await asyncio.sleep(0.01)
 
 
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[None]:
+    """The relay's loop, running for the body of the block."""
+    task = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_writes_committed_within_the_claim_interval_go_out_in_one_batch(
     engine: AsyncEngine,
 ) -> None:
@@ -162,16 +174,12 @@ async def test_writes_committed_within_the_claim_interval_go_out_in_one_batch(
     user_id = await make_user(engine)
     transport = RecordingTransport()
     relay = OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=3600, claim_interval=2)
-    running = asyncio.create_task(relay.run())
-    try:
+    async with running(relay):
         first = await write_tasks(engine, user_id, 1)
         await published(transport, first)
         # Five commits, each waking the relay, well within two seconds of the last claim.
         burst = await write_tasks(engine, user_id, 5)
         await published(transport, burst)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
     assert transport.batches == [first, burst]
 
 
@@ -182,8 +190,7 @@ async def test_an_acknowledged_batch_is_marked_by_the_next_claim_not_a_claim_of_
     user_id = await make_user(engine)
     transport = RecordingTransport()
     relay = OutboxRelay(engine, transport, outbox=t.outbox, poll_seconds=3600, claim_interval=0)
-    running = asyncio.create_task(relay.run())
-    try:
+    async with running(relay):
         first = await write_tasks(engine, user_id, 1)
         await published(transport, first)
         # The acknowledgement alone sends no statement: the row waits to be marked...
@@ -201,9 +208,6 @@ async def test_an_acknowledged_batch_is_marked_by_the_next_claim_not_a_claim_of_
                     )
                 )
             }
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
     assert marked == {uuid.UUID(first[0]): True, uuid.UUID(second[0]): False}
     assert transport.batches == [first, second]
 
