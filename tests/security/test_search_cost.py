@@ -90,9 +90,12 @@ async def rows_read(connection: AsyncConnection) -> int:
     return int(value or 0)
 
 
-async def search(connection: AsyncConnection, user_id: uuid.UUID, words: str) -> dict[str, Any]:
-    """Page and count of a search, with the rows each read from `tasks`."""
-    query = TaskQuery(text=words)
+async def search(
+    connection: AsyncConnection, user_id: uuid.UUID, words: str, *, inbox: bool | None = None
+) -> dict[str, Any]:
+    """Page and count of a search (of the inbox alone with `inbox=True`), with the rows each
+    read from `tasks`."""
+    query = TaskQuery(text=words, inbox=inbox)
     before = await rows_read(connection)
     page = await reads.task_page(
         connection, user_id=user_id, query=query, order=None, first=20, after=None, now=NOW
@@ -118,7 +121,14 @@ async def test_a_typo_beyond_the_budget_of_a_common_word_reads_no_task(
         await add_tasks(connection, user_id, "weekly report", 3_000)
         await connection.execute(text("ANALYZE gateway.tasks"))
         beyond = await search(connection, user_id, "reprot")
-        assert beyond == {"titles": [], "total": 0, "page_read": 0, "count_read": 0}
+        assert beyond["titles"] == [] and beyond["total"] == 0 and beyond["count_read"] == 0
+        # Of the user's own tasks nothing is read: their inbox's page, alone. With both scopes,
+        # the projects' page may look at other users' project tasks when the statistics say
+        # there are a few (1, 2 or 5 of them were read, each; at 50 none): the hash join reads
+        # its first outer row before it finds the user's projects empty. So the full search
+        # read one row in runs where an earlier test had left one project task.
+        inbox = await search(connection, user_id, "reprot", inbox=True)
+        assert inbox == {"titles": [], "total": 0, "page_read": 0, "count_read": 0}
         # Within the budget the same common word is found, through the full-text index.
         within = await search(connection, user_id, "reportt")
         assert within["total"] == 3_000 and len(within["titles"]) == 20
