@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ CLIENTS = 16
 
 
 async def _measure(
-    stack: BenchStack, relaying_url: str, serving_url: str, user: Any, requests: int
+    stack: BenchStack, relaying_url: str, serving_url: str, user: uuid.UUID, requests: int
 ) -> dict[str, Any]:
     """Warm the serving gateway up, then run `requests` createTasks and read each part's CPU."""
     request = Request.graphql(serving_url + "/graphql", CREATE, token=stack.tokens.issue(user))
