@@ -8,6 +8,11 @@ once to `task-events` (3 partitions, keyed by user), then lets the audit worker'
 with a consumer group of its own:
 
  - ``dapr_single``: daprd pushes one event per HTTP request (the default subscription);
+ - ``dapr_bulk_own_process``: the audit worker as `stack up` and the chart run it,
+   `taskstream worker audit` in a process of its own (its garbage collector settled as every
+   service's is) beside a daprd of its own, bulk subscribe on with the deployed settings; the
+   figures above run the consumer inside this process, which also holds every published event
+   (a heap the collector walks again and again) and Python's default collector thresholds;
  - ``dapr_bulk``: daprd bulk subscribe, up to `max_messages` events of a partition a request;
  - ``aiokafka``: the Kafka transport, each fetch settled as one batch per partition;
  - ``one_at_a_time``: the consumer called directly, one event and one transaction at a time
@@ -30,14 +35,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import secrets
 import signal
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,10 +60,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.common import write_result
 from bench.stack import REPO, free_port
 from bench.stats import comparison
-from devstack import KafkaBroker
+from devstack import Daprd, KafkaBroker
 from devstack.dapr_app import SidecarOnSubscribe
-from devstack.dapr_resources import render_dapr_resources
+from devstack.dapr_resources import DaprResources, render_dapr_resources
 from devstack.postgres import EmbeddedPostgres
+from devstack.stack import NOT_INHERITED, SERVICE_ENV
 from gateway_core.domain.model import Task
 from gateway_core.persistence.uow import from_task_event
 from taskstream.bootstrap import bootstrap
@@ -80,6 +88,7 @@ FIGURES = (
     "aiokafka",
     "dapr_bulk",
     "dapr_single",
+    "dapr_bulk_own_process",
     "one_at_a_time",
     "direct_batches",
     "postgres_insert_ceiling",
@@ -144,23 +153,23 @@ async def wait_caught_up(brokers: str, group: str, topic: str) -> None:
     raise TimeoutError(f"{group} did not catch up with {topic}")
 
 
-async def own_process(
-    name: str, url: str, brokers: str, events: list[Message], *, tree: Path, logs: Path
-) -> dict[str, Any]:
-    """`taskstream worker NAME` in a process of its own on the Kafka transport: its CPU per
-    event over `events` published once it has caught up with what the topic held before."""
-    port = free_port()
+@contextlib.asynccontextmanager
+async def worker_process(
+    name: str, url: str, *, bus: dict[str, str], port: int, tree: Path, logs: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`taskstream worker NAME` in a process of its own (as `stack up` runs it) on the bus that
+    `bus` (its environment) names, serving on `port`; stopped on leaving, its log kept."""
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in NOT_INHERITED},
         "DATABASE_URL": url,
         "TASKSTREAM_ENV": "test",
-        "TASKSTREAM_BUS_URL": f"kafka://{brokers}",
         "TASKSTREAM_JWT_SECRET": "x" * 40,
         "TASKSTREAM_PORT": str(port),
         "TASKSTREAM_METRICS_PORT": "0",
         "TASKSTREAM_LOG_LEVEL": "WARNING",
+        **bus,
     }
-    log_path = logs / f"{name}.log"
+    log_path = logs / f"{name}-{port}.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -175,31 +184,7 @@ async def own_process(
             start_new_session=True,
         )
     try:
-        topic = events[0].topic
-        # Whatever the topic held before (the other figures' events) is worked off first.
-        await wait_caught_up(brokers, name, topic)
-        measured = psutil.Process(process.pid)
-        before = measured.cpu_times()
-        started = time.perf_counter()
-        publisher = KafkaTransport(KafkaOptions(brokers, partitions=PARTITIONS), app_id="bench")
-        await publisher.start()
-        try:
-            for start in range(0, len(events), 1000):
-                await publisher.publish(events[start : start + 1000])
-        finally:
-            await publisher.close()
-        await wait_caught_up(brokers, name, topic)
-        after = measured.cpu_times()
-        seconds = time.perf_counter() - started
-        cpu = (after.user - before.user) + (after.system - before.system)
-        return {
-            "events": len(events),
-            "seconds": round(seconds, 3),
-            "events_per_s": round(len(events) / seconds, 1),
-            "worker_cpu_ms_per_event": round(cpu * 1000 / len(events), 3),
-            "goal_cpu_ms_per_event": CPU_GOAL_MS,
-            "load_average_1m": round(os.getloadavg()[0], 2),
-        }
+        yield process
     finally:
         if process.returncode is None:
             process.terminate()
@@ -210,6 +195,94 @@ async def own_process(
             await process.wait()
         if process.returncode not in (0, -signal.SIGTERM):
             print(f"{name} worker exited {process.returncode}: {log_path.read_text()[-2000:]}")
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU a process has used so far."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def own_process(
+    name: str, url: str, brokers: str, events: list[Message], *, tree: Path, logs: Path
+) -> dict[str, Any]:
+    """`taskstream worker NAME` in a process of its own on the Kafka transport: its CPU per
+    event over `events` published once it has caught up with what the topic held before."""
+    bus = {"TASKSTREAM_BUS_URL": f"kafka://{brokers}"}
+    async with worker_process(
+        name, url, bus=bus, port=free_port(), tree=tree, logs=logs
+    ) as process:
+        topic = events[0].topic
+        # Whatever the topic held before (the other figures' events) is worked off first.
+        await wait_caught_up(brokers, name, topic)
+        measured = psutil.Process(process.pid)
+        before = cpu_seconds(measured)
+        started = time.perf_counter()
+        publisher = KafkaTransport(KafkaOptions(brokers, partitions=PARTITIONS), app_id="bench")
+        await publisher.start()
+        try:
+            for start in range(0, len(events), 1000):
+                await publisher.publish(events[start : start + 1000])
+        finally:
+            await publisher.close()
+        await wait_caught_up(brokers, name, topic)
+        cpu = cpu_seconds(measured) - before
+        seconds = time.perf_counter() - started
+        return {
+            "events": len(events),
+            "seconds": round(seconds, 3),
+            "events_per_s": round(len(events) / seconds, 1),
+            "worker_cpu_ms_per_event": round(cpu * 1000 / len(events), 3),
+            "goal_cpu_ms_per_event": CPU_GOAL_MS,
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
+
+
+async def dapr_own_process(
+    engine: AsyncEngine, url: str, resources: DaprResources, expected: int, *, logs: Path
+) -> dict[str, Any]:
+    """The audit worker as `stack up` and the chart run it: `taskstream worker audit` in its own
+    process beside its own daprd, bulk subscribe on with the deployed settings, reading the
+    topic from the start under a fresh app id (consumer group) into emptied tables."""
+    await reset(engine)
+    app_port, tokens = (
+        free_port(),
+        {
+            "DAPR_API_TOKEN": secrets.token_urlsafe(16),
+            "APP_API_TOKEN": secrets.token_urlsafe(16),
+        },
+    )
+    sidecar = Daprd(
+        f"audit-{uuid.uuid4().hex[:6]}",
+        app_port=app_port,
+        resources_paths=[resources.resources_dir],
+        config_path=resources.config_path,
+        work_dir=logs / f"daprd-{app_port}",
+        log_level="warn",
+        env=tokens,
+    )
+    await asyncio.to_thread(sidecar.start)
+    try:
+        bus = {
+            **tokens,
+            **SERVICE_ENV["audit"],
+            "TASKSTREAM_BUS_URL": f"dapr://127.0.0.1:{sidecar.dapr_http_port}",
+            "DAPR_HTTP_PORT": str(sidecar.dapr_http_port),
+            "DAPR_GRPC_PORT": str(sidecar.dapr_grpc_port),
+            # The secrets come from the environment, as the chart gives them on Kubernetes.
+            "TASKSTREAM_SECRET_STORE": "",
+        }
+        async with worker_process(
+            "audit", url, bus=bus, port=app_port, tree=REPO, logs=logs
+        ) as process:
+            assert sidecar.pid is not None
+            watched = {"audit": psutil.Process(process.pid), "daprd": psutil.Process(sidecar.pid)}
+            figures = await wait_for_entries(engine, expected, watched)
+    finally:
+        await asyncio.to_thread(sidecar.stop)
+    # This process only polls: the worker's and its sidecar's CPU are the figures.
+    figures.pop("worker_cpu_ms_per_event")
+    return {**figures, "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
 async def reset(engine: AsyncEngine) -> None:
@@ -229,11 +302,16 @@ async def committed(engine: AsyncEngine) -> int:
         return int(await connection.scalar(select(func.count()).select_from(entries)) or 0)
 
 
-async def wait_for_entries(engine: AsyncEngine, expected: int) -> dict[str, Any]:
-    """Poll until `expected` entries are committed; the rate from the first to the last."""
+async def wait_for_entries(
+    engine: AsyncEngine, expected: int, processes: dict[str, psutil.Process] | None = None
+) -> dict[str, Any]:
+    """Poll until `expected` entries are committed; the rate from the first to the last, and
+    the CPU per event over that span of this process and of each of `processes` by name."""
+    processes = processes or {}
     deadline = time.perf_counter() + SCENARIO_TIMEOUT
     first_at: float | None = None
     first_cpu = 0.0
+    first_theirs: dict[str, float] = {}
     first_count = 0
     count = 0
     while time.perf_counter() < deadline:
@@ -241,6 +319,7 @@ async def wait_for_entries(engine: AsyncEngine, expected: int) -> dict[str, Any]
         now = time.perf_counter()
         if count and first_at is None:
             first_at, first_cpu, first_count = now, time.process_time(), count
+            first_theirs = {name: cpu_seconds(p) for name, p in processes.items()}
         if count >= expected:
             break
         await asyncio.sleep(0.05)
@@ -248,6 +327,10 @@ async def wait_for_entries(engine: AsyncEngine, expected: int) -> dict[str, Any]
     seconds = now - first_at if first_at is not None else 0.0
     done = count - first_count
     rate = done / seconds if seconds > 0 else 0.0
+
+    def per_event(cpu: float) -> float | None:
+        return round(cpu * 1000 / done, 3) if done else None
+
     return {
         "events": expected,
         "committed": count,
@@ -256,9 +339,11 @@ async def wait_for_entries(engine: AsyncEngine, expected: int) -> dict[str, Any]
         "events_per_s": round(rate, 1),
         # CPU of this process (consumer, transport, app server) per event: on a machine
         # shared with other work it tells the worker's own cost apart from waiting.
-        "worker_cpu_ms_per_event": (
-            round((time.process_time() - first_cpu) * 1000 / done, 3) if done else None
-        ),
+        "worker_cpu_ms_per_event": per_event(time.process_time() - first_cpu),
+        **{
+            f"{name}_cpu_ms_per_event": per_event(cpu_seconds(p) - first_theirs.get(name, 0.0))
+            for name, p in processes.items()
+        },
     }
 
 
@@ -434,6 +519,11 @@ async def _measure(
             if name in only:
                 results[name] = await through(engine, consumer, factory(), count)
                 print(f"{name:24} {results[name]}", flush=True)
+        if "dapr_bulk_own_process" in only:
+            results["dapr_bulk_own_process"] = await dapr_own_process(
+                engine, url, resources, count, logs=root
+            )
+            print(f"{'dapr_bulk_own_process':24} {results['dapr_bulk_own_process']}", flush=True)
         if "one_at_a_time" in only:
             baseline_events = task_events(baseline, users)
             results["one_at_a_time"] = await one_at_a_time(engine, consumer, baseline_events)
@@ -459,7 +549,8 @@ async def _measure(
 
 
 LABELS = {
-    "dapr_bulk": "audit worker through Dapr bulk subscribe",
+    "dapr_bulk_own_process": "audit worker, own process, through its daprd (bulk subscribe)",
+    "dapr_bulk": "audit consumer in the bench's process through Dapr bulk subscribe",
     "dapr_single": "Dapr single subscribe",
     "aiokafka": "audit worker through aiokafka",
     "one_at_a_time": "one event per transaction (before batching)",
@@ -470,7 +561,8 @@ BULK_VS_SINGLE = 2.2
 # The report's lines: our figure and its peer from the same run (None: the goal itself).
 LINES: tuple[tuple[str, str | None], ...] = (
     ("dapr_bulk", "dapr_single"),
-    ("dapr_bulk", None),
+    ("dapr_bulk_own_process", None),
+    ("dapr_bulk_own_process", "dapr_bulk"),
     ("aiokafka", None),
     ("dapr_bulk", "aiokafka"),
     ("aiokafka", "one_at_a_time"),
@@ -554,6 +646,7 @@ def run(
             "kafka": f"1 KRaft node, {PARTITIONS} partitions, keyed by user",
             "dapr": "daprd 1.16.5, pubsub.kafka, HTTP delivery",
             "dapr_bulk": {"maxMessagesCount": BULK.max_messages, "maxAwaitDurationMs": 50},
+            "dapr_bulk_own_process": "the deployed settings (TASKSTREAM_DAPR_BULK_* defaults)",
             "consumer": "workers/audit consumer (batch path under aiokafka and Dapr bulk)",
         },
         **figures,
