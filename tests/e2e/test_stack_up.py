@@ -429,9 +429,21 @@ async def test_a_worker_and_a_sidecar_killed_are_restarted_and_counted(
         f"supervision: daprd-recurrence is back and ready (restart "
         f"{before['daprd-recurrence'] + 1})",
     ]
-    async with asyncio.timeout(120):
-        while not all(line in stack.text() for line in lines):
-            await asyncio.sleep(0.2)
+    try:
+        async with asyncio.timeout(120):
+            while not all(line in stack.text() for line in lines):
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        # What supervision said instead, so that a failure here can be told apart from a slow
+        # machine without the stack's output.
+        said = [line for line in stack.text().splitlines() if "recurrence" in line]
+        log = stack.data_dir / "run" / "logs" / "recurrence.log"
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+        pytest.fail(
+            f"not back in 120 s: {lines}; the stack said:\n"
+            + "\n".join(said[-40:])
+            + f"\nthe end of {log}:\n{tail}"
+        )
     assert "supervision: recurrence exited with -9" in stack.text()
     after = stack.description()["restarts"]
     assert after["recurrence"] == before["recurrence"] + 1
