@@ -57,7 +57,12 @@ def bootstrap(
             dapr_api_token=_secret(settings.dapr_api_token),
             app_api_token=_secret(settings.app_api_token),
             dapr_bulk=(
-                BulkSubscribe(settings.dapr_bulk_max_messages, settings.dapr_bulk_max_await_ms)
+                BulkSubscribe(
+                    settings.dapr_bulk_max_messages,
+                    settings.dapr_bulk_max_await_ms,
+                    # Traced, the sidecars' delivery spans need each event parsed.
+                    raw_payloads=settings.otel_exporter_otlp_endpoint is None,
+                )
                 if settings.dapr_bulk_subscribe
                 else None
             ),

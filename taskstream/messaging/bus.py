@@ -48,6 +48,8 @@ def dead_letter_topic(topic: str) -> str:
 # CloudEvents extension attributes a dead-lettered event carries: why, and which group gave up.
 DEAD_LETTER_REASON = "deadletterreason"
 DEAD_LETTER_GROUP = "deadlettergroup"
+# The dead-letter reason of a message that is not a JSON object, whichever transport found it.
+NOT_AN_EVENT = "not a JSON object"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +71,16 @@ def dead_lettered(message: Message, *, group: str, reason: str) -> Message:
 
 @dataclass(frozen=True, slots=True)
 class BulkSubscribe:
-    """Deliveries of up to `max_messages` at once, waiting at most `max_await_ms` to fill one."""
+    """Deliveries of up to `max_messages` at once, waiting at most `max_await_ms` to fill one.
+
+    `raw_payloads`: the sidecar passes each event's bytes rather than parsing and rewriting the
+    CloudEvent, which costs it less than half the CPU per event; but its delivery spans read the
+    event's `traceparent` from the parsed CloudEvent, so with tracing on it parses them.
+    """
 
     max_messages: int = 500
     max_await_ms: int = 50
+    raw_payloads: bool = True
 
 
 class PublishError(Exception):

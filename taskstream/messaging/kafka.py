@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from taskstream.messaging.bus import (
+    NOT_AN_EVENT,
     Message,
     PublishError,
     Subscription,
@@ -191,7 +192,7 @@ class KafkaTransport(Transport):
             await self._dead_letter(
                 subscription,
                 Message(record.topic, key, {"raw": repr(record.value)}),
-                "not a JSON object",
+                NOT_AN_EVENT,
             )
         await settle_then_dead_letter(
             subscription, messages, policy=self.policy, dead_letter=self._dead_letter

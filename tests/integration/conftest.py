@@ -57,9 +57,10 @@ def dapr_resources(
     )
 
 
-@pytest.fixture(params=["memory", "kafka", "dapr", "dapr-bulk"])
+@pytest.fixture(params=["memory", "kafka", "dapr", "dapr-bulk", "dapr-bulk-parsed"])
 async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
-    """A started transport of each kind (Dapr with single and with bulk subscribe)."""
+    """A started transport of each kind (Dapr with single and with bulk subscribe, the bulk's
+    events as raw payloads or, as when tracing is on, parsed by the sidecar)."""
     built: Transport
     if request.param == "memory":
         built = MemoryTransport(policy=FAST_RETRIES)
@@ -68,8 +69,12 @@ async def transport(request: pytest.FixtureRequest) -> AsyncIterator[Transport]:
         built = SidecarOnSubscribe(
             request.getfixturevalue("kafka_broker").bootstrap_servers,
             request.getfixturevalue("dapr_resources"),
-            bulk=BulkSubscribe(max_messages=50, max_await_ms=20)
-            if request.param == "dapr-bulk"
+            bulk=BulkSubscribe(
+                max_messages=50,
+                max_await_ms=20,
+                raw_payloads=request.param == "dapr-bulk",
+            )
+            if request.param.startswith("dapr-bulk")
             else None,
             policy=FAST_RETRIES,
         )

@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskstream.messaging.bus import (
     DEAD_LETTER_GROUP,
     DEAD_LETTER_REASON,
+    NOT_AN_EVENT,
     Message,
     Outcome,
     Subscription,
@@ -336,3 +338,59 @@ async def test_a_topic_is_batched_only_when_each_of_its_handlers_can_be(
     # Asked anyway, it applies nothing and sends the run back one by one.
     run = [event("mixed", "k", 1, "a.v1"), event("mixed", "k", 2, "b.v1")]
     assert await consumer.handle_batch(run) is None
+
+
+async def test_a_record_that_is_not_json_is_dead_lettered_with_the_reason(
+    transport: Transport, request: pytest.FixtureRequest
+) -> None:
+    kind = request.node.callspec.params["transport"]
+    if kind == "memory":
+        pytest.skip("in memory every message is a JSON object already")
+    brokers = request.getfixturevalue("kafka_broker").bootstrap_servers
+    topic = unique_topic("not-json")
+    handled: list[int] = []
+    dead: list[Message] = []
+
+    async def handle(message: Message) -> Outcome:
+        handled.append(message.body["data"]["n"])
+        return Outcome.SUCCESS
+
+    async def collect(message: Message) -> Outcome:
+        dead.append(message)
+        return Outcome.SUCCESS
+
+    await transport.subscribe(
+        [
+            Subscription(topic, "not-json-group", handle),
+            Subscription(f"{topic}.dlq", "dlq-reader", collect),
+        ]
+    )
+    # Bytes no producer of ours writes, straight onto the topic, then an event of the same key.
+    garbage = b"\xff not json"
+    producer = AIOKafkaProducer(bootstrap_servers=brokers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, garbage, key=b"k")
+    finally:
+        await producer.stop()
+    await transport.publish([event(topic, "k", 2)])
+    if kind in ("dapr", "dapr-bulk-parsed"):
+        # The sidecar parses each event: it cannot read the bytes as a CloudEvent, so the app
+        # never sees them; daprd dead-letters them as they are, without a reason.
+        await eventually(lambda: _true(handled == [2]))
+        assert garbage in await _values_of(brokers, f"{topic}.dlq")
+        return
+    await eventually(lambda: _true(handled == [2] and len(dead) == 1))
+    assert dead[0].body[DEAD_LETTER_REASON] == NOT_AN_EVENT
+    assert dead[0].body[DEAD_LETTER_GROUP] == "not-json-group"
+
+
+async def _values_of(brokers: str, topic: str) -> list[bytes]:
+    """Every record value `topic` holds, read from its start."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=brokers, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+        return [record.value for records in batches.values() for record in records]
+    finally:
+        await consumer.stop()
