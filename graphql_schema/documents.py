@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import uuid
 from collections import OrderedDict
-from collections.abc import Collection, Hashable, Iterator
+from collections.abc import Collection, Hashable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import DocumentNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
@@ -21,9 +22,12 @@ from strawberry.extensions import SchemaExtension
 # Longer documents are rare and would let a few requests pin much memory in the cache.
 CACHEABLE_CHARS = 16_384
 
+_V = TypeVar("_V")
+
 
 class ValidDocuments:
-    """A bounded LRU of documents that passed every validation rule of one schema.
+    """Bounded LRUs of the documents that passed every validation rule of one schema, and of
+    those the rules refused (with their errors).
 
     The rules and the parser's token limit are fixed when the schema is built, so the text of a
     document decides the outcome: one cache per schema, never shared between schemas.
@@ -32,6 +36,7 @@ class ValidDocuments:
     def __init__(self, size: int = 256, *, pinned: Collection[str] = ()) -> None:
         self.size = size
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._refused: OrderedDict[str, Refusal] = OrderedDict()
         # Registered (trusted) documents: parsed and validated once, never evicted.
         self.pinned = frozenset(pinned)
         self._pinned: dict[str, DocumentNode] = {}
@@ -53,18 +58,47 @@ class ValidDocuments:
             return
         if len(text) > CACHEABLE_CHARS:
             return
-        self._documents[text] = document
-        self._documents.move_to_end(text)
-        if len(self._documents) > self.size:
-            self._documents.popitem(last=False)
+        _remember(self._documents, text, document, self.size)
+
+    def refusal(self, text: str) -> Refusal | None:
+        """The document of this text and the rules' errors, when the rules refused it before."""
+        refusal = self._refused.get(text)
+        if refusal is not None:
+            self._refused.move_to_end(text)
+        return refusal
+
+    def refuse(self, text: str, document: DocumentNode, errors: Sequence[GraphQLError]) -> None:
+        """Remember a document the validation rules have just refused, and why."""
+        if len(text) <= CACHEABLE_CHARS:
+            _remember(self._refused, text, Refusal(document, tuple(errors)), self.size)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A document the validation rules refused, and their errors (the same for its text)."""
+
+    document: DocumentNode
+    errors: tuple[GraphQLError, ...]
+
+
+def _remember(cache: OrderedDict[str, _V], text: str, value: _V, size: int) -> None:
+    cache[text] = value
+    cache.move_to_end(text)
+    if len(cache) > size:
+        cache.popitem(last=False)
 
 
 class CachedValidation(SchemaExtension):
-    """Reuses the parsed document and skips validation for text seen valid before."""
+    """Reuses the parsed document and the rules' verdict for text seen before.
+
+    It looks documents up; LearnValidation, after every extension that may answer before the
+    rules run, records what the rules said.
+    """
 
     def __init__(self, documents: ValidDocuments) -> None:
         self.documents = documents
         self.known = False
+        self.refusal: Refusal | None = None
 
     def on_parse(self) -> Iterator[None]:
         """Hand Strawberry the parsed document when the text is known (it then skips parsing)."""
@@ -74,19 +108,46 @@ class CachedValidation(SchemaExtension):
             if document is not None:
                 context.graphql_document = document
                 self.known = True
+            else:
+                self.refusal = self.documents.refusal(context.query)
+                if self.refusal is not None:
+                    context.graphql_document = self.refusal.document
         yield
 
     def on_validate(self) -> Iterator[None]:
-        """No errors for a known document (Strawberry then skips validation); learn new ones."""
+        """The rules' verdict on a known document (Strawberry then skips validation)."""
         context = self.execution_context
         if self.known:
             context.pre_execution_errors = []
+        elif self.refusal is not None:
+            context.pre_execution_errors = list(self.refusal.errors)
         yield
-        document = context.graphql_document
-        # An empty list, not None: the validation ran and found nothing.
-        valid = context.pre_execution_errors == []
-        if valid and not self.known and context.query is not None and document is not None:
-            self.documents.put(context.query, document)
+
+
+class LearnValidation(SchemaExtension):
+    """Records the validation rules' verdict on a document they have just run over.
+
+    It comes after every extension that may refuse before the rules (the operation's name,
+    trusted documents, nesting): those refusals depend on the request or are cheap, and are
+    not kept. When errors are already set as this runs, the rules do not run.
+    """
+
+    def __init__(self, documents: ValidDocuments) -> None:
+        self.documents = documents
+
+    def on_validate(self) -> Iterator[None]:
+        """Keep the document, valid or refused with the rules' errors."""
+        context = self.execution_context
+        rules_run = context.pre_execution_errors is None
+        yield
+        text, document = context.query, context.graphql_document
+        errors = context.pre_execution_errors
+        if not rules_run or text is None or document is None or errors is None:
+            return
+        if errors:
+            self.documents.refuse(text, document, errors)
+        else:
+            self.documents.put(text, document)
 
 
 class OperationSelection(SchemaExtension):

@@ -20,7 +20,12 @@ from strawberry.schema.config import StrawberryConfig
 from graphql_schema.audit.resolvers import AuditQueries
 from graphql_schema.auth.resolvers import AccountMutations, AuthMutations, AuthQueries
 from graphql_schema.cost import CostLimit
-from graphql_schema.documents import CachedValidation, OperationSelection, ValidDocuments
+from graphql_schema.documents import (
+    CachedValidation,
+    LearnValidation,
+    OperationSelection,
+    ValidDocuments,
+)
 from graphql_schema.errors import ContractErrors
 from graphql_schema.execution import PlainLeafExecution
 from graphql_schema.filters.resolvers import SavedFilterMutations, SavedFilterQueries
@@ -108,7 +113,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         # "Did you mean ...?" would spell out the schema introspection is hiding.
         lambda: ContractErrors(suggestions=not settings.is_production),
-        # Skips parsing and validation (limits included) of text that has passed them before.
+        # Skips parsing and validation (limits included) of text seen before: valid, or refused
+        # by the rules (LearnValidation records which).
         lambda: CachedValidation(documents),
         # Several operations and no operationName: a request error, before anything runs.
         OperationSelection,
@@ -120,6 +126,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # After the cache (known documents passed it): fragment chains the depth limit does
         # not count would make the validation rules recurse past Python's limit.
         lambda: SelectionNesting(limit=3 * settings.graphql_max_depth),
+        # Last before the rules run: keeps their verdict, valid or refused, for the next time.
+        lambda: LearnValidation(documents),
         # Input list caps and the cost budget: after validation, before any resolver.
         lambda: CostLimit(budget=settings.graphql_max_cost),
     ]

@@ -8,10 +8,16 @@ import json
 from typing import Any, NewType
 
 import strawberry
-from strawberry.extensions import QueryDepthLimiter
+from graphql import ASTValidationRule
+from strawberry.extensions import AddValidationRules, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
-from graphql_schema.documents import CachedValidation, ValidDocuments
+from graphql_schema.documents import (
+    CachedValidation,
+    LearnValidation,
+    OperationSelection,
+    ValidDocuments,
+)
 from graphql_schema.execution import PlainLeafExecution, plain_leaves
 from graphql_schema.plans import PlainAttribute, PlainResolver, Shape, schema_plans
 
@@ -364,14 +370,27 @@ async def test_skipped_and_included_fields_follow_the_variables() -> None:
         await _same_answers(query, {"s": skip})
 
 
+class CountedRuns(ASTValidationRule):
+    """Counts how many times the validation rules ran over a document."""
+
+    runs = 0
+
+    def enter_document(self, *_: object) -> None:
+        """One more run."""
+        CountedRuns.runs += 1
+
+
 def _cached(documents: ValidDocuments, max_depth: int) -> strawberry.Schema:
-    """A schema with a depth limit whose valid documents are kept in `documents`."""
+    """A schema with a depth limit whose documents' verdicts are kept in `documents`."""
     return strawberry.Schema(
         Query,
         config=CONFIG,
         extensions=[
+            lambda: AddValidationRules([CountedRuns]),
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: CachedValidation(documents),
+            OperationSelection,
+            lambda: LearnValidation(documents),
         ],
     )
 
@@ -380,19 +399,33 @@ async def test_a_document_is_validated_once_and_limits_still_apply() -> None:
     documents = ValidDocuments(size=2)
     schema = _cached(documents, max_depth=2)
     shallow = "{ items { name } }"
+    CountedRuns.runs = 0
     first = await schema.execute(shallow)
     assert first.errors is None and documents.get(shallow) is not None
     again = await schema.execute(shallow)
     assert again.data == first.data and again.errors is None
-    # Refused documents are never kept, so they are refused every time.
-    for _ in range(2):
-        wrong = await schema.execute("{ items { missing } }")
-        assert wrong.errors is not None and wrong.data is None
-    assert documents.get("{ items { missing } }") is None
+    assert CountedRuns.runs == 1
     # Bounded: the least recently used document goes first.
     for query in ("{ items { colour } }", "{ items { colours } }"):
         assert (await schema.execute(query)).errors is None
     assert documents.get(shallow) is None
+
+
+async def test_a_refused_document_is_refused_again_without_running_the_rules() -> None:
+    documents = ValidDocuments(size=2)
+    schema = _cached(documents, max_depth=2)
+    CountedRuns.runs = 0
+    answers = [await schema.execute("{ items { missing } }") for _ in range(3)]
+    assert CountedRuns.runs == 1
+    messages = [[error.message for error in answer.errors or []] for answer in answers]
+    assert messages[0] and "missing" in messages[0][0] and messages == [messages[0]] * 3
+    assert all(answer.data is None for answer in answers)
+    assert documents.get("{ items { missing } }") is None
+    # Refusals have their own room: they never push out a document that passes.
+    assert (await schema.execute("{ items { name } }")).errors is None
+    for n in range(5):
+        assert (await schema.execute(f"{{ items {{ missing{n} }} }}")).errors
+    assert documents.get("{ items { name } }") is not None
 
 
 async def test_a_document_past_a_limit_is_refused_every_time() -> None:
@@ -402,3 +435,16 @@ async def test_a_document_past_a_limit_is_refused_every_time() -> None:
         deep = await shallow.execute("{ items { name } }")
         assert deep.errors is not None and "depth" in deep.errors[0].message
     assert documents.get("{ items { name } }") is None
+
+
+async def test_a_refusal_that_depends_on_the_request_is_not_kept() -> None:
+    documents = ValidDocuments()
+    schema = _cached(documents, max_depth=2)
+    two = "query A { items { name } } query B { labels { name } }"
+    CountedRuns.runs = 0
+    unnamed = await schema.execute(two)
+    assert unnamed.errors and "operationName" in unnamed.errors[0].message
+    assert CountedRuns.runs == 0 and documents.refusal(two) is None
+    named = await schema.execute(two, operation_name="B")
+    assert named.errors is None and named.data is not None
+    assert documents.get(two) is not None
