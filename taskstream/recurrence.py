@@ -31,14 +31,17 @@ from there on. COUNT rules get the same treatment after their last occurrence ha
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
+import math
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from datetime import UTC, date, datetime, time, timedelta
+from time import sleep
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -83,6 +86,14 @@ _CALL_BUDGET = 200_000
 # average (so `upcoming(100)` fits in _CALL_BUDGET), measured over this many occurrences.
 _UNITS_PER_OCCURRENCE = _CALL_BUDGET // 100
 _DENSITY_SAMPLE = 10
+# An expansion off the event loop shares the GIL with it, and CPython takes the GIL from a busy
+# thread only after its 5 ms switch interval: each wake-up of the loop (a request read, a
+# statement's answer) waited that long behind an expansion, so one account expanding a sparse
+# rule in a loop took other users' page p99 from 34 to 272 ms (bench/abuse.py). Such a thread
+# pauses every _PAUSE_UNITS (about a millisecond of scanning) for _PAUSE_SECONDS, and the loop,
+# waiting for the GIL, takes it then.
+_PAUSE_UNITS = 1_500
+_PAUSE_SECONDS = 0.00005
 # Finding the last occurrence of a COUNT series (once per series, cached).
 _COUNT_END_BUDGET = 2 * _CALL_BUDGET
 # Dates a series may start at or end by: arithmetic around them (a day of slack, zone offsets)
@@ -491,9 +502,22 @@ class _ScanBudget(threading.local):
     remaining = _SCAN_BUDGET
     call_remaining = _CALL_BUDGET
     spent = 0
+    # Units spent at which this thread next pauses (never, unless it runs off the loop).
+    next_pause: float = math.inf
 
 
 _scan_budget = _ScanBudget()
+
+
+@contextlib.contextmanager
+def pausing_for_the_loop() -> Iterator[None]:
+    """Within it, this thread's expansions pause about every millisecond to let the event loop
+    run (for a thread beside the loop; see _PAUSE_UNITS)."""
+    _scan_budget.next_pause = _scan_budget.spent + _PAUSE_UNITS
+    try:
+        yield
+    finally:
+        _scan_budget.next_pause = math.inf
 
 
 class _BudgetedValues(tuple[int, ...]):
@@ -515,6 +539,9 @@ class _BudgetedValues(tuple[int, ...]):
         budget.spent += units
         if budget.remaining < 0 or budget.call_remaining < 0:
             raise _CallExhausted if budget.call_remaining < 0 else _ScanExhausted
+        if budget.spent >= budget.next_pause:
+            budget.next_pause = budget.spent + _PAUSE_UNITS
+            sleep(_PAUSE_SECONDS)
         return tuple.__contains__(self, value)
 
 

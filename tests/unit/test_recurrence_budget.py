@@ -14,6 +14,7 @@ from dateutil.rrule import rrulestr
 
 from taskstream import recurrence as module
 from taskstream.errors import InvalidInput
+from taskstream.offload import off_loop
 from taskstream.recurrence import Recurrence, RepeatFrom, work_spent
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -235,3 +236,42 @@ def test_a_refusal_is_remembered_so_repeating_the_rule_costs_nothing_more() -> N
     for _ in range(30):
         refused(PROBE, PROBE_START)
     assert work_spent() - before <= 30 * 400  # each only finds the first occurrence again
+
+
+def test_an_expansion_beside_the_loop_pauses_about_every_millisecond_of_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Off the loop, an expansion lets the loop take the GIL once per _PAUSE_UNITS of work (and
+    gives the same answer); on the loop's own thread it never pauses."""
+    pauses: list[float] = []
+    monkeypatch.setattr(module, "sleep", pauses.append)
+    stored = Recurrence(
+        rule=PROBE, repeat_from=RepeatFrom.DUE_DATE, timezone="UTC", dtstart=PROBE_START
+    )
+    forget_caches()
+    before = work_spent()
+    alone = stored.upcoming(PROBE_START, module.MAX_UPCOMING)
+    spent = work_spent() - before
+    assert pauses == [] and spent > 10 * module._PAUSE_UNITS
+    forget_caches()
+    with module.pausing_for_the_loop():
+        beside = stored.upcoming(PROBE_START, module.MAX_UPCOMING)
+    assert beside == alone
+    assert spent // module._PAUSE_UNITS - 1 <= len(pauses) <= spent // module._PAUSE_UNITS
+    assert set(pauses) == {module._PAUSE_SECONDS}
+    # Past the block, the thread (a pooled one, reused for other work) no longer pauses.
+    forget_caches()
+    stored.upcoming(PROBE_START, module.MAX_UPCOMING)
+    assert len(pauses) <= spent // module._PAUSE_UNITS
+
+
+async def test_work_sent_off_the_loop_pauses_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`off_loop` runs the expansion in a thread that pauses."""
+    pauses: list[float] = []
+    monkeypatch.setattr(module, "sleep", pauses.append)
+    stored = Recurrence(
+        rule=PROBE, repeat_from=RepeatFrom.DUE_DATE, timezone="UTC", dtstart=PROBE_START
+    )
+    forget_caches()
+    upcoming = await off_loop(stored.upcoming, PROBE_START, module.MAX_UPCOMING)
+    assert upcoming and len(pauses) > 10
