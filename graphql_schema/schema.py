@@ -129,7 +129,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # Last before the rules run: keeps their verdict, valid or refused, for the next time.
         lambda: LearnValidation(documents),
         # Input list caps and the cost budget: after validation, before any resolver.
-        lambda: CostLimit(budget=settings.graphql_max_cost),
+        lambda: CostLimit(
+            budget=settings.graphql_max_cost, points_per_ms=settings.graphql_cost_points_per_ms
+        ),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

@@ -120,14 +120,7 @@ class CostBudget:
 
     def spend(self, key: str, points: int) -> None:
         """Take `points` from the key's bucket; RATE_LIMITED (nothing taken) when too few."""
-        now = self.clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= MAX_KEYS:
-                self._forget_full(now)
-            bucket = self._buckets[key] = _Bucket(points=float(self.capacity), at=now)
-        bucket.points = min(self.capacity, bucket.points + (now - bucket.at) * self.per_second)
-        bucket.at = now
+        bucket = self._refilled(key)
         if points > bucket.points:
             wait = math.ceil((points - bucket.points) / self.per_second)
             raise RateLimited(
@@ -136,6 +129,22 @@ class CostBudget:
                 f"try again in {max(wait, 1)} s"
             )
         bucket.points -= points
+
+    def spend_up_to(self, key: str, points: int) -> None:
+        """Take `points` from the key's bucket, or all it has left when that is fewer."""
+        bucket = self._refilled(key)
+        bucket.points = max(0.0, bucket.points - points)
+
+    def _refilled(self, key: str) -> _Bucket:
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_KEYS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(points=float(self.capacity), at=now)
+        bucket.points = min(self.capacity, bucket.points + (now - bucket.at) * self.per_second)
+        bucket.at = now
+        return bucket
 
     def _forget_full(self, now: float) -> None:
         # A bucket that has refilled is the same as no bucket.
@@ -726,6 +735,17 @@ class RateLimits:
                 f"account has left ({bucket.per_second:,.0f} come back each second); "
                 f"try again in {max(math.ceil(wait), 1)} s"
             )
+
+    async def query_time(self, user_id: str, points: int) -> None:
+        """Spend what an operation took beyond its static cost, or all the user has left when
+        that is fewer (never refused: the work is done; the next request pays for it)."""
+        bucket = self.shared.get("cost")
+        if bucket is None:
+            self.cost.spend_up_to(user_id, points)
+            return
+        admitted, _, left = await self._take(bucket, "cost", user_id, points)
+        if not admitted and int(left) > 0:
+            await self._take(bucket, "cost", user_id, int(left))
 
     async def mutation(self, user_id: str) -> None:
         """Count one mutation of the user."""

@@ -7,6 +7,8 @@ was harmless.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -232,28 +234,38 @@ async def test_a_subscription_over_the_budget_gets_cost_limit_on_its_socket(serv
     await http.aclose()
 
 
+@contextlib.asynccontextmanager
+async def two_accounts(
+    settings: Settings, engine: AsyncEngine, **changes: Any
+) -> AsyncIterator[tuple[GraphQLClient, GraphQLClient]]:
+    """Two signed-up accounts of a gateway whose accounts get a bucket of 5 x 10,000 points
+    refilled one point a second (with these further settings)."""
+    strict = settings.model_copy(
+        update={"graphql_cost_per_second": 1.0, "graphql_max_cost": 10_000, **changes}
+    )
+    app = create_app(
+        bootstrap(strict, app_id="gateway", engine=engine, transport=MemoryTransport())
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://taskstream.test"
+    ) as http:
+        accounts = GraphQLClient(http), GraphQLClient(http)
+        for account in accounts:
+            await account.sign_up()
+        yield accounts
+
+
 async def test_an_account_spends_its_cost_points_and_waits_for_more(
     settings: Settings, engine: AsyncEngine
 ) -> None:
     # A bucket of five times the budget (here 5 x 10,000 points) that refills one point a
     # second: one account sending its most expensive accepted request back to back is held
     # to that rate.
-    strict = settings.model_copy(
-        update={"graphql_cost_per_second": 1.0, "graphql_max_cost": 10_000}
-    )
-    app = create_app(
-        bootstrap(strict, app_id="gateway", engine=engine, transport=MemoryTransport())
-    )
     two = " ".join(
         f'a{i}: previewRecurrence(rule: "FREQ=DAILY", start: "2030-01-01T09:00:00Z", limit: 90)'
         for i in range(2)
     )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://taskstream.test"
-    ) as http:
-        heavy, other = GraphQLClient(http), GraphQLClient(http)
-        await heavy.sign_up()
-        await other.sign_up()
+    async with two_accounts(settings, engine) as (heavy, other):
         for _ in range(5):
             served = await heavy.execute(f"{{ {two} }}")
             assert served["extensions"]["cost"]["requested"] == 9_000, served
@@ -265,3 +277,30 @@ async def test_an_account_spends_its_cost_points_and_waits_for_more(
         # Cheap requests still fit; another account has its own bucket.
         assert "errors" not in await heavy.execute("{ me { id } }")
         assert "errors" not in await other.execute(f"{{ {two} }}")
+
+
+@pytest.mark.parametrize("points_per_ms", [0.0, 1e6], ids=["static-only", "measured"])
+async def test_an_account_pays_for_the_time_its_requests_took(
+    settings: Settings, engine: AsyncEngine, points_per_ms: float
+) -> None:
+    # The static model prices `{ tasks(first: 1) { totalCount } }` at a few points whatever it
+    # counts; what its execution took is charged after it ran. At a million points a
+    # millisecond, one such request empties the bucket (5 x 10,000 points): the account's next
+    # request waits, another account's does not. With measured charging off, it never waits.
+    count = "{ tasks(first: 1) { totalCount } }"
+    async with two_accounts(settings, engine, graphql_cost_points_per_ms=points_per_ms) as (
+        heavy,
+        other,
+    ):
+        first = await heavy.execute(count)
+        assert first["data"] == {"tasks": {"totalCount": 0}}, first
+        assert first["extensions"]["cost"]["requested"] < 100
+        second = await heavy.execute(count)
+        if points_per_ms == 0:
+            assert second["data"] == first["data"], second
+        else:
+            assert "data" not in second
+            [error] = second["errors"]
+            assert error["extensions"] == {"code": "RATE_LIMITED"}
+            assert "points this account has left" in error["message"]
+        assert (await other.execute(count))["data"] == first["data"]

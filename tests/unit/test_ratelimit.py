@@ -132,6 +132,46 @@ def test_a_refused_spend_takes_nothing() -> None:
     budget.spend("alice", 10)  # the 10 left were not touched by the refusal
 
 
+def test_measured_work_takes_what_is_left_and_refuses_nothing() -> None:
+    clock = Clock()
+    budget = CostBudget(capacity=100, per_second=10.0, clock=clock)
+    budget.spend_up_to("alice", 30)
+    budget.spend("alice", 70)  # 30 were taken: 70 left
+    budget.spend_up_to("alice", 500)  # more than is left: the bucket is empty, nothing raised
+    with pytest.raises(RateLimited, match="the 0 points"):
+        budget.spend("alice", 1)
+    clock.now += 1.0
+    budget.spend("alice", 10)  # it refills from empty, not from a debt
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["local", "shared"])
+async def test_an_operation_pays_for_the_time_it_took_as_far_as_the_bucket_holds(
+    shared: bool,
+) -> None:
+    clock = Clock()
+    limits = RateLimits(
+        logins_per_minute=10,
+        logins_per_address_per_minute=10,
+        mutations_per_minute=10,
+        cost_capacity=100,
+        cost_per_second=10.0,
+        clock=clock,
+        state=SlowState(0) if shared else None,
+    )
+    await limits.query_cost("alice", 10)
+    await limits.query_time("alice", 60)
+    await limits.query_cost("alice", 20)  # 100 - 10 - 60: 30 left, 10 after this
+    await limits.query_time("alice", 50)  # more than is left: takes the 10
+    with pytest.raises(RateLimited):
+        await limits.query_cost("alice", 1)
+    await limits.query_time("alice", 1_000)  # nothing left to take: not an error
+    await limits.query_cost("bob", 100)  # another account's bucket is untouched
+    clock.now += 2.0
+    await limits.query_cost("alice", 20)
+    with pytest.raises(RateLimited):
+        await limits.query_cost("alice", 1)
+
+
 class SlowState(SharedState):
     """Shared state in memory whose every call takes `delay` seconds (a slow link)."""
 
