@@ -198,7 +198,8 @@ def test_report_rows_judge_each_class_and_the_attack() -> None:
         "nesting": {"summary": class_summary({"deep": [Outcome(900, "refused")]})},
     }
     attack = attack_summary([10.0] * 10, [15.0] * 10)
-    rows = comparisons(classes, attack)
+    deployed = attack_summary([10.0] * 10, [25.0] * 10)
+    rows = comparisons(classes, attack, deployed)
     by_figure = {row["figure"]: row for row in rows}
     time_row = by_figure["lists: most expensive accepted request (allTags, size 50): server time"]
     assert (time_row["value"], time_row["met"]) == (5800.0, False)
@@ -206,7 +207,9 @@ def test_report_rows_judge_each_class_and_the_attack() -> None:
     assert memory_row["met"] is False
     nothing = by_figure["nesting: most expensive accepted request (none accepted): server time"]
     assert nothing["met"] is True
-    assert rows[-1]["ratio"] == 1.5 and rows[-1]["met"] is True
+    assert rows[-2]["ratio"] == 1.5 and rows[-2]["met"] is True
+    assert "as deployed" in rows[-1]["figure"]
+    assert rows[-1]["ratio"] == 2.5 and rows[-1]["met"] is False
 
 
 def test_the_before_after_table_has_a_row_per_class_and_the_p99() -> None:
