@@ -46,3 +46,15 @@ async def test_a_connection_idle_for_long_is_pinged_and_kept(
         assert await backend_pid(pooled) == first
     finally:
         await pooled.dispose()
+
+
+async def test_a_statement_uses_one_backend_and_no_parallel_workers(database_url: str) -> None:
+    """One request takes at most one core of PostgreSQL (a parallel plan took both cores of a
+    2-core machine from every other account for one account's count: bench/abuse.py)."""
+    pooled = db.create_engine(database_url, pool_size=1)
+    try:
+        async with pooled.connect() as connection:
+            setting = await connection.scalar(text("SHOW max_parallel_workers_per_gather"))
+            assert setting == "0"
+    finally:
+        await pooled.dispose()
