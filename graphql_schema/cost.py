@@ -20,11 +20,12 @@ The cost depends on the variables, so it is computed for every request (the pars
 validated document is cached by documents.py; this walk is cheap next to executing).
 
 A static model cannot see every cost (an exact count is priced 10 points whether it counts ten
-rows or 100,000, which take 150 ms): after an operation ran, the time it took, at
-TASKSTREAM_GRAPHQL_COST_POINTS_PER_MS (20 points a millisecond), is taken from the same bucket
-where it is far beyond the static cost (MEASURED_SLACK, MEASURED_FREE), like GitHub's secondary
-limit on CPU time. An account that keeps sending work the model underprices empties its bucket
-and waits like one sending the most expensive requests.
+rows or 100,000, which take 150 ms): when TASKSTREAM_GRAPHQL_COST_POINTS_PER_MS is set (20 is
+about 50 us of work a point; off by default, see Settings), the time an operation took is taken
+from the same bucket after it ran where it is far beyond the static cost (MEASURED_SLACK,
+MEASURED_FREE), like GitHub's secondary limit on CPU time. An account that keeps sending work
+the model underprices then empties its bucket and waits like one sending the most expensive
+requests.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ PASSWORD_FIELDS = frozenset(
 )
 
 # An operation is charged the time its execution took (TASKSTREAM_GRAPHQL_COST_POINTS_PER_MS)
-# only beyond four times its static cost, and beyond 1,000 points (50 ms at the default 20 a
-# millisecond): the charge is for work the static model misses by far, not for requests
+# only beyond four times its static cost, and beyond 1,000 points (50 ms at 20 a millisecond):
+# the charge is for work the static model misses by far, not for requests
 # slowed by a busy machine or queued behind the same account's others (the web app's re-reads).
 MEASURED_SLACK = 4
 MEASURED_FREE = 1_000
