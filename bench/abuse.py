@@ -89,7 +89,7 @@ class Outcome:
     """What one size of a probe did."""
 
     size: int
-    status: str  # accepted | partial | refused | timed out | exceeded | failed | skipped
+    status: str  # accepted | partial | cut off | refused | timed out | exceeded | failed | skipped
     codes: list[str] = field(default_factory=list)
     message: str | None = None
     wall_ms: float | None = None
@@ -102,16 +102,19 @@ class Outcome:
 
 
 STOPPING = ("timed out", "exceeded")
-ANSWERED = ("accepted", "partial", "refused")
-COSTED = ("accepted", "partial")
+ANSWERED = ("accepted", "partial", "cut off", "refused")
+# A request the server worked on: "cut off" held PostgreSQL until the statement timeout, so it
+# is as costly as an accepted one, not the cheap refusal it looks like from its data.
+COSTED = ("accepted", "partial", "cut off")
 
 
 def classify(status: int, body: bytes) -> tuple[str, list[str], str | None]:
-    """accepted / partial / refused / failed, the error codes and the first error message.
+    """accepted / partial / cut off / refused / failed, the error codes and the first message.
 
     Accepted: no errors. Partial: errors beside data that is not all null (the server did part
     of the work: it counts as accepted for the cost, but a refused argument nested under a
-    nullable field looks the same, so it never counts as the largest accepted size).
+    nullable field looks the same, so it never counts as the largest accepted size). Cut off:
+    no data and a `TIMEOUT` (the server worked until its statement timeout).
     """
     try:
         answer = json.loads(body)
@@ -136,6 +139,8 @@ def classify(status: int, body: bytes) -> tuple[str, list[str], str | None]:
         return "accepted", [], None
     if has_data:
         return "partial", codes, message
+    if "TIMEOUT" in codes:
+        return "cut off", codes, message
     return "refused", codes or [f"HTTP {status}"], message
 
 
@@ -180,7 +185,7 @@ def refusals(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
 
 
 def worst_accepted(probes: dict[str, list[Outcome]]) -> tuple[str, Outcome] | None:
-    """Of a class's probes, the accepted (or partial) request that took longest, with its probe.
+    """Of a class's probes, the costed request (accepted, partial or cut off) that took longest.
 
     The longest rather than the largest size: that is the most expensive request the class
     got through, and on a noisy machine a smaller size is sometimes the slower one.
@@ -192,7 +197,7 @@ def worst_accepted(probes: dict[str, list[Outcome]]) -> tuple[str, Outcome] | No
 
 
 def peak_memory_mb(probes: dict[str, list[Outcome]]) -> float | None:
-    """The highest PostgreSQL backend RSS of any accepted request of these probes."""
+    """The highest PostgreSQL backend RSS of any costed request of these probes."""
     values = [
         o.postgres_peak_rss_mb
         for runs in probes.values()
@@ -975,7 +980,7 @@ def hostile_requests(
         outcomes = results[probe.klass][probe.name]
         best = largest_accepted(outcomes)
         if best is None:
-            sent = [o for o in outcomes if o.status in ("refused", "failed")]
+            sent = [o for o in outcomes if o.status in ("cut off", "refused", "failed")]
             best = max(sent, key=lambda o: o.size) if sent else None
         if best is not None:
             chosen.append(runner.request(probe, best.size, url))
@@ -1234,7 +1239,10 @@ def comparisons(
         worst = record["summary"]["most_expensive_accepted"]
         wall = worst["wall_ms"] if worst else 0.0
         label = f"{klass}: most expensive accepted request" + (
-            f" ({worst['probe']}, size {worst['size']})" if worst else " (none accepted)"
+            f" ({worst['probe']}, size {worst['size']}"
+            + (", cut off by the statement timeout)" if worst["status"] == "cut off" else ")")
+            if worst
+            else " (none accepted)"
         )
         rows.append(
             comparison(

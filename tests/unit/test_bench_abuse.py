@@ -37,11 +37,11 @@ def test_errors_without_data_are_a_refusal_with_their_codes() -> None:
             "data": None,
             "errors": [
                 {"message": "too costly", "extensions": {"code": "COST_LIMIT"}},
-                {"message": "and late", "extensions": {"code": "TIMEOUT"}},
+                {"message": "and bad", "extensions": {"code": "BAD_USER_INPUT"}},
             ],
         }
     )
-    assert classify(200, body) == ("refused", ["COST_LIMIT", "TIMEOUT"], "too costly")
+    assert classify(200, body) == ("refused", ["BAD_USER_INPUT", "COST_LIMIT"], "too costly")
 
 
 def test_an_error_without_a_code_is_reported_as_such() -> None:
@@ -50,10 +50,10 @@ def test_an_error_without_a_code_is_reported_as_such() -> None:
 
 
 def test_data_that_is_all_null_is_a_refusal_and_other_data_is_partial() -> None:
-    error = [{"message": "x", "extensions": {"code": "TIMEOUT"}}]
+    error = [{"message": "x", "extensions": {"code": "COST_LIMIT"}}]
     assert classify(200, _body({"data": {"a0": None}, "errors": error}))[0] == "refused"
     partial = classify(200, _body({"data": {"a0": None, "a1": [1]}, "errors": error}))
-    assert partial == ("partial", ["TIMEOUT"], "x")
+    assert partial == ("partial", ["COST_LIMIT"], "x")
     # A refused argument under a nullable field leaves the rest of the data.
     nested = {"task": {"id": "1", "recurrence": None}}
     assert classify(200, _body({"data": nested, "errors": error}))[0] == "partial"
@@ -144,6 +144,19 @@ def test_a_partial_answer_counts_for_the_cost() -> None:
     summary = class_summary({"p": runs})
     assert summary["most_expensive_accepted"]["size"] == 2
     assert summary["peak_postgres_rss_mb"] == 300.0 and summary["within_goals"] is False
+
+
+def test_a_request_cut_off_by_the_statement_timeout_is_costed_not_refused() -> None:
+    timeout = [{"message": "took too long", "extensions": {"code": "TIMEOUT"}}]
+    status, codes, _ = classify(200, _body({"data": {"tasks": None}, "errors": timeout}))
+    assert (status, codes) == ("cut off", ["TIMEOUT"])
+    runs = [Outcome(1, "accepted", wall_ms=200.0), Outcome(5, status, codes, wall_ms=3000.0)]
+    summary = class_summary({"counts": runs})
+    worst = summary["most_expensive_accepted"]
+    assert (worst["size"], worst["status"]) == (5, "cut off")
+    assert summary["within_goals"] is False
+    # The ladder goes on predicting from it as from any answered size.
+    assert skip_reason(runs, 100, timeout_s=30) is not None
 
 
 def test_a_class_with_nothing_accepted_has_no_worst_request() -> None:
