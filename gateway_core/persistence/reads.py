@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -361,12 +362,11 @@ def _tagged(user_id: uuid.UUID, keys: list[str], *, every: bool) -> ColumnElemen
     """
     wanted = sorted(set(keys))
     # The names in every scope the user sees: their personal tags and their projects' sets.
-    projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
     carrying = (
         select(t.task_tags.c.task_id)
         .select_from(t.task_tags.join(t.tags, t.tags.c.id == t.task_tags.c.tag_id))
         .where(
-            or_(t.tags.c.user_id == user_id, t.tags.c.project_id.in_(projects)),
+            or_(t.tags.c.user_id == user_id, in_member_projects(t.tags.c.project_id, user_id)),
             t.tags.c.name_key.in_(wanted),
         )
     )
@@ -375,14 +375,25 @@ def _tagged(user_id: uuid.UUID, keys: list[str], *, every: bool) -> ColumnElemen
     return t.tasks.c.id.in_(carrying)
 
 
+def in_member_projects(column: ColumnElement[Any], user_id: uuid.UUID) -> ColumnElement[bool]:
+    """`column` is one of the projects the user belongs to.
+
+    As `= ANY(ARRAY(subquery))`: PostgreSQL reads the user's projects once (an InitPlan) and
+    looks their rows up in the index by those ids. An `IN (subquery)` beside an OR became a
+    hashed filter over every project's rows of the whole database: the count of a user who
+    belongs to no project read all 305,000 project tasks (141 ms; 22 ms with the array).
+    """
+    projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
+    return column == any_(func.array(projects.scalar_subquery()))
+
+
 def visible_scopes(user_id: uuid.UUID) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """The two disjoint parts of what the user can see: their personal space, and the tasks
     of every project they belong to."""
-    projects = select(t.project_members.c.project_id).where(t.project_members.c.user_id == user_id)
     return (
         and_(t.tasks.c.user_id == user_id, t.tasks.c.project_id.is_(None)),
-        # IS NOT NULL, implied by the IN, said so that indexes on project tasks only can serve.
-        and_(t.tasks.c.project_id.is_not(None), t.tasks.c.project_id.in_(projects)),
+        # IS NOT NULL, implied by the ANY, said so that indexes on project tasks only can serve.
+        and_(t.tasks.c.project_id.is_not(None), in_member_projects(t.tasks.c.project_id, user_id)),
     )
 
 
