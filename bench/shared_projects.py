@@ -16,6 +16,12 @@ figure (throughput, and p50 latency one request at a time). Each page round also
 gateway's CPU per request and the PostgreSQL connections opened per request (sessions counted
 by pg_stat_database: the rounds take turns, so each round's new sessions are its own).
 
+Default list: the web app's own list request as it opens (web/src/graphql/tasks.graphql's
+`Tasks` with the `TaskListItem` fragment, `filter: {status: OPEN}, first: 50`, `totalCount`
+included) by the search user, a member of 91 projects who sees about 975,000 tasks, beside the
+same request by the page user (100,000 tasks of their own, in no project); and both without
+`totalCount`, which shows what the count costs. Goal: p95 ≤ 200 ms (the broad search's).
+
 `TASKSTREAM_BENCH_BASELINE=/path/to/tree` (as in page_peers) adds the shared project's page
 served by a gateway run from that tree (e.g. the base commit exported with `git archive`), in
 the same rounds, so that before and after are measured side by side in one run.
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +50,8 @@ from taskstream.persistence.db import create_engine
 
 SEARCH_CASES = {"selective": SELECTIVE_WORD, "broad": BROAD_WORD}
 PAGE_RATIO_GOAL = 1.2
+DEFAULT_LIST_GOAL_MS = 200.0
+WEB_DOCUMENTS = Path(__file__).resolve().parent.parent / "web" / "src" / "graphql"
 BASELINE = ", baseline tree"
 BASELINE_PAGE = "shared project page" + BASELINE
 
@@ -61,6 +70,17 @@ query($project: ID!) {
   }
 }
 """
+
+
+def web_list_document(*, total_count: bool) -> str:
+    """The web app's `Tasks` query with its `TaskListItem` fragment, as the list sends it."""
+    tasks = (WEB_DOCUMENTS / "tasks.graphql").read_text()
+    fragments = (WEB_DOCUMENTS / "fragments.graphql").read_text()
+    query = re.search(r"query Tasks\(.*?\n}\n", tasks, re.S)
+    fragment = re.search(r"fragment TaskListItem on Task {.*?\n}\n", fragments, re.S)
+    assert query and fragment, "the web app's list documents moved"
+    document = query.group(0) + fragment.group(0)
+    return document if total_count else document.replace("totalCount", "", 1)
 
 
 def _rows(answer: Any) -> list[dict[str, Any]]:
@@ -239,6 +259,28 @@ async def _page(context: BenchContext) -> dict[str, Any]:
     }
 
 
+async def _default_list(context: BenchContext, count: int) -> dict[str, Any]:
+    """The web app's list as it opens, for the member of many projects and the page user."""
+    url = context.gateway_url + "/graphql"
+    users = {
+        "member of 91 projects": context.dataset.search_user,
+        "page user, no project": context.dataset.page_user,
+    }
+    requests = {}
+    for label, user in users.items():
+        for counted, suffix in ((True, ""), (False, ", without totalCount")):
+            requests[label + suffix] = Request.graphql(
+                url,
+                web_list_document(total_count=counted),
+                {"filter": {"status": "OPEN"}, "first": 50},
+                token=context.token(user),
+            )
+    for name, request in requests.items():
+        assert len(_rows(await fetch_json(request))) == 50, name
+    context.log(f"  default list: {count} requests of each, taking turns")
+    return await alternating(requests, count=count, max_seconds=180)
+
+
 async def run(context: BenchContext) -> dict[str, Any]:
     """Search over a member's whole scope; a shared project's page beside today's page."""
     # 100 in a quick run too: a p95 of 20 samples is their second slowest.
@@ -248,6 +290,7 @@ async def run(context: BenchContext) -> dict[str, Any]:
     search = await _search(context, count)
     plans = await _explain_searches(context)
     page = await _page(context)
+    default_list = await _default_list(context, count)
     comparisons = []
     visible = context.dataset.shared.search_visible_tasks
     for case, figures in search.items():
@@ -300,6 +343,20 @@ async def run(context: BenchContext) -> dict[str, Any]:
             met=ours <= PAGE_RATIO_GOAL * theirs,
         )
     )
+    for suffix in ("", ", without totalCount"):
+        member = default_list["member of 91 projects" + suffix]["p95_ms"]
+        comparisons.append(
+            comparison(
+                f"the web app's default list (open tasks, first 50{suffix or ', totalCount'}) "
+                f"of a member who sees {visible:,} tasks: p95",
+                value=member,
+                unit="ms",
+                peer="the same request by the page user (100,000 tasks, no project)",
+                peer_value=default_list["page user, no project" + suffix]["p95_ms"],
+                goal=f"p95 ≤ {DEFAULT_LIST_GOAL_MS:.0f} ms",
+                met=member <= DEFAULT_LIST_GOAL_MS,
+            )
+        )
     if BASELINE_PAGE in page["best"]:
         base = page["best"][BASELINE_PAGE]
         label = f"the same page from {os.environ.get('TASKSTREAM_BENCH_BASELINE')}"
@@ -336,5 +393,6 @@ async def run(context: BenchContext) -> dict[str, Any]:
         "search": search,
         "search_plans": plans,
         "page": page,
+        "default_list": default_list,
         "comparisons": comparisons,
     }
