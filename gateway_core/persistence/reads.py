@@ -7,7 +7,7 @@ import functools
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     tuple_,
     union_all,
 )
@@ -402,21 +403,13 @@ def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
     return or_(*visible_scopes(user_id))
 
 
-def scoped_conditions(
-    user_id: uuid.UUID, query: TaskQuery, *, now: datetime, close: CloseWords | None = None
-) -> list[list[ColumnElement[bool]]]:
-    """The query's conditions once per visible scope it can reach, for statements that read
-    each scope apart (a page, a count) and add up the parts: with the scopes OR-ed in one
-    WHERE no index serves either part (``close``: see `close_words`)."""
-    conditions = query_conditions(user_id, query, now=now, close=close)
-    personal, projects = visible_scopes(user_id)
+def reached_scopes(query: TaskQuery) -> tuple[bool, bool]:
+    """Whether the query can reach the personal space, and the user's projects."""
     if query.inbox is True:
-        scopes = [personal]
-    elif query.inbox is False or query.project_id is not None:
-        scopes = [projects]
-    else:
-        scopes = [personal, projects]
-    return [[scope, *conditions] for scope in scopes]
+        return True, False
+    if query.inbox is False or query.project_id is not None:
+        return False, True
+    return True, True
 
 
 def filter_conditions(
@@ -563,28 +556,39 @@ def page_statement(
     """The statement `task_page` runs (the benchmarks EXPLAIN the very same SQL)."""
     words = search_words(query.text)
     keys, signature = _sort_keys(order or DEFAULT_ORDER, words)
-    scoped = scoped_conditions(user_id, query, now=now, close=close)
+    conditions = query_conditions(user_id, query, now=now, close=close)
     if after is not None:
         values = decode_typed_cursor(
             after, signature, [(k.kind, k.null_as is not None) for k in keys]
         )
-        for conditions in scoped:
-            conditions.append(_after(keys, values))
+        conditions.append(_after(keys, values))
     key_columns = [k.expression.label(f"k{i}") for i, k in enumerate(keys)]
 
     def ordered(columns: Sequence[Any]) -> list[Any]:
         return [c.desc() if k.descending else c.asc() for c, k in zip(columns, keys, strict=True)]
 
+    def first_of(*scope: ColumnElement[bool]) -> Select[Any]:
+        return (
+            select(t.tasks, *key_columns)
+            .where(*scope, *conditions)
+            .order_by(*ordered([k.expression for k in keys]))
+            .limit(first + 1)
+        )
+
     # One page per scope, then the first of them: with the scopes OR-ed in one WHERE no index
     # can give the order, and a page read a whole table's worth of the user's rows to sort
     # them (a sequential scan of every task at 1M). Each scope's own page can walk its index.
-    pages = [
-        select(t.tasks, *key_columns)
-        .where(*conditions)
-        .order_by(*ordered([k.expression for k in keys]))
-        .limit(first + 1)
-        for conditions in scoped
-    ]
+    personal, projects = visible_scopes(user_id)
+    reaches_personal, reaches_projects = reached_scopes(query)
+    pages = [first_of(personal)] if reaches_personal else []
+    in_index_order = tuple(order or DEFAULT_ORDER) == DEFAULT_ORDER and not words
+    if reaches_projects and query.project_id is None and in_index_order:
+        pages.append(_first_of_each_project(user_id, first_of))
+    elif reaches_projects:
+        # One project; a search (its own indexes find its rows across projects: a walk per
+        # project read every project's index to its end when the word was rare); or an order
+        # no project index holds (each project would sort its own tasks: all of them again).
+        pages.append(first_of(projects))
     # A query confined to one scope (inbox, projectId) reads that scope's page alone.
     both = (union_all(*pages) if len(pages) > 1 else pages[0]).subquery("visible")
     statement: Select[Any] = (
@@ -595,6 +599,28 @@ def page_statement(
         .limit(first + 1)
     )
     return PageStatement(statement, keys, signature)
+
+
+def _first_of_each_project(user_id: uuid.UUID, first_of: Callable[..., Select[Any]]) -> Select[Any]:
+    """The first page of each of the user's projects (LATERAL), for the page to merge.
+
+    One page over all the user's projects sorted every matching task of them (a member of 91
+    projects: 184,000 open tasks for the first 50, 143 ms); each project's own page walks that
+    project's index in the default order (tasks_project_page_due) and stops at the page's size
+    (9 ms). A filter rarer than PostgreSQL expects makes the walks longer: 1,000 urgent tasks
+    among 305,000, in a few projects, took 226 ms where the one sort took 26 ms.
+    """
+    member = t.project_members
+    in_project = (
+        first_of(t.tasks.c.project_id.is_not(None), t.tasks.c.project_id == member.c.project_id)
+        .correlate(member)
+        .lateral("in_project")
+    )
+    return (
+        select(in_project)
+        .select_from(member.join(in_project, true()))
+        .where(member.c.user_id == user_id)
+    )
 
 
 async def task_page(
