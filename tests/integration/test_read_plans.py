@@ -144,6 +144,22 @@ async def analyzed(connection: AsyncConnection, statement: Any) -> tuple[list[An
     return rows, (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
 
 
+async def first_page(
+    connection: AsyncConnection, user: uuid.UUID, query: reads.TaskQuery, first: int
+) -> tuple[list[Any], dict[str, Any]]:
+    """The user's first page in the default order, and its plan."""
+    page = reads.page_statement(
+        user_id=user,
+        query=query,
+        order=None,
+        first=first,
+        after=None,
+        now=datetime.now(UTC),
+        close={},
+    )
+    return await analyzed(connection, page.statement)
+
+
 def tasks_read(plan: dict[str, Any]) -> list[float]:
     """Per node that reads the tasks table or one of its indexes, every row it produced or
     threw away, over all its loops."""
@@ -194,16 +210,7 @@ async def test_a_members_page_reads_each_project_up_to_the_page_size(
         await add_tasks(
             connection, user=member, personal=300, projects=20, per_project=300, member=True
         )
-        page = reads.page_statement(
-            user_id=member,
-            query=reads.TaskQuery(),
-            order=None,
-            first=first,
-            after=None,
-            now=datetime.now(UTC),
-            close={},
-        )
-        rows, plan = await analyzed(connection, page.statement)
+        rows, plan = await first_page(connection, member, reads.TaskQuery(), first)
         # The same first rows as sorting everything the member sees.
         everything = (
             await connection.execute(
@@ -287,16 +294,7 @@ async def test_a_page_filtered_by_tags_reads_no_scope_without_them(
         await tag(connection, "Release", project=projects[0], tasks=5)
         await tag(connection, "Hotfix", project=projects[1], tasks=5)
         await connection.execute(text("ANALYZE gateway.tags, gateway.task_tags"))
-        page = reads.page_statement(
-            user_id=member,
-            query=query,
-            order=None,
-            first=first,
-            after=None,
-            now=datetime.now(UTC),
-            close={},
-        )
-        rows, plan = await analyzed(connection, page.statement)
+        rows, plan = await first_page(connection, member, query, first)
         await connection.rollback()
     assert len(rows) == matches
     # At most the one tagged project's tasks, in its index and in the table.
