@@ -531,8 +531,15 @@ def _sort_keys(order: Sequence[tuple[SortField, bool]], words: list[str]) -> tup
             if not words:
                 raise InvalidInput("orderBy", "RELEVANCE ordering needs a filter.text to rank by")
             keys.append(_Key(_relevance(words), descending, "float"))
-    keys.append(_Key(t.tasks.c.id, False, "uuid"))
+    # Ties break by id in the direction of the last key, so that an order of one direction
+    # is one direction throughout: an index read backwards serves it, where an ascending id
+    # under PRIORITY descending sorted the 200,000 tasks of the top priority (800 ms).
+    ties_descending = bool(order) and order[-1][1]
+    keys.append(_Key(t.tasks.c.id, ties_descending, "uuid"))
     signature = ",".join(f"{f.value}:{'D' if d else 'A'}" for f, d in order)
+    # Cursors made when ties always ascended are refused for the orders whose ties now descend
+    # (read with the new order they would repeat or skip tied tasks).
+    signature += ",ID:D" if ties_descending else ""
     return keys, signature + "|" + " ".join(words)
 
 

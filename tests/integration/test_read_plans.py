@@ -145,13 +145,17 @@ async def analyzed(connection: AsyncConnection, statement: Any) -> tuple[list[An
 
 
 async def first_page(
-    connection: AsyncConnection, user: uuid.UUID, query: reads.TaskQuery, first: int
+    connection: AsyncConnection,
+    user: uuid.UUID,
+    query: reads.TaskQuery,
+    first: int,
+    order: list[tuple[reads.SortField, bool]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """The user's first page in the default order, and its plan."""
+    """The user's first page (in the default order unless given), and its plan."""
     page = reads.page_statement(
         user_id=user,
         query=query,
-        order=None,
+        order=order,
         first=first,
         after=None,
         now=datetime.now(UTC),
@@ -299,3 +303,28 @@ async def test_a_page_filtered_by_tags_reads_no_scope_without_them(
     assert len(rows) == matches
     # At most the one tagged project's tasks, in its index and in the table.
     assert sum(tasks_read(plan)) <= 2 * per_project, json.dumps(plan)[:3000]
+
+
+@pytest.mark.parametrize(
+    "field", [reads.SortField.PRIORITY, reads.SortField.TITLE, reads.SortField.CREATED_AT]
+)
+async def test_a_descending_page_reads_its_index_backwards(
+    engine: AsyncEngine, field: reads.SortField
+) -> None:
+    """Ties break by id in the order's direction, so one index read backwards gives the page.
+
+    With ties ascending under PRIORITY descending, PostgreSQL sorted every task of the top
+    priority (200,000 of them: 720 ms for a page of 50).
+    """
+    user, first = uuid.uuid4(), 10
+    async with engine.connect() as connection:
+        await add_tasks(
+            connection, user=user, personal=5_000, projects=1, per_project=1, member=False
+        )
+        rows, plan = await first_page(
+            connection, user, reads.TaskQuery(), first, order=[(field, True)]
+        )
+        await connection.rollback()
+    assert len(rows) == first + 1
+    # The page and the row after it, in the index and in the table.
+    assert sum(tasks_read(plan)) <= 2 * (first + 1), json.dumps(plan)[:3000]
