@@ -621,8 +621,12 @@ def page_statement(
         # One project; a search (its own indexes find its rows across projects: a walk per
         # project read every project's index to its end when the word was rare); or an order
         # no project index holds (each project would sort its own tasks: all of them again).
-        # The tag gate over all the member's projects can only say that none has a named tag.
-        projects_tags = in_member_projects(t.tags.c.project_id, user_id)
+        # Over several projects the tag gate can only say that none has a named tag.
+        projects_tags = (
+            t.tags.c.project_id == query.project_id
+            if query.project_id is not None
+            else in_member_projects(t.tags.c.project_id, user_id)
+        )
         pages.append(first_of(projects, *tags_can_match(query, projects_tags)))
     # A query confined to one scope (inbox, projectId) reads that scope's page alone.
     both = (union_all(*pages) if len(pages) > 1 else pages[0]).subquery("visible")

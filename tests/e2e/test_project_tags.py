@@ -54,6 +54,17 @@ async def test_members_share_the_projects_tag_set(http: httpx.AsyncClient) -> No
     # A tag filter finds the project's tasks for every member.
     found = await bob.data(TAGGED, {"f": {"anyTags": ["RELEASE"]}})
     assert {e["node"]["id"] for e in found["tasks"]["edges"]} == {first["id"], second["id"]}
+    # Each scope answers for its own tags: the project's within the project, the personal one
+    # beside them, and none of the personal ones inside the project.
+    project_only = {"anyTags": ["release"], "projectId": project["id"]}
+    inside = await bob.data(TAGGED, {"f": project_only})
+    assert {e["node"]["id"] for e in inside["tasks"]["edges"]} == {first["id"], second["id"]}
+    mixed = await alice.data(TAGGED, {"f": {"anyTags": ["Urgent", "Release"]}})
+    assert len(mixed["tasks"]["edges"]) == 3
+    elsewhere = await alice.data(TAGGED, {"f": {"anyTags": ["Urgent"], "projectId": project["id"]}})
+    assert elsewhere["tasks"]["edges"] == []
+    both = await alice.data(TAGGED, {"f": {"allTags": ["Urgent", "Release"]}})
+    assert both["tasks"]["edges"] == []
 
 
 async def test_a_project_tag_is_renamed_by_editors_not_viewers_nor_outsiders(
