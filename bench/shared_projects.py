@@ -21,8 +21,10 @@ Default list: the web app's own list request as it opens (web/src/graphql/tasks.
 included) by the search user, a member of 91 projects who sees about 975,000 tasks, beside the
 same request by the page user (100,000 tasks of their own, in no project); and both without
 `totalCount`, which shows what the count costs. Goal: p95 ≤ 200 ms (the broad search's). And
-two more of the app's lists by both users, reported beside each other: open tasks filtered by
-one of a project's tags (which the page user does not have), and sorted by priority descending.
+more of the app's requests by both users, reported beside each other: open tasks filtered by
+one of a project's tags (which the page user does not have), sorted by priority descending, and
+the calendar's month (web/src/graphql/calendar.graphql: the tasks due in it, first 200, and the
+open recurring ones due before its end).
 
 `TASKSTREAM_BENCH_BASELINE=/path/to/tree` (as in page_peers) adds the shared project's page
 served by a gateway run from that tree (e.g. the base commit exported with `git archive`), in
@@ -83,6 +85,15 @@ def web_list_document(*, total_count: bool) -> str:
     assert query and fragment, "the web app's list documents moved"
     document = query.group(0) + fragment.group(0)
     return document if total_count else document.replace("totalCount", "", 1)
+
+
+def web_calendar_document() -> str:
+    """The web app's `CalendarTasks` query with its `CalendarTask` fragment."""
+    calendar = (WEB_DOCUMENTS / "calendar.graphql").read_text()
+    query = re.search(r"query CalendarTasks\(.*?\n}\n", calendar, re.S)
+    fragment = re.search(r"fragment CalendarTask on Task {.*?\n}\n", calendar, re.S)
+    assert query and fragment, "the web app's calendar documents moved"
+    return query.group(0) + fragment.group(0)
 
 
 def _rows(answer: Any) -> list[dict[str, Any]]:
@@ -265,8 +276,11 @@ async def _page(context: BenchContext) -> dict[str, Any]:
 # figures show the count's part): filtered by one of a project's tags, which a scope without
 # that tag no longer reads; sorted by priority, whose sort menu entry descends by default.
 OTHER_LISTS: dict[str, tuple[dict[str, Any], list[dict[str, str]] | None]] = {
-    "filtered by a project's tag": ({"status": "OPEN", "anyTags": ["ptag1"]}, None),
-    "by priority, descending": ({"status": "OPEN"}, [{"field": "PRIORITY", "direction": "DESC"}]),
+    "open tasks filtered by a project's tag": ({"status": "OPEN", "anyTags": ["ptag1"]}, None),
+    "open tasks by priority, descending": (
+        {"status": "OPEN"},
+        [{"field": "PRIORITY", "direction": "DESC"}],
+    ),
 }
 MEMBER, PAGE_USER = "member of 91 projects", "page user, no project"
 
@@ -289,8 +303,22 @@ async def _member_lists(context: BenchContext, count: int) -> dict[str, Any]:
                 {"filter": list_filter, "orderBy": order, "first": 50},
                 token=context.token(user),
             )
+    # The calendar's month as it opens (a month of the data set's due dates).
+    month = {"dueFrom": "2028-04-01T00:00:00Z", "dueTo": "2028-05-06T00:00:00Z"}
+    for label, user in users.items():
+        requests[f"{label}, the calendar's month"] = Request.graphql(
+            url,
+            web_calendar_document(),
+            {
+                "dated": month,
+                "repeating": {"recurring": True, "status": "OPEN", "dueTo": month["dueTo"]},
+                "first": 200,
+            },
+            token=context.token(user),
+        )
     for request in requests.values():
-        _rows(await fetch_json(request))  # answered without errors
+        answer = await fetch_json(request)
+        assert "errors" not in answer, answer
     context.log(f"  the web app's lists: {count} requests of each, taking turns")
     return await alternating(requests, count=count, max_seconds=240)
 
@@ -371,10 +399,10 @@ async def run(context: BenchContext) -> dict[str, Any]:
                 met=member <= DEFAULT_LIST_GOAL_MS,
             )
         )
-    for name in OTHER_LISTS:
+    for name in [*OTHER_LISTS, "the calendar's month"]:
         comparisons.append(
             comparison(
-                f"the web app's list {name} (open tasks, first 50) of that member: p95",
+                f"the web app's {name} of that member: p95",
                 value=member_lists[f"{MEMBER}, {name}"]["p95_ms"],
                 unit="ms",
                 peer="the same request by the page user (100,000 tasks, no project)",
