@@ -350,6 +350,10 @@ async def test_a_page_of_a_due_range_starts_at_the_range(
         await add_tasks(
             connection, user=user, personal=5_000, projects=1, per_project=1, member=False
         )
+        # Index scans only: a bitmap of the few rows in range and a sort is as cheap here and
+        # was chosen in CI on tables the suite had grown; the question is where the walk starts.
+        await connection.execute(text("SET LOCAL enable_bitmapscan = off"))
+        await connection.execute(text("SET LOCAL enable_seqscan = off"))
         rows, plan = await first_page(connection, user, days, first, order=order)
         await connection.rollback()
     assert len(rows) == first + 1
