@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import os
@@ -51,6 +50,7 @@ from urllib.parse import quote
 
 import httpx
 
+from devstack.balancer import RoundRobinProxy
 from devstack.faultproxy import FaultProxy
 from taskstream.secrets import OPTIONAL_SECRET_KEYS, SECRET_KEYS
 
@@ -212,89 +212,6 @@ class PidFile:
                     os.killpg(pid, signal.SIGKILL)
         path.unlink(missing_ok=True)
         return [str(entry["name"]) for entry in alive]
-
-
-# --- the proxy ---------------------------------------------------------------------------
-
-
-class RoundRobinProxy:
-    """Spreads TCP connections (HTTP, WebSocket upgrades alike) over backends in turn.
-
-    Balancing whole connections is enough for both protocols: a WebSocket stays on the replica
-    it upgraded on, and every replica serves every subscriber. A backend that refuses the
-    connection is skipped, so one replica going down does not fail requests.
-    """
-
-    def __init__(self, host: str, port: int, backends: list[int]) -> None:
-        self.host = host
-        self.port = port
-        self.backends = backends
-        self._turn = itertools.cycle(range(len(backends)))
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> int:
-        """Listen; returns the port (useful with port 0)."""
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        return self.port
-
-    async def stop(self) -> None:
-        """Stop accepting and cut open connections."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await self._relay(reader, writer)
-        finally:
-            self._connections.discard(task)
-            writer.close()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        for _ in self.backends:
-            backend = self.backends[next(self._turn)]
-            try:
-                upstream = await asyncio.open_connection("127.0.0.1", backend)
-                break
-            except OSError:
-                continue
-        if upstream is None:
-            return
-        up_reader, up_writer = upstream
-        up_writer.write(_proxy_line(writer))
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            up_writer.close()
-
-
-def _proxy_line(client: asyncio.StreamWriter) -> bytes:
-    """A PROXY protocol v1 line naming the client of the connection (the gateways trust it)."""
-    peer = client.get_extra_info("peername")
-    own = client.get_extra_info("sockname")
-    if not peer or not own:
-        return b"PROXY UNKNOWN\r\n"
-    family = "TCP6" if ":" in peer[0] else "TCP4"
-    return f"PROXY {family} {peer[0]} {own[0]} {peer[1]} {own[1]}\r\n".encode("ascii")
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
-        writer.close()
 
 
 # --- supervision ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from cli.composition import local_system
-from devstack.stack import RoundRobinProxy
+from devstack.balancer import RoundRobinProxy
 from taskstream.edge import server_config
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
