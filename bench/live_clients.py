@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -186,7 +187,7 @@ async def sign_up_users(
 
 
 async def create_task(
-    http: httpx.AsyncClient, token: str, gate: asyncio.Semaphore, project_id: str | None = None
+    http: aiohttp.ClientSession, token: str, gate: asyncio.Semaphore, project_id: str | None = None
 ) -> float:
     """One createTask with a time-stamped title (in the project when given); its time in ms.
 
@@ -194,7 +195,7 @@ async def create_task(
     """
     try:
         started = time.perf_counter()
-        response = await http.post(
+        async with http.post(
             "/graphql",
             json={
                 "query": "mutation($t: String!, $p: ID) "
@@ -202,10 +203,10 @@ async def create_task(
                 "variables": {"t": stamp_title(), "p": project_id},
             },
             headers={"Authorization": f"Bearer {token}"},
-        )
+        ) as response:
+            body = await response.json()
     finally:
         gate.release()
-    body = response.json()
     if "errors" in body:
         raise RuntimeError(f"createTask failed: {body['errors']}")
     return (time.perf_counter() - started) * 1000
@@ -226,28 +227,73 @@ def http_client(url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
 
 
+def load_client(
+    url: str, connections: int = IN_FLIGHT, trace_configs: list[aiohttp.TraceConfig] | None = None
+) -> aiohttp.ClientSession:
+    """The load's own client (createTask at a pace): aiohttp, on up to `connections`
+    connections kept alive KEEPALIVE_SECONDS.
+
+    The load runs on the same cores as the server it measures, so its client must cost little:
+    httpx spent 2.07 ms of CPU per createTask in `stack up` at 100/s (10 % of this 2-core
+    machine, taken from the services), aiohttp a fraction of that (bench/results/issue19-perf.md,
+    fourteenth session). Setup and reads keep httpx (`http_client`).
+    """
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=KEEPALIVE_SECONDS)
+    return aiohttp.ClientSession(
+        base_url=url,
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=60),
+        trace_configs=trace_configs,
+    )
+
+
 @contextlib.asynccontextmanager
-async def user_clients(url: str, users: int) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """One client per user, each on connections of its own, as users' browsers are.
+async def user_clients(url: str, users: int) -> AsyncIterator[list[aiohttp.ClientSession]]:
+    """One load client per user, each on connections of its own, as users' browsers are.
 
     `stack up`'s proxy (and a Kubernetes Service) balances connections, not requests: one
     client carrying every user's requests reuses its first connection and sends them all to
     one gateway replica (measured: 15 ms CPU per cycle on one, 1 on the other).
     """
     async with contextlib.AsyncExitStack() as stack:
-        limits = httpx.Limits(
-            max_connections=4, max_keepalive_connections=4, keepalive_expiry=KEEPALIVE_SECONDS
-        )
         yield [
-            await stack.enter_async_context(
-                httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
-            )
-            for _ in range(users)
+            await stack.enter_async_context(load_client(url, connections=4)) for _ in range(users)
         ]
 
 
+def replica_urls(url: str, data_dir: Path | None = None) -> list[str]:
+    """Each gateway replica's own address: `stack up`'s (its run/stack.json in `data_dir`),
+    or `url` alone (`taskstream up` is one replica)."""
+    if data_dir is None:
+        return [url]
+    described = json.loads((data_dir / "run" / "stack.json").read_text())
+    return [
+        f"http://127.0.0.1:{service['appPort']}"
+        for service in described["services"].values()
+        if service["appId"] == "gateway"
+    ]
+
+
+async def warm_on_every_replica(replicas: list[str], tokens: list[str], rate: float) -> None:
+    """One createTask of every user on every replica, straight to each (not through the
+    proxy), at `rate`/s.
+
+    A replica keeps per-account state of its own: the session check (10 s) and the
+    rate-limit slices (60 s). The proxy balances connections, and a user idle longer than
+    the load's keep-alive comes back on a new one, on whichever replica is next: warming
+    users through the proxy left each warm on one replica only, and the first second of the
+    next phase measured up to 100 users' first requests on a replica that had not seen
+    them (36-73 ms p50 that second against 5 ms after, the phase's whole p99). That cold
+    burst is measured on its own (bench/live_push.py, `cold_replica`); the phases measure
+    warm users.
+    """
+    for replica in replicas:
+        async with load_client(replica) as client:
+            await paced_mutations(client, tokens, rate, len(tokens) / rate)
+
+
 async def paced_mutations(
-    http: httpx.AsyncClient | Sequence[httpx.AsyncClient],
+    http: aiohttp.ClientSession | Sequence[aiohttp.ClientSession],
     tokens: list[str],
     rate: float,
     seconds: float,
@@ -275,7 +321,7 @@ async def paced_mutations(
         await gate.acquire()
         user = n % len(tokens)
         project = projects[user] if projects is not None else None
-        client = http if isinstance(http, httpx.AsyncClient) else http[user % len(http)]
+        client = http if isinstance(http, aiohttp.ClientSession) else http[user % len(http)]
         task = asyncio.create_task(create_task(client, tokens[user], gate, project))
         pending.add(task)
         task.add_done_callback(pending.discard)

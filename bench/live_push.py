@@ -33,18 +33,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import UpProcess, pushes_summary, write_result
+from bench.common import UpProcess, latency_summary, pushes_summary, write_result
 from bench.dapr_vs_kafka import latency
 from bench.live_clients import (
     SERVER_ENV,
     SubscriberPool,
     command_line,
     http_client,
+    load_client,
     paced_mutations,
     progress,
     raise_fd_limit,
+    replica_urls,
     sign_up_users,
     user_clients,
+    warm_on_every_replica,
 )
 from bench.stats import comparison
 
@@ -54,6 +57,8 @@ GOAL_RATE = 100.0
 # stack, Kafka, PostgreSQL and the clients), to separate queueing from the push path itself.
 SUSTAINABLE_RATE = 20.0
 DRAIN_SECONDS = 90
+# Each user's warm-up request on each replica, at this pace.
+WARM_RATE = 50.0
 
 
 async def drained(pool: SubscriberPool, expected: int) -> None:
@@ -71,9 +76,14 @@ async def drained(pool: SubscriberPool, expected: int) -> None:
 
 
 async def push_latency(
-    url: str, users: int, sockets_per_user: int, phases: list[tuple[float, float]]
+    url: str,
+    users: int,
+    sockets_per_user: int,
+    phases: list[tuple[float, float]],
+    replicas: list[str],
 ) -> dict[str, Any]:
-    """Fan-out push latency with users x sockets_per_user subscribers, per (rate/s, seconds)."""
+    """Fan-out push latency with users x sockets_per_user subscribers, per (rate/s, seconds),
+    every user warm on every replica (`replicas`, each replica's own address) first."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
     results: dict[str, Any] = {}
     async with http_client(url) as http, user_clients(url, users) as clients:
@@ -86,6 +96,7 @@ async def push_latency(
             # Warm-up: connections, caches, consumer assignments.
             await paced_mutations(clients, tokens, 10, 2)
             for rate, seconds in phases:
+                await warm_on_every_replica(replicas, tokens, WARM_RATE)
                 await asyncio.sleep(3)
                 await pool.reset()
                 progress(f"{rate:g} mutations/s for {seconds:g} s")
@@ -101,6 +112,26 @@ async def push_latency(
         finally:
             pool.stop()
     return {"users": users, "sockets_per_user": sockets_per_user, **results}
+
+
+async def cold_replica(url: str, replicas: list[str], users: int) -> dict[str, Any]:
+    """createTask of `users` accounts at GOAL_RATE for one second on a replica they have not
+    used, beside the same on the replica they have: what a replica's first request of each
+    account costs (its session check and first rate-limit slices, in turn) when many arrive
+    at once, as after a replica restarts or joins."""
+    async with http_client(url) as http:
+        tokens = await sign_up_users(http, users, "cold")
+    first, other = replicas[0], replicas[1]
+    figures: dict[str, Any] = {}
+    async with load_client(first) as warm, load_client(other) as cold:
+        await paced_mutations(warm, tokens, WARM_RATE, users / WARM_RATE)
+        await asyncio.sleep(2)
+        for name, client in (("warm_replica", warm), ("cold_replica", cold)):
+            load = await paced_mutations(client, tokens, GOAL_RATE, users / GOAL_RATE)
+            durations = load.pop("durations_ms")
+            figures[name] = {"mutations": load, "response": latency_summary(durations)}
+            await asyncio.sleep(2)
+    return {"users": users, **figures}
 
 
 async def raw_round_trip(data_dir: Path, messages: int) -> dict[str, Any]:
@@ -143,8 +174,10 @@ def _mode(stack: bool, quick: bool) -> dict[str, Any]:
         started = time.perf_counter()
         up = UpProcess(data_dir, env=SERVER_ENV, stack=stack)
         try:
-            figures = asyncio.run(push_latency(up.url, users, per_user, phases))
+            replicas = replica_urls(up.url, data_dir if stack else None)
+            figures = asyncio.run(push_latency(up.url, users, per_user, phases, replicas))
             if stack:
+                figures["first_requests"] = asyncio.run(cold_replica(up.url, replicas, users))
                 figures["raw_round_trip"] = asyncio.run(
                     raw_round_trip(data_dir, 50 if quick else 200)
                 )
@@ -178,6 +211,20 @@ def _rows(up: dict[str, Any], stack: dict[str, Any]) -> list[dict[str, Any]]:
                         met=value <= limit if judged else None,
                     )
                 )
+    first = stack["first_requests"]
+    for stat in ("p50", "p99"):
+        rows.append(
+            comparison(
+                f"stack up: createTask {stat} of {first['users']} accounts at {GOAL_RATE:g}/s "
+                "on a replica they have not used (its first request of each)",
+                value=first["cold_replica"]["response"][f"{stat}_ms"],
+                unit="ms",
+                peer="the same on the replica they used",
+                peer_value=first["warm_replica"]["response"][f"{stat}_ms"],
+                goal=None,
+                met=None,
+            )
+        )
     return rows
 
 

@@ -25,7 +25,13 @@ from pyinstrument import Profiler
 from starlette.types import ASGIApp
 
 from bench.common import RESULTS, profiled_database, pushes_summary
-from bench.live_clients import SubscriberPool, http_client, paced_mutations, sign_up_users
+from bench.live_clients import (
+    SubscriberPool,
+    http_client,
+    load_client,
+    paced_mutations,
+    sign_up_users,
+)
 from bench.live_push import drained
 from bench.project_push import MEMBERS, share_project
 from cli.composition import local_system
@@ -64,6 +70,7 @@ async def main(rate: float, seconds: float, suffix: str = "") -> dict[str, Any]:
         local_system(settings, engine=engine, transport=MemoryTransport()) as app,
         serving(app) as base,
         http_client(base) as http,
+        load_client(base) as load_http,
     ):
         members = await sign_up_users(http, MEMBERS, "member", concurrency=2)
         personal = await sign_up_users(http, 1, "personal")
@@ -78,13 +85,13 @@ async def main(rate: float, seconds: float, suffix: str = "") -> dict[str, Any]:
             pool = SubscriberPool(ws_url, sockets)
             try:
                 await pool.opened()
-                await paced_mutations(http, senders, 10, 2, targets)  # warm-up
+                await paced_mutations(load_http, senders, 10, 2, targets)  # warm-up
                 await asyncio.sleep(2)
                 await pool.reset()
                 profiler = Profiler(async_mode="disabled")
                 cpu, wall = time.process_time(), time.perf_counter()
                 profiler.start()
-                load = await paced_mutations(http, senders, rate, seconds, targets)
+                load = await paced_mutations(load_http, senders, rate, seconds, targets)
                 expected = (load["sent"] - load["errors"]) * MEMBERS
                 await drained(pool, expected)
                 profiler.stop()

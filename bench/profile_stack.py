@@ -43,8 +43,10 @@ from bench.live_clients import (
     http_client,
     paced_mutations,
     raise_fd_limit,
+    replica_urls,
     sign_up_users,
     user_clients,
+    warm_on_every_replica,
 )
 from bench.live_push import drained
 
@@ -100,8 +102,8 @@ async def profile(
         pool = SubscriberPool(ws_url, [t for t in tokens for _ in range(sockets)])
         try:
             opened = await pool.opened()
-            # Every user once, so that no first-request cost falls into the profile.
-            await paced_mutations(clients, tokens, min(rate, 50.0), users / min(rate, 50.0))
+            # Every user once on every replica: no first-request cost falls into the profile.
+            await warm_on_every_replica(replica_urls(url, data_dir), tokens, min(rate, 50.0))
             await asyncio.sleep(3)
             await pool.reset()
             PROFILES.mkdir(parents=True, exist_ok=True)

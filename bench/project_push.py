@@ -36,6 +36,7 @@ from bench.live_clients import (
     SubscriberPool,
     command_line,
     http_client,
+    load_client,
     paced_mutations,
     progress,
     raise_fd_limit,
@@ -101,7 +102,7 @@ async def share_project(http: httpx.AsyncClient, tokens: list[str], emails: list
 async def push_latency(url: str, projects: int, rounds: int, seconds: float) -> dict[str, Any]:
     """Project fan-out and personal fan-out, phases taking turns, at each rate of RATES."""
     ws_url = url.replace("http://", "ws://") + "/graphql"
-    async with http_client(url) as http:
+    async with http_client(url) as http, load_client(url) as load_http:
         progress(f"{url}: signing up {projects} x {MEMBERS} members and {projects} accounts")
         # Two at a time: password hashing is the costliest request there is, and a loaded
         # machine answers a crowd of sign-ups with errors.
@@ -137,7 +138,7 @@ async def push_latency(url: str, projects: int, rounds: int, seconds: float) -> 
                 opened[name] = await pool.opened()
             await asyncio.sleep(1)
             for tokens, targets in senders.values():  # warm-up
-                await paced_mutations(http, tokens, 10, 2, targets)
+                await paced_mutations(load_http, tokens, 10, 2, targets)
             for round_number in range(rounds):
                 # The light rate first: a saturated phase leaves a backlog behind it.
                 for rate in RATES:
@@ -147,7 +148,7 @@ async def push_latency(url: str, projects: int, rounds: int, seconds: float) -> 
                         await asyncio.sleep(3)
                         await pool.reset()
                         progress(f"round {round_number + 1}, {name}: {rate:g}/s")
-                        load = await paced_mutations(http, tokens, rate, seconds, targets)
+                        load = await paced_mutations(load_http, tokens, rate, seconds, targets)
                         expected = (load["sent"] - load["errors"]) * MEMBERS
                         await drained(pool, expected)
                         received = await pool.report()

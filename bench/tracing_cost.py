@@ -26,12 +26,14 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.common import UpProcess, percentile, write_result
-from bench.live_clients import SERVER_ENV, SubscriberPool, http_client, paced_mutations
+from bench.live_clients import SERVER_ENV, SubscriberPool, load_client, paced_mutations
 from bench.live_push import drained
 from bench.stats import comparison
 from bench.tasks_page import PAGE, load_tasks, sign_up
@@ -117,15 +119,21 @@ async def push_latency(url: str, token: str, ratio: float) -> dict[str, float]:
     """createTask → push on PUSH_SOCKETS subscribed sockets: every delivery is one sample."""
     rng = random.Random(13)
 
-    async def sampled(request: httpx.Request) -> None:
+    async def sampled(
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        request: aiohttp.TraceRequestStartParams,
+    ) -> None:
         request.headers["traceparent"] = traceparent(rng, ratio)
+
+    sampling = aiohttp.TraceConfig()
+    sampling.on_request_start.append(sampled)
 
     pool = SubscriberPool(url.replace("http://", "ws://") + "/graphql", [token] * PUSH_SOCKETS)
     try:
         opened = await pool.opened()
         assert opened["failed"] == 0, opened
-        async with http_client(url) as http:
-            http.event_hooks["request"].append(sampled)
+        async with load_client(url, trace_configs=[sampling]) as http:
             await paced_mutations(http, [token], 5, 2)  # warm-up: consumer, sockets, exporter
             await drained(pool, 10 * PUSH_SOCKETS)
             await pool.reset()

@@ -30,6 +30,7 @@ from bench.live_clients import (
     SubscriberPool,
     command_line,
     http_client,
+    load_client,
     paced_mutations,
     progress,
     raise_fd_limit,
@@ -55,20 +56,20 @@ async def measure(
     server = psutil.Process(pid)
     ws_url = url.replace("http://", "ws://") + "/graphql"
     rate = float(users)  # one mutation per user per second: one push per socket per second
-    async with http_client(url) as http:
+    async with http_client(url) as http, load_client(url) as load_http:
         progress(f"signing up {users} users")
         tokens = await sign_up_users(http, users, "wsmem")
         # Warm every code path once (imports, caches, pools) before the baseline reading.
         warm = SubscriberPool(ws_url, tokens[:1] * 4)
         try:
             await warm.opened()
-            await paced_mutations(http, tokens, rate, 2)
+            await paced_mutations(load_http, tokens, rate, 2)
         finally:
             warm.stop()
         # The same mutations without subscribers: what the pushes add is the difference.
         progress(f"baseline: {rate:g} mutations/s without subscribers")
         cpu_before, wall_before = _cpu_seconds(server), time.perf_counter()
-        baseline_load = await paced_mutations(http, tokens, rate, min(seconds, 8.0))
+        baseline_load = await paced_mutations(load_http, tokens, rate, min(seconds, 8.0))
         baseline_cores = (_cpu_seconds(server) - cpu_before) / (time.perf_counter() - wall_before)
         baseline_load.pop("durations_ms")
         await asyncio.sleep(2)
@@ -88,7 +89,7 @@ async def measure(
             progress(f"{opened} in {open_seconds:.0f} s; pushing 1/s to every socket")
             await pool.reset()
             cpu_before, wall_before = _cpu_seconds(server), time.perf_counter()
-            mutations = await paced_mutations(http, tokens, rate, seconds)
+            mutations = await paced_mutations(load_http, tokens, rate, seconds)
             push_wall = time.perf_counter() - wall_before
             push_cores = (_cpu_seconds(server) - cpu_before) / push_wall
             # CPU per push counts until every push arrived: on a machine short of CPU the
