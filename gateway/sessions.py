@@ -84,6 +84,9 @@ class KnownSessions:
         entry = self._entries.get(claims.user_id)
         user = None
         if entry is None or entry.deadline <= time.monotonic() or entry.epoch != epoch:
+            # An account this replica has not seen for a while: its budgets' slices are taken
+            # while the session is read, not one after the other behind it.
+            self.services.limits.prefetch(str(claims.user_id))
             changes = self._changes
             async with self.services.uow() as uow:
                 state = await SessionRepository(uow.connection).state(claims.user_id)

@@ -16,7 +16,10 @@ spends that slice locally for `lease_seconds`: most requests of an account far f
 cost the store nothing. Before a slice runs out (a quarter of it left) or lapses (half of its
 time gone), the request that notices it starts a top-up in the background, which fills the
 slice up to `lease_fraction` again and renews its time: the requests go on spending what is
-left meanwhile, so an account far from its limit rarely waits on the store at all.
+left meanwhile, so an account far from its limit rarely waits on the store at all. A replica
+that loads an account's session state (its first request of the account in a while) takes
+that account's slices in the background at once (`prefetch`), so the request waits for one
+visit of the store at most, not for the session read and each budget's visit in turn.
 
 The bound, per key (tests/integration/test_shared_limits.py checks it with two replicas):
 - **No replica overdraws the shared limit: 0 points.** Every point is taken from the shared
@@ -461,6 +464,11 @@ class SharedBucket:
         batch = batch[len(local) :]
         if not batch:
             return local
+        return local + await self._visit(key, batch, now)
+
+    async def _visit(self, key: str, batch: list[float], now: float) -> list[Taken]:
+        """One store visit: the batch's spends, and a slice of up to `lease_max` beside them
+        (the caller holds the key's turn)."""
         # What is left of the slice (live or lapsed) goes back in this spend, so a request
         # bigger than the slice still gets all the points the account has.
         held = self._leases.pop(key, None)
@@ -477,7 +485,46 @@ class SharedBucket:
         self._remember(key, outcome.tat, now)
         if outcome.lease:
             self._keep_lease(key, outcome.lease, now)
-        return local + outcome.results
+        return outcome.results
+
+    def prefetch(self, key: str) -> None:
+        """Take a slice of the key in the background when this replica holds none live.
+
+        For a key about to be spent here for the first time in a while (the gateway calls it
+        when it loads an account's session state): its first request then finds the slice,
+        or waits for the visit already under way, instead of going to the store after the
+        session read and the other budget's visit, one after the other. Nothing is taken
+        for a key this replica knows to be at most half full (no slice would be given).
+        """
+        if self.lease_max <= 0 or key in self._topping:
+            return
+        now = self.clock()
+        lease = self._leases.get(key)
+        if lease is not None and lease.until > now:
+            return
+        seen = self._seen.get(key)
+        if seen is not None and self._left(seen, now) <= self.capacity / 2:
+            return
+        self._topping.add(key)
+        task = asyncio.get_running_loop().create_task(self._take_slice(key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _take_slice(self, key: str) -> None:
+        """A slice of the key, unless a request took one while this waited for the turn."""
+        try:
+            async with self._locks.hold(key):
+                now = self.clock()
+                lease = self._leases.get(key)
+                if lease is None or lease.until <= now:
+                    await self._visit(key, [], now)
+        except TaskstreamError as error:
+            # The key's first request goes to the store itself, as without the prefetch.
+            log.warning("%s slice not prefetched: %s", self.kind, error.message)
+        except Exception:
+            log.exception("%s slice not prefetched", self.kind)
+        finally:
+            self._topping.discard(key)
 
     def _keep_lease(self, key: str, points: float, now: float) -> None:
         """Hold `points` taken from the store for this replica."""
@@ -641,6 +688,14 @@ class RateLimits:
         """Wait for every shared bucket's background top-ups (tests, shutdown)."""
         for bucket in self.shared.values():
             await bucket.settled()
+
+    def prefetch(self, user_id: str) -> None:
+        """Start taking this replica's slices of the user's per-request budgets (query cost,
+        mutations) in the background; see SharedBucket.prefetch."""
+        for kind in FAIL_OPEN:
+            bucket = self.shared.get(kind)
+            if bucket is not None:
+                bucket.prefetch(user_id)
 
     async def _hit(self, kind: str, key: str, *, what: str) -> None:
         """One event of `kind` for the key, shared or local; RATE_LIMITED when over."""

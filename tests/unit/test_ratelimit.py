@@ -265,3 +265,79 @@ async def test_a_replica_whose_clock_lags_is_not_refused_by_a_fast_refilling_bud
     for _ in range(3):
         for limits in replicas:
             await limits.query_cost("alice", 2)
+
+
+def leased_bucket(state: SlowState, kind: str = "mutations") -> SharedBucket:
+    """A bucket of 1,000 points whose replica slices are 50 points for 60 s."""
+    return SharedBucket(
+        state, kind=kind, capacity=1_000, per_second=10, lease_fraction=0.05, lease_seconds=60
+    )
+
+
+async def test_a_prefetched_slice_serves_the_first_request_without_a_store_visit() -> None:
+    state = SlowState(0.01)
+    bucket = leased_bucket(state)
+    bucket.prefetch("alice")
+    await bucket.settled()
+    assert state.reads == 1 and bucket.held("alice") == 50
+    admitted, _, left = await bucket.take("alice")
+    assert admitted and left == 49
+    assert state.reads == 1  # the request spent from the slice
+
+
+async def test_a_request_arriving_during_the_prefetch_waits_for_it_and_spends_its_slice() -> None:
+    state = SlowState(0.05)
+    bucket = leased_bucket(state)
+    bucket.prefetch("alice")
+    while state.reads < 1:  # the prefetch is in the store, holding the key's turn
+        await asyncio.sleep(0.001)
+    admitted, _, left = await asyncio.wait_for(bucket.take("alice"), timeout=5)
+    assert admitted and left == 49
+    assert state.reads == 1  # one visit for both, not one each in turn
+
+
+async def test_a_prefetch_takes_nothing_when_a_slice_is_live_or_the_bucket_is_half_spent() -> None:
+    state = SlowState(0)
+    bucket = leased_bucket(state)
+    await bucket.take("alice")  # takes a slice beside the point
+    bucket.prefetch("alice")
+    await bucket.settled()
+    assert state.reads == 1
+    # Another replica spends the bucket down to less than half: this replica learns it...
+    other = leased_bucket(state)
+    await other.take("bob", 600)
+    await bucket.take("bob", 1)
+    visits = state.reads
+    # ...and when its slice of bob lapses, a prefetch would be given none: it asks nothing.
+    for lease in bucket._leases.values():
+        lease.until = 0
+    bucket.prefetch("bob")
+    await bucket.settled()
+    assert state.reads == visits
+
+
+async def test_only_the_leased_per_request_budgets_are_prefetched() -> None:
+    state = SlowState(0)
+    limits = RateLimits(
+        logins_per_minute=10,
+        logins_per_address_per_minute=10,
+        mutations_per_minute=1_000,
+        cost_capacity=1_000,
+        cost_per_second=100,
+        state=state,
+        lease_fraction=0.05,
+        lease_seconds=60,
+    )
+    limits.prefetch("alice")
+    await limits.settled()
+    assert sorted(key.split(":")[1] for key in state.entries) == ["cost", "mutations"]
+    visits = state.reads
+    await limits.query_cost("alice", 5)
+    await limits.mutation("alice")
+    assert state.reads == visits
+    # Without leases (the default) there is nothing to prefetch.
+    exact = leased_bucket(state)
+    exact.lease_max = 0
+    exact.prefetch("carol")
+    await exact.settled()
+    assert state.reads == visits
