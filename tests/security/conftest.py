@@ -111,6 +111,13 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
     return fake
 
 
+def of_authentication(statement: str) -> bool:
+    """Whether a statement is one authentication may send before any resolver runs: the
+    account's session lookup and, beside it, the account's rate-limit slices
+    (taskstream/ratelimit.py, `prefetch`). Both are cached, so usually there is none."""
+    return "gateway.users" in statement or "gateway.shared_state" in statement
+
+
 @pytest.fixture
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
     """SQL statements sent while the test runs."""
