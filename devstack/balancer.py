@@ -11,7 +11,6 @@ other. Half-closes pass through: a client that shuts its sending side still gets
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import Callable
 from typing import cast
@@ -155,8 +154,7 @@ class RoundRobinProxy:
             side.transport.write(_proxy_line(client))
             if link.client.eof:  # the client sent everything and shut its side meanwhile
                 link.half_closed(link.client)
-            with contextlib.suppress(RuntimeError):
-                client.resume_reading()
+            client.resume_reading()
             return
         link.close()
 

@@ -45,7 +45,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -386,11 +386,31 @@ class SharedBucket:
             return None
         lease.points -= points
         if lease.renewable and key not in self._topping and self._wants_top_up(lease, now):
-            self._topping.add(key)
-            topping = asyncio.get_running_loop().create_task(self._top_up(key))
-            self._background.add(topping)
-            topping.add_done_callback(self._background.discard)
+            self._in_background(key, self._top_up(key))
         return lease.points
+
+    def _in_background(self, key: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` on the key's slice in the background (one at a time per key)."""
+        self._topping.add(key)
+        task = asyncio.get_running_loop().create_task(work)
+        # Held until done: a running task only weakly referenced may be collected.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @contextlib.asynccontextmanager
+    async def _background_turn(self, key: str, failed: str) -> AsyncIterator[None]:
+        """The key's turn for background work on its slice; a failure is logged (the slice
+        stays as it is: the key's next request goes to the store itself) and the key may
+        have background work again after."""
+        try:
+            async with self._locks.hold(key):
+                yield
+        except TaskstreamError as error:
+            log.warning("%s slice %s: %s", self.kind, failed, error.message)
+        except Exception:
+            log.exception("%s slice %s", self.kind, failed)
+        finally:
+            self._topping.discard(key)
 
     def _wants_top_up(self, lease: _Lease, now: float) -> bool:
         """Whether a slice is low (three quarters spent) or old (half its time gone)."""
@@ -411,45 +431,37 @@ class SharedBucket:
     async def _top_up(self, key: str) -> None:
         """Fill this replica's slice of the key up to `lease_max` again and renew its time,
         while requests go on spending what it holds (run in the background)."""
-        try:
-            async with self._locks.hold(key):
-                now = self.clock()
-                lease = self._leases.get(key)
-                # A batch may have replaced or spent the slice while this waited for the turn.
-                if (
-                    lease is None
-                    or lease.until <= now
-                    or not lease.renewable
-                    or not self._wants_top_up(lease, now)
-                ):
-                    return
-                want = self.lease_max - math.ceil(lease.points)
-                if want <= 0:
-                    return
-                outcome = await self.state.spend_bucket(
-                    _state_key(self.namespace, key),
-                    self._spend(now, [], 0.0, want),
-                    ttl=self.tolerance + 1.0,
-                )
-                self._remember(key, outcome.tat, now)
-                # Less than asked: the bucket is half full now; this slice is the last.
-                lease.renewable = outcome.lease >= want
-                if not outcome.lease:
-                    return
-                # The slice was held (not popped) throughout: requests spent from it meanwhile.
-                held = self._leases.get(key)
-                if held is lease and lease.until > now:
-                    lease.points += outcome.lease
-                    lease.until = now + self.lease_seconds
-                else:
-                    self._keep_lease(key, outcome.lease, now)
-        except TaskstreamError as error:
-            # The slice runs out as it is; the next request that finds none goes to the store.
-            log.warning("%s slice not topped up: %s", self.kind, error.message)
-        except Exception:
-            log.exception("%s slice not topped up", self.kind)
-        finally:
-            self._topping.discard(key)
+        async with self._background_turn(key, "not topped up"):
+            now = self.clock()
+            lease = self._leases.get(key)
+            # A batch may have replaced or spent the slice while this waited for the turn.
+            if (
+                lease is None
+                or lease.until <= now
+                or not lease.renewable
+                or not self._wants_top_up(lease, now)
+            ):
+                return
+            want = self.lease_max - math.ceil(lease.points)
+            if want <= 0:
+                return
+            outcome = await self.state.spend_bucket(
+                _state_key(self.namespace, key),
+                self._spend(now, [], 0.0, want),
+                ttl=self.tolerance + 1.0,
+            )
+            self._remember(key, outcome.tat, now)
+            # Less than asked: the bucket is half full now; this slice is the last.
+            lease.renewable = outcome.lease >= want
+            if not outcome.lease:
+                return
+            # The slice was held (not popped) throughout: requests spent from it meanwhile.
+            held = self._leases.get(key)
+            if held is lease and lease.until > now:
+                lease.points += outcome.lease
+                lease.until = now + self.lease_seconds
+            else:
+                self._keep_lease(key, outcome.lease, now)
 
     async def _take_batch(self, key: str, batch: list[float]) -> list[Taken]:
         """One atomic spend admitting, in order, each spend of the batch that fits (the
@@ -505,26 +517,15 @@ class SharedBucket:
         seen = self._seen.get(key)
         if seen is not None and self._left(seen, now) <= self.capacity / 2:
             return
-        self._topping.add(key)
-        task = asyncio.get_running_loop().create_task(self._take_slice(key))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(key, self._take_slice(key))
 
     async def _take_slice(self, key: str) -> None:
         """A slice of the key, unless a request took one while this waited for the turn."""
-        try:
-            async with self._locks.hold(key):
-                now = self.clock()
-                lease = self._leases.get(key)
-                if lease is None or lease.until <= now:
-                    await self._visit(key, [], now)
-        except TaskstreamError as error:
-            # The key's first request goes to the store itself, as without the prefetch.
-            log.warning("%s slice not prefetched: %s", self.kind, error.message)
-        except Exception:
-            log.exception("%s slice not prefetched", self.kind)
-        finally:
-            self._topping.discard(key)
+        async with self._background_turn(key, "not prefetched"):
+            now = self.clock()
+            lease = self._leases.get(key)
+            if lease is None or lease.until <= now:
+                await self._visit(key, [], now)
 
     def _keep_lease(self, key: str, points: float, now: float) -> None:
         """Hold `points` taken from the store for this replica."""
