@@ -403,6 +403,8 @@ async def load(
             page_project = await _load_projects(
                 connection, search_user, members, page_project_tasks
             )
+            # The load skipped the triggers that keep the counts of `totalCount`.
+            await connection.execute("SELECT gateway.recount_tasks()")
         log(f"  rows written in {time.perf_counter() - started:.0f} s; rebuilding indexes…")
         await create_indexes(connection, [definition for _, definition in indexes], log=log)
         await connection.execute("VACUUM ANALYZE gateway.tasks")

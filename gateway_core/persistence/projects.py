@@ -407,13 +407,20 @@ async def set_sidebar_positions(
 async def open_task_counts(
     connection: AsyncConnection, project_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, int]:
-    """How many open tasks each project holds (projects with none are absent)."""
+    """How many open tasks each project holds (projects with none may be absent).
+
+    Added up from the kept counts (gateway_0015), two rows a project (top-level tasks and
+    subtasks), not counted over the project's tasks.
+    """
+    counts = t.task_counts.c
     rows = await connection.execute(
-        select(t.tasks.c.project_id, func.count())
+        select(counts.scope, func.sum(counts.tasks))
         .where(
-            t.tasks.c.project_id.in_(list(project_ids)), t.tasks.c.status == TaskStatus.OPEN.value
+            ~counts.personal,
+            counts.scope.in_(list(project_ids)),
+            counts.status == TaskStatus.OPEN.value,
         )
-        .group_by(t.tasks.c.project_id)
+        .group_by(counts.scope)
     )
     return {row[0]: int(row[1]) for row in rows}
 

@@ -8,11 +8,12 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Float,
@@ -730,11 +731,49 @@ def count_statement(
     # tag filter's IN as a subplan, hashed only while the named tags' links fit in work_mem, and
     # past that scanned them again for every task (anyTags of five common tags over 100,000
     # tasks: 277 s). Beside it, the IN is a hash semi-join (220 ms; at 1M tasks 470 ms).
+    if kept_count(query):
+        return _kept_count_statement(user_id, query)
     return (
         select(func.count())
         .select_from(t.tasks)
         .where(*filter_conditions(user_id, query, now=now, close=close))
     )
+
+
+# The filters `gateway.task_counts` answers: the key of its rows (scope, status, level).
+_KEPT_COUNT_FILTERS = {"status": None, "project_id": None, "inbox": None, "top_level": None}
+
+
+def kept_count(query: TaskQuery) -> bool:
+    """Whether the query's count is a sum of kept counts (it filters by nothing else)."""
+    return not search_words(query.text) and (
+        replace(query, text=None, **_KEPT_COUNT_FILTERS) == TaskQuery()
+    )
+
+
+def _kept_count_statement(user_id: uuid.UUID, query: TaskQuery) -> Select[Any]:
+    """The count of a `kept_count` query: a sum over the rows of the scopes it reaches.
+
+    The scopes are `visible_scopes`' and the conditions `query_conditions`', on the counts'
+    keys: a member of 91 projects adds up a few hundred rows instead of counting 734,000
+    open tasks (the web app's default list: 280-487 ms p95 before).
+    """
+    counts = t.task_counts.c
+    scopes: list[ColumnElement[bool]] = []
+    if query.project_id is None and query.inbox is not False:
+        scopes.append(and_(counts.personal, counts.scope == user_id))
+    if query.inbox is not True:
+        in_project = [~counts.personal, in_member_projects(counts.scope, user_id)]
+        if query.project_id is not None:
+            in_project.append(counts.scope == query.project_id)
+        scopes.append(and_(*in_project))
+    conditions = [or_(*scopes) if scopes else false()]
+    if query.status is not None:
+        conditions.append(counts.status == query.status.value)
+    if query.top_level is not None:
+        conditions.append(counts.top_level == query.top_level)
+    total = func.coalesce(func.sum(counts.tasks), 0)
+    return select(cast(total, BigInteger)).where(*conditions)
 
 
 async def count_tasks(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -99,6 +100,18 @@ search_words = Table(
     metadata,
     Column("user_id", UUID(as_uuid=True), primary_key=True),
     Column("word", Text, primary_key=True),
+)
+
+# How many tasks each scope holds by status and level (gateway_0015: kept by triggers).
+task_counts = Table(
+    "task_counts",
+    metadata,
+    # A project's id, or the owner's id for their personal space (`personal`).
+    Column("scope", UUID(as_uuid=True), primary_key=True),
+    Column("personal", Boolean, primary_key=True),
+    Column("status", Text, primary_key=True),
+    Column("top_level", Boolean, primary_key=True),
+    Column("tasks", BigInteger, nullable=False),
 )
 
 task_tags = Table(

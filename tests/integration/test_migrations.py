@@ -41,6 +41,7 @@ async def test_up_down_up(scratch_engine: AsyncEngine) -> None:
         "saved_filters",
         "sections",
         "task_tombstones",
+        "task_counts",
     }
     assert await tables(scratch_engine) == expected
     await downgrade(scratch_engine, revision="base")
