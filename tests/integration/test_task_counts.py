@@ -83,14 +83,16 @@ async def _project(connection: AsyncConnection, *members: uuid.UUID) -> uuid.UUI
 
 
 async def _kept(connection: AsyncConnection, scopes: list[uuid.UUID]) -> dict[tuple[Any, ...], int]:
-    """The kept counts of these scopes, zeros left out."""
+    """The kept counts of these scopes (each key's rows added up), zeros left out."""
     c = t.task_counts.c
+    key = (c.scope, c.personal, c.status, c.top_level)
     rows = await connection.execute(
-        select(c.scope, c.personal, c.status, c.top_level, c.tasks).where(
-            c.scope.in_(scopes), c.tasks != 0
-        )
+        select(*key, func.sum(c.tasks))
+        .where(c.scope.in_(scopes))
+        .group_by(*key)
+        .having(func.sum(c.tasks) != 0)
     )
-    return {tuple(row[:4]): row.tasks for row in rows}
+    return {tuple(row[:4]): row[4] for row in rows}
 
 
 async def _counted(
