@@ -8,12 +8,13 @@ this table instead, kept per scope, status and level.
 
 The rows are kept by statement triggers on `gateway.tasks`, in the transaction of the write,
 whatever writes the task (the gateway, the recurrence worker, a cascade, a bulk load): each
-statement adds the changes of all its rows in one upsert, keys in one order so that two
-statements never wait for each other's keys in opposite orders. A row written is locked until
-the commit, so each key is spread over SHARDS rows, one per database session modulo SHARDS:
-with one row a key, 16 connections creating tasks in one space took turns from their insert to
-the end of their commit (bare INSERTs of the create_task benchmark: 1,658 → 673 a second).
-A count is the sum of its key's rows.
+statement adds up the changes of its rows per key. A row written stays locked until the commit,
+so a key may have several rows, added up when read: a writer adds to a row of the key that no
+other transaction holds (`FOR UPDATE SKIP LOCKED`), or inserts one, and never waits for another
+writer. With one row a key, concurrent writers to one space took turns from their insert to the
+end of their commit (bare INSERTs of the create_task benchmark, 16 connections: 1,658 → 673 a
+second), and two transactions writing two keys in opposite orders could deadlock. A key has
+about as many rows as it ever had writers at once.
 
 `gateway.recount_tasks()` rebuilds the table from the tasks (this migration uses it; so do bulk
 loads that skip triggers, such as the benchmarks' with `session_replication_role = replica`).
@@ -35,21 +36,16 @@ depends_on = None
 
 # A task's key: its scope (its project, or its owner's personal space), its status, its level.
 KEY = "coalesce(project_id, user_id), project_id IS NULL, status, parent_id IS NULL"
-# Rows a key is spread over; a session writes its own (a reader adds up to this many a key).
-SHARDS = 16
 
 
-def _upsert(changes: str) -> str:
-    """Add `changes` (rows of key columns and a delta) to the counts, keys in order."""
+def _deltas(changes: str) -> str:
+    """The changes (rows of key columns and a delta) added up per key, keys in order."""
     return f"""
-        INSERT INTO gateway.task_counts AS c (scope, personal, status, top_level, shard, tasks)
-        SELECT scope, personal, status, top_level, pg_backend_pid() % {SHARDS}, sum(delta)
+        SELECT scope, personal, status, top_level, sum(delta) AS delta
         FROM ({changes}) AS changes (scope, personal, status, top_level, delta)
         GROUP BY 1, 2, 3, 4
         HAVING sum(delta) <> 0
         ORDER BY 1, 2, 3, 4
-        ON CONFLICT (scope, personal, status, top_level, shard)
-        DO UPDATE SET tasks = c.tasks + excluded.tasks
     """  # noqa: S608
 
 
@@ -70,18 +66,54 @@ def upgrade() -> None:
     )
     added = f"SELECT {KEY}, 1 FROM added"  # noqa: S608
     removed = f"SELECT {KEY}, -1 FROM removed"  # noqa: S608
-    # An update's unchanged keys cancel out (HAVING): a title edit writes no count.
+    key = "scope = _scope AND personal = _personal AND status = _status AND top_level = _top_level"
+    op.execute(
+        f"""
+        CREATE FUNCTION gateway.add_task_count(
+            _scope uuid, _personal boolean, _status text, _top_level boolean, _delta bigint
+        ) RETURNS void
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            taken smallint;
+        BEGIN
+            -- A row of the key that no other transaction holds, or a new one: a writer never
+            -- waits here.
+            SELECT shard INTO taken FROM gateway.task_counts
+            WHERE {key} LIMIT 1 FOR UPDATE SKIP LOCKED;
+            IF FOUND THEN
+                UPDATE gateway.task_counts SET tasks = tasks + _delta
+                WHERE {key} AND shard = taken;
+            ELSE
+                INSERT INTO gateway.task_counts AS c
+                    (scope, personal, status, top_level, shard, tasks)
+                VALUES (_scope, _personal, _status, _top_level,
+                        floor(random() * 32768)::smallint, _delta)
+                ON CONFLICT (scope, personal, status, top_level, shard)
+                DO UPDATE SET tasks = c.tasks + excluded.tasks;
+            END IF;
+        END
+        $$
+        """  # noqa: S608
+    )
+    add = (
+        "PERFORM gateway.add_task_count("
+        "change.scope, change.personal, change.status, change.top_level, change.delta)"
+    )
+    # Static queries, planned once per session. An update's unchanged keys cancel out
+    # (HAVING): a title edit writes no count.
     op.execute(
         f"""
         CREATE FUNCTION gateway.count_task_changes() RETURNS trigger
         LANGUAGE plpgsql AS $$
+        DECLARE
+            change record;
         BEGIN
             IF TG_OP = 'INSERT' THEN
-                {_upsert(added)};
+                FOR change IN {_deltas(added)} LOOP {add}; END LOOP;
             ELSIF TG_OP = 'DELETE' THEN
-                {_upsert(removed)};
+                FOR change IN {_deltas(removed)} LOOP {add}; END LOOP;
             ELSE
-                {_upsert(f"{added} UNION ALL {removed}")};
+                FOR change IN {_deltas(f"{added} UNION ALL {removed}")} LOOP {add}; END LOOP;
             END IF;
             RETURN NULL;
         END
@@ -140,4 +172,5 @@ def downgrade() -> None:
     for event in ("insert", "delete", "update"):
         op.execute(f"DROP TRIGGER tasks_counted_{event} ON gateway.tasks")
     op.execute("DROP FUNCTION gateway.count_task_changes()")
+    op.execute("DROP FUNCTION gateway.add_task_count(uuid, boolean, text, boolean, bigint)")
     op.execute("DROP TABLE gateway.task_counts")

@@ -198,6 +198,33 @@ async def test_concurrent_writers_to_one_scope_all_count(engine: AsyncEngine) ->
         )
 
 
+async def test_writers_of_the_same_keys_never_wait_for_each_other(engine: AsyncEngine) -> None:
+    # Two transactions write a personal and a project key in opposite orders, both open: with
+    # one row a key the second would wait for the first's row, and the first then deadlock.
+    # (Titles of new words each: a word new to the user is a row of `search_words` too.)
+    async with engine.begin() as connection:
+        me = await _user(connection)
+        project = await _project(connection, me)
+        # Each key has a committed row for both to find.
+        await connection.execute(insert(t.tasks), [_task(me, None), _task(me, project)])
+    async with engine.connect() as first, engine.connect() as second:
+        for connection in (first, second):
+            await connection.begin()
+            await connection.execute(text("SET LOCAL lock_timeout = '500ms'"))
+        await first.execute(insert(t.tasks), [_task(me, None, title=f"w{uuid.uuid4().hex}")])
+        await second.execute(insert(t.tasks), [_task(me, project, title=f"w{uuid.uuid4().hex}")])
+        await second.execute(insert(t.tasks), [_task(me, None, title=f"w{uuid.uuid4().hex}")])
+        await first.execute(insert(t.tasks), [_task(me, project, title=f"w{uuid.uuid4().hex}")])
+        await first.commit()
+        await second.commit()
+    async with engine.connect() as connection:
+        await _assert_counts_hold(connection, [me], [me, project])
+        assert await _kept(connection, [me, project]) == {
+            (me, True, "OPEN", True): 3,
+            (project, False, "OPEN", True): 3,
+        }
+
+
 async def test_migration_counts_the_tasks_already_there(scratch_engine: AsyncEngine) -> None:
     await migrate(scratch_engine, revision="gateway_0014")
     async with scratch_engine.begin() as connection:
