@@ -626,7 +626,7 @@ def page_statement(
     if reaches_personal:
         personal_tags = and_(t.tags.c.user_id == user_id, t.tags.c.project_id.is_(None))
         pages.append(first_of(personal, *tags_can_match(query, personal_tags)))
-    if reaches_projects and query.project_id is None and _project_index_holds(order, words):
+    if reaches_projects and query.project_id is None and _project_index_holds(query, order, words):
         pages.append(_first_of_each_project(user_id, query, first_of))
     elif reaches_projects:
         # One project; a search (its own indexes find its rows across projects: a walk per
@@ -651,20 +651,22 @@ def page_statement(
     return PageStatement(statement, keys, signature)
 
 
-# Orders of one field that a project index holds besides the default (gateway_0016).
+# Orders of one field that a project index holds for the tasks of one status (gateway_0016).
 PROJECT_INDEXED_ORDERS = frozenset(
     (SortField.PRIORITY, SortField.CREATED_AT, SortField.UPDATED_AT, SortField.TITLE)
 )
 
 
-def _project_index_holds(order: Sequence[tuple[SortField, bool]] | None, words: list[str]) -> bool:
-    """Whether an index of project tasks gives this order, ties included (no search: a
-    search's order is its own, and its own indexes find its rows across projects)."""
+def _project_index_holds(
+    query: TaskQuery, order: Sequence[tuple[SortField, bool]] | None, words: list[str]
+) -> bool:
+    """Whether an index of project tasks gives the query's order, ties included (no search:
+    a search's order is its own, and its own indexes find its rows across projects)."""
     if words:
         return False
     if order is None or tuple(order) == DEFAULT_ORDER:
         return True
-    return len(order) == 1 and order[0][0] in PROJECT_INDEXED_ORDERS
+    return query.status is not None and len(order) == 1 and order[0][0] in PROJECT_INDEXED_ORDERS
 
 
 def _first_of_each_project(

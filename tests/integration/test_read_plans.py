@@ -262,7 +262,9 @@ async def test_a_members_page_reads_each_project_up_to_the_page_size(
         await add_tasks(
             connection, user=member, personal=300, projects=20, per_project=300, member=True
         )
-        rows, plan = await first_page(connection, member, reads.TaskQuery(), first, order)
+        # Of one status: the other orders' indexes hold each status apart.
+        query = reads.TaskQuery(status=TaskStatus.OPEN)
+        rows, plan = await first_page(connection, member, query, first, order)
         # The same first rows as sorting everything the member sees.
         everything = (
             await connection.execute(
