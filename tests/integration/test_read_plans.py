@@ -221,6 +221,16 @@ async def test_a_count_reads_only_the_projects_the_user_belongs_to(
         await add_tasks(
             connection, user=stranger, personal=10, projects=100, per_project=200, member=False
         )
+        # The counts of 20,000 other scopes, as a database of many accounts has: over a few
+        # pages of them (the suite's own), a sequential scan is PostgreSQL's right choice.
+        await connection.execute(
+            text(
+                "INSERT INTO gateway.task_counts (scope, personal, status, top_level, shard, "
+                "tasks) SELECT gen_random_uuid(), n % 2 = 0, 'OPEN', true, 0, 3 "
+                "FROM generate_series(1, 20000) n"
+            )
+        )
+        await connection.execute(text("ANALYZE gateway.task_counts"))
         statement = reads.count_statement(
             user_id=stranger, query=query, now=datetime.now(UTC), close={}
         )
