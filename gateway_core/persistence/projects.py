@@ -409,8 +409,8 @@ async def open_task_counts(
 ) -> dict[uuid.UUID, int]:
     """How many open tasks each project holds (projects with none may be absent).
 
-    Added up from the kept counts (gateway_0015), two rows a project (top-level tasks and
-    subtasks), not counted over the project's tasks.
+    Added up from the kept counts (gateway_0015): a project's rows of open tasks, top-level
+    and subtasks, each key split over as many rows as it had writers at once; no task is read.
     """
     counts = t.task_counts.c
     rows = await connection.execute(
