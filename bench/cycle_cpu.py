@@ -180,6 +180,11 @@ async def measure(
         "load_seconds": round(load_seconds, 2),
         "until_idle_seconds": round(elapsed, 2),
         "idle_cpu_ms_per_second": round(total(idle_rate) * 1000, 1),
+        # What each process spends with nothing to do (polling loops, heartbeats).
+        "idle_cpu_ms_per_second_by_part": {
+            name: round(rate * 1000, 1)
+            for name, rate in sorted(idle_rate.items(), key=lambda item: -item[1])
+        },
         "cpu_ms_per_cycle": round(sum(by_part.values()), 2),
         "cpu_ms_per_cycle_with_idle": round(
             (total(ended_cpu) - total(start_cpu)) * 1000 / count, 2

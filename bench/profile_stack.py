@@ -1,7 +1,7 @@
 """Where each service of `stack up` spends its CPU under the push load: py-spy profiles.
 
 Run: ``.venv/bin/python -m bench.profile_stack [--rate 100] [--seconds 20] [--users 100]
-[--sockets 10] [--sample-rate 100]``. Starts `stack up` in a temporary data directory, opens
+[--sockets 10] [--sample-rate 100] [--gil]``. Starts `stack up` in a temporary data directory, opens
 users x sockets `taskEvents` subscriptions (read in a child process), lets every user send one
 createTask first (their rate-limit slices, sessions and connections are then warm, as in
 bench/live_push.py), then runs createTask at `rate`/s, each user through a client of their own,
@@ -15,7 +15,9 @@ speedscope read to draw the flame graph). Prints each process's CPU per mutation
 sidecars, Kafka and PostgreSQL included) and the pushes' latency. py-spy itself runs on the
 same cores: read the proportions, not this run's latencies (bench/live_push.py measures those
 without it). A sample is taken whenever the thread is not idle, including while it is runnable
-but preempted. `_SelectorSocketTransport.write` held 28-35 % of a gateway's samples in one run,
+but preempted; with ``--gil`` only while it holds the GIL, so time inside a syscall (a loopback
+write that hands the core to its reader) leaves the profile and the shares come close to the
+Python CPU. `_SelectorSocketTransport.write` held 28-35 % of a gateway's samples in one run,
 three quarters of them asyncpg's and the sidecar client's writes: far more than a loopback
 write costs, probably because a write that wakes PostgreSQL or a sidecar hands the core over
 inside the syscall. Set the shares against the CPU per process this prints.
@@ -88,7 +90,14 @@ def summary(collapsed: str, rows: int = SUMMARY_ROWS) -> str:
 
 
 async def profile(
-    up: UpProcess, data_dir: Path, rate: float, seconds: float, users: int, sockets: int, hz: int
+    up: UpProcess,
+    data_dir: Path,
+    rate: float,
+    seconds: float,
+    users: int,
+    sockets: int,
+    hz: int,
+    gil: bool = False,
 ) -> dict[str, Any]:
     """The load with py-spy attached to each Python service; CPU per mutation by process."""
     url = up.url
@@ -118,6 +127,7 @@ async def profile(
                     "--duration",
                     str(round(seconds)),
                     "--nonblocking",
+                    *(["--gil"] if gil else []),
                     # Stacks by function, not by line: the file stays small enough to keep.
                     "--nolineno",
                     "--format",
@@ -149,7 +159,8 @@ async def profile(
             continue
         collapsed = raw.read_text()
         raw.unlink()
-        (PROFILES / f"stack_{name}.txt").write_text(summary(collapsed) + "\n")
+        sampled = "# sampled while holding the GIL (--gil)\n" if gil else ""
+        (PROFILES / f"stack_{name}.txt").write_text(sampled + summary(collapsed) + "\n")
         with gzip.open(PROFILES / f"stack_{name}.collapsed.gz", "wt") as packed:
             packed.write(collapsed)
     sent = max(1, load["sent"])
@@ -173,6 +184,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--sockets", type=int, default=10, help="subscriptions per user")
     parser.add_argument("--sample-rate", type=int, default=100, help="py-spy samples per second")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only while a thread holds the GIL: time inside syscalls (and runnable but"
+        " preempted in them) leaves the profile, so its shares are close to Python CPU",
+    )
     arguments = parser.parse_args()
     raise_fd_limit()
     with tempfile.TemporaryDirectory(prefix="taskstream-profile-stack-") as folder:
@@ -188,6 +205,7 @@ def main() -> None:
                     arguments.users,
                     arguments.sockets,
                     arguments.sample_rate,
+                    arguments.gil,
                 )
             )
         finally:
