@@ -81,7 +81,7 @@ class LeasedSender(ABC, Generic[N]):
         *,
         email: EmailSender,
         policy: RetryPolicy,
-        interval: float = 1.0,
+        interval: float = 2.0,
         batch: int = 16,
         lease_seconds: float = 60.0,
     ) -> None:
@@ -90,6 +90,8 @@ class LeasedSender(ABC, Generic[N]):
         self.gateway = gateway
         self.email = email
         self.policy = policy
+        # The longest sleep: a notice another replica queued is sent at most this late (this
+        # replica's own queueing wakes the loop).
         self.interval = interval
         self.batch = batch
         self.lease_seconds = lease_seconds
@@ -104,16 +106,38 @@ class LeasedSender(ABC, Generic[N]):
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Loop until cancelled; a notice in flight when it stops is retried after its lease."""
+        """Loop until cancelled; a notice in flight when it stops is retried after its lease.
+
+        Idle, the loop reads when the next notice falls due (one statement) and sleeps until
+        then, at most `interval`; it claims only when one is due.
+        """
         while True:
-            busy = False
+            pause = self.interval
             try:
-                busy = await self.step() >= self.batch
+                due_in = await self.seconds_to_next_due()
+                if due_in is not None and due_in <= 0:
+                    # Claimed some: look again at once. None claimed though one is due (another
+                    # replica holds it): wait a while rather than spin.
+                    pause = 0 if await self.step() else self.interval
+                elif due_in is not None:
+                    pause = min(due_in, self.interval)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("sending %ss failed; continuing", self.what)
-            await self._wakeup.wait(0 if busy else self.interval)
+            await self._wakeup.wait(pause)
+
+    async def seconds_to_next_due(self) -> float | None:
+        """Seconds until the first queued notice (or expired lease) is due, at most 0 when one
+        is due now; None when none is queued."""
+        next_attempt = self.table.c.next_attempt_at
+        async with self.engine.connect() as connection:
+            seconds = await connection.scalar(
+                select(
+                    func.extract("epoch", func.min(next_attempt) - func.clock_timestamp())
+                ).where(self.table.c.state.in_(("PENDING", "SENDING")))
+            )
+        return None if seconds is None else float(seconds)
 
     async def step(self) -> int:
         """Claim and send the due notices (concurrently); how many were claimed."""
