@@ -248,7 +248,7 @@ class FiringLoop:
         due_in = await self.seconds_to_next_due()
         if due_in is None or due_in > 0:
             return due_in
-        fired, _ = await self.fire_due()
+        fired = await self.fire_due()
         in_app = await self.deliver_in_app()
         sends = await self.claim(in_app=False, limit=self._free(self._sending))
         self._spawn_sends(sends)
@@ -272,8 +272,8 @@ class FiringLoop:
 
     # -- firing ---------------------------------------------------------------------------
 
-    async def fire_due(self) -> tuple[int, float | None]:
-        """Claim due reminders and queue their deliveries; (how many, seconds to the next)."""
+    async def fire_due(self) -> int:
+        """Claim due reminders and queue their deliveries; how many."""
         async with self.engine.begin() as connection:
             rows = (
                 await connection.execute(
@@ -293,15 +293,10 @@ class FiringLoop:
                 )
             ).all()
             fired_at = await self._queue(connection, rows) if rows else None
-            next_due = await connection.scalar(
-                select(
-                    func.extract("epoch", func.min(schedule.c.remind_at) - func.clock_timestamp())
-                ).where(schedule.c.state == "SCHEDULED")
-            )
         if fired_at is not None:
             for row in rows:
                 REMINDER_LATENESS.observe(max(0.0, (fired_at - row.remind_at).total_seconds()))
-        return len(rows), max(0.0, float(next_due)) if next_due is not None else None
+        return len(rows)
 
     async def _queue(self, connection: AsyncConnection, rows: Sequence[Any]) -> datetime:
         """Queue the deliveries of claimed reminders; the database time of the claim."""

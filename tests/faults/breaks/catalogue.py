@@ -60,9 +60,9 @@ def _publish_failure_ignored(module: ModuleType, original: Any) -> Any:
 def _due_by_wall_clock(module: ModuleType, original: Any) -> Any:
     """FiringLoop.fire_due deciding what is due by the service's own wall clock instead of
     PostgreSQL's `now()` (the rest as in workers/notifications/firing.py)."""
-    schedule, select, func = module.schedule, module.select, module.func
+    schedule, select = module.schedule, module.select
 
-    async def fire_due(self: Any) -> tuple[int, float | None]:
+    async def fire_due(self: Any) -> int:
         wall_clock = datetime.now(UTC)
         async with self.engine.begin() as connection:
             rows = (
@@ -85,12 +85,7 @@ def _due_by_wall_clock(module: ModuleType, original: Any) -> Any:
             if rows:
                 say(f"due-by-wall-clock: {len(rows)} fired at wall clock {wall_clock.isoformat()}")
                 await self._queue(connection, rows)
-            next_due = await connection.scalar(
-                select(
-                    func.extract("epoch", func.min(schedule.c.remind_at) - func.clock_timestamp())
-                ).where(schedule.c.state == "SCHEDULED")
-            )
-        return len(rows), max(0.0, float(next_due)) if next_due is not None else None
+        return len(rows)
 
     return fire_due
 
