@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -87,7 +88,11 @@ async def _serve(
     metrics: ASGIApp | None = None,
 ) -> None:
     """Serve `app` (and `metrics` on its own loopback listener) until told to stop."""
+    # The app's port is bound first: a metrics port of 0 lets the OS pick any free port, and
+    # it could pick the app's own port when a caller has just probed it free and closed it.
+    listener = _bind_listener(settings.host, settings.port)
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(listener.close)
         if metrics is not None:
             metrics_server, metrics_serving = await _start_metrics(metrics, settings)
             stack.push_async_callback(_stop_metrics, metrics_server, metrics_serving)
@@ -95,8 +100,26 @@ async def _serve(
                 port = _metrics_port(metrics_server, settings.metrics_port)
                 print(f"Metrics at http://{settings.metrics_host}:{port}/metrics", flush=True)
         await _serve_app(
-            app, settings, announce=announce, lifespan=lifespan, cap_addresses=cap_addresses
+            app,
+            settings,
+            listener,
+            announce=announce,
+            lifespan=lifespan,
+            cap_addresses=cap_addresses,
         )
+
+
+def _bind_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host`:`port` (not yet listening); exits when it cannot bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise SystemExit(f"could not listen on {host}:{port}: {error.strerror}") from error
+    return listener
 
 
 async def _stop_metrics(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
@@ -108,6 +131,7 @@ async def _stop_metrics(server: uvicorn.Server, serving: asyncio.Task[None]) -> 
 async def _serve_app(
     app: ASGIApp,
     settings: Settings,
+    listener: socket.socket,
     *,
     announce: bool,
     lifespan: Literal["on", "off"] = "on",
@@ -128,18 +152,18 @@ async def _serve_app(
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     # uvicorn exposes readiness only as a flag, so poll it briefly.
     while not server.started and not serving.done():  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     if server.started:
         _settle_garbage_collector()
     if server.started and announce:
-        port = server.servers[0].sockets[0].getsockname()[1] if server.servers else settings.port
+        port = listener.getsockname()[1]
         print(f"Taskstream is up at http://{settings.host}:{port}", flush=True)
     await serving
     if not server.started:
-        raise SystemExit(f"could not listen on {settings.host}:{settings.port}")
+        raise SystemExit(f"did not start serving on {settings.host}:{settings.port}")
 
 
 def _settle_garbage_collector() -> None:

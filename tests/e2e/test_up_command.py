@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -101,3 +102,31 @@ def test_up_serves_keeps_data_and_stops_cleanly(tmp_path: Path) -> None:
         assert second.stop(signal.SIGINT) == 0, "".join(second.output)
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     assert (data_dir / "secrets" / "jwt-signing-key").stat().st_mode & 0o077 == 0
+
+
+def test_up_on_a_taken_port_says_so_before_anything_else_listens(tmp_path: Path) -> None:
+    # The app's port is bound first: the /metrics listener (port 0, any free one) must not
+    # start, and so could never have taken the app's port, when the app cannot have it.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env["TASKSTREAM_LOG_JSON"] = "false"
+        data_dir = tmp_path / "data"
+        finished = subprocess.run(
+            [
+                *(sys.executable, "-m", "cli.main", "up"),
+                *("--port", str(port), "--data-dir", str(data_dir)),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    output = finished.stdout + finished.stderr
+    assert finished.returncode != 0, output
+    assert f"could not listen on 127.0.0.1:{port}: Address already in use" in output
+    assert "Metrics at" not in output
+    assert "Taskstream is up" not in output
+    assert not (data_dir / "postgres" / "postmaster.pid").exists()
