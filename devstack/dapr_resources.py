@@ -47,9 +47,12 @@ def render_dapr_resources(
     components: Sequence[str] = COMPONENTS,
     retries: PubsubRetries | None = None,
     otlp_endpoint: str | None = None,
+    consumer_fetch_min: int = 1,
 ) -> DaprResources:
     """Write the chosen components, the Resiliency and the Configuration under `target`.
 
+    `consumer_fetch_min`: the bytes a sidecar's Kafka fetch waits for (at most 500 ms); 1 for
+    sidecars whose app must see each event at once, more for apps that take bulks.
     `otlp_endpoint` (HOST:PORT of an OTLP/HTTP receiver, `stack up --tracing`): the sidecars
     export their spans there too, so the hops through Dapr are in the services' traces.
     """
@@ -63,6 +66,7 @@ def render_dapr_resources(
         "PUBSUB_MAX_RETRIES": str(retries.max_retries),
         "PUBSUB_RETRY_INTERVAL": retries.initial_interval,
         "PUBSUB_RETRY_MAX_INTERVAL": retries.max_interval,
+        "CONSUMER_FETCH_MIN": str(consumer_fetch_min),
     }
     if "secretstore" in components and secrets_file is None:
         raise ValueError("the secretstore component needs a secrets file")

@@ -89,6 +89,14 @@ SERVICE_ENV: dict[str, dict[str, str]] = {
     "notifications": BULK,
     "recurrence": BULK,
 }
+# The bytes a bulk-taking service's sidecar lets its Kafka fetches wait for (at most 500 ms):
+# 64 KiB is tens of events, so under load a fetch still answers in milliseconds.
+BULK_FETCH_MIN_BYTES = 64 * 1024
+
+
+def takes_bulks(service_name: str) -> bool:
+    """Whether `service_name` takes Dapr bulk deliveries (and its sidecar's fetches wait)."""
+    return SERVICE_ENV.get(service_name) == BULK
 
 
 def default_stack_dir() -> Path:
@@ -512,12 +520,21 @@ class Stack:
             return path
 
         secrets_file = write_secrets(self.run_dir / "secrets.json", database_url, state_connection)
+        otlp_endpoint = None if self.jaeger is None else self.jaeger.otlp_address
         resources = render_dapr_resources(
             self.run_dir / "dapr",
             kafka_brokers=brokers,
             name_resolution_db=self.run_dir / "nameresolution.db",
             secrets_file=secrets_file,
-            otlp_endpoint=None if self.jaeger is None else self.jaeger.otlp_address,
+            otlp_endpoint=otlp_endpoint,
+        )
+        bulk_resources = render_dapr_resources(
+            self.run_dir / "dapr-bulk",
+            kafka_brokers=brokers,
+            name_resolution_db=self.run_dir / "nameresolution.db",
+            secrets_file=secrets_file,
+            otlp_endpoint=otlp_endpoint,
+            consumer_fetch_min=BULK_FETCH_MIN_BYTES,
         )
         env = "development" if "env" not in settings.model_fields_set else settings.env
         self.services = self._plan()
@@ -526,6 +543,8 @@ class Stack:
         for service in self.services:
             links = self.routes.get(service.name, ())
             if not links:
+                if takes_bulks(service.name):
+                    own_resources[service.name] = bulk_resources
                 continue
             database, state = database_url, state_connection
             if "postgres" in links:
@@ -561,6 +580,7 @@ class Stack:
                 secrets_file=write_secrets(
                     self.run_dir / f"secrets-{service.name}.json", database, state
                 ),
+                consumer_fetch_min=BULK_FETCH_MIN_BYTES if takes_bulks(service.name) else 1,
             )
         cleanup.push_async_callback(self._stop_services)
         cleanup.push_async_callback(self._stop_sidecars)
@@ -615,6 +635,7 @@ class Stack:
                     "daprMetricsPort": s.sidecar.metrics_port,
                     "log": str(s.log_path),
                     "daprLog": str(s.sidecar.log_path),
+                    "daprResources": [str(path) for path in s.sidecar.resources_paths],
                 }
                 for s in self.services
             },

@@ -114,6 +114,9 @@ def test_each_service_publishes_and_consumes_as_its_own_kafka_user(
         assert component["scopes"] == [app_id]
         meta = {m["name"]: m for m in component["spec"]["metadata"]}
         assert meta["consumerGroup"]["value"] == "{appID}"
+        # A service that takes bulks lets its fetches wait; the gateway's pushes must not.
+        fetch_min = "65536" if settings.dapr_bulk_subscribe else "1"
+        assert meta["consumerFetchMin"]["value"] == fetch_min
         refs = {
             m["secretKeyRef"]["name"]
             for n, m in meta.items()

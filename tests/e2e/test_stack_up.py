@@ -148,6 +148,15 @@ async def test_the_web_app_and_health_are_served_through_the_proxy(stack: StackP
     assert [s["appId"] for s in services.values()].count("gateway") == 2
 
 
+def test_only_the_workers_sidecars_let_their_kafka_fetches_wait(stack: StackProcess) -> None:
+    # The workers take bulks of up to 500 ms; a gateway pushes each event as it comes.
+    for name, service in stack.description()["services"].items():
+        (resources,) = service["daprResources"]
+        component = (Path(resources) / "pubsub.yaml").read_text()
+        expected = "1" if service["appId"] == "gateway" else "65536"
+        assert f'- name: consumerFetchMin\n      value: "{expected}"\n' in component, name
+
+
 async def test_a_mutation_puts_its_cloudevent_on_kafka(
     stack: StackProcess, client: UserClient
 ) -> None:
