@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -520,21 +521,16 @@ class Stack:
             return path
 
         secrets_file = write_secrets(self.run_dir / "secrets.json", database_url, state_connection)
-        otlp_endpoint = None if self.jaeger is None else self.jaeger.otlp_address
-        resources = render_dapr_resources(
-            self.run_dir / "dapr",
+        shared_resources = functools.partial(
+            render_dapr_resources,
             kafka_brokers=brokers,
             name_resolution_db=self.run_dir / "nameresolution.db",
             secrets_file=secrets_file,
-            otlp_endpoint=otlp_endpoint,
+            otlp_endpoint=None if self.jaeger is None else self.jaeger.otlp_address,
         )
-        bulk_resources = render_dapr_resources(
-            self.run_dir / "dapr-bulk",
-            kafka_brokers=brokers,
-            name_resolution_db=self.run_dir / "nameresolution.db",
-            secrets_file=secrets_file,
-            otlp_endpoint=otlp_endpoint,
-            consumer_fetch_min=BULK_FETCH_MIN_BYTES,
+        resources = shared_resources(self.run_dir / "dapr")
+        bulk_resources = shared_resources(
+            self.run_dir / "dapr-bulk", consumer_fetch_min=BULK_FETCH_MIN_BYTES
         )
         env = "development" if "env" not in settings.model_fields_set else settings.env
         self.services = self._plan()
