@@ -118,15 +118,24 @@ class Idempotency:
                 pass
             else:
                 return Claim(state_key, print_, owner)
-            entry = await self.state.get(state_key)
-            if entry is None and time.monotonic() < deadline:
-                continue  # freed or expired in between: claim it
-            if entry is None:
+            # Taken: wait for the holder's response with reads only, and claim again only
+            # once the key is free (the holder freed it, or its claim lapsed).
+            response = await self._await_response(state_key, print_, deadline)
+            if response is not None:
+                return Replay(response)
+            if time.monotonic() >= deadline:
                 raise RequestError(
                     "Idempotency-Key: the key is being claimed by another request; retry it",
                     code="CONFLICT",
                     well_formed=True,
                 )
+
+    async def _await_response(
+        self, state_key: str, print_: str, deadline: float
+    ) -> dict[str, Any] | None:
+        """The response stored under a taken key, or None once the key is free; CONFLICT for
+        another request's key, or one still running at the deadline."""
+        while (entry := await self.state.get(state_key)) is not None:
             stored = entry.value if isinstance(entry.value, dict) else {}
             if stored.get("fingerprint") != print_:
                 raise RequestError(
@@ -137,7 +146,7 @@ class Idempotency:
                 )
             response = stored.get("response")
             if isinstance(response, dict):
-                return Replay(response)
+                return response
             if time.monotonic() >= deadline:
                 raise RequestError(
                     "Idempotency-Key: the first request with this key is still being "
@@ -147,6 +156,7 @@ class Idempotency:
                 )
             # The first request runs on this or another replica: its response is awaited.
             await asyncio.sleep(POLL_SECONDS)
+        return None
 
     async def finish(self, claim: Claim, response: Mapping[str, Any]) -> None:
         """Store the response for retries, or free the key when nothing ran or may have."""

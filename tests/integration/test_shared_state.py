@@ -9,11 +9,19 @@ import random
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from taskstream.sharedstate import BucketSpend, ETagMismatch, PostgresState, SharedState
+from devstack.daprd import Daprd
+from taskstream.sharedstate import (
+    BucketSpend,
+    DaprState,
+    ETagMismatch,
+    PostgresState,
+    SharedState,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +69,37 @@ async def test_only_the_first_of_two_writers_of_an_absent_key_wins(state: Shared
         await state.set(key, "yours", absent=True)
     entry = await state.get(key)
     assert entry is not None and entry.value == "mine"
+
+
+async def test_the_sidecar_answers_a_lost_race_without_retrying_it(
+    state_sidecar: tuple[Daprd, str],
+) -> None:
+    """state.postgresql reports a lost insert race and a delete on an old ETag as plain errors;
+    a retry policy on the store would repeat them for seconds, in vain."""
+    sidecar, token = state_sidecar
+    state = DaprState(sidecar.http_endpoint, api_token=token)
+    try:
+        key = fresh("lost-race")
+        await state.set(key, "mine", absent=True)
+        first = await state.get(key)
+        assert first is not None
+        await state.set(key, "mine again", etag=first.etag)
+        with pytest.raises(ETagMismatch):
+            await state.set(key, "yours", absent=True)
+        with pytest.raises(ETagMismatch):
+            await state.delete(key, etag=first.etag)
+    finally:
+        await state.close()
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"http://127.0.0.1:{sidecar.metrics_port}/metrics")).text
+    retried = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("dapr_resiliency_activations_total")
+        and 'policy="retry"' in line
+        and "Statestore" in line
+    ]
+    assert not retried, retried
 
 
 async def test_concurrent_increments_lose_none(state: SharedState) -> None:

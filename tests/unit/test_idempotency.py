@@ -1,13 +1,18 @@
 """The Idempotency-Key rules that need no store: the key's shape, the request's fingerprint,
-which responses free the key, and which shared-state adapter the settings choose."""
+which responses free the key, which shared-state adapter the settings choose, and how a retry
+waits for the first request (on a store in memory)."""
 
 from __future__ import annotations
+
+import asyncio
+import uuid
 
 import pytest
 
 from gateway.graphql_http import RequestError
-from gateway.idempotency import fingerprint, frees_the_key, parse_key
+from gateway.idempotency import Claim, Idempotency, Replay, fingerprint, frees_the_key, parse_key
 from taskstream.settings import Settings
+from tests.unit.memory_state import SlowState
 
 
 @pytest.mark.parametrize("key", ["a", "x" * 255, "create-3f1c", "!~{}[]()", "0"])
@@ -81,3 +86,40 @@ def test_only_responses_that_changed_nothing_free_the_key(
 def test_the_shared_state_adapter_follows_the_settings(given: str, bus: str, chosen: str) -> None:
     settings = Settings(shared_state=given, bus_url=bus)
     assert settings.shared_state_adapter == chosen
+
+
+PRINT = fingerprint("mutation { a }", None, {})
+
+
+async def claimed_and_awaited(
+    state: SlowState, polls: int
+) -> tuple[Idempotency, Claim, asyncio.Task[Claim | Replay]]:
+    """A first request's claim, and a retry of it that has polled `polls` times meanwhile."""
+    keys = Idempotency(state, ttl_seconds=60, pending_seconds=60, wait_seconds=5)
+    account = uuid.uuid4()
+    claim = await keys.begin(account, "key-1", PRINT)
+    assert isinstance(claim, Claim)
+    waiting = asyncio.create_task(keys.begin(account, "key-1", PRINT))
+    while state.reads < polls:
+        await asyncio.sleep(0.01)
+    return keys, claim, waiting
+
+
+async def test_a_retry_waiting_for_the_first_response_reads_without_claiming_again() -> None:
+    state = SlowState(0)
+    keys, claim, waiting = await claimed_and_awaited(state, polls=3)
+    await keys.finish(claim, {"data": {"a": 1}})
+    replay = await waiting
+    assert isinstance(replay, Replay)
+    assert replay.response == {"data": {"a": 1}}
+    # One claim each: a key that is taken costs the waiter reads, not failing inserts (which
+    # a state store may answer slowly, as state.postgresql through Dapr does).
+    assert [absent for _, absent in state.writes] == [True, True, False]
+
+
+async def test_a_retry_claims_the_key_once_the_first_request_frees_it() -> None:
+    keys, claim, waiting = await claimed_and_awaited(SlowState(0), polls=2)
+    await keys.finish(claim, {"errors": [{"message": "slow", "extensions": {"code": "TIMEOUT"}}]})
+    second = await waiting
+    assert isinstance(second, Claim)
+    assert second.owner != claim.owner

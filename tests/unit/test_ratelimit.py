@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from taskstream.errors import RateLimited
 from taskstream.ratelimit import CostBudget, RateLimiter, RateLimits, SharedBucket
-from taskstream.sharedstate import Entry, ETagMismatch, SharedState
+from tests.unit.memory_state import SlowState
 
 
 class Clock:
@@ -170,48 +169,6 @@ async def test_an_operation_pays_for_the_time_it_took_as_far_as_the_bucket_holds
     await limits.query_cost("alice", 20)
     with pytest.raises(RateLimited):
         await limits.query_cost("alice", 1)
-
-
-class SlowState(SharedState):
-    """Shared state in memory whose every call takes `delay` seconds (a slow link)."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.entries: dict[str, Entry] = {}
-        self.versions = 0
-        self.reads = 0
-
-    async def get(self, key: str) -> Entry | None:
-        """The entry, after the delay."""
-        self.reads += 1
-        await asyncio.sleep(self.delay)
-        return self.entries.get(key)
-
-    async def set(
-        self,
-        key: str,
-        value: Any,
-        *,
-        etag: str | None = None,
-        absent: bool = False,
-        ttl: float | None = None,
-    ) -> None:
-        """Compare-and-set, after the delay."""
-        await asyncio.sleep(self.delay)
-        current = self.entries.get(key)
-        if (
-            (absent and current is not None)
-            or (etag is not None and current is None)
-            or (etag is not None and current is not None and current.etag != etag)
-        ):
-            raise ETagMismatch("changed meanwhile")
-        self.versions += 1
-        self.entries[key] = Entry(value, str(self.versions))
-
-    async def delete(self, key: str, *, etag: str | None = None) -> None:
-        """Remove the entry, after the delay."""
-        await asyncio.sleep(self.delay)
-        self.entries.pop(key, None)
 
 
 async def test_a_request_cancelled_while_its_batch_is_in_the_store_leaves_the_others_answered() -> (
