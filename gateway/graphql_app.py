@@ -85,6 +85,8 @@ SOCKET_TICKET = "taskstream.socket_ticket"
 SOCKET_UNAVAILABLE = "taskstream.socket_unavailable"
 TRY_AGAIN_LATER = 1013
 
+# The event loop's time by which an HTTP operation must answer (its deadline), on its scope.
+ANSWER_BY = "taskstream.answer_by"
 # All automatically persisted documents of a replica together, in characters.
 PERSISTED_CHARS = 16 * 1024 * 1024
 
@@ -225,7 +227,6 @@ class GraphQLApp(GraphQL[Context, None]):
                 # Past the deadline and a commit under way, a holder that has not answered
                 # has died: its claim lapses so that the key is usable again.
                 pending_seconds=2 * settings.request_timeout_seconds + 10,
-                wait_seconds=settings.request_timeout_seconds,
             )
         self.persisted = PersistedQueries(
             store,
@@ -562,7 +563,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 resolved.query, request_data.operation_name, request_data.variables
             )
             try:
-                begun = await self.idempotency.begin(context.user_id, key, print_)
+                begun = await self.idempotency.begin(
+                    context.user_id, key, print_, answer_by=request.scope[ANSWER_BY]
+                )
             except StateUnavailable as error:
                 # Running without the key could repeat a retried change: refuse, retryably.
                 raise RequestError(
@@ -701,6 +704,7 @@ class GraphQLApp(GraphQL[Context, None]):
             request_data = dataclasses.replace(request_data, query=resolved.query)
         try:
             async with asyncio.timeout(deadline) as scope:
+                request.scope[ANSWER_BY] = scope.when()
                 return await super().execute_operation(
                     request, request_adapter, request_data, context, root_value, sub_response
                 )

@@ -21,7 +21,6 @@ import asyncio
 import hashlib
 import json
 import re
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +36,9 @@ KEY = re.compile(r"[\x21-\x7e]{1,255}")
 RETRYABLE = frozenset({"RATE_LIMITED", "TIMEOUT", "INTERNAL", "UNAUTHENTICATED", "UNAVAILABLE"})
 # How often a waiting retry looks for the first request's response.
 POLL_SECONDS = 0.05
+# A waiting retry gives up this long before its own deadline, so that it answers CONFLICT
+# ("still being processed") rather than running into the deadline's TIMEOUT.
+ANSWER_MARGIN_SECONDS = 0.25
 
 
 def parse_key(header: str | None) -> str | None:
@@ -88,24 +90,25 @@ class Idempotency:
         *,
         ttl_seconds: float,
         pending_seconds: float,
-        wait_seconds: float,
     ) -> None:
         self.state = state
         self.ttl = ttl_seconds
         # A claim whose holder died vanishes after this; a retry then runs.
         self.pending = pending_seconds
-        self.wait = wait_seconds
 
     def state_key(self, account: uuid.UUID, key: str) -> str:
         """The store key of an account's Idempotency-Key (hashed: bounded and opaque)."""
         return f"idempotency:{account}:{hashlib.sha256(key.encode()).hexdigest()}"
 
-    async def begin(self, account: uuid.UUID, key: str, print_: str) -> Claim | Replay:
+    async def begin(
+        self, account: uuid.UUID, key: str, print_: str, *, answer_by: float
+    ) -> Claim | Replay:
         """Claim the key, or the first response under it; CONFLICT for another request or
-        (after waiting up to the deadline) one still running."""
+        for one still running shortly before `answer_by` (the event loop's time)."""
         state_key = self.state_key(account, key)
         owner = uuid.uuid4().hex
-        deadline = time.monotonic() + self.wait
+        loop = asyncio.get_running_loop()
+        deadline = answer_by - ANSWER_MARGIN_SECONDS
         while True:
             try:
                 await self.state.set(
@@ -123,7 +126,7 @@ class Idempotency:
             response = await self._await_response(state_key, print_, deadline)
             if response is not None:
                 return Replay(response)
-            if time.monotonic() >= deadline:
+            if loop.time() >= deadline:
                 raise RequestError(
                     "Idempotency-Key: the key is being claimed by another request; retry it",
                     code="CONFLICT",
@@ -135,6 +138,7 @@ class Idempotency:
     ) -> dict[str, Any] | None:
         """The response stored under a taken key, or None once the key is free; CONFLICT for
         another request's key, or one still running at the deadline."""
+        loop = asyncio.get_running_loop()
         while (entry := await self.state.get(state_key)) is not None:
             stored = entry.value if isinstance(entry.value, dict) else {}
             if stored.get("fingerprint") != print_:
@@ -147,7 +151,7 @@ class Idempotency:
             response = stored.get("response")
             if isinstance(response, dict):
                 return response
-            if time.monotonic() >= deadline:
+            if loop.time() >= deadline:
                 raise RequestError(
                     "Idempotency-Key: the first request with this key is still being "
                     "processed; retry it shortly to get its response",

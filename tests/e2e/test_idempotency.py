@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.idempotency import Idempotency, fingerprint
 from gateway_core.persistence import tables as t
 from taskstream.bootstrap import bootstrap
 from taskstream.messaging.memory import MemoryTransport
 from taskstream.settings import Settings
+from taskstream.sharedstate import PostgresState
 from tests.conftest import GraphQLClient
 
 pytestmark = pytest.mark.e2e
@@ -253,3 +255,26 @@ async def test_a_key_s_response_is_kept_for_24_hours_then_expires(
         < float(remaining[0])
         <= (settings.idempotency_ttl_seconds)
     )
+
+
+async def test_a_retry_of_a_request_that_never_answers_is_told_to_retry_within_its_deadline(
+    http: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    client = GraphQLClient(http)
+    user = await client.sign_up()
+    key = uuid.uuid4().hex
+    # The first request's claim, held by a replica that died before it answered.
+    state = PostgresState(engine)
+    keys = Idempotency(state, ttl_seconds=60, pending_seconds=60)
+    await state.set(
+        keys.state_key(uuid.UUID(user["id"]), key),
+        {"fingerprint": fingerprint(CREATE, None, {"t": "lost"}), "owner": "died"},
+        absent=True,
+        ttl=60,
+    )
+    body = (await post(http, client.token, CREATE, {"t": "lost"}, key=key)).json()
+    # Not the deadline's TIMEOUT: the retry is told what is going on.
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "CONFLICT", body
+    assert "still being processed" in error["message"]
+    assert await changes_of(engine, user["id"]) == (0, 0)

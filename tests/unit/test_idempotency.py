@@ -95,11 +95,12 @@ async def claimed_and_awaited(
     state: SlowState, polls: int
 ) -> tuple[Idempotency, Claim, asyncio.Task[Claim | Replay]]:
     """A first request's claim, and a retry of it that has polled `polls` times meanwhile."""
-    keys = Idempotency(state, ttl_seconds=60, pending_seconds=60, wait_seconds=5)
+    keys = Idempotency(state, ttl_seconds=60, pending_seconds=60)
     account = uuid.uuid4()
-    claim = await keys.begin(account, "key-1", PRINT)
+    answer_by = asyncio.get_running_loop().time() + 5
+    claim = await keys.begin(account, "key-1", PRINT, answer_by=answer_by)
     assert isinstance(claim, Claim)
-    waiting = asyncio.create_task(keys.begin(account, "key-1", PRINT))
+    waiting = asyncio.create_task(keys.begin(account, "key-1", PRINT, answer_by=answer_by))
     while state.reads < polls:
         await asyncio.sleep(0.01)
     return keys, claim, waiting
@@ -123,3 +124,16 @@ async def test_a_retry_claims_the_key_once_the_first_request_frees_it() -> None:
     second = await waiting
     assert isinstance(second, Claim)
     assert second.owner != claim.owner
+
+
+async def test_a_retry_still_waiting_near_its_deadline_answers_conflict_in_time() -> None:
+    keys = Idempotency(SlowState(0), ttl_seconds=60, pending_seconds=60)
+    account = uuid.uuid4()
+    loop = asyncio.get_running_loop()
+    claim = await keys.begin(account, "key-1", PRINT, answer_by=loop.time() + 5)
+    assert isinstance(claim, Claim)
+    answer_by = loop.time() + 0.4
+    with pytest.raises(RequestError, match="still being processed") as refused:
+        await keys.begin(account, "key-1", PRINT, answer_by=answer_by)
+    assert refused.value.code == "CONFLICT"
+    assert loop.time() < answer_by
