@@ -180,7 +180,8 @@ def test_dapr_components_are_scoped_to_app_ids(
         assert meta["brokers"]["value"].startswith("taskstream-kafka-bootstrap.kafka.svc:")
     state = named(docs, "Component", "statestore")
     assert state["spec"]["type"] == "state.postgresql"
-    assert set(state["scopes"]) < APP_IDS
+    # Only the gateway uses it (its replicas' shared limits, documents and keys).
+    assert state["scopes"] == ["gateway"]
     assert {m["name"] for m in state["spec"]["metadata"]} >= {"connectionString"}
     assert "secretKeyRef" in state["spec"]["metadata"][0]
     # No secret store component: see test_chart_wiring.py.

@@ -157,6 +157,17 @@ def test_only_the_workers_sidecars_let_their_kafka_fetches_wait(stack: StackProc
         assert f'- name: consumerFetchMin\n      value: "{expected}"\n' in component, name
 
 
+async def test_only_the_gateways_sidecars_load_the_state_store(stack: StackProcess) -> None:
+    # The gateway's replicas share their limits, documents and keys there; no worker uses it.
+    token = json.loads((stack.data_dir / "run" / "secrets.json").read_text())["dapr-api-token"]
+    async with httpx.AsyncClient(timeout=10, headers={"dapr-api-token": token}) as http:
+        for name, service in stack.description()["services"].items():
+            metadata = await http.get(f"http://127.0.0.1:{service['daprHttpPort']}/v1.0/metadata")
+            loaded = {c["name"] for c in metadata.json()["components"]}
+            assert ("statestore" in loaded) == (service["appId"] == "gateway"), (name, loaded)
+            assert "pubsub" in loaded, (name, loaded)
+
+
 async def test_a_mutation_puts_its_cloudevent_on_kafka(
     stack: StackProcess, client: UserClient
 ) -> None:
