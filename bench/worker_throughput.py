@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -485,20 +486,15 @@ async def _measure(
     runtime = bootstrap(settings, app_id="audit", engine=engine, transport=MemoryTransport())
     consumer = build(runtime).consumer
     assert consumer is not None
-    resources = render_dapr_resources(
-        root / "dapr",
+    render = functools.partial(
+        render_dapr_resources,
         kafka_brokers=brokers,
         name_resolution_db=root / "nr.db",
         components=["pubsub"],
     )
+    resources = render(root / "dapr")
     # As deployed: a sidecar that delivers bulks lets its Kafka fetches wait (devstack/stack.py).
-    bulk_resources = render_dapr_resources(
-        root / "dapr-bulk",
-        kafka_brokers=brokers,
-        name_resolution_db=root / "nr.db",
-        components=["pubsub"],
-        consumer_fetch_min=BULK_FETCH_MIN_BYTES,
-    )
+    bulk_resources = render(root / "dapr-bulk", consumer_fetch_min=BULK_FETCH_MIN_BYTES)
     events = task_events(count, users)
     publisher = KafkaTransport(KafkaOptions(brokers, partitions=PARTITIONS), app_id="bench")
     await publisher.start()
